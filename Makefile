@@ -1,0 +1,44 @@
+# Two commands, each doing all of its own set-up on a fresh Debian machine.
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+PIP       := $(VENV)/bin/pip
+PYTHON    ?= python3
+STAMP     := $(VENV)/.installed
+APT_STAMP := $(VENV)/.apt-installed
+
+# Debian packages the tests need: the GStreamer RTSP test camera (run with the system Python)
+# and the X/GL libraries Qt loads even when it renders offscreen.
+TEST_DEB := gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp python3-gi gir1.2-gst-plugins-base-1.0 \
+	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
+	gstreamer1.0-plugins-ugly gstreamer1.0-x xvfb xauth \
+	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 \
+	libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-xkb1 libxkbcommon-x11-0 \
+	libegl1 libgl1 libfontconfig1 libdbus-1-3
+RUN_DEB := libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 \
+	libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-xkb1 libxkbcommon-x11-0 \
+	libegl1 libgl1 libfontconfig1 libdbus-1-3
+
+.PHONY: run test lint clean venv
+
+run: $(STAMP)
+	@bash .ci/apt-ensure $(RUN_DEB)
+	$(VENV)/bin/recording-station $(ARGS)
+
+test: $(STAMP)
+	@bash .ci/apt-ensure $(TEST_DEB)
+	$(VENV)/bin/lint-imports
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[test]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) build *.egg-info

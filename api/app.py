@@ -1,0 +1,28 @@
+"""`create_app(station)`: the aiohttp application with every dialect mounted."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from api.errors import auth_middleware, native_errors_middleware, request_id_middleware
+from api.keys import STATION
+from api.native import groups, records, selftest, sources
+from app.station import Station
+
+MAX_BODY = 1 << 20  # 1 MiB: control requests are small
+
+
+async def index(request: web.Request) -> web.Response:
+    station = request.app[STATION]
+    return web.json_response({"name": station.name, "version": station.version,
+                              "api": ["/api/v1"]})
+
+
+def create_app(station: Station) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[
+        request_id_middleware, auth_middleware, native_errors_middleware])
+    app[STATION] = station
+    app.router.add_get("/", index)
+    for dialect in (sources, groups, records, selftest):
+        dialect.setup(app)
+    return app

@@ -1,0 +1,85 @@
+"""Native (FastAPI-style) error shapes, and the middleware that maps domain exceptions onto
+them. Other dialects install their own translators on their own sub-paths."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import uuid
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from api.keys import STATION
+from app.errors import Conflict, InvalidInput, NotFound, StationError, StorageFull
+
+log = logging.getLogger(__name__)
+
+
+def detail_422(loc: list, msg: str, type_: str) -> web.Response:
+    return web.json_response({"detail": [{"loc": loc, "msg": msg, "type": type_}]}, status=422)
+
+
+def validation_422(exc: ValidationError, where: str = "body") -> web.Response:
+    detail = [{"loc": [where, *e["loc"]], "msg": e["msg"], "type": e["type"]}
+              for e in exc.errors(include_url=False, include_context=False, include_input=False)]
+    return web.json_response({"detail": detail}, status=422)
+
+
+def native_error(exc: Exception) -> web.Response:
+    if isinstance(exc, NotFound):
+        return web.json_response({"detail": exc.message}, status=404)
+    if isinstance(exc, StorageFull):
+        return web.json_response({"detail": exc.message}, status=507)
+    if isinstance(exc, (InvalidInput, Conflict)):
+        where = "path" if exc.field and exc.field.endswith("_id") else "body"
+        return detail_422([where, exc.field or "__root__"], exc.message, exc.kind)
+    if isinstance(exc, StationError):
+        return detail_422(["body"], exc.message, exc.kind)
+    if isinstance(exc, ValidationError):
+        return validation_422(exc)
+    raise exc
+
+
+def _token_of(request: web.Request) -> str | None:
+    auth = request.headers.get("Authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.headers.get("X-Auth-Token") or request.query.get("accessToken")
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler):
+    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    request["request_id"] = request_id
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        response = exc
+    except Exception:  # noqa: BLE001 - never leak a traceback to a client
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        response = web.json_response({"detail": "internal error", "request_id": request_id}, status=500)
+    response.headers.setdefault("X-Request-Id", request_id)
+    return response
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler):
+    token = request.app[STATION].settings.token
+    if token and request.method != "OPTIONS":
+        given = _token_of(request)
+        if not given or not hmac.compare_digest(given.encode(), token.encode()):
+            return web.json_response({"detail": "Not authenticated: a valid token is required"},
+                                     status=401, headers={"WWW-Authenticate": "Bearer"})
+    return await handler(request)
+
+
+@web.middleware
+async def native_errors_middleware(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except (StationError, ValidationError) as exc:
+        return native_error(exc)
+    except json.JSONDecodeError as exc:
+        return detail_422(["body", exc.pos], f"JSON decode error: {exc.msg}", "json_invalid")

@@ -1,0 +1,1 @@
+"""The native dialect, `/api/v1` (the video-recording-service API), plus `/test/*`."""

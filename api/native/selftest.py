@@ -1,0 +1,21 @@
+"""`/test/img` and `/test/video`: generated media proving the encode paths work."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from api.native.params import add_route, call
+from recorder.selftest import make_test_image, make_test_video
+
+
+async def image(_request: web.Request) -> web.Response:
+    return web.Response(body=await call(make_test_image), content_type="image/jpeg")
+
+
+async def video(_request: web.Request) -> web.Response:
+    return web.Response(body=await call(make_test_video), content_type="video/mp4")
+
+
+def setup(app: web.Application) -> None:
+    add_route(app, "GET", "/test/img", image)
+    add_route(app, "GET", "/test/video", video)

@@ -1,0 +1,88 @@
+"""`/api/v1/source`: CRUD, the latest picture, and the MJPEG stream."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from api.keys import STATION
+from api.native.params import add_route, call, ok, path_int, read_model
+from app.schemas import SourceIn
+from recorder.frames import Demand
+
+BOUNDARY = "frame"
+
+
+class VideoQuery(BaseModel):
+    delay: float = Field(1.0, ge=0.0, le=60.0)
+
+
+async def list_sources(request: web.Request) -> web.Response:
+    return ok(await call(request.app[STATION].sources.list))
+
+
+async def create_source(request: web.Request) -> web.Response:
+    data = await read_model(request, SourceIn)
+    return ok(await call(request.app[STATION].sources.create, data))
+
+
+async def get_source(request: web.Request) -> web.Response:
+    return ok(await call(request.app[STATION].sources.get, path_int(request, "source_id")))
+
+
+async def update_source(request: web.Request) -> web.Response:
+    source_id = path_int(request, "source_id")
+    data = await read_model(request, SourceIn)
+    return ok(await call(request.app[STATION].sources.update, source_id, data))
+
+
+async def delete_source(request: web.Request) -> web.Response:
+    return ok(await call(request.app[STATION].sources.delete, path_int(request, "source_id")))
+
+
+async def picture(request: web.Request) -> web.Response:
+    jpeg = await call(request.app[STATION].sources.picture_jpeg, path_int(request, "source_id"))
+    return web.Response(body=jpeg, content_type="image/jpeg",
+                        headers={"Cache-Control": "no-store"})
+
+
+async def video(request: web.Request) -> web.StreamResponse:
+    """MJPEG: one JPEG per `delay` seconds (default 1) until the client goes away; the JPEG
+    of a frame is encoded once however many clients watch."""
+    source_id = path_int(request, "source_id")
+    query = VideoQuery.model_validate(dict(request.query))
+    slot = await call(request.app[STATION].sources.frames, source_id)
+    token = slot.watch(Demand.ALL if query.delay < 2 else Demand.KEYFRAMES)
+    response = web.StreamResponse(headers={
+        "Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+        "Cache-Control": "no-store", "Pragma": "no-cache"})
+    try:
+        await response.prepare(request)
+        last_seq = 0
+        while True:
+            frame = await call(slot.wait_newer, last_seq, 5.0)
+            if frame is not None and frame.seq > last_seq:
+                seq_jpeg = await call(slot.jpeg)
+                if seq_jpeg is not None:
+                    last_seq, jpeg = seq_jpeg
+                    await response.write(
+                        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}"
+                        f"\r\n\r\n".encode() + jpeg + b"\r\n")
+            await asyncio.sleep(query.delay)
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        slot.unwatch(token)
+    return response
+
+
+def setup(app: web.Application) -> None:
+    add_route(app, "GET", "/api/v1/source", list_sources)
+    add_route(app, "POST", "/api/v1/source", create_source)
+    add_route(app, "GET", "/api/v1/source/{source_id}", get_source)
+    add_route(app, "PUT", "/api/v1/source/{source_id}", update_source)
+    add_route(app, "DELETE", "/api/v1/source/{source_id}", delete_source)
+    add_route(app, "GET", "/api/v1/source/{source_id}/picture", picture)
+    add_route(app, "GET", "/api/v1/source/{source_id}/video", video)

@@ -1,0 +1,83 @@
+"""Core events: what happened in the station, published to whoever listens.
+
+The bus calls subscribers synchronously in the publisher's thread (a recorder thread, an API
+worker thread, the GUI thread), so a subscriber must be quick and thread-safe: the Qt bridge
+re-emits events as queued signals, the API's event streams hand them to their own loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SourceStatusChanged:
+    source_id: int
+    status: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class CatalogChanged:
+    """Sources, groups or their membership changed (created, updated, deleted)."""
+
+    entity: str  # "source" | "group"
+    entity_id: int
+    action: str  # "created" | "updated" | "deleted" | "members"
+
+
+@dataclass(frozen=True)
+class RecordingStarted:
+    record_id: str
+    source_id: int
+    tag_name: str
+    origin: str = "core"
+
+
+@dataclass(frozen=True)
+class RecordingStopped:
+    record_id: str
+    source_id: int
+    tag_name: str
+    status: str
+    origin: str = "core"
+
+
+Event = SourceStatusChanged | CatalogChanged | RecordingStarted | RecordingStopped
+
+
+class EventSink(Protocol):
+    def publish(self, event: Event) -> None: ...
+
+
+@dataclass
+class EventBus:
+    """A tiny thread-safe publish/subscribe hub; a failing subscriber never hurts the others."""
+
+    _subscribers: list[Callable[[Event], None]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def publish(self, event: Event) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            try:
+                callback(event)
+            except Exception:  # noqa: BLE001 - one bad listener must not break the others
+                log.exception("event subscriber %r failed on %r", callback, event)

@@ -1,0 +1,106 @@
+"""The composition root: settings → catalog → services → recorder → API server → GUI, and
+shutdown in reverse. Everything the station is made of is built here and nowhere else.
+
+    recording-station [--headless] [--host H] [--port N] [--data-dir DIR] [--no-demo] [--version]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from app import __version__
+from app.settings import Settings, load_settings
+from app.station import Station, build_station, start_station, stop_station
+
+log = logging.getLogger("app")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="recording-station",
+        description="Desktop recording station: live camera tiles, tagged recordings, REST APIs.")
+    parser.add_argument("--headless", action="store_true", default=None,
+                        help="run the API and the recorder only, without a window")
+    parser.add_argument("--host", help="API bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="API port (default 4035; 0 picks a free one)")
+    parser.add_argument("--data-dir", type=Path, help="folder for the catalog and the recordings")
+    parser.add_argument("--no-demo", dest="demo", action="store_false", default=None,
+                        help="do not create the test-pattern demo sources on an empty catalog")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser.parse_args(argv)
+
+
+def display_available() -> bool:
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                    or os.environ.get("QT_QPA_PLATFORM") == "offscreen")
+    return True
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def start_api(station: Station):
+    from api.server import ApiServer  # the API layer is only known to the composition root
+
+    return ApiServer(station, station.settings.host, station.settings.port).start()
+
+
+def run_headless(station: Station, api_url: str) -> int:
+    stop = threading.Event()
+
+    def on_signal(signum, _frame) -> None:
+        log.info("signal %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(f"API: {api_url}", flush=True)
+    while not stop.wait(0.5):
+        pass
+    return 0
+
+
+def run_gui(station: Station, api_url: str) -> int:
+    from ui.application import run_gui as run_qt  # Qt is loaded only when a window is wanted
+
+    print(f"API: {api_url}", flush=True)
+    return run_qt(station, api_url)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings: Settings = load_settings(host=args.host, port=args.port, data_dir=args.data_dir,
+                                           headless=args.headless, demo=args.demo)
+    except ValueError as exc:
+        print(f"recording-station: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    headless = settings.headless or not display_available()
+
+    station = build_station(settings)
+    api = None
+    try:
+        start_station(station)
+        try:
+            api = start_api(station)
+        except RuntimeError as exc:
+            print(f"recording-station: {exc}", file=sys.stderr)
+            return 1
+        if headless:
+            return run_headless(station, api.url)
+        return run_gui(station, api.url)
+    finally:
+        if api is not None:
+            api.stop()
+        stop_station(station)
+        log.info("stopped")

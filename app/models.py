@@ -1,0 +1,90 @@
+"""Catalog tables (sqlmodel). The schema itself is created by the Alembic migrations in
+`app/migrations`; these classes must stay in step with them (a test compares the two).
+
+Times are timezone-aware UTC datetimes; the public schemas render them as ISO 8601 with
+milliseconds and `Z`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_record_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Source(SQLModel, table=True):
+    """A camera or other input the station reads continuously while it is enabled."""
+
+    __tablename__ = "source"
+    id: int | None = Field(default=None, primary_key=True)
+    created_utc: datetime = Field(default_factory=utcnow, nullable=False)
+    name: str = Field(index=True, unique=True, max_length=255)
+    model: str = Field(default="Source", max_length=32)
+    uri_rtsp: str | None = Field(default=None)
+    uri_http_picture: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    description: str | None = Field(default=None)
+    ffmpeg_cmd: str | None = Field(default=None)
+    enabled: bool = Field(default=True, nullable=False)
+
+
+class Group(SQLModel, table=True):
+    __tablename__ = "group"
+    id: int | None = Field(default=None, primary_key=True)
+    created_utc: datetime = Field(default_factory=utcnow, nullable=False)
+    name: str = Field(index=True, unique=True, max_length=255)
+
+
+class GroupSource(SQLModel, table=True):
+    """Membership: a source may belong to several groups."""
+
+    __tablename__ = "group_source"
+    group_id: int = Field(foreign_key="group.id", primary_key=True, ondelete="CASCADE")
+    source_id: int = Field(foreign_key="source.id", primary_key=True, ondelete="CASCADE")
+    created_utc: datetime = Field(default_factory=utcnow, nullable=False)
+
+
+class Tag(SQLModel, table=True):
+    """The label of one recording session; created on first use."""
+
+    __tablename__ = "tag"
+    id: int | None = Field(default=None, primary_key=True)
+    created_utc: datetime = Field(default_factory=utcnow, nullable=False)
+    name: str = Field(index=True, unique=True, max_length=255)
+
+
+class Record(SQLModel, table=True):
+    """One file of one source recorded under one tag."""
+
+    __tablename__ = "record"
+    __table_args__ = (UniqueConstraint("running_key", name="uq_record_running_key"),)
+    id: str = Field(default_factory=new_record_id, primary_key=True, max_length=32)
+    created_utc: datetime = Field(default_factory=utcnow, nullable=False)
+    status: str = Field(default="recording", index=True, max_length=16)
+    begin_utc: datetime | None = None
+    end_utc: datetime | None = None
+    source_id: int | None = Field(default=None, foreign_key="source.id", index=True, ondelete="SET NULL")
+    tag_id: int = Field(foreign_key="tag.id", index=True)
+    model: str = Field(default="Source", max_length=32)
+    hash_md5: str | None = Field(default=None, max_length=32)
+    location: str | None = None
+    sync_location: str | None = None
+    size_bytes: int | None = None
+    duration_s: float | None = None
+    error: str | None = None
+    # Snapshot of the source as it was when recording started, so a record stays readable
+    # after its source is edited or deleted.
+    source_snapshot: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # "<source_id>:<tag_id>" while recording, NULL afterwards: the database itself guarantees
+    # one running record per source and tag, whatever races the front ends produce.
+    running_key: str | None = Field(default=None, max_length=64)

@@ -1,0 +1,177 @@
+"""Public shapes: what services accept and return. The native API validates requests with
+these same models and generates its OpenAPI document from them; the GUI builds them from
+its dialogs. Secrets never leave the core: passwords are masked as `"******"`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MASK = "******"
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """`2026-11-21T10:15:04.075Z`: UTC, milliseconds, `Z`."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+class SourceModel(str, Enum):
+    source = "Source"
+    picture = "PictureSource"
+
+
+class SourceStatus(str, Enum):
+    connecting = "connecting"
+    online = "online"
+    offline = "offline"
+    error = "error"
+
+
+class RecordStatus(str, Enum):
+    recording = "recording"
+    finished = "finished"
+    interrupted = "interrupted"
+    failed = "failed"
+    deleted = "deleted"
+
+
+class PictureAuth(str, Enum):
+    basic = "basic"
+    digest = "digest"
+
+
+class HttpPicture(BaseModel):
+    """An HTTP snapshot camera: the URL of its JPEG and its credentials."""
+
+    model_config = ConfigDict(extra="ignore")
+    uri: str = Field(min_length=1, max_length=2048)
+    auth: PictureAuth | None = None
+    user: str | None = Field(default=None, max_length=255)
+    password: str | None = Field(default=None, max_length=255)
+
+
+class SourceIn(BaseModel):
+    """Fields of a source as a client sends them (POST creates, PUT replaces what is sent)."""
+
+    model_config = ConfigDict(extra="ignore")
+    model: SourceModel | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    description: str | None = Field(default=None, max_length=4096)
+    uri_rtsp: str | None = Field(default=None, max_length=2048)
+    uri_http_picture: HttpPicture | None = None
+    ffmpeg_cmd: str | None = Field(default=None, max_length=4096)
+    enabled: bool | None = None
+
+    @field_validator("name", "uri_rtsp", "ffmpeg_cmd", "description", mode="before")
+    @classmethod
+    def _strip(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+
+class SourceOut(BaseModel):
+    id: int
+    created_utc: str
+    status: SourceStatus
+    model: SourceModel
+    name: str
+    uri_rtsp: str | None
+    uri_http_picture: HttpPicture | None
+    description: str | None
+    ffmpeg_cmd: str | None
+    enabled: bool = True
+    error: str | None = None
+
+
+class RecordOut(BaseModel):
+    id: str
+    created_utc: str
+    status: RecordStatus
+    begin_utc: str | None
+    end_utc: str | None
+    source: SourceOut | None
+    hash_md5: str | None
+    location: str | None
+    sync_location: str | None
+    tag_name: str | None = None
+    size_bytes: int | None = None
+    duration_s: float | None = None
+    error: str | None = None
+
+
+class RecordListItem(RecordOut):
+    """`GET /api/v1/record` item: the seed shows `source` as a one-element list."""
+
+    source: list[SourceOut]  # type: ignore[assignment]
+
+
+class GroupOut(BaseModel):
+    id: int
+    created_utc: str
+    name: str
+
+
+class GroupDetail(GroupOut):
+    sources: list[SourceOut]
+
+
+class TagOut(BaseModel):
+    id: int
+    created_utc: str
+    name: str
+    records: list[RecordOut]
+
+
+class GroupIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    model: SourceModel | None = None
+    name: str = Field(min_length=1, max_length=255)
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _strip(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+
+class RecordStartIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    model: SourceModel | None = None
+    tag_name: str = Field(min_length=1, max_length=255)
+    group_name: str = Field(min_length=1, max_length=255)
+
+
+class RecordStopIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    model: SourceModel | None = None
+    tag_name: str = Field(min_length=1, max_length=255)
+
+
+def mask_uri_password(uri: str | None) -> str | None:
+    """`rtsp://user:secret@host/x` → `rtsp://user:******@host/x`."""
+    if not uri or "://" not in uri:
+        return uri
+    scheme, rest = uri.split("://", 1)
+    authority, sep, path = rest.partition("/")
+    if "@" not in authority:
+        return uri
+    userinfo, host = authority.rsplit("@", 1)
+    if ":" not in userinfo:
+        return uri
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:{MASK}@{host}{sep}{path}"
+
+
+def unmask_uri_password(new: str | None, stored: str | None) -> str | None:
+    """A client that sends the masked URI back keeps the stored password."""
+    if not new or MASK not in new or not stored:
+        return new
+    if mask_uri_password(stored) == new:
+        return stored
+    return new

@@ -1,0 +1,88 @@
+"""Helpers the services share: turning rows into public schemas, name lookups."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlmodel import Session, select
+
+from app.errors import NotFound
+from app.models import Group, Record, Source, Tag
+from app.schemas import (
+    MASK,
+    HttpPicture,
+    RecordOut,
+    SourceOut,
+    iso_utc,
+    mask_uri_password,
+)
+
+StatusLookup = Callable[[int], tuple[str, "str | None"]]
+
+
+def source_out(row: Source | dict, status: tuple[str, str | None]) -> SourceOut:
+    data = row.model_dump() if isinstance(row, Source) else dict(row)
+    picture = data.get("uri_http_picture")
+    if picture:
+        picture = HttpPicture.model_validate(picture)
+        if picture.password:
+            picture = picture.model_copy(update={"password": MASK})
+    created = data.get("created_utc")
+    return SourceOut(
+        id=data["id"],
+        created_utc=created if isinstance(created, str) else iso_utc(created),
+        status=status[0], error=status[1],
+        model=data.get("model") or "Source", name=data["name"],
+        uri_rtsp=mask_uri_password(data.get("uri_rtsp")), uri_http_picture=picture,
+        description=data.get("description"), ffmpeg_cmd=data.get("ffmpeg_cmd"),
+        enabled=data.get("enabled", True),
+    )
+
+
+def source_snapshot(row: Source) -> dict:
+    data = row.model_dump(mode="json")
+    data["created_utc"] = iso_utc(row.created_utc)
+    return data
+
+
+def record_out(session: Session, row: Record, status_of: StatusLookup) -> RecordOut:
+    source = session.get(Source, row.source_id) if row.source_id is not None else None
+    if source is not None:
+        src = source_out(source, status_of(source.id))
+    elif row.source_snapshot:
+        src = source_out(row.source_snapshot, ("offline", "the source was deleted"))
+    else:
+        src = None
+    tag = session.get(Tag, row.tag_id)
+    return RecordOut(
+        id=row.id, created_utc=iso_utc(row.created_utc), status=row.status,
+        begin_utc=iso_utc(row.begin_utc), end_utc=iso_utc(row.end_utc), source=src,
+        hash_md5=row.hash_md5, location=row.location, sync_location=row.sync_location,
+        tag_name=tag.name if tag else None, size_bytes=row.size_bytes,
+        duration_s=row.duration_s, error=row.error,
+    )
+
+
+def get_source(session: Session, source_id: int) -> Source:
+    row = session.get(Source, source_id)
+    if row is None:
+        raise NotFound("source", source_id, field="source_id")
+    return row
+
+
+def get_group(session: Session, group_id: int) -> Group:
+    row = session.get(Group, group_id)
+    if row is None:
+        raise NotFound("group", group_id, field="group_id")
+    return row
+
+
+def group_by_name(session: Session, name: str) -> Group:
+    row = session.exec(select(Group).where(Group.name == name)).first()
+    if row is None:
+        raise NotFound("group", repr(name), field="group_name")
+    return row
+
+
+def tag_by_name(session: Session, name: str) -> Tag | None:
+    return session.exec(select(Tag).where(Tag.name == name)).first()

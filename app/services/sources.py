@@ -1,0 +1,168 @@
+"""Sources: the cameras and other inputs. Saving a source (re)starts its reader."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from app.catalog import Catalog
+from app.errors import Conflict, InvalidInput
+from app.events import CatalogChanged, EventSink
+from app.ffmpeg_cmd import parse_ffmpeg_cmd
+from app.models import Record, Source
+from app.schemas import MASK, SourceIn, SourceModel, SourceOut, unmask_uri_password
+from app.services.common import get_source, source_out
+from recorder.frames import FrameSlot, encode_jpeg
+from recorder.inputs import validate_uri
+from recorder.manager import RecorderManager, UnknownSource
+from recorder.worker import SourceSpec
+
+
+class SourceService:
+    def __init__(self, catalog: Catalog, recorder: RecorderManager, bus: EventSink):
+        self.catalog, self.recorder, self.bus = catalog, recorder, bus
+
+    # --- queries -------------------------------------------------------------------
+    def status(self, source_id: int) -> tuple[str, str | None]:
+        return self.recorder.status(source_id)
+
+    def list(self) -> list[SourceOut]:
+        with self.catalog.session() as s:
+            rows = s.exec(select(Source).order_by(Source.id)).all()
+            return [source_out(r, self.status(r.id)) for r in rows]
+
+    def get(self, source_id: int) -> SourceOut:
+        with self.catalog.session() as s:
+            return source_out(get_source(s, source_id), self.status(source_id))
+
+    # --- changes -------------------------------------------------------------------
+    def create(self, data: SourceIn) -> SourceOut:
+        model = data.model or SourceModel.source
+        fields = self._validated(data, model, stored=None)
+        with self.catalog.session() as s:
+            row = Source(name=data.name or f"pending-{uuid.uuid4().hex}", model=model.value, **fields)
+            s.add(row)
+            self._flush(s)
+            if data.name is None:
+                row.name = f"source-{row.id}"
+                self._flush(s)
+            s.refresh(row)
+        self._start_reader(row)
+        self.bus.publish(CatalogChanged("source", row.id, "created"))
+        return self.get(row.id)
+
+    def update(self, source_id: int, data: SourceIn) -> SourceOut:
+        with self.catalog.session() as s:
+            row = get_source(s, source_id)
+            model = data.model or SourceModel(row.model)
+            fields = self._validated(data, model, stored=row)
+            uri_changed = fields.get("uri_rtsp", row.uri_rtsp) != row.uri_rtsp or (
+                "enabled" in fields and fields["enabled"] != row.enabled)
+            if uri_changed and self._is_recording(s, source_id):
+                raise Conflict("the source is recording: stop it before changing its address",
+                               field="uri_rtsp")
+            for key, value in fields.items():
+                setattr(row, key, value)
+            row.model = model.value
+            if data.name is not None:
+                row.name = data.name
+            s.add(row)
+            self._flush(s)
+            s.refresh(row)
+        self._start_reader(row)
+        self.bus.publish(CatalogChanged("source", source_id, "updated"))
+        return self.get(source_id)
+
+    def delete(self, source_id: int) -> SourceOut:
+        with self.catalog.session() as s:
+            row = get_source(s, source_id)
+            if self._is_recording(s, source_id):
+                raise Conflict("the source is recording: stop its recordings first", field="source_id")
+            out = source_out(row, ("offline", None))
+            s.delete(row)
+        self.recorder.remove_source(source_id)
+        self.bus.publish(CatalogChanged("source", source_id, "deleted"))
+        return out
+
+    def start_all(self) -> None:
+        """Start a reader for every enabled source (station start-up)."""
+        with self.catalog.session() as s:
+            rows = s.exec(select(Source)).all()
+        for row in rows:
+            self._start_reader(row)
+
+    # --- pictures ------------------------------------------------------------------
+    def frames(self, source_id: int) -> FrameSlot:
+        self.get(source_id)
+        try:
+            return self.recorder.frames(source_id)
+        except UnknownSource:
+            raise Conflict(f"source {source_id} is not being read", field="source_id") from None
+
+    def picture_jpeg(self, source_id: int) -> bytes:
+        """The latest frame as JPEG; Conflict when no picture has arrived yet."""
+        self.get(source_id)
+        try:
+            slot = self.recorder.frames(source_id)
+            rgb = self.recorder.snapshot(source_id)
+        except UnknownSource:
+            raise Conflict(f"source {source_id} is not being read", field="source_id") from None
+        if rgb is None:
+            status, error = self.status(source_id)
+            raise Conflict(f"no picture from source {source_id} yet ({status}"
+                           + (f": {error})" if error else ")"), field="source_id")
+        cached = slot.jpeg()
+        latest = slot.latest()
+        if cached is not None and latest is not None and latest.rgb is rgb:
+            return cached[1]
+        return encode_jpeg(rgb)
+
+    # --- internals -----------------------------------------------------------------
+    def _validated(self, data: SourceIn, model: SourceModel, stored: Source | None) -> dict:
+        sent = data.model_fields_set
+        fields: dict = {}
+        if "uri_rtsp" in sent:
+            fields["uri_rtsp"] = unmask_uri_password(data.uri_rtsp, stored.uri_rtsp if stored else None)
+        if "uri_http_picture" in sent:
+            picture = data.uri_http_picture.model_dump(mode="json") if data.uri_http_picture else None
+            if picture and picture.get("password") == MASK:
+                old = (stored.uri_http_picture or {}) if stored else {}
+                picture["password"] = old.get("password")
+            fields["uri_http_picture"] = picture
+        for key in ("description", "ffmpeg_cmd", "enabled"):
+            if key in sent and getattr(data, key) is not None:
+                fields[key] = getattr(data, key)
+        uri = fields.get("uri_rtsp", stored.uri_rtsp if stored else None)
+        picture = fields.get("uri_http_picture", stored.uri_http_picture if stored else None)
+        if model is SourceModel.source:
+            if not uri:
+                raise InvalidInput("uri_rtsp is required for a Source", field="uri_rtsp", kind="missing")
+            problem = validate_uri(uri)
+            if problem:
+                raise InvalidInput(f"uri_rtsp: {problem}", field="uri_rtsp")
+        elif not picture or not picture.get("uri"):
+            raise InvalidInput("uri_http_picture.uri is required for a PictureSource",
+                               field="uri_http_picture", kind="missing")
+        parse_ffmpeg_cmd(fields.get("ffmpeg_cmd"))
+        return fields
+
+    def _flush(self, session) -> None:
+        try:
+            session.flush()
+        except IntegrityError:
+            session.rollback()
+            raise Conflict("a source with that name already exists", field="name") from None
+
+    @staticmethod
+    def _is_recording(session, source_id: int) -> bool:
+        stmt = select(Record.id).where(Record.source_id == source_id, Record.status == "recording")
+        return session.exec(stmt).first() is not None
+
+    def _start_reader(self, row: Source) -> None:
+        if row.enabled and row.model == SourceModel.source.value and row.uri_rtsp:
+            self.recorder.ensure_source(SourceSpec(row.id, row.name, row.uri_rtsp))
+        else:
+            self.recorder.remove_source(row.id)
+

@@ -1,0 +1,206 @@
+"""Frames for people: a latest-frame slot per source and the decoder thread that fills it.
+
+The reader never waits for a viewer. It offers packets to the decoder's short queue; when the
+queue is full the decoder skips ahead to the next keyframe (a slow consumer loses frames, the
+recording never loses packets). What gets decoded follows demand: nothing while nobody
+watches, keyframes only for tiles in a grid, every frame for a focused view.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from enum import IntEnum
+
+import av
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+MAX_FRAME_WIDTH = 1280  # frames for display are scaled down to this width at most
+
+
+class Demand(IntEnum):
+    NONE = 0
+    KEYFRAMES = 1
+    ALL = 2
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A decoded picture: RGB24 pixels, the time it was received, a sequence number."""
+
+    seq: int
+    rgb: np.ndarray
+    wall_time: float
+
+    @property
+    def width(self) -> int:
+        return self.rgb.shape[1]
+
+    @property
+    def height(self) -> int:
+        return self.rgb.shape[0]
+
+
+def frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
+    if frame.width > MAX_FRAME_WIDTH:
+        height = round(frame.height * MAX_FRAME_WIDTH / frame.width / 2) * 2
+        frame = frame.reformat(width=MAX_FRAME_WIDTH, height=height, format="rgb24")
+        return frame.to_ndarray()
+    return frame.to_ndarray(format="rgb24")
+
+
+def encode_jpeg(rgb: np.ndarray, quality: int = 80) -> bytes:
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return data.tobytes()
+
+
+class FrameSlot:
+    """Holds the newest frame; readers pull it when they want (a tile on a timer, an MJPEG
+    stream at its own pace). The JPEG of a frame is encoded once, whoever asks."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._frame: Frame | None = None
+        self._jpeg: tuple[int, bytes] | None = None
+        self._seq = itertools.count(1)
+        self._watchers: dict[int, Demand] = {}
+        self._tokens = itertools.count(1)
+        self.updated = threading.Condition(self._lock)
+
+    # --- producer side -------------------------------------------------------------
+    def put(self, rgb: np.ndarray, wall_time: float | None = None) -> Frame:
+        frame = Frame(next(self._seq), rgb, wall_time or time.time())
+        with self._lock:
+            self._frame = frame
+            self.updated.notify_all()
+        return frame
+
+    # --- consumer side -------------------------------------------------------------
+    def latest(self) -> Frame | None:
+        return self._frame
+
+    def jpeg(self) -> tuple[int, bytes] | None:
+        """(seq, JPEG bytes) of the latest frame, encoded at most once per frame."""
+        frame = self._frame
+        if frame is None:
+            return None
+        cached = self._jpeg
+        if cached is not None and cached[0] == frame.seq:
+            return cached
+        encoded = (frame.seq, encode_jpeg(frame.rgb))
+        self._jpeg = encoded
+        return encoded
+
+    def wait_newer(self, seq: int, timeout: float) -> Frame | None:
+        with self._lock:
+            self.updated.wait_for(lambda: self._frame is not None and self._frame.seq > seq, timeout)
+            return self._frame
+
+    def watch(self, demand: Demand) -> int:
+        """Register interest; the returned token is handed back to `unwatch`."""
+        token = next(self._tokens)
+        with self._lock:
+            self._watchers[token] = demand
+        return token
+
+    def change(self, token: int, demand: Demand) -> None:
+        with self._lock:
+            if token in self._watchers:
+                self._watchers[token] = demand
+
+    def unwatch(self, token: int) -> None:
+        with self._lock:
+            self._watchers.pop(token, None)
+
+    @property
+    def demand(self) -> Demand:
+        watchers = self._watchers
+        return max(watchers.values(), default=Demand.NONE)
+
+
+class Decoder(threading.Thread):
+    """Decodes the packets the reader offers into the slot, in its own thread."""
+
+    QUEUE_LIMIT = 8
+
+    def __init__(self, name: str, slot: FrameSlot):
+        super().__init__(name=f"decode-{name}", daemon=True)
+        self.slot = slot
+        self._queue: collections.deque = collections.deque()
+        self._cond = threading.Condition()
+        self._stopping = threading.Event()
+        self._need_keyframe = True
+        self._codec: tuple[str, bytes | None] | None = None
+        self._context: av.CodecContext | None = None
+        self.decoded = 0
+
+    def offer(self, packet: av.Packet, codec_name: str, extradata: bytes | None) -> None:
+        """Called by the reader for each video packet; never blocks."""
+        demand = self.slot.demand
+        keyframe = packet.is_keyframe
+        if demand is Demand.NONE:
+            self._need_keyframe = True
+            return
+        if not keyframe and (demand is Demand.KEYFRAMES or self._need_keyframe):
+            return
+        with self._cond:
+            if len(self._queue) >= self.QUEUE_LIMIT:
+                self._queue.clear()  # too slow: lose frames, restart at a keyframe
+                self._need_keyframe = True
+                if not keyframe:
+                    return
+            self._need_keyframe = False
+            self._queue.append((bytes(packet), codec_name, extradata, time.time()))
+            self._cond.notify()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._cond:
+            self._cond.notify()
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            with self._cond:
+                self._cond.wait_for(lambda: self._queue or self._stopping.is_set(), timeout=1.0)
+                if not self._queue:
+                    continue
+                data, codec_name, extradata, wall = self._queue.popleft()
+            try:
+                for frame in self._decode(data, codec_name, extradata):
+                    self.slot.put(frame_to_rgb(frame), wall)
+                    self.decoded += 1
+            except (av.FFmpegError, ValueError) as exc:
+                log.debug("%s: decode error %s", self.name, exc)
+                self._context = None
+
+    def _decode(self, data: bytes, codec_name: str, extradata: bytes | None) -> list[av.VideoFrame]:
+        if self._context is None or self._codec != (codec_name, extradata):
+            self._context = make_decoder(codec_name, extradata)
+            self._codec = (codec_name, extradata)
+        return self._context.decode(av.Packet(data))
+
+
+def make_decoder(codec_name: str, extradata: bytes | None) -> av.CodecContext:
+    context = av.CodecContext.create(codec_name, "r")
+    if extradata:
+        context.extradata = extradata
+    context.thread_type = "SLICE"  # frame threading would hold frames back by N packets
+    return context
+
+
+def decode_keyframe(data: bytes, codec_name: str, extradata: bytes | None) -> np.ndarray | None:
+    """Decode one keyframe on the caller's thread (a snapshot when nobody is watching)."""
+    context = make_decoder(codec_name, extradata)
+    context.thread_type = "NONE"
+    frames = list(context.decode(av.Packet(data)))
+    frames += list(context.decode(None))
+    return frame_to_rgb(frames[0]) if frames else None

@@ -1,0 +1,237 @@
+"""Inputs: everything the station can read, presented as one packet stream.
+
+URI schemes the station understands (stored in a source's `uri_rtsp`):
+
+- `rtsp://`, `rtsps://`  a camera; TCP transport unless the URI ends with `#udp`.
+- `rtmp://`, `http(s)://`, `srt://`, `udp://`  any other stream FFmpeg demuxes (MJPEG, HLS, TS ...).
+- `file:///path/video.mp4`  a file played in a loop at real time (demos, tests).
+- `testsrc://?size=640x360&rate=25&gop=2`  the built-in test pattern with a wall clock.
+- `device:///dev/video0`  a local camera (V4L2).
+- `screen://:0.0`  screen capture (x11grab).
+
+Every input yields `av.Packet`s whose `.stream` is one of `video`/`audio`; those stream
+objects double as the templates a recording's output streams are copied from. The test
+pattern encodes its frames once with libx264 so that downstream everything is a camera.
+"""
+
+from __future__ import annotations
+
+import io
+from abc import ABC, abstractmethod
+import threading
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import av
+import cv2
+
+OPEN_TIMEOUT_S = 10.0
+READ_TIMEOUT_S = 5.0
+STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "srt", "udp", "tcp")
+SCHEMES = STREAM_SCHEMES + ("file", "testsrc", "device", "screen")
+
+
+class InputError(Exception):
+    """The URI cannot be opened or has no video."""
+
+
+def validate_uri(uri: str) -> str | None:
+    """Return a message when `uri` is not something the station can read, else None."""
+    scheme = urlsplit(uri).scheme.lower()
+    if scheme not in SCHEMES:
+        return f"unsupported URI scheme {scheme or '(none)'!r}; use one of {', '.join(SCHEMES)}"
+    if scheme == "testsrc":
+        try:
+            TestPatternConfig.from_uri(uri)
+        except ValueError as exc:
+            return str(exc)
+    elif scheme != "screen" and not urlsplit(uri).netloc and not urlsplit(uri).path:
+        return "the URI has no address"
+    return None
+
+
+class PacketInput(ABC):
+    """An open input; `packets()` ends when the input ends or `stop` is set."""
+
+    video: av.video.stream.VideoStream
+    audio: av.audio.stream.AudioStream | None = None
+
+    @abstractmethod
+    def packets(self, stop: threading.Event) -> Iterator[av.Packet]:
+        """Yield the input's packets at real time."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the input."""
+
+
+def _sleep_until(deadline: float, stop: threading.Event) -> None:
+    delay = deadline - time.monotonic()
+    if delay > 0:
+        stop.wait(delay)
+
+
+class ContainerInput(PacketInput):
+    """Anything FFmpeg demuxes; `loop` replays a file at real time forever."""
+
+    def __init__(self, url: str, *, fmt: str | None = None, options: dict[str, str] | None = None,
+                 loop: bool = False):
+        self._open_args = dict(file=url, format=fmt, options=options or {},
+                               timeout=(OPEN_TIMEOUT_S, READ_TIMEOUT_S))
+        self.loop = loop
+        self._open()
+
+    def _open(self) -> None:
+        try:
+            self.container = av.open(**self._open_args)
+        except (av.FFmpegError, OSError) as exc:
+            raise InputError(str(exc)) from exc
+        if not self.container.streams.video:
+            self.container.close()
+            raise InputError("the input has no video stream")
+        self.video = self.container.streams.video[0]
+        self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
+
+    def packets(self, stop: threading.Event) -> Iterator[av.Packet]:
+        streams = [s for s in (self.video, self.audio) if s is not None]
+        offset = 0  # in 1/1000 s, added on every loop of a file
+        while not stop.is_set():
+            start_wall = time.monotonic()
+            last_ms = 0
+            for packet in self.container.demux(streams):
+                if stop.is_set():
+                    return
+                if packet.size == 0:
+                    continue
+                if self.loop:
+                    ts = packet.dts if packet.dts is not None else packet.pts
+                    if ts is not None and packet.time_base:
+                        ms = int(ts * packet.time_base * 1000)
+                        last_ms = max(last_ms, ms)
+                        _sleep_until(start_wall + ms / 1000, stop)
+                        shift = int(Fraction(offset, 1000) / packet.time_base)
+                        packet.pts = None if packet.pts is None else packet.pts + shift
+                        packet.dts = None if packet.dts is None else packet.dts + shift
+                yield packet
+            if not self.loop:
+                return
+            offset += last_ms + 40
+            self.container.seek(0)
+
+    def close(self) -> None:
+        self.container.close()
+
+
+@dataclass(frozen=True)
+class TestPatternConfig:
+    width: int = 640
+    height: int = 360
+    rate: int = 25
+    gop_seconds: float = 2.0
+    pattern: str = "testsrc2"
+
+    @classmethod
+    def from_uri(cls, uri: str) -> "TestPatternConfig":
+        parts = urlsplit(uri)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        size = query.get("size", f"{cls.width}x{cls.height}")
+        try:
+            width, height = (int(x) for x in size.lower().split("x"))
+            rate = int(query.get("rate", cls.rate))
+            gop = float(query.get("gop", cls.gop_seconds))
+        except ValueError:
+            raise ValueError(f"testsrc URI {uri!r}: size must be WxH, rate and gop numbers") from None
+        pattern = parts.netloc or query.get("pattern", "testsrc2")
+        if pattern not in ("testsrc", "testsrc2", "smptebars", "rgbtestsrc", "mandelbrot"):
+            raise ValueError(f"testsrc URI {uri!r}: unknown pattern {pattern!r}")
+        if not (16 <= width <= 3840 and 16 <= height <= 2160 and width % 2 == 0 and height % 2 == 0):
+            raise ValueError(f"testsrc URI {uri!r}: size must be even, 16x16 to 3840x2160")
+        if not (1 <= rate <= 60 and 0.2 <= gop <= 20):
+            raise ValueError(f"testsrc URI {uri!r}: rate 1-60, gop 0.2-20 seconds")
+        return cls(width, height, rate, gop, pattern)
+
+
+class TestPatternInput(PacketInput):
+    """FFmpeg's lavfi test pattern, stamped with the wall clock and encoded to H.264 at real
+    time, so that it records by stream copy exactly like a camera."""
+
+    def __init__(self, config: TestPatternConfig):
+        self.config = c = config
+        self._source = av.open(f"{c.pattern}=size={c.width}x{c.height}:rate={c.rate},format=yuv420p",
+                               format="lavfi")
+        # An output stream of a throwaway container is the encoder *and* the template that
+        # recordings copy their stream parameters (SPS/PPS as avcC) from.
+        self._template_owner = av.open(io.BytesIO(), "w", format="mp4")
+        gop = max(1, round(c.rate * c.gop_seconds))
+        stream = self._template_owner.add_stream(
+            "libx264", rate=c.rate,
+            options={"preset": "ultrafast", "tune": "zerolatency", "g": str(gop),
+                     "keyint_min": str(gop), "sc_threshold": "0", "bf": "0"},
+        )
+        stream.width, stream.height, stream.pix_fmt = c.width, c.height, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, c.rate)
+        self._template_owner.start_encoding()
+        self.video = stream
+
+    def _stamp(self, frame: av.VideoFrame) -> av.VideoFrame:
+        """Burn the wall clock into the luma plane: cheap, and proves frames are live."""
+        planes = frame.to_ndarray()  # yuv420p: Y rows then the U and V rows
+        now = time.time()
+        text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)) + f".{int(now % 1 * 10)}"
+        scale = max(0.5, self.config.height / 480)
+        y = int(self.config.height - 16 * scale)
+        for colour, thick in ((0, 5), (255, 2)):
+            cv2.putText(planes, text, (int(12 * scale), y), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                        colour, max(1, int(thick * scale)), cv2.LINE_AA)
+        out = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+        out.pts, out.time_base = frame.pts, frame.time_base
+        return out
+
+    def packets(self, stop: threading.Event) -> Iterator[av.Packet]:
+        start = time.monotonic()
+        index = 0
+        for frame in self._source.decode(video=0):
+            if stop.is_set():
+                return
+            _sleep_until(start + index / self.config.rate, stop)
+            stamped = self._stamp(frame)
+            stamped.pts = index
+            index += 1
+            for packet in self.video.encode(stamped):
+                if packet.size:
+                    yield packet
+
+    def close(self) -> None:
+        self._source.close()
+        try:
+            self._template_owner.close()
+        except (av.FFmpegError, ValueError):
+            pass
+
+
+def open_input(uri: str) -> PacketInput:
+    """Open `uri` (see the module docstring for the schemes); raises `InputError`."""
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if scheme == "testsrc":
+        try:
+            return TestPatternInput(TestPatternConfig.from_uri(uri))
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
+    if scheme in ("rtsp", "rtsps"):
+        transport = "udp" if parts.fragment.lower() == "udp" else "tcp"
+        url = uri.split("#", 1)[0]
+        return ContainerInput(url, options={"rtsp_transport": transport})
+    if scheme == "file":
+        return ContainerInput(parts.path, loop=True)
+    if scheme == "device":
+        return ContainerInput(parts.path, fmt="v4l2")
+    if scheme == "screen":
+        display = parts.netloc or parts.path or ":0.0"
+        return ContainerInput(display, fmt="x11grab", options={"framerate": "10"})
+    if scheme in STREAM_SCHEMES:
+        return ContainerInput(uri)
+    raise InputError(validate_uri(uri) or f"cannot open {uri!r}")

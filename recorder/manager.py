@@ -1,0 +1,102 @@
+"""The recorder manager: the one object the core talks to. It owns a worker per enabled
+source and routes recording commands to them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from recorder.frames import FrameSlot
+from recorder.mp4file import RecordingResult
+from recorder.worker import FailureCallback, SourceSpec, SourceWorker, StatusCallback
+
+log = logging.getLogger(__name__)
+
+
+class UnknownSource(KeyError):
+    """No worker runs for that source id (deleted or disabled)."""
+
+
+class RecorderManager:
+    def __init__(self, *, on_status: StatusCallback | None = None,
+                 on_failure: FailureCallback | None = None, preroll_bytes: int = 16 << 20):
+        self._on_status = on_status or (lambda *_: None)
+        self._on_failure = on_failure or (lambda *_: None)
+        self._preroll_bytes = preroll_bytes
+        self._workers: dict[int, SourceWorker] = {}
+        self._lock = threading.RLock()
+
+    def set_callbacks(self, *, on_status: StatusCallback, on_failure: FailureCallback) -> None:
+        self._on_status, self._on_failure = on_status, on_failure
+
+    def _worker(self, source_id: int) -> SourceWorker:
+        worker = self._workers.get(source_id)
+        if worker is None:
+            raise UnknownSource(source_id)
+        return worker
+
+    # --- sources -------------------------------------------------------------------
+    def ensure_source(self, spec: SourceSpec) -> None:
+        """Start reading `spec`, or restart when its URI changed (recordings must be
+        stopped by the caller first: a restart would cut their files)."""
+        with self._lock:
+            current = self._workers.get(spec.id)
+            if current is not None and current.spec.uri == spec.uri and current.is_alive():
+                return
+            if current is not None:
+                self.remove_source(spec.id)
+            worker = SourceWorker(spec, on_status=lambda *a: self._on_status(*a),
+                                  on_failure=lambda *a: self._on_failure(*a),
+                                  preroll_bytes=self._preroll_bytes)
+            self._workers[spec.id] = worker
+            worker.start()
+
+    def remove_source(self, source_id: int) -> list[RecordingResult]:
+        with self._lock:
+            worker = self._workers.pop(source_id, None)
+        if worker is None:
+            return []
+        results = [r for rid in worker.recording_ids() if (r := worker.stop_recording(rid))]
+        worker.stop()
+        return results
+
+    def has_source(self, source_id: int) -> bool:
+        return source_id in self._workers
+
+    def status(self, source_id: int) -> tuple[str, str | None]:
+        worker = self._workers.get(source_id)
+        if worker is None:
+            return "offline", "the source is disabled"
+        return worker.status, worker.error
+
+    def frames(self, source_id: int) -> FrameSlot:
+        return self._worker(source_id).slot
+
+    def snapshot(self, source_id: int) -> np.ndarray | None:
+        return self._worker(source_id).snapshot()
+
+    # --- recordings ----------------------------------------------------------------
+    def start_recording(self, source_id: int, record_id: str, path: Path) -> float | None:
+        return self._worker(source_id).start_recording(record_id, path)
+
+    def stop_recording(self, source_id: int, record_id: str) -> RecordingResult | None:
+        worker = self._workers.get(source_id)
+        return worker.stop_recording(record_id) if worker is not None else None
+
+    def is_recording(self, source_id: int, record_id: str) -> bool:
+        worker = self._workers.get(source_id)
+        return worker is not None and record_id in worker.recording_ids()
+
+    def shutdown(self) -> None:
+        """Stop every worker; recordings must have been finalized by the core before."""
+        with self._lock:
+            workers = list(self._workers.values())
+            self._workers.clear()
+        for worker in workers:
+            worker._stopping.set()
+        for worker in workers:
+            worker.stop(timeout=2.0)

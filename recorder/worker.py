@@ -1,0 +1,217 @@
+"""One thread per source: read packets, keep the current GOP as pre-roll, copy packets into
+every recording of this source, offer video packets to the decoder. Reconnects with capped
+exponential backoff and jitter; reports its status through a callback.
+
+Locking: `_lock` guards the list of recordings and the GOP. The reader holds it only while
+copying one packet into the recordings, never while waiting on the network, so starting and
+stopping a recording from another thread is immediate whatever the camera does.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import av
+import numpy as np
+
+from recorder.frames import Decoder, FrameSlot, decode_keyframe
+from recorder.inputs import InputError, PacketInput, open_input
+from recorder.mp4file import Mp4Recording, RecordingResult
+
+log = logging.getLogger(__name__)
+StatusCallback = Callable[[int, str, "str | None"], None]
+FailureCallback = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """What the recorder needs to know about a source; nothing about the catalog."""
+
+    id: int
+    name: str
+    uri: str
+    record_audio: bool = True
+
+
+@dataclass
+class Backoff:
+    """Capped exponential backoff with full jitter on the upper half."""
+
+    first: float = 1.0
+    cap: float = 30.0
+    attempt: int = 0
+
+    def next_delay(self) -> float:
+        base = min(self.cap, self.first * (2 ** self.attempt))
+        self.attempt += 1
+        return base / 2 + random.uniform(0, base / 2)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class SourceWorker(threading.Thread):
+    def __init__(self, spec: SourceSpec, *, on_status: StatusCallback, on_failure: FailureCallback,
+                 preroll_bytes: int = 16 << 20):
+        super().__init__(name=f"source-{spec.id}", daemon=True)
+        self.spec = spec
+        self.slot = FrameSlot()
+        self.decoder = Decoder(str(spec.id), self.slot)
+        self._on_status = on_status
+        self._on_failure = on_failure
+        self._preroll_bytes = preroll_bytes
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._recordings: dict[str, Mp4Recording] = {}
+        self._failed: dict[str, Mp4Recording] = {}  # stopped by a write error, not yet closed
+        self._gop: list[tuple[av.Packet, float]] = []
+        self._gop_bytes = 0
+        self._input: PacketInput | None = None
+        self._session: object | None = None
+        self.status = "connecting"
+        self.error: str | None = None
+        self.packets_read = 0
+
+    # --- control, from any thread --------------------------------------------------
+    def stop(self, timeout: float = 3.0) -> None:
+        self._stopping.set()
+        self.decoder.stop()
+        self.join(timeout)
+
+    def start_recording(self, record_id: str, path: Path) -> float | None:
+        """Attach a new file; it begins with the buffered GOP (the last keyframe before now).
+        Returns the wall time the file starts at, when known already."""
+        recording = Mp4Recording(path, record_audio=self.spec.record_audio)
+        with self._lock:
+            if record_id in self._recordings:
+                raise ValueError(f"record {record_id} is already recording")
+            source = self._input
+            begin = self._gop[0][1] if self._gop else None
+            if source is not None:
+                for packet, wall in self._gop:
+                    self._write(recording, record_id, packet, wall, source)
+            self._recordings[record_id] = recording
+        return begin
+
+    def stop_recording(self, record_id: str) -> RecordingResult | None:
+        with self._lock:
+            recording = self._recordings.pop(record_id, None) or self._failed.pop(record_id, None)
+        return recording.close() if recording is not None else None
+
+    def recording_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._recordings) + list(self._failed)
+
+    def snapshot(self) -> np.ndarray | None:
+        """The newest picture: the decoded slot if fresh, else the GOP's keyframe decoded now."""
+        frame = self.slot.latest()
+        if frame is not None and time.time() - frame.wall_time < 3.0:
+            return frame.rgb
+        with self._lock:
+            key = self._gop[0][0] if self._gop else None
+            source = self._input
+            data = bytes(key) if key is not None else None
+        if data is None or source is None:
+            return frame.rgb if frame is not None else None
+        ctx = source.video.codec_context
+        rgb = decode_keyframe(data, ctx.codec.canonical_name, ctx.extradata)
+        if rgb is not None:
+            self.slot.put(rgb)
+        return rgb
+
+    # --- the reader thread ---------------------------------------------------------
+    def _set_status(self, status: str, error: str | None = None) -> None:
+        if (status, error) != (self.status, self.error):
+            self.status, self.error = status, error
+            self._on_status(self.spec.id, status, error)
+
+    def run(self) -> None:
+        self.decoder.start()
+        backoff = Backoff()
+        try:
+            while not self._stopping.is_set():
+                self._set_status("connecting", self.error)
+                try:
+                    self._read_session(backoff)
+                    if not self._stopping.is_set():
+                        self._set_status("offline", "the stream ended")
+                except InputError as exc:
+                    self._set_status("offline", str(exc))
+                except (av.FFmpegError, OSError) as exc:
+                    self._set_status("offline", f"read failed: {exc}")
+                except Exception as exc:  # noqa: BLE001 - a worker must never die silently
+                    log.exception("source %s: unexpected error", self.spec.id)
+                    self._set_status("error", f"{type(exc).__name__}: {exc}")
+                self._stopping.wait(backoff.next_delay())
+        finally:
+            self.decoder.stop()
+            self._close_input()
+            self._set_status("offline", self.error)
+
+    def _read_session(self, backoff: Backoff) -> None:
+        source = open_input(self.spec.uri)
+        with self._lock:
+            self._input, self._session = source, object()
+            self._gop, self._gop_bytes = [], 0
+        ctx = source.video.codec_context
+        codec_name = ctx.codec.canonical_name
+        extradata = ctx.extradata
+        online = False
+        for packet in source.packets(self._stopping):
+            wall = time.time()
+            if not online:
+                online = True
+                backoff.reset()
+                self._set_status("online", None)
+            self.packets_read += 1
+            is_video = packet.stream is source.video
+            with self._lock:
+                if is_video:
+                    self._remember(packet, wall)
+                for record_id, recording in list(self._recordings.items()):
+                    self._write(recording, record_id, packet, wall, source)
+            if is_video:
+                self.decoder.offer(packet, codec_name, extradata)
+        self._close_input()
+
+    def _remember(self, packet: av.Packet, wall: float) -> None:
+        """Keep the current GOP, bounded by bytes (a pre-roll that never grows unbounded)."""
+        if packet.is_keyframe:
+            self._gop, self._gop_bytes = [], 0
+        elif not self._gop:
+            return
+        if self._gop_bytes + packet.size > self._preroll_bytes:
+            self._gop, self._gop_bytes = [], 0
+            return
+        self._gop.append((packet, wall))
+        self._gop_bytes += packet.size
+
+    def _write(self, recording: Mp4Recording, record_id: str, packet: av.Packet, wall: float,
+               source: PacketInput) -> None:
+        try:
+            recording.write(packet, wall, self._session, source.video, source.audio)
+        except (av.FFmpegError, OSError) as exc:
+            # The disk is full or gone: close this file cleanly and tell the core;
+            # the source, its other recordings and the live view carry on.
+            recording.error = f"writing failed: {exc}"
+            self._recordings.pop(record_id, None)
+            self._failed[record_id] = recording
+            log.error("source %s record %s: %s", self.spec.id, record_id, recording.error)
+            threading.Thread(target=self._on_failure, args=(record_id, recording.error),
+                             name=f"fail-{record_id[:8]}", daemon=True).start()
+
+    def _close_input(self) -> None:
+        with self._lock:
+            source, self._input = self._input, None
+            self._gop, self._gop_bytes = [], 0
+        if source is not None:
+            try:
+                source.close()
+            except (av.FFmpegError, OSError, ValueError):
+                pass

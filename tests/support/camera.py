@@ -1,0 +1,195 @@
+"""Run the RTSP test camera from the project's own Python (no ``gi`` here).
+
+``rtsp_camera.py`` needs GStreamer's Python bindings, which only the system
+Python (``/usr/bin/python3`` with Debian's python3-gi) has, so the camera
+runs as a child process of that interpreter::
+
+    with RtspCamera(width=640, height=360) as cam:
+        record(cam.url)          # rtsp://127.0.0.1:<port>/cam
+        cam.restart()            # same port: the camera "reboots"
+
+Tests should skip when ``skip_reason()`` returns a string.
+"""
+import functools
+import os
+import select
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+SCRIPT = Path(__file__).resolve().with_name("rtsp_camera.py")
+ELEMENTS = ("videotestsrc", "clockoverlay", "x264enc", "h264parse",
+            "rtph264pay")
+_PROBE = """
+import gi
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import Gst, GstRtspServer
+Gst.init(None)
+missing = [e for e in %r if Gst.ElementFactory.find(e) is None]
+if missing:
+    raise SystemExit("missing GStreamer elements: " + ", ".join(missing))
+""" % (ELEMENTS,)
+
+
+class CameraError(RuntimeError):
+    """The camera process could not be started."""
+
+
+def free_port(host="127.0.0.1"):
+    """A TCP port that was free on ``host`` a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+@functools.lru_cache(maxsize=None)
+def skip_reason():
+    """Why the camera cannot run here (a string), or None if it can."""
+    if not os.access(SYSTEM_PYTHON, os.X_OK):
+        return f"{SYSTEM_PYTHON} not found (needed for the RTSP test camera)"
+    try:
+        res = subprocess.run([SYSTEM_PYTHON, "-c", _PROBE], timeout=30,
+                             capture_output=True, text=True)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"cannot run {SYSTEM_PYTHON}: {exc}"
+    if res.returncode != 0:
+        lines = (res.stderr.strip() or "unknown error").splitlines()
+        return ("RTSP test camera unavailable (needs Debian packages "
+                "python3-gi gir1.2-gst-rtsp-server-1.0 and GStreamer "
+                f"plugins): {lines[-1]}")
+    return None
+
+
+class RtspCamera:
+    """A live H.264 RTSP camera on 127.0.0.1, run in a separate process.
+
+    ``port=None`` lets the kernel choose a free port on the first start;
+    ``restart()`` always comes back on the port it had.
+    """
+
+    def __init__(self, width=1920, height=1080, fps=25, gop_seconds=2,
+                 bitrate_kbps=4000, port=None, paths=("/cam",), audio="none",
+                 pattern="smpte", host="127.0.0.1", startup_timeout=15.0,
+                 verbose=False):
+        self.width, self.height, self.fps = width, height, fps
+        self.gop_seconds, self.bitrate_kbps = gop_seconds, bitrate_kbps
+        self.port, self.paths, self.audio = port, list(paths), audio
+        self.pattern, self.host, self.verbose = pattern, host, verbose
+        self.startup_timeout = startup_timeout
+        self.urls = []
+        self._proc = None
+        self._stderr = None
+
+    @property
+    def url(self):
+        """URL of the first mount point (valid once started)."""
+        if not self.urls:
+            raise CameraError("camera not started")
+        return self.urls[0]
+
+    @property
+    def running(self):
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self):
+        return self._proc.pid if self._proc else None
+
+    def command(self):
+        cmd = [SYSTEM_PYTHON, str(SCRIPT), "--port", str(self.port or 0),
+               "--host", self.host, "--width", str(self.width),
+               "--height", str(self.height), "--fps", str(self.fps),
+               "--gop-seconds", str(self.gop_seconds),
+               "--bitrate-kbps", str(self.bitrate_kbps),
+               "--pattern", self.pattern, "--audio", self.audio,
+               "--watch-stdin"]
+        for path in self.paths:
+            cmd += ["--path", path]
+        return cmd + (["--verbose"] if self.verbose else [])
+
+    def start(self):
+        """Spawn the camera and wait until it listens; returns self."""
+        if self.running:
+            return self
+        self._cleanup()
+        # stderr goes to a file, not a pipe nobody reads, which could fill.
+        self._stderr = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(
+            self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=self._stderr)
+        line = self._read_ready_line()
+        if not line.startswith("READY "):
+            self._terminate()
+            raise CameraError(f"RTSP camera failed to start ({line!r}): "
+                              f"{self.stderr_text()}")
+        self.urls = line.split()[1:]
+        self.port = int(self.urls[0].split(":")[2].split("/")[0])
+        return self
+
+    def stop(self, timeout=5.0):
+        """SIGTERM the camera, wait for it, and SIGKILL it if it hangs."""
+        self._terminate(timeout)
+        self._cleanup()
+
+    def kill(self):
+        """Kill the camera abruptly (SIGKILL), as a crashing camera would."""
+        if self.running:
+            self._proc.kill()
+        self.stop()
+
+    def restart(self):
+        """Stop the camera and bring it back on the same port."""
+        self.stop()
+        return self.start()
+
+    def stderr_text(self):
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace").strip()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _read_ready_line(self):
+        deadline = time.monotonic() + self.startup_timeout
+        fd, data = self._proc.stdout.fileno(), b""
+        while b"\n" not in data:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return "timeout after %.0f s" % self.startup_timeout
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                self._proc.wait(timeout=5)
+                return f"exited with code {self._proc.returncode}"
+            data += chunk
+        return data.decode(errors="replace").splitlines()[0].strip()
+
+    def _terminate(self, timeout=5.0):
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def _cleanup(self):
+        if self._proc is not None:
+            for stream in (self._proc.stdin, self._proc.stdout):
+                if stream:
+                    stream.close()
+            self._proc = None
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None

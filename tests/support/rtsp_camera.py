@@ -1,0 +1,189 @@
+#!/usr/bin/python3
+"""A real RTSP test camera: GStreamer's RTSP server serving live H.264.
+
+Run it with the *system* Python (it needs python3-gi and GStreamer's
+typelibs, which the project's virtualenv does not have)::
+
+    /usr/bin/python3 tests/support/rtsp_camera.py --port 8554 \
+        [--width 1920 --height 1080 --fps 25 --gop-seconds 2 \
+         --bitrate-kbps 4000] [--path /cam [--path /cam2]] \
+        [--audio none|aac|pcma] [--watch-stdin] [--verbose]
+
+Once the server listens it prints one line to stdout, ``READY <url> ...``
+(one URL per mount point, the first being the main one); ``--port 0`` lets
+the kernel choose a free port, which the URL then shows. SIGTERM or SIGINT
+ends it cleanly, and so does EOF on stdin when ``--watch-stdin`` is given
+(so a camera whose test process died does not linger).
+
+Why the pipeline looks the way it does (all measured on a 2-core machine):
+
+* ``x264enc tune=zerolatency speed-preset=ultrafast``: one 1080p25 encoder
+  costs about a third of a core, so the camera must stay this light.
+* ``factory.set_shared(False)``: each client gets its own pipeline.  A shared
+  media made the timestamps of the running clients jump when another joined.
+* ``h264parse config-interval=-1`` before ``rtph264pay``: x264's sliced
+  threads emit each IDR as two slices, and ``rtph264pay config-interval=-1``
+  then split the IDR into two packets; h264parse inserts SPS/PPS into every
+  IDR access unit instead, so each keyframe is self-contained.
+* Force a keyframe on PLAY: what the encoder produces before the client's
+  PLAY (including the very first IDR, made while the media prepares) never
+  reaches the client, which would otherwise wait up to a whole GOP.  When a
+  media goes to PLAYING we send a force-key-unit event to its encoder and
+  drop the few delta frames still in flight until that keyframe passes, so
+  the first video packet a client receives is a keyframe.
+"""
+import argparse
+import os
+import signal
+import sys
+import time
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--port", type=int, required=True,
+                   help="TCP port to listen on (0: any free port)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--width", type=int, default=1920)
+    p.add_argument("--height", type=int, default=1080)
+    p.add_argument("--fps", type=int, default=25)
+    p.add_argument("--gop-seconds", type=float, default=2.0)
+    p.add_argument("--bitrate-kbps", type=int, default=4000)
+    p.add_argument("--path", action="append", dest="paths",
+                   help="mount point, may be repeated (default /cam)")
+    p.add_argument("--pattern", default="smpte",
+                   help="videotestsrc pattern (e.g. smpte, ball, snow)")
+    p.add_argument("--audio", choices=("none", "aac", "pcma"), default="none",
+                   help="add a live sine-tone audio stream")
+    p.add_argument("--watch-stdin", action="store_true",
+                   help="exit when stdin reaches EOF (parent died)")
+    p.add_argument("--verbose", action="store_true", help="log to stderr")
+    args = p.parse_args(argv)
+    args.paths = ["/" + x.strip("/") for x in (args.paths or ["/cam"])]
+    return args
+
+
+def launch_line(args):
+    """The gst-launch description of one client's media."""
+    gop = max(1, round(args.fps * args.gop_seconds))
+    video = (
+        f"videotestsrc is-live=true pattern={args.pattern} "
+        f"! video/x-raw,width={args.width},height={args.height},"
+        f"framerate={args.fps}/1 "
+        "! clockoverlay time-format=\"%H:%M:%S\" "
+        "! x264enc name=enc tune=zerolatency speed-preset=ultrafast "
+        f"key-int-max={gop} bitrate={args.bitrate_kbps} "
+        "! h264parse name=parse config-interval=-1 "
+        "! rtph264pay name=pay0 pt=96")
+    audio = {
+        "none": "",
+        "aac": " audiotestsrc is-live=true wave=sine freq=440 "
+               "! audio/x-raw,rate=48000,channels=1 ! voaacenc "
+               "! rtpmp4gpay name=pay1 pt=97",
+        "pcma": " audiotestsrc is-live=true wave=sine freq=440 "
+                "! audio/x-raw,rate=8000,channels=1 ! alawenc "
+                "! rtppcmapay name=pay1 pt=8",
+    }[args.audio]
+    return f"( {video}{audio} )"
+
+
+class KeyframeOnPlay:
+    """Per-media helper: make the first frame a client receives a keyframe."""
+
+    def __init__(self, pipeline, log):
+        self.encoder = pipeline.get_by_name("enc")
+        self.log = log
+        self.waiting = False
+        self.dropped = 0
+        pad = pipeline.get_by_name("parse").get_static_pad("src")
+        pad.add_probe(Gst.PadProbeType.BUFFER, self._probe)
+
+    def on_new_state(self, media, state):
+        if state != Gst.State.PLAYING:
+            return
+        self.waiting = True
+        self.dropped = 0
+        self.play_time = time.monotonic()
+        # GstVideo's force-key-unit event, built by hand so the script does
+        # not need the GstVideo typelib; "all-headers" asks for SPS/PPS too.
+        structure = Gst.Structure.new_from_string(
+            "GstForceKeyUnit, all-headers=(boolean)true")
+        event = Gst.Event.new_custom(Gst.EventType.CUSTOM_UPSTREAM, structure)
+        self.log("media PLAYING: forcing a keyframe",
+                 self.encoder.send_event(event))
+
+    def _probe(self, pad, info):
+        if not self.waiting:
+            return Gst.PadProbeReturn.OK
+        if info.get_buffer().has_flags(Gst.BufferFlags.DELTA_UNIT):
+            self.dropped += 1
+            return Gst.PadProbeReturn.DROP
+        self.waiting = False
+        delay_ms = (time.monotonic() - self.play_time) * 1000
+        self.log(f"keyframe {delay_ms:.0f} ms after PLAY, "
+                 f"{self.dropped} delta frames dropped before it")
+        return Gst.PadProbeReturn.OK
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    Gst.init(None)
+
+    def log(*parts):
+        if args.verbose:
+            print("rtsp_camera:", *parts, file=sys.stderr, flush=True)
+
+    def on_media_configure(factory, media):
+        helper = KeyframeOnPlay(media.get_element(), log)
+        media.connect("new-state", helper.on_new_state)
+        log("new media for a client")
+
+    server = GstRtspServer.RTSPServer()
+    server.set_address(args.host)
+    server.set_service(str(args.port))
+    mounts = server.get_mount_points()
+    launch = launch_line(args)
+    log("launch:", launch)
+    for path in args.paths:
+        factory = GstRtspServer.RTSPMediaFactory()
+        factory.set_launch(launch)
+        factory.set_shared(False)
+        factory.connect("media-configure", on_media_configure)
+        mounts.add_factory(path, factory)
+    server.connect("client-connected", lambda s, c: log("client connected"))
+
+    loop = GLib.MainLoop()
+    if server.attach(None) == 0:
+        print(f"rtsp_camera: cannot listen on {args.host}:{args.port}",
+              file=sys.stderr, flush=True)
+        return 1
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        GLib.unix_signal_add(GLib.PRIORITY_HIGH, signum, loop.quit)
+    if args.watch_stdin:
+        GLib.io_add_watch(sys.stdin.fileno(), GLib.PRIORITY_DEFAULT,
+                          GLib.IOCondition.IN | GLib.IOCondition.HUP,
+                          _on_stdin, loop)
+
+    port = server.get_bound_port()
+    urls = [f"rtsp://{args.host}:{port}{path}" for path in args.paths]
+    print("READY", *urls, flush=True)
+    loop.run()
+    log("stopping")
+    return 0
+
+
+def _on_stdin(fd, condition, loop):
+    if condition & GLib.IOCondition.HUP or not os.read(fd, 4096):
+        loop.quit()
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    sys.exit(main())
