@@ -11,7 +11,7 @@ import uuid
 from aiohttp import web
 from pydantic import ValidationError
 
-from api.keys import STATION
+from api.keys import REQUEST_ID, STATION
 from app.errors import Conflict, InvalidInput, NotFound, StationError, StorageFull
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def _token_of(request: web.Request) -> str | None:
 @web.middleware
 async def request_id_middleware(request: web.Request, handler):
     request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     try:
         response = await handler(request)
     except web.HTTPException as exc:

@@ -5,3 +5,4 @@ from aiohttp import web
 from app.station import Station
 
 STATION = web.AppKey("station", Station)
+REQUEST_ID = web.RequestKey("request_id", str)

@@ -71,8 +71,10 @@ class Mp4Recording:
 
     def _open(self, video: av.stream.Stream, audio: av.stream.Stream | None) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # flush_packets: each packet reaches the OS at once, so a killed process leaves
+        # every fragment written so far on disk, not in a userspace buffer.
         self.container = av.open(str(self.path), "w", format="mp4",
-                                 options={"movflags": "hybrid_fragmented"})
+                                 options={"movflags": "hybrid_fragmented", "flush_packets": "1"})
         self._out["video"] = self.container.add_stream_from_template(video)
         self._out["video"].time_base = TIME_BASE
         if audio is not None and self.record_audio and audio.codec_context.name in MP4_AUDIO:

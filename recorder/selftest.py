@@ -28,7 +28,7 @@ def make_test_image(width: int = 640, height: int = 360) -> bytes:
 def make_test_video(seconds: float = 1.0, rate: int = 25) -> bytes:
     buffer = io.BytesIO()
     with av.open("testsrc2=size=320x240:rate=%d" % rate, format="lavfi") as source, \
-            av.open(buffer, "w", format="mp4", options={"movflags": "+faststart"}) as out:
+            av.open(buffer, "w", format="mp4") as out:
         stream = out.add_stream("libx264", rate=rate, options={"preset": "ultrafast"})
         stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
         stream.codec_context.time_base = Fraction(1, rate)

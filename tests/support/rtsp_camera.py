@@ -87,6 +87,7 @@ def launch_line(args):
                "! audio/x-raw,rate=48000,channels=1 ! voaacenc "
                "! rtpmp4gpay name=pay1 pt=97",
         "pcma": " audiotestsrc is-live=true wave=sine freq=440 "
+                "samplesperbuffer=160 "
                 "! audio/x-raw,rate=8000,channels=1 ! alawenc "
                 "! rtppcmapay name=pay1 pt=8",
     }[args.audio]

@@ -1,0 +1,101 @@
+"""Shared fixtures: a real station core on a temp folder and a real SQLite file, the API on
+a real socket, and helpers to decode recorded files back."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from app.settings import Settings
+from app.station import Station, build_station, start_station, stop_station
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("RS_CONFIG_FILE", "/nonexistent/recording-station.toml")
+
+TESTSRC = "testsrc://testsrc2?size=320x240&rate=25&gop=1"
+
+
+def make_settings(tmp_path: Path, **extra) -> Settings:
+    return Settings(data_dir=tmp_path / "data", port=0, demo=False, disk_floor_mb=0, **extra)
+
+
+@pytest.fixture
+def station(tmp_path: Path):
+    st: Station = build_station(make_settings(tmp_path))
+    start_station(st)
+    yield st
+    stop_station(st)
+
+
+@pytest.fixture
+def api_server(station):
+    from api.server import ApiServer
+
+    server = ApiServer(station, "127.0.0.1", 0).start()
+    yield server
+    server.stop()
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, message: str = ""):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message or predicate}")
+
+
+def decode_video(path: str | Path) -> dict:
+    """Decode every video frame of a file; return what the tests check."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        pts = [frame.pts for frame in container.decode(stream)]
+        return {
+            "codec": stream.codec_context.name,
+            "frames": len(pts),
+            "width": stream.codec_context.width,
+            "height": stream.codec_context.height,
+            "duration": float(container.duration / 1_000_000) if container.duration else 0.0,
+            "first_pts": pts[0] if pts else None,
+            "monotonic": all(b > a for a, b in zip(pts, pts[1:])),
+        }
+
+
+def md5_of(data: bytes | Path) -> str:
+    if isinstance(data, Path):
+        data = data.read_bytes()
+    return hashlib.md5(data).hexdigest()
+
+
+def _camera(**kwargs):
+    from tests.support.camera import RtspCamera, skip_reason
+
+    reason = skip_reason()
+    if reason:
+        # `make test` installs the camera's Debian packages: a missing one is a failure, not a skip.
+        pytest.fail(f"the GStreamer RTSP test camera is unavailable: {reason}")
+    return RtspCamera(**kwargs)
+
+
+@pytest.fixture(scope="session")
+def rtsp_camera_1080p():
+    """The camera of the walking-skeleton check: H.264 1080p25, 2 s GOP, 4 Mbit/s."""
+    camera = _camera(width=1920, height=1080, fps=25, gop_seconds=2, bitrate_kbps=4000)
+    camera.start()
+    yield camera
+    camera.stop()
+
+
+@pytest.fixture
+def rtsp_camera_small():
+    """A light camera of its own (tests may kill and restart it)."""
+    camera = _camera(width=640, height=360, fps=25, gop_seconds=1, bitrate_kbps=800, pattern="ball")
+    camera.start()
+    yield camera
+    camera.stop()

@@ -1,0 +1,41 @@
+"""One QObject that turns core events (published on any thread) into Qt signals. Signals
+emitted from a foreign thread reach GUI-thread slots as queued calls, so widgets are only
+ever touched on the GUI thread."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from app.events import (
+    CatalogChanged,
+    Event,
+    EventBus,
+    RecordingStarted,
+    RecordingStopped,
+    SourceStatusChanged,
+)
+
+
+class EventBridge(QObject):
+    source_status_changed = Signal(int, str, str)        # source id, status, error
+    catalog_changed = Signal(str, int, str)              # entity, id, action
+    recording_started = Signal(str, int, str, str)       # record id, source id, tag, origin
+    recording_stopped = Signal(str, int, str, str, str)  # ... status, origin
+
+    def __init__(self, bus: EventBus, parent: QObject | None = None):
+        super().__init__(parent)
+        self._unsubscribe = bus.subscribe(self._on_event)
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, SourceStatusChanged):
+            self.source_status_changed.emit(event.source_id, event.status, event.error or "")
+        elif isinstance(event, CatalogChanged):
+            self.catalog_changed.emit(event.entity, event.entity_id, event.action)
+        elif isinstance(event, RecordingStarted):
+            self.recording_started.emit(event.record_id, event.source_id, event.tag_name, event.origin)
+        elif isinstance(event, RecordingStopped):
+            self.recording_stopped.emit(event.record_id, event.source_id, event.tag_name,
+                                        event.status, event.origin)
+
+    def close(self) -> None:
+        self._unsubscribe()
