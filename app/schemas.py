@@ -56,6 +56,7 @@ class HttpPicture(BaseModel):
     auth: PictureAuth | None = None
     user: str | None = Field(default=None, max_length=255)
     password: str | None = Field(default=None, max_length=255)
+    interval: float = Field(default=1.0, ge=0.1, le=3600, description="seconds between snapshots")
 
 
 class SourceIn(BaseModel):

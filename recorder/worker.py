@@ -22,6 +22,7 @@ import numpy as np
 
 from recorder.frames import Decoder, FrameSlot, decode_keyframe
 from recorder.inputs import InputError, PacketInput, open_input
+from recorder.picture import PictureInput, PictureSpec
 from recorder.mp4file import Mp4Recording, RecordingResult
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,10 @@ class SourceSpec:
     name: str
     uri: str
     record_audio: bool = True
+    picture: PictureSpec | None = None  # set for an HTTP snapshot camera
+
+    def open(self) -> PacketInput:
+        return PictureInput(self.picture) if self.picture is not None else open_input(self.uri)
 
 
 @dataclass
@@ -155,7 +160,7 @@ class SourceWorker(threading.Thread):
             self._set_status("offline", self.error)
 
     def _read_session(self, backoff: Backoff) -> None:
-        source = open_input(self.spec.uri)
+        source = self.spec.open()
         with self._lock:
             self._input, self._session = source, object()
             self._gop, self._gop_bytes = [], 0

@@ -99,3 +99,12 @@ def rtsp_camera_small():
     camera.start()
     yield camera
     camera.stop()
+
+
+@pytest.fixture
+def snapshot_camera():
+    from tests.support.snapshot_camera import SnapshotCamera
+
+    camera = SnapshotCamera().start()
+    yield camera
+    camera.stop()

@@ -102,6 +102,7 @@ class RecordingService:
               origin: str = "core") -> list[RecordOut]:
         """Start every source of the group (of `model`, if given) under the tag.
         Idempotent per source: one already recording under this tag is left as it is."""
+        model = SourceModel(model) if model else None
         started: list[tuple[str, int]] = []
         with self._lock, self.catalog.session() as s:
             group = group_by_name(s, group_name)
@@ -147,6 +148,7 @@ class RecordingService:
     def stop(self, tag_name: str, model: SourceModel | None = None,
              origin: str = "core") -> list[RecordOut]:
         """Stop the tag's running records (of `model`, if given); returns them finalized."""
+        model = SourceModel(model) if model else None
         with self._lock:
             with self.catalog.session() as s:
                 tag = tag_by_name(s, tag_name)

@@ -17,6 +17,7 @@ from app.services.common import get_source, source_out
 from recorder.frames import FrameSlot, encode_jpeg
 from recorder.inputs import validate_uri
 from recorder.manager import RecorderManager, UnknownSource
+from recorder.picture import PictureSpec
 from recorder.worker import SourceSpec
 
 
@@ -145,6 +146,9 @@ class SourceService:
         elif not picture or not picture.get("uri"):
             raise InvalidInput("uri_http_picture.uri is required for a PictureSource",
                                field="uri_http_picture", kind="missing")
+        elif not picture["uri"].lower().startswith(("http://", "https://")):
+            raise InvalidInput("uri_http_picture.uri must be an http:// or https:// URL",
+                               field="uri_http_picture")
         parse_ffmpeg_cmd(fields.get("ffmpeg_cmd"))
         return fields
 
@@ -161,8 +165,13 @@ class SourceService:
         return session.exec(stmt).first() is not None
 
     def _start_reader(self, row: Source) -> None:
+        picture = row.uri_http_picture or {}
         if row.enabled and row.model == SourceModel.source.value and row.uri_rtsp:
             self.recorder.ensure_source(SourceSpec(row.id, row.name, row.uri_rtsp))
+        elif row.enabled and row.model == SourceModel.picture.value and picture.get("uri"):
+            spec = PictureSpec(uri=picture["uri"], auth=picture.get("auth"), user=picture.get("user"),
+                               password=picture.get("password"), interval=picture.get("interval") or 1.0)
+            self.recorder.ensure_source(SourceSpec(row.id, row.name, spec.uri, picture=spec))
         else:
             self.recorder.remove_source(row.id)
 

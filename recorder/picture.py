@@ -1,0 +1,143 @@
+"""HTTP snapshot cameras (`PictureSource`): poll a JPEG URL at a set interval, with basic or
+digest auth, and present the JPEGs as a packet stream. Each JPEG is an MJPEG packet whose
+timestamp is its capture time, so a recording is a video of the snapshots, made by stream
+copy like any camera (no decode, no encode).
+
+The HTTP client is aiohttp on a private event loop owned by the source's reader thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Iterator
+
+import aiohttp
+import av
+import cv2
+import numpy as np
+
+from recorder.inputs import InputError, PacketInput
+
+MAX_JPEG_BYTES = 16 << 20
+FAILURES_BEFORE_OFFLINE = 3
+
+
+@dataclass(frozen=True)
+class PictureSpec:
+    uri: str
+    auth: str | None = None      # "basic" | "digest" | None
+    user: str | None = None
+    password: str | None = None
+    interval: float = 1.0        # seconds between snapshots
+
+
+class PictureInput(PacketInput):
+    def __init__(self, spec: PictureSpec, *, timeout: float = 10.0):
+        self.spec = spec
+        self._timeout = timeout
+        self._loop = asyncio.new_event_loop()
+        self._session = self._loop.run_until_complete(self._make_session())
+        self._start_wall = time.time()
+        try:
+            first = self._fetch()
+            width, height = jpeg_size(first)
+        except BaseException:
+            self.close()
+            raise
+        self._pending = first
+        # The template stream of a throwaway container: what recordings copy their MJPEG
+        # stream parameters from.
+        self._template_owner = av.open(io.BytesIO(), "w", format="mp4")
+        stream = self._template_owner.add_stream("mjpeg", rate=max(1, round(1 / spec.interval)))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuvj420p"
+        self._template_owner.start_encoding()
+        self.video = stream
+
+    async def _make_session(self) -> aiohttp.ClientSession:
+        spec = self.spec
+        kwargs: dict = {"timeout": aiohttp.ClientTimeout(total=self._timeout)}
+        if spec.auth == "digest" and spec.user is not None:
+            kwargs["middlewares"] = (aiohttp.DigestAuthMiddleware(spec.user, spec.password or ""),)
+        elif spec.user is not None:
+            kwargs["headers"] = {"Authorization": aiohttp.encode_basic_auth(spec.user, spec.password or "")}
+        return aiohttp.ClientSession(**kwargs)
+
+    async def _get(self) -> bytes:
+        async with self._session.get(self.spec.uri) as resp:
+            if resp.status != 200:
+                reason = "authentication failed" if resp.status == 401 else resp.reason
+                raise InputError(f"snapshot HTTP {resp.status}: {reason}")
+            data = await resp.content.read(MAX_JPEG_BYTES + 1)
+        if len(data) > MAX_JPEG_BYTES:
+            raise InputError("snapshot larger than 16 MiB")
+        if not data.startswith(b"\xff\xd8"):
+            raise InputError("the snapshot URL did not return a JPEG")
+        return data
+
+    def _fetch(self) -> bytes:
+        try:
+            return self._loop.run_until_complete(self._get())
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+            raise InputError(f"snapshot request failed: {exc or type(exc).__name__}") from None
+
+    def _packet(self, jpeg: bytes, captured: float) -> av.Packet:
+        packet = av.Packet(jpeg)
+        packet.time_base = Fraction(1, 1000)
+        packet.pts = packet.dts = round((captured - self._start_wall) * 1000)
+        packet.duration = round(self.spec.interval * 1000)
+        packet.is_keyframe = True
+        packet.stream = self.video
+        return packet
+
+    def packets(self, stop: threading.Event) -> Iterator[av.Packet]:
+        interval = self.spec.interval
+        deadline = time.monotonic()
+        failures = 0
+        jpeg, captured = self._pending, self._start_wall
+        last_pts = -1
+        while not stop.is_set():
+            if jpeg is not None:
+                packet = self._packet(jpeg, captured)
+                if packet.pts > last_pts:
+                    last_pts = packet.pts
+                    yield packet
+            deadline += interval
+            delay = deadline - time.monotonic()
+            if delay > 0:
+                stop.wait(delay)
+            else:
+                deadline = time.monotonic()  # a slow camera: do not burst to catch up
+            if stop.is_set():
+                return
+            try:
+                jpeg, captured = self._fetch(), time.time()
+                failures = 0
+            except InputError:
+                jpeg = None
+                failures += 1
+                if failures >= FAILURES_BEFORE_OFFLINE:
+                    raise
+
+    def close(self) -> None:
+        if getattr(self, "_session", None) is not None and not self._loop.is_closed():
+            self._loop.run_until_complete(self._session.close())
+        if not self._loop.is_closed():
+            self._loop.close()
+        owner = getattr(self, "_template_owner", None)
+        if owner is not None:
+            try:
+                owner.close()
+            except (av.FFmpegError, ValueError):
+                pass
+
+
+def jpeg_size(data: bytes) -> tuple[int, int]:
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise InputError("the snapshot is not a valid JPEG")
+    return image.shape[1], image.shape[0]
