@@ -194,3 +194,20 @@ def test_crash_left_records_are_closed_as_interrupted(tmp_path: Path):
             assert s.get(Record, rec.id).running_key is None
     finally:
         stop_station(st2)
+
+
+def test_no_recording_starts_under_the_disk_floor(tmp_path: Path):
+    from app.errors import StorageFull
+
+    st = build_station(make_settings(tmp_path))
+    st.recordings.disk_floor_bytes = (1 << 40) << 20  # more than any disk has
+    start_station(st)
+    try:
+        _group_of_testsrc(st, 1)
+        with pytest.raises(StorageFull):
+            st.recordings.start("full", "g")
+        assert st.recordings.list() == [] and not st.recordings.is_running("full")
+        with pytest.raises(NotFound):
+            st.recordings.tag("full")  # nothing stored by the refused request
+    finally:
+        stop_station(st)

@@ -1,0 +1,78 @@
+"""A recording onto a filesystem that fills up ends `failed` with the reason; the source, its
+live picture and the station carry on, and recording works again once there is room."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from app.schemas import GroupIn, SourceIn
+from app.station import build_station, start_station, stop_station
+from tests.conftest import decode_video, make_settings, wait_until
+
+PATTERN = "testsrc://testsrc2?size=640x360&rate=25&gop=1"
+
+
+def _frames_until_error(path: str) -> int:
+    count = 0
+    with av.open(path) as container:
+        try:
+            for _ in container.decode(video=0):
+                count += 1
+        except av.InvalidDataError:
+            pass  # the packet the disk had no room for
+    return count
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path):
+    mount = tmp_path / "small"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1536k", "tmpfs", str(mount)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_full_disk_fails_the_record_and_disturbs_nothing_else(tmp_path: Path, small_fs: Path):
+    station = build_station(make_settings(tmp_path, storage_dir=small_fs / "rec"))
+    start_station(station)
+    try:
+        group = station.groups.create(GroupIn(name="g"))
+        src = station.sources.create(SourceIn(name="cam", uri_rtsp=PATTERN))
+        station.groups.add_source(group.id, src.id)
+        wait_until(lambda: station.sources.get(src.id).status.value == "online", 10, message="online")
+        (record,) = station.recordings.start("fill", "g")
+        failed = wait_until(lambda: (r := station.recordings.get(record.id)).status.value == "failed" and r,
+                            30, message="the record to fail")
+        assert "space" in failed.error.lower() or "writing failed" in failed.error
+        assert failed.end_utc is not None and failed.hash_md5
+        assert not station.recordings.is_running("fill")
+        # what was written before the disk filled still plays, up to the cut-off last packet
+        assert _frames_until_error(failed.location) > 10
+
+        # the source, its live picture and the service carry on
+        assert station.sources.get(src.id).status.value == "online"
+        slot = station.sources.frames(src.id)
+        from recorder.frames import Demand
+
+        token = slot.watch(Demand.ALL)
+        first = slot.wait_newer(0, 3)
+        assert slot.wait_newer(first.seq, 3).seq > first.seq
+        slot.unwatch(token)
+
+        # room again: recording works again
+        Path(failed.location).unlink()
+        (again,) = station.recordings.start("after", "g")
+        time.sleep(1.0)
+        (again,) = station.recordings.stop("after")
+        assert again.status.value == "finished", again.error
+        assert decode_video(again.location)["frames"] >= 20
+    finally:
+        stop_station(station)
