@@ -163,3 +163,23 @@ async def test_token_is_required_when_configured(aiohttp_client, tmp_path):
         stop_station(st)
 
 
+
+
+async def test_fifty_concurrent_starts_make_one_record_per_source(client, station):
+    gid = (await (await client.post("/api/v1/group", json={"name": "g"})).json())[0]["id"]
+    ids = []
+    for name in ("a", "b"):
+        src = await (await client.post("/api/v1/source", json={"name": name, "uri_rtsp": TESTSRC})).json()
+        await client.post(f"/api/v1/group/{gid}/source/{src['id']}")
+        ids.append(src["id"])
+    for sid in ids:
+        await _online(client, sid)
+    responses = await asyncio.gather(*[
+        client.post("/api/v1/record", json={"tag_name": "rush", "group_name": "g"}) for _ in range(50)])
+    assert {r.status for r in responses} == {200}
+    record_ids = {rec["id"] for r in responses for rec in await r.json()}
+    assert len(record_ids) == 2
+    running = station.recordings.list("rush", status="recording")
+    assert sorted(r.source.id for r in running) == sorted(ids)
+    stopped = await (await client.put("/api/v1/record", json={"tag_name": "rush"})).json()
+    assert len(stopped) == 2 and {r["status"] for r in stopped} == {"finished"}
