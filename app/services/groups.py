@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from app.catalog import Catalog
-from app.errors import Conflict, NotFound
+from app.errors import Conflict
 from app.events import CatalogChanged, EventSink
 from app.models import Group, GroupSource, Source
 from app.schemas import GroupDetail, GroupIn, GroupOut, iso_utc
@@ -35,13 +35,6 @@ class GroupService:
             ).all()
             return GroupDetail(**group_out(group).model_dump(),
                                sources=[source_out(r, self.recorder.status(r.id)) for r in sources])
-
-    def get_by_name(self, name: str) -> GroupDetail:
-        with self.catalog.session() as s:
-            group = s.exec(select(Group).where(Group.name == name)).first()
-        if group is None:
-            raise NotFound("group", repr(name), field="name")
-        return self.get(group.id)
 
     def create(self, data: GroupIn) -> GroupOut:
         with self.catalog.session() as s:
