@@ -45,8 +45,8 @@ class RecorderManager:
         stopped by the caller first: a restart would cut their files)."""
         with self._lock:
             current = self._workers.get(spec.id)
-            same_input = current is not None and (current.spec.uri, current.spec.picture) == (spec.uri, spec.picture)
-            if same_input and current.is_alive():
+            if (current is not None and current.is_alive()
+                    and (current.spec.uri, current.spec.picture) == (spec.uri, spec.picture)):
                 return
             if current is not None:
                 self.remove_source(spec.id)

@@ -40,6 +40,7 @@ class PictureInput(PacketInput):
     def __init__(self, spec: PictureSpec, *, timeout: float = 10.0):
         self.spec = spec
         self._timeout = timeout
+        self._template_owner: av.container.OutputContainer | None = None
         self._loop = asyncio.new_event_loop()
         self._session = self._loop.run_until_complete(self._make_session())
         self._start_wall = time.time()
@@ -124,14 +125,12 @@ class PictureInput(PacketInput):
                     raise
 
     def close(self) -> None:
-        if getattr(self, "_session", None) is not None and not self._loop.is_closed():
-            self._loop.run_until_complete(self._session.close())
         if not self._loop.is_closed():
+            self._loop.run_until_complete(self._session.close())
             self._loop.close()
-        owner = getattr(self, "_template_owner", None)
-        if owner is not None:
+        if self._template_owner is not None:
             try:
-                owner.close()
+                self._template_owner.close()
             except (av.FFmpegError, ValueError):
                 pass
 

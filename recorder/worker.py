@@ -22,8 +22,8 @@ import numpy as np
 
 from recorder.frames import Decoder, FrameSlot, decode_keyframe
 from recorder.inputs import InputError, PacketInput, open_input
-from recorder.picture import PictureInput, PictureSpec
 from recorder.mp4file import Mp4Recording, RecordingResult
+from recorder.picture import PictureInput, PictureSpec
 
 log = logging.getLogger(__name__)
 StatusCallback = Callable[[int, str, "str | None"], None]

@@ -98,7 +98,7 @@ class RecordingService:
         return path
 
     # --- start / stop --------------------------------------------------------------
-    def start(self, tag_name: str, group_name: str, model: SourceModel | None = None,
+    def start(self, tag_name: str, group_name: str, model: SourceModel | str | None = None,
               origin: str = "core") -> list[RecordOut]:
         """Start every source of the group (of `model`, if given) under the tag.
         Idempotent per source: one already recording under this tag is left as it is."""
@@ -145,7 +145,7 @@ class RecordingService:
             self.bus.publish(RecordingStarted(record_id, source_id, tag_name, origin))
         return result
 
-    def stop(self, tag_name: str, model: SourceModel | None = None,
+    def stop(self, tag_name: str, model: SourceModel | str | None = None,
              origin: str = "core") -> list[RecordOut]:
         """Stop the tag's running records (of `model`, if given); returns them finalized."""
         model = SourceModel(model) if model else None

@@ -12,7 +12,7 @@ from app.errors import Conflict, InvalidInput
 from app.events import CatalogChanged, EventSink
 from app.ffmpeg_cmd import parse_ffmpeg_cmd
 from app.models import Record, Source
-from app.schemas import MASK, SourceIn, SourceModel, SourceOut, unmask_uri_password
+from app.schemas import MASK, HttpPicture, SourceIn, SourceModel, SourceOut, unmask_uri_password
 from app.services.common import get_source, source_out
 from recorder.frames import FrameSlot, encode_jpeg
 from recorder.inputs import validate_uri
@@ -165,12 +165,11 @@ class SourceService:
         return session.exec(stmt).first() is not None
 
     def _start_reader(self, row: Source) -> None:
-        picture = row.uri_http_picture or {}
         if row.enabled and row.model == SourceModel.source.value and row.uri_rtsp:
             self.recorder.ensure_source(SourceSpec(row.id, row.name, row.uri_rtsp))
-        elif row.enabled and row.model == SourceModel.picture.value and picture.get("uri"):
-            spec = PictureSpec(uri=picture["uri"], auth=picture.get("auth"), user=picture.get("user"),
-                               password=picture.get("password"), interval=picture.get("interval") or 1.0)
+        elif row.enabled and row.model == SourceModel.picture.value and row.uri_http_picture:
+            picture = HttpPicture.model_validate(row.uri_http_picture).model_dump(mode="json")
+            spec = PictureSpec(**picture)
             self.recorder.ensure_source(SourceSpec(row.id, row.name, spec.uri, picture=spec))
         else:
             self.recorder.remove_source(row.id)

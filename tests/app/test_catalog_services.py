@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -10,13 +11,13 @@ from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 from app.catalog import Catalog
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput, NotFound, StorageFull
 from app.events import CatalogChanged, RecordingStarted, RecordingStopped
-from app.models import Record
+from app.models import Record, Source
 from app.schemas import MASK, GroupIn, HttpPicture, SourceIn
 from app.settings import Settings
 from app.station import build_station, start_station, stop_station
-from tests.conftest import TESTSRC, decode_video, make_settings, md5_of
+from tests.conftest import TESTSRC, decode_video, make_settings, md5_of, wait_until
 
 
 def test_migration_creates_the_tables_the_models_describe(tmp_path: Path):
@@ -61,8 +62,6 @@ def test_source_crud_defaults_duplicates_and_secrets(station):
     # Sending the masked URI back keeps the stored password.
     station.sources.update(created.id, SourceIn(uri_rtsp=created.uri_rtsp, description="lobby"))
     with station.catalog.session() as s:
-        from app.models import Source
-
         assert s.get(Source, created.id).uri_rtsp == "rtsp://admin:hunter2@10.0.0.1/stream"
 
     pic = station.sources.create(SourceIn(model="PictureSource", name="snap", uri_http_picture=HttpPicture(
@@ -109,9 +108,6 @@ def _group_of_testsrc(station, n: int = 2, group: str = "g"):
         station.groups.add_source(g.id, src.id)
         ids.append(src.id)
     for sid in ids:
-        pytest.importorskip("time")
-        from tests.conftest import wait_until
-
         wait_until(lambda: station.sources.get(sid).status.value == "online", 10, message="online")
     return g, ids
 
@@ -120,8 +116,6 @@ def test_start_stop_records_files_and_events(station):
     events = []
     station.bus.subscribe(events.append)
     _, ids = _group_of_testsrc(station)
-    import time
-
     time.sleep(1.2)  # a full GOP of pre-roll is buffered
     started = station.recordings.start("shift-1", "g")
     assert {r.source.id for r in started} == set(ids)
@@ -154,8 +148,6 @@ def test_start_stop_records_files_and_events(station):
 
 def test_delete_file_only_the_records_own_file(station, tmp_path: Path):
     _group_of_testsrc(station, 1)
-    import time
-
     station.recordings.start("t", "g")
     time.sleep(1.0)
     (record,) = station.recordings.stop("t")
@@ -175,8 +167,6 @@ def test_crash_left_records_are_closed_as_interrupted(tmp_path: Path):
     st = build_station(settings)
     start_station(st)
     _group_of_testsrc(st, 1)
-    import time
-
     (rec,) = st.recordings.start("crash", "g")
     time.sleep(1.5)
     # Simulate a crash: the process vanishes without finalizing (the file is only flushed).
@@ -197,8 +187,6 @@ def test_crash_left_records_are_closed_as_interrupted(tmp_path: Path):
 
 
 def test_no_recording_starts_under_the_disk_floor(tmp_path: Path):
-    from app.errors import StorageFull
-
     st = build_station(make_settings(tmp_path))
     st.recordings.disk_floor_bytes = (1 << 40) << 20  # more than any disk has
     start_station(st)

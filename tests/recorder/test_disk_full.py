@@ -12,6 +12,7 @@ import pytest
 
 from app.schemas import GroupIn, SourceIn
 from app.station import build_station, start_station, stop_station
+from recorder.frames import Demand
 from tests.conftest import decode_video, make_settings, wait_until
 
 PATTERN = "testsrc://testsrc2?size=640x360&rate=25&gop=1"
@@ -60,8 +61,6 @@ def test_full_disk_fails_the_record_and_disturbs_nothing_else(tmp_path: Path, sm
         # the source, its live picture and the service carry on
         assert station.sources.get(src.id).status.value == "online"
         slot = station.sources.frames(src.id)
-        from recorder.frames import Demand
-
         token = slot.watch(Demand.ALL)
         first = slot.wait_newer(0, 3)
         assert slot.wait_newer(first.seq, 3).seq > first.seq

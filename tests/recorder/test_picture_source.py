@@ -4,6 +4,7 @@ recorded as a video of the snapshots stamped with their capture times."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import av
 import pytest
@@ -29,7 +30,7 @@ def test_snapshot_camera_is_recorded_as_a_video_of_its_snapshots(station, snapsh
     time.sleep(2.0)
     (record,) = station.recordings.stop("snaps-1")
     assert record.status.value == "finished", record.error
-    assert record.hash_md5 == md5_of(__import__("pathlib").Path(record.location))
+    assert record.hash_md5 == md5_of(Path(record.location))
     with av.open(record.location) as container:
         stream = container.streams.video[0]
         assert stream.codec_context.name == "mjpeg"
