@@ -88,3 +88,38 @@ class Record(SQLModel, table=True):
     # "<source_id>:<tag_id>" while recording, NULL afterwards: the database itself guarantees
     # one running record per source and tag, whatever races the front ends produce.
     running_key: str | None = Field(default=None, max_length=64)
+
+
+class SyncJob(SQLModel, table=True):
+    """One `POST /api/v1/sync`: copy a tag's finished records to a folder or another station.
+    Kept in the catalog so a job cut short by a stop or a crash resumes on the next start."""
+
+    __tablename__ = "sync_job"
+    id: str = Field(default_factory=new_record_id, primary_key=True, max_length=32)
+    created_utc: datetime = Field(default_factory=utcnow, nullable=False)
+    tag_id: int = Field(foreign_key="tag.id", index=True, ondelete="CASCADE")
+    # As the client gave it, with any token masked: the token itself never enters the catalog.
+    location: str
+    status: str = Field(default="queued", index=True, max_length=16)
+    error: str | None = None
+    started_utc: datetime | None = None
+    finished_utc: datetime | None = None
+
+
+class SyncItem(SQLModel, table=True):
+    """One file of a sync job; `verified` once the far end confirmed its MD5."""
+
+    __tablename__ = "sync_item"
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(foreign_key="sync_job.id", index=True, max_length=32, ondelete="CASCADE")
+    record_id: str = Field(foreign_key="record.id", index=True, max_length=32, ondelete="CASCADE")
+    file_name: str
+    size_bytes: int = Field(default=0, nullable=False)
+    hash_md5: str = Field(max_length=32)
+    status: str = Field(default="pending", max_length=16)
+    bytes_done: int = Field(default=0, nullable=False)
+    # Bytes this station sent for the file over all attempts: equal to the size when nothing
+    # was sent twice (a resume continued where the destination stood).
+    bytes_sent: int = Field(default=0, nullable=False)
+    sync_location: str | None = None
+    error: str | None = None

@@ -176,3 +176,83 @@ def unmask_uri_password(new: str | None, stored: str | None) -> str | None:
     if mask_uri_password(stored) == new:
         return stored
     return new
+
+
+# --- sync (`POST /api/v1/sync`) and the upload endpoint another station syncs into ---------
+class SyncIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    tag_name: str = Field(min_length=1, max_length=255)
+    location: str = Field(min_length=1, max_length=4096, description=(
+        "an absolute directory path, or another station's base URL; its token goes in the "
+        "URL's userinfo (`http://:TOKEN@host:4035/`) or as `?accessToken=TOKEN`"))
+
+    @field_validator("tag_name", "location", mode="before")
+    @classmethod
+    def _strip(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+
+class SyncStatus(str, Enum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class SyncFileStatus(str, Enum):
+    pending = "pending"
+    sending = "sending"
+    verified = "verified"
+    failed = "failed"
+
+
+class SyncFileOut(BaseModel):
+    record_id: str
+    file_name: str
+    status: SyncFileStatus
+    size_bytes: int
+    bytes_done: int = Field(description="bytes the destination holds")
+    bytes_sent: int = Field(description="bytes sent over all attempts; the size when a resume "
+                            "sent nothing twice")
+    sync_location: str | None = None
+    error: str | None = None
+
+
+class SyncJobOut(BaseModel):
+    """`GET /api/v1/sync/{job_id}`: where a sync job stands, file by file."""
+
+    id: str
+    created_utc: str
+    started_utc: str | None
+    finished_utc: str | None
+    tag_name: str
+    location: str = Field(description="the destination, any token masked")
+    status: SyncStatus
+    error: str | None = None
+    files_total: int
+    files_done: int
+    files_failed: int
+    bytes_total: int
+    bytes_done: int
+    current_file: str | None = None
+    files: list[SyncFileOut]
+
+
+class UploadFinishIn(BaseModel):
+    """Closes an upload: the receiver verifies `md5` before filing the file under
+    `synced/<station>/<tag_name>/<file_name>` in its storage folder."""
+
+    model_config = ConfigDict(extra="ignore")
+    md5: str = Field(pattern=r"^[0-9a-fA-F]{32}$")
+    station: str = Field(min_length=1, max_length=255)
+    tag_name: str = Field(min_length=1, max_length=255)
+    file_name: str = Field(min_length=1, max_length=255)
+
+
+class UploadOut(BaseModel):
+    upload_id: str
+    received: int = Field(description="bytes stored so far: the offset to continue from")
+    total: int | None
+    complete: bool
+    md5: str | None = None
+    location: str | None = None

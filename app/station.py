@@ -13,7 +13,13 @@ from app import __version__
 from app.catalog import Catalog
 from app.events import EventBus, SourceStatusChanged
 from app.schemas import GroupIn, SourceIn
-from app.services import GroupService, RecordingService, SourceService
+from app.services import (
+    GroupService,
+    RecordingService,
+    SourceService,
+    SyncService,
+    UploadService,
+)
 from app.settings import Settings
 from recorder.manager import RecorderManager
 
@@ -31,6 +37,8 @@ class Station:
     sources: SourceService
     groups: GroupService
     recordings: RecordingService
+    sync: SyncService
+    uploads: UploadService
     version: str = __version__
 
     @property
@@ -50,14 +58,19 @@ def build_station(settings: Settings) -> Station:
         on_status=lambda sid, status, error: bus.publish(SourceStatusChanged(sid, status, error)),
         on_failure=lambda record_id, reason: recordings.fail(record_id, reason),
     )
+    sync = SyncService(catalog, station_name=settings.station_name,
+                       token_file=settings.data_dir / "sync-tokens.json")
+    uploads = UploadService(settings.recordings_dir, disk_floor_bytes=settings.disk_floor_mb << 20)
     return Station(settings, catalog, bus, recorder,
                    SourceService(catalog, recorder, bus), GroupService(catalog, recorder, bus),
-                   recordings)
+                   recordings, sync, uploads)
 
 
 def start_station(station: Station) -> None:
-    """Close what a crash left open, seed the demo on an empty catalog, start the readers."""
+    """Close what a crash left open, seed the demo on an empty catalog, start the readers,
+    resume unfinished sync jobs."""
     station.recordings.recover_interrupted()
+    station.sync.start()
     if station.settings.demo and not station.sources.list():
         seed_demo(station)
     station.sources.start_all()
@@ -76,7 +89,9 @@ def seed_demo(station: Station) -> None:
 
 
 def stop_station(station: Station) -> None:
-    """Finalize recordings, stop the readers, close the catalog."""
+    """Pause syncing (it resumes on the next start), finalize recordings, stop the readers,
+    close the catalog."""
+    station.sync.stop()
     finished = station.recordings.stop_all()
     if finished:
         log.info("finalized %d recording(s) on shutdown", len(finished))

@@ -5,5 +5,7 @@ public schemas and raise `app.errors` exceptions."""
 from app.services.groups import GroupService
 from app.services.recordings import RecordingService
 from app.services.sources import SourceService
+from app.services.sync import SyncService
+from app.services.uploads import UploadService
 
-__all__ = ["GroupService", "RecordingService", "SourceService"]
+__all__ = ["GroupService", "RecordingService", "SourceService", "SyncService", "UploadService"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+from pathlib import Path
 from typing import Callable
 
 from sqlmodel import Session, select
@@ -86,3 +89,19 @@ def group_by_name(session: Session, name: str) -> Group:
 
 def tag_by_name(session: Session, name: str) -> Tag | None:
     return session.exec(select(Tag).where(Tag.name == name)).first()
+
+
+def safe_name(name: str) -> str:
+    """A file or folder name made of portable characters only: no separators, no `..`."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "untitled"
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename inside `folder` durable (POSIX; elsewhere the rename is all there is)."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,391 @@
+"""Sync: copy a tag's finished records to a folder or to another station, MD5-verified.
+
+A job and its files live in the catalog (`sync_job`, `sync_item`), so one cut short by a
+stop or a crash is picked up again by `start()` on the next run: files already verified are
+skipped, and the file that was in flight continues from the offset the destination reports.
+Jobs run one at a time on a worker thread of their own; `get()` shows their progress, the
+file in flight counted live. A record's `sync_location` is written only after the
+destination has confirmed the copy's MD5.
+
+Far-station tokens come inside the location URL. The catalog stores the location masked;
+the token of an unfinished job waits in a file of its own in the data folder, readable by
+the station's user only (the catalog may be a shared database server), and is dropped when
+the job ends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from pathlib import Path
+
+from sqlmodel import select
+
+from app.catalog import Catalog
+from app.errors import InvalidInput, NotFound
+from app.models import Record, SyncItem, SyncJob, Tag, utcnow
+from app.schemas import SyncFileOut, SyncJobOut, iso_utc
+from app.services.common import tag_by_name
+from app.services.sync_targets import (
+    DirectoryTarget,
+    FileProblem,
+    Location,
+    NotVerified,
+    Progress,
+    StationTarget,
+    SyncInterrupted,
+    Target,
+    TargetRefused,
+    TargetUnreachable,
+    parse_location,
+)
+
+log = logging.getLogger(__name__)
+UNFINISHED = ("queued", "running")
+
+
+@dataclass
+class InFlight:
+    """The file a job is sending now: what the destination holds of it, and what this run
+    has sent (more than the difference when a broken-off request is sent again)."""
+
+    item_id: int
+    done: int
+    sent: int = 0
+
+
+class TokenStore:
+    """Tokens of unfinished jobs, by job id, in a JSON file only the owner may read."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock = threading.Lock()
+
+    def _load(self) -> dict[str, str]:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _save(self, tokens: dict[str, str]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(tokens, fh)
+        os.replace(tmp, self.path)
+
+    def get(self, job_id: str) -> str | None:
+        with self._lock:
+            return self._load().get(job_id)
+
+    def put(self, job_id: str, token: str) -> None:
+        with self._lock:
+            tokens = self._load()
+            tokens[job_id] = token
+            self._save(tokens)
+
+    def drop(self, job_id: str) -> None:
+        with self._lock:
+            tokens = self._load()
+            if tokens.pop(job_id, None) is not None:
+                self._save(tokens)
+
+
+class SyncService:
+    def __init__(self, catalog: Catalog, *, station_name: str, token_file: Path,
+                 bytes_per_second: int | None = None, retries: int = 3, retry_delay: float = 0.5):
+        self.catalog = catalog
+        self.station_name = station_name
+        self.bytes_per_second = bytes_per_second  # None: as fast as the disk and network go
+        self.retries, self.retry_delay = retries, retry_delay
+        self._tokens = TokenStore(token_file)
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._create_lock = threading.Lock()
+        self._live_lock = threading.Lock()
+        self._live: dict[str, InFlight] = {}  # job id -> its file in flight
+        self._target: Target | None = None
+
+    # --- lifecycle -----------------------------------------------------------------
+    def start(self) -> None:
+        """Start the worker and queue every job a stop or a crash left unfinished."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        with self.catalog.session() as s:
+            ids = s.exec(select(SyncJob.id).where(SyncJob.status.in_(UNFINISHED))
+                         .order_by(SyncJob.created_utc)).all()
+        queued = set()
+        while not self._queue.empty():  # jobs created before start() are already queued
+            queued.add(self._queue.get_nowait())
+        for job_id in [*queued - set(ids), *ids]:
+            if job_id:
+                self._queue.put(job_id)
+        if ids:
+            log.info("resuming %d unfinished sync job(s)", len(ids))
+        self._thread = threading.Thread(target=self._work, name="sync", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Break off the transfer in flight (it resumes on the next start) and end the worker."""
+        self._stop.set()
+        target = self._target
+        if target is not None:
+            target.abort()
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("the sync worker did not stop within %.0fs", timeout)
+            self._thread = None
+
+    # --- requests ------------------------------------------------------------------
+    def create(self, tag_name: str, location: str) -> str:
+        """Queue a sync of the tag's finished records; returns the job id. The same tag and
+        destination while a job for them is unfinished returns that job (with any new
+        finished records added to it)."""
+        where = parse_location(location)
+        with self._create_lock, self.catalog.session() as s:
+            tag = tag_by_name(s, tag_name)
+            if tag is None:
+                raise NotFound("tag", repr(tag_name), field="tag_name")
+            records = [r for r in s.exec(select(Record).where(Record.tag_id == tag.id,
+                                                              Record.status == "finished")
+                                         .order_by(Record.created_utc, Record.id)).all()
+                       if r.location and r.hash_md5]
+            if not records:
+                raise InvalidInput(f"tag {tag_name!r} has no finished records to sync",
+                                   field="tag_name")
+            job = s.exec(select(SyncJob).where(SyncJob.tag_id == tag.id,
+                                               SyncJob.location == where.shown,
+                                               SyncJob.status.in_(UNFINISHED))).first()
+            if job is None:
+                job = SyncJob(tag_id=tag.id, location=where.shown)
+                s.add(job)
+                s.flush()
+            have = set(s.exec(select(SyncItem.record_id).where(SyncItem.job_id == job.id)).all())
+            for record in records:
+                if record.id not in have:
+                    s.add(SyncItem(job_id=job.id, record_id=record.id, hash_md5=record.hash_md5,
+                                   file_name=Path(record.location).name,
+                                   size_bytes=_size_of(record)))
+            job_id = job.id
+        if where.token:
+            self._tokens.put(job_id, where.token)
+        self._queue.put(job_id)
+        log.info("sync job %s: tag %r to %s", job_id, tag_name, where.shown)
+        return job_id
+
+    def get(self, job_id: str) -> SyncJobOut:
+        with self.catalog.session() as s:
+            job = s.get(SyncJob, job_id)
+            if job is None:
+                raise NotFound("sync job", job_id, field="job_id")
+            return self._out(s, job)
+
+    def list(self) -> list[SyncJobOut]:
+        with self.catalog.session() as s:
+            jobs = s.exec(select(SyncJob).order_by(SyncJob.created_utc)).all()
+            return [self._out(s, job) for job in jobs]
+
+    def _out(self, s, job: SyncJob) -> SyncJobOut:
+        tag = s.get(Tag, job.tag_id)
+        items = s.exec(select(SyncItem).where(SyncItem.job_id == job.id).order_by(SyncItem.id)).all()
+        with self._live_lock:
+            live = self._live.get(job.id)
+        files, current = [], None
+        for item in items:
+            done, sent = item.bytes_done, item.bytes_sent
+            if live and live.item_id == item.id and item.status == "sending":
+                done, sent, current = live.done, sent + live.sent, item.file_name
+            files.append(SyncFileOut(record_id=item.record_id, file_name=item.file_name,
+                                     status=item.status, size_bytes=item.size_bytes, bytes_done=done,
+                                     bytes_sent=sent, sync_location=item.sync_location,
+                                     error=item.error))
+        return SyncJobOut(
+            id=job.id, created_utc=iso_utc(job.created_utc), started_utc=iso_utc(job.started_utc),
+            finished_utc=iso_utc(job.finished_utc), tag_name=tag.name if tag else "",
+            location=job.location, status=job.status, error=job.error,
+            files_total=len(files), files_done=sum(f.status == "verified" for f in files),
+            files_failed=sum(f.status == "failed" for f in files),
+            bytes_total=sum(f.size_bytes for f in files),
+            bytes_done=sum(f.bytes_done for f in files if f.status != "failed"),
+            current_file=current, files=files)
+
+    # --- the worker ----------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            job_id = self._queue.get()
+            if job_id is None or self._stop.is_set():
+                return
+            try:
+                self._run(job_id)
+            except SyncInterrupted:
+                log.info("sync job %s paused: the station is stopping", job_id)
+            except Exception as exc:  # noqa: BLE001 - a job fails, the worker goes on
+                log.exception("sync job %s failed", job_id)
+                self._end(job_id, f"internal error: {exc}")
+
+    def _run(self, job_id: str) -> None:
+        with self.catalog.session() as s:
+            job = s.get(SyncJob, job_id)
+            if job is None or job.status not in UNFINISHED:
+                return
+            tag = s.get(Tag, job.tag_id)
+            job.status, job.started_utc = "running", job.started_utc or utcnow()
+            s.add(job)
+            shown, tag_name = job.location, tag.name
+        try:
+            where = dataclasses.replace(parse_location(shown), token=self._tokens.get(job_id))
+        except InvalidInput as exc:
+            self._end(job_id, exc.message)
+            return
+        self._target = target = self._target_for(where, tag_name)
+        try:
+            # Until nothing is left: `create` may add records to a job while it runs.
+            while batch := self._unsent(job_id):
+                for item, source in batch:
+                    self._sync_item(job_id, target, item, source)
+        except TargetRefused as exc:
+            self._end(job_id, str(exc))
+            return
+        except TargetUnreachable as exc:
+            self._end(job_id, f"the far station is unreachable: {exc}")
+            return
+        finally:
+            self._target = None
+        self._end(job_id, None)
+
+    def _unsent(self, job_id: str) -> list[tuple[SyncItem, Path]]:
+        """The job's files not yet verified nor failed, with the record files to send."""
+        with self.catalog.session() as s:
+            stmt = (select(SyncItem, Record.location).join(Record, Record.id == SyncItem.record_id)
+                    .where(SyncItem.job_id == job_id, SyncItem.status.in_(("pending", "sending")))
+                    .order_by(SyncItem.id))
+            return [(item, Path(location or "")) for item, location in s.exec(stmt).all()]
+
+    def _target_for(self, where: Location, tag_name: str) -> Target:
+        if where.kind == "directory":
+            assert where.path is not None
+            return DirectoryTarget(where.path, tag_name)
+        return StationTarget(where, station_name=self.station_name, tag_name=tag_name)
+
+    def _sync_item(self, job_id: str, target: Target, item: SyncItem, source: Path) -> None:
+        if self._stop.is_set():
+            raise SyncInterrupted()
+        self._save_item(item.id, status="sending")
+        flight = InFlight(item.id, item.bytes_done)
+        with self._live_lock:
+            self._live[job_id] = flight
+        try:
+            location = self._transfer(flight, target, item, source)
+        except (FileProblem, NotVerified) as exc:
+            log.warning("sync job %s: %s not synced: %s", job_id, item.file_name, exc)
+            self._save_item(item.id, status="failed", error=str(exc),
+                            bytes_sent=item.bytes_sent + flight.sent)
+        except SyncInterrupted:
+            self._save_item(item.id, bytes_done=flight.done, bytes_sent=item.bytes_sent + flight.sent)
+            raise
+        else:
+            self._save_item(item.id, status="verified", bytes_done=item.size_bytes,
+                            bytes_sent=item.bytes_sent + flight.sent, sync_location=location,
+                            record_id=item.record_id)
+        finally:
+            with self._live_lock:
+                self._live.pop(job_id, None)
+
+    def _transfer(self, flight: InFlight, target: Target, item: SyncItem, source: Path) -> str:
+        """Ask the destination where it stands, send the rest, have it verify. Network
+        trouble is retried with a growing pause; a failed verification once, from wherever
+        the destination then stands (from zero, as it discarded the bad copy)."""
+        if not source.is_file():
+            raise FileProblem("the record's file is missing")
+        failures, verified_once = 0, False
+        while True:
+            try:
+                state = target.state(item)
+                if state.location:
+                    return state.location
+                offset = min(state.received, item.size_bytes)
+                target.send(item, source, offset, self._progress(flight, offset))
+                return target.finish(item)
+            except TargetUnreachable:
+                if self._stop.is_set():
+                    raise SyncInterrupted() from None
+                failures += 1
+                if failures > self.retries:
+                    raise
+                if self._stop.wait(self.retry_delay * 2 ** (failures - 1)):
+                    raise SyncInterrupted() from None
+            except NotVerified:
+                if verified_once:
+                    raise
+                verified_once = True
+
+    def _progress(self, flight: InFlight, offset: int) -> Progress:
+        """Counts bytes as they go, stops the transfer when the station stops, and paces it
+        to `bytes_per_second` when a limit is set."""
+        started, sent = time.monotonic(), 0
+        flight.done = offset
+
+        def advance(n: int) -> None:
+            nonlocal sent
+            if self._stop.is_set():
+                raise SyncInterrupted()
+            sent += n
+            flight.done += n
+            flight.sent += n
+            rate = self.bytes_per_second
+            if rate:
+                ahead = sent / rate - (time.monotonic() - started)
+                if ahead > 0 and self._stop.wait(ahead):
+                    raise SyncInterrupted()
+
+        return advance
+
+    # --- catalog writes ------------------------------------------------------------
+    def _save_item(self, item_id: int, *, record_id: str | None = None, **fields) -> None:
+        with self.catalog.session() as s:
+            item = s.get(SyncItem, item_id)
+            for key, value in fields.items():
+                setattr(item, key, value)
+            s.add(item)
+            if record_id is not None:
+                record = s.get(Record, record_id)
+                if record is not None:
+                    record.sync_location = fields["sync_location"]
+                    s.add(record)
+
+    def _end(self, job_id: str, error: str | None) -> None:
+        with self.catalog.session() as s:
+            job = s.get(SyncJob, job_id)
+            if job is None:
+                return
+            items = s.exec(select(SyncItem).where(SyncItem.job_id == job_id)).all()
+            failed = [i for i in items if i.status == "failed"]
+            if error is None and failed:
+                error = f"{len(failed)} of {len(items)} file(s) not synced"
+            job.status = "failed" if error else "done"
+            job.error, job.finished_utc = error, utcnow()
+            s.add(job)
+            shown = job.location
+        self._tokens.drop(job_id)
+        if error:
+            log.warning("sync job %s to %s failed: %s", job_id, shown, error)
+        else:
+            log.info("sync job %s to %s done", job_id, shown)
+
+
+def _size_of(record: Record) -> int:
+    if record.size_bytes is not None:
+        return record.size_bytes
+    path = Path(record.location or "")
+    return path.stat().st_size if path.is_file() else 0
