@@ -33,6 +33,7 @@ from app.models import Record, SyncItem, SyncJob, Tag, utcnow
 from app.schemas import SyncFileOut, SyncJobOut, iso_utc
 from app.services.common import tag_by_name
 from app.services.sync_targets import (
+    CHUNK,
     DirectoryTarget,
     FileProblem,
     Location,
@@ -273,10 +274,14 @@ class SyncService:
             return [(item, Path(location or "")) for item, location in s.exec(stmt).all()]
 
     def _target_for(self, where: Location, tag_name: str) -> Target:
+        # Paced transfers move in small steps, about ten a second.
+        rate = self.bytes_per_second
+        chunk = max(4096, min(CHUNK, rate // 10)) if rate else CHUNK
         if where.kind == "directory":
             assert where.path is not None
-            return DirectoryTarget(where.path, tag_name)
-        return StationTarget(where, station_name=self.station_name, tag_name=tag_name)
+            return DirectoryTarget(where.path, tag_name, chunk_size=chunk)
+        return StationTarget(where, station_name=self.station_name, tag_name=tag_name,
+                             chunk_size=chunk)
 
     def _sync_item(self, job_id: str, target: Target, item: SyncItem, source: Path) -> None:
         if self._stop.is_set():

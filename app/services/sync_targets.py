@@ -129,8 +129,9 @@ class DirectoryTarget:
     the catalog's MD5, then renamed into place. A different file already at the final name
     is never overwritten."""
 
-    def __init__(self, root: Path, tag_name: str):
+    def __init__(self, root: Path, tag_name: str, *, chunk_size: int = CHUNK):
         self.folder = root / safe_name(tag_name)
+        self.chunk_size = chunk_size
 
     def _final(self, item: SyncItem) -> Path:
         return self.folder / safe_name(item.file_name)
@@ -155,7 +156,7 @@ class DirectoryTarget:
             dst.seek(offset)
             src.seek(offset)
             try:
-                while chunk := src.read(CHUNK):
+                while chunk := src.read(self.chunk_size):
                     dst.write(chunk)
                     progress(len(chunk))
             finally:  # what was copied stays, durable, for the next attempt to continue from
@@ -182,11 +183,11 @@ class _Body:
     """The request body of a PUT: the file from its offset, counted through `progress`
     (which raises `SyncInterrupted` when the station stops, cutting the request)."""
 
-    def __init__(self, fh: BinaryIO, progress: Progress):
-        self.fh, self.progress = fh, progress
+    def __init__(self, fh: BinaryIO, progress: Progress, chunk_size: int):
+        self.fh, self.progress, self.chunk_size = fh, progress, chunk_size
 
     def read(self, size: int = -1) -> bytes:
-        data = self.fh.read(size if size and size > 0 else CHUNK)
+        data = self.fh.read(min(size, self.chunk_size) if size and size > 0 else self.chunk_size)
         if data:
             self.progress(len(data))
         return data
@@ -198,11 +199,12 @@ class StationTarget:
     request, so `abort()` always knows which socket to shut."""
 
     def __init__(self, location: Location, *, station_name: str, tag_name: str,
-                 timeout: float = 30.0):
+                 timeout: float = 30.0, chunk_size: int = CHUNK):
         assert location.base_url is not None
         url = urlsplit(location.base_url)
         self.base_url, self.token = location.base_url, location.token
         self.station_name, self.tag_name, self.timeout = station_name, tag_name, timeout
+        self.chunk_size = chunk_size
         self._factory = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
         self._host, self._port, self._prefix = url.hostname, url.port, url.path.rstrip("/")
         self._conn: http.client.HTTPConnection | None = None
@@ -263,7 +265,8 @@ class StationTarget:
         with open(source, "rb") as fh:
             fh.seek(offset)
             status, _, detail = self._request("PUT", f"/api/v1/upload/{quote(item.record_id)}",
-                                              body=_Body(fh, progress), headers=headers)
+                                              body=_Body(fh, progress, self.chunk_size),
+                                              headers=headers)
         if status != 200:
             raise NotVerified(f"the far station did not take the bytes ({status}: {detail})")
 

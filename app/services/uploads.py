@@ -56,7 +56,8 @@ class UploadService:
         self.incoming = storage_dir / ".uploads"
         self.synced = storage_dir / "synced"
         self.disk_floor_bytes = disk_floor_bytes
-        self._lock = threading.Lock()
+        self.claim_wait = 10.0
+        self._released = threading.Condition()
         self._busy: set[str] = set()
 
     # --- state on disk -------------------------------------------------------------
@@ -92,14 +93,17 @@ class UploadService:
 
     # --- receiving -----------------------------------------------------------------
     def _claim(self, upload_id: str) -> None:
-        with self._lock:
-            if upload_id in self._busy:
+        """One request at a time per upload. A sender retrying after a broken connection may
+        arrive before this station noticed the break, so wait a little for the old request."""
+        with self._released:
+            if not self._released.wait_for(lambda: upload_id not in self._busy, self.claim_wait):
                 raise Conflict("another request is writing this upload", field="upload_id")
             self._busy.add(upload_id)
 
     def _release(self, upload_id: str) -> None:
-        with self._lock:
+        with self._released:
             self._busy.discard(upload_id)
+            self._released.notify_all()
 
     def open_chunk(self, upload_id: str, start: int, end: int, total: int) -> ChunkWriter:
         """Bytes `start..end` (inclusive) of a file of `total` bytes; `start` must be exactly
