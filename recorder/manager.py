@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from recorder.encoding import COPY, EncodeProfile
+from recorder.forward import LiveForward
 from recorder.frames import FrameSlot
 from recorder.mp4file import RecordingResult
 from recorder.worker import FailureCallback, SourceSpec, SourceWorker, StatusCallback
@@ -81,8 +83,9 @@ class RecorderManager:
         return self._worker(source_id).snapshot()
 
     # --- recordings ----------------------------------------------------------------
-    def start_recording(self, source_id: int, record_id: str, path: Path) -> float | None:
-        return self._worker(source_id).start_recording(record_id, path)
+    def start_recording(self, source_id: int, record_id: str, path: Path,
+                        profile: EncodeProfile = COPY) -> float | None:
+        return self._worker(source_id).start_recording(record_id, path, profile)
 
     def stop_recording(self, source_id: int, record_id: str) -> RecordingResult | None:
         worker = self._workers.get(source_id)
@@ -91,6 +94,15 @@ class RecorderManager:
     def is_recording(self, source_id: int, record_id: str) -> bool:
         worker = self._workers.get(source_id)
         return worker is not None and record_id in worker.recording_ids()
+
+    # --- live forwards --------------------------------------------------------------
+    def start_forward(self, source_id: int, forward_id: str, url: str) -> LiveForward:
+        return self._worker(source_id).start_forward(forward_id, url)
+
+    def stop_forward(self, source_id: int, forward_id: str) -> None:
+        worker = self._workers.get(source_id)
+        if worker is not None:
+            worker.stop_forward(forward_id)
 
     def shutdown(self) -> None:
         """Stop every worker; recordings must have been finalized by the core before."""

@@ -1,10 +1,9 @@
-"""One recording file: packets copied as they are (no decode, no encode) into an MP4 written
-with `movflags=hybrid_fragmented`, so that a file cut short by a crash still plays and a
-closed one is an ordinary MP4.
-
-Timestamps are rewritten on the way in: the file starts at zero, every stream's DTS only
-grows, and after a reconnect the new session is placed at its wall-clock position, so a gap
-in the camera shows up as a gap in the file instead of being squeezed out.
+"""Recording files. `Mp4Recording` copies packets as they are (no decode, no encode) into an
+MP4 written with `movflags=hybrid_fragmented`, so a file cut short by a crash still plays and
+a closed one is an ordinary MP4. Audio MP4 cannot hold is transcoded to AAC on the way
+(`recorder.mux`), and timestamps follow `recorder.timeline`: the file starts at zero, every
+stream's DTS only grows, and a camera drop shows up as a gap in the file. `Mp4Output` is the
+part shared with the re-encoding path (`recorder.transcode`): the file and its result.
 """
 
 from __future__ import annotations
@@ -13,14 +12,14 @@ import hashlib
 import logging
 import os
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 
 import av
 
+from recorder.encoding import COPY, EncodeProfile
+from recorder.mux import MuxOutput
+
 log = logging.getLogger(__name__)
-TIME_BASE = Fraction(1, 90000)
-MP4_AUDIO = {"aac", "mp3", "alac", "opus", "flac"}
 
 
 @dataclass
@@ -36,6 +35,7 @@ class RecordingResult:
     packets: int
     error: str | None = None
     gaps: list[tuple[float, float]] = field(default_factory=list)
+    dropped: int = 0  # packets a re-encoding path could not keep up with (logged, never silent)
 
 
 def file_md5(path: Path) -> str:
@@ -46,125 +46,61 @@ def file_md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-class Mp4Recording:
-    """Owned by one reader thread at a time; `close()` may come from any thread once the
-    reader has let go of it (the worker guarantees that)."""
+class Mp4Output(MuxOutput):
+    """A recording file: MP4 with `movflags=hybrid_fragmented`."""
 
-    def __init__(self, path: Path, *, record_audio: bool = True):
+    def __init__(self, path: Path, profile: EncodeProfile = COPY):
+        super().__init__(profile)
         self.path = path
-        self.record_audio = record_audio
-        self.container: av.container.OutputContainer | None = None
-        self._out: dict[str, av.stream.Stream] = {}
-        self._session: object = None
-        self._offset_s = 0.0          # added to input seconds to get file seconds
-        self._last_dts: dict[str, int] = {}
-        self._first_wall: float | None = None
-        self._last_wall: float | None = None
-        self._max_end_s = 0.0
-        self.packets = 0
-        self.error: str | None = None
-        self.gaps: list[tuple[float, float]] = []
 
-    @property
-    def started(self) -> bool:
-        return self.container is not None
-
-    def _open(self, video: av.stream.Stream, audio: av.stream.Stream | None) -> None:
+    def open_container(self) -> av.container.OutputContainer:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # flush_packets: each packet reaches the OS at once, so a killed process leaves
         # every fragment written so far on disk, not in a userspace buffer.
         self.container = av.open(str(self.path), "w", format="mp4",
                                  options={"movflags": "hybrid_fragmented", "flush_packets": "1"})
-        self._out["video"] = self.container.add_stream_from_template(video)
-        self._out["video"].time_base = TIME_BASE
-        if audio is not None and self.record_audio and audio.codec_context.name in MP4_AUDIO:
-            self._out["audio"] = self.container.add_stream_from_template(audio)
-
-    def write(self, packet: av.Packet, wall: float, session: object,
-              video: av.stream.Stream, audio: av.stream.Stream | None) -> None:
-        """Mux one input packet. The packet object is restored afterwards, because the same
-        packet also goes to other recordings and the pre-roll buffer."""
-        kind = "video" if packet.stream is video else "audio"
-        if self.container is None:
-            if kind != "video" or not packet.is_keyframe:
-                return  # a file starts at a keyframe
-            self._open(video, audio)
-        out = self._out.get(kind)
-        if out is None:
-            return
-        seconds = _packet_seconds(packet)
-        if seconds is None:
-            seconds = wall - (self._first_wall or wall)
-            seconds -= self._offset_s
-        if session is not self._session:
-            self._start_session(session, seconds, wall)
-        dts_s = seconds + self._offset_s
-        pts_delta = 0
-        if packet.pts is not None and packet.dts is not None:
-            pts_delta = round((packet.pts - packet.dts) * packet.time_base / TIME_BASE)
-        dts = max(round(dts_s / TIME_BASE), self._last_dts.get(kind, -1) + 1)
-        self._last_dts[kind] = dts
-        saved = (packet.pts, packet.dts, packet.time_base, packet.stream)
-        try:
-            packet.time_base = TIME_BASE
-            packet.dts = dts
-            packet.pts = dts + max(0, pts_delta)
-            packet.stream = out
-            self.container.mux_one(packet)
-        finally:
-            packet.pts, packet.dts, packet.time_base, packet.stream = saved
-        self.packets += 1
-        self._last_wall = wall
-        duration = float(packet.duration * packet.time_base) if packet.duration and packet.time_base else 0.0
-        self._max_end_s = max(self._max_end_s, dts * TIME_BASE + duration)
-
-    def _start_session(self, session: object, seconds: float, wall: float) -> None:
-        if self._session is None:
-            self._offset_s = -seconds
-            self._first_wall = wall
-        else:
-            # A reconnect: place the new session where the wall clock says it belongs.
-            file_pos = wall - (self._first_wall or wall)
-            previous_end = self._max_end_s
-            self._offset_s = max(file_pos, previous_end) - seconds
-            if file_pos - previous_end > 0.5:
-                self.gaps.append((round(previous_end, 3), round(file_pos, 3)))
-        self._session = session
+        return self.container
 
     def close(self) -> RecordingResult:
         """Finalize the file (a normal MP4 from here on) and measure it."""
         if self.container is not None:
             try:
+                if self.error is None:
+                    self.flush_audio()
                 self.container.close()
             except (av.FFmpegError, OSError) as exc:
                 self.error = self.error or f"closing the file failed: {exc}"
         exists = self.path.exists()
         if not exists and self.error is None:
             self.error = "no video was received from the source"
-        size = self.path.stat().st_size if exists else 0
-        first = self._first_wall
-        duration = float(self._max_end_s)
+        first = self.timeline.first_wall
+        duration = float(self.timeline.end_s)
         return RecordingResult(
             path=self.path, begin_wall=first,
             end_wall=(first + duration) if first is not None else None,
-            duration_s=round(duration, 3), size_bytes=size,
+            duration_s=round(duration, 3), size_bytes=self.path.stat().st_size if exists else 0,
             md5=file_md5(self.path) if exists else None, packets=self.packets,
-            error=self.error, gaps=list(self.gaps),
+            error=self.error, gaps=list(self.timeline.gaps), dropped=self.dropped,
         )
 
 
-def _packet_seconds(packet: av.Packet) -> float | None:
-    ts = packet.dts if packet.dts is not None else packet.pts
-    if ts is None or not packet.time_base:
-        return None
-    return float(ts * packet.time_base)
+class Mp4Recording(Mp4Output):
+    """Stream copy. Owned by one reader thread at a time; `close()` may come from any thread
+    once the reader has let go of it (the worker guarantees that)."""
+
+    @property
+    def started(self) -> bool:
+        return self.container is not None
+
+    def write(self, packet: av.Packet, wall: float, session: object, source) -> None:
+        """Mux one packet of `source` (a `PacketInput`) read at wall time `wall`."""
+        self.write_copy(packet, wall, session, source)
 
 
 def free_bytes(path: Path) -> int:
     path.mkdir(parents=True, exist_ok=True)
     st = os.statvfs(path)
     return st.f_bavail * st.f_frsize
-
 
 
 def probe_duration(path: Path) -> float | None:

@@ -20,13 +20,17 @@ from typing import Callable
 import av
 import numpy as np
 
+from recorder.encoding import COPY, EncodeProfile
+from recorder.forward import LiveForward
 from recorder.frames import Decoder, FrameSlot, decode_keyframe
 from recorder.inputs import InputError, PacketInput, open_input
 from recorder.mp4file import Mp4Recording, RecordingResult
 from recorder.picture import PictureInput, PictureSpec
+from recorder.transcode import TranscodeRecording
 
 log = logging.getLogger(__name__)
 StatusCallback = Callable[[int, str, "str | None"], None]
+Recording = Mp4Recording | TranscodeRecording
 FailureCallback = Callable[[str, str], None]
 
 
@@ -37,7 +41,6 @@ class SourceSpec:
     id: int
     name: str
     uri: str
-    record_audio: bool = True
     picture: PictureSpec | None = None  # set for an HTTP snapshot camera
 
     def open(self) -> PacketInput:
@@ -72,9 +75,10 @@ class SourceWorker(threading.Thread):
         self._on_failure = on_failure
         self._preroll_bytes = preroll_bytes
         self._stopping = threading.Event()
-        self._lock = threading.Lock()
-        self._recordings: dict[str, Mp4Recording] = {}
-        self._failed: dict[str, Mp4Recording] = {}  # stopped by a write error, not yet closed
+        self._lock = threading.RLock()  # `_fail` re-enters it from `_write`
+        self._recordings: dict[str, Recording] = {}
+        self._failed: dict[str, Recording] = {}  # stopped by a write error, not yet closed
+        self._forwards: dict[str, LiveForward] = {}
         self._gop: list[tuple[av.Packet, float]] = []
         self._gop_bytes = 0
         self._input: PacketInput | None = None
@@ -89,10 +93,16 @@ class SourceWorker(threading.Thread):
         self.decoder.stop()
         self.join(timeout)
 
-    def start_recording(self, record_id: str, path: Path) -> float | None:
+    def start_recording(self, record_id: str, path: Path,
+                        profile: EncodeProfile = COPY) -> float | None:
         """Attach a new file; it begins with the buffered GOP (the last keyframe before now).
+        Stream copy unless `profile` re-encodes video (then on a thread of its own).
         Returns the wall time the file starts at, when known already."""
-        recording = Mp4Recording(path, record_audio=self.spec.record_audio)
+        if profile.copies_video:
+            recording: Recording = Mp4Recording(path, profile)
+        else:
+            recording = TranscodeRecording(
+                path, profile, on_error=lambda message: self._fail(record_id, message))
         with self._lock:
             if record_id in self._recordings:
                 raise ValueError(f"record {record_id} is already recording")
@@ -112,6 +122,28 @@ class SourceWorker(threading.Thread):
     def recording_ids(self) -> list[str]:
         with self._lock:
             return list(self._recordings) + list(self._failed)
+
+    def start_forward(self, forward_id: str, url: str) -> LiveForward:
+        """Push this source live to an RTMP URL (copy-muxed FLV) until `stop_forward`."""
+        forward = LiveForward(url, name=f"forward-{self.spec.id}-{forward_id[:8]}")
+        with self._lock:
+            old = self._forwards.pop(forward_id, None)
+            self._forwards[forward_id] = forward
+            for packet, wall in self._gop:  # start at once from the buffered keyframe
+                if self._input is not None:
+                    forward.write(packet, wall, self._session, self._input)
+        if old is not None:
+            old.close()
+        return forward
+
+    def stop_forward(self, forward_id: str) -> None:
+        with self._lock:
+            forward = self._forwards.pop(forward_id, None)
+        if forward is not None:
+            forward.close()
+
+    def forward(self, forward_id: str) -> LiveForward | None:
+        return self._forwards.get(forward_id)
 
     def snapshot(self) -> np.ndarray | None:
         """The newest picture: the decoded slot if fresh, else the GOP's keyframe decoded now."""
@@ -156,6 +188,10 @@ class SourceWorker(threading.Thread):
                 self._stopping.wait(backoff.next_delay())
         finally:
             self.decoder.stop()
+            with self._lock:
+                forwards, self._forwards = list(self._forwards.values()), {}
+            for forward in forwards:
+                forward.close()
             self._close_input()
             self._set_status("offline", self.error)
 
@@ -181,6 +217,8 @@ class SourceWorker(threading.Thread):
                     self._remember(packet, wall)
                 for record_id, recording in list(self._recordings.items()):
                     self._write(recording, record_id, packet, wall, source)
+                for forward in self._forwards.values():
+                    forward.write(packet, wall, self._session, source)
             if is_video:
                 self.decoder.offer(packet, codec_name, extradata)
         self._close_input()
@@ -197,19 +235,26 @@ class SourceWorker(threading.Thread):
         self._gop.append((packet, wall))
         self._gop_bytes += packet.size
 
-    def _write(self, recording: Mp4Recording, record_id: str, packet: av.Packet, wall: float,
+    def _write(self, recording: Recording, record_id: str, packet: av.Packet, wall: float,
                source: PacketInput) -> None:
         try:
-            recording.write(packet, wall, self._session, source.video, source.audio)
+            recording.write(packet, wall, self._session, source)
         except (av.FFmpegError, OSError) as exc:
-            # The disk is full or gone: close this file cleanly and tell the core;
-            # the source, its other recordings and the live view carry on.
             recording.error = f"writing failed: {exc}"
-            self._recordings.pop(record_id, None)
+            self._fail(record_id, recording.error)
+
+    def _fail(self, record_id: str, message: str) -> None:
+        """The disk is full or gone (or an encoder broke): set this file aside to be closed
+        cleanly and tell the core; the source, its other recordings and the live view carry
+        on. Called on the reader thread (holding the lock) or on an encoder's thread."""
+        with self._lock:
+            recording = self._recordings.pop(record_id, None)
+            if recording is None:
+                return
             self._failed[record_id] = recording
-            log.error("source %s record %s: %s", self.spec.id, record_id, recording.error)
-            threading.Thread(target=self._on_failure, args=(record_id, recording.error),
-                             name=f"fail-{record_id[:8]}", daemon=True).start()
+        log.error("source %s record %s: %s", self.spec.id, record_id, message)
+        threading.Thread(target=self._on_failure, args=(record_id, message),
+                         name=f"fail-{record_id[:8]}", daemon=True).start()
 
     def _close_input(self) -> None:
         with self._lock:

@@ -102,6 +102,16 @@ def rtsp_camera_small():
 
 
 @pytest.fixture
+def rtsp_camera_pcma():
+    """A small camera with G.711 A-law audio, as many IP cameras send."""
+    camera = _camera(width=320, height=240, fps=25, gop_seconds=1, bitrate_kbps=400,
+                     pattern="ball", audio="pcma")
+    camera.start()
+    yield camera
+    camera.stop()
+
+
+@pytest.fixture
 def snapshot_camera():
     from tests.support.snapshot_camera import SnapshotCamera
 

@@ -18,9 +18,11 @@ from sqlmodel import select
 from app.catalog import Catalog
 from app.errors import Conflict, InvalidInput, NotFound, StorageFull
 from app.events import EventSink, RecordingStarted, RecordingStopped
+from app.ffmpeg_cmd import profile_of
 from app.models import GroupSource, Record, Source, Tag, utcnow
 from app.schemas import RecordOut, SourceModel, TagOut, iso_utc
 from app.services.common import group_by_name, record_out, source_snapshot, tag_by_name
+from recorder.encoding import COPY, EncodeProfile
 from recorder.manager import RecorderManager
 from recorder.mp4file import RecordingResult, file_md5, free_bytes, probe_duration
 
@@ -29,6 +31,17 @@ log = logging.getLogger(__name__)
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "untitled"
+
+
+def _profile(source: Source) -> EncodeProfile:
+    """The source's `ffmpeg_cmd` as an encoding. It was checked when saved; should a stored
+    template no longer pass (an older station accepted it), the footage is still recorded,
+    by stream copy, and the log says why."""
+    try:
+        return profile_of(source.ffmpeg_cmd)
+    except InvalidInput as exc:
+        log.warning("source %s: %s; recording by stream copy", source.name, exc)
+        return COPY
 
 
 def _utc(wall: float) -> datetime:
@@ -133,7 +146,7 @@ class RecordingService:
                 now = datetime.now().strftime("%Y%m%dT%H%M%S")
                 path = self.storage_dir / _safe(tag_name) / f"{_safe(src.name)}_{now}_{row.id[:8]}.mp4"
                 row.location = str(path)
-                begin = self.recorder.start_recording(src.id, row.id, path)
+                begin = self.recorder.start_recording(src.id, row.id, path, _profile(src))
                 if begin is not None:
                     row.begin_utc = _utc(begin)
                 s.add(row)
@@ -193,6 +206,9 @@ class RecordingService:
         if result.gaps:
             gaps = ", ".join(f"{a:.1f}-{b:.1f}s" for a, b in result.gaps)
             row.error = (row.error + "; " if row.error else "") + f"gaps: {gaps}"
+        if result.dropped:
+            row.error = ((row.error + "; " if row.error else "")
+                         + f"{result.dropped} packets dropped: the encoder fell behind")
         if result.begin_wall is not None:
             row.begin_utc = _utc(result.begin_wall)
         row.end_utc = _utc(result.end_wall) if result.end_wall else utcnow()

@@ -10,7 +10,7 @@ from sqlmodel import select
 from app.catalog import Catalog
 from app.errors import Conflict, InvalidInput
 from app.events import CatalogChanged, EventSink
-from app.ffmpeg_cmd import parse_ffmpeg_cmd
+from app.ffmpeg_cmd import profile_of
 from app.models import Record, Source
 from app.schemas import MASK, HttpPicture, SourceIn, SourceModel, SourceOut, unmask_uri_password
 from app.services.common import get_source, source_out
@@ -149,7 +149,7 @@ class SourceService:
         elif not picture["uri"].lower().startswith(("http://", "https://")):
             raise InvalidInput("uri_http_picture.uri must be an http:// or https:// URL",
                                field="uri_http_picture")
-        parse_ffmpeg_cmd(fields.get("ffmpeg_cmd"))
+        profile_of(fields.get("ffmpeg_cmd"))
         return fields
 
     def _flush(self, session) -> None:

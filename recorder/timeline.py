@@ -1,0 +1,77 @@
+"""Where a packet lands in a file: the timestamp rules every recording shares.
+
+A file starts at zero and its timestamps only grow. Within one connection (a "session") the
+camera's own clock is trusted; a packet without a timestamp falls back to the wall clock.
+After a reconnect the camera's clock restarts anywhere, so the new session is placed where
+the wall clock says it belongs: a camera drop shows up as a gap in the file, never squeezed
+out and never overlapping what was already written.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+
+TIME_BASE = Fraction(1, 90000)
+MIN_GAP_S = 0.5  # shorter pauses are jitter, not a drop worth logging
+
+
+def packet_seconds(packet: av.Packet) -> float | None:
+    ts = packet.dts if packet.dts is not None else packet.pts
+    if ts is None or not packet.time_base:
+        return None
+    return float(ts * packet.time_base)
+
+
+def pts_offset(packet: av.Packet) -> int:
+    """PTS minus DTS in TIME_BASE units (B-frames), never negative."""
+    if packet.pts is None or packet.dts is None or not packet.time_base:
+        return 0
+    return max(0, round((packet.pts - packet.dts) * packet.time_base / TIME_BASE))
+
+
+class Timeline:
+    """Maps (camera seconds, wall time, session) to file seconds for one file."""
+
+    def __init__(self) -> None:
+        self._session: object = None
+        self._offset_s = 0.0  # added to camera seconds to get file seconds
+        self.first_wall: float | None = None
+        self.end_s = 0.0      # the furthest point anything written reaches
+        self.gaps: list[tuple[float, float]] = []
+
+    def place(self, seconds: float | None, wall: float, session: object) -> float:
+        """File seconds of a packet read at `wall` carrying camera time `seconds`."""
+        if seconds is None:
+            seconds = wall - (self.first_wall if self.first_wall is not None else wall)
+            seconds -= self._offset_s
+        if session is not self._session:
+            self._start_session(session, seconds, wall)
+        return seconds + self._offset_s
+
+    def extend(self, end_s: float) -> None:
+        self.end_s = max(self.end_s, end_s)
+
+    def _start_session(self, session: object, seconds: float, wall: float) -> None:
+        if self._session is None:
+            self._offset_s = -seconds
+            self.first_wall = wall
+        else:
+            file_pos = wall - (self.first_wall if self.first_wall is not None else wall)
+            self._offset_s = max(file_pos, self.end_s) - seconds
+            if file_pos - self.end_s > MIN_GAP_S:
+                self.gaps.append((round(self.end_s, 3), round(file_pos, 3)))
+        self._session = session
+
+
+class MonotonicDts:
+    """Per-stream DTS in TIME_BASE units that strictly grows, whatever the camera sends."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, int] = {}
+
+    def __call__(self, kind: str, seconds: float) -> int:
+        dts = max(round(seconds / TIME_BASE), self._last.get(kind, -1) + 1)
+        self._last[kind] = dts
+        return dts
