@@ -6,11 +6,12 @@ PYTHON    ?= python3
 STAMP     := $(VENV)/.installed
 APT_STAMP := $(VENV)/.apt-installed
 
-# Debian packages the tests need: the GStreamer RTSP test camera (run with the system Python)
-# and the X/GL libraries Qt loads even when it renders offscreen.
+# Debian packages the tests need: the GStreamer RTSP test camera (run with the system Python),
+# the X/GL libraries Qt loads even when it renders offscreen, and nginx-rtmp (the RTMP server
+# live forwarding is tested against).
 TEST_DEB := gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp python3-gi gir1.2-gst-plugins-base-1.0 \
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
-	gstreamer1.0-plugins-ugly gstreamer1.0-x xvfb xauth \
+	gstreamer1.0-plugins-ugly gstreamer1.0-x xvfb xauth nginx-light libnginx-mod-rtmp \
 	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 \
 	libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-xkb1 libxkbcommon-x11-0 \
 	libegl1 libgl1 libfontconfig1 libdbus-1-3
