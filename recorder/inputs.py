@@ -98,8 +98,9 @@ class ContainerInput(PacketInput):
     def packets(self, stop: threading.Event) -> Iterator[av.Packet]:
         streams = [s for s in (self.video, self.audio) if s is not None]
         offset = 0  # in 1/1000 s, added on every loop of a file
+        frame_ms = round(1000 / float(self.video.average_rate or 25))
+        start_wall = time.monotonic()
         while not stop.is_set():
-            start_wall = time.monotonic()
             last_ms = 0
             for packet in self.container.demux(streams):
                 if stop.is_set():
@@ -118,7 +119,9 @@ class ContainerInput(PacketInput):
                 yield packet
             if not self.loop:
                 return
-            offset += last_ms + 40
+            # the next round follows on one frame after the last, in time and in timestamps
+            offset += last_ms + frame_ms
+            start_wall += (last_ms + frame_ms) / 1000
             self.container.seek(0)
 
     def close(self) -> None:
