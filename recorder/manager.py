@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,14 @@ from recorder.mp4file import RecordingResult
 from recorder.worker import FailureCallback, SourceSpec, SourceWorker, StatusCallback
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LiveStats:
+    status: str
+    error: str | None
+    retry_at: float | None  # wall time of the next connection attempt while waiting
+    fps: float
 
 
 class UnknownSource(KeyError):
@@ -75,6 +84,13 @@ class RecorderManager:
         if worker is None:
             return "offline", "the source is disabled"
         return worker.status, worker.error
+
+    def live_stats(self, source_id: int) -> LiveStats:
+        """What a tile shows besides the picture; a cheap in-memory read."""
+        worker = self._workers.get(source_id)
+        if worker is None:
+            return LiveStats("offline", "the source is disabled", None, 0.0)
+        return LiveStats(worker.status, worker.error, worker.retry_at, round(worker.fps, 1))
 
     def frames(self, source_id: int) -> FrameSlot:
         return self._worker(source_id).slot

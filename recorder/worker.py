@@ -86,6 +86,9 @@ class SourceWorker(threading.Thread):
         self.status = "connecting"
         self.error: str | None = None
         self.packets_read = 0
+        self.retry_at: float | None = None  # wall time of the next connection attempt
+        self.fps = 0.0                      # video packets per second, measured
+        self._fps_window = (time.monotonic(), 0)
 
     # --- control, from any thread --------------------------------------------------
     def stop(self, timeout: float = 3.0) -> None:
@@ -164,6 +167,8 @@ class SourceWorker(threading.Thread):
 
     # --- the reader thread ---------------------------------------------------------
     def _set_status(self, status: str, error: str | None = None) -> None:
+        if status != "online":
+            self.fps, self._fps_window = 0.0, (time.monotonic(), 0)
         if (status, error) != (self.status, self.error):
             self.status, self.error = status, error
             self._on_status(self.spec.id, status, error)
@@ -185,7 +190,10 @@ class SourceWorker(threading.Thread):
                 except Exception as exc:  # noqa: BLE001 - a worker must never die silently
                     log.exception("source %s: unexpected error", self.spec.id)
                     self._set_status("error", f"{type(exc).__name__}: {exc}")
-                self._stopping.wait(backoff.next_delay())
+                delay = backoff.next_delay()
+                self.retry_at = time.time() + delay
+                self._stopping.wait(delay)
+                self.retry_at = None
         finally:
             self.decoder.stop()
             with self._lock:
@@ -221,7 +229,17 @@ class SourceWorker(threading.Thread):
                     forward.write(packet, wall, self._session, source)
             if is_video:
                 self.decoder.offer(packet, codec_name, extradata)
+                self._count_frame()
         self._close_input()
+
+    def _count_frame(self) -> None:
+        since, frames = self._fps_window
+        frames += 1
+        now = time.monotonic()
+        if now - since >= 2.0:
+            self.fps, self._fps_window = frames / (now - since), (now, 0)
+        else:
+            self._fps_window = (since, frames)
 
     def _remember(self, packet: av.Packet, wall: float) -> None:
         """Keep the current GOP, bounded by bytes (a pre-roll that never grows unbounded)."""

@@ -10,17 +10,18 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlmodel import select
+from sqlmodel import func, select
 
 from app.catalog import Catalog
 from app.errors import Conflict, InvalidInput, NotFound, StorageFull
-from app.events import EventSink, RecordingStarted, RecordingStopped
+from app.events import EventSink, RecordChanged, RecordingStarted, RecordingStopped
 from app.ffmpeg_cmd import profile_of
 from app.models import GroupSource, Record, Source, Tag, utcnow
-from app.schemas import RecordOut, SourceModel, TagOut, iso_utc
+from app.schemas import RecordOut, RecordStatus, SourceModel, TagOut, iso_utc
 from app.services.common import group_by_name, record_out, source_snapshot, tag_by_name
 from recorder.encoding import COPY, EncodeProfile
 from recorder.manager import RecorderManager
@@ -42,6 +43,21 @@ def _profile(source: Source) -> EncodeProfile:
     except InvalidInput as exc:
         log.warning("source %s: %s; recording by stream copy", source.name, exc)
         return COPY
+
+
+@dataclass(frozen=True)
+class RunningTag:
+    name: str
+    since: datetime
+    records: int
+    size_bytes: int
+
+
+def _size(location: str | None) -> int:
+    try:
+        return Path(location).stat().st_size if location else 0
+    except OSError:
+        return 0
 
 
 def _utc(wall: float) -> datetime:
@@ -72,6 +88,37 @@ class RecordingService:
                 stmt = stmt.where(Record.status == status)
             return [self._out(s, r) for r in s.exec(stmt).all()]
 
+    def find(self, *, tag_name: str | None = None, source_id: int | None = None,
+             status: str | None = None, begin_from: datetime | None = None,
+             begin_to: datetime | None = None, limit: int = 2000) -> list[RecordOut]:
+        """Records matching every filter given, newest first: the operator's browser.
+        `begin_from` is inclusive, `begin_to` exclusive (timezone-aware); a record not yet
+        begun counts from its creation."""
+        if status is not None and status not in RecordStatus.__members__:
+            raise InvalidInput(f"unknown record status {status!r}", field="status")
+        begin = func.coalesce(Record.begin_utc, Record.created_utc)
+        with self.catalog.session() as s:
+            stmt = select(Record).order_by(begin.desc(), Record.id).limit(limit)
+            if tag_name is not None:
+                tag = tag_by_name(s, tag_name)
+                if tag is None:
+                    return []
+                stmt = stmt.where(Record.tag_id == tag.id)
+            if source_id is not None:
+                stmt = stmt.where(Record.source_id == source_id)
+            if status is not None:
+                stmt = stmt.where(Record.status == status)
+            if begin_from is not None:
+                stmt = stmt.where(begin >= begin_from.astimezone(timezone.utc))
+            if begin_to is not None:
+                stmt = stmt.where(begin < begin_to.astimezone(timezone.utc))
+            return [self._out(s, r) for r in s.exec(stmt).all()]
+
+    def tag_names(self) -> list[str]:
+        """Every tag ever used, by name."""
+        with self.catalog.session() as s:
+            return list(s.exec(select(Tag.name).order_by(Tag.name)).all())
+
     def get(self, record_id: str) -> RecordOut:
         with self.catalog.session() as s:
             return self._out(s, self._row(s, record_id))
@@ -89,6 +136,23 @@ class RecordingService:
             stmt = (select(Tag.name).join(Record, Record.tag_id == Tag.id)
                     .where(Record.status == "recording").distinct().order_by(Tag.name))
             return list(s.exec(stmt).all())
+
+    def running_summary(self) -> list[RunningTag]:
+        """Each tag that records now: since when, how many sources, bytes on disk so far."""
+        with self.catalog.session() as s:
+            stmt = (select(Tag.name, Record.begin_utc, Record.location)
+                    .join(Record, Record.tag_id == Tag.id).where(Record.status == "recording"))
+            rows = s.exec(stmt).all()
+        tags: dict[str, RunningTag] = {}
+        for name, begin, location in rows:
+            size = _size(location)
+            current = tags.get(name)
+            if current is None:
+                tags[name] = RunningTag(name, begin, 1, size)
+            else:
+                tags[name] = RunningTag(name, min(current.since, begin), current.records + 1,
+                                        current.size_bytes + size)
+        return sorted(tags.values(), key=lambda t: t.since)
 
     def tag(self, name: str) -> TagOut:
         with self.catalog.session() as s:
@@ -116,7 +180,6 @@ class RecordingService:
         """Start every source of the group (of `model`, if given) under the tag.
         Idempotent per source: one already recording under this tag is left as it is."""
         model = SourceModel(model) if model else None
-        started: list[tuple[str, int]] = []
         with self._lock, self.catalog.session() as s:
             group = group_by_name(s, group_name)
             stmt = (select(Source).join(GroupSource, GroupSource.source_id == Source.id)
@@ -125,38 +188,72 @@ class RecordingService:
             if not sources:
                 raise InvalidInput(f"group {group_name!r} has no sources"
                                    + (f" of model {model.value}" if model else ""), field="group_name")
-            tag = tag_by_name(s, tag_name)
-            if tag is None:
-                tag = Tag(name=tag_name)
-                s.add(tag)
-                s.flush()
-            rows: list[Record] = []
-            for src in sources:
-                key = f"{src.id}:{tag.id}"
-                existing = s.exec(select(Record).where(Record.running_key == key)).first()
-                if existing is not None:
-                    rows.append(existing)
-                    continue
-                if not self.recorder.has_source(src.id):
-                    raise Conflict(f"source {src.name!r} is not being read (disabled or not a "
-                                   "video stream)", field="group_name")
-                self._check_disk()
-                row = Record(status="recording", source_id=src.id, tag_id=tag.id, model=src.model,
-                             running_key=key, source_snapshot=source_snapshot(src), begin_utc=utcnow())
-                now = datetime.now().strftime("%Y%m%dT%H%M%S")
-                path = self.storage_dir / _safe(tag_name) / f"{_safe(src.name)}_{now}_{row.id[:8]}.mp4"
-                row.location = str(path)
-                begin = self.recorder.start_recording(src.id, row.id, path, _profile(src))
-                if begin is not None:
-                    row.begin_utc = _utc(begin)
-                s.add(row)
-                rows.append(row)
-                started.append((row.id, src.id))
-            s.flush()
-            result = [self._out(s, r) for r in rows]
+            result, started = self._start_sources(s, tag_name, sources, field="group_name")
+        self._announce(started, tag_name, origin)
+        return result
+
+    def start_sources(self, tag_name: str, source_ids: list[int], origin: str = "core") -> list[RecordOut]:
+        """Start the given sources (the tiles an operator selected) under the tag."""
+        if not tag_name or not tag_name.strip():
+            raise InvalidInput("a tag name is required", field="tag_name", kind="missing")
+        if not source_ids:
+            raise InvalidInput("choose at least one source", field="source_ids", kind="missing")
+        with self._lock, self.catalog.session() as s:
+            sources = []
+            for source_id in sorted(set(source_ids)):
+                src = s.get(Source, source_id)
+                if src is None:
+                    raise NotFound("source", source_id, field="source_ids")
+                sources.append(src)
+            result, started = self._start_sources(s, tag_name.strip(), sources,
+                                                  field="source_ids")
+        self._announce(started, tag_name.strip(), origin)
+        return result
+
+    def _announce(self, started: list[tuple[str, int]], tag_name: str, origin: str) -> None:
         for record_id, source_id in started:
             self.bus.publish(RecordingStarted(record_id, source_id, tag_name, origin))
-        return result
+
+    def _start_sources(self, s, tag_name: str, sources: list[Source], *,
+                       field: str) -> tuple[list[RecordOut], list[tuple[str, int]]]:
+        """Inside the lock and the caller's unit of work: a record per source not yet
+        recording under the tag. Returns the records and the (record, source) pairs started,
+        whose events the caller publishes once the catalog has committed them."""
+        started: list[tuple[str, int]] = []
+        tag = tag_by_name(s, tag_name)
+        if tag is None:
+            tag = Tag(name=tag_name)
+            s.add(tag)
+            s.flush()
+        # Every check before the first file opens: a refusal starts nothing at all.
+        idle = [src for src in sources if s.exec(select(Record.id).where(
+            Record.running_key == f"{src.id}:{tag.id}")).first() is None]
+        for src in idle:
+            if not self.recorder.has_source(src.id):
+                raise Conflict(f"source {src.name!r} is not being read (disabled or not a "
+                               "video stream)", field=field)
+        if idle:
+            self._check_disk()
+        rows: list[Record] = []
+        for src in sources:
+            key = f"{src.id}:{tag.id}"
+            existing = s.exec(select(Record).where(Record.running_key == key)).first()
+            if existing is not None:
+                rows.append(existing)
+                continue
+            row = Record(status="recording", source_id=src.id, tag_id=tag.id, model=src.model,
+                         running_key=key, source_snapshot=source_snapshot(src), begin_utc=utcnow())
+            now = datetime.now().strftime("%Y%m%dT%H%M%S")
+            path = self.storage_dir / _safe(tag_name) / f"{_safe(src.name)}_{now}_{row.id[:8]}.mp4"
+            row.location = str(path)
+            begin = self.recorder.start_recording(src.id, row.id, path, _profile(src))
+            if begin is not None:
+                row.begin_utc = _utc(begin)
+            s.add(row)
+            rows.append(row)
+            started.append((row.id, src.id))
+        s.flush()
+        return [self._out(s, r) for r in rows], started
 
     def stop(self, tag_name: str, model: SourceModel | str | None = None,
              origin: str = "core") -> list[RecordOut]:
@@ -253,7 +350,9 @@ class RecordingService:
             path.unlink(missing_ok=True)
             row.status = "deleted"
             s.add(row)
-            return self._out(s, row)
+            out = self._out(s, row)
+        self.bus.publish(RecordChanged(record_id, "deleted"))
+        return out
 
     # --- internals -----------------------------------------------------------------
     def _row(self, session, record_id: str) -> Record:

@@ -16,7 +16,7 @@ from app.schemas import MASK, HttpPicture, SourceIn, SourceModel, SourceOut, unm
 from app.services.common import get_source, source_out
 from recorder.frames import FrameSlot, encode_jpeg
 from recorder.inputs import validate_uri
-from recorder.manager import RecorderManager, UnknownSource
+from recorder.manager import LiveStats, RecorderManager, UnknownSource
 from recorder.picture import PictureSpec
 from recorder.worker import SourceSpec
 
@@ -28,6 +28,11 @@ class SourceService:
     # --- queries -------------------------------------------------------------------
     def status(self, source_id: int) -> tuple[str, str | None]:
         return self.recorder.status(source_id)
+
+    def live_stats(self, source_id: int) -> LiveStats:
+        """Status, last error, next retry time and measured fps, from memory (no catalog
+        read), cheap enough for a tile to ask every second."""
+        return self.recorder.live_stats(source_id)
 
     def list(self) -> list[SourceOut]:
         with self.catalog.session() as s:
