@@ -180,7 +180,9 @@ def unmask_uri_password(new: str | None, stored: str | None) -> str | None:
 
 # --- sync (`POST /api/v1/sync`) and the upload endpoint another station syncs into ---------
 class SyncIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [
+        {"tag_name": "meeting-1", "location": "/mnt/backup/recordings"},
+        {"tag_name": "meeting-1", "location": "http://:TOKEN@10.0.0.2:4035/"}]})
     tag_name: str = Field(min_length=1, max_length=255)
     location: str = Field(min_length=1, max_length=4096, description=(
         "an absolute directory path, or another station's base URL; its token goes in the "
