@@ -48,7 +48,16 @@ class RecordingStopped:
     origin: str = "core"
 
 
-Event = SourceStatusChanged | CatalogChanged | RecordingStarted | RecordingStopped
+@dataclass(frozen=True)
+class RecordChanged:
+    """A record changed after it stopped: its file deleted, or a synced copy verified (its
+    `sync_location` set). Whoever shows records reloads that one."""
+
+    record_id: str
+    action: str  # "deleted" | "synced"
+
+
+Event = SourceStatusChanged | CatalogChanged | RecordingStarted | RecordingStopped | RecordChanged
 
 
 class EventSink(Protocol):

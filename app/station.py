@@ -59,7 +59,7 @@ def build_station(settings: Settings) -> Station:
         on_failure=lambda record_id, reason: recordings.fail(record_id, reason),
     )
     sync = SyncService(catalog, station_name=settings.station_name,
-                       token_file=settings.data_dir / "sync-tokens.json")
+                       token_file=settings.data_dir / "sync-tokens.json", bus=bus)
     uploads = UploadService(settings.recordings_dir, disk_floor_bytes=settings.disk_floor_mb << 20)
     return Station(settings, catalog, bus, recorder,
                    SourceService(catalog, recorder, bus), GroupService(catalog, recorder, bus),

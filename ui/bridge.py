@@ -10,6 +10,7 @@ from app.events import (
     CatalogChanged,
     Event,
     EventBus,
+    RecordChanged,
     RecordingStarted,
     RecordingStopped,
     SourceStatusChanged,
@@ -21,6 +22,7 @@ class EventBridge(QObject):
     catalog_changed = Signal(str, int, str)              # entity, id, action
     recording_started = Signal(str, int, str, str)       # record id, source id, tag, origin
     recording_stopped = Signal(str, int, str, str, str)  # ... status, origin
+    record_changed = Signal(str, str)                    # record id, action (deleted / synced)
 
     def __init__(self, bus: EventBus, parent: QObject | None = None):
         super().__init__(parent)
@@ -36,6 +38,8 @@ class EventBridge(QObject):
         elif isinstance(event, RecordingStopped):
             self.recording_stopped.emit(event.record_id, event.source_id, event.tag_name,
                                         event.status, event.origin)
+        elif isinstance(event, RecordChanged):
+            self.record_changed.emit(event.record_id, event.action)
 
     def close(self) -> None:
         self._unsubscribe()

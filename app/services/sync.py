@@ -29,6 +29,7 @@ from sqlmodel import select
 
 from app.catalog import Catalog
 from app.errors import InvalidInput, NotFound
+from app.events import EventSink, RecordChanged
 from app.models import Record, SyncItem, SyncJob, Tag, utcnow
 from app.schemas import SyncFileOut, SyncJobOut, iso_utc
 from app.services.common import tag_by_name
@@ -101,8 +102,10 @@ class TokenStore:
 
 class SyncService:
     def __init__(self, catalog: Catalog, *, station_name: str, token_file: Path,
-                 bytes_per_second: int | None = None, retries: int = 3, retry_delay: float = 0.5):
+                 bytes_per_second: int | None = None, retries: int = 3, retry_delay: float = 0.5,
+                 bus: EventSink | None = None):
         self.catalog = catalog
+        self.bus = bus  # told of each record whose copy was verified
         self.station_name = station_name
         self.bytes_per_second = bytes_per_second  # None: as fast as the disk and network go
         self.retries, self.retry_delay = retries, retry_delay
@@ -303,6 +306,8 @@ class SyncService:
             self._save_item(item.id, status="verified", bytes_done=item.size_bytes,
                             bytes_sent=item.bytes_sent + flight.sent, sync_location=location,
                             record_id=item.record_id)
+            if self.bus is not None:
+                self.bus.publish(RecordChanged(item.record_id, "synced"))
         finally:
             with self._live_lock:
                 self._live.pop(job_id, None)
