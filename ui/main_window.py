@@ -1,31 +1,35 @@
-"""The main window: the camera wall, and the group / tag / Start / Stop controls that call
-the same recording service the API calls."""
+"""The main window: the camera wall in the middle, groups on the left, recording controls
+on the right, recordings in a second tab, the station's vital signs in the status bar.
+
+Everything here calls the same services the API calls, on worker threads (`TaskRunner`);
+what any API client does reaches the window through the `EventBridge`, so the wall, the
+panels and the browser always show the station as it is.
+"""
 
 from __future__ import annotations
 
-import math
-from datetime import datetime
-
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QComboBox,
-    QGridLayout,
-    QLabel,
-    QLineEdit,
+    QDockWidget,
     QMainWindow,
     QMessageBox,
-    QPushButton,
-    QToolBar,
+    QTabWidget,
     QWidget,
 )
 
 from app.errors import StationError
 from app.station import Station
-from recorder.frames import Demand
 from ui.bridge import EventBridge
+from ui.groups_panel import GroupsPanel
+from ui.icons import icon
+from ui.status_bar import StationStatusBar
+from ui.tags_panel import TagsPanel
 from ui.tasks import TaskRunner
-from ui.tile import CameraTile
+from ui.tray import StationTray
+from ui.wall import CameraWall
+
+STOP, KEEP, CANCEL = "stop", "keep", "cancel"
 
 
 class MainWindow(QMainWindow):
@@ -33,159 +37,220 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.station, self.bridge, self.api_url = station, bridge, api_url
         self.tasks = TaskRunner(self)
-        self.tiles: dict[int, CameraTile] = {}
-        self.setWindowTitle(f"{station.name} — {station.version}")
+        self.notifications: list[str] = []
+        self.setWindowTitle(f"{station.name} — Recording Station {station.version}")
+        self.setWindowIcon(icon("app"))
         screen = self.screen().availableGeometry() if self.screen() else None
         if screen is not None:
-            self.resize(min(1280, screen.width() - 40), min(800, screen.height() - 60))
-        self._build_toolbar()
-        self._wall = QWidget(self)
-        self._grid = QGridLayout(self._wall)
-        self._grid.setContentsMargins(4, 4, 4, 4)
-        self._grid.setSpacing(4)
-        self.setCentralWidget(self._wall)
-        self._api_label = QLabel(f"API: {api_url}")
-        self._api_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self._rec_label = QLabel()
-        self.statusBar().addWidget(self._api_label)
-        self.statusBar().addPermanentWidget(self._rec_label)
+            self.resize(min(1360, screen.width() - 40), min(840, screen.height() - 60))
+
+        self.wall = CameraWall(self._slot, station.sources.live_stats, self)
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.wall, icon("camera"), "Live")
+        self.setCentralWidget(self.tabs)
+        self.groups = GroupsPanel(station, self.tasks, self.report, self)
+        self.tags = TagsPanel(station, self.tasks, self.report, self)
+        self._dock(self.groups, "Sources & groups", Qt.DockWidgetArea.LeftDockWidgetArea, 230)
+        self._dock(self.tags, "Recording", Qt.DockWidgetArea.RightDockWidgetArea, 280)
+        self.status = StationStatusBar(station.settings, api_url, self)
+        self.setStatusBar(self.status)
+        self.tray = StationTray(self)
+        self._build_menus()
+        self._mount_optional_tabs()
+
+        self.wall.selection_changed.connect(self.tags.set_selection)
+        self.groups.filter_changed.connect(self.wall.show_only)
+        self.groups.start_group.connect(self._start_group_from_panel)
+        self.groups.edit_source.connect(self.edit_source)
+        self.groups.delete_source.connect(self.delete_source)
         bridge.source_status_changed.connect(self._on_source_status_changed)
-        bridge.catalog_changed.connect(self._on_catalog_changed)
+        bridge.catalog_changed.connect(lambda *_: self.reload())
         bridge.recording_started.connect(self._on_recording_started)
         bridge.recording_stopped.connect(self._on_recording_stopped)
+        self.tags.running.model().modelReset.connect(self._count_recordings)
         self.reload()
 
     # --- building ------------------------------------------------------------------
-    def _build_toolbar(self) -> None:
-        bar = QToolBar("Recording", self)
-        bar.setMovable(False)
-        self.addToolBar(bar)
-        bar.addWidget(QLabel(" Group "))
-        self.group_box = QComboBox(self)
-        self.group_box.setMinimumWidth(160)
-        self.group_box.currentTextChanged.connect(self._suggest_tag)
-        bar.addWidget(self.group_box)
-        bar.addWidget(QLabel("  Tag "))
-        self.tag_edit = QLineEdit(self)
-        self.tag_edit.setMinimumWidth(240)
-        self.tag_edit.setPlaceholderText("tag name")
-        bar.addWidget(self.tag_edit)
-        self.start_button = QPushButton("● Start", self)
-        self.start_button.setObjectName("startButton")
-        self.start_button.clicked.connect(self.start_recording)
-        self.stop_button = QPushButton("■ Stop", self)
-        self.stop_button.setObjectName("stopButton")
-        self.stop_button.clicked.connect(self.stop_recording)
-        bar.addWidget(self.start_button)
-        bar.addWidget(self.stop_button)
-        QShortcut(QKeySequence("Ctrl+R"), self, activated=self.start_recording)
-        QShortcut(QKeySequence("Ctrl+Shift+R"), self, activated=self.stop_recording)
+    def _dock(self, widget: QWidget, title: str, area: Qt.DockWidgetArea, width: int) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        widget.setMinimumWidth(width)
+        self.addDockWidget(area, dock)
+        return dock
 
+    def _build_menus(self) -> None:
+        station = self.menuBar().addMenu("&Station")
+        station.addAction(icon("settings"), "&Settings…", self.open_settings)
+        station.addAction("Open API &docs", lambda: QDesktopServices.openUrl(
+            QUrl(self.api_url.rstrip("/") + "/api/docs")))
+        station.addSeparator()
+        station.addAction("&Quit", self.quit_station, QKeySequence.StandardKey.Quit)
+        sources = self.menuBar().addMenu("S&ources")
+        sources.addAction(icon("add"), "&Add source…", self.add_source, QKeySequence("Ctrl+N"))
+        sources.addAction(icon("add"), "New &group…", self.groups.ask_new_group)
+        view = self.menuBar().addMenu("&View")
+        view.addAction("Back to the &grid", self.wall.unfocus)
+        for dock in self.findChildren(QDockWidget):
+            view.addAction(dock.toggleViewAction())
+        # Application-wide: they work whichever panel has the focus.
+        for keys, slot in (("Ctrl+R", self.tags.start_group), ("Ctrl+Shift+R", self.tags.stop_selected),
+                           ("F9", self.tags.toggle)):
+            QShortcut(QKeySequence(keys), self, activated=slot,
+                      context=Qt.ShortcutContext.ApplicationShortcut)
+
+    def _mount_optional_tabs(self) -> None:
+        """The recordings browser lives in its own module; mounted as the second tab."""
+        try:  # TEMPORARY until ui.recordings lands
+            from ui.recordings import RecordingsBrowser
+        except ImportError:
+            return
+        self.recordings = RecordingsBrowser(self.station, self.bridge, self.tasks, self)
+        self.tabs.addTab(self.recordings, icon("tag"), "Recordings")
+
+    def _slot(self, source_id: int):
+        try:
+            return self.station.sources.frames(source_id)
+        except StationError:
+            return None
+
+    # --- reading the catalog ---------------------------------------------------------------
     def reload(self) -> None:
-        """Rebuild groups and tiles from the catalog."""
-        current = self.group_box.currentText()
-        self.group_box.blockSignals(True)
-        self.group_box.clear()
-        self.group_box.addItems([g.name for g in self.station.groups.list()])
-        if current:
-            self.group_box.setCurrentText(current)
-        self.group_box.blockSignals(False)
-        self._suggest_tag(self.group_box.currentText())
-        self._rebuild_tiles()
-        self._refresh_running()
+        self.tasks.run(self._read, self._apply)
+        self.groups.reload()
 
-    def _rebuild_tiles(self) -> None:
-        for tile in self.tiles.values():
-            tile.close_tile()
-            tile.deleteLater()
-        self.tiles.clear()
-        sources = self.station.sources.list()
-        columns = max(1, math.ceil(math.sqrt(len(sources))))
-        demand = Demand.ALL if len(sources) <= 4 else Demand.KEYFRAMES
-        for index, source in enumerate(sources):
-            try:
-                slot = self.station.sources.frames(source.id)
-            except StationError:
-                slot = None
-            tile = CameraTile(source.id, source.name, slot, demand=demand, parent=self._wall)
-            tile.set_status(source.status.value, source.error or "")
-            self._grid.addWidget(tile, index // columns, index % columns)
-            self.tiles[source.id] = tile
-        for record in self.station.recordings.list(status="recording"):
-            if record.source and record.source.id in self.tiles:
-                self.tiles[record.source.id].set_recording(record.tag_name or "", True)
+    def _read(self):
+        return (self.station.sources.list(), [g.name for g in self.station.groups.list()],
+                self.station.recordings.list(status="recording"))
 
-    def _suggest_tag(self, group: str) -> None:
-        if group and not self.tag_edit.isModified():
-            self.tag_edit.setText(f"{group}-{datetime.now():%Y%m%d-%H%M%S}")
-
-    # --- actions -------------------------------------------------------------------
-    def start_recording(self) -> None:
-        group, tag = self.group_box.currentText(), self.tag_edit.text().strip()
-        if not group or not tag:
-            self._error("Choose a group and a tag name first.")
-            return
-        self.start_button.setEnabled(False)
-        self.tasks.run(lambda: self.station.recordings.start(tag, group, origin="gui"),
-                       self._after_start)
-
-    def _after_start(self, _records, error) -> None:
-        self.start_button.setEnabled(True)
+    def _apply(self, result, error) -> None:
         if error is not None:
-            self._error(str(error))
-
-    def stop_recording(self) -> None:
-        tag = self.tag_edit.text().strip()
-        if not tag:
-            self._error("Enter the tag to stop.")
+            self.report(f"Could not read the catalog: {error}")
             return
-        self.stop_button.setEnabled(False)
-        self.tasks.run(lambda: self.station.recordings.stop(tag, origin="gui"), self._after_stop)
+        sources, groups, running = result
+        self.wall.set_sources(sources)
+        self.tags.set_groups(groups)
+        for tile in self.wall.tiles.values():
+            tile.recording_tags.clear()
+            tile.recording_since = None
+        for record in running:
+            tile = self.wall.tiles.get(record.source.id if record.source else -1)
+            if tile is not None:
+                tile.set_recording(record.tag_name or "", True)
+        self.tags.refresh()
 
-    def _after_stop(self, records, error) -> None:
-        self.stop_button.setEnabled(True)
-        if error is not None:
-            self._error(str(error))
-            return
-        self.tag_edit.setModified(False)
-        self._suggest_tag(self.group_box.currentText())
-        self.statusBar().showMessage(f"Stopped {len(records)} recording(s).", 5000)
-
-    def _error(self, message: str) -> None:
-        self.statusBar().showMessage(message, 8000)
-        if not self.property("quiet_errors"):
+    # --- actions ---------------------------------------------------------------------
+    def report(self, message: str) -> None:
+        """Errors and results of operator actions: in the status bar, and as a dialog for
+        errors unless the window is told to stay quiet (tests, kiosk use)."""
+        self.status.showMessage(message, 8000)
+        lowered = message.lower()
+        is_error = not lowered.startswith(("stopped", "started"))
+        if is_error and not self.property("quiet_errors"):
             QMessageBox.warning(self, "Recording Station", message)
 
-    # --- core events ---------------------------------------------------------------
+    def _start_group_from_panel(self, group: str) -> None:
+        self.tags.group_box.setCurrentText(group)
+        self.tags.start_group()
+
+    def add_source(self) -> None:
+        from ui.source_dialog import SourceDialog
+
+        SourceDialog.add(self.station, self.tasks, self)
+
+    def edit_source(self, source_id: int) -> None:
+        from ui.source_dialog import SourceDialog
+
+        SourceDialog.edit(self.station, self.tasks, source_id, self)
+
+    def delete_source(self, source_id: int) -> None:
+        from ui.source_dialog import confirm_delete_source
+
+        confirm_delete_source(self.station, self.tasks, source_id, self)
+
+    def open_settings(self) -> None:
+        from ui.settings_dialog import SettingsDialog
+
+        SettingsDialog(self.station.settings, self).exec()
+
+    # --- core events ---------------------------------------------------------------------
     def _on_source_status_changed(self, source_id: int, status: str, error: str) -> None:
-        tile = self.tiles.get(source_id)
+        tile = self.wall.tiles.get(source_id)
         if tile is not None:
             tile.set_status(status, error)
 
-    def _on_catalog_changed(self, _entity: str, _entity_id: int, _action: str) -> None:
-        self.reload()
-
     def _on_recording_started(self, _record_id: str, source_id: int, tag: str, origin: str) -> None:
-        if source_id in self.tiles:
-            self.tiles[source_id].set_recording(tag, True)
+        tile = self.wall.tiles.get(source_id)
+        if tile is not None:
+            tile.set_recording(tag, True)
         if origin != "gui":
-            self.statusBar().showMessage(f"Recording '{tag}' started by {origin}.", 5000)
-        self._refresh_running()
+            self.notify(f"Recording “{tag}” started by {origin}.")
+        self.tags.refresh()
 
     def _on_recording_stopped(self, _record_id: str, source_id: int, tag: str, status: str,
                               origin: str) -> None:
-        if source_id in self.tiles:
-            self.tiles[source_id].set_recording(tag, False)
+        tile = self.wall.tiles.get(source_id)
+        if tile is not None:
+            tile.set_recording(tag, False)
         if origin != "gui":
-            self.statusBar().showMessage(f"Recording '{tag}' stopped by {origin} ({status}).", 5000)
-        self._refresh_running()
+            self.notify(f"Recording “{tag}” stopped by {origin} ({status}).")
+        self.tags.refresh()
 
-    def _refresh_running(self) -> None:
-        running = sum(len(t.recording_tags) for t in self.tiles.values())
-        self._rec_label.setText(f"● {running} recording" if running else "idle")
+    def notify(self, message: str) -> None:
+        """Remote-control awareness: what an API client did, in the status bar and as a
+        desktop notification from the tray icon."""
+        self.notifications.append(message)
+        self.status.showMessage(message, 6000)
+        self.tray.notify(message)
+
+    def _count_recordings(self) -> None:
+        self.status.set_recording_count(sum(r.records for r in self.tags.summary))
+
+    # --- closing ---------------------------------------------------------------------
+    def running_count(self) -> int:
+        return sum(len(t.recording_tags) for t in self.wall.tiles.values())
+
+    def ask_close_choice(self) -> str:
+        """Closing while recording: stop and quit, keep recording in the tray, or cancel.
+        A preset `close_choice` property answers without asking (tests, kiosk set-ups)."""
+        preset = self.property("close_choice")
+        if preset in (STOP, KEEP, CANCEL):
+            return preset
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Recordings are running")
+        box.setText(f"{self.running_count()} recording(s) are running.")
+        box.setInformativeText("Stop them and quit, or keep the station recording in the "
+                               "background (it stays reachable from the tray and the API)?")
+        stop = box.addButton("Stop and quit", QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("Keep recording", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(keep)
+        box.exec()
+        clicked = box.clickedButton()
+        return STOP if clicked is stop else KEEP if clicked is keep else CANCEL
+
+    def quit_station(self) -> None:
+        self._quitting = True
+        self.close()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
-        for tile in self.tiles.values():
-            tile.close_tile()
+        if self.running_count() and not getattr(self, "_closing_confirmed", False):
+            choice = self.ask_close_choice()
+            if choice == CANCEL:
+                event.ignore()
+                return
+            if choice == KEEP:
+                event.ignore()
+                self.tray.keep_running()
+                return
+            self._closing_confirmed = True
+        self.wall.close_wall()
+        self.tags.close_panel()
+        self.status.stop()
+        self.tray.hide()
         self.tasks.shutdown()
         super().closeEvent(event)

@@ -1,46 +1,86 @@
-"""A camera tile: the live picture of one source, its name and status, a REC badge.
+"""A camera tile: the live picture of one source, its name, status and fps, a REC badge.
 
 The tile pulls the newest frame from the source's slot on its own QTimer (display rate), so
-the recorder never waits for the GUI and a busy GUI simply skips frames.
+the recorder never waits for the GUI and a busy GUI simply skips frames. Once a second it
+also reads the source's live stats (status, last error, next retry, fps) from memory.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Callable
 
-from PySide6.QtCore import QRect, Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QImage, QPainter
+from PySide6.QtCore import QRect, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from recorder.frames import Demand, FrameSlot
+from recorder.manager import LiveStats
 
-STATUS_COLOURS = {"online": "#2ecc71", "connecting": "#f1c40f", "offline": "#95a5a6", "error": "#e74c3c"}
+STATUS_COLOURS = {"online": "#2ecc71", "connecting": "#f1c40f", "offline": "#95a5a6",
+                  "error": "#e74c3c"}
+StatsProvider = Callable[[int], LiveStats]
+
+
+def status_text(stats: LiveStats, now: float | None = None) -> str:
+    """What the tile says about its source: 'online · 25 fps', 'connecting · retry in 4 s'."""
+    if stats.status == "online":
+        return f"online · {stats.fps:.0f} fps" if stats.fps else "online"
+    if stats.retry_at is not None:
+        wait = max(0, round(stats.retry_at - (now or time.time())))
+        return f"{stats.status} · retry in {wait} s"
+    return stats.status
 
 
 class CameraTile(QWidget):
+    clicked = Signal(int, bool)    # source id, ctrl held (add to the selection)
+    double_clicked = Signal(int)
+
     def __init__(self, source_id: int, name: str, slot: FrameSlot | None, *,
-                 demand: Demand = Demand.ALL, fps: int = 15, parent: QWidget | None = None):
+                 demand: Demand = Demand.KEYFRAMES, stats: StatsProvider | None = None,
+                 fps: int = 15, parent: QWidget | None = None):
         super().__init__(parent)
         self.source_id, self.name, self.slot = source_id, name, slot
         self.status, self.error = "connecting", ""
+        self.stats = LiveStats("connecting", None, None, 0.0)
+        self._stats_provider = stats
+        self.selected = False
         self.recording_tags: set[str] = set()
         self.recording_since: float | None = None
         self.image: QImage | None = None
         self.frame_seq = 0
+        self.demand = demand
         self._token = slot.watch(demand) if slot is not None else None
         self.setMinimumSize(160, 90)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setToolTip(name)
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._pull_frame)
         self._timer.start(max(10, 1000 // fps))
+        self._stats_timer = QTimer(self)
+        self._stats_timer.timeout.connect(self.refresh_stats)
+        self._stats_timer.start(1000)
+        self.refresh_stats()
 
+    # --- state from the window -------------------------------------------------------
     def set_demand(self, demand: Demand) -> None:
+        """Grid tiles want keyframes, a focused tile every frame, a hidden one nothing."""
+        self.demand = demand
         if self.slot is not None and self._token is not None:
             self.slot.change(self._token, demand)
 
+    def set_name(self, name: str) -> None:
+        self.name = name
+        self.setToolTip(name)
+        self.update()
+
     def set_status(self, status: str, error: str = "") -> None:
         self.status, self.error = status, error
+        self.refresh_stats()
+
+    def set_selected(self, selected: bool) -> None:
+        self.selected = selected
         self.update()
 
     def set_recording(self, tag: str, on: bool) -> None:
@@ -53,6 +93,18 @@ class CameraTile(QWidget):
                 self.recording_since = None
         self.update()
 
+    def refresh_stats(self) -> None:
+        if self._stats_provider is not None:
+            try:
+                self.stats = self._stats_provider(self.source_id)
+            except Exception:  # noqa: BLE001 - a deleted source: keep the last known state
+                return
+            self.status, self.error = self.stats.status, self.stats.error or ""
+        else:
+            self.stats = LiveStats(self.status, self.error or None, None, 0.0)
+        self.update()
+
+    # --- painting ------------------------------------------------------------------
     def _pull_frame(self) -> None:
         frame = self.slot.latest() if self.slot is not None else None
         if frame is not None and frame.seq != self.frame_seq:
@@ -72,11 +124,17 @@ class CameraTile(QWidget):
             target.moveCenter(self.rect().center())
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawImage(target, self.image)
-        else:
-            painter.setPen(QColor("#7f8c8d"))
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
-                             self.error or "waiting for picture…")
+        if self.status != "online" or self.image is None:
+            painter.setPen(QColor("#c0c6cc"))
+            message = self.error if self.error else (
+                "waiting for picture…" if self.status == "online" else self.status + "…")
+            painter.drawText(self.rect().adjusted(12, 30, -12, -12),
+                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, message)
         self._paint_overlay(painter)
+        if self.selected:
+            painter.setPen(QPen(QColor("#4a90d9"), 3))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(self.rect().adjusted(1, 1, -2, -2))
         painter.end()
 
     def _paint_overlay(self, painter: QPainter) -> None:
@@ -85,15 +143,24 @@ class CameraTile(QWidget):
         painter.setBrush(QColor(STATUS_COLOURS.get(self.status, "#95a5a6")))
         painter.setPen(Qt.PenStyle.NoPen)
         painter.drawEllipse(8, 7, 10, 10)
-        painter.setPen(QColor("white"))
         font = QFont(self.font())
         font.setBold(True)
         painter.setFont(font)
-        painter.drawText(bar.adjusted(24, 0, -8, 0), Qt.AlignmentFlag.AlignVCenter,
-                         f"{self.name}  ·  {self.status}")
+        painter.setPen(QColor("white"))
+        state = status_text(self.stats)
+        state_width = painter.fontMetrics().horizontalAdvance(state) + 10
+        painter.drawText(bar.adjusted(24, 0, -state_width - 8, 0),
+                         Qt.AlignmentFlag.AlignVCenter, painter.fontMetrics().elidedText(
+                             self.name, Qt.TextElideMode.ElideRight, max(20, self.width() - state_width - 40)))
+        painter.setPen(QColor("#d5dbe1"))
+        painter.drawText(bar.adjusted(0, 0, -8, 0),
+                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, state)
         if self.recording_since is not None:
             elapsed = int(time.monotonic() - self.recording_since)
-            text = f"● REC {elapsed // 60:02d}:{elapsed % 60:02d}  {', '.join(sorted(self.recording_tags))}"
+            text = (f"● REC {elapsed // 3600:d}:{elapsed // 60 % 60:02d}:{elapsed % 60:02d}  "
+                    f"{', '.join(sorted(self.recording_tags))}")
+            text = painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight,
+                                                    max(60, self.width() - 24))
             width = painter.fontMetrics().horizontalAdvance(text) + 16
             badge = QRect(self.width() - width - 6, 30, width, 22)
             painter.setBrush(QColor(200, 30, 30, 220))
@@ -102,8 +169,20 @@ class CameraTile(QWidget):
             painter.setPen(QColor("white"))
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
 
+    # --- mouse -----------------------------------------------------------------------
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt naming
+        if event.button() == Qt.MouseButton.LeftButton:
+            ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+            self.clicked.emit(self.source_id, ctrl)
+        super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt naming
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.double_clicked.emit(self.source_id)
+
     def close_tile(self) -> None:
         self._timer.stop()
+        self._stats_timer.stop()
         if self.slot is not None and self._token is not None:
             self.slot.unwatch(self._token)
             self._token = None

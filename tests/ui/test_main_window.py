@@ -1,5 +1,6 @@
-"""The main window against a real running core (offscreen Qt): live tiles, Start/Stop from
-the buttons, and a recording started through the API showing up in the GUI."""
+"""The main window against a real running core (offscreen Qt): the camera wall (live
+tiles, re-flow, focus, selection), recording controls, groups panel, status bar, remote
+control awareness and closing while recording — asserting on the catalog and the files."""
 
 from __future__ import annotations
 
@@ -9,27 +10,33 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QApplication, QInputDialog
 
 from app.schemas import GroupIn, SourceIn
-from tests.conftest import TESTSRC, decode_video
+from recorder.frames import Demand
+from tests.conftest import TESTSRC, decode_video, md5_of, wait_until
 from ui.application import ensure_application
 from ui.bridge import EventBridge
 from ui.main_window import MainWindow
+from ui.wall import grid_columns
 
 
 @pytest.fixture
 def window(qtbot, station, api_server):
     ensure_application()
     group = station.groups.create(GroupIn(name="wall"))
-    for name in ("left", "right"):
+    for name in ("left", "right", "third"):
         src = station.sources.create(SourceIn(name=name, uri_rtsp=TESTSRC))
-        station.groups.add_source(group.id, src.id)
+        if name != "third":
+            station.groups.add_source(group.id, src.id)
     bridge = EventBridge(station.bus)
     win = MainWindow(station, bridge, api_server.url)
     win.setProperty("quiet_errors", True)
+    win.setProperty("close_choice", "stop")
     qtbot.addWidget(win)
     win.show()
+    qtbot.waitUntil(lambda: len(win.wall.tiles) == 3, timeout=5000)
     yield win
     bridge.close()
 
@@ -38,48 +45,155 @@ def _non_blank(tile) -> bool:
     if tile.image is None:
         return False
     grabbed = tile.grab().toImage().convertToFormat(tile.image.Format.Format_RGB888)
-    ptr = grabbed.constBits()
-    pixels = np.frombuffer(ptr, np.uint8, grabbed.sizeInBytes())
+    pixels = np.frombuffer(grabbed.constBits(), np.uint8, grabbed.sizeInBytes())
     return pixels.std() > 20
 
 
-def test_tiles_show_live_frames(qtbot, window):
-    assert set(t.name for t in window.tiles.values()) == {"left", "right"}
-    for tile in window.tiles.values():
-        qtbot.waitUntil(lambda: _non_blank(tile), timeout=10000)
-        first = tile.frame_seq
-        qtbot.waitUntil(lambda: tile.frame_seq > first, timeout=5000)  # it keeps moving
-        qtbot.waitUntil(lambda: tile.status == "online", timeout=5000)
+def _ids(station) -> dict[str, int]:
+    return {s.name: s.id for s in station.sources.list()}
 
 
-def test_start_and_stop_from_the_buttons(qtbot, window, station):
-    qtbot.waitUntil(lambda: all(t.status == "online" for t in window.tiles.values()), timeout=10000)
-    window.group_box.setCurrentText("wall")
-    window.tag_edit.setText("from-gui")
-    window.tag_edit.setModified(True)
-    qtbot.mouseClick(window.start_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: station.recordings.is_running("from-gui"), timeout=5000)
-    qtbot.waitUntil(lambda: all("from-gui" in t.recording_tags for t in window.tiles.values()), timeout=5000)
+def test_tiles_show_live_frames_with_status_and_fps(qtbot, window):
+    qtbot.waitUntil(lambda: all(_non_blank(t) for t in window.wall.tiles.values()), timeout=15000)
+    qtbot.waitUntil(lambda: all(t.stats.fps > 10 for t in window.wall.tiles.values()), timeout=8000)
+    tile = next(iter(window.wall.tiles.values()))
+    assert tile.status == "online" and tile.demand == Demand.KEYFRAMES
+
+
+def test_grid_reflows_and_focus_decodes_every_frame(qtbot, window, station):
+    assert [grid_columns(n) for n in (1, 4, 9, 16, 25, 3, 10)] == [1, 2, 3, 4, 5, 2, 4]
+    ids = _ids(station)
+    wall = window.wall
+    left = wall.tiles[ids["left"]]
+    qtbot.mouseDClick(left, Qt.MouseButton.LeftButton)
+    assert wall.focused == ids["left"] and wall.shown_ids() == [ids["left"]]
+    assert left.demand == Demand.ALL
+    assert all(t.demand == Demand.NONE and t.isHidden() for i, t in wall.tiles.items() if i != ids["left"])
+    # the focused tile gets every frame: its picture changes several times a second
+    seq = left.frame_seq
+    qtbot.waitUntil(lambda: left.frame_seq >= seq + 5, timeout=3000)
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert wall.focused is None and len(wall.shown_ids()) == 3
+    assert all(t.demand == Demand.KEYFRAMES and t.isVisible() for t in wall.tiles.values())
+    # a fourth source arrives through the API: one tile more, the others keep running
+    before = {i: id(t) for i, t in wall.tiles.items()}
+    station.sources.create(SourceIn(name="fourth", uri_rtsp=TESTSRC))
+    qtbot.waitUntil(lambda: len(wall.tiles) == 4, timeout=5000)
+    assert all(id(wall.tiles[i]) == before[i] for i in before)
+
+
+def test_start_and_stop_a_group_from_the_panel(qtbot, window, station):
+    tags = window.tags
+    tags.group_box.setCurrentText("wall")
+    tags.tag_edit.setText("shift-a")
+    tags.tag_edit.setModified(True)
+    qtbot.mouseClick(tags.start_group_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: station.recordings.is_running("shift-a"), timeout=5000)
+    qtbot.waitUntil(lambda: [r.name for r in tags.summary] == ["shift-a"], timeout=5000)
+    assert tags.summary[0].records == 2
+    qtbot.waitUntil(lambda: tags.running.topLevelItemCount() == 1 and
+                    tags.running.topLevelItem(0).text(3) != "0 B", timeout=5000)
+    assert window.status.rec_label.text() == "● 2 recording"
+    ids = _ids(station)
+    assert window.wall.tiles[ids["left"]].recording_tags == {"shift-a"}
+    assert not window.wall.tiles[ids["third"]].recording_tags
     qtbot.wait(1500)
-    qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not station.recordings.is_running("from-gui"), timeout=5000)
-    qtbot.waitUntil(lambda: window.tasks.pending == 0, timeout=5000)
-    records = station.recordings.list("from-gui")
-    assert len(records) == 2 and {r.status.value for r in records} == {"finished"}
-    for record in records:
-        assert decode_video(Path(record.location))["frames"] > 20
-    assert all(not t.recording_tags for t in window.tiles.values())
+    tags.running.setCurrentItem(tags.running.topLevelItem(0))
+    qtbot.mouseClick(tags.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not station.recordings.is_running("shift-a"), timeout=5000)
+    for record in station.recordings.list("shift-a"):
+        assert record.status.value == "finished"
+        assert decode_video(record.location)["frames"] >= 20
+        assert record.hash_md5 == md5_of(Path(record.location))
+    qtbot.waitUntil(lambda: window.status.rec_label.text() == "idle", timeout=5000)
 
 
-def test_a_recording_started_through_the_api_appears_in_the_gui(qtbot, window, api_server):
-    qtbot.waitUntil(lambda: all(t.status == "online" for t in window.tiles.values()), timeout=10000)
-    request = urllib.request.Request(
-        api_server.url + "api/v1/record", method="POST", headers={"Content-Type": "application/json"},
-        data=json.dumps({"tag_name": "remote", "group_name": "wall"}).encode())
-    with urllib.request.urlopen(request, timeout=10) as resp:
-        assert resp.status == 200
-    qtbot.waitUntil(lambda: all("remote" in t.recording_tags for t in window.tiles.values()), timeout=5000)
-    assert "started by api" in window.statusBar().currentMessage()
-    stop = urllib.request.Request(api_server.url + "api/v1/record?tag_name=remote", method="PUT")
-    urllib.request.urlopen(stop, timeout=10).read()
-    qtbot.waitUntil(lambda: all(not t.recording_tags for t in window.tiles.values()), timeout=5000)
+def test_selected_tiles_record_under_a_tag_and_f9_stops(qtbot, window, station):
+    ids = _ids(station)
+    wall, tags = window.wall, window.tags
+    qtbot.mouseClick(wall.tiles[ids["right"]], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(wall.tiles[ids["third"]], Qt.MouseButton.LeftButton,
+                     Qt.KeyboardModifier.ControlModifier)
+    assert tags.selected_sources == sorted([ids["right"], ids["third"]])
+    tags.tag_edit.setText("picked")
+    tags.tag_edit.setModified(True)
+    qtbot.mouseClick(tags.start_selected_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: station.recordings.is_running("picked"), timeout=5000)
+    recorded = {r.source[0].id if isinstance(r.source, list) else r.source.id
+                for r in station.recordings.list("picked")}
+    assert recorded == {ids["right"], ids["third"]}
+    qtbot.waitUntil(lambda: any(r.name == "picked" for r in tags.summary), timeout=5000)
+    qtbot.keyClick(window, Qt.Key.Key_F9)  # the shortcut toggles: the typed tag records, so stop
+    qtbot.waitUntil(lambda: not station.recordings.is_running("picked"), timeout=5000)
+
+
+def test_a_recording_started_through_the_api_appears_in_the_gui(qtbot, window, api_server, station):
+    body = json.dumps({"model": "Source", "tag_name": "remote", "group_name": "wall"}).encode()
+    request = urllib.request.Request(api_server.url + "api/v1/record", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    qtbot.waitUntil(lambda: any("remote" in t.recording_tags for t in window.wall.tiles.values()),
+                    timeout=5000)
+    assert any("started by api" in n for n in window.notifications)
+    station.recordings.stop("remote", origin="api")
+    qtbot.waitUntil(lambda: not any(t.recording_tags for t in window.wall.tiles.values()), timeout=5000)
+    assert any("stopped by api" in n for n in window.notifications)
+
+
+def test_groups_panel_drop_rename_remove(qtbot, window, station, monkeypatch):
+    panel = window.groups
+    ids = _ids(station)
+    wall_group = next(g for g in station.groups.list() if g.name == "wall")
+    qtbot.waitUntil(lambda: wall_group.id in panel.members, timeout=5000)
+    panel.add_to_group(ids["third"], wall_group.id)  # what a drop onto the group asks for
+    qtbot.waitUntil(lambda: ids["third"] in panel.members.get(wall_group.id, []), timeout=5000)
+    assert ids["third"] in [s.id for s in station.groups.get(wall_group.id).sources]
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("lobby", True))
+    panel.ask_rename(wall_group.id)
+    qtbot.waitUntil(lambda: panel.group_names.get(wall_group.id) == "lobby", timeout=5000)
+    assert [g.name for g in station.groups.list()] == ["lobby"]
+    panel.remove_from_group(ids["left"], wall_group.id)
+    qtbot.waitUntil(lambda: ids["left"] not in panel.members.get(wall_group.id, []), timeout=5000)
+    # picking the group limits the wall to its sources
+    panel.filter_changed.emit(panel.members[wall_group.id])
+    assert set(window.wall.shown_ids()) == {ids["right"], ids["third"]}
+    # the group's context menu offers the actions
+    item = next(i for i in panel._items() if i.data(0, Qt.ItemDataRole.UserRole + 1) == wall_group.id
+                and i.data(0, Qt.ItemDataRole.UserRole) == "group")
+    panel._context_menu(panel.tree.visualItemRect(item).center())
+    labels = [a.text() for a in panel.last_menu.actions()]
+    panel.last_menu.close()
+    assert labels == ["Start recording…", "Rename…", "Delete group…"]
+
+
+def test_status_bar_url_token_and_disk(qtbot, window, station):
+    bar = window.status
+    bar.copy_url()
+    assert QApplication.clipboard().text() == window.api_url
+    assert "no token" in bar.token_label.text()
+    bar.settings = station.settings.model_copy(update={"token": "t0ps3cret"})
+    bar._show_token(False)
+    assert "t0ps3cret" not in bar.token_label.text()
+    bar._show_token(True)
+    assert "t0ps3cret" in bar.token_label.text()
+    assert bar.disk_label.property("low") is False
+    bar.settings = bar.settings.model_copy(update={"disk_floor_mb": 1 << 40})  # no disk has that
+    bar.refresh()
+    assert bar.disk_label.property("low") is True and "free" in bar.disk_label.text()
+    assert bar.cpu_label.text().startswith("CPU ")
+
+
+def test_closing_while_recording_can_keep_the_station_running(qtbot, window, station):
+    station.recordings.start("night", "wall")
+    qtbot.waitUntil(lambda: window.running_count() == 2, timeout=5000)
+    window.setProperty("close_choice", "cancel")
+    window.close()
+    assert window.isVisible() and station.recordings.is_running("night")
+    window.setProperty("close_choice", "keep")
+    window.close()
+    qtbot.waitUntil(lambda: not window.isVisible() or window.isMinimized(), timeout=3000)
+    assert station.recordings.is_running("night")  # still recording in the background
+    window.tray.restore()
+    window.setProperty("close_choice", "stop")
+    assert window.close()

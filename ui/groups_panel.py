@@ -1,0 +1,225 @@
+"""The side panel: every source, and the groups with their members.
+
+Drag a source (from "All sources" or from another group) onto a group to add it; context
+menus rename, delete, remove from a group, start a group. Picking an entry limits the wall
+to it. Every change goes through the group service on a worker thread; the panel redraws
+when the core says the catalog changed, so an API client's change shows up here too.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QInputDialog,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.schemas import GroupIn
+from app.station import Station
+from ui.icons import icon
+from ui.tasks import TaskRunner
+
+KIND, ID = Qt.ItemDataRole.UserRole, Qt.ItemDataRole.UserRole + 1
+ALL, GROUP, SOURCE = "all", "group", "source"
+
+
+class GroupTree(QTreeWidget):
+    """A tree that accepts source items dropped onto group items."""
+
+    source_dropped = Signal(int, int)  # source id, group id
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setHeaderHidden(True)
+        self.setDragEnabled(True)
+        self.setAcceptDrops(True)
+        self.setDropIndicatorShown(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
+        self.setDefaultDropAction(Qt.DropAction.CopyAction)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+
+    def group_at(self, pos: QPoint) -> int | None:
+        item = self.itemAt(pos)
+        while item is not None and item.data(0, KIND) != GROUP:
+            item = item.parent()
+        return item.data(0, ID) if item is not None else None
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt naming
+        # The tree never rearranges itself: a drop only asks the core to add a member.
+        group_id = self.group_at(event.position().toPoint())
+        dragged = [i for i in self.selectedItems() if i.data(0, KIND) == SOURCE]
+        event.ignore()
+        if group_id is not None:
+            for item in dragged:
+                self.source_dropped.emit(item.data(0, ID), group_id)
+
+
+class GroupsPanel(QWidget):
+    filter_changed = Signal(object)     # list of source ids, or None for every source
+    start_group = Signal(str)           # group name
+    edit_source = Signal(int)
+    delete_source = Signal(int)
+
+    def __init__(self, station: Station, tasks: TaskRunner, report: Callable[[str], None],
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.station, self.tasks, self._report = station, tasks, report
+        self.tree = GroupTree(self)
+        self.tree.source_dropped.connect(self.add_to_group)
+        self.tree.customContextMenuRequested.connect(self._context_menu)
+        self.tree.currentItemChanged.connect(self._on_current)
+        new_group = QPushButton(icon("add"), "New group", self)
+        new_group.clicked.connect(self.ask_new_group)
+        buttons = QHBoxLayout()
+        buttons.addWidget(new_group)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.tree)
+        layout.addLayout(buttons)
+        self.members: dict[int, list[int]] = {}
+        self.group_names: dict[int, str] = {}
+
+    # --- contents --------------------------------------------------------------------
+    def reload(self) -> None:
+        self.tasks.run(self._read_catalog, self._fill)
+
+    def _read_catalog(self):
+        sources = self.station.sources.list()
+        groups = [self.station.groups.get(g.id) for g in self.station.groups.list()]
+        return sources, groups
+
+    def _fill(self, result, error) -> None:
+        if error is not None:
+            self._report(f"Could not read the groups: {error}")
+            return
+        sources, groups = result
+        current = self.tree.currentItem()
+        keep = (current.data(0, KIND), current.data(0, ID)) if current is not None else None
+        expanded = {self.tree.topLevelItem(i).data(0, ID)
+                    for i in range(self.tree.topLevelItemCount())
+                    if self.tree.topLevelItem(i).isExpanded()}
+        self.tree.blockSignals(True)
+        self.tree.clear()
+        everything = self._item(None, ALL, 0, f"All sources ({len(sources)})", "camera")
+        for source in sources:
+            self._item(everything, SOURCE, source.id, source.name, "camera")
+        everything.setExpanded(True)
+        self.members, self.group_names = {}, {}
+        for group in groups:
+            node = self._item(None, GROUP, group.id, f"{group.name} ({len(group.sources)})", "group")
+            node.setFlags(node.flags() | Qt.ItemFlag.ItemIsDropEnabled)
+            self.members[group.id] = [s.id for s in group.sources]
+            self.group_names[group.id] = group.name
+            for source in group.sources:
+                self._item(node, SOURCE, source.id, source.name, "camera")
+            node.setExpanded(group.id in expanded or not expanded)
+        self.tree.blockSignals(False)
+        if keep is not None:
+            for item in self._items():
+                if (item.data(0, KIND), item.data(0, ID)) == keep:
+                    self.tree.setCurrentItem(item)
+                    break
+
+    def _item(self, parent, kind: str, item_id: int, text: str, icon_name: str) -> QTreeWidgetItem:
+        item = QTreeWidgetItem([text])
+        item.setData(0, KIND, kind)
+        item.setData(0, ID, item_id)
+        item.setIcon(0, icon(icon_name))
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if kind == SOURCE:
+            flags |= Qt.ItemFlag.ItemIsDragEnabled
+        item.setFlags(flags)
+        if parent is None:
+            self.tree.addTopLevelItem(item)
+        else:
+            parent.addChild(item)
+        return item
+
+    def _items(self):
+        stack = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
+        while stack:
+            item = stack.pop()
+            yield item
+            stack.extend(item.child(i) for i in range(item.childCount()))
+
+    def _on_current(self, item: QTreeWidgetItem | None, _previous) -> None:
+        if item is None or item.data(0, KIND) == ALL:
+            self.filter_changed.emit(None)
+        elif item.data(0, KIND) == GROUP:
+            self.filter_changed.emit(self.members.get(item.data(0, ID), []))
+        else:
+            self.filter_changed.emit([item.data(0, ID)])
+
+    # --- actions ---------------------------------------------------------------------
+    def _call(self, fn, done_message: str | None = None) -> None:
+        def after(_result, error) -> None:
+            if error is not None:
+                self._report(str(error))
+            elif done_message:
+                self._report(done_message)
+        self.tasks.run(fn, after)
+
+    def add_to_group(self, source_id: int, group_id: int) -> None:
+        self._call(lambda: self.station.groups.add_source(group_id, source_id))
+
+    def remove_from_group(self, source_id: int, group_id: int) -> None:
+        self._call(lambda: self.station.groups.remove_source(group_id, source_id))
+
+    def ask_new_group(self) -> None:
+        name, ok = QInputDialog.getText(self, "New group", "Group name:")
+        if ok and name.strip():
+            self._call(lambda: self.station.groups.create(GroupIn(name=name.strip())))
+
+    def ask_rename(self, group_id: int) -> None:
+        old = self.group_names.get(group_id, "")
+        name, ok = QInputDialog.getText(self, "Rename group", "New name:", text=old)
+        if ok and name.strip() and name.strip() != old:
+            self._call(lambda: self.station.groups.rename(group_id, name.strip()))
+
+    def ask_delete(self, group_id: int) -> None:
+        name = self.group_names.get(group_id, "")
+        answer = QMessageBox.question(self, "Delete group",
+                                      f"Delete the group “{name}”? Its sources and recordings stay.")
+        if answer == QMessageBox.StandardButton.Yes:
+            self._call(lambda: self.station.groups.delete(group_id))
+
+    def _context_menu(self, pos: QPoint) -> None:
+        item = self.tree.itemAt(pos)
+        if item is None:
+            return
+        menu = QMenu(self)
+        kind, item_id = item.data(0, KIND), item.data(0, ID)
+        if kind == GROUP:
+            name = self.group_names.get(item_id, "")
+            menu.addAction(icon("record"), "Start recording…", lambda: self.start_group.emit(name))
+            menu.addAction("Rename…", lambda: self.ask_rename(item_id))
+            menu.addAction("Delete group…", lambda: self.ask_delete(item_id))
+        elif kind == SOURCE:
+            parent = item.parent()
+            if parent is not None and parent.data(0, KIND) == GROUP:
+                group_id = parent.data(0, ID)
+                menu.addAction("Remove from group",
+                               lambda: self.remove_from_group(item_id, group_id))
+            menu.addAction("Edit source…", lambda: self.edit_source.emit(item_id))
+            menu.addAction("Delete source…", lambda: self.delete_source.emit(item_id))
+            if self.group_names:
+                add_menu = menu.addMenu("Add to group")
+                for gid, gname in sorted(self.group_names.items(), key=lambda kv: kv[1]):
+                    action = add_menu.addAction(gname, lambda g=gid: self.add_to_group(item_id, g))
+                    action.setEnabled(item_id not in self.members.get(gid, []))
+        else:
+            menu.addAction("New group…", self.ask_new_group)
+        menu.popup(self.tree.viewport().mapToGlobal(pos))
+        self.last_menu = menu  # tests look at it

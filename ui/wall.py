@@ -1,0 +1,140 @@
+"""The camera wall: a grid of tiles that re-flows for 1, 4, 9, 16, 25 ... sources, a
+selection (click, Ctrl+click), and a focused view (double-click a tile; Esc returns).
+
+What is decoded follows what is seen: tiles in the grid ask their source for keyframes
+only, the focused tile for every frame, and tiles hidden behind the focused one for nothing.
+Tiles are kept across catalog changes (added, renamed, removed one by one), so a change to
+one source never restarts the pictures of the others.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+
+from app.schemas import SourceOut
+from recorder.frames import Demand, FrameSlot
+from ui.tile import CameraTile, StatsProvider
+
+SlotProvider = Callable[[int], "FrameSlot | None"]
+
+
+def grid_columns(count: int) -> int:
+    """1 → 1, 2–4 → 2, 5–9 → 3, 10–16 → 4, 17–25 → 5: the smallest square that fits."""
+    return max(1, math.ceil(math.sqrt(count)))
+
+
+class CameraWall(QWidget):
+    selection_changed = Signal(list)   # selected source ids
+    focus_changed = Signal(int)        # focused source id, 0 when back to the grid
+
+    def __init__(self, slots: SlotProvider, stats: StatsProvider, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._slots, self._stats = slots, stats
+        self.tiles: dict[int, CameraTile] = {}
+        self.order: list[int] = []
+        self.visible_ids: list[int] | None = None  # None: every source
+        self.selected: set[int] = set()
+        self.focused: int | None = None
+        self._grid = QGridLayout(self)
+        self._grid.setContentsMargins(4, 4, 4, 4)
+        self._grid.setSpacing(4)
+        self._empty = QLabel("No sources yet — add one from the Sources menu.", self)
+        self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._empty.setObjectName("wallEmpty")
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.unfocus,
+                  context=Qt.ShortcutContext.WindowShortcut)
+        self._reflow()
+
+    # --- sources -------------------------------------------------------------------
+    def set_sources(self, sources: list[SourceOut]) -> None:
+        """Add new tiles, rename changed ones, drop deleted ones; keep the rest running."""
+        wanted = {s.id: s for s in sources}
+        for source_id in [i for i in self.tiles if i not in wanted]:
+            tile = self.tiles.pop(source_id)
+            tile.close_tile()
+            tile.deleteLater()
+            self.selected.discard(source_id)
+            if self.focused == source_id:
+                self.focused = None
+        for source in sources:
+            tile = self.tiles.get(source.id)
+            if tile is None:
+                tile = CameraTile(source.id, source.name, self._slots(source.id),
+                                  demand=Demand.KEYFRAMES, stats=self._stats, parent=self)
+                tile.clicked.connect(self._on_tile_clicked)
+                tile.double_clicked.connect(self.toggle_focus)
+                self.tiles[source.id] = tile
+            elif tile.name != source.name:
+                tile.set_name(source.name)
+        self.order = [s.id for s in sources]
+        self._reflow()
+        self.selection_changed.emit(sorted(self.selected))
+
+    def show_only(self, source_ids: list[int] | None) -> None:
+        """Limit the wall to these sources (a group picked in the side panel)."""
+        self.visible_ids = None if source_ids is None else list(source_ids)
+        self.focused = None
+        self._reflow()
+
+    # --- selection and focus -----------------------------------------------------------
+    def _on_tile_clicked(self, source_id: int, add: bool) -> None:
+        if add:
+            self.selected ^= {source_id}
+        else:
+            self.selected = set() if self.selected == {source_id} else {source_id}
+        for sid, tile in self.tiles.items():
+            tile.set_selected(sid in self.selected)
+        self.selection_changed.emit(sorted(self.selected))
+
+    def toggle_focus(self, source_id: int) -> None:
+        if self.focused == source_id:
+            self.unfocus()
+        else:
+            self.focused = source_id
+            self._reflow()
+            self.focus_changed.emit(source_id)
+
+    def unfocus(self) -> None:
+        if self.focused is not None:
+            self.focused = None
+            self._reflow()
+            self.focus_changed.emit(0)
+
+    def shown_ids(self) -> list[int]:
+        ids = [i for i in self.order if self.visible_ids is None or i in self.visible_ids]
+        return [self.focused] if self.focused in ids else ids
+
+    # --- layout ----------------------------------------------------------------------
+    def _reflow(self) -> None:
+        while self._grid.count():
+            self._grid.takeAt(0)
+        shown = self.shown_ids()
+        if self.focused is not None and self.focused not in shown:
+            self.focused = None
+            shown = self.shown_ids()
+        columns = grid_columns(len(shown))
+        for index, source_id in enumerate(shown):
+            self._grid.addWidget(self.tiles[source_id], index // columns, index % columns)
+        for source_id, tile in self.tiles.items():
+            if source_id not in shown:
+                tile.hide()
+                tile.set_demand(Demand.NONE)
+            else:
+                tile.show()
+                tile.set_demand(Demand.ALL if source_id == self.focused else Demand.KEYFRAMES)
+        for row in range(self._grid.rowCount()):
+            self._grid.setRowStretch(row, 1 if row < math.ceil(len(shown) / columns) else 0)
+        for column in range(self._grid.columnCount()):
+            self._grid.setColumnStretch(column, 1 if column < columns else 0)
+        self._empty.setVisible(not shown)
+        if not shown:
+            self._grid.addWidget(self._empty, 0, 0)
+
+    def close_wall(self) -> None:
+        for tile in self.tiles.values():
+            tile.close_tile()
