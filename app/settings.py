@@ -8,7 +8,10 @@ self-contained station (what tests and scripts rely on).
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,30 @@ class Settings(BaseSettings):
     station_name: str = "Recording Station"
     disk_floor_mb: int = Field(500, ge=0)
     log_level: str = "INFO"
+    # --- pre-roll: what a recording starts with (the packets buffered before Start) ---------
+    preroll_s: float = Field(0.0, ge=0, le=120, description=(
+        "Seconds of video a recording keeps from before Start: it begins at the last keyframe "
+        "at least this long ago (0 = the last keyframe)."))
+    preroll_mb: int = Field(16, ge=1, le=4096, description=(
+        "Memory cap of the pre-roll per source, in MiB; older keyframe groups are dropped first."))
+    # --- Huawei dialects (Live record control, SparkRTC individual stream jobs) --------------
+    huawei_project_id: str | None = Field(None, description=(
+        "Huawei Live: the project_id in /v1/{project_id}/record/control (empty = any)."))
+    huawei_app_id: str | None = Field(None, description=(
+        "Huawei SparkRTC: the app_id in /v2/apps/{app_id}/individual-stream-jobs (empty = any)."))
+    huawei_ak: str | None = Field(None, description=(
+        "Huawei: the access key (AK) clients sign requests with (SDK-HMAC-SHA256)."))
+    huawei_sk: str | None = Field(None, repr=False, description=(
+        "Huawei: the secret key (SK) matching the AK; a secret, never shown or logged."))
+    huawei_callback_url: str | None = Field(None, description=(
+        "Huawei Live: URL the station POSTs recording events to (empty = no callbacks)."))
+    # --- Device Connect / GotAPI dialect ------------------------------------------------------
+    dc_service_id: str | None = Field(None, description=(
+        "Device Connect: the serviceId this station answers to (empty = derived from the station)."))
+    dc_auto_approve: bool = Field(False, description=(
+        "Device Connect: issue access tokens without asking the operator."))
+    dc_token_ttl_s: int = Field(3600, ge=60, le=31 * 24 * 3600, description=(
+        "Device Connect: lifetime of an access token, in seconds."))
 
     @classmethod
     def settings_customise_sources(
@@ -96,3 +123,71 @@ def load_settings(**overrides: Any) -> Settings:
     """Build settings; `overrides` are CLI flags (None means "not given")."""
     given = {k: v for k, v in overrides.items() if v is not None}
     return Settings(**given)
+
+
+# --- writing the config file (the GUI's settings dialog) -------------------------------------
+# Fields the running station took at start-up and cannot change under its feet: the API
+# socket and its auth, where the catalog and the recordings live.
+RESTART_FIELDS = frozenset({"host", "port", "token", "data_dir", "storage_dir", "database_url"})
+
+
+def read_config(path: Path | None = None) -> dict[str, Any]:
+    """The config file's contents ({} when it does not exist)."""
+    path = path or default_config_file()
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+
+
+def env_override(field: str) -> str | None:
+    """The `RS_*` variable that sets `field` (and so beats the config file), if any."""
+    name = f"RS_{field.upper()}"
+    return next((key for key in os.environ if key.upper() == name), None)
+
+
+def save_settings(current: Settings, changes: Mapping[str, Any], path: Path | None = None) -> Settings:
+    """Check `changes` on top of `current`, then merge them into the config file (a value of
+    None removes the key, so the default applies again) and return the resulting settings.
+    Raises pydantic's ValidationError, naming the field, before anything is written."""
+    values = {name: getattr(current, name) for name in Settings.model_fields}
+    values.update(changes)  # storage_dir/database_url None: back to the data folder's default
+    candidate = Settings(**values)
+    write_config(changes, path)
+    return candidate
+
+
+def write_config(changes: Mapping[str, Any], path: Path | None = None) -> Path:
+    """Merge `changes` into the TOML config file, keeping keys it does not mention; written to
+    a temporary file and renamed over the old one, so a crash never leaves half a file."""
+    path = path or default_config_file()
+    data = read_config(path)
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = str(value) if isinstance(value, Path) else value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(dump_toml(data), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def dump_toml(data: Mapping[str, Any]) -> str:
+    """Plain TOML for what a config holds: scalars and lists of them, tables one level deep."""
+    scalars = [f"{key} = {_toml_value(v)}" for key, v in data.items() if not isinstance(v, Mapping)]
+    tables = [f"\n[{key}]\n" + "".join(f"{k} = {_toml_value(x)}\n" for k, x in v.items())
+              for key, v in data.items() if isinstance(v, Mapping)]
+    return "\n".join(scalars) + ("\n" if scalars else "") + "".join(tables)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a TOML basic string

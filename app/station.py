@@ -20,7 +20,7 @@ from app.services import (
     SyncService,
     UploadService,
 )
-from app.settings import Settings
+from app.settings import RESTART_FIELDS, Settings
 from recorder.manager import RecorderManager
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def build_station(settings: Settings) -> Station:
     """settings → catalog → services → recorder, wired; nothing started yet."""
     catalog = Catalog(settings.database_url).open()
     bus = EventBus()
-    recorder = RecorderManager()
+    recorder = RecorderManager(preroll_bytes=settings.preroll_mb << 20, preroll_s=settings.preroll_s)
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
     recordings = RecordingService(catalog, recorder, bus, storage_dir=settings.recordings_dir,
                                   disk_floor_bytes=settings.disk_floor_mb << 20)
@@ -64,6 +64,21 @@ def build_station(settings: Settings) -> Station:
     return Station(settings, catalog, bus, recorder,
                    SourceService(catalog, recorder, bus), GroupService(catalog, recorder, bus),
                    recordings, sync, uploads)
+
+
+def apply_settings(station: Station, new: Settings) -> set[str]:
+    """Take over the settings a running station can change (disk floor, pre-roll, station
+    name, the dialects' identifiers, read per request from `station.settings`); return the
+    changed fields that wait for a restart (`RESTART_FIELDS`), which stay as they run."""
+    old = station.settings
+    changed = {name for name in Settings.model_fields if getattr(old, name) != getattr(new, name)}
+    live = {name: getattr(new, name) for name in changed - RESTART_FIELDS}
+    station.settings = current = old.model_copy(update=live)
+    floor = current.disk_floor_mb << 20
+    station.recordings.disk_floor_bytes = station.uploads.disk_floor_bytes = floor
+    station.sync.station_name = current.station_name
+    station.recorder.set_preroll(current.preroll_s, current.preroll_mb << 20)
+    return changed & RESTART_FIELDS
 
 
 def start_station(station: Station) -> None:

@@ -34,10 +34,12 @@ class UnknownSource(KeyError):
 
 class RecorderManager:
     def __init__(self, *, on_status: StatusCallback | None = None,
-                 on_failure: FailureCallback | None = None, preroll_bytes: int = 16 << 20):
+                 on_failure: FailureCallback | None = None, preroll_bytes: int = 16 << 20,
+                 preroll_s: float = 0.0):
         self._on_status = on_status or (lambda *_: None)
         self._on_failure = on_failure or (lambda *_: None)
         self._preroll_bytes = preroll_bytes
+        self._preroll_s = preroll_s
         self._workers: dict[int, SourceWorker] = {}
         self._lock = threading.RLock()
 
@@ -63,9 +65,18 @@ class RecorderManager:
                 self.remove_source(spec.id)
             worker = SourceWorker(spec, on_status=lambda *a: self._on_status(*a),
                                   on_failure=lambda *a: self._on_failure(*a),
-                                  preroll_bytes=self._preroll_bytes)
+                                  preroll_bytes=self._preroll_bytes, preroll_s=self._preroll_s)
             self._workers[spec.id] = worker
             worker.start()
+
+    def set_preroll(self, seconds: float, max_bytes: int) -> None:
+        """Pre-roll of every source, running or started later: recordings begin at the last
+        keyframe at least `seconds` before Start, within `max_bytes` of buffer per source."""
+        with self._lock:
+            self._preroll_s, self._preroll_bytes = seconds, max_bytes
+            workers = list(self._workers.values())
+        for worker in workers:
+            worker.set_preroll(seconds, max_bytes)
 
     def remove_source(self, source_id: int) -> list[RecordingResult]:
         with self._lock:

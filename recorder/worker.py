@@ -1,4 +1,4 @@
-"""One thread per source: read packets, keep the current GOP as pre-roll, copy packets into
+"""One thread per source: read packets, keep the last keyframe group(s) as pre-roll, copy packets into
 every recording of this source, offer video packets to the decoder. Reconnects with capped
 exponential backoff and jitter; reports its status through a callback.
 
@@ -66,7 +66,7 @@ class Backoff:
 
 class SourceWorker(threading.Thread):
     def __init__(self, spec: SourceSpec, *, on_status: StatusCallback, on_failure: FailureCallback,
-                 preroll_bytes: int = 16 << 20):
+                 preroll_bytes: int = 16 << 20, preroll_s: float = 0.0):
         super().__init__(name=f"source-{spec.id}", daemon=True)
         self.spec = spec
         self.slot = FrameSlot()
@@ -74,6 +74,7 @@ class SourceWorker(threading.Thread):
         self._on_status = on_status
         self._on_failure = on_failure
         self._preroll_bytes = preroll_bytes
+        self._preroll_s = preroll_s
         self._stopping = threading.Event()
         self._lock = threading.RLock()  # `_fail` re-enters it from `_write`
         self._recordings: dict[str, Recording] = {}
@@ -132,7 +133,7 @@ class SourceWorker(threading.Thread):
         with self._lock:
             old = self._forwards.pop(forward_id, None)
             self._forwards[forward_id] = forward
-            for packet, wall in self._gop:  # start at once from the buffered keyframe
+            for packet, wall in self._gop[self._newest_keyframe():]:  # start at once
                 if self._input is not None:
                     forward.write(packet, wall, self._session, self._input)
         if old is not None:
@@ -148,13 +149,17 @@ class SourceWorker(threading.Thread):
     def forward(self, forward_id: str) -> LiveForward | None:
         return self._forwards.get(forward_id)
 
+    def set_preroll(self, seconds: float, max_bytes: int) -> None:
+        """Change the pre-roll; it grows or shrinks from the next keyframe on."""
+        self._preroll_s, self._preroll_bytes = seconds, max_bytes
+
     def snapshot(self) -> np.ndarray | None:
         """The newest picture: the decoded slot if fresh, else the GOP's keyframe decoded now."""
         frame = self.slot.latest()
         if frame is not None and time.time() - frame.wall_time < 3.0:
             return frame.rgb
         with self._lock:
-            key = self._gop[0][0] if self._gop else None
+            key = self._gop[self._newest_keyframe()][0] if self._gop else None
             source = self._input
             data = bytes(key) if key is not None else None
         if data is None or source is None:
@@ -242,16 +247,44 @@ class SourceWorker(threading.Thread):
             self._fps_window = (since, frames)
 
     def _remember(self, packet: av.Packet, wall: float) -> None:
-        """Keep the current GOP, bounded by bytes (a pre-roll that never grows unbounded)."""
+        """Keep the pre-roll: whole keyframe groups reaching at least `preroll_s` back (only
+        the current group at 0), bounded by bytes (the oldest group goes first), so a
+        recording always starts on a keyframe and the buffer never grows unbounded."""
         if packet.is_keyframe:
-            self._gop, self._gop_bytes = [], 0
+            self._drop_groups(self._preroll_cut(wall))
         elif not self._gop:
             return
-        if self._gop_bytes + packet.size > self._preroll_bytes:
-            self._gop, self._gop_bytes = [], 0
-            return
+        while self._gop and self._gop_bytes + packet.size > self._preroll_bytes:
+            self._drop_groups(self._next_keyframe(1))
+        if not self._gop and not packet.is_keyframe:
+            return  # the current group no longer fits: wait for the next keyframe
         self._gop.append((packet, wall))
         self._gop_bytes += packet.size
+
+    def _preroll_cut(self, now: float) -> int:
+        """How many buffered packets a keyframe arriving `now` makes unnecessary: those before
+        the newest keyframe that is at least `preroll_s` old."""
+        if self._preroll_s <= 0:
+            return len(self._gop)
+        limit, cut = now - self._preroll_s, 0
+        for index, (packet, wall) in enumerate(self._gop):
+            if wall > limit:
+                break
+            if packet.is_keyframe:
+                cut = index
+        return cut
+
+    def _next_keyframe(self, start: int) -> int:
+        return next((i for i in range(start, len(self._gop)) if self._gop[i][0].is_keyframe),
+                    len(self._gop))
+
+    def _newest_keyframe(self) -> int:
+        return next((i for i in range(len(self._gop) - 1, -1, -1) if self._gop[i][0].is_keyframe), 0)
+
+    def _drop_groups(self, count: int) -> None:
+        if count:
+            self._gop_bytes -= sum(packet.size for packet, _ in self._gop[:count])
+            del self._gop[:count]
 
     def _write(self, recording: Recording, record_id: str, packet: av.Packet, wall: float,
                source: PacketInput) -> None:

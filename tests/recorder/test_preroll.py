@@ -1,0 +1,58 @@
+"""Pre-roll in seconds: a recording begins at the last keyframe at least `preroll_s` before
+Start, the buffer stays within its byte cap, and a change applies to a running source."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from recorder.manager import RecorderManager
+from recorder.worker import SourceSpec
+from tests.conftest import decode_video, wait_until
+
+PATTERN = "testsrc://testsrc2?size=320x240&rate=25&gop=0.5"  # a keyframe every 0.5 s
+
+
+@pytest.fixture
+def manager():
+    m = RecorderManager(preroll_s=2.0)
+    yield m
+    m.shutdown()
+
+
+def _record(manager: RecorderManager, source_id: int, path, seconds: float = 1.0):
+    begin = manager.start_recording(source_id, path.stem, path)
+    started = time.time()
+    time.sleep(seconds)
+    result = manager.stop_recording(source_id, path.stem)
+    return begin, started, result
+
+
+def test_recording_reaches_back_preroll_seconds(manager, tmp_path):
+    manager.ensure_source(SourceSpec(1, "p", PATTERN))
+    wait_until(lambda: manager.status(1)[0] == "online", 10, message="online")
+    time.sleep(3.2)  # more than the pre-roll has gone by
+    begin, started, result = _record(manager, 1, tmp_path / "a.mp4")
+    # at least 2 s; at most 2 s + two GOPs (trimmed when a keyframe arrives, not at Start)
+    assert begin is not None and started - 3.1 <= begin <= started - 2.0
+    info = decode_video(result.path)
+    assert info["monotonic"] and 2.9 <= info["duration"] <= 4.2
+
+
+def test_preroll_changes_on_a_running_source_and_respects_the_byte_cap(manager, tmp_path):
+    manager.ensure_source(SourceSpec(1, "p", PATTERN))
+    wait_until(lambda: manager.status(1)[0] == "online", 10, message="online")
+    manager.set_preroll(0.0, 16 << 20)  # back to "the current keyframe group only"
+    time.sleep(2.5)
+    begin, started, result = _record(manager, 1, tmp_path / "b.mp4")
+    assert begin is not None and started - 0.6 <= begin <= started
+    assert decode_video(result.path)["duration"] <= 1.8
+
+    manager.set_preroll(30.0, 160_000)  # long, but only ~3 keyframe groups (~50 kB each) of buffer
+    time.sleep(3.0)
+    worker = manager._workers[1]
+    assert worker._gop_bytes <= 160_000 and worker._gop and worker._gop[0][0].is_keyframe
+    begin, started, result = _record(manager, 1, tmp_path / "c.mp4")
+    assert begin is not None and started - begin < 2.3  # the cap, not the 30 s, decided
+    assert decode_video(result.path)["monotonic"]
