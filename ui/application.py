@@ -6,24 +6,22 @@ from __future__ import annotations
 
 import signal
 import sys
-from pathlib import Path
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.station import Station
 from ui.bridge import EventBridge
+from ui.icons import icon
 from ui.main_window import MainWindow
-
-STYLE = Path(__file__).resolve().parent.parent / "resources" / "style.qss"
+from ui.theme import apply_theme
 
 
 def ensure_application() -> QApplication:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Recording Station")
-    app.setStyle("Fusion")
-    if STYLE.is_file():
-        app.setStyleSheet(STYLE.read_text(encoding="utf-8"))
+    app.setWindowIcon(icon("app"))
+    apply_theme(app)
     return app
 
 

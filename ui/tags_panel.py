@@ -69,9 +69,12 @@ class TagsPanel(QWidget):
         self.running = QTreeWidget(self)
         self.running.setHeaderLabels(["Tag", "Elapsed", "Sources", "Size"])
         self.running.setRootIsDecorated(False)
-        self.running.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header = self.running.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for column in (1, 2, 3):
-            self.running.header().setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.running.setHeaderLabels(["Tag", "Elapsed", "Src", "Size"])
         self.stop_button = QPushButton(icon("stop"), "Stop tag", self)
         self.stop_button.setObjectName("stopButton")
         self.stop_button.setToolTip("Stop the selected tag, or the tag typed above (Ctrl+Shift+R)")
@@ -207,6 +210,7 @@ class TagsPanel(QWidget):
         for running in summary:
             item = QTreeWidgetItem([running.name, elapsed_text(running.since, now),
                                     str(running.records), human_size(running.size_bytes)])
+            item.setToolTip(0, running.name)
             item.setIcon(0, icon("record"))
             for column in (1, 2, 3):
                 item.setTextAlignment(column, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

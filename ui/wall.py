@@ -35,6 +35,8 @@ class CameraWall(QWidget):
     def __init__(self, slots: SlotProvider, stats: StatsProvider, parent: QWidget | None = None):
         super().__init__(parent)
         self._slots, self._stats = slots, stats
+        self.setObjectName("wall")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
         self.tiles: dict[int, CameraTile] = {}
         self.order: list[int] = []
         self.visible_ids: list[int] | None = None  # None: every source
