@@ -17,8 +17,11 @@ class TaskRunner(QObject):
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gui-task")
         self._finished.connect(self._deliver)
         self.pending = 0
+        self.closed = False
 
     def run(self, fn: Callable[[], Any], on_done: Callable[[Any, BaseException | None], None]) -> None:
+        if self.closed:
+            return  # the window is closing: late refreshes (core events) have nobody to show to
         self.pending += 1
         future: Future = self._pool.submit(fn)
         future.add_done_callback(
@@ -29,4 +32,5 @@ class TaskRunner(QObject):
         callback(result, error)
 
     def shutdown(self) -> None:
+        self.closed = True
         self._pool.shutdown(wait=True)
