@@ -1,0 +1,169 @@
+"""Reading recorded files back for the GUI, with PyAV (the station's one media stack): a
+thumbnail from the first keyframe, and `VideoReader`, the frame-by-frame reader behind the
+player. Plain Python, no Qt: the player runs it on a worker thread of its own.
+
+A file still being recorded is a fragmented MP4 that grows. Its demuxer simply ends where
+the last written fragment ends, so `VideoReader` in live mode reopens the file when it has
+grown and carries on after the last frame it gave out.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+# Frames are handed to the GUI no larger than this: enough for a full-screen player, and it
+# keeps a 1080p file from costing 6 MB per frame on its way to the screen.
+MAX_FRAME = (1280, 720)
+
+
+@dataclass
+class DecodedFrame:
+    """One picture ready to draw: RGB pixels, its time in the file, whether it is a keyframe."""
+
+    rgb: np.ndarray
+    time: float
+    key: bool
+    index: int  # the frame's number at the stream's nominal rate (time × fps, rounded)
+
+
+def fit(width: int, height: int, box: tuple[int, int]) -> tuple[int, int]:
+    """`width`×`height` scaled down (never up) into `box`, aspect kept, even numbers."""
+    scale = min(1.0, box[0] / max(1, width), box[1] / max(1, height))
+    return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
+
+
+def first_keyframe(path: str | Path, box: tuple[int, int] = (160, 90)) -> np.ndarray | None:
+    """The first keyframe of the file's video as RGB, scaled into `box`; None when the file
+    has no decodable picture (yet: a recording may not have written its first fragment)."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return None
+            stream = container.streams.video[0]
+            stream.codec_context.skip_frame = "NONKEY"
+            for frame in container.decode(stream):
+                width, height = fit(frame.width, frame.height, box)
+                return np.ascontiguousarray(
+                    frame.to_ndarray(format="rgb24", width=width, height=height))
+    except (av.FFmpegError, OSError, ValueError):
+        return None
+    return None
+
+
+class VideoReader:
+    """Sequential frames of one file, seeking by keyframe. Not thread-safe: one owner."""
+
+    def __init__(self, path: str | Path, *, live: bool = False, box: tuple[int, int] = MAX_FRAME):
+        self.path, self.live, self.box = Path(path), live, box
+        self.last_time: float | None = None  # time of the last frame handed out
+        self._size_at_open = 0
+        self._container = None
+        self._open()
+        stream = self._stream
+        rate = stream.average_rate or stream.guessed_rate or 25
+        self.fps = float(rate)
+        self.width, self.height = stream.codec_context.width, stream.codec_context.height
+        self.duration = self._probe_duration()
+
+    # --- opening -------------------------------------------------------------------
+    def _open(self) -> None:
+        self.close()
+        self._size_at_open = self.path.stat().st_size
+        self._container = av.open(str(self.path))
+        if not self._container.streams.video:
+            self.close()
+            raise ValueError(f"{self.path.name} has no video")
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = "AUTO"
+        self._frames = self._container.decode(self._stream)
+
+    def _probe_duration(self) -> float:
+        container, stream = self._container, self._stream
+        if container.duration:
+            return container.duration / 1_000_000
+        if stream.duration:
+            return float(stream.duration * stream.time_base)
+        return 0.0
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    # --- reading -------------------------------------------------------------------
+    def grown(self) -> bool:
+        """True when the file holds more than when it was last opened (a live recording)."""
+        try:
+            return self.path.stat().st_size > self._size_at_open
+        except OSError:
+            return False
+
+    def next(self) -> DecodedFrame | None:
+        """The next frame, or None at the end (of what is written so far, when live)."""
+        frame = self._decode_next()
+        if frame is None and self.grown():  # written on since: live, or just finished
+            frame = self._reopen_after(self.last_time)
+        if frame is None:
+            return None
+        return self._deliver(frame)
+
+    def seek(self, seconds: float) -> DecodedFrame | None:
+        """Jump to the keyframe at or before `seconds` and return it."""
+        seconds = max(0.0, seconds)
+        if self.live and self.grown():
+            self._open()
+        target = int(seconds / self._stream.time_base) + (self._stream.start_time or 0)
+        try:
+            self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
+        except av.FFmpegError:
+            self._container.seek(0, stream=self._stream, backward=True, any_frame=False)
+        self._frames = self._container.decode(self._stream)
+        frame = self._decode_next()
+        return self._deliver(frame) if frame is not None else None
+
+    def _decode_next(self):
+        try:
+            return next(self._frames)
+        except (StopIteration, av.EOFError):
+            return None
+        except av.FFmpegError:
+            # A live file read exactly where the writer is: the fragment is incomplete.
+            if self.live:
+                return None
+            raise
+
+    def _reopen_after(self, last: float | None):
+        """Reopen the grown file and skip to the first frame after `last`."""
+        for _attempt in range(3):
+            try:
+                self._open()
+                if last is not None:
+                    start = self._stream.start_time or 0
+                    target = int(last / self._stream.time_base) + start
+                    self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
+                    self._frames = self._container.decode(self._stream)
+                while (frame := self._decode_next()) is not None:
+                    if last is None or self._time_of(frame) > last + 1e-6:
+                        return frame
+                return None
+            except (av.FFmpegError, OSError):
+                time.sleep(0.05)  # the writer is between two writes: try again
+        return None
+
+    def _time_of(self, frame) -> float:
+        start = self._stream.start_time or 0
+        pts = frame.pts if frame.pts is not None else start
+        return float((pts - start) * self._stream.time_base)
+
+    def _deliver(self, frame) -> DecodedFrame:
+        seconds = self._time_of(frame)
+        self.last_time = seconds
+        self.duration = max(self.duration, seconds + 1 / self.fps)
+        width, height = fit(frame.width, frame.height, self.box)
+        rgb = np.ascontiguousarray(frame.to_ndarray(format="rgb24", width=width, height=height))
+        return DecodedFrame(rgb, seconds, bool(frame.key_frame), round(seconds * self.fps))

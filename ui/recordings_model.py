@@ -1,0 +1,279 @@
+"""The table behind the recordings browser: one row per record, with a thumbnail of its first
+keyframe, its tag, source, begin, duration, size, status, MD5 state and sync location.
+
+Rows are built off the GUI thread (the catalog query and a look at each file); thumbnails
+are decoded one at a time on the task runner and kept for the session, so scrolling and
+reloading never decode a file twice. A record still recording shows its duration and size
+growing, from a one-second tick that only looks at those rows' files.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+
+from app.schemas import RecordOut
+from ui.media import first_keyframe
+from ui.player import clock, rgb_image
+from ui.tasks import TaskRunner
+
+THUMB = QSize(96, 54)
+COLUMNS = ("Preview", "Tag", "Source", "Begin", "Duration", "Size", "Status", "MD5", "Synced to")
+(COL_THUMB, COL_TAG, COL_SOURCE, COL_BEGIN, COL_DURATION, COL_SIZE, COL_STATUS, COL_MD5,
+ COL_SYNC) = range(len(COLUMNS))
+STATUS_COLOURS = {"recording": "#e53e3e", "finished": "#38a169", "interrupted": "#d69e2e",
+                  "failed": "#c53030", "deleted": "#718096"}
+MD5_COLOURS = {"verified": "#38a169", "missing": "#d69e2e", "recording": "#e53e3e"}
+RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+@dataclass
+class RecordRow:
+    """A record as the browser shows it: the catalog's fields plus what its file looks like."""
+
+    record: RecordOut
+    present: bool       # the file is on disk
+    file_size: int      # bytes on disk now (grows while recording)
+
+    @classmethod
+    def of(cls, record: RecordOut) -> "RecordRow":
+        """Built on a worker thread: looks at the file."""
+        try:
+            size = os.stat(record.location).st_size if record.location else -1
+        except OSError:
+            size = -1
+        return cls(record, size >= 0, max(size, 0))
+
+    @property
+    def md5_state(self) -> str:
+        """recording: no MD5 until the file closes; verified: the catalog holds the MD5
+        taken when the file was closed and the file is there at that size; missing: no
+        MD5 or no file (failed, deleted, removed behind the station's back)."""
+        record = self.record
+        if record.status.value == "recording":
+            return "recording"
+        if record.hash_md5 and self.present and (record.size_bytes in (None, self.file_size)):
+            return "verified"
+        return "missing"
+
+    def md5_tip(self) -> str:
+        record, state = self.record, self.md5_state
+        if state == "recording":
+            return "The MD5 is taken when the recording stops"
+        if state == "verified":
+            return f"MD5 {record.hash_md5}\ntaken when the file was closed; the file is on disk"
+        if not record.hash_md5:
+            return "No MD5: the file was never closed properly"
+        if not self.present:
+            return f"The file is missing (MD5 {record.hash_md5})"
+        return (f"The file on disk is {self.file_size} bytes, the catalog says "
+                f"{record.size_bytes}: it was changed (MD5 {record.hash_md5})")
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "—"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"
+
+
+def parse_utc(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def local_time(text: str | None) -> str:
+    moment = parse_utc(text)
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
+
+
+def duration_of(row: RecordRow) -> float | None:
+    record = row.record
+    if record.status.value == "recording":
+        begin = parse_utc(record.begin_utc)
+        return (datetime.now(timezone.utc) - begin).total_seconds() if begin else None
+    return record.duration_s
+
+
+def dot_icon(colour: str) -> QIcon:
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(colour))
+    painter.drawEllipse(1, 1, 10, 10)
+    painter.end()
+    return QIcon(pixmap)
+
+
+class Thumbnails(QObject):
+    """First-keyframe pictures by record id: decoded one at a time off the GUI thread, kept
+    (up to `limit`) for the session. A recording whose first fragment is not written yet is
+    simply asked for again on a later look."""
+
+    ready = Signal(str)  # record id
+
+    def __init__(self, tasks: TaskRunner, limit: int = 1500, parent: QObject | None = None):
+        super().__init__(parent)
+        self.tasks, self.limit = tasks, limit
+        self._cache: OrderedDict[str, QPixmap] = OrderedDict()
+        self._queue: deque[tuple[str, str]] = deque()
+        self._queued: set[str] = set()
+        self._failed: dict[str, float] = {}  # record id -> when its file gave no picture
+        self._busy = False
+        self.decoded = 0  # files decoded so far (a cache hit decodes nothing)
+
+    def get(self, record: RecordOut) -> QPixmap | None:
+        pixmap = self._cache.get(record.id)
+        if pixmap is not None:
+            self._cache.move_to_end(record.id)
+            return pixmap
+        if not record.location or record.status.value == "deleted" or record.id in self._queued:
+            return None
+        failed = self._failed.get(record.id)
+        if failed is not None and (record.status.value != "recording" or time.monotonic() - failed < 1):
+            return None  # a finished file without a picture is not decoded again and again
+        self._queued.add(record.id)
+        self._queue.append((record.id, record.location))
+        self._next()
+        return None
+
+    def _next(self) -> None:
+        if self._busy or not self._queue:
+            return
+        record_id, location = self._queue.popleft()
+        self._busy = True
+        box = (THUMB.width(), THUMB.height())
+        self.tasks.run(lambda: first_keyframe(location, box),
+                       lambda rgb, _error: self._done(record_id, rgb))
+
+    def _done(self, record_id: str, rgb) -> None:
+        self._busy = False
+        self._queued.discard(record_id)
+        self.decoded += 1
+        if rgb is None:
+            self._failed[record_id] = time.monotonic()
+        else:
+            self._failed.pop(record_id, None)
+            self._cache[record_id] = QPixmap.fromImage(rgb_image(rgb))
+            while len(self._cache) > self.limit:
+                self._cache.popitem(last=False)
+            self.ready.emit(record_id)
+        self._next()
+
+
+class RecordsModel(QAbstractTableModel):
+    def __init__(self, thumbnails: Thumbnails, parent: QObject | None = None):
+        super().__init__(parent)
+        self.rows: list[RecordRow] = []
+        self.thumbnails = thumbnails
+        thumbnails.ready.connect(self._thumbnail_ready)
+        self._status_icons = {name: dot_icon(colour) for name, colour in STATUS_COLOURS.items()}
+
+    # --- content -------------------------------------------------------------------
+    def set_rows(self, rows: list[RecordRow]) -> None:
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def row_of(self, record_id: str) -> int:
+        return next((i for i, row in enumerate(self.rows) if row.record.id == record_id), -1)
+
+    def tick(self) -> None:
+        """Once a second: the growing duration and size of records still recording."""
+        for i, row in enumerate(self.rows):
+            if row.record.status.value == "recording":
+                fresh = RecordRow.of(row.record)
+                row.present, row.file_size = fresh.present, fresh.file_size
+                self.dataChanged.emit(self.index(i, COL_DURATION), self.index(i, COL_SIZE))
+                self.thumbnails.get(row.record)  # its first fragment may be written by now
+
+    def _thumbnail_ready(self, record_id: str) -> None:
+        i = self.row_of(record_id)
+        if i >= 0:
+            self.dataChanged.emit(self.index(i, COL_THUMB), self.index(i, COL_THUMB))
+
+    # --- Qt model ------------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        row, col = self.rows[index.row()], index.column()
+        if role == RECORD_ROLE:
+            return row.record
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(row, col)
+        if role == Qt.ItemDataRole.DecorationRole:
+            if col == COL_THUMB:
+                return self.thumbnails.get(row.record)
+            if col == COL_STATUS:
+                return self._status_icons.get(row.record.status.value)
+        if role == Qt.ItemDataRole.ForegroundRole and col == COL_MD5:
+            return QColor(MD5_COLOURS[row.md5_state])
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tip(row, col)
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_DURATION, COL_SIZE):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    @staticmethod
+    def _text(row: RecordRow, col: int) -> str | None:
+        record = row.record
+        if col == COL_TAG:
+            return record.tag_name or "—"
+        if col == COL_SOURCE:
+            return record.source.name if record.source else "—"
+        if col == COL_BEGIN:
+            return local_time(record.begin_utc or record.created_utc)
+        if col == COL_DURATION:
+            seconds = duration_of(row)
+            return clock(seconds) if seconds is not None else "—"
+        if col == COL_SIZE:
+            if record.status.value == "recording":
+                return human_size(row.file_size)
+            return human_size(record.size_bytes if record.size_bytes is not None else
+                              (row.file_size if row.present else None))
+        if col == COL_STATUS:
+            return record.status.value
+        if col == COL_MD5:
+            return {"verified": "✓ verified", "missing": "✗ missing",
+                    "recording": "● recording"}[row.md5_state]
+        if col == COL_SYNC:
+            return record.sync_location or "—"
+        return None
+
+    @staticmethod
+    def _tip(row: RecordRow, col: int) -> str | None:
+        record = row.record
+        if col == COL_MD5:
+            return row.md5_tip()
+        if col == COL_STATUS and record.error:
+            return record.error
+        if col == COL_SYNC and record.sync_location:
+            return record.sync_location
+        if col in (COL_THUMB, COL_TAG, COL_SOURCE) and record.location:
+            return str(Path(record.location))
+        return None
