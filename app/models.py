@@ -123,3 +123,32 @@ class SyncItem(SQLModel, table=True):
     bytes_sent: int = Field(default=0, nullable=False)
     sync_location: str | None = None
     error: str | None = None
+
+
+class RtcJob(SQLModel, table=True):
+    """One Huawei SparkRTC individual stream job (`/v2/apps/{app_id}/individual-stream-jobs`):
+    a source (`user_id`) of a group (`room_id`) recorded and/or forwarded live. Kept in the
+    catalog so a job outlives a restart (a running one comes back STOPPED)."""
+
+    __tablename__ = "rtc_job"
+    job_id: str = Field(default_factory=new_record_id, primary_key=True, max_length=32)
+    app_id: str = Field(index=True, max_length=255)
+    room_id: str = Field(max_length=255)
+    user_id: str = Field(max_length=255)
+    source_id: int | None = Field(default=None, foreign_key="source.id", ondelete="SET NULL")
+    record_id: str | None = Field(default=None, foreign_key="record.id", index=True,
+                                  max_length=32, ondelete="SET NULL")
+    stream_name: str = Field(max_length=1024)
+    is_record_audio: bool = Field(default=True, nullable=False)
+    video_type: str = Field(default="CAMERASTREAM", max_length=16)
+    select_stream_type: str = Field(default="FHD", max_length=8)
+    max_idle_time: int = Field(default=30, nullable=False)
+    publish_param: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    record_param: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    state: str = Field(default="INIT", index=True, max_length=16)
+    stop_reason: str | None = Field(default=None, max_length=32)
+    description: str | None = None
+    create_time: datetime = Field(default_factory=utcnow, nullable=False)
+    update_time: datetime = Field(default_factory=utcnow, nullable=False)
+    start_time: datetime | None = None
+    stop_time: datetime | None = None
