@@ -49,6 +49,17 @@ class RecordingStopped:
 
 
 @dataclass(frozen=True)
+class RecordingPaused:
+    """A running recording paused (`paused=True`) or resumed; the record stays `recording`."""
+
+    record_id: str
+    source_id: int
+    tag_name: str
+    paused: bool
+    origin: str = "core"
+
+
+@dataclass(frozen=True)
 class RecordChanged:
     """A record changed after it stopped: its file deleted, or a synced copy verified (its
     `sync_location` set). Whoever shows records reloads that one."""
@@ -57,7 +68,8 @@ class RecordChanged:
     action: str  # "deleted" | "synced"
 
 
-Event = SourceStatusChanged | CatalogChanged | RecordingStarted | RecordingStopped | RecordChanged
+Event = (SourceStatusChanged | CatalogChanged | RecordingStarted | RecordingStopped
+         | RecordingPaused | RecordChanged)
 
 
 class EventSink(Protocol):

@@ -46,9 +46,11 @@ class AacTranscoder:
     def encode(self, data: bytes, file_seconds: float, new_session: bool,
                out: av.audio.stream.AudioStream) -> list[av.Packet]:
         """Packets for `out` from one input packet placed at `file_seconds` in the file."""
-        if self._next_pts is None or new_session:
-            start = round(file_seconds * self.rate)
-            self._next_pts = max(start, self._next_pts or 0)
+        # Follow the file's clock: a new camera session, or audio dropped for a while (muted),
+        # moves the samples to where the timeline puts them; jitter below 200 ms does not.
+        expected = round(file_seconds * self.rate)
+        if self._next_pts is None or new_session or expected - self._next_pts > self.rate // 5:
+            self._next_pts = max(expected, self._next_pts or 0)
         packet = av.Packet(data)
         packet.time_base = Fraction(1, self.rate)
         packets: list[av.Packet] = []
@@ -57,7 +59,6 @@ class AacTranscoder:
         except av.FFmpegError:
             return packets  # a damaged audio packet costs its few milliseconds, not the file
         for frame in frames:
-            frame.pts, frame.time_base = None, None
             for chunk in self._resampler.resample(frame):
                 chunk.pts, chunk.time_base = self._next_pts, Fraction(1, self.rate)
                 self._next_pts += chunk.samples

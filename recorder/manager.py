@@ -118,6 +118,19 @@ class RecorderManager:
         worker = self._workers.get(source_id)
         return worker.stop_recording(record_id) if worker is not None else None
 
+    def pause_recording(self, source_id: int, record_id: str) -> None:
+        self._worker(source_id).pause_recording(record_id)
+
+    def resume_recording(self, source_id: int, record_id: str) -> None:
+        self._worker(source_id).resume_recording(record_id)
+
+    def set_audio_muted(self, source_id: int, record_id: str, muted: bool) -> None:
+        self._worker(source_id).set_audio_muted(record_id, muted)
+
+    def recording_state(self, source_id: int, record_id: str) -> dict:
+        """{"paused": bool, "muted": bool} of a running recording."""
+        return self._worker(source_id).recording_state(record_id)
+
     def is_recording(self, source_id: int, record_id: str) -> bool:
         worker = self._workers.get(source_id)
         return worker is not None and record_id in worker.recording_ids()

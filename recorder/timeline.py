@@ -31,6 +31,15 @@ def pts_offset(packet: av.Packet) -> int:
     return max(0, round((packet.pts - packet.dts) * packet.time_base / TIME_BASE))
 
 
+class Splice:
+    """A session marker for packets after a resumed pause: they continue right where the
+    file ended (paused time is left out, as a media recorder does), unlike a reconnect,
+    which is placed at its wall-clock position."""
+
+    def __init__(self, base: object):
+        self.base = base  # the reader's connection this splice belongs to
+
+
 class Timeline:
     """Maps (camera seconds, wall time, session) to file seconds for one file."""
 
@@ -57,6 +66,8 @@ class Timeline:
         if self._session is None:
             self._offset_s = -seconds
             self.first_wall = wall
+        elif isinstance(session, Splice):
+            self._offset_s = self.end_s - seconds
         else:
             file_pos = wall - (self.first_wall if self.first_wall is not None else wall)
             self._offset_s = max(file_pos, self.end_s) - seconds

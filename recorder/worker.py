@@ -26,6 +26,7 @@ from recorder.frames import Decoder, FrameSlot, decode_keyframe
 from recorder.inputs import InputError, PacketInput, open_input
 from recorder.mp4file import Mp4Recording, RecordingResult
 from recorder.picture import PictureInput, PictureSpec
+from recorder.timeline import Splice
 from recorder.transcode import TranscodeRecording
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,10 @@ class SourceWorker(threading.Thread):
         self._recordings: dict[str, Recording] = {}
         self._failed: dict[str, Recording] = {}  # stopped by a write error, not yet closed
         self._forwards: dict[str, LiveForward] = {}
+        self._paused: set[str] = set()     # records not written to for now
+        self._resuming: set[str] = set()   # records waiting for a keyframe to go on
+        self._muted: set[str] = set()      # records whose audio is dropped for now
+        self._splices: dict[str, Splice] = {}
         self._gop: list[tuple[av.Packet, float]] = []
         self._gop_bytes = 0
         self._input: PacketInput | None = None
@@ -121,7 +126,38 @@ class SourceWorker(threading.Thread):
     def stop_recording(self, record_id: str) -> RecordingResult | None:
         with self._lock:
             recording = self._recordings.pop(record_id, None) or self._failed.pop(record_id, None)
+            for marks in (self._paused, self._resuming, self._muted):
+                marks.discard(record_id)
+            self._splices.pop(record_id, None)
         return recording.close() if recording is not None else None
+
+    def pause_recording(self, record_id: str) -> None:
+        """Stop writing this file until `resume_recording`; the file stays open."""
+        with self._lock:
+            self._require(record_id)
+            self._paused.add(record_id)
+
+    def resume_recording(self, record_id: str) -> None:
+        """Writing goes on from the next keyframe, placed right after what the file holds."""
+        with self._lock:
+            self._require(record_id)
+            if record_id in self._paused:
+                self._paused.discard(record_id)
+                self._resuming.add(record_id)
+
+    def set_audio_muted(self, record_id: str, muted: bool) -> None:
+        with self._lock:
+            self._require(record_id)
+            (self._muted.add if muted else self._muted.discard)(record_id)
+
+    def recording_state(self, record_id: str) -> dict:
+        with self._lock:
+            return {"paused": record_id in self._paused or record_id in self._resuming,
+                    "muted": record_id in self._muted}
+
+    def _require(self, record_id: str) -> None:
+        if record_id not in self._recordings:
+            raise KeyError(record_id)
 
     def recording_ids(self) -> list[str]:
         with self._lock:
@@ -288,8 +324,26 @@ class SourceWorker(threading.Thread):
 
     def _write(self, recording: Recording, record_id: str, packet: av.Packet, wall: float,
                source: PacketInput) -> None:
+        session = self._session
+        if self._paused or self._resuming or self._muted or self._splices:
+            is_video = packet.stream is source.video
+            if record_id in self._paused:
+                return
+            if record_id in self._resuming:
+                if not (is_video and packet.is_keyframe):
+                    return
+                self._resuming.discard(record_id)
+                self._splices[record_id] = Splice(self._session)
+            if record_id in self._muted and not is_video:
+                return
+            splice = self._splices.get(record_id)
+            if splice is not None:
+                if splice.base is self._session:
+                    session = splice
+                else:  # reconnected since: the wall clock places it again
+                    del self._splices[record_id]
         try:
-            recording.write(packet, wall, self._session, source)
+            recording.write(packet, wall, session, source)
         except (av.FFmpegError, OSError) as exc:
             recording.error = f"writing failed: {exc}"
             self._fail(record_id, recording.error)

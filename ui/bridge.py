@@ -11,6 +11,7 @@ from app.events import (
     Event,
     EventBus,
     RecordChanged,
+    RecordingPaused,
     RecordingStarted,
     RecordingStopped,
     SourceStatusChanged,
@@ -22,6 +23,7 @@ class EventBridge(QObject):
     catalog_changed = Signal(str, int, str)              # entity, id, action
     recording_started = Signal(str, int, str, str)       # record id, source id, tag, origin
     recording_stopped = Signal(str, int, str, str, str)  # ... status, origin
+    recording_paused = Signal(str, int, str, bool, str)  # record id, source id, tag, paused, origin
     record_changed = Signal(str, str)                    # record id, action (deleted / synced)
 
     def __init__(self, bus: EventBus, parent: QObject | None = None):
@@ -35,6 +37,9 @@ class EventBridge(QObject):
             self.catalog_changed.emit(event.entity, event.entity_id, event.action)
         elif isinstance(event, RecordingStarted):
             self.recording_started.emit(event.record_id, event.source_id, event.tag_name, event.origin)
+        elif isinstance(event, RecordingPaused):
+            self.recording_paused.emit(event.record_id, event.source_id, event.tag_name,
+                                       event.paused, event.origin)
         elif isinstance(event, RecordingStopped):
             self.recording_stopped.emit(event.record_id, event.source_id, event.tag_name,
                                         event.status, event.origin)

@@ -18,13 +18,19 @@ from sqlmodel import func, select
 
 from app.catalog import Catalog
 from app.errors import Conflict, InvalidInput, NotFound, StorageFull
-from app.events import EventSink, RecordChanged, RecordingStarted, RecordingStopped
+from app.events import (
+    EventSink,
+    RecordChanged,
+    RecordingPaused,
+    RecordingStarted,
+    RecordingStopped,
+)
 from app.ffmpeg_cmd import profile_of
 from app.models import GroupSource, Record, Source, Tag, utcnow
 from app.schemas import RecordOut, RecordStatus, SourceModel, TagOut, iso_utc
 from app.services.common import group_by_name, record_out, source_snapshot, tag_by_name
 from recorder.encoding import COPY, EncodeProfile
-from recorder.manager import RecorderManager
+from recorder.manager import RecorderManager, UnknownSource
 from recorder.mp4file import RecordingResult, file_md5, free_bytes, probe_duration
 
 log = logging.getLogger(__name__)
@@ -43,6 +49,10 @@ def _profile(source: Source) -> EncodeProfile:
     except InvalidInput as exc:
         log.warning("source %s: %s; recording by stream copy", source.name, exc)
         return COPY
+
+
+class AlreadyRecording(Conflict):
+    """The source records under that tag already (`start_one`)."""
 
 
 @dataclass(frozen=True)
@@ -214,8 +224,9 @@ class RecordingService:
         for record_id, source_id in started:
             self.bus.publish(RecordingStarted(record_id, source_id, tag_name, origin))
 
-    def _start_sources(self, s, tag_name: str, sources: list[Source], *,
-                       field: str) -> tuple[list[RecordOut], list[tuple[str, int]]]:
+    def _start_sources(self, s, tag_name: str, sources: list[Source], *, field: str,
+                       profile: EncodeProfile | None = None, file_name: str | None = None,
+                       ) -> tuple[list[RecordOut], list[tuple[str, int]]]:
         """Inside the lock and the caller's unit of work: a record per source not yet
         recording under the tag. Returns the records and the (record, source) pairs started,
         whose events the caller publishes once the catalog has committed them."""
@@ -244,9 +255,10 @@ class RecordingService:
             row = Record(status="recording", source_id=src.id, tag_id=tag.id, model=src.model,
                          running_key=key, source_snapshot=source_snapshot(src), begin_utc=utcnow())
             now = datetime.now().strftime("%Y%m%dT%H%M%S")
-            path = self.storage_dir / _safe(tag_name) / f"{_safe(src.name)}_{now}_{row.id[:8]}.mp4"
+            path = self.storage_dir / _safe(tag_name) / (
+                file_name or f"{_safe(src.name)}_{now}_{row.id[:8]}.mp4")
             row.location = str(path)
-            begin = self.recorder.start_recording(src.id, row.id, path, _profile(src))
+            begin = self.recorder.start_recording(src.id, row.id, path, profile or _profile(src))
             if begin is not None:
                 row.begin_utc = _utc(begin)
             s.add(row)
@@ -254,6 +266,89 @@ class RecordingService:
             started.append((row.id, src.id))
         s.flush()
         return [self._out(s, r) for r in rows], started
+
+    # --- pause / resume / mute (a media recorder's controls, e.g. Device Connect) ------------
+    def pause(self, record_id: str, origin: str = "core") -> RecordOut:
+        """Stop writing a running record's file for now; `resume` goes on in the same file,
+        right after what it holds (the paused time is left out)."""
+        return self._control(record_id, origin, paused=True)
+
+    def resume(self, record_id: str, origin: str = "core") -> RecordOut:
+        return self._control(record_id, origin, paused=False)
+
+    def set_audio_muted(self, record_id: str, muted: bool) -> RecordOut:
+        """Drop (or keep again) the audio of a running record from now on."""
+        with self._lock, self.catalog.session() as s:
+            row = self._running_row(s, record_id)
+            self.recorder.set_audio_muted(row.source_id, row.id, muted)
+            return self._out(s, row)
+
+    def control_state(self, record_id: str) -> dict:
+        """{"paused": bool, "muted": bool} of a running record (both False otherwise)."""
+        with self.catalog.session() as s:
+            row = self._row(s, record_id)
+            if row.status != "recording" or row.source_id is None:
+                return {"paused": False, "muted": False}
+        try:
+            return self.recorder.recording_state(row.source_id, row.id)
+        except (KeyError, UnknownSource):
+            return {"paused": False, "muted": False}
+
+    def _control(self, record_id: str, origin: str, *, paused: bool) -> RecordOut:
+        with self._lock, self.catalog.session() as s:
+            row = self._running_row(s, record_id)
+            if paused:
+                self.recorder.pause_recording(row.source_id, row.id)
+            else:
+                self.recorder.resume_recording(row.source_id, row.id)
+            tag = s.get(Tag, row.tag_id)
+            out = self._out(s, row)
+        self.bus.publish(RecordingPaused(row.id, row.source_id, tag.name if tag else "", paused,
+                                         origin))
+        return out
+
+    def _running_row(self, s, record_id: str) -> Record:
+        row = self._row(s, record_id)
+        if row.status != "recording" or row.source_id is None:
+            raise Conflict(f"record {record_id} is not recording", field="record_id")
+        try:
+            self.recorder.recording_state(row.source_id, row.id)
+        except (KeyError, UnknownSource):
+            raise Conflict(f"record {record_id} is not recording", field="record_id") from None
+        return row
+
+    # --- one source (the Huawei dialects: a Live stream, an RTC job) ------------------
+    def start_one(self, tag_name: str, source_id: int, *, profile: EncodeProfile | None = None,
+                  file_name: str | None = None, origin: str = "core") -> RecordOut:
+        """Start one source under the tag, encoded by `profile` (default: the source's own)
+        into `file_name` inside the tag's folder (default: the usual name). Unlike `start`,
+        a source already recording under the tag is refused with `AlreadyRecording`."""
+        with self._lock, self.catalog.session() as s:
+            src = s.get(Source, source_id)
+            if src is None:
+                raise NotFound("source", source_id, field="source_id")
+            tag = tag_by_name(s, tag_name)
+            if tag is not None and s.exec(select(Record.id).where(
+                    Record.running_key == f"{src.id}:{tag.id}")).first() is not None:
+                raise AlreadyRecording(f"source {src.name!r} already records under tag "
+                                       f"{tag_name!r}", field="source_id")
+            (out,), started = self._start_sources(s, tag_name, [src], field="source_id",
+                                                  profile=profile, file_name=file_name)
+        self._announce(started, tag_name, origin)
+        return out
+
+    def running_record(self, tag_name: str, source_id: int) -> RecordOut | None:
+        """The source's running record under the tag, if any."""
+        with self.catalog.session() as s:
+            tag = tag_by_name(s, tag_name)
+            row = None if tag is None else s.exec(select(Record).where(
+                Record.running_key == f"{source_id}:{tag.id}")).first()
+            return self._out(s, row) if row is not None else None
+
+    def stop_record(self, record_id: str, origin: str = "core") -> RecordOut:
+        """Finalize one running record (a record already stopped is returned as it is)."""
+        with self._lock:
+            return self._finalize(record_id, origin=origin)
 
     def stop(self, tag_name: str, model: SourceModel | str | None = None,
              origin: str = "core") -> list[RecordOut]:
