@@ -5,6 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from api.errors import auth_middleware, native_errors_middleware, request_id_middleware
+from api.huawei import live as huawei_live
+from api.huawei import rtc as huawei_rtc
 from api.keys import STATION
 from api.native import groups, records, selftest, sources
 from app.station import Station
@@ -25,4 +27,6 @@ def create_app(station: Station) -> web.Application:
     app.router.add_get("/", index)
     for dialect in (sources, groups, records, selftest):
         dialect.setup(app)
+    huawei_live.setup(app)  # /v1/{project_id}/record/control
+    huawei_rtc.setup(app)  # /v2/apps/{app_id}/individual-stream-jobs
     return app

@@ -11,7 +11,7 @@ import uuid
 from aiohttp import web
 from pydantic import ValidationError
 
-from api.keys import REQUEST_ID, STATION
+from api.keys import OWN_AUTH, REQUEST_ID, STATION
 from app.errors import Conflict, InvalidInput, NotFound, StationError, StorageFull
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,8 @@ async def request_id_middleware(request: web.Request, handler):
 @web.middleware
 async def auth_middleware(request: web.Request, handler):
     token = request.app[STATION].settings.token
-    if token and request.method != "OPTIONS":
+    own_auth = any(app.get(OWN_AUTH, False) for app in request.match_info.apps)
+    if token and request.method != "OPTIONS" and not own_auth:
         given = _token_of(request)
         if not given or not hmac.compare_digest(given.encode(), token.encode()):
             return web.json_response({"detail": "Not authenticated: a valid token is required"},

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
         "Huawei: the secret key (SK) matching the AK; a secret, never shown or logged."))
     huawei_callback_url: str | None = Field(None, description=(
         "Huawei Live: URL the station POSTs recording events to (empty = no callbacks)."))
+    huawei_publish_domains: list[str] = Field(default_factory=list, description=(
+        "Huawei Live: the ingest domains START/STOP accept as publish_domain (empty = any)."))
+    huawei_interrupt_s: int = Field(30, ge=1, le=3600, description=(
+        "Huawei Live: a recording started by START ends once its source stays offline this "
+        "many seconds (the interruption window)."))
     # --- Device Connect / GotAPI dialect ------------------------------------------------------
     dc_service_id: str | None = Field(None, description=(
         "Device Connect: the serviceId this station answers to (empty = derived from the station)."))

@@ -7,7 +7,7 @@ they never reach into the catalog or the recorder themselves.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app import __version__
 from app.catalog import Catalog
@@ -20,6 +20,10 @@ from app.services import (
     SyncService,
     UploadService,
 )
+from app.services.live_record import LiveRecordService
+from app.services.rtc_jobs import RtcJobService
+from app.services.dc_auth import DeviceConnectAuth
+from app.services.dc_recorder import MediaRecorderService
 from app.settings import RESTART_FIELDS, Settings
 from recorder.manager import RecorderManager
 
@@ -39,11 +43,25 @@ class Station:
     recordings: RecordingService
     sync: SyncService
     uploads: UploadService
+    # Device Connect: built from the others (see __post_init__)
+    dc_auth: DeviceConnectAuth = field(init=False)
+    media_recorders: MediaRecorderService = field(init=False)
+    live_records: LiveRecordService
+    rtc_jobs: RtcJobService
     version: str = __version__
 
     @property
     def name(self) -> str:
         return self.settings.station_name
+
+    def __post_init__(self) -> None:
+        # Both read `self.settings` per request: apply_settings replaces it on a running station.
+        self.dc_auth = DeviceConnectAuth(
+            self.bus, auto_approve=lambda: self.settings.dc_auto_approve,
+            token_ttl_s=lambda: self.settings.dc_token_ttl_s)
+        self.media_recorders = MediaRecorderService(
+            self.recordings, self.sources, self.bus,
+            photos_dir=self.settings.recordings_dir / "photos")
 
 
 def build_station(settings: Settings) -> Station:
@@ -61,9 +79,19 @@ def build_station(settings: Settings) -> Station:
     sync = SyncService(catalog, station_name=settings.station_name,
                        token_file=settings.data_dir / "sync-tokens.json", bus=bus)
     uploads = UploadService(settings.recordings_dir, disk_floor_bytes=settings.disk_floor_mb << 20)
+    live_records = LiveRecordService(catalog, recordings, recorder, bus)
+    configure_huawei(live_records, settings)
     return Station(settings, catalog, bus, recorder,
                    SourceService(catalog, recorder, bus), GroupService(catalog, recorder, bus),
-                   recordings, sync, uploads)
+                   recordings, sync, uploads, live_records=live_records,
+                   rtc_jobs=RtcJobService(catalog, recordings, recorder, bus))
+
+
+def configure_huawei(live_records: LiveRecordService, settings: Settings) -> None:
+    live_records.configure(project_id=settings.huawei_project_id,
+                           publish_domains=settings.huawei_publish_domains,
+                           interrupt_s=settings.huawei_interrupt_s,
+                           callback_url=settings.huawei_callback_url)
 
 
 def apply_settings(station: Station, new: Settings) -> set[str]:
@@ -78,6 +106,7 @@ def apply_settings(station: Station, new: Settings) -> set[str]:
     station.recordings.disk_floor_bytes = station.uploads.disk_floor_bytes = floor
     station.sync.station_name = current.station_name
     station.recorder.set_preroll(current.preroll_s, current.preroll_mb << 20)
+    configure_huawei(station.live_records, current)
     return changed & RESTART_FIELDS
 
 
@@ -85,6 +114,7 @@ def start_station(station: Station) -> None:
     """Close what a crash left open, seed the demo on an empty catalog, start the readers,
     resume unfinished sync jobs."""
     station.recordings.recover_interrupted()
+    station.rtc_jobs.recover_interrupted()
     station.sync.start()
     if station.settings.demo and not station.sources.list():
         seed_demo(station)
@@ -107,8 +137,10 @@ def stop_station(station: Station) -> None:
     """Pause syncing (it resumes on the next start), finalize recordings, stop the readers,
     close the catalog."""
     station.sync.stop()
+    station.rtc_jobs.shutdown()
     finished = station.recordings.stop_all()
     if finished:
         log.info("finalized %d recording(s) on shutdown", len(finished))
+    station.live_records.shutdown()
     station.recorder.shutdown()
     station.catalog.close()

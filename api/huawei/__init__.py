@@ -1,0 +1,1 @@
+"""The Huawei dialects: Live record control and SparkRTC individual stream jobs."""
