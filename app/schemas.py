@@ -170,11 +170,15 @@ def mask_uri_password(uri: str | None) -> str | None:
 
 
 def unmask_uri_password(new: str | None, stored: str | None) -> str | None:
-    """A client that sends the masked URI back keeps the stored password."""
+    """A client that sends the masked URI back keeps the stored password. Only the fragment
+    may differ (`#udp`, the RTSP transport choice, never sent anywhere): any other change
+    (host, path, user) with the mask must come with the password again."""
     if not new or MASK not in new or not stored:
         return new
-    if mask_uri_password(stored) == new:
-        return stored
+    new_base, sep, fragment = new.partition("#")
+    stored_base = stored.partition("#")[0]
+    if mask_uri_password(stored_base) == new_base:
+        return stored_base + sep + fragment
     return new
 
 

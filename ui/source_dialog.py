@@ -1,0 +1,446 @@
+"""Add and edit a source: the kind on the left, its fields in the middle, a live "Test
+connection" picture on the right. Every call into the core runs on a worker thread
+(TaskRunner); what the core refuses comes back as an inline message next to the field its
+error names, and nothing is stored.
+
+Entry points for the main window:
+    SourceDialog.add(station, tasks, parent=None, kind=None) -> SourceDialog
+    SourceDialog.edit(station, tasks, source_id, parent=None) -> SourceDialog
+    confirm_delete_source(station, tasks, source_id, parent=None) -> DeleteSourceFlow
+Both dialogs are opened window-modal without blocking and delete themselves when closed;
+`saved` / `deleted` carry the result.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import ValidationError
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.errors import InvalidInput, StationError
+from app.ffmpeg_cmd import profile_of
+from app.schemas import SourceIn, SourceOut
+from app.station import Station
+from ui.forms import DIALOG_STYLE, Banner, Form, if_alive, section_title
+from ui.icons import icon
+from ui.source_delete import DeleteSourceFlow, confirm_delete_source
+from ui.source_kinds import KINDS, kind_of
+from ui.source_pages import PAGES, USE_RUNNING_SOURCE, FieldProblem, KindPage
+from ui.source_probe import ProbeError, ProbeResult, probe
+from ui.tasks import TaskRunner
+
+__all__ = ["SourceDialog", "confirm_delete_source", "DeleteSourceFlow"]
+PREVIEW = QSize(320, 180)
+STYLE = DIALOG_STYLE + """
+QListWidget#kindList { border: none; background: transparent; font-size: 13px; outline: 0; }
+QListWidget#kindList::item { padding: 9px 8px; border-radius: 6px; margin: 1px 0; }
+QListWidget#kindList::item:selected { background: palette(highlight); color: palette(highlighted-text); }
+QLabel#kindTitle { font-size: 17px; font-weight: bold; }
+QLabel#sourcePreview { background: #0d1014; color: #9aa4ae; border-radius: 6px; }
+QFrame#previewPanel { border-left: 1px solid palette(mid); }
+QScrollArea#formScroll { border: none; background: transparent; }
+QDialogButtonBox { dialogbuttonbox-buttons-have-icons: 0; }
+QScrollArea#formScroll > QWidget > QWidget { background: transparent; }
+"""
+
+
+class SourceDialog(QDialog):
+    saved = Signal(object)    # SourceOut
+    deleted = Signal(object)  # SourceOut
+
+    @classmethod
+    def add(cls, station: Station, tasks: TaskRunner, parent: QWidget | None = None,
+            kind: str | None = None) -> "SourceDialog":
+        dialog = cls(station, tasks, parent, kind=kind)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    @classmethod
+    def edit(cls, station: Station, tasks: TaskRunner, source_id: int,
+             parent: QWidget | None = None) -> "SourceDialog":
+        dialog = cls(station, tasks, parent, source_id=source_id)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def __init__(self, station: Station, tasks: TaskRunner, parent: QWidget | None = None, *,
+                 source_id: int | None = None, kind: str | None = None):
+        super().__init__(parent)
+        self.station, self.tasks, self.source_id = station, tasks, source_id
+        self.probing = False
+        self.source: SourceOut | None = None
+        self.loaded = source_id is None
+        self.busy = False
+        self.probe_result: ProbeResult | None = None
+        self.delete_flow: DeleteSourceFlow | None = None
+        self.setWindowTitle("Add source" if source_id is None else "Edit source")
+        self.setStyleSheet(STYLE)
+        self._build()
+        self.set_kind(kind or "stream")
+        self._fit_to_screen()
+        if source_id is not None:
+            self._set_enabled(False)
+            self.tasks.run(lambda: self.station.sources.get(source_id), self._loaded)
+
+    # --- building --------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.kind_list = QListWidget(objectName="kindList")
+        self.kind_list.setIconSize(QSize(26, 26))
+        self.kind_list.setFixedWidth(190)
+        for kind in KINDS:
+            item = QListWidgetItem(icon(kind.icon), kind.title)
+            item.setData(Qt.ItemDataRole.UserRole, kind.key)
+            item.setToolTip(kind.subtitle)
+            self.kind_list.addItem(item)
+        self.kind_list.currentRowChanged.connect(lambda row: self.set_kind(KINDS[row].key))
+
+        self.banner = Banner()
+        self.kind_title = QLabel(objectName="kindTitle")
+        self.kind_subtitle = QLabel()
+        self.kind_subtitle.setProperty("hint", True)
+        self.common = Form()
+        self.name = self.common.add("name", "Name", QLineEdit())
+        self.name.setPlaceholderText("e.g. Lobby entrance" if self.source_id is not None
+                                     else "e.g. Lobby entrance (empty: source-N)")
+        self.description = self.common.add("description", "Description", QLineEdit())
+        self.description.setPlaceholderText("optional: where it is, what it sees")
+        # All pages in one column, only the current one shown: the column is as tall as the
+        # page on screen (a QStackedWidget would be as tall as the tallest page).
+        self.stack = QWidget()
+        pages_column = QVBoxLayout(self.stack)
+        pages_column.setContentsMargins(0, 0, 0, 0)
+        self.pages: dict[str, KindPage] = {}
+        for kind in KINDS:
+            self.pages[kind.key] = PAGES[kind.key]()
+            self.pages[kind.key].hide()
+            pages_column.addWidget(self.pages[kind.key])
+        self.current_page: KindPage = self.pages["stream"]
+        self.recording = Form()
+        self.ffmpeg_cmd = self.recording.add(
+            "ffmpeg_cmd", "Encoding", QLineEdit(),
+            "Empty: recorded exactly as received. Or ffmpeg options, e.g. "
+            "-c:v libx264 -preset veryfast -b:v 2M -vf scale=1280:-2 -an")
+        self.ffmpeg_cmd.setPlaceholderText("stream copy (no re-encoding)")
+        self.ffmpeg_cmd.editingFinished.connect(self._check_ffmpeg_cmd)
+        self.enabled = self.recording.add("enabled", "", QCheckBox("Read this source"),
+                                          "Unchecked: kept in the catalog, not connected")
+        self.enabled.setChecked(True)
+
+        middle = QWidget()
+        column = QVBoxLayout(middle)
+        column.setContentsMargins(18, 14, 18, 8)
+        column.setSpacing(10)
+        for widget in (self.banner, self.kind_title, self.kind_subtitle, self.common,
+                       section_title("Connection"), self.stack, section_title("Recording"),
+                       self.recording):
+            column.addWidget(widget)
+        column.addStretch(1)
+        scroll = QScrollArea(objectName="formScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(middle)
+
+        body = QHBoxLayout()
+        body.setContentsMargins(0, 0, 0, 0)
+        body.setSpacing(0)
+        body.addWidget(self.kind_list)
+        body.addWidget(scroll, 1)
+        body.addWidget(self._build_preview())
+
+        self.buttons = QDialogButtonBox(self)  # a parent first: it styles the buttons
+        self.save_button = self.buttons.addButton("Add source" if self.source_id is None else "Save",
+                                                  QDialogButtonBox.ButtonRole.AcceptRole)
+        self.save_button.setDefault(True)
+        cancel = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        cancel.setAutoDefault(False)  # Enter saves, whichever button had the focus last
+        self.save_button.clicked.connect(self.save)
+        self.buttons.rejected.connect(self.reject)
+        footer = QHBoxLayout()
+        self.delete_button = None
+        if self.source_id is not None:  # apart from Save/Cancel, on the left
+            self.delete_button = QPushButton(icon("trash"), "Delete source…")
+            self.delete_button.setAutoDefault(False)
+            self.delete_button.clicked.connect(self.ask_delete)
+            footer.addWidget(self.delete_button)
+        footer.addStretch(1)
+        footer.addWidget(self.buttons)
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(10, 10, 10, 10)
+        outer.addLayout(body, 1)
+        outer.addLayout(footer)
+
+    def _build_preview(self) -> QWidget:
+        panel = QFrame(objectName="previewPanel")
+        panel.setFixedWidth(PREVIEW.width() + 32)
+        column = QVBoxLayout(panel)
+        column.setContentsMargins(16, 14, 16, 8)
+        column.setSpacing(8)
+        column.addWidget(section_title("Preview"))
+        self.preview = QLabel("Press “Test connection” to see\nwhat the station receives",
+                              objectName="sourcePreview")
+        self.preview.setFixedSize(PREVIEW)
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        column.addWidget(self.preview)
+        self.preview_status = QLabel()
+        self.preview_status.setWordWrap(True)
+        self.preview_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        column.addWidget(self.preview_status)
+        self.test_button = QPushButton(icon("plug"), "Test connection")
+        self.test_button.clicked.connect(self.test_connection)
+        column.addWidget(self.test_button, 0, Qt.AlignmentFlag.AlignLeft)
+        column.addStretch(1)
+        return panel
+
+    def _fit_to_screen(self) -> None:
+        screen = self.screen().availableGeometry() if self.screen() else None
+        width, height = 1010, 640
+        if screen is not None:
+            width, height = min(width, screen.width() - 40), min(height, screen.height() - 60)
+        self.resize(width, height)
+
+    # --- kinds -----------------------------------------------------------------------------
+    @property
+    def kind(self) -> str:
+        return self.current_page.kind
+
+    @property
+    def page(self) -> KindPage:
+        return self.current_page
+
+    def set_kind(self, key: str) -> None:
+        if key not in self.pages:
+            raise ValueError(f"unknown source kind {key!r}")
+        row = [k.key for k in KINDS].index(key)
+        if self.kind_list.currentRow() != row:
+            self.kind_list.setCurrentRow(row)  # comes back here through the signal
+            return
+        kind = KINDS[row]
+        self.current_page.hide()
+        self.current_page = self.pages[key]
+        self.current_page.show()
+        self.kind_title.setText(kind.title)
+        self.kind_subtitle.setText(kind.subtitle)
+        self.banner.clear()
+
+    # --- loading (edit) --------------------------------------------------------------------
+    @if_alive
+    def _loaded(self, source: SourceOut | None, error) -> None:
+        if error is not None:
+            self.show_error(error)
+            self.test_button.setEnabled(False)
+            return
+        self.source, self.loaded = source, True
+        self.setWindowTitle(f"Edit source — {source.name}")
+        self.set_kind(kind_of(source))
+        self.page.load(source)
+        self.name.setText(source.name)
+        self.description.setText(source.description or "")
+        self.ffmpeg_cmd.setText(source.ffmpeg_cmd or "")
+        self.enabled.setChecked(source.enabled)
+        self._set_enabled(True)
+        self.save_button.setDefault(True)
+        self.name.setFocus()
+
+    def _set_enabled(self, on: bool) -> None:
+        for widget in (self.kind_list, self.stack, self.common, self.recording, self.save_button,
+                       self.test_button) + ((self.delete_button,) if self.delete_button else ()):
+            widget.setEnabled(on)
+
+    # --- saving ----------------------------------------------------------------------------
+    def collect(self) -> SourceIn:
+        """The form as the service's input; raises FieldProblem or pydantic's ValidationError."""
+        name = self.name.text().strip()
+        if not name and self.source_id is not None:
+            raise FieldProblem("name", "Enter a name.")
+        data = {"model": "PictureSource" if self.kind == "snapshot" else "Source",
+                "description": self.description.text().strip(),
+                "ffmpeg_cmd": self.ffmpeg_cmd.text().strip(), "enabled": self.enabled.isChecked(),
+                "uri_rtsp": None, "uri_http_picture": None, **self.page.payload()}
+        if name:
+            data["name"] = name
+        if self.source_id is None:  # a new source: leave out what is empty
+            data = {k: v for k, v in data.items() if v not in (None, "")}
+        self._check_ffmpeg_cmd()
+        return SourceIn.model_validate(data)
+
+    def _check_ffmpeg_cmd(self) -> None:
+        self.recording.clear_error("ffmpeg_cmd")
+        try:
+            profile_of(self.ffmpeg_cmd.text().strip() or None)
+        except InvalidInput as exc:
+            self.show_error(exc)
+            raise FieldProblem("ffmpeg_cmd", exc.message) from None
+
+    def save(self) -> None:
+        if self.busy or not self.loaded:
+            return
+        self.clear_errors()
+        try:
+            data = self.collect()
+        except FieldProblem as problem:
+            self.show_field_error(problem.key, problem.message)
+            return
+        except ValidationError as exc:
+            for item in exc.errors():
+                self.show_field_error(".".join(str(p) for p in item["loc"]), item["msg"])
+            return
+        self._set_busy(True, "Saving…")
+        if self.source_id is None:
+            self.tasks.run(lambda: self.station.sources.create(data), self._after_save)
+        else:
+            source_id = self.source_id
+            self.tasks.run(lambda: self.station.sources.update(source_id, data), self._after_save)
+
+    @if_alive
+    def _after_save(self, source: SourceOut | None, error) -> None:
+        self._set_busy(False)
+        if error is not None:
+            self.show_error(error)
+            return
+        self.source = source
+        self.saved.emit(source)
+        self.accept()
+
+    def _set_busy(self, busy: bool, text: str = "") -> None:
+        self.busy = busy
+        self.save_button.setEnabled(not busy)
+        self.save_button.setText(text if busy else ("Add source" if self.source_id is None else "Save"))
+
+    # --- errors ----------------------------------------------------------------------------
+    def clear_errors(self) -> None:
+        self.banner.clear()
+        for form in (self.common, self.recording, *self.pages.values()):
+            form.clear_errors()
+
+    def _target(self, field: str | None) -> tuple[Form, str] | None:
+        """Where an error about the service field `field` is shown."""
+        head = (field or "").split(".")[0]
+        if head in ("name", "description"):
+            return self.common, head
+        if head in ("ffmpeg_cmd", "enabled"):
+            return self.recording, head
+        if head in ("uri_rtsp", "uri_http_picture"):
+            tail = (field or "").split(".")[1:2]
+            if tail and tail[0] in self.page.fields:
+                return self.page, tail[0]
+            return self.page, self.page.main_key
+        if head in self.page.fields:
+            return self.page, head
+        return None
+
+    def show_field_error(self, field: str, message: str) -> None:
+        message = re.sub(rf"^{re.escape(field.split('.')[0])}(\.\w+)?:\s*", "", message)
+        message = message[:1].upper() + message[1:]
+        target = self._target(field)
+        if target is None:
+            self.banner.show_message("error", message)
+        else:
+            target[0].show_error(target[1], message)
+
+    def show_error(self, error: BaseException) -> None:
+        if isinstance(error, StationError):
+            self.show_field_error(error.field or "", error.message)
+        else:
+            self.banner.show_message("error", f"Unexpected error: {error}")
+
+    def error_for(self, field: str) -> str:
+        """The inline message shown for a service field (tests, accessibility)."""
+        target = self._target(field)
+        return target[0].error_text(target[1]) if target else ""
+
+    # --- test connection -------------------------------------------------------------------
+    def test_connection(self) -> None:
+        if self.probing:
+            return
+        self.page.clear_errors()
+        try:
+            target = self.page.probe_target()
+        except FieldProblem as problem:
+            self.show_field_error(problem.key, problem.message)
+            return
+        self.probing = True
+        self.test_button.setEnabled(False)
+        self.test_button.setText("Connecting…")
+        self.preview_status.setText("")
+        self.preview_status.setProperty("inlineError", False)
+        if target is USE_RUNNING_SOURCE:
+            source_id = self.source_id
+            self.tasks.run(lambda: self.station.sources.picture_jpeg(source_id), self._show_jpeg)
+        else:
+            self.tasks.run(lambda: probe(target), self._show_probe)
+
+    def _probe_done(self) -> None:
+        self.probing = False
+        self.test_button.setEnabled(True)
+        self.test_button.setText("Test connection")
+
+    @if_alive
+    def _show_probe(self, result: ProbeResult | None, error) -> None:
+        self._probe_done()
+        self.probe_result = result
+        if error is not None:
+            self._show_probe_error(str(error) if isinstance(error, ProbeError)
+                                   else f"Unexpected error: {error}")
+            return
+        height, width, _ = result.rgb.shape
+        image = QImage(result.rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+        self._set_picture(image, f"Connected in {result.seconds:.1f} s · {result.detail}")
+
+    @if_alive
+    def _show_jpeg(self, jpeg: bytes | None, error) -> None:
+        self._probe_done()
+        if error is not None:
+            self._show_probe_error(error.message if isinstance(error, StationError) else str(error))
+            return
+        self._set_picture(QImage.fromData(jpeg, "JPEG"),
+                          "The running source's picture (its stored password is used).")
+
+    def _set_picture(self, image: QImage, text: str) -> None:
+        self.preview_image = image
+        pixmap = QPixmap.fromImage(image).scaled(PREVIEW, Qt.AspectRatioMode.KeepAspectRatio,
+                                                 Qt.TransformationMode.SmoothTransformation)
+        self.preview.setPixmap(pixmap)
+        self.preview_status.setProperty("inlineError", False)
+        self.preview_status.setProperty("success", True)
+        self.preview_status.setText(f"✓ {text}")
+        self.preview_status.style().polish(self.preview_status)
+
+    def _show_probe_error(self, message: str) -> None:
+        self.preview_image = None
+        self.preview.clear()
+        self.preview.setText("No picture")
+        self.preview_status.setProperty("inlineError", True)
+        self.preview_status.setProperty("success", False)
+        self.preview_status.setText(message)
+        self.preview_status.style().polish(self.preview_status)
+
+    # --- delete ----------------------------------------------------------------------------
+    def ask_delete(self) -> None:
+        self.delete_flow = confirm_delete_source(self.station, self.tasks, self.source_id, self)
+        self.delete_flow.finished.connect(self._after_delete)
+
+    @if_alive
+    def _after_delete(self, deleted: SourceOut | None) -> None:
+        if deleted is not None:
+            self.deleted.emit(deleted)
+            self.accept()

@@ -1,0 +1,196 @@
+"""The kinds of source an operator can add, and the plain-Python side of their forms: which
+kind a stored source is, URIs built from form fields and split back into them, the local
+cameras and X displays this machine has. No Qt here, so all of it is easy to test.
+
+The station stores every video input as one URI (`uri_rtsp`, schemes in `recorder.inputs`);
+an HTTP snapshot camera is a `PictureSource` with `uri_http_picture` instead.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
+
+from app.schemas import MASK, SourceOut
+
+DEV_DIR = Path("/dev")
+SYS_V4L = Path("/sys/class/video4linux")
+X11_SOCKETS = Path("/tmp/.X11-unix")
+
+PATTERNS = {
+    "testsrc2": "Test card (testsrc2)",
+    "smptebars": "SMPTE colour bars",
+    "testsrc": "Test card, classic (testsrc)",
+    "rgbtestsrc": "RGB stripes",
+    "mandelbrot": "Mandelbrot zoom",
+}
+SIZES = ("320x240", "640x360", "1280x720", "1920x1080")
+
+
+@dataclass(frozen=True)
+class Kind:
+    key: str
+    title: str
+    subtitle: str
+    icon: str
+
+
+KINDS = (
+    Kind("stream", "Network camera", "RTSP, RTMP, SRT, HLS, HTTP", "camera-network"),
+    Kind("snapshot", "Snapshot camera", "JPEG pictures over HTTP", "snapshot"),
+    Kind("device", "Local camera", "USB or built-in (V4L2)", "webcam"),
+    Kind("screen", "Screen", "Capture an X11 display", "screen"),
+    Kind("testsrc", "Test pattern", "Built-in generator", "test-pattern"),
+    Kind("file", "Video file", "Played in a loop", "video-file"),
+)
+KIND_KEYS = tuple(k.key for k in KINDS)
+
+
+def kind_of(source: SourceOut) -> str:
+    """Which form edits `source`."""
+    if source.model.value == "PictureSource":
+        return "snapshot"
+    scheme = urlsplit(source.uri_rtsp or "").scheme.lower()
+    return {"testsrc": "testsrc", "device": "device", "screen": "screen", "file": "file"}.get(
+        scheme, "stream")
+
+
+# --- network streams: credentials live in their own fields, not in the URL the operator types --
+def split_credentials(uri: str) -> tuple[str, str, str | None, bool]:
+    """`rtsp://user:pw@host/x#udp` → ("rtsp://host/x", "user", "pw", True)."""
+    udp = uri.lower().endswith("#udp")
+    if udp:
+        uri = uri[:-4]
+    parts = urlsplit(uri)
+    if "@" not in parts.netloc:
+        return uri, "", None, udp
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    user, sep, password = userinfo.partition(":")
+    bare = urlunsplit(parts._replace(netloc=host))
+    return bare, unquote(user), (password if password == MASK else unquote(password)) if sep else None, udp
+
+
+def join_credentials(url: str, user: str, password: str | None, udp: bool = False) -> str:
+    """The inverse of `split_credentials`. Without a user the URL is kept as typed (it may
+    carry its own credentials); the mask stays as is, so the core can keep the stored one."""
+    url = url.strip()
+    if user:
+        parts = urlsplit(url)
+        host = parts.netloc.rsplit("@", 1)[-1]
+        userinfo = quote(user, safe="")
+        if password:
+            userinfo += ":" + (MASK if password == MASK else quote(password, safe=""))
+        url = urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
+    if udp and urlsplit(url).scheme.lower() in ("rtsp", "rtsps") and not url.lower().endswith("#udp"):
+        url += "#udp"
+    return url
+
+
+# --- the test pattern ------------------------------------------------------------------------
+def testsrc_uri(pattern: str, width: int, height: int, rate: int, gop: float) -> str:
+    return f"testsrc://{pattern}?size={width}x{height}&rate={rate}&gop={gop:g}"
+
+
+def parse_testsrc(uri: str) -> dict:
+    parts = urlsplit(uri)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    return {"pattern": parts.netloc or query.get("pattern", "testsrc2"),
+            "size": query.get("size", "640x360"),
+            "rate": query.get("rate", "25"), "gop": query.get("gop", "2")}
+
+
+SIZE_RE = re.compile(r"^\s*(\d+)\s*[x×X]\s*(\d+)\s*$")
+
+
+def parse_size(text: str) -> tuple[int, int] | None:
+    match = SIZE_RE.match(text)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+# --- local cameras ---------------------------------------------------------------------------
+VIDIOC_QUERYCAP = 0x80685600
+V4L2_CAP_VIDEO_CAPTURE = 0x1
+V4L2_CAP_DEVICE_CAPS = 0x80000000
+
+
+@dataclass(frozen=True)
+class VideoDevice:
+    path: str
+    name: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}  ({self.path})" if self.name else self.path
+
+
+def _captures_video(path: Path) -> bool | None:
+    """True/False from the driver's capabilities; None when it cannot be asked."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        caps = fcntl.ioctl(fd, VIDIOC_QUERYCAP, bytes(104))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    capabilities, device_caps = struct.unpack_from("<II", caps, 84)
+    effective = device_caps if capabilities & V4L2_CAP_DEVICE_CAPS else capabilities
+    return bool(effective & V4L2_CAP_VIDEO_CAPTURE)
+
+
+def list_video_devices() -> list[VideoDevice]:
+    """`/dev/video*` nodes that capture video (a USB camera also shows a metadata node, which
+    is left out), with the driver's name for them; empty when the machine has none."""
+    found = []
+    for path in sorted(DEV_DIR.glob("video*"), key=lambda p: (len(p.name), p.name)):
+        if _captures_video(path) is False:
+            continue
+        try:
+            name = (SYS_V4L / path.name / "name").read_text(encoding="utf-8").strip()
+        except OSError:
+            name = ""
+        found.append(VideoDevice(str(path), name))
+    return found
+
+
+# --- screens ---------------------------------------------------------------------------------
+def list_displays() -> list[str]:
+    """X displays to capture: `$DISPLAY` first, then the local X servers' sockets."""
+    displays = []
+    current = os.environ.get("DISPLAY", "").strip()
+    if current:
+        displays.append(current)
+    try:
+        sockets = sorted(X11_SOCKETS.glob("X*"), key=lambda p: p.name)
+    except OSError:
+        sockets = []
+    for socket in sockets:
+        number = socket.name[1:]
+        if number.isdigit() and f":{number}" not in displays and f":{number}.0" not in displays:
+            displays.append(f":{number}")
+    return displays
+
+
+def screen_uri(display: str) -> str:
+    return f"screen://{display.strip()}"
+
+
+def display_of(uri: str) -> str:
+    parts = urlsplit(uri)
+    return parts.netloc or parts.path or ":0.0"
+
+
+# --- files -----------------------------------------------------------------------------------
+def file_uri(path: str) -> str:
+    return "file://" + str(Path(path.strip()).expanduser().resolve())
+
+
+def path_of(uri: str) -> str:
+    return urlsplit(uri).path
