@@ -8,7 +8,7 @@ from api.errors import auth_middleware, native_errors_middleware, request_id_mid
 from api.huawei import live as huawei_live
 from api.huawei import rtc as huawei_rtc
 from api.keys import STATION
-from api.native import groups, records, selftest, sources
+from api.native import docs, groups, openapi, records, selftest, sources
 from app.station import Station
 
 MAX_BODY = 1 << 20  # 1 MiB: control requests are small
@@ -29,4 +29,6 @@ def create_app(station: Station) -> web.Application:
         dialect.setup(app)
     huawei_live.setup(app)  # /v1/{project_id}/record/control
     huawei_rtc.setup(app)  # /v2/apps/{app_id}/individual-stream-jobs
+    openapi.setup(app)
+    docs.setup(app)
     return app

@@ -11,7 +11,9 @@ import uuid
 from aiohttp import web
 from pydantic import ValidationError
 
+from api.device_connect.media import media_token_accepted
 from api.keys import OWN_AUTH, REQUEST_ID, STATION
+from api.native.docs import is_public
 from app.errors import Conflict, InvalidInput, NotFound, StationError, StorageFull
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,8 @@ async def request_id_middleware(request: web.Request, handler):
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        response = exc
+        exc.headers.setdefault("X-Request-Id", request_id)
+        raise  # aiohttp renders it; returning one is deprecated
     except Exception:  # noqa: BLE001 - never leak a traceback to a client
         log.exception("unhandled error in %s %s", request.method, request.path)
         response = web.json_response({"detail": "internal error", "request_id": request_id}, status=500)
@@ -68,12 +71,30 @@ async def request_id_middleware(request: web.Request, handler):
 async def auth_middleware(request: web.Request, handler):
     token = request.app[STATION].settings.token
     own_auth = any(app.get(OWN_AUTH, False) for app in request.match_info.apps)
-    if token and request.method != "OPTIONS" and not own_auth:
+    if token and request.method != "OPTIONS" and not is_public(request.path) and not own_auth:
         given = _token_of(request)
-        if not given or not hmac.compare_digest(given.encode(), token.encode()):
+        if not given or not (hmac.compare_digest(given.encode(), token.encode())
+                             or media_token_accepted(request, given)):
             return web.json_response({"detail": "Not authenticated: a valid token is required"},
                                      status=401, headers={"WWW-Authenticate": "Bearer"})
     return await handler(request)
+
+
+NATIVE_PREFIXES = ("/api/", "/test/")
+
+
+def _json_http_error(request: web.Request, exc: web.HTTPException) -> web.Response | None:
+    """aiohttp's own plain-text errors (no such route 404, 405, 413 body too large) in the
+    native shape `{"detail": "..."}`, keeping their headers (`Allow` of a 405)."""
+    if exc.status < 400 or exc.content_type == "application/json" \
+            or not request.path.startswith(NATIVE_PREFIXES):
+        return None
+    message = exc.reason
+    if exc.status == 413:
+        message = f"Request body larger than {request.client_max_size} bytes"
+    headers = {k: v for k, v in exc.headers.items()
+               if k.lower() not in ("content-type", "content-length")}
+    return web.json_response({"detail": message}, status=exc.status, headers=headers)
 
 
 @web.middleware
@@ -84,3 +105,8 @@ async def native_errors_middleware(request: web.Request, handler):
         return native_error(exc)
     except json.JSONDecodeError as exc:
         return detail_422(["body", exc.pos], f"JSON decode error: {exc.msg}", "json_invalid")
+    except web.HTTPException as exc:
+        converted = _json_http_error(request, exc)
+        if converted is None:
+            raise
+        return converted

@@ -62,7 +62,9 @@ class HttpPicture(BaseModel):
 class SourceIn(BaseModel):
     """Fields of a source as a client sends them (POST creates, PUT replaces what is sent)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [
+        {"model": "Source", "name": "pattern-1", "description": "the built-in test pattern",
+         "uri_rtsp": "testsrc://?size=320x240&rate=5"}]})
     model: SourceModel | None = None
     name: str | None = Field(default=None, min_length=1, max_length=255)
     description: str | None = Field(default=None, max_length=4096)
@@ -131,7 +133,8 @@ class TagOut(BaseModel):
 
 
 class GroupIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [
+        {"model": "Source", "name": "lobby"}]})
     model: SourceModel | None = None
     name: str = Field(min_length=1, max_length=255)
 
@@ -142,14 +145,15 @@ class GroupIn(BaseModel):
 
 
 class RecordStartIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [
+        {"tag_name": "meeting-1", "group_name": "lobby"}]})
     model: SourceModel | None = None
     tag_name: str = Field(min_length=1, max_length=255)
     group_name: str = Field(min_length=1, max_length=255)
 
 
 class RecordStopIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{"tag_name": "meeting-1"}]})
     model: SourceModel | None = None
     tag_name: str = Field(min_length=1, max_length=255)
 

@@ -6,7 +6,8 @@ from aiohttp import web
 
 from api.keys import STATION
 from api.native.params import add_route, call, ok, path_int, read_model
-from app.schemas import GroupIn
+from api.native.routedoc import Link
+from app.schemas import GroupDetail, GroupIn, GroupOut
 
 
 async def list_groups(request: web.Request) -> web.Response:
@@ -39,9 +40,25 @@ async def remove_member(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    add_route(app, "GET", "/api/v1/group", list_groups)
-    add_route(app, "POST", "/api/v1/group", create_group)
-    add_route(app, "GET", "/api/v1/group/{group_id}", get_group)
-    add_route(app, "DELETE", "/api/v1/group/{group_id}", delete_group)
-    add_route(app, "POST", "/api/v1/group/{group_id}/source/{source_id}", add_member)
-    add_route(app, "DELETE", "/api/v1/group/{group_id}/source/{source_id}", remove_member)
+    gid = {"group_id": int}
+    both = {"group_id": int, "source_id": int}
+    one = "/api/v1/group/{group_id}"
+    add_route(app, "GET", "/api/v1/group", list_groups, summary="List the groups",
+              response=list[GroupOut])
+    add_route(app, "POST", "/api/v1/group", create_group, summary="Create a group",
+              description="Returns a list holding the new group (as the seed shows); a duplicate "
+                          "name is a 422.", body=GroupIn, response=list[GroupOut],
+              links={"GetGroup": Link("GET", one, {"group_id": "$response.body#/0/id"}),
+                     "DeleteGroup": Link("DELETE", one, {"group_id": "$response.body#/0/id"}),
+                     "AddSource": Link("POST", one + "/source/{source_id}",
+                                       {"group_id": "$response.body#/0/id"})})
+    add_route(app, "GET", "/api/v1/group/{group_id}", get_group, summary="A group with its sources",
+              path_types=gid, response=GroupDetail)
+    add_route(app, "DELETE", "/api/v1/group/{group_id}", delete_group, summary="Delete a group",
+              path_types=gid, response=GroupOut, response_description="the deleted group")
+    add_route(app, "POST", "/api/v1/group/{group_id}/source/{source_id}", add_member,
+              summary="Add a source to a group", path_types=both, response=bool,
+              response_description="`true` when added, `false` when it already was a member")
+    add_route(app, "DELETE", "/api/v1/group/{group_id}/source/{source_id}", remove_member,
+              summary="Remove a source from a group", path_types=both, response=bool,
+              response_description="`true` when removed, `false` when it was not a member")

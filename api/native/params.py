@@ -5,15 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, Callable, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
+from api.native.routedoc import Binary, Link, RouteDoc, first_line, route_docs
 from app.errors import InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def unprocessable(detail: list[dict]) -> web.HTTPUnprocessableEntity:
+    """A FastAPI-style 422 to raise: `detail` is a list of {loc, msg, type}."""
+    return web.HTTPUnprocessableEntity(text=json.dumps({"detail": detail}),
+                                       content_type="application/json")
+
+
+def bad_request(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"detail": message}), content_type="application/json")
 
 
 async def read_model(request: web.Request, model: type[M]) -> M:
@@ -25,18 +36,42 @@ async def read_model(request: web.Request, model: type[M]) -> M:
         if raw.strip():
             ctype = request.content_type
             if ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-                data.update(dict(await request.post()))
+                try:
+                    form = await request.post()
+                except web.HTTPException:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - any malformed form is the client's
+                    raise bad_request(f"the {ctype} body cannot be parsed: {exc}") from None
+                data.update(dict(form))
             else:
                 try:
                     body = json.loads(raw)
-                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                    raise InvalidInput(f"the body is not valid JSON: {exc}", field="body",
-                                       kind="json_invalid") from None
+                except json.JSONDecodeError as exc:
+                    raise unprocessable([{"loc": ["body", exc.pos], "msg": f"JSON decode error: {exc.msg}",
+                                          "type": "json_invalid"}]) from None
+                except UnicodeDecodeError as exc:
+                    raise unprocessable([{"loc": ["body", exc.start], "msg": "the body is not UTF-8 "
+                                          "(or UTF-16/32) text", "type": "json_invalid"}]) from None
+                except RecursionError:
+                    raise unprocessable([{"loc": ["body"], "msg": "JSON nested too deeply",
+                                          "type": "json_invalid"}]) from None
                 if not isinstance(body, dict):
-                    raise InvalidInput("the body must be a JSON object", field="body",
-                                       kind="model_attributes_type")
+                    raise unprocessable([{"loc": ["body"], "msg": "Input should be a valid dictionary "
+                                          "or object to extract fields from",
+                                          "type": "model_attributes_type"}])
                 data.update(body)
     return model.model_validate(data)
+
+
+def read_query(request: web.Request, model: type[M]) -> M:
+    """Query parameters only (GET/DELETE); a bad one is a 422 located in `query`."""
+    data = {k: v for k, v in request.query.items() if k != "accessToken"}
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise unprocessable([{"loc": ["query", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+                             for e in exc.errors(include_url=False, include_context=False,
+                                                 include_input=False)]) from None
 
 
 def path_int(request: web.Request, name: str) -> int:
@@ -51,18 +86,34 @@ def path_int(request: web.Request, name: str) -> int:
     return value
 
 
-def query_str(request: web.Request, name: str, *, required: bool = True) -> str | None:
-    value = request.query.get(name)
-    if (value is None or not value.strip()) and required:
-        raise InvalidInput(f"Field required: {name}", field=name, kind="missing")
-    return value
+def add_route(app: web.Application, method: str, path: str, handler: Handler, *,
+              summary: str | None = None, description: str | None = None, tag: str | None = None,
+              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+              path_types: dict[str, type] | None = None, response: Any = None,
+              response_description: str = "Successful Response",
+              binary: Binary | tuple[Binary, ...] = (), errors: tuple[int, ...] = (),
+              headers: dict[str, str] | None = None,
+              extra_responses: dict[int, dict] | None = None,
+              links: dict[str, Link] | None = None) -> None:
+    """Register `path` with and without its trailing slash, and file what it takes and returns
+    for the OpenAPI document (see `RouteDoc`; the summary defaults to the handler's docstring).
 
-
-def add_route(app: web.Application, method: str, path: str, handler: Handler) -> None:
-    """Register `path` with and without its trailing slash."""
+        add_route(app, "GET", "/api/v1/source/{source_id}", get_source,
+                  summary="A source", path_types={"source_id": int}, response=SourceOut)
+    """
     bare = path.rstrip("/")
     app.router.add_route(method, bare, handler)
     app.router.add_route(method, bare + "/", handler)
+    parts = [p for p in bare.split("/") if p and p not in ("api", "v1")]
+    route_docs(app).append(RouteDoc(
+        method=method.upper(), path=bare, handler_name=getattr(handler, "__name__", ""),
+        summary=summary or first_line(handler.__doc__), description=description or "",
+        tag=tag or (parts[0] if parts else ""), body=body, query=query,
+        path_types=dict(path_types or {}), response=response,
+        response_description=response_description,
+        binary=(binary,) if isinstance(binary, Binary) else tuple(binary), errors=tuple(errors),
+        headers=dict(headers or {}), extra_responses=dict(extra_responses or {}),
+        links=dict(links or {})))
 
 
 async def call(fn, *args, **kwargs):

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel, Field
 
 from api.keys import STATION
-from api.native.params import add_route, call, ok, query_str, read_model
-from app.schemas import RecordListItem, RecordStartIn, RecordStopIn
-
-
-class DeleteFileIn(BaseModel):
-    location: str = Field(min_length=1)
+from api.native.models import DeleteFileIn, TagNameQuery, TagQuery
+from api.native.params import add_route, call, ok, read_model, read_query
+from api.native.routedoc import Binary, Link
+from app.schemas import RecordListItem, RecordOut, RecordStartIn, RecordStopIn, TagOut
 
 
 async def list_records(request: web.Request) -> web.Response:
-    tag_name = query_str(request, "tag_name")
+    tag_name = read_query(request, TagNameQuery).tag_name
     records = await call(request.app[STATION].recordings.list, tag_name)
     # The seed shows `source` as a one-element list in this listing only.
     items = [RecordListItem(**{**r.model_dump(), "source": [r.source] if r.source else []})
@@ -36,7 +33,7 @@ async def stop_records(request: web.Request) -> web.Response:
 
 
 async def running(request: web.Request) -> web.Response:
-    tag_name = query_str(request, "tag_name")
+    tag_name = read_query(request, TagNameQuery).tag_name
     return ok(await call(request.app[STATION].recordings.is_running, tag_name))
 
 
@@ -58,7 +55,7 @@ async def delete_file(request: web.Request) -> web.Response:
 
 
 async def get_tag(request: web.Request) -> web.Response:
-    name = query_str(request, "name")
+    name = read_query(request, TagQuery).name
     return ok(await call(request.app[STATION].recordings.tag, name))
 
 
@@ -66,14 +63,58 @@ async def tags_begun(request: web.Request) -> web.Response:
     return ok(await call(request.app[STATION].recordings.running_tags))
 
 
+RANGE_HEADERS = {
+    "Accept-Ranges": {"description": "`bytes`", "schema": {"type": "string"}},
+    "ETag": {"description": "changes whenever the file does (size, mtime)", "schema": {"type": "string"}},
+    "Last-Modified": {"schema": {"type": "string"}},
+}
+PARTIAL = {
+    206: {"description": "the requested byte range", "headers": {
+        **RANGE_HEADERS,
+        "Content-Range": {"description": "`bytes a-b/size`", "schema": {"type": "string"}}},
+        "content": {"video/mp4": {"schema": {"type": "string", "contentMediaType": "video/mp4"}}}},
+    416: {"description": "the range lies outside the file", "headers": {
+        "Content-Range": {"description": "`bytes */size`", "schema": {"type": "string"}}}},
+    200: {"headers": RANGE_HEADERS},
+}
+
+
 def setup(app: web.Application) -> None:
-    add_route(app, "GET", "/api/v1/record", list_records)
-    add_route(app, "POST", "/api/v1/record", start_records)
-    add_route(app, "PUT", "/api/v1/record", stop_records)
-    add_route(app, "GET", "/api/v1/record/runing", running)
-    add_route(app, "GET", "/api/v1/record/running", running)
-    add_route(app, "GET", "/api/v1/record/{record_id}", get_record)
-    add_route(app, "GET", "/api/v1/record/{record_id}/video", record_video)
-    add_route(app, "DELETE", "/api/v1/record/{record_id}/file", delete_file)
-    add_route(app, "GET", "/api/v1/tag", get_tag)
-    add_route(app, "GET", "/api/v1/tag/begin", tags_begun)
+    rid = {"record_id": str}
+    one = "/api/v1/record/{record_id}"
+    add_route(app, "GET", "/api/v1/record", list_records, summary="The records of a tag",
+              description="Here (only) each record's `source` is a list holding one source, as "
+                          "the seed shows. An unknown tag gives `[]`.",
+              query=TagNameQuery, response=list[RecordListItem])
+    add_route(app, "POST", "/api/v1/record", start_records,
+              summary="Start recording a group under a tag",
+              description="Starts every source of the group (of `model`, if given); a source "
+                          "already recording under this tag is left alone. Creates the tag.",
+              body=RecordStartIn, response=list[RecordOut], errors=(404, 507),
+              links={"GetRecord": Link("GET", one, {"record_id": "$response.body#/0/id"}),
+                     "GetVideo": Link("GET", one + "/video", {"record_id": "$response.body#/0/id"})})
+    add_route(app, "PUT", "/api/v1/record", stop_records, summary="Stop a tag's recordings",
+              description="Returns the records finalized (`hash_md5`, `end_utc` set).",
+              body=RecordStopIn, response=list[RecordOut], errors=(404,))
+    for path in ("/api/v1/record/runing", "/api/v1/record/running"):
+        add_route(app, "GET", path, running, summary="Is a tag recording?", query=TagNameQuery,
+                  response=bool, description="`/runing` is the seed's spelling, `/running` an alias.")
+    add_route(app, "GET", "/api/v1/record/{record_id}", get_record, summary="A record",
+              path_types=rid, response=RecordOut)
+    add_route(app, "GET", "/api/v1/record/{record_id}/video", record_video,
+              summary="Download a record's video",
+              description="Single byte ranges (206 with `Content-Range`; 416 when unsatisfiable), "
+                          "`ETag` and `If-Range`. A file still being recorded is served up to its "
+                          "current size.", path_types=rid, binary=Binary("video/mp4"),
+              headers={"Range": "`bytes=a-b`, `bytes=a-` or `bytes=-n`",
+                       "If-Range": "an ETag or date: the range applies only if the file is unchanged"},
+              extra_responses=PARTIAL)
+    add_route(app, "DELETE", "/api/v1/record/{record_id}/file", delete_file,
+              summary="Delete a record's file",
+              description="`location` must equal the record's own location inside the storage "
+                          "folder; refused (422) while it records. The record stays, `deleted`.",
+              path_types=rid, body=DeleteFileIn, response=RecordOut)
+    add_route(app, "GET", "/api/v1/tag", get_tag, summary="A tag with its records",
+              query=TagQuery, response=TagOut, errors=(404,))
+    add_route(app, "GET", "/api/v1/tag/begin", tags_begun, summary="Tags that are recording",
+              response=list[str], response_description="names of tags with a running record")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from api.native.params import add_route, call
+from api.native.routedoc import Binary
 from recorder.selftest import make_test_image, make_test_video
 
 
@@ -17,5 +18,7 @@ async def video(_request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    add_route(app, "GET", "/test/img", image)
-    add_route(app, "GET", "/test/video", video)
+    add_route(app, "GET", "/test/img", image, summary="A generated JPEG",
+              binary=Binary("image/jpeg"), description="Self-check of the image encode path.")
+    add_route(app, "GET", "/test/video", video, summary="A short generated MP4",
+              binary=Binary("video/mp4"), description="Self-check of the encode and mux path.")

@@ -5,18 +5,15 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
-from pydantic import BaseModel, Field
 
 from api.keys import STATION
-from api.native.params import add_route, call, ok, path_int, read_model
-from app.schemas import SourceIn
+from api.native.models import VideoQuery
+from api.native.params import add_route, call, ok, path_int, read_model, read_query
+from api.native.routedoc import Binary, Link
+from app.schemas import SourceIn, SourceOut
 from recorder.frames import Demand
 
 BOUNDARY = "frame"
-
-
-class VideoQuery(BaseModel):
-    delay: float = Field(1.0, ge=0.0, le=60.0)
 
 
 async def list_sources(request: web.Request) -> web.Response:
@@ -52,7 +49,7 @@ async def video(request: web.Request) -> web.StreamResponse:
     """MJPEG: one JPEG per `delay` seconds (default 1) until the client goes away; the JPEG
     of a frame is encoded once however many clients watch."""
     source_id = path_int(request, "source_id")
-    query = VideoQuery.model_validate(dict(request.query))
+    query = read_query(request, VideoQuery)
     slot = await call(request.app[STATION].sources.frames, source_id)
     token = slot.watch(Demand.ALL if query.delay < 2 else Demand.KEYFRAMES)
     response = web.StreamResponse(headers={
@@ -78,11 +75,37 @@ async def video(request: web.Request) -> web.StreamResponse:
     return response
 
 
+def _links(source_id: str) -> dict[str, Link]:
+    one = "/api/v1/source/{source_id}"
+    return {"GetSource": Link("GET", one, {"source_id": source_id}),
+            "UpdateSource": Link("PUT", one, {"source_id": source_id}),
+            "DeleteSource": Link("DELETE", one, {"source_id": source_id}),
+            "GetPicture": Link("GET", one + "/picture", {"source_id": source_id})}
+
+
 def setup(app: web.Application) -> None:
-    add_route(app, "GET", "/api/v1/source", list_sources)
-    add_route(app, "POST", "/api/v1/source", create_source)
-    add_route(app, "GET", "/api/v1/source/{source_id}", get_source)
-    add_route(app, "PUT", "/api/v1/source/{source_id}", update_source)
-    add_route(app, "DELETE", "/api/v1/source/{source_id}", delete_source)
-    add_route(app, "GET", "/api/v1/source/{source_id}/picture", picture)
-    add_route(app, "GET", "/api/v1/source/{source_id}/video", video)
+    sid = {"source_id": int}
+    add_route(app, "GET", "/api/v1/source", list_sources, summary="List the sources",
+              response=list[SourceOut])
+    add_route(app, "POST", "/api/v1/source", create_source, summary="Create a source",
+              description="`Source` needs `uri_rtsp`, `PictureSource` needs `uri_http_picture`; "
+                          "a duplicate name is a 422. The station starts reading it at once.",
+              body=SourceIn, response=SourceOut, links=_links("$response.body#/id"))
+    add_route(app, "GET", "/api/v1/source/{source_id}", get_source, summary="A source",
+              path_types=sid, response=SourceOut)
+    add_route(app, "PUT", "/api/v1/source/{source_id}", update_source, summary="Change a source",
+              description="Only the fields sent change; the address cannot change while it records.",
+              path_types=sid, body=SourceIn, response=SourceOut)
+    add_route(app, "DELETE", "/api/v1/source/{source_id}", delete_source, summary="Delete a source",
+              description="Refused (422) while the source records.", path_types=sid,
+              response=SourceOut, response_description="the deleted source")
+    add_route(app, "GET", "/api/v1/source/{source_id}/picture", picture,
+              summary="The latest picture of a source", path_types=sid,
+              binary=Binary("image/jpeg", "the latest frame"),
+              description="422 while no picture has arrived yet.")
+    add_route(app, "GET", "/api/v1/source/{source_id}/video", video,
+              summary="MJPEG live stream of a source", path_types=sid, query=VideoQuery,
+              binary=Binary(f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+                            "one JPEG part per `delay` seconds until the client disconnects"),
+              description="Each part is `--frame`, `Content-Type: image/jpeg`, `Content-Length`, "
+                          "the JPEG. Any number of viewers share one JPEG encode per frame.")
