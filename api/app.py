@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api import device_connect
 from api.errors import auth_middleware, native_errors_middleware, request_id_middleware
 from api.huawei import live as huawei_live
 from api.huawei import rtc as huawei_rtc
@@ -29,6 +30,7 @@ def create_app(station: Station) -> web.Application:
         dialect.setup(app)
     huawei_live.setup(app)  # /v1/{project_id}/record/control
     huawei_rtc.setup(app)  # /v2/apps/{app_id}/individual-stream-jobs
+    device_connect.setup(app)  # /gotapi/... and the event WebSocket
     openapi.setup(app)
     docs.setup(app)
     return app

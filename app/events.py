@@ -68,8 +68,49 @@ class RecordChanged:
     action: str  # "deleted" | "synced"
 
 
+@dataclass(frozen=True)
+class RecordingMuted:
+    """A running recording's audio dropped (`muted=True`) or kept again."""
+
+    record_id: str
+    source_id: int
+    tag_name: str
+    muted: bool
+    origin: str = "core"
+
+
+@dataclass(frozen=True)
+class PhotoTaken:
+    """A still picture of a source saved as a JPEG file (Device Connect `takephoto`)."""
+
+    source_id: int
+    path: str
+    origin: str = "core"
+
+
+@dataclass(frozen=True)
+class AccessRequested:
+    """A Device Connect application asks for an access token and waits for the operator:
+    whoever shows it calls `DeviceConnectAuth.decide(request_id, approved)`."""
+
+    request_id: str
+    client_id: str
+    application_name: str
+    scopes: tuple[str, ...]
+    origin: str = ""  # the web page (X-GotAPI-Origin / Origin) that asks, when known
+
+
+@dataclass(frozen=True)
+class AccessDecided:
+    """The end of an access request: "approved", "denied" or "timeout" (a dialog closes)."""
+
+    request_id: str
+    outcome: str
+
+
 Event = (SourceStatusChanged | CatalogChanged | RecordingStarted | RecordingStopped
-         | RecordingPaused | RecordChanged)
+         | RecordingPaused | RecordChanged | RecordingMuted | PhotoTaken | AccessRequested
+         | AccessDecided)
 
 
 class EventSink(Protocol):

@@ -7,7 +7,7 @@ they never reach into the catalog or the recorder themselves.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app import __version__
 from app.catalog import Catalog
@@ -20,6 +20,8 @@ from app.services import (
     SyncService,
     UploadService,
 )
+from app.services.dc_auth import DeviceConnectAuth
+from app.services.dc_recorder import MediaRecorderService
 from app.services.live_record import LiveRecordService
 from app.services.rtc_jobs import RtcJobService
 from app.settings import RESTART_FIELDS, Settings
@@ -41,6 +43,9 @@ class Station:
     recordings: RecordingService
     sync: SyncService
     uploads: UploadService
+    # Device Connect: built from the others (see __post_init__)
+    dc_auth: DeviceConnectAuth = field(init=False)
+    media_recorders: MediaRecorderService = field(init=False)
     live_records: LiveRecordService
     rtc_jobs: RtcJobService
     version: str = __version__
@@ -48,6 +53,15 @@ class Station:
     @property
     def name(self) -> str:
         return self.settings.station_name
+
+    def __post_init__(self) -> None:
+        # Both read `self.settings` per request: apply_settings replaces it on a running station.
+        self.dc_auth = DeviceConnectAuth(
+            self.bus, auto_approve=lambda: self.settings.dc_auto_approve,
+            token_ttl_s=lambda: self.settings.dc_token_ttl_s)
+        self.media_recorders = MediaRecorderService(
+            self.recordings, self.sources, self.bus,
+            photos_dir=self.settings.recordings_dir / "photos")
 
 
 def build_station(settings: Settings) -> Station:

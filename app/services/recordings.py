@@ -21,6 +21,7 @@ from app.errors import Conflict, InvalidInput, NotFound, StorageFull
 from app.events import (
     EventSink,
     RecordChanged,
+    RecordingMuted,
     RecordingPaused,
     RecordingStarted,
     RecordingStopped,
@@ -276,12 +277,16 @@ class RecordingService:
     def resume(self, record_id: str, origin: str = "core") -> RecordOut:
         return self._control(record_id, origin, paused=False)
 
-    def set_audio_muted(self, record_id: str, muted: bool) -> RecordOut:
+    def set_audio_muted(self, record_id: str, muted: bool, origin: str = "core") -> RecordOut:
         """Drop (or keep again) the audio of a running record from now on."""
         with self._lock, self.catalog.session() as s:
             row = self._running_row(s, record_id)
             self.recorder.set_audio_muted(row.source_id, row.id, muted)
-            return self._out(s, row)
+            tag = s.get(Tag, row.tag_id)
+            out = self._out(s, row)
+        self.bus.publish(RecordingMuted(row.id, row.source_id, tag.name if tag else "", muted,
+                                        origin))
+        return out
 
     def control_state(self, record_id: str) -> dict:
         """{"paused": bool, "muted": bool} of a running record (both False otherwise)."""

@@ -1,0 +1,148 @@
+"""The Device Connect / GotAPI dialect (`/gotapi/...`): the MediaStreamRecording profile and
+what a Device Connect client needs around it (availability, authorization, service discovery,
+the event WebSocket).
+
+One catch-all route dispatches by hand, because Device Connect names are case-insensitive
+(`mediaStreamRecording`, `mediastreamrecording`, the seed's `mediastream_recording`), a
+trailing slash is optional, and every failure — unknown profile, wrong method, bad token —
+must still be an HTTP 200 envelope with the right errorCode. Order of checks: profile (2),
+access token (13/12/11) and its scope (14), attribute (8/4), method (3), serviceId (5/6),
+then the handler.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from api.device_connect import recording, system
+from api.device_connect.context import Call, Handler
+from api.device_connect.envelope import (
+    Code,
+    DcError,
+    error,
+    from_station_error,
+    ok,
+    preflight,
+    service_id,
+)
+from api.device_connect.events import EventHub, hub_setup
+from api.device_connect.media import MEDIA_SCOPE, uri_token
+from api.device_connect.params import Params, read_params
+from api.keys import OWN_AUTH, STATION
+from app.errors import StationError
+from app.services.dc_auth import scope_key
+
+log = logging.getLogger(__name__)
+HUB = web.AppKey("device_connect_hub", EventHub)
+
+
+@dataclass(frozen=True)
+class Profile:
+    attributes: dict[str | None, dict[str, Handler]]
+    token: bool = True  # needs an access token
+    scope: str | None = None  # ... covering this scope
+    service: bool = True  # needs the serviceId
+    unsupported: frozenset[str] = field(default_factory=frozenset)
+
+
+PROFILES: dict[str, Profile] = {
+    "availability": Profile({None: {"GET": system.availability}}, token=False, service=False),
+    "authorization": Profile({"grant": {"GET": system.grant},
+                              "accesstoken": {"GET": system.access_token}},
+                             token=False, service=False),
+    "servicediscovery": Profile({None: {"GET": system.servicediscovery}}, service=False),
+    "serviceinformation": Profile({None: {"GET": system.serviceinformation}}),
+    MEDIA_SCOPE: Profile(recording.ATTRIBUTES, scope=MEDIA_SCOPE,
+                         unsupported=recording.UNSUPPORTED),
+}
+
+
+def _handler(profile: Profile, segments: list[str], method: str) -> tuple[str | None, Handler]:
+    if len(segments) > 2:  # an interface: none of these profiles has one
+        raise DcError(Code.UNKNOWN_ATTRIBUTE, f"unknown attribute: {'/'.join(segments[1:])}")
+    attribute = segments[1].lower() if len(segments) == 2 else None
+    methods = profile.attributes.get(attribute)
+    if methods is None:
+        if attribute in profile.unsupported:
+            raise DcError(Code.NOT_SUPPORT_ATTRIBUTE, f"attribute {attribute} is not supported")
+        raise DcError(Code.UNKNOWN_ATTRIBUTE, f"unknown attribute: {attribute or '(none)'}")
+    handler = methods.get(method)
+    if handler is None:
+        raise DcError(Code.NOT_SUPPORT_ACTION,
+                      f"{method} is not supported on {segments[0]}/{attribute or ''}".rstrip("/"))
+    return attribute, handler
+
+
+def _check_service(request: web.Request, params: Params) -> None:
+    given = params.text("serviceId")
+    if given is None:
+        raise DcError(Code.EMPTY_SERVICE_ID, "serviceId is required")
+    if given.lower() != service_id(request.app[STATION].settings).lower():
+        raise DcError(Code.NOT_FOUND_SERVICE, f"service {given!r} not found")
+
+
+async def _route(request: web.Request) -> web.StreamResponse | dict:
+    station, hub = request.app[STATION], request.app[HUB]
+    segments = [s for s in request.match_info.get("tail", "").split("/") if s]
+    if not segments:
+        raise DcError(Code.NOT_SUPPORT_PROFILE, "a profile is required: /gotapi/<profile>")
+    name = scope_key(segments[0])
+    if name == "websocket" and len(segments) == 1:
+        return await hub.websocket(request)
+    if name == "files":
+        return await _file(request, segments)
+    profile = PROFILES.get(name)
+    if profile is None:
+        raise DcError(Code.NOT_SUPPORT_PROFILE, f"profile {segments[0]} is not supported")
+    params = await read_params(request)
+    token = station.dc_auth.check(params.text("accessToken"), profile.scope) \
+        if profile.token else None
+    attribute, handler = _handler(profile, segments, request.method)
+    if profile.service:
+        _check_service(request, params)
+    return await handler(Call(request, station, hub, params, segments[0], attribute, token))
+
+
+async def _file(request: web.Request, segments: list[str]) -> web.StreamResponse:
+    if request.method not in ("GET", "HEAD"):
+        raise DcError(Code.NOT_SUPPORT_ACTION, f"{request.method} is not supported on files")
+    if len(segments) != 3 or segments[1] != "photos":
+        raise DcError(Code.INVALID_REQUEST_PARAMETER, "no such file")
+    station = request.app[STATION]
+    params = await read_params(request)
+    token = station.dc_auth.check(uri_token(params.text("accessToken")), MEDIA_SCOPE)
+    call = Call(request, station, request.app[HUB], params, "files", None, token)
+    return await system.photo_file(call, segments[2])
+
+
+async def dispatch(request: web.Request) -> web.StreamResponse:
+    if request.method == "OPTIONS":
+        return preflight(request)
+    station = request.app[STATION]
+    try:
+        result = await _route(request)
+    except DcError as exc:
+        return error(request, station.name, station.version, exc)
+    except StationError as exc:
+        return error(request, station.name, station.version, from_station_error(exc))
+    except Exception:  # noqa: BLE001 - still an envelope: the SDK reads only HTTP 200 bodies
+        log.exception("Device Connect %s %s failed", request.method, request.path)
+        return error(request, station.name, station.version,
+                     DcError(Code.UNKNOWN, "internal error"))
+    if isinstance(result, web.StreamResponse):
+        return result
+    return ok(request, station.name, station.version, result)
+
+
+def setup(app: web.Application) -> None:
+    """Mount `/gotapi` as a sub-application that checks Device Connect access tokens itself
+    (the root's native token check steps aside for it)."""
+    sub = web.Application()
+    sub[STATION] = app[STATION]
+    sub[OWN_AUTH] = True
+    hub_setup(sub, HUB)
+    sub.router.add_route("*", "/{tail:.*}", dispatch)
+    app.add_subapp("/gotapi", sub)
