@@ -29,7 +29,7 @@ DIALOG_STYLE = f"""
 QComboBox::drop-down {{ subcontrol-origin: padding; subcontrol-position: center right;
     width: 22px; border: none; }}
 QComboBox::down-arrow {{ image: url({ICON_DIR}/chevron-down.svg); width: 12px; height: 12px; }}
-QSpinBox, QDoubleSpinBox {{ padding-right: 22px; }}
+QSpinBox, QDoubleSpinBox {{ padding-left: 6px; padding-right: 22px; }}
 QSpinBox::up-button, QDoubleSpinBox::up-button {{ subcontrol-origin: border;
     subcontrol-position: top right; width: 22px; border: none; }}
 QSpinBox::down-button, QDoubleSpinBox::down-button {{ subcontrol-origin: border;
@@ -53,6 +53,13 @@ QLabel#sectionTitle {{ font-weight: bold; padding-top: 4px; }}
 QPushButton:default {{ background: palette(highlight); color: palette(highlighted-text);
     border-color: palette(highlight); font-weight: bold; }}
 QPushButton:default:disabled {{ background: palette(mid); }}
+QDialogButtonBox {{ dialogbuttonbox-buttons-have-icons: 0; }}
+QTabWidget::pane {{ border: none; border-top: 1px solid palette(mid); top: -1px; }}
+QTabBar::tab {{ padding: 7px 14px; margin-right: 2px; border: none;
+    border-bottom: 2px solid transparent; background: transparent; }}
+QTabBar::tab:selected {{ border-bottom: 2px solid palette(highlight); color: palette(window-text); }}
+QTabBar::tab:!selected {{ color: palette(placeholder-text); }}
+QTabBar::tab:hover {{ color: palette(window-text); }}
 """
 
 

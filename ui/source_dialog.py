@@ -17,7 +17,7 @@ import re
 
 from pydantic import ValidationError
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -43,11 +43,11 @@ from ui.icons import icon
 from ui.source_delete import DeleteSourceFlow, confirm_delete_source
 from ui.source_kinds import KINDS, kind_of
 from ui.source_pages import PAGES, USE_RUNNING_SOURCE, FieldProblem, KindPage
+from ui.source_preview import PreviewPanel, selectable_icon
 from ui.source_probe import ProbeError, ProbeResult, probe
 from ui.tasks import TaskRunner
 
 __all__ = ["SourceDialog", "confirm_delete_source", "DeleteSourceFlow"]
-PREVIEW = QSize(320, 180)
 STYLE = DIALOG_STYLE + """
 QListWidget#kindList { border: none; background: transparent; font-size: 13px; outline: 0; }
 QListWidget#kindList::item { padding: 9px 8px; border-radius: 6px; margin: 1px 0; }
@@ -56,7 +56,6 @@ QLabel#kindTitle { font-size: 17px; font-weight: bold; }
 QLabel#sourcePreview { background: #0d1014; color: #9aa4ae; border-radius: 6px; }
 QFrame#previewPanel { border-left: 1px solid palette(mid); }
 QScrollArea#formScroll { border: none; background: transparent; }
-QDialogButtonBox { dialogbuttonbox-buttons-have-icons: 0; }
 QScrollArea#formScroll > QWidget > QWidget { background: transparent; }
 """
 
@@ -85,7 +84,6 @@ class SourceDialog(QDialog):
                  source_id: int | None = None, kind: str | None = None):
         super().__init__(parent)
         self.station, self.tasks, self.source_id = station, tasks, source_id
-        self.probing = False
         self.source: SourceOut | None = None
         self.loaded = source_id is None
         self.busy = False
@@ -106,7 +104,7 @@ class SourceDialog(QDialog):
         self.kind_list.setIconSize(QSize(26, 26))
         self.kind_list.setFixedWidth(190)
         for kind in KINDS:
-            item = QListWidgetItem(icon(kind.icon), kind.title)
+            item = QListWidgetItem(selectable_icon(kind.icon), kind.title)
             item.setData(Qt.ItemDataRole.UserRole, kind.key)
             item.setToolTip(kind.subtitle)
             self.kind_list.addItem(item)
@@ -164,7 +162,12 @@ class SourceDialog(QDialog):
         body.setSpacing(0)
         body.addWidget(self.kind_list)
         body.addWidget(scroll, 1)
-        body.addWidget(self._build_preview())
+        self.preview_panel = PreviewPanel()
+        self.preview_panel.test_button.clicked.connect(self.test_connection)
+        self.test_button = self.preview_panel.test_button
+        self.preview_status = self.preview_panel.status
+        self.preview = self.preview_panel.picture
+        body.addWidget(self.preview_panel)
 
         self.buttons = QDialogButtonBox(self)  # a parent first: it styles the buttons
         self.save_button = self.buttons.addButton("Add source" if self.source_id is None else "Save",
@@ -188,28 +191,6 @@ class SourceDialog(QDialog):
         outer.setContentsMargins(10, 10, 10, 10)
         outer.addLayout(body, 1)
         outer.addLayout(footer)
-
-    def _build_preview(self) -> QWidget:
-        panel = QFrame(objectName="previewPanel")
-        panel.setFixedWidth(PREVIEW.width() + 32)
-        column = QVBoxLayout(panel)
-        column.setContentsMargins(16, 14, 16, 8)
-        column.setSpacing(8)
-        column.addWidget(section_title("Preview"))
-        self.preview = QLabel("Press “Test connection” to see\nwhat the station receives",
-                              objectName="sourcePreview")
-        self.preview.setFixedSize(PREVIEW)
-        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        column.addWidget(self.preview)
-        self.preview_status = QLabel()
-        self.preview_status.setWordWrap(True)
-        self.preview_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        column.addWidget(self.preview_status)
-        self.test_button = QPushButton(icon("plug"), "Test connection")
-        self.test_button.clicked.connect(self.test_connection)
-        column.addWidget(self.test_button, 0, Qt.AlignmentFlag.AlignLeft)
-        column.addStretch(1)
-        return panel
 
     def _fit_to_screen(self) -> None:
         screen = self.screen().availableGeometry() if self.screen() else None
@@ -369,6 +350,14 @@ class SourceDialog(QDialog):
         return target[0].error_text(target[1]) if target else ""
 
     # --- test connection -------------------------------------------------------------------
+    @property
+    def probing(self) -> bool:
+        return self.preview_panel.busy
+
+    @property
+    def preview_image(self) -> QImage | None:
+        return self.preview_panel.image
+
     def test_connection(self) -> None:
         if self.probing:
             return
@@ -378,61 +367,28 @@ class SourceDialog(QDialog):
         except FieldProblem as problem:
             self.show_field_error(problem.key, problem.message)
             return
-        self.probing = True
-        self.test_button.setEnabled(False)
-        self.test_button.setText("Connecting…")
-        self.preview_status.setText("")
-        self.preview_status.setProperty("inlineError", False)
+        self.preview_panel.start()
         if target is USE_RUNNING_SOURCE:
             source_id = self.source_id
             self.tasks.run(lambda: self.station.sources.picture_jpeg(source_id), self._show_jpeg)
         else:
             self.tasks.run(lambda: probe(target), self._show_probe)
 
-    def _probe_done(self) -> None:
-        self.probing = False
-        self.test_button.setEnabled(True)
-        self.test_button.setText("Test connection")
-
     @if_alive
     def _show_probe(self, result: ProbeResult | None, error) -> None:
-        self._probe_done()
-        self.probe_result = result
         if error is not None:
-            self._show_probe_error(str(error) if isinstance(error, ProbeError)
-                                   else f"Unexpected error: {error}")
-            return
-        height, width, _ = result.rgb.shape
-        image = QImage(result.rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
-        self._set_picture(image, f"Connected in {result.seconds:.1f} s · {result.detail}")
+            self.preview_panel.show_error(str(error) if isinstance(error, ProbeError)
+                                          else f"Unexpected error: {error}")
+        else:
+            self.preview_panel.show_rgb(result.rgb, f"Connected in {result.seconds:.1f} s · {result.detail}")
 
     @if_alive
     def _show_jpeg(self, jpeg: bytes | None, error) -> None:
-        self._probe_done()
         if error is not None:
-            self._show_probe_error(error.message if isinstance(error, StationError) else str(error))
-            return
-        self._set_picture(QImage.fromData(jpeg, "JPEG"),
-                          "The running source's picture (its stored password is used).")
-
-    def _set_picture(self, image: QImage, text: str) -> None:
-        self.preview_image = image
-        pixmap = QPixmap.fromImage(image).scaled(PREVIEW, Qt.AspectRatioMode.KeepAspectRatio,
-                                                 Qt.TransformationMode.SmoothTransformation)
-        self.preview.setPixmap(pixmap)
-        self.preview_status.setProperty("inlineError", False)
-        self.preview_status.setProperty("success", True)
-        self.preview_status.setText(f"✓ {text}")
-        self.preview_status.style().polish(self.preview_status)
-
-    def _show_probe_error(self, message: str) -> None:
-        self.preview_image = None
-        self.preview.clear()
-        self.preview.setText("No picture")
-        self.preview_status.setProperty("inlineError", True)
-        self.preview_status.setProperty("success", False)
-        self.preview_status.setText(message)
-        self.preview_status.style().polish(self.preview_status)
+            self.preview_panel.show_error(error.message if isinstance(error, StationError) else str(error))
+        else:
+            self.preview_panel.show_image(QImage.fromData(jpeg, "JPEG"),
+                                          "The running source's picture (its stored password is used).")
 
     # --- delete ----------------------------------------------------------------------------
     def ask_delete(self) -> None:

@@ -1,0 +1,167 @@
+"""The settings dialog against a real core (offscreen Qt): what it saves is in the TOML file
+and a freshly loaded Settings sees it; what a running station can take over applies at once
+(disk floor, pre-roll on a running source, names); bind address, port, token and storage say
+a restart is due; bad values are refused inline and nothing is written."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QLineEdit, QWidget
+
+from app.schemas import SourceIn
+from app.settings import Settings
+from tests.conftest import TESTSRC
+from ui.application import ensure_application
+from ui.settings_dialog import SettingsDialog
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "config" / "recording-station.toml"
+    monkeypatch.setenv("RS_CONFIG_FILE", str(path))
+    return path
+
+
+@pytest.fixture
+def dialog_for(qtbot, station, config):
+    ensure_application()
+
+    def make(**kwargs) -> SettingsDialog:
+        dialog = SettingsDialog(station.settings, None, station=station, **kwargs)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        return dialog
+    return make
+
+
+def _set(dialog: SettingsDialog, key: str, value) -> None:
+    widget = dialog.fields[key][1]
+    if isinstance(widget, QLineEdit):
+        widget.setText(value)
+    elif hasattr(widget, "setChecked"):
+        widget.setChecked(value)
+    else:
+        widget.setValue(value)
+
+
+def _file(config: Path) -> dict:
+    with config.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def test_live_settings_are_saved_reloaded_and_applied_at_once(qtbot, station, config, dialog_for):
+    config.parent.mkdir(parents=True)
+    config.write_text('log_level = "DEBUG"\n')  # a key the dialog does not show: kept
+    source = station.sources.create(SourceIn(name="running", uri_rtsp=TESTSRC))
+    dialog = dialog_for()
+    values = {"station_name": "Studio B", "preroll_s": 2.5, "preroll_mb": 64, "disk_floor_mb": 123,
+              "huawei_project_id": "p-0815", "huawei_app_id": "app-42", "huawei_ak": "AKID",
+              "huawei_sk": "sk/with\"quote", "huawei_callback_url": "https://hooks.example/live",
+              "dc_service_id": "station-b", "dc_auto_approve": True, "dc_token_ttl_s": 600}
+    for key, value in values.items():
+        _set(dialog, key, value)
+    with qtbot.waitSignal(dialog.finished, timeout=3000):
+        dialog.save_button.click()
+    assert dialog.result() == 1 and dialog.banner.isHidden()  # nothing waits for a restart
+
+    assert _file(config) == {"log_level": "DEBUG", **values}  # only what changed, nothing else
+    reloaded = Settings(data_dir=station.settings.data_dir)
+    assert {key: getattr(reloaded, key) for key in values} == values and reloaded.log_level == "DEBUG"
+
+    assert station.settings.station_name == "Studio B" and station.settings.huawei_app_id == "app-42"
+    assert station.recordings.disk_floor_bytes == station.uploads.disk_floor_bytes == 123 << 20
+    assert station.sync.station_name == "Studio B"
+    worker = station.recorder._workers[source.id]
+    assert (worker._preroll_s, worker._preroll_bytes) == (2.5, 64 << 20)
+
+
+def test_bind_address_needs_a_token_and_a_restart(qtbot, station, config, dialog_for):
+    dialog = dialog_for()
+    _set(dialog, "host", "0.0.0.0")
+    _set(dialog, "port", 5123)
+    dialog.save_button.click()
+    assert "set a token" in dialog.error_for("token")
+    assert dialog.tabs.currentWidget() is dialog.fields["token"][0].parentWidget()
+    assert not config.exists()  # refused: nothing written
+
+    dialog.generate_button.click()
+    token = dialog.token.text()
+    assert len(token) >= 24
+    dialog.save_button.click()
+    assert dialog.isVisible() and dialog.error_for("token") == ""
+    notice = dialog.banner.text()
+    assert not dialog.banner.isHidden() and "Restart Recording Station to apply" in notice
+    assert "Bind address" in notice and "Port" in notice and "Access token" in notice
+    assert dialog.close_button.text() == "Close"
+    assert _file(config) == {"host": "0.0.0.0", "port": 5123, "token": token}
+    assert (station.settings.host, station.settings.token) == ("127.0.0.1", None)  # until restart
+    reloaded = Settings(data_dir=station.settings.data_dir)
+    assert (reloaded.host, reloaded.port, reloaded.token) == ("0.0.0.0", 5123, token)
+
+    again = dialog_for()  # opened again before the restart: the saved values, and why
+    assert again.fields["host"][1].text() == "0.0.0.0" and again.fields["port"][1].value() == 5123
+    assert "waiting for a restart" in again.banner.text()
+
+
+def test_storage_folder_change_waits_for_a_restart(qtbot, station, config, dialog_for, tmp_path):
+    dialog = dialog_for()
+    before = station.recordings.storage_dir
+    _set(dialog, "storage_dir", str(tmp_path / "elsewhere"))
+    _set(dialog, "disk_floor_mb", 50)
+    dialog.save_button.click()
+    assert "Storage folder" in dialog.banner.text() and "Applied now: Keep free on disk" in dialog.banner.text()
+    assert _file(config) == {"storage_dir": str(tmp_path / "elsewhere"), "disk_floor_mb": 50}
+    assert station.recordings.storage_dir == before and station.recordings.disk_floor_bytes == 50 << 20
+    assert Settings(data_dir=station.settings.data_dir).storage_dir == tmp_path / "elsewhere"
+
+
+def test_bad_values_are_refused_inline_and_nothing_is_written(qtbot, station, config, dialog_for, tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    dialog = dialog_for()
+    for key, value, expected in (
+            ("storage_dir", "recordings", "full path"),
+            ("storage_dir", str(a_file), "not a folder"),
+            ("huawei_callback_url", "ftp://hooks.example", "http://"),
+            ("host", "bad host!", "Not an IP address"),
+            ("database_url", "catalog.db", "database URL")):
+        _set(dialog, key, value)
+        dialog.save_button.click()
+        assert expected in dialog.error_for(key), key
+        assert dialog.fields[key][1].property("invalid")
+        assert dialog.isVisible() and not config.exists()
+        _set(dialog, key, "")
+    _set(dialog, "host", "127.0.0.1")
+    dialog.save_button.click()
+    assert dialog.result() == 1 and not config.exists()  # nothing changed: nothing to write
+
+
+def test_secrets_are_masked_until_revealed(qtbot, station, config, dialog_for):
+    dialog = dialog_for()
+    for key in ("token", "huawei_sk"):
+        edit = dialog.fields[key][1]
+        assert edit.echoMode() == QLineEdit.EchoMode.Password
+        edit.reveal.trigger()
+        assert edit.echoMode() == QLineEdit.EchoMode.Normal
+    assert dialog.fields["huawei_ak"][1].echoMode() == QLineEdit.EchoMode.Normal
+
+
+def test_environment_overrides_are_pointed_out(qtbot, station, config, dialog_for, monkeypatch):
+    monkeypatch.setenv("RS_DISK_FLOOR_MB", "7")
+    dialog = dialog_for()
+    assert "RS_DISK_FLOOR_MB" in dialog.fields["disk_floor_mb"][0].hints["disk_floor_mb"].text()
+
+
+def test_the_station_comes_from_the_parent_window(qtbot, station, config):
+    ensure_application()
+    window = QWidget()
+    window.station = station
+    qtbot.addWidget(window)
+    dialog = SettingsDialog(station.settings, window)
+    assert dialog.station is station
+    dialog.fields["preroll_s"][1].setValue(1.5)
+    dialog.save()
+    assert station.settings.preroll_s == 1.5 and dialog.result() == 1

@@ -1,0 +1,347 @@
+"""The station's settings: storage, recording, the API socket and token, the identifiers the
+Huawei and Device Connect dialects answer to. Saved to the TOML config file (only what the
+operator changed; other keys in the file are kept). What a running station can take over
+(disk floor, pre-roll, names and identifiers) applies at once; what it cannot (the API socket
+and token, the storage folder, the database) is saved and the dialog says a restart is due.
+
+Entry point for the main window:
+    SettingsDialog(settings, parent=None, *, station=None, config_file=None)
+`station` defaults to `parent.station` when the parent has one; without a station every
+change waits for a restart.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import Any, Callable
+
+from pydantic import ValidationError
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.settings import (
+    RESTART_FIELDS,
+    Settings,
+    default_config_file,
+    env_override,
+    read_config,
+    save_settings,
+)
+from app.station import Station, apply_settings
+from ui.forms import DIALOG_STYLE, Banner, Form, SecretEdit, hint_label, section_title
+from ui.icons import icon
+
+LABELS = {
+    "station_name": "Station name", "storage_dir": "Storage folder", "database_url": "Catalog database",
+    "preroll_s": "Pre-roll", "preroll_mb": "Pre-roll memory", "disk_floor_mb": "Keep free on disk",
+    "host": "Bind address", "port": "Port", "token": "Access token",
+    "huawei_project_id": "Project ID", "huawei_app_id": "RTC app ID", "huawei_ak": "Access key (AK)",
+    "huawei_sk": "Secret key (SK)", "huawei_callback_url": "Callback URL",
+    "dc_service_id": "Service ID", "dc_auto_approve": "Approval", "dc_token_ttl_s": "Token lifetime",
+}
+HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+
+
+def restart_label(fields) -> str:
+    order = list(LABELS)
+    ranked = sorted(fields, key=lambda name: order.index(name) if name in order else len(order))
+    return ", ".join(LABELS.get(name, name) for name in ranked)
+
+
+class SettingsDialog(QDialog):
+    saved = Signal(object)  # the Settings the saved file gives
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None, *,
+                 station: Station | None = None, config_file: Path | None = None):
+        super().__init__(parent)
+        parent_station = getattr(parent, "station", None)
+        self.station = station or (parent_station if isinstance(parent_station, Station) else None)
+        self.settings = settings  # what the station runs with
+        self.base = settings      # what the next save builds on (the last saved settings)
+        self.config_file = config_file or default_config_file()
+        self.fields: dict[str, tuple[Form, QWidget, Callable[[], Any], Callable[[Any], None]]] = {}
+        self.restart_pending: set[str] = set()
+        self.setWindowTitle("Settings")
+        self.setStyleSheet(DIALOG_STYLE)
+        self._build()
+        self.initial = self._initial_values()
+        for key, value in self.initial.items():
+            self.fields[key][3](value)
+        self._show_env_overrides()
+        self._show_waiting_restart()
+        self.resize(640, 600)
+
+    # --- building --------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.banner = Banner()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._general_tab(), icon("settings"), "General")
+        self.tabs.addTab(self._recording_tab(), icon("record"), "Recording")
+        self.tabs.addTab(self._api_tab(), icon("key"), "API")
+        self.tabs.addTab(self._integrations_tab(), icon("plug"), "Integrations")
+        where = hint_label(f"Saved to {self.config_file}")
+        self.buttons = QDialogButtonBox(self)
+        self.save_button = self.buttons.addButton("Save", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.save_button.setDefault(True)
+        self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.close_button.setAutoDefault(False)
+        self.save_button.clicked.connect(self.save)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(14, 14, 14, 12)
+        layout.setSpacing(10)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(where)
+        layout.addWidget(self.buttons)
+
+    @staticmethod
+    def _page(*widgets: QWidget) -> QWidget:
+        page = QWidget()
+        column = QVBoxLayout(page)
+        column.setContentsMargins(16, 16, 16, 8)
+        column.setSpacing(10)
+        for widget in widgets:
+            column.addWidget(widget)
+        column.addStretch(1)
+        return page
+
+    def _text(self, form: Form, key: str, hint: str | None = None, *, secret: bool = False,
+              placeholder: str = "", extra: QWidget | None = None) -> QLineEdit:
+        edit = SecretEdit() if secret else QLineEdit()
+        edit.setPlaceholderText(placeholder)
+        form.add(key, LABELS[key], edit, hint, extra=extra, focus=edit)
+        self.fields[key] = (form, edit, lambda: edit.text().strip() or None,
+                            lambda value: edit.setText("" if value is None else str(value)))
+        return edit
+
+    def _number(self, form: Form, key: str, spin: QSpinBox | QDoubleSpinBox, hint: str,
+                low: float, high: float, suffix: str) -> None:
+        spin.setRange(low, high)
+        spin.setSuffix(suffix)
+        spin.setAlignment(Qt.AlignmentFlag.AlignLeft)
+        spin.setMaximumWidth(180)
+        form.add(key, LABELS[key], spin, hint)
+        self.fields[key] = (form, spin, spin.value, spin.setValue)
+
+    def _general_tab(self) -> QWidget:
+        form = Form()
+        self._text(form, "station_name", "Shown in the window title, the APIs and synced copies")
+        browse = QPushButton(icon("folder"), "Browse…")
+        browse.clicked.connect(self._browse_storage)
+        self.storage = self._text(form, "storage_dir", "Where recordings are written; "
+                                  "empty: the recordings folder in the data folder",
+                                  placeholder=str(self.settings.data_dir / "recordings"), extra=browse)
+        self._text(form, "database_url", "Empty: SQLite in the data folder. Or "
+                   "postgresql+psycopg://user:password@host/db", placeholder="SQLite (default)")
+        return self._page(form)
+
+    def _recording_tab(self) -> QWidget:
+        form = Form()
+        preroll = QDoubleSpinBox()
+        preroll.setDecimals(1)
+        preroll.setSingleStep(0.5)
+        self._number(form, "preroll_s", preroll, "A recording begins at the last keyframe at "
+                     "least this long before Start. 0: the last keyframe.", 0, 120, " s")
+        self._number(form, "preroll_mb", QSpinBox(), "Most memory the pre-roll may take per "
+                     "source; older seconds are dropped first", 1, 4096, " MiB")
+        self._number(form, "disk_floor_mb", QSpinBox(), "Recordings refuse to start when less "
+                     "space than this is free in the storage folder", 0, 10_000_000, " MB")
+        return self._page(form)
+
+    def _api_tab(self) -> QWidget:
+        form = Form()
+        self._text(form, "host", "127.0.0.1: this computer only. 0.0.0.0: every network "
+                   "interface (a token is then required)", placeholder="127.0.0.1")
+        self._number(form, "port", QSpinBox(), "0 picks a free port at start", 0, 65535, "")
+        self.generate_button = QPushButton(icon("refresh"), "Generate")
+        self.generate_button.setToolTip("A new random token")
+        self.generate_button.clicked.connect(lambda: self.token.setText(secrets.token_urlsafe(24)))
+        self.token = self._text(form, "token", "Clients send it as Authorization: Bearer …, "
+                                "X-Auth-Token or accessToken=…; empty: no token (loopback only)",
+                                secret=True, extra=self.generate_button)
+        notice = hint_label("Changes on this page take effect when the station restarts.")
+        return self._page(form, notice)
+
+    def _integrations_tab(self) -> QWidget:
+        huawei, dc = Form(), Form()
+        self._text(huawei, "huawei_project_id", "The {project_id} in /v1/{project_id}/record/"
+                   "control; empty: any", placeholder="any")
+        self._text(huawei, "huawei_app_id", "The {app_id} in /v2/apps/{app_id}/individual-stream-"
+                   "jobs; empty: any", placeholder="any")
+        self._text(huawei, "huawei_ak", "Clients sign requests with AK/SK (SDK-HMAC-SHA256)")
+        self._text(huawei, "huawei_sk", secret=True)
+        self._text(huawei, "huawei_callback_url", "Recording events are POSTed here; empty: none",
+                   placeholder="https://example.com/live/callback")
+        self._text(dc, "dc_service_id", "The serviceId clients address; empty: derived from the "
+                   "station", placeholder="automatic")
+        approve = QCheckBox("Issue access tokens without asking")
+        dc.add("dc_auto_approve", LABELS["dc_auto_approve"], approve,
+               "Unchecked: the operator approves each new client application")
+        self.fields["dc_auto_approve"] = (dc, approve, approve.isChecked, approve.setChecked)
+        self._number(dc, "dc_token_ttl_s", QSpinBox(), "How long an access token stays valid",
+                     60, 31 * 24 * 3600, " s")
+        return self._page(section_title("Huawei Live and SparkRTC"), huawei,
+                          section_title("Device Connect (GotAPI)"), dc)
+
+    def _browse_storage(self) -> None:
+        start = self.storage.text() or str(self.settings.recordings_dir)
+        chosen = QFileDialog.getExistingDirectory(self, "Storage folder for recordings", start)
+        if chosen:
+            self.storage.setText(chosen)
+
+    # --- values ----------------------------------------------------------------------------
+    def _default_database(self) -> str:
+        return f"sqlite:///{self.settings.data_dir / 'catalog.sqlite3'}"
+
+    def _initial_values(self) -> dict[str, Any]:
+        """What the station runs with, except that a saved change still waiting for a restart
+        shows as saved (unless an environment variable overrides the file)."""
+        values = {key: getattr(self.settings, key) for key in self.fields}
+        if values["storage_dir"] == self.settings.data_dir / "recordings":
+            values["storage_dir"] = None
+        if values["database_url"] == self._default_database():
+            values["database_url"] = None
+        saved = read_config(self.config_file)
+        for key in RESTART_FIELDS & set(self.fields):
+            if key in saved and env_override(key) is None:
+                values[key] = saved[key]
+        return {key: self._normal(key, value) for key, value in values.items()}
+
+    @staticmethod
+    def _normal(key: str, value: Any) -> Any:
+        if key == "storage_dir" and value is not None:
+            return str(Path(value).expanduser())
+        return value
+
+    def values(self) -> dict[str, Any]:
+        return {key: self._normal(key, field[2]()) for key, field in self.fields.items()}
+
+    def changes(self) -> dict[str, Any]:
+        return {key: value for key, value in self.values().items() if value != self.initial[key]}
+
+    # --- notices ---------------------------------------------------------------------------
+    def _show_env_overrides(self) -> None:
+        for key, (form, *_rest) in self.fields.items():
+            variable = env_override(key)
+            if variable:
+                hint = form.hints.get(key)
+                text = f"Set by {variable} in the environment, which wins over this file."
+                if hint is not None:
+                    hint.setText(f"{hint.text()}\n{text}")
+
+    def _show_waiting_restart(self) -> None:
+        waiting = {key for key in RESTART_FIELDS & set(self.fields)
+                   if self.initial[key] != self._normal(key, self._running(key))}
+        if waiting:
+            self.restart_pending = waiting
+            self.banner.show_message("info", f"Saved, waiting for a restart: {restart_label(waiting)}.")
+
+    def _running(self, key: str) -> Any:
+        value = getattr(self.settings, key)
+        if key == "storage_dir" and value == self.settings.data_dir / "recordings":
+            return None
+        if key == "database_url" and value == self._default_database():
+            return None
+        return value
+
+    # --- saving ----------------------------------------------------------------------------
+    def check(self, values: dict[str, Any]) -> dict[str, str]:
+        """What the form can tell is wrong before the settings model sees it."""
+        problems = {}
+        host = values["host"] or ""
+        if not host:
+            problems["host"] = "Enter an address, e.g. 127.0.0.1."
+        elif host != "localhost":
+            try:
+                loopback = ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                loopback = False
+                if not HOSTNAME.match(host):
+                    problems["host"] = "Not an IP address or a host name."
+            if not loopback and not values["token"] and "host" not in problems:
+                problems["token"] = (f"The API would listen on {host}, beyond this computer: "
+                                     "set a token (or bind to 127.0.0.1).")
+        storage = values["storage_dir"]
+        if storage:
+            path = Path(storage).expanduser()
+            if not path.is_absolute():
+                problems["storage_dir"] = "Give the full path of the folder."
+            elif path.exists() and not path.is_dir():
+                problems["storage_dir"] = "That is a file, not a folder."
+            elif path.exists() and not os.access(path, os.W_OK | os.X_OK):
+                problems["storage_dir"] = "The station cannot write in that folder."
+        url = values["huawei_callback_url"]
+        if url and not url.lower().startswith(("http://", "https://")):
+            problems["huawei_callback_url"] = "A callback URL starts with http:// or https://."
+        database = values["database_url"]
+        if database and "://" not in database:
+            problems["database_url"] = "A database URL looks like sqlite:///path or postgresql+psycopg://…"
+        return problems
+
+    def show_error(self, key: str, message: str) -> None:
+        if key in self.fields:
+            form = self.fields[key][0]
+            form.show_error(key, message)
+            self.tabs.setCurrentIndex(self.tabs.indexOf(form.parentWidget()))
+        else:
+            self.banner.show_message("error", message)
+
+    def error_for(self, key: str) -> str:
+        return self.fields[key][0].error_text(key)
+
+    def save(self) -> None:
+        self.banner.clear()
+        for form, *_rest in self.fields.values():
+            form.clear_errors()
+        problems = self.check(self.values())
+        for key, message in reversed(problems.items()):
+            self.show_error(key, message)
+        if problems:
+            return
+        changes = self.changes()
+        if not changes:
+            self.accept()
+            return
+        stored = {k: (Path(v) if k == "storage_dir" and v else v) for k, v in changes.items()}
+        try:
+            new = save_settings(self.base, stored, self.config_file)
+        except ValidationError as exc:
+            for item in exc.errors():
+                key = str(item["loc"][0]) if item["loc"] else ""
+                self.show_error(key, item["msg"].removeprefix("Value error, ").capitalize())
+            return
+        except OSError as exc:
+            self.banner.show_message("error", f"Could not write {self.config_file}: {exc.strerror or exc}")
+            return
+        if self.station is not None:
+            later = apply_settings(self.station, new) | (set(changes) & RESTART_FIELDS)
+        else:
+            later = set(changes)
+        applied = set(changes) - later
+        self.initial, self.base = self.values(), new
+        self.restart_pending = (self.restart_pending | later) & set(self.fields)
+        self.saved.emit(new)
+        if later:
+            now = f" Applied now: {restart_label(applied)}." if applied else ""
+            self.banner.show_message("info", f"Saved.{now} Restart Recording Station to apply: "
+                                             f"{restart_label(later)}.")
+            self.close_button.setText("Close")
+        else:
+            self.accept()
