@@ -11,6 +11,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.station import Station
+from ui.access_dialog import install_access_approvals
 from ui.bridge import EventBridge
 from ui.icons import icon
 from ui.main_window import MainWindow
@@ -29,6 +30,7 @@ def run_gui(station: Station, api_url: str) -> int:
     app = ensure_application()
     bridge = EventBridge(station.bus)
     window = MainWindow(station, bridge, api_url)
+    install_access_approvals(station, bridge, window)  # Device Connect token requests
     window.show()
 
     def on_signal(_signum, _frame) -> None:

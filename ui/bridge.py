@@ -7,6 +7,8 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from app.events import (
+    AccessDecided,
+    AccessRequested,
     CatalogChanged,
     Event,
     EventBus,
@@ -25,6 +27,9 @@ class EventBridge(QObject):
     recording_stopped = Signal(str, int, str, str, str)  # ... status, origin
     recording_paused = Signal(str, int, str, bool, str)  # record id, source id, tag, paused, origin
     record_changed = Signal(str, str)                    # record id, action (deleted / synced)
+    # Device Connect token requests: request id, client id, application, scopes (tuple), origin
+    access_requested = Signal(str, str, str, object, str)
+    access_decided = Signal(str, str)                    # request id, approved / denied / timeout
 
     def __init__(self, bus: EventBus, parent: QObject | None = None):
         super().__init__(parent)
@@ -45,6 +50,11 @@ class EventBridge(QObject):
                                         event.status, event.origin)
         elif isinstance(event, RecordChanged):
             self.record_changed.emit(event.record_id, event.action)
+        elif isinstance(event, AccessRequested):
+            self.access_requested.emit(event.request_id, event.client_id, event.application_name,
+                                       event.scopes, event.origin)
+        elif isinstance(event, AccessDecided):
+            self.access_decided.emit(event.request_id, event.outcome)
 
     def close(self) -> None:
         self._unsubscribe()
