@@ -20,7 +20,7 @@ from pathlib import Path
 from aiohttp import WSMsgType, web
 
 from api.device_connect import media
-from api.device_connect.envelope import Code, service_id
+from api.device_connect.envelope import Code, DcError, service_id
 from api.keys import STATION
 from app.errors import StationError
 from app.events import (
@@ -94,6 +94,8 @@ class EventHub:
     # --- the WebSocket ---------------------------------------------------------------------
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=30.0)  # any origin: Device Connect pages are anywhere
+        if not ws.can_prepare(request).ok:
+            raise DcError(Code.INVALID_REQUEST_PARAMETER, "a WebSocket upgrade is expected here")
         await ws.prepare(request)
         key = await self._handshake(ws)
         if key is None:

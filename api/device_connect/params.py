@@ -91,7 +91,9 @@ async def _multipart(request: web.Request) -> dict[str, str]:
             text = part.decode(bytes(data))
             values[part.name] = text.decode(part.get_charset("utf-8"), errors="replace")
         raise DcError(Code.INVALID_REQUEST_PARAMETER, f"more than {MAX_PARTS} form fields")
-    except (ValueError, AssertionError, LookupError) as exc:
+    except (DcError, web.HTTPException):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any malformed form is the client's
         raise DcError(Code.INVALID_REQUEST_PARAMETER,
                       f"the multipart/form-data body cannot be parsed: {exc}") from None
 

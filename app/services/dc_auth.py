@@ -13,6 +13,7 @@ so a client hears "expired" (12) rather than "invalid" (11).
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -24,6 +25,8 @@ from typing import Callable
 
 from app.errors import InvalidInput, NotFound, StationError
 from app.events import AccessDecided, AccessRequested, EventSink
+
+log = logging.getLogger(__name__)
 
 MAX_CLIENTS = 1000
 MAX_TOKENS = 5000
@@ -155,6 +158,8 @@ class DeviceConnectAuth:
             return pending
         with self._lock:
             self._pending[pending.request_id] = pending
+        log.info("Device Connect: %r (%s) asks for an access token; waiting for the operator",
+                 name, origin or "no origin")
         self.bus.publish(AccessRequested(pending.request_id, client_id, name, wanted, origin))
         return pending
 

@@ -310,6 +310,27 @@ async def test_cors_case_insensitive_names_and_body_kinds(http, station):
     assert (await resp.json())["result"] == 0
 
 
+async def test_malformed_requests_are_code_10_and_start_nothing(http, station):
+    source_id = await _source(http)
+    sdk = await _sdk(http)
+    uri = sdk.uri("mediastreamrecording", "record", serviceId=sdk.service_id, target=source_id)
+    bodies = (
+        ("multipart/form-data", b"no boundary"),
+        ("multipart/form-data; boundary=xx", b"--xx\r\nbroken header\r\n\r\n"),
+        ("application/json", b"[" * 50000),
+        ("application/json", b'["an array"]'),
+        ("text/plain", b"x" * (2 << 20)),
+    )
+    for ctype, body in bodies:
+        resp = await http.post(uri, data=body, headers={"Content-Type": ctype})
+        assert resp.status == 200
+        await _error(await resp.json(), 10)
+    resp = await http.get("/gotapi/websocket")  # no upgrade
+    await _error(await resp.json(), 10)
+    assert await (await http.get("/api/v1/tag/begin")).json() == []
+    assert _recorder(await sdk.msr("GET", "mediarecorder"), source_id)["state"] == "inactive"
+
+
 async def _access_request(http, sdk: SdkClient) -> dict:
     client_id = (await sdk.get("authorization", "grant"))["clientId"]
     return await sdk.get("authorization", "accessToken", clientId=client_id,
@@ -372,7 +393,15 @@ async def test_cross_dialect_native_start_dc_stop(http, station, tmp_path):
     assert _recorder(await sdk.msr("GET", "mediarecorder"), source_id)["state"] == "recording"
     state = await sdk.msr("GET", "onrecordingchange", target=str(source_id))
     assert state["media"]["state"] == "recording"
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(0.6)
+    # the GUI pauses and resumes through the same core services
+    await asyncio.to_thread(station.recordings.pause, started[0]["id"], "gui")
+    event = await next_event(ws, "onrecordingchange", status="pause")
+    assert event["media"]["origin"] == "gui"
+    assert _recorder(await sdk.msr("GET", "mediarecorder"), source_id)["state"] == "paused"
+    await asyncio.to_thread(station.recordings.resume, started[0]["id"], "gui")
+    await next_event(ws, "onrecordingchange", status="resume")
+    await asyncio.sleep(0.6)
 
     stopped = await sdk.msr("PUT", "stop")  # no target: the first video source
     assert stopped["recordId"] == started[0]["id"] and stopped["result"] == 0
