@@ -49,7 +49,8 @@ class Authorization:
 
 
 def is_signed(header: str | None) -> bool:
-    return bool(header) and header.split(" ", 1)[0].upper() == ALGORITHM
+    """An AK/SK signature of any of the SDKs' algorithms (only SDK-HMAC-SHA256 verifies)."""
+    return bool(header) and header.split(" ", 1)[0].upper().startswith("SDK-")
 
 
 def parse_authorization(header: str) -> Authorization:

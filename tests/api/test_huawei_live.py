@@ -15,7 +15,7 @@ from huaweicloudsdklive.v1 import RecordControlInfo, RunRecordRequest
 
 from api.server import ApiServer
 from app.schemas import GroupIn, SourceIn
-from app.station import build_station, start_station, stop_station
+from app.station import apply_settings, build_station, start_station, stop_station
 from tests.conftest import TESTSRC, decode_video, make_settings, md5_of, wait_until
 from tests.support.huawei import AK, PROJECT, SK, CallbackReceiver, live_client, signed
 
@@ -177,6 +177,19 @@ def test_every_error_code_and_nothing_stored(huawei):
     assert resp.status_code == 405 and resp.json()["error_code"] == "APIG.0101"
     assert REQUEST_ID.match(resp.headers["X-request-id"])
     assert station.recordings.list() == [] and station.recordings.tag_names() == []
+
+    # configured ingest domains: any other is unknown
+    apply_settings(station, station.settings.model_copy(
+        update={"huawei_publish_domains": [DOMAIN, "push.example.org"]}))
+    resp = signed("POST", f"{url}/v1/{PROJECT}/record/control?action=START",
+                  {"publish_domain": "other.example.com", "app": "live", "stream": "cam"})
+    assert resp.status_code == 404 and "publish_domain" not in resp.json()["error_msg"]
+    assert "other.example.com" in resp.json()["detail"]
+    # an algorithm the station does not verify
+    resp = requests.post(f"{url}/v1/{PROJECT}/record/control?action=START", timeout=10,
+                         headers={"Authorization": f"SDK-HMAC-SM3 Access={AK}, "
+                                  "SignedHeaders=host, Signature=00"}, json={})
+    assert resp.status_code == 401 and "SDK-HMAC-SHA256" in resp.json()["error_msg"]
 
     # a source not online is not "being pushed"
     offline = station.sources.create(SourceIn(name="dark", uri_rtsp="rtsp://127.0.0.1:9/none"))
