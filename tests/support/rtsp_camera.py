@@ -8,6 +8,10 @@ typelibs, which the project's virtualenv does not have)::
         [--width 1920 --height 1080 --fps 25 --gop-seconds 2 \
          --bitrate-kbps 4000] [--path /cam [--path /cam2]] \
         [--audio none|aac|pcma] [--watch-stdin] [--verbose]
+    /usr/bin/python3 tests/support/rtsp_camera.py --port 0 --clip clip.mp4
+
+``--clip`` serves an already encoded H.264 MP4 instead of encoding live (see
+``clip_launch_line``): many cameras at 1080p cost next to nothing.
 
 Once the server listens it prints one line to stdout, ``READY <url> ...``
 (one URL per mount point, the first being the main one); ``--port 0`` lets
@@ -61,6 +65,9 @@ def parse_args(argv=None):
                    help="videotestsrc pattern (e.g. smpte, ball, snow)")
     p.add_argument("--audio", choices=("none", "aac", "pcma"), default="none",
                    help="add a live sine-tone audio stream")
+    p.add_argument("--clip", default=None,
+                   help="serve this H.264 MP4 (from the start, in real time, "
+                        "to each client) instead of encoding live")
     p.add_argument("--watch-stdin", action="store_true",
                    help="exit when stdin reaches EOF (parent died)")
     p.add_argument("--verbose", action="store_true", help="log to stderr")
@@ -69,8 +76,25 @@ def parse_args(argv=None):
     return args
 
 
+def clip_launch_line(clip):
+    """One client's media when serving a pre-encoded clip.
+
+    Every client gets its own pipeline, so its stream starts at the clip's
+    first frame, a keyframe, when it sends PLAY: a non-live media waits,
+    prerolled, until then and the RTSP sink paces it at real time.  Nothing
+    is encoded, which is what lets one small machine serve dozens of 1080p
+    cameras.  The payloader sends the clip's packets unchanged except that
+    h264parse puts SPS/PPS in front of every keyframe, as a camera would.
+    """
+    location = str(clip).replace("\\", "\\\\").replace('"', '\\"')
+    return (f'( filesrc location="{location}" ! qtdemux ! '
+            "h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )")
+
+
 def launch_line(args):
     """The gst-launch description of one client's media."""
+    if args.clip:
+        return clip_launch_line(args.clip)
     gop = max(1, round(args.fps * args.gop_seconds))
     video = (
         f"videotestsrc is-live=true pattern={args.pattern} "
@@ -141,8 +165,9 @@ def main(argv=None):
             print("rtsp_camera:", *parts, file=sys.stderr, flush=True)
 
     def on_media_configure(factory, media):
-        helper = KeyframeOnPlay(media.get_element(), log)
-        media.connect("new-state", helper.on_new_state)
+        if not args.clip:  # a clip starts at a keyframe by itself
+            helper = KeyframeOnPlay(media.get_element(), log)
+            media.connect("new-state", helper.on_new_state)
         log("new media for a client")
 
     server = GstRtspServer.RTSPServer()

@@ -1,0 +1,372 @@
+"""Recording engine benchmark (issue #3): the station side by side with one ffmpeg per camera.
+
+    .venv/bin/python tests/bench/bench_recorder.py --streams 8,32 --seconds 60
+
+For each stream count N, in one run and against the same GStreamer RTSP test camera
+(1080p25 H.264, 4 Mbit/s, 2 s GOP; a pre-encoded clip served to every client at real time,
+see tests/support/clip.py, because 32 live x264 encoders do not fit on a small machine):
+
+* a fresh headless station reads N sources from the camera and records them all under one
+  tag (one POST /api/v1/record), while N `ffmpeg -rtsp_transport tcp -i URL -c copy -f segment`
+  processes record the same camera;
+* CPU: CPU time (user+system, /proc) of the station process and of the ffmpeg processes over
+  the same recording window, per stream, in % of one core;
+* memory: the station's RSS growth from "no sources" to "N sources recording", per stream,
+  against one ffmpeg process's RSS;
+* lost packets: every file's video packets must be, byte for byte, a contiguous run of the
+  clip's packets (the ffmpeg files are checked the same way, as a control);
+* start: the round trip of POST /api/v1/record (N sources, then 1 source), and whether each
+  file starts at the keyframe received last before the request;
+* stop: the round trip of PUT /api/v1/record that finalizes the files (N files, then one).
+
+Not a pytest test (the file name does not match test_*.py): figures, not pass/fail.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.camera import RtspCamera, skip_reason  # noqa: E402
+from tests.support.clip import ClipIndex, cached_clip  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+FPS, GOP_S = 25, 2.0
+
+
+# --- /proc --------------------------------------------------------------------------
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), in seconds."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def memory_mb(pid: int, key: str = "VmRSS") -> float:
+    path = f"/proc/{pid}/smaps_rollup" if key == "Pss" else f"/proc/{pid}/status"
+    with open(path) as fh:
+        for line in fh:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine."""
+    with open("/proc/stat") as fh:
+        values = [int(x) for x in fh.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+# --- the station and its API -------------------------------------------------------
+class Station:
+    """A headless station in its own process, on a fresh data folder."""
+
+    def __init__(self, command: list[str], data_dir: Path):
+        self.data_dir = data_dir
+        self.log = open(data_dir.parent / "station.log", "wb")
+        env = dict(os.environ, RS_CONFIG_FILE="/nonexistent/recording-station.toml")
+        self.proc = subprocess.Popen(
+            command + ["--headless", "--no-demo", "--port", "0", "--data-dir", str(data_dir)],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        self.url = self._wait_for_url(data_dir.parent / "station.log")
+
+    def _wait_for_url(self, log_path: Path, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in log_path.read_text(errors="replace").splitlines():
+                if line.startswith("API: "):
+                    return line.split()[1].rstrip("/")
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise RuntimeError(f"station did not start:\n{log_path.read_text(errors='replace')}")
+
+    def call(self, method: str, path: str, body: dict | None = None) -> tuple[object, float]:
+        """(decoded JSON, round trip in seconds)."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        started = time.perf_counter()
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                payload = response.read()
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(f"{method} {path}: {exc.code} {exc.read()[:500]!r}") from None
+        return json.loads(payload), time.perf_counter() - started
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def utc_seconds(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+# --- one stream count --------------------------------------------------------------
+@dataclass
+class Round:
+    streams: int
+    seconds: float
+    station_cpu_s: float = 0.0
+    ffmpeg_cpu_s: float = 0.0
+    camera_cpu_s: float = 0.0
+    machine_busy: float = 0.0     # fraction of all cores busy during the window
+    window_s: float = 0.0
+    station_rss0: float = 0.0
+    station_rss1: float = 0.0
+    ffmpeg_rss: list[float] = field(default_factory=list)
+    ffmpeg_pss: list[float] = field(default_factory=list)
+    start_group_s: float = 0.0
+    start_one_s: float = 0.0
+    stop_group_s: float = 0.0
+    stop_one_s: float = 0.0
+    one_file_s: float = 0.0
+    ours: list = field(default_factory=list)       # CheckResult per file
+    theirs: list = field(default_factory=list)
+    at_keyframe_before: int = 0   # files starting at the last keyframe before the request
+    keyframe_age_max_s: float = 0.0
+    shortfall_max_s: float = 0.0  # recording window not covered by the file (lag at stop)
+
+    def per_stream_cpu(self, seconds: float) -> float:
+        return 100 * seconds / self.window_s / self.streams
+
+
+def start_ffmpeg(ffmpeg: str, url: str, folder: Path, log) -> subprocess.Popen:
+    folder.mkdir(parents=True)
+    return subprocess.Popen(
+        [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-rtsp_transport", "tcp",
+         "-i", url, "-c", "copy", "-f", "segment", "-segment_time", "60",
+         "-segment_format", "mp4", "-reset_timestamps", "1", str(folder / "seg%03d.mp4")],
+        stdout=log, stderr=log)
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def run_round(n: int, args, camera: RtspCamera, index: ClipIndex, work: Path) -> Round:
+    result = Round(n, args.seconds)
+    folder = work / f"streams-{n}"
+    folder.mkdir(parents=True)
+    station = Station(args.station, folder / "data")
+    ffmpegs: list[subprocess.Popen] = []
+    ff_log = open(folder / "ffmpeg.log", "wb")
+    try:
+        time.sleep(1.0)
+        result.station_rss0 = memory_mb(station.proc.pid)
+        ids = []
+        for i in range(n):
+            src, _ = station.call("POST", "/api/v1/source", {
+                "model": "Source", "name": f"cam-{i:02d}", "uri_rtsp": camera.url})
+            ids.append(src["id"])
+            ffmpegs.append(start_ffmpeg(args.ffmpeg, camera.url, folder / f"ffmpeg-{i:02d}", ff_log))
+        (group,), _ = station.call("POST", "/api/v1/group", {"name": "all"})
+        (one,), _ = station.call("POST", "/api/v1/group", {"name": "one"})
+        for sid in ids:
+            station.call("POST", f"/api/v1/group/{group['id']}/source/{sid}")
+        station.call("POST", f"/api/v1/group/{one['id']}/source/{ids[0]}")
+
+        def all_online():
+            return all(s["status"] == "online" for s in station.call("GET", "/api/v1/source")[0])
+
+        wait_for(all_online, 60, "all sources online")
+        wait_for(lambda: all(any((folder / f"ffmpeg-{i:02d}").glob("seg*.mp4")) for i in range(n)),
+                 60, "every ffmpeg writing")
+        if any(p.poll() is not None for p in ffmpegs):
+            raise RuntimeError(f"an ffmpeg exited: {(folder / 'ffmpeg.log').read_text()[-2000:]}")
+        time.sleep(args.warmup)  # every source has a whole GOP buffered
+
+        # Phase 1: N sources recorded under one tag; the CPU window is the recording.
+        pids = [station.proc.pid, camera.pid] + [p.pid for p in ffmpegs]
+        cpu0, busy0, t0 = [cpu_seconds(p) for p in pids], machine_cpu(), time.monotonic()
+        sent = time.time()
+        records, result.start_group_s = station.call(
+            "POST", "/api/v1/record", {"model": "Source", "tag_name": "bench", "group_name": "all"})
+        time.sleep(max(0.0, args.seconds - (time.monotonic() - t0)))
+        cpu1, busy1, t1 = [cpu_seconds(p) for p in pids], machine_cpu(), time.monotonic()
+        result.window_s = t1 - t0
+        result.station_cpu_s = cpu1[0] - cpu0[0]
+        result.camera_cpu_s = cpu1[1] - cpu0[1]
+        result.ffmpeg_cpu_s = sum(cpu1[2:]) - sum(cpu0[2:])
+        result.machine_busy = (busy1[0] - busy0[0]) / (busy1[1] - busy0[1])
+        result.station_rss1 = memory_mb(station.proc.pid)
+        result.ffmpeg_rss = [memory_mb(p.pid) for p in ffmpegs]
+        result.ffmpeg_pss = [memory_mb(p.pid, "Pss") for p in ffmpegs]
+        stop_sent = time.time()
+        finished, result.stop_group_s = station.call(
+            "PUT", "/api/v1/record", {"model": "Source", "tag_name": "bench"})
+        assert len(records) == len(finished) == n, (len(records), len(finished))
+
+        # Phase 2: one source, one tag: start and stop latency for a single file.
+        one_sent = time.time()
+        one_records, result.start_one_s = station.call(
+            "POST", "/api/v1/record", {"model": "Source", "tag_name": "one", "group_name": "one"})
+        time.sleep(args.seconds)
+        one_stop_sent = time.time()
+        one_finished, result.stop_one_s = station.call(
+            "PUT", "/api/v1/record", {"model": "Source", "tag_name": "one"})
+    finally:
+        for p in ffmpegs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in ffmpegs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        ff_log.close()
+        station.stop()
+
+    # Checks against the clip, after everything stopped (no CPU window to disturb).
+    windows = [(r, sent, stop_sent) for r in finished] + [(r, one_sent, one_stop_sent)
+                                                          for r in one_finished]
+    # A keyframe arriving while the request is being served counts as "before" it too.
+    for record, request_at, stop_at in windows:
+        if record["status"] != "finished":
+            raise RuntimeError(f"record {record['id']} ended {record['status']}: {record['error']}")
+        check = index.check([record["location"]])
+        begin = utc_seconds(record["begin_utc"])
+        age = request_at - begin
+        if check.starts_at_keyframe and -result.start_group_s <= age <= GOP_S + 0.1:
+            result.at_keyframe_before += 1
+        result.keyframe_age_max_s = max(result.keyframe_age_max_s, age)
+        result.shortfall_max_s = max(result.shortfall_max_s,
+                                     (stop_at - begin) - check.packets / FPS)
+        result.ours.append(check)
+    result.one_file_s = one_finished[0]["duration_s"] or 0.0
+    for i in range(n):
+        segments = sorted((folder / f"ffmpeg-{i:02d}").glob("seg*.mp4"))
+        result.theirs.append(index.check(segments))
+    if not args.keep:
+        shutil.rmtree(folder / "data" / "recordings", ignore_errors=True)
+        for i in range(n):
+            shutil.rmtree(folder / f"ffmpeg-{i:02d}", ignore_errors=True)
+    return result
+
+
+# --- report ------------------------------------------------------------------------
+def report(rounds: list[Round], args) -> str:
+    def ratio(a, b):
+        return f"{a / b:.2f}x" if b else "n/a"
+
+    lines = ["| streams | metric | station | ffmpeg (1 process per stream) | ratio | target |",
+             "|---|---|---|---|---|---|"]
+    for r in rounds:
+        ours_cpu, their_cpu = r.per_stream_cpu(r.station_cpu_s), r.per_stream_cpu(r.ffmpeg_cpu_s)
+        growth = (r.station_rss1 - r.station_rss0) / r.streams
+        ff_rss = sum(r.ffmpeg_rss) / len(r.ffmpeg_rss)
+        ff_pss = sum(r.ffmpeg_pss) / len(r.ffmpeg_pss)
+        lost_ours = sum(c.lost + c.foreign for c in r.ours)
+        lost_theirs = sum(c.lost + c.foreign for c in r.theirs)
+        bad_ours = sum(not c.ok for c in r.ours)
+        bad_theirs = sum(not c.ok for c in r.theirs)
+        pkts_ours = sum(c.packets for c in r.ours)
+        pkts_theirs = sum(c.packets for c in r.theirs)
+        files = len(r.ours)
+        rows = [
+            ("CPU per stream (% of a core)", f"{ours_cpu:.2f}", f"{their_cpu:.2f}",
+             ratio(ours_cpu, their_cpu), "<= 1.0x (aim 0.8x)"),
+            ("memory per stream (MB)", f"{growth:.1f} RSS growth",
+             f"{ff_rss:.1f} RSS ({ff_pss:.1f} PSS)", ratio(growth, ff_rss), "<= 10 MB"),
+            ("lost or foreign packets", f"{lost_ours} in {pkts_ours} ({files - bad_ours}/{files} "
+             "files exact)", f"{lost_theirs} in {pkts_theirs} ({r.streams - bad_theirs}/"
+             f"{r.streams} exact)", "", "0"),
+            (f"start: POST /record ({r.streams} sources)", f"{r.start_group_s * 1000:.0f} ms",
+             "", "", "<= 100 ms"),
+            ("start: POST /record (1 source)", f"{r.start_one_s * 1000:.0f} ms", "", "",
+             "<= 100 ms"),
+            ("files starting at the last keyframe before the call",
+             f"{r.at_keyframe_before}/{files} (keyframe age <= {r.keyframe_age_max_s:.2f} s)",
+             "", "", f"{files}/{files}"),
+            (f"stop: PUT /record ({r.streams} files of {r.seconds:g} s)",
+             f"{r.stop_group_s * 1000:.0f} ms", "", "", ""),
+            (f"stop: PUT /record (1 file of {r.one_file_s:.1f} s)",
+             f"{r.stop_one_s * 1000:.0f} ms", "", "", "< 500 ms"),
+        ]
+        lines += [f"| {r.streams} | " + " | ".join(row) + " |" for row in rows]
+    notes = []
+    for r in rounds:
+        notes.append(
+            f"- {r.streams} streams: window {r.window_s:.1f} s; CPU seconds station "
+            f"{r.station_cpu_s:.2f}, all ffmpeg {r.ffmpeg_cpu_s:.2f}, camera {r.camera_cpu_s:.2f}; "
+            f"machine busy {100 * r.machine_busy:.0f}% of {os.cpu_count()} cores; station RSS "
+            f"{r.station_rss0:.0f} -> {r.station_rss1:.0f} MB; largest DTS step in our files "
+            f"{max(c.max_step_s for c in r.ours) * 1000:.0f} ms; stop lag (window not in the "
+            f"file) <= {r.shortfall_max_s * 1000:.0f} ms")
+    return "\n".join(lines + [""] + notes)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--streams", default="8,32", help="comma-separated stream counts")
+    p.add_argument("--seconds", type=float, default=60.0, help="recording window per phase")
+    p.add_argument("--warmup", type=float, default=5.0, help="seconds of reading before recording")
+    p.add_argument("--ffmpeg", default=shutil.which("ffmpeg") or "ffmpeg")
+    p.add_argument("--station", default=str(Path(sys.executable).with_name("recording-station")),
+                   help="the recording-station command")
+    p.add_argument("--workdir", type=Path, default=None, help="where files go (default: a temp dir)")
+    p.add_argument("--clip-dir", type=Path, default=None, help="cache of encoded clips")
+    p.add_argument("--keep", action="store_true", help="keep the recorded files")
+    args = p.parse_args(argv)
+    args.streams = [int(x) for x in args.streams.split(",") if x.strip()]
+    args.station = args.station.split()
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    reason = skip_reason()
+    if reason:
+        print(reason, file=sys.stderr)
+        return 2
+    # Each client plays the clip from its start; it must outlast set-up, warm-up, both phases.
+    needed = 2 * args.seconds + args.warmup + 20 + max(args.streams) * 0.5
+    clip_seconds = 60 * -(-needed // 60)
+    print(f"clip: {clip_seconds:.0f} s of 1080p{FPS}, 4 Mbit/s, {GOP_S:g} s GOP "
+          "(encoded once, then cached)", flush=True)
+    clip = cached_clip(clip_seconds, fps=FPS, gop_seconds=GOP_S, bitrate_kbps=4000,
+                       cache_dir=args.clip_dir)
+    index = ClipIndex(clip)
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="bench-recorder-"))
+    rounds = []
+    with RtspCamera(clip=clip) as camera:
+        for n in args.streams:
+            print(f"{n} streams: recording {args.seconds:g} s ...", flush=True)
+            rounds.append(run_round(n, args, camera, index, work))
+    command = "python tests/bench/bench_recorder.py " + " ".join(sys.argv[1:])
+    print(f"\n{command}\n")
+    print(report(rounds, args))
+    if not args.keep and args.workdir is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
