@@ -87,6 +87,8 @@ class SourceWorker(threading.Thread):
         self._splices: dict[str, Splice] = {}
         self._gop: list[tuple[av.Packet, float]] = []
         self._gop_bytes = 0
+        # Pre-roll of just-started recordings, written by the reader: record id -> (session, packets)
+        self._pending: dict[str, tuple[object, list[tuple[av.Packet, float]]]] = {}
         self._input: PacketInput | None = None
         self._session: object | None = None
         self.status = "connecting"
@@ -106,7 +108,9 @@ class SourceWorker(threading.Thread):
                         profile: EncodeProfile = COPY) -> float | None:
         """Attach a new file; it begins with the buffered GOP (the last keyframe before now).
         Stream copy unless `profile` re-encodes video (then on a thread of its own).
-        Returns the wall time the file starts at, when known already."""
+        Returns the wall time the file starts at, when known already. The pre-roll is
+        written by the reader thread before its next packet, not here: the call returns at
+        once however long the pre-roll, which matters when a group starts many sources."""
         if profile.copies_video:
             recording: Recording = Mp4Recording(path, profile)
         else:
@@ -115,16 +119,15 @@ class SourceWorker(threading.Thread):
         with self._lock:
             if record_id in self._recordings:
                 raise ValueError(f"record {record_id} is already recording")
-            source = self._input
             begin = self._gop[0][1] if self._gop else None
-            if source is not None:
-                for packet, wall in self._gop:
-                    self._write(recording, record_id, packet, wall, source)
+            if self._input is not None and self._gop:
+                self._pending[record_id] = (self._session, list(self._gop))
             self._recordings[record_id] = recording
         return begin
 
     def stop_recording(self, record_id: str) -> RecordingResult | None:
         with self._lock:
+            self._write_pending(record_id)
             recording = self._recordings.pop(record_id, None) or self._failed.pop(record_id, None)
             for marks in (self._paused, self._resuming, self._muted):
                 marks.discard(record_id)
@@ -135,6 +138,7 @@ class SourceWorker(threading.Thread):
         """Stop writing this file until `resume_recording`; the file stays open."""
         with self._lock:
             self._require(record_id)
+            self._write_pending(record_id)
             self._paused.add(record_id)
 
     def resume_recording(self, record_id: str) -> None:
@@ -262,6 +266,8 @@ class SourceWorker(threading.Thread):
             self.packets_read += 1
             is_video = packet.stream is source.video
             with self._lock:
+                if self._pending:
+                    self._write_pending()
                 if is_video:
                     self._remember(packet, wall)
                 for record_id, recording in list(self._recordings.items()):
@@ -361,8 +367,21 @@ class SourceWorker(threading.Thread):
         threading.Thread(target=self._on_failure, args=(record_id, message),
                          name=f"fail-{record_id[:8]}", daemon=True).start()
 
+    def _write_pending(self, only: str | None = None) -> None:
+        """Write the pre-roll of recordings started since the last packet (lock held)."""
+        for record_id in [only] if only is not None else list(self._pending):
+            session, packets = self._pending.pop(record_id, (None, ()))
+            recording = self._recordings.get(record_id)
+            if recording is None or session is not self._session or self._input is None:
+                continue
+            for packet, wall in packets:
+                if record_id not in self._recordings:
+                    break  # writing failed: the file is set aside
+                self._write(recording, record_id, packet, wall, self._input)
+
     def _close_input(self) -> None:
         with self._lock:
+            self._write_pending()
             source, self._input = self._input, None
             self._gop, self._gop_bytes = [], 0
         if source is not None:
