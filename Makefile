@@ -19,7 +19,10 @@ RUN_DEB := libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-ren
 	libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-xkb1 libxkbcommon-x11-0 \
 	libegl1 libgl1 libfontconfig1 libdbus-1-3
 
-.PHONY: run test lint clean venv
+# The recorder benchmark (issue #3) also runs the ffmpeg CLI, its baseline.
+BENCH_ARGS ?= --streams 8,32 --seconds 60
+
+.PHONY: run test lint clean venv bench
 
 run: $(STAMP)
 	@bash .ci/apt-ensure $(RUN_DEB)
@@ -29,6 +32,10 @@ test: $(STAMP)
 	@bash .ci/apt-ensure $(TEST_DEB)
 	$(VENV)/bin/lint-imports
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	@bash .ci/apt-ensure $(TEST_DEB) ffmpeg
+	$(PY) tests/bench/bench_recorder.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/lint-imports
