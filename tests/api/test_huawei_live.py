@@ -231,6 +231,19 @@ def test_cross_dialect_start_here_stop_natively_and_the_reverse(huawei, receiver
     assert [r.status.value for r in station.recordings.list("live")] == ["finished", "finished"]
 
 
+def test_a_recording_the_recorder_loses_is_reported_record_failed(huawei, receiver):
+    station, url = huawei
+    assert control(url, "START").status_code == 200
+    (record,) = station.recordings.list("live")
+    time.sleep(1.0)
+    station.recordings.fail(record.id, "writing the file failed: No space left on device")
+    wait_until(lambda: "RECORD_FAILED" in receiver.events(record.id), 20, message="RECORD_FAILED")
+    assert receiver.events(record.id) == ["RECORD_START", "RECORD_NEW_FILE_START", "RECORD_FAILED"]
+    failed = receiver.received[-1]
+    assert "No space left" in failed["error"] and failed["file_size"] > 0
+    assert control(url, "STOP").status_code == 404
+
+
 @pytest.mark.rtsp
 def test_recording_ends_after_the_interruption_window_and_stays_ended(tmp_path, rtsp_camera_small):
     settings = make_settings(tmp_path, huawei_interrupt_s=2)

@@ -327,6 +327,20 @@ def test_cross_dialect_a_job_stopped_natively_or_by_live_stops_too(rtc):
     assert done["stop_reason"] == "TENANT_STOP"
     assert [r.status.value for r in station.recordings.list("room1")] == ["finished", "finished"]
 
+    # the recorder loses the file: the job ends with an internal error
+    job_id = create(url, {"room_id": "room1", "user_id": "user1", "record_param": {}}).json()["job_id"]
+    (record,) = station.recordings.list("room1", status="recording")
+    station.recordings.fail(record.id, "writing the file failed: No space left on device")
+    done = wait_until(lambda: job(url, job_id)["state"] == "STOPPED" and job(url, job_id), 10)
+    assert done["stop_reason"] == "INTERNAL_ERROR" and "failed" in done["description"]
+
+    # no room left on the disk: nothing starts, an InternalError is said
+    station.recordings.disk_floor_bytes = 1 << 60
+    resp = create(url, {"room_id": "room1", "user_id": "user1", "record_param": {}})
+    assert (resp.status_code, resp.json()["error_code"]) == (500, "RTC.00002001")
+    with station.catalog.session() as s:
+        assert len(s.exec(select(RtcJob)).all()) == 3
+
 
 def test_jobs_survive_a_restart_and_a_crash_leaves_them_stopped(tmp_path):
     settings = _settings(tmp_path)
