@@ -168,6 +168,10 @@ def test_every_error_code_and_nothing_stored(huawei):
     assert resp.status_code == 400 and resp.json()["error_code"] == "LIVE.100011001"
     assert "app" in signed("POST", f"{url}/v1/{PROJECT}/record/control?action=START",
                            {"publish_domain": DOMAIN, "app": "a" * 129, "stream": "c"}).json()["detail"]
+    # the signature covers every query parameter, however it needs encoding
+    resp = signed("POST", f"{url}/v1/{PROJECT}/record/control?action=STOP&z=a b&y=ü+~&y=0&x=",
+                  {"publish_domain": DOMAIN, "app": "live", "stream": "cam"})
+    assert resp.status_code == 404 and resp.json()["error_code"] == "LIVE.100011001"
     # another project than the station's
     resp = signed("POST", f"{url}/v1/other-project/record/control?action=START",
                   {"publish_domain": DOMAIN, "app": "live", "stream": "cam"})
