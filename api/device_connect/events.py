@@ -77,9 +77,8 @@ class EventHub:
             self._unsubscribe()
         if self._task:
             self._task.cancel()
-        for sockets in list(self._sockets.values()):
-            for ws in list(sockets):
-                await ws.close()
+        sockets = [ws for group in self._sockets.values() for ws in group]
+        await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
 
     # --- registrations -------------------------------------------------------------------
     def register(self, registration: Registration) -> None:
@@ -93,7 +92,8 @@ class EventHub:
 
     # --- the WebSocket ---------------------------------------------------------------------
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=30.0)  # any origin: Device Connect pages are anywhere
+        # any origin: Device Connect pages are anywhere; a short close so shutdown never waits long
+        ws = web.WebSocketResponse(heartbeat=30.0, timeout=2.0, max_msg_size=64 << 10)
         if not ws.can_prepare(request).ok:
             raise DcError(Code.INVALID_REQUEST_PARAMETER, "a WebSocket upgrade is expected here")
         await ws.prepare(request)

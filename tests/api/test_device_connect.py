@@ -436,3 +436,23 @@ async def test_uris_work_when_the_station_has_a_token(http, station):
     # a Device Connect token opens only the media a uri points at
     resp = await http.get("/api/v1/source", params={"accessToken": sdk.token})
     assert resp.status == 401
+
+
+async def test_on_the_server_thread_events_flow_and_shutdown_leaves_no_socket_hanging(
+        station, api_server):
+    """The station as it runs: the API on its own thread and loop, the SDK client elsewhere."""
+    station.settings = station.settings.model_copy(update={"dc_auto_approve": True})
+    async with aiohttp.ClientSession(base_url=api_server.url.rstrip("/")) as http:
+        source_id = await _source(http)
+        sdk = await _sdk(http)
+        ws = await sdk.connect_websocket()
+        await sdk.msr("PUT", "onrecordingchange")
+        started = await sdk.msr("POST", "record", target=str(source_id))
+        event = await next_event(ws, "onrecordingchange", status="recording")
+        assert event["media"]["recordId"] == started["recordId"]
+        assert event["media"]["uri"].startswith(api_server.url.rstrip("/") + "/api/v1/record/")
+        began = time.monotonic()
+        await asyncio.to_thread(api_server.stop)
+        assert time.monotonic() - began < 5
+        assert (await ws.receive(timeout=5)).type in (aiohttp.WSMsgType.CLOSE,
+                                                      aiohttp.WSMsgType.CLOSED)
