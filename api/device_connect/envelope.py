@@ -7,7 +7,6 @@ the errorCode numbers."""
 from __future__ import annotations
 
 import json
-import logging
 import re
 from enum import IntEnum
 
@@ -24,8 +23,6 @@ from app.services.dc_auth import (
 )
 from app.services.dc_recorder import IllegalState
 from app.settings import Settings
-
-log = logging.getLogger(__name__)
 
 
 class Code(IntEnum):

@@ -87,9 +87,6 @@ class EventHub:
     def unregister(self, client_key: str, attribute: str) -> bool:
         return self._registrations.pop((client_key, attribute), None) is not None
 
-    def is_registered(self, client_key: str, attribute: str) -> bool:
-        return (client_key, attribute) in self._registrations
-
     # --- the WebSocket ---------------------------------------------------------------------
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
         # any origin: Device Connect pages are anywhere; a short close so shutdown never waits long
@@ -97,7 +94,10 @@ class EventHub:
         if not ws.can_prepare(request).ok:
             raise DcError(Code.INVALID_REQUEST_PARAMETER, "a WebSocket upgrade is expected here")
         await ws.prepare(request)
-        key = await self._handshake(ws)
+        try:
+            key = await self._handshake(ws)
+        except ConnectionError:  # the client went away mid-handshake
+            return ws
         if key is None:
             await ws.close()
             return ws
