@@ -5,7 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from api import device_connect
-from api.errors import auth_middleware, native_errors_middleware, request_id_middleware
+from api.errors import (
+    auth_middleware,
+    native_errors_middleware,
+    request_id_middleware,
+    request_id_on_prepare,
+)
 from api.huawei import live as huawei_live
 from api.huawei import rtc as huawei_rtc
 from api.keys import STATION
@@ -25,6 +30,7 @@ def create_app(station: Station) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[
         request_id_middleware, auth_middleware, native_errors_middleware])
     app[STATION] = station
+    app.on_response_prepare.append(request_id_on_prepare)
     app.router.add_get("/", index)
     for dialect in (sources, groups, records, selftest):
         dialect.setup(app)

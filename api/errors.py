@@ -67,6 +67,14 @@ async def request_id_middleware(request: web.Request, handler):
     return response
 
 
+async def request_id_on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """`on_response_prepare`: also responses a handler sends itself (an MJPEG stream, a ranged
+    file) carry the request id, whose headers leave before the middleware sees them."""
+    request_id = request.get(REQUEST_ID)
+    if request_id:
+        response.headers.setdefault("X-Request-Id", request_id)
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler):
     token = request.app[STATION].settings.token

@@ -13,6 +13,7 @@ import threading
 
 from aiohttp import web
 
+from api.access_log import RedactingAccessLogger
 from api.app import create_app
 from app.station import Station
 
@@ -63,8 +64,7 @@ class ApiServer:
     async def _serve(self) -> None:
         app = create_app(self.station)
         self._runner = web.AppRunner(app, access_log=logging.getLogger("api.access"),
-                                     access_log_format='%a "%r" %s %b %Tfs rid=%{X-Request-Id}o',
-                                     shutdown_timeout=2.0)
+                                     access_log_class=RedactingAccessLogger, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()

@@ -69,8 +69,10 @@ class FrameSlot:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._encode_lock = threading.Lock()
         self._frame: Frame | None = None
         self._jpeg: tuple[int, bytes] | None = None
+        self.encodes = 0  # JPEG encodes so far: at most one per frame, however many viewers
         self._seq = itertools.count(1)
         self._watchers: dict[int, Demand] = {}
         self._tokens = itertools.count(1)
@@ -89,16 +91,29 @@ class FrameSlot:
         return self._frame
 
     def jpeg(self) -> tuple[int, bytes] | None:
-        """(seq, JPEG bytes) of the latest frame, encoded at most once per frame."""
+        """(seq, JPEG bytes) of the latest frame, encoded at most once per frame: viewers
+        asking at the same moment wait for the one encode instead of doing their own."""
         frame = self._frame
         if frame is None:
             return None
         cached = self._jpeg
         if cached is not None and cached[0] == frame.seq:
             return cached
-        encoded = (frame.seq, encode_jpeg(frame.rgb))
-        self._jpeg = encoded
-        return encoded
+        with self._encode_lock:
+            frame = self._frame
+            cached = self._jpeg
+            if cached is not None and cached[0] >= frame.seq:
+                return cached
+            encoded = (frame.seq, encode_jpeg(frame.rgb))
+            self._jpeg = encoded
+            self.encodes += 1
+            return encoded
+
+    def ready_jpeg(self) -> tuple[int, bytes] | None:
+        """The JPEG of the latest frame if it is already encoded; never encodes (cheap enough
+        for an event loop)."""
+        frame, cached = self._frame, self._jpeg
+        return cached if frame is not None and cached is not None and cached[0] == frame.seq else None
 
     def wait_newer(self, seq: int, timeout: float) -> Frame | None:
         with self._lock:

@@ -40,7 +40,13 @@ class InputError(Exception):
 
 def validate_uri(uri: str) -> str | None:
     """Return a message when `uri` is not something the station can read, else None."""
-    scheme = urlsplit(uri).scheme.lower()
+    try:
+        parts = urlsplit(uri)
+        if parts.scheme.lower() in STREAM_SCHEMES:
+            parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        return f"not a valid URI: {exc}"
+    scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
         return f"unsupported URI scheme {scheme or '(none)'!r}; use one of {', '.join(SCHEMES)}"
     if scheme == "testsrc":
@@ -48,7 +54,7 @@ def validate_uri(uri: str) -> str | None:
             TestPatternConfig.from_uri(uri)
         except ValueError as exc:
             return str(exc)
-    elif scheme != "screen" and not urlsplit(uri).netloc and not urlsplit(uri).path:
+    elif scheme != "screen" and not parts.netloc and not parts.path:
         return "the URI has no address"
     return None
 

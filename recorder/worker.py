@@ -26,6 +26,7 @@ from recorder.frames import Decoder, FrameSlot, decode_keyframe
 from recorder.inputs import InputError, PacketInput, open_input
 from recorder.mp4file import Mp4Recording, RecordingResult
 from recorder.picture import PictureInput, PictureSpec
+from recorder.redact import redact, secrets_of
 from recorder.timeline import Splice
 from recorder.transcode import TranscodeRecording
 
@@ -212,6 +213,7 @@ class SourceWorker(threading.Thread):
 
     # --- the reader thread ---------------------------------------------------------
     def _set_status(self, status: str, error: str | None = None) -> None:
+        error = redact(error, secrets_of(self.spec.uri, self.spec.picture and self.spec.picture.password))
         if status != "online":
             self.fps, self._fps_window = 0.0, (time.monotonic(), 0)
         if (status, error) != (self.status, self.error):

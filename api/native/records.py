@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from aiohttp import web
+import asyncio
+from pathlib import Path
+
+from aiohttp import hdrs, web
+from multidict import CIMultiDict
 
 from api.keys import STATION
 from api.native.models import DeleteFileIn, TagNameQuery, TagQuery
@@ -41,11 +45,43 @@ async def get_record(request: web.Request) -> web.Response:
     return ok(await call(request.app[STATION].recordings.get, request.match_info["record_id"]))
 
 
+class VideoFile(web.FileResponse):
+    """A recording's file. `If-Range` is decided here, as RFC 9110 says: the range applies
+    only when the client's strong ETag or date matches the file now, otherwise the whole file
+    comes back with 200 (aiohttp alone honours dates only, and no ETag)."""
+
+    def __init__(self, path: Path, **kwargs) -> None:
+        super().__init__(path, **kwargs)
+        self.video_path = Path(path)
+
+    async def prepare(self, request: web.BaseRequest):
+        if_range = request.headers.get(hdrs.IF_RANGE)
+        if if_range is not None and not self.prepared:
+            try:
+                st = await asyncio.get_running_loop().run_in_executor(None, self.video_path.stat)
+            except OSError:
+                st = None  # gone: FileResponse answers 404 itself
+            headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() != "if-range")
+            if st is None or not _range_still_valid(if_range.strip(), st, request):
+                headers.popall(hdrs.RANGE, None)
+            request = request.clone(headers=headers)
+        return await super().prepare(request)
+
+
+def _range_still_valid(if_range: str, st, request: web.BaseRequest) -> bool:
+    if if_range.startswith('"'):
+        return if_range == f'"{st.st_mtime_ns:x}-{st.st_size:x}"'  # FileResponse's ETag
+    if if_range.startswith("W/"):
+        return False  # a weak tag never validates a range
+    date = request.if_range
+    return date is not None and int(st.st_mtime) <= date.timestamp()
+
+
 async def record_video(request: web.Request) -> web.StreamResponse:
-    """The file with single-range support, ETag and If-Range (aiohttp's FileResponse); a file
-    still being written is served up to its current size."""
+    """Single byte ranges, ETag, If-Range; a file still being written is served up to its
+    current size."""
     path = await call(request.app[STATION].recordings.video_path, request.match_info["record_id"])
-    return web.FileResponse(path, headers={"Content-Type": "video/mp4", "Accept-Ranges": "bytes"})
+    return VideoFile(path, headers={"Content-Type": "video/mp4", "Accept-Ranges": "bytes"})
 
 
 async def delete_file(request: web.Request) -> web.Response:

@@ -14,6 +14,8 @@ from app.schemas import SourceIn, SourceOut
 from recorder.frames import Demand
 
 BOUNDARY = "frame"
+POLL_S = 0.02  # how often a viewer looks for a newer frame while none has come
+MJPEG_STREAMS = web.AppKey("native_mjpeg_streams", set)  # the handler tasks streaming now
 
 
 async def list_sources(request: web.Request) -> web.Response:
@@ -46,32 +48,40 @@ async def picture(request: web.Request) -> web.Response:
 
 
 async def video(request: web.Request) -> web.StreamResponse:
-    """MJPEG: one JPEG per `delay` seconds (default 1) until the client goes away; the JPEG
-    of a frame is encoded once however many clients watch."""
+    """MJPEG: one JPEG per `delay` seconds (default 1) until the client goes away. The JPEG of
+    a frame is encoded once however many clients watch, and waiting for a frame holds no
+    thread: a viewer looks at the slot from the event loop and sleeps."""
     source_id = path_int(request, "source_id")
     query = read_query(request, VideoQuery)
     slot = await call(request.app[STATION].sources.frames, source_id)
+    streams = request.app[MJPEG_STREAMS]
+    task = asyncio.current_task()
     token = slot.watch(Demand.ALL if query.delay < 2 else Demand.KEYFRAMES)
+    streams.add(task)
     response = web.StreamResponse(headers={
         "Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
         "Cache-Control": "no-store", "Pragma": "no-cache"})
     try:
         await response.prepare(request)
         last_seq = 0
-        while True:
-            frame = await call(slot.wait_newer, last_seq, 5.0)
-            if frame is not None and frame.seq > last_seq:
-                seq_jpeg = await call(slot.jpeg)
-                if seq_jpeg is not None:
-                    last_seq, jpeg = seq_jpeg
-                    await response.write(
-                        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}"
-                        f"\r\n\r\n".encode() + jpeg + b"\r\n")
+        while request.transport is not None and not request.transport.is_closing():
+            frame = slot.latest()
+            if frame is None or frame.seq <= last_seq:
+                await asyncio.sleep(POLL_S)
+                continue
+            seq_jpeg = slot.ready_jpeg() or await call(slot.jpeg)
+            if seq_jpeg is None:
+                continue
+            last_seq, jpeg = seq_jpeg
+            await response.write(
+                f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}"
+                f"\r\n\r\n".encode() + jpeg + b"\r\n")
             await asyncio.sleep(query.delay)
-    except (ConnectionResetError, asyncio.CancelledError):
+    except ConnectionResetError:  # the client went away mid-write
         pass
     finally:
         slot.unwatch(token)
+        streams.discard(task)
     return response
 
 
@@ -84,6 +94,7 @@ def _links(source_id: str) -> dict[str, Link]:
 
 
 def setup(app: web.Application) -> None:
+    app[MJPEG_STREAMS] = set()
     sid = {"source_id": int}
     add_route(app, "GET", "/api/v1/source", list_sources, summary="List the sources",
               response=list[SourceOut])

@@ -445,7 +445,8 @@ class RecordingService:
                 raise InvalidInput("location must be the record's own file location", field="location")
             path = Path(row.location)
             storage = self.storage_dir.resolve()
-            if path.is_symlink() or not path.resolve().is_relative_to(storage):
+            if (not path.is_absolute() or ".." in path.parts or path.is_symlink()
+                    or not path.resolve().is_relative_to(storage)):
                 raise InvalidInput("location is outside the storage folder", field="location")
             path.unlink(missing_ok=True)
             row.status = "deleted"
