@@ -54,6 +54,8 @@ QPushButton:default {{ background: palette(highlight); color: palette(highlighte
     border-color: palette(highlight); font-weight: bold; }}
 QPushButton:default:disabled {{ background: palette(mid); }}
 QDialogButtonBox {{ dialogbuttonbox-buttons-have-icons: 0; }}
+QPushButton#destructive {{ background: #c53030; border-color: #9b2c2c; color: white; font-weight: bold; }}
+QPushButton#destructive:hover {{ background: #e53e3e; }}
 QTabWidget::pane {{ border: none; border-top: 1px solid palette(mid); top: -1px; }}
 QTabBar::tab {{ padding: 7px 14px; margin-right: 2px; border: none;
     border-bottom: 2px solid transparent; background: transparent; }}

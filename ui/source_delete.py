@@ -4,13 +4,22 @@ source is recording) is explained in a message box. Non-blocking all the way (`o
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QMessageBox, QPushButton, QWidget
 
 from app.errors import StationError
 from app.station import Station
-from ui.forms import if_alive
+from ui.forms import DIALOG_STYLE, if_alive, repolish
 from ui.tasks import TaskRunner
+
+
+def plain_buttons(box: QMessageBox) -> None:
+    """Text-only buttons, styled like the dialogs' (a message box makes its buttons before
+    any style sheet of ours reaches them)."""
+    for button in box.buttons():
+        button.setIcon(QIcon())
+        repolish(button)
 
 
 class DeleteSourceFlow(QObject):
@@ -45,10 +54,14 @@ class DeleteSourceFlow(QObject):
                           QMessageBox.StandardButton.NoButton, self.parent_widget)
         box.setInformativeText("The station stops reading it. Its recordings stay on disk and "
                                "in the recordings list. This cannot be undone.")
+        box.setStyleSheet(DIALOG_STYLE)
         self.delete_button = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
+        self.delete_button.setObjectName("destructive")
         cancel = box.addButton(QMessageBox.StandardButton.Cancel)
         box.setDefaultButton(cancel)
         box.setEscapeButton(cancel)
+        plain_buttons(box)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.finished.connect(lambda _result: self._answered(box.clickedButton()))
         self.question = box
         box.open()
@@ -72,7 +85,10 @@ class DeleteSourceFlow(QObject):
         box = QMessageBox(QMessageBox.Icon.Warning, "Source not deleted",
                           f"“{self.name}” was not deleted.", QMessageBox.StandardButton.Ok,
                           self.parent_widget)
+        box.setStyleSheet(DIALOG_STYLE)
         box.setInformativeText(self.error + ("." if not self.error.endswith(".") else ""))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        plain_buttons(box)
         self.error_box = box
         box.open()
         self._finish(None)
