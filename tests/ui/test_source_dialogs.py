@@ -19,7 +19,7 @@ from app.schemas import MASK, SourceIn
 from tests.conftest import TESTSRC, decode_video, wait_until
 from ui import source_kinds
 from ui.application import ensure_application
-from ui.source_dialog import SourceDialog, confirm_delete_source
+from ui.source_dialog import DeleteSourceFlow, SourceDialog, confirm_delete_source
 from ui.tasks import TaskRunner
 
 
@@ -354,3 +354,30 @@ def test_entry_points_open_window_modal_and_clean_up(qtbot, station, tasks):
     for dialog in (add, edit):
         dialog.reject()
     qtbot.waitUntil(lambda: not shiboken6.isValid(add) and not shiboken6.isValid(edit), timeout=5000)
+
+
+def test_the_main_window_menu_opens_them_on_the_real_core(qtbot, station, api_server):
+    from ui.bridge import EventBridge
+    from ui.main_window import MainWindow
+
+    ensure_application()
+    bridge = EventBridge(station.bus)
+    window = MainWindow(station, bridge, api_server.url)
+    window.setProperty("quiet_errors", True)
+    window.setProperty("close_choice", "stop")
+    qtbot.addWidget(window)
+    window.show()
+    window.add_source()
+    dialog = window.findChild(SourceDialog)
+    assert dialog is not None and dialog.isVisible() and dialog.isModal()
+    dialog.set_kind("testsrc")
+    dialog.name.setText("from-the-menu")
+    source = _save(qtbot, dialog)
+    assert [s.name for s in station.sources.list()] == ["from-the-menu"]
+    qtbot.waitUntil(lambda: source.id in window.wall.tiles, timeout=5000)  # the wall follows
+
+    window.delete_source(source.id)
+    (flow,) = window.findChildren(DeleteSourceFlow)
+    _answer(qtbot, flow, delete=True)
+    assert station.sources.list() == []
+    bridge.close()
