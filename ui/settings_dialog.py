@@ -52,7 +52,8 @@ LABELS = {
     "preroll_s": "Pre-roll", "preroll_mb": "Pre-roll memory", "disk_floor_mb": "Keep free on disk",
     "host": "Bind address", "port": "Port", "token": "Access token",
     "huawei_project_id": "Project ID", "huawei_app_id": "RTC app ID", "huawei_ak": "Access key (AK)",
-    "huawei_sk": "Secret key (SK)", "huawei_callback_url": "Callback URL",
+    "huawei_sk": "Secret key (SK)", "huawei_publish_domains": "Ingest domains",
+    "huawei_interrupt_s": "Interruption window", "huawei_callback_url": "Callback URL",
     "dc_service_id": "Service ID", "dc_auto_approve": "Approval", "dc_token_ttl_s": "Token lifetime",
 }
 HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
@@ -187,6 +188,13 @@ class SettingsDialog(QDialog):
                    "jobs; empty: any", placeholder="any")
         self._text(huawei, "huawei_ak", "Clients sign requests with AK/SK (SDK-HMAC-SHA256)")
         self._text(huawei, "huawei_sk", secret=True)
+        domains = self._text(huawei, "huawei_publish_domains", "The publish_domain values START/"
+                             "STOP accept, separated by commas; empty: any", placeholder="any")
+        self.fields["huawei_publish_domains"] = (
+            huawei, domains, lambda: [d.strip() for d in domains.text().split(",") if d.strip()],
+            lambda value: domains.setText(", ".join(value or ())))
+        self._number(huawei, "huawei_interrupt_s", QSpinBox(), "A Live recording ends once its "
+                     "source stays offline this long", 1, 3600, " s")
         self._text(huawei, "huawei_callback_url", "Recording events are POSTed here; empty: none",
                    placeholder="https://example.com/live/callback")
         self._text(dc, "dc_service_id", "The serviceId clients address; empty: derived from the "

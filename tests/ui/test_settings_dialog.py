@@ -60,9 +60,11 @@ def test_live_settings_are_saved_reloaded_and_applied_at_once(qtbot, station, co
     values = {"station_name": "Studio B", "preroll_s": 2.5, "preroll_mb": 64, "disk_floor_mb": 123,
               "huawei_project_id": "p-0815", "huawei_app_id": "app-42", "huawei_ak": "AKID",
               "huawei_sk": "sk/with\"quote", "huawei_callback_url": "https://hooks.example/live",
+              "huawei_publish_domains": ["live.example.com", "push.example.com"],
+              "huawei_interrupt_s": 45,
               "dc_service_id": "station-b", "dc_auto_approve": True, "dc_token_ttl_s": 600}
     for key, value in values.items():
-        _set(dialog, key, value)
+        _set(dialog, key, ", ".join(value) if isinstance(value, list) else value)
     with qtbot.waitSignal(dialog.finished, timeout=3000):
         dialog.save_button.click()
     assert dialog.result() == 1 and dialog.banner.isHidden()  # nothing waits for a restart
@@ -72,6 +74,9 @@ def test_live_settings_are_saved_reloaded_and_applied_at_once(qtbot, station, co
     assert {key: getattr(reloaded, key) for key in values} == values and reloaded.log_level == "DEBUG"
 
     assert station.settings.station_name == "Studio B" and station.settings.huawei_app_id == "app-42"
+    live = station.live_records  # the Huawei Live service took its new configuration
+    assert (live.project_id, live.publish_domains, live.interrupt_s, live.callback_url) == (
+        "p-0815", ("live.example.com", "push.example.com"), 45, "https://hooks.example/live")
     assert station.recordings.disk_floor_bytes == station.uploads.disk_floor_bytes == 123 << 20
     assert station.sync.station_name == "Studio B"
     worker = station.recorder._workers[source.id]
