@@ -14,7 +14,7 @@ from api.errors import (
 from api.huawei import live as huawei_live
 from api.huawei import rtc as huawei_rtc
 from api.keys import STATION
-from api.native import docs, groups, openapi, records, selftest, sources
+from api.native import docs, groups, openapi, records, selftest, sources, sync
 from app.station import Station
 
 MAX_BODY = 1 << 20  # 1 MiB: control requests are small
@@ -32,7 +32,7 @@ def create_app(station: Station) -> web.Application:
     app[STATION] = station
     app.on_response_prepare.append(request_id_on_prepare)
     app.router.add_get("/", index)
-    for dialect in (sources, groups, records, selftest):
+    for dialect in (sources, groups, records, selftest, sync):
         dialect.setup(app)
     huawei_live.setup(app)  # /v1/{project_id}/record/control
     huawei_rtc.setup(app)  # /v2/apps/{app_id}/individual-stream-jobs
