@@ -112,7 +112,7 @@ def _station_location(raw: str) -> Location:
     host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
     netloc = f"{host}:{port}" if port else host
     base = f"{url.scheme}://{netloc}{url.path.rstrip('/')}"
-    in_userinfo = url.password or url.username
+    in_userinfo = url.password  # `http://:TOKEN@host/`: a user name alone is not a secret
     in_query = (parse_qs(url.query).get("accessToken") or [None])[0]
     token = unquote(in_userinfo) if in_userinfo else in_query
     if in_userinfo:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.errors import InvalidInput, NotFound
+from app.services.sync_targets import parse_location
 from app.station import build_station, start_station, stop_station
 from tests.conftest import make_settings, md5_of, wait_until
 from tests.support.recordings import record_tag
@@ -124,3 +125,17 @@ def test_a_folder_sync_stopped_midway_resumes_without_sending_anything_twice(tmp
         assert st.recordings.get(second.id).sync_location == str(copy_2)
     finally:
         stop_station(st)
+
+
+@pytest.mark.parametrize("given, shown, base, token", [
+    ("http://:s%40cret@10.0.0.2:4035/", "http://:******@10.0.0.2:4035/", "http://10.0.0.2:4035", "s@cret"),
+    ("https://op:s3@st.example/rs/?accessToken=x", "https://:******@st.example/rs/",
+     "https://st.example/rs", "s3"),
+    ("http://[::1]:4035/?accessToken=s3", "http://[::1]:4035/?accessToken=******", "http://[::1]:4035", "s3"),
+    ("http://name-only@host/", "http://host/", "http://host", None),
+])
+def test_a_station_location_keeps_its_token_apart(given, shown, base, token):
+    location = parse_location(given)
+    assert (location.kind, location.shown, location.base_url, location.token) == (
+        "station", shown, base, token)
+    assert token is None or token not in repr(location)
