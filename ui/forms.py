@@ -143,8 +143,9 @@ class Form(QWidget):
 
     LABEL_WIDTH = 112  # one width for every form of a dialog, so their fields line up
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, *, label_width: int | None = None):
         super().__init__(parent)
+        self.label_width = label_width or self.LABEL_WIDTH
         self.layout_ = QFormLayout(self)
         self.layout_.setContentsMargins(0, 0, 0, 0)
         self.layout_.setHorizontalSpacing(14)
@@ -181,7 +182,7 @@ class Form(QWidget):
         error.hide()
         column.addWidget(error)
         caption = QLabel(label)
-        caption.setMinimumWidth(self.LABEL_WIDTH)
+        caption.setMinimumWidth(self.label_width)
         caption.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         caption.setContentsMargins(0, 6, 0, 0)  # level with the text inside the field
         if label:

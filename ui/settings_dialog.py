@@ -27,8 +27,10 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFileDialog,
+    QFrame,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QTabWidget,
     QVBoxLayout,
@@ -44,7 +46,7 @@ from app.settings import (
     save_settings,
 )
 from app.station import Station, apply_settings
-from ui.forms import DIALOG_STYLE, Banner, Form, SecretEdit, hint_label, section_title
+from ui.forms import DIALOG_STYLE, Banner, Form, SecretEdit, hint_label
 from ui.icons import icon
 
 LABELS = {
@@ -56,6 +58,7 @@ LABELS = {
     "huawei_interrupt_s": "Interruption window", "huawei_callback_url": "Callback URL",
     "dc_service_id": "Service ID", "dc_auto_approve": "Approval", "dc_token_ttl_s": "Token lifetime",
 }
+LABEL_WIDTH = 136
 HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 
 
@@ -95,7 +98,8 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self._general_tab(), icon("settings"), "General")
         self.tabs.addTab(self._recording_tab(), icon("record"), "Recording")
         self.tabs.addTab(self._api_tab(), icon("key"), "API")
-        self.tabs.addTab(self._integrations_tab(), icon("plug"), "Integrations")
+        self.tabs.addTab(self._huawei_tab(), icon("plug"), "Huawei")
+        self.tabs.addTab(self._device_connect_tab(), icon("plug"), "Device Connect")
         where = hint_label(f"Saved to {self.config_file}")
         self.buttons = QDialogButtonBox(self)
         self.save_button = self.buttons.addButton("Save", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -114,6 +118,7 @@ class SettingsDialog(QDialog):
 
     @staticmethod
     def _page(*widgets: QWidget) -> QWidget:
+        """A tab: its forms in a column that scrolls rather than squeezes on a small screen."""
         page = QWidget()
         column = QVBoxLayout(page)
         column.setContentsMargins(16, 16, 16, 8)
@@ -121,7 +126,12 @@ class SettingsDialog(QDialog):
         for widget in widgets:
             column.addWidget(widget)
         column.addStretch(1)
-        return page
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(page)
+        return scroll
 
     def _text(self, form: Form, key: str, hint: str | None = None, *, secret: bool = False,
               placeholder: str = "", extra: QWidget | None = None) -> QLineEdit:
@@ -142,7 +152,7 @@ class SettingsDialog(QDialog):
         self.fields[key] = (form, spin, spin.value, spin.setValue)
 
     def _general_tab(self) -> QWidget:
-        form = Form()
+        form = Form(label_width=LABEL_WIDTH)
         self._text(form, "station_name", "Shown in the window title, the APIs and synced copies")
         browse = QPushButton(icon("folder"), "Browse…")
         browse.clicked.connect(self._browse_storage)
@@ -154,7 +164,7 @@ class SettingsDialog(QDialog):
         return self._page(form)
 
     def _recording_tab(self) -> QWidget:
-        form = Form()
+        form = Form(label_width=LABEL_WIDTH)
         preroll = QDoubleSpinBox()
         preroll.setDecimals(1)
         preroll.setSingleStep(0.5)
@@ -167,7 +177,7 @@ class SettingsDialog(QDialog):
         return self._page(form)
 
     def _api_tab(self) -> QWidget:
-        form = Form()
+        form = Form(label_width=LABEL_WIDTH)
         self._text(form, "host", "127.0.0.1: this computer only. 0.0.0.0: every network "
                    "interface (a token is then required)", placeholder="127.0.0.1")
         self._number(form, "port", QSpinBox(), "0 picks a free port at start", 0, 65535, "")
@@ -180,16 +190,16 @@ class SettingsDialog(QDialog):
         notice = hint_label("Changes on this page take effect when the station restarts.")
         return self._page(form, notice)
 
-    def _integrations_tab(self) -> QWidget:
-        huawei, dc = Form(), Form()
+    def _huawei_tab(self) -> QWidget:
+        huawei = Form(label_width=LABEL_WIDTH)
         self._text(huawei, "huawei_project_id", "The {project_id} in /v1/{project_id}/record/"
                    "control; empty: any", placeholder="any")
         self._text(huawei, "huawei_app_id", "The {app_id} in /v2/apps/{app_id}/individual-stream-"
                    "jobs; empty: any", placeholder="any")
         self._text(huawei, "huawei_ak", "Clients sign requests with AK/SK (SDK-HMAC-SHA256)")
         self._text(huawei, "huawei_sk", secret=True)
-        domains = self._text(huawei, "huawei_publish_domains", "The publish_domain values START/"
-                             "STOP accept, separated by commas; empty: any", placeholder="any")
+        domains = self._text(huawei, "huawei_publish_domains", "The publish_domain values "
+                             "accepted, comma-separated; empty: any", placeholder="any")
         self.fields["huawei_publish_domains"] = (
             huawei, domains, lambda: [d.strip() for d in domains.text().split(",") if d.strip()],
             lambda value: domains.setText(", ".join(value or ())))
@@ -197,6 +207,12 @@ class SettingsDialog(QDialog):
                      "source stays offline this long", 1, 3600, " s")
         self._text(huawei, "huawei_callback_url", "Recording events are POSTed here; empty: none",
                    placeholder="https://example.com/live/callback")
+        return self._page(hint_label("For clients of the Huawei Live record-control and SparkRTC "
+                                     "individual-stream-job APIs, served on this station's port."),
+                          huawei)
+
+    def _device_connect_tab(self) -> QWidget:
+        dc = Form(label_width=LABEL_WIDTH)
         self._text(dc, "dc_service_id", "The serviceId clients address; empty: derived from the "
                    "station", placeholder="automatic")
         approve = QCheckBox("Issue access tokens without asking")
@@ -205,8 +221,8 @@ class SettingsDialog(QDialog):
         self.fields["dc_auto_approve"] = (dc, approve, approve.isChecked, approve.setChecked)
         self._number(dc, "dc_token_ttl_s", QSpinBox(), "How long an access token stays valid",
                      60, 31 * 24 * 3600, " s")
-        return self._page(section_title("Huawei Live and SparkRTC"), huawei,
-                          section_title("Device Connect (GotAPI)"), dc)
+        return self._page(hint_label("For Device Connect (GotAPI) MediaStreamRecording apps, "
+                                     "served under /gotapi on this station's port."), dc)
 
     def _browse_storage(self) -> None:
         start = self.storage.text() or str(self.settings.recordings_dir)
@@ -307,7 +323,9 @@ class SettingsDialog(QDialog):
         if key in self.fields:
             form = self.fields[key][0]
             form.show_error(key, message)
-            self.tabs.setCurrentIndex(self.tabs.indexOf(form.parentWidget()))
+            for index in range(self.tabs.count()):
+                if self.tabs.widget(index).isAncestorOf(form):
+                    self.tabs.setCurrentIndex(index)
         else:
             self.banner.show_message("error", message)
 
