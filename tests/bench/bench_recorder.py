@@ -131,6 +131,8 @@ class Round:
     streams: int
     seconds: float
     station_cpu_s: float = 0.0
+    reading_cpu_s: float = 0.0    # station CPU while reading the N sources, recording none
+    reading_window_s: float = 0.0
     ffmpeg_cpu_s: float = 0.0
     camera_cpu_s: float = 0.0
     machine_busy: float = 0.0     # fraction of all cores busy during the window
@@ -201,7 +203,12 @@ def run_round(n: int, args, camera: RtspCamera, index: ClipIndex, work: Path) ->
                  60, "every ffmpeg writing")
         if any(p.poll() is not None for p in ffmpegs):
             raise RuntimeError(f"an ffmpeg exited: {(folder / 'ffmpeg.log').read_text()[-2000:]}")
-        time.sleep(args.warmup)  # every source has a whole GOP buffered
+        time.sleep(2.5)  # every source has a whole GOP buffered
+        # The station reading its sources without recording, for the notes.
+        c0, t0 = cpu_seconds(station.proc.pid), time.monotonic()
+        time.sleep(args.warmup)
+        result.reading_cpu_s = cpu_seconds(station.proc.pid) - c0
+        result.reading_window_s = time.monotonic() - t0
 
         # Phase 1: N sources recorded under one tag; the CPU window is the recording.
         pids = [station.proc.pid, camera.pid] + [p.pid for p in ffmpegs]
@@ -245,16 +252,16 @@ def run_round(n: int, args, camera: RtspCamera, index: ClipIndex, work: Path) ->
         station.stop()
 
     # Checks against the clip, after everything stopped (no CPU window to disturb).
-    windows = [(r, sent, stop_sent) for r in finished] + [(r, one_sent, one_stop_sent)
-                                                          for r in one_finished]
+    windows = ([(r, sent, result.start_group_s, stop_sent) for r in finished]
+               + [(r, one_sent, result.start_one_s, one_stop_sent) for r in one_finished])
     # A keyframe arriving while the request is being served counts as "before" it too.
-    for record, request_at, stop_at in windows:
+    for record, request_at, latency, stop_at in windows:
         if record["status"] != "finished":
             raise RuntimeError(f"record {record['id']} ended {record['status']}: {record['error']}")
         check = index.check([record["location"]])
         begin = utc_seconds(record["begin_utc"])
         age = request_at - begin
-        if check.starts_at_keyframe and -result.start_group_s <= age <= GOP_S + 0.1:
+        if check.starts_at_keyframe and -latency <= age <= GOP_S + 0.1:
             result.at_keyframe_before += 1
         result.keyframe_age_max_s = max(result.keyframe_age_max_s, age)
         result.shortfall_max_s = max(result.shortfall_max_s,
@@ -316,6 +323,8 @@ def report(rounds: list[Round], args) -> str:
         notes.append(
             f"- {r.streams} streams: window {r.window_s:.1f} s; CPU seconds station "
             f"{r.station_cpu_s:.2f}, all ffmpeg {r.ffmpeg_cpu_s:.2f}, camera {r.camera_cpu_s:.2f}; "
+            f"station reading only (before recording): "
+            f"{100 * r.reading_cpu_s / r.reading_window_s / r.streams:.2f}% of a core per stream; "
             f"machine busy {100 * r.machine_busy:.0f}% of {os.cpu_count()} cores; station RSS "
             f"{r.station_rss0:.0f} -> {r.station_rss1:.0f} MB; largest DTS step in our files "
             f"{max(c.max_step_s for c in r.ours) * 1000:.0f} ms; stop lag (window not in the "
@@ -327,7 +336,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--streams", default="8,32", help="comma-separated stream counts")
     p.add_argument("--seconds", type=float, default=60.0, help="recording window per phase")
-    p.add_argument("--warmup", type=float, default=5.0, help="seconds of reading before recording")
+    p.add_argument("--warmup", type=float, default=10.0,
+                   help="seconds of reading (measured) before recording")
     p.add_argument("--ffmpeg", default=shutil.which("ffmpeg") or "ffmpeg")
     p.add_argument("--station", default=str(Path(sys.executable).with_name("recording-station")),
                    help="the recording-station command")
@@ -347,7 +357,7 @@ def main(argv=None) -> int:
         print(reason, file=sys.stderr)
         return 2
     # Each client plays the clip from its start; it must outlast set-up, warm-up, both phases.
-    needed = 2 * args.seconds + args.warmup + 20 + max(args.streams) * 0.5
+    needed = 2 * args.seconds + args.warmup + 25 + max(args.streams) * 0.5
     clip_seconds = 60 * -(-needed // 60)
     print(f"clip: {clip_seconds:.0f} s of 1080p{FPS}, 4 Mbit/s, {GOP_S:g} s GOP "
           "(encoded once, then cached)", flush=True)
