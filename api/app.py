@@ -21,9 +21,19 @@ MAX_BODY = 1 << 20  # 1 MiB: control requests are small
 
 
 async def index(request: web.Request) -> web.Response:
+    """What a person or a tool finds at the station's address: the dialects and the docs."""
     station = request.app[STATION]
-    return web.json_response({"name": station.name, "version": station.version,
-                              "api": ["/api/v1"]})
+    return web.json_response({
+        "name": station.name, "version": station.version,
+        "api": ["/api/v1", "/gotapi", "/v1/{project_id}/record/control",
+                "/v2/apps/{app_id}/individual-stream-jobs"],
+        "dialects": {
+            "native": "/api/v1",
+            "device_connect": "/gotapi",
+            "huawei_live": "/v1/{project_id}/record/control",
+            "huawei_rtc": "/v2/apps/{app_id}/individual-stream-jobs",
+        },
+        "openapi": "/api/openapi.json", "docs": "/api/docs"})
 
 
 def create_app(station: Station) -> web.Application:
