@@ -43,8 +43,8 @@ class Settings(BaseSettings):
     port: int = Field(4035, ge=0, le=65535)
     data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME)))
     storage_dir: Path | None = None
-    database_url: str | None = None
-    token: str | None = None
+    database_url: str | None = Field(None, repr=False)  # may carry a password
+    token: str | None = Field(None, repr=False)  # never in logs or reprs
     headless: bool = False
     demo: bool = True
     station_name: str = "Recording Station"

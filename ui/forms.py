@@ -18,26 +18,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.icons import ICONS, icon
+from ui.icons import icon
 
 ERROR_COLOUR = "#e53e3e"
-ICON_DIR = ICONS.as_posix()
 # Dialog-level additions to the application style sheet (resources/style.qss): error frames,
-# hints, banners, and drawn arrows for combo and spin boxes (a styled frame makes Fusion
-# drop its own).
+# hints, banners.
 DIALOG_STYLE = f"""
-QComboBox::drop-down {{ subcontrol-origin: padding; subcontrol-position: center right;
-    width: 22px; border: none; }}
-QComboBox::down-arrow {{ image: url({ICON_DIR}/chevron-down.svg); width: 12px; height: 12px; }}
-QSpinBox, QDoubleSpinBox {{ padding-left: 6px; padding-right: 22px; }}
-QSpinBox::up-button, QDoubleSpinBox::up-button {{ subcontrol-origin: border;
-    subcontrol-position: top right; width: 22px; border: none; }}
-QSpinBox::down-button, QDoubleSpinBox::down-button {{ subcontrol-origin: border;
-    subcontrol-position: bottom right; width: 22px; border: none; }}
-QSpinBox::up-arrow, QDoubleSpinBox::up-arrow {{ image: url({ICON_DIR}/chevron-up.svg);
-    width: 10px; height: 10px; }}
-QSpinBox::down-arrow, QDoubleSpinBox::down-arrow {{ image: url({ICON_DIR}/chevron-down.svg);
-    width: 10px; height: 10px; }}
 QLineEdit[invalid="true"], QComboBox[invalid="true"], QSpinBox[invalid="true"],
 QDoubleSpinBox[invalid="true"] {{ border: 1px solid {ERROR_COLOUR}; }}
 QLabel[inlineError="true"] {{ color: {ERROR_COLOUR}; }}

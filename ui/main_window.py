@@ -174,7 +174,14 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> None:
         from ui.settings_dialog import SettingsDialog
 
-        SettingsDialog(self.station.settings, self).exec()
+        dialog = SettingsDialog(self.station.settings, self)
+        dialog.saved.connect(self._on_settings_saved)
+        dialog.exec()
+
+    def _on_settings_saved(self, settings) -> None:
+        self.setWindowTitle(f"{settings.station_name} — Recording Station {self.station.version}")
+        self.status.settings = settings
+        self.status.refresh()
 
     # --- core events ---------------------------------------------------------------------
     def _on_source_status_changed(self, source_id: int, status: str, error: str) -> None:

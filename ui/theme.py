@@ -12,6 +12,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
+from ui.icons import ICONS
+
 STYLE = Path(__file__).resolve().parent.parent / "resources" / "style.qss"
 
 
@@ -57,6 +59,6 @@ def apply_theme(app: QApplication) -> bool:
     dark = wants_dark(app)
     app.setPalette(dark_palette() if dark else light_palette())
     if STYLE.is_file():
-        app.setStyleSheet(STYLE.read_text(encoding="utf-8"))
+        app.setStyleSheet(STYLE.read_text(encoding="utf-8").replace("@ICONS@", ICONS.as_posix()))
     app.setProperty("dark_theme", dark)
     return dark
