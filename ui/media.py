@@ -9,6 +9,7 @@ grown and carries on after the last frame it gave out.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ def first_keyframe(path: str | Path, box: tuple[int, int] = (160, 90)) -> np.nda
     """The first keyframe of the file's video as RGB, scaled into `box`; None when the file
     has no decodable picture (yet: a recording may not have written its first fragment)."""
     try:
+        if os.path.getsize(path) < 1024:
+            return None  # a recording that has not written its first fragment yet
         with av.open(str(path)) as container:
             if not container.streams.video:
                 return None

@@ -10,33 +10,31 @@ file deleted or a copy synced by a remote tool shows up here at once.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QDate, QItemSelectionModel, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
-    QComboBox,
-    QDateEdit,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QMessageBox,
     QSplitter,
+    QStyledItemDelegate,
     QTableView,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from app.schemas import RecordOut, RecordStatus
+from app.schemas import RecordOut
 from app.station import Station
 from ui.bridge import EventBridge
 from ui.icons import icon
 from ui.player import PlayerWidget
+from ui.record_filters import RecordFilterBar
 from ui.recordings_model import (
     COL_BEGIN,
     COL_DURATION,
@@ -58,6 +56,14 @@ from ui.sync_panel import SyncDialog, SyncProgress
 from ui.tasks import TaskRunner
 
 RELOAD_DELAY_MS = 80  # a burst of events (a group of ten starting) costs one query
+
+
+class MiddleElided(QStyledItemDelegate):
+    """A path or URL cut in the middle, so both the place and the file name stay readable."""
+
+    def initStyleOption(self, option, index) -> None:  # noqa: N802 - Qt naming
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideMiddle
 
 
 class RecordingsBrowser(QWidget):
@@ -87,41 +93,13 @@ class RecordingsBrowser(QWidget):
 
     # --- building ------------------------------------------------------------------
     def _build(self) -> None:
-        self.tag_box, self.source_box, self.status_box = QComboBox(), QComboBox(), QComboBox()
-        self.tag_box.addItem("All tags", None)
-        self.source_box.addItem("All sources", None)
-        self.status_box.addItem("Any status", None)
-        for status in RecordStatus:
-            self.status_box.addItem(status.value, status.value)
-        for box in (self.tag_box, self.source_box):
-            box.setMinimumContentsLength(12)
-            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.from_check, self.to_check = QCheckBox("From"), QCheckBox("To")
-        self.from_date, self.to_date = QDateEdit(QDate.currentDate()), QDateEdit(QDate.currentDate())
-        for check, edit in ((self.from_check, self.from_date), (self.to_check, self.to_date)):
-            edit.setCalendarPopup(True)
-            edit.setDisplayFormat("yyyy-MM-dd")
-            edit.setEnabled(False)
-            check.toggled.connect(edit.setEnabled)
-            check.toggled.connect(self.schedule_reload)
-            edit.dateChanged.connect(self.schedule_reload)
-        for box in (self.tag_box, self.source_box, self.status_box):
-            box.currentIndexChanged.connect(self.schedule_reload)
-        self.clear_button = QToolButton(text="Clear filters", autoRaise=True)
-        self.clear_button.clicked.connect(self.clear_filters)
-        self.count_label = QLabel()
-        self.refresh_button = QToolButton(icon=icon("refresh"), autoRaise=True, toolTip="Reload")
-        self.refresh_button.clicked.connect(self.reload)
-
-        filters = QHBoxLayout()
-        filters.setSpacing(6)
-        for widget in (QLabel("Tag"), self.tag_box, QLabel("Source"), self.source_box,
-                       QLabel("Status"), self.status_box, self.from_check, self.from_date,
-                       self.to_check, self.to_date, self.clear_button):
-            filters.addWidget(widget)
-        filters.addStretch(1)
-        filters.addWidget(self.count_label)
-        filters.addWidget(self.refresh_button)
+        self.filter_bar = RecordFilterBar(self)
+        self.filter_bar.changed.connect(self.schedule_reload)
+        self.filter_bar.refresh_requested.connect(self.reload)
+        bar = self.filter_bar  # its widgets, by the names tests and the window use
+        self.tag_box, self.source_box, self.status_box = bar.tag_box, bar.source_box, bar.status_box
+        self.from_check, self.from_date = bar.from_check, bar.from_date
+        self.to_check, self.to_date = bar.to_check, bar.to_date
 
         self.table = QTableView(self)
         self.table.setModel(self.model)
@@ -135,35 +113,46 @@ class RecordingsBrowser(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(THUMB.height() + 8)
         header = self.table.horizontalHeader()
         header.setHighlightSections(False)
+        header.setMinimumSectionSize(40)
         header.setSectionResizeMode(COL_SYNC, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((COL_THUMB, THUMB.width() + 12), (COL_TAG, 130), (COL_SOURCE, 110),
-                           (COL_BEGIN, 145), (COL_DURATION, 70), (COL_SIZE, 75),
-                           (COL_STATUS, 100), (COL_MD5, 95)):
+        self.table.setItemDelegateForColumn(COL_SYNC, MiddleElided(self.table))
+        for col, width in ((COL_THUMB, THUMB.width() + 8), (COL_TAG, 110), (COL_SOURCE, 85),
+                           (COL_BEGIN, 112), (COL_DURATION, 58), (COL_SIZE, 68),
+                           (COL_STATUS, 88), (COL_MD5, 84)):
             self.table.setColumnWidth(col, width)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._on_selection())
         self.table.doubleClicked.connect(lambda *_: self.play_selected())
+        for keys, slot in (("Space", lambda: self.player.toggle()), (".", lambda: self.player.step())):
+            QShortcut(QKeySequence(keys), self.table, activated=slot,
+                      context=Qt.ShortcutContext.WidgetShortcut)
 
         self.player = PlayerWidget(self)
-        self.player.setMinimumWidth(380)
+        self.player.view.setMinimumSize(288, 162)
         self.details = QFormLayout()
         self.details.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.details.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
         self._detail_labels: dict[str, QLabel] = {}
         for name in ("Record", "File", "MD5", "Synced to", "Note"):
             label = QLabel("—")
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setWordWrap(True)
+            label.setMinimumWidth(120)
             self._detail_labels[name] = label
             self.details.addRow(name, label)
 
         self.act_play = self._action("play", "Play", self.play_selected, "Return")
-        self.act_folder = self._action("folder", "Open folder", self.open_folder)
-        self.act_delete = self._action("trash", "Delete file…", self.delete_selected, "Delete")
-        self.act_sync = self._action("sync", "Sync tag…", self.sync_selected)
-        self.act_stop = self._action("stop", "Stop recording", self.stop_selected)
+        self.act_folder = self._action("folder", "Folder", self.open_folder,
+                                       tip="Open the record's folder in the file manager")
+        self.act_delete = self._action("trash", "Delete…", self.delete_selected, "Delete",
+                                       tip="Delete the record's file (asks first)")
+        self.act_sync = self._action("sync", "Sync…", self.sync_selected,
+                                     tip="Copy the tag's finished records to a folder or station")
+        self.act_stop = self._action("stop", "Stop", self.stop_selected,
+                                     tip="Stop the tag's recording")
         self.act_copy_md5 = self._action("copy", "Copy MD5", self.copy_md5)
         self.act_copy_path = self._action("copy", "Copy file path", self.copy_path)
         actions = QHBoxLayout()
-        actions.setSpacing(2)
+        actions.setSpacing(0)
         for action in (self.act_play, self.act_folder, self.act_delete, self.act_sync, self.act_stop):
             button = QToolButton(self)
             button.setDefaultAction(action)
@@ -182,29 +171,37 @@ class RecordingsBrowser(QWidget):
         self.sync_progress = SyncProgress(self.station, self.tasks, self)
         self.sync_progress.finished.connect(lambda _job: self._update_actions())
 
-        side = QWidget(self)
-        side_layout = QVBoxLayout(side)
-        side_layout.setContentsMargins(6, 0, 0, 0)
-        side_layout.addWidget(self.player, 1)
-        side_layout.addLayout(actions)
-        side_layout.addLayout(self.details)
-        side_layout.addWidget(self.message)
-        side_layout.addWidget(self.sync_progress)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        # Below the table: the player, and beside it what can be done with the record.
+        side = QVBoxLayout()
+        side.setContentsMargins(0, 0, 0, 0)
+        side.addLayout(actions)
+        side.addLayout(self.details)
+        side.addWidget(self.message)
+        side.addStretch(1)
+        side.addWidget(self.sync_progress)
+        lower = QWidget(self)
+        lower_layout = QHBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 4, 0, 0)
+        lower_layout.addWidget(self.player, 5)
+        lower_layout.addLayout(side, 4)
+        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.splitter.addWidget(self.table)
-        self.splitter.addWidget(side)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.addWidget(lower)
+        self.splitter.setStretchFactor(0, 5)
+        self.splitter.setStretchFactor(1, 4)
         self.splitter.setChildrenCollapsible(False)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addLayout(filters)
+        layout.addWidget(self.filter_bar)
         layout.addWidget(self.splitter, 1)
         self._update_actions()
 
-    def _action(self, icon_name: str, text: str, slot, keys: str | None = None) -> QAction:
+    def _action(self, icon_name: str, text: str, slot, keys: str | None = None, *,
+                tip: str | None = None) -> QAction:
         action = QAction(icon(icon_name), text, self)
+        if tip:
+            action.setToolTip(tip)
         action.triggered.connect(slot)
         if keys:
             action.setShortcut(QKeySequence(keys))
@@ -213,29 +210,10 @@ class RecordingsBrowser(QWidget):
 
     # --- loading -------------------------------------------------------------------
     def filters(self) -> dict:
-        """The filter bar as `RecordingService.find` arguments (dates: local whole days)."""
-        found: dict = {"tag_name": self.tag_box.currentData(), "source_id": self.source_box.currentData(),
-                       "status": self.status_box.currentData()}
-        if self.from_check.isChecked():
-            found["begin_from"] = datetime.combine(self.from_date.date().toPython(), time()).astimezone()
-        if self.to_check.isChecked():
-            day = self.to_date.date().toPython() + timedelta(days=1)
-            found["begin_to"] = datetime.combine(day, time()).astimezone()
-        return found
+        return self.filter_bar.filters()
 
     def clear_filters(self) -> None:
-        for widget in (self.tag_box, self.source_box, self.status_box, self.from_check, self.to_check):
-            widget.blockSignals(True)
-        self.tag_box.setCurrentIndex(0)
-        self.source_box.setCurrentIndex(0)
-        self.status_box.setCurrentIndex(0)
-        self.from_check.setChecked(False)
-        self.to_check.setChecked(False)
-        for widget in (self.tag_box, self.source_box, self.status_box, self.from_check, self.to_check):
-            widget.blockSignals(False)
-        self.from_date.setEnabled(False)
-        self.to_date.setEnabled(False)
-        self.reload()
+        self.filter_bar.clear()
 
     def schedule_reload(self, *_args) -> None:
         self._reload_timer.start()
@@ -262,8 +240,7 @@ class RecordingsBrowser(QWidget):
         else:
             rows, tags, sources = result
             self.loads += 1
-            self._fill_box(self.tag_box, [(t, t) for t in tags])
-            self._fill_box(self.source_box, [(name, sid) for sid, name in sources])
+            self.filter_bar.set_choices(tags, sources)
             selected = self.selected_record()
             self._restoring = True  # the reset drops the selection: not a new choice
             try:
@@ -272,27 +249,10 @@ class RecordingsBrowser(QWidget):
                     self.select(selected.id)
             finally:
                 self._restoring = False
-            self.count_label.setText(f"{len(rows)} record{'s' if len(rows) != 1 else ''}")
+            self.filter_bar.set_count(len(rows))
             self._on_selection()
         if self._load_again:
             self.reload()
-
-    @staticmethod
-    def _fill_box(box: QComboBox, items: list[tuple[str, object]]) -> None:
-        """Replace a filter's choices, keeping the current one (and its first 'all' entry)."""
-        if [(box.itemText(i), box.itemData(i)) for i in range(1, box.count())] == items:
-            return
-        current = box.currentData()
-        box.blockSignals(True)
-        while box.count() > 1:
-            box.removeItem(1)
-        for text, data in items:
-            box.addItem(text, data)
-        index = box.findData(current) if current is not None else 0
-        box.setCurrentIndex(max(0, index))
-        box.blockSignals(False)
-        if current is not None and index < 0:
-            box.currentIndexChanged.emit(0)  # the chosen tag or source is gone: show all
 
     def _on_tick(self) -> None:
         self.model.tick()
@@ -358,14 +318,15 @@ class RecordingsBrowser(QWidget):
         self.act_delete.setEnabled(has_file and status != "recording")
         self.act_sync.setEnabled(record is not None and not self.sync_progress.running)
         self.act_stop.setEnabled(status == "recording")
-        self.act_stop.setVisible(status == "recording")
         self.act_copy_md5.setEnabled(bool(record and record.hash_md5))
         self.act_copy_path.setEnabled(bool(record and record.location))
 
     # --- actions -------------------------------------------------------------------
     def say(self, text: str, *, error: bool = False) -> None:
         """The outcome of the last action, under the details."""
-        self.message.setStyleSheet("color: #e53e3e;" if error else "")
+        self.message.setProperty("inlineError", error)  # red, from the style sheet
+        self.message.style().unpolish(self.message)
+        self.message.style().polish(self.message)
         self.message.setText(text)
 
     def _report(self, done: str):
@@ -428,7 +389,7 @@ class RecordingsBrowser(QWidget):
 
     def sync_selected(self) -> None:
         record = self.selected_record()
-        tags = [self.tag_box.itemText(i) for i in range(1, self.tag_box.count())]
+        tags = self.filter_bar.tags()
         dialog = SyncDialog(tags, record.tag_name if record else None, self._last_sync_location, self)
         dialog.finished.connect(lambda result: self._sync_answered(dialog, result))
         self.sync_dialog = dialog

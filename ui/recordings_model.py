@@ -13,7 +13,7 @@ import os
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QSize, Qt, Signal
@@ -24,7 +24,7 @@ from ui.media import first_keyframe
 from ui.player import clock, rgb_image
 from ui.tasks import TaskRunner
 
-THUMB = QSize(96, 54)
+THUMB = QSize(80, 45)
 COLUMNS = ("Preview", "Tag", "Source", "Begin", "Duration", "Size", "Status", "MD5", "Synced to")
 (COL_THUMB, COL_TAG, COL_SOURCE, COL_BEGIN, COL_DURATION, COL_SIZE, COL_STATUS, COL_MD5,
  COL_SYNC) = range(len(COLUMNS))
@@ -94,9 +94,15 @@ def parse_utc(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def local_time(text: str | None) -> str:
+def local_time(text: str | None, today: date | None = None) -> str:
+    """Short enough for a narrow column: "Today 15:54:01", otherwise "2026-11-20 09:12"."""
     moment = parse_utc(text)
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
+    if moment is None:
+        return "—"
+    moment = moment.astimezone()
+    if moment.date() == (today or date.today()):
+        return moment.strftime("Today %H:%M:%S")
+    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 def duration_of(row: RecordRow) -> float | None:
@@ -274,6 +280,9 @@ class RecordsModel(QAbstractTableModel):
             return record.error
         if col == COL_SYNC and record.sync_location:
             return record.sync_location
+        if col == COL_BEGIN:
+            moment = parse_utc(record.begin_utc or record.created_utc)
+            return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z") if moment else None
         if col in (COL_THUMB, COL_TAG, COL_SOURCE) and record.location:
             return str(Path(record.location))
         return None

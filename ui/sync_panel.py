@@ -95,6 +95,7 @@ class SyncProgress(QWidget):
         self.job_id: str | None = None
         self.job: SyncJobOut | None = None
         self.label = QLabel(self)
+        self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.bar = QProgressBar(self)
         self.bar.setRange(0, 1000)

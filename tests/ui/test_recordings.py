@@ -23,7 +23,17 @@ from ui.application import ensure_application
 from ui.bridge import EventBridge
 from ui.player import clock
 from ui.recordings import RecordingsBrowser
-from ui.recordings_model import COL_DURATION, COL_MD5, COL_SIZE, COL_STATUS, COL_SYNC, human_size
+from ui.recordings_model import (
+    COL_BEGIN,
+    COL_DURATION,
+    COL_MD5,
+    COL_SIZE,
+    COL_STATUS,
+    COL_SYNC,
+    THUMB,
+    human_size,
+    local_time,
+)
 from ui.tasks import TaskRunner
 
 PATTERN_2 = "testsrc://smptebars?size=320x240&rate=25&gop=1"
@@ -130,7 +140,7 @@ def test_lists_records_with_duration_size_md5_state_and_thumbnail(qtbot, station
     qtbot.waitUntil(lambda: all(browser.thumbnails.get(r.record) is not None
                                 for r in browser.model.rows), timeout=8000)
     thumb = browser.thumbnails.get(finished).toImage()
-    assert thumb.width() <= 96 and thumb.height() <= 54 and non_blank(thumb)
+    assert thumb.width() <= THUMB.width() and thumb.height() <= THUMB.height() and non_blank(thumb)
     decoded = browser.thumbnails.decoded
     browser.reload()
     qtbot.waitUntil(lambda: browser.loads > loads, timeout=5000)
@@ -180,6 +190,14 @@ def test_filters_by_tag_source_status_and_date(qtbot, station, make_browser):
     assert listed_ids(browser) == set()
     reloaded(qtbot, browser, lambda: browser.to_date.setDate(today))
     assert listed_ids(browser) == everything
+    assert browser.filter_bar.date_button.text() == today.isoformat()
+    # The presets of the date button.
+    reloaded(qtbot, browser, lambda: browser.filter_bar.set_last_days(6))
+    assert browser.filter_bar.date_button.text() == "Last 7 days" and not browser.to_check.isChecked()
+    assert browser.filters()["begin_from"].date() == today - timedelta(days=6)
+    assert listed_ids(browser) == everything
+    reloaded(qtbot, browser, lambda: browser.filter_bar.set_last_days(None))
+    assert browser.filter_bar.date_button.text() == "Any date" and "begin_from" not in browser.filters()
     # Newest first, as the catalog has them.
     begins = [r.record.begin_utc for r in browser.model.rows]
     assert begins == sorted(begins, reverse=True)
@@ -419,6 +437,7 @@ def test_begin_column_is_local_time(qtbot, station, cams, make_browser):
     rec = record(qtbot, station, "clock", "cams", 0.6)[0]
     browser = make_browser()
     qtbot.waitUntil(lambda: rec.id in listed_ids(browser), timeout=5000)
-    shown = datetime.strptime(row_text(browser, rec.id, 3), "%Y-%m-%d %H:%M:%S")
     begin = datetime.fromisoformat(rec.begin_utc.replace("Z", "+00:00")).astimezone()
-    assert abs((begin.replace(tzinfo=None) - shown).total_seconds()) < 1
+    assert row_text(browser, rec.id, COL_BEGIN) == begin.strftime("Today %H:%M:%S")
+    assert local_time(rec.begin_utc, today=begin.date() + timedelta(days=1)) == begin.strftime(
+        "%Y-%m-%d %H:%M")
