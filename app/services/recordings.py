@@ -89,15 +89,18 @@ class RecordingService:
 
     def list(self, tag_name: str | None = None, *, status: str | None = None) -> list[RecordOut]:
         with self.catalog.session() as s:
-            stmt = select(Record).order_by(Record.created_utc, Record.id)
+            # One query: each record with its source and tag, which record_out then finds in
+            # the session (the rows hold them; the identity map alone is weak).
+            stmt = (select(Record, Source, Tag)
+                    .outerjoin(Source, Source.id == Record.source_id)
+                    .outerjoin(Tag, Tag.id == Record.tag_id)
+                    .order_by(Record.created_utc, Record.id))
             if tag_name is not None:
-                tag = tag_by_name(s, tag_name)
-                if tag is None:
-                    return []
-                stmt = stmt.where(Record.tag_id == tag.id)
+                stmt = stmt.where(Tag.name == tag_name)
             if status is not None:
                 stmt = stmt.where(Record.status == status)
-            return [self._out(s, r) for r in s.exec(stmt).all()]
+            rows = s.exec(stmt).all()
+            return [self._out(s, record) for record, _source, _tag in rows]
 
     def find(self, *, tag_name: str | None = None, source_id: int | None = None,
              status: str | None = None, begin_from: datetime | None = None,
