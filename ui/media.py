@@ -17,6 +17,15 @@ from pathlib import Path
 import av
 import numpy as np
 
+
+
+def single_threaded(stream) -> None:
+    """Decode on the calling thread only. FFmpeg's own decoder threads may log while a
+    close joins them, and PyAV's log callback needs the GIL the closing thread holds: a
+    deadlock (PyAV issues #909, #751). One thread decodes a camera's 1080p25 in real time."""
+    stream.codec_context.thread_count = 1
+
+
 # Frames are handed to the GUI no larger than this: enough for a full-screen player, and it
 # keeps a 1080p file from costing 6 MB per frame on its way to the screen.
 MAX_FRAME = (1280, 720)
@@ -48,6 +57,7 @@ def first_keyframe(path: str | Path, box: tuple[int, int] = (160, 90)) -> np.nda
             if not container.streams.video:
                 return None
             stream = container.streams.video[0]
+            single_threaded(stream)
             stream.codec_context.skip_frame = "NONKEY"
             for frame in container.decode(stream):
                 width, height = fit(frame.width, frame.height, box)
@@ -82,7 +92,7 @@ class VideoReader:
             self.close()
             raise ValueError(f"{self.path.name} has no video")
         self._stream = self._container.streams.video[0]
-        self._stream.thread_type = "AUTO"
+        single_threaded(self._stream)
         self._frames = self._container.decode(self._stream)
 
     def _probe_duration(self) -> float:

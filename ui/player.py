@@ -80,26 +80,32 @@ class _Decoder:
     # --- the loop ------------------------------------------------------------------
     def _run(self) -> None:
         while True:
-            timeout = self._until_due() if self._playing and self._reader else None
-            if self._deferred is not None:
-                command, self._deferred = self._deferred, None
-            else:
-                try:
-                    command = self._queue.get(timeout=timeout)
-                except queue.Empty:
-                    command = None
-            if command is None:
-                self._show_due_frame()
-                continue
-            if command[0] == "quit":
-                self._close()
-                return
             try:
-                getattr(self, "_on_" + command[0])(*command[1:])
+                if not self._turn():
+                    return
             except Exception as exc:  # noqa: BLE001 - a broken file must not kill the player
-                log.warning("player: %s failed: %s", command[0], exc)
-                self._playing = False
+                log.warning("player: %s", exc)
+                self._playing, self._pending = False, None
                 self._emit("error", f"cannot play this file: {exc}")
+
+    def _turn(self) -> bool:
+        """One command, or one frame when playing; False on quit."""
+        timeout = self._until_due() if self._playing and self._reader else None
+        if self._deferred is not None:
+            command, self._deferred = self._deferred, None
+        else:
+            try:
+                command = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                command = None
+        if command is None:
+            self._show_due_frame()
+        elif command[0] == "quit":
+            self._close()
+            return False
+        else:
+            getattr(self, "_on_" + command[0])(*command[1:])
+        return True
 
     def _until_due(self) -> float | None:
         """Seconds until the next frame is due (decoding it if need be), or how long to wait

@@ -21,7 +21,7 @@ from app.schemas import GroupIn, SourceIn
 from tests.conftest import TESTSRC, md5_of
 from ui.application import ensure_application
 from ui.bridge import EventBridge
-from ui.player import clock
+from ui.player import PlayerWidget, clock
 from ui.recordings import RecordingsBrowser
 from ui.recordings_model import (
     COL_BEGIN,
@@ -441,3 +441,34 @@ def test_begin_column_is_local_time(qtbot, station, cams, make_browser):
     assert row_text(browser, rec.id, COL_BEGIN) == begin.strftime("Today %H:%M:%S")
     assert local_time(rec.begin_utc, today=begin.date() + timedelta(days=1)) == begin.strftime(
         "%Y-%m-%d %H:%M")
+
+
+def test_player_survives_a_broken_file_and_plays_a_cut_one(qtbot, station, cams, tmp_path):
+    """A file that is not video shows an error in the picture; a file cut short (a crash)
+    plays up to where it ends; the player goes on working either way."""
+    ensure_application()
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all" * 100)
+    rec = station.recordings.start("cut", "cams")[0]
+    qtbot.wait(2000)
+    cut = tmp_path / "cut.mp4"  # what a crash leaves: the file as it stood while recording
+    cut.write_bytes(Path(rec.location).read_bytes())
+    rec = station.recordings.stop("cut")[0]
+    player = PlayerWidget()
+    qtbot.addWidget(player)
+    player.resize(480, 300)
+    player.show()
+    try:
+        player.open(junk)
+        qtbot.waitUntil(lambda: player.error != "", timeout=5000)
+        assert "cannot play" in player.error and player.view.image is None
+        player.open(cut)
+        qtbot.waitUntil(lambda: player.frames_shown == 1, timeout=5000)
+        assert player.error == ""
+        player.play()
+        qtbot.waitUntil(lambda: player.playing, timeout=3000)
+        qtbot.waitUntil(lambda: not player.playing, timeout=8000)  # it reached the cut
+        assert 0.3 < player.position < rec.duration_s and player.error == ""
+        assert non_blank(player.view.image)
+    finally:
+        player.shutdown()
