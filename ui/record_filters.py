@@ -156,8 +156,12 @@ class RecordFilterBar(QWidget):
     def tags(self) -> list[str]:
         return [self.tag_box.itemText(i) for i in range(1, self.tag_box.count())]
 
-    def set_count(self, count: int) -> None:
-        self.count_label.setText(f"{count} record{'s' if count != 1 else ''}")
+    def set_count(self, count: int, limit: int | None = None) -> None:
+        """How many records are listed; at the query's limit, that there may be more."""
+        more = limit is not None and count >= limit
+        self.count_label.setText(f"{count}{'+' if more else ''} record{'s' if count != 1 else ''}")
+        self.count_label.setToolTip("The newest ones: narrow the filters to see older records"
+                                    if more else "")
 
     def _fill(self, box: QComboBox, items: list[tuple[str, object]]) -> None:
         if [(box.itemText(i), box.itemData(i)) for i in range(1, box.count())] == items:

@@ -55,6 +55,7 @@ from ui.recordings_model import (
 from ui.sync_panel import SyncDialog, SyncProgress
 from ui.tasks import TaskRunner
 
+LIST_LIMIT = 2000      # newest first; more than this is a job for the filters
 RELOAD_DELAY_MS = 80  # a burst of events (a group of ten starting) costs one query
 
 
@@ -227,7 +228,7 @@ class RecordingsBrowser(QWidget):
         station = self.station
 
         def fetch():
-            records = station.recordings.find(**filters)
+            records = station.recordings.find(**filters, limit=LIST_LIMIT)
             return ([RecordRow.of(r) for r in records], station.recordings.tag_names(),
                     [(s.id, s.name) for s in station.sources.list()])
 
@@ -249,7 +250,7 @@ class RecordingsBrowser(QWidget):
                     self.select(selected.id)
             finally:
                 self._restoring = False
-            self.filter_bar.set_count(len(rows))
+            self.filter_bar.set_count(len(rows), LIST_LIMIT)
             self._on_selection()
         if self._load_again:
             self.reload()

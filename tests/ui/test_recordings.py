@@ -22,6 +22,7 @@ from tests.conftest import TESTSRC, md5_of
 from ui.application import ensure_application
 from ui.bridge import EventBridge
 from ui.player import PlayerWidget, clock
+import ui.recordings
 from ui.recordings import RecordingsBrowser
 from ui.recordings_model import (
     COL_BEGIN,
@@ -153,7 +154,7 @@ def test_lists_records_with_duration_size_md5_state_and_thumbnail(qtbot, station
     station.recordings.stop("live")
 
 
-def test_filters_by_tag_source_status_and_date(qtbot, station, make_browser):
+def test_filters_by_tag_source_status_and_date(qtbot, station, make_browser, monkeypatch):
     pattern, bars = add_sources(station, "cams", ("pattern", TESTSRC), ("bars", PATTERN_2))
     solo_group = station.groups.create(GroupIn(name="solo"))
     station.groups.add_source(solo_group.id, bars)
@@ -202,6 +203,12 @@ def test_filters_by_tag_source_status_and_date(qtbot, station, make_browser):
     begins = [r.record.begin_utc for r in browser.model.rows]
     assert begins == sorted(begins, reverse=True)
     assert pattern != bars
+    # Past the list's limit: the newest are shown, and the count says there are more.
+    monkeypatch.setattr(ui.recordings, "LIST_LIMIT", 2)
+    reloaded(qtbot, browser, browser.reload)
+    newest = [r.id for r in station.recordings.find(limit=2)]
+    assert [r.record.id for r in browser.model.rows] == newest
+    assert browser.filter_bar.count_label.text() == "2+ records"
     station.recordings.stop("now")
 
 
