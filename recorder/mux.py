@@ -12,7 +12,7 @@ import av
 
 from recorder.audio import AacTranscoder, needs_transcode
 from recorder.encoding import COPY, EncodeProfile
-from recorder.timeline import TIME_BASE, MonotonicDts, Timeline, packet_seconds, pts_offset
+from recorder.timeline import TICKS, TIME_BASE, MonotonicDts, Timeline, packet_timing
 
 
 class MuxOutput:
@@ -53,8 +53,9 @@ class MuxOutput:
                 return
             self.open_copy(source)
         if is_video:
-            seconds = self.timeline.place(packet_seconds(packet), wall, session)
-            self.mux_copy(packet, "video", self.video_out, seconds)
+            seconds, offset = packet_timing(packet)
+            self.mux_copy(packet, "video", self.video_out,
+                          self.timeline.place(seconds, wall, session), offset)
         else:
             self.write_audio(packet, wall, session)
 
@@ -70,30 +71,34 @@ class MuxOutput:
     def write_audio(self, packet: av.Packet, wall: float, session: object) -> None:
         if self.audio_out is None:
             return
-        seconds = self.timeline.place(packet_seconds(packet), wall, session)
+        camera_s, offset = packet_timing(packet)
+        seconds = self.timeline.place(camera_s, wall, session)
         if self._aac is None:
-            self.mux_copy(packet, "audio", self.audio_out, seconds)
+            self.mux_copy(packet, "audio", self.audio_out, seconds, offset)
             return
         new_session = session is not self._audio_session
         self._audio_session = session
         for out in self._aac.encode(bytes(packet), seconds, new_session, self.audio_out):
             self.mux_encoded(out, "audio")
 
-    def mux_copy(self, packet: av.Packet, kind: str, out: av.stream.Stream, seconds: float) -> None:
-        """Mux an input packet at `seconds` in the file. The packet object is restored
-        afterwards: the same packet also goes to other recordings and the pre-roll buffer."""
+    def mux_copy(self, packet: av.Packet, kind: str, out: av.stream.Stream, seconds: float,
+                 offset: int = 0) -> None:
+        """Mux an input packet at `seconds` in the file (`offset`: its PTS-DTS in ticks).
+        The packet object is restored afterwards: the same packet also goes to other
+        recordings and the pre-roll buffer."""
         dts = self.dts(kind, seconds)
-        delta = pts_offset(packet)
         saved = (packet.pts, packet.dts, packet.time_base, packet.stream)
+        duration = packet.duration
         try:
             packet.time_base = TIME_BASE
             packet.dts = dts
-            packet.pts = dts + delta
+            packet.pts = dts + offset
             packet.stream = out
             self.container.mux_one(packet)
         finally:
             packet.pts, packet.dts, packet.time_base, packet.stream = saved
-        self._count(packet, dts)
+        tb = saved[2]
+        self._count(dts, duration * tb.numerator / tb.denominator if duration and tb else 0.0)
 
     def mux_encoded(self, packet: av.Packet, kind: str) -> None:
         """Mux a packet an encoder made: its timestamps are file time already, and an
@@ -101,17 +106,17 @@ class MuxOutput:
         muxer shifts that into an edit list)."""
         tb = packet.time_base
         if tb != TIME_BASE:
-            packet.dts = None if packet.dts is None else round(packet.dts * tb / TIME_BASE)
-            packet.pts = None if packet.pts is None else round(packet.pts * tb / TIME_BASE)
+            scale = tb.numerator * TICKS / tb.denominator
+            packet.dts = None if packet.dts is None else round(packet.dts * scale)
+            packet.pts = None if packet.pts is None else round(packet.pts * scale)
             packet.time_base = TIME_BASE
         self.container.mux_one(packet)
-        self._count(packet, packet.dts if packet.dts is not None else packet.pts or 0)
+        duration = packet.duration / TICKS if packet.duration else 0.0
+        self._count(packet.dts if packet.dts is not None else packet.pts or 0, duration)
 
-    def _count(self, packet: av.Packet, dts: int) -> None:
+    def _count(self, dts: int, duration_s: float) -> None:
         self.packets += 1
-        duration = (float(packet.duration * packet.time_base)
-                    if packet.duration and packet.time_base else 0.0)
-        self.timeline.extend(float(dts * TIME_BASE) + duration)
+        self.timeline.extend(dts / TICKS + duration_s)
 
     def flush_audio(self) -> None:
         if self._aac is not None and self.audio_out is not None and self.container is not None:

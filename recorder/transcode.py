@@ -19,7 +19,7 @@ import av
 from recorder.encoding import EncodeProfile
 from recorder.mp4file import Mp4Output, RecordingResult
 from recorder.pump import PacketPump, QueuedPacket
-from recorder.timeline import TIME_BASE, packet_seconds, pts_offset
+from recorder.timeline import TICKS, TIME_BASE, packet_timing
 
 log = logging.getLogger(__name__)
 DRAIN_TIMEOUT_S = 30.0  # how long `close` lets the encoder work through its backlog
@@ -75,9 +75,10 @@ class TranscodeRecording(Mp4Output):
             self._decoder = self._make_decoder(item.source.video)
             self._decoder_session = item.session
         packet = item.packet()
-        seconds = self.timeline.place(packet_seconds(packet), item.wall, item.session)
-        dts = round(seconds / TIME_BASE)
-        packet.time_base, packet.dts, packet.pts = TIME_BASE, dts, dts + pts_offset(packet)
+        camera_s, offset = packet_timing(packet)
+        seconds = self.timeline.place(camera_s, item.wall, item.session)
+        dts = round(seconds * TICKS)
+        packet.time_base, packet.dts, packet.pts = TIME_BASE, dts, dts + offset
         try:
             frames = self._decoder.decode(packet)
         except av.FFmpegError as exc:
@@ -96,7 +97,7 @@ class TranscodeRecording(Mp4Output):
         return decoder
 
     def _encode(self, frame: av.VideoFrame, item: QueuedPacket) -> None:
-        t = float(frame.pts * TIME_BASE) if frame.pts is not None else self.timeline.end_s
+        t = frame.pts / TICKS if frame.pts is not None else self.timeline.end_s
         rate = self.profile.rate
         if rate is not None:
             if self._next_frame_s is not None and t < self._next_frame_s - 0.25 / float(rate):
@@ -106,7 +107,7 @@ class TranscodeRecording(Mp4Output):
             self._open(frame, item)
         ctx = self.video_out.codec_context
         frame = frame.reformat(width=ctx.width, height=ctx.height, format=ctx.pix_fmt)
-        pts = max(round(t / TIME_BASE), self._last_pts + 1)  # the encoder needs rising pts
+        pts = max(round(t * TICKS), self._last_pts + 1)  # the encoder needs rising pts
         self._last_pts = pts
         frame.pts, frame.time_base = pts, TIME_BASE
         for packet in self.video_out.encode(frame):
