@@ -104,10 +104,8 @@ class MainWindow(QMainWindow):
 
     def _mount_optional_tabs(self) -> None:
         """The recordings browser lives in its own module; mounted as the second tab."""
-        try:  # TEMPORARY until ui.recordings lands
-            from ui.recordings import RecordingsBrowser
-        except ImportError:
-            return
+        from ui.recordings import RecordingsBrowser
+
         self.recordings = RecordingsBrowser(self.station, self.bridge, self.tasks, self)
         self.tabs.addTab(self.recordings, icon("tag"), "Recordings")
 
@@ -257,6 +255,7 @@ class MainWindow(QMainWindow):
             self._closing_confirmed = True
         self.wall.close_wall()
         self.tags.close_panel()
+        self.recordings.shutdown()
         self.status.stop()
         self.tray.hide()
         self.tasks.shutdown()

@@ -22,8 +22,6 @@ from app.errors import Conflict, InvalidInput, NotFound, StorageFull
 from app.events import (
     EventSink,
     RecordChanged,
-    RecordingMuted,
-    RecordingPaused,
     RecordingStarted,
     RecordingStopped,
 )
@@ -31,8 +29,9 @@ from app.ffmpeg_cmd import profile_of
 from app.models import GroupSource, Record, Source, Tag, utcnow
 from app.schemas import RecordOut, RecordStatus, SourceModel, TagOut, iso_utc
 from app.services.common import group_by_name, record_out, source_snapshot, tag_by_name
+from app.services.recording_controls import RecordingControls
 from recorder.encoding import COPY, EncodeProfile
-from recorder.manager import RecorderManager, UnknownSource
+from recorder.manager import RecorderManager
 from recorder.mp4file import RecordingResult, file_md5, free_bytes, probe_duration
 
 log = logging.getLogger(__name__)
@@ -76,7 +75,7 @@ def _utc(wall: float) -> datetime:
     return datetime.fromtimestamp(wall, timezone.utc)
 
 
-class RecordingService:
+class RecordingService(RecordingControls):
     def __init__(self, catalog: Catalog, recorder: RecorderManager, bus: EventSink, *,
                  storage_dir: Path, disk_floor_bytes: int = 0):
         self.catalog, self.recorder, self.bus = catalog, recorder, bus
@@ -272,60 +271,6 @@ class RecordingService:
             started.append((row.id, src.id))
         s.flush()
         return [self._out(s, r) for r in rows], started
-
-    # --- pause / resume / mute (a media recorder's controls, e.g. Device Connect) ------------
-    def pause(self, record_id: str, origin: str = "core") -> RecordOut:
-        """Stop writing a running record's file for now; `resume` goes on in the same file,
-        right after what it holds (the paused time is left out)."""
-        return self._control(record_id, origin, paused=True)
-
-    def resume(self, record_id: str, origin: str = "core") -> RecordOut:
-        return self._control(record_id, origin, paused=False)
-
-    def set_audio_muted(self, record_id: str, muted: bool, origin: str = "core") -> RecordOut:
-        """Drop (or keep again) the audio of a running record from now on."""
-        with self._lock, self.catalog.session() as s:
-            row = self._running_row(s, record_id)
-            self.recorder.set_audio_muted(row.source_id, row.id, muted)
-            tag = s.get(Tag, row.tag_id)
-            out = self._out(s, row)
-        self.bus.publish(RecordingMuted(row.id, row.source_id, tag.name if tag else "", muted,
-                                        origin))
-        return out
-
-    def control_state(self, record_id: str) -> dict:
-        """{"paused": bool, "muted": bool} of a running record (both False otherwise)."""
-        with self.catalog.session() as s:
-            row = self._row(s, record_id)
-            if row.status != "recording" or row.source_id is None:
-                return {"paused": False, "muted": False}
-        try:
-            return self.recorder.recording_state(row.source_id, row.id)
-        except (KeyError, UnknownSource):
-            return {"paused": False, "muted": False}
-
-    def _control(self, record_id: str, origin: str, *, paused: bool) -> RecordOut:
-        with self._lock, self.catalog.session() as s:
-            row = self._running_row(s, record_id)
-            if paused:
-                self.recorder.pause_recording(row.source_id, row.id)
-            else:
-                self.recorder.resume_recording(row.source_id, row.id)
-            tag = s.get(Tag, row.tag_id)
-            out = self._out(s, row)
-        self.bus.publish(RecordingPaused(row.id, row.source_id, tag.name if tag else "", paused,
-                                         origin))
-        return out
-
-    def _running_row(self, s, record_id: str) -> Record:
-        row = self._row(s, record_id)
-        if row.status != "recording" or row.source_id is None:
-            raise Conflict(f"record {record_id} is not recording", field="record_id")
-        try:
-            self.recorder.recording_state(row.source_id, row.id)
-        except (KeyError, UnknownSource):
-            raise Conflict(f"record {record_id} is not recording", field="record_id") from None
-        return row
 
     # --- one source (the Huawei dialects: a Live stream, an RTC job) ------------------
     def start_one(self, tag_name: str, source_id: int, *, profile: EncodeProfile | None = None,

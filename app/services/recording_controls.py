@@ -1,0 +1,68 @@
+"""A media recorder's controls on a running record (the Device Connect dialect's pause,
+resume and mute; any front end may use them): the file stays open and the record stays
+`recording`, and every change is published, whoever made it."""
+
+from __future__ import annotations
+
+from app.errors import Conflict
+from app.events import RecordingMuted, RecordingPaused
+from app.models import Record, Tag
+from app.schemas import RecordOut
+from recorder.manager import UnknownSource
+
+
+class RecordingControls:
+    """Mixed into `RecordingService`: uses its lock, catalog, recorder and bus."""
+
+    def pause(self, record_id: str, origin: str = "core") -> RecordOut:
+        """Stop writing a running record's file for now; `resume` goes on in the same file,
+        right after what it holds (the paused time is left out)."""
+        return self._control(record_id, origin, paused=True)
+
+    def resume(self, record_id: str, origin: str = "core") -> RecordOut:
+        return self._control(record_id, origin, paused=False)
+
+    def set_audio_muted(self, record_id: str, muted: bool, origin: str = "core") -> RecordOut:
+        """Drop (or keep again) the audio of a running record from now on."""
+        with self._lock, self.catalog.session() as s:
+            row = self._running_row(s, record_id)
+            self.recorder.set_audio_muted(row.source_id, row.id, muted)
+            tag = s.get(Tag, row.tag_id)
+            out = self._out(s, row)
+        self.bus.publish(RecordingMuted(row.id, row.source_id, tag.name if tag else "", muted,
+                                        origin))
+        return out
+
+    def control_state(self, record_id: str) -> dict:
+        """{"paused": bool, "muted": bool} of a running record (both False otherwise)."""
+        with self.catalog.session() as s:
+            row = self._row(s, record_id)
+            if row.status != "recording" or row.source_id is None:
+                return {"paused": False, "muted": False}
+        try:
+            return self.recorder.recording_state(row.source_id, row.id)
+        except (KeyError, UnknownSource):
+            return {"paused": False, "muted": False}
+
+    def _control(self, record_id: str, origin: str, *, paused: bool) -> RecordOut:
+        with self._lock, self.catalog.session() as s:
+            row = self._running_row(s, record_id)
+            if paused:
+                self.recorder.pause_recording(row.source_id, row.id)
+            else:
+                self.recorder.resume_recording(row.source_id, row.id)
+            tag = s.get(Tag, row.tag_id)
+            out = self._out(s, row)
+        self.bus.publish(RecordingPaused(row.id, row.source_id, tag.name if tag else "", paused,
+                                         origin))
+        return out
+
+    def _running_row(self, s, record_id: str) -> Record:
+        row = self._row(s, record_id)
+        if row.status != "recording" or row.source_id is None:
+            raise Conflict(f"record {record_id} is not recording", field="record_id")
+        try:
+            self.recorder.recording_state(row.source_id, row.id)
+        except (KeyError, UnknownSource):
+            raise Conflict(f"record {record_id} is not recording", field="record_id") from None
+        return row
