@@ -3,7 +3,9 @@
     .venv/bin/python tests/bench/bench_api_load.py --rate 200 --seconds 30
 
 One run, one fresh headless station in its own process, 8 built-in test-pattern sources
-(`testsrc://`, H.264 encoded inside the station as a camera would send it):
+(`testsrc://`, H.264 encoded inside the station as a camera would send it), or with
+`--camera` 8 sources reading the RTSP test camera (1080p25, 4 Mbit/s; the station only
+remuxes, as with real cameras):
 
 1. warm-up: the 8 sources record 3 s under tag `warm` (8 finished records to list);
 2. baseline: a second process (an aiohttp client on loopback) sends `GET /api/v1/source` and
@@ -39,6 +41,7 @@ from fractions import Fraction
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -210,6 +213,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each phase")
     parser.add_argument("--sources", type=int, default=8)
     parser.add_argument("--pattern", default="testsrc://testsrc2?size=640x360&rate=25&gop=2")
+    parser.add_argument("--camera", action="store_true",
+                        help="record the RTSP test camera (a 1080p25 4 Mbit/s clip, see "
+                             "tests/support/clip.py) instead of test patterns encoded in the station")
     parser.add_argument("--client", help=argparse.SUPPRESS)
     parser.add_argument("--paths", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -217,6 +223,13 @@ def main() -> int:
         client_main(args)
         return 0
 
+    camera = None
+    if args.camera:
+        from tests.support.camera import RtspCamera
+        from tests.support.clip import cached_clip
+
+        camera = RtspCamera(clip=cached_clip(180)).start()
+        args.pattern = camera.url
     fps = int(args.pattern.split("rate=")[1].split("&")[0]) if "rate=" in args.pattern else 25
     work = Path(tempfile.mkdtemp(prefix="bench-api-"))
     station = Station(work / "data")
@@ -241,6 +254,8 @@ def main() -> int:
         checks = [check_file(r["location"], r["begin_utc"], r["end_utc"], fps) for r in records]
     finally:
         station.stop()
+        if camera is not None:
+            camera.stop()
 
     print(f"\nNative API load: {args.rate:.0f} req/s for {args.seconds:.0f} s per phase, "
           f"{args.sources} sources {args.pattern}, {os.cpu_count()} cores")
