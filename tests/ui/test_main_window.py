@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QInputDialog
 
 from app.schemas import GroupIn, SourceIn
@@ -146,7 +147,18 @@ def test_groups_panel_drop_rename_remove(qtbot, window, station, monkeypatch):
     ids = _ids(station)
     wall_group = next(g for g in station.groups.list() if g.name == "wall")
     qtbot.waitUntil(lambda: wall_group.id in panel.members, timeout=5000)
-    panel.add_to_group(ids["third"], wall_group.id)  # what a drop onto the group asks for
+    # drag "third" from All sources and drop it onto the group
+    tree = panel.tree
+    dragged = next(i for i in panel._items() if i.data(0, Qt.ItemDataRole.UserRole) == "source"
+                   and i.data(0, Qt.ItemDataRole.UserRole + 1) == ids["third"]
+                   and i.parent().data(0, Qt.ItemDataRole.UserRole) == "all")
+    target = next(i for i in panel._items() if i.data(0, Qt.ItemDataRole.UserRole) == "group")
+    tree.clearSelection()
+    dragged.setSelected(True)
+    drop = QDropEvent(QPointF(tree.visualItemRect(target).center()), Qt.DropAction.CopyAction,
+                      tree.mimeData([dragged]), Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    tree.dropEvent(drop)
     qtbot.waitUntil(lambda: ids["third"] in panel.members.get(wall_group.id, []), timeout=5000)
     assert ids["third"] in [s.id for s in station.groups.get(wall_group.id).sources]
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("lobby", True))
