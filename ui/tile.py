@@ -11,7 +11,7 @@ import time
 from typing import Callable
 
 from PySide6.QtCore import QRect, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from recorder.frames import Demand, FrameSlot
@@ -48,6 +48,9 @@ class CameraTile(QWidget):
         self.recording_tags: set[str] = set()
         self.recording_since: float | None = None
         self.image: QImage | None = None
+        self._scaled: QPixmap | None = None
+        self._scaled_for = None
+        self._painted_second = -1
         self.frame_seq = 0
         self.demand = demand
         self._token = slot.watch(demand) if slot is not None else None
@@ -111,19 +114,33 @@ class CameraTile(QWidget):
             self.frame_seq = frame.seq
             h, w, _ = frame.rgb.shape
             self.image = QImage(frame.rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+            self._scaled = None
             self.update()
         elif self.recording_since is not None:
-            self.update()  # keep the REC clock ticking
+            second = int(time.monotonic() - self.recording_since)
+            if second != self._painted_second:  # the REC clock moves once a second
+                self.update()
+
+    def _picture(self) -> QPixmap | None:
+        """The frame scaled to the tile once per frame (or resize), not once per paint:
+        smooth-scaling a 1280x720 picture costs milliseconds of the GUI thread."""
+        if self.image is None:
+            return None
+        if self._scaled is None or self._scaled_for != self.size():
+            size = self.image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
+            self._scaled = QPixmap.fromImage(self.image.scaled(
+                size, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation))
+            self._scaled_for = self.size()
+        return self._scaled
 
     def paintEvent(self, _event) -> None:  # noqa: N802 - Qt naming
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("#111418"))
-        if self.image is not None:
-            scaled = self.image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
-            target = QRect(0, 0, scaled.width(), scaled.height())
+        picture = self._picture()
+        if picture is not None:
+            target = QRect(0, 0, picture.width(), picture.height())
             target.moveCenter(self.rect().center())
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-            painter.drawImage(target, self.image)
+            painter.drawPixmap(target.topLeft(), picture)
         if self.status != "online" or self.image is None:
             painter.setPen(QColor("#c0c6cc"))
             message = self.error if self.error else (
@@ -157,6 +174,7 @@ class CameraTile(QWidget):
                          Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, state)
         if self.recording_since is not None:
             elapsed = int(time.monotonic() - self.recording_since)
+            self._painted_second = elapsed
             text = (f"● REC {elapsed // 3600:d}:{elapsed // 60 % 60:02d}:{elapsed % 60:02d}  "
                     f"{', '.join(sorted(self.recording_tags))}")
             text = painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight,
