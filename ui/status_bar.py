@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QLabel, QStatusBar, QToolButton, QWidget
 from app.settings import Settings
 from recorder.mp4file import free_bytes
 from ui.icons import icon
-from ui.tags_panel import human_size
+from ui.recordings_model import human_size
 
 HIDDEN = "••••••••"
 

@@ -28,15 +28,8 @@ from PySide6.QtWidgets import (
 
 from app.station import Station
 from ui.icons import icon
+from ui.recordings_model import human_size
 from ui.tasks import TaskRunner
-
-
-def human_size(size: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"
 
 
 def elapsed_text(since: datetime, now: datetime | None = None) -> str:
