@@ -8,6 +8,8 @@ and decide what a closed output amounts to.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import av
 
 from recorder.audio import AacTranscoder, needs_transcode
@@ -15,7 +17,7 @@ from recorder.encoding import COPY, EncodeProfile
 from recorder.timeline import TICKS, TIME_BASE, MonotonicDts, Timeline, packet_timing
 
 
-class MuxOutput:
+class MuxOutput(ABC):
     """One output being written. Used by one thread at a time."""
 
     def __init__(self, profile: EncodeProfile = COPY):
@@ -35,8 +37,9 @@ class MuxOutput:
     def gaps(self) -> list[tuple[float, float]]:
         return self.timeline.gaps
 
+    @abstractmethod
     def open_container(self) -> av.container.OutputContainer:
-        raise NotImplementedError
+        """Open the output (a file, a URL) and set `self.container`."""
 
     def open_copy(self, source) -> None:
         """Open the container with the video copied from `source` (a `PacketInput`)."""

@@ -43,12 +43,15 @@ class KindPage(Form):
     kind = ""
     main_key = ""  # the field that shows errors about the stored address
 
+    # Every page defines `load` and `payload` (Qt widgets cannot take an ABC metaclass, so
+    # the base says so at call time instead).
     def load(self, source: SourceOut) -> None:
-        raise NotImplementedError
+        """Fill the page from a stored source."""
+        raise TypeError(f"{type(self).__name__} does not define load()")
 
     def payload(self) -> dict:
         """{"uri_rtsp": ...} or {"uri_http_picture": {...}}; raises FieldProblem."""
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} does not define payload()")
 
     def probe_target(self) -> str | PictureSpec | None:
         """What "Test connection" opens; USE_RUNNING_SOURCE when the stored secret is needed."""
