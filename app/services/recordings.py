@@ -8,7 +8,6 @@ with exactly one running record per source and tag.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,17 +27,19 @@ from app.events import (
 from app.ffmpeg_cmd import profile_of
 from app.models import GroupSource, Record, Source, Tag, utcnow
 from app.schemas import RecordOut, RecordStatus, SourceModel, TagOut, iso_utc
-from app.services.common import group_by_name, record_out, source_snapshot, tag_by_name
+from app.services.common import (
+    group_by_name,
+    record_out,
+    safe_name,
+    source_snapshot,
+    tag_by_name,
+)
 from app.services.recording_controls import RecordingControls
 from recorder.encoding import COPY, EncodeProfile
 from recorder.manager import RecorderManager
 from recorder.mp4file import RecordingResult, file_md5, free_bytes, probe_duration
 
 log = logging.getLogger(__name__)
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "untitled"
 
 
 def _profile(source: Source) -> EncodeProfile:
@@ -260,8 +261,8 @@ class RecordingService(RecordingControls):
             row = Record(status="recording", source_id=src.id, tag_id=tag.id, model=src.model,
                          running_key=key, source_snapshot=source_snapshot(src), begin_utc=utcnow())
             now = datetime.now().strftime("%Y%m%dT%H%M%S")
-            path = self.storage_dir / _safe(tag_name) / (
-                file_name or f"{_safe(src.name)}_{now}_{row.id[:8]}.mp4")
+            path = self.storage_dir / safe_name(tag_name) / (
+                file_name or f"{safe_name(src.name)}_{now}_{row.id[:8]}.mp4")
             row.location = str(path)
             begin = self.recorder.start_recording(src.id, row.id, path, profile or _profile(src))
             if begin is not None:
