@@ -29,20 +29,19 @@ import asyncio
 import json
 import os
 import resource
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+from tests.bench.station_process import HeadlessStation, machine_cpu  # noqa: E402
 
 
 # --- the load generator (runs in its own process: `--client`) ----------------------
@@ -91,47 +90,6 @@ def client_main(args) -> None:
 
 
 # --- the station -------------------------------------------------------------------
-class Station:
-    def __init__(self, data_dir: Path):
-        self.log_path = data_dir.parent / "station.log"
-        self.log = open(self.log_path, "wb")
-        env = dict(os.environ, RS_CONFIG_FILE="/nonexistent/recording-station.toml")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "--headless", "--no-demo", "--port", "0",
-             "--data-dir", str(data_dir)], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 60
-        self.url = ""
-        while not self.url:
-            for line in self.log_path.read_text(errors="replace").splitlines():
-                if line.startswith("API: "):
-                    self.url = line.split()[1].rstrip("/")
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("station did not start:\n" + self.log_path.read_text(errors="replace"))
-            time.sleep(0.1)
-
-    def call(self, method: str, path: str, body: dict | None = None):
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.loads(response.read())
-
-    def cpu_seconds(self) -> float:
-        with open(f"/proc/{self.proc.pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-
 def wait_for(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -148,7 +106,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
-def phase(station: Station, args, paths: list[str]) -> dict:
+def phase(station: HeadlessStation, args, paths: list[str]) -> dict:
     command = [sys.executable, __file__, "--client", station.url, "--paths", ",".join(paths),
                "--rate", str(args.rate), "--seconds", str(args.seconds)]
     cpu0, wall0, machine0 = station.cpu_seconds(), time.monotonic(), machine_cpu()
@@ -164,14 +122,6 @@ def phase(station: Station, args, paths: list[str]) -> dict:
         - result["client_cpu_pct"]
     result["loadavg"] = os.getloadavg()[0]
     return result
-
-
-def machine_cpu() -> tuple[int, int]:
-    """(busy, total) jiffies of the whole machine, from /proc/stat."""
-    with open("/proc/stat") as fh:
-        values = [int(x) for x in fh.readline().split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
 
 
 def check_file(path: str, begin_utc: str, end_utc: str, fps: int) -> dict:
@@ -232,7 +182,7 @@ def main() -> int:
         args.pattern = camera.url
     fps = int(args.pattern.split("rate=")[1].split("&")[0]) if "rate=" in args.pattern else 25
     work = Path(tempfile.mkdtemp(prefix="bench-api-"))
-    station = Station(work / "data")
+    station = HeadlessStation([sys.executable, "-m", "app"], work / "data", cwd=ROOT)
     try:
         ids = [station.call("POST", "/api/v1/source", {"name": f"pattern-{i}", "uri_rtsp": args.pattern})["id"]
                for i in range(args.sources)]

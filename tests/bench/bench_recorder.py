@@ -24,7 +24,6 @@ Not a pytest test (the file name does not match test_*.py): figures, not pass/fa
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
@@ -32,8 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -41,21 +38,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.bench.station_process import HeadlessStation, cpu_seconds, machine_cpu  # noqa: E402
 from tests.support.camera import RtspCamera, skip_reason  # noqa: E402
 from tests.support.clip import ClipIndex, cached_clip  # noqa: E402
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 FPS, GOP_S = 25, 2.0
 
 
 # --- /proc --------------------------------------------------------------------------
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads), in seconds."""
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
 def memory_mb(pid: int, key: str = "VmRSS") -> float:
     path = f"/proc/{pid}/smaps_rollup" if key == "Pss" else f"/proc/{pid}/status"
     with open(path) as fh:
@@ -65,62 +55,7 @@ def memory_mb(pid: int, key: str = "VmRSS") -> float:
     return float("nan")
 
 
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) jiffies of the whole machine."""
-    with open("/proc/stat") as fh:
-        values = [int(x) for x in fh.readline().split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
-
-
 # --- the station and its API -------------------------------------------------------
-class Station:
-    """A headless station in its own process, on a fresh data folder."""
-
-    def __init__(self, command: list[str], data_dir: Path):
-        self.data_dir = data_dir
-        self.log = open(data_dir.parent / "station.log", "wb")
-        env = dict(os.environ, RS_CONFIG_FILE="/nonexistent/recording-station.toml")
-        self.proc = subprocess.Popen(
-            command + ["--headless", "--no-demo", "--port", "0", "--data-dir", str(data_dir)],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        self.url = self._wait_for_url(data_dir.parent / "station.log")
-
-    def _wait_for_url(self, log_path: Path, timeout: float = 60.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in log_path.read_text(errors="replace").splitlines():
-                if line.startswith("API: "):
-                    return line.split()[1].rstrip("/")
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise RuntimeError(f"station did not start:\n{log_path.read_text(errors='replace')}")
-
-    def call(self, method: str, path: str, body: dict | None = None) -> tuple[object, float]:
-        """(decoded JSON, round trip in seconds)."""
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        started = time.perf_counter()
-        try:
-            with urllib.request.urlopen(request, timeout=120) as response:
-                payload = response.read()
-        except urllib.error.HTTPError as exc:
-            raise RuntimeError(f"{method} {path}: {exc.code} {exc.read()[:500]!r}") from None
-        return json.loads(payload), time.perf_counter() - started
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-
 def utc_seconds(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
@@ -177,7 +112,7 @@ def run_round(n: int, args, camera: RtspCamera, index: ClipIndex, work: Path) ->
     result = Round(n, args.seconds)
     folder = work / f"streams-{n}"
     folder.mkdir(parents=True)
-    station = Station(args.station, folder / "data")
+    station = HeadlessStation(args.station, folder / "data")
     ffmpegs: list[subprocess.Popen] = []
     ff_log = open(folder / "ffmpeg.log", "wb")
     try:
@@ -185,18 +120,18 @@ def run_round(n: int, args, camera: RtspCamera, index: ClipIndex, work: Path) ->
         result.station_rss0 = memory_mb(station.proc.pid)
         ids = []
         for i in range(n):
-            src, _ = station.call("POST", "/api/v1/source", {
+            src, _ = station.timed_call("POST", "/api/v1/source", {
                 "model": "Source", "name": f"cam-{i:02d}", "uri_rtsp": camera.url})
             ids.append(src["id"])
             ffmpegs.append(start_ffmpeg(args.ffmpeg, camera.url, folder / f"ffmpeg-{i:02d}", ff_log))
-        (group,), _ = station.call("POST", "/api/v1/group", {"name": "all"})
-        (one,), _ = station.call("POST", "/api/v1/group", {"name": "one"})
+        (group,), _ = station.timed_call("POST", "/api/v1/group", {"name": "all"})
+        (one,), _ = station.timed_call("POST", "/api/v1/group", {"name": "one"})
         for sid in ids:
-            station.call("POST", f"/api/v1/group/{group['id']}/source/{sid}")
-        station.call("POST", f"/api/v1/group/{one['id']}/source/{ids[0]}")
+            station.timed_call("POST", f"/api/v1/group/{group['id']}/source/{sid}")
+        station.timed_call("POST", f"/api/v1/group/{one['id']}/source/{ids[0]}")
 
         def all_online():
-            return all(s["status"] == "online" for s in station.call("GET", "/api/v1/source")[0])
+            return all(s["status"] == "online" for s in station.timed_call("GET", "/api/v1/source")[0])
 
         wait_for(all_online, 60, "all sources online")
         wait_for(lambda: all(any((folder / f"ffmpeg-{i:02d}").glob("seg*.mp4")) for i in range(n)),
@@ -214,7 +149,7 @@ def run_round(n: int, args, camera: RtspCamera, index: ClipIndex, work: Path) ->
         pids = [station.proc.pid, camera.pid] + [p.pid for p in ffmpegs]
         cpu0, busy0, t0 = [cpu_seconds(p) for p in pids], machine_cpu(), time.monotonic()
         sent = time.time()
-        records, result.start_group_s = station.call(
+        records, result.start_group_s = station.timed_call(
             "POST", "/api/v1/record", {"model": "Source", "tag_name": "bench", "group_name": "all"})
         time.sleep(max(0.0, args.seconds - (time.monotonic() - t0)))
         cpu1, busy1, t1 = [cpu_seconds(p) for p in pids], machine_cpu(), time.monotonic()
@@ -227,17 +162,17 @@ def run_round(n: int, args, camera: RtspCamera, index: ClipIndex, work: Path) ->
         result.ffmpeg_rss = [memory_mb(p.pid) for p in ffmpegs]
         result.ffmpeg_pss = [memory_mb(p.pid, "Pss") for p in ffmpegs]
         stop_sent = time.time()
-        finished, result.stop_group_s = station.call(
+        finished, result.stop_group_s = station.timed_call(
             "PUT", "/api/v1/record", {"model": "Source", "tag_name": "bench"})
         assert len(records) == len(finished) == n, (len(records), len(finished))
 
         # Phase 2: one source, one tag: start and stop latency for a single file.
         one_sent = time.time()
-        one_records, result.start_one_s = station.call(
+        one_records, result.start_one_s = station.timed_call(
             "POST", "/api/v1/record", {"model": "Source", "tag_name": "one", "group_name": "one"})
         time.sleep(args.seconds)
         one_stop_sent = time.time()
-        one_finished, result.stop_one_s = station.call(
+        one_finished, result.stop_one_s = station.timed_call(
             "PUT", "/api/v1/record", {"model": "Source", "tag_name": "one"})
     finally:
         for p in ffmpegs:
