@@ -17,7 +17,8 @@ from app.models import Record, Source
 from app.schemas import MASK, GroupIn, HttpPicture, SourceIn
 from app.settings import Settings
 from app.station import build_station, start_station, stop_station
-from tests.conftest import TESTSRC, decode_video, make_settings, md5_of, wait_until
+from tests.conftest import TESTSRC, decode_video, make_settings, md5_of
+from tests.support.recordings import group_of_testsrc
 
 
 def test_migration_creates_the_tables_the_models_describe(tmp_path: Path):
@@ -100,22 +101,10 @@ def test_groups_and_membership(station):
     assert station.groups.list() == []
 
 
-def _group_of_testsrc(station, n: int = 2, group: str = "g"):
-    g = station.groups.create(GroupIn(name=group))
-    ids = []
-    for i in range(n):
-        src = station.sources.create(SourceIn(name=f"{group}-cam{i}", uri_rtsp=TESTSRC))
-        station.groups.add_source(g.id, src.id)
-        ids.append(src.id)
-    for sid in ids:
-        wait_until(lambda: station.sources.get(sid).status.value == "online", 10, message="online")
-    return g, ids
-
-
 def test_start_stop_records_files_and_events(station):
     events = []
     station.bus.subscribe(events.append)
-    _, ids = _group_of_testsrc(station)
+    _, ids = group_of_testsrc(station)
     time.sleep(1.2)  # a full GOP of pre-roll is buffered
     started = station.recordings.start("shift-1", "g")
     assert {r.source.id for r in started} == set(ids)
@@ -147,7 +136,7 @@ def test_start_stop_records_files_and_events(station):
 
 
 def test_delete_file_only_the_records_own_file(station, tmp_path: Path):
-    _group_of_testsrc(station, 1)
+    group_of_testsrc(station, 1)
     station.recordings.start("t", "g")
     time.sleep(1.0)
     (record,) = station.recordings.stop("t")
@@ -166,7 +155,7 @@ def test_crash_left_records_are_closed_as_interrupted(tmp_path: Path):
     settings = make_settings(tmp_path)
     st = build_station(settings)
     start_station(st)
-    _group_of_testsrc(st, 1)
+    group_of_testsrc(st, 1)
     (rec,) = st.recordings.start("crash", "g")
     time.sleep(1.5)
     # Simulate a crash: the process vanishes without finalizing (the file is only flushed).
@@ -191,7 +180,7 @@ def test_no_recording_starts_under_the_disk_floor(tmp_path: Path):
     st.recordings.disk_floor_bytes = (1 << 40) << 20  # more than any disk has
     start_station(st)
     try:
-        _group_of_testsrc(st, 1)
+        group_of_testsrc(st, 1)
         with pytest.raises(StorageFull):
             st.recordings.start("full", "g")
         assert st.recordings.list() == [] and not st.recordings.is_running("full")
