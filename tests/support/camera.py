@@ -14,6 +14,15 @@ Tests should skip when ``skip_reason()`` returns a string.
 ``tests.support.clip.encode_clip`` instead of encoding live: each client
 gets the clip from its first keyframe at real time, so dozens of 1080p
 cameras cost almost nothing (a live x264 encoder takes a third of a core).
+
+``RtspCamera(codec="h265")`` encodes live H.265 (x265) instead; check
+``skip_reason("h265")``.  ``RtspCamera(auth=("user", "pass"),
+auth_method="basic" | "digest")`` makes the camera demand credentials:
+``url``/``urls`` stay without them (what a client without credentials
+would use), ``url_with_credentials()`` puts them in::
+
+    with RtspCamera(auth=("alice", "s3cret"), auth_method="digest") as cam:
+        av.open(cam.url_with_credentials(), options={"rtsp_transport": "tcp"})
 """
 import functools
 import os
@@ -24,21 +33,28 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 SCRIPT = Path(__file__).resolve().with_name("rtsp_camera.py")
+CODECS = ("h264", "h265")
+AUTH_METHODS = ("basic", "digest")
 ELEMENTS = ("videotestsrc", "clockoverlay", "x264enc", "h264parse",
             "rtph264pay")
+# The elements that change when the camera encodes another codec.
+CODEC_ELEMENTS = {"h264": ("x264enc", "h264parse", "rtph264pay"),
+                  "h265": ("x265enc", "h265parse", "rtph265pay")}
 _PROBE = """
 import gi
 gi.require_version("Gst", "1.0")
+gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import Gst, GstRtspServer
+from gi.repository import Gst, GstRtsp, GstRtspServer
 Gst.init(None)
 missing = [e for e in %r if Gst.ElementFactory.find(e) is None]
 if missing:
     raise SystemExit("missing GStreamer elements: " + ", ".join(missing))
-""" % (ELEMENTS,)
+"""
 
 
 class CameraError(RuntimeError):
@@ -52,13 +68,23 @@ def free_port(host="127.0.0.1"):
         return sock.getsockname()[1]
 
 
+def _elements(codec):
+    if codec not in CODECS:
+        raise ValueError(f"codec must be one of {CODECS}, not {codec!r}")
+    return ELEMENTS[:2] + CODEC_ELEMENTS[codec]
+
+
 @functools.lru_cache(maxsize=None)
-def skip_reason():
-    """Why the camera cannot run here (a string), or None if it can."""
+def skip_reason(codec="h264"):
+    """Why the camera cannot run here (a string), or None if it can.
+
+    ``codec`` is the one the camera will encode ("h264" or "h265").
+    """
+    probe = _PROBE % (_elements(codec),)
     if not os.access(SYSTEM_PYTHON, os.X_OK):
         return f"{SYSTEM_PYTHON} not found (needed for the RTSP test camera)"
     try:
-        res = subprocess.run([SYSTEM_PYTHON, "-c", _PROBE], timeout=30,
+        res = subprocess.run([SYSTEM_PYTHON, "-c", probe], timeout=30,
                              capture_output=True, text=True)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"cannot run {SYSTEM_PYTHON}: {exc}"
@@ -71,22 +97,38 @@ def skip_reason():
 
 
 class RtspCamera:
-    """A live H.264 RTSP camera on 127.0.0.1, run in a separate process.
+    """A live H.264 (or H.265) RTSP camera on 127.0.0.1, in its own process.
 
     ``port=None`` lets the kernel choose a free port on the first start;
-    ``restart()`` always comes back on the port it had.
+    ``restart()`` always comes back on the port it had.  ``codec`` is
+    "h264" or "h265" (live encoding only: a ``clip`` is H.264).  ``auth``,
+    a ``(user, password)`` pair, makes every mount point require those
+    credentials with ``auth_method`` "basic" or "digest".
     """
 
     def __init__(self, width=1920, height=1080, fps=25, gop_seconds=2,
                  bitrate_kbps=4000, port=None, paths=("/cam",), audio="none",
                  pattern="smpte", host="127.0.0.1", startup_timeout=15.0,
-                 verbose=False, clip=None):
+                 verbose=False, clip=None, codec="h264", auth=None,
+                 auth_method="basic"):
+        _elements(codec)  # validates codec
+        if clip is not None and codec != "h264":
+            raise ValueError("a clip camera serves H.264 only")
+        if auth_method not in AUTH_METHODS:
+            raise ValueError(f"auth_method must be one of {AUTH_METHODS}, "
+                             f"not {auth_method!r}")
+        if auth is not None:
+            user, password = auth
+            if not user or ":" in user:
+                raise ValueError("auth user must be non-empty without ':'")
+            auth = (str(user), str(password))
         self.width, self.height, self.fps = width, height, fps
         self.gop_seconds, self.bitrate_kbps = gop_seconds, bitrate_kbps
         self.port, self.paths, self.audio = port, list(paths), audio
         self.pattern, self.host, self.verbose = pattern, host, verbose
         self.startup_timeout = startup_timeout
         self.clip = clip
+        self.codec, self.auth, self.auth_method = codec, auth, auth_method
         self.urls = []
         self._proc = None
         self._stderr = None
@@ -97,6 +139,21 @@ class RtspCamera:
         if not self.urls:
             raise CameraError("camera not started")
         return self.urls[0]
+
+    def url_with_credentials(self, path_index=0):
+        """``urls[path_index]`` with the user and password in it.
+
+        rtsp://user:pass@host:port/path, both percent-encoded (FFmpeg
+        decodes them); without ``auth`` simply the URL.
+        """
+        if not self.urls:
+            raise CameraError("camera not started")
+        url = self.urls[path_index]
+        if self.auth is None:
+            return url
+        user, password = (quote(x, safe="") for x in self.auth)
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://{user}:{password}@{rest}"
 
     @property
     def running(self):
@@ -118,6 +175,12 @@ class RtspCamera:
             cmd += ["--path", path]
         if self.clip is not None:
             cmd += ["--clip", str(self.clip)]
+        if self.codec != "h264":
+            cmd += ["--codec", self.codec]
+        if self.auth is not None:
+            # "--auth=..." so a password starting with "-" is no option.
+            cmd += ["--auth=" + ":".join(self.auth),
+                    "--auth-method", self.auth_method]
         return cmd + (["--verbose"] if self.verbose else [])
 
     def start(self):
