@@ -9,8 +9,10 @@ URI schemes the station understands (stored in a source's `uri_rtsp`):
 - `device:///dev/video0`  a local camera (V4L2).
 - `screen://:0.0`  screen capture (x11grab).
 
-Every input yields `av.Packet`s whose `.stream` is one of `video`/`audio`; those stream
-objects double as the templates a recording's output streams are copied from. The test
+Every input yields `(av.Packet, wall time it arrived)`; a packet's `.stream` is one of
+`video`/`audio`, and those stream objects double as the templates a recording's output
+streams are copied from. TCP RTSP cameras are read by the station's own RTSP client
+(`recorder.rtsp_input`), anything else by FFmpeg. The test
 pattern encodes its frames once with libx264 so that downstream everything is a camera.
 """
 
@@ -63,10 +65,14 @@ class PacketInput(ABC):
 
     video: av.video.stream.VideoStream
     audio: av.audio.stream.AudioStream | None = None
+    reader = "ffmpeg"  # who turns the source into packets: "ffmpeg" or "station"
 
     @abstractmethod
-    def packets(self, stop: threading.Event) -> Iterator[av.Packet]:
-        """Yield the input's packets at real time."""
+    def packets(self, stop: threading.Event) -> Iterator[tuple[av.Packet, float]]:
+        """Yield the input's packets at real time, each with the wall time it arrived."""
+
+    def wake(self) -> None:
+        """Hand over what has arrived at once (an input that reads in batches)."""
 
     @abstractmethod
     def close(self) -> None:
@@ -108,7 +114,7 @@ class ContainerInput(PacketInput):
         self.video = self.container.streams.video[0]
         self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
 
-    def packets(self, stop: threading.Event) -> Iterator[av.Packet]:
+    def packets(self, stop: threading.Event) -> Iterator[tuple[av.Packet, float]]:
         streams = [s for s in (self.video, self.audio) if s is not None]
         offset = 0  # in 1/1000 s, added on every loop of a file
         frame_ms = round(1000 / float(self.video.average_rate or 25))
@@ -129,7 +135,7 @@ class ContainerInput(PacketInput):
                         shift = int(Fraction(offset, 1000) / packet.time_base)
                         packet.pts = None if packet.pts is None else packet.pts + shift
                         packet.dts = None if packet.dts is None else packet.dts + shift
-                yield packet
+                yield packet, time.time()
             if not self.loop:
                 return
             # the next round follows on one frame after the last, in time and in timestamps
@@ -206,7 +212,7 @@ class TestPatternInput(PacketInput):
         out.pts, out.time_base = frame.pts, frame.time_base
         return out
 
-    def packets(self, stop: threading.Event) -> Iterator[av.Packet]:
+    def packets(self, stop: threading.Event) -> Iterator[tuple[av.Packet, float]]:
         start = time.monotonic()
         index = 0
         for frame in self._source.decode(video=0):
@@ -218,7 +224,7 @@ class TestPatternInput(PacketInput):
             index += 1
             for packet in self.video.encode(stamped):
                 if packet.size:
-                    yield packet
+                    yield packet, time.time()
 
     def close(self) -> None:
         self._source.close()
@@ -238,9 +244,10 @@ def open_input(uri: str) -> PacketInput:
         except ValueError as exc:
             raise InputError(str(exc)) from exc
     if scheme in ("rtsp", "rtsps"):
+        from recorder.rtsp_input import open_rtsp  # it builds on this module
+
         transport = "udp" if parts.fragment.lower() == "udp" else "tcp"
-        url = uri.split("#", 1)[0]
-        return ContainerInput(url, options={"rtsp_transport": transport}, network=True)
+        return open_rtsp(uri.split("#", 1)[0], transport)
     if scheme == "file":
         return ContainerInput(parts.path, loop=True)
     if scheme == "device":

@@ -103,6 +103,13 @@ class RecorderManager:
             return LiveStats("offline", "the source is disabled", None, 0.0)
         return LiveStats(worker.status, worker.error, worker.retry_at, round(worker.fps, 1))
 
+    def reader(self, source_id: int) -> str | None:
+        """Who reads the source now: "station" (its own RTSP client) or "ffmpeg"; None while
+        it is not connected."""
+        worker = self._workers.get(source_id)
+        source = worker.input if worker is not None else None
+        return source.reader if source is not None else None
+
     def frames(self, source_id: int) -> FrameSlot:
         return self._worker(source_id).slot
 

@@ -37,6 +37,8 @@ class PictureSpec:
 
 
 class PictureInput(PacketInput):
+    reader = "station"
+
     def __init__(self, spec: PictureSpec, *, timeout: float = 10.0):
         self.spec = spec
         self._timeout = timeout
@@ -95,7 +97,7 @@ class PictureInput(PacketInput):
         packet.stream = self.video
         return packet
 
-    def packets(self, stop: threading.Event) -> Iterator[av.Packet]:
+    def packets(self, stop: threading.Event) -> Iterator[tuple[av.Packet, float]]:
         interval = self.spec.interval
         deadline = time.monotonic()
         failures = 0
@@ -106,7 +108,7 @@ class PictureInput(PacketInput):
                 packet = self._packet(jpeg, captured)
                 if packet.pts > last_pts:
                     last_pts = packet.pts
-                    yield packet
+                    yield packet, time.time()
             deadline += interval
             delay = deadline - time.monotonic()
             if delay > 0:

@@ -88,8 +88,10 @@ class SourceWorker(threading.Thread):
         self._splices: dict[str, Splice] = {}
         self._gop: list[tuple[av.Packet, float]] = []
         self._gop_bytes = 0
-        # Pre-roll of just-started recordings, written by the reader: record id -> (session, packets)
-        self._pending: dict[str, tuple[object, list[tuple[av.Packet, float]]]] = {}
+        # Recordings started but not written to yet: record id -> (session, wall time of Start).
+        # The reader writes their pre-roll once it has read everything that arrived before
+        # Start (an input may hand packets over in batches), then their live packets.
+        self._pending: dict[str, tuple[object, float]] = {}
         self._input: PacketInput | None = None
         self._session: object | None = None
         self.status = "connecting"
@@ -121,9 +123,11 @@ class SourceWorker(threading.Thread):
             if record_id in self._recordings:
                 raise ValueError(f"record {record_id} is already recording")
             begin = self._gop[0][1] if self._gop else None
-            if self._input is not None and self._gop:
-                self._pending[record_id] = (self._session, list(self._gop))
+            if self._input is not None:
+                self._pending[record_id] = (self._session, time.time())
             self._recordings[record_id] = recording
+            if self._input is not None:
+                self._input.wake()  # what arrived before now goes into the pre-roll at once
         return begin
 
     def stop_recording(self, record_id: str) -> RecordingResult | None:
@@ -163,6 +167,10 @@ class SourceWorker(threading.Thread):
     def _require(self, record_id: str) -> None:
         if record_id not in self._recordings:
             raise KeyError(record_id)
+
+    @property
+    def input(self) -> PacketInput | None:
+        return self._input
 
     def recording_ids(self) -> list[str]:
         with self._lock:
@@ -259,8 +267,7 @@ class SourceWorker(threading.Thread):
         codec_name = ctx.codec.canonical_name
         extradata = ctx.extradata
         online = False
-        for packet in source.packets(self._stopping):
-            wall = time.time()
+        for packet, wall in source.packets(self._stopping):
             if not online:
                 online = True
                 backoff.reset()
@@ -269,11 +276,12 @@ class SourceWorker(threading.Thread):
             is_video = packet.stream is source.video
             with self._lock:
                 if self._pending:
-                    self._write_pending()
+                    self._write_pending(before=wall)
                 if is_video:
                     self._remember(packet, wall)
                 for record_id, recording in list(self._recordings.items()):
-                    self._write(recording, record_id, packet, wall, source)
+                    if record_id not in self._pending:
+                        self._write(recording, record_id, packet, wall, source)
                 for forward in self._forwards.values():
                     forward.write(packet, wall, self._session, source)
             if is_video:
@@ -369,14 +377,19 @@ class SourceWorker(threading.Thread):
         threading.Thread(target=self._on_failure, args=(record_id, message),
                          name=f"fail-{record_id[:8]}", daemon=True).start()
 
-    def _write_pending(self, only: str | None = None) -> None:
-        """Write the pre-roll of recordings started since the last packet (lock held)."""
+    def _write_pending(self, only: str | None = None, before: float | None = None) -> None:
+        """Write the pre-roll of recordings started before `before` (the wall time of the
+        packet in hand; None: all of them): the buffered groups as they stood at Start,
+        from a keyframe on (lock held)."""
         for record_id in [only] if only is not None else list(self._pending):
-            session, packets = self._pending.pop(record_id, (None, ()))
+            session, started = self._pending.get(record_id, (None, 0.0))
+            if before is not None and started >= before:
+                continue
+            self._pending.pop(record_id, None)
             recording = self._recordings.get(record_id)
             if recording is None or session is not self._session or self._input is None:
                 continue
-            for packet, wall in packets:
+            for packet, wall in list(self._gop):
                 if record_id not in self._recordings:
                     break  # writing failed: the file is set aside
                 self._write(recording, record_id, packet, wall, self._input)

@@ -110,7 +110,7 @@ class RtspCamera:
                  bitrate_kbps=4000, port=None, paths=("/cam",), audio="none",
                  pattern="smpte", host="127.0.0.1", startup_timeout=15.0,
                  verbose=False, clip=None, codec="h264", auth=None,
-                 auth_method="basic"):
+                 auth_method="basic", bframes=0):
         _elements(codec)  # validates codec
         if clip is not None and codec != "h264":
             raise ValueError("a clip camera serves H.264 only")
@@ -129,6 +129,7 @@ class RtspCamera:
         self.startup_timeout = startup_timeout
         self.clip = clip
         self.codec, self.auth, self.auth_method = codec, auth, auth_method
+        self.bframes = bframes
         self.urls = []
         self._proc = None
         self._stderr = None
@@ -177,6 +178,8 @@ class RtspCamera:
             cmd += ["--clip", str(self.clip)]
         if self.codec != "h264":
             cmd += ["--codec", self.codec]
+        if self.bframes:
+            cmd += ["--bframes", str(self.bframes)]
         if self.auth is not None:
             # "--auth=..." so a password starting with "-" is no option.
             cmd += ["--auth=" + ":".join(self.auth),

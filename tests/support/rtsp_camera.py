@@ -79,7 +79,9 @@ def parse_args(argv=None):
                    help="mount point, may be repeated (default /cam)")
     p.add_argument("--pattern", default="smpte",
                    help="videotestsrc pattern (e.g. smpte, ball, snow)")
-    p.add_argument("--audio", choices=("none", "aac", "pcma"), default="none",
+    p.add_argument("--bframes", type=int, default=0,
+                   help="B-frames between references (H.264: drops zerolatency)")
+    p.add_argument("--audio", choices=("none", "aac", "pcma", "l16"), default="none",
                    help="add a live sine-tone audio stream")
     p.add_argument("--clip", default=None,
                    help="serve this H.264 MP4 (from the start, in real time, "
@@ -129,13 +131,20 @@ def launch_line(args):
     # The encoder and parser keep the names "enc" and "parse" whatever the
     # codec: KeyframeOnPlay finds them by those names.
     encoder = {"h264": "x264enc", "h265": "x265enc"}[args.codec]
+    # zerolatency forbids B-frames; a camera that sends them is what FFmpeg must read
+    # (and the ultrafast preset turns them off whatever `bframes` says)
+    tune = (f"bframes={args.bframes} b-adapt=false speed-preset=veryfast rc-lookahead=5"
+            if args.bframes and args.codec == "h264"
+            else "tune=zerolatency speed-preset=ultrafast")
     video = (
         f"videotestsrc is-live=true pattern={args.pattern} "
         f"! video/x-raw,width={args.width},height={args.height},"
         f"framerate={args.fps}/1 "
         "! clockoverlay time-format=\"%H:%M:%S\" "
-        f"! {encoder} name=enc tune=zerolatency speed-preset=ultrafast "
+        f"! {encoder} name=enc {tune} "
         f"key-int-max={gop} bitrate={args.bitrate_kbps} "
+        # without a profile the payloader's peer settles on one without B-frames
+        f"{'! video/x-h264,profile=high ' if args.bframes and args.codec == 'h264' else ''}"
         f"! {args.codec}parse name=parse config-interval=-1 "
         f"! rtp{args.codec}pay name=pay0 pt=96")
     audio = {
@@ -147,6 +156,9 @@ def launch_line(args):
                 "samplesperbuffer=160 "
                 "! audio/x-raw,rate=8000,channels=1 ! alawenc "
                 "! rtppcmapay name=pay1 pt=8",
+        # raw PCM: audio the station's own RTSP reader leaves to FFmpeg
+        "l16": " audiotestsrc is-live=true wave=sine freq=440 samplesperbuffer=160 "
+               "! audio/x-raw,rate=8000,channels=1,format=S16BE ! rtpL16pay name=pay1 pt=97",
     }[args.audio]
     return f"( {video}{audio} )"
 

@@ -1,0 +1,340 @@
+"""An RTSP camera read by the station itself: interleaved RTP over the RTSP connection,
+read in batches, handed on as `av.Packet`s exactly like FFmpeg's demuxer would.
+
+The batch is the point (see `recorder.rtsp_protocol` for the why): the reader sleeps
+`BATCH_S`, then takes everything the kernel buffered in one recv and cuts it into RTP
+packets with no further system call. A camera costs a few wake-ups a second instead of one
+per TCP segment and three reads per RTP packet. Nothing is lost by waiting: TCP keeps the
+bytes, and each packet's arrival time is worked back from its RTP timestamp. A recording
+started meanwhile calls `wake()`, so what the camera sent before Start is read at once.
+
+The first keyframe (and the first audio frame) are probed by FFmpeg from memory to get the
+stream templates recordings copy their parameters from. Whatever this reader does not
+handle (codecs, B-frames, UDP, TLS) raises `Unsupported` and FFmpeg reads that camera.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import socket
+import threading
+import time
+from fractions import Fraction
+from typing import Iterator
+
+import av
+
+from recorder.inputs import READ_TIMEOUT_S, ContainerInput, InputError, PacketInput
+from recorder.rtp_depay import Unit, depacketizer
+from recorder.rtsp_protocol import Media, RtspConnection, RtspError, Unsupported, parse_sdp
+
+log = logging.getLogger(__name__)
+
+BATCH_S = 0.1           # how long the reader lets data gather between reads
+KEYFRAME_WAIT_S = 20.0  # the longest GOP a camera may have before it counts as broken
+PROBE_FRAMES = 8        # video frames looked at (from the keyframe on) before reading starts
+PROBE_FORMATS = {"H264": "h264", "H265": "hevc", "MPEG4-GENERIC": "aac", "PCMA": "alaw",
+                 "PCMU": "mulaw"}
+_use_ffmpeg: set[str] = set()  # cameras found unsupported once: FFmpeg from then on
+
+
+def open_rtsp(url: str, transport: str) -> PacketInput:
+    """The station's own reader for TCP cameras it understands, FFmpeg's otherwise
+    (`RS_RTSP_READER=ffmpeg` makes FFmpeg read every camera)."""
+    if (transport == "tcp" and url not in _use_ffmpeg and url.lower().startswith("rtsp://")
+            and os.environ.get("RS_RTSP_READER", "station").lower() != "ffmpeg"):
+        try:
+            return RtspInput(url)
+        except Unsupported as exc:
+            log.info("camera %s: %s; FFmpeg reads it", _redacted(url), exc)
+            _use_ffmpeg.add(url)
+    return ContainerInput(url, options={"rtsp_transport": transport}, network=True)
+
+
+def _redacted(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}"
+
+
+class _Track:
+    """One SETUP stream: its depacketizer, its clock and, once probed, its template."""
+
+    def __init__(self, media: Media, channel: int):
+        self.media = media
+        self.channel = channel
+        self.depay = depacketizer(media)
+        self.time_base = Fraction(1, media.clock_rate)
+        self.rate = media.clock_rate
+        self.base: int | None = None      # RTP time of position 0 (RTP-Info, else first packet)
+        self.last: int | None = None
+        self.unwrapped = 0
+        self.stream = None
+        self.units: list[Unit] = []
+
+    def position(self, ts: int) -> int:
+        """RTP time since `base`, unwrapped past 2**32."""
+        if self.last is None:
+            self.base = ts if self.base is None else self.base
+            self.unwrapped = (ts - self.base + 2**31) % 2**32 - 2**31
+        else:
+            self.unwrapped += (ts - self.last + 2**31) % 2**32 - 2**31
+        self.last = ts
+        return self.unwrapped
+
+
+class RtspInput(PacketInput):
+    reader = "station"
+
+    def __init__(self, url: str, timeout: float = READ_TIMEOUT_S):
+        self.url = url
+        try:
+            self.conn = RtspConnection(url, timeout)
+        except OSError as exc:
+            raise InputError(f"cannot connect: {exc}") from exc
+        self._wake = threading.Event()
+        self._probes: list[av.container.InputContainer] = []
+        self._pending: list[tuple[_Track, Unit]] = []  # read while probing, not yet yielded
+        self._last_data = time.monotonic()
+        self._keepalive_at = 0.0
+        self._video_pts = -1
+        self._chunk = memoryview(bytearray(1 << 18))  # one recv's worth, reused
+        try:
+            self._start()
+            self._probe()
+        except (RtspError, OSError) as exc:
+            self.close()
+            raise InputError(str(exc)) from exc
+        except BaseException:
+            self.close()
+            raise
+
+    # --- the conversation --------------------------------------------------------------
+    def _start(self) -> None:
+        conn = self.conn
+        public = conn.request("OPTIONS", conn.url).headers.get("public", "")
+        self._keepalive = "GET_PARAMETER" if "GET_PARAMETER" in public.upper() else "OPTIONS"
+        described = conn.request("DESCRIBE", conn.url, {"Accept": "application/sdp"})
+        base = described.headers.get("content-base") or described.headers.get(
+            "content-location") or conn.url
+        medias = parse_sdp(described.body.decode("utf-8", "replace"))
+        video = next((m for m in medias if m.kind == "video"), None)
+        if video is None:
+            raise InputError("the camera describes no video")
+        audio = next((m for m in medias if m.kind == "audio"), None)
+        self.tracks: dict[int, _Track] = {}
+        for media in [m for m in (video, audio) if m is not None]:
+            channel = 2 * len(self.tracks)
+            track = _Track(media, channel)
+            url = conn.control_url(base, media.control)
+            reply = conn.request("SETUP", url, {
+                "Transport": f"RTP/AVP/TCP;unicast;interleaved={channel}-{channel + 1}"})
+            transport = reply.headers.get("transport", "")
+            if "interleaved=" in transport:
+                value = transport.split("interleaved=", 1)[1].split(";")[0].split("-")[0]
+                track.channel = int(value) if value.isdigit() else channel
+            elif "TCP" not in transport.upper():
+                raise Unsupported("the camera does not offer RTP over TCP")
+            track.control = url
+            self.tracks[track.channel] = track
+        self._by_channel: list[_Track | None] = [self.tracks.get(c) for c in range(256)]
+        self.video = None  # set by _probe
+        self.audio = None
+        played = conn.request("PLAY", conn.control_url(base, "*") if base else conn.url,
+                              {"Range": "npt=0.000-"})
+        for item in played.headers.get("rtp-info", "").split(","):
+            fields = dict(p.strip().partition("=")[::2] for p in item.split(";"))
+            for track in self.tracks.values():
+                if fields.get("url") and (fields["url"] == track.control
+                                          or track.control.endswith(fields["url"])
+                                          or fields["url"].endswith(track.media.control or "\0")):
+                    if fields.get("rtptime", "").isdigit():
+                        track.base = int(fields["rtptime"])
+        self._keepalive_at = time.monotonic() + min(30.0, conn.session_timeout / 2)
+
+    def _probe(self) -> None:
+        """Read until the first keyframe and a few frames after it (and the first audio
+        frame), then let FFmpeg probe them from memory for the stream templates. The frames
+        after the keyframe show whether the camera sends B-frames (timestamps going back):
+        this reader passes timestamps on as they come, so those cameras are FFmpeg's."""
+        video = next(t for t in self.tracks.values() if t.media.kind == "video")
+        audio = next((t for t in self.tracks.values() if t.media.kind == "audio"), None)
+        deadline = time.monotonic() + KEYFRAME_WAIT_S
+        keyframe: Unit | None = None
+        after_key: list[int] = []  # RTP times of the video from the keyframe on
+        audio_unit: Unit | None = None
+        settle_until = None
+        while True:
+            for track, unit in self._read(block=True):
+                self._pending.append((track, unit))
+                if track is video and (keyframe is not None or unit[2]):
+                    keyframe = keyframe or unit
+                    after_key.append(unit[0])
+                    settle_until = settle_until or time.monotonic() + 2.0
+                elif track is audio and audio_unit is None:
+                    audio_unit = unit
+            now = time.monotonic()
+            if keyframe is None:
+                if now > deadline:
+                    raise InputError(f"no keyframe from the camera within {KEYFRAME_WAIT_S:.0f} s")
+                continue
+            if (len(after_key) >= PROBE_FRAMES and (audio is None or audio_unit is not None)) \
+                    or now > settle_until:
+                break
+        steps = [(b - a + 2**31) % 2**32 - 2**31 for a, b in zip(after_key, after_key[1:])]
+        if any(step < 0 for step in steps):
+            raise Unsupported("the camera sends B-frames")
+        if audio is not None and audio_unit is None:
+            log.warning("camera %s describes audio but sends none; recording video only",
+                        _redacted(self.conn.url))
+        params = b"".join(b"\x00\x00\x00\x01" + p for p in video.depay.parameter_sets())
+        self.video = video.stream = self._template(video.media, params + keyframe[1]).streams.video[0]
+        if audio is not None and audio_unit is not None:
+            self.audio = audio.stream = self._template(audio.media, audio_unit[1]).streams.audio[0]
+        # the first packets are those from the keyframe on
+        first = next(i for i, (t, u) in enumerate(self._pending) if u is keyframe)
+        self._pending = [(t, u) for i, (t, u) in enumerate(self._pending)
+                         if i >= first and t.stream is not None]
+        self.conn.sock.settimeout(0)  # from here on a recv never waits (see `_read`)
+
+    def _template(self, media: Media, data: bytes) -> av.container.InputContainer:
+        options = {}
+        if media.encoding in ("PCMA", "PCMU"):
+            options = {"sample_rate": str(media.clock_rate),
+                       "ch_layout": "stereo" if media.channels == 2 else "mono"}
+        try:
+            container = av.open(io.BytesIO(data), format=PROBE_FORMATS[media.encoding],
+                                options=options)
+        except av.FFmpegError as exc:
+            raise Unsupported(f"FFmpeg cannot probe the camera's {media.encoding}: {exc}") from exc
+        self._probes.append(container)
+        return container
+
+    # --- reading ---------------------------------------------------------------------------
+    def wake(self) -> None:
+        """Read what has arrived now rather than at the end of the current batch."""
+        self._wake.set()
+
+    def packets(self, stop: threading.Event) -> Iterator[tuple[av.Packet, float]]:
+        now = time.time()
+        pending, self._pending = self._pending, []
+        yield from self._convert(pending, now)
+        while not stop.is_set():
+            self._wake.wait(BATCH_S)
+            self._wake.clear()
+            if stop.is_set():
+                return
+            units = self._read(block=False)
+            if units is None:
+                return  # the camera closed the connection
+            yield from self._convert(units, time.time())
+            self._keep_alive()
+
+    def _convert(self, units: list[tuple[_Track, Unit]], now: float) -> Iterator[tuple[av.Packet, float]]:
+        newest: dict[int, int] = {}
+        positions = []
+        for track, (ts, data, key) in units:
+            position = track.position(ts)
+            newest[track.channel] = max(newest.get(track.channel, position), position)
+            positions.append(position)
+        for (track, (ts, data, key)), position in zip(units, positions):
+            if track.stream is None:
+                continue
+            if track.stream is self.video:
+                if position < self._video_pts:
+                    _use_ffmpeg.add(self.url)
+                    raise InputError("the camera sends B-frames; reconnecting through FFmpeg")
+                self._video_pts = position
+            packet = av.Packet(data)
+            packet.stream = track.stream
+            packet.time_base = track.time_base
+            packet.pts = packet.dts = position
+            packet.is_keyframe = key
+            yield packet, now - (newest[track.channel] - position) / track.rate
+
+    def _read(self, block: bool) -> list[tuple[_Track, Unit]] | None:
+        """Everything the socket holds now, cut into units; None once the camera hung up.
+        While probing (`block`) the socket waits up to the read timeout for data; after
+        that it never waits: a Python socket with a timeout polls before every recv."""
+        conn, view = self.conn, self._chunk
+        try:
+            while True:
+                size = conn.sock.recv_into(view)
+                if size == 0:
+                    if block:
+                        raise InputError("the camera closed the connection")
+                    return None
+                conn.buffer += view[:size]
+                self._last_data = time.monotonic()
+                if block or size < len(view):
+                    break
+        except BlockingIOError:
+            if time.monotonic() - self._last_data > READ_TIMEOUT_S:
+                raise InputError(f"no data from the camera for {READ_TIMEOUT_S:.0f} s") from None
+        except TimeoutError:
+            raise InputError(f"no data from the camera for {READ_TIMEOUT_S:.0f} s") from None
+        return self._cut(conn.buffer)
+
+    def _cut(self, buf: bytearray) -> list[tuple[_Track, Unit]]:
+        """Cut the buffer into `$`-framed packets for the depacketizers; what is left is an
+        incomplete packet, kept for the next read."""
+        units: list[tuple[_Track, Unit]] = []
+        by_channel = self._by_channel
+        view = memoryview(buf)
+        pos, size = 0, len(buf)
+        try:
+            while size - pos >= 4:
+                if buf[pos] != 0x24:  # an RTSP answer (a keep-alive) between the media
+                    skip = _answer_size(buf, pos)
+                    if skip is None:
+                        break
+                    pos += skip
+                    continue
+                end = pos + 4 + ((buf[pos + 2] << 8) | buf[pos + 3])
+                if end > size:
+                    break
+                track = by_channel[buf[pos + 1]]
+                if track is not None:
+                    out = track.units
+                    track.depay.push(view, pos + 4, end, out)
+                    if out:
+                        units.extend([(track, unit) for unit in out])
+                        out.clear()
+                pos = end
+        finally:
+            view.release()  # the buffer cannot shrink while a view of it exists
+        del buf[:pos]
+        return units
+
+    def _keep_alive(self) -> None:
+        now = time.monotonic()
+        if now >= self._keepalive_at:
+            self._keepalive_at = now + min(30.0, self.conn.session_timeout / 2)
+            try:
+                self.conn.send(self._keepalive, self.conn.url)
+            except OSError as exc:
+                raise InputError(f"keep-alive failed: {exc}") from exc
+
+    def close(self) -> None:
+        self.conn.close()
+        for container in self._probes:
+            container.close()
+        self._probes = []
+
+
+def _answer_size(buf: bytearray, pos: int) -> int | None:
+    """Length of the RTSP answer at `pos` with its body, None while it is incomplete."""
+    end = buf.find(b"\r\n\r\n", pos)
+    if end < 0:
+        return None
+    head = bytes(buf[pos:end]).lower()
+    length = 0
+    if b"content-length:" in head:
+        value = head.split(b"content-length:", 1)[1].split(b"\r\n", 1)[0].strip()
+        length = int(value) if value.isdigit() else 0
+    total = end + 4 + length - pos
+    return total if pos + total <= len(buf) else None
+
+
+__all__ = ["RtspInput", "open_rtsp"]

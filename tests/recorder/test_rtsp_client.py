@@ -1,0 +1,103 @@
+"""The station's own RTSP client against real GStreamer cameras: H.264 with AAC, H.265,
+Basic and Digest credentials, and the cameras it leaves to FFmpeg (B-frames, raw PCM
+audio). Each recording is decoded back."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from recorder.manager import RecorderManager
+from recorder.worker import SourceSpec
+from tests.conftest import decode_video, wait_until
+from tests.support.camera import RtspCamera, skip_reason
+
+pytestmark = pytest.mark.rtsp
+
+SMALL = dict(width=320, height=240, fps=25, gop_seconds=1, bitrate_kbps=300, pattern="ball")
+
+
+@pytest.fixture
+def manager():
+    m = RecorderManager()
+    yield m
+    m.shutdown()
+
+
+def _camera(**kwargs) -> RtspCamera:
+    reason = skip_reason(kwargs.get("codec", "h264"))
+    if reason:
+        pytest.fail(f"the GStreamer RTSP test camera is unavailable: {reason}")
+    return RtspCamera(**{**SMALL, **kwargs})
+
+
+def _record(manager: RecorderManager, url: str, path: Path, seconds: float, *,
+            reader: str) -> tuple[dict, object]:
+    manager.ensure_source(SourceSpec(1, "cam", url))
+    wait_until(lambda: manager.status(1)[0] == "online", 30, message="online")
+    assert manager.reader(1) == reader
+    time.sleep(1.2)  # a full GOP of pre-roll
+    manager.start_recording(1, "r", path)
+    time.sleep(seconds)
+    result = manager.stop_recording(1, "r")
+    assert result is not None and result.error is None
+    return decode_video(result.path), result
+
+
+def _audio(path: Path) -> tuple[str, float] | None:
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return None
+        stream = container.streams.audio[0]
+        samples = sum(frame.samples for frame in container.decode(stream))
+        return stream.codec_context.name, samples / stream.codec_context.sample_rate
+
+
+def test_h264_with_aac_is_read_by_the_station_and_recorded_by_copy(manager, tmp_path):
+    with _camera(audio="aac") as camera:
+        info, result = _record(manager, camera.url, tmp_path / "aac.mp4", 3.0, reader="station")
+    assert info["codec"] == "h264" and (info["width"], info["height"]) == (320, 240)
+    assert info["first_pts"] == 0 and info["monotonic"] and info["frames"] >= 80
+    codec, seconds = _audio(result.path)
+    assert codec == "aac"
+    assert abs(seconds - info["duration"]) < 0.5, (seconds, info["duration"])
+
+
+def test_h265_is_read_by_the_station_and_recorded_by_copy(manager, tmp_path):
+    with _camera(codec="h265") as camera:
+        info, result = _record(manager, camera.url, tmp_path / "hevc.mp4", 3.0, reader="station")
+    assert info["codec"] == "hevc" and (info["width"], info["height"]) == (320, 240)
+    assert info["monotonic"] and info["frames"] >= 80
+    assert result.packets == info["frames"]  # the camera's own packets, none re-encoded
+
+
+@pytest.mark.parametrize("method", ["basic", "digest"])
+def test_credentials_in_the_url_answer_basic_and_digest(manager, tmp_path, method):
+    with _camera(auth=("viewer", "pa:ss w@rd"), auth_method=method) as camera:
+        wrong = camera.url_with_credentials().replace("pa%3Ass", "nope")
+        assert wrong != camera.url_with_credentials()
+        manager.ensure_source(SourceSpec(2, "wrong", wrong))
+        wait_until(lambda: manager.status(2)[0] == "offline", 20, message="refused")
+        status, error = manager.status(2)
+        assert "authentication failed" in error and "nope" not in error
+        info, _ = _record(manager, camera.url_with_credentials(), tmp_path / "auth.mp4", 2.0,
+                          reader="station")
+    assert info["frames"] >= 55 and info["monotonic"]
+
+
+@pytest.mark.parametrize("kind", ["bframes", "l16"])
+def test_cameras_the_station_does_not_read_itself_are_read_by_ffmpeg(manager, tmp_path, kind):
+    options = {"bframes": {"bframes": 2}, "l16": {"audio": "l16"}}[kind]
+    with _camera(**options) as camera:
+        info, result = _record(manager, camera.url, tmp_path / f"{kind}.mp4", 3.0, reader="ffmpeg")
+    assert info["codec"] == "h264" and info["monotonic"] and info["frames"] >= 70
+    if kind == "l16":  # raw PCM cannot go into MP4 as it is: it becomes AAC
+        codec, seconds = _audio(result.path)
+        assert codec == "aac" and abs(seconds - info["duration"]) < 0.6
+    else:
+        with av.open(str(result.path)) as container:
+            packets = [p for p in container.demux(video=0) if p.size]
+        assert any(p.pts != p.dts for p in packets), "the file keeps the camera's B-frames"
