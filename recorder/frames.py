@@ -158,8 +158,12 @@ class Decoder(threading.Thread):
         self._context: av.CodecContext | None = None
         self.decoded = 0
 
-    def offer(self, packet: av.Packet, codec_name: str, extradata: bytes | None) -> None:
-        """Called by the reader for each video packet; never blocks."""
+    def offer(self, packet: av.Packet, codec_name: str, extradata: bytes | None,
+              wall: float | None = None, hold: float = 0.0) -> None:
+        """Called by the reader for each video packet; never blocks. `wall` is when the
+        packet arrived; an input that hands packets over in batches says by how much it
+        is late (`hold`), and each frame is shown `hold` after its arrival: evenly paced,
+        as the camera sent them, not in bursts a tile would see only the last of."""
         demand = self.slot.demand
         keyframe = packet.is_keyframe
         if demand is Demand.NONE:
@@ -174,7 +178,8 @@ class Decoder(threading.Thread):
                 if not keyframe:
                     return
             self._need_keyframe = False
-            self._queue.append((bytes(packet), codec_name, extradata, time.time()))
+            wall = time.time() if wall is None else wall
+            self._queue.append((bytes(packet), codec_name, extradata, wall, wall + hold))
             self._cond.notify()
 
     def stop(self) -> None:
@@ -188,9 +193,13 @@ class Decoder(threading.Thread):
                 self._cond.wait_for(lambda: self._queue or self._stopping.is_set(), timeout=1.0)
                 if not self._queue:
                     continue
-                data, codec_name, extradata, wall = self._queue.popleft()
+                data, codec_name, extradata, wall, show_at = self._queue.popleft()
             try:
-                for frame in self._decode(data, codec_name, extradata):
+                frames = self._decode(data, codec_name, extradata)
+                delay = show_at - time.time()
+                if frames and 0 < delay < 1.0:
+                    self._stopping.wait(delay)
+                for frame in frames:
                     self.slot.put(frame_to_rgb(frame), wall)
                     self.decoded += 1
             except (av.FFmpegError, ValueError) as exc:

@@ -66,6 +66,7 @@ class PacketInput(ABC):
     video: av.video.stream.VideoStream
     audio: av.audio.stream.AudioStream | None = None
     reader = "ffmpeg"  # who turns the source into packets: "ffmpeg" or "station"
+    latency = 0.0      # how late, at most, packets are handed over after they arrived
 
     @abstractmethod
     def packets(self, stop: threading.Event) -> Iterator[tuple[av.Packet, float]]:

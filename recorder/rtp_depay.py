@@ -57,6 +57,7 @@ class VideoDepay:
         self.ts: int | None = None
         self.key = False
         self.nal_start = -1  # where the fragmented NAL in progress began in `au`, -1: none
+        self.fragment_key = False  # that NAL is a keyframe's
         self.last_seq = -1
 
     def parameter_sets(self) -> list[bytes]:
@@ -117,14 +118,15 @@ class H264Depay(VideoDepay):
                 if self.nal_start >= 0:
                     del au[self.nal_start:]
                 self.nal_start = len(au)
-                self.key = self.key or (fu & 0x1F) == 5
+                self.fragment_key = (fu & 0x1F) == 5
                 au += START
                 au.append((nal & 0xE0) | (fu & 0x1F))
             elif self.nal_start < 0:
                 return
             au += data[pos + 2:end]
-            if fu & 0x40:
+            if fu & 0x40:  # a whole NAL: only now does it count
                 self.nal_start = -1
+                self.key = self.key or self.fragment_key
         elif kind == 24:  # STAP-A
             pos += 1
             while pos + 2 < end:
@@ -169,7 +171,7 @@ class H265Depay(VideoDepay):
                     del au[self.nal_start:]
                 self.nal_start = len(au)
                 nal = fu & 0x3F
-                self.key = self.key or 16 <= nal <= 23
+                self.fragment_key = 16 <= nal <= 23
                 au += START
                 au.append((data[pos] & 0x81) | (nal << 1))
                 au.append(data[pos + 1])
@@ -178,6 +180,7 @@ class H265Depay(VideoDepay):
             au += data[pos + 3:end]
             if fu & 0x40:
                 self.nal_start = -1
+                self.key = self.key or self.fragment_key
         elif kind == 48:  # aggregation packet
             pos += 2
             while pos + 2 < end:

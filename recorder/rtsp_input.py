@@ -28,7 +28,8 @@ import av
 
 from recorder.inputs import READ_TIMEOUT_S, ContainerInput, InputError, PacketInput
 from recorder.rtp_depay import Unit, depacketizer
-from recorder.rtsp_protocol import Media, RtspConnection, RtspError, Unsupported, parse_sdp
+from recorder.rtsp_protocol import (MAX_HEADER, Media, RtspConnection, RtspError, Unsupported,
+                                    parse_sdp)
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class _Track:
 
 class RtspInput(PacketInput):
     reader = "station"
+    latency = BATCH_S
 
     def __init__(self, url: str, timeout: float = READ_TIMEOUT_S):
         self.url = url
@@ -217,19 +219,23 @@ class RtspInput(PacketInput):
         self._wake.set()
 
     def packets(self, stop: threading.Event) -> Iterator[tuple[av.Packet, float]]:
-        now = time.time()
-        pending, self._pending = self._pending, []
-        yield from self._convert(pending, now)
-        while not stop.is_set():
-            self._wake.wait(BATCH_S)
-            self._wake.clear()
-            if stop.is_set():
-                return
-            units = self._read(block=False)
-            if units is None:
-                return  # the camera closed the connection
-            yield from self._convert(units, time.time())
-            self._keep_alive()
+        try:
+            now = time.time()
+            pending, self._pending = self._pending, []
+            yield from self._convert(pending, now)
+            while not stop.is_set():
+                self._wake.wait(BATCH_S)
+                self._wake.clear()
+                if stop.is_set():
+                    return
+                units = self._read(block=False)
+                if units is None:
+                    return  # the camera closed the connection
+                yield from self._convert(units, time.time())
+                self._keep_alive()
+        except Unsupported as exc:  # found out only now: FFmpeg takes over on the reconnect
+            _use_ffmpeg.add(self.url)
+            raise InputError(f"{exc}; reading the camera through FFmpeg from now on") from exc
 
     def _convert(self, units: list[tuple[_Track, Unit]], now: float) -> Iterator[tuple[av.Packet, float]]:
         newest: dict[int, int] = {}
@@ -243,8 +249,7 @@ class RtspInput(PacketInput):
                 continue
             if track.stream is self.video:
                 if position < self._video_pts:
-                    _use_ffmpeg.add(self.url)
-                    raise InputError("the camera sends B-frames; reconnecting through FFmpeg")
+                    raise Unsupported("the camera sends B-frames")
                 self._video_pts = position
             packet = av.Packet(data)
             packet.stream = track.stream
@@ -288,6 +293,8 @@ class RtspInput(PacketInput):
                 if buf[pos] != 0x24:  # an RTSP answer (a keep-alive) between the media
                     skip = _answer_size(buf, pos)
                     if skip is None:
+                        if size - pos > MAX_HEADER:
+                            raise InputError("the camera's stream is out of step (not RTSP)")
                         break
                     pos += skip
                     continue

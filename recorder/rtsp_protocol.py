@@ -128,7 +128,8 @@ class RtspConnection:
         if response.status == 401:
             raise RtspError("authentication failed" if self.username is not None
                             else "the camera asks for a user name and password")
-        if response.status == 461 or (response.status == 400 and method == "SETUP"):
+        if response.status == 461 or (response.status == 400 and method == "SETUP") \
+                or 300 <= response.status < 400:  # no TCP transport; redirects: FFmpeg follows
             raise Unsupported(f"{method}: {response.status} {response.reason}")
         if response.status != 200:
             raise RtspError(f"{method} refused: {response.status} {response.reason}")

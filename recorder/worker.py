@@ -285,7 +285,7 @@ class SourceWorker(threading.Thread):
                 for forward in self._forwards.values():
                     forward.write(packet, wall, self._session, source)
             if is_video:
-                self.decoder.offer(packet, codec_name, extradata)
+                self.decoder.offer(packet, codec_name, extradata, wall, source.latency)
                 self._count_frame()
         self._close_input()
 

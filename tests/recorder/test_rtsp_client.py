@@ -101,3 +101,32 @@ def test_cameras_the_station_does_not_read_itself_are_read_by_ffmpeg(manager, tm
         with av.open(str(result.path)) as container:
             packets = [p for p in container.demux(video=0) if p.size]
         assert any(p.pts != p.dts for p in packets), "the file keeps the camera's B-frames"
+
+
+def test_a_watched_camera_shows_every_frame_evenly_although_it_is_read_in_batches(manager):
+    """The reader hands frames over a few at a time; the decoder paces them out again, so a
+    tile that looks every 10 ms sees (nearly) every frame, not the last of each batch."""
+    from recorder.frames import Demand
+
+    with _camera() as camera:
+        manager.ensure_source(SourceSpec(1, "cam", camera.url))
+        wait_until(lambda: manager.status(1)[0] == "online", 30, message="online")
+        assert manager.reader(1) == "station"
+        slot = manager.frames(1)
+        token = slot.watch(Demand.ALL)
+        assert slot.wait_newer(0, 5) is not None
+        seen, steps = set(), []
+        last_change = time.monotonic()
+        end = last_change + 3.0
+        while time.monotonic() < end:
+            frame = slot.latest()
+            if frame.seq not in seen:
+                seen.add(frame.seq)
+                now = time.monotonic()
+                steps.append(now - last_change)
+                last_change = now
+            time.sleep(0.01)
+        slot.unwatch(token)
+    assert len(seen) >= 0.8 * 25 * 3, len(seen)  # 25 fps, a few may fall between looks
+    steps.sort()
+    assert steps[len(steps) // 2] >= 0.025, steps  # the median step is a frame, not a burst
