@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import struct
+from abc import ABC, abstractmethod
 
 from recorder.rtsp_protocol import Media, Unsupported
 
@@ -45,7 +46,7 @@ def rtp_header(data, start: int, end: int) -> tuple[int, int, bool, int, int] | 
     return seq, ts, bool(second & 0x80), pos, end
 
 
-class VideoDepay:
+class VideoDepay(ABC):
     """Common part of H.264 and H.265: gather the NAL units of one timestamp into an access
     unit. This runs for every RTP packet of every camera (a few hundred a second at
     4 Mbit/s), so the common case, a plain 12-byte header, is read with one `unpack_from`
@@ -97,8 +98,9 @@ class VideoDepay:
             out.append((self.ts, self.au, self.key))
         self.au, self.key = bytearray(), False
 
+    @abstractmethod
     def _payload(self, data: memoryview, pos: int, end: int) -> None:
-        raise NotImplementedError
+        """Append one RTP payload's NAL units to `au` (the codec's own packetization)."""
 
 
 class H264Depay(VideoDepay):
