@@ -56,7 +56,7 @@ def probe(target: str | PictureSpec, timeout: float = PROBE_TIMEOUT_S) -> ProbeR
 def _first_picture(source: PacketInput, deadline: float) -> np.ndarray:
     ctx = source.video.codec_context
     seen_keyframe = False
-    for packet in source.packets(threading.Event()):
+    for packet, _arrived in source.packets(threading.Event()):
         if time.monotonic() > deadline:
             break
         if packet.stream is not source.video or not (seen_keyframe or packet.is_keyframe):
