@@ -159,7 +159,7 @@ class Decoder(threading.Thread):
         self.decoded = 0
 
     def offer(self, packet: av.Packet, codec_name: str, extradata: bytes | None,
-              wall: float | None = None, hold: float = 0.0) -> None:
+              wall: float, hold: float = 0.0) -> None:
         """Called by the reader for each video packet; never blocks. `wall` is when the
         packet arrived; an input that hands packets over in batches says by how much it
         is late (`hold`), and each frame is shown `hold` after its arrival: evenly paced,
@@ -178,7 +178,6 @@ class Decoder(threading.Thread):
                 if not keyframe:
                     return
             self._need_keyframe = False
-            wall = time.time() if wall is None else wall
             self._queue.append((bytes(packet), codec_name, extradata, wall, wall + hold))
             self._cond.notify()
 

@@ -27,6 +27,16 @@ Unit = tuple[int, bytes | bytearray, bool]
 _HEAD = struct.Struct(">BBHI")
 
 
+def rtp_delta(earlier: int, later: int) -> int:
+    """`later - earlier` for 32-bit RTP timestamps that wrap: negative when `later` is older."""
+    return (later - earlier + 2**31) % 2**32 - 2**31
+
+
+def _b64(text: str) -> bytes:
+    """An SDP parameter set; cameras often leave out the base64 padding."""
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
 def rtp_header(data, start: int, end: int) -> tuple[int, int, bool, int, int] | None:
     """(sequence, timestamp, marker, payload start, payload end) or None if not RTP."""
     if end - start < 12:
@@ -106,7 +116,7 @@ class VideoDepay(ABC):
 class H264Depay(VideoDepay):
     def parameter_sets(self) -> list[bytes]:
         sprop = self.media.fmtp.get("sprop-parameter-sets", "")
-        return [base64.b64decode(p + "=" * (-len(p) % 4)) for p in sprop.split(",") if p]
+        return [_b64(p) for p in sprop.split(",") if p]
 
     def _payload(self, data: memoryview, pos: int, end: int) -> None:
         nal = data[pos]
@@ -157,8 +167,7 @@ class H265Depay(VideoDepay):
     def parameter_sets(self) -> list[bytes]:
         sets = []
         for key in ("sprop-vps", "sprop-sps", "sprop-pps"):
-            sets += [base64.b64decode(p + "=" * (-len(p) % 4))
-                     for p in self.media.fmtp.get(key, "").split(",") if p]
+            sets += [_b64(p) for p in self.media.fmtp.get(key, "").split(",") if p]
         return sets
 
     def _payload(self, data: memoryview, pos: int, end: int) -> None:
@@ -229,7 +238,6 @@ class AacDepay:
         self._adts[2] = ((object_type - 1) << 6) | (rate_index << 2) | (channels >> 2)
         self._adts[3] = (channels & 0x03) << 6
         self._adts[5], self._adts[6] = 0x1F, 0xFC
-        self.rate = media.clock_rate
         self._fragments: list[bytes] = []
         self._wanted = 0
 
@@ -278,8 +286,10 @@ class AacDepay:
 
 
 class G711Depay:
+    """One RTP payload is one packet of samples, as it is."""
+
     def __init__(self, media: Media):
-        self.rate = media.clock_rate
+        self.media = media
 
     def push(self, data: bytearray, start: int, end: int, out: list[Unit]) -> None:
         header = rtp_header(data, start, end)

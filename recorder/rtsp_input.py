@@ -18,7 +18,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import socket
 import threading
 import time
 from fractions import Fraction
@@ -27,9 +26,10 @@ from typing import Iterator
 import av
 
 from recorder.inputs import READ_TIMEOUT_S, ContainerInput, InputError, PacketInput
-from recorder.rtp_depay import Unit, depacketizer
+from recorder.redact import redact
+from recorder.rtp_depay import START, Unit, depacketizer, rtp_delta
 from recorder.rtsp_protocol import (MAX_HEADER, Media, RtspConnection, RtspError, Unsupported,
-                                    parse_sdp)
+                                    message_end, parse_sdp)
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +49,9 @@ def open_rtsp(url: str, transport: str) -> PacketInput:
         try:
             return RtspInput(url)
         except Unsupported as exc:
-            log.info("camera %s: %s; FFmpeg reads it", _redacted(url), exc)
+            log.info("camera %s: %s; FFmpeg reads it", redact(url), exc)
             _use_ffmpeg.add(url)
     return ContainerInput(url, options={"rtsp_transport": transport}, network=True)
-
-
-def _redacted(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.rpartition('@')[2]}"
 
 
 class _Track:
@@ -78,9 +73,9 @@ class _Track:
         """RTP time since `base`, unwrapped past 2**32."""
         if self.last is None:
             self.base = ts if self.base is None else self.base
-            self.unwrapped = (ts - self.base + 2**31) % 2**32 - 2**31
+            self.unwrapped = rtp_delta(self.base, ts)
         else:
-            self.unwrapped += (ts - self.last + 2**31) % 2**32 - 2**31
+            self.unwrapped += rtp_delta(self.last, ts)
         self.last = ts
         return self.unwrapped
 
@@ -143,8 +138,7 @@ class RtspInput(PacketInput):
         self._by_channel: list[_Track | None] = [self.tracks.get(c) for c in range(256)]
         self.video = None  # set by _probe
         self.audio = None
-        played = conn.request("PLAY", conn.control_url(base, "*") if base else conn.url,
-                              {"Range": "npt=0.000-"})
+        played = conn.request("PLAY", base, {"Range": "npt=0.000-"})  # the aggregate URL
         for item in played.headers.get("rtp-info", "").split(","):
             fields = dict(p.strip().partition("=")[::2] for p in item.split(";"))
             for track in self.tracks.values():
@@ -184,13 +178,12 @@ class RtspInput(PacketInput):
             if (len(after_key) >= PROBE_FRAMES and (audio is None or audio_unit is not None)) \
                     or now > settle_until:
                 break
-        steps = [(b - a + 2**31) % 2**32 - 2**31 for a, b in zip(after_key, after_key[1:])]
-        if any(step < 0 for step in steps):
+        if any(rtp_delta(a, b) < 0 for a, b in zip(after_key, after_key[1:])):
             raise Unsupported("the camera sends B-frames")
         if audio is not None and audio_unit is None:
             log.warning("camera %s describes audio but sends none; recording video only",
-                        _redacted(self.conn.url))
-        params = b"".join(b"\x00\x00\x00\x01" + p for p in video.depay.parameter_sets())
+                        self.conn.url)
+        params = b"".join(START + p for p in video.depay.parameter_sets())
         self.video = video.stream = self._template(video.media, params + keyframe[1]).streams.video[0]
         if audio is not None and audio_unit is not None:
             self.audio = audio.stream = self._template(audio.media, audio_unit[1]).streams.audio[0]
@@ -291,12 +284,12 @@ class RtspInput(PacketInput):
         try:
             while size - pos >= 4:
                 if buf[pos] != 0x24:  # an RTSP answer (a keep-alive) between the media
-                    skip = _answer_size(buf, pos)
-                    if skip is None:
+                    end = message_end(buf, pos)
+                    if end is None:
                         if size - pos > MAX_HEADER:
                             raise InputError("the camera's stream is out of step (not RTSP)")
                         break
-                    pos += skip
+                    pos = end
                     continue
                 end = pos + 4 + ((buf[pos + 2] << 8) | buf[pos + 3])
                 if end > size:
@@ -328,20 +321,6 @@ class RtspInput(PacketInput):
         for container in self._probes:
             container.close()
         self._probes = []
-
-
-def _answer_size(buf: bytearray, pos: int) -> int | None:
-    """Length of the RTSP answer at `pos` with its body, None while it is incomplete."""
-    end = buf.find(b"\r\n\r\n", pos)
-    if end < 0:
-        return None
-    head = bytes(buf[pos:end]).lower()
-    length = 0
-    if b"content-length:" in head:
-        value = head.split(b"content-length:", 1)[1].split(b"\r\n", 1)[0].strip()
-        length = int(value) if value.isdigit() else 0
-    total = end + 4 + length - pos
-    return total if pos + total <= len(buf) else None
 
 
 __all__ = ["RtspInput", "open_rtsp"]

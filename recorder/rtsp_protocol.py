@@ -86,6 +86,21 @@ def parse_sdp(text: str) -> list[Media]:
     return medias
 
 
+def message_end(buf: bytearray, pos: int = 0) -> int | None:
+    """Where the RTSP message starting at `pos` ends, body included; None while incomplete.
+    Used for the answers to requests and for those that arrive between the media."""
+    head_end = buf.find(b"\r\n\r\n", pos)
+    if head_end < 0:
+        return None
+    head = bytes(buf[pos:head_end]).lower()
+    length = 0
+    if b"content-length:" in head:
+        value = head.split(b"content-length:", 1)[1].split(b"\r\n", 1)[0].strip()
+        length = int(value) if value.isdigit() else 0
+    end = head_end + 4 + length
+    return end if end <= len(buf) else None
+
+
 def _parse_challenge(value: str) -> tuple[str, dict[str, str]]:
     scheme, _, rest = value.strip().partition(" ")
     params = {k.lower(): v1 if v1 else v2
@@ -166,15 +181,14 @@ class RtspConnection:
                         del self.buffer[:size]
                         continue
             else:
-                end = self.buffer.find(b"\r\n\r\n")
-                if end >= 0:
-                    response = self._parse_head(bytes(self.buffer[:end]))
-                    length = int(response.headers.get("content-length", "0") or 0)
-                    if len(self.buffer) >= end + 4 + length:
-                        response.body = bytes(self.buffer[end + 4:end + 4 + length])
-                        del self.buffer[:end + 4 + length]
-                        return response
-                elif len(self.buffer) > MAX_HEADER:
+                end = message_end(self.buffer)
+                if end is not None:
+                    head, _, body = bytes(self.buffer[:end]).partition(b"\r\n\r\n")
+                    del self.buffer[:end]
+                    response = self._parse_head(head)
+                    response.body = body
+                    return response
+                if b"\r\n\r\n" not in self.buffer and len(self.buffer) > MAX_HEADER:
                     raise RtspError("the camera's answer is not RTSP")
             chunk = self.sock.recv(1 << 16)
             if not chunk:

@@ -123,10 +123,9 @@ class SourceWorker(threading.Thread):
             if record_id in self._recordings:
                 raise ValueError(f"record {record_id} is already recording")
             begin = self._gop[0][1] if self._gop else None
-            if self._input is not None:
-                self._pending[record_id] = (self._session, time.time())
             self._recordings[record_id] = recording
             if self._input is not None:
+                self._pending[record_id] = (self._session, time.time())
                 self._input.wake()  # what arrived before now goes into the pre-roll at once
         return begin
 
@@ -389,7 +388,7 @@ class SourceWorker(threading.Thread):
             recording = self._recordings.get(record_id)
             if recording is None or session is not self._session or self._input is None:
                 continue
-            for packet, wall in list(self._gop):
+            for packet, wall in self._gop:
                 if record_id not in self._recordings:
                     break  # writing failed: the file is set aside
                 self._write(recording, record_id, packet, wall, self._input)

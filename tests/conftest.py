@@ -67,6 +67,17 @@ def decode_video(path: str | Path) -> dict:
         }
 
 
+def decode_audio(path: str | Path) -> tuple[str, float, int] | None:
+    """(codec, seconds of decoded samples, sample rate) of a file's audio, None without."""
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return None
+        stream = container.streams.audio[0]
+        samples = sum(frame.samples for frame in container.decode(stream))
+        return stream.codec_context.name, samples / stream.codec_context.sample_rate, \
+            stream.codec_context.sample_rate
+
+
 def md5_of(data: bytes | Path) -> str:
     if isinstance(data, Path):
         data = data.read_bytes()

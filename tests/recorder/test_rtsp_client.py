@@ -12,7 +12,7 @@ import pytest
 
 from recorder.manager import RecorderManager
 from recorder.worker import SourceSpec
-from tests.conftest import decode_video, wait_until
+from tests.conftest import decode_audio, decode_video, wait_until
 from tests.support.camera import RtspCamera, skip_reason
 
 pytestmark = pytest.mark.rtsp
@@ -47,21 +47,12 @@ def _record(manager: RecorderManager, url: str, path: Path, seconds: float, *,
     return decode_video(result.path), result
 
 
-def _audio(path: Path) -> tuple[str, float] | None:
-    with av.open(str(path)) as container:
-        if not container.streams.audio:
-            return None
-        stream = container.streams.audio[0]
-        samples = sum(frame.samples for frame in container.decode(stream))
-        return stream.codec_context.name, samples / stream.codec_context.sample_rate
-
-
 def test_h264_with_aac_is_read_by_the_station_and_recorded_by_copy(manager, tmp_path):
     with _camera(audio="aac") as camera:
         info, result = _record(manager, camera.url, tmp_path / "aac.mp4", 3.0, reader="station")
     assert info["codec"] == "h264" and (info["width"], info["height"]) == (320, 240)
     assert info["first_pts"] == 0 and info["monotonic"] and info["frames"] >= 80
-    codec, seconds = _audio(result.path)
+    codec, seconds, _rate = decode_audio(result.path)
     assert codec == "aac"
     assert abs(seconds - info["duration"]) < 0.5, (seconds, info["duration"])
 
@@ -95,7 +86,7 @@ def test_cameras_the_station_does_not_read_itself_are_read_by_ffmpeg(manager, tm
         info, result = _record(manager, camera.url, tmp_path / f"{kind}.mp4", 3.0, reader="ffmpeg")
     assert info["codec"] == "h264" and info["monotonic"] and info["frames"] >= 70
     if kind == "l16":  # raw PCM cannot go into MP4 as it is: it becomes AAC
-        codec, seconds = _audio(result.path)
+        codec, seconds, _rate = decode_audio(result.path)
         assert codec == "aac" and abs(seconds - info["duration"]) < 0.6
     else:
         with av.open(str(result.path)) as container:

@@ -14,7 +14,7 @@ from app.schemas import GroupIn, SourceIn
 from recorder.encoding import COPY, scaled
 from recorder.manager import RecorderManager
 from recorder.worker import SourceSpec
-from tests.conftest import decode_video, md5_of, wait_until
+from tests.conftest import decode_audio, decode_video, md5_of, wait_until
 
 PATTERN_720P = "testsrc://testsrc2?size=1280x720&rate=25&gop=1"
 
@@ -76,24 +76,14 @@ def test_rtc_level_scales_and_copy_stays_untouched(tmp_path: Path):
     assert abs(low["frames"] - full["frames"]) <= 2, (low["frames"], full["frames"])
 
 
-def _audio_info(path: str) -> tuple[str, float, int] | None:
-    with av.open(path) as container:
-        if not container.streams.audio:
-            return None
-        stream = container.streams.audio[0]
-        samples = sum(f.samples for f in container.decode(stream))
-        return stream.codec_context.name, samples / stream.codec_context.sample_rate, \
-            stream.codec_context.sample_rate
-
-
 def test_g711_audio_becomes_aac_and_an_drops_it(station, rtsp_camera_pcma):
     kept = _record(station, "alaw", rtsp_camera_pcma.url, None, 4.0)
     video = decode_video(kept.location)
-    codec, seconds, rate = _audio_info(kept.location)
+    codec, seconds, rate = decode_audio(kept.location)
     assert video["codec"] == "h264" and codec == "aac" and rate == 8000
     assert abs(seconds - video["duration"]) < 0.6, (seconds, video["duration"])
     dropped = _record(station, "mute", rtsp_camera_pcma.url + "#udp", "-an", 2.0)
-    assert _audio_info(dropped.location) is None
+    assert decode_audio(dropped.location) is None
     assert decode_video(dropped.location)["frames"] >= 40
 
 
