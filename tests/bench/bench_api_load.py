@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.bench.station_process import HeadlessStation, machine_cpu  # noqa: E402
+from tests.bench.station_process import HeadlessStation, machine_cpu, wait_for  # noqa: E402
 
 
 # --- the load generator (runs in its own process: `--client`) ----------------------
@@ -90,14 +90,6 @@ def client_main(args) -> None:
 
 
 # --- the station -------------------------------------------------------------------
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
 # --- measuring ---------------------------------------------------------------------
 def percentile(values: list[float], q: float) -> float:
     if not values:

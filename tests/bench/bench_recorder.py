@@ -38,7 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.bench.station_process import HeadlessStation, cpu_seconds, machine_cpu  # noqa: E402
+from tests.bench.station_process import (  # noqa: E402
+    HeadlessStation, cpu_seconds, machine_cpu, wait_for)
 from tests.support.camera import RtspCamera, skip_reason  # noqa: E402
 from tests.support.clip import ClipIndex, cached_clip  # noqa: E402
 
@@ -98,14 +99,6 @@ def start_ffmpeg(ffmpeg: str, url: str, folder: Path, log) -> subprocess.Popen:
          "-i", url, "-c", "copy", "-f", "segment", "-segment_time", "60",
          "-segment_format", "mp4", "-reset_timestamps", "1", str(folder / "seg%03d.mp4")],
         stdout=log, stderr=log)
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def run_round(n: int, args, camera: RtspCamera, index: ClipIndex, work: Path) -> Round:

@@ -5,7 +5,6 @@ muted audio is dropped, the video carries on."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import av
 
