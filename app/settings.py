@@ -79,6 +79,23 @@ class Settings(BaseSettings):
         "Device Connect: issue access tokens without asking the operator."))
     dc_token_ttl_s: int = Field(3600, ge=60, le=31 * 24 * 3600, description=(
         "Device Connect: lifetime of an access token, in seconds."))
+    # --- security (docs/security.md) ----------------------------------------------------------
+    allowed_hosts: list[str] = Field(default_factory=list, description=(
+        "Host names (besides the bind address and loopback names) the native and Huawei "
+        "dialects answer to; anything else is refused, which stops DNS rebinding."))
+    allowed_origins: list[str] = Field(default_factory=list, description=(
+        "Web origins (`https://host:port`) allowed to change state through the native and "
+        "Huawei dialects; a state-changing request from any other page is refused."))
+    media_dirs: list[Path] = Field(default_factory=list, description=(
+        "Folders `file://` sources may read from (empty = no file sources)."))
+    sync_dirs: list[Path] = Field(default_factory=list, description=(
+        "Folders a directory sync may write into (empty = `<data_dir>/exports`)."))
+    max_sources: int = Field(256, ge=1, le=100_000, description=(
+        "Most sources the catalog holds; creating one more is refused."))
+    tls_cert: Path | None = Field(None, description=(
+        "PEM certificate chain for HTTPS (with tls_key); empty = plain HTTP."))
+    tls_key: Path | None = Field(None, description=(
+        "PEM private key of tls_cert; read at start, never shown."))
 
     @classmethod
     def settings_customise_sources(
@@ -100,6 +117,14 @@ class Settings(BaseSettings):
             object.__setattr__(self, "storage_dir", data_dir / "recordings")
         else:
             object.__setattr__(self, "storage_dir", self.storage_dir.expanduser().resolve())
+        if not self.sync_dirs:
+            object.__setattr__(self, "sync_dirs", [data_dir / "exports"])
+        object.__setattr__(self, "media_dirs",
+                           [Path(p).expanduser().resolve() for p in self.media_dirs])
+        object.__setattr__(self, "sync_dirs",
+                           [Path(p).expanduser().resolve() for p in self.sync_dirs])
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: set both or neither")
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{data_dir / 'catalog.sqlite3'}")
         if not self.is_loopback and not self.token:
@@ -133,7 +158,8 @@ def load_settings(**overrides: Any) -> Settings:
 # --- writing the config file (the GUI's settings dialog) -------------------------------------
 # Fields the running station took at start-up and cannot change under its feet: the API
 # socket and its auth, where the catalog and the recordings live.
-RESTART_FIELDS = frozenset({"host", "port", "token", "data_dir", "storage_dir", "database_url"})
+RESTART_FIELDS = frozenset({"host", "port", "token", "data_dir", "storage_dir", "database_url",
+                            "tls_cert", "tls_key"})
 
 
 def read_config(path: Path | None = None) -> dict[str, Any]:
