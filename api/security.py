@@ -14,6 +14,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
+from typing import Callable
 
 from aiohttp import web
 
@@ -37,6 +38,22 @@ class Principal:
 
 
 PRINCIPAL = web.RequestKey("principal", Principal)
+
+
+@dataclass(frozen=True)
+class DialectPolicy:
+    """How the guard treats a dialect's requests, declared on its (sub-)application as
+    `app[POLICY]`: its name (logs, audit), how it renders a refusal in its own error shape,
+    and whether `Host` and `Origin` are checked (Device Connect serves any page by design and
+    is protected by its access tokens instead)."""
+
+    name: str
+    render: Callable[[web.Request, int, str], web.StreamResponse]
+    check_host: bool = True
+    check_origin: bool = True
+
+
+POLICY = web.AppKey("dialect_policy", DialectPolicy)
 
 
 def client_address(request: web.BaseRequest) -> str:
