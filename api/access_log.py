@@ -1,5 +1,7 @@
-"""The access log, without secrets: a token sent as `?accessToken=` and a camera password
-inside a `uri_rtsp` sent as a query parameter would otherwise be written in clear."""
+"""The access log, without secrets: a token sent as `?accessToken=`, a Device Connect
+`clientId` and a camera password inside a `uri_rtsp` sent as a query parameter would
+otherwise be written in clear. Which names and URI parts are secret is decided in one place,
+`recorder.redact`."""
 
 from __future__ import annotations
 
@@ -9,26 +11,25 @@ from urllib.parse import quote, unquote_plus
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
-from recorder.redact import MASK, redact
-
-SECRET_PARAMS = {"accesstoken", "access_token", "token", "password", "sk", "secret"}
+from recorder.redact import MASK, is_secret_param, redact
 
 
 def redact_target(path_qs: str) -> str:
     """`/x?accessToken=t&uri_rtsp=rtsp://u:p@h/` → `/x?accessToken=******&uri_rtsp=rtsp://u:******@h/`."""
     path, sep, query = path_qs.partition("?")
+    path = redact(path) or path  # a URI-shaped path segment (`/x/rtsp://u:p@h`) too
     if not sep:
         return path
     pieces = []
     for piece in query.split("&"):
         key, eq, value = piece.partition("=")
-        if eq and unquote_plus(key).lower() in SECRET_PARAMS:
+        if eq and is_secret_param(key):
             value = MASK
         elif eq:
             plain = unquote_plus(value)
             masked = redact(plain)
             if masked != plain:
-                value = quote(masked, safe=":/@*?=")
+                value = quote(masked or "", safe=":/@*?=")
         pieces.append(key + eq + value)
     return path + "?" + "&".join(pieces)
 

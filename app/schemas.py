@@ -1,6 +1,7 @@
 """Public shapes: what services accept and return. The native API validates requests with
 these same models and generates its OpenAPI document from them; the GUI builds them from
-its dialogs. Secrets never leave the core: passwords are masked as `"******"`.
+its dialogs. Secrets never leave the core: passwords, and every credential inside a URI
+(`recorder.redact.mask_uri`), are masked as `"******"`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-MASK = "******"
+from recorder.redact import MASK, mask_uri  # one masking for answers, events, logs, snapshots
 
 
 def iso_utc(value: datetime | None) -> str | None:
@@ -158,32 +159,63 @@ class RecordStopIn(BaseModel):
     tag_name: str = Field(min_length=1, max_length=255)
 
 
-def mask_uri_password(uri: str | None) -> str | None:
-    """`rtsp://user:secret@host/x` → `rtsp://user:******@host/x`."""
-    if not uri or "://" not in uri:
-        return uri
-    scheme, rest = uri.split("://", 1)
-    authority, sep, path = rest.partition("/")
-    if "@" not in authority:
-        return uri
-    userinfo, host = authority.rsplit("@", 1)
-    if ":" not in userinfo:
-        return uri
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user}:{MASK}@{host}{sep}{path}"
-
-
-def unmask_uri_password(new: str | None, stored: str | None) -> str | None:
-    """A client that sends the masked URI back keeps the stored password. Only the fragment
+def unmask_uri(new: str | None, stored: str | None) -> str | None:
+    """A client that sends the masked URI back keeps the stored credentials. Only the fragment
     may differ (`#udp`, the RTSP transport choice, never sent anywhere): any other change
-    (host, path, user) with the mask must come with the password again."""
+    (scheme, host, user, path, query) with a mask must come with the secrets again, so a
+    stored password is never sent to a new address. Otherwise the URI is kept as sent, the
+    mask included (it is no one's secret)."""
     if not new or MASK not in new or not stored:
         return new
     new_base, sep, fragment = new.partition("#")
     stored_base = stored.partition("#")[0]
-    if mask_uri_password(stored_base) == new_base:
+    if mask_uri(stored_base) == new_base:
         return stored_base + sep + fragment
     return new
+
+
+def mask_picture(picture: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A PictureSource's `uri_http_picture` as shown: its password and the credentials of its
+    URL masked."""
+    if not picture:
+        return picture
+    shown = dict(picture)
+    if shown.get("password"):
+        shown["password"] = MASK
+    if isinstance(shown.get("uri"), str):
+        shown["uri"] = mask_uri(shown["uri"])
+    return shown
+
+
+def unmask_picture(new: dict[str, Any] | None, stored: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A masked `uri_http_picture` sent back keeps the stored secrets: the URL's by
+    `unmask_uri`; the password field's only while the URL (once unmasked) points at the
+    same scheme, host and port and the user is the same, so the password never follows a new
+    address (there it is dropped: the operator types it again)."""
+    if not new:
+        return new
+    old = stored or {}
+    picture = dict(new)
+    picture["uri"] = unmask_uri(picture.get("uri"), old.get("uri"))
+    if picture.get("password") == MASK:
+        same = _origin(picture.get("uri")) == _origin(old.get("uri")) \
+            and (picture.get("user") or None) == (old.get("user") or None)
+        picture["password"] = old.get("password") if same else None
+    return picture
+
+
+def _origin(uri: str | None) -> str | None:
+    """`http://u:p@Host:80/x?y` → `http://host:80`: where a request (and a password) goes."""
+    if not uri or "://" not in uri:
+        return None
+    scheme, rest = uri.split("://", 1)
+    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
+    return f"{scheme.lower()}://{authority.lower()}"
+
+
+# The names before the masking moved to recorder.redact (the GUI still uses the first).
+mask_uri_password = mask_uri
+unmask_uri_password = unmask_uri
 
 
 # --- sync (`POST /api/v1/sync`) and the upload endpoint another station syncs into ---------

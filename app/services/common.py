@@ -12,39 +12,42 @@ from sqlmodel import Session, select
 from app.errors import NotFound
 from app.models import Group, Record, Source, Tag
 from app.schemas import (
-    MASK,
     HttpPicture,
     RecordOut,
     SourceOut,
     iso_utc,
-    mask_uri_password,
+    mask_picture,
+    mask_uri,
 )
+from recorder.redact import redact
 
 StatusLookup = Callable[[int], tuple[str, "str | None"]]
 
 
 def source_out(row: Source | dict, status: tuple[str, str | None]) -> SourceOut:
+    """A source as every front end sees it: its credentials masked (`mask_uri`)."""
     data = row.model_dump() if isinstance(row, Source) else dict(row)
-    picture = data.get("uri_http_picture")
-    if picture:
-        picture = HttpPicture.model_validate(picture)
-        if picture.password:
-            picture = picture.model_copy(update={"password": MASK})
+    picture = mask_picture(data.get("uri_http_picture"))
+    picture = HttpPicture.model_validate(picture) if picture else None
     created = data.get("created_utc")
     return SourceOut(
         id=data["id"],
         created_utc=created if isinstance(created, str) else iso_utc(created),
-        status=status[0], error=status[1],
+        status=status[0], error=redact(status[1]),
         model=data.get("model") or "Source", name=data["name"],
-        uri_rtsp=mask_uri_password(data.get("uri_rtsp")), uri_http_picture=picture,
+        uri_rtsp=mask_uri(data.get("uri_rtsp")), uri_http_picture=picture,
         description=data.get("description"), ffmpeg_cmd=data.get("ffmpeg_cmd"),
         enabled=data.get("enabled", True),
     )
 
 
 def source_snapshot(row: Source) -> dict:
+    """The source as a record keeps it, credentials masked: the snapshot only describes what
+    was recorded (nothing reads a camera from it), so it has no secret to keep."""
     data = row.model_dump(mode="json")
     data["created_utc"] = iso_utc(row.created_utc)
+    data["uri_rtsp"] = mask_uri(data.get("uri_rtsp"))
+    data["uri_http_picture"] = mask_picture(data.get("uri_http_picture"))
     return data
 
 

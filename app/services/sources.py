@@ -12,7 +12,7 @@ from app.errors import Conflict, InvalidInput
 from app.events import CatalogChanged, EventSink
 from app.ffmpeg_cmd import profile_of
 from app.models import Record, Source
-from app.schemas import MASK, HttpPicture, SourceIn, SourceModel, SourceOut, unmask_uri_password
+from app.schemas import HttpPicture, SourceIn, SourceModel, SourceOut, unmask_picture, unmask_uri_password
 from app.services.common import get_source, source_out
 from recorder.frames import FrameSlot, encode_jpeg
 from recorder.inputs import validate_uri
@@ -133,10 +133,7 @@ class SourceService:
             fields["uri_rtsp"] = unmask_uri_password(data.uri_rtsp, stored.uri_rtsp if stored else None)
         if "uri_http_picture" in sent:
             picture = data.uri_http_picture.model_dump(mode="json") if data.uri_http_picture else None
-            if picture and picture.get("password") == MASK:
-                old = (stored.uri_http_picture or {}) if stored else {}
-                picture["password"] = old.get("password")
-            fields["uri_http_picture"] = picture
+            fields["uri_http_picture"] = unmask_picture(picture, stored.uri_http_picture if stored else None)
         for key in ("description", "ffmpeg_cmd", "enabled"):
             if key in sent and getattr(data, key) is not None:
                 fields[key] = getattr(data, key)
