@@ -108,9 +108,17 @@ class AccessDecided:
     outcome: str
 
 
+@dataclass(frozen=True)
+class AuditWritten:
+    """`count` audit entries reached the catalog (published by the audit writer thread, a
+    batch at a time): an open audit view reloads."""
+
+    count: int
+
+
 Event = (SourceStatusChanged | CatalogChanged | RecordingStarted | RecordingStopped
          | RecordingPaused | RecordChanged | RecordingMuted | PhotoTaken | AccessRequested
-         | AccessDecided)
+         | AccessDecided | AuditWritten)
 
 
 class EventSink(Protocol):

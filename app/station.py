@@ -20,6 +20,7 @@ from app.services import (
     SyncService,
     UploadService,
 )
+from app.services.audit import AuditService
 from app.services.dc_auth import DeviceConnectAuth
 from app.services.dc_recorder import MediaRecorderService
 from app.services.live_record import LiveRecordService
@@ -48,6 +49,8 @@ class Station:
     media_recorders: MediaRecorderService = field(init=False)
     live_records: LiveRecordService
     rtc_jobs: RtcJobService
+    # The audit trail of state changes (API guard middleware, GUI): see app.services.audit.
+    audit: AuditService = field(init=False)
     version: str = __version__
 
     @property
@@ -62,6 +65,7 @@ class Station:
         self.media_recorders = MediaRecorderService(
             self.recordings, self.sources, self.bus,
             photos_dir=self.settings.recordings_dir / "photos")
+        self.audit = AuditService(self.catalog, self.bus)
 
 
 def build_station(settings: Settings) -> Station:
@@ -112,7 +116,8 @@ def apply_settings(station: Station, new: Settings) -> set[str]:
 
 def start_station(station: Station) -> None:
     """Close what a crash left open, seed the demo on an empty catalog, start the readers,
-    resume unfinished sync jobs."""
+    resume unfinished sync jobs, start the audit writer (it purges old entries first)."""
+    station.audit.start()
     station.recordings.recover_interrupted()
     station.rtc_jobs.recover_interrupted()
     station.sync.start()
@@ -135,7 +140,7 @@ def seed_demo(station: Station) -> None:
 
 def stop_station(station: Station) -> None:
     """Pause syncing (it resumes on the next start), finalize recordings, stop the readers,
-    close the catalog."""
+    write the audit entries still queued, close the catalog."""
     station.sync.stop()
     station.rtc_jobs.shutdown()
     finished = station.recordings.stop_all()
@@ -143,4 +148,5 @@ def stop_station(station: Station) -> None:
         log.info("finalized %d recording(s) on shutdown", len(finished))
     station.live_records.shutdown()
     station.recorder.shutdown()
+    station.audit.stop()
     station.catalog.close()

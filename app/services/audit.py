@@ -1,0 +1,335 @@
+"""The audit trail: who changed what, through which door, with what result — kept in the
+catalog for `RETENTION_DAYS` days.
+
+Every front end reports its state changes here: the API's guard middleware for each
+state-changing request of any dialect, the GUI through `app.audited.AuditedStation`. An
+entry names the caller (dialect, client address, a client or token id — never a secret),
+the action, its target (`source 3`, `tag lobby` ...) and the result.
+
+`record()` is called on the API's event loop and on the GUI's worker threads, so it must
+never block and never fail: it only appends to a bounded in-memory queue (the oldest entry
+gives way when it is full, and the count lost is logged). One worker thread writes the queue
+to the catalog in batches, retries with a back-off while the catalog cannot be written (a
+full disk, a lock held elsewhere), and purges entries older than the retention at start and
+once a day.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Mapping
+
+from pydantic import BaseModel, Field as PydField
+from sqlalchemy import delete, func
+from sqlmodel import Field, SQLModel, select
+
+from app.catalog import Catalog
+from app.events import AuditWritten, EventSink
+from app.schemas import iso_utc
+
+log = logging.getLogger(__name__)
+
+RETENTION_DAYS = 90
+PURGE_EVERY_S = 24 * 3600.0
+MAX_QUEUE = 10_000          # entries waiting for the writer; the oldest gives way beyond
+BATCH = 500                 # entries per transaction
+MAX_BACKOFF_S = 30.0        # between two attempts while the catalog cannot be written
+DROP_LOG_EVERY_S = 10.0     # "queue full" is logged at most this often
+PURGE_CHUNK = 10_000        # rows deleted per transaction, so other writers never wait long
+MAX_PAGE_SIZE = 500
+
+# Column widths (PostgreSQL enforces them; SQLite does not, so values are cut here).
+WIDTHS = {"dialect": 32, "address": 64, "who": 128, "action": 255, "target": 512, "result": 64}
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class AuditEntry(SQLModel, table=True):
+    """One state change (migration 0005). Times are UTC."""
+
+    __tablename__ = "audit_entry"
+    id: int | None = Field(default=None, primary_key=True)
+    time_utc: datetime = Field(index=True, nullable=False)
+    dialect: str = Field(max_length=WIDTHS["dialect"])
+    address: str = Field(max_length=WIDTHS["address"])
+    who: str = Field(max_length=WIDTHS["who"])
+    action: str = Field(max_length=WIDTHS["action"])
+    target: str | None = Field(default=None, max_length=WIDTHS["target"])
+    result: str = Field(max_length=WIDTHS["result"])
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    time: str = PydField(description="when the change was asked for, ISO 8601 UTC")
+    dialect: str = PydField(description="`native`, `device_connect`, `huawei_live`, `huawei_rtc`, `gui`")
+    address: str = PydField(description="the client's address (`local` for the GUI)")
+    who: str = PydField(description="the credential's id (`station-token`, `open`, `dc-client:…`, "
+                        "`ak:…`) or the operator's OS user name; never a secret")
+    action: str = PydField(description="`METHOD /route/{pattern}` for the API, a verb for the GUI")
+    target: str | None = PydField(description="what it touched: `source 3`, `tag lobby`, `record …`")
+    result: str = PydField(description="the HTTP status for the API; `ok` or `failed: …` for the GUI")
+
+
+class AuditPage(BaseModel):
+    """`GET /api/v1/audit`: newest first."""
+
+    items: list[AuditEntryOut]
+    total: int = PydField(description="entries matching the filters (and `before_id`)")
+    page: int
+    page_size: int
+
+
+def clean(value: Any, width: int) -> str:
+    """A printable, bounded string: control characters become `?`, the rest is cut."""
+    text = CONTROL.sub("?", value if isinstance(value, str) else str(value))
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+# Path parameters and body fields that name what a request touches, with the word shown.
+# Only identifiers and names: never a URI, a location or anything that may carry a secret.
+TARGET_KEYS = (("group_id", "group"), ("source_id", "source"), ("record_id", "record"),
+               ("job_id", "job"), ("upload_id", "upload"), ("app_id", "app"),
+               ("project_id", "project"), ("tag_name", "tag"), ("group_name", "group"),
+               ("name", "name"), ("app", "app"), ("stream", "stream"),
+               ("serviceId", "service"), ("user_id", "user"), ("room_id", "room"))
+MAX_BODY_PARSED = 1 << 20
+
+
+def describe_target(params: Mapping[str, Any] | None = None,
+                    body: bytes | str | Mapping[str, Any] | None = None) -> str | None:
+    """`source 3`, `group 2, source 5`, `tag lobby, group demo` ... from a request's path
+    parameters (`request.match_info`) and its JSON body (raw bytes or parsed). Never raises;
+    a body that is not a JSON object adds nothing. A path parameter wins over a body field
+    of the same word."""
+    try:
+        fields: dict[str, Any] = {}
+        if isinstance(body, (bytes, bytearray, str)) and 0 < len(body) <= MAX_BODY_PARSED:
+            try:
+                body = json.loads(body)
+            except (ValueError, RecursionError):
+                body = None
+        if isinstance(body, Mapping):
+            fields.update(body)
+        if params:
+            fields.update(params)
+        parts, seen = [], set()
+        for key, word in TARGET_KEYS:
+            value = fields.get(key)
+            if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+                continue
+            part = f"{word} {value}"
+            if part not in seen:
+                seen.add(part)
+                parts.append(part)
+        return clean(", ".join(parts), WIDTHS["target"]) if parts else None
+    except Exception:  # noqa: BLE001 - describing a target must never break a request
+        return None
+
+
+@dataclass(frozen=True)
+class _Pending:
+    seq: int
+    row: dict
+
+
+class AuditService:
+    """Records state changes without ever blocking its caller; lists and purges them."""
+
+    def __init__(self, catalog: Catalog, bus: EventSink | None = None, *,
+                 retention_days: int = RETENTION_DAYS, max_queue: int = MAX_QUEUE,
+                 clock: Callable[[], datetime] = utcnow):
+        self.catalog, self.bus = catalog, bus
+        self.retention_days, self.max_queue, self.clock = retention_days, max_queue, clock
+        self._cond = threading.Condition()
+        self._pending: deque[_Pending] = deque()
+        self._seq = 0
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self.dropped = 0        # entries lost because the queue was full
+        self.failures = 0       # failed write attempts
+        self._dropped_logged = 0
+        self._drop_logged_at = -DROP_LOG_EVERY_S
+
+    # --- recording ---------------------------------------------------------------------
+    def record(self, *, dialect: str, address: str, who: str, action: str,
+               target: str | None, result: str) -> None:
+        """Queue one entry; returns at once and never raises."""
+        try:
+            row = {"time_utc": self.clock().astimezone(timezone.utc),
+                   "dialect": clean(dialect, WIDTHS["dialect"]),
+                   "address": clean(address, WIDTHS["address"]),
+                   "who": clean(who, WIDTHS["who"]), "action": clean(action, WIDTHS["action"]),
+                   "target": None if target is None else clean(target, WIDTHS["target"]),
+                   "result": clean(result, WIDTHS["result"])}
+            with self._cond:
+                if len(self._pending) >= self.max_queue:
+                    self._pending.popleft()
+                    self.dropped += 1
+                self._seq += 1
+                self._pending.append(_Pending(self._seq, row))
+                self._cond.notify_all()
+            if self.dropped != self._dropped_logged:
+                self._log_drops()
+        except Exception:  # noqa: BLE001 - auditing must never break what it audits
+            try:
+                log.exception("audit: an entry could not be queued")
+            except Exception:  # noqa: BLE001
+                pass
+
+    def _log_drops(self) -> None:
+        now = time.monotonic()
+        if now - self._drop_logged_at < DROP_LOG_EVERY_S:
+            return
+        self._drop_logged_at, self._dropped_logged = now, self.dropped
+        log.warning("audit: queue full (%d entries waiting): %d oldest entries dropped so far",
+                    self.max_queue, self.dropped)
+
+    def flush(self, timeout: float = 2.0) -> bool:
+        """Wait until what was queued before this call is in the catalog (or dropped); False
+        when it is not within `timeout` (the catalog cannot be written just now)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            target = self._seq
+            while self._pending and self._pending[0].seq <= target:
+                if self._thread is None or not self._thread.is_alive():
+                    return False
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    @property
+    def waiting(self) -> int:
+        with self._cond:
+            return len(self._pending)
+
+    # --- reading -----------------------------------------------------------------------
+    def list(self, *, page: int = 1, page_size: int = 50, before_id: int | None = None,
+             dialect: str | None = None, action: str | None = None,
+             target: str | None = None) -> AuditPage:
+        """Newest first. `page`/`page_size` page through the matches; `before_id` starts
+        below an id already seen (a stable cursor while new entries arrive). `dialect` and
+        `target` match exactly, `action` as a prefix (`POST`, `DELETE /api/v1/source`)."""
+        page, page_size = max(1, int(page)), min(MAX_PAGE_SIZE, max(1, int(page_size)))
+        self.flush(timeout=2.0)  # a reader sees the changes made before it asked
+        conditions = []
+        if before_id is not None:
+            conditions.append(AuditEntry.id < before_id)
+        if dialect:
+            conditions.append(AuditEntry.dialect == dialect)
+        if action:
+            conditions.append(AuditEntry.action.startswith(action, autoescape=True))
+        if target:
+            conditions.append(AuditEntry.target == target)
+        with self.catalog.session() as s:
+            total = s.exec(select(func.count()).select_from(AuditEntry).where(*conditions)).one()
+            rows = s.exec(select(AuditEntry).where(*conditions).order_by(AuditEntry.id.desc())
+                          .offset((page - 1) * page_size).limit(page_size)).all()
+        return AuditPage(items=[entry_out(r) for r in rows], total=total, page=page,
+                         page_size=page_size)
+
+    # --- retention ---------------------------------------------------------------------
+    def purge(self) -> int:
+        """Delete entries older than the retention (in chunks); return how many."""
+        cutoff = (self.clock() - timedelta(days=self.retention_days)).astimezone(timezone.utc)
+        removed = 0
+        while True:
+            with self.catalog.session() as s:
+                ids = select(AuditEntry.id).where(AuditEntry.time_utc < cutoff).limit(PURGE_CHUNK)
+                done = s.execute(delete(AuditEntry).where(AuditEntry.id.in_(ids))).rowcount or 0
+            removed += done
+            if done < PURGE_CHUNK:
+                break
+        if removed:
+            log.info("audit: %d entries older than %d days purged", removed, self.retention_days)
+        return removed
+
+    # --- the writer --------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Write what is queued (within `timeout`), then end the writer."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("audit: writer still busy after %.0f s; %d entries not written",
+                            timeout, self.waiting)
+            self._thread = None
+
+    def _run(self) -> None:
+        next_purge = time.monotonic()  # once at start, then daily
+        backoff = 0.0
+        while True:
+            with self._cond:
+                if not self._pending and not self._stopping:
+                    self._cond.wait(max(0.0, next_purge - time.monotonic()))
+                batch = list(itertools.islice(self._pending, BATCH))
+                stopping = self._stopping
+            if batch:
+                if self._write(batch):
+                    backoff = 0.0
+                    with self._cond:
+                        while self._pending and self._pending[0].seq <= batch[-1].seq:
+                            self._pending.popleft()
+                        self._cond.notify_all()
+                    self._announce(len(batch))
+                elif stopping:
+                    log.error("audit: stopping with %d entries the catalog did not take",
+                              self.waiting)
+                    return
+                else:
+                    backoff = min(MAX_BACKOFF_S, max(0.5, backoff * 2))
+                    with self._cond:
+                        if not self._stopping:
+                            self._cond.wait(backoff)
+                    continue
+            if time.monotonic() >= next_purge and not stopping:
+                next_purge = time.monotonic() + PURGE_EVERY_S
+                try:
+                    self.purge()
+                except Exception as exc:  # noqa: BLE001 - retried tomorrow
+                    log.warning("audit: purge failed (%s); next try in a day", exc)
+            if stopping and not batch:
+                return
+
+    def _write(self, batch: list[_Pending]) -> bool:
+        try:
+            with self.catalog.session() as s:
+                s.add_all([AuditEntry(**item.row) for item in batch])
+            return True
+        except Exception as exc:  # noqa: BLE001 - a full disk or a lock: retried
+            self.failures += 1
+            if self.failures == 1 or self.failures % 20 == 0:
+                log.warning("audit: %d entries not written yet (%s: %s); retrying",
+                            self.waiting, type(exc).__name__, str(exc).splitlines()[0][:200])
+            return False
+
+    def _announce(self, count: int) -> None:
+        if self.bus is not None:
+            self.bus.publish(AuditWritten(count))
+
+
+def entry_out(row: AuditEntry) -> AuditEntryOut:
+    when = row.time_utc if row.time_utc.tzinfo else row.time_utc.replace(tzinfo=timezone.utc)
+    return AuditEntryOut(id=row.id, time=iso_utc(when), dialect=row.dialect, address=row.address,
+                         who=row.who, action=row.action, target=row.target, result=row.result)
