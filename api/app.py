@@ -5,16 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from api import device_connect
-from api.errors import (
-    auth_middleware,
-    native_errors_middleware,
-    request_id_middleware,
-    request_id_on_prepare,
-)
+from api.errors import native_errors_middleware, request_id_middleware, request_id_on_prepare
 from api.huawei import live as huawei_live
 from api.huawei import rtc as huawei_rtc
 from api.keys import STATION
 from api.native import docs, groups, openapi, records, selftest, sources, sync
+from api.native.auth import NATIVE_POLICY
+from api.security import FAILURES, POLICY, FailureLimiter, guard_middleware
 from app.station import Station
 
 MAX_BODY = 1 << 20  # 1 MiB: control requests are small
@@ -38,8 +35,10 @@ async def index(request: web.Request) -> web.Response:
 
 def create_app(station: Station) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[
-        request_id_middleware, auth_middleware, native_errors_middleware])
+        request_id_middleware, guard_middleware, native_errors_middleware])
     app[STATION] = station
+    app[POLICY] = NATIVE_POLICY  # sub-applications (the other dialects) declare their own
+    app[FAILURES] = FailureLimiter()
     app.on_response_prepare.append(request_id_on_prepare)
     app.router.add_get("/", index)
     for dialect in (sources, groups, records, selftest, sync):

@@ -3,7 +3,6 @@ them. Other dialects install their own translators on their own sub-paths."""
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import uuid
@@ -11,9 +10,7 @@ import uuid
 from aiohttp import web
 from pydantic import ValidationError
 
-from api.device_connect.media import media_token_accepted
-from api.keys import OWN_AUTH, REQUEST_ID, STATION
-from api.native.docs import is_public
+from api.keys import REQUEST_ID
 from app.errors import Conflict, InvalidInput, NotFound, StationError, StorageFull
 
 log = logging.getLogger(__name__)
@@ -44,13 +41,6 @@ def native_error(exc: Exception) -> web.Response:
     raise exc
 
 
-def _token_of(request: web.Request) -> str | None:
-    auth = request.headers.get("Authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return request.headers.get("X-Auth-Token") or request.query.get("accessToken")
-
-
 @web.middleware
 async def request_id_middleware(request: web.Request, handler):
     request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
@@ -73,19 +63,6 @@ async def request_id_on_prepare(request: web.Request, response: web.StreamRespon
     request_id = request.get(REQUEST_ID)
     if request_id:
         response.headers.setdefault("X-Request-Id", request_id)
-
-
-@web.middleware
-async def auth_middleware(request: web.Request, handler):
-    token = request.app[STATION].settings.token
-    own_auth = any(app.get(OWN_AUTH, False) for app in request.match_info.apps)
-    if token and request.method != "OPTIONS" and not is_public(request.path) and not own_auth:
-        given = _token_of(request)
-        if not given or not (hmac.compare_digest(given.encode(), token.encode())
-                             or media_token_accepted(request, given)):
-            return web.json_response({"detail": "Not authenticated: a valid token is required"},
-                                     status=401, headers={"WWW-Authenticate": "Bearer"})
-    return await handler(request)
 
 
 NATIVE_PREFIXES = ("/api/", "/test/")

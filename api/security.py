@@ -9,14 +9,19 @@ middleware (`guard_middleware`) applies it, so a new dialect gets the checks by 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Callable
+from typing import Awaitable, Callable
 
 from aiohttp import web
+from yarl import URL
+
+from api.keys import STATION
 
 log = logging.getLogger("api.security")
 
@@ -51,6 +56,13 @@ class DialectPolicy:
     render: Callable[[web.Request, int, str], web.StreamResponse]
     check_host: bool = True
     check_origin: bool = True
+    # Checks the request's credentials: None when it may pass (having set PRINCIPAL), else
+    # why not (the guard counts the failure and answers 401). None for a dialect whose
+    # handlers authenticate themselves (Device Connect: the check depends on the profile).
+    authenticate: Callable[[web.Request], Awaitable[str | None]] | None = None
+    # Content types a state-changing request body may have (None = any): native bodies are
+    # JSON; a cross-site page can send text/plain or a form without a preflight, never JSON.
+    body_types: Callable[[web.Request], tuple[str, ...]] | None = None
 
 
 POLICY = web.AppKey("dialect_policy", DialectPolicy)
@@ -128,3 +140,140 @@ def refused(request: web.BaseRequest, dialect: str, why: str) -> None:
     count = limiter.failed(address) if limiter is not None else 0
     log.warning("auth refused: dialect=%s address=%s %s %s: %s (%d in the last minute)",
                 dialect, address, request.method, request.path, why, count)
+
+
+# --- the guard -------------------------------------------------------------------------------
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+LOOPBACK_NAMES = ("localhost", "localhost.", "ip6-localhost", "ip6-loopback")
+# Which request fields name what a state change touched, for the audit trail.
+AUDIT_FIELDS = web.RequestKey("audit_fields", dict)
+TARGET_FIELDS = ("tag_name", "group_name", "name")
+
+
+def policy_of(request: web.Request) -> DialectPolicy | None:
+    """The policy of the innermost application the route belongs to (`create_app` makes sure
+    every dialect's application declares one)."""
+    apps = request.match_info.apps
+    return (apps[-1] if apps else request.app).get(POLICY)
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+def host_allowed(host_header: str, bind_host: str, allowed_hosts: list[str]) -> bool:
+    """Is `Host` a name this station answers to? A DNS-rebinding page reaches the station
+    under the attacker's name, so names must be known: the bind address, loopback names and
+    addresses, `allowed_hosts` (`*.example.org` allows subdomains). A station bound to every
+    interface also answers to any IP literal (an address cannot be rebound)."""
+    host = URL.build(scheme="http", authority=host_header).host if host_header else ""
+    if not host:
+        return False
+    host = host.lower().rstrip(".") if host != "." else host
+    address = _ip(host)
+    bound = _ip(bind_host)
+    if address is not None:
+        return address.is_loopback or (bound is not None and (bound.is_unspecified or address == bound))
+    if host in LOOPBACK_NAMES or host.endswith(".localhost") or host == bind_host.lower():
+        return True
+    for allowed in allowed_hosts:
+        allowed = allowed.lower().rstrip(".")
+        if host == allowed or (allowed.startswith("*.") and host.endswith(allowed[1:])):
+            return True
+    return False
+
+
+def origin_allowed(origin: str, request: web.Request, allowed_origins: list[str]) -> bool:
+    """A state change from a page is allowed only from the station's own pages (the docs) or
+    an origin the operator listed. `null` (sandboxed frames, file://) never is."""
+    origin = origin.strip().rstrip("/").lower()
+    own = f"{request.scheme}://{request.host}".lower()
+    return origin == own or origin in {o.strip().rstrip("/").lower() for o in allowed_origins}
+
+
+def audit_target(request: web.Request) -> str | None:
+    """What a state change touched: the path's ids (`source_id=3`) and the names the body
+    gave (`tag_name=visit`), never a secret."""
+    parts = [f"{k}={v}" for k, v in request.match_info.items() if k != "tail"]
+    fields = request.get(AUDIT_FIELDS) or {}
+    parts += [f"{k}={fields[k]}" for k in TARGET_FIELDS if isinstance(fields.get(k), (str, int))]
+    return " ".join(parts)[:512] or None
+
+
+def _refuse(request: web.Request, policy: DialectPolicy, status: int, message: str,
+            headers: dict[str, str] | None = None) -> web.StreamResponse:
+    response = policy.render(request, status, message)
+    response.headers.update(headers or {})
+    return response
+
+
+@web.middleware
+async def guard_middleware(request: web.Request, handler):
+    """The checks every dialect's requests pass, in order: an address that failed to
+    authenticate too often (429), an unknown `Host` (421), a state change from a foreign page
+    (403) or in a body type the dialect does not take (415), the dialect's credentials (401);
+    then the handler, and the audit trail records the state change."""
+    policy = policy_of(request)
+    if policy is None or request.method == "OPTIONS":
+        return await handler(request)
+    station = request.app[STATION]
+    settings = station.settings
+    address = client_address(request)
+    request[PRINCIPAL] = Principal(policy.name, address, "anonymous")
+    wait = request.app[FAILURES].retry_after(address)
+    if wait is not None:
+        log.warning("refused: dialect=%s address=%s %s %s: locked out for %.0f s after failed "
+                    "authentications", policy.name, address, request.method, request.path, wait)
+        return _refuse(request, policy, 429, "too many failed authentications from this "
+                       f"address: try again in {math.ceil(wait)} s",
+                       {"Retry-After": str(max(1, math.ceil(wait)))})
+    if policy.check_host and not host_allowed(request.headers.get("Host", ""), settings.host,
+                                              settings.allowed_hosts):
+        log.warning("refused: dialect=%s address=%s %s %s: unknown Host %r", policy.name,
+                    address, request.method, request.path, request.headers.get("Host", "")[:100])
+        return _refuse(request, policy, 421, "this station does not answer to that Host name "
+                       "(add it to allowed_hosts)")
+    changing = request.method in STATE_CHANGING
+    origin = request.headers.get("Origin")
+    if changing and policy.check_origin and origin is not None \
+            and not origin_allowed(origin, request, settings.allowed_origins):
+        log.warning("refused: dialect=%s address=%s %s %s: Origin %r not allowed", policy.name,
+                    address, request.method, request.path, origin[:100])
+        return _refuse(request, policy, 403, "requests from this web page's origin are not "
+                       "allowed (add it to allowed_origins)")
+    if changing and policy.body_types is not None and request.body_exists:
+        accepted = policy.body_types(request)
+        if request.content_type not in accepted:
+            return _refuse(request, policy, 415, f"the body must be {' or '.join(accepted)}, "
+                           f"not {request.content_type}")
+    if policy.authenticate is not None:
+        why = await policy.authenticate(request)
+        if why is not None:
+            refused(request, policy.name, why)
+            return _refuse(request, policy, 401, why)
+    if not changing:
+        return await handler(request)
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        principal = request[PRINCIPAL]
+        audit = getattr(station, "audit", None)  # INTEGRATION: the audit service lands with item 9
+        if audit is not None:
+          audit.record(dialect=principal.dialect, address=principal.address,
+                             who=principal.who, action=f"{request.method} {_route(request)}",
+                             target=audit_target(request), result=str(status))
+
+
+def _route(request: web.Request) -> str:
+    """The route pattern (`/api/v1/source/{source_id}`), not the concrete path."""
+    resource = request.match_info.route.resource
+    return (resource.canonical if resource is not None else request.path)[:256]

@@ -25,7 +25,7 @@ from api.huawei.common import (
     sub_app,
 )
 from api.keys import STATION
-from api.native.params import call
+from api.routing import call
 from app.errors import InvalidInput, NotFound, StationError, StorageFull
 from app.services.recordings import AlreadyRecording
 from app.station import Station

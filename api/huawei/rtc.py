@@ -18,7 +18,7 @@ from aiohttp import web
 
 from api.huawei.common import Dialect, HuaweiError, add_route, plain_request_id, read_json_object, sub_app
 from api.keys import STATION
-from api.native.params import call
+from api.routing import call
 from app.errors import InvalidInput, NotFound, StationError, StorageFull
 from app.models import RtcJob
 from app.schemas import iso_utc

@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from api.keys import STATION
-from api.native.params import add_route, call, ok, path_int, read_model
+from api.native.params import add_route, ok, path_int, read_model
+from api.routing import call
 from api.native.routedoc import Link
 from app.schemas import GroupDetail, GroupIn, GroupOut
 

@@ -3,7 +3,6 @@ path ids; every failure becomes a FastAPI-style 422 naming the field."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any, Awaitable, Callable, TypeVar
 
@@ -11,6 +10,8 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from api.native.routedoc import Binary, Link, RouteDoc, first_line, route_docs
+from api.routing import add_both_slashes
+from api.security import AUDIT_FIELDS, TARGET_FIELDS
 from app.errors import InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
@@ -28,38 +29,30 @@ def bad_request(message: str) -> web.HTTPBadRequest:
 
 
 async def read_model(request: web.Request, model: type[M]) -> M:
-    """Query parameters first, the JSON (or form) body over them; unknown fields ignored."""
+    """Query parameters first, the JSON body over them (the guard lets no other body type
+    through); unknown fields ignored. The names it carries are noted for the audit trail."""
     data: dict = dict(request.query)
     data.pop("accessToken", None)
     if request.body_exists:
         raw = await request.read()
         if raw.strip():
-            ctype = request.content_type
-            if ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-                try:
-                    form = await request.post()
-                except web.HTTPException:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - any malformed form is the client's
-                    raise bad_request(f"the {ctype} body cannot be parsed: {exc}") from None
-                data.update(dict(form))
-            else:
-                try:
-                    body = json.loads(raw)
-                except json.JSONDecodeError as exc:
-                    raise unprocessable([{"loc": ["body", exc.pos], "msg": f"JSON decode error: {exc.msg}",
-                                          "type": "json_invalid"}]) from None
-                except UnicodeDecodeError as exc:
-                    raise unprocessable([{"loc": ["body", exc.start], "msg": "the body is not UTF-8 "
-                                          "(or UTF-16/32) text", "type": "json_invalid"}]) from None
-                except RecursionError:
-                    raise unprocessable([{"loc": ["body"], "msg": "JSON nested too deeply",
-                                          "type": "json_invalid"}]) from None
-                if not isinstance(body, dict):
-                    raise unprocessable([{"loc": ["body"], "msg": "Input should be a valid dictionary "
-                                          "or object to extract fields from",
-                                          "type": "model_attributes_type"}])
-                data.update(body)
+            try:
+                body = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise unprocessable([{"loc": ["body", exc.pos], "msg": f"JSON decode error: {exc.msg}",
+                                      "type": "json_invalid"}]) from None
+            except UnicodeDecodeError as exc:
+                raise unprocessable([{"loc": ["body", exc.start], "msg": "the body is not UTF-8 "
+                                      "(or UTF-16/32) text", "type": "json_invalid"}]) from None
+            except RecursionError:
+                raise unprocessable([{"loc": ["body"], "msg": "JSON nested too deeply",
+                                      "type": "json_invalid"}]) from None
+            if not isinstance(body, dict):
+                raise unprocessable([{"loc": ["body"], "msg": "Input should be a valid dictionary "
+                                      "or object to extract fields from",
+                                      "type": "model_attributes_type"}])
+            data.update(body)
+    request[AUDIT_FIELDS] = {k: data[k] for k in TARGET_FIELDS if k in data}
     return model.model_validate(data)
 
 
@@ -101,9 +94,7 @@ def add_route(app: web.Application, method: str, path: str, handler: Handler, *,
         add_route(app, "GET", "/api/v1/source/{source_id}", get_source,
                   summary="A source", path_types={"source_id": int}, response=SourceOut)
     """
-    bare = path.rstrip("/")
-    app.router.add_route(method, bare, handler)
-    app.router.add_route(method, bare + "/", handler)
+    bare = add_both_slashes(app, method, path, handler)
     parts = [p for p in bare.split("/") if p and p not in ("api", "v1")]
     route_docs(app).append(RouteDoc(
         method=method.upper(), path=bare, handler_name=getattr(handler, "__name__", ""),
@@ -114,11 +105,6 @@ def add_route(app: web.Application, method: str, path: str, handler: Handler, *,
         binary=(binary,) if isinstance(binary, Binary) else tuple(binary), errors=tuple(errors),
         headers=dict(headers or {}), extra_responses=dict(extra_responses or {}),
         links=dict(links or {})))
-
-
-async def call(fn, *args, **kwargs):
-    """Run a blocking service call off the event loop."""
-    return await asyncio.to_thread(fn, *args, **kwargs)
 
 
 def ok(data) -> web.Response:

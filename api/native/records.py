@@ -10,7 +10,8 @@ from multidict import CIMultiDict
 
 from api.keys import STATION
 from api.native.models import DeleteFileIn, TagNameQuery, TagQuery
-from api.native.params import add_route, call, ok, read_model, read_query
+from api.native.params import add_route, ok, read_model, read_query
+from api.routing import call
 from api.native.routedoc import Binary, Link
 from app.schemas import RecordListItem, RecordOut, RecordStartIn, RecordStopIn, TagOut
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api.native.params import add_route, call
+from api.native.params import add_route
+from api.routing import call
 from api.native.routedoc import Binary
 from recorder.selftest import make_test_image, make_test_video
 

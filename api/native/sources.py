@@ -8,7 +8,8 @@ from aiohttp import web
 
 from api.keys import STATION
 from api.native.models import VideoQuery
-from api.native.params import add_route, call, ok, path_int, read_model, read_query
+from api.native.params import add_route, ok, path_int, read_model, read_query
+from api.routing import call
 from api.native.routedoc import Binary, Link
 from app.schemas import SourceIn, SourceOut
 from recorder.frames import Demand

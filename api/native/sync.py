@@ -12,7 +12,8 @@ from aiohttp import ClientPayloadError, web
 
 from api.errors import detail_422
 from api.keys import STATION
-from api.native.params import add_route, call, ok, read_model
+from api.native.params import add_route, ok, read_model
+from api.routing import call
 from api.native.routedoc import Link
 from app.schemas import SyncIn, SyncJobOut, UploadFinishIn, UploadOut
 
