@@ -22,6 +22,7 @@ from aiohttp import web
 from yarl import URL
 
 from api.keys import STATION
+from app.services.audit import describe_target
 
 log = logging.getLogger("api.security")
 
@@ -145,9 +146,9 @@ def refused(request: web.BaseRequest, dialect: str, why: str) -> None:
 # --- the guard -------------------------------------------------------------------------------
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LOOPBACK_NAMES = ("localhost", "localhost.", "ip6-localhost", "ip6-loopback")
-# Which request fields name what a state change touched, for the audit trail.
+# The fields a request's body gave (a dialect's reader stores them): the audit trail takes the
+# names of what a state change touched from them (`describe_target`), never anything else.
 AUDIT_FIELDS = web.RequestKey("audit_fields", dict)
-TARGET_FIELDS = ("tag_name", "group_name", "name")
 
 
 def policy_of(request: web.Request) -> DialectPolicy | None:
@@ -192,15 +193,6 @@ def origin_allowed(origin: str, request: web.Request, allowed_origins: list[str]
     origin = origin.strip().rstrip("/").lower()
     own = f"{request.scheme}://{request.host}".lower()
     return origin == own or origin in {o.strip().rstrip("/").lower() for o in allowed_origins}
-
-
-def audit_target(request: web.Request) -> str | None:
-    """What a state change touched: the path's ids (`source_id=3`) and the names the body
-    gave (`tag_name=visit`), never a secret."""
-    parts = [f"{k}={v}" for k, v in request.match_info.items() if k != "tail"]
-    fields = request.get(AUDIT_FIELDS) or {}
-    parts += [f"{k}={fields[k]}" for k in TARGET_FIELDS if isinstance(fields.get(k), (str, int))]
-    return " ".join(parts)[:512] or None
 
 
 def _refuse(request: web.Request, policy: DialectPolicy, status: int, message: str,
@@ -266,11 +258,10 @@ async def guard_middleware(request: web.Request, handler):
         raise
     finally:
         principal = request[PRINCIPAL]
-        audit = getattr(station, "audit", None)  # INTEGRATION: the audit service lands with item 9
-        if audit is not None:
-          audit.record(dialect=principal.dialect, address=principal.address,
+        station.audit.record(dialect=principal.dialect, address=principal.address,
                              who=principal.who, action=f"{request.method} {_route(request)}",
-                             target=audit_target(request), result=str(status))
+                             target=describe_target(request.match_info, request.get(AUDIT_FIELDS)),
+                             result=str(status))
 
 
 def _route(request: web.Request) -> str:

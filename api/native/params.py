@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from api.native.routedoc import Binary, Link, RouteDoc, first_line, route_docs
 from api.routing import add_both_slashes
-from api.security import AUDIT_FIELDS, TARGET_FIELDS
+from api.security import AUDIT_FIELDS
 from app.errors import InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
@@ -52,7 +52,7 @@ async def read_model(request: web.Request, model: type[M]) -> M:
                                       "or object to extract fields from",
                                       "type": "model_attributes_type"}])
             data.update(body)
-    request[AUDIT_FIELDS] = {k: data[k] for k in TARGET_FIELDS if k in data}
+    request[AUDIT_FIELDS] = data
     return model.model_validate(data)
 
 
