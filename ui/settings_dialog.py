@@ -57,6 +57,9 @@ LABELS = {
     "huawei_sk": "Secret key (SK)", "huawei_publish_domains": "Ingest domains",
     "huawei_interrupt_s": "Interruption window", "huawei_callback_url": "Callback URL",
     "dc_service_id": "Service ID", "dc_auto_approve": "Approval", "dc_token_ttl_s": "Token lifetime",
+    "allowed_hosts": "Host names", "allowed_origins": "Web origins", "media_dirs": "Media folders",
+    "sync_dirs": "Export folders", "max_sources": "Most sources", "tls_cert": "TLS certificate",
+    "tls_key": "TLS private key",
 }
 LABEL_WIDTH = 136
 HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
@@ -100,6 +103,7 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self._api_tab(), icon("key"), "API")
         self.tabs.addTab(self._huawei_tab(), icon("plug"), "Huawei")
         self.tabs.addTab(self._device_connect_tab(), icon("plug"), "Device Connect")
+        self.tabs.addTab(self._security_tab(), icon("key"), "Security")
         where = hint_label(f"Saved to {self.config_file}")
         self.buttons = QDialogButtonBox(self)
         self.save_button = self.buttons.addButton("Save", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -140,6 +144,13 @@ class SettingsDialog(QDialog):
         form.add(key, LABELS[key], edit, hint, extra=extra, focus=edit)
         self.fields[key] = (form, edit, lambda: edit.text().strip() or None,
                             lambda value: edit.setText("" if value is None else str(value)))
+        return edit
+
+    def _list(self, form: Form, key: str, hint: str, *, placeholder: str = "") -> QLineEdit:
+        """A list setting edited as comma-separated text."""
+        edit = self._text(form, key, hint, placeholder=placeholder)
+        self.fields[key] = (form, edit, lambda: [v.strip() for v in edit.text().split(",") if v.strip()],
+                            lambda value: edit.setText(", ".join(str(v) for v in value or ())))
         return edit
 
     def _number(self, form: Form, key: str, spin: QSpinBox | QDoubleSpinBox, hint: str,
@@ -198,11 +209,8 @@ class SettingsDialog(QDialog):
                    "jobs; empty: any", placeholder="any")
         self._text(huawei, "huawei_ak", "Clients sign requests with AK/SK (SDK-HMAC-SHA256)")
         self._text(huawei, "huawei_sk", secret=True)
-        domains = self._text(huawei, "huawei_publish_domains", "The publish_domain values "
-                             "accepted, comma-separated; empty: any", placeholder="any")
-        self.fields["huawei_publish_domains"] = (
-            huawei, domains, lambda: [d.strip() for d in domains.text().split(",") if d.strip()],
-            lambda value: domains.setText(", ".join(value or ())))
+        self._list(huawei, "huawei_publish_domains", "The publish_domain values accepted, "
+                   "comma-separated; empty: any", placeholder="any")
         self._number(huawei, "huawei_interrupt_s", QSpinBox(), "A Live recording ends once its "
                      "source stays offline this long", 1, 3600, " s")
         self._text(huawei, "huawei_callback_url", "Recording events are POSTed here; empty: none",
@@ -224,6 +232,27 @@ class SettingsDialog(QDialog):
         return self._page(hint_label("For Device Connect (GotAPI) MediaStreamRecording apps, "
                                      "served under /gotapi on this station's port."), dc)
 
+    def _security_tab(self) -> QWidget:
+        web = Form(label_width=LABEL_WIDTH)
+        self._list(web, "allowed_hosts", "Names clients reach this station by, besides its "
+                   "address and localhost (*.example.org for subdomains); others are refused",
+                   placeholder="station.lan")
+        self._list(web, "allowed_origins", "Web pages that may change recordings or sources "
+                   "through the API; any other page is refused", placeholder="https://wall.example")
+        files = Form(label_width=LABEL_WIDTH)
+        self._list(files, "media_dirs", "Folders file:// sources may play from; empty: none",
+                   placeholder="none")
+        self._list(files, "sync_dirs", "Folders a sync may copy recordings into",
+                   placeholder=str(self.settings.data_dir / "exports"))
+        self._number(files, "max_sources", QSpinBox(), "Creating more sources than this is "
+                     "refused", 1, 100_000, "")
+        tls = Form(label_width=LABEL_WIDTH)
+        self._text(tls, "tls_cert", "PEM certificate chain; with a key, the API speaks HTTPS",
+                   placeholder="plain HTTP")
+        self._text(tls, "tls_key", "PEM private key of the certificate", placeholder="plain HTTP")
+        return self._page(hint_label("Who may reach the station, and what its sources and syncs "
+                                     "may touch (docs/security.md)."), web, files, tls)
+
     def _browse_storage(self) -> None:
         start = self.storage.text() or str(self.settings.recordings_dir)
         chosen = QFileDialog.getExistingDirectory(self, "Storage folder for recordings", start)
@@ -242,6 +271,8 @@ class SettingsDialog(QDialog):
             values["storage_dir"] = None
         if values["database_url"] == self._default_database():
             values["database_url"] = None
+        if values["sync_dirs"] == [self.settings.data_dir / "exports"]:
+            values["sync_dirs"] = []
         saved = read_config(self.config_file)
         for key in RESTART_FIELDS & set(self.fields):
             if key in saved and env_override(key) is None:
@@ -250,8 +281,10 @@ class SettingsDialog(QDialog):
 
     @staticmethod
     def _normal(key: str, value: Any) -> Any:
-        if key == "storage_dir" and value is not None:
+        if key in ("storage_dir", "tls_cert", "tls_key") and value is not None:
             return str(Path(value).expanduser())
+        if key in ("media_dirs", "sync_dirs"):
+            return [str(Path(v).expanduser()) for v in value or ()]
         return value
 
     def values(self) -> dict[str, Any]:
@@ -283,6 +316,8 @@ class SettingsDialog(QDialog):
             return None
         if key == "database_url" and value == self._default_database():
             return None
+        if key == "sync_dirs" and value == [self.settings.data_dir / "exports"]:
+            return []
         return value
 
     # --- saving ----------------------------------------------------------------------------

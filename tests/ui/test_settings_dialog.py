@@ -170,3 +170,38 @@ def test_the_station_comes_from_the_parent_window(qtbot, station, config):
     dialog.fields["preroll_s"][1].setValue(1.5)
     dialog.save()
     assert station.settings.preroll_s == 1.5 and dialog.result() == 1
+
+
+def test_security_settings_are_saved_and_the_guard_uses_them_at_once(qtbot, station, config,
+                                                                      dialog_for, tmp_path):
+    media, exports = tmp_path / "media", tmp_path / "exports"
+    media.mkdir()
+    dialog = dialog_for()
+    assert dialog.fields["sync_dirs"][1].text() == ""  # the default shows as its placeholder
+    _set(dialog, "allowed_hosts", "station.lan, *.cams.example")
+    _set(dialog, "allowed_origins", "https://wall.example")
+    _set(dialog, "media_dirs", str(media))
+    _set(dialog, "sync_dirs", str(exports))
+    _set(dialog, "max_sources", 12)
+    with qtbot.waitSignal(dialog.finished, timeout=3000):
+        dialog.save_button.click()
+    assert dialog.result() == 1 and dialog.banner.isHidden()  # all live: no restart due
+    assert _file(config) == {"allowed_hosts": ["station.lan", "*.cams.example"],
+                             "allowed_origins": ["https://wall.example"],
+                             "media_dirs": [str(media)], "sync_dirs": [str(exports)],
+                             "max_sources": 12}
+    current = station.settings
+    assert current.allowed_hosts == ["station.lan", "*.cams.example"]
+    assert (current.media_dirs, current.sync_dirs, current.max_sources) == ([media], [exports], 12)
+
+
+def test_tls_files_go_together_and_wait_for_a_restart(qtbot, station, config, dialog_for, tmp_path):
+    dialog = dialog_for()
+    _set(dialog, "tls_cert", str(tmp_path / "cert.pem"))
+    dialog.save_button.click()
+    assert "tls_key" in dialog.banner.text() or dialog.error_for("tls_cert") or dialog.error_for("tls_key")
+    assert not config.exists()  # refused before anything was written
+    _set(dialog, "tls_key", str(tmp_path / "key.pem"))
+    dialog.save_button.click()
+    assert _file(config)["tls_cert"] == str(tmp_path / "cert.pem")
+    assert "TLS" in dialog.banner.text() and station.settings.tls_cert is None  # at the restart
