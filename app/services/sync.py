@@ -24,6 +24,7 @@ import queue
 import threading
 import time
 from pathlib import Path
+from typing import Sequence
 
 from sqlmodel import select
 
@@ -102,11 +103,15 @@ class TokenStore:
 
 class SyncService:
     def __init__(self, catalog: Catalog, *, station_name: str, token_file: Path,
-                 bytes_per_second: int | None = None, retries: int = 3, retry_delay: float = 0.5,
-                 bus: EventSink | None = None):
+                 sync_dirs: Sequence[Path] = (), bytes_per_second: int | None = None,
+                 retries: int = 3, retry_delay: float = 0.5, bus: EventSink | None = None):
         self.catalog = catalog
         self.bus = bus  # told of each record whose copy was verified
         self.station_name = station_name
+        # Folders a directory sync may write into (the `sync_dirs` setting; the station
+        # replaces this list on a live settings change). Checked on create and again when a
+        # job runs, so a job queued before the setting changed obeys the new one.
+        self.sync_dirs: list[Path] = list(sync_dirs)
         self.bytes_per_second = bytes_per_second  # None: as fast as the disk and network go
         self.retries, self.retry_delay = retries, retry_delay
         self._tokens = TokenStore(token_file)
@@ -156,7 +161,7 @@ class SyncService:
         """Queue a sync of the tag's finished records; returns the job id. The same tag and
         destination while a job for them is unfinished returns that job (with any new
         finished records added to it)."""
-        where = parse_location(location)
+        where = parse_location(location, self.sync_dirs)
         with self._create_lock, self.catalog.session() as s:
             tag = tag_by_name(s, tag_name)
             if tag is None:
@@ -236,7 +241,7 @@ class SyncService:
                 log.info("sync job %s paused: the station is stopping", job_id)
             except Exception as exc:  # noqa: BLE001 - a job fails, the worker goes on
                 log.exception("sync job %s failed", job_id)
-                self._end(job_id, f"internal error: {exc}")
+                self._end(job_id, f"internal error ({type(exc).__name__})")
 
     def _run(self, job_id: str) -> None:
         with self.catalog.session() as s:
@@ -248,7 +253,8 @@ class SyncService:
             s.add(job)
             shown, tag_name = job.location, tag.name
         try:
-            where = dataclasses.replace(parse_location(shown), token=self._tokens.get(job_id))
+            where = dataclasses.replace(parse_location(shown, self.sync_dirs),
+                                        token=self._tokens.get(job_id))
         except InvalidInput as exc:
             self._end(job_id, exc.message)
             return
@@ -262,7 +268,7 @@ class SyncService:
             self._end(job_id, str(exc))
             return
         except TargetUnreachable as exc:
-            self._end(job_id, f"the far station is unreachable: {exc}")
+            self._end(job_id, str(exc))
             return
         finally:
             self._target = None

@@ -19,20 +19,57 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
+import ssl
 import threading
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
-from typing import BinaryIO, Callable, Protocol
+from typing import BinaryIO, Callable, Protocol, Sequence
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from app.errors import InvalidInput
 from app.models import SyncItem
 from app.schemas import MASK
 from app.services.common import fsync_dir, safe_name
+from app.services.final_copies import open_part, place_new, same_file, write_protect
 from recorder.mp4file import file_md5
 
 CHUNK = 1 << 20
+MAX_ANSWER = 64 << 10  # the most of a far end's answer read (the rest is never looked at)
 Progress = Callable[[int], None]
+
+
+def answer(status: int) -> str:
+    """A status code in the station's own words (`404 Not Found`), never the far end's."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+def network_problem(exc: BaseException) -> str:
+    """Network trouble in the station's own words: an exception's text may quote what the far
+    end sent (`BadStatusLine` holds its first line)."""
+    if isinstance(exc, http.client.RemoteDisconnected):
+        return "it closed the connection without answering"
+    if isinstance(exc, http.client.HTTPException):
+        return "its answer is not HTTP"
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return "its TLS certificate did not verify"
+    if isinstance(exc, ssl.SSLError):
+        return "the TLS handshake failed"
+    if isinstance(exc, socket.gaierror):
+        return "its host name does not resolve"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+        return "the connection broke"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror  # the operating system's words
+    return type(exc).__name__
 
 
 class SyncInterrupted(Exception):
@@ -79,15 +116,24 @@ class Target(Protocol):
     def abort(self) -> None: ...
 
 
-def parse_location(raw: str) -> Location:
-    """Validate a sync destination; `InvalidInput(field="location")` names what is wrong."""
+def parse_location(raw: str, sync_dirs: Sequence[Path] = ()) -> Location:
+    """Validate a sync destination; `InvalidInput(field="location")` names what is wrong.
+    A folder must lie inside one of `sync_dirs` (the `sync_dirs` setting) once symbolic
+    links and `..` are resolved: a sync writes nowhere else."""
     if "://" in raw:
         return _station_location(raw)
-    path = Path(raw)
-    if not path.is_absolute():
+    if not Path(raw).is_absolute():
         raise InvalidInput("location must be an absolute directory path or a station URL "
                            "(http:// or https://)", field="location")
-    path = Path(os.path.normpath(path))
+    try:
+        path = Path(os.path.realpath(raw))
+        allowed = [Path(os.path.realpath(d)) for d in sync_dirs]
+    except (OSError, ValueError):
+        raise InvalidInput("location is not a usable directory path", field="location") from None
+    if not any(path == d or path.is_relative_to(d) for d in allowed):
+        shown = ", ".join(str(d) for d in allowed) or "none"
+        raise InvalidInput(f"location must be a folder inside one of the sync folders (the "
+                           f"sync_dirs setting: {shown})", field="location")
     probe = path
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
@@ -126,10 +172,13 @@ def _station_location(raw: str) -> Location:
 
 class DirectoryTarget:
     """`<root>/<tag>/<file>`, written as `.<file>.part`, fsynced, re-read and checked against
-    the catalog's MD5, then renamed into place. A different file already at the final name
-    is never overwritten."""
+    the catalog's MD5, then filed under a name claimed atomically and write-protected. A
+    different file already at the final name (or one that appears there meanwhile, from
+    another station syncing into the same folder) is never overwritten; symbolic links
+    planted at the tag folder or the `.part` name are not followed."""
 
     def __init__(self, root: Path, tag_name: str, *, chunk_size: int = CHUNK):
+        self.root = root
         self.folder = root / safe_name(tag_name)
         self.chunk_size = chunk_size
 
@@ -139,19 +188,29 @@ class DirectoryTarget:
     def _part(self, item: SyncItem) -> Path:
         return self.folder / f".{safe_name(item.file_name)}.part"
 
+    def _check_folder(self) -> None:
+        if self.folder.is_symlink() or (self.folder.exists() and not self.folder.is_dir()):
+            raise FileProblem(f"{self.folder} is not a plain folder")
+
     def state(self, item: SyncItem) -> RemoteState:
+        self._check_folder()
         final = self._final(item)
-        if final.exists():
-            if file_md5(final) == item.hash_md5:
+        if final.exists() or final.is_symlink():
+            if same_file(final, item.hash_md5):
                 return RemoteState(item.size_bytes, str(final))
             raise FileProblem(f"a different file already exists at {final}")
         part = self._part(item)
-        return RemoteState(part.stat().st_size if part.exists() else 0)
+        return RemoteState(part.stat().st_size if part.is_file() and not part.is_symlink() else 0)
 
     def send(self, item: SyncItem, source: Path, offset: int, progress: Progress) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
+        self._check_folder()
         part = self._part(item)
-        with open(source, "rb") as src, open(part, "r+b" if part.exists() else "wb") as dst:
+        try:
+            fd = open_part(part, append=False)
+        except OSError as exc:
+            raise FileProblem(f"cannot write {part}: {exc.strerror}") from None
+        with open(source, "rb") as src, os.fdopen(fd, "r+b") as dst:
             dst.truncate(offset)
             dst.seek(offset)
             src.seek(offset)
@@ -165,13 +224,19 @@ class DirectoryTarget:
 
     def finish(self, item: SyncItem) -> str:
         part, final = self._part(item), self._final(item)
+        self._check_folder()
         digest = file_md5(part)
         if digest != item.hash_md5:
             part.unlink(missing_ok=True)
             raise NotVerified(f"the copy's MD5 is {digest}, expected {item.hash_md5}; discarded")
-        if final.exists():
-            raise FileProblem(f"a different file appeared at {final}")
-        os.replace(part, final)
+        try:
+            place_new(part, final)
+        except FileExistsError:
+            part.unlink(missing_ok=True)
+            if same_file(final, item.hash_md5):  # the same bytes, filed by someone else
+                return str(final)
+            raise FileProblem(f"a different file appeared at {final}") from None
+        write_protect(final)
         fsync_dir(self.folder)
         return str(final)
 
@@ -214,7 +279,11 @@ class StationTarget:
         """The far end's resource describing the verified copy: the record's `sync_location`."""
         return f"{self.base_url}/api/v1/upload/{quote(item.record_id)}"
 
-    def _request(self, method: str, path: str, *, body=None, headers: dict | None = None):
+    def _request(self, method: str, path: str, *, body=None,
+                 headers: dict | None = None) -> tuple[int, object]:
+        """(status, decoded JSON or None) of one request. What the far end says beyond its
+        status code never reaches an error, an item or the log: the URL may point at any
+        HTTP service, whose answers are not for the sender's callers to read."""
         headers = dict(headers or {})
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
@@ -224,9 +293,9 @@ class StationTarget:
         try:
             conn.request(method, self._prefix + path, body=body, headers=headers)
             response = conn.getresponse()
-            raw = response.read()
+            raw = response.read(MAX_ANSWER)
         except (OSError, http.client.HTTPException) as exc:
-            raise TargetUnreachable(f"{type(exc).__name__}: {exc}") from None
+            raise TargetUnreachable(f"the far station is unreachable: {network_problem(exc)}") from None
         finally:
             with self._lock:
                 self._conn = None
@@ -234,27 +303,32 @@ class StationTarget:
         try:
             payload = json.loads(raw) if raw else None
         except ValueError:
-            payload = raw.decode(errors="replace")[:200]
-        detail = payload.get("detail", payload) if isinstance(payload, dict) else payload
-        if response.status in (401, 403):
-            raise TargetRefused(f"the far station refused the token ({response.status}: {detail})")
-        if response.status == 507:
-            raise TargetRefused(f"the far station has no space left ({detail})")
-        if response.status >= 500:
-            raise TargetUnreachable(f"the far station answered {response.status}: {detail}")
-        return response.status, payload, detail
+            payload = None
+        status = response.status
+        if status in (401, 403):
+            raise TargetRefused(f"the far station refused the token ({answer(status)})")
+        if status == 507:
+            raise TargetRefused(f"the far station has no space left ({answer(status)})")
+        if status >= 500:
+            raise TargetUnreachable(f"the far station failed ({answer(status)})")
+        return status, payload
+
+    def _not_an_endpoint(self, status: int) -> TargetRefused:
+        return TargetRefused(f"the far end has no usable station upload endpoint ({answer(status)})")
 
     def state(self, item: SyncItem) -> RemoteState:
-        status, body, detail = self._request("GET", f"/api/v1/upload/{quote(item.record_id)}")
-        if status == 404:
-            return RemoteState(0)
-        if status != 200 or not isinstance(body, dict):
-            raise TargetRefused(f"the far station has no usable upload endpoint ({status}: {detail})")
-        if body.get("complete"):
+        status, body = self._request("GET", f"/api/v1/upload/{quote(item.record_id)}")
+        if status == 404 and isinstance(body, dict) and isinstance(body.get("detail"), str):
+            return RemoteState(0)  # a station's "no such upload": nothing sent yet
+        received = body.get("received") if isinstance(body, dict) else None
+        if status != 200 or not isinstance(received, int) or isinstance(received, bool) \
+                or received < 0:
+            raise self._not_an_endpoint(status)
+        if body.get("complete") is True:
             if body.get("md5") != item.hash_md5:
                 raise FileProblem("the far station holds a different file under this record id")
             return RemoteState(item.size_bytes, self.upload_url(item))
-        return RemoteState(int(body.get("received") or 0))
+        return RemoteState(received)
 
     def send(self, item: SyncItem, source: Path, offset: int, progress: Progress) -> None:
         size = item.size_bytes
@@ -264,19 +338,22 @@ class StationTarget:
                    "Content-Range": f"bytes {offset}-{size - 1}/{size}"}
         with open(source, "rb") as fh:
             fh.seek(offset)
-            status, _, detail = self._request("PUT", f"/api/v1/upload/{quote(item.record_id)}",
-                                              body=_Body(fh, progress, self.chunk_size),
-                                              headers=headers)
+            status, _ = self._request("PUT", f"/api/v1/upload/{quote(item.record_id)}",
+                                      body=_Body(fh, progress, self.chunk_size), headers=headers)
+        if status == 422:  # a station's refusal of these bytes (offset moved, total differs)
+            raise NotVerified(f"the far station did not take the bytes ({answer(status)})")
         if status != 200:
-            raise NotVerified(f"the far station did not take the bytes ({status}: {detail})")
+            raise self._not_an_endpoint(status)
 
     def finish(self, item: SyncItem) -> str:
         body = json.dumps({"md5": item.hash_md5, "station": self.station_name,
                            "tag_name": self.tag_name, "file_name": item.file_name}).encode()
-        status, _, detail = self._request("POST", f"/api/v1/upload/{quote(item.record_id)}/finish",
-                                          body=body, headers={"Content-Type": "application/json"})
+        status, answered = self._request("POST", f"/api/v1/upload/{quote(item.record_id)}/finish",
+                                         body=body, headers={"Content-Type": "application/json"})
+        if status in (404, 422) and isinstance(answered, dict) and "detail" in answered:
+            raise NotVerified(f"the far station did not verify the file ({answer(status)})")
         if status != 200:
-            raise NotVerified(f"the far station did not verify the file ({status}: {detail})")
+            raise self._not_an_endpoint(status)
         return self.upload_url(item)
 
     def abort(self) -> None:

@@ -104,7 +104,8 @@ def test_sync_to_another_station_is_verified_at_the_far_end(station, api_server,
 def test_sync_errors_in_the_native_shapes(station, api_server, receiver, tmp_path: Path):
     far, far_api = receiver
     base, far_base = api_server.url, far_api.url
-    status, body = http("POST", f"{base}api/v1/sync", {"tag_name": "nope", "location": str(tmp_path)})
+    exports = str(station.settings.sync_dirs[0])
+    status, body = http("POST", f"{base}api/v1/sync", {"tag_name": "nope", "location": exports})
     assert status == 404 and "nope" in body["detail"]
     record_tag(station, "t", sources=1, seconds=0.5)
     status, body = http("POST", f"{base}api/v1/sync", {"tag_name": "t"})
@@ -128,7 +129,8 @@ def test_sync_errors_in_the_native_shapes(station, api_server, receiver, tmp_pat
     chunk = b"0123456789"
     put = {"Content-Range": "bytes 0-9/20", "Content-Type": "application/octet-stream"}
     assert http("PUT", f"{far_base}api/v1/upload/u1", chunk, headers=put)[0] == 401
-    status, body = http("PUT", f"{far_base}api/v1/upload/u1", chunk, token=TOKEN)
+    status, body = http("PUT", f"{far_base}api/v1/upload/u1", chunk, token=TOKEN,
+                        headers={"Content-Type": "application/octet-stream"})
     assert status == 422 and body["detail"][0]["loc"] == ["header", "Content-Range"]
     status, body = http("PUT", f"{far_base}api/v1/upload/u1", chunk, token=TOKEN,
                         headers={**put, "Content-Range": "bytes 10-19/20"})

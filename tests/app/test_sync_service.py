@@ -23,7 +23,7 @@ def _finished(station, job_id: str, timeout: float = 20.0):
 def test_sync_to_a_folder_verifies_md5_and_sets_sync_location(station, tmp_path: Path):
     records = record_tag(station, "shift 1")
     assert all(r.sync_location is None for r in records)
-    dest = tmp_path / "backup"  # does not exist yet: created by the job
+    dest = station.settings.sync_dirs[0] / "backup"  # does not exist yet: created by the job
 
     job = _finished(station, station.sync.create("shift 1", str(dest)))
     assert job.status.value == "done", job
@@ -47,21 +47,23 @@ def test_sync_to_a_folder_verifies_md5_and_sets_sync_location(station, tmp_path:
 
 
 def test_sync_refuses_bad_input_and_stores_nothing(station, tmp_path: Path):
-    a_file = tmp_path / "a-file"
+    exports = station.settings.sync_dirs[0]  # the one folder a sync may write into
+    exports.mkdir(parents=True, exist_ok=True)
+    a_file = exports / "a-file"
     a_file.write_text("x")
     with pytest.raises(NotFound) as exc:
-        station.sync.create("no-such-tag", str(tmp_path))
+        station.sync.create("no-such-tag", str(exports))
     assert exc.value.field == "tag_name"
     record_tag(station, "t", sources=1, seconds=0.5)
     for bad in ("relative/dir", "ftp://host/x", "http://", "http://host:99999/", str(a_file),
-                str(a_file / "below-a-file")):
+                str(a_file / "below-a-file"), str(tmp_path), str(exports / ".." / "elsewhere")):
         with pytest.raises(InvalidInput) as exc:
             station.sync.create("t", bad)
         assert exc.value.field == "location", bad
     station.recordings.start("live", "g")  # a tag whose only record is still recording
     try:
         with pytest.raises(InvalidInput) as exc:
-            station.sync.create("live", str(tmp_path))
+            station.sync.create("live", str(exports))
         assert exc.value.field == "tag_name" and "finished" in exc.value.message
     finally:
         station.recordings.stop("live")
@@ -75,7 +77,7 @@ def test_a_copy_that_does_not_verify_leaves_sync_location_empty(station, tmp_pat
     data = bytearray(Path(damaged.location).read_bytes())
     data[len(data) // 2] ^= 0xFF  # the file on disk no longer matches the catalog's MD5
     Path(damaged.location).write_bytes(bytes(data))
-    dest = tmp_path / "backup"
+    dest = station.settings.sync_dirs[0] / "backup"
     foreign = dest / "t" / Path(good.location).name
     foreign.parent.mkdir(parents=True)
     foreign.write_bytes(b"someone else's file")  # never overwritten
@@ -95,7 +97,7 @@ def test_a_folder_sync_stopped_midway_resumes_without_sending_anything_twice(tmp
     st = build_station(settings)
     start_station(st)
     first, second = record_tag(st, "t")
-    dest = tmp_path / "backup"
+    dest = settings.sync_dirs[0] / "backup"
     st.sync.bytes_per_second = 100_000  # about 2.4 s for both files: time to stop midway
     job_id = st.sync.create("t", str(dest))
     wait_until(lambda: st.sync.get(job_id).files[1].bytes_done > 30_000, 10, message="2nd file")

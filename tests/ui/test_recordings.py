@@ -393,8 +393,8 @@ def test_sync_to_a_folder_shows_progress_and_sets_sync_location(qtbot, station, 
     station.sync.bytes_per_second = max(20_000, int(total / 1.5))  # about 1.5 s: progress to see
     browser = make_browser()
     qtbot.waitUntil(lambda: browser.select(records[0].id), timeout=5000)
-    target = tmp_path / "backup"
-    target.mkdir()
+    target = station.settings.sync_dirs[0] / "backup"  # a sync writes only under sync_dirs
+    target.mkdir(parents=True)
 
     browser.act_sync.trigger()
     dialog = browser.sync_dialog
@@ -433,7 +433,7 @@ def test_sync_refused_shows_the_reason_and_stores_nothing(qtbot, station, cams, 
     qtbot.waitUntil(lambda: browser.select(running.id), timeout=5000)
     browser.act_sync.trigger()
     dialog = browser.sync_dialog
-    dialog.location_edit.setText(str(tmp_path))
+    dialog.location_edit.setText(str(station.settings.sync_dirs[0]))
     dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
     qtbot.waitUntil(lambda: "no finished records" in browser.message.text(), timeout=5000)
     assert station.sync.list() == [] and not browser.sync_progress.isVisible()
