@@ -8,6 +8,12 @@ trailing slash is optional, and every failure — unknown profile, wrong method,
 must still be an HTTP 200 envelope with the right errorCode. Order of checks: profile (2),
 access token (13/12/11) and its scope (14), attribute (8/4), method (3), serviceId (5/6),
 then the handler.
+
+Security: the sub-application declares its `DialectPolicy` (no Host/Origin checks: Device
+Connect serves pages anywhere by design and is protected by its access tokens; the guard's
+refusals come back as Device Connect envelopes). A token that is not valid or has expired is
+counted against the client's address (`api.security.refused`, 429 after too many); a valid
+one makes the request's principal `dc-client:<first 8 of the client id>`.
 """
 
 from __future__ import annotations
@@ -20,20 +26,23 @@ from aiohttp import web
 from api.device_connect import recording, system
 from api.device_connect.context import Call, Handler
 from api.device_connect.envelope import (
+    DIALECT,
     Code,
     DcError,
     error,
     from_station_error,
     ok,
     preflight,
+    render_refusal,
     service_id,
 )
 from api.device_connect.events import EventHub, hub_setup
 from api.device_connect.media import MEDIA_SCOPE, uri_token
 from api.device_connect.params import Params, read_params
 from api.keys import OWN_AUTH, STATION
+from api.security import POLICY, PRINCIPAL, DialectPolicy, Principal, client_address, refused
 from app.errors import StationError
-from app.services.dc_auth import scope_key
+from app.services.dc_auth import AccessDenied, AccessToken, TokenExpired, scope_key
 
 log = logging.getLogger(__name__)
 HUB = web.AppKey("device_connect_hub", EventHub)
@@ -84,6 +93,18 @@ def _check_service(request: web.Request, params: Params) -> None:
         raise DcError(Code.NOT_FOUND_SERVICE, f"service {given!r} not found")
 
 
+def _authenticate(request: web.Request, given: str | None, scope: str | None) -> AccessToken:
+    """The valid token covering `scope` (else the service's error, an invalid or expired
+    token counted against the address); it becomes the request's principal."""
+    try:
+        token = request.app[STATION].dc_auth.check(given, scope)
+    except (AccessDenied, TokenExpired) as exc:
+        refused(request, DIALECT, exc.message)
+        raise
+    request[PRINCIPAL] = Principal(DIALECT, client_address(request), token.who)
+    return token
+
+
 async def _route(request: web.Request) -> web.StreamResponse | dict:
     station, hub = request.app[STATION], request.app[HUB]
     segments = [s for s in request.match_info.get("tail", "").split("/") if s]
@@ -98,8 +119,11 @@ async def _route(request: web.Request) -> web.StreamResponse | dict:
     if profile is None:
         raise DcError(Code.NOT_SUPPORT_PROFILE, f"profile {segments[0]} is not supported")
     params = await read_params(request)
-    token = station.dc_auth.check(params.text("accessToken"), profile.scope) \
-        if profile.token else None
+    if profile.token:
+        token = _authenticate(request, params.text("accessToken"), profile.scope)
+    else:
+        token = None
+        request[PRINCIPAL] = Principal(DIALECT, client_address(request), "open")
     attribute, handler = _handler(profile, segments, request.method)
     if profile.service:
         _check_service(request, params)
@@ -113,7 +137,7 @@ async def _file(request: web.Request, segments: list[str]) -> web.StreamResponse
         raise DcError(Code.INVALID_REQUEST_PARAMETER, "no such file")
     station = request.app[STATION]
     params = await read_params(request)
-    token = station.dc_auth.check(uri_token(params.text("accessToken")), MEDIA_SCOPE)
+    token = _authenticate(request, uri_token(params.text("accessToken")), MEDIA_SCOPE)
     call = Call(request, station, request.app[HUB], params, "files", None, token)
     return await system.photo_file(call, segments[2])
 
@@ -139,10 +163,12 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
 
 def setup(app: web.Application) -> None:
     """Mount `/gotapi` as a sub-application that checks Device Connect access tokens itself
-    (the root's native token check steps aside for it)."""
+    (the root's native token check steps aside for it) and declares its policy to the guard."""
     sub = web.Application()
     sub[STATION] = app[STATION]
     sub[OWN_AUTH] = True
+    sub[POLICY] = DialectPolicy(DIALECT, render=render_refusal, check_host=False,
+                                check_origin=False)
     hub_setup(sub, HUB)
     sub.router.add_route("*", "/{tail:.*}", dispatch)
     app.add_subapp("/gotapi", sub)

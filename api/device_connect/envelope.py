@@ -12,6 +12,7 @@ from enum import IntEnum
 
 from aiohttp import web
 
+from api.keys import STATION
 from app.errors import Conflict, InvalidInput, NotFound, StationError, StorageFull
 from app.services.dc_auth import (
     AccessDenied,
@@ -19,10 +20,14 @@ from app.services.dc_auth import (
     ScopeMissing,
     TokenExpired,
     TokenMissing,
+    TooManyRequests,
     UnknownClient,
 )
 from app.services.dc_recorder import IllegalState
 from app.settings import Settings
+
+
+DIALECT = "device-connect"  # the dialect's name in logs, refusals and the audit trail
 
 
 class Code(IntEnum):
@@ -58,6 +63,7 @@ def from_station_error(exc: StationError) -> DcError:
         (TokenMissing, Code.EMPTY_ACCESS_TOKEN), (TokenExpired, Code.EXPIRED_ACCESS_TOKEN),
         (ScopeMissing, Code.SCOPE), (AccessDenied, Code.AUTHORIZATION),
         (ApprovalTimeout, Code.TIMEOUT), (UnknownClient, Code.NOT_FOUND_CLIENT_ID),
+        (TooManyRequests, Code.ILLEGAL_SERVER_STATE),
         (IllegalState, Code.ILLEGAL_DEVICE_STATE), (StorageFull, Code.ILLEGAL_SERVER_STATE),
         (InvalidInput, Code.INVALID_REQUEST_PARAMETER), (NotFound, Code.INVALID_REQUEST_PARAMETER),
         (Conflict, Code.ILLEGAL_DEVICE_STATE),
@@ -97,15 +103,32 @@ def preflight(request: web.Request) -> web.Response:
     return web.Response(status=200, headers=headers)
 
 
-def _json(request: web.Request, body: dict) -> web.Response:
+def _json(request: web.Request, body: dict, status: int = 200) -> web.Response:
     return web.Response(text=json.dumps(body, ensure_ascii=False), content_type="application/json",
-                        headers=cors_headers(request))
+                        headers=cors_headers(request), status=status)
 
 
 def ok(request: web.Request, product: str, version: str, data: dict | None = None) -> web.Response:
     return _json(request, {"result": 0, "product": product, "version": version, **(data or {})})
 
 
-def error(request: web.Request, product: str, version: str, exc: DcError) -> web.Response:
+def error(request: web.Request, product: str, version: str, exc: DcError,
+          status: int = 200) -> web.Response:
     return _json(request, {"result": 1, "errorCode": int(exc.code), "errorMessage": exc.message,
-                           "product": product, "version": version})
+                           "product": product, "version": version}, status)
+
+
+def _refusal_code(status: int) -> Code:
+    if status in (401, 403):
+        return Code.AUTHORIZATION
+    if status == 429:  # too many failed authentications from this address: try later
+        return Code.ILLEGAL_SERVER_STATE
+    return Code.INVALID_REQUEST_PARAMETER if status < 500 else Code.UNKNOWN
+
+
+def render_refusal(request: web.Request, status: int, message: str) -> web.Response:
+    """The guard's refusals (421/403/415/429 ...) in the Device Connect shape, with the HTTP
+    status the guard chose (this dialect's `DialectPolicy.render`)."""
+    station = request.config_dict.get(STATION)
+    product, version = (station.name, station.version) if station is not None else ("", "")
+    return error(request, product, version, DcError(_refusal_code(status), message), status)

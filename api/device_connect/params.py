@@ -6,20 +6,35 @@ JavaScript SDK sends) or a JSON object (the seed's `Content-Type: application/js
 The SDK 2.x turns a parameter object given as the body into a whole URL
 (`http://host:4035/gotapi?accessToken=…&serviceId=…`) and sends that as an urlencoded body:
 such a body is read from its `?` on. Parameter names match case-insensitively.
+
+Every page on the network may send here (Device Connect serves any origin), so what one
+request's parameters may cost is bounded: at most `MAX_BODY` bytes of body are read (a body
+that says or turns out to be longer is refused at once, without reading the rest), at most
+`MAX_FIELDS` parameters, names up to `MAX_NAME` characters, and everything kept — the raw
+body, its text, every name and value — is counted against `MAX_PARAMS_BYTES` (1 MiB). The
+body is parsed from memory by the small parsers below, field by field, so no parser builds an
+unbounded intermediate list; all of it is local to the request and freed when the request
+(or its connection) ends.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator, Mapping
-from urllib.parse import parse_qsl
+from email.message import Message
+from urllib.parse import unquote_plus
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
 from api.device_connect.envelope import Code, DcError
 
-MAX_PARTS = 200
-MAX_FIELD = 64 << 10
+MAX_PARAMS_BYTES = 1 << 20  # everything one request's parameters keep in memory
+MAX_BODY = 128 << 10  # body bytes read (the text of it may take up to 4x as a str)
+MAX_FIELDS = 64  # parameters, query and body together
+MAX_NAME = 128  # characters of a parameter name
+MAX_PART_HEADERS = 16  # header lines of one multipart part
+MAX_JSON_ITEMS = 256  # `[`, `{` and `,` in a JSON body: bounds what json.loads builds
 
 
 class Params(Mapping[str, str]):
@@ -62,73 +77,153 @@ class Params(Mapping[str, str]):
         return value
 
 
-def _urlencoded(raw: str) -> dict[str, str]:
-    text = raw.strip()
-    if text.lower().startswith(("http://", "https://")) and "?" in text:
+def _bad(message: str) -> DcError:
+    return DcError(Code.INVALID_REQUEST_PARAMETER, message)
+
+
+class _Collected:
+    """The parameters read so far and what they cost."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, str] = {}
+        self.used = 0
+
+    def cost(self, *objects: object) -> None:
+        self.used += sum(sys.getsizeof(o) for o in objects)
+        if self.used > MAX_PARAMS_BYTES:
+            raise _bad(f"the request's parameters take more than {MAX_PARAMS_BYTES} bytes")
+
+    def add(self, name: str, value: str, *, replace: bool = True) -> None:
+        if len(name) > MAX_NAME:
+            raise _bad(f"a parameter name is longer than {MAX_NAME} characters")
+        if name not in self.items and len(self.items) >= MAX_FIELDS:
+            raise _bad(f"more than {MAX_FIELDS} parameters")
+        self.cost(name, value)
+        if replace or name not in self.items:
+            self.items[name] = value
+
+
+# --- the body kinds ----------------------------------------------------------------------------
+def _urlencoded(text: str, into: _Collected) -> None:
+    text = text.strip()
+    if text[:8].lower().startswith(("http://", "https://")) and "?" in text:
         text = text.split("?", 1)[1]
-    return dict(parse_qsl(text, keep_blank_values=True))
+    start = 0
+    while start <= len(text):  # one field at a time: no list of every piece
+        end = text.find("&", start)
+        if end < 0:
+            end = len(text)
+        piece, start = text[start:end], end + 1
+        if piece:
+            name, _, value = piece.partition("=")
+            into.add(unquote_plus(name), unquote_plus(value))
 
 
-async def _multipart(request: web.Request) -> dict[str, str]:
+def _header_params(header: str, value: str) -> Message:
+    message = Message()
+    message[header] = value
+    return message
+
+
+def _multipart(raw: bytearray, content_type: str, into: _Collected) -> None:
+    """A `multipart/form-data` body already in memory (at most MAX_BODY bytes): its fields
+    without a file name become parameters; file parts are skipped."""
+    boundary = _header_params("content-type", content_type).get_param("boundary")
+    if not isinstance(boundary, str) or not boundary or len(boundary) > 200:
+        raise _bad("the multipart/form-data body has no boundary")
+    delimiter = b"--" + boundary.encode("latin-1", errors="replace")
+    pos = raw.find(delimiter)
+    if pos < 0:
+        raise _bad("the multipart/form-data body has no part")
+    while True:
+        pos += len(delimiter)
+        if raw[pos:pos + 2] == b"--":
+            return  # the closing delimiter
+        line_end = raw.find(b"\r\n", pos)
+        head_end = raw.find(b"\r\n\r\n", line_end) if line_end >= 0 else -1
+        if head_end < 0:
+            raise _bad("the multipart/form-data body ends inside a part's headers")
+        body_start = head_end + 4
+        following = raw.find(b"\r\n" + delimiter, body_start)
+        if following < 0:
+            raise _bad("the multipart/form-data body ends inside a part")
+        _part(raw[line_end + 2:head_end], raw[body_start:following], into)
+        pos = following + 2
+
+
+def _part(head: bytes, body: bytes, into: _Collected) -> None:
+    lines = head.split(b"\r\n", MAX_PART_HEADERS) if head else []
+    if len(lines) > MAX_PART_HEADERS:
+        raise _bad(f"a multipart part has more than {MAX_PART_HEADERS} header lines")
+    disposition, charset = None, "utf-8"
+    for line in lines:
+        name, colon, value = line.decode("latin-1").partition(":")
+        if not colon:
+            raise _bad("a multipart part has a malformed header line")
+        name = name.strip().lower()
+        if name == "content-disposition":
+            disposition = _header_params(name, value.strip())
+        elif name == "content-type":
+            charset = _header_params(name, value.strip()).get_content_charset() or charset
+    if disposition is None:
+        raise _bad("a multipart part has no Content-Disposition")
+    field = disposition.get_param("name", header="content-disposition")
+    if not isinstance(field, str) or not field \
+            or disposition.get_param("filename", header="content-disposition") is not None:
+        return  # a file, or a part without a name: no parameter is one
     try:
-        reader = await request.multipart()
-        values: dict[str, str] = {}
-        for _ in range(MAX_PARTS):
-            part = await reader.next()
-            if part is None:
-                return values
-            if not isinstance(part, BodyPartReader) or not part.name:
-                continue
-            data = bytearray()
-            while len(data) <= MAX_FIELD:
-                chunk = await part.read_chunk(8192)
-                if not chunk:
-                    break
-                data.extend(chunk)
-            if part.filename is not None or len(data) > MAX_FIELD:
-                await part.release()  # a file or an oversized field: no parameter is one
-                continue
-            text = part.decode(bytes(data))
-            values[part.name] = text.decode(part.get_charset("utf-8"), errors="replace")
-        raise DcError(Code.INVALID_REQUEST_PARAMETER, f"more than {MAX_PARTS} form fields")
-    except (DcError, web.HTTPException):
-        raise
-    except Exception as exc:  # noqa: BLE001 - any malformed form is the client's
-        raise DcError(Code.INVALID_REQUEST_PARAMETER,
-                      f"the multipart/form-data body cannot be parsed: {exc}") from None
+        text = body.decode(charset, errors="replace")
+    except LookupError:
+        text = body.decode("utf-8", errors="replace")
+    into.add(field, text)
 
 
-def _json_object(raw: bytes) -> dict[str, str]:
+def _json_object(raw: bytearray, into: _Collected) -> None:
+    structure = raw.count(b"[") + raw.count(b"{") + raw.count(b",")
+    if structure > MAX_JSON_ITEMS:
+        raise _bad(f"the JSON body is too complex (more than {MAX_JSON_ITEMS} items)")
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError) as exc:
-        raise DcError(Code.INVALID_REQUEST_PARAMETER, f"the JSON body cannot be parsed: {exc}") from None
+        raise _bad(f"the JSON body cannot be parsed: {exc}") from None
     if not isinstance(body, dict):
-        raise DcError(Code.INVALID_REQUEST_PARAMETER, "the JSON body must be an object")
-    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in body.items()
-            if v is not None}
+        raise _bad("the JSON body must be an object")
+    for key, value in body.items():
+        if value is not None:
+            into.add(str(key), value if isinstance(value, str) else json.dumps(value))
+
+
+async def _read_body(request: web.Request, into: _Collected) -> bytearray:
+    """At most MAX_BODY bytes, refused as soon as the body says or turns out to be longer."""
+    too_long = _bad(f"the request body is larger than {MAX_BODY} bytes")
+    if (request.content_length or 0) > MAX_BODY:
+        raise too_long
+    data = bytearray()
+    while True:
+        chunk = await request.content.read(MAX_BODY + 1 - len(data))
+        if not chunk:
+            break
+        data.extend(chunk)
+        if len(data) > MAX_BODY:
+            raise too_long
+    into.cost(data)
+    return data
 
 
 async def read_params(request: web.Request) -> Params:
     """Query parameters, then the body's over them."""
-    items: dict[str, str] = {}
+    into = _Collected()
     for key, value in request.query.items():
-        items.setdefault(key, value)
+        into.add(key, value, replace=False)
     if request.method in ("POST", "PUT", "DELETE") and request.body_exists:
-        if (request.content_length or 0) > request.client_max_size:
-            raise DcError(Code.INVALID_REQUEST_PARAMETER,
-                          f"the request body is larger than {request.client_max_size} bytes")
-        try:
-            if request.content_type == "multipart/form-data":
-                items.update(await _multipart(request))
+        raw = await _read_body(request, into)
+        if request.content_type == "multipart/form-data":
+            _multipart(raw, request.headers.get("Content-Type", ""), into)
+        elif raw.strip():
+            if request.content_type == "application/json":
+                _json_object(raw, into)
             else:
-                raw = await request.read()
-                if raw.strip():
-                    if request.content_type == "application/json":
-                        items.update(_json_object(raw))
-                    else:
-                        items.update(_urlencoded(raw.decode("utf-8", errors="replace")))
-        except web.HTTPRequestEntityTooLarge:
-            raise DcError(Code.INVALID_REQUEST_PARAMETER,
-                          f"the request body is larger than {request.client_max_size} bytes") from None
-    return Params(items)
+                text = raw.decode("utf-8", errors="replace")
+                into.cost(text)
+                _urlencoded(text, into)
+    return Params(into.items)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 
+from api import routing
 from api.device_connect import media
-from api.device_connect.context import Call, blocking
+from api.device_connect.context import Call
 from api.device_connect.envelope import Code, DcError
 from api.device_connect.events import Registration
 from app.services.dc_recorder import PHOTO_MIME, VIDEO_MIME, RecorderInfo
@@ -35,99 +36,99 @@ def _recorder_json(info: RecorderInfo) -> dict:
 
 
 def _record_json(call: Call, record: RecordOut) -> dict:
-    return {"uri": media.record_uri(call.base, record.id, call.token_text),
+    return {"uri": call.record_uri(record.id),
             "path": record.location or "", "mimeType": VIDEO_MIME, "recordId": record.id,
             "tag": record.tag_name or "", "target": str(record.source.id) if record.source else ""}
 
 
 async def mediarecorder(call: Call) -> dict:
-    return {"recorders": [_recorder_json(i) for i in await blocking(_svc(call).recorders)]}
+    return {"recorders": [_recorder_json(i) for i in await routing.call(_svc(call).recorders)]}
 
 
 async def record(call: Call) -> dict:
     call.params.number("timeslice", integer=True)  # checked; the station writes one file
-    return _record_json(call, await blocking(_svc(call).record, call.target))
+    return _record_json(call, await routing.call(_svc(call).record, call.target))
 
 
 async def stop(call: Call) -> dict:
-    stopped = await blocking(_svc(call).stop, call.target)
+    stopped = await routing.call(_svc(call).stop, call.target)
     mine = [r for r in stopped if (r.tag_name or "").startswith("dc-")] or stopped
     return _record_json(call, mine[0]) | {"records": [_record_json(call, r) for r in stopped]}
 
 
 async def pause(call: Call) -> dict:
-    await blocking(_svc(call).pause, call.target)
+    await routing.call(_svc(call).pause, call.target)
     return {}
 
 
 async def resume(call: Call) -> dict:
-    await blocking(_svc(call).resume, call.target)
+    await routing.call(_svc(call).resume, call.target)
     return {}
 
 
 async def mutetrack(call: Call) -> dict:
-    await blocking(_svc(call).set_muted, call.target, True)
+    await routing.call(_svc(call).set_muted, call.target, True)
     return {}
 
 
 async def unmutetrack(call: Call) -> dict:
-    await blocking(_svc(call).set_muted, call.target, False)
+    await routing.call(_svc(call).set_muted, call.target, False)
     return {}
 
 
 async def takephoto(call: Call) -> dict:
-    photo = await blocking(_svc(call).take_photo, call.target)
-    return {"uri": media.photo_uri(call.base, photo.name, call.token_text),
+    photo = await routing.call(_svc(call).take_photo, call.target)
+    return {"uri": call.photo_uri(photo.name),
             "path": str(photo.path), "mimeType": PHOTO_MIME, "target": str(photo.source_id)}
 
 
 # --- events ------------------------------------------------------------------------------------
-def _client_key(call: Call) -> str:
+def _client_id(call: Call) -> str:
     assert call.token is not None
     return call.token.client_id
 
 
 async def register(call: Call) -> dict:
     """`PUT onphoto` / `PUT onrecordingchange`: events go to the client's WebSocket (the
-    seed's `sessionKey` is kept and names a legacy socket too). It takes no photo."""
+    seed's `sessionKey` is echoed in each event; it names no socket). It takes no photo."""
     assert call.attribute is not None and call.token is not None
     if call.target is not None:
-        await blocking(_svc(call).source_of, call.target)
-    call.hub.register(Registration(_client_key(call), call.attribute, call.profile, call.base,
-                                   call.token.token, call.params.text("sessionKey")))
+        await routing.call(_svc(call).source_of, call.target)
+    call.hub.register(Registration(_client_id(call), call.attribute, call.profile, call.base,
+                                   call.params.text("sessionKey")))
     return {}
 
 
 async def unregister(call: Call) -> dict:
     assert call.attribute is not None
-    call.hub.unregister(_client_key(call), call.attribute)
+    call.hub.unregister(_client_id(call), call.attribute)
     return {}
 
 
 async def last_photo(call: Call) -> dict:
     """`GET onphoto`: the latest photo of the target, once (none yet: no `photo`)."""
-    photo = await blocking(_svc(call).last_photo, call.target)
+    photo = await routing.call(_svc(call).last_photo, call.target)
     if photo is None:
         return {}
-    return {"photo": {"uri": media.photo_uri(call.base, photo.name, call.token_text),
+    return {"photo": {"uri": call.photo_uri(photo.name),
                       "path": str(photo.path), "mimeType": PHOTO_MIME,
                       "target": str(photo.source_id)}}
 
 
 async def recording_state(call: Call) -> dict:
     """`GET onrecordingchange`: the target's state now, shaped like an event's `media`."""
-    info = await blocking(_svc(call).recorder, call.target)
+    info = await routing.call(_svc(call).recorder, call.target)
     item = {"status": STATUS_OF_STATE[info.state], "state": info.state, "mimeType": VIDEO_MIME,
             "target": str(info.source_id)}
     if info.records:
         item |= {"path": info.records[0].location or "", "recordId": info.records[0].id,
-                 "uri": media.record_uri(call.base, info.records[0].id, call.token_text)}
+                 "uri": call.record_uri(info.records[0].id)}
     return {"media": item}
 
 
 # --- preview -----------------------------------------------------------------------------------
 async def _previewable(call: Call) -> RecorderInfo:
-    info = await blocking(_svc(call).recorder, call.target)
+    info = await routing.call(_svc(call).recorder, call.target)
     if not info.width:
         raise DcError(Code.ILLEGAL_DEVICE_STATE,
                       f"recorder {info.source_id} has no picture ({info.source.status})")
@@ -137,15 +138,14 @@ async def _previewable(call: Call) -> RecorderInfo:
 async def preview_picture(call: Call) -> dict:
     """`GET preview`: a JPEG of the latest frame."""
     info = await _previewable(call)
-    return {"uri": media.picture_uri(call.base, info.source_id, call.token_text),
-            "mimeType": PHOTO_MIME}
+    return {"uri": call.picture_uri(info.source_id), "mimeType": PHOTO_MIME}
 
 
 async def preview_start(call: Call) -> dict:
     """`PUT preview`: the MJPEG stream, at most `previewMaxFrameRate` pictures a second."""
     info = await _previewable(call)
-    mjpeg = media.mjpeg_uri(call.base, info.source_id, info.preview_fps, call.token_text)
-    jpeg = media.picture_uri(call.base, info.source_id, call.token_text)
+    mjpeg = call.mjpeg_uri(info.source_id, info.preview_fps)
+    jpeg = call.picture_uri(info.source_id)
     return {"uri": mjpeg, "mimeType": media.MJPEG_MIME,
             "streams": [{"mimeType": media.MJPEG_MIME, "uri": mjpeg},
                         {"mimeType": PHOTO_MIME, "uri": jpeg}]}
@@ -153,7 +153,7 @@ async def preview_start(call: Call) -> dict:
 
 async def preview_stop(call: Call) -> dict:
     """`DELETE preview`: nothing runs for a preview; the stream ends when its client goes."""
-    await blocking(_svc(call).source_of, call.target)
+    await routing.call(_svc(call).source_of, call.target)
     return {}
 
 
@@ -166,8 +166,8 @@ async def options(call: Call) -> dict:
     """`GET options`: the spec's top-level lists and the `recorders` list (the union of what
     public sources describe)."""
     svc = _svc(call)
-    info = await blocking(svc.recorder, call.target)
-    everyone = await blocking(svc.recorders)
+    info = await routing.call(svc.recorder, call.target)
+    everyone = await routing.call(svc.recorders)
     return {"imageSizes": _sizes(info), "previewSizes": _sizes(info), "mimeType": [VIDEO_MIME],
             "previewMaxFrameRate": info.preview_fps, "target": str(info.source_id),
             "recorders": [{"id": str(i.source_id), "imageSizes": _sizes(i),
@@ -189,7 +189,7 @@ async def set_options(call: Call) -> dict:
     """`PUT options`: the picture size is the camera's (only it is accepted); the preview's
     frame rate can be set (above 0, at most 30 a second)."""
     svc = _svc(call)
-    info = await blocking(svc.recorder, call.target)
+    info = await routing.call(svc.recorder, call.target)
     _check_size(call.params, info, "image")
     _check_size(call.params, info, "preview")
     mime = call.params.text("mimeType")
@@ -197,7 +197,7 @@ async def set_options(call: Call) -> dict:
         raise DcError(Code.INVALID_REQUEST_PARAMETER, f"mimeType: only {VIDEO_MIME} is recorded")
     fps = call.params.number("previewMaxFrameRate")
     if fps is not None:
-        await blocking(svc.set_preview_fps, call.target, fps)
+        await routing.call(svc.set_preview_fps, call.target, fps)
     return {}
 
 

@@ -1,16 +1,21 @@
 """The profiles around MediaStreamRecording: availability, authorization (client ids and
-access tokens, approved by the operator or automatically), servicediscovery and
-serviceinformation, and the photo files a `takephoto` uri points at."""
+access tokens, approved by the operator, by the station token, or automatically for loopback
+clients), servicediscovery and serviceinformation, and the photo files a `takephoto` uri
+points at."""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 
 from aiohttp import web
 
-from api.device_connect.context import Call, blocking
-from api.device_connect.envelope import cors_headers, service_id
-from app.services.dc_auth import AccessToken
+from api import routing
+from api.device_connect.context import Call
+from api.device_connect.envelope import DIALECT, Code, DcError, cors_headers, service_id
+from api.security import bearer_token, client_address, refused
+from app.errors import NotFound
+from app.services.dc_auth import AccessToken, UnknownClient
 from app.services.dc_recorder import PHOTO_MIME
 
 # the profiles the one service supports (both spellings of MediaStreamRecording: the seed's
@@ -26,14 +31,35 @@ async def grant(call: Call) -> dict:
     return {"clientId": call.station.dc_auth.grant()}
 
 
+def _station_token_ok(call: Call) -> bool:
+    """True when the request carries the station token (`Authorization: Bearer` or
+    `X-Auth-Token`); a wrong one is refused at once (errorCode 11) and counted."""
+    configured = call.station.settings.token
+    presented = bearer_token(call.request, query=False)
+    if not configured or presented is None:
+        return False
+    if hmac.compare_digest(presented.encode(), configured.encode()):
+        return True
+    refused(call.request, DIALECT, "accessToken request with a wrong station token")
+    raise DcError(Code.AUTHORIZATION, "the station token is not valid")
+
+
 async def access_token(call: Call) -> dict:
-    """Issued at once with `dc_auto_approve`; otherwise the operator decides (the GUI's
-    dialog) within the approval timeout: refused → errorCode 11, no answer → 7. A client that
-    hangs up stops the waiting too."""
+    """Issued at once to a client that presents the station token, or to a loopback client
+    with `dc_auto_approve`; otherwise the operator decides (the GUI's dialog) within the
+    approval timeout: refused → errorCode 11, no answer → 7, too many waiting → 17. A client
+    that hangs up stops the waiting too."""
     auth = call.station.dc_auth
     params = call.params
-    pending = auth.request_access(params.text("clientId"), params.text("scope"),
-                                  params.text("applicationName"), call.client_origin)
+    vouched = _station_token_ok(call)
+    try:
+        pending = auth.request_access(params.text("clientId"), params.text("scope"),
+                                      params.text("applicationName"), call.client_origin,
+                                      address=client_address(call.request),
+                                      station_token_ok=vouched)
+    except UnknownClient:
+        refused(call.request, DIALECT, "accessToken request for an unknown clientId")
+        raise
     waiting = asyncio.wrap_future(pending.future)
     waiting.add_done_callback(lambda f: f.cancelled() or f.exception())  # seen, even if we left
     try:
@@ -62,8 +88,17 @@ async def serviceinformation(call: Call) -> dict:
 
 
 async def photo_file(call: Call, name: str) -> web.StreamResponse:
-    """`GET /gotapi/files/photos/{name}` (the token checked by the dispatcher)."""
-    path = await blocking(call.station.media_recorders.photo_path, name)
+    """`GET /gotapi/files/photos/{name}` (the token checked by the dispatcher): only a photo
+    whose `uri` was handed to the token's client; any other answers like a missing one."""
+    assert call.token is not None
+    if call.station.dc_auth.media_token(call.token.token, "mediastreamrecording", "photo",
+                                        name) is None:
+        refused(call.request, DIALECT, "photo not handed to this client")
+        raise DcError(Code.INVALID_REQUEST_PARAMETER, "no such file")
+    try:
+        path = await routing.call(call.station.media_recorders.photo_path, name)
+    except NotFound:
+        raise DcError(Code.INVALID_REQUEST_PARAMETER, "no such file") from None
     # CORS too: the reference demo loads photos into an <img crossorigin="anonymous">
     return web.FileResponse(path, headers=cors_headers(call.request) | {
         "Content-Type": PHOTO_MIME, "Cache-Control": "no-store"})

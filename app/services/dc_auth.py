@@ -2,9 +2,18 @@
 and the operator's approval of each token request.
 
 A web page first asks for a client id (`grant`), then for an access token for that client and
-a list of scopes (profile names). With `dc_auto_approve` the token is issued at once; otherwise
-an `AccessRequested` event asks whoever shows it (the GUI's dialog) and the request waits for
+a list of scopes (profile names). The token is issued at once when the client is on loopback
+and `dc_auto_approve` is on, or when it presented the station token; otherwise an
+`AccessRequested` event asks whoever shows it (the GUI's dialog) and the request waits for
 `decide(request_id, approved)`, or for its timeout. Every outcome publishes `AccessDecided`.
+At most `MAX_PENDING` requests wait at once (`MAX_PENDING_PER_ADDRESS` from one address):
+a page cannot bury the operator under questions.
+
+A token grants its profiles and the media the station handed to its client (`hand`): the
+native API serves a record's video, a source's picture or MJPEG, or a photo to a Device
+Connect token only when that client was given its `uri` (`was_handed`). This memory is
+bounded (`MAX_HANDED_PER_CLIENT` per client, `MAX_CLIENTS_WITH_MEDIA` clients, least recently
+handed forgotten first): an old `uri` may stop working, never a new one.
 
 Clients and tokens live in memory only: after a restart a client's token is unknown (errorCode
 11) and the reference SDK simply asks for a new one. Expired tokens are remembered for a day
@@ -13,6 +22,7 @@ so a client hears "expired" (12) rather than "invalid" (11).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 import threading
@@ -32,6 +42,11 @@ MAX_CLIENTS = 1000
 MAX_TOKENS = 5000
 EXPIRED_MEMORY_S = 24 * 3600
 APPROVAL_TIMEOUT_S = 45.0  # under the reference SDK's 60 s request timeout
+MAX_PENDING = 32  # access requests waiting for the operator at once
+MAX_PENDING_PER_ADDRESS = 4  # ... of them from one client address
+MAX_HANDED_PER_CLIENT = 256  # media (records, pictures, MJPEG streams, photos) a client may fetch
+MAX_CLIENTS_WITH_MEDIA = 256  # clients whose handed media are remembered
+MEDIA_KINDS = frozenset({"record", "picture", "mjpeg", "photo"})
 
 
 def scope_key(name: str) -> str:
@@ -71,6 +86,13 @@ class ScopeMissing(StationError):
                          field="accessToken", kind="scope")
 
 
+class TooManyRequests(StationError):
+    """Too many access requests already wait for the operator."""
+
+    def __init__(self, message: str):
+        super().__init__(message, kind="busy")
+
+
 class UnknownClient(NotFound):
     def __init__(self, client_id: str):
         super().__init__("client", repr(client_id), field="clientId")
@@ -89,6 +111,11 @@ class AccessToken:
     def ttl_s(self) -> int:
         return int(round(self.expires_at - self.issued_at))
 
+    @property
+    def who(self) -> str:
+        """The client as logs and the audit trail name it: never the secret id in full."""
+        return f"dc-client:{self.client_id[:8]}"
+
     def covers(self, scope: str) -> bool:
         wanted = scope_key(scope)
         return any(scope_key(s) == wanted for s in self.scopes)
@@ -104,7 +131,18 @@ class PendingAccess:
     application_name: str
     scopes: tuple[str, ...]
     origin: str
+    address: str = ""  # the client's address (for the per-address cap)
     future: Future = field(default_factory=Future)
+
+
+def is_loopback(address: str | None) -> bool:
+    """True for 127.0.0.0/8, ::1 and their IPv4-mapped forms; anything unparsable is not."""
+    try:
+        ip = ipaddress.ip_address((address or "").split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
 
 
 class DeviceConnectAuth:
@@ -121,6 +159,8 @@ class DeviceConnectAuth:
         self._clients: OrderedDict[str, float] = OrderedDict()
         self._tokens: OrderedDict[str, AccessToken] = OrderedDict()
         self._pending: dict[str, PendingAccess] = {}
+        # client id -> the media handed to it: (kind, key) in the order last handed
+        self._handed: OrderedDict[str, OrderedDict[tuple[str, str], None]] = OrderedDict()
 
     # --- clients -----------------------------------------------------------------------
     def grant(self) -> str:
@@ -138,9 +178,13 @@ class DeviceConnectAuth:
 
     # --- token requests ----------------------------------------------------------------
     def request_access(self, client_id: str | None, scopes: list[str] | tuple[str, ...] | str | None,
-                       application_name: str | None, origin: str = "") -> PendingAccess:
-        """Start a token request. Its future is already resolved when auto-approve is on;
-        otherwise it waits for `decide` (call `expire` when giving up on it)."""
+                       application_name: str | None, origin: str = "", *, address: str = "",
+                       station_token_ok: bool = False) -> PendingAccess:
+        """Start a token request. Its future is already resolved when the client presented
+        the station token (`station_token_ok`, checked by the caller) or is on loopback with
+        auto-approve on; otherwise it waits for `decide` (call `expire` when giving up on
+        it). TooManyRequests when `MAX_PENDING` requests (or `MAX_PENDING_PER_ADDRESS` from
+        this address) wait already."""
         if not client_id:
             raise InvalidInput("clientId is required", field="clientId", kind="missing")
         if isinstance(scopes, str):
@@ -152,11 +196,21 @@ class DeviceConnectAuth:
         if not self.is_client(client_id):
             raise UnknownClient(client_id)
         name = (application_name or "").strip() or "(unnamed application)"
-        pending = PendingAccess(uuid.uuid4().hex, client_id, name, wanted, origin)
-        if self._auto_approve():
+        local = is_loopback(address)
+        if not local and address:  # the operator sees where a remote request comes from
+            origin = f"{origin} (from {address})" if origin else f"from {address}"
+        pending = PendingAccess(uuid.uuid4().hex, client_id, name, wanted, origin, address)
+        if station_token_ok or (local and self._auto_approve()):
             pending.future.set_result(self._issue(pending))
             return pending
         with self._lock:
+            if len(self._pending) >= MAX_PENDING:
+                raise TooManyRequests(f"{MAX_PENDING} access requests already wait for the "
+                                      "operator: try again later")
+            if sum(p.address == address for p in self._pending.values()) \
+                    >= MAX_PENDING_PER_ADDRESS:
+                raise TooManyRequests(f"{MAX_PENDING_PER_ADDRESS} access requests from this "
+                                      "address already wait for the operator")
             self._pending[pending.request_id] = pending
         log.info("Device Connect: %r (%s) asks for an access token; waiting for the operator",
                  name, origin or "no origin")
@@ -237,3 +291,32 @@ class DeviceConnectAuth:
             tokens = [t for t in self._tokens.values() if t.client_id == client_id
                       and t.expires_at > now]
         return max(tokens, key=lambda t: t.issued_at, default=None)
+
+    # --- media handed to a client ---------------------------------------------------------
+    def hand(self, client_id: str, kind: str, key: str | int) -> None:
+        """Remember that `client_id` was given the `uri` of a medium: `record` (record id),
+        `picture` / `mjpeg` (source id) or `photo` (file name)."""
+        assert kind in MEDIA_KINDS, kind
+        item = (kind, str(key))
+        with self._lock:
+            handed = self._handed.get(client_id)
+            if handed is None:
+                handed = self._handed[client_id] = OrderedDict()
+            self._handed.move_to_end(client_id)
+            handed[item] = None
+            handed.move_to_end(item)
+            while len(handed) > MAX_HANDED_PER_CLIENT:
+                handed.popitem(last=False)
+            while len(self._handed) > MAX_CLIENTS_WITH_MEDIA:
+                self._handed.popitem(last=False)
+
+    def media_token(self, token: str | None, scope: str, kind: str,
+                    key: str | int) -> AccessToken | None:
+        """The valid token (covering `scope`) whose client was handed that medium, else None."""
+        try:
+            found = self.check(token, scope)
+        except StationError:
+            return None
+        with self._lock:
+            handed = self._handed.get(found.client_id)
+            return found if handed is not None and (kind, str(key)) in handed else None
