@@ -30,7 +30,7 @@ def run_gui(station: Station, api_url: str) -> int:
     app = ensure_application()
     bridge = EventBridge(station.bus)
     window = MainWindow(station, bridge, api_url)
-    install_access_approvals(station, bridge, window)  # Device Connect token requests
+    install_access_approvals(window.audited, bridge, window)  # Device Connect token requests
     window.show()
 
     def on_signal(_signum, _frame) -> None:

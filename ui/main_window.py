@@ -1,9 +1,12 @@
 """The main window: the camera wall in the middle, groups on the left, recording controls
-on the right, recordings in a second tab, the station's vital signs in the status bar.
+on the right, recordings in a second tab, the audit trail in a third, the station's vital
+signs in the status bar.
 
 Everything here calls the same services the API calls, on worker threads (`TaskRunner`);
 what any API client does reaches the window through the `EventBridge`, so the wall, the
-panels and the browser always show the station as it is.
+panels and the browser always show the station as it is. Panels and dialogs get the station
+as an `AuditedStation`: every change the operator makes is in the audit trail (dialect `gui`,
+address `local`, the OS user name), as every change an API client makes is.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.audited import AuditedStation
 from app.errors import StationError
+from app.settings import Settings
 from app.station import Station
 from ui.bridge import EventBridge
 from ui.groups_panel import GroupsPanel
@@ -36,6 +41,7 @@ class MainWindow(QMainWindow):
     def __init__(self, station: Station, bridge: EventBridge, api_url: str):
         super().__init__()
         self.station, self.bridge, self.api_url = station, bridge, api_url
+        self.audited = AuditedStation(station)  # what panels and dialogs change is audited
         self.tasks = TaskRunner(self)
         self.notifications: list[str] = []
         self.setWindowTitle(f"{station.name} — Recording Station {station.version}")
@@ -49,8 +55,8 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.wall, icon("camera"), "Live")
         self.setCentralWidget(self.tabs)
-        self.groups = GroupsPanel(station, self.tasks, self.report, self)
-        self.tags = TagsPanel(station, self.tasks, self.report, self)
+        self.groups = GroupsPanel(self.audited, self.tasks, self.report, self)
+        self.tags = TagsPanel(self.audited, self.tasks, self.report, self)
         self._dock(self.groups, "Sources and groups", Qt.DockWidgetArea.LeftDockWidgetArea, 220)
         self._dock(self.tags, "Recording", Qt.DockWidgetArea.RightDockWidgetArea, 310)
         self.status = StationStatusBar(station.settings, api_url, self)
@@ -103,11 +109,15 @@ class MainWindow(QMainWindow):
                       context=Qt.ShortcutContext.ApplicationShortcut)
 
     def _mount_optional_tabs(self) -> None:
-        """The recordings browser lives in its own module; mounted as the second tab."""
+        """The recordings browser and the audit trail live in their own modules; mounted as
+        the second and third tabs."""
+        from ui.audit_view import AuditView
         from ui.recordings import RecordingsBrowser
 
-        self.recordings = RecordingsBrowser(self.station, self.bridge, self.tasks, self)
+        self.recordings = RecordingsBrowser(self.audited, self.bridge, self.tasks, self)
         self.tabs.addTab(self.recordings, icon("tag"), "Recordings")
+        self.audit_view = AuditView(self.station, self.tasks, self)
+        self.tabs.addTab(self.audit_view, icon("info"), "Audit")
 
     def _slot(self, source_id: int):
         try:
@@ -157,29 +167,41 @@ class MainWindow(QMainWindow):
     def add_source(self) -> None:
         from ui.source_dialog import SourceDialog
 
-        SourceDialog.add(self.station, self.tasks, self)
+        SourceDialog.add(self.audited, self.tasks, self)
 
     def edit_source(self, source_id: int) -> None:
         from ui.source_dialog import SourceDialog
 
-        SourceDialog.edit(self.station, self.tasks, source_id, self)
+        SourceDialog.edit(self.audited, self.tasks, source_id, self)
 
     def delete_source(self, source_id: int) -> None:
         from ui.source_dialog import confirm_delete_source
 
-        confirm_delete_source(self.station, self.tasks, source_id, self)
+        confirm_delete_source(self.audited, self.tasks, source_id, self)
 
     def open_settings(self) -> None:
         from ui.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.station.settings, self)
+        self._settings_before = self.station.settings
         dialog.saved.connect(self._on_settings_saved)
         dialog.exec()
 
-    def _on_settings_saved(self, settings) -> None:
+    def _on_settings_saved(self, settings: Settings) -> None:
+        before = getattr(self, "_settings_before", None) or self.station.settings
+        self.audit_settings_saved(before, settings)
+        self._settings_before = settings
         self.setWindowTitle(f"{settings.station_name} — Recording Station {self.station.version}")
         self.status.settings = settings
         self.status.refresh()
+
+    def audit_settings_saved(self, before: Settings, after: Settings) -> None:
+        """The names of the settings the operator changed, never their values (a token)."""
+        changed = sorted(name for name in Settings.model_fields
+                         if getattr(before, name) != getattr(after, name))
+        self.audited.record(action="save settings",
+                            target="settings " + ", ".join(changed) if changed else None,
+                            result="ok" if changed else "no change")
 
     # --- core events ---------------------------------------------------------------------
     def _on_source_status_changed(self, source_id: int, status: str, error: str) -> None:
@@ -256,6 +278,7 @@ class MainWindow(QMainWindow):
         self.wall.close_wall()
         self.tags.close_panel()
         self.recordings.shutdown()
+        self.audit_view.shutdown()
         self.status.stop()
         self.tray.hide()
         self.tasks.shutdown()

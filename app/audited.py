@@ -1,0 +1,186 @@
+"""The station as the GUI holds it: the same services, but each state-changing call leaves an
+entry in the audit trail (dialect `gui`, address `local`, who = the operator's OS user name).
+
+The API's guard middleware audits every state-changing request in one place; the GUI has no
+such single door, so it gets one here, at the service boundary both front ends share: the
+window hands its panels and dialogs an `AuditedStation` instead of the station. Reads pass
+through untouched; the methods listed in `GUI_ACTIONS` run as before (on the GUI's worker
+threads) and then queue an entry with their result — `AuditService.record` never blocks.
+"""
+
+from __future__ import annotations
+
+import getpass
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from app.errors import StationError
+
+Args = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Audited:
+    """How one service method is named in the trail: its action (a verb, or a function of
+    the arguments), its target from the arguments (and the service, read before the call),
+    and optionally a better target from the result (the id a create returned)."""
+
+    action: str | Callable[[Args], str]
+    target: Callable[[Args, Any], str | None]
+    from_result: Callable[[Any], str | None] | None = None
+
+
+def _arg(name: str, word: str) -> Callable[[Args, Any], str | None]:
+    return lambda a, _svc: f"{word} {a[name]}" if a.get(name) is not None else None
+
+
+def _name_of(a: Args, _svc: Any) -> str | None:
+    name = getattr(a.get("data"), "name", None)
+    return f"name {name}" if name else None
+
+
+def _tag_and(word: str, key: str) -> Callable[[Args, Any], str | None]:
+    def target(a: Args, _svc: Any) -> str | None:
+        value = a.get(key)
+        if isinstance(value, (list, tuple, set)):
+            value = ",".join(str(v) for v in sorted(value))
+        return f"tag {a.get('tag_name')}" + (f", {word} {value}" if value not in (None, "") else "")
+    return target
+
+
+def _access_request(a: Args, svc: Any) -> str | None:
+    """The client and application asking, looked up before the answer removes the request;
+    the client id shortened as everywhere else (it is a secret-like handle)."""
+    for pending in svc.pending():
+        if pending.request_id == a.get("request_id"):
+            return f"dc-client:{pending.client_id[:8]}, application {pending.application_name}"
+    return None
+
+
+def _created(word: str) -> Callable[[Any], str | None]:
+    return lambda result: f"{word} {result.id}" if getattr(result, "id", None) is not None else None
+
+
+# service attribute -> method -> how it is audited. Only these methods change state.
+GUI_ACTIONS: dict[str, dict[str, Audited]] = {
+    "sources": {
+        "create": Audited("create source", _name_of, _created("source")),
+        "update": Audited("update source", _arg("source_id", "source")),
+        "delete": Audited("delete source", _arg("source_id", "source")),
+    },
+    "groups": {
+        "create": Audited("create group", _name_of, _created("group")),
+        "rename": Audited("rename group", lambda a, _s: f"group {a['group_id']}, name {a['name']}"),
+        "delete": Audited("delete group", _arg("group_id", "group")),
+        "add_source": Audited("add source to group",
+                              lambda a, _s: f"group {a['group_id']}, source {a['source_id']}"),
+        "remove_source": Audited("remove source from group",
+                                 lambda a, _s: f"group {a['group_id']}, source {a['source_id']}"),
+    },
+    "recordings": {
+        "start": Audited("start recording", _tag_and("group", "group_name")),
+        "start_sources": Audited("start recording", _tag_and("sources", "source_ids")),
+        "stop": Audited("stop recording", _tag_and("model", "model")),
+        "stop_record": Audited("stop recording", _arg("record_id", "record")),
+        "pause": Audited("pause recording", _arg("record_id", "record")),
+        "resume": Audited("resume recording", _arg("record_id", "record")),
+        "set_audio_muted": Audited(lambda a: "mute audio" if a.get("muted") else "unmute audio",
+                                   _arg("record_id", "record")),
+        "delete_file": Audited("delete file", _arg("record_id", "record")),
+    },
+    # the destination is left out: a station URL may carry a token
+    "sync": {"create": Audited("start sync", _arg("tag_name", "tag"))},
+    "dc_auth": {"decide": Audited(lambda a: "approve access" if a.get("approved") else "deny access",
+                                  _access_request)},
+}
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser() or "operator"
+    except Exception:  # noqa: BLE001 - no user name in this environment
+        return "operator"
+
+
+def outcome(result: Any = None, error: BaseException | None = None) -> str:
+    """`ok`, `no change` (a method that answers False: already a member, no longer waiting),
+    or `failed: <kind>`."""
+    if error is not None:
+        kind = error.kind if isinstance(error, StationError) else type(error).__name__
+        return f"failed: {kind}"
+    return "no change" if result is False else "ok"
+
+
+class AuditedService:
+    """One service seen through the audit: listed methods record, everything else forwards."""
+
+    def __init__(self, service: Any, actions: dict[str, Audited], record: Callable[..., None]):
+        object.__setattr__(self, "_service", service)
+        object.__setattr__(self, "_actions", actions)
+        object.__setattr__(self, "_record", record)
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._service, name)
+        audited = self._actions.get(name)
+        if audited is None or not callable(value):
+            return value
+        return self._wrap(value, audited)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._service, name, value)
+
+    def _wrap(self, method: Callable, audited: Audited) -> Callable:
+        service, record = self._service, self._record
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                bound = inspect.signature(method).bind(*args, **kwargs)
+                bound.apply_defaults()
+                named: Args = dict(bound.arguments)
+                action = audited.action(named) if callable(audited.action) else audited.action
+                target = audited.target(named, service)
+            except Exception:  # noqa: BLE001 - the call itself reports bad arguments
+                action, target = getattr(method, "__name__", "call"), None
+            try:
+                result = method(*args, **kwargs)
+            except BaseException as exc:
+                record(action=action, target=target, result=outcome(error=exc))
+                raise
+            if audited.from_result is not None:
+                try:
+                    target = audited.from_result(result) or target
+                except Exception:  # noqa: BLE001
+                    pass
+            record(action=action, target=target, result=outcome(result))
+            return result
+
+        call.__name__ = getattr(method, "__name__", "call")
+        call.__doc__ = method.__doc__
+        return call
+
+
+class AuditedStation:
+    """A station whose state-changing service calls are audited as `dialect`/`address`/`who`;
+    every other attribute (settings, bus, recorder, name ...) is the station's own, read and
+    written through."""
+
+    def __init__(self, station: Any, *, who: str | None = None, dialect: str = "gui",
+                 address: str = "local"):
+        object.__setattr__(self, "station", station)
+        object.__setattr__(self, "actor", {"dialect": dialect, "address": address,
+                                           "who": who or os_user()})
+
+    def record(self, *, action: str, target: str | None, result: str) -> None:
+        """An entry for a change the GUI made outside the services (saving the settings)."""
+        audit = getattr(self.station, "audit", None)
+        if audit is not None:
+            audit.record(**self.actor, action=action, target=target, result=result)
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self.station, name)
+        actions = GUI_ACTIONS.get(name)
+        return value if actions is None else AuditedService(value, actions, self.record)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.station, name, value)

@@ -1,0 +1,121 @@
+"""The audit tab (offscreen Qt) on a real core: it lists the newest entries a page at a time,
+filters by dialect, and shows what the operator does in the GUI — audited as dialect `gui`,
+address `local`, the OS user name — as it happens."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QInputDialog
+
+from app.audited import AuditedStation, os_user
+from ui.access_dialog import install_access_approvals
+from ui.application import ensure_application
+from ui.audit_view import COLUMNS, FAILED, PAGE_SIZE, AuditView
+from ui.bridge import EventBridge
+from ui.main_window import MainWindow
+from ui.tasks import TaskRunner
+
+TARGET, ACTION, RESULT = COLUMNS.index("Target"), COLUMNS.index("Action"), COLUMNS.index("Result")
+
+
+@pytest.fixture
+def window(qtbot, station):
+    ensure_application()
+    bridge = EventBridge(station.bus)
+    win = MainWindow(station, bridge, "http://127.0.0.1:9/")
+    win.setProperty("quiet_errors", True)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    bridge.close()
+
+
+def _rows(view: AuditView) -> list[tuple[str, ...]]:
+    model = view.model
+    return [tuple(model.text(r, c) for c in range(len(COLUMNS))) for r in range(model.rowCount())]
+
+
+def test_lists_the_newest_entries_and_pages_older(qtbot, station):
+    ensure_application()
+    for i in range(PAGE_SIZE + 5):
+        station.audit.record(dialect="gui" if i % 50 == 0 else "native", address="127.0.0.1",
+                             who="station-token", action="POST /api/v1/source",
+                             target=f"source {i}", result="422" if i == PAGE_SIZE + 4 else "200")
+    tasks = TaskRunner()
+    view = AuditView(station, tasks)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitUntil(lambda: view.model.rowCount() == PAGE_SIZE, timeout=10000)
+    rows = _rows(view)
+    assert rows[0][TARGET] == f"source {PAGE_SIZE + 4}" and rows[0][RESULT] == "422"
+    assert rows[0][1:4] == ("native", "127.0.0.1", "station-token")
+    assert rows[0][0][:2] == "20" and "T" not in rows[0][0]  # local time, readable
+    assert view.model.data(view.model.index(0, RESULT), Qt.ItemDataRole.ForegroundRole) == FAILED
+    assert "205" in view.count_label.text()
+    assert view.older_button.isEnabled()
+    view.older_button.click()
+    qtbot.waitUntil(lambda: view.model.rowCount() == PAGE_SIZE + 5, timeout=10000)
+    assert _rows(view)[-1][TARGET] == "source 0" and not view.older_button.isEnabled()
+
+    view.dialect_box.setCurrentIndex(view.dialect_box.findData("gui"))
+    qtbot.waitUntil(lambda: view.model.rowCount() == 5, timeout=10000)
+    assert [r[TARGET] for r in _rows(view)] == [f"source {i}" for i in (200, 150, 100, 50, 0)]
+    view.shutdown()
+    tasks.shutdown()
+
+
+def test_what_the_operator_does_is_audited_and_shown_at_once(qtbot, window, station, monkeypatch):
+    view = window.audit_view
+    window.tabs.setCurrentWidget(view)
+    qtbot.waitUntil(lambda: view.loads >= 1, timeout=5000)
+    assert view.model.rowCount() == 0
+
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("lobby", True))
+    window.groups.ask_new_group()
+    qtbot.waitUntil(lambda: [g.name for g in station.groups.list()] == ["lobby"], timeout=5000)
+    group_id = station.groups.list()[0].id
+    window.groups.ask_new_group()  # the same name again: refused by the core
+    # no Refresh: the tab reloads when the audit writer reports new entries
+    qtbot.waitUntil(lambda: view.model.rowCount() == 2, timeout=10000)
+    refused, created = _rows(view)
+    assert created[1:] == ("gui", "local", os_user(), "create group", f"group {group_id}", "ok")
+    assert refused[1:] == ("gui", "local", os_user(), "create group", "name lobby",
+                           "failed: conflict")
+
+    # the settings: which ones changed, never their values
+    before = station.settings
+    window.audit_settings_saved(before, before.model_copy(update={"token": "s3cret-value"}))
+    qtbot.waitUntil(lambda: view.model.rowCount() == 3, timeout=10000)
+    saved = _rows(view)[0]
+    assert saved[ACTION] == "save settings" and saved[TARGET] == "settings token"
+    page = station.audit.list()
+    assert "s3cret-value" not in page.model_dump_json()
+    assert page.items[0].dialect == "gui"
+
+
+def test_an_access_decision_is_audited(qtbot, station):
+    ensure_application()
+    bridge = EventBridge(station.bus)
+    approvals = install_access_approvals(AuditedStation(station, who="alice"), bridge)
+    done: list = []
+
+    def ask() -> None:
+        client_id = station.dc_auth.grant()
+        done.append((client_id, station.dc_auth.request_access(client_id, "servicediscovery",
+                                                                "Intruder", "http://page.example")))
+
+    worker = threading.Thread(target=ask)
+    worker.start()
+    worker.join(5)
+    client_id, pending = done[0]
+    qtbot.waitUntil(lambda: pending.request_id in approvals.dialogs, timeout=5000)
+    approvals.dialogs[pending.request_id].deny_button.click()
+    [entry] = station.audit.list().items
+    assert (entry.dialect, entry.address, entry.who, entry.action, entry.result) == (
+        "gui", "local", "alice", "deny access", "ok")
+    assert entry.target == f"dc-client:{client_id[:8]}, application Intruder"
+    assert client_id not in entry.model_dump_json()
+    bridge.close()

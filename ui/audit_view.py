@@ -1,0 +1,209 @@
+"""The audit tab: the newest state changes made through any door (API dialects, the GUI),
+with who made them, from where, on what and with what result.
+
+Entries are read on the task runner, a page at a time (`AuditService.list`); the tab reloads
+by itself when the audit writer reports new entries (`AuditWritten`, at most every half
+second, and only while the tab is shown — a hidden tab reloads when it is shown again).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.events import AuditWritten, Event
+from app.services.audit import AuditEntryOut, AuditPage
+from ui.icons import icon
+from ui.tasks import TaskRunner
+
+PAGE_SIZE = 200
+RELOAD_DELAY_MS = 500
+COLUMNS = ("Time", "Dialect", "Address", "Who", "Action", "Target", "Result")
+DIALECTS = (("All dialects", None), ("GUI", "gui"), ("Native API", "native"),
+            ("Device Connect", "device_connect"), ("Huawei Live", "huawei_live"),
+            ("Huawei RTC", "huawei_rtc"))
+FAILED = QColor("#c53030")
+
+
+def local_time(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone().strftime(
+            "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return iso
+
+
+def failed(result: str) -> bool:
+    return result.startswith("failed") or (result.isdigit() and int(result) >= 400)
+
+
+class AuditModel(QAbstractTableModel):
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.entries: list[AuditEntryOut] = []
+
+    def set_entries(self, entries: list[AuditEntryOut], append: bool = False) -> None:
+        if append:
+            first = len(self.entries)
+            self.beginInsertRows(QModelIndex(), first, first + len(entries) - 1)
+            self.entries.extend(entries)
+            self.endInsertRows()
+            return
+        self.beginResetModel()
+        self.entries = list(entries)
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802 - Qt naming
+        return 0 if parent.isValid() else len(self.entries)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802 - Qt naming
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def text(self, row: int, column: int) -> str:
+        e = self.entries[row]
+        values = (local_time(e.time), e.dialect, e.address, e.who, e.action, e.target or "",
+                  e.result)
+        return values[column]
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return self.text(index.row(), index.column())
+        if role == Qt.ItemDataRole.ForegroundRole and failed(self.entries[index.row()].result):
+            return FAILED
+        return None
+
+
+class AuditView(QWidget):
+    """Newest first; a dialect filter, Refresh, and Older entries (a cursor below the last
+    row shown, so new entries arriving meanwhile do not shift the pages)."""
+
+    written = Signal()  # AuditWritten heard on the writer thread, delivered queued
+
+    def __init__(self, station, tasks: TaskRunner, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.station, self.tasks = station, tasks
+        self.total = 0
+        self.loads = 0  # pages answered (tests tell a reload from a stale view)
+        self._loading = self._load_again = self._stale = False
+        self.model = AuditModel(self)
+        self._build()
+        self._reload_timer = QTimer(self, singleShot=True, interval=RELOAD_DELAY_MS)
+        self._reload_timer.timeout.connect(self.reload)
+        self.written.connect(self._on_written)
+        self._unsubscribe = station.bus.subscribe(self._heard)
+        self.reload()
+
+    def _build(self) -> None:
+        self.dialect_box = QComboBox(self)
+        for label, value in DIALECTS:
+            self.dialect_box.addItem(label, value)
+        self.dialect_box.currentIndexChanged.connect(lambda *_: self.reload())
+        self.refresh_button = QPushButton(icon("refresh"), "Refresh", self)
+        self.refresh_button.clicked.connect(self.reload)
+        self.older_button = QPushButton("Older entries", self)
+        self.older_button.clicked.connect(self.load_older)
+        self.older_button.setEnabled(False)
+        self.count_label = QLabel(self)
+        bar = QHBoxLayout()
+        bar.addWidget(self.dialect_box)
+        bar.addWidget(self.refresh_button)
+        bar.addStretch(1)
+        bar.addWidget(self.count_label)
+        bar.addWidget(self.older_button)
+
+        self.table = QTableView(self)
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COLUMNS.index("Target"), QHeaderView.ResizeMode.Stretch)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.table)
+
+    # --- loading -------------------------------------------------------------------------
+    def _query(self, before_id: int | None = None):
+        audit, dialect = self.station.audit, self.dialect_box.currentData()
+        return lambda: audit.list(page_size=PAGE_SIZE, before_id=before_id, dialect=dialect)
+
+    def reload(self) -> None:
+        """The newest page again (on the task runner); a reload asked while one runs follows it."""
+        self._stale = False
+        if self._loading:
+            self._load_again = True
+            return
+        self._loading = True
+        self.tasks.run(self._query(), lambda page, error: self._loaded(page, error, False))
+
+    def load_older(self) -> None:
+        if self._loading or not self.model.entries:
+            return
+        self._loading = True
+        before = self.model.entries[-1].id
+        self.tasks.run(self._query(before), lambda page, error: self._loaded(page, error, True))
+
+    def _loaded(self, page: AuditPage | None, error: BaseException | None, append: bool) -> None:
+        self._loading = False
+        self.loads += 1
+        if error is not None or page is None:
+            self.count_label.setText(f"Could not read the audit trail: {error}")
+        else:
+            self.model.set_entries(page.items, append=append)
+            if not append:
+                self.total = page.total
+            shown = len(self.model.entries)
+            self.count_label.setText(f"{shown} of {self.total} entries (kept 90 days)")
+            self.older_button.setEnabled(shown < self.total and len(page.items) == PAGE_SIZE)
+        if self._load_again:
+            self._load_again = False
+            self.reload()
+
+    # --- live updates --------------------------------------------------------------------
+    def _heard(self, event: Event) -> None:
+        """On the audit writer's thread: only hand the news to the GUI thread."""
+        if isinstance(event, AuditWritten):
+            try:
+                self.written.emit()
+            except RuntimeError:  # the widget is gone; shutdown() unsubscribes
+                pass
+
+    def _on_written(self) -> None:
+        if self.isVisible():
+            if not self._reload_timer.isActive():
+                self._reload_timer.start()
+        else:
+            self._stale = True
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        super().showEvent(event)
+        if self._stale:
+            self.reload()
+
+    def shutdown(self) -> None:
+        self._reload_timer.stop()
+        self._unsubscribe()
