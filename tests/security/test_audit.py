@@ -8,6 +8,7 @@ import json
 import re
 
 from tests.security.conftest import TOKEN
+from tests.support.station_process import StationProcess
 
 PATTERN = "testsrc://?size=160x120&rate=5"
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -76,7 +77,7 @@ def test_state_changes_are_audited_without_the_token(token_station):
     assert TOKEN not in st.log_text()
 
 
-def test_an_open_station_names_its_callers_open(open_station):
+def test_an_open_station_names_its_callers_open_and_keeps_the_trail(open_station, tmp_path):
     st = open_station
     status, body, _ = st.call("POST", "/api/v1/group", {"name": "hall"})
     assert status == 200, body
@@ -86,3 +87,12 @@ def test_an_open_station_names_its_callers_open(open_station):
     assert (entry["dialect"], entry["address"], entry["who"], entry["action"], entry["result"]) == (
         "native", "127.0.0.1", "open", "POST /api/v1/group", "200")
     assert "hall" in entry["target"]
+    # the last change before a stop is written on the way down and is there after a restart
+    group_id = body[0]["id"]  # POST /group answers a list (the seed's shape)
+    assert st.call("DELETE", f"/api/v1/group/{group_id}")[0] == 200
+    st.stop()
+    with StationProcess(tmp_path, name="open") as again:
+        status, page, _ = again.call("GET", "/api/v1/audit")
+        assert status == 200 and page["total"] == 2
+        assert [e["action"] for e in page["items"]] == ["DELETE /api/v1/group/{group_id}",
+                                                        "POST /api/v1/group"]
