@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.credentials import EncryptedJSON, EncryptedText
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -31,8 +33,9 @@ class Source(SQLModel, table=True):
     created_utc: datetime = Field(default_factory=utcnow, nullable=False)
     name: str = Field(index=True, unique=True, max_length=255)
     model: str = Field(default="Source", max_length=32)
-    uri_rtsp: str | None = Field(default=None)
-    uri_http_picture: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # Credentials live in these two: encrypted at rest (app.credentials), masked when shown.
+    uri_rtsp: str | None = Field(default=None, sa_column=Column(EncryptedText))
+    uri_http_picture: dict[str, Any] | None = Field(default=None, sa_column=Column(EncryptedJSON))
     description: str | None = Field(default=None)
     ffmpeg_cmd: str | None = Field(default=None)
     enabled: bool = Field(default=True, nullable=False)
@@ -83,7 +86,7 @@ class Record(SQLModel, table=True):
     duration_s: float | None = None
     error: str | None = None
     # Snapshot of the source as it was when recording started, so a record stays readable
-    # after its source is edited or deleted.
+    # after its source is edited or deleted; its credentials are masked (no secret needed).
     source_snapshot: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     # "<source_id>:<tag_id>" while recording, NULL afterwards: the database itself guarantees
     # one running record per source and tag, whatever races the front ends produce.
@@ -143,7 +146,8 @@ class RtcJob(SQLModel, table=True):
     video_type: str = Field(default="CAMERASTREAM", max_length=16)
     select_stream_type: str = Field(default="FHD", max_length=8)
     max_idle_time: int = Field(default=30, nullable=False)
-    publish_param: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # Its RTMP URLs carry stream keys: encrypted at rest like a source's credentials.
+    publish_param: dict[str, Any] | None = Field(default=None, sa_column=Column(EncryptedJSON))
     record_param: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     state: str = Field(default="INIT", index=True, max_length=16)
     stop_reason: str | None = Field(default=None, max_length=32)

@@ -199,9 +199,14 @@ def write_config(changes: Mapping[str, Any], path: Path | None = None) -> Path:
             data.pop(key, None)
         else:
             data[key] = str(value) if isinstance(value, Path) else value
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(dump_toml(data), encoding="utf-8")
+    # 0600 whatever the umask: the file can hold `token` and `huawei_sk`.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    if os.name == "posix":
+        os.fchmod(fd, 0o600)  # a leftover .tmp keeps its old mode through O_CREAT
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(dump_toml(data))
     os.replace(tmp, path)
     return path
 

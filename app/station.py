@@ -70,7 +70,7 @@ class Station:
 
 def build_station(settings: Settings) -> Station:
     """settings → catalog → services → recorder, wired; nothing started yet."""
-    catalog = Catalog(settings.database_url).open()
+    catalog = Catalog(settings.database_url, data_dir=settings.data_dir).open()
     bus = EventBus()
     recorder = RecorderManager(preroll_bytes=settings.preroll_mb << 20, preroll_s=settings.preroll_s)
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -15,12 +16,17 @@ from app.settings import Settings
 from app.station import Station, build_station, start_station, stop_station
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("RS_CONFIG_FILE", "/nonexistent/recording-station.toml")
+# No test reads or writes the operator's config folder or keyring: the config file (absent)
+# and the credentials key file (app.credentials) go to a temporary folder of this run.
+os.environ.setdefault("RS_CONFIG_FILE", str(Path(tempfile.mkdtemp(prefix="rs-test-config-"))
+                                            / "recording-station.toml"))
+os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
 
 TESTSRC = "testsrc://testsrc2?size=320x240&rate=25&gop=1"
 
 
 def make_settings(tmp_path: Path, **extra) -> Settings:
+    extra.setdefault("media_dirs", [tmp_path])  # file:// sources of a test: its own tmp folder
     return Settings(data_dir=tmp_path / "data", port=0, demo=False, disk_floor_mb=0, **extra)
 
 

@@ -29,6 +29,7 @@ from typing import Sequence
 from sqlmodel import select
 
 from app.catalog import Catalog
+from app.credentials import is_encrypted
 from app.errors import InvalidInput, NotFound
 from app.events import EventSink, RecordChanged
 from app.models import Record, SyncItem, SyncJob, Tag, utcnow
@@ -64,24 +65,43 @@ class InFlight:
 
 
 class TokenStore:
-    """Tokens of unfinished jobs, by job id, in a JSON file only the owner may read."""
+    """Tokens of unfinished jobs, by job id, in a JSON file only the owner may read (0600,
+    re-asserted on every write), each token encrypted with the catalog's credentials key
+    (app.credentials); a token an older version wrote in clear is read, and re-written
+    encrypted the first time the file is read."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, catalog: Catalog | None = None):
         self.path = path
+        self._catalog = catalog
         self._lock = threading.Lock()
+
+    def _cipher(self):
+        return getattr(self._catalog, "cipher", None)
 
     def _load(self) -> dict[str, str]:
         try:
-            return json.loads(self.path.read_text())
+            stored = json.loads(self.path.read_text())
         except (OSError, ValueError):
             return {}
+        if not isinstance(stored, dict):
+            return {}
+        cipher = self._cipher()
+        tokens = {k: cipher.decrypt(v) if cipher else v for k, v in stored.items()
+                  if isinstance(v, str)}
+        if cipher and any(not is_encrypted(v) for v in stored.values()):
+            self._save(tokens)  # written in clear by an older version
+        return tokens
 
     def _save(self, tokens: dict[str, str]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        cipher = self._cipher()
+        stored = {k: cipher.encrypt(v) if cipher else v for k, v in tokens.items()}
         tmp = self.path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        if os.name == "posix":
+            os.fchmod(fd, 0o600)  # a leftover .tmp keeps its old mode through O_CREAT
         with os.fdopen(fd, "w") as fh:
-            json.dump(tokens, fh)
+            json.dump(stored, fh)
         os.replace(tmp, self.path)
 
     def get(self, job_id: str) -> str | None:
@@ -114,7 +134,7 @@ class SyncService:
         self.sync_dirs: list[Path] = list(sync_dirs)
         self.bytes_per_second = bytes_per_second  # None: as fast as the disk and network go
         self.retries, self.retry_delay = retries, retry_delay
-        self._tokens = TokenStore(token_file)
+        self._tokens = TokenStore(token_file, catalog)
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

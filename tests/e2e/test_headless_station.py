@@ -24,7 +24,8 @@ from tests.conftest import TESTSRC, decode_video
 
 class Station:
     def __init__(self, data_dir: Path):
-        env = dict(os.environ, RS_CONFIG_FILE="/nonexistent/config.toml", PYTHONUNBUFFERED="1")
+        env = dict(os.environ, RS_CONFIG_FILE=str(data_dir.parent / "config.toml"),
+                   PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "app", "--headless", "--port", "0", "--data-dir", str(data_dir),
              "--no-demo"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)

@@ -1,0 +1,229 @@
+"""Credentials encrypted at rest, with the key kept outside the catalog.
+
+A copied catalog file (a backup, a bug report, a stolen disk image of the data folder) must
+not hand out every camera password. The columns that hold credentials (`source.uri_rtsp`,
+`source.uri_http_picture`, `rtc_job.publish_param`) are written through the column types
+below, which encrypt with Fernet (AES-128-CBC + HMAC-SHA256, from `cryptography`) and store
+`enc:v1:<token>`. Values without that prefix are plaintext from before this module and are
+read as they are; the catalog re-writes them encrypted on open (`Catalog.open`).
+
+The key (32 random bytes) lives, first found wins:
+1. in `credentials.key` (mode 0600) in the config folder, when that file exists;
+2. in the desktop's keyring (Secret Service, KWallet, macOS Keychain, Windows Credential
+   Manager) through the `keyring` package, where one answers;
+3. otherwise in a new `credentials.key` in the config folder (0700), or, when that folder
+   cannot be written, beside the catalog file.
+The key is never logged; losing it makes the stored credentials unreadable (the catalog says
+so on open, naming where it looked), not the rest of the catalog.
+
+Each engine carries its own cipher (`bind`), so two catalogs in one process never mix keys.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import threading
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import JSON, String
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.types import TypeDecorator
+
+from app import APP_NAME
+
+log = logging.getLogger(__name__)
+
+PREFIX = "enc:v1:"
+KEY_FILE = "credentials.key"
+KEYRING_SERVICE = f"{APP_NAME} credentials key"
+KEYRING_TIMEOUT_S = 10.0
+_ATTRIBUTE = "recording_station_cipher"
+
+
+class CredentialKeyError(RuntimeError):
+    """The key is missing or does not open what the catalog holds."""
+
+
+class Cipher:
+    """Encrypts and decrypts one credential value; knows where its key came from."""
+
+    def __init__(self, key: bytes, where: str):
+        self._fernet = Fernet(key)
+        self.where = where
+
+    def encrypt(self, text: str) -> str:
+        return PREFIX + self._fernet.encrypt(text.encode("utf-8")).decode("ascii")
+
+    def decrypt(self, stored: str) -> str:
+        if not is_encrypted(stored):
+            return stored  # plaintext from before encryption: migrated on open
+        try:
+            return self._fernet.decrypt(stored[len(PREFIX):].encode("ascii")).decode("utf-8")
+        except (InvalidToken, ValueError):
+            raise CredentialKeyError(
+                f"the credentials key ({self.where}) does not open the catalog's stored "
+                "credentials: restore the key that encrypted them, or re-enter the sources' "
+                "passwords after removing them") from None
+
+
+def is_encrypted(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(PREFIX)
+
+
+# --- the key --------------------------------------------------------------------------------
+def load_cipher(config_dir: Path, fallback_dir: Path | None = None) -> Cipher:
+    """The station's cipher, its key found or created as the module docstring says."""
+    for folder in filter(None, (config_dir, fallback_dir)):
+        path = folder / KEY_FILE
+        if path.is_file():
+            return Cipher(_read_key_file(path), str(path))
+    account = str(config_dir.expanduser().resolve())
+    key = _keyring_key(account)
+    if key is not None:
+        return Cipher(key, f"the {_keyring_name()} keyring")
+    last_error: OSError | None = None
+    for folder in filter(None, (config_dir, fallback_dir)):
+        try:
+            path = _create_key_file(folder)
+        except OSError as exc:
+            last_error = exc
+            log.warning("cannot keep the credentials key in %s: %s", folder, exc)
+            continue
+        log.info("credentials key created in %s (mode 0600)", path)
+        return Cipher(_read_key_file(path), str(path))
+    raise CredentialKeyError(f"no place to keep the credentials key: {last_error}")
+
+
+def _read_key_file(path: Path) -> bytes:
+    if os.name == "posix" and path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    key = path.read_bytes().strip()
+    try:
+        Fernet(key)
+    except ValueError:
+        raise CredentialKeyError(f"{path} is not a credentials key") from None
+    return key
+
+
+def _create_key_file(folder: Path) -> Path:
+    """A new random key, written whole before it appears under its name (two stations
+    starting at once end up with the same one: the second link fails, the first key wins)."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / KEY_FILE
+    tmp = folder / f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(Fernet.generate_key() + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _keyring_backend():
+    """The desktop keyring, or None where there is none worth the name (the `fail`/`null`
+    backends, or a plaintext file keyring of priority below 1)."""
+    try:
+        import keyring
+
+        backend = keyring.get_keyring()
+        return backend if float(backend.priority) >= 1 else None
+    except Exception as exc:  # noqa: BLE001 - a broken keyring set-up means "no keyring"
+        log.debug("no keyring: %s", exc)
+        return None
+
+
+def _keyring_name() -> str:
+    backend = _keyring_backend()
+    return type(backend).__module__.rsplit(".", 1)[-1] if backend else "desktop"
+
+
+def _keyring_key(account: str) -> bytes | None:
+    """The key kept in the keyring under `account` (created there on first use); None when
+    no keyring answers within KEYRING_TIMEOUT_S (a locked one may wait for the operator)."""
+    backend = _keyring_backend()
+    if backend is None:
+        return None
+    result: list[bytes | None] = [None]
+
+    def work() -> None:
+        try:
+            stored = backend.get_password(KEYRING_SERVICE, account)
+            if not stored:
+                backend.set_password(KEYRING_SERVICE, account, Fernet.generate_key().decode())
+                stored = backend.get_password(KEYRING_SERVICE, account)
+            if stored:
+                Fernet(stored.encode())
+                result[0] = stored.encode()
+        except Exception as exc:  # noqa: BLE001 - any keyring failure falls back to the file
+            log.warning("the keyring (%s) did not keep the credentials key: %s",
+                        type(backend).__name__, exc)
+
+    thread = threading.Thread(target=work, name="keyring", daemon=True)
+    thread.start()
+    thread.join(KEYRING_TIMEOUT_S)
+    if thread.is_alive():
+        log.warning("the keyring did not answer within %.0f s: using a key file", KEYRING_TIMEOUT_S)
+        return None
+    return result[0]
+
+
+# --- engines and column types ---------------------------------------------------------------
+def bind(engine: Engine, cipher: Cipher) -> None:
+    """Let the credential columns of `engine` encrypt and decrypt with `cipher`."""
+    setattr(engine.dialect, _ATTRIBUTE, cipher)
+
+
+def cipher_of(dialect: Dialect) -> Cipher:
+    cipher = getattr(dialect, _ATTRIBUTE, None)
+    if cipher is None:
+        raise CredentialKeyError("this catalog was not opened with a credentials key "
+                                 "(Catalog.open loads it)")
+    return cipher
+
+
+class EncryptedText(TypeDecorator):
+    """A text column stored encrypted; legacy plaintext reads as it is."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        # Always encrypted, even a value that looks encrypted: a client sending `enc:v1:...`
+        # must not plant a value that fails to decrypt on every read.
+        return None if value is None else cipher_of(dialect).encrypt(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        if not is_encrypted(value):
+            return value
+        return cipher_of(dialect).decrypt(value)
+
+
+class EncryptedJSON(TypeDecorator):
+    """A JSON column whose value is stored as one encrypted JSON string (`"enc:v1:..."`);
+    a legacy plaintext object reads as it is."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return cipher_of(dialect).encrypt(json.dumps(value, separators=(",", ":")))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if not is_encrypted(value):
+            return value
+        return json.loads(cipher_of(dialect).decrypt(value))
+
