@@ -5,8 +5,13 @@ native error shape and no 500 traceback ever leaks into a Huawei client.
 
 Credentials accepted (see `authenticate`): the station token as `X-Auth-Token` (Huawei's
 token header) or `Authorization: Bearer`, or an `SDK-HMAC-SHA256` signature by the
-configured AK/SK. Credentials are required once a token or an AK/SK is configured; a
-loopback station with neither stays open, like the other dialects.
+configured AK/SK (body covered, accepted once: `api.huawei.signing`). Credentials are
+required once a token or an AK/SK is configured; a loopback station with neither stays open,
+like the other dialects. Every failed authentication goes to `api.security.refused` (logged
+without the secret, counted toward the per-address 429).
+
+Each sub-application declares its `DialectPolicy`, so the root's guard (Host, Origin, body
+type, 429) answers in this dialect's shape too.
 """
 
 from __future__ import annotations
@@ -18,16 +23,29 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Callable
 
 from aiohttp import web
 
 from api.huawei import signing
-from api.keys import OWN_AUTH, REQUEST_ID, STATION
+from api.keys import REQUEST_ID, STATION
+from api.security import (
+    POLICY,
+    PRINCIPAL,
+    STATE_CHANGING,
+    DialectPolicy,
+    Principal,
+    bearer_token,
+    client_address,
+    refused,
+)
 from app.station import Station
 
 log = logging.getLogger(__name__)
 HOSTNAME = socket.gethostname()
+JSON = ("application/json",)
+HUAWEI_REQUEST_ID = web.RequestKey("huawei_request_id", str)
+REPLAYS = web.AppKey("huawei_replays", signing.ReplayCache)
 
 
 class HuaweiError(Exception):
@@ -74,48 +92,68 @@ def error_response(error: HuaweiError, request_id: str) -> web.Response:
     return web.json_response(body, status=error.status)
 
 
-async def authenticate(request: web.Request, station: Station) -> str | None:
-    """None when the request may pass, else why not."""
+def request_id(request: web.Request, dialect: Dialect) -> str:
+    """The request's id in the dialect's format, made once (the guard may answer before the
+    dialect's middleware runs)."""
+    rid = request.get(HUAWEI_REQUEST_ID)
+    if rid is None:
+        rid = request[HUAWEI_REQUEST_ID] = dialect.new_request_id()
+        request[REQUEST_ID] = rid
+    return rid
+
+
+async def authenticate(request: web.Request, station: Station, dialect: Dialect) -> str | None:
+    """None when the request may pass (PRINCIPAL then says who it is), else why not.
+
+    A signature is checked whenever AK/SK are configured; with a token but no AK/SK every
+    signature fails like a wrong one. Refusals never say which part of a credential was
+    wrong (an unknown AK and a wrong signature read the same)."""
     settings = station.settings
     token, ak, sk = settings.token, settings.huawei_ak, settings.huawei_sk
     auth = request.headers.get("Authorization", "")
     if signing.is_signed(auth):
-        if not (ak and sk):
-            return None if not token else "AK/SK authentication is not configured on this station"
+        if not (ak and sk) and not token:
+            return _passes(request, dialect, "open")
         body = await request.read()
         try:
-            signing.verify(method=request.method, raw_path=request.raw_path,
-                           query=list(request.query.items()), headers=request.headers, body=body,
-                           access_key=ak, secret_key=sk)
+            checked = signing.verify(method=request.method, raw_path=request.raw_path,
+                                     query=list(request.query.items()), headers=request.headers,
+                                     body=body, access_key=ak if sk else None, secret_key=sk)
+            if request.method in STATE_CHANGING:
+                request.app[REPLAYS].first_use(checked, request.headers[signing.DATE_HEADER])
         except signing.SignatureError as exc:
             return str(exc)
-        return None
-    given = request.headers.get("X-Auth-Token") or (
-        auth[7:].strip() if auth.lower().startswith("bearer ") else None)
+        return _passes(request, dialect, f"ak:{checked.access}")
+    given = bearer_token(request, query=False)
     if token and given and hmac.compare_digest(given.encode(), token.encode()):
-        return None
+        return _passes(request, dialect, "station-token")
     if token or (ak and sk):
         return "a valid X-Auth-Token or AK/SK signature is required" if not given else \
             "the token is not valid"
-    return None
+    return _passes(request, dialect, "open")
+
+
+def _passes(request: web.Request, dialect: Dialect, who: str) -> None:
+    request[PRINCIPAL] = Principal(dialect.name, client_address(request), who)
 
 
 def make_middleware(dialect: Dialect):
     @web.middleware
     async def huawei_middleware(request: web.Request, handler):
-        request_id = dialect.new_request_id()
-        request[REQUEST_ID] = request_id
+        rid = request_id(request, dialect)
+        request.setdefault(PRINCIPAL, Principal(dialect.name, client_address(request), "anonymous"))
         try:
-            refusal = await authenticate(request, request.config_dict[STATION])
+            refusal = await authenticate(request, request.config_dict[STATION], dialect)
             if refusal is not None:
+                refused(request, dialect.name, refusal)
                 raise dialect.auth_error(refusal)
             response = await handler(request)
         except HuaweiError as exc:
-            response = error_response(exc, request_id)
+            response = error_response(exc, rid)
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
-            response = error_response(route_error(exc), request_id)
+            response = error_response(route_error(exc), rid)
             if exc.status == 405 and "Allow" in exc.headers:
                 response.headers["Allow"] = exc.headers["Allow"]
         except Exception as exc:  # noqa: BLE001 - domain errors translated, the rest is a 500
@@ -124,28 +162,57 @@ def make_middleware(dialect: Dialect):
                 log.exception("%s: unhandled error in %s %s", dialect.name, request.method,
                               request.path)
                 error = dialect.internal_error
-            response = error_response(error, request_id)
-        response.headers[dialect.request_id_header] = request_id
+            response = error_response(error, rid)
+        response.headers[dialect.request_id_header] = rid
         return response
 
     return huawei_middleware
 
 
+def render_refusal(dialect: Dialect) -> Callable[[web.Request, int, str], web.Response]:
+    """How the guard's refusals (403 foreign Origin, 415 body type, 421 unknown Host, 429
+    too many failed authentications) read in this dialect: API Gateway's codes (on Huawei
+    Cloud the gateway refuses these before the service sees them), the dialect's own for 401,
+    with the dialect's request id header."""
+
+    def render(request: web.Request, status: int, message: str) -> web.Response:
+        if status == 401:
+            error = dialect.auth_error(message)
+        else:
+            code, _ = GATEWAY_REFUSALS.get(status, GATEWAY_REFUSALS[400])
+            error = HuaweiError(status, code, message)
+        rid = request_id(request, dialect)
+        response = error_response(error, rid)
+        response.headers[dialect.request_id_header] = rid
+        return response
+
+    return render
+
+
+# status -> (API Gateway error code, what it means)
+GATEWAY_REFUSALS = {
+    400: ("APIG.0201", "bad request"),
+    403: ("APIG.0302", "not authorized to access the API"),
+    415: ("APIG.0201", "bad request: unsupported content type"),
+    421: ("APIG.0101", "the API does not exist at this host"),
+    429: ("APIG.0308", "the throttling threshold has been reached"),
+}
+
+
+def json_bodies(_request: web.Request) -> tuple[str, ...]:
+    return JSON
+
+
 def sub_app(station: Station, dialect: Dialect) -> web.Application:
-    """A sub-application carrying the station, its own auth (the root's token check steps
-    aside for it) and the dialect's middleware."""
+    """A sub-application carrying the station, the dialect's policy for the guard (its error
+    shape, JSON bodies; credentials are checked by the dialect's middleware, which also
+    answers for the handlers' errors) and a replay cache for its signatures."""
     app = web.Application(middlewares=[make_middleware(dialect)])
     app[STATION] = station
-    app[OWN_AUTH] = True
+    app[POLICY] = DialectPolicy(dialect.name, render=render_refusal(dialect),
+                                body_types=json_bodies)
+    app[REPLAYS] = signing.ReplayCache()
     return app
-
-
-def add_route(app: web.Application, method: str, path: str,
-              handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> None:
-    """`path` with and without its trailing slash."""
-    bare = path.rstrip("/")
-    app.router.add_route(method, bare, handler)
-    app.router.add_route(method, bare + "/", handler)
 
 
 async def read_json_object(request: web.Request, malformed: Callable[[str], HuaweiError]) -> dict:
@@ -162,8 +229,3 @@ async def read_json_object(request: web.Request, malformed: Callable[[str], Huaw
     if not isinstance(body, dict):
         raise malformed("the body must be a JSON object")
     return body
-
-
-def base_url(request: web.Request) -> str:
-    """Where the client reached the station (for URLs handed back to it)."""
-    return f"{request.scheme}://{request.host}"

@@ -18,14 +18,12 @@ from aiohttp import web
 from api.huawei.common import (
     Dialect,
     HuaweiError,
-    add_route,
-    base_url,
     live_request_id,
     read_json_object,
     sub_app,
 )
 from api.keys import STATION
-from api.routing import call
+from api.routing import add_both_slashes, base_url, call
 from app.errors import InvalidInput, NotFound, StationError, StorageFull
 from app.services.recordings import AlreadyRecording
 from app.station import Station
@@ -97,5 +95,5 @@ async def record_control(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     station: Station = app[STATION]
     live = sub_app(station, DIALECT)
-    add_route(live, "POST", "/{project_id}/record/control", record_control)
+    add_both_slashes(live, "POST", "/{project_id}/record/control", record_control)
     app.add_subapp(PREFIX, live)

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api.huawei.common import Dialect, HuaweiError, add_route, plain_request_id, read_json_object, sub_app
+from api.huawei.common import Dialect, HuaweiError, plain_request_id, read_json_object, sub_app
 from api.keys import STATION
-from api.routing import call
+from api.routing import add_both_slashes, call
 from app.errors import InvalidInput, NotFound, StationError, StorageFull
 from app.models import RtcJob
 from app.schemas import iso_utc
@@ -210,8 +210,8 @@ def setup(app: web.Application) -> None:
     station: Station = app[STATION]
     rtc = sub_app(station, DIALECT)
     jobs = "/{app_id}/individual-stream-jobs"
-    add_route(rtc, "POST", jobs, create_job)
-    add_route(rtc, "GET", jobs + "/{job_id}", show_job)
-    add_route(rtc, "PUT", jobs + "/{job_id}", update_job)
-    add_route(rtc, "DELETE", jobs + "/{job_id}", stop_job)
+    add_both_slashes(rtc, "POST", jobs, create_job)
+    add_both_slashes(rtc, "GET", jobs + "/{job_id}", show_job)
+    add_both_slashes(rtc, "PUT", jobs + "/{job_id}", update_job)
+    add_both_slashes(rtc, "DELETE", jobs + "/{job_id}", stop_job)
     app.add_subapp(PREFIX, rtc)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -48,7 +49,10 @@ def signed(method: str, url: str, body=None, *, ak: str = AK, sk: str = SK,
     parts = urlsplit(url)
     query = [tuple(p.split("=", 1)) for p in parts.query.split("&") if p]
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
-    header_params = {"Content-Type": "application/json", **(headers or {})}
+    # a signed nonce makes each call a new request: the station refuses a state-changing
+    # request it has seen (a replay), and X-Sdk-Date only has a 1 s resolution
+    header_params = {"Content-Type": "application/json", "X-Test-Nonce": uuid.uuid4().hex,
+                     **(headers or {})}
     if sdk_date:
         header_params["X-Sdk-Date"] = sdk_date
     request = SdkRequest(method=method, schema=parts.scheme, host=parts.netloc,
