@@ -96,6 +96,13 @@ class Settings(BaseSettings):
         "PEM certificate chain for HTTPS (with tls_key); empty = plain HTTP."))
     tls_key: Path | None = Field(None, description=(
         "PEM private key of tls_cert; read at start, never shown."))
+    max_connections: int = Field(900, ge=16, le=100_000, description=(
+        "API: open connections at most (within the open-files limit); at the cap, the "
+        "connection that waited longest for a request makes room."))
+    header_timeout_s: float = Field(10.0, ge=1, le=300, description=(
+        "API: seconds a connection may wait for a complete request head (idle or half-sent)."))
+    body_timeout_s: float = Field(10.0, ge=1, le=300, description=(
+        "API: seconds a request body may stall (no byte received) before the connection closes."))
 
     @classmethod
     def settings_customise_sources(
@@ -159,7 +166,8 @@ def load_settings(**overrides: Any) -> Settings:
 # Fields the running station took at start-up and cannot change under its feet: the API
 # socket and its auth, where the catalog and the recordings live.
 RESTART_FIELDS = frozenset({"host", "port", "token", "data_dir", "storage_dir", "database_url",
-                            "tls_cert", "tls_key"})
+                            "tls_cert", "tls_key", "max_connections", "header_timeout_s",
+                            "body_timeout_s"})
 
 
 def read_config(path: Path | None = None) -> dict[str, Any]:
