@@ -29,7 +29,7 @@ from typing import Sequence
 from sqlmodel import select
 
 from app.catalog import Catalog
-from app.credentials import is_encrypted
+from app.credentials import CredentialKeyError
 from app.errors import InvalidInput, NotFound
 from app.events import EventSink, RecordChanged
 from app.models import Record, SyncItem, SyncJob, Tag, utcnow
@@ -67,13 +67,15 @@ class InFlight:
 class TokenStore:
     """Tokens of unfinished jobs, by job id, in a JSON file only the owner may read (0600,
     re-asserted on every write), each token encrypted with the catalog's credentials key
-    (app.credentials); a token an older version wrote in clear is read, and re-written
-    encrypted the first time the file is read."""
+    (app.credentials); a file an older version wrote in clear is re-written on start."""
 
     def __init__(self, path: Path, catalog: Catalog | None = None):
         self.path = path
         self._catalog = catalog
         self._lock = threading.Lock()
+        if path.exists():  # a file an older version wrote: encrypted and 0600 from the start
+            with self._lock:
+                self._save(self._load())
 
     def _cipher(self):
         return getattr(self._catalog, "cipher", None)
@@ -86,10 +88,12 @@ class TokenStore:
         if not isinstance(stored, dict):
             return {}
         cipher = self._cipher()
-        tokens = {k: cipher.decrypt(v) if cipher else v for k, v in stored.items()
-                  if isinstance(v, str)}
-        if cipher and any(not is_encrypted(v) for v in stored.values()):
-            self._save(tokens)  # written in clear by an older version
+        tokens = {}
+        for job_id, value in stored.items():
+            try:
+                tokens[job_id] = cipher.decrypt(value) if cipher else value
+            except (CredentialKeyError, AttributeError):  # another key's, or not a string
+                log.warning("sync job %s: its stored token cannot be read; the job will fail", job_id)
         return tokens
 
     def _save(self, tokens: dict[str, str]) -> None:
