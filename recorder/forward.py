@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 
 import av
@@ -21,6 +22,9 @@ from recorder.pump import PacketPump, QueuedPacket
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 5.0
+# What a forward may push to: an RTMP(S) server, nothing FFmpeg would read as another protocol
+# (the core checks the URL in full, `app.uri_policy`; this is the recorder's own floor).
+RTMP_URL = re.compile(r"rtmps?://[^\s|]+", re.IGNORECASE)
 
 
 class FlvOutput(MuxOutput):
@@ -46,6 +50,8 @@ class LiveForward:
     """One RTMP destination of one source. `status`: connecting / online / offline."""
 
     def __init__(self, url: str, *, name: str):
+        if not RTMP_URL.fullmatch(url):
+            raise ValueError("a live forward pushes to an rtmp:// or rtmps:// URL only")
         self.url = url
         self.status = "connecting"
         self.error: str | None = None

@@ -14,6 +14,13 @@ Every input yields `(av.Packet, wall time it arrived)`; a packet's `.stream` is 
 streams are copied from. TCP RTSP cameras are read by the station's own RTSP client
 (`recorder.rtsp_input`), anything else by FFmpeg. The test
 pattern encodes its frames once with libx264 so that downstream everything is a camera.
+
+Which URIs a client may store is the core's policy (`app.uri_policy`). Here, whatever the
+URI, FFmpeg gets a `protocol_whitelist` matching its scheme, so a playlist or a redirect
+cannot reach other protocols (`file:` from an HTTP playlist, `concat:`, `pipe:` ...), and a
+file is opened as a plain `file:` path by a short list of container demuxers (never as a
+playlist that names other files). An input that fails to open says why in `InputError`
+(for the operator's "Test connection"); what a reader publishes is `public_reason` of it.
 """
 
 from __future__ import annotations
@@ -33,10 +40,46 @@ import cv2
 READ_TIMEOUT_S = 5.0
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "srt", "udp", "tcp")
 SCHEMES = STREAM_SCHEMES + ("file", "testsrc", "device", "screen")
+# FFmpeg protocols an input of each scheme may use, itself and what it nests (TLS, RTP ...).
+PROTOCOL_WHITELIST = {
+    "http": "http,https,tcp,tls", "https": "http,https,tcp,tls",
+    "rtmp": "rtmp,rtmps,tcp,tls", "rtmps": "rtmp,rtmps,tcp,tls",
+    "rtsp": "rtsp,rtsps,rtp,srtp,udp,tcp,tls", "rtsps": "rtsp,rtsps,rtp,srtp,udp,tcp,tls",
+    "srt": "srt", "udp": "udp", "tcp": "tcp", "file": "file", "device": "file", "screen": "file",
+}
+# Demuxers a `file://` source may be read by: containers of one video, never a playlist
+# (hls, concat, ...) that would open other files.
+FILE_FORMATS = ("mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,mpegts,mpeg,avi,flv,asf,ivf,ogg,"
+                "h264,hevc,mjpeg")
+UNREACHABLE = "cannot open the input (unreachable, refused or not a video stream)"
+AUTH_FAILED = "authentication failed"
 
 
 class InputError(Exception):
     """The URI cannot be opened or has no video."""
+
+
+class RefusedInput(InputError):
+    """The station's policy forbids opening this URI (see `app.uri_policy`); nothing was
+    opened, so the message is the same whether or not the target exists."""
+
+
+def public_reason(exc: BaseException) -> str:
+    """What may be shown to anyone about an input that failed to open: a refusal says why,
+    a rejected login says so; everything else (no such file, permission denied, connection
+    refused, timed out, not a stream, no video) is one message, so that the station is no
+    oracle for which files exist or which ports are open."""
+    if isinstance(exc, RefusedInput):
+        return str(exc)
+    text = str(exc).lower()
+    if AUTH_FAILED in text or "401 unauthorized" in text or "authorization failed" in text:
+        return AUTH_FAILED
+    return UNREACHABLE
+
+
+def file_path(uri: str) -> str:
+    """The path a `file://` URI names, as the station opens it."""
+    return urlsplit(uri).path
 
 
 def validate_uri(uri: str) -> str | None:
@@ -90,11 +133,18 @@ class ContainerInput(PacketInput):
     """Anything FFmpeg demuxes; `loop` replays a file at real time forever."""
 
     def __init__(self, url: str, *, fmt: str | None = None, options: dict[str, str] | None = None,
-                 loop: bool = False, network: bool = False):
+                 loop: bool = False, network: bool = False, protocols: str | None = None,
+                 formats: str | None = None):
         # Network inputs time out through FFmpeg's own socket options, not PyAV's `timeout`:
         # that one polls a Python callback ~1500 times a second per stream (measured), a
         # large part of what reading a camera costs.
         options = dict(options or {})
+        # the protocols of the URL's own scheme (a path or a device: "file"), also for
+        # everything the input opens itself (playlist entries, redirects)
+        scheme = urlsplit(url).scheme.lower()
+        options["protocol_whitelist"] = protocols or PROTOCOL_WHITELIST.get(scheme, "file")
+        if formats:
+            options["format_whitelist"] = formats
         if network:
             micros = str(int(READ_TIMEOUT_S * 1_000_000))
             options.setdefault("rw_timeout", micros)
@@ -249,8 +299,8 @@ def open_input(uri: str) -> PacketInput:
 
         transport = "udp" if parts.fragment.lower() == "udp" else "tcp"
         return open_rtsp(uri.split("#", 1)[0], transport)
-    if scheme == "file":
-        return ContainerInput(parts.path, loop=True)
+    if scheme == "file":  # "file:" first: the path is never read as another protocol
+        return ContainerInput("file:" + file_path(uri), loop=True, formats=FILE_FORMATS)
     if scheme == "device":
         return ContainerInput(parts.path, fmt="v4l2")
     if scheme == "screen":

@@ -13,7 +13,7 @@ import logging
 import random
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -23,7 +23,7 @@ import numpy as np
 from recorder.encoding import COPY, EncodeProfile
 from recorder.forward import LiveForward
 from recorder.frames import Decoder, FrameSlot, decode_keyframe
-from recorder.inputs import InputError, PacketInput, open_input
+from recorder.inputs import InputError, PacketInput, RefusedInput, open_input, public_reason
 from recorder.mp4file import Mp4Recording, RecordingResult
 from recorder.picture import PictureInput, PictureSpec
 from recorder.redact import redact, secrets_of
@@ -44,9 +44,16 @@ class SourceSpec:
     name: str
     uri: str
     picture: PictureSpec | None = None  # set for an HTTP snapshot camera
+    # The core's policy, asked before every connection attempt (its settings may have changed
+    # since, a symlink may point elsewhere now): the URI to open, or `RefusedInput`.
+    vet: Callable[[str], str] | None = field(default=None, compare=False, repr=False)
 
     def open(self) -> PacketInput:
-        return PictureInput(self.picture) if self.picture is not None else open_input(self.uri)
+        uri = self.vet(self.uri) if self.vet is not None else self.uri
+        if self.picture is not None:
+            picture = self.picture if uri == self.picture.uri else replace(self.picture, uri=uri)
+            return PictureInput(picture)
+        return open_input(uri)
 
 
 @dataclass
@@ -237,6 +244,8 @@ class SourceWorker(threading.Thread):
                     self._read_session(backoff)
                     if not self._stopping.is_set():
                         self._set_status("offline", "the stream ended")
+                except RefusedInput as exc:
+                    self._set_status("error", f"refused: {exc}")
                 except InputError as exc:
                     self._set_status("offline", str(exc))
                 except (av.FFmpegError, OSError) as exc:
@@ -258,7 +267,7 @@ class SourceWorker(threading.Thread):
             self._set_status("offline", self.error)
 
     def _read_session(self, backoff: Backoff) -> None:
-        source = self.spec.open()
+        source = self._open()
         with self._lock:
             self._input, self._session = source, object()
             self._gop, self._gop_bytes = [], 0
@@ -287,6 +296,18 @@ class SourceWorker(threading.Thread):
                 self.decoder.offer(packet, codec_name, extradata, wall, source.latency)
                 self._count_frame()
         self._close_input()
+
+    def _open(self) -> PacketInput:
+        """Open the input; a failure says only what `public_reason` allows (the details go
+        to the log at debug level, without secrets)."""
+        try:
+            return self.spec.open()
+        except RefusedInput:
+            raise
+        except (InputError, av.FFmpegError, OSError) as exc:
+            secrets = secrets_of(self.spec.uri, self.spec.picture and self.spec.picture.password)
+            log.debug("source %s: cannot open: %s", self.spec.id, redact(str(exc), secrets))
+            raise InputError(public_reason(exc)) from None
 
     def _count_frame(self) -> None:
         since, frames = self._fps_window

@@ -4,6 +4,11 @@ callbacks). A slow or dead receiver never delays a recording or an API request.
 
 Each notification's body is built on the sender's thread right before its first attempt
 (so measuring a finished file never runs under a recording lock) and kept for the retries.
+
+Only http:// and https:// are ever requested (`app.uri_policy` checks the URL; the opener
+here knows no other scheme, `file:`, `ftp:` and `data:` included) and redirects are not
+followed: a callback receiver answers 2xx or the delivery is retried. What the receiver
+answers is never read back into the station.
 """
 
 from __future__ import annotations
@@ -17,7 +22,30 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
+from app.errors import InvalidInput
+from app.uri_policy import CALLBACK_SCHEMES, check_uri
+from recorder.redact import redact, secrets_of
+
 log = logging.getLogger(__name__)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ARG002
+        return None  # a 3xx is an answer that is not 2xx: not delivered
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    """HTTP and HTTPS only: no file:, ftp: or data: handler, no redirects, no proxy lookup."""
+    opener = urllib.request.OpenerDirector()
+    for handler in (urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(), _NoRedirect(),
+                    urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPErrorProcessor()):
+        opener.add_handler(handler)
+    return opener
+
+
+def shown(url: str) -> str:
+    """A callback URL for the log: its password masked."""
+    return redact(url, secrets_of(url)) or ""
 
 Payload = Callable[[], dict]
 
@@ -38,6 +66,7 @@ class CallbackSender:
                  first_delay_s: float = 1.0, max_delay_s: float = 60.0, max_attempts: int = 10):
         self.timeout_s, self.first_delay_s = timeout_s, first_delay_s
         self.max_delay_s, self.max_attempts = max_delay_s, max_attempts
+        self._opener = _opener()
         self._queue: deque[_Item] = deque()
         self._cond = threading.Condition()
         self._closing = False
@@ -45,9 +74,14 @@ class CallbackSender:
         self._thread.start()
 
     def post(self, url: str, build: Payload) -> None:
+        try:
+            check_uri(url, field="callback_url", schemes=CALLBACK_SCHEMES)
+        except InvalidInput as exc:
+            log.warning("callback dropped: %s", exc.message)
+            return
         with self._cond:
             if self._closing:
-                log.warning("callback to %s dropped: the station is shutting down", url)
+                log.warning("callback to %s dropped: the station is shutting down", shown(url))
                 return
             self._queue.append(_Item(url, build))
             self._cond.notify()
@@ -80,7 +114,7 @@ class CallbackSender:
                 if delivered or item.attempts >= self.max_attempts or self._closing:
                     if not delivered:
                         log.warning("callback to %s given up after %d attempt(s)",
-                                    item.url, item.attempts)
+                                    shown(item.url), item.attempts)
                     self._queue.popleft()
                     continue
                 delay = min(self.max_delay_s, self.first_delay_s * 2 ** (item.attempts - 1))
@@ -93,12 +127,15 @@ class CallbackSender:
                 item.body = json.dumps(item.build()).encode()
             request = urllib.request.Request(item.url, data=item.body, method="POST",
                                              headers={"Content-Type": "application/json"})
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+            with self._opener.open(request, timeout=self.timeout_s) as response:
                 ok = 200 <= response.status < 300
         except urllib.error.HTTPError as exc:
-            log.info("callback to %s answered %s (attempt %d)", item.url, exc.code, item.attempts)
+            exc.close()
+            log.info("callback to %s answered %s (attempt %d)", shown(item.url), exc.code,
+                     item.attempts)
             return False
         except Exception as exc:  # noqa: BLE001 - any failure is retried
-            log.info("callback to %s failed: %s (attempt %d)", item.url, exc, item.attempts)
+            log.info("callback to %s failed: %s (attempt %d)", shown(item.url),
+                     redact(str(exc) or type(exc).__name__, secrets_of(item.url)), item.attempts)
             return False
         return ok

@@ -23,13 +23,14 @@ from pathlib import Path
 import av
 
 from app.catalog import Catalog
-from app.errors import NotFound
+from app.errors import InvalidInput, NotFound
 from app.events import EventBus, RecordingStopped
 from app.schemas import RecordOut
 from app.services.callbacks import CallbackSender
 from app.services.idle_watch import OfflineWatch
 from app.services.recordings import RecordingService
 from app.services.streams import member_by_name
+from app.uri_policy import CALLBACK_SCHEMES, check_uri
 from recorder.manager import RecorderManager
 
 log = logging.getLogger(__name__)
@@ -98,10 +99,19 @@ class LiveRecordService:
 
     def configure(self, *, project_id: str | None, publish_domains: list[str] | tuple[str, ...],
                   interrupt_s: float, callback_url: str | None) -> None:
+        """Take over the settings; a callback URL the URI policy refuses (not http/https, a
+        nested protocol) is not used, and the log says why (it comes from the settings, so
+        refusing to start the station over it would be worse)."""
         self.project_id = project_id or None
         self.publish_domains = tuple(publish_domains or ())
         self.interrupt_s = interrupt_s
-        self.callback_url = callback_url or None
+        self.callback_url = None
+        if callback_url:
+            try:
+                self.callback_url = check_uri(callback_url, field="huawei_callback_url",
+                                              schemes=CALLBACK_SCHEMES)
+            except InvalidInput as exc:
+                log.warning("Huawei Live callbacks are off: %s", exc.message)
 
     # --- START / STOP ------------------------------------------------------------------
     def start(self, project_id: str, publish_domain: str, app: str, stream: str, *,

@@ -33,6 +33,7 @@ from app.services.common import safe_name
 from app.services.idle_watch import OfflineWatch
 from app.services.recordings import AlreadyRecording, RecordingService
 from app.services.streams import member_by_name
+from app.uri_policy import FORWARD_SCHEMES, check_uri
 from recorder.encoding import COPY, EncodeProfile, scaled
 from recorder.manager import RecorderManager
 
@@ -42,6 +43,7 @@ ORIGIN = "huawei-rtc"
 VIDEO_TYPES = ("CAMERASTREAM", "SCREENSTREAM")
 STREAM_TYPES = ("FHD", "HD", "SD", "LD")
 MIN_IDLE_S, MAX_IDLE_S = 5, 43200
+MAX_FORWARDS = 10  # rtmp_urls per job
 INIT, RUNNING, STOPPED = "INIT", "RUNNING", "STOPPED"
 TENANT_STOP, EXCEED_MAX_IDLE_TIME, INTERNAL_ERROR = (
     "TENANT_STOP", "EXCEED_MAX_IDLE_TIME", "INTERNAL_ERROR")
@@ -71,6 +73,21 @@ class RtcJobSpec:
     @property
     def rtmp_urls(self) -> list[str]:
         return list((self.publish_param or {}).get("rtmp_urls") or [])
+
+
+def check_forward_urls(urls: object) -> list[str]:
+    """`publish_param.rtmp_urls`: 1 to MAX_FORWARDS rtmp:// or rtmps:// URLs, each checked
+    by the URI policy (no nested protocol, a real host); InvalidInput names the field."""
+    if not isinstance(urls, list) or not 1 <= len(urls) <= MAX_FORWARDS:
+        raise InvalidInput(f"publish_param.rtmp_urls must be a list of 1 to {MAX_FORWARDS} "
+                           "rtmp:// or rtmps:// URLs", field="publish_param")
+    for index, url in enumerate(urls):
+        try:
+            check_uri(url, field="publish_param", schemes=FORWARD_SCHEMES)
+        except InvalidInput as exc:
+            message = exc.message.replace("publish_param:", f"publish_param.rtmp_urls[{index}]:", 1)
+            raise InvalidInput(message, field="publish_param") from None
+    return list(urls)
 
 
 def recording_profile(job: RtcJob, ffmpeg_cmd: str | None) -> EncodeProfile:
@@ -194,6 +211,8 @@ class RtcJobService:
         if spec.publish_param is None and spec.record_param is None:
             raise InvalidInput("give publish_param or record_param (or both)",
                                field="record_param", kind="missing")
+        if spec.publish_param is not None:
+            check_forward_urls(spec.publish_param.get("rtmp_urls"))
 
     def _start_record(self, job: RtcJob, ffmpeg_cmd: str | None) -> str:
         name = "_".join(safe_name(part) for part in ("s", job.job_id, job.room_id, job.user_id))

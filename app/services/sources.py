@@ -1,8 +1,18 @@
-"""Sources: the cameras and other inputs. Saving a source (re)starts its reader."""
+"""Sources: the cameras and other inputs. Saving a source (re)starts its reader.
+
+Every address is checked by `app.uri_policy` when it is saved, and again by the reader
+before each connection attempt (the `media_dirs` setting may have changed, a symlink may
+point elsewhere now): a stored source that breaks the rules is never opened, its status says
+why. The number of sources is capped by the `max_sources` setting.
+"""
 
 from __future__ import annotations
 
+import os
+import threading
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -14,16 +24,34 @@ from app.ffmpeg_cmd import profile_of
 from app.models import Record, Source
 from app.schemas import HttpPicture, SourceIn, SourceModel, SourceOut, unmask_picture, unmask_uri_password
 from app.services.common import get_source, source_out
+from app.uri_policy import PICTURE_SCHEMES, SOURCE_SCHEMES, check_uri, media_path
 from recorder.frames import FrameSlot, encode_jpeg
-from recorder.inputs import validate_uri
+from recorder.inputs import UNREACHABLE, InputError, RefusedInput, file_path
 from recorder.manager import LiveStats, RecorderManager, UnknownSource
 from recorder.picture import PictureSpec
 from recorder.worker import SourceSpec
 
+DEFAULT_MAX_SOURCES = 256
+
 
 class SourceService:
-    def __init__(self, catalog: Catalog, recorder: RecorderManager, bus: EventSink):
+    """`settings`: returns the station's live settings (their `media_dirs` and `max_sources`
+    are read on every call); without it no file source is allowed and at most 256 sources."""
+
+    def __init__(self, catalog: Catalog, recorder: RecorderManager, bus: EventSink,
+                 settings: Callable[[], object] | None = None):
         self.catalog, self.recorder, self.bus = catalog, recorder, bus
+        self.settings = settings
+        self._create_lock = threading.Lock()  # counting and adding a source, one at a time
+
+    # --- the live settings this service obeys --------------------------------------------
+    def media_dirs(self) -> list[Path]:
+        current = self.settings() if self.settings is not None else None
+        return list(getattr(current, "media_dirs", None) or [])
+
+    def max_sources(self) -> int:
+        current = self.settings() if self.settings is not None else None
+        return int(getattr(current, "max_sources", None) or DEFAULT_MAX_SOURCES)
 
     # --- queries -------------------------------------------------------------------
     def status(self, source_id: int) -> tuple[str, str | None]:
@@ -47,7 +75,12 @@ class SourceService:
     def create(self, data: SourceIn) -> SourceOut:
         model = data.model or SourceModel.source
         fields = self._validated(data, model, stored=None)
-        with self.catalog.session() as s:
+        limit = self.max_sources()
+        with self._create_lock, self.catalog.session() as s:
+            if len(s.exec(select(Source.id)).all()) >= limit:
+                raise InvalidInput(f"the station holds its limit of {limit} sources "
+                                   f"(max_sources = {limit}): delete one first",
+                                   field="max_sources")
             row = Source(name=data.name or f"pending-{uuid.uuid4().hex}", model=model.value, **fields)
             s.add(row)
             self._flush(s)
@@ -142,17 +175,45 @@ class SourceService:
         if model is SourceModel.source:
             if not uri:
                 raise InvalidInput("uri_rtsp is required for a Source", field="uri_rtsp", kind="missing")
-            problem = validate_uri(uri)
-            if problem:
-                raise InvalidInput(f"uri_rtsp: {problem}", field="uri_rtsp")
+            self._check_source_uri(uri)
         elif not picture or not picture.get("uri"):
             raise InvalidInput("uri_http_picture.uri is required for a PictureSource",
                                field="uri_http_picture", kind="missing")
-        elif not picture["uri"].lower().startswith(("http://", "https://")):
-            raise InvalidInput("uri_http_picture.uri must be an http:// or https:// URL",
-                               field="uri_http_picture")
+        else:
+            self._check_picture_uri(picture["uri"])
         profile_of(fields.get("ffmpeg_cmd"))
         return fields
+
+    def _check_source_uri(self, uri: str) -> str:
+        return check_uri(uri, field="uri_rtsp", schemes=SOURCE_SCHEMES, media_dirs=self.media_dirs())
+
+    def _check_picture_uri(self, uri: str) -> str:
+        try:
+            return check_uri(uri, field="uri_http_picture", schemes=PICTURE_SCHEMES)
+        except InvalidInput as exc:  # the message names the nested field
+            exc.message = exc.message.replace("uri_http_picture:", "uri_http_picture.uri:", 1)
+            exc.args = (exc.message,)
+            raise
+
+    def _vet(self, check: Callable[[str], str]) -> Callable[[str], str]:
+        """What the reader asks before each connection attempt: the policy with the settings
+        of now; a file source opens the resolved path it was checked for, and only a regular
+        file (a FIFO would hang the reader), failing like any unreachable input."""
+        def vet(uri: str) -> str:
+            try:
+                check(uri)
+            except InvalidInput as exc:
+                raise RefusedInput(exc.message) from None
+            if not uri.lower().startswith("file://"):
+                return uri
+            real = media_path(file_path(uri), self.media_dirs())
+            if real is None:  # changed since the check: treat like a refusal
+                raise RefusedInput("uri_rtsp: files are read only below the folders of the "
+                                   "media_dirs setting")
+            if not os.path.isfile(real):
+                raise InputError(UNREACHABLE)
+            return "file://" + real
+        return vet
 
     def _flush(self, session) -> None:
         try:
@@ -168,11 +229,13 @@ class SourceService:
 
     def _start_reader(self, row: Source) -> None:
         if row.enabled and row.model == SourceModel.source.value and row.uri_rtsp:
-            self.recorder.ensure_source(SourceSpec(row.id, row.name, row.uri_rtsp))
+            self.recorder.ensure_source(SourceSpec(row.id, row.name, row.uri_rtsp,
+                                                   vet=self._vet(self._check_source_uri)))
         elif row.enabled and row.model == SourceModel.picture.value and row.uri_http_picture:
             picture = HttpPicture.model_validate(row.uri_http_picture).model_dump(mode="json")
             spec = PictureSpec(**picture)
-            self.recorder.ensure_source(SourceSpec(row.id, row.name, spec.uri, picture=spec))
+            self.recorder.ensure_source(SourceSpec(row.id, row.name, spec.uri, picture=spec,
+                                                   vet=self._vet(self._check_picture_uri)))
         else:
             self.recorder.remove_source(row.id)
 

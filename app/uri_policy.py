@@ -1,0 +1,172 @@
+"""What a URI given to the station may open: one policy for camera sources, snapshot
+cameras, RTMP forwards and HTTP callbacks.
+
+Every URI the station opens comes from a client, so it is hostile until checked here:
+
+- its scheme is on the allow-list of what it is for (`SOURCE_SCHEMES`, `PICTURE_SCHEMES`,
+  `FORWARD_SCHEMES`, `CALLBACK_SCHEMES`);
+- no FFmpeg protocol prefix hides anywhere in it (`concat:`, `subfile:`, `pipe:`, `data:`,
+  `crypto:`, `file:`, `hls+http:` ...), raw or percent-encoded, in the host, path, query or
+  fragment: FFmpeg nests protocols, so such a prefix reaches files and pipes;
+- `file://` reads only below a folder of the `media_dirs` setting, after symlinks and `..`
+  are resolved (a symlink in a media folder pointing elsewhere is refused);
+- `device://` names a V4L2 camera and `screen://` a local X display, nothing else.
+
+A refusal is an `InvalidInput` naming the field (a 422 in the native API). Its text depends on
+the URI alone, never on what exists on disk or on the network: the station must not become
+an oracle for which files exist or which ports are open. The recorder adds FFmpeg's own
+`protocol_whitelist` for every input it opens (`recorder.inputs`), so a playlist cannot pull
+in other protocols either.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from urllib.parse import SplitResult, unquote, urlsplit
+
+from app.errors import InvalidInput
+from recorder.inputs import TestPatternConfig, file_path
+
+SOURCE_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "srt", "udp", "tcp",
+                  "file", "testsrc", "device", "screen")
+PICTURE_SCHEMES = ("http", "https")
+FORWARD_SCHEMES = ("rtmp", "rtmps")
+CALLBACK_SCHEMES = ("http", "https")
+MAX_URI_CHARS = 4096
+
+# Schemes whose URI must name a host (srt and udp may listen, `srt://:9000?mode=listener`).
+NEEDS_HOST = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "tcp")
+
+# FFmpeg's protocols (`ffmpeg -protocols`, 8.x, with the optional ones) and a few URL schemes
+# that have no business inside a camera address. Any of them followed by ":" (or "+...:")
+# after the scheme of the URI is a nested protocol and refused.
+FFMPEG_PROTOCOLS = frozenset("""
+    android_content async bluray cache concat concatf crypto data dash dvd fd ffrtmpcrypt
+    ffrtmphttp file ftp gopher gophers hls http httpproxy https icecast ipfs ipns librist
+    librtmp librtmpe librtmps librtmpt librtmpte libsmbclient libsrt libssh libzmq md5 mmsh
+    mmst pipe prompeg rist rtmp rtmpe rtmps rtmpt rtmpte rtmpts rtp rtsp rtsps sctp sftp smb
+    srt srtp subfile tcp tee tls udp udplite unix zmq
+    jar javascript ldap ldaps dict telnet ssh scp sip tftp mailto gs s3 nfs
+""".split())
+_NESTED = re.compile(
+    r"(?<![a-z0-9.+-])(?:" + "|".join(sorted(FFMPEG_PROTOCOLS, key=len, reverse=True))
+    + r")(?:\+[a-z0-9+.-]*)?:", re.IGNORECASE)
+_COMBINED = re.compile(r"(?<![a-z0-9.+-])[a-z][a-z0-9.-]*\+[a-z0-9+.-]*:", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HOST = re.compile(r"(?P<name>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]*)(?::(?P<port>\d{1,5}))?")
+# a V4L2 node: /dev/videoN, its /dev/v4l/by-id|by-path links, or a videoN node elsewhere
+_DEVICE = re.compile(r"/dev/v4l/by-(?:id|path)/[A-Za-z0-9._:-]+|(?:/(?!\.\.?/)[A-Za-z0-9._-]+)*/video\d{1,3}")
+_DISPLAY = re.compile(r":\d{1,4}(?:\.\d{1,3})?(?:\+\d{1,5},\d{1,5})?")
+
+
+def refuse(field: str, problem: str) -> InvalidInput:
+    return InvalidInput(f"{field}: {problem}", field=field)
+
+
+def check_uri(uri: object, *, field: str, schemes: Sequence[str],
+              media_dirs: Iterable[Path] = ()) -> str:
+    """Return `uri` when it is allowed for `field`, else raise `InvalidInput` naming it.
+    `media_dirs`: the folders `file://` may read from (the live `media_dirs` setting)."""
+    if not isinstance(uri, str) or not uri.strip():
+        raise InvalidInput(f"{field} is required", field=field, kind="missing")
+    if len(uri) > MAX_URI_CHARS:
+        raise refuse(field, f"the address is longer than {MAX_URI_CHARS} characters")
+    if _CONTROL.search(uri):
+        raise refuse(field, "the address holds control characters")
+    scheme, sep, _ = uri.partition("://")
+    scheme = scheme.lower()
+    if not sep:
+        raise refuse(field, "the address must begin with one of "
+                            + ", ".join(f"{name}://" for name in schemes))
+    if scheme not in schemes:
+        shown = scheme if re.fullmatch(r"[a-z][a-z0-9+.-]{0,19}", scheme) else "(invalid)"
+        raise refuse(field, f"unsupported URI scheme {shown!r}; use one of "
+                            + ", ".join(f"{name}://" for name in schemes))
+    try:
+        parts = urlsplit(uri)
+    except ValueError as exc:
+        raise refuse(field, f"not a valid URI: {exc}") from None
+    if scheme != "file" and re.search(r"\s", uri):
+        raise refuse(field, "the address holds white space")
+    _check_nested(field, parts)
+    if scheme == "testsrc":
+        try:
+            TestPatternConfig.from_uri(uri)
+        except ValueError as exc:
+            raise refuse(field, str(exc)) from None
+    elif scheme == "screen":
+        if not _DISPLAY.fullmatch(parts.netloc + parts.path) or parts.query or parts.fragment:
+            raise refuse(field, "a screen capture names a local display, like screen://:0.0")
+    elif scheme == "device":
+        if parts.netloc or parts.query or not _DEVICE.fullmatch(parts.path):
+            raise refuse(field, "a device is a V4L2 camera, like device:///dev/video0")
+    elif scheme == "file":
+        _check_file(field, parts, media_dirs)
+    else:
+        _check_host(field, parts, scheme)
+    return uri
+
+
+def _check_nested(field: str, parts: SplitResult) -> None:
+    """No protocol prefix after the scheme, in the path, the query or the fragment, as written
+    and percent-decoded (up to three times). The host is checked by `_check_host` (no colon
+    but the port's); the user-info is left alone: FFmpeg never reads a protocol there, and a
+    password may hold anything."""
+    prefix = nested_protocol(f"{parts.path}?{parts.query}#{parts.fragment}")
+    if prefix:
+        raise refuse(field, f"the address holds the protocol prefix {prefix!r}, "
+                            "which the station does not open")
+
+
+def nested_protocol(text: str) -> str | None:
+    """The first FFmpeg protocol prefix (`concat:`, `hls+file:` ...) in `text`, as written or
+    percent-decoded up to three times; None when there is none."""
+    seen = [text]
+    for _ in range(3):
+        decoded = unquote(seen[-1])
+        if decoded == seen[-1]:
+            break
+        seen.append(decoded)
+    for candidate in seen:
+        found = _NESTED.search(candidate) or _COMBINED.search(candidate)
+        if found:
+            return found.group(0)
+    return None
+
+
+def _check_host(field: str, parts: SplitResult, scheme: str) -> None:
+    """host[:port], a name or an address; the only colon allowed is the port's."""
+    match = _HOST.fullmatch(parts.netloc.rpartition("@")[2])
+    if match is None:
+        raise refuse(field, "the address has an invalid host or port")
+    port = match.group("port")
+    if port is not None and not 1 <= int(port) <= 65535:
+        raise refuse(field, "the port must be a number from 1 to 65535")
+    if scheme in NEEDS_HOST and not match.group("name"):
+        raise refuse(field, "the address has no host")
+
+
+def _check_file(field: str, parts: SplitResult, media_dirs: Iterable[Path]) -> None:
+    if parts.netloc not in ("", "localhost") or parts.query or parts.fragment:
+        raise refuse(field, "a file address is file:///absolute/path, without host or query")
+    path = file_path(parts.geturl())
+    if not path.startswith("/"):
+        raise refuse(field, "a file address needs an absolute path")
+    folders = list(media_dirs)
+    if media_path(path, folders) is None:
+        raise refuse(field, "files are read only below the folders of the media_dirs setting"
+                            + ("" if folders else " (none is set)"))
+
+
+def media_path(path: str, media_dirs: Iterable[Path]) -> str | None:
+    """`path` with symlinks and `..` resolved when that lies below one of `media_dirs` (also
+    resolved), else None. Whether the file exists plays no part."""
+    real = os.path.realpath(path)
+    for folder in media_dirs:
+        base = os.path.realpath(folder)
+        if real != base and real.startswith(base.rstrip("/") + "/"):
+            return real
+    return None
