@@ -59,6 +59,7 @@ class Station:
 
     def __post_init__(self) -> None:
         # Both read `self.settings` per request: apply_settings replaces it on a running station.
+        self.sources.settings = lambda: self.settings  # media_dirs, max_sources (uri_policy)
         self.dc_auth = DeviceConnectAuth(
             self.bus, auto_approve=lambda: self.settings.dc_auto_approve,
             token_ttl_s=lambda: self.settings.dc_token_ttl_s)
