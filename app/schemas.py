@@ -225,8 +225,9 @@ class SyncIn(BaseModel):
         {"tag_name": "meeting-1", "location": "http://:TOKEN@10.0.0.2:4035/"}]})
     tag_name: str = Field(min_length=1, max_length=255)
     location: str = Field(min_length=1, max_length=4096, description=(
-        "an absolute directory path, or another station's base URL; its token goes in the "
-        "URL's userinfo (`http://:TOKEN@host:4035/`) or as `?accessToken=TOKEN`"))
+        "an absolute directory path inside a folder of the `sync_dirs` setting, or another "
+        "station's base URL; its token goes in the URL's userinfo (`http://:TOKEN@host:4035/`) "
+        "or as `?accessToken=TOKEN`"))
 
     @field_validator("tag_name", "location", mode="before")
     @classmethod

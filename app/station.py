@@ -82,7 +82,8 @@ def build_station(settings: Settings) -> Station:
         on_failure=lambda record_id, reason: recordings.fail(record_id, reason),
     )
     sync = SyncService(catalog, station_name=settings.station_name,
-                       token_file=settings.data_dir / "sync-tokens.json", bus=bus)
+                       token_file=settings.data_dir / "sync-tokens.json", bus=bus,
+                       sync_dirs=settings.sync_dirs)
     uploads = UploadService(settings.recordings_dir, disk_floor_bytes=settings.disk_floor_mb << 20)
     live_records = LiveRecordService(catalog, recordings, recorder, bus)
     configure_huawei(live_records, settings)
@@ -110,6 +111,7 @@ def apply_settings(station: Station, new: Settings) -> set[str]:
     floor = current.disk_floor_mb << 20
     station.recordings.disk_floor_bytes = station.uploads.disk_floor_bytes = floor
     station.sync.station_name = current.station_name
+    station.sync.sync_dirs = list(current.sync_dirs)
     station.recorder.set_preroll(current.preroll_s, current.preroll_mb << 20)
     configure_huawei(station.live_records, current)
     return changed & RESTART_FIELDS
@@ -122,6 +124,7 @@ def start_station(station: Station) -> None:
     station.recordings.recover_interrupted()
     station.rtc_jobs.recover_interrupted()
     station.sync.start()
+    station.uploads.start()  # removes uploads abandoned for 24 h, then sweeps hourly
     if station.settings.demo and not station.sources.list():
         seed_demo(station)
     station.sources.start_all()
@@ -143,6 +146,7 @@ def stop_station(station: Station) -> None:
     """Pause syncing (it resumes on the next start), finalize recordings, stop the readers,
     write the audit entries still queued, close the catalog."""
     station.sync.stop()
+    station.uploads.stop()
     station.rtc_jobs.shutdown()
     finished = station.recordings.stop_all()
     if finished:

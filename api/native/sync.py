@@ -88,10 +88,13 @@ def setup(app: web.Application) -> None:
               response_description="the sync job id",
               links={"GetSyncJob": Link("GET", "/api/v1/sync/{job_id}", {"job_id": "$response.body"})},
               description="Copies every finished record of the tag to `location`: an absolute "
-              "directory path (files go to `<location>/<tag>/`) or another station's base URL "
-              "(through its `/api/v1/upload` endpoint, token in the URL as "
-              "`http://:TOKEN@host:port/` or `?accessToken=TOKEN`). The far end verifies each "
-              "file's MD5 before the record's `sync_location` is set. Unknown tag: 404.")
+              "directory path inside a folder of the `sync_dirs` setting (default "
+              "`<data_dir>/exports`; anything else, symbolic links and `..` resolved, is a 422 "
+              "naming `location`; files go to `<location>/<tag>/`, never replacing a file) or "
+              "another station's base URL (through its `/api/v1/upload` endpoint, token in the "
+              "URL as `http://:TOKEN@host:port/` or `?accessToken=TOKEN`). The far end verifies "
+              "each file's MD5 before the record's `sync_location` is set. A failed job's error "
+              "gives the far end's status code, never its answer. Unknown tag: 404.")
     add_route(app, "GET", "/api/v1/sync", list_jobs, tag="sync", response=list[SyncJobOut],
               summary="Every sync job")
     add_route(app, "GET", "/api/v1/sync/{job_id}", get_job, tag="sync", response=SyncJobOut,
@@ -108,9 +111,14 @@ def setup(app: web.Application) -> None:
               headers={"Content-Range": RANGE_HELP},
               summary="Append bytes to an upload (resumable)",
               description="The raw bytes (`application/octet-stream`) of the file from START, "
-              "which must equal `received`. A body cut short keeps what arrived.")
+              "which must equal `received`. A body cut short keeps what arrived. TOTAL is "
+              "reserved on disk: 507 when it, with what every other unfinished upload still "
+              "needs, would take the disk below `disk_floor_mb`. An upload untouched for 24 h "
+              "is removed.")
     add_route(app, "POST", "/api/v1/upload/{upload_id}/finish", upload_finish, tag="sync",
               body=UploadFinishIn, response=UploadOut, path_types={"upload_id": str},
               summary="Verify an upload's MD5 and file it",
-              description="Moves the file to `<storage>/synced/<station>/<tag_name>/<file_name>`; "
-              "a wrong MD5 is a 422 and the received bytes are discarded.")
+              description="Files the copy under `<storage>/synced/<station>/<tag_name>/` as "
+              "`<file_name>`, or `<stem>-<upload id>…` when that name is taken: a copy never "
+              "replaces a file, and it is write-protected. A wrong MD5 is a 422 and the received "
+              "bytes are discarded.")
