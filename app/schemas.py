@@ -174,6 +174,18 @@ def unmask_uri(new: str | None, stored: str | None) -> str | None:
     return new
 
 
+def mask_nested(value: Any) -> Any:
+    """Every URI inside a JSON-like value masked (`mask_uri`), e.g. a SparkRTC job's
+    `publish_param.rtmp_urls`, whose stream keys are secrets."""
+    if isinstance(value, str):
+        return mask_uri(value)
+    if isinstance(value, dict):
+        return {k: mask_nested(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask_nested(v) for v in value]
+    return value
+
+
 def mask_picture(picture: dict[str, Any] | None) -> dict[str, Any] | None:
     """A PictureSource's `uri_http_picture` as shown: its password and the credentials of its
     URL masked."""
