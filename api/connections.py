@@ -213,13 +213,20 @@ class GuardedServer(web.Server):
     def _sweep(self) -> None:
         self._sweeper = self._loop.call_later(SWEEP_S, self._sweep)
         now = self._loop.time()
+        closed = 0
         for handler in list(self._connections):
             if isinstance(handler, GuardedHandler) and handler.body_stalled(
                     now, self.limits.body_timeout_s):
+                # the handler waiting for the body gets a 408 (an HTTP error, not a crash
+                # with a traceback), then the socket is closed
+                handler.body.set_exception(web.HTTPRequestTimeout(
+                    text="the request body stalled", content_type="text/plain"))
                 handler.force_close()
-                self.stalled += 1
-                http_log.warning("closed a connection whose request body stalled for %.0f s",
-                                 self.limits.body_timeout_s)
+                closed += 1
+        if closed:
+            self.stalled += closed
+            http_log.warning("closed %d connection(s) whose request body stalled for %.0f s",
+                             closed, self.limits.body_timeout_s)
 
     async def shutdown(self, timeout: float | None = None) -> None:
         if self._sweeper is not None:

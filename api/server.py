@@ -31,7 +31,7 @@ from api.connections import (
 from app.station import Station
 
 log = logging.getLogger(__name__)
-BACKLOG = 128
+BACKLOG = 1024  # pending accepts the kernel may queue (capped by net.core.somaxconn)
 
 
 def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
