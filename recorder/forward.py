@@ -19,6 +19,7 @@ import av
 from recorder.encoding import COPY
 from recorder.mux import MuxOutput
 from recorder.pump import PacketPump, QueuedPacket
+from recorder.redact import mask_uri, redact, secrets_of
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 5.0
@@ -95,9 +96,10 @@ class LiveForward:
             self._attempt += 1
             delay = min(30.0, 2 ** min(self._attempt, 5)) * random.uniform(0.5, 1.0)
             self._retry_at = item.wall + delay
-            if (self.status, self.error) != ("offline", str(exc)):
-                log.warning("forward to %s: %s (retrying in %.0f s)", _safe(self.url), exc, delay)
-            self.status, self.error = "offline", str(exc)
+            error = redact(str(exc), secrets_of(self.url))  # FFmpeg may quote the URL
+            if (self.status, self.error) != ("offline", error):
+                log.warning("forward to %s: %s (retrying in %.0f s)", _safe(self.url), error, delay)
+            self.status, self.error = "offline", error
             return
         self.packets_sent += 1
         if self.status != "online":
@@ -105,6 +107,5 @@ class LiveForward:
 
 
 def _safe(url: str) -> str:
-    """An RTMP URL for the log: stream keys and credentials after the app name are hidden."""
-    head, _, _ = url.rpartition("/")
-    return f"{head}/…" if head else url
+    """An RTMP URL for the log: its stream key and credentials masked (recorder.redact)."""
+    return mask_uri(url) or ""

@@ -227,7 +227,9 @@ class SourceWorker(threading.Thread):
 
     # --- the reader thread ---------------------------------------------------------
     def _set_status(self, status: str, error: str | None = None) -> None:
-        error = redact(error, secrets_of(self.spec.uri, self.spec.picture and self.spec.picture.password))
+        picture = self.spec.picture
+        error = redact(error, secrets_of(self.spec.uri, picture and picture.password,
+                                         picture and picture.uri))
         if status != "online":
             self.fps, self._fps_window = 0.0, (time.monotonic(), 0)
         if (status, error) != (self.status, self.error):
