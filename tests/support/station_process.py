@@ -26,7 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 class StationProcess:
     def __init__(self, tmp_path: Path, *, env: dict[str, str] | None = None,
                  args: list[str] | None = None, name: str = "station", host: str = "127.0.0.1",
-                 ssl_context: ssl.SSLContext | None = None, start_timeout: float = 60.0):
+                 ssl_context: ssl.SSLContext | None = None, start_timeout: float = 60.0,
+                 prefix: list[str] | None = None):
+        """`prefix` runs the station under a command (`ip netns exec <ns>`: tests.support.netns)."""
         self.data_dir = tmp_path / name
         self.log_path = tmp_path / f"{name}.log"
         self.ssl_context = ssl_context
@@ -34,8 +36,8 @@ class StationProcess:
         full_env = dict(os.environ, RS_CONFIG_FILE=str(tmp_path / f"{name}-config.toml"),
                         PYTHONUNBUFFERED="1", **(env or {}))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "--headless", "--no-demo", "--port", "0", "--host", host,
-             "--data-dir", str(self.data_dir), *(args or [])],
+            [*(prefix or []), sys.executable, "-m", "app", "--headless", "--no-demo",
+             "--port", "0", "--host", host, "--data-dir", str(self.data_dir), *(args or [])],
             cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=full_env)
         self.url = self._wait_for_url(start_timeout)
         parts = urlsplit(self.url)
