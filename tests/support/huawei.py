@@ -21,23 +21,28 @@ from huaweicloudsdklive.v1 import LiveClient
 AK, SK, PROJECT, APP_ID = "HPUATESTAK0000000001", "test-secret-key-0123456789", "proj-1", "app-1"
 
 
-def _config() -> HttpConfig:
+def _config(ca: str | None = None) -> HttpConfig:
     config = HttpConfig.get_default_config()
     config.retry_times = 0
     config.timeout = (5, 30)
+    if ca:  # an https station whose certificate a test CA signed
+        config.ssl_ca_cert = ca
     return config
 
 
-def live_client(url: str, ak: str = AK, sk: str = SK, project: str = PROJECT) -> LiveClient:
+def live_client(url: str, ak: str = AK, sk: str = SK, project: str = PROJECT,
+                ca: str | None = None) -> LiveClient:
     """huaweicloudsdklive's client on the station: no region, just the endpoint (http on
-    loopback is accepted as given; a bare host would get https)."""
+    loopback is accepted as given; a bare host would get https). `ca`: the CA file that
+    signed an https station's certificate."""
     return (LiveClient.new_builder().with_credentials(BasicCredentials(ak, sk, project))
-            .with_endpoints([url.rstrip("/")]).with_http_config(_config()).build())
+            .with_endpoints([url.rstrip("/")]).with_http_config(_config(ca)).build())
 
 
-def rtc_client(url: str, ak: str = AK, sk: str = SK, project: str = PROJECT) -> CloudRTCClient:
+def rtc_client(url: str, ak: str = AK, sk: str = SK, project: str = PROJECT,
+               ca: str | None = None) -> CloudRTCClient:
     return (CloudRTCClient.new_builder().with_credentials(BasicCredentials(ak, sk, project))
-            .with_endpoints([url.rstrip("/")]).with_http_config(_config()).build())
+            .with_endpoints([url.rstrip("/")]).with_http_config(_config(ca)).build())
 
 
 def signed(method: str, url: str, body=None, *, ak: str = AK, sk: str = SK,
