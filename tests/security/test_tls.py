@@ -63,6 +63,7 @@ def tls_station(tmp_path, test_ca):
         yield station
 
 
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion:DeprecationWarning")
 def test_the_station_serves_https_only_and_says_so(tls_station, test_ca):
     assert tls_station.url.startswith("https://127.0.0.1:")  # the printed API: line
     status, body, _ = tls_station.call("GET", "/api/v1/source", token="tls-token-0123456789")
