@@ -46,7 +46,8 @@ class HeadlessStation:
         self.data_dir = data_dir
         self.log_path = data_dir.parent / "station.log"
         self.log = open(self.log_path, "wb")
-        env = dict(os.environ, RS_CONFIG_FILE="/nonexistent/recording-station.toml")
+        # a config folder of its own: the station keeps its credentials key there
+        env = dict(os.environ, RS_CONFIG_FILE=str(data_dir.parent / "config" / "recording-station.toml"))
         self.proc = subprocess.Popen(
             command + ["--headless", "--no-demo", "--port", "0", "--data-dir", str(data_dir)],
             cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
