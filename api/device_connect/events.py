@@ -138,8 +138,9 @@ class EventHub:
                          ws: web.WebSocketResponse) -> Subscriber | None:
         """The subscriber of a good first message (answered `{"result":0}`), else None after
         an error envelope."""
-        try:
-            message = await ws.receive(timeout=HANDSHAKE_TIMEOUT_S)
+        try:  # one deadline for the whole handshake: pings do not extend it
+            async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
+                message = await ws.receive()
         except asyncio.TimeoutError:
             refused(request, DIALECT, f"event socket: no accessToken within "
                                       f"{HANDSHAKE_TIMEOUT_S:g} s")

@@ -160,15 +160,28 @@ async def test_events_reach_only_their_client_with_its_own_token(token_station):
         await bob_ws.close()
 
 
-async def test_unauthenticated_socket_is_closed_within_5_s(open_station):
+@pytest.mark.parametrize("pinging", [False, True])
+async def test_unauthenticated_socket_is_closed_within_5_s(open_station, pinging):
     async with aiohttp.ClientSession(base_url=open_station.url) as http:
-        ws = await http.ws_connect("/gotapi/websocket")
+        ws = await http.ws_connect("/gotapi/websocket", autoping=True)
         began = time.monotonic()
-        answer = await ws.receive(timeout=10)
-        assert answer.type == aiohttp.WSMsgType.TEXT
-        assert json.loads(answer.data)["errorCode"] == 13
-        assert (await ws.receive(timeout=5)).type in CLOSED
-        assert 4.0 <= time.monotonic() - began <= 7.0
+
+        async def keep_pinging() -> None:  # control frames must not keep it open
+            while True:
+                await asyncio.sleep(0.5)
+                await ws.ping()
+
+        pinger = asyncio.create_task(keep_pinging()) if pinging else None
+        try:
+            answer = await ws.receive(timeout=10)
+            assert answer.type == aiohttp.WSMsgType.TEXT
+            assert json.loads(answer.data)["errorCode"] == 13
+            assert (await ws.receive(timeout=5)).type in CLOSED
+            assert 4.0 <= time.monotonic() - began <= 7.0
+        finally:
+            if pinger is not None:
+                pinger.cancel()
+                await asyncio.gather(pinger, return_exceptions=True)
         await ws.close()
 
 
