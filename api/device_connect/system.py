@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from api import routing
 from api.device_connect.context import Call
 from api.device_connect.envelope import DIALECT, Code, DcError, cors_headers, service_id
-from api.security import bearer_token, client_address, refused
+from api.security import bearer_token, client_address, origin_allowed, refused
 from app.errors import NotFound
-from app.services.dc_auth import AccessToken, UnknownClient
+from app.services.dc_auth import AccessToken, UnknownClient, is_loopback
 from app.services.dc_recorder import PHOTO_MIME
 
 # the profiles the one service supports (both spellings of MediaStreamRecording: the seed's
@@ -44,9 +45,25 @@ def _station_token_ok(call: Call) -> bool:
     raise DcError(Code.AUTHORIZATION, "the station token is not valid")
 
 
+def _foreign_page(call: Call) -> bool:
+    """True when a browser says a web page that is not served from this computer (nor listed
+    in `allowed_origins`) asks: the browser's own `Origin`, which a page cannot forge (the
+    SDK's `X-GotAPI-Origin` it can). No `Origin`: not a cross-site page."""
+    origin = call.request.headers.get("Origin")
+    if origin is None:
+        return False
+    if origin_allowed(origin, call.request, call.station.settings.allowed_origins):
+        return False
+    try:
+        host = (urlsplit(origin.strip()).hostname or "").lower()
+    except ValueError:
+        return True
+    return not (host == "localhost" or host.endswith(".localhost") or is_loopback(host))
+
+
 async def access_token(call: Call) -> dict:
     """Issued at once to a client that presents the station token, or to a loopback client
-    with `dc_auto_approve`; otherwise the operator decides (the GUI's dialog) within the
+    with `dc_auto_approve` that is not a foreign web page; otherwise the operator decides (the GUI's dialog) within the
     approval timeout: refused → errorCode 11, no answer → 7, too many waiting → 17. A client
     that hangs up stops the waiting too."""
     auth = call.station.dc_auth
@@ -56,7 +73,8 @@ async def access_token(call: Call) -> dict:
         pending = auth.request_access(params.text("clientId"), params.text("scope"),
                                       params.text("applicationName"), call.client_origin,
                                       address=client_address(call.request),
-                                      station_token_ok=vouched)
+                                      station_token_ok=vouched,
+                                      foreign_page=_foreign_page(call))
     except UnknownClient:
         refused(call.request, DIALECT, "accessToken request for an unknown clientId")
         raise

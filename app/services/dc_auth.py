@@ -3,7 +3,8 @@ and the operator's approval of each token request.
 
 A web page first asks for a client id (`grant`), then for an access token for that client and
 a list of scopes (profile names). The token is issued at once when the client is on loopback
-and `dc_auto_approve` is on, or when it presented the station token; otherwise an
+and `dc_auto_approve` is on (and no browser names a foreign page as the asker), or when it
+presented the station token; otherwise an
 `AccessRequested` event asks whoever shows it (the GUI's dialog) and the request waits for
 `decide(request_id, approved)`, or for its timeout. Every outcome publishes `AccessDecided`.
 At most `MAX_PENDING` requests wait at once (`MAX_PENDING_PER_ADDRESS` from one address):
@@ -179,12 +180,15 @@ class DeviceConnectAuth:
     # --- token requests ----------------------------------------------------------------
     def request_access(self, client_id: str | None, scopes: list[str] | tuple[str, ...] | str | None,
                        application_name: str | None, origin: str = "", *, address: str = "",
-                       station_token_ok: bool = False) -> PendingAccess:
+                       station_token_ok: bool = False,
+                       foreign_page: bool = False) -> PendingAccess:
         """Start a token request. Its future is already resolved when the client presented
         the station token (`station_token_ok`, checked by the caller) or is on loopback with
-        auto-approve on; otherwise it waits for `decide` (call `expire` when giving up on
-        it). TooManyRequests when `MAX_PENDING` requests (or `MAX_PENDING_PER_ADDRESS` from
-        this address) wait already."""
+        auto-approve on — unless a browser says the request comes from a web page that is not
+        a local one (`foreign_page`: any site the operator visits runs on loopback too);
+        otherwise it waits for `decide` (call `expire` when giving up on it).
+        TooManyRequests when `MAX_PENDING` requests (or `MAX_PENDING_PER_ADDRESS` from this
+        address) wait already."""
         if not client_id:
             raise InvalidInput("clientId is required", field="clientId", kind="missing")
         if isinstance(scopes, str):
@@ -200,7 +204,7 @@ class DeviceConnectAuth:
         if not local and address:  # the operator sees where a remote request comes from
             origin = f"{origin} (from {address})" if origin else f"from {address}"
         pending = PendingAccess(uuid.uuid4().hex, client_id, name, wanted, origin, address)
-        if station_token_ok or (local and self._auto_approve()):
+        if station_token_ok or (local and not foreign_page and self._auto_approve()):
             pending.future.set_result(self._issue(pending))
             return pending
         with self._lock:

@@ -36,7 +36,9 @@ def test_auto_approve_only_on_loopback_the_station_token_vouches(auth):
     remote = _ask(auth, "198.51.100.2")
     assert not remote.future.done() and auth.pending() == [remote]
     (asked,) = [e for e in heard if isinstance(e, AccessRequested)]
+    heard.clear()
     assert asked.origin == "http://page (from 198.51.100.2)"  # the operator sees where from
+    assert not _ask(auth, "127.0.0.1", foreign_page=True).future.done()  # a site in a browser
     assert _ask(auth, "198.51.100.2", station_token_ok=True).future.result().token
     assert auth.decide(remote.request_id, True) and remote.future.result().token
 

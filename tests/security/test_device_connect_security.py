@@ -240,6 +240,29 @@ async def test_dc_token_fetches_only_media_handed_to_its_client(token_station):
 
 
 # --- item 5: auto-approve only on loopback; the station token vouches ------------------------------
+async def test_auto_approve_refused_to_a_foreign_web_page_on_loopback(token_station):
+    """Any site the operator opens runs on loopback too: its browser's Origin gives it away."""
+    async with aiohttp.ClientSession(base_url=token_station.url) as http:
+        async def ask(origin: str | None):
+            client = (await (await http.get("/gotapi/authorization/grant")).json())["clientId"]
+            try:
+                async with http.get("/gotapi/authorization/accessToken", params={
+                        "clientId": client, "scope": "mediastreamrecording",
+                        "applicationName": "page"}, headers={"Origin": origin} if origin else {},
+                        timeout=aiohttp.ClientTimeout(total=2)) as resp:
+                    return await resp.json()
+            except asyncio.TimeoutError:
+                return "waiting"
+
+        assert await ask("https://evil.example") == "waiting"  # the operator decides
+        assert await ask("null") == "waiting"
+        for local in (None, "http://localhost:8080", "http://127.0.0.1:3000"):
+            answer = await ask(local)
+            assert answer != "waiting" and answer["result"] == 0, (local, answer)
+    assert "evil.example" in token_station.log_text()  # asked, with the page named
+
+
+
 _GRANT_AND_ASK = """
 import json, sys, threading, urllib.request, urllib.error
 base, count, headers = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
