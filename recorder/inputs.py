@@ -71,8 +71,13 @@ def public_reason(exc: BaseException) -> str:
     oracle for which files exist or which ports are open."""
     if isinstance(exc, RefusedInput):
         return str(exc)
-    text = str(exc).lower()
-    if AUTH_FAILED in text or "401 unauthorized" in text or "authorization failed" in text:
+    cause = exc.__cause__ if isinstance(exc, InputError) and exc.__cause__ is not None else exc
+    if isinstance(cause, av.error.HTTPUnauthorizedError):
+        return AUTH_FAILED
+    # FFmpeg's own words without the URL it quotes (a file could be named "auth failed")
+    text = str(cause.strerror if isinstance(cause, av.FFmpegError) else cause).lower()
+    if (AUTH_FAILED in text or "401 unauthorized" in text or "authorization failed" in text
+            or "asks for a user name and password" in text):
         return AUTH_FAILED
     return UNREACHABLE
 

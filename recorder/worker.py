@@ -104,6 +104,7 @@ class SourceWorker(threading.Thread):
         self.status = "connecting"
         self.error: str | None = None
         self.packets_read = 0
+        self._open_detail: str | None = None  # why the last attempt failed, for the log
         self.retry_at: float | None = None  # wall time of the next connection attempt
         self.fps = 0.0                      # video packets per second, measured
         self._fps_window = (time.monotonic(), 0)
@@ -308,7 +309,11 @@ class SourceWorker(threading.Thread):
             raise
         except (InputError, av.FFmpegError, OSError) as exc:
             secrets = secrets_of(self.spec.uri, self.spec.picture and self.spec.picture.password)
-            log.debug("source %s: cannot open: %s", self.spec.id, redact(str(exc), secrets))
+            detail = redact(str(exc), secrets)
+            # the operator's log has the reason (once per change, not on every retry)
+            log.log(logging.INFO if detail != self._open_detail else logging.DEBUG,
+                    "source %s: cannot open: %s", self.spec.id, detail)
+            self._open_detail = detail
             raise InputError(public_reason(exc)) from None
 
     def _count_frame(self) -> None:
