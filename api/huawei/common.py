@@ -37,7 +37,6 @@ from api.security import (
     Principal,
     bearer_token,
     client_address,
-    refused,
 )
 from app.station import Station
 
@@ -102,7 +101,8 @@ def request_id(request: web.Request, dialect: Dialect) -> str:
     return rid
 
 
-async def authenticate(request: web.Request, station: Station, dialect: Dialect) -> str | None:
+async def authenticate(request: web.Request, station: Station, dialect: Dialect,
+                       replays: signing.ReplayCache) -> str | None:
     """None when the request may pass (PRINCIPAL then says who it is), else why not.
 
     A signature is checked whenever AK/SK are configured; with a token but no AK/SK every
@@ -120,7 +120,7 @@ async def authenticate(request: web.Request, station: Station, dialect: Dialect)
                                      query=list(request.query.items()), headers=request.headers,
                                      body=body, access_key=ak if sk else None, secret_key=sk)
             if request.method in STATE_CHANGING:
-                request.app[REPLAYS].first_use(checked, request.headers[signing.DATE_HEADER])
+                replays.first_use(checked, request.headers[signing.DATE_HEADER])
         except signing.SignatureError as exc:
             return str(exc)
         return _passes(request, dialect, f"ak:{checked.access}")
@@ -141,12 +141,7 @@ def make_middleware(dialect: Dialect):
     @web.middleware
     async def huawei_middleware(request: web.Request, handler):
         rid = request_id(request, dialect)
-        request.setdefault(PRINCIPAL, Principal(dialect.name, client_address(request), "anonymous"))
-        try:
-            refusal = await authenticate(request, request.config_dict[STATION], dialect)
-            if refusal is not None:
-                refused(request, dialect.name, refusal)
-                raise dialect.auth_error(refusal)
+        try:  # the guard has authenticated the request (the policy's `authenticate`)
             response = await handler(request)
         except HuaweiError as exc:
             response = error_response(exc, rid)
@@ -205,12 +200,16 @@ def json_bodies(_request: web.Request) -> tuple[str, ...]:
 
 def sub_app(station: Station, dialect: Dialect) -> web.Application:
     """A sub-application carrying the station, the dialect's policy for the guard (its error
-    shape, JSON bodies; credentials are checked by the dialect's middleware, which also
-    answers for the handlers' errors) and a replay cache for its signatures."""
+    shape, JSON bodies, its credentials: token or AK/SK signature), the middleware that
+    answers for the handlers' errors, and a replay cache for its signatures."""
     app = web.Application(middlewares=[make_middleware(dialect)])
     app[STATION] = station
+
+    async def check_credentials(request: web.Request) -> str | None:
+        return await authenticate(request, station, dialect, app[REPLAYS])
+
     app[POLICY] = DialectPolicy(dialect.name, render=render_refusal(dialect),
-                                body_types=json_bodies)
+                                authenticate=check_credentials, body_types=json_bodies)
     app[REPLAYS] = signing.ReplayCache()
     return app
 
