@@ -76,7 +76,8 @@ class Settings(BaseSettings):
     dc_service_id: str | None = Field(None, description=(
         "Device Connect: the serviceId this station answers to (empty = derived from the station)."))
     dc_auto_approve: bool = Field(False, description=(
-        "Device Connect: issue access tokens without asking the operator."))
+        "Device Connect: issue access tokens without asking the operator, to clients on this "
+        "computer (loopback) only, and not to pages from origins outside allowed_origins."))
     dc_token_ttl_s: int = Field(3600, ge=60, le=31 * 24 * 3600, description=(
         "Device Connect: lifetime of an access token, in seconds."))
     # --- security (docs/security.md) ----------------------------------------------------------

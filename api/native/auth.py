@@ -41,8 +41,7 @@ async def authenticate(request: web.Request) -> str | None:
     if hmac.compare_digest(given.encode(), token.encode()):
         _as(request, "station-token")
         return None
-    if media_token_accepted(request, given):
-        _as(request, "dc-media-token")
+    if media_token_accepted(request, given):  # it names the Device Connect client (PRINCIPAL)
         return None
     return "Not authenticated: the token is not valid"
 
