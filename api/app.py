@@ -48,4 +48,15 @@ def create_app(station: Station) -> web.Application:
     device_connect.setup(app)  # /gotapi/... and the event WebSocket
     openapi.setup(app)
     docs.setup(app)
+    check_policies(app)
     return app
+
+
+def check_policies(app: web.Application) -> None:
+    """Every mounted dialect declares how the guard treats it: a dialect without a policy
+    would be served unchecked, so the station refuses to start with one."""
+    for resource in app.router.resources():
+        sub = resource.get_info().get("app")  # a sub-application's mount point says which
+        if isinstance(sub, web.Application) and POLICY not in sub:
+            raise RuntimeError(f"the application mounted at {resource.canonical} declares no "
+                               "DialectPolicy (api.security.POLICY)")

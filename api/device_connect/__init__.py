@@ -39,7 +39,7 @@ from api.device_connect.envelope import (
 from api.device_connect.events import EventHub, hub_setup
 from api.device_connect.media import MEDIA_SCOPE, uri_token
 from api.device_connect.params import Params, read_params
-from api.keys import OWN_AUTH, STATION
+from api.keys import STATION
 from api.security import POLICY, PRINCIPAL, DialectPolicy, Principal, client_address, refused
 from app.errors import StationError
 from app.services.dc_auth import AccessDenied, AccessToken, TokenExpired, scope_key
@@ -166,7 +166,6 @@ def setup(app: web.Application) -> None:
     (the root's native token check steps aside for it) and declares its policy to the guard."""
     sub = web.Application()
     sub[STATION] = app[STATION]
-    sub[OWN_AUTH] = True
     sub[POLICY] = DialectPolicy(DIALECT, render=render_refusal, check_host=False,
                                 check_origin=False)
     hub_setup(sub, HUB)

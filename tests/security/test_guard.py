@@ -7,6 +7,13 @@ from __future__ import annotations
 import http.client
 import json
 
+import pytest
+from aiohttp import web
+
+from api.app import check_policies, create_app
+from api.security import POLICY
+from app.station import build_station
+from tests.conftest import make_settings
 from tests.security.conftest import TOKEN
 from tests.support.station_process import StationProcess
 
@@ -143,3 +150,20 @@ def test_guessing_credentials_is_rate_limited_per_address(token_station):
     assert log.count("auth refused: dialect=native address=127.0.0.1") >= 10
     assert "locked out" in log
     assert wrong not in log and TOKEN not in log
+
+
+def test_a_dialect_without_a_policy_is_never_served(tmp_path):
+    """By construction: every dialect the station mounts declares a DialectPolicy, and an
+    application mounted without one stops the station from starting rather than being
+    served past the guard."""
+    station = build_station(make_settings(tmp_path))
+    try:
+        app = create_app(station)  # the real dialects all declare theirs
+        mounted = {r.get_info()["app"][POLICY].name for r in app.router.resources()
+                   if "app" in r.get_info()}
+        assert mounted == {"device-connect", "huawei-live", "huawei-rtc"}
+        app.add_subapp("/unguarded", web.Application())
+        with pytest.raises(RuntimeError, match="/unguarded.*DialectPolicy"):
+            check_policies(app)
+    finally:
+        station.catalog.close()
