@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +25,8 @@ from pydantic_settings import (
 )
 
 from app import APP_NAME
+from app.errors import InvalidInput
+from app.uri_policy import CALLBACK_SCHEMES, check_uri
 
 
 def default_config_file() -> Path:
@@ -104,6 +106,18 @@ class Settings(BaseSettings):
         "API: seconds a connection may wait for a complete request head (idle or half-sent)."))
     body_timeout_s: float = Field(10.0, ge=1, le=300, description=(
         "API: seconds a request body may stall (no byte received) before the connection closes."))
+
+    @field_validator("huawei_callback_url")
+    @classmethod
+    def _callback_url(cls, value: str | None) -> str | None:
+        """The station POSTs to it: http(s) only, no FFmpeg-style protocol anywhere (refused
+        here, when the setting is saved or loaded, not silently at the first callback)."""
+        if value:
+            try:
+                check_uri(value, field="huawei_callback_url", schemes=CALLBACK_SCHEMES)
+            except InvalidInput as exc:
+                raise ValueError(exc.message) from None
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -205,3 +205,13 @@ def test_tls_files_go_together_and_wait_for_a_restart(qtbot, station, config, di
     dialog.save_button.click()
     assert _file(config)["tls_cert"] == str(tmp_path / "cert.pem")
     assert "TLS" in dialog.banner.text() and station.settings.tls_cert is None  # at the restart
+
+
+def test_a_callback_url_the_station_would_not_open_is_refused_on_save(qtbot, station, config,
+                                                                       dialog_for):
+    dialog = dialog_for()
+    for url in ("http://hooks.example/concat:/etc/passwd", "http://hooks.example/x?a=subfile:,/etc/hostname"):
+        _set(dialog, "huawei_callback_url", url)
+        dialog.save_button.click()
+        assert "protocol prefix" in dialog.error_for("huawei_callback_url"), url
+        assert not config.exists()
