@@ -245,6 +245,8 @@ async def guard_middleware(request: web.Request, handler):
         why = await policy.authenticate(request)
         if why is not None:
             refused(request, policy.name, why)
+            if changing:  # an attempt to change state without the right credential (bounded
+                _audit(request, 401)  # by the lockout above): the operator sees who tried
             return _refuse(request, policy, 401, why)
     if not changing:
         return await handler(request)
@@ -257,11 +259,16 @@ async def guard_middleware(request: web.Request, handler):
         status = exc.status
         raise
     finally:
-        principal = request[PRINCIPAL]
-        station.audit.record(dialect=principal.dialect, address=principal.address,
-                             who=principal.who, action=f"{request.method} {_route(request)}",
-                             target=describe_target(request.match_info, request.get(AUDIT_FIELDS)),
-                             result=str(status))
+        _audit(request, status)
+
+
+def _audit(request: web.Request, status: int) -> None:
+    """One audit entry for a state change asked of the station, whatever its result."""
+    principal = request[PRINCIPAL]
+    request.app[STATION].audit.record(
+        dialect=principal.dialect, address=principal.address, who=principal.who,
+        action=f"{request.method} {_route(request)}",
+        target=describe_target(request.match_info, request.get(AUDIT_FIELDS)), result=str(status))
 
 
 def _route(request: web.Request) -> str:

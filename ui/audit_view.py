@@ -31,10 +31,11 @@ from ui.tasks import TaskRunner
 
 PAGE_SIZE = 200
 RELOAD_DELAY_MS = 500
+ACTION_WIDTH = 240
 COLUMNS = ("Time", "Dialect", "Address", "Who", "Action", "Target", "Result")
 DIALECTS = (("All dialects", None), ("GUI", "gui"), ("Native API", "native"),
-            ("Device Connect", "device_connect"), ("Huawei Live", "huawei_live"),
-            ("Huawei RTC", "huawei_rtc"))
+            ("Device Connect", "device-connect"), ("Huawei Live", "huawei-live"),
+            ("Huawei RTC", "huawei-rtc"))  # the names the API's dialect policies give
 FAILED = QColor("#c53030")
 
 
@@ -141,6 +142,10 @@ class AuditView(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COLUMNS.index("Target"), QHeaderView.ResizeMode.Stretch)
+        # a route pattern can be long: a fixed, resizable width leaves the target room (the
+        # full text of every cell is its tooltip)
+        header.setSectionResizeMode(COLUMNS.index("Action"), QHeaderView.ResizeMode.Interactive)
+        self.table.setColumnWidth(COLUMNS.index("Action"), ACTION_WIDTH)
 
         layout = QVBoxLayout(self)
         layout.addLayout(bar)

@@ -76,6 +76,16 @@ def test_state_changes_are_audited_without_the_token(token_station):
     assert _audit(st, token="wrong-" + TOKEN)[0] == 401
     assert TOKEN not in st.log_text()
 
+    # a state change tried with a wrong token is in the trail too (a read is not), without it
+    guess = "guessed-credential-4711"
+    assert st.call("DELETE", "/api/v1/source/1", token=guess)[0] == 401
+    status, raw, _ = _audit(st)
+    assert guess.encode() not in raw
+    tried = json.loads(raw)["items"][0]
+    assert (tried["action"], tried["result"], tried["who"], tried["address"]) == (
+        "DELETE /api/v1/source/{source_id}", "401", "anonymous", "127.0.0.1")
+    assert json.loads(raw)["total"] == 5
+
 
 def test_an_open_station_names_its_callers_open_and_keeps_the_trail(open_station, tmp_path):
     st = open_station

@@ -119,3 +119,15 @@ def test_an_access_decision_is_audited(qtbot, station):
     assert entry.target == f"dc-client:{client_id[:8]}, application Intruder"
     assert client_id not in entry.model_dump_json()
     bridge.close()
+
+
+def test_the_dialect_filter_offers_exactly_the_dialects_the_api_mounts(station):
+    """The filter's values are the names entries carry: the GUI's and each dialect policy's."""
+    from api.app import create_app
+    from api.security import POLICY
+    from ui.audit_view import DIALECTS
+
+    app = create_app(station)
+    mounted = {app[POLICY].name} | {r.get_info()["app"][POLICY].name for r in app.router.resources()
+                                    if "app" in r.get_info()}
+    assert {value for _, value in DIALECTS if value} == mounted | {"gui"}
