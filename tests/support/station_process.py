@@ -23,6 +23,19 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def terminate(proc: subprocess.Popen, timeout: float = 30.0) -> int:
+    """Stop a station as the operator's service manager would (SIGTERM: recordings are
+    finalized), killing it only if it does not exit in time; its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 class StationProcess:
     def __init__(self, tmp_path: Path, *, env: dict[str, str] | None = None,
                  args: list[str] | None = None, name: str = "station", host: str = "127.0.0.1",
@@ -90,13 +103,7 @@ class StationProcess:
         return status, raw, response_headers
 
     def stop(self) -> int | None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         self._log.close()
         return self.proc.returncode
 
