@@ -136,11 +136,26 @@ FAILURES = web.AppKey("auth_failures", FailureLimiter)
 def refused(request: web.BaseRequest, dialect: str, why: str) -> None:
     """A request failed authentication: count it against the client's address and log it,
     never with the credential (`why` must not contain it)."""
-    address = client_address(request)
     limiter = request.config_dict.get(FAILURES)
-    count = limiter.failed(address) if limiter is not None else 0
-    log.warning("auth refused: dialect=%s address=%s %s %s: %s (%d in the last minute)",
-                dialect, address, request.method, request.path, why, count)
+    count = limiter.failed(failure_key(request)) if limiter is not None else 0
+    log.warning("auth refused: dialect=%s address=%s%s %s %s: %s (%d in the last minute)",
+                dialect, client_address(request), " (a web page)" if from_a_web_page(request) else "",
+                request.method, request.path, why, count)
+
+
+def from_a_web_page(request: web.BaseRequest) -> bool:
+    """A browser fetching for a page of another site (`<img src>`, `fetch`): browsers send
+    `Sec-Fetch-Site` on every request and no page can remove or forge it."""
+    return request.headers.get("Sec-Fetch-Site", "").lower() in ("cross-site", "same-site")
+
+
+def failure_key(request: web.BaseRequest) -> str:
+    """Whose failed authentications count together. A web page's requests come from the
+    operator's own address, like every local tool's: counted apart, a page that makes
+    requests fail on purpose locks out only other pages, never the tools on the station's
+    computer. (A client claiming to be a page gets one more bucket of 10 guesses, no more.)"""
+    address = client_address(request)
+    return f"{address} (web page)" if from_a_web_page(request) else address
 
 
 # --- the guard -------------------------------------------------------------------------------
@@ -215,7 +230,7 @@ async def guard_middleware(request: web.Request, handler):
     settings = station.settings
     address = client_address(request)
     request[PRINCIPAL] = Principal(policy.name, address, "anonymous")
-    wait = request.app[FAILURES].retry_after(address)
+    wait = request.app[FAILURES].retry_after(failure_key(request))
     if wait is not None:
         log.warning("refused: dialect=%s address=%s %s %s: locked out for %.0f s after failed "
                     "authentications", policy.name, address, request.method, request.path, wait)

@@ -167,3 +167,22 @@ def test_a_dialect_without_a_policy_is_never_served(tmp_path):
             check_policies(app)
     finally:
         station.catalog.close()
+
+
+def test_a_web_page_failing_on_purpose_cannot_lock_out_the_local_tools(token_station):
+    """A page can make the operator's browser send failing requests (`<img src=...?accessToken=x>`)
+    from 127.0.0.1, the address every local tool shares: the page is locked out, the tools
+    are not. Guessing from a page is limited all the same."""
+    st = token_station
+    page = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"}
+    for i in range(10):
+        status, _, _ = raw(st, "GET", f"/api/v1/source/1/picture?accessToken=guess{i}", headers=page)
+        assert status == 401, i
+    status, _, _ = raw(st, "GET", f"/api/v1/source/1/picture?accessToken={TOKEN}", headers=page)
+    assert status == 429  # the page's guesses stop paying off, even a right one
+    status, body, _ = raw(st, "GET", "/api/v1/source", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert status == 200, body  # a local tool on the same address is not locked out
+    status, body, _ = raw(st, "POST", LIVE, body=json.dumps(LIVE_BODY).encode(),
+                          headers={"X-Auth-Token": TOKEN, "Content-Type": "application/json"})
+    assert status != 429, body
+    assert "address=127.0.0.1 (a web page) GET /api/v1/source/1/picture" in st.log_text()
