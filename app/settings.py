@@ -82,6 +82,18 @@ class Settings(BaseSettings):
         "computer (loopback) only, and not to pages from origins outside allowed_origins."))
     dc_token_ttl_s: int = Field(3600, ge=60, le=31 * 24 * 3600, description=(
         "Device Connect: lifetime of an access token, in seconds."))
+    # --- unattended operation (docs/reliability.md) -------------------------------------------
+    retention_days: int = Field(0, ge=0, le=36500, description=(
+        "Delete the files of finished records older than this many days (0 = keep them)."))
+    retention_max_gb: float = Field(0.0, ge=0, description=(
+        "Keep the recordings under this many GB, oldest finished records deleted first "
+        "(0 = no cap)."))
+    segment_s: int = Field(3600, ge=0, le=7 * 24 * 3600, description=(
+        "A recording rolls over to a new file (a new record) at the first keyframe after "
+        "this many seconds (0 = one file for the whole recording)."))
+    fsync_s: float = Field(2.0, ge=0, le=3600, description=(
+        "Each open recording is flushed to the disk at most this often, so a power loss "
+        "costs at most these seconds (0 = leave it to the operating system)."))
     # --- security (docs/security.md) ----------------------------------------------------------
     allowed_hosts: list[str] = Field(default_factory=list, description=(
         "Host names (besides the bind address and loopback names) the native and Huawei "
