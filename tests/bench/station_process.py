@@ -43,12 +43,14 @@ class HeadlessStation:
     """`command` (e.g. `[".venv/bin/recording-station"]`) started with `--headless --no-demo
     --port 0` on `data_dir`; its log goes next to the data folder."""
 
-    def __init__(self, command: list[str], data_dir: Path, *, cwd: Path | None = None):
+    def __init__(self, command: list[str], data_dir: Path, *, cwd: Path | None = None,
+                 env: dict[str, str] | None = None):
         self.data_dir = data_dir
         self.log_path = data_dir.parent / "station.log"
         self.log = open(self.log_path, "wb")
         # a config folder of its own: the station keeps its credentials key there
-        env = dict(os.environ, RS_CONFIG_FILE=str(data_dir.parent / "config" / "recording-station.toml"))
+        env = dict(os.environ, RS_CONFIG_FILE=str(data_dir.parent / "config" / "recording-station.toml"),
+                   **(env or {}))
         self.proc = subprocess.Popen(
             command + ["--headless", "--no-demo", "--port", "0", "--data-dir", str(data_dir)],
             cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
