@@ -116,9 +116,21 @@ class AuditWritten:
     count: int
 
 
+@dataclass(frozen=True)
+class StorageLow:
+    """The storage guard stopped recordings: the disk stayed under `disk_floor_mb` after
+    retention deleted what it may (app.services.storage). `message` says why, for the
+    operator."""
+
+    message: str
+    record_ids: tuple[str, ...]
+    free_bytes: int
+    floor_bytes: int
+
+
 Event = (SourceStatusChanged | CatalogChanged | RecordingStarted | RecordingStopped
          | RecordingPaused | RecordChanged | RecordingMuted | PhotoTaken | AccessRequested
-         | AccessDecided | AuditWritten)
+         | AccessDecided | AuditWritten | StorageLow)
 
 
 class EventSink(Protocol):

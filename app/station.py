@@ -25,6 +25,7 @@ from app.services.dc_auth import DeviceConnectAuth
 from app.services.dc_recorder import MediaRecorderService
 from app.services.live_record import LiveRecordService
 from app.services.rtc_jobs import RtcJobService
+from app.services.storage import StorageService
 from app.settings import RESTART_FIELDS, Settings
 from recorder.manager import RecorderManager
 
@@ -51,6 +52,8 @@ class Station:
     rtc_jobs: RtcJobService
     # The audit trail of state changes (API guard middleware, GUI): see app.services.audit.
     audit: AuditService = field(init=False)
+    # The storage guard and retention (docs/reliability.md): see app.services.storage.
+    storage: StorageService = field(init=False)
     version: str = __version__
 
     @property
@@ -67,6 +70,11 @@ class Station:
             self.recordings, self.sources, self.bus,
             photos_dir=self.settings.recordings_dir / "photos")
         self.audit = AuditService(self.catalog, self.bus)
+        self.storage = StorageService(
+            self.catalog, self.recordings, self.bus, storage_dir=self.settings.recordings_dir,
+            floor_bytes=self.settings.disk_floor_mb << 20,
+            retention_days=self.settings.retention_days,
+            retention_max_gb=self.settings.retention_max_gb, busy=self.sync.busy_record_ids)
 
 
 def build_station(settings: Settings) -> Station:
@@ -101,15 +109,18 @@ def configure_huawei(live_records: LiveRecordService, settings: Settings) -> Non
 
 
 def apply_settings(station: Station, new: Settings) -> set[str]:
-    """Take over the settings a running station can change (disk floor, pre-roll, station
-    name, the dialects' identifiers, read per request from `station.settings`); return the
-    changed fields that wait for a restart (`RESTART_FIELDS`), which stay as they run."""
+    """Take over the settings a running station can change (disk floor, retention, file
+    segments, fsync, pre-roll, station name, the dialects' identifiers, read per request
+    from `station.settings`); return the changed fields that wait for a restart
+    (`RESTART_FIELDS`), which stay as they run."""
     old = station.settings
     changed = {name for name in Settings.model_fields if getattr(old, name) != getattr(new, name)}
     live = {name: getattr(new, name) for name in changed - RESTART_FIELDS}
     station.settings = current = old.model_copy(update=live)
     floor = current.disk_floor_mb << 20
     station.recordings.disk_floor_bytes = station.uploads.disk_floor_bytes = floor
+    station.storage.configure(floor_bytes=floor, retention_days=current.retention_days,
+                              retention_max_gb=current.retention_max_gb)
     station.sync.station_name = current.station_name
     station.sync.sync_dirs = list(current.sync_dirs)
     station.recorder.set_preroll(current.preroll_s, current.preroll_mb << 20)
@@ -128,6 +139,7 @@ def start_station(station: Station) -> None:
     if station.settings.demo and not station.sources.list():
         seed_demo(station)
     station.sources.start_all()
+    station.storage.start()  # retention's first pass, then the guard's looks
 
 
 def seed_demo(station: Station) -> None:
@@ -145,6 +157,7 @@ def seed_demo(station: Station) -> None:
 def stop_station(station: Station) -> None:
     """Pause syncing (it resumes on the next start), finalize recordings, stop the readers,
     write the audit entries still queued, close the catalog."""
+    station.storage.stop()
     station.sync.stop()
     station.uploads.stop()
     station.rtc_jobs.shutdown()

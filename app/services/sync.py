@@ -229,6 +229,21 @@ class SyncService:
             jobs = s.exec(select(SyncJob).order_by(SyncJob.created_utc)).all()
             return [self._out(s, job) for job in jobs]
 
+    def busy_record_ids(self) -> set[str]:
+        """The records an unfinished job still has to copy (queued, or the file in flight):
+        retention must not delete them under the sync (app.services.storage)."""
+        with self.catalog.session() as s:
+            ids = set(s.exec(select(SyncItem.record_id)
+                             .join(SyncJob, SyncJob.id == SyncItem.job_id)
+                             .where(SyncJob.status.in_(UNFINISHED),
+                                    SyncItem.status.in_(("pending", "sending")))).all())
+        with self._live_lock:
+            live = {flight.item_id for flight in self._live.values()}
+        if live:
+            with self.catalog.session() as s:
+                ids |= set(s.exec(select(SyncItem.record_id).where(SyncItem.id.in_(live))).all())
+        return ids
+
     def _out(self, s, job: SyncJob) -> SyncJobOut:
         tag = s.get(Tag, job.tag_id)
         items = s.exec(select(SyncItem).where(SyncItem.job_id == job.id).order_by(SyncItem.id)).all()
