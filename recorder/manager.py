@@ -1,5 +1,6 @@
 """The recorder manager: the one object the core talks to. It owns a worker per enabled
-source and routes recording commands to them.
+source and routes recording commands to them, and holds what applies to every source: the
+pre-roll, the rotation length (`set_segment_s`) and the fsync period (`set_fsync_s`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import numpy as np
 from recorder.encoding import COPY, EncodeProfile
 from recorder.forward import LiveForward
 from recorder.frames import FrameSlot
+from recorder.durability import FileSyncer
 from recorder.mp4file import RecordingResult
-from recorder.worker import FailureCallback, SourceSpec, SourceWorker, StatusCallback
+from recorder.rollover import RolloverCallback
+from recorder.worker import FailureCallback, NextFile, SourceSpec, SourceWorker, StatusCallback
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +41,21 @@ class RecorderManager:
                  preroll_s: float = 0.0):
         self._on_status = on_status or (lambda *_: None)
         self._on_failure = on_failure or (lambda *_: None)
+        self._on_rollover: RolloverCallback = lambda *_: None
         self._preroll_bytes = preroll_bytes
         self._preroll_s = preroll_s
+        self._segment_s = 0.0
         self._workers: dict[int, SourceWorker] = {}
         self._lock = threading.RLock()
+        self._syncer = FileSyncer(self._open_paths)
 
-    def set_callbacks(self, *, on_status: StatusCallback, on_failure: FailureCallback) -> None:
+    def set_callbacks(self, *, on_status: StatusCallback, on_failure: FailureCallback,
+                      on_rollover: RolloverCallback | None = None) -> None:
+        """`on_rollover(source_id, old_record_id, old_result, new_record_id, new_path,
+        new_begin_wall)` comes on a thread of its own once a rolled-over file is final."""
         self._on_status, self._on_failure = on_status, on_failure
+        if on_rollover is not None:
+            self._on_rollover = on_rollover
 
     def _worker(self, source_id: int) -> SourceWorker:
         worker = self._workers.get(source_id)
@@ -65,7 +76,10 @@ class RecorderManager:
                 self.remove_source(spec.id)
             worker = SourceWorker(spec, on_status=lambda *a: self._on_status(*a),
                                   on_failure=lambda *a: self._on_failure(*a),
-                                  preroll_bytes=self._preroll_bytes, preroll_s=self._preroll_s)
+                                  on_rollover=lambda *a: self._on_rollover(*a),
+                                  preroll_bytes=self._preroll_bytes, preroll_s=self._preroll_s,
+                                  segment_s=self._segment_s)
+            worker.sync_on_close = self._syncer.period_s > 0
             self._workers[spec.id] = worker
             worker.start()
 
@@ -77,6 +91,34 @@ class RecorderManager:
             workers = list(self._workers.values())
         for worker in workers:
             worker.set_preroll(seconds, max_bytes)
+
+    def set_segment_s(self, seconds: float) -> None:
+        """Rotation of every recording started with a `next_file`: a new file at the first
+        video keyframe at or after `seconds` of file time (0: never). Live."""
+        with self._lock:
+            self._segment_s = max(0.0, float(seconds))
+            workers = list(self._workers.values())
+        for worker in workers:
+            worker.segment_s = self._segment_s
+
+    def set_fsync_s(self, seconds: float) -> None:
+        """fsync every open recording at most every `seconds` (0: never; the OS writes back
+        on its own), on a thread of its own: a slow disk never stalls a reader. Files are
+        also fsynced when they close while this is on. Live."""
+        self._syncer.set_period(seconds)
+        with self._lock:
+            workers = list(self._workers.values())
+        for worker in workers:
+            worker.sync_on_close = seconds > 0
+
+    def _open_paths(self):
+        with self._lock:
+            workers = list(self._workers.values())
+        return [path for worker in workers for path in worker.open_paths()]
+
+    def retry_now(self, source_id: int) -> None:
+        """A source waiting to reconnect tries at once (an operator opened it)."""
+        self._worker(source_id).retry_now()
 
     def remove_source(self, source_id: int) -> list[RecordingResult]:
         with self._lock:
@@ -118,8 +160,11 @@ class RecorderManager:
 
     # --- recordings ----------------------------------------------------------------
     def start_recording(self, source_id: int, record_id: str, path: Path,
-                        profile: EncodeProfile = COPY) -> float | None:
-        return self._worker(source_id).start_recording(record_id, path, profile)
+                        profile: EncodeProfile = COPY,
+                        next_file: NextFile | None = None) -> float | None:
+        """Start a file; `next_file` (pure: no catalog, no I/O) names the next segment's
+        (record id, path) when it rolls over (see `set_segment_s`, `on_rollover`)."""
+        return self._worker(source_id).start_recording(record_id, path, profile, next_file)
 
     def stop_recording(self, source_id: int, record_id: str) -> RecordingResult | None:
         worker = self._workers.get(source_id)
@@ -156,6 +201,7 @@ class RecorderManager:
         with self._lock:
             workers = list(self._workers.values())
             self._workers.clear()
+        self._syncer.stop()
         for worker in workers:
             worker._stopping.set()
         for worker in workers:

@@ -18,6 +18,7 @@ import av
 
 from recorder.encoding import COPY, EncodeProfile
 from recorder.mux import MuxOutput
+from recorder.timeline import packet_timing
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,16 @@ class RecordingResult:
     error: str | None = None
     gaps: list[tuple[float, float]] = field(default_factory=list)
     dropped: int = 0  # packets a re-encoding path could not keep up with (logged, never silent)
+
+
+def fsync_path(path: Path) -> None:
+    """Push a file's written data to the disk. Any descriptor of the file does it (Linux syncs
+    the inode), so the muxer's own, which PyAV does not expose, is not needed."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def file_md5(path: Path) -> str:
@@ -61,8 +72,9 @@ class Mp4Output(MuxOutput):
                                  options={"movflags": "hybrid_fragmented", "flush_packets": "1"})
         return self.container
 
-    def close(self) -> RecordingResult:
-        """Finalize the file (a normal MP4 from here on) and measure it."""
+    def close(self, sync: bool = False) -> RecordingResult:
+        """Finalize the file (a normal MP4 from here on) and measure it; `sync`: fsync it
+        first, so the MD5 the catalog stores is of what survives a power loss."""
         if self.container is not None:
             try:
                 if self.error is None:
@@ -71,6 +83,11 @@ class Mp4Output(MuxOutput):
             except (av.FFmpegError, OSError) as exc:
                 self.error = self.error or f"closing the file failed: {exc}"
         exists = self.path.exists()
+        if exists and sync:
+            try:
+                fsync_path(self.path)
+            except OSError as exc:
+                log.warning("%s: fsync failed: %s", self.path.name, exc)
         if not exists and self.error is None:
             self.error = "no video was received from the source"
         first = self.timeline.first_wall
@@ -95,6 +112,10 @@ class Mp4Recording(Mp4Output):
     def write(self, packet: av.Packet, wall: float, session: object, source) -> None:
         """Mux one packet of `source` (a `PacketInput`) read at wall time `wall`."""
         self.write_copy(packet, wall, session, source)
+
+    def file_time(self, packet: av.Packet, wall: float, session: object) -> float:
+        """Where this packet would land in the file (asked at keyframes, for rotation)."""
+        return self.timeline.position(packet_timing(packet)[0], wall, session)
 
 
 def free_bytes(path: Path) -> int:

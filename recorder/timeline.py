@@ -4,7 +4,8 @@ A file starts at zero and its timestamps only grow. Within one connection (a "se
 camera's own clock is trusted; a packet without a timestamp falls back to the wall clock.
 After a reconnect the camera's clock restarts anywhere, so the new session is placed where
 the wall clock says it belongs: a camera drop shows up as a gap in the file, never squeezed
-out and never overlapping what was already written.
+out and never overlapping what was already written. Each such drop is kept as data: the wall
+times of the last packet before it and the first packet after it.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ class Timeline:
         self._offset_s = 0.0  # added to camera seconds to get file seconds
         self.first_wall: float | None = None
         self.end_s = 0.0      # the furthest point anything written reaches
-        self.gaps: list[tuple[float, float]] = []
+        self.last_wall: float | None = None  # wall time of the newest packet placed
+        self.gaps: list[tuple[float, float]] = []  # (wall before, wall after) of each drop
 
     def place(self, seconds: float | None, wall: float, session: object) -> float:
         """File seconds of a packet read at `wall` carrying camera time `seconds`."""
@@ -59,7 +61,21 @@ class Timeline:
             seconds -= self._offset_s
         if session is not self._session:
             self._start_session(session, seconds, wall)
+        self.last_wall = wall
         return seconds + self._offset_s
+
+    def position(self, seconds: float | None, wall: float, session: object) -> float:
+        """Where `place` would put this packet, changing nothing (a rollover asks this of a
+        keyframe before deciding which file it goes to)."""
+        if self._session is None:
+            return 0.0
+        first = self.first_wall if self.first_wall is not None else wall
+        if session is self._session:
+            return (seconds if seconds is not None else wall - first - self._offset_s) \
+                + self._offset_s
+        if isinstance(session, Splice):
+            return self.end_s
+        return max(wall - first, self.end_s)
 
     def extend(self, end_s: float) -> None:
         self.end_s = max(self.end_s, end_s)
@@ -74,7 +90,8 @@ class Timeline:
             file_pos = wall - (self.first_wall if self.first_wall is not None else wall)
             self._offset_s = max(file_pos, self.end_s) - seconds
             if file_pos - self.end_s > MIN_GAP_S:
-                self.gaps.append((round(self.end_s, 3), round(file_pos, 3)))
+                before = self.last_wall if self.last_wall is not None else wall
+                self.gaps.append((round(before, 3), round(wall, 3)))
         self._session = session
 
 

@@ -19,7 +19,7 @@ import av
 from recorder.encoding import EncodeProfile
 from recorder.mp4file import Mp4Output, RecordingResult
 from recorder.pump import PacketPump, QueuedPacket
-from recorder.timeline import TICKS, TIME_BASE, packet_timing
+from recorder.timeline import TICKS, TIME_BASE, Timeline, packet_timing
 
 log = logging.getLogger(__name__)
 DRAIN_TIMEOUT_S = 30.0  # how long `close` lets the encoder work through its backlog
@@ -36,6 +36,7 @@ class TranscodeRecording(Mp4Output):
         self._next_frame_s: float | None = None  # frame-rate limiter
         self._last_pts = -1
         self._pump: PacketPump | None = None
+        self._clock = Timeline()  # the reader's view of file time (the encoder has its own)
         self._name = f"encode-{path.stem[:24]}"
 
     @property
@@ -49,14 +50,21 @@ class TranscodeRecording(Mp4Output):
                 return
             self._pump = PacketPump(self._name, self._handle, self._failed,
                                     on_drain=self._drain)
+        if packet.stream is source.video:
+            self._clock.extend(self._clock.place(packet_timing(packet)[0], wall, session))
         self._pump.offer(packet, wall, session, source)
 
-    def close(self) -> RecordingResult:
+    def file_time(self, packet: av.Packet, wall: float, session: object) -> float:
+        """Where this input packet lands in the file, as the reader sees it (for rotation:
+        a re-encoded file is cut at an input keyframe, like a copied one)."""
+        return self._clock.position(packet_timing(packet)[0], wall, session)
+
+    def close(self, sync: bool = False) -> RecordingResult:
         if self._pump is not None:
             if not self._pump.finish(DRAIN_TIMEOUT_S):
                 self.error = self.error or "the encoder did not finish in time"
             self.dropped = self._pump.dropped
-        return super().close()
+        return super().close(sync)
 
     # --- the encoding thread -------------------------------------------------------
     def _failed(self, message: str) -> None:

@@ -1,6 +1,9 @@
 """One thread per source: read packets, keep the last keyframe group(s) as pre-roll, copy packets into
 every recording of this source, offer video packets to the decoder. Reconnects with capped
-exponential backoff and jitter; reports its status through a callback.
+exponential backoff and jitter while idle, but at least every `RECORDING_RETRY_S` while a
+recording is attached (a recording loses footage every second it waits); `retry_now` ends any
+wait at once. Rolls a long recording over to a new file at a keyframe (`recorder.rollover`).
+Reports its status through a callback.
 
 Locking: `_lock` guards the list of recordings and the GOP. The reader holds it only while
 copying one packet into the recordings, never while waiting on the network, so starting and
@@ -27,13 +30,16 @@ from recorder.inputs import InputError, PacketInput, RefusedInput, open_input, p
 from recorder.mp4file import Mp4Recording, RecordingResult
 from recorder.picture import PictureInput, PictureSpec
 from recorder.redact import redact, secrets_of
-from recorder.timeline import Splice
+from recorder.rollover import RolloverCallback, Rollovers
+from recorder.timeline import TICKS, Splice
 from recorder.transcode import TranscodeRecording
 
 log = logging.getLogger(__name__)
 StatusCallback = Callable[[int, str, "str | None"], None]
 Recording = Mp4Recording | TranscodeRecording
 FailureCallback = Callable[[str, str], None]
+NextFile = Callable[[], "tuple[str, Path]"]  # the core's: (new record id, path) of a segment
+RECORDING_RETRY_S = 0.5  # the longest wait between connection attempts while recording
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,8 @@ class Backoff:
 
 class SourceWorker(threading.Thread):
     def __init__(self, spec: SourceSpec, *, on_status: StatusCallback, on_failure: FailureCallback,
-                 preroll_bytes: int = 16 << 20, preroll_s: float = 0.0):
+                 preroll_bytes: int = 16 << 20, preroll_s: float = 0.0,
+                 on_rollover: RolloverCallback | None = None, segment_s: float = 0.0):
         super().__init__(name=f"source-{spec.id}", daemon=True)
         self.spec = spec
         self.slot = FrameSlot()
@@ -85,6 +92,8 @@ class SourceWorker(threading.Thread):
         self._preroll_bytes = preroll_bytes
         self._preroll_s = preroll_s
         self._stopping = threading.Event()
+        self._wakeup = threading.Event()  # ends a wait between connection attempts
+        self._backoff = Backoff()
         self._lock = threading.RLock()  # `_fail` re-enters it from `_write`
         self._recordings: dict[str, Recording] = {}
         self._failed: dict[str, Recording] = {}  # stopped by a write error, not yet closed
@@ -93,6 +102,14 @@ class SourceWorker(threading.Thread):
         self._resuming: set[str] = set()   # records waiting for a keyframe to go on
         self._muted: set[str] = set()      # records whose audio is dropped for now
         self._splices: dict[str, Splice] = {}
+        # Rotation: the recordings the core gave a `next_file` for, and the profile to open
+        # their next file with. `segment_s` 0: never.
+        self.segment_s = segment_s
+        self.sync_on_close = False  # fsync a file when it closes (the manager's fsync setting)
+        self._next_file: dict[str, NextFile] = {}
+        self._profiles: dict[str, EncodeProfile] = {}
+        self._rollovers = Rollovers(spec.id, on_rollover or (lambda *_: None),
+                                    lambda *a: self._on_failure(*a))
         self._gop: list[tuple[av.Packet, float]] = []
         self._gop_bytes = 0
         # Recordings started but not written to yet: record id -> (session, wall time of Start).
@@ -112,43 +129,74 @@ class SourceWorker(threading.Thread):
     # --- control, from any thread --------------------------------------------------
     def stop(self, timeout: float = 3.0) -> None:
         self._stopping.set()
+        self._wakeup.set()
         self.decoder.stop()
         self.join(timeout)
 
-    def start_recording(self, record_id: str, path: Path,
-                        profile: EncodeProfile = COPY) -> float | None:
+    def retry_now(self) -> None:
+        """Connect now if the worker is waiting to reconnect (an operator is looking, a
+        recording starts); later failures back off from the start again."""
+        self._backoff.reset()
+        self._wakeup.set()
+
+    def _new_recording(self, record_id: str, path: Path, profile: EncodeProfile) -> Recording:
+        if profile.copies_video:
+            return Mp4Recording(path, profile)
+        return TranscodeRecording(path, profile,
+                                  on_error=lambda message: self._fail(record_id, message))
+
+    def start_recording(self, record_id: str, path: Path, profile: EncodeProfile = COPY,
+                        next_file: NextFile | None = None) -> float | None:
         """Attach a new file; it begins with the buffered GOP (the last keyframe before now).
         Stream copy unless `profile` re-encodes video (then on a thread of its own).
         Returns the wall time the file starts at, when known already. The pre-roll is
         written by the reader thread before its next packet, not here: the call returns at
-        once however long the pre-roll, which matters when a group starts many sources."""
-        if profile.copies_video:
-            recording: Recording = Mp4Recording(path, profile)
-        else:
-            recording = TranscodeRecording(
-                path, profile, on_error=lambda message: self._fail(record_id, message))
+        once however long the pre-roll, which matters when a group starts many sources.
+        With `next_file`, the recording rolls over to a new file every `segment_s`."""
+        recording = self._new_recording(record_id, path, profile)
         with self._lock:
             if record_id in self._recordings:
                 raise ValueError(f"record {record_id} is already recording")
             begin = self._gop[0][1] if self._gop else None
             self._recordings[record_id] = recording
+            if next_file is not None:
+                self._next_file[record_id], self._profiles[record_id] = next_file, profile
             if self._input is not None:
                 self._pending[record_id] = (self._session, time.time())
                 self._input.wake()  # what arrived before now goes into the pre-roll at once
+            else:
+                self._wakeup.set()  # waiting to reconnect: try now
         return begin
 
     def stop_recording(self, record_id: str) -> RecordingResult | None:
+        """Close the file and return what it amounts to. For a record id that just rolled
+        over (the core has not heard of its successor yet) the successor is stopped too and
+        its result kept for the core (`stop_recording(new id)` returns it); the answer is
+        the old file's result, once that file is final."""
+        stashed = self._rollovers.take_stashed(record_id)
+        if stashed is not None:
+            return stashed
         with self._lock:
-            self._write_pending(record_id)
-            recording = self._recordings.pop(record_id, None) or self._failed.pop(record_id, None)
+            live = self._rollovers.live_id(record_id)
+            handover = self._rollovers.pending(record_id) if live != record_id else None
+            self._write_pending(live)
+            recording = self._recordings.pop(live, None) or self._failed.pop(live, None)
             for marks in (self._paused, self._resuming, self._muted):
-                marks.discard(record_id)
-            self._splices.pop(record_id, None)
-        return recording.close() if recording is not None else None
+                marks.discard(live)
+            for plans in (self._splices, self._next_file, self._profiles):
+                plans.pop(live, None)
+        result = recording.close(sync=self.sync_on_close) if recording is not None else None
+        if handover is None:
+            return result
+        if result is not None:
+            self._rollovers.stash(live, result)
+        handover.done.wait()
+        return handover.result
 
     def pause_recording(self, record_id: str) -> None:
         """Stop writing this file until `resume_recording`; the file stays open."""
         with self._lock:
+            record_id = self._rollovers.live_id(record_id)
             self._require(record_id)
             self._write_pending(record_id)
             self._paused.add(record_id)
@@ -156,6 +204,7 @@ class SourceWorker(threading.Thread):
     def resume_recording(self, record_id: str) -> None:
         """Writing goes on from the next keyframe, placed right after what the file holds."""
         with self._lock:
+            record_id = self._rollovers.live_id(record_id)
             self._require(record_id)
             if record_id in self._paused:
                 self._paused.discard(record_id)
@@ -163,11 +212,13 @@ class SourceWorker(threading.Thread):
 
     def set_audio_muted(self, record_id: str, muted: bool) -> None:
         with self._lock:
+            record_id = self._rollovers.live_id(record_id)
             self._require(record_id)
             (self._muted.add if muted else self._muted.discard)(record_id)
 
     def recording_state(self, record_id: str) -> dict:
         with self._lock:
+            record_id = self._rollovers.live_id(record_id)
             return {"paused": record_id in self._paused or record_id in self._resuming,
                     "muted": record_id in self._muted}
 
@@ -182,6 +233,15 @@ class SourceWorker(threading.Thread):
     def recording_ids(self) -> list[str]:
         with self._lock:
             return list(self._recordings) + list(self._failed)
+
+    def open_paths(self) -> list[Path]:
+        """The files being written now (for the manager's periodic fsync)."""
+        with self._lock:
+            return [r.path for r in self._recordings.values() if r.started]
+
+    def wait_rollovers(self, timeout: float | None = None) -> bool:
+        """Wait until every rollover so far has been reported to the core."""
+        return self._rollovers.wait_idle(timeout)
 
     def start_forward(self, forward_id: str, url: str) -> LiveForward:
         """Push this source live to an RTMP URL (copy-muxed FLV) until `stop_forward`."""
@@ -239,10 +299,14 @@ class SourceWorker(threading.Thread):
 
     def run(self) -> None:
         self.decoder.start()
-        backoff = Backoff()
+        backoff = self._backoff
         try:
             while not self._stopping.is_set():
-                self._set_status("connecting", self.error)
+                self._wakeup.clear()
+                # Retrying twice a second while recording: stay "offline" in between
+                # rather than flapping connecting/offline events at that rate.
+                if not (self.status == "offline" and self._recordings):
+                    self._set_status("connecting", self.error)
                 try:
                     self._read_session(backoff)
                     if not self._stopping.is_set():
@@ -257,8 +321,10 @@ class SourceWorker(threading.Thread):
                     log.exception("source %s: unexpected error", self.spec.id)
                     self._set_status("error", f"{type(exc).__name__}: {exc}")
                 delay = backoff.next_delay()
+                if self._recordings:
+                    delay = min(delay, RECORDING_RETRY_S)
                 self.retry_at = time.time() + delay
-                self._stopping.wait(delay)
+                self._wakeup.wait(delay)
                 self.retry_at = None
         finally:
             self.decoder.stop()
@@ -290,6 +356,8 @@ class SourceWorker(threading.Thread):
                     self._write_pending(before=wall)
                 if is_video:
                     self._remember(packet, wall)
+                    if self._next_file and self.segment_s > 0 and packet.is_keyframe:
+                        self._roll_due(packet, wall)
                 for record_id, recording in list(self._recordings.items()):
                     if record_id not in self._pending:
                         self._write(recording, record_id, packet, wall, source)
@@ -391,6 +459,46 @@ class SourceWorker(threading.Thread):
             recording.error = f"writing failed: {exc}"
             self._fail(record_id, recording.error)
 
+    def _roll_due(self, keyframe: av.Packet, wall: float) -> None:
+        """Before `keyframe` is written: cut every file it would put at or past `segment_s`
+        (lock held). A paused file is cut after it resumed; one whose pre-roll is not
+        written yet, after that."""
+        for record_id, recording in list(self._recordings.items()):
+            if (record_id not in self._next_file or record_id in self._pending
+                    or record_id in self._paused or record_id in self._resuming
+                    or not recording.started):
+                continue
+            splice = self._splices.get(record_id)
+            session = splice if splice is not None and splice.base is self._session \
+                else self._session
+            # a tick of slack: float camera time must not push a keyframe at exactly
+            # `segment_s` to the next group
+            if recording.file_time(keyframe, wall, session) >= self.segment_s - 1 / TICKS:
+                self._roll(record_id, recording, wall)
+
+    def _roll(self, old_id: str, old: Recording, wall: float) -> None:
+        """Swap the file: the keyframe in hand and everything after it go to a new record's
+        file, which takes over the old one's plan and mute state; the old file is finalized
+        and reported on another thread (lock held)."""
+        next_file = self._next_file.pop(old_id)
+        profile = self._profiles.pop(old_id)
+        try:
+            new_id, new_path = next_file()
+            new = self._new_recording(new_id, Path(new_path), profile)
+        except Exception:  # noqa: BLE001 - the recording goes on in its file, unrotated
+            log.exception("source %s record %s: no next file; rotation stops for it",
+                          self.spec.id, old_id)
+            return
+        del self._recordings[old_id]
+        self._recordings[new_id] = new
+        self._next_file[new_id], self._profiles[new_id] = next_file, profile
+        self._splices.pop(old_id, None)  # the new file starts its own timeline
+        if old_id in self._muted:
+            self._muted.discard(old_id)
+            self._muted.add(new_id)
+        log.info("source %s: record %s rolls over to %s", self.spec.id, old_id, new_id)
+        self._rollovers.submit(old_id, old, new_id, Path(new_path), wall, self.sync_on_close)
+
     def _fail(self, record_id: str, message: str) -> None:
         """The disk is full or gone (or an encoder broke): set this file aside to be closed
         cleanly and tell the core; the source, its other recordings and the live view carry
@@ -401,6 +509,8 @@ class SourceWorker(threading.Thread):
                 return
             self._failed[record_id] = recording
         log.error("source %s record %s: %s", self.spec.id, record_id, message)
+        if self._rollovers.defer_failure(record_id, message):
+            return  # the core hears of this record from `on_rollover` first
         threading.Thread(target=self._on_failure, args=(record_id, message),
                          name=f"fail-{record_id[:8]}", daemon=True).start()
 

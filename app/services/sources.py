@@ -62,6 +62,15 @@ class SourceService:
         read), cheap enough for a tile to ask every second."""
         return self.recorder.live_stats(source_id)
 
+    def retry_now(self, source_id: int) -> None:
+        """An operator opened the source (tile focused, Test connection): a reader waiting
+        out an idle backoff (up to 30 s) connects at once instead."""
+        self.get(source_id)
+        try:
+            self.recorder.retry_now(source_id)
+        except UnknownSource:
+            raise Conflict(f"source {source_id} is not being read", field="source_id") from None
+
     def list(self) -> list[SourceOut]:
         with self.catalog.session() as s:
             rows = s.exec(select(Source).order_by(Source.id)).all()

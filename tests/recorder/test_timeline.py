@@ -3,7 +3,7 @@ back, falls back to the wall clock without timestamps, and a reconnect leaves a 
 
 from __future__ import annotations
 
-from recorder.timeline import TIME_BASE, MonotonicDts, Timeline
+from recorder.timeline import TIME_BASE, MonotonicDts, Splice, Timeline
 
 
 def test_file_time_starts_at_zero_and_follows_the_camera_clock():
@@ -36,8 +36,23 @@ def test_a_reconnect_is_placed_at_its_wall_time_with_the_gap_logged():
     # the camera comes back 5 s later with its clock restarted near zero
     resumed = timeline.place(0.1, wall=16.0, session=second)
     assert abs(resumed - 6.0) < 1e-9
-    assert timeline.gaps == [(1.0, 6.0)]
+    # the gap as data: wall time of the last packet before, of the first packet after
+    assert timeline.gaps == [(10.96, 16.0)]
     # a reconnect whose wall time says "earlier" still never overlaps what was written
     third = object()
     timeline.extend(7.0)
     assert timeline.place(3.0, wall=12.0, session=third) >= 7.0
+
+
+def test_position_tells_where_a_packet_would_land_without_placing_it():
+    """Rotation asks a keyframe's file time before choosing its file: nothing may change."""
+    timeline, session = Timeline(), object()
+    assert timeline.position(7.0, wall=100.0, session=session) == 0.0  # nothing placed yet
+    for i in range(50):
+        timeline.extend(timeline.place(7.0 + i * 0.04, wall=100 + i * 0.04, session=session))
+    assert abs(timeline.position(9.0, wall=102.0, session=session) - 2.0) < 1e-9
+    assert abs(timeline.position(None, wall=102.5, session=session) - 2.5) < 1e-9
+    # a reconnect: where the wall clock puts it; a resumed pause: right after the file's end
+    assert abs(timeline.position(0.0, wall=105.0, session=object()) - 5.0) < 1e-9
+    assert timeline.position(0.0, wall=105.0, session=Splice(session)) == timeline.end_s
+    assert timeline.gaps == [] and timeline.last_wall == 100 + 49 * 0.04
