@@ -1,7 +1,8 @@
 """The catalog: one SQLAlchemy engine, schema migrated by Alembic on open.
 
 SQLite (the default) runs in WAL mode with a busy timeout so the GUI, the API threads and
-the recorder's finalizers can write concurrently; any other SQLAlchemy URL (PostgreSQL
+the recorder's finalizers can write concurrently, and `synchronous=FULL` so a committed
+change survives a power loss; any other SQLAlchemy URL (PostgreSQL
 included) works unchanged. Sessions are short-lived, one per unit of work, never shared
 across threads.
 
@@ -38,7 +39,9 @@ FILE_MODE, DIR_MODE = 0o600, 0o700
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
+    # FULL: each commit is fsynced to the WAL before it returns, so a record's state change
+    # survives a power loss (NORMAL may lose the last commits); docs/reliability.md has its cost.
+    cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.close()

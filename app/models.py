@@ -91,6 +91,14 @@ class Record(SQLModel, table=True):
     # "<source_id>:<tag_id>" while recording, NULL afterwards: the database itself guarantees
     # one running record per source and tag, whatever races the front ends produce.
     running_key: str | None = Field(default=None, max_length=64)
+    # Retention never deletes a protected record's file (set by the operator, per record or tag).
+    protected: bool = Field(default=False, nullable=False)
+    # Outages inside the file: [{"begin_utc": iso, "end_utc": iso}] (last packet before, first
+    # packet after), as data rather than text in `error`.
+    gaps: list[dict[str, str]] | None = Field(default=None, sa_column=Column(JSON))
+    # When and why the file was deleted (retention, the disk floor, an operator's request).
+    deleted_utc: datetime | None = None
+    deleted_reason: str | None = None
 
 
 class SyncJob(SQLModel, table=True):

@@ -94,6 +94,13 @@ class SourceOut(BaseModel):
     error: str | None = None
 
 
+class Gap(BaseModel):
+    """An outage inside a record's file: from the last packet before it to the first after."""
+
+    begin_utc: str
+    end_utc: str
+
+
 class RecordOut(BaseModel):
     id: str
     created_utc: str
@@ -108,6 +115,10 @@ class RecordOut(BaseModel):
     size_bytes: int | None = None
     duration_s: float | None = None
     error: str | None = None
+    protected: bool = Field(default=False, description="retention never deletes its file")
+    gaps: list[Gap] = Field(default_factory=list, description="outages inside the file")
+    deleted_utc: str | None = Field(default=None, description="when its file was deleted")
+    deleted_reason: str | None = Field(default=None, description="why its file was deleted")
 
 
 class RecordListItem(RecordOut):
@@ -157,6 +168,19 @@ class RecordStopIn(BaseModel):
     model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{"tag_name": "meeting-1"}]})
     model: SourceModel | None = None
     tag_name: str = Field(min_length=1, max_length=255)
+
+
+class RecordProtectIn(BaseModel):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{"protected": True}]})
+    protected: bool = Field(strict=True, description="true: retention never deletes this record's file")
+
+
+class TagProtectIn(BaseModel):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [
+        {"name": "meeting-1", "protected": True}]})
+    name: str = Field(min_length=1, max_length=255, description="the tag name")
+    protected: bool = Field(strict=True, description="applies to every record of the tag, running ones "
+                            "included (and to the files a running one rolls over to)")
 
 
 def unmask_uri(new: str | None, stored: str | None) -> str | None:

@@ -88,10 +88,14 @@ def build_station(settings: Settings) -> Station:
     recorder.set_callbacks(
         on_status=lambda sid, status, error: bus.publish(SourceStatusChanged(sid, status, error)),
         on_failure=lambda record_id, reason: recordings.fail(record_id, reason),
+        on_rollover=recordings.on_rollover,  # on a thread of the recorder's own
     )
+    recorder.set_segment_s(settings.segment_s)
+    recorder.set_fsync_s(settings.fsync_s)
     sync = SyncService(catalog, station_name=settings.station_name,
                        token_file=settings.data_dir / "sync-tokens.json", bus=bus,
                        sync_dirs=settings.sync_dirs)
+    recordings.busy = sync.busy_record_ids  # retention's expire leaves what a sync copies
     uploads = UploadService(settings.recordings_dir, disk_floor_bytes=settings.disk_floor_mb << 20)
     live_records = LiveRecordService(catalog, recordings, recorder, bus)
     configure_huawei(live_records, settings)
@@ -124,6 +128,8 @@ def apply_settings(station: Station, new: Settings) -> set[str]:
     station.sync.station_name = current.station_name
     station.sync.sync_dirs = list(current.sync_dirs)
     station.recorder.set_preroll(current.preroll_s, current.preroll_mb << 20)
+    station.recorder.set_segment_s(current.segment_s)
+    station.recorder.set_fsync_s(current.fsync_s)
     configure_huawei(station.live_records, current)
     return changed & RESTART_FIELDS
 
@@ -164,6 +170,7 @@ def stop_station(station: Station) -> None:
     finished = station.recordings.stop_all()
     if finished:
         log.info("finalized %d recording(s) on shutdown", len(finished))
+    station.recordings.close()  # what the catalog could not take yet: one last try
     station.live_records.shutdown()
     station.recorder.shutdown()
     station.audit.stop()

@@ -51,9 +51,12 @@ async def record(call: Call) -> dict:
 
 
 async def stop(call: Call) -> dict:
+    """The last file of the recording (a long one rolls over to new files) and, in
+    `records`, every file of the recordings stopped, oldest first."""
     stopped = await routing.call(_svc(call).stop, call.target)
+    files = await routing.call(_svc(call).files, stopped)
     mine = [r for r in stopped if (r.tag_name or "").startswith("dc-")] or stopped
-    return _record_json(call, mine[0]) | {"records": [_record_json(call, r) for r in stopped]}
+    return _record_json(call, mine[0]) | {"records": [_record_json(call, r) for r in files]}
 
 
 async def pause(call: Call) -> dict:

@@ -13,7 +13,15 @@ from api.native.models import DeleteFileIn, TagNameQuery, TagQuery
 from api.native.params import add_route, ok, read_model, read_query
 from api.routing import call
 from api.native.routedoc import Binary, Link
-from app.schemas import RecordListItem, RecordOut, RecordStartIn, RecordStopIn, TagOut
+from app.schemas import (
+    RecordListItem,
+    RecordOut,
+    RecordProtectIn,
+    RecordStartIn,
+    RecordStopIn,
+    TagOut,
+    TagProtectIn,
+)
 
 
 async def list_records(request: web.Request) -> web.Response:
@@ -91,6 +99,17 @@ async def delete_file(request: web.Request) -> web.Response:
                          request.match_info["record_id"], data.location))
 
 
+async def protect_record(request: web.Request) -> web.Response:
+    data = await read_model(request, RecordProtectIn)
+    return ok(await call(request.app[STATION].recordings.set_protected,
+                         request.match_info["record_id"], data.protected))
+
+
+async def protect_tag(request: web.Request) -> web.Response:
+    data = await read_model(request, TagProtectIn)
+    return ok(await call(request.app[STATION].recordings.protect_tag, data.name, data.protected))
+
+
 async def get_tag(request: web.Request) -> web.Response:
     name = read_query(request, TagQuery).name
     return ok(await call(request.app[STATION].recordings.tag, name))
@@ -138,6 +157,12 @@ def setup(app: web.Application) -> None:
                   response=bool, description="`/runing` is the seed's spelling, `/running` an alias.")
     add_route(app, "GET", "/api/v1/record/{record_id}", get_record, summary="A record",
               path_types=rid, response=RecordOut)
+    add_route(app, "PUT", "/api/v1/record/{record_id}", protect_record,
+              summary="Protect a record from retention (or release it)",
+              description="`{\"protected\": true}`: retention never deletes this record's file "
+                          "(the operator still can). 507 when the catalog cannot be written "
+                          "now (nothing changed).",
+              path_types=rid, body=RecordProtectIn, response=RecordOut, errors=(404, 507))
     add_route(app, "GET", "/api/v1/record/{record_id}/video", record_video,
               summary="Download a record's video",
               description="Single byte ranges (206 with `Content-Range`; 416 when unsatisfiable), "
@@ -153,5 +178,11 @@ def setup(app: web.Application) -> None:
               path_types=rid, body=DeleteFileIn, response=RecordOut)
     add_route(app, "GET", "/api/v1/tag", get_tag, summary="A tag with its records",
               query=TagQuery, response=TagOut, errors=(404,))
+    add_route(app, "PUT", "/api/v1/tag/protect", protect_tag,
+              summary="Protect every record of a tag from retention (or release them)",
+              description="Running records included: the files they roll over to are "
+                          "protected too. Returns the tag's records. 507 when the catalog "
+                          "cannot be written now (nothing changed).",
+              body=TagProtectIn, response=list[RecordOut], errors=(404, 507))
     add_route(app, "GET", "/api/v1/tag/begin", tags_begun, summary="Tags that are recording",
               response=list[str], response_description="names of tags with a running record")

@@ -65,7 +65,9 @@ def record_out(session: Session, row: Record, status_of: StatusLookup) -> Record
         begin_utc=iso_utc(row.begin_utc), end_utc=iso_utc(row.end_utc), source=src,
         hash_md5=row.hash_md5, location=row.location, sync_location=row.sync_location,
         tag_name=tag.name if tag else None, size_bytes=row.size_bytes,
-        duration_s=row.duration_s, error=row.error,
+        duration_s=row.duration_s, error=row.error, protected=bool(row.protected),
+        gaps=row.gaps or [], deleted_utc=iso_utc(row.deleted_utc),
+        deleted_reason=row.deleted_reason,
     )
 
 

@@ -162,6 +162,15 @@ class MediaRecorderService:
                 raise IllegalState(f"recorder {info.source_id} is not recording", field="target")
             return [self.recordings.stop_record(r.id, origin=self.origin) for r in info.records]
 
+    def files(self, records: list[RecordOut]) -> list[RecordOut]:
+        """Every file of these recordings, oldest first: a long recording rolls over to a
+        new file (record) every `segment_s`, the last one being the record stopped."""
+        seen: dict[str, RecordOut] = {}
+        for record in records:
+            for item in self.recordings.recording_files(record.id) or [record]:
+                seen.setdefault(item.id, item)
+        return list(seen.values())
+
     def pause(self, target: str | int | None) -> RecorderInfo:
         with self._lock:
             info = self.recorder(target)

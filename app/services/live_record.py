@@ -11,20 +11,23 @@ Optional recording callbacks (a configured URL) report RECORD_START and
 RECORD_NEW_FILE_START when it starts, RECORD_FILE_COMPLETE and RECORD_OVER when it ends
 (however it was stopped: here, natively, from the GUI, by the window), RECORD_FAILED when
 the recorder lost the file; `download_url` is the record's native video URL on the station.
+A long recording rolls over to a new file (a new record, `segment_s`): RECORD_FILE_COMPLETE
+for the file that ended, RECORD_NEW_FILE_START for the next, and the task follows it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import av
 
 from app.catalog import Catalog
 from app.errors import InvalidInput, NotFound
-from app.events import EventBus, RecordingStopped
+from app.events import EventBus, RecordingStarted, RecordingStopped
+from app.services.rollover import ROLLOVER
 from app.schemas import RecordOut
 from app.services.callbacks import CallbackSender
 from app.services.idle_watch import OfflineWatch
@@ -91,6 +94,7 @@ class LiveRecordService:
         self.interrupt_s: float = 30.0
         self.callback_url: str | None = None
         self._tasks: dict[str, LiveTask] = {}
+        self._rolling: dict[tuple[int, str], LiveTask] = {}  # (source, app): file ended, next due
         self._lock = threading.Lock()
         self._sender: CallbackSender | None = None
         self._watch = OfflineWatch(lambda sid: recorder.live_stats(sid).status,
@@ -158,8 +162,32 @@ class LiveRecordService:
         self.recordings.stop_record(record_id, origin=ORIGIN)
 
     def _on_event(self, event) -> None:
-        if isinstance(event, RecordingStopped):
+        if isinstance(event, RecordingStopped) and event.origin == ROLLOVER:
+            self._file_ended(event.record_id)
+        elif isinstance(event, RecordingStopped):
             self._ended(event.record_id, event.status)
+        elif isinstance(event, RecordingStarted) and event.origin == ROLLOVER:
+            self._next_file(event.record_id, event.source_id, event.tag_name)
+
+    def _file_ended(self, record_id: str) -> None:
+        """A file of a live recording rolled over: it is complete, the next one follows."""
+        with self._lock:
+            task = self._tasks.pop(record_id, None)
+            if task is not None:
+                self._rolling[(task.source_id, task.app)] = task
+        if task is not None:
+            self._watch.unwatch(record_id)
+            self._notify(task, "RECORD_FILE_COMPLETE")
+
+    def _next_file(self, record_id: str, source_id: int, tag_name: str) -> None:
+        with self._lock:
+            task = self._rolling.pop((source_id, tag_name), None)
+            if task is None:
+                return
+            task = replace(task, record_id=record_id)
+            self._tasks[record_id] = task
+        self._notify(task, "RECORD_NEW_FILE_START")
+        self._watch.watch(record_id, source_id, self.interrupt_s, self._interrupted)
 
     def _ended(self, record_id: str, status: str) -> None:
         with self._lock:

@@ -3,6 +3,12 @@
 One lock serialises start and stop, and a unique `running_key` per (source, tag) backs it up
 in the database, so any number of concurrent requests from the GUI and the API dialects end
 with exactly one running record per source and tag.
+
+A recording ends whatever the catalog does: a record whose end cannot be committed (disk
+full, database locked) is kept in memory with its true state (`RecordOverlay`), which every
+read of this service shows and a retry thread writes once the catalog takes it again. Long
+recordings roll over to a new file (`RecordingRollover`); protection and deletion of files
+are in `RecordKeeping`.
 """
 
 from __future__ import annotations
@@ -10,31 +16,25 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable, Iterator
 
 from sqlmodel import func, select
 
 from app.catalog import Catalog
 from app.errors import Conflict, InvalidInput, NotFound, StorageFull
-from app.events import (
-    EventSink,
-    RecordChanged,
-    RecordingStarted,
-    RecordingStopped,
-)
+from app.events import EventSink, RecordingStarted, RecordingStopped
 from app.ffmpeg_cmd import profile_of
 from app.models import GroupSource, Record, Source, Tag, utcnow
 from app.schemas import RecordOut, RecordStatus, SourceModel, TagOut, iso_utc
-from app.services.common import (
-    group_by_name,
-    record_out,
-    safe_name,
-    source_snapshot,
-    tag_by_name,
-)
+from app.services.common import group_by_name, record_out, safe_name, source_snapshot, tag_by_name
+from app.services.record_keeping import RecordKeeping
+from app.services.record_overlay import CATALOG_ERRORS, RecordOverlay, copy_row
 from app.services.recording_controls import RecordingControls
+from app.services.rollover import RecordingRollover, wall_utc
 from recorder.encoding import COPY, EncodeProfile
 from recorder.manager import RecorderManager
 from recorder.mp4file import RecordingResult, file_md5, free_bytes, probe_duration
@@ -72,22 +72,75 @@ def _size(location: str | None) -> int:
         return 0
 
 
-def _utc(wall: float) -> datetime:
-    return datetime.fromtimestamp(wall, timezone.utc)
+_utc = wall_utc
 
 
-class RecordingService(RecordingControls):
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back without a zone; they are UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def gaps_of(result: RecordingResult) -> list[dict[str, str]] | None:
+    """The recorder's outages (wall-clock pairs) as the catalog stores them."""
+    gaps = [{"begin_utc": iso_utc(_utc(a)), "end_utc": iso_utc(_utc(b))}
+            for a, b in (result.gaps or [])]
+    return gaps or None
+
+
+class RecordingService(RecordingControls, RecordingRollover, RecordKeeping):
     def __init__(self, catalog: Catalog, recorder: RecorderManager, bus: EventSink, *,
-                 storage_dir: Path, disk_floor_bytes: int = 0):
+                 storage_dir: Path, disk_floor_bytes: int = 0, retry_s: float = 1.0,
+                 busy: Callable[[], set[str]] | None = None):
         self.catalog, self.recorder, self.bus = catalog, recorder, bus
         self.storage_dir = storage_dir
         self.disk_floor_bytes = disk_floor_bytes
+        self.busy = busy or set  # ids of records a sync copies now (retention leaves them)
         self._lock = threading.RLock()
+        self._overlay = RecordOverlay(catalog, retry_s=retry_s)
+        RecordingRollover.__init__(self)
 
-    # --- queries -------------------------------------------------------------------
+    # --- the true state: the catalog, with what it could not take yet laid over ----------
     def _out(self, session, row: Record) -> RecordOut:
         return record_out(session, row, self.recorder.status)
 
+    def _row(self, session, record_id: str) -> Record:
+        row = self._overlay.get(record_id) or session.get(Record, record_id)
+        if row is None:
+            raise NotFound("record", record_id, field="record_id")
+        return row
+
+    def _running_rows(self, session, tag_id: int | None = None) -> list[Record]:
+        stmt = select(Record).where(Record.status == "recording")
+        if tag_id is not None:
+            stmt = stmt.where(Record.tag_id == tag_id)
+        return self._overlay.lay_over(
+            session.exec(stmt).all(),
+            lambda r: r.status == "recording" and (tag_id is None or r.tag_id == tag_id))
+
+    def _save(self, rows: list[Record]) -> bool:
+        """Commit these rows' state (detached copies); a catalog that cannot take it keeps
+        it in memory, shown by every read and written later. False then."""
+        try:
+            with self._overlay.unit(supersedes=[r.id for r in rows]) as s:
+                for row in rows:
+                    s.merge(copy_row(row))
+                    s.flush()  # in order: a running_key is released before it is taken
+        except CATALOG_ERRORS as exc:
+            self._overlay.keep(rows, exc)
+            return False
+        return True
+
+    def pending_ids(self) -> list[str]:
+        """Records whose true state waits in memory for the catalog."""
+        return self._overlay.ids()
+
+    def flush_pending(self) -> bool:
+        """Try now to write what waits in memory; True when nothing waits any more."""
+        return self._overlay.flush()
+
+    # --- queries -------------------------------------------------------------------
     def list(self, tag_name: str | None = None, *, status: str | None = None) -> list[RecordOut]:
         with self.catalog.session() as s:
             # One query: each record with its source and tag, which record_out then finds in
@@ -100,8 +153,14 @@ class RecordingService(RecordingControls):
                 stmt = stmt.where(Tag.name == tag_name)
             if status is not None:
                 stmt = stmt.where(Record.status == status)
-            rows = s.exec(stmt).all()
-            return [self._out(s, record) for record, _source, _tag in rows]
+            rows = [record for record, _source, _tag in s.exec(stmt).all()]
+            if self._overlay:
+                tag = tag_by_name(s, tag_name) if tag_name is not None else None
+                rows = sorted(self._overlay.lay_over(rows, lambda r: (
+                    (status is None or r.status == status)
+                    and (tag_name is None or (tag is not None and r.tag_id == tag.id)))),
+                    key=lambda r: (aware(r.created_utc), r.id))
+            return [self._out(s, record) for record in rows]
 
     def find(self, *, tag_name: str | None = None, source_id: int | None = None,
              status: str | None = None, begin_from: datetime | None = None,
@@ -113,6 +172,7 @@ class RecordingService(RecordingControls):
             raise InvalidInput(f"unknown record status {status!r}", field="status")
         begin = func.coalesce(Record.begin_utc, Record.created_utc)
         with self.catalog.session() as s:
+            tag = None
             stmt = select(Record).order_by(begin.desc(), Record.id).limit(limit)
             if tag_name is not None:
                 tag = tag_by_name(s, tag_name)
@@ -127,7 +187,19 @@ class RecordingService(RecordingControls):
                 stmt = stmt.where(begin >= begin_from.astimezone(timezone.utc))
             if begin_to is not None:
                 stmt = stmt.where(begin < begin_to.astimezone(timezone.utc))
-            return [self._out(s, r) for r in s.exec(stmt).all()]
+            rows = s.exec(stmt).all()
+            if self._overlay:
+                def keep(r: Record) -> bool:
+                    at = aware(r.begin_utc or r.created_utc)
+                    return ((tag is None or r.tag_id == tag.id)
+                            and (source_id is None or r.source_id == source_id)
+                            and (status is None or r.status == status)
+                            and (begin_from is None or at >= begin_from)
+                            and (begin_to is None or at < begin_to))
+                rows = sorted(self._overlay.lay_over(rows, keep),
+                              key=lambda r: (-aware(r.begin_utc or r.created_utc).timestamp(), r.id))
+                rows = rows[:limit]
+            return [self._out(s, r) for r in rows]
 
     def tag_names(self) -> list[str]:
         """Every tag ever used, by name."""
@@ -141,32 +213,28 @@ class RecordingService(RecordingControls):
     def is_running(self, tag_name: str) -> bool:
         with self.catalog.session() as s:
             tag = tag_by_name(s, tag_name)
-            if tag is None:
-                return False
-            stmt = select(Record.id).where(Record.tag_id == tag.id, Record.status == "recording")
-            return s.exec(stmt).first() is not None
+            return tag is not None and bool(self._running_rows(s, tag.id))
 
     def running_tags(self) -> list[str]:
         with self.catalog.session() as s:
-            stmt = (select(Tag.name).join(Record, Record.tag_id == Tag.id)
-                    .where(Record.status == "recording").distinct().order_by(Tag.name))
-            return list(s.exec(stmt).all())
+            tag_ids = {r.tag_id for r in self._running_rows(s)}
+            return sorted(t.name for t in (s.get(Tag, i) for i in tag_ids) if t is not None)
 
     def running_summary(self) -> list[RunningTag]:
         """Each tag that records now: since when, how many sources, bytes on disk so far."""
         with self.catalog.session() as s:
-            stmt = (select(Tag.name, Record.begin_utc, Record.location)
-                    .join(Record, Record.tag_id == Tag.id).where(Record.status == "recording"))
-            rows = s.exec(stmt).all()
+            rows = [(s.get(Tag, r.tag_id), r) for r in self._running_rows(s)]
         tags: dict[str, RunningTag] = {}
-        for name, begin, location in rows:
-            size = _size(location)
-            current = tags.get(name)
+        for tag, row in rows:
+            if tag is None:
+                continue
+            size, begin = _size(row.location), aware(row.begin_utc or row.created_utc)
+            current = tags.get(tag.name)
             if current is None:
-                tags[name] = RunningTag(name, begin, 1, size)
+                tags[tag.name] = RunningTag(tag.name, begin, 1, size)
             else:
-                tags[name] = RunningTag(name, min(current.since, begin), current.records + 1,
-                                        current.size_bytes + size)
+                tags[tag.name] = RunningTag(tag.name, min(current.since, begin),
+                                            current.records + 1, current.size_bytes + size)
         return sorted(tags.values(), key=lambda t: t.since)
 
     def tag(self, name: str) -> TagOut:
@@ -176,6 +244,9 @@ class RecordingService(RecordingControls):
                 raise NotFound("tag", repr(name), field="name")
             rows = s.exec(select(Record).where(Record.tag_id == tag.id)
                           .order_by(Record.created_utc, Record.id)).all()
+            if self._overlay:
+                rows = sorted(self._overlay.lay_over(rows, lambda r: r.tag_id == tag.id),
+                              key=lambda r: (aware(r.created_utc), r.id))
             return TagOut(id=tag.id, created_utc=iso_utc(tag.created_utc), name=tag.name,
                           records=[self._out(s, r) for r in rows])
 
@@ -189,13 +260,45 @@ class RecordingService(RecordingControls):
             raise NotFound("file of record", record_id, field="record_id")
         return path
 
-    # --- start / stop --------------------------------------------------------------
+    def running_record(self, tag_name: str, source_id: int) -> RecordOut | None:
+        """The source's running record under the tag, if any."""
+        with self.catalog.session() as s:
+            tag = tag_by_name(s, tag_name)
+            rows = [] if tag is None else [r for r in self._running_rows(s, tag.id)
+                                           if r.source_id == source_id]
+            return self._out(s, rows[0]) if rows else None
+
+    # --- start ---------------------------------------------------------------------
+    @contextmanager
+    def _starting(self) -> Iterator[tuple[object, list[tuple[int, str, Path]]]]:
+        """The unit of work of a start: what waits in memory is written first (so the
+        session sees the true running records), and should anything fail before the commit
+        (a refusal, a catalog that cannot be written), the files opened meanwhile are closed
+        and removed: nothing records without its row."""
+        opened: list[tuple[int, str, Path]] = []
+        try:
+            with self._overlay.unit() as s:
+                yield s, opened
+        except BaseException as exc:
+            for source_id, record_id, path in opened:
+                try:
+                    self.recorder.stop_recording(source_id, record_id)
+                    path.unlink(missing_ok=True)
+                except Exception:  # noqa: BLE001 - the others still have to be undone
+                    log.exception("could not undo the start of record %s", record_id)
+            if isinstance(exc, CATALOG_ERRORS):
+                text = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+                log.error("not starting a recording: the catalog cannot be written (%s)", text)
+                raise StorageFull(f"the catalog cannot be written ({text}): not starting a "
+                                  "recording") from exc
+            raise
+
     def start(self, tag_name: str, group_name: str, model: SourceModel | str | None = None,
               origin: str = "core") -> list[RecordOut]:
         """Start every source of the group (of `model`, if given) under the tag.
         Idempotent per source: one already recording under this tag is left as it is."""
         model = SourceModel(model) if model else None
-        with self._lock, self.catalog.session() as s:
+        with self._lock, self._starting() as (s, opened):
             group = group_by_name(s, group_name)
             stmt = (select(Source).join(GroupSource, GroupSource.source_id == Source.id)
                     .where(GroupSource.group_id == group.id).order_by(Source.id))
@@ -203,7 +306,7 @@ class RecordingService(RecordingControls):
             if not sources:
                 raise InvalidInput(f"group {group_name!r} has no sources"
                                    + (f" of model {model.value}" if model else ""), field="group_name")
-            result, started = self._start_sources(s, tag_name, sources, field="group_name")
+            result, started = self._start_sources(s, opened, tag_name, sources, field="group_name")
         self._announce(started, tag_name, origin)
         return result
 
@@ -213,28 +316,49 @@ class RecordingService(RecordingControls):
             raise InvalidInput("a tag name is required", field="tag_name", kind="missing")
         if not source_ids:
             raise InvalidInput("choose at least one source", field="source_ids", kind="missing")
-        with self._lock, self.catalog.session() as s:
+        with self._lock, self._starting() as (s, opened):
             sources = []
             for source_id in sorted(set(source_ids)):
                 src = s.get(Source, source_id)
                 if src is None:
                     raise NotFound("source", source_id, field="source_ids")
                 sources.append(src)
-            result, started = self._start_sources(s, tag_name.strip(), sources,
+            result, started = self._start_sources(s, opened, tag_name.strip(), sources,
                                                   field="source_ids")
         self._announce(started, tag_name.strip(), origin)
         return result
+
+    def start_one(self, tag_name: str, source_id: int, *, profile: EncodeProfile | None = None,
+                  file_name: str | None = None, origin: str = "core") -> RecordOut:
+        """Start one source under the tag, encoded by `profile` (default: the source's own)
+        into `file_name` inside the tag's folder (default: the usual name). Unlike `start`,
+        a source already recording under the tag is refused with `AlreadyRecording`."""
+        with self._lock, self._starting() as (s, opened):
+            src = s.get(Source, source_id)
+            if src is None:
+                raise NotFound("source", source_id, field="source_id")
+            tag = tag_by_name(s, tag_name)
+            if tag is not None and s.exec(select(Record.id).where(
+                    Record.running_key == f"{src.id}:{tag.id}")).first() is not None:
+                raise AlreadyRecording(f"source {src.name!r} already records under tag "
+                                       f"{tag_name!r}", field="source_id")
+            (out,), started = self._start_sources(s, opened, tag_name, [src], field="source_id",
+                                                  profile=profile, file_name=file_name)
+        self._announce(started, tag_name, origin)
+        return out
 
     def _announce(self, started: list[tuple[str, int]], tag_name: str, origin: str) -> None:
         for record_id, source_id in started:
             self.bus.publish(RecordingStarted(record_id, source_id, tag_name, origin))
 
-    def _start_sources(self, s, tag_name: str, sources: list[Source], *, field: str,
-                       profile: EncodeProfile | None = None, file_name: str | None = None,
+    def _start_sources(self, s, opened: list, tag_name: str, sources: list[Source], *,
+                       field: str, profile: EncodeProfile | None = None,
+                       file_name: str | None = None,
                        ) -> tuple[list[RecordOut], list[tuple[str, int]]]:
         """Inside the lock and the caller's unit of work: a record per source not yet
         recording under the tag. Returns the records and the (record, source) pairs started,
-        whose events the caller publishes once the catalog has committed them."""
+        whose events the caller publishes once the catalog has committed them; `opened`
+        collects the files opened, for `_starting` to undo."""
         started: list[tuple[str, int]] = []
         tag = tag_by_name(s, tag_name)
         if tag is None:
@@ -253,6 +377,7 @@ class RecordingService(RecordingControls):
         if idle:
             self._check_disk()
         rows: list[Record] = []
+        folder = self.storage_dir / safe_name(tag_name)
         for src, key in zip(sources, keys):
             existing = running.get(key)
             if existing is not None:
@@ -260,11 +385,13 @@ class RecordingService(RecordingControls):
                 continue
             row = Record(status="recording", source_id=src.id, tag_id=tag.id, model=src.model,
                          running_key=key, source_snapshot=source_snapshot(src), begin_utc=utcnow())
-            now = datetime.now().strftime("%Y%m%dT%H%M%S")
-            path = self.storage_dir / safe_name(tag_name) / (
-                file_name or f"{safe_name(src.name)}_{now}_{row.id[:8]}.mp4")
+            stem, suffix = (Path(file_name).stem, Path(file_name).suffix or ".mp4") if file_name \
+                else (safe_name(src.name), ".mp4")
+            path = folder / file_name if file_name else self.file_path(folder, stem, row.id)
             row.location = str(path)
-            begin = self.recorder.start_recording(src.id, row.id, path, profile or _profile(src))
+            begin = self.recorder.start_recording(src.id, row.id, path, profile or _profile(src),
+                                                  next_file=self.next_file(folder, stem, suffix))
+            opened.append((src.id, row.id, path))
             if begin is not None:
                 row.begin_utc = _utc(begin)
             s.add(row)
@@ -273,34 +400,7 @@ class RecordingService(RecordingControls):
         s.flush()
         return [self._out(s, r) for r in rows], started
 
-    # --- one source (the Huawei dialects: a Live stream, an RTC job) ------------------
-    def start_one(self, tag_name: str, source_id: int, *, profile: EncodeProfile | None = None,
-                  file_name: str | None = None, origin: str = "core") -> RecordOut:
-        """Start one source under the tag, encoded by `profile` (default: the source's own)
-        into `file_name` inside the tag's folder (default: the usual name). Unlike `start`,
-        a source already recording under the tag is refused with `AlreadyRecording`."""
-        with self._lock, self.catalog.session() as s:
-            src = s.get(Source, source_id)
-            if src is None:
-                raise NotFound("source", source_id, field="source_id")
-            tag = tag_by_name(s, tag_name)
-            if tag is not None and s.exec(select(Record.id).where(
-                    Record.running_key == f"{src.id}:{tag.id}")).first() is not None:
-                raise AlreadyRecording(f"source {src.name!r} already records under tag "
-                                       f"{tag_name!r}", field="source_id")
-            (out,), started = self._start_sources(s, tag_name, [src], field="source_id",
-                                                  profile=profile, file_name=file_name)
-        self._announce(started, tag_name, origin)
-        return out
-
-    def running_record(self, tag_name: str, source_id: int) -> RecordOut | None:
-        """The source's running record under the tag, if any."""
-        with self.catalog.session() as s:
-            tag = tag_by_name(s, tag_name)
-            row = None if tag is None else s.exec(select(Record).where(
-                Record.running_key == f"{source_id}:{tag.id}")).first()
-            return self._out(s, row) if row is not None else None
-
+    # --- stop ----------------------------------------------------------------------
     def stop_record(self, record_id: str, origin: str = "core") -> RecordOut:
         """Finalize one running record (a record already stopped is returned as it is)."""
         with self._lock:
@@ -315,8 +415,8 @@ class RecordingService(RecordingControls):
                 tag = tag_by_name(s, tag_name)
                 if tag is None:
                     raise NotFound("tag", repr(tag_name), field="tag_name")
-                stmt = select(Record).where(Record.tag_id == tag.id, Record.status == "recording")
-                rows = [r for r in s.exec(stmt).all() if model is None or r.model == model.value]
+                rows = [r for r in self._running_rows(s, tag.id)
+                        if model is None or r.model == model.value]
             closed = self._close_files(rows)
             return [self._finalize(r.id, origin=origin, result=closed.get(r.id)) for r in rows]
 
@@ -336,27 +436,33 @@ class RecordingService(RecordingControls):
         """Finalize every running record (station shutdown)."""
         with self._lock:
             with self.catalog.session() as s:
-                rows = s.exec(select(Record).where(Record.status == "recording")).all()
+                rows = self._running_rows(s)
             closed = self._close_files(rows)
             return [self._finalize(r.id, origin="shutdown", result=closed.get(r.id)) for r in rows]
 
     def fail(self, record_id: str, reason: str) -> RecordOut:
-        """The recorder lost the file (disk full ...): close it and mark the record failed."""
+        """The recorder lost the file (disk full ...), or the storage guard stops it: close
+        it and mark the record failed. (The recorder reports a failure of a file it rolled
+        over to only after `on_rollover` created its record.)"""
         with self._lock:
             return self._finalize(record_id, origin="recorder", error=reason)
 
     def _finalize(self, record_id: str, *, origin: str, error: str | None = None,
                   result: RecordingResult | None = None) -> RecordOut:
-        """Close the record's file (unless `result` says how it closed) and store the end."""
+        """Close the record's file (unless `result` says how it closed) and store the end;
+        stored in memory if the catalog cannot take it (`_save`)."""
         with self.catalog.session() as s:
-            row = self._row(s, record_id)
-            if row.status != "recording":
+            row = copy_row(self._row(s, record_id))
+        if row.status != "recording":
+            with self.catalog.session() as s:
                 return self._out(s, row)
-            if result is None and row.source_id:
-                result = self.recorder.stop_recording(row.source_id, row.id)
-            if result is None:
-                result = self._measure(Path(row.location), "the recorder had no open file")
-            self._apply(row, result, error)
+        if result is None and row.source_id:
+            result = self.recorder.stop_recording(row.source_id, row.id)
+        if result is None:
+            result = self._measure(Path(row.location or ""), "the recorder had no open file")
+        self._apply(row, result, error)
+        self._save([row])
+        with self.catalog.session() as s:
             tag = s.get(Tag, row.tag_id)
             out = self._out(s, row)
         self.bus.publish(RecordingStopped(record_id, row.source_id or 0, tag.name if tag else "",
@@ -368,9 +474,7 @@ class RecordingService(RecordingControls):
         error = error or result.error
         row.status = status or ("failed" if error else "finished")
         row.error = error
-        if result.gaps:
-            gaps = ", ".join(f"{a:.1f}-{b:.1f}s" for a, b in result.gaps)
-            row.error = (row.error + "; " if row.error else "") + f"gaps: {gaps}"
+        row.gaps = gaps_of(result)
         if result.dropped:
             row.error = ((row.error + "; " if row.error else "")
                          + f"{result.dropped} packets dropped: the encoder fell behind")
@@ -390,7 +494,9 @@ class RecordingService(RecordingControls):
 
     def recover_interrupted(self) -> int:
         """At start-up: records left `recording` by a crash become `interrupted`, with the
-        real end time (the file's last write), size, duration and MD5 of what was saved."""
+        real end time (the file's last write), size, duration and MD5 of what was saved.
+        Each file of a rolled-over recording is its own record: the ones finished before
+        the crash were committed as they rolled over, only the last one is measured here."""
         with self.catalog.session() as s:
             rows = s.exec(select(Record).where(Record.status == "recording")).all()
             for row in rows:
@@ -401,38 +507,13 @@ class RecordingService(RecordingControls):
             log.warning("closed %d record(s) interrupted by an earlier crash", len(rows))
         return len(rows)
 
-    def delete_file(self, record_id: str, location: str) -> RecordOut:
-        """Delete the record's own file; nothing else, never a running one."""
-        with self._lock, self.catalog.session() as s:
-            row = self._row(s, record_id)
-            if row.status == "recording":
-                raise Conflict("the record is still recording", field="record_id")
-            if row.status == "deleted":
-                raise Conflict("the record's file is already deleted", field="record_id")
-            if not location or location != row.location:
-                raise InvalidInput("location must be the record's own file location", field="location")
-            path = Path(row.location)
-            storage = self.storage_dir.resolve()
-            if (not path.is_absolute() or ".." in path.parts or path.is_symlink()
-                    or not path.resolve().is_relative_to(storage)):
-                raise InvalidInput("location is outside the storage folder", field="location")
-            path.unlink(missing_ok=True)
-            row.status = "deleted"
-            s.add(row)
-            out = self._out(s, row)
-        self.bus.publish(RecordChanged(record_id, "deleted"))
-        return out
+    def close(self, timeout: float = 5.0) -> list[str]:
+        """At shutdown, after `stop_all`: write what waits in memory, for up to `timeout`
+        seconds; returns the records left unwritten (the next start recovers them)."""
+        return self._overlay.close(timeout)
 
     # --- internals -----------------------------------------------------------------
-    def _row(self, session, record_id: str) -> Record:
-        row = session.get(Record, record_id)
-        if row is None:
-            raise NotFound("record", record_id, field="record_id")
-        return row
-
     def _check_disk(self) -> None:
         if self.disk_floor_bytes and free_bytes(self.storage_dir) < self.disk_floor_bytes:
             raise StorageFull(f"less than {self.disk_floor_bytes // (1 << 20)} MB free in "
                               f"{self.storage_dir}: not starting a recording")
-
-

@@ -11,6 +11,9 @@ for `max_idle_time` seconds (EXCEED_MAX_IDLE_TIME), or when the station loses it
 (INTERNAL_ERROR: the recording failed, the station shut down or crashed). Its record, once
 started, is an ordinary record: stopping it from another dialect or the GUI stops the job.
 
+A long recording rolls over to a new file (a new record, `segment_s`): the job follows it
+(its `record_id` becomes the new record's), and goes on.
+
 Jobs live in the catalog; at start-up a job a crash left running comes back STOPPED with
 INTERNAL_ERROR, its file closed as `interrupted` by the recordings' own recovery.
 """
@@ -26,12 +29,13 @@ from sqlmodel import select
 
 from app.catalog import Catalog
 from app.errors import Conflict, InvalidInput, NotFound
-from app.events import EventBus, RecordingStopped
+from app.events import EventBus, RecordingStarted, RecordingStopped
 from app.ffmpeg_cmd import profile_of
 from app.models import Record, RtcJob, Source, utcnow
 from app.services.common import safe_name
 from app.services.idle_watch import OfflineWatch
 from app.services.recordings import AlreadyRecording, RecordingService
+from app.services.rollover import ROLLOVER
 from app.services.streams import member_by_name
 from app.uri_policy import FORWARD_SCHEMES, check_uri
 from recorder.encoding import COPY, EncodeProfile, scaled
@@ -109,6 +113,7 @@ class RtcJobService:
         self.catalog, self.recordings, self.recorder = catalog, recordings, recorder
         self._lock = threading.RLock()          # create/stop/end of jobs, one at a time
         self._records: dict[str, str] = {}      # record id -> job id, of live jobs
+        self._rolling: dict[tuple[int, str], str] = {}  # (source, room) -> job id, file ended
         self._forwards: dict[str, list[tuple[int, str]]] = {}  # job id -> (source, forward id)
         self._watch = OfflineWatch(lambda sid: recorder.live_stats(sid).status, name="rtc-idle")
         self._followups = ThreadPoolExecutor(1, thread_name_prefix="rtc-jobs")
@@ -242,11 +247,12 @@ class RtcJobService:
                 job = s.get(RtcJob, job_id)
                 if job is None or job.state == STOPPED:
                     return job
+                job.record_id = self._current_record(job_id, job.record_id)
                 job.state, job.stop_reason, job.description = STOPPED, reason, description
                 job.stop_time = job.update_time = utcnow()
                 s.add(job)
-            if job.record_id:
-                self._records.pop(job.record_id, None)
+            for record_id in [r for r, j in list(self._records.items()) if j == job_id]:
+                self._records.pop(record_id, None)
             self._watch.unwatch(job_id)
             for source_id, forward_id in self._forwards.pop(job_id, []):
                 self.recorder.stop_forward(source_id, forward_id)
@@ -271,13 +277,29 @@ class RtcJobService:
                 job.update_time = job.start_time
                 s.add(job)
 
+    def _current_record(self, job_id: str, stored: str | None) -> str | None:
+        """The record a job writes now: the catalog's may lag behind a rollover."""
+        with self._lock:
+            for record_id, owner in list(self._records.items()):
+                if owner == job_id:
+                    return record_id
+        return stored
+
     def _on_event(self, event) -> None:
         """A job's record stopped by someone else (another dialect, the GUI, a failure):
-        the job ends with it, on the follow-up thread (a bus subscriber must be quick)."""
+        the job ends with it, on the follow-up thread (a bus subscriber must be quick).
+        A rollover moves the job to the next file's record instead."""
+        if isinstance(event, RecordingStarted) and event.origin == ROLLOVER:
+            self._follow(event)
+            return
         if not isinstance(event, RecordingStopped):
             return
         job_id = self._records.get(event.record_id)
         if job_id is None:
+            return
+        if event.origin == ROLLOVER:
+            self._records.pop(event.record_id, None)
+            self._rolling[(event.source_id, event.tag_name)] = job_id
             return
         if event.status == "failed" or event.origin in ("shutdown", "recorder"):
             reason, text = INTERNAL_ERROR, f"the recording ended ({event.status}, {event.origin})"
@@ -287,6 +309,28 @@ class RtcJobService:
             self._followups.submit(self._end, job_id, reason, text)
         except RuntimeError:  # shutting down: `shutdown` ends the job itself
             pass
+
+    def _follow(self, event: RecordingStarted) -> None:
+        job_id = self._rolling.pop((event.source_id, event.tag_name), None)
+        if job_id is None:
+            return
+        self._records[event.record_id] = job_id
+        try:
+            self._followups.submit(self._store_record, job_id, event.record_id)
+        except RuntimeError:  # shutting down
+            pass
+
+    def _store_record(self, job_id: str, record_id: str) -> None:
+        """The job's `record_id` in the catalog follows the rollover (when it can be
+        written: the job follows it in memory anyway)."""
+        try:
+            with self._lock, self.catalog.session() as s:
+                job = s.get(RtcJob, job_id)
+                if job is not None and job.state != STOPPED:
+                    job.record_id, job.update_time = record_id, utcnow()
+                    s.add(job)
+        except Exception as exc:  # noqa: BLE001 - a full disk: the memory keeps it
+            log.warning("rtc job %s: cannot store its next record %s (%s)", job_id, record_id, exc)
 
     # --- station life ----------------------------------------------------------------------
     def recover_interrupted(self) -> int:
