@@ -88,6 +88,8 @@ GUI_ACTIONS: dict[str, dict[str, Audited]] = {
         "set_audio_muted": Audited(lambda a: "mute audio" if a.get("muted") else "unmute audio",
                                    _arg("record_id", "record")),
         "delete_file": Audited("delete file", _arg("record_id", "record")),
+        "set_protected": Audited(lambda a: "protect record" if a.get("protected")
+                                 else "unprotect record", _arg("record_id", "record")),
     },
     # the destination is left out: a station URL may carry a token
     "sync": {"create": Audited("start sync", _arg("tag_name", "tag"))},

@@ -17,6 +17,7 @@ from app.events import (
     RecordingStarted,
     RecordingStopped,
     SourceStatusChanged,
+    StorageLow,
 )
 
 
@@ -30,6 +31,7 @@ class EventBridge(QObject):
     # Device Connect token requests: request id, client id, application, scopes (tuple), origin
     access_requested = Signal(str, str, str, object, str)
     access_decided = Signal(str, str)                    # request id, approved / denied / timeout
+    storage_low = Signal(str, object)                    # why, the record ids stopped (tuple)
 
     def __init__(self, bus: EventBus, parent: QObject | None = None):
         super().__init__(parent)
@@ -55,6 +57,8 @@ class EventBridge(QObject):
                                        event.scopes, event.origin)
         elif isinstance(event, AccessDecided):
             self.access_decided.emit(event.request_id, event.outcome)
+        elif isinstance(event, StorageLow):
+            self.storage_low.emit(event.message, event.record_ids)
 
     def close(self) -> None:
         self._unsubscribe()

@@ -59,13 +59,15 @@ class MainWindow(QMainWindow):
         self.tags = TagsPanel(self.audited, self.tasks, self.report, self)
         self._dock(self.groups, "Sources and groups", Qt.DockWidgetArea.LeftDockWidgetArea, 220)
         self._dock(self.tags, "Recording", Qt.DockWidgetArea.RightDockWidgetArea, 310)
-        self.status = StationStatusBar(station.settings, api_url, self)
+        self.status = StationStatusBar(station.settings, api_url, self,
+                                       storage=getattr(station, "storage", None))
         self.setStatusBar(self.status)
         self.tray = StationTray(self)
         self._build_menus()
         self._mount_optional_tabs()
 
         self.wall.selection_changed.connect(self.tags.set_selection)
+        self.wall.focus_changed.connect(self._retry_focused)
         self.groups.filter_changed.connect(self.wall.show_only)
         self.groups.start_group.connect(self._start_group_from_panel)
         self.groups.edit_source.connect(self.edit_source)
@@ -74,6 +76,7 @@ class MainWindow(QMainWindow):
         bridge.catalog_changed.connect(lambda *_: self.reload())
         bridge.recording_started.connect(self._on_recording_started)
         bridge.recording_stopped.connect(self._on_recording_stopped)
+        bridge.storage_low.connect(self._on_storage_low)
         self.tags.running.model().modelReset.connect(self._count_recordings)
         self.reload()
 
@@ -203,6 +206,13 @@ class MainWindow(QMainWindow):
                             target="settings " + ", ".join(changed) if changed else None,
                             result="ok" if changed else "no change")
 
+    def _retry_focused(self, source_id: int) -> None:
+        """The operator looks at one source: one waiting to reconnect tries again at once
+        rather than at the end of its back-off."""
+        if source_id:
+            sources = self.station.sources
+            self.tasks.run(lambda: sources.retry_now(source_id), lambda *_: None)
+
     # --- core events ---------------------------------------------------------------------
     def _on_source_status_changed(self, source_id: int, status: str, error: str) -> None:
         tile = self.wall.tiles.get(source_id)
@@ -215,6 +225,7 @@ class MainWindow(QMainWindow):
             tile.set_recording(tag, True)
         if origin != "gui":
             self.notify(f"Recording “{tag}” started by {origin}.")
+        self.status.set_storage_alert(None)  # recording again: the disk has room once more
         self.tags.refresh()
 
     def _on_recording_stopped(self, _record_id: str, source_id: int, tag: str, status: str,
@@ -225,6 +236,12 @@ class MainWindow(QMainWindow):
         if origin != "gui":
             self.notify(f"Recording “{tag}” stopped by {origin} ({status}).")
         self.tags.refresh()
+
+    def _on_storage_low(self, message: str, _record_ids) -> None:
+        """The storage guard stopped recordings for a full disk: the status bar says so
+        until the next recording starts, and the tray tells an operator who is away."""
+        self.status.set_storage_alert(message)
+        self.notify(message)
 
     def notify(self, message: str) -> None:
         """Remote-control awareness: what an API client did, in the status bar and as a

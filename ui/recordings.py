@@ -1,7 +1,8 @@
 """The recordings browser: every record of the catalog, filtered by tag, source, status and
-begin date, with a thumbnail, duration, size and MD5 state; the selected one plays in the
-in-app player, and can be opened in the file manager, deleted (after a confirmation) or
-synced with its tag to a folder or another station, with a progress bar.
+begin date, with a thumbnail, duration, size, gaps and MD5 state; the selected one plays in
+the in-app player, and can be opened in the file manager, protected from retention (the
+lock column: a click toggles it), deleted (after a confirmation) or synced with its tag to
+a folder or another station, with a progress bar.
 
 All it does goes through the station's services on the task runner, so the GUI never waits
 on the catalog or the disk; and it reloads on the core's events, so a recording started, a
@@ -38,6 +39,8 @@ from ui.record_filters import RecordFilterBar
 from ui.recordings_model import (
     COL_BEGIN,
     COL_DURATION,
+    COL_GAPS,
+    COL_LOCK,
     COL_MD5,
     COL_SIZE,
     COL_SOURCE,
@@ -50,7 +53,11 @@ from ui.recordings_model import (
     RecordRow,
     RecordsModel,
     Thumbnails,
+    can_protect,
+    deleted_note,
+    gaps_detail,
     human_size,
+    is_protected,
 )
 from ui.sync_panel import SyncDialog, SyncProgress
 from ui.tasks import TaskRunner
@@ -117,10 +124,11 @@ class RecordingsBrowser(QWidget):
         header.setMinimumSectionSize(40)
         header.setSectionResizeMode(COL_SYNC, QHeaderView.ResizeMode.Stretch)
         self.table.setItemDelegateForColumn(COL_SYNC, MiddleElided(self.table))
-        for col, width in ((COL_THUMB, THUMB.width() + 8), (COL_TAG, 110), (COL_SOURCE, 85),
-                           (COL_BEGIN, 112), (COL_DURATION, 58), (COL_SIZE, 68),
-                           (COL_STATUS, 88), (COL_MD5, 84)):
+        for col, width in ((COL_LOCK, 26), (COL_THUMB, THUMB.width() + 8), (COL_TAG, 110),
+                           (COL_SOURCE, 85), (COL_BEGIN, 112), (COL_DURATION, 58),
+                           (COL_SIZE, 68), (COL_STATUS, 88), (COL_GAPS, 64), (COL_MD5, 84)):
             self.table.setColumnWidth(col, width)
+        self.table.clicked.connect(self._on_cell_clicked)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._on_selection())
         self.table.doubleClicked.connect(lambda *_: self.play_selected())
         for keys, slot in (("Space", lambda: self.player.toggle()), (".", lambda: self.player.step())):
@@ -133,7 +141,7 @@ class RecordingsBrowser(QWidget):
         self.details.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         self.details.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
         self._detail_labels: dict[str, QLabel] = {}
-        for name in ("Record", "File", "MD5", "Synced to", "Note"):
+        for name in ("Record", "File", "MD5", "Synced to", "Gaps", "Note"):
             label = QLabel("—")
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setWordWrap(True)
@@ -150,6 +158,8 @@ class RecordingsBrowser(QWidget):
                                      tip="Copy the tag's finished records to a folder or station")
         self.act_stop = self._action("stop", "Stop", self.stop_selected,
                                      tip="Stop the tag's recording")
+        self.act_protect = self._action("lock", "Protect", self.toggle_protected,
+                                        tip="Keep the file whatever retention says (toggle)")
         self.act_copy_md5 = self._action("copy", "Copy MD5", self.copy_md5)
         self.act_copy_path = self._action("copy", "Copy file path", self.copy_path)
         actions = QHBoxLayout()
@@ -162,8 +172,8 @@ class RecordingsBrowser(QWidget):
             actions.addWidget(button)
         actions.addStretch(1)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        for action in (self.act_play, self.act_folder, self.act_sync, self.act_stop,
-                       self.act_copy_md5, self.act_copy_path, self.act_delete):
+        for action in (self.act_play, self.act_folder, self.act_protect, self.act_sync,
+                       self.act_stop, self.act_copy_md5, self.act_copy_path, self.act_delete):
             self.table.addAction(action)
 
         self.message = QLabel()
@@ -308,7 +318,11 @@ class RecordingsBrowser(QWidget):
         row = self.model.rows[self.model.row_of(record.id)]
         labels["MD5"].setText(f"{record.hash_md5 or 'none'} ({row.md5_state})")
         labels["Synced to"].setText(record.sync_location or "not synced")
-        labels["Note"].setText(record.error or "—")
+        labels["Gaps"].setText(gaps_detail(record) or "none")
+        note = [text for text in (deleted_note(record), record.error) if text]
+        if is_protected(record):
+            note.insert(0, "Protected: retention keeps this file.")
+        labels["Note"].setText("\n".join(note) or "—")
 
     def _update_actions(self) -> None:
         record = self.selected_record()
@@ -319,6 +333,9 @@ class RecordingsBrowser(QWidget):
         self.act_delete.setEnabled(has_file and status != "recording")
         self.act_sync.setEnabled(record is not None and not self.sync_progress.running)
         self.act_stop.setEnabled(status == "recording")
+        self.act_protect.setEnabled(record is not None and can_protect(record))
+        self.act_protect.setText("Unprotect" if record is not None and is_protected(record)
+                                 else "Protect")
         self.act_copy_md5.setEnabled(bool(record and record.hash_md5))
         self.act_copy_path.setEnabled(bool(record and record.location))
 
@@ -338,6 +355,27 @@ class RecordingsBrowser(QWidget):
                 self.say(done)
             self.schedule_reload()
         return on_done
+
+    def _on_cell_clicked(self, index) -> None:
+        if index.column() == COL_LOCK:
+            record = self.model.data(index, RECORD_ROLE)
+            if record is not None:
+                self.set_protected(record, not is_protected(record))
+
+    def toggle_protected(self) -> None:
+        record = self.selected_record()
+        if record is not None:
+            self.set_protected(record, not is_protected(record))
+
+    def set_protected(self, record: RecordOut, protected: bool) -> None:
+        """The lock: retention never deletes a protected record's file (the service says so
+        in the catalog; the row reloads from its answer)."""
+        if not can_protect(record):
+            return
+        recordings = self.station.recordings
+        name = Path(record.location or "").name or record.id
+        self.tasks.run(lambda: recordings.set_protected(record.id, protected),
+                       self._report(f"{'Protected' if protected else 'Unprotected'} {name}."))
 
     def play_selected(self) -> None:
         record = self.selected_record()

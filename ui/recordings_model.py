@@ -1,5 +1,7 @@
-"""The table behind the recordings browser: one row per record, with a thumbnail of its first
-keyframe, its tag, source, begin, duration, size, status, MD5 state and sync location.
+"""The table behind the recordings browser: one row per record, with a lock (protected from
+retention; the operator toggles it), a thumbnail of its first keyframe, its tag, source,
+begin, duration, size, status (a deleted record says when and why), the outages inside its
+file (gaps), MD5 state and sync location.
 
 Rows are built off the GUI thread (the catalog query and a look at each file); thumbnails
 are decoded one at a time on the task runner and kept for the session, so scrolling and
@@ -20,14 +22,16 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QSize, Qt,
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 
 from app.schemas import RecordOut
+from ui.icons import icon
 from ui.media import first_keyframe
 from ui.player import clock, rgb_image
 from ui.tasks import TaskRunner
 
 THUMB = QSize(80, 45)
-COLUMNS = ("Preview", "Tag", "Source", "Begin", "Duration", "Size", "Status", "MD5", "Synced to")
-(COL_THUMB, COL_TAG, COL_SOURCE, COL_BEGIN, COL_DURATION, COL_SIZE, COL_STATUS, COL_MD5,
- COL_SYNC) = range(len(COLUMNS))
+COLUMNS = ("", "Preview", "Tag", "Source", "Begin", "Duration", "Size", "Status", "Gaps", "MD5",
+           "Synced to")
+(COL_LOCK, COL_THUMB, COL_TAG, COL_SOURCE, COL_BEGIN, COL_DURATION, COL_SIZE, COL_STATUS,
+ COL_GAPS, COL_MD5, COL_SYNC) = range(len(COLUMNS))
 STATUS_COLOURS = {"recording": "#e53e3e", "finished": "#38a169", "interrupted": "#d69e2e",
                   "failed": "#c53030", "deleted": "#718096"}
 MD5_COLOURS = {"verified": "#38a169", "missing": "#d69e2e", "recording": "#e53e3e"}
@@ -113,6 +117,50 @@ def duration_of(row: RecordRow) -> float | None:
     return record.duration_s
 
 
+def is_protected(record: RecordOut) -> bool:
+    return bool(getattr(record, "protected", False))
+
+
+def can_protect(record: RecordOut) -> bool:
+    """A record whose file is gone has nothing left to protect."""
+    return record.status.value != "deleted"
+
+
+def gaps_of(record: RecordOut) -> list[tuple[datetime, datetime]]:
+    """The outages inside the record's file, as (begin, end) UTC moments."""
+    gaps = []
+    for gap in getattr(record, "gaps", None) or ():
+        begin, end = parse_utc(gap.begin_utc), parse_utc(gap.end_utc)
+        if begin is not None and end is not None:
+            gaps.append((begin, end))
+    return gaps
+
+
+def gaps_text(record: RecordOut) -> str:
+    """ "—", or how many and how long in all: "2 (14.5 s)"."""
+    gaps = gaps_of(record)
+    if not gaps:
+        return "—"
+    lost = sum((end - begin).total_seconds() for begin, end in gaps)
+    return f"{len(gaps)} ({lost:.1f} s)"
+
+
+def gaps_detail(record: RecordOut) -> str:
+    """One line per gap, local time: "15:03:44 – 15:03:54 (10.2 s)"."""
+    return "\n".join(
+        f"{begin.astimezone():%H:%M:%S} – {end.astimezone():%H:%M:%S} "
+        f"({(end - begin).total_seconds():.1f} s)" for begin, end in gaps_of(record))
+
+
+def deleted_note(record: RecordOut) -> str | None:
+    """Why and when a record's file was deleted (retention, the operator), if it was."""
+    if record.status.value != "deleted":
+        return None
+    reason = getattr(record, "deleted_reason", None) or "deleted"
+    when = getattr(record, "deleted_utc", None)
+    return f"{reason} ({local_time(when)})" if when else reason
+
+
 def dot_icon(colour: str) -> QIcon:
     pixmap = QPixmap(12, 12)
     pixmap.fill(Qt.GlobalColor.transparent)
@@ -188,6 +236,7 @@ class RecordsModel(QAbstractTableModel):
         self.thumbnails = thumbnails
         thumbnails.ready.connect(self._thumbnail_ready)
         self._status_icons = {name: dot_icon(colour) for name, colour in STATUS_COLOURS.items()}
+        self._lock, self._unlocked = icon("lock"), icon("unlock")
 
     # --- content -------------------------------------------------------------------
     def set_rows(self, rows: list[RecordRow]) -> None:
@@ -233,12 +282,18 @@ class RecordsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(row, col)
         if role == Qt.ItemDataRole.DecorationRole:
+            if col == COL_LOCK and can_protect(row.record):
+                return self._lock if is_protected(row.record) else self._unlocked
             if col == COL_THUMB:
                 return self.thumbnails.get(row.record)
             if col == COL_STATUS:
                 return self._status_icons.get(row.record.status.value)
         if role == Qt.ItemDataRole.ForegroundRole and col == COL_MD5:
             return QColor(MD5_COLOURS[row.md5_state])
+        if role == Qt.ItemDataRole.ForegroundRole and col == COL_GAPS and gaps_of(row.record):
+            return QColor("#d69e2e")
+        if role == Qt.ItemDataRole.AccessibleTextRole and col == COL_LOCK:
+            return "protected" if is_protected(row.record) else "not protected"
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tip(row, col)
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_DURATION, COL_SIZE):
@@ -264,6 +319,8 @@ class RecordsModel(QAbstractTableModel):
                               (row.file_size if row.present else None))
         if col == COL_STATUS:
             return record.status.value
+        if col == COL_GAPS:
+            return gaps_text(record)
         if col == COL_MD5:
             return {"verified": "✓ verified", "missing": "✗ missing",
                     "recording": "● recording"}[row.md5_state]
@@ -276,8 +333,17 @@ class RecordsModel(QAbstractTableModel):
         record = row.record
         if col == COL_MD5:
             return row.md5_tip()
+        if col == COL_LOCK and can_protect(record):
+            return ("Protected: retention never deletes this file. Click to unprotect."
+                    if is_protected(record) else
+                    "Not protected: retention may delete this file once it is old. Click to "
+                    "protect it.")
+        if col == COL_STATUS and deleted_note(record):
+            return deleted_note(record)
         if col == COL_STATUS and record.error:
             return record.error
+        if col == COL_GAPS and gaps_of(record):
+            return "Outages inside the file (the camera was away):\n" + gaps_detail(record)
         if col == COL_SYNC and record.sync_location:
             return record.sync_location
         if col == COL_BEGIN:

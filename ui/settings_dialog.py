@@ -1,7 +1,8 @@
-"""The station's settings: storage, recording, the API socket and token, the identifiers the
+"""The station's settings: storage (the disk floor, retention, file segments, fsync, with the
+live disk figures), recording, the API socket and token, the identifiers the
 Huawei and Device Connect dialects answer to. Saved to the TOML config file (only what the
 operator changed; other keys in the file are kept). What a running station can take over
-(disk floor, pre-roll, names and identifiers) applies at once; what it cannot (the API socket
+(disk floor, retention, segments, fsync, pre-roll, names and identifiers) applies at once; what it cannot (the API socket
 and token, the storage folder, the database) is saved and the dialog says a restart is due.
 
 Entry point for the main window:
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from pydantic import ValidationError
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFrame,
+    QLabel,
     QLineEdit,
     QPushButton,
     QScrollArea,
@@ -46,8 +48,10 @@ from app.settings import (
     save_settings,
 )
 from app.station import Station, apply_settings
-from ui.forms import DIALOG_STYLE, Banner, Form, SecretEdit, hint_label
+from ui.forms import DIALOG_STYLE, Banner, Form, SecretEdit, hint_label, if_alive, section_title
 from ui.icons import icon
+from ui.recordings_model import human_size, local_time
+from ui.tasks import TaskRunner
 
 LABELS = {
     "station_name": "Station name", "storage_dir": "Storage folder", "database_url": "Catalog database",
@@ -59,7 +63,9 @@ LABELS = {
     "dc_service_id": "Service ID", "dc_auto_approve": "Approval", "dc_token_ttl_s": "Token lifetime",
     "allowed_hosts": "Host names", "allowed_origins": "Web origins", "media_dirs": "Media folders",
     "sync_dirs": "Export folders", "max_sources": "Most sources", "tls_cert": "TLS certificate",
-    "tls_key": "TLS private key",
+    "tls_key": "TLS private key", "retention_days": "Delete after",
+    "retention_max_gb": "Recordings at most", "segment_s": "New file every",
+    "fsync_s": "Flush to disk every",
 }
 LABEL_WIDTH = 136
 HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
@@ -100,6 +106,7 @@ class SettingsDialog(QDialog):
         self.tabs = QTabWidget()
         self.tabs.addTab(self._general_tab(), icon("settings"), "General")
         self.tabs.addTab(self._recording_tab(), icon("record"), "Recording")
+        self.tabs.addTab(self._storage_tab(), icon("folder"), "Storage")
         self.tabs.addTab(self._api_tab(), icon("key"), "API")
         self.tabs.addTab(self._huawei_tab(), icon("plug"), "Huawei")
         self.tabs.addTab(self._device_connect_tab(), icon("plug"), "Device Connect")
@@ -183,9 +190,92 @@ class SettingsDialog(QDialog):
                      "least this long before Start. 0: the last keyframe.", 0, 120, " s")
         self._number(form, "preroll_mb", QSpinBox(), "Most memory the pre-roll may take per "
                      "source; older seconds are dropped first", 1, 4096, " MiB")
-        self._number(form, "disk_floor_mb", QSpinBox(), "Recordings refuse to start when less "
-                     "space than this is free in the storage folder", 0, 10_000_000, " MB")
         return self._page(form)
+
+    def _storage_tab(self) -> QWidget:
+        """The disk floor, retention, file segments and fsync, with where the disk stands now
+        (the storage guard's figures, refreshed while the dialog is open)."""
+        guard = Form(label_width=LABEL_WIDTH)
+        self._number(guard, "disk_floor_mb", QSpinBox(), "Under this much free space (on the "
+                     "recordings' or the catalog's disk) retention makes room; if it cannot, "
+                     "recordings stop, and none starts", 0, 10_000_000, " MB")
+        self._number(guard, "retention_days", QSpinBox(), "Files of finished records older "
+                     "than this are deleted, oldest first; 0: kept", 0, 36500, " days")
+        cap = QDoubleSpinBox()
+        cap.setDecimals(1)
+        cap.setSingleStep(10)
+        self._number(guard, "retention_max_gb", cap, "The oldest finished records go until "
+                     "the recordings fit; 0: no cap. Protected records and records being "
+                     "synced are never deleted", 0, 1_000_000, " GB")
+        files = Form(label_width=LABEL_WIDTH)
+        self._number(files, "segment_s", QSpinBox(), "A long recording continues in a new "
+                     "file (a new record) at the first keyframe after this; 0: one file",
+                     0, 7 * 24 * 3600, " s")
+        flush = QDoubleSpinBox()
+        flush.setDecimals(1)
+        flush.setSingleStep(0.5)
+        self._number(files, "fsync_s", flush, "At most this much recording is lost in a power "
+                     "cut; 0: left to the operating system", 0, 3600, " s")
+        self.disk_figures = QLabel("—")
+        self.disk_figures.setObjectName("diskFigures")
+        self.disk_figures.setWordWrap(True)
+        self.disk_figures.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._figures_timer = QTimer(self, interval=2000)
+        self._figures_timer.timeout.connect(self.refresh_figures)
+        self._figure_tasks: TaskRunner | None = None
+        if self.station is not None:
+            self._figures_timer.start()
+            QTimer.singleShot(0, self.refresh_figures)
+        else:
+            self.disk_figures.setText("The figures show when the station runs.")
+        return self._page(section_title("Now"), self.disk_figures,
+                          section_title("Keeping the disk from filling up"), guard,
+                          section_title("Files"), files)
+
+    @if_alive
+    def refresh_figures(self) -> None:
+        """Ask the storage service where the disk stands, off the GUI thread."""
+        storage = getattr(self.station, "storage", None)
+        if storage is None or (self._figure_tasks is not None and self._figure_tasks.pending):
+            return
+        if self._figure_tasks is None:  # no parent: it may outlive a dialog deleted under it
+            self._figure_tasks = TaskRunner()
+        self._figure_tasks.run(storage.status, self._show_figures)
+
+    @if_alive
+    def _show_figures(self, status, error) -> None:
+        if error is not None:
+            self.disk_figures.setText(f"Could not measure the disk: {error}")
+            return
+        lines = []
+        for name, fs in (("Recordings", status.storage), ("Catalog", status.catalog)):
+            if fs is None or (name == "Catalog" and status.same_filesystem):
+                continue
+            mark = " — under the floor" if fs.below_floor else ""
+            lines.append(f"{name}: {human_size(fs.free_bytes)} free of "
+                         f"{human_size(fs.total_bytes)}{mark}")
+        if status.same_filesystem and status.catalog is not None:
+            lines[0] += " (the catalog on the same disk)"
+        lines.append(f"Used by recordings: {human_size(status.used_by_recordings_bytes)} in "
+                     f"{status.records_with_files} file(s), {status.protected_records} protected")
+        oldest = status.oldest_record
+        if oldest is not None:
+            lock = ", protected" if oldest.protected else ""
+            lines.append(f"Oldest: “{oldest.tag_name}” from {local_time(oldest.begin_utc)} "
+                         f"({human_size(oldest.size_bytes)}{lock})")
+        retention = status.retention
+        if retention.last_pass_utc:
+            lines.append(f"Retention last looked {local_time(retention.last_pass_utc)}: "
+                         f"{retention.deleted_since_start} file(s) deleted since start")
+        if status.stopped_reason:
+            lines.append(f"{local_time(status.stopped_utc)}: {status.stopped_reason}")
+        self.disk_figures.setText("\n".join(lines))
+
+    def done(self, result: int) -> None:  # noqa: D102 - QDialog.done, and stop the figures
+        self._figures_timer.stop()
+        if self._figure_tasks is not None:
+            self._figure_tasks.shutdown()
+        super().done(result)
 
     def _api_tab(self) -> QWidget:
         form = Form(label_width=LABEL_WIDTH)

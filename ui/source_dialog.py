@@ -368,6 +368,9 @@ class SourceDialog(QDialog):
             self.show_field_error(problem.key, problem.message)
             return
         self.preview_panel.start()
+        if self.source_id is not None:  # a source waiting to reconnect tries again now
+            source_id, sources = self.source_id, self.station.sources
+            self.tasks.run(lambda: sources.retry_now(source_id), lambda *_: None)
         if target is USE_RUNNING_SOURCE:
             source_id = self.source_id
             self.tasks.run(lambda: self.station.sources.picture_jpeg(source_id), self._show_jpeg)

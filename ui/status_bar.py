@@ -1,6 +1,10 @@
 """The status bar: where remote tools reach the station (API URL with a copy button, the
-token behind a reveal button), free disk space of the storage folder (warning colour under
-the floor), how many recordings run, and the station's own CPU use."""
+token behind a reveal button), free disk space against the floor (amber near it, red under
+it, and why when the storage guard stopped recordings for a full disk), how many recordings
+run, and the station's own CPU use.
+
+The disk figures come from the storage guard's last look (`StorageService.figures`: no
+catalog, no waiting), the shorter of the recordings' and the catalog's filesystems."""
 
 from __future__ import annotations
 
@@ -11,12 +15,15 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel, QStatusBar, QToolButton, QWidget
 
+from app.services.storage import StorageService, measure
 from app.settings import Settings
-from recorder.mp4file import free_bytes
 from ui.icons import icon
 from ui.recordings_model import human_size
 
 HIDDEN = "••••••••"
+NEAR_FACTOR = 2  # amber while less than twice the floor is free
+LOW_STYLE = "color: white; background: #c53030; padding: 0 6px;"
+NEAR_STYLE = "color: black; background: #d69e2e; padding: 0 6px;"
 
 
 class CpuMeter:
@@ -33,9 +40,11 @@ class CpuMeter:
 
 
 class StationStatusBar(QStatusBar):
-    def __init__(self, settings: Settings, api_url: str, parent: QWidget | None = None):
+    def __init__(self, settings: Settings, api_url: str, parent: QWidget | None = None, *,
+                 storage: StorageService | None = None):
         super().__init__(parent)
-        self.settings, self.api_url = settings, api_url
+        self.settings, self.api_url, self.storage = settings, api_url, storage
+        self.storage_alert: str | None = None  # why the guard stopped recordings, until cleared
         self.api_label = QLabel(f"API {api_url}", self)
         self.copy_button = QToolButton(self)
         self.copy_button.setIcon(icon("copy"))
@@ -78,21 +87,48 @@ class StationStatusBar(QStatusBar):
         self.rec_label.setProperty("recording", bool(count))
         self.rec_label.setStyleSheet("color: #e53e3e; font-weight: bold;" if count else "")
 
+    def set_storage_alert(self, message: str | None) -> None:
+        """The storage guard stopped recordings (`StorageLow`): said here until the operator
+        records again (`None` clears it)."""
+        self.storage_alert = message
+        self.refresh()
+
+    def _disk(self):
+        """(free bytes, where) of the shorter filesystem."""
+        if self.storage is not None:
+            disks = [d for d in self.storage.figures() if d is not None]
+        else:
+            disks = [measure(self.settings.recordings_dir)]
+        worst = min(disks, key=lambda d: d.free)
+        return worst.free, "\n".join(f"{d.path}: {human_size(d.free)} free of "
+                                     f"{human_size(d.total)}" for d in disks)
+
     def refresh(self) -> None:
+        self.cpu_label.setText(f"CPU {self._cpu.read():.0f}%  ({os.cpu_count()} cores)")
         try:
-            free = free_bytes(self.settings.recordings_dir)
+            free, where = self._disk()
         except OSError as exc:
             self.disk_label.setText(f"disk: {exc.strerror}")
             return
         floor = self.settings.disk_floor_mb << 20
         low = free < max(floor, 1)
-        self.disk_label.setText(f"disk {human_size(free)} free")
-        self.disk_label.setToolTip(f"{self.settings.recordings_dir}\nrecording stops being "
-                                   f"allowed under {human_size(floor)}")
+        near = not low and floor > 0 and free < floor * NEAR_FACTOR
+        text = f"disk {human_size(free)} free"
+        if low:
+            text += f" · under the {human_size(floor)} floor"
+        elif near:
+            text += f" · floor {human_size(floor)}"
+        if self.storage_alert:
+            text += " · recordings stopped: disk full"
+        self.disk_label.setText(text)
+        tip = f"{where}\nRecording stops, and is refused, under {human_size(floor)} free."
+        if self.storage_alert:
+            tip += f"\n\n{self.storage_alert}"
+        self.disk_label.setToolTip(tip)
         self.disk_label.setProperty("low", low)
-        self.disk_label.setStyleSheet("color: white; background: #c53030; padding: 0 6px;"
-                                      if low else "")
-        self.cpu_label.setText(f"CPU {self._cpu.read():.0f}%  ({os.cpu_count()} cores)")
+        self.disk_label.setProperty("near", near)
+        self.disk_label.setStyleSheet(LOW_STYLE if low or self.storage_alert else
+                                      NEAR_STYLE if near else "")
 
     def stop(self) -> None:
         self._timer.stop()
