@@ -224,8 +224,7 @@ class StorageService:
                 return
             self._resync = False
         try:
-            with self.catalog.session() as s:
-                ids = set(s.exec(select(Record.id).where(Record.status == "recording")).all())
+            ids = {r.id for r in self.recordings.list(status="recording")}
         except Exception as exc:  # noqa: BLE001 - a catalog that cannot answer now: next time
             log.warning("storage guard: cannot read the running records (%s)", exc)
             with self._lock:
@@ -268,10 +267,11 @@ class StorageService:
         storage, catalog = self.disks or self.look()
         catalog_short = catalog is not None and any(d is catalog for d in low)
         short_devices = {d.device for d in low}
-        with self.catalog.session() as s:
-            rows = s.exec(select(Record.id, Record.location).where(Record.status == "recording")).all()
-        affected = [rid for rid, location in rows
-                    if catalog_short or _device_of(location, storage.device) in short_devices]
+        # The recordings service's view: what the catalog holds, with any state it could
+        # not take yet (a full disk) laid over it.
+        running = self.recordings.list(status="recording")
+        affected = [r.id for r in running
+                    if catalog_short or _device_of(r.location, storage.device) in short_devices]
         if not affected:
             return []
         worst = min(low, key=lambda d: d.free)
