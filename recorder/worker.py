@@ -29,6 +29,7 @@ from recorder.frames import Decoder, FrameSlot, decode_keyframe
 from recorder.inputs import InputError, PacketInput, RefusedInput, open_input, public_reason
 from recorder.mp4file import Mp4Recording, RecordingResult
 from recorder.picture import PictureInput, PictureSpec
+from recorder.preroll import Preroll
 from recorder.redact import redact, secrets_of
 from recorder.rollover import RolloverCallback, Rollovers
 from recorder.timeline import TICKS, Splice
@@ -89,8 +90,7 @@ class SourceWorker(threading.Thread):
         self.decoder = Decoder(str(spec.id), self.slot)
         self._on_status = on_status
         self._on_failure = on_failure
-        self._preroll_bytes = preroll_bytes
-        self._preroll_s = preroll_s
+        self.preroll = Preroll(preroll_s, preroll_bytes)
         self._stopping = threading.Event()
         self._wakeup = threading.Event()  # ends a wait between connection attempts
         self._backoff = Backoff()
@@ -110,8 +110,6 @@ class SourceWorker(threading.Thread):
         self._profiles: dict[str, EncodeProfile] = {}
         self._rollovers = Rollovers(spec.id, on_rollover or (lambda *_: None),
                                     lambda *a: self._on_failure(*a))
-        self._gop: list[tuple[av.Packet, float]] = []
-        self._gop_bytes = 0
         # Recordings started but not written to yet: record id -> (session, wall time of Start).
         # The reader writes their pre-roll once it has read everything that arrived before
         # Start (an input may hand packets over in batches), then their live packets.
@@ -157,7 +155,7 @@ class SourceWorker(threading.Thread):
         with self._lock:
             if record_id in self._recordings:
                 raise ValueError(f"record {record_id} is already recording")
-            begin = self._gop[0][1] if self._gop else None
+            begin = self.preroll.begin_wall
             self._recordings[record_id] = recording
             if next_file is not None:
                 self._next_file[record_id], self._profiles[record_id] = next_file, profile
@@ -249,7 +247,7 @@ class SourceWorker(threading.Thread):
         with self._lock:
             old = self._forwards.pop(forward_id, None)
             self._forwards[forward_id] = forward
-            for packet, wall in self._gop[self._newest_keyframe():]:  # start at once
+            for packet, wall in self.preroll.newest_group():  # start at once
                 if self._input is not None:
                     forward.write(packet, wall, self._session, self._input)
         if old is not None:
@@ -267,7 +265,7 @@ class SourceWorker(threading.Thread):
 
     def set_preroll(self, seconds: float, max_bytes: int) -> None:
         """Change the pre-roll; it grows or shrinks from the next keyframe on."""
-        self._preroll_s, self._preroll_bytes = seconds, max_bytes
+        self.preroll.set_limits(seconds, max_bytes)
 
     def snapshot(self) -> np.ndarray | None:
         """The newest picture: the decoded slot if fresh, else the GOP's keyframe decoded now."""
@@ -275,7 +273,7 @@ class SourceWorker(threading.Thread):
         if frame is not None and time.time() - frame.wall_time < 3.0:
             return frame.rgb
         with self._lock:
-            key = self._gop[self._newest_keyframe()][0] if self._gop else None
+            key = self.preroll.newest_keyframe()
             source = self._input
             data = bytes(key) if key is not None else None
         if data is None or source is None:
@@ -339,7 +337,7 @@ class SourceWorker(threading.Thread):
         source = self._open()
         with self._lock:
             self._input, self._session = source, object()
-            self._gop, self._gop_bytes = [], 0
+            self.preroll.clear()
         ctx = source.video.codec_context
         codec_name = ctx.codec.canonical_name
         extradata = ctx.extradata
@@ -355,7 +353,7 @@ class SourceWorker(threading.Thread):
                 if self._pending:
                     self._write_pending(before=wall)
                 if is_video:
-                    self._remember(packet, wall)
+                    self.preroll.remember(packet, wall)
                     if self._next_file and self.segment_s > 0 and packet.is_keyframe:
                         self._roll_due(packet, wall)
                 for record_id, recording in list(self._recordings.items()):
@@ -392,46 +390,6 @@ class SourceWorker(threading.Thread):
             self.fps, self._fps_window = frames / (now - since), (now, 0)
         else:
             self._fps_window = (since, frames)
-
-    def _remember(self, packet: av.Packet, wall: float) -> None:
-        """Keep the pre-roll: whole keyframe groups reaching at least `preroll_s` back (only
-        the current group at 0), bounded by bytes (the oldest group goes first), so a
-        recording always starts on a keyframe and the buffer never grows unbounded."""
-        if packet.is_keyframe:
-            self._drop_groups(self._preroll_cut(wall))
-        elif not self._gop:
-            return
-        while self._gop and self._gop_bytes + packet.size > self._preroll_bytes:
-            self._drop_groups(self._next_keyframe(1))
-        if not self._gop and not packet.is_keyframe:
-            return  # the current group no longer fits: wait for the next keyframe
-        self._gop.append((packet, wall))
-        self._gop_bytes += packet.size
-
-    def _preroll_cut(self, now: float) -> int:
-        """How many buffered packets a keyframe arriving `now` makes unnecessary: those before
-        the newest keyframe that is at least `preroll_s` old."""
-        if self._preroll_s <= 0:
-            return len(self._gop)
-        limit, cut = now - self._preroll_s, 0
-        for index, (packet, wall) in enumerate(self._gop):
-            if wall > limit:
-                break
-            if packet.is_keyframe:
-                cut = index
-        return cut
-
-    def _next_keyframe(self, start: int) -> int:
-        return next((i for i in range(start, len(self._gop)) if self._gop[i][0].is_keyframe),
-                    len(self._gop))
-
-    def _newest_keyframe(self) -> int:
-        return next((i for i in range(len(self._gop) - 1, -1, -1) if self._gop[i][0].is_keyframe), 0)
-
-    def _drop_groups(self, count: int) -> None:
-        if count:
-            self._gop_bytes -= sum(packet.size for packet, _ in self._gop[:count])
-            del self._gop[:count]
 
     def _write(self, recording: Recording, record_id: str, packet: av.Packet, wall: float,
                source: PacketInput) -> None:
@@ -526,7 +484,7 @@ class SourceWorker(threading.Thread):
             recording = self._recordings.get(record_id)
             if recording is None or session is not self._session or self._input is None:
                 continue
-            for packet, wall in self._gop:
+            for packet, wall in self.preroll.packets:
                 if record_id not in self._recordings:
                     break  # writing failed: the file is set aside
                 self._write(recording, record_id, packet, wall, self._input)
@@ -535,7 +493,7 @@ class SourceWorker(threading.Thread):
         with self._lock:
             self._write_pending()
             source, self._input = self._input, None
-            self._gop, self._gop_bytes = [], 0
+            self.preroll.clear()
         if source is not None:
             try:
                 source.close()

@@ -52,7 +52,8 @@ def test_preroll_changes_on_a_running_source_and_respects_the_byte_cap(manager, 
     manager.set_preroll(30.0, 160_000)  # long, but only ~3 keyframe groups (~50 kB each) of buffer
     time.sleep(3.0)
     worker = manager._workers[1]
-    assert worker._gop_bytes <= 160_000 and worker._gop and worker._gop[0][0].is_keyframe
+    held = worker.preroll
+    assert held.size <= 160_000 and held.packets and held.packets[0][0].is_keyframe
     begin, started, result = _record(manager, 1, tmp_path / "c.mp4")
     assert begin is not None and started - begin < 2.3  # the cap, not the 30 s, decided
     assert decode_video(result.path)["monotonic"]

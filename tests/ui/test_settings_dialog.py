@@ -80,7 +80,7 @@ def test_live_settings_are_saved_reloaded_and_applied_at_once(qtbot, station, co
     assert station.recordings.disk_floor_bytes == station.uploads.disk_floor_bytes == 123 << 20
     assert station.sync.station_name == "Studio B"
     worker = station.recorder._workers[source.id]
-    assert (worker._preroll_s, worker._preroll_bytes) == (2.5, 64 << 20)
+    assert (worker.preroll.seconds, worker.preroll.max_bytes) == (2.5, 64 << 20)
 
 
 def test_bind_address_needs_a_token_and_a_restart(qtbot, station, config, dialog_for):
