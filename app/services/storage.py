@@ -350,6 +350,11 @@ class StorageService:
         return deleted
 
     def _by_floor(self, candidates: list[Candidate]) -> list[str]:
+        """Under the floor, the oldest files make room for what records now. Once nothing
+        records (the guard stopped it all), nothing needs the room: the footage stays, the
+        footage just saved from a full disk first of all."""
+        if not self.recording():
+            return []
         low = self.low_disks()
         deleted = []
         for c in candidates:

@@ -150,3 +150,8 @@ def test_the_guard_deletes_then_stops_recordings_when_only_protected_records_are
     status = storage.status()
     assert status.storage.below_floor and status.stopped_reason == alert.message
     assert storage.check() == []  # nothing left to stop
+    # Still under the floor with nothing recording: no pass deletes what the guard just saved
+    # (floor deletions only make room for running recordings).
+    assert storage.retention_pass("the disk floor") == [] and storage.check() == []
+    for record in live:
+        assert _state(station, record.id) == ("failed", True)
