@@ -87,9 +87,29 @@ class Round:
     at_keyframe_before: int = 0   # files starting at the last keyframe before the request
     keyframe_age_max_s: float = 0.0
     shortfall_max_s: float = 0.0  # recording window not covered by the file (lag at stop)
+    rotations: int = 0            # file cuts checked (rotation on: --segment-s)
 
     def per_stream_cpu(self, seconds: float) -> float:
         return 100 * seconds / self.window_s / self.streams
+
+
+def station_env(args) -> dict[str, str]:
+    """The unattended-operation settings the station runs with (its defaults otherwise:
+    storage guard on, fsync every 2 s, rotation every hour)."""
+    env = {}
+    if args.segment_s is not None:
+        env["RS_SEGMENT_S"] = str(args.segment_s)
+    if args.fsync_s is not None:
+        env["RS_FSYNC_S"] = str(args.fsync_s)
+    return env
+
+
+def files_per_source(station: HeadlessStation, tag: str) -> list[list[dict]]:
+    """Every record of the tag, grouped by source and in order (rotation makes several)."""
+    by_source: dict[int, list[dict]] = {}
+    for record in station.call("GET", f"/api/v1/record?tag_name={tag}"):
+        by_source.setdefault(record["source"][0]["id"], []).append(record)
+    return [sorted(rs, key=lambda r: r["begin_utc"]) for _, rs in sorted(by_source.items())]
 
 
 def start_ffmpeg(ffmpeg: str, url: str, folder: Path, log) -> subprocess.Popen:
@@ -105,7 +125,7 @@ def run_round(n: int, args, camera: RtspCamera, index: ClipIndex, work: Path) ->
     result = Round(n, args.seconds)
     folder = work / f"streams-{n}"
     folder.mkdir(parents=True)
-    station = HeadlessStation(args.station, folder / "data")
+    station = HeadlessStation(args.station, folder / "data", env=station_env(args))
     ffmpegs: list[subprocess.Popen] = []
     ff_log = open(folder / "ffmpeg.log", "wb")
     try:
@@ -167,6 +187,7 @@ def run_round(n: int, args, camera: RtspCamera, index: ClipIndex, work: Path) ->
         one_stop_sent = time.time()
         one_finished, result.stop_one_s = station.timed_call(
             "PUT", "/api/v1/record", {"model": "Source", "tag_name": "one"})
+        files = {tag: files_per_source(station, tag) for tag in ("bench", "one")}
     finally:
         for p in ffmpegs:
             if p.poll() is None:
@@ -180,14 +201,17 @@ def run_round(n: int, args, camera: RtspCamera, index: ClipIndex, work: Path) ->
         station.stop()
 
     # Checks against the clip, after everything stopped (no CPU window to disturb).
-    windows = ([(r, sent, result.start_group_s, stop_sent) for r in finished]
-               + [(r, one_sent, result.start_one_s, one_stop_sent) for r in one_finished])
+    windows = ([(f, sent, result.start_group_s, stop_sent) for f in files["bench"]]
+               + [(f, one_sent, result.start_one_s, one_stop_sent) for f in files["one"]])
     # A keyframe arriving while the request is being served counts as "before" it too.
-    for record, request_at, latency, stop_at in windows:
-        if record["status"] != "finished":
-            raise RuntimeError(f"record {record['id']} ended {record['status']}: {record['error']}")
-        check = index.check([record["location"]])
-        begin = utc_seconds(record["begin_utc"])
+    for records, request_at, latency, stop_at in windows:
+        for record in records:
+            if record["status"] != "finished":
+                raise RuntimeError(f"record {record['id']} ended {record['status']}: {record['error']}")
+        # one source's files in order: with rotation, each cut must continue exactly
+        check = index.check([record["location"] for record in records])
+        result.rotations += len(records) - 1
+        begin = utc_seconds(records[0]["begin_utc"])
         age = request_at - begin
         if check.starts_at_keyframe and -latency <= age <= GOP_S + 0.1:
             result.at_keyframe_before += 1
@@ -195,7 +219,7 @@ def run_round(n: int, args, camera: RtspCamera, index: ClipIndex, work: Path) ->
         result.shortfall_max_s = max(result.shortfall_max_s,
                                      (stop_at - begin) - check.packets / FPS)
         result.ours.append(check)
-    result.one_file_s = one_finished[0]["duration_s"] or 0.0
+    result.one_file_s = sum(r["duration_s"] or 0.0 for r in files["one"][0])
     for i in range(n):
         segments = sorted((folder / f"ffmpeg-{i:02d}").glob("seg*.mp4"))
         result.theirs.append(index.check(segments))
@@ -256,7 +280,8 @@ def report(rounds: list[Round], args) -> str:
             f"machine busy {100 * r.machine_busy:.0f}% of {os.cpu_count()} cores; station RSS "
             f"{r.station_rss0:.0f} -> {r.station_rss1:.0f} MB; largest DTS step in our files "
             f"{max(c.max_step_s for c in r.ours) * 1000:.0f} ms; stop lag (window not in the "
-            f"file) <= {r.shortfall_max_s * 1000:.0f} ms")
+            f"file) <= {r.shortfall_max_s * 1000:.0f} ms; file cuts (rotation) checked "
+            f"seamless: {r.rotations}")
     return "\n".join(lines + [""] + notes)
 
 
@@ -272,6 +297,10 @@ def parse_args(argv=None):
     p.add_argument("--workdir", type=Path, default=None, help="where files go (default: a temp dir)")
     p.add_argument("--clip-dir", type=Path, default=None, help="cache of encoded clips")
     p.add_argument("--keep", action="store_true", help="keep the recorded files")
+    p.add_argument("--segment-s", type=int, default=None,
+                   help="the station's segment_s (rotation); default: the station's own (3600)")
+    p.add_argument("--fsync-s", type=float, default=None,
+                   help="the station's fsync_s; default: the station's own (2)")
     args = p.parse_args(argv)
     args.streams = [int(x) for x in args.streams.split(",") if x.strip()]
     args.station = args.station.split()
