@@ -6,7 +6,6 @@ recordings themselves are on another filesystem and carry on."""
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 import time
 from pathlib import Path
 
@@ -18,31 +17,13 @@ from app.settings import Settings
 from app.station import build_station, start_station, stop_station
 from tests.conftest import decode_video, wait_until
 from tests.support.recordings import group_of_testsrc
+from tests.support.small_disk import fill_up, small_tmpfs
 
 
 @pytest.fixture
 def catalog_fs(tmp_path: Path):
-    mount = tmp_path / "catalog"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(folder: Path) -> Path:
-    """Another program takes every last byte of the filesystem."""
-    filler = folder / "filler"
-    with open(filler, "wb") as fh:
-        try:
-            while True:
-                fh.write(b"\0" * 65536)
-                fh.flush()
-        except OSError:
-            pass
-    return filler
+    with small_tmpfs(tmp_path / "catalog", "4m") as mount:
+        yield mount
 
 
 def stored(db: Path) -> dict[str, tuple]:
@@ -85,7 +66,7 @@ def test_a_stop_the_catalog_cannot_take_is_shown_at_once_and_written_later(
     ids = {r.id for r in started}
     time.sleep(1.0)
 
-    filler = fill(catalog_fs)
+    filler = fill_up(catalog_fs)
     stopped = station.recordings.stop("t")
     assert {r.status.value for r in stopped} == {"finished"}
     assert all(r.hash_md5 and r.end_utc for r in stopped)
@@ -138,7 +119,7 @@ def test_a_rollover_the_catalog_cannot_take_loses_no_file(tmp_path: Path, catalo
     (first,) = station.recordings.start("long", "g")
     wait_until(lambda: len(station.recordings.list("long")) >= 2, 15, message="a rollover")
 
-    filler = fill(catalog_fs)
+    filler = fill_up(catalog_fs)
     known = {r.id for r in station.recordings.list("long")}
     # Files keep rolling over; their records live in memory meanwhile.
     wait_until(lambda: len(station.recordings.list("long")) >= len(known) + 2, 15,
@@ -177,7 +158,7 @@ def test_a_deletion_the_catalog_cannot_take_still_shows_deleted(tmp_path: Path, 
     time.sleep(0.5)
     (record,) = station.recordings.stop("t")
 
-    filler = fill(catalog_fs)
+    filler = fill_up(catalog_fs)
     assert station.recordings.expire(record.id, "retention: test")
     assert not Path(record.location).exists()
     assert stored(db)[record.id][0] == "finished"  # the catalog could not take it ...

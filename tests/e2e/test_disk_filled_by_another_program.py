@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import av
 import pytest
 
 from tests.conftest import decode_video
+from tests.support.small_disk import fill_up, small_tmpfs
 from tests.support.station_process import StationProcess
 
 PATTERN = "testsrc://testsrc2?size=320x240&rate=25&gop=1"
@@ -25,16 +25,8 @@ PATTERN = "testsrc://testsrc2?size=320x240&rate=25&gop=1"
 
 @pytest.fixture
 def small_disk(tmp_path: Path):
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "disk", "12m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def _ok(answer):
@@ -42,17 +34,6 @@ def _ok(answer):
     assert status == 200, (status, body)
     return body
 
-
-def _fill(folder: Path) -> Path:
-    filler = folder / "another-program.bin"
-    with open(filler, "wb") as fh:
-        try:
-            while True:
-                fh.write(b"\xa5" * 65536)
-                fh.flush()
-        except OSError:
-            pass
-    return filler
 
 
 def _size(path: str) -> int:
@@ -96,7 +77,7 @@ def test_no_stale_recording_when_another_program_fills_the_disk(tmp_path: Path, 
         time.sleep(2.0)
         assert _size(record["location"]) > 0
 
-        filler = _fill(small_disk)
+        filler = fill_up(small_disk)
         filled_at = time.monotonic()
         # Watch the API and the file side by side: `recording` only while the file grows.
         last_size, last_growth, left_recording = _size(record["location"]), filled_at, None

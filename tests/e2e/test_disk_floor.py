@@ -7,13 +7,13 @@ the floor, and recording works again once space is freed."""
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import decode_video
+from tests.support.small_disk import small_tmpfs
 from tests.support.station_process import StationProcess
 
 SIZE_MB, FLOOR_MB = 16, 10
@@ -24,16 +24,8 @@ PATTERN = "testsrc://testsrc2?size=640x360&rate=25&gop=1"
 
 @pytest.fixture
 def small_disk(tmp_path: Path):
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SIZE_MB}m", "tmpfs", str(mount)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "disk", f"{SIZE_MB}m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def _ok(answer):

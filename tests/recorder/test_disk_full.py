@@ -3,7 +3,6 @@ live picture and the station carry on, and recording works again once there is r
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
@@ -31,14 +30,8 @@ def _frames_until_error(path: str) -> int:
 
 @pytest.fixture
 def small_fs(tmp_path: Path):
-    mount = tmp_path / "small"
-    mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1536k", "tmpfs", str(mount)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+    with small_tmpfs(tmp_path / "small", "1536k") as mount:
+        yield mount
 
 
 @pytest.mark.parametrize("ffmpeg_cmd", [None, "-c:v libx264 -preset ultrafast -crf 15"],

@@ -18,13 +18,13 @@ import json
 import os
 import socketserver
 import stat
-import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.support.small_disk import small_tmpfs
 from tests.support.station_process import StationProcess
 
 TOKEN = "far-token-0123456789"
@@ -191,15 +191,8 @@ def test_a_sync_into_another_station_keeps_the_file_already_there(tmp_path, far)
 @pytest.fixture
 def small_disk(tmp_path):
     """A 20 MiB tmpfs, mounted for this test only."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(disk)], check=True)
-    try:
+    with small_tmpfs(tmp_path / "disk", "20m") as disk:
         yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 def test_declared_sizes_are_reserved_against_the_disk_floor(tmp_path, small_disk):
