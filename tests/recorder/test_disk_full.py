@@ -13,6 +13,7 @@ from app.schemas import GroupIn, SourceIn
 from app.station import build_station, start_station, stop_station
 from recorder.frames import Demand
 from tests.conftest import decode_video, make_settings, wait_until
+from tests.support.small_disk import small_tmpfs
 
 PATTERN = "testsrc://testsrc2?size=640x360&rate=25&gop=1"
 
