@@ -13,11 +13,10 @@ import sqlite3
 import time
 from pathlib import Path
 
-import av
 import pytest
 
 from tests.conftest import decode_video
-from tests.support.small_disk import fill_up, small_tmpfs
+from tests.support.small_disk import decodable_frames, fill_up, small_tmpfs
 from tests.support.station_process import StationProcess
 
 PATTERN = "testsrc://testsrc2?size=320x240&rate=25&gop=1"
@@ -42,17 +41,6 @@ def _size(path: str) -> int:
     except OSError:
         return -1
 
-
-def _frames_until_error(path: str) -> int:
-    """Frames that decode: the disk filled mid-write, so the last packet may be cut short."""
-    count = 0
-    with av.open(path) as container:
-        try:
-            for _ in container.decode(video=0):
-                count += 1
-        except av.InvalidDataError:
-            pass
-    return count
 
 
 def _stored(db: Path, record_id: str) -> tuple:
@@ -112,7 +100,7 @@ def test_no_stale_recording_when_another_program_fills_the_disk(tmp_path: Path, 
                                              shown["size_bytes"], None)
         with sqlite3.connect(db) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert _frames_until_error(record["location"]) >= 25
+        assert decodable_frames(record["location"]) >= 25
 
         (again,) = _ok(st.call("POST", "/api/v1/record", {"tag_name": "after", "group_name": "g"}))
         time.sleep(1.5)

@@ -6,27 +6,16 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import av
 import pytest
 
 from app.schemas import GroupIn, SourceIn
 from app.station import build_station, start_station, stop_station
 from recorder.frames import Demand
 from tests.conftest import decode_video, make_settings, wait_until
-from tests.support.small_disk import small_tmpfs
+from tests.support.small_disk import decodable_frames, small_tmpfs
 
 PATTERN = "testsrc://testsrc2?size=640x360&rate=25&gop=1"
 
-
-def _frames_until_error(path: str) -> int:
-    count = 0
-    with av.open(path) as container:
-        try:
-            for _ in container.decode(video=0):
-                count += 1
-        except av.InvalidDataError:
-            pass  # the packet the disk had no room for
-    return count
 
 
 @pytest.fixture
@@ -53,7 +42,7 @@ def test_full_disk_fails_the_record_and_disturbs_nothing_else(tmp_path: Path, sm
         assert failed.end_utc is not None and failed.hash_md5
         assert not station.recordings.is_running("fill")
         # what was written before the disk filled still plays, up to the cut-off last packet
-        assert _frames_until_error(failed.location) > 10
+        assert decodable_frames(failed.location) > 10
 
         # the source, its live picture and the service carry on
         assert station.sources.get(src.id).status.value == "online"

@@ -1,6 +1,6 @@
 """A small filesystem of a test's own, to fill up: a tmpfs mounted for the test (needs root;
 the test is skipped elsewhere), always unmounted afterwards, and another program's way of
-taking its last byte."""
+taking its last byte, and what of a file cut off by it still decodes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import av
 import pytest
 
 
@@ -37,3 +38,15 @@ def fill_up(folder: Path, name: str = "another-program.bin") -> Path:
         except OSError:
             pass
     return filler
+
+
+def decodable_frames(path: str | Path) -> int:
+    """Frames of a file that decode, up to the packet a full disk cut short."""
+    count = 0
+    with av.open(str(path)) as container:
+        try:
+            for _ in container.decode(video=0):
+                count += 1
+        except av.InvalidDataError:
+            pass  # the packet the disk had no room for
+    return count
