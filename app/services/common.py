@@ -101,6 +101,14 @@ def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "untitled"
 
 
+def file_size(path: str | Path | None) -> int:
+    """Bytes of a record's file as it is now; 0 when there is none (deleted, never written)."""
+    try:
+        return Path(path).stat().st_size if path else 0
+    except OSError:
+        return 0
+
+
 def fsync_dir(folder: Path) -> None:
     """Make a rename inside `folder` durable (POSIX; elsewhere the rename is all there is)."""
     if os.name != "posix":

@@ -18,7 +18,7 @@ from app.errors import Conflict, InvalidInput, NotFound, StorageFull
 from app.events import RecordChanged
 from app.models import Record, utcnow
 from app.schemas import RecordOut
-from app.services.common import tag_by_name
+from app.services.common import file_size, tag_by_name
 from app.services.record_overlay import CATALOG_ERRORS, copy_row
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class RecordKeeping:
                 log.warning("retention: record %s is outside the storage folder (%s); kept",
                             record_id, path)
                 return False
-            size = _size(path)
+            size = file_size(path)
             if path is not None:
                 try:
                     path.unlink(missing_ok=True)
@@ -130,10 +130,3 @@ class RecordKeeping:
         storage = self.storage_dir.resolve()
         return (path.is_absolute() and ".." not in path.parts and not path.is_symlink()
                 and path.resolve().is_relative_to(storage))
-
-
-def _size(path: Path | None) -> int:
-    try:
-        return path.stat().st_size if path is not None else 0
-    except OSError:
-        return 0

@@ -16,7 +16,7 @@ from sqlmodel import func, select
 from app.errors import InvalidInput, NotFound
 from app.models import Record, Source, Tag
 from app.schemas import RecordOut, RecordStatus, TagOut, iso_utc
-from app.services.common import record_out, tag_by_name
+from app.services.common import file_size, record_out, tag_by_name
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -32,13 +32,6 @@ class RunningTag:
     since: datetime
     records: int
     size_bytes: int
-
-
-def _size(location: str | None) -> int:
-    try:
-        return Path(location).stat().st_size if location else 0
-    except OSError:
-        return 0
 
 
 
@@ -156,7 +149,7 @@ class RecordQueries:
         for tag, row in rows:
             if tag is None:
                 continue
-            size, begin = _size(row.location), aware(row.begin_utc or row.created_utc)
+            size, begin = file_size(row.location), aware(row.begin_utc or row.created_utc)
             current = tags.get(tag.name)
             if current is None:
                 tags[tag.name] = RunningTag(tag.name, begin, 1, size)
