@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 import av
-import cv2
 import numpy as np
+
+from recorder.imaging import encode_jpeg
 
 log = logging.getLogger(__name__)
 MAX_FRAME_WIDTH = 1280  # frames for display are scaled down to this width at most
@@ -54,13 +55,6 @@ def frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
         return frame.to_ndarray()
     return frame.to_ndarray(format="rgb24")
 
-
-def encode_jpeg(rgb: np.ndarray, quality: int = 80) -> bytes:
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
-                            [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise ValueError("JPEG encoding failed")
-    return data.tobytes()
 
 
 class FrameSlot:
@@ -154,6 +148,7 @@ class Decoder(threading.Thread):
         self._cond = threading.Condition()
         self._stopping = threading.Event()
         self._need_keyframe = True
+        self._primed = False  # the newest keyframe was handed over by prime() already
         self._codec: tuple[str, bytes | None] | None = None
         self._context: av.CodecContext | None = None
         self.decoded = 0
@@ -167,7 +162,7 @@ class Decoder(threading.Thread):
         demand = self.slot.demand
         keyframe = packet.is_keyframe
         if demand is Demand.NONE:
-            self._need_keyframe = True
+            self._need_keyframe, self._primed = True, False
             return
         if not keyframe and (demand is Demand.KEYFRAMES or self._need_keyframe):
             return
@@ -177,8 +172,21 @@ class Decoder(threading.Thread):
                 self._need_keyframe = True
                 if not keyframe:
                     return
-            self._need_keyframe = False
+            self._need_keyframe = self._primed = False
             self._queue.append((bytes(packet), codec_name, extradata, wall, wall + hold))
+            self._cond.notify()
+
+    def needs_priming(self) -> bool:
+        """A viewer is waiting for a picture that only the next keyframe would bring."""
+        return self._need_keyframe and not self._primed and self.slot.demand is not Demand.NONE
+
+    def prime(self, keyframe: bytes, codec_name: str, extradata: bytes | None, wall: float) -> None:
+        """Decode the newest keyframe (the reader keeps it for the pre-roll) now rather than
+        wait up to a GOP for the next one: a tile opened between keyframes shows a picture at
+        once, not seconds later. Frames after it still wait for the next keyframe."""
+        with self._cond:
+            self._primed = True
+            self._queue.append((keyframe, codec_name, extradata, wall, wall))
             self._cond.notify()
 
     def stop(self) -> None:

@@ -35,7 +35,8 @@ from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import av
-import cv2
+
+from recorder.imaging import burn_text
 
 READ_TIMEOUT_S = 5.0
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "srt", "udp", "tcp")
@@ -260,10 +261,9 @@ class TestPatternInput(PacketInput):
         now = time.time()
         text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)) + f".{int(now % 1 * 10)}"
         scale = max(0.5, self.config.height / 480)
-        y = int(self.config.height - 16 * scale)
-        for colour, thick in ((0, 5), (255, 2)):
-            cv2.putText(planes, text, (int(12 * scale), y), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                        colour, max(1, int(thick * scale)), cv2.LINE_AA)
+        luma = planes[:self.config.height]
+        burn_text(luma, text, (int(12 * scale), int(self.config.height - 16 * scale)),
+                  int(26 * scale))
         out = av.VideoFrame.from_ndarray(planes, format="yuv420p")
         out.pts, out.time_base = frame.pts, frame.time_base
         return out

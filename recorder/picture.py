@@ -18,9 +18,9 @@ from typing import Iterator
 
 import aiohttp
 import av
-import cv2
 import numpy as np
 
+from recorder.imaging import PictureError, picture_size
 from recorder.inputs import InputError, PacketInput
 
 MAX_JPEG_BYTES = 16 << 20
@@ -138,7 +138,7 @@ class PictureInput(PacketInput):
 
 
 def jpeg_size(data: bytes) -> tuple[int, int]:
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise InputError("the snapshot is not a valid JPEG")
-    return image.shape[1], image.shape[0]
+    try:
+        return picture_size(data)
+    except PictureError:
+        raise InputError("the snapshot is not a valid JPEG") from None

@@ -8,10 +8,9 @@ import time
 from fractions import Fraction
 
 import av
-import cv2
 import numpy as np
 
-from recorder.frames import encode_jpeg
+from recorder.imaging import burn_text, encode_jpeg
 
 
 def make_test_image(width: int = 640, height: int = 360) -> bytes:
@@ -20,8 +19,8 @@ def make_test_image(width: int = 640, height: int = 360) -> bytes:
     rgb = np.dstack([np.tile(x, (height, 1)), np.tile(y[:, None], (1, width)),
                      np.full((height, width), 128, np.uint8)])
     rgb = np.ascontiguousarray(rgb)
-    cv2.putText(rgb, time.strftime("Recording Station %H:%M:%S"), (20, height // 2),
-                cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2, cv2.LINE_AA)
+    burn_text(rgb, time.strftime("Recording Station %H:%M:%S"), (20, height // 2), 30,
+              fill=(255, 255, 255), outline=(0, 0, 0))
     return encode_jpeg(rgb)
 
 
@@ -39,3 +38,21 @@ def make_test_video(seconds: float = 1.0, rate: int = 25) -> bytes:
             out.mux(stream.encode(frame.reformat(format="yuv420p")))
         out.mux(stream.encode(None))
     return buffer.getvalue()
+
+
+def describe_video(data: bytes) -> tuple[int, float, int, int]:
+    """Decode every frame of an MP4 held in memory: (frames, seconds spanned, width, height).
+    Raises av.FFmpegError when the file does not decode."""
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        frames, first, last = 0, None, None
+        width = height = 0
+        for frame in container.decode(stream):
+            frames += 1
+            width, height = frame.width, frame.height
+            if frame.time is not None:
+                first = frame.time if first is None else min(first, frame.time)
+                last = frame.time if last is None else max(last, frame.time)
+        rate = float(stream.average_rate or stream.guessed_rate or 25)
+        seconds = (last - first + 1 / rate) if first is not None else 0.0
+    return frames, seconds, width, height

@@ -25,7 +25,8 @@ from app.models import Record, Source
 from app.schemas import HttpPicture, SourceIn, SourceModel, SourceOut, unmask_picture, unmask_uri_password
 from app.services.common import get_source, source_out
 from app.uri_policy import PICTURE_SCHEMES, SOURCE_SCHEMES, check_uri, media_path
-from recorder.frames import FrameSlot, encode_jpeg
+from recorder.frames import FrameSlot
+from recorder.imaging import encode_jpeg
 from recorder.inputs import UNREACHABLE, InputError, RefusedInput, file_path
 from recorder.manager import LiveStats, RecorderManager, UnknownSource
 from recorder.picture import PictureSpec
