@@ -362,9 +362,18 @@ class SourceWorker(threading.Thread):
                 for forward in self._forwards.values():
                     forward.write(packet, wall, self._session, source)
             if is_video:
+                if not packet.is_keyframe and self.decoder.needs_priming():
+                    self._prime_decoder(codec_name, extradata)
                 self.decoder.offer(packet, codec_name, extradata, wall, source.latency)
                 self._count_frame()
         self._close_input()
+
+    def _prime_decoder(self, codec_name: str, extradata: bytes | None) -> None:
+        with self._lock:
+            group = self.preroll.newest_group()
+            key = (bytes(group[0][0]), group[0][1]) if group else None
+        if key is not None:
+            self.decoder.prime(key[0], codec_name, extradata, key[1])
 
     def _open(self) -> PacketInput:
         """Open the input; a failure says only what `public_reason` allows (the details go

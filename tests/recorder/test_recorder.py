@@ -126,3 +126,20 @@ def test_sigkill_mid_file_leaves_a_decodable_file(tmp_path):
         proc.wait()
     info = decode_video(path)
     assert info["frames"] >= 50 and info["monotonic"]
+
+
+def test_a_new_viewer_sees_the_newest_keyframe_at_once(manager):
+    """A tile opened between two keyframes shows the last one now, not a GOP later: with a
+    keyframe every 4 s, a viewer arriving 1 s after one gets a picture within a second, and
+    it is that keyframe's picture (decoded once; frames after it wait for the next keyframe)."""
+    manager.ensure_source(SourceSpec(5, "long-gop", "testsrc://testsrc2?size=320x240&rate=25&gop=4"))
+    wait_until(lambda: manager.status(5)[0] == "online", 10, message="online")
+    slot = manager.frames(5)
+    time.sleep(1.0)  # the first keyframe came at once; the next is 3 s away
+    asked = time.time()
+    slot.watch(Demand.KEYFRAMES)
+    frame = slot.wait_newer(0, 1.0)
+    assert frame is not None, "no picture until the next keyframe"
+    assert frame.wall_time < asked - 0.5, "the picture must be the keyframe already received"
+    time.sleep(1.5)
+    assert slot.latest().seq == frame.seq, "only that keyframe until the next one"
