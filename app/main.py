@@ -2,6 +2,7 @@
 shutdown in reverse. Everything the station is made of is built here and nowhere else.
 
     recording-station [--headless] [--host H] [--port N] [--data-dir DIR] [--no-demo] [--version]
+                      [--self-test]
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-demo", dest="demo", action="store_false", default=None,
                         help="do not create the test-pattern demo sources on an empty catalog")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="record 3 s of a test pattern on a throwaway station through the API, "
+                             "download and decode it; exit 0 only if every step worked")
     return parser.parse_args(argv)
 
 
@@ -78,6 +82,10 @@ def run_gui(station: Station, api_url: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.self_test:
+        from app.self_test import run_self_test
+
+        return run_self_test()
     try:
         settings: Settings = load_settings(host=args.host, port=args.port, data_dir=args.data_dir,
                                            headless=args.headless, demo=args.demo)
