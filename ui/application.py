@@ -21,6 +21,7 @@ from ui.theme import apply_theme
 def ensure_application() -> QApplication:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Recording Station")
+    app.setDesktopFileName("recording-station")  # the menu entry a taskbar groups it under
     app.setWindowIcon(icon("app"))
     apply_theme(app)
     return app
@@ -34,7 +35,7 @@ def run_gui(station: Station, api_url: str) -> int:
     window.show()
 
     def on_signal(_signum, _frame) -> None:
-        window.close()
+        window.close_for_signal()
         app.quit()
 
     signal.signal(signal.SIGTERM, on_signal)

@@ -281,6 +281,14 @@ class MainWindow(QMainWindow):
         self._quitting = True
         self.close()
 
+    def close_for_signal(self) -> bool:
+        """SIGTERM or SIGINT (a logout, `systemctl stop`, `kill`): nobody is there to answer
+        "Recordings are running", and a question on screen would hang the shutdown until the
+        sender kills the station mid-file. Quit as "Stop and quit" does: the station finishes
+        every recording (MD5, catalog) on its way out."""
+        self._closing_confirmed = True
+        return self.close()
+
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
         if self.running_count() and not getattr(self, "_closing_confirmed", False):
             choice = self.ask_close_choice()

@@ -196,6 +196,20 @@ def test_status_bar_url_token_and_disk(qtbot, window, station):
     assert bar.cpu_label.text().startswith("CPU ")
 
 
+def test_a_signal_closes_without_asking_even_while_recording(qtbot, window, station, monkeypatch):
+    """SIGTERM at logout must not wait for an answer nobody gives (the installed package's
+    test hung there when the signal came while the window still showed a recording)."""
+    station.recordings.start("night", "wall")
+    qtbot.waitUntil(lambda: window.running_count() == 2, timeout=5000)
+    window.setProperty("close_choice", None)
+
+    def asked():
+        raise AssertionError("a signal must not ask")
+    monkeypatch.setattr(window, "ask_close_choice", asked)
+    assert window.close_for_signal()
+    assert not window.isVisible()
+
+
 def test_closing_while_recording_can_keep_the_station_running(qtbot, window, station):
     station.recordings.start("night", "wall")
     qtbot.waitUntil(lambda: window.running_count() == 2, timeout=5000)
