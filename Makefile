@@ -6,23 +6,25 @@ PYTHON    ?= python3
 STAMP     := $(VENV)/.installed
 APT_STAMP := $(VENV)/.apt-installed
 
+# The X/GL libraries Qt loads even when it renders offscreen: one list, which the Debian
+# package also declares as Depends.
+RUN_DEB := $(shell grep -v '^\#' resources/packaging/runtime-debs.txt)
 # Debian packages the tests need: the GStreamer RTSP test camera (run with the system Python),
-# the X/GL libraries Qt loads even when it renders offscreen, and nginx-rtmp (the RTMP server
-# live forwarding is tested against).
+# Qt's libraries, and nginx-rtmp (the RTMP server live forwarding is tested against).
 TEST_DEB := gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp python3-gi gir1.2-gst-plugins-base-1.0 \
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
-	gstreamer1.0-plugins-ugly gstreamer1.0-x xvfb xauth nginx-light libnginx-mod-rtmp \
-	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 \
-	libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-xkb1 libxkbcommon-x11-0 \
-	libegl1 libgl1 libfontconfig1 libdbus-1-3
-RUN_DEB := libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 \
-	libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-xkb1 libxkbcommon-x11-0 \
-	libegl1 libgl1 libfontconfig1 libdbus-1-3
+	gstreamer1.0-plugins-ugly gstreamer1.0-x xvfb xauth nginx-light libnginx-mod-rtmp $(RUN_DEB)
+# `make dist`: binutils (strip, readelf, objdump), chrpath, gcc (ICU's stub), dpkg-deb.
+DIST_DEB := binutils chrpath gcc libc6-dev dpkg libpython3.11 $(RUN_DEB)
+# `make dist-check`: the installed package under test (lintian, the desktop entry, the systemd
+# unit, the window on a virtual screen).
+CHECK_DEB := lintian desktop-file-utils systemd xvfb xauth x11-apps $(RUN_DEB)
+DEB_FILE   = dist/recording-station_$(shell $(PY) -c 'import app; print(app.__version__)')_$(shell dpkg --print-architecture).deb
 
 # The recorder benchmark (issue #3) also runs the ffmpeg CLI, its baseline.
 BENCH_ARGS ?= --streams 8,32 --seconds 60
 
-.PHONY: run test lint clean venv bench
+.PHONY: run test lint clean venv bench dist dist-check
 
 run: $(STAMP)
 	@bash .ci/apt-ensure $(RUN_DEB)
@@ -37,6 +39,16 @@ bench: $(STAMP)
 	@bash .ci/apt-ensure $(TEST_DEB) ffmpeg
 	$(PY) tests/bench/bench_recorder.py $(BENCH_ARGS)
 
+# The packaged installer (resources/packaging/): a PyInstaller bundle, then a .deb in dist/.
+dist: $(STAMP)
+	@bash .ci/apt-ensure $(DIST_DEB)
+	$(PY) resources/packaging/build.py
+
+# Install that package on this machine, use it, remove it (root; CI runs it after `make test`).
+dist-check: dist
+	@bash .ci/apt-ensure $(CHECK_DEB)
+	RS_DEB=$(DEB_FILE) $(PY) -m pytest -p no:cacheprovider -v tests/packaging $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
@@ -45,8 +57,8 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[test]'
+	$(PIP) install -q -e '.[test,dist]'
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info
