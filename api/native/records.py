@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 from aiohttp import hdrs, web
@@ -54,27 +55,47 @@ async def get_record(request: web.Request) -> web.Response:
     return ok(await call(request.app[STATION].recordings.get, request.match_info["record_id"]))
 
 
+# The seed writes the Range header as `Number-Number`, without the `bytes=` unit
+# (`range: Численный-Численный`); a client written from it sends `Range: 0-1023`.
+SEED_RANGE = re.compile(r"\s*(\d+-\d*|-\d+)\s*")
+
+
+def seed_range(value: str) -> str:
+    """The `Range` header as RFC 9110 writes it: the seed's bare `a-b`, `a-` or `-n` gets
+    the `bytes=` unit it means; anything else is left for aiohttp to judge."""
+    match = SEED_RANGE.fullmatch(value)
+    return f"bytes={match.group(1)}" if match else value
+
+
 class VideoFile(web.FileResponse):
     """A recording's file. `If-Range` is decided here, as RFC 9110 says: the range applies
     only when the client's strong ETag or date matches the file now, otherwise the whole file
-    comes back with 200 (aiohttp alone honours dates only, and no ETag)."""
+    comes back with 200 (aiohttp alone honours dates only, and no ETag). A `Range` in the
+    seed's bare form is read as bytes (`seed_range`)."""
 
     def __init__(self, path: Path, **kwargs) -> None:
         super().__init__(path, **kwargs)
         self.video_path = Path(path)
 
     async def prepare(self, request: web.BaseRequest):
+        if self.prepared:
+            return await super().prepare(request)
         if_range = request.headers.get(hdrs.IF_RANGE)
-        if if_range is not None and not self.prepared:
+        ranges = request.headers.get(hdrs.RANGE)
+        if if_range is None and (ranges is None or seed_range(ranges) == ranges):
+            return await super().prepare(request)
+        headers = CIMultiDict((k, v) for k, v in request.headers.items()
+                              if k.lower() not in ("if-range", "range"))
+        if ranges is not None:
+            headers[hdrs.RANGE] = seed_range(ranges)
+        if if_range is not None:
             try:
                 st = await asyncio.get_running_loop().run_in_executor(None, self.video_path.stat)
             except OSError:
                 st = None  # gone: FileResponse answers 404 itself
-            headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() != "if-range")
             if st is None or not _range_still_valid(if_range.strip(), st, request):
                 headers.popall(hdrs.RANGE, None)
-            request = request.clone(headers=headers)
-        return await super().prepare(request)
+        return await super().prepare(request.clone(headers=headers))
 
 
 def _range_still_valid(if_range: str, st, request: web.BaseRequest) -> bool:
@@ -168,7 +189,8 @@ def setup(app: web.Application) -> None:
               description="Single byte ranges (206 with `Content-Range`; 416 when unsatisfiable), "
                           "`ETag` and `If-Range`. A file still being recorded is served up to its "
                           "current size.", path_types=rid, binary=Binary("video/mp4"),
-              headers={"Range": "`bytes=a-b`, `bytes=a-` or `bytes=-n`",
+              headers={"Range": "`bytes=a-b`, `bytes=a-` or `bytes=-n`; the seed's bare "
+                                 "`a-b` (also `a-`, `-n`) means the same bytes",
                        "If-Range": "an ETag or date: the range applies only if the file is unchanged"},
               extra_responses=PARTIAL)
     add_route(app, "DELETE", "/api/v1/record/{record_id}/file", delete_file,

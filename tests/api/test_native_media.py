@@ -91,6 +91,35 @@ async def test_ranges_etag_and_if_range_on_a_finished_file(client):
     assert resp.status == 304
 
 
+async def test_the_seeds_bare_range_is_served_as_bytes(client):
+    """The seed writes `Range` as `Number-Number` (no `bytes=`): a client built from it
+    gets the same 206 a `bytes=` range gets, not a 416."""
+    await _source_in_group(client, "cam", "g")
+    record = await _record(client, "t", "g", 1.2)
+    url = f"/api/v1/record/{record['id']}/video"
+    full = await client.get(url)
+    body, etag = await full.read(), full.headers["ETag"]
+    size = len(body)
+    assert size > 2048
+    for header, start, end in (("0-1023", 0, 1023), ("100-199", 100, 199),
+                               (f"{size - 10}-", size - 10, size - 1),
+                               ("-500", size - 500, size - 1)):
+        resp = await client.get(url, headers={"Range": header})
+        assert resp.status == 206, header
+        assert resp.headers["Content-Range"] == f"bytes {start}-{end}/{size}", header
+        assert await resp.read() == body[start:end + 1], header
+        same = await client.get(url, headers={"Range": f"bytes={header}"})
+        assert same.status == 206 and await same.read() == body[start:end + 1], header
+    # Bare or not, a range outside the file is unsatisfiable ...
+    resp = await client.get(url, headers={"Range": f"{size + 5}-{size + 10}"})
+    assert resp.status == 416 and resp.headers["Content-Range"] == f"bytes */{size}"
+    # ... and If-Range still decides whether the bare range applies.
+    resp = await client.get(url, headers={"Range": "0-99", "If-Range": etag})
+    assert resp.status == 206 and await resp.read() == body[:100]
+    resp = await client.get(url, headers={"Range": "0-99", "If-Range": '"0123-stale"'})
+    assert resp.status == 200 and await resp.read() == body
+
+
 async def test_a_file_still_recording_is_served_up_to_its_current_size(client, station):
     await _source_in_group(client, "cam", "g")
     started = (await (await client.post("/api/v1/record", json={"tag_name": "live", "group_name": "g"})).json())[0]
