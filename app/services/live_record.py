@@ -134,8 +134,9 @@ class LiveRecordService:
         self._notify(task, "RECORD_START")
         self._notify(task, "RECORD_NEW_FILE_START")
         self._watch.watch(record.id, source_id, self.interrupt_s, self._interrupted)
-        if self.recordings.get(record.id).status.value != "recording":  # stopped meanwhile
-            self._ended(record.id, self.recordings.get(record.id).status.value)
+        status = self.recordings.get(record.id).status.value  # stopped meanwhile?
+        if status != "recording":
+            self._ended(record.id, status)
         return record
 
     def stop(self, project_id: str, publish_domain: str, app: str, stream: str) -> RecordOut:
