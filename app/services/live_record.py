@@ -22,8 +22,6 @@ import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import av
-
 from app.catalog import Catalog
 from app.errors import InvalidInput, NotFound
 from app.events import EventBus, RecordingStarted, RecordingStopped
@@ -35,6 +33,7 @@ from app.services.recordings import RecordingService
 from app.services.streams import member_by_name
 from app.uri_policy import CALLBACK_SCHEMES, check_uri
 from recorder.manager import RecorderManager
+from recorder.probe import video_size
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +72,6 @@ class LiveTask:
 def huawei_time(iso: str | None) -> str | None:
     """`2026-11-21T10:15:04Z`, the callbacks' time format (no fraction)."""
     return iso[:19] + "Z" if iso else None
-
-
-def video_size(path: str | None) -> tuple[int | None, int | None]:
-    try:
-        with av.open(str(path)) as container:
-            ctx = container.streams.video[0].codec_context
-            return ctx.width, ctx.height
-    except (av.FFmpegError, OSError, IndexError, TypeError):
-        return None, None
 
 
 class LiveRecordService:
