@@ -4,6 +4,12 @@ One lock serialises start and stop, and a unique `running_key` per (source, tag)
 in the database, so any number of concurrent requests from the GUI and the API dialects end
 with exactly one running record per source and tag.
 
+A record is committed before its file opens: the recorder starts only on a record the
+catalog holds (a catalog that cannot be written starts nothing), and a file the recorder then
+cannot start leaves its record `failed`, never a file no record points to. Events are
+published once the lock is released, so a subscriber may call back into the service (or
+wait for a thread that does) without deadlocking.
+
 A recording ends whatever the catalog does: a record whose end cannot be committed (disk
 full, database locked) is kept in memory with its true state (`RecordOverlay`), which every
 read of this service shows (`RecordQueries`) and a retry thread writes once the catalog
@@ -17,6 +23,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -24,7 +31,7 @@ from sqlmodel import select
 
 from app.catalog import Catalog
 from app.errors import Conflict, InvalidInput, NotFound, StorageFull
-from app.events import EventSink, RecordingStarted, RecordingStopped
+from app.events import Event, EventSink, RecordingStarted, RecordingStopped
 from app.ffmpeg_cmd import profile_of
 from app.models import GroupSource, Record, Source, Tag, utcnow
 from app.schemas import RecordOut, SourceModel, iso_utc
@@ -36,7 +43,7 @@ from app.services.record_overlay import CATALOG_ERRORS, RecordOverlay, copy_row
 from app.services.recording_controls import RecordingControls
 from app.services.rollover import RecordingRollover, wall_utc
 from recorder.encoding import COPY, EncodeProfile
-from recorder.manager import RecorderManager
+from recorder.manager import RecorderManager, UnknownSource
 from recorder.mp4file import RecordingResult, file_md5, free_bytes, probe_duration
 
 log = logging.getLogger(__name__)
@@ -55,6 +62,16 @@ def _profile(source: Source) -> EncodeProfile:
 
 class AlreadyRecording(Conflict):
     """The source records under that tag already (`start_one`)."""
+
+
+@dataclass
+class _NewFile:
+    """A record committed as `recording` whose file the recorder is yet to start."""
+
+    row: Record
+    path: Path
+    profile: EncodeProfile
+    next_file: Callable[[], tuple[str, Path]]
 
 
 _utc = wall_utc
@@ -103,44 +120,40 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
 
     # --- start ---------------------------------------------------------------------
     @contextmanager
-    def _starting(self) -> Iterator[tuple[object, list[tuple[int, str, Path]]]]:
+    def _starting(self) -> Iterator[object]:
         """The unit of work of a start: what waits in memory is written first (so the
-        session sees the true running records), and should anything fail before the commit
-        (a refusal, a catalog that cannot be written), the files opened meanwhile are closed
-        and removed: nothing records without its row."""
-        opened: list[tuple[int, str, Path]] = []
+        session sees the true running records). Nothing records yet while it is open: the
+        files start after the commit (`_open_files`), so a refusal or a catalog that cannot
+        be written (507) leaves nothing behind."""
         try:
             with self._overlay.unit() as s:
-                yield s, opened
-        except BaseException as exc:
-            for source_id, record_id, path in opened:
-                try:
-                    self.recorder.stop_recording(source_id, record_id)
-                    path.unlink(missing_ok=True)
-                except Exception:  # noqa: BLE001 - the others still have to be undone
-                    log.exception("could not undo the start of record %s", record_id)
-            if isinstance(exc, CATALOG_ERRORS):
-                text = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-                log.error("not starting a recording: the catalog cannot be written (%s)", text)
-                raise StorageFull(f"the catalog cannot be written ({text}): not starting a "
-                                  "recording") from exc
-            raise
+                yield s
+        except CATALOG_ERRORS as exc:
+            text = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            log.error("not starting a recording: the catalog cannot be written (%s)", text)
+            raise StorageFull(f"the catalog cannot be written ({text}): not starting a "
+                              "recording") from exc
 
     def start(self, tag_name: str, group_name: str, model: SourceModel | str | None = None,
               origin: str = "core") -> list[RecordOut]:
         """Start every source of the group (of `model`, if given) under the tag.
         Idempotent per source: one already recording under this tag is left as it is."""
         model = SourceModel(model) if model else None
-        with self._lock, self._starting() as (s, opened):
-            group = group_by_name(s, group_name)
-            stmt = (select(Source).join(GroupSource, GroupSource.source_id == Source.id)
-                    .where(GroupSource.group_id == group.id).order_by(Source.id))
-            sources = [src for src in s.exec(stmt).all() if model is None or src.model == model.value]
-            if not sources:
-                raise InvalidInput(f"group {group_name!r} has no sources"
-                                   + (f" of model {model.value}" if model else ""), field="group_name")
-            result, started = self._start_sources(s, opened, tag_name, sources, field="group_name")
-        self._announce(started, tag_name, origin)
+        events: list[Event] = []
+        with self._lock:
+            with self._starting() as s:
+                group = group_by_name(s, group_name)
+                stmt = (select(Source).join(GroupSource, GroupSource.source_id == Source.id)
+                        .where(GroupSource.group_id == group.id).order_by(Source.id))
+                sources = [src for src in s.exec(stmt).all()
+                           if model is None or src.model == model.value]
+                if not sources:
+                    raise InvalidInput(f"group {group_name!r} has no sources"
+                                       + (f" of model {model.value}" if model else ""),
+                                       field="group_name")
+                rows, new = self._new_records(s, tag_name, sources, field="group_name")
+            result = self._open_files(rows, new, tag_name, origin, events)
+        self._publish(events)
         return result
 
     def start_sources(self, tag_name: str, source_ids: list[int], origin: str = "core") -> list[RecordOut]:
@@ -149,16 +162,19 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
             raise InvalidInput("a tag name is required", field="tag_name", kind="missing")
         if not source_ids:
             raise InvalidInput("choose at least one source", field="source_ids", kind="missing")
-        with self._lock, self._starting() as (s, opened):
-            sources = []
-            for source_id in sorted(set(source_ids)):
-                src = s.get(Source, source_id)
-                if src is None:
-                    raise NotFound("source", source_id, field="source_ids")
-                sources.append(src)
-            result, started = self._start_sources(s, opened, tag_name.strip(), sources,
-                                                  field="source_ids")
-        self._announce(started, tag_name.strip(), origin)
+        tag_name = tag_name.strip()
+        events: list[Event] = []
+        with self._lock:
+            with self._starting() as s:
+                sources = []
+                for source_id in sorted(set(source_ids)):
+                    src = s.get(Source, source_id)
+                    if src is None:
+                        raise NotFound("source", source_id, field="source_ids")
+                    sources.append(src)
+                rows, new = self._new_records(s, tag_name, sources, field="source_ids")
+            result = self._open_files(rows, new, tag_name, origin, events)
+        self._publish(events)
         return result
 
     def start_one(self, tag_name: str, source_id: int, *, profile: EncodeProfile | None = None,
@@ -166,33 +182,36 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
         """Start one source under the tag, encoded by `profile` (default: the source's own)
         into `file_name` inside the tag's folder (default: the usual name). Unlike `start`,
         a source already recording under the tag is refused with `AlreadyRecording`."""
-        with self._lock, self._starting() as (s, opened):
-            src = s.get(Source, source_id)
-            if src is None:
-                raise NotFound("source", source_id, field="source_id")
-            tag = tag_by_name(s, tag_name)
-            if tag is not None and s.exec(select(Record.id).where(
-                    Record.running_key == f"{src.id}:{tag.id}")).first() is not None:
-                raise AlreadyRecording(f"source {src.name!r} already records under tag "
-                                       f"{tag_name!r}", field="source_id")
-            (out,), started = self._start_sources(s, opened, tag_name, [src], field="source_id",
-                                                  profile=profile, file_name=file_name)
-        self._announce(started, tag_name, origin)
+        events: list[Event] = []
+        with self._lock:
+            with self._starting() as s:
+                src = s.get(Source, source_id)
+                if src is None:
+                    raise NotFound("source", source_id, field="source_id")
+                tag = tag_by_name(s, tag_name)
+                if tag is not None and s.exec(select(Record.id).where(
+                        Record.running_key == f"{src.id}:{tag.id}")).first() is not None:
+                    raise AlreadyRecording(f"source {src.name!r} already records under tag "
+                                           f"{tag_name!r}", field="source_id")
+                rows, new = self._new_records(s, tag_name, [src], field="source_id",
+                                              profile=profile, file_name=file_name)
+            (out,) = self._open_files(rows, new, tag_name, origin, events)
+        self._publish(events)
         return out
 
-    def _announce(self, started: list[tuple[str, int]], tag_name: str, origin: str) -> None:
-        for record_id, source_id in started:
-            self.bus.publish(RecordingStarted(record_id, source_id, tag_name, origin))
+    def _publish(self, events: list[Event]) -> None:
+        """Outside the lock, always: a subscriber runs on this thread and may hand the
+        event to another that calls this service."""
+        for event in events:
+            self.bus.publish(event)
 
-    def _start_sources(self, s, opened: list, tag_name: str, sources: list[Source], *,
-                       field: str, profile: EncodeProfile | None = None,
-                       file_name: str | None = None,
-                       ) -> tuple[list[RecordOut], list[tuple[str, int]]]:
-        """Inside the lock and the caller's unit of work: a record per source not yet
-        recording under the tag. Returns the records and the (record, source) pairs started,
-        whose events the caller publishes once the catalog has committed them; `opened`
-        collects the files opened, for `_starting` to undo."""
-        started: list[tuple[str, int]] = []
+    def _new_records(self, s, tag_name: str, sources: list[Source], *, field: str,
+                     profile: EncodeProfile | None = None, file_name: str | None = None,
+                     ) -> tuple[list[Record], list[_NewFile]]:
+        """Inside the lock and the caller's unit of work: a `recording` record per source
+        not yet recording under the tag, with the file it is to be written to. Returns every
+        record (the ones already running included) and the new files, which the recorder
+        starts only once the unit of work has committed them (`_open_files`)."""
         tag = tag_by_name(s, tag_name)
         if tag is None:
             tag = Tag(name=tag_name)
@@ -201,7 +220,7 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
         # One query for what already records under the tag (a group of 32 starts in one go).
         keys = [f"{src.id}:{tag.id}" for src in sources]
         running = {r.running_key: r for r in s.exec(select(Record).where(Record.running_key.in_(keys)))}
-        # Every check before the first file opens: a refusal starts nothing at all.
+        # Every check before the first record: a refusal starts nothing at all.
         idle = [src for src, key in zip(sources, keys) if key not in running]
         for src in idle:
             if not self.recorder.has_source(src.id):
@@ -210,6 +229,7 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
         if idle:
             self._check_disk()
         rows: list[Record] = []
+        new: list[_NewFile] = []
         folder = self.storage_dir / safe_name(tag_name)
         for src, key in zip(sources, keys):
             existing = running.get(key)
@@ -220,29 +240,62 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
                          running_key=key, source_snapshot=source_snapshot(src), begin_utc=utcnow())
             stem, suffix = (Path(file_name).stem, Path(file_name).suffix or ".mp4") if file_name \
                 else (safe_name(src.name), ".mp4")
-            path = folder / file_name if file_name else self.file_path(folder, stem, row.id)
+            path = folder / file_name if file_name else self.file_path(folder, stem, row.id,
+                                                                       at=row.begin_utc)
             row.location = str(path)
-            begin = self.recorder.start_recording(src.id, row.id, path, profile or _profile(src),
-                                                  next_file=self.next_file(folder, stem, suffix))
-            opened.append((src.id, row.id, path))
-            if begin is not None:
-                row.begin_utc = _utc(begin)
             s.add(row)
             rows.append(row)
-            started.append((row.id, src.id))
+            new.append(_NewFile(row, path, profile or _profile(src),
+                                self.next_file(folder, stem, suffix)))
         s.flush()
-        return [self._out(s, r) for r in rows], started
+        return rows, new
+
+    def _open_files(self, rows: list[Record], new: list[_NewFile], tag_name: str, origin: str,
+                    events: list[Event]) -> list[RecordOut]:
+        """After the commit, inside the lock: the recorder starts each new record's file.
+        The record's begin becomes the file's (the pre-roll's first keyframe); a file the
+        recorder cannot start leaves its record `failed` with the reason, as a recorder's
+        failure does (`fail`). Collects the events for the caller to publish."""
+        changed: list[Record] = []
+        for item in new:
+            row = item.row
+            try:
+                begin = self.recorder.start_recording(row.source_id, row.id, item.path,
+                                                      item.profile, next_file=item.next_file)
+            except Exception as exc:  # noqa: BLE001 - whatever it is, the record must say so
+                reason = "the recorder could not start the file: " + (
+                    "the source is no longer being read" if isinstance(exc, UnknownSource)
+                    else f"{type(exc).__name__}: {exc}")
+                log.error("record %s: %s", row.id, reason)
+                self._apply(row, RecordingResult(item.path, None, None, 0.0, 0, None, 0,
+                                                 error=reason), reason)
+                changed.append(row)
+                events.append(RecordingStopped(row.id, row.source_id, tag_name, row.status,
+                                               "recorder"))
+                continue
+            if begin is not None:
+                row.begin_utc = _utc(begin)
+                changed.append(row)
+            events.append(RecordingStarted(row.id, row.source_id, tag_name, origin))
+        if changed:
+            self._save(changed)  # kept in memory, and shown, if the catalog cannot take it
+        with self.catalog.session() as s:
+            return [self._out(s, row) for row in rows]
 
     # --- stop ----------------------------------------------------------------------
     def stop_record(self, record_id: str, origin: str = "core") -> RecordOut:
         """Finalize one running record (a record already stopped is returned as it is)."""
+        events: list[Event] = []
         with self._lock:
-            return self._finalize(record_id, origin=origin)
+            out = self._finalize(record_id, events, origin=origin)
+        self._publish(events)
+        return out
 
     def stop(self, tag_name: str, model: SourceModel | str | None = None,
              origin: str = "core") -> list[RecordOut]:
         """Stop the tag's running records (of `model`, if given); returns them finalized."""
         model = SourceModel(model) if model else None
+        events: list[Event] = []
         with self._lock:
             with self.catalog.session() as s:
                 tag = tag_by_name(s, tag_name)
@@ -251,7 +304,10 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
                 rows = [r for r in self._running_rows(s, tag.id)
                         if model is None or r.model == model.value]
             closed = self._close_files(rows)
-            return [self._finalize(r.id, origin=origin, result=closed.get(r.id)) for r in rows]
+            out = [self._finalize(r.id, events, origin=origin, result=closed.get(r.id))
+                   for r in rows]
+        self._publish(events)
+        return out
 
     def _close_files(self, rows: list[Record]) -> dict[str, RecordingResult | None]:
         """Close the recorder's files of these records side by side: most of a stop is the
@@ -267,23 +323,31 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
 
     def stop_all(self) -> list[RecordOut]:
         """Finalize every running record (station shutdown)."""
+        events: list[Event] = []
         with self._lock:
             with self.catalog.session() as s:
                 rows = self._running_rows(s)
             closed = self._close_files(rows)
-            return [self._finalize(r.id, origin="shutdown", result=closed.get(r.id)) for r in rows]
+            out = [self._finalize(r.id, events, origin="shutdown", result=closed.get(r.id))
+                   for r in rows]
+        self._publish(events)
+        return out
 
     def fail(self, record_id: str, reason: str) -> RecordOut:
         """The recorder lost the file (disk full ...), or the storage guard stops it: close
         it and mark the record failed. (The recorder reports a failure of a file it rolled
         over to only after `on_rollover` created its record.)"""
+        events: list[Event] = []
         with self._lock:
-            return self._finalize(record_id, origin="recorder", error=reason)
+            out = self._finalize(record_id, events, origin="recorder", error=reason)
+        self._publish(events)
+        return out
 
-    def _finalize(self, record_id: str, *, origin: str, error: str | None = None,
-                  result: RecordingResult | None = None) -> RecordOut:
+    def _finalize(self, record_id: str, events: list[Event], *, origin: str,
+                  error: str | None = None, result: RecordingResult | None = None) -> RecordOut:
         """Close the record's file (unless `result` says how it closed) and store the end;
-        stored in memory if the catalog cannot take it (`_save`)."""
+        stored in memory if the catalog cannot take it (`_save`). The RecordingStopped
+        goes into `events`, which the caller publishes once it has released the lock."""
         with self.catalog.session() as s:
             row = copy_row(self._row(s, record_id))
         if row.status != "recording":
@@ -298,8 +362,8 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
         with self.catalog.session() as s:
             tag = s.get(Tag, row.tag_id)
             out = self._out(s, row)
-        self.bus.publish(RecordingStopped(record_id, row.source_id or 0, tag.name if tag else "",
-                                          out.status.value, origin))
+        events.append(RecordingStopped(record_id, row.source_id or 0, tag.name if tag else "",
+                                       out.status.value, origin))
         return out
 
     @staticmethod

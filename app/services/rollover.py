@@ -51,10 +51,14 @@ class RecordingRollover:
 
     # --- naming ----------------------------------------------------------------------
     @staticmethod
-    def file_path(folder: Path, stem: str, record_id: str, suffix: str = ".mp4") -> Path:
-        """`<tag folder>/<stem>_<local time>_<id[:8]>.mp4`: the usual name of a file."""
-        now = datetime.now().strftime("%Y%m%dT%H%M%S")
-        return folder / f"{stem}_{now}_{record_id[:8]}{suffix}"
+    def file_path(folder: Path, stem: str, record_id: str, suffix: str = ".mp4",
+                  at: datetime | None = None) -> Path:
+        """`<tag folder>/<stem>_<YYYYmmddTHHMMSS>Z_<id[:8]>.mp4`: the usual name of a file.
+        The time is UTC (`Z`), like every time the station shows, so a name sorts and reads
+        the same on any machine and matches the record's `begin_utc` (`at`, default now)
+        to within the pre-roll, whatever zone the station runs in."""
+        stamp = (at or utcnow()).astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        return folder / f"{stem}_{stamp}_{record_id[:8]}{suffix}"
 
     def next_file(self, folder: Path, stem: str, suffix: str = ".mp4") -> Callable[[], tuple[str, Path]]:
         """What the recorder calls on its reader thread at a rollover: a new record id and

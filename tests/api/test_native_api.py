@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sqlite3
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from api.app import create_app
+from tests.app.commit_hook import CommitHook
 from tests.conftest import TESTSRC
 
 
@@ -183,3 +186,29 @@ async def test_fifty_concurrent_starts_make_one_record_per_source(client, statio
     assert sorted(r.source.id for r in running) == sorted(ids)
     stopped = await (await client.put("/api/v1/record", json={"tag_name": "rush"})).json()
     assert len(stopped) == 2 and {r["status"] for r in stopped} == {"finished"}
+
+
+async def test_a_start_whose_commit_fails_answers_507_and_records_nothing(client, station):
+    """The catalog's COMMIT of the new records fails: the answer is 507 with the reason, and
+    the recorder never started (no file, no record), because it starts only after it."""
+    gid = (await (await client.post("/api/v1/group", json={"name": "g"})).json())[0]["id"]
+    src = await (await client.post("/api/v1/source", json={"name": "c1", "uri_rtsp": TESTSRC})).json()
+    await client.post(f"/api/v1/group/{gid}/source/{src['id']}")
+    await _online(client, src["id"])
+    at_commit = []
+
+    def fail(records):
+        at_commit.extend(station.recorder.stop_recording(sid, rid) for sid, rid in records)
+        raise OperationalError("COMMIT", {}, sqlite3.OperationalError("disk I/O error"))
+
+    with CommitHook(at_commit=fail):
+        resp = await client.post("/api/v1/record", json={"tag_name": "t", "group_name": "g"})
+    assert resp.status == 507 and "disk I/O error" in await resp.text()
+    assert at_commit == [None]  # nothing recorded while the catalog committed
+    await asyncio.sleep(0.3)
+    assert not list(station.settings.recordings_dir.rglob("*.mp4"))
+    assert await (await client.get("/api/v1/record?tag_name=t")).json() == []
+    assert await (await client.get("/api/v1/record/running?tag_name=t")).json() is False
+    resp = await client.post("/api/v1/record", json={"tag_name": "t", "group_name": "g"})
+    assert resp.status == 200 and (await resp.json())[0]["status"] == "recording"
+    await client.put("/api/v1/record", json={"tag_name": "t"})
