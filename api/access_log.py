@@ -1,7 +1,7 @@
 """The access log, without secrets: a token sent as `?accessToken=`, a Device Connect
 `clientId` and a camera password inside a `uri_rtsp` sent as a query parameter would
 otherwise be written in clear. Which names and URI parts are secret is decided in one place,
-`recorder.redact`."""
+`recorder.redact` (reached through `app.redaction`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from urllib.parse import quote, unquote_plus
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
-from recorder.redact import MASK, is_secret_param, redact
+from app.redaction import MASK, is_secret_param, redact
 
 
 def redact_target(path_qs: str) -> str:

@@ -1,7 +1,8 @@
 """Add and edit a source: the kind on the left, its fields in the middle, a live "Test
 connection" picture on the right. Every call into the core runs on a worker thread
 (TaskRunner); what the core refuses comes back as an inline message next to the field its
-error names, and nothing is stored.
+error names, and nothing is stored. "Test connection" is the service's `probe` (the address
+opened under the station's URI policy, `media_dirs` included), the same the API can offer.
 
 Entry points for the main window:
     SourceDialog.add(station, tasks, parent=None, kind=None) -> SourceDialog
@@ -37,6 +38,7 @@ from PySide6.QtWidgets import (
 from app.errors import InvalidInput, StationError
 from app.ffmpeg_cmd import profile_of
 from app.schemas import SourceIn, SourceOut
+from app.services.sources import SourceProbe
 from app.station import Station
 from ui.forms import DIALOG_STYLE, Banner, Form, if_alive, section_title
 from ui.icons import icon
@@ -44,7 +46,6 @@ from ui.source_delete import DeleteSourceFlow, confirm_delete_source
 from ui.source_kinds import KINDS, kind_of
 from ui.source_pages import PAGES, USE_RUNNING_SOURCE, FieldProblem, KindPage
 from ui.source_preview import PreviewPanel, selectable_icon
-from ui.source_probe import ProbeError, ProbeResult, probe
 from ui.tasks import TaskRunner
 
 __all__ = ["SourceDialog", "confirm_delete_source", "DeleteSourceFlow"]
@@ -87,7 +88,6 @@ class SourceDialog(QDialog):
         self.source: SourceOut | None = None
         self.loaded = source_id is None
         self.busy = False
-        self.probe_result: ProbeResult | None = None
         self.delete_flow: DeleteSourceFlow | None = None
         self.setWindowTitle("Add source" if source_id is None else "Edit source")
         self.setStyleSheet(STYLE)
@@ -248,12 +248,17 @@ class SourceDialog(QDialog):
             widget.setEnabled(on)
 
     # --- saving ----------------------------------------------------------------------------
+    @property
+    def model(self) -> str:
+        """The service's `model` of the current kind."""
+        return "PictureSource" if self.kind == "snapshot" else "Source"
+
     def collect(self) -> SourceIn:
         """The form as the service's input; raises FieldProblem or pydantic's ValidationError."""
         name = self.name.text().strip()
         if not name and self.source_id is not None:
             raise FieldProblem("name", "Enter a name.")
-        data = {"model": "PictureSource" if self.kind == "snapshot" else "Source",
+        data = {"model": self.model,
                 "description": self.description.text().strip(),
                 "ffmpeg_cmd": self.ffmpeg_cmd.text().strip(), "enabled": self.enabled.isChecked(),
                 "uri_rtsp": None, "uri_http_picture": None, **self.page.payload()}
@@ -282,8 +287,7 @@ class SourceDialog(QDialog):
             self.show_field_error(problem.key, problem.message)
             return
         except ValidationError as exc:
-            for item in exc.errors():
-                self.show_field_error(".".join(str(p) for p in item["loc"]), item["msg"])
+            self._show_validation_errors(exc)
             return
         self._set_busy(True, "Saving…")
         if self.source_id is None:
@@ -329,9 +333,12 @@ class SourceDialog(QDialog):
             return self.page, head
         return None
 
+    def _show_validation_errors(self, exc: ValidationError) -> None:
+        for item in exc.errors():
+            self.show_field_error(".".join(str(p) for p in item["loc"]), item["msg"])
+
     def show_field_error(self, field: str, message: str) -> None:
-        message = re.sub(rf"^{re.escape(field.split('.')[0])}(\.\w+)?:\s*", "", message)
-        message = message[:1].upper() + message[1:]
+        message = field_message(field, message)
         target = self._target(field)
         if target is None:
             self.banner.show_message("error", message)
@@ -364,8 +371,13 @@ class SourceDialog(QDialog):
         self.page.clear_errors()
         try:
             target = self.page.probe_target()
+            data = (None if target is USE_RUNNING_SOURCE
+                    else SourceIn.model_validate({"model": self.model, **target}))
         except FieldProblem as problem:
             self.show_field_error(problem.key, problem.message)
+            return
+        except ValidationError as exc:
+            self._show_validation_errors(exc)
             return
         self.preview_panel.start()
         if self.source_id is not None:  # a source waiting to reconnect tries again now
@@ -375,15 +387,21 @@ class SourceDialog(QDialog):
             source_id = self.source_id
             self.tasks.run(lambda: self.station.sources.picture_jpeg(source_id), self._show_jpeg)
         else:
-            self.tasks.run(lambda: probe(target), self._show_probe)
+            sources = self.station.sources
+            self.tasks.run(lambda: sources.probe(data), self._show_probe)
 
     @if_alive
-    def _show_probe(self, result: ProbeResult | None, error) -> None:
-        if error is not None:
-            self.preview_panel.show_error(str(error) if isinstance(error, ProbeError)
-                                          else f"Unexpected error: {error}")
+    def _show_probe(self, result: SourceProbe | None, error) -> None:
+        if isinstance(error, StationError):  # the policy refused the address: say so at the field too
+            self.show_error(error)
+            self.preview_panel.show_error(field_message(error.field or "", error.message))
+        elif error is not None:
+            self.preview_panel.show_error(f"Unexpected error: {error}")
+        elif not result.ok:
+            self.preview_panel.show_error(result.detail or result.error or "No picture")
         else:
-            self.preview_panel.show_rgb(result.rgb, f"Connected in {result.seconds:.1f} s · {result.detail}")
+            self.preview_panel.show_image(QImage.fromData(result.jpeg, "JPEG"),
+                                          f"Connected in {result.seconds:.1f} s · {result.summary()}")
 
     @if_alive
     def _show_jpeg(self, jpeg: bytes | None, error) -> None:
@@ -403,3 +421,10 @@ class SourceDialog(QDialog):
         if deleted is not None:
             self.deleted.emit(deleted)
             self.accept()
+
+
+def field_message(field: str, message: str) -> str:
+    """A service message for the form: without the field name it starts with (the form shows
+    it next to that field), capitalised."""
+    message = re.sub(rf"^{re.escape(field.split('.')[0])}(\.\w+)?:\s*", "", message)
+    return message[:1].upper() + message[1:]

@@ -1,9 +1,11 @@
 """One form page per kind of source: the fields an operator fills in, turned into what the
-service stores (`uri_rtsp` or `uri_http_picture`) and into what "Test connection" opens.
+service stores (`uri_rtsp` or `uri_http_picture`) and into what "Test connection" asks the
+service to open (the same fields: `SourceService.probe` takes them).
 
 A page raises `FieldProblem` for what it can tell is wrong before asking the core (an empty
-address, a size that is not W×H); everything else the core checks and the dialog shows its
-answer next to the field the error names.
+address, a size that is not W×H, an address the station's URI policy refuses whatever the
+settings); everything else the core checks (a file against `media_dirs`) and the dialog shows
+its answer next to the field the error names.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.errors import InvalidInput
 from app.schemas import MASK, SourceOut
-from recorder.inputs import validate_uri
-from recorder.picture import PictureSpec
+from app.uri_policy import SOURCE_SCHEMES, check_uri
 from ui import source_kinds as kinds
 from ui.forms import Form, SecretEdit, repolish
 from ui.icons import icon
@@ -53,15 +55,21 @@ class KindPage(Form):
         """{"uri_rtsp": ...} or {"uri_http_picture": {...}}; raises FieldProblem."""
         raise TypeError(f"{type(self).__name__} does not define payload()")
 
-    def probe_target(self) -> str | PictureSpec | None:
-        """What "Test connection" opens; USE_RUNNING_SOURCE when the stored secret is needed."""
-        return self.payload()["uri_rtsp"]
+    def probe_target(self) -> dict | None:
+        """What "Test connection" opens, as `payload()` gives it; USE_RUNNING_SOURCE when
+        the stored secret is needed."""
+        return self.payload()
 
     @staticmethod
     def _checked_uri(key: str, uri: str) -> str:
-        problem = validate_uri(uri)
-        if problem:
-            raise FieldProblem(key, problem[:1].upper() + problem[1:])
+        """The station's URI policy (scheme, host, no nested protocol, a pattern's size) at
+        once, before the round trip to the core; `file://` is left to the core, which knows
+        the `media_dirs` of now."""
+        try:
+            check_uri(uri, field=key, schemes=SOURCE_SCHEMES)
+        except InvalidInput as exc:
+            problem = exc.message.removeprefix(f"{key}: ")
+            raise FieldProblem(key, problem[:1].upper() + problem[1:]) from None
         return uri
 
 
@@ -108,13 +116,13 @@ class StreamPage(KindPage):
                                            "the stored password is never shown.")
         return {"uri_rtsp": uri}
 
-    def probe_target(self) -> str | None:
+    def probe_target(self) -> dict | None:
         uri = self._uri()
         if MASK in uri:
             if self._same_address(uri):
                 return USE_RUNNING_SOURCE
             raise FieldProblem("password", "Type the password to test the connection.")
-        return uri
+        return {"uri_rtsp": uri}
 
 
 class SnapshotPage(KindPage):
@@ -173,14 +181,15 @@ class SnapshotPage(KindPage):
             "password": (self.password.text() or None) if auth else None,
             "interval": round(self.interval.value(), 1)}}
 
-    def probe_target(self) -> PictureSpec | None:
-        picture = self.payload()["uri_http_picture"]
+    def probe_target(self) -> dict | None:
+        payload = self.payload()
+        picture = payload["uri_http_picture"]
         if picture["password"] == MASK:
             stored = self.loaded or {}
             if all(picture[k] == stored.get(k) for k in ("uri", "auth", "user")):
                 return USE_RUNNING_SOURCE
             raise FieldProblem("password", "Type the password to test the connection.")
-        return PictureSpec(**picture)
+        return payload
 
 
 class DevicePage(KindPage):
@@ -305,9 +314,10 @@ class PatternPage(KindPage):
         if size is None:
             raise FieldProblem("size", "Write the size as width×height, e.g. 640×360.")
         uri = kinds.testsrc_uri(self.pattern.currentData(), *size, self.rate.value(), self.gop.value())
-        problem = validate_uri(uri)
-        if problem:
-            raise FieldProblem("size", problem.split(": ", 1)[-1].capitalize() + ".")
+        try:
+            check_uri(uri, field="size", schemes=SOURCE_SCHEMES)
+        except InvalidInput as exc:  # "size: testsrc URI '…': size must be even, …"
+            raise FieldProblem("size", exc.message.rsplit(": ", 1)[-1].capitalize() + ".") from None
         return {"uri_rtsp": uri}
 
 
@@ -340,7 +350,7 @@ class FilePage(KindPage):
             raise FieldProblem("path", "Choose a video file.")
         if not os.path.isfile(os.path.expanduser(path)):
             raise FieldProblem("path", "There is no such file.")
-        return {"uri_rtsp": self._checked_uri("path", kinds.file_uri(path))}
+        return {"uri_rtsp": kinds.file_uri(path)}  # the core checks it against media_dirs
 
 
 PAGES: dict[str, type[KindPage]] = {page.kind: page for page in (

@@ -4,7 +4,6 @@ dialog decides what to open and runs it off the GUI thread."""
 
 from __future__ import annotations
 
-import numpy as np
 from PySide6.QtCore import QByteArray, QSize, Qt
 from PySide6.QtGui import QIcon, QImage, QPainter, QPixmap
 from PySide6.QtSvg import QSvgRenderer
@@ -70,10 +69,6 @@ class PreviewPanel(QFrame):
         self.busy = False
         self.test_button.setEnabled(True)
         self.test_button.setText("Test connection")
-
-    def show_rgb(self, rgb: np.ndarray, text: str) -> None:
-        height, width, _ = rgb.shape
-        self.show_image(QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy(), text)
 
     def show_image(self, image: QImage, text: str) -> None:
         self._done()

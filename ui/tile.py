@@ -14,8 +14,7 @@ from PySide6.QtCore import QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from recorder.frames import Demand, FrameSlot
-from recorder.manager import LiveStats
+from app.live import Demand, FrameSlot, LiveStats
 
 STATUS_COLOURS = {"online": "#2ecc71", "connecting": "#f1c40f", "offline": "#95a5a6",
                   "error": "#e74c3c"}

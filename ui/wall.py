@@ -16,8 +16,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
+from app.live import Demand, FrameSlot
 from app.schemas import SourceOut
-from recorder.frames import Demand, FrameSlot
 from ui.tile import CameraTile, StatsProvider
 
 SlotProvider = Callable[[int], "FrameSlot | None"]

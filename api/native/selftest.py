@@ -5,17 +5,17 @@ from __future__ import annotations
 from aiohttp import web
 
 from api.native.params import add_route
-from api.routing import call
 from api.native.routedoc import Binary
-from recorder.selftest import make_test_image, make_test_video
+from api.routing import call
+from app.sample_media import sample_jpeg, sample_mp4
 
 
 async def image(_request: web.Request) -> web.Response:
-    return web.Response(body=await call(make_test_image), content_type="image/jpeg")
+    return web.Response(body=await call(sample_jpeg), content_type="image/jpeg")
 
 
 async def video(_request: web.Request) -> web.Response:
-    return web.Response(body=await call(make_test_video), content_type="video/mp4")
+    return web.Response(body=await call(sample_mp4), content_type="video/mp4")
 
 
 def setup(app: web.Application) -> None:

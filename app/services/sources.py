@@ -4,16 +4,21 @@ Every address is checked by `app.uri_policy` when it is saved, and again by the 
 before each connection attempt (the `media_dirs` setting may have changed, a symlink may
 point elsewhere now): a stored source that breaks the rules is never opened, its status says
 why. The number of sources is capped by the `max_sources` setting.
+
+`probe` is "Test connection": the address a client typed, opened under the same policy a
+saved source obeys, for its first picture; nothing is stored and no reader starts.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -27,12 +32,47 @@ from app.services.common import get_source, source_out
 from app.uri_policy import PICTURE_SCHEMES, SOURCE_SCHEMES, check_uri, media_path
 from recorder.frames import FrameSlot
 from recorder.imaging import encode_jpeg
-from recorder.inputs import UNREACHABLE, InputError, RefusedInput, file_path
+from recorder.inputs import UNREACHABLE, InputError, RefusedInput, file_path, public_reason
 from recorder.manager import LiveStats, RecorderManager, UnknownSource
 from recorder.picture import PictureSpec
+from recorder.probe import PROBE_TIMEOUT_S, first_picture
+from recorder.redact import redact, secrets_of
 from recorder.worker import SourceSpec
 
 DEFAULT_MAX_SOURCES = 256
+
+
+class SourceProbe(BaseModel):
+    """What "Test connection" found at an address: its first picture and what the stream
+    is, or why there is none (`ok` false)."""
+
+    ok: bool
+    seconds: float = Field(description="from asking to the first picture, or to giving up")
+    jpeg: bytes | None = Field(default=None, exclude=True, description="the first picture")
+    width: int | None = None
+    height: int | None = None
+    codec: str | None = None
+    fps: float | None = None
+    interval: float | None = Field(default=None, description="a snapshot camera: seconds "
+                                                             "between two pictures")
+    audio: str | None = Field(default=None, description="the audio codec, if any")
+    error: str | None = Field(default=None, description="why there is no picture, in the "
+                                                        "words any client may read")
+    # FFmpeg's own words ("Connection refused", "401 Unauthorized"), credentials masked: for
+    # the operator at the station, who typed the address. Never in a serialised answer: for
+    # a remote client it would tell which hosts and ports answer (an oracle), hence `error`.
+    detail: str | None = Field(default=None, exclude=True)
+
+    def summary(self) -> str:
+        """`640×360 · h264 · 25 fps · audio aac`"""
+        parts = [f"{self.width}×{self.height}", self.codec or "?"]
+        if self.interval is not None:
+            parts.append(f"a picture every {self.interval:g} s")
+        elif self.fps:
+            parts.append(f"{self.fps:.3g} fps")
+        if self.audio:
+            parts.append(f"audio {self.audio}")
+        return " · ".join(parts)
 
 
 class SourceService:
@@ -168,6 +208,47 @@ class SourceService:
             return cached[1]
         return encode_jpeg(rgb)
 
+    # --- test connection -----------------------------------------------------------
+    def probe(self, data: SourceIn, timeout: float = PROBE_TIMEOUT_S) -> SourceProbe:
+        """Open the address of `data` (`uri_rtsp`, or `uri_http_picture` for a
+        PictureSource) as a reader would and wait for its first picture; store nothing.
+
+        The address obeys the policy of a saved source (`app.uri_policy`, the `media_dirs`
+        of now; a file is opened as its resolved path): a refused one raises `InvalidInput`
+        naming the field, as `create` would. An address that is allowed but gives no picture
+        is an answer, not an error: `ok` false and why. Blocking, up to `timeout` seconds
+        (plus the inputs' own open timeouts): call it off the GUI thread or event loop."""
+        started = time.monotonic()
+        target, secrets = self._probe_target(data)
+        try:
+            found = first_picture(self._openable(target, self._check_source_uri)
+                                  if isinstance(target, str) else target, timeout)
+        except InputError as exc:
+            return SourceProbe(ok=False, seconds=time.monotonic() - started,
+                               error=public_reason(exc),
+                               detail=redact(str(exc), secrets) or public_reason(exc))
+        return SourceProbe(ok=True, seconds=found.seconds, jpeg=encode_jpeg(found.rgb),
+                           width=found.width, height=found.height, codec=found.codec,
+                           fps=found.fps, interval=found.interval, audio=found.audio)
+
+    def _probe_target(self, data: SourceIn) -> tuple[str | PictureSpec, tuple[str, ...]]:
+        """What `probe` opens and the secrets to mask in what it says; a snapshot camera's
+        address checked here, a URI's by `_openable`."""
+        sent = data.model_fields_set
+        model = data.model or (SourceModel.picture if "uri_http_picture" in sent
+                               and "uri_rtsp" not in sent else SourceModel.source)
+        if model is SourceModel.source:
+            if not data.uri_rtsp:
+                raise InvalidInput("uri_rtsp is required for a Source", field="uri_rtsp", kind="missing")
+            return data.uri_rtsp, secrets_of(data.uri_rtsp)  # checked by `_openable`
+        picture = data.uri_http_picture
+        if picture is None:
+            raise InvalidInput("uri_http_picture.uri is required for a PictureSource",
+                               field="uri_http_picture", kind="missing")
+        self._check_picture_uri(picture.uri)
+        spec = PictureSpec(**picture.model_dump(mode="json"))
+        return spec, secrets_of(spec.uri, spec.password)
+
     # --- internals -----------------------------------------------------------------
     def _validated(self, data: SourceIn, model: SourceModel, stored: Source | None) -> dict:
         sent = data.model_fields_set
@@ -206,24 +287,29 @@ class SourceService:
             raise
 
     def _vet(self, check: Callable[[str], str]) -> Callable[[str], str]:
-        """What the reader asks before each connection attempt: the policy with the settings
-        of now; a file source opens the resolved path it was checked for, and only a regular
-        file (a FIFO would hang the reader), failing like any unreachable input."""
+        """What the reader asks before each connection attempt: `_openable` with the
+        settings of now, a refusal as the reader's `RefusedInput`."""
         def vet(uri: str) -> str:
             try:
-                check(uri)
+                return self._openable(uri, check)
             except InvalidInput as exc:
                 raise RefusedInput(exc.message) from None
-            if not uri.lower().startswith("file://"):
-                return uri
-            real = media_path(file_path(uri), self.media_dirs())
-            if real is None:  # changed since the check: treat like a refusal
-                raise RefusedInput("uri_rtsp: files are read only below the folders of the "
-                                   "media_dirs setting")
-            if not os.path.isfile(real):
-                raise InputError(UNREACHABLE)
-            return "file://" + real
         return vet
+
+    def _openable(self, uri: str, check: Callable[[str], str]) -> str:
+        """`uri` as it is opened: allowed by the policy (`InvalidInput` if not); a file
+        source as the resolved path it was checked for, and only a regular file (a FIFO
+        would hang the reader), else failing like any unreachable input (`InputError`)."""
+        check(uri)
+        if not uri.lower().startswith("file://"):
+            return uri
+        real = media_path(file_path(uri), self.media_dirs())
+        if real is None:  # changed since the check: treat like a refusal
+            raise InvalidInput("uri_rtsp: files are read only below the folders of the "
+                               "media_dirs setting", field="uri_rtsp")
+        if not os.path.isfile(real):
+            raise InputError(UNREACHABLE)
+        return "file://" + real
 
     def _flush(self, session) -> None:
         try:

@@ -308,6 +308,26 @@ def test_test_connection_shows_the_rtsp_camera_picture_and_a_dead_address_error(
     assert station.sources.list() == []
 
 
+def test_test_connection_of_a_file_obeys_media_dirs_like_saving_it(qtbot, station, tasks, tmp_path):
+    clip = _clip(tmp_path / "clip.mp4")  # tmp_path is the test station's media folder
+    dialog = _dialog(qtbot, station, tasks, kind="file")
+    dialog.page.path.setText(str(clip))
+    dialog.test_button.click()
+    qtbot.waitUntil(lambda: not dialog.probing, timeout=15000)
+    assert dialog.preview_image is not None and dialog.preview_image.width() == 160
+    assert "160×120 · h264" in dialog.preview_status.text()
+
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
+    elsewhere.mkdir()
+    dialog.page.path.setText(str(_clip(elsewhere / "outside.mp4")))
+    dialog.test_button.click()
+    qtbot.waitUntil(lambda: not dialog.probing, timeout=15000)
+    assert dialog.preview_image is None and dialog.preview_status.property("inlineError")
+    assert "media_dirs" in dialog.preview_status.text()
+    assert "media_dirs" in dialog.error_for("uri_rtsp")  # and next to the field, as Save says
+    assert station.sources.list() == []
+
+
 # --- delete ------------------------------------------------------------------------------------
 def _answer(qtbot, flow, delete: bool) -> None:
     qtbot.waitUntil(lambda: flow.question is not None and flow.question.isVisible(), timeout=5000)
