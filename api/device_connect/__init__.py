@@ -6,8 +6,10 @@ One catch-all route dispatches by hand, because Device Connect names are case-in
 (`mediaStreamRecording`, `mediastreamrecording`, the seed's `mediastream_recording`), a
 trailing slash is optional, and every failure — unknown profile, wrong method, bad token —
 must still be an HTTP 200 envelope with the right errorCode. Order of checks: profile (2),
-access token (13/12/11) and its scope (14), attribute (8/4), method (3), serviceId (5/6),
-then the handler.
+access token (13/12/11) and its scope (14), attribute (8/4), method (8), serviceId (5/6),
+then the handler. A method the attribute does not define is errorCode 8, "unknown
+attribute", not 3: the Device Connect Manager looks an API up by method and path together,
+and SDK clients are written against its answers.
 
 Security: the sub-application declares its `DialectPolicy` (no Host/Origin checks: Device
 Connect serves pages anywhere by design and is protected by its access tokens; the guard's
@@ -80,8 +82,9 @@ def _handler(profile: Profile, segments: list[str], method: str) -> tuple[str | 
         raise DcError(Code.UNKNOWN_ATTRIBUTE, f"unknown attribute: {attribute or '(none)'}")
     handler = methods.get(method)
     if handler is None:
-        raise DcError(Code.NOT_SUPPORT_ACTION,
-                      f"{method} is not supported on {segments[0]}/{attribute or ''}".rstrip("/"))
+        path = f"{segments[0]}/{attribute or ''}".rstrip("/")
+        raise DcError(Code.UNKNOWN_ATTRIBUTE, f"unknown attribute: {method} {path} "
+                                              f"(it answers {', '.join(methods)})")
     return attribute, handler
 
 

@@ -34,7 +34,9 @@ class Call:
 
     @property
     def target(self) -> str | None:
-        return self.params.text("target")
+        """The `target` as given: None when absent (the default recorder), "" when present
+        but empty (which the service refuses: errorCode 10)."""
+        return self.params.given("target")
 
     @property
     def token_text(self) -> str | None:

@@ -63,6 +63,23 @@ class Params(Mapping[str, str]):
         value = value.strip()
         return value or None
 
+    def given(self, key: str) -> str | None:
+        """The value stripped, "" when the parameter is present but empty; None when absent
+        (Device Connect tells `target=` apart from no target)."""
+        value = self.get(key)
+        return None if value is None else value.strip()
+
+    def positive_integer(self, key: str, *, limit: int = 2**31 - 1) -> int | None:
+        """A positive integer (decimal digits, at most `limit`), or None when absent; present
+        but empty, not a number, zero, negative or above the limit is errorCode 10."""
+        raw = self.given(key)
+        if raw is None:
+            return None
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 20 and 0 < int(raw) <= limit):
+            raise DcError(Code.INVALID_REQUEST_PARAMETER,
+                          f"{key} must be a positive integer (at most {limit}): {raw[:40]!r}")
+        return int(raw)
+
     def number(self, key: str, *, integer: bool = False) -> float | int | None:
         raw = self.text(key)
         if raw is None:

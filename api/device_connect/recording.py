@@ -1,6 +1,9 @@
 """The MediaStreamRecording profile (`/gotapi/mediastreamrecording/...`, also spelled
 `mediaStreamRecording` and the seed's `mediastream_recording`): thin handlers over
-`MediaRecorderService`, which owns the recorder state machine."""
+`MediaRecorderService`, which owns the recorder state machine.
+
+`ATTRIBUTES` is the profile's API as the Device Connect Manager defines it, method by
+method: any other method on these attributes is errorCode 8 (the dispatcher's rule)."""
 
 from __future__ import annotations
 
@@ -11,11 +14,9 @@ from api.device_connect import media
 from api.device_connect.context import Call
 from api.device_connect.envelope import Code, DcError
 from api.device_connect.events import Registration
-from app.services.dc_recorder import PHOTO_MIME, VIDEO_MIME, RecorderInfo
+from app.errors import Conflict, InvalidInput
+from app.services.dc_recorder import PHOTO_MIME, VIDEO_MIME, Photo, RecorderInfo
 from app.schemas import RecordOut
-
-# what a change of state is called in an onrecordingchange event (`media.status`)
-STATUS_OF_STATE = {"inactive": "stop", "recording": "recording", "paused": "pause"}
 
 
 def _svc(call: Call):
@@ -46,7 +47,9 @@ async def mediarecorder(call: Call) -> dict:
 
 
 async def record(call: Call) -> dict:
-    call.params.number("timeslice", integer=True)  # checked; the station writes one file
+    # `timeslice` (ms) asks for `ondataavailable` chunks, which the station does not offer
+    # (it writes files): checked, then not used
+    call.params.positive_integer("timeslice")
     return _record_json(call, await routing.call(_svc(call).record, call.target))
 
 
@@ -79,10 +82,13 @@ async def unmutetrack(call: Call) -> dict:
     return {}
 
 
-async def takephoto(call: Call) -> dict:
-    photo = await routing.call(_svc(call).take_photo, call.target)
+def _photo_json(call: Call, photo: Photo) -> dict:
     return {"uri": call.photo_uri(photo.name),
             "path": str(photo.path), "mimeType": PHOTO_MIME, "target": str(photo.source_id)}
+
+
+async def takephoto(call: Call) -> dict:
+    return _photo_json(call, await routing.call(_svc(call).take_photo, call.target))
 
 
 # --- events ------------------------------------------------------------------------------------
@@ -92,8 +98,9 @@ def _client_id(call: Call) -> str:
 
 
 async def register(call: Call) -> dict:
-    """`PUT onphoto` / `PUT onrecordingchange`: events go to the client's WebSocket (the
-    seed's `sessionKey` is echoed in each event; it names no socket). It takes no photo."""
+    """`PUT onrecordingchange` (and the first half of `PUT onphoto`): events go to the
+    client's WebSocket (the seed's `sessionKey` is echoed in each event; it names no
+    socket)."""
     assert call.attribute is not None and call.token is not None
     if call.target is not None:
         await routing.call(_svc(call).source_of, call.target)
@@ -102,31 +109,24 @@ async def register(call: Call) -> dict:
     return {}
 
 
+async def register_and_take_photo(call: Call) -> dict:
+    """`PUT onphoto`: registers the event, as an SDK client expects, and takes a photo, as
+    the seed's page says ("写真撮影を実行"): its `onphoto` event reaches the registration
+    just made, and the answer carries it too (uri, path, mimeType, target). A recorder
+    without a picture (offline, nothing received yet; or no source at all) still
+    registers: the answer then has no photo. A bad `target` registers nothing (10)."""
+    answer = await register(call)
+    try:
+        photo = await routing.call(_svc(call).take_photo, call.target)
+    except (Conflict, InvalidInput):  # a bad target was refused by `register` already
+        return answer
+    return answer | _photo_json(call, photo)
+
+
 async def unregister(call: Call) -> dict:
     assert call.attribute is not None
     call.hub.unregister(_client_id(call), call.attribute)
     return {}
-
-
-async def last_photo(call: Call) -> dict:
-    """`GET onphoto`: the latest photo of the target, once (none yet: no `photo`)."""
-    photo = await routing.call(_svc(call).last_photo, call.target)
-    if photo is None:
-        return {}
-    return {"photo": {"uri": call.photo_uri(photo.name),
-                      "path": str(photo.path), "mimeType": PHOTO_MIME,
-                      "target": str(photo.source_id)}}
-
-
-async def recording_state(call: Call) -> dict:
-    """`GET onrecordingchange`: the target's state now, shaped like an event's `media`."""
-    info = await routing.call(_svc(call).recorder, call.target)
-    item = {"status": STATUS_OF_STATE[info.state], "state": info.state, "mimeType": VIDEO_MIME,
-            "target": str(info.source_id)}
-    if info.records:
-        item |= {"path": info.records[0].location or "", "recordId": info.records[0].id,
-                 "uri": call.record_uri(info.records[0].id)}
-    return {"media": item}
 
 
 # --- preview -----------------------------------------------------------------------------------
@@ -213,8 +213,8 @@ ATTRIBUTES = {
     "mutetrack": {"PUT": mutetrack},
     "unmutetrack": {"PUT": unmutetrack},
     "takephoto": {"POST": takephoto},
-    "onphoto": {"GET": last_photo, "PUT": register, "DELETE": unregister},
-    "onrecordingchange": {"GET": recording_state, "PUT": register, "DELETE": unregister},
+    "onphoto": {"PUT": register_and_take_photo, "DELETE": unregister},
+    "onrecordingchange": {"PUT": register, "DELETE": unregister},
     "preview": {"GET": preview_picture, "PUT": preview_start, "DELETE": preview_stop},
     "options": {"GET": options, "PUT": set_options},
 }

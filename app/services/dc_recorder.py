@@ -6,11 +6,21 @@ the recorder (paused or not), so a recording started by the native API, the GUI 
 dialect on that source shows as `recording` here too, and `stop` here stops it. `record`
 starts the source under a tag of its own, `dc-<source>-<yyyymmdd-hhmmss>` (UTC).
 
+One thing the recorder's view lags behind: a resumed record writes again only from the next
+keyframe (up to a GOP later) and reads as paused until then. A client that was just told
+"resumed" must see `recording` (a second resume is then illegal, a pause legal), so the
+records resumed since their last pause are remembered here, from the bus, whoever resumed.
+
+Mute is a track state of the recorder, not of a recording (as in MediaStreamRecording): it
+can be set while inactive and applies to the recorder's next recording; while recording it
+is the running records' own mute, and setting it mutes or unmutes them.
+
 Photos (`takephoto`) are JPEG files in `<storage>/photos/`; they are not catalog records.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
@@ -20,12 +30,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from app.errors import Conflict, InvalidInput, NotFound
-from app.events import EventSink, PhotoTaken
-from app.schemas import RecordOut, SourceModel, SourceOut
+from app.events import Event, EventBus, PhotoTaken, RecordingPaused, RecordingStopped
+from app.schemas import RecordOut, RecordStatus, SourceModel, SourceOut
 from app.services.common import safe_name
 from app.services.recordings import RecordingService
 from app.services.sources import SourceService
+from recorder.manager import UnknownSource
 
+log = logging.getLogger(__name__)
 INACTIVE, RECORDING, PAUSED = "inactive", "recording", "paused"
 VIDEO_MIME = "video/mp4"
 PHOTO_MIME = "image/jpeg"
@@ -36,7 +48,8 @@ PHOTO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.jpg$")
 
 class IllegalState(Conflict):
     """The recorder's state does not allow that (record while recording, stop while
-    inactive, pause when not recording, resume when not paused)."""
+    inactive, pause when not recording, resume when not paused, mute when muted, unmute
+    when not muted)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,7 @@ class RecorderInfo:
     width: int
     height: int
     preview_fps: float
+    paused_ids: frozenset[str] = frozenset()  # the running records paused (as a client sees)
 
     @property
     def source_id(self) -> int:
@@ -64,12 +78,16 @@ class Photo:
         return self.path.name
 
 
-DEFAULT_TARGETS = ("", "video")  # the reference demo application sends target=video
+DEFAULT_TARGET = "video"  # the reference demo application sends target=video
 
 
 def _target_id(target: str | int | None) -> int | None:
-    if target is None or (isinstance(target, str) and target.strip().lower() in DEFAULT_TARGETS):
+    """The source id a target names; None for the default recorder (no target, `video`).
+    A target given but empty names nothing: "target is invalid."."""
+    if target is None or (isinstance(target, str) and target.strip().lower() == DEFAULT_TARGET):
         return None
+    if isinstance(target, str) and not target.strip():
+        raise InvalidInput("target is invalid.: it is empty", field="target")
     try:
         value = int(str(target).strip())
     except ValueError:
@@ -80,14 +98,28 @@ def _target_id(target: str | int | None) -> int | None:
 
 
 class MediaRecorderService:
-    def __init__(self, recordings: RecordingService, sources: SourceService, bus: EventSink, *,
+    def __init__(self, recordings: RecordingService, sources: SourceService, bus: EventBus, *,
                  photos_dir: Path, origin: str = "device_connect"):
         self.recordings, self.sources, self.bus = recordings, sources, bus
         self.photos_dir = photos_dir
         self.origin = origin
         self._lock = threading.RLock()
         self._preview_fps: dict[int, float] = {}
-        self._last_photo: dict[int, Photo] = {}
+        self._muted: dict[int, bool] = {}  # by source: the track state for the next recording
+        self._resumed: set[str] = set()  # records resumed, perhaps still waiting for a keyframe
+        # `_resumed` has a lock of its own, never held while calling out: events come from any
+        # thread, some while the recording service's lock is held, which `_lock` may wait for.
+        self._resumed_lock = threading.Lock()
+        bus.subscribe(self._heard)
+
+    def _heard(self, event: Event) -> None:
+        """Keep `_resumed`: a resume adds the record, a pause or the stop takes it out."""
+        if isinstance(event, RecordingPaused):
+            with self._resumed_lock:
+                (self._resumed.discard if event.paused else self._resumed.add)(event.record_id)
+        elif isinstance(event, RecordingStopped):
+            with self._resumed_lock:
+                self._resumed.discard(event.record_id)
 
     # --- which recorder ----------------------------------------------------------------
     def source_of(self, target: str | int | None) -> SourceOut:
@@ -112,35 +144,51 @@ class MediaRecorderService:
         return self._info(self.source_of(target))
 
     def _info(self, source: SourceOut) -> RecorderInfo:
-        running = tuple(sorted(self.recordings.find(source_id=source.id, status="recording"),
-                               key=lambda r: (r.begin_utc or r.created_utc, r.id)))
-        states = [self.recordings.control_state(r.id) for r in running]
+        running = tuple(sorted(
+            self.recordings.find(source_id=source.id, status=RecordStatus.recording.value),
+            key=lambda r: (r.begin_utc or r.created_utc, r.id)))
+        states = {r.id: self.recordings.control_state(r.id) for r in running}
+        paused = {record_id for record_id, s in states.items() if self._paused(record_id, s)}
         if not running:
             state = INACTIVE
-        elif all(s["paused"] for s in states):
+        elif len(paused) == len(running):
             state = PAUSED
         else:
             state = RECORDING
+        if running:
+            muted = all(s["muted"] for s in states.values())
+        else:
+            muted = self._muted.get(source.id, False)
         width, height = self._frame_size(source.id)
-        return RecorderInfo(source, state, bool(states) and all(s["muted"] for s in states),
-                            running, width, height,
-                            self._preview_fps.get(source.id, DEFAULT_PREVIEW_FPS))
+        return RecorderInfo(source, state, muted, running, width, height,
+                            self._preview_fps.get(source.id, DEFAULT_PREVIEW_FPS),
+                            frozenset(paused))
+
+    def _paused(self, record_id: str, state: dict) -> bool:
+        """Paused as a client sees it: the recorder says paused, and no resume came since
+        (a resumed record waits for a keyframe; it is recording again for the client)."""
+        with self._resumed_lock:
+            if not state["paused"]:
+                self._resumed.discard(record_id)  # writing again: nothing to remember
+                return False
+            return record_id not in self._resumed
 
     def _frame_size(self, source_id: int) -> tuple[int, int]:
-        """The size of the pictures the station decodes (display size: at most 1280 wide).
-        While nobody watches the source no frame is decoded: one snapshot (a keyframe) is
-        taken then, and its size stays known."""
+        """The size of the pictures the station decodes (display size: at most 1280 wide),
+        read from the source's frame slot. While nobody watches no frame is decoded: the
+        newest keyframe is decoded into the slot once (no JPEG), and its size stays known."""
         try:
-            slot = self.sources.frames(source_id)
-            if slot.latest() is None:
-                self.sources.picture_jpeg(source_id)
-        except (Conflict, NotFound):
+            frame = self.sources.frames(source_id).latest()
+            if frame is None:
+                rgb = self.recordings.recorder.snapshot(source_id)
+                return (rgb.shape[1], rgb.shape[0]) if rgb is not None else (0, 0)
+        except (Conflict, NotFound, UnknownSource):
             return 0, 0
-        frame = slot.latest()
-        return (frame.width, frame.height) if frame is not None else (0, 0)
+        return frame.width, frame.height
 
     # --- the state machine --------------------------------------------------------------
     def record(self, target: str | int | None) -> RecordOut:
+        """Start the recorder; a muted recorder's recording starts muted."""
         with self._lock:
             info = self.recorder(target)
             if info.state != INACTIVE:
@@ -152,6 +200,13 @@ class MediaRecorderService:
                 (out,) = self.recordings.start_sources(tag, [info.source_id], origin=self.origin)
             except Conflict as exc:  # the source is not being read
                 raise IllegalState(exc.message, field="target") from None
+            if info.muted:
+                # The recorder cannot start a file muted yet: the mute follows at once, so
+                # at most the first moments of audio (the pre-roll) are written.
+                try:
+                    self.recordings.set_audio_muted(out.id, True, self.origin)
+                except Conflict:
+                    log.warning("record %s stopped before its audio could be muted", out.id)
             return out
 
     def stop(self, target: str | int | None) -> list[RecordOut]:
@@ -172,13 +227,15 @@ class MediaRecorderService:
         return list(seen.values())
 
     def pause(self, target: str | int | None) -> RecorderInfo:
+        """Pause the records not paused yet (one just resumed, too: it would go on at its
+        next keyframe otherwise)."""
         with self._lock:
             info = self.recorder(target)
             if info.state != RECORDING:
                 raise IllegalState(f"recorder {info.source_id} is {info.state}, not recording",
                                    field="target")
             for record in info.records:
-                if not self.recordings.control_state(record.id)["paused"]:
+                if record.id not in info.paused_ids:
                     self._guarded(self.recordings.pause, record.id, self.origin)
             return info
 
@@ -193,13 +250,18 @@ class MediaRecorderService:
             return info
 
     def set_muted(self, target: str | int | None, muted: bool) -> RecorderInfo:
-        """Drop (mutetrack) or keep (unmutetrack) the audio of the running records."""
+        """Mute (drop the audio) or unmute the recorder's track, in any state: the running
+        records now, and the recorder's next recording. The state it is in already is
+        IllegalState."""
         with self._lock:
             info = self.recorder(target)
-            if info.state == INACTIVE:
-                raise IllegalState(f"recorder {info.source_id} is not recording", field="target")
+            if info.muted == muted:
+                raise IllegalState(f"recorder {info.source_id} is "
+                                   f"{'muted' if muted else 'not muted'} already", field="target")
             for record in info.records:
-                self._guarded(self.recordings.set_audio_muted, record.id, muted, self.origin)
+                if self.recordings.control_state(record.id)["muted"] != muted:
+                    self._guarded(self.recordings.set_audio_muted, record.id, muted, self.origin)
+            self._muted[info.source_id] = muted
             return info
 
     @staticmethod
@@ -225,15 +287,8 @@ class MediaRecorderService:
         tmp.write_bytes(jpeg)
         os.replace(tmp, path)
         photo = Photo(source.id, path)
-        with self._lock:
-            self._last_photo[source.id] = photo
         self.bus.publish(PhotoTaken(source.id, str(path), self.origin))
         return photo
-
-    def last_photo(self, target: str | int | None) -> Photo | None:
-        source = self.source_of(target)
-        with self._lock:
-            return self._last_photo.get(source.id)
 
     def photo_path(self, name: str) -> Path:
         """A saved photo by file name (nothing outside the photos folder)."""

@@ -128,3 +128,33 @@ async def next_event(ws, attribute: str, timeout: float = 10.0, **match) -> dict
         inner = event.get("media") or event.get("photo") or {}
         if all(inner.get(k) == v for k, v in match.items()):
             return event
+
+
+async def online_source(http, name: str = "cam", uri: str | None = None) -> int:
+    """A source added through the native API, once it is online (default: the test pattern)."""
+    import asyncio
+
+    from tests.conftest import TESTSRC
+
+    resp = await http.post("/api/v1/source", json={"name": name, "uri_rtsp": uri or TESTSRC})
+    source = await resp.json()
+    assert resp.status in (200, 201), source
+    for _ in range(400):
+        if (await (await http.get(f"/api/v1/source/{source['id']}")).json())["status"] == "online":
+            return source["id"]
+        await asyncio.sleep(0.05)
+    raise AssertionError("source never came online")
+
+
+async def authorized(http, **kwargs) -> SdkClient:
+    """A client that has its access token and the service id, as after the SDK's
+    `authorization()` and `discoverDevices()`."""
+    sdk = SdkClient(http, **kwargs)
+    await sdk.authorize()
+    await sdk.discover()
+    return sdk
+
+
+def assert_error(answer: dict, code: int) -> None:
+    assert answer["result"] == 1 and answer["errorCode"] == code, answer
+    assert answer["errorMessage"]
