@@ -8,8 +8,6 @@ when the core says the catalog changed, so an API client's change shows up here 
 
 from __future__ import annotations
 
-from typing import Callable
-
 from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import (
@@ -28,7 +26,7 @@ from PySide6.QtWidgets import (
 from app.schemas import GroupIn
 from app.station import Station
 from ui.icons import icon
-from ui.tasks import TaskRunner
+from ui.tasks import Report, TaskRunner
 
 KIND, ID = Qt.ItemDataRole.UserRole, Qt.ItemDataRole.UserRole + 1
 ALL, GROUP, SOURCE = "all", "group", "source"
@@ -71,7 +69,7 @@ class GroupsPanel(QWidget):
     edit_source = Signal(int)
     delete_source = Signal(int)
 
-    def __init__(self, station: Station, tasks: TaskRunner, report: Callable[[str], None],
+    def __init__(self, station: Station, tasks: TaskRunner, report: Report,
                  parent: QWidget | None = None):
         super().__init__(parent)
         self.station, self.tasks, self._report = station, tasks, report
@@ -102,7 +100,7 @@ class GroupsPanel(QWidget):
 
     def _fill(self, result, error) -> None:
         if error is not None:
-            self._report(f"Could not read the groups: {error}")
+            self._report(f"Could not read the groups: {error}", error=True)
             return
         sources, groups = result
         current = self.tree.currentItem()
@@ -166,7 +164,7 @@ class GroupsPanel(QWidget):
     def _call(self, fn, done_message: str | None = None) -> None:
         def after(_result, error) -> None:
             if error is not None:
-                self._report(str(error))
+                self._report(str(error), error=True)
             elif done_message:
                 self._report(done_message)
         self.tasks.run(fn, after)

@@ -44,6 +44,8 @@ class MainWindow(QMainWindow):
         self.audited = AuditedStation(station)  # what panels and dialogs change is audited
         self.tasks = TaskRunner(self)
         self.notifications: list[str] = []
+        self._settings_before: Settings = station.settings  # what the last save changed from
+        self._closing_confirmed = False
         self.setWindowTitle(f"{station.name} — Recording Station {station.version}")
         self.setWindowIcon(icon("app"))
         screen = self.screen().availableGeometry() if self.screen() else None
@@ -59,8 +61,7 @@ class MainWindow(QMainWindow):
         self.tags = TagsPanel(self.audited, self.tasks, self.report, self)
         self._dock(self.groups, "Sources and groups", Qt.DockWidgetArea.LeftDockWidgetArea, 220)
         self._dock(self.tags, "Recording", Qt.DockWidgetArea.RightDockWidgetArea, 310)
-        self.status = StationStatusBar(station.settings, api_url, self,
-                                       storage=getattr(station, "storage", None))
+        self.status = StationStatusBar(station.settings, api_url, self, storage=station.storage)
         self.setStatusBar(self.status)
         self.tray = StationTray(self)
         self._build_menus()
@@ -139,7 +140,7 @@ class MainWindow(QMainWindow):
 
     def _apply(self, result, error) -> None:
         if error is not None:
-            self.report(f"Could not read the catalog: {error}")
+            self.report(f"Could not read the catalog: {error}", error=True)
             return
         sources, groups, running = result
         self.wall.set_sources(sources)
@@ -154,13 +155,12 @@ class MainWindow(QMainWindow):
         self.tags.refresh()
 
     # --- actions ---------------------------------------------------------------------
-    def report(self, message: str) -> None:
-        """Errors and results of operator actions: in the status bar, and as a dialog for
-        errors unless the window is told to stay quiet (tests, kiosk use)."""
+    def report(self, message: str, error: bool = False) -> None:
+        """Errors and results of operator actions (the panels' `Report`): in the status bar,
+        and an error as a dialog too unless the window is told to stay quiet (tests, kiosk
+        use)."""
         self.status.showMessage(message, 8000)
-        lowered = message.lower()
-        is_error = not lowered.startswith(("stopped", "started"))
-        if is_error and not self.property("quiet_errors"):
+        if error and not self.property("quiet_errors"):
             QMessageBox.warning(self, "Recording Station", message)
 
     def _start_group_from_panel(self, group: str) -> None:
@@ -185,14 +185,13 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> None:
         from ui.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.station.settings, self)
+        dialog = SettingsDialog(self.station.settings, self, station=self.station)
         self._settings_before = self.station.settings
         dialog.saved.connect(self._on_settings_saved)
         dialog.exec()
 
     def _on_settings_saved(self, settings: Settings) -> None:
-        before = getattr(self, "_settings_before", None) or self.station.settings
-        self.audit_settings_saved(before, settings)
+        self.audit_settings_saved(self._settings_before, settings)
         self._settings_before = settings
         self.setWindowTitle(f"{settings.station_name} — Recording Station {self.station.version}")
         self.status.settings = settings
@@ -290,7 +289,7 @@ class MainWindow(QMainWindow):
         return self.close()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
-        if self.running_count() and not getattr(self, "_closing_confirmed", False):
+        if self.running_count() and not self._closing_confirmed:
             choice = self.ask_close_choice()
             if choice == CANCEL:
                 event.ignore()

@@ -31,6 +31,7 @@ class RecordFilterBar(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        self._quiet = False  # set_last_days: one change for the preset, not one per widget
         self.tag_box, self.source_box, self.status_box = QComboBox(), QComboBox(), QComboBox()
         self.tag_box.addItem("All tags", None)
         self.source_box.addItem("All sources", None)
@@ -103,7 +104,7 @@ class RecordFilterBar(QWidget):
         self._dates_changed()
 
     def _dates_changed(self, *_args) -> None:
-        if getattr(self, "_quiet", False):
+        if self._quiet:
             return
         self._show_dates()
         self.changed.emit()

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.errors import StationError
 from app.schemas import RecordOut
 from app.station import Station
 from ui.bridge import EventBridge
@@ -247,7 +248,7 @@ class RecordingsBrowser(QWidget):
     def _on_loaded(self, result, error: BaseException | None) -> None:
         self._loading = False
         if error is not None:
-            self.say(f"Could not read the recordings: {error}", error=True)
+            self.report(f"Could not read the recordings: {error}", error=True)
         else:
             rows, tags, sources = result
             self.loads += 1
@@ -340,19 +341,21 @@ class RecordingsBrowser(QWidget):
         self.act_copy_path.setEnabled(bool(record and record.location))
 
     # --- actions -------------------------------------------------------------------
-    def say(self, text: str, *, error: bool = False) -> None:
-        """The outcome of the last action, under the details."""
+    def report(self, message: str, error: bool = False) -> None:
+        """The outcome of the last action (a `Report`), under the details of the record it
+        was about: an error in red."""
         self.message.setProperty("inlineError", error)  # red, from the style sheet
         self.message.style().unpolish(self.message)
         self.message.style().polish(self.message)
-        self.message.setText(text)
+        self.message.setText(message)
 
-    def _report(self, done: str):
+    def _report_outcome(self, done: str):
+        """A task callback: `done` when the call worked, else its error; then a reload."""
         def on_done(_result, error: BaseException | None) -> None:
             if error is not None:
-                self.say(getattr(error, "message", None) or str(error), error=True)
+                self.report(error_text(error), error=True)
             else:
-                self.say(done)
+                self.report(done)
             self.schedule_reload()
         return on_done
 
@@ -375,7 +378,7 @@ class RecordingsBrowser(QWidget):
         recordings = self.station.recordings
         name = Path(record.location or "").name or record.id
         self.tasks.run(lambda: recordings.set_protected(record.id, protected),
-                       self._report(f"{'Protected' if protected else 'Unprotected'} {name}."))
+                       self._report_outcome(f"{'Protected' if protected else 'Unprotected'} {name}."))
 
     def play_selected(self) -> None:
         record = self.selected_record()
@@ -392,7 +395,7 @@ class RecordingsBrowser(QWidget):
             return
         folder = Path(record.location).parent
         if not folder.is_dir():
-            self.say(f"The folder {folder} does not exist any more", error=True)
+            self.report(f"The folder {folder} does not exist any more", error=True)
             return
         self.open_url(QUrl.fromLocalFile(str(folder)))
 
@@ -417,14 +420,14 @@ class RecordingsBrowser(QWidget):
     def _delete_answered(self, record: RecordOut, result: int) -> None:
         self.confirm_box = None
         if result != QMessageBox.StandardButton.Yes:
-            self.say("Nothing deleted.")
+            self.report("Nothing deleted.")
             return
         if self.player.path == Path(record.location or ""):
             self.player.clear("Deleting…")
             self._shown = None
         recordings = self.station.recordings
         self.tasks.run(lambda: recordings.delete_file(record.id, record.location or ""),
-                       self._report(f"Deleted {Path(record.location or '').name}."))
+                       self._report_outcome(f"Deleted {Path(record.location or '').name}."))
 
     def sync_selected(self) -> None:
         record = self.selected_record()
@@ -445,9 +448,9 @@ class RecordingsBrowser(QWidget):
 
         def started(job_id, error: BaseException | None) -> None:
             if error is not None:
-                self.say(getattr(error, "message", None) or str(error), error=True)
+                self.report(error_text(error), error=True)
                 return
-            self.say("")
+            self.report("")
             self.sync_progress.watch(job_id, tag, location)
             self._update_actions()
 
@@ -458,7 +461,7 @@ class RecordingsBrowser(QWidget):
         if record is None or record.status.value != "recording" or not record.tag_name:
             return
         tag, recordings = record.tag_name, self.station.recordings
-        self.tasks.run(lambda: recordings.stop(tag, origin="gui"), self._report(f"Stopped “{tag}”."))
+        self.tasks.run(lambda: recordings.stop(tag, origin="gui"), self._report_outcome(f"Stopped “{tag}”."))
 
     def copy_md5(self) -> None:
         record = self.selected_record()
@@ -476,3 +479,8 @@ class RecordingsBrowser(QWidget):
         self._reload_timer.stop()
         self.sync_progress.stop()
         self.player.shutdown()
+
+
+def error_text(error: BaseException) -> str:
+    """What a failed call says to the operator: a service's own message, else the error."""
+    return error.message if isinstance(error, StationError) else str(error)

@@ -7,8 +7,8 @@ and token, the storage folder, the database) is saved and the dialog says a rest
 
 Entry point for the main window:
     SettingsDialog(settings, parent=None, *, station=None, config_file=None)
-`station` defaults to `parent.station` when the parent has one; without a station every
-change waits for a restart.
+`station` is the running station the changes apply to (the main window passes its own);
+without one every change waits for a restart.
 """
 
 from __future__ import annotations
@@ -83,8 +83,7 @@ class SettingsDialog(QDialog):
     def __init__(self, settings: Settings, parent: QWidget | None = None, *,
                  station: Station | None = None, config_file: Path | None = None):
         super().__init__(parent)
-        parent_station = getattr(parent, "station", None)
-        self.station = station or (parent_station if isinstance(parent_station, Station) else None)
+        self.station = station
         self.settings = settings  # what the station runs with
         self.base = settings      # what the next save builds on (the last saved settings)
         self.config_file = config_file or default_config_file()
@@ -235,7 +234,7 @@ class SettingsDialog(QDialog):
     @if_alive
     def refresh_figures(self) -> None:
         """Ask the storage service where the disk stands, off the GUI thread."""
-        storage = getattr(self.station, "storage", None)
+        storage = self.station.storage if self.station is not None else None
         if storage is None or (self._figure_tasks is not None and self._figure_tasks.pending):
             return
         if self._figure_tasks is None:  # no parent: it may outlive a dialog deleted under it

@@ -9,7 +9,6 @@ when any recording starts or stops, whoever started it.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Callable
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -29,7 +28,7 @@ from PySide6.QtWidgets import (
 from app.station import Station
 from ui.icons import icon
 from ui.recordings_model import human_size
-from ui.tasks import TaskRunner
+from ui.tasks import Report, TaskRunner
 
 
 def elapsed_text(since: datetime, now: datetime | None = None) -> str:
@@ -41,7 +40,7 @@ class TagsPanel(QWidget):
     started = Signal(int)   # records started
     stopped = Signal(int)   # records stopped
 
-    def __init__(self, station: Station, tasks: TaskRunner, report: Callable[[str], None],
+    def __init__(self, station: Station, tasks: TaskRunner, report: Report,
                  parent: QWidget | None = None):
         super().__init__(parent)
         self.station, self.tasks, self._report = station, tasks, report
@@ -127,14 +126,14 @@ class TagsPanel(QWidget):
     def start_group(self) -> None:
         group, tag = self.group_box.currentText(), self.tag()
         if not group or not tag:
-            self._report("Choose a group and a tag name first.")
+            self._report("Choose a group and a tag name first.", error=True)
             return
         self._start(lambda: self.station.recordings.start(tag, group, origin="gui"))
 
     def start_selected(self) -> None:
         ids, tag = list(self.selected_sources), self.tag()
         if not ids or not tag:
-            self._report("Select tiles and enter a tag name first.")
+            self._report("Select tiles and enter a tag name first.", error=True)
             return
         self._start(lambda: self.station.recordings.start_sources(tag, ids, origin="gui"))
 
@@ -146,7 +145,7 @@ class TagsPanel(QWidget):
             self.start_group_button.setEnabled(True)
             self.start_selected_button.setEnabled(bool(self.selected_sources))
             if error is not None:
-                self._report(str(error))
+                self._report(str(error), error=True)
                 return
             self.started.emit(len(records))
             self.refresh()
@@ -155,7 +154,7 @@ class TagsPanel(QWidget):
     def stop_tag(self, tag: str) -> None:
         def after(records, error) -> None:
             if error is not None:
-                self._report(str(error))
+                self._report(str(error), error=True)
                 return
             self.stopped.emit(len(records))
             self._report(f"Stopped {len(records)} recording(s) of “{tag}”.")
@@ -169,7 +168,7 @@ class TagsPanel(QWidget):
         item = self.running.currentItem()
         tag = item.text(0) if item is not None else self.tag()
         if not tag:
-            self._report("Pick a running tag to stop.")
+            self._report("Pick a running tag to stop.", error=True)
             return
         self.stop_tag(tag)
 

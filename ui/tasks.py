@@ -1,10 +1,18 @@
 """Background work for the GUI: a blocking service call runs on a worker thread and its
-result (or error) comes back to the GUI thread through a queued signal."""
+result (or error) comes back to the GUI thread through a queued signal; its outcome is told
+to the operator through a `Report`."""
 
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
+
+
+class Report(Protocol):
+    """How a panel tells the operator what came of an action: `error` says which kind of
+    message it is (the window shows an error as a dialog too), never the wording."""
+
+    def __call__(self, message: str, error: bool = False) -> None: ...
 
 from PySide6.QtCore import QObject, Signal
 

@@ -10,16 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QApplication, QInputDialog
+from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
+from app.live import Demand
 from app.schemas import GroupIn, SourceIn
-from recorder.frames import Demand
 from tests.conftest import TESTSRC, decode_video, md5_of, wait_until
 from ui.application import ensure_application
 from ui.bridge import EventBridge
 from ui.main_window import MainWindow
+from ui.settings_dialog import SettingsDialog
 from ui.wall import grid_columns
 
 
@@ -126,6 +127,38 @@ def test_selected_tiles_record_under_a_tag_and_f9_stops(qtbot, window, station):
     qtbot.waitUntil(lambda: any(r.name == "picked" for r in tags.summary), timeout=5000)
     qtbot.keyClick(window, Qt.Key.Key_F9)  # the shortcut toggles: the typed tag records, so stop
     qtbot.waitUntil(lambda: not station.recordings.is_running("picked"), timeout=5000)
+
+
+def test_report_says_what_kind_of_message_it_is_never_guessed_from_its_words(qtbot, window, station,
+                                                                             monkeypatch):
+    warned: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text, *_: warned.append(text))
+    window.setProperty("quiet_errors", False)
+    window.report("Started nothing: the disk is full", error=True)
+    window.report("Could not be clearer: all is well")
+    assert warned == ["Started nothing: the disk is full"]
+    assert window.status.currentMessage() == "Could not be clearer: all is well"
+    # through a panel: an operator's slip is an error, a stop is a result
+    window.tags.tag_edit.setText("")
+    window.tags.stop_selected()
+    assert warned[-1] == "Pick a running tag to stop."
+    station.recordings.start("brief", "wall")
+    window.tags.stop_tag("brief")
+    qtbot.waitUntil(lambda: window.status.currentMessage() == "Stopped 2 recording(s) of “brief”.",
+                    timeout=5000)
+    assert len(warned) == 2
+
+
+def test_the_settings_dialog_is_handed_the_window_s_station(qtbot, window, station):
+    seen = []
+
+    def look() -> None:
+        dialog = window.findChild(SettingsDialog)
+        seen.append(dialog.station)
+        dialog.reject()
+    QTimer.singleShot(100, look)
+    window.open_settings()  # modal: returns once `look` closed it
+    assert seen == [station]
 
 
 def test_a_recording_started_through_the_api_appears_in_the_gui(qtbot, window, api_server, station):

@@ -160,13 +160,14 @@ def test_environment_overrides_are_pointed_out(qtbot, station, config, dialog_fo
     assert "RS_DISK_FLOOR_MB" in dialog.fields["disk_floor_mb"][0].hints["disk_floor_mb"].text()
 
 
-def test_the_station_comes_from_the_parent_window(qtbot, station, config):
+def test_the_station_is_passed_in_never_taken_from_the_parent(qtbot, station, config):
     ensure_application()
     window = QWidget()
-    window.station = station
+    window.station = station  # a parent that happens to have one is not asked
     qtbot.addWidget(window)
-    dialog = SettingsDialog(station.settings, window)
-    assert dialog.station is station
+    alone = SettingsDialog(station.settings, window)
+    assert alone.station is None
+    dialog = SettingsDialog(station.settings, window, station=station)
     dialog.fields["preroll_s"][1].setValue(1.5)
     dialog.save()
     assert station.settings.preroll_s == 1.5 and dialog.result() == 1
