@@ -12,7 +12,7 @@ from api.native.params import add_route, ok, path_int, read_model, read_query
 from api.routing import call
 from api.native.routedoc import Binary, Link
 from app.schemas import SourceIn, SourceOut
-from recorder.frames import Demand
+from app.live import Demand
 
 BOUNDARY = "frame"
 POLL_S = 0.02  # how often a viewer looks for a newer frame while none has come

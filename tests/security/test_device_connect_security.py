@@ -148,7 +148,7 @@ async def test_events_reach_only_their_client_with_its_own_token(token_station):
         assert f"accessToken={bob.token}" in bob_event["media"]["uri"]
         assert f"accessToken={alice.token}" in alice_event["media"]["uri"]
         bob_heard = [json.dumps(bob_event), *await _quiet(bob_ws, 1.0)]
-        for attribute in ("mediarecorder", "onrecordingchange", "options"):
+        for attribute in ("mediarecorder", "preview", "options"):
             bob_heard.append(json.dumps(await bob.msr("GET", attribute,
                                                       target=str(source_id))))
         bob_heard.append(json.dumps(await bob.msr("PUT", "stop", target=str(source_id))))
