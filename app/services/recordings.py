@@ -152,9 +152,8 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
                                        + (f" of model {model.value}" if model else ""),
                                        field="group_name")
                 rows, new = self._new_records(s, tag_name, sources, field="group_name")
-            result = self._open_files(rows, new, tag_name, origin, events)
-        self._publish(events)
-        return result
+            opened = self._open_files(rows, new, tag_name, origin, events, field="group_name")
+        return self._started(opened, events)
 
     def start_sources(self, tag_name: str, source_ids: list[int], origin: str = "core") -> list[RecordOut]:
         """Start the given sources (the tiles an operator selected) under the tag."""
@@ -173,9 +172,8 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
                         raise NotFound("source", source_id, field="source_ids")
                     sources.append(src)
                 rows, new = self._new_records(s, tag_name, sources, field="source_ids")
-            result = self._open_files(rows, new, tag_name, origin, events)
-        self._publish(events)
-        return result
+            opened = self._open_files(rows, new, tag_name, origin, events, field="source_ids")
+        return self._started(opened, events)
 
     def start_one(self, tag_name: str, source_id: int, *, profile: EncodeProfile | None = None,
                   file_name: str | None = None, origin: str = "core") -> RecordOut:
@@ -195,9 +193,19 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
                                            f"{tag_name!r}", field="source_id")
                 rows, new = self._new_records(s, tag_name, [src], field="source_id",
                                               profile=profile, file_name=file_name)
-            (out,) = self._open_files(rows, new, tag_name, origin, events)
-        self._publish(events)
+            opened = self._open_files(rows, new, tag_name, origin, events, field="source_id")
+        (out,) = self._started(opened, events)
         return out
+
+    def _started(self, opened: tuple[list[RecordOut], Conflict | None],
+                 events: list[Event]) -> list[RecordOut]:
+        """Outside the lock: publish, then answer the records or, when none of them
+        records, the reason (their records stay, `failed`)."""
+        result, refused = opened
+        self._publish(events)
+        if refused is not None:
+            raise refused
+        return result
 
     def _publish(self, events: list[Event]) -> None:
         """Outside the lock, always: a subscriber runs on this thread and may hand the
@@ -251,12 +259,16 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
         return rows, new
 
     def _open_files(self, rows: list[Record], new: list[_NewFile], tag_name: str, origin: str,
-                    events: list[Event]) -> list[RecordOut]:
+                    events: list[Event], *, field: str,
+                    ) -> tuple[list[RecordOut], Conflict | None]:
         """After the commit, inside the lock: the recorder starts each new record's file.
         The record's begin becomes the file's (the pre-roll's first keyframe); a file the
         recorder cannot start leaves its record `failed` with the reason, as a recorder's
-        failure does (`fail`). Collects the events for the caller to publish."""
+        failure does (`fail`). Collects the events for the caller to publish. Returns the
+        records and, when not one of them records (a single start whose file failed), the
+        Conflict to answer instead: a client asking for a recording must not get a success."""
         changed: list[Record] = []
+        failures: list[tuple[str, str]] = []  # (record id, reason)
         for item in new:
             row = item.row
             try:
@@ -267,6 +279,7 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
                     "the source is no longer being read" if isinstance(exc, UnknownSource)
                     else f"{type(exc).__name__}: {exc}")
                 log.error("record %s: %s", row.id, reason)
+                failures.append((row.id, reason))
                 self._apply(row, RecordingResult(item.path, None, None, 0.0, 0, None, 0,
                                                  error=reason), reason)
                 changed.append(row)
@@ -280,7 +293,12 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
         if changed:
             self._save(changed)  # kept in memory, and shown, if the catalog cannot take it
         with self.catalog.session() as s:
-            return [self._out(s, row) for row in rows]
+            result = [self._out(s, row) for row in rows]
+        refused = None
+        if failures and not any(row.status == "recording" for row in rows):
+            record_id, reason = failures[0]
+            refused = Conflict(f"{reason} (record {record_id} is failed)", field=field)
+        return result, refused
 
     # --- stop ----------------------------------------------------------------------
     def stop_record(self, record_id: str, origin: str = "core") -> RecordOut:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from app.errors import StorageFull
+from app.errors import Conflict, StorageFull
 from app.events import RecordingStarted, RecordingStopped
 from app.station import build_station, start_station, stop_station
 from tests.app.commit_hook import CommitHook
@@ -119,6 +119,21 @@ def test_a_file_the_recorder_cannot_start_after_the_commit_leaves_the_record_fai
     time.sleep(1.0)
     (done,) = st.recordings.stop("t")
     assert done.id == ok.id and done.status.value == "finished"
+
+    # A start that asked for one file and got none is an error (a client must not take it
+    # for a recording), and its record says why.
+    events.clear()
+    with CommitHook(after_commit=lambda _records: st.recorder.remove_source(first)) as hook:
+        with pytest.raises(Conflict, match="could not start .* is failed") as refused:
+            st.recordings.start_one("u", first)
+    ((rid,),) = hook.seen
+    assert refused.value.field == "source_id" and rid in refused.value.message
+    assert st.recordings.get(rid).status.value == "failed"
+    assert stored(db)[rid][:2] == ("failed", None)
+    assert [(type(e), e.record_id, e.status) for e in events if isinstance(e, RecordingStopped)] \
+        == [(RecordingStopped, rid, "failed")]
+    assert not [e for e in events if isinstance(e, RecordingStarted)]
+    assert not st.recordings.is_running("u")
 
 
 def test_recording_events_are_published_after_the_lock_is_released(station):
