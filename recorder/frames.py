@@ -173,20 +173,29 @@ class Decoder(threading.Thread):
                 if not keyframe:
                     return
             self._need_keyframe = self._primed = False
-            self._queue.append((bytes(packet), codec_name, extradata, wall, wall + hold))
+            self._queue.append(([bytes(packet)], codec_name, extradata, wall, wall + hold))
             self._cond.notify()
 
     def needs_priming(self) -> bool:
         """A viewer is waiting for a picture that only the next keyframe would bring."""
         return self._need_keyframe and not self._primed and self.slot.demand is not Demand.NONE
 
-    def prime(self, keyframe: bytes, codec_name: str, extradata: bytes | None, wall: float) -> None:
-        """Decode the newest keyframe (the reader keeps it for the pre-roll) now rather than
-        wait up to a GOP for the next one: a tile opened between keyframes shows a picture at
-        once, not seconds later. Frames after it still wait for the next keyframe."""
+    def prime(self, group: list[tuple[bytes, float]], codec_name: str, extradata: bytes | None,
+              follow: bool) -> None:
+        """Decode the newest keyframe group the reader holds for the pre-roll now, rather than
+        wait up to a GOP for the next keyframe: a tile opened between keyframes shows a
+        picture at once, not seconds later. `group` is the keyframe and, with `follow`, the
+        packets after it, decoded in one go and shown as their last picture; the stream then
+        goes on from the next packet (a focused view plays on without a pause). Without
+        `follow` (a grid tile: keyframes only), the keyframe alone."""
+        if not group:
+            return
         with self._cond:
             self._primed = True
-            self._queue.append((keyframe, codec_name, extradata, wall, wall))
+            if follow:
+                self._need_keyframe = False
+            self._queue.append(([data for data, _ in group], codec_name, extradata,
+                                group[-1][1], group[-1][1]))
             self._cond.notify()
 
     def stop(self) -> None:
@@ -200,9 +209,10 @@ class Decoder(threading.Thread):
                 self._cond.wait_for(lambda: self._queue or self._stopping.is_set(), timeout=1.0)
                 if not self._queue:
                     continue
-                data, codec_name, extradata, wall, show_at = self._queue.popleft()
+                packets, codec_name, extradata, wall, show_at = self._queue.popleft()
             try:
-                frames = self._decode(data, codec_name, extradata)
+                for data in packets:  # one packet, or a primed group shown as its last picture
+                    frames = self._decode(data, codec_name, extradata)
                 delay = show_at - time.time()
                 if frames and 0 < delay < 1.0:
                     self._stopping.wait(delay)

@@ -25,7 +25,7 @@ import numpy as np
 
 from recorder.encoding import COPY, EncodeProfile
 from recorder.forward import LiveForward
-from recorder.frames import Decoder, FrameSlot, decode_keyframe
+from recorder.frames import Decoder, Demand, FrameSlot, decode_keyframe
 from recorder.inputs import InputError, PacketInput, RefusedInput, open_input, public_reason
 from recorder.mp4file import Mp4Recording, RecordingResult
 from recorder.picture import PictureInput, PictureSpec
@@ -369,11 +369,15 @@ class SourceWorker(threading.Thread):
         self._close_input()
 
     def _prime_decoder(self, codec_name: str, extradata: bytes | None) -> None:
+        """Hand a new viewer the picture the pre-roll already holds (Decoder.prime). The
+        current packet is the group's last one and is offered right after, so it is left out."""
+        follow = self.slot.demand is Demand.ALL
         with self._lock:
-            group = self.preroll.newest_group()
-            key = (bytes(group[0][0]), group[0][1]) if group else None
-        if key is not None:
-            self.decoder.prime(key[0], codec_name, extradata, key[1])
+            group = self.preroll.newest_group()[:-1]
+            if not follow:
+                group = group[:1]
+            group = [(bytes(packet), wall) for packet, wall in group]
+        self.decoder.prime(group, codec_name, extradata, follow)
 
     def _open(self) -> PacketInput:
         """Open the input; a failure says only what `public_reason` allows (the details go

@@ -143,3 +143,17 @@ def test_a_new_viewer_sees_the_newest_keyframe_at_once(manager):
     assert frame.wall_time < asked - 0.5, "the picture must be the keyframe already received"
     time.sleep(1.5)
     assert slot.latest().seq == frame.seq, "only that keyframe until the next one"
+
+
+def test_a_focused_viewer_plays_on_from_the_newest_keyframe_group(manager):
+    """A focused view (every frame) opened mid-GOP shows the current picture at once and plays
+    on from it, rather than freezing on a keyframe until the next one 3 s later."""
+    manager.ensure_source(SourceSpec(6, "long-gop", "testsrc://testsrc2?size=320x240&rate=25&gop=4"))
+    wait_until(lambda: manager.status(6)[0] == "online", 10, message="online")
+    slot = manager.frames(6)
+    time.sleep(1.0)
+    slot.watch(Demand.ALL)
+    first = slot.wait_newer(0, 1.0)
+    assert first is not None and time.time() - first.wall_time < 0.5, "the current picture, now"
+    time.sleep(1.0)
+    assert slot.latest().seq - first.seq >= 20, "every frame after it, without waiting a GOP"
