@@ -161,10 +161,13 @@ class RecorderManager:
     # --- recordings ----------------------------------------------------------------
     def start_recording(self, source_id: int, record_id: str, path: Path,
                         profile: EncodeProfile = COPY,
-                        next_file: NextFile | None = None) -> float | None:
+                        next_file: NextFile | None = None,
+                        audio_muted: bool = False) -> float | None:
         """Start a file; `next_file` (pure: no catalog, no I/O) names the next segment's
-        (record id, path) when it rolls over (see `set_segment_s`, `on_rollover`)."""
-        return self._worker(source_id).start_recording(record_id, path, profile, next_file)
+        (record id, path) when it rolls over (see `set_segment_s`, `on_rollover`);
+        `audio_muted` starts it without audio until unmuted."""
+        return self._worker(source_id).start_recording(record_id, path, profile, next_file,
+                                                       audio_muted)
 
     def stop_recording(self, source_id: int, record_id: str) -> RecordingResult | None:
         worker = self._workers.get(source_id)
@@ -183,10 +186,6 @@ class RecorderManager:
         """{"paused": bool, "muted": bool} of a running recording."""
         return self._worker(source_id).recording_state(record_id)
 
-    def is_recording(self, source_id: int, record_id: str) -> bool:
-        worker = self._workers.get(source_id)
-        return worker is not None and record_id in worker.recording_ids()
-
     # --- live forwards --------------------------------------------------------------
     def start_forward(self, source_id: int, forward_id: str, url: str) -> LiveForward:
         return self._worker(source_id).start_forward(forward_id, url)
@@ -203,6 +202,6 @@ class RecorderManager:
             self._workers.clear()
         self._syncer.stop()
         for worker in workers:
-            worker._stopping.set()
+            worker.request_stop()  # all at once, then wait for each
         for worker in workers:
             worker.stop(timeout=2.0)

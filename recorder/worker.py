@@ -125,9 +125,13 @@ class SourceWorker(threading.Thread):
         self._fps_window = (time.monotonic(), 0)
 
     # --- control, from any thread --------------------------------------------------
-    def stop(self, timeout: float = 3.0) -> None:
+    def request_stop(self) -> None:
+        """Ask the reader to end, without waiting (a manager stops many workers at once)."""
         self._stopping.set()
         self._wakeup.set()
+
+    def stop(self, timeout: float = 3.0) -> None:
+        self.request_stop()
         self.decoder.stop()
         self.join(timeout)
 
@@ -144,19 +148,24 @@ class SourceWorker(threading.Thread):
                                   on_error=lambda message: self._fail(record_id, message))
 
     def start_recording(self, record_id: str, path: Path, profile: EncodeProfile = COPY,
-                        next_file: NextFile | None = None) -> float | None:
+                        next_file: NextFile | None = None,
+                        audio_muted: bool = False) -> float | None:
         """Attach a new file; it begins with the buffered GOP (the last keyframe before now).
         Stream copy unless `profile` re-encodes video (then on a thread of its own).
         Returns the wall time the file starts at, when known already. The pre-roll is
         written by the reader thread before its next packet, not here: the call returns at
         once however long the pre-roll, which matters when a group starts many sources.
-        With `next_file`, the recording rolls over to a new file every `segment_s`."""
+        With `next_file`, the recording rolls over to a new file every `segment_s`.
+        `audio_muted` starts it muted (a Device Connect recorder whose track is muted): set
+        under the same lock that registers the file, so not one audio packet gets in."""
         recording = self._new_recording(record_id, path, profile)
         with self._lock:
             if record_id in self._recordings:
                 raise ValueError(f"record {record_id} is already recording")
             begin = self.preroll.begin_wall
             self._recordings[record_id] = recording
+            if audio_muted:
+                self._muted.add(record_id)
             if next_file is not None:
                 self._next_file[record_id], self._profiles[record_id] = next_file, profile
             if self._input is not None:
@@ -259,9 +268,6 @@ class SourceWorker(threading.Thread):
             forward = self._forwards.pop(forward_id, None)
         if forward is not None:
             forward.close()
-
-    def forward(self, forward_id: str) -> LiveForward | None:
-        return self._forwards.get(forward_id)
 
     def set_preroll(self, seconds: float, max_bytes: int) -> None:
         """Change the pre-roll; it grows or shrinks from the next keyframe on."""

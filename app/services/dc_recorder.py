@@ -197,16 +197,10 @@ class MediaRecorderService:
             stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
             tag = f"dc-{safe_name(info.source.name)}-{stamp}"
             try:
-                (out,) = self.recordings.start_sources(tag, [info.source_id], origin=self.origin)
+                (out,) = self.recordings.start_sources(tag, [info.source_id], origin=self.origin,
+                                                       audio_muted=info.muted)
             except Conflict as exc:  # the source is not being read
                 raise IllegalState(exc.message, field="target") from None
-            if info.muted:
-                # The recorder cannot start a file muted yet: the mute follows at once, so
-                # at most the first moments of audio (the pre-roll) are written.
-                try:
-                    self.recordings.set_audio_muted(out.id, True, self.origin)
-                except Conflict:
-                    log.warning("record %s stopped before its audio could be muted", out.id)
             return out
 
     def stop(self, target: str | int | None) -> list[RecordOut]:

@@ -155,8 +155,11 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
             opened = self._open_files(rows, new, tag_name, origin, events, field="group_name")
         return self._started(opened, events)
 
-    def start_sources(self, tag_name: str, source_ids: list[int], origin: str = "core") -> list[RecordOut]:
-        """Start the given sources (the tiles an operator selected) under the tag."""
+    def start_sources(self, tag_name: str, source_ids: list[int], origin: str = "core",
+                      audio_muted: bool = False) -> list[RecordOut]:
+        """Start the given sources (the tiles an operator selected) under the tag;
+        `audio_muted` starts their files without audio (a Device Connect recorder whose track
+        is muted) until `set_audio_muted` says otherwise."""
         if not tag_name or not tag_name.strip():
             raise InvalidInput("a tag name is required", field="tag_name", kind="missing")
         if not source_ids:
@@ -172,7 +175,8 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
                         raise NotFound("source", source_id, field="source_ids")
                     sources.append(src)
                 rows, new = self._new_records(s, tag_name, sources, field="source_ids")
-            opened = self._open_files(rows, new, tag_name, origin, events, field="source_ids")
+            opened = self._open_files(rows, new, tag_name, origin, events, field="source_ids",
+                                      audio_muted=audio_muted)
         return self._started(opened, events)
 
     def start_one(self, tag_name: str, source_id: int, *, profile: EncodeProfile | None = None,
@@ -259,7 +263,7 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
         return rows, new
 
     def _open_files(self, rows: list[Record], new: list[_NewFile], tag_name: str, origin: str,
-                    events: list[Event], *, field: str,
+                    events: list[Event], *, field: str, audio_muted: bool = False,
                     ) -> tuple[list[RecordOut], Conflict | None]:
         """After the commit, inside the lock: the recorder starts each new record's file.
         The record's begin becomes the file's (the pre-roll's first keyframe); a file the
@@ -273,7 +277,8 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
             row = item.row
             try:
                 begin = self.recorder.start_recording(row.source_id, row.id, item.path,
-                                                      item.profile, next_file=item.next_file)
+                                                      item.profile, next_file=item.next_file,
+                                                      audio_muted=audio_muted)
             except Exception as exc:  # noqa: BLE001 - whatever it is, the record must say so
                 reason = "the recorder could not start the file: " + (
                     "the source is no longer being read" if isinstance(exc, UnknownSource)

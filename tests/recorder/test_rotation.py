@@ -85,7 +85,7 @@ def test_copy_and_reencoded_recordings_roll_over_without_losing_a_packet(clip, t
         # the mute carried over to the file written now, under the id the core was told
         assert manager.recording_state(1, f"c{len(segments['c'].reports)}") == \
             {"paused": False, "muted": True}
-        assert not manager.is_recording(1, "c0")
+        assert "c0" not in manager._workers[1].recording_ids()
         time.sleep(0.5)
         with worker._lock:  # both end after the same packet
             last_c = manager.stop_recording(1, f"c{segments['c'].count}")
@@ -139,7 +139,7 @@ def test_a_stop_while_the_core_has_not_heard_of_the_new_file_yet(clip, tmp_path)
         assert arrived.wait(8)
         time.sleep(0.3)
         old = manager.stop_recording(1, "r0")  # the core still thinks r0 records
-        assert not manager.is_recording(1, "r1")
+        assert "r1" not in manager._workers[1].recording_ids()
         time.sleep(0.5)
         release.set()
         assert manager._workers[1].wait_rollovers(10)
