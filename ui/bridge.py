@@ -13,6 +13,7 @@ from app.events import (
     Event,
     EventBus,
     RecordChanged,
+    RecordingMuted,
     RecordingPaused,
     RecordingStarted,
     RecordingStopped,
@@ -27,6 +28,7 @@ class EventBridge(QObject):
     recording_started = Signal(str, int, str, str)       # record id, source id, tag, origin
     recording_stopped = Signal(str, int, str, str, str)  # ... status, origin
     recording_paused = Signal(str, int, str, bool, str)  # record id, source id, tag, paused, origin
+    recording_muted = Signal(str, int, str, bool, str)   # record id, source id, tag, muted, origin
     record_changed = Signal(str, str)                    # record id, action (deleted / synced)
     # Device Connect token requests: request id, client id, application, scopes (tuple), origin
     access_requested = Signal(str, str, str, object, str)
@@ -47,6 +49,9 @@ class EventBridge(QObject):
         elif isinstance(event, RecordingPaused):
             self.recording_paused.emit(event.record_id, event.source_id, event.tag_name,
                                        event.paused, event.origin)
+        elif isinstance(event, RecordingMuted):
+            self.recording_muted.emit(event.record_id, event.source_id, event.tag_name,
+                                      event.muted, event.origin)
         elif isinstance(event, RecordingStopped):
             self.recording_stopped.emit(event.record_id, event.source_id, event.tag_name,
                                         event.status, event.origin)

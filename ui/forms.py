@@ -178,12 +178,6 @@ class Form(QWidget):
         self.errors[key] = error
         return field
 
-    def add_widget(self, widget: QWidget) -> None:
-        self.layout_.addRow(widget)
-
-    def set_visible(self, key: str, visible: bool) -> None:
-        self.layout_.setRowVisible(self.errors[key].parentWidget(), visible)
-
     def show_error(self, key: str, message: str) -> None:
         label = self.errors[key]
         label.setText(message)
@@ -208,6 +202,3 @@ class Form(QWidget):
         """The inline error shown for `key` ("" when none)."""
         label = self.errors[key]
         return label.text() if not label.isHidden() else ""
-
-    def shown_errors(self) -> dict[str, str]:
-        return {key: label.text() for key, label in self.errors.items() if not label.isHidden()}

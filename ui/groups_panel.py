@@ -161,12 +161,12 @@ class GroupsPanel(QWidget):
             self.filter_changed.emit([item.data(0, ID)])
 
     # --- actions ---------------------------------------------------------------------
-    def _call(self, fn, done_message: str | None = None) -> None:
+    def _call(self, fn) -> None:
+        """Run a catalog change off the GUI thread; only a failure is worth a word (the
+        tree itself shows a change once the catalog event reloads it)."""
         def after(_result, error) -> None:
             if error is not None:
                 self._report(str(error), error=True)
-            elif done_message:
-                self._report(done_message)
         self.tasks.run(fn, after)
 
     def add_to_group(self, source_id: int, group_id: int) -> None:

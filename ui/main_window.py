@@ -77,6 +77,8 @@ class MainWindow(QMainWindow):
         bridge.catalog_changed.connect(lambda *_: self.reload())
         bridge.recording_started.connect(self._on_recording_started)
         bridge.recording_stopped.connect(self._on_recording_stopped)
+        bridge.recording_paused.connect(self._on_recording_paused)
+        bridge.recording_muted.connect(self._on_recording_muted)
         bridge.storage_low.connect(self._on_storage_low)
         self.tags.running.model().modelReset.connect(self._count_recordings)
         self.reload()
@@ -218,10 +220,13 @@ class MainWindow(QMainWindow):
         if tile is not None:
             tile.set_status(status, error)
 
-    def _on_recording_started(self, _record_id: str, source_id: int, tag: str, origin: str) -> None:
+    def _on_recording_started(self, record_id: str, source_id: int, tag: str, origin: str) -> None:
         tile = self.wall.tiles.get(source_id)
         if tile is not None:
             tile.set_recording(tag, True)
+            recordings = self.station.recordings  # started muted (Device Connect): no event says so
+            self.tasks.run(lambda: recordings.control_state(record_id),
+                           lambda state, error: self._show_controls(source_id, tag, state, error))
         if origin != "gui":
             self.notify(f"Recording “{tag}” started by {origin}.")
         self.status.set_storage_alert(None)  # recording again: the disk has room once more
@@ -235,6 +240,24 @@ class MainWindow(QMainWindow):
         if origin != "gui":
             self.notify(f"Recording “{tag}” stopped by {origin} ({status}).")
         self.tags.refresh()
+
+    def _on_recording_paused(self, _record_id: str, source_id: int, tag: str, paused: bool,
+                             _origin: str) -> None:
+        tile = self.wall.tiles.get(source_id)
+        if tile is not None:
+            tile.set_recording_flag(tag, "paused", paused)
+
+    def _on_recording_muted(self, _record_id: str, source_id: int, tag: str, muted: bool,
+                            _origin: str) -> None:
+        tile = self.wall.tiles.get(source_id)
+        if tile is not None:
+            tile.set_recording_flag(tag, "muted", muted)
+
+    def _show_controls(self, source_id: int, tag: str, state: dict | None, error) -> None:
+        tile = self.wall.tiles.get(source_id)
+        if tile is not None and error is None and state:
+            for flag in ("paused", "muted"):
+                tile.set_recording_flag(tag, flag, bool(state.get(flag)), initial=True)
 
     def _on_storage_low(self, message: str, _record_ids) -> None:
         """The storage guard stopped recordings for a full disk: the status bar says so
@@ -277,7 +300,7 @@ class MainWindow(QMainWindow):
         return STOP if clicked is stop else KEEP if clicked is keep else CANCEL
 
     def quit_station(self) -> None:
-        self._quitting = True
+        """Station > Quit: closing the window quits (asking first while recordings run)."""
         self.close()
 
     def close_for_signal(self) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -37,9 +37,6 @@ def elapsed_text(since: datetime, now: datetime | None = None) -> str:
 
 
 class TagsPanel(QWidget):
-    started = Signal(int)   # records started
-    stopped = Signal(int)   # records stopped
-
     def __init__(self, station: Station, tasks: TaskRunner, report: Report,
                  parent: QWidget | None = None):
         super().__init__(parent)
@@ -147,7 +144,6 @@ class TagsPanel(QWidget):
             if error is not None:
                 self._report(str(error), error=True)
                 return
-            self.started.emit(len(records))
             self.refresh()
         self.tasks.run(fn, after)
 
@@ -156,7 +152,6 @@ class TagsPanel(QWidget):
             if error is not None:
                 self._report(str(error), error=True)
                 return
-            self.stopped.emit(len(records))
             self._report(f"Stopped {len(records)} recording(s) of “{tag}”.")
             if tag == self.tag():
                 self.tag_edit.setModified(False)

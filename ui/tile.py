@@ -1,4 +1,5 @@
-"""A camera tile: the live picture of one source, its name, status and fps, a REC badge.
+"""A camera tile: the live picture of one source, its name, status and fps, a REC badge
+that also says when a recording is paused or its audio muted (by whichever front end).
 
 The tile pulls the newest frame from the source's slot on its own QTimer (display rate), so
 the recorder never waits for the GUI and a busy GUI simply skips frames. Once a second it
@@ -45,6 +46,10 @@ class CameraTile(QWidget):
         self._stats_provider = stats
         self.selected = False
         self.recording_tags: set[str] = set()
+        # tag -> its recording's controls that are on ("muted", "paused"); and which of them
+        # an event has told, so a slower read of the state at start never undoes an event
+        self.recording_flags: dict[str, set[str]] = {}
+        self._flags_told: set[tuple[str, str]] = set()
         self.recording_since: float | None = None
         self.image: QImage | None = None
         self._scaled: QPixmap | None = None
@@ -91,9 +96,36 @@ class CameraTile(QWidget):
             self.recording_since = self.recording_since or time.monotonic()
         else:
             self.recording_tags.discard(tag)
+            self.recording_flags.pop(tag, None)
+            self._flags_told = {told for told in self._flags_told if told[0] != tag}
             if not self.recording_tags:
                 self.recording_since = None
         self.update()
+
+    def set_recording_flag(self, tag: str, flag: str, on: bool, *, initial: bool = False) -> None:
+        """`flag` ("muted" or "paused") of the recording under `tag` turned on or off. An
+        `initial` value (read once when the recording started: Device Connect can start one
+        muted, which no event reports) yields to any event that came first."""
+        if tag not in self.recording_tags or (initial and (tag, flag) in self._flags_told):
+            return
+        if not initial:
+            self._flags_told.add((tag, flag))
+        flags = self.recording_flags.setdefault(tag, set())
+        if on:
+            flags.add(flag)
+        else:
+            flags.discard(flag)
+        self.update()
+
+    def badge_text(self, elapsed_s: int) -> str:
+        """'● REC 0:01:05  meeting (muted), lobby': the REC badge's words."""
+        shown = []
+        for tag in sorted(self.recording_tags):
+            flags = sorted(self.recording_flags.get(tag, ()))
+            shown.append(f"{tag} ({', '.join(flags)})" if flags else tag)
+        tags = ", ".join(shown)
+        return (f"● REC {elapsed_s // 3600:d}:{elapsed_s // 60 % 60:02d}:{elapsed_s % 60:02d}  "
+                f"{tags}")
 
     def refresh_stats(self) -> None:
         if self._stats_provider is not None:
@@ -174,9 +206,8 @@ class CameraTile(QWidget):
         if self.recording_since is not None:
             elapsed = int(time.monotonic() - self.recording_since)
             self._painted_second = elapsed
-            text = (f"● REC {elapsed // 3600:d}:{elapsed // 60 % 60:02d}:{elapsed % 60:02d}  "
-                    f"{', '.join(sorted(self.recording_tags))}")
-            text = painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight,
+            text = painter.fontMetrics().elidedText(self.badge_text(elapsed),
+                                                    Qt.TextElideMode.ElideRight,
                                                     max(60, self.width() - 24))
             width = painter.fontMetrics().horizontalAdvance(text) + 16
             badge = QRect(self.width() - width - 6, 30, width, 22)

@@ -56,11 +56,6 @@ class OfflineWatch:
         with self._lock:
             self._watches.pop(key, None)
 
-    def set_limit(self, key: str, limit_s: float) -> None:
-        with self._lock:
-            if key in self._watches:
-                self._watches[key].limit_s = limit_s
-
     def stop(self) -> None:
         self._stop.set()
         thread = self._thread

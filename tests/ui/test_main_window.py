@@ -175,6 +175,27 @@ def test_a_recording_started_through_the_api_appears_in_the_gui(qtbot, window, a
     assert any("stopped by api" in n for n in window.notifications)
 
 
+def test_a_tile_shows_a_recording_paused_or_muted_by_another_front_end(qtbot, window, station):
+    """Device Connect pauses and mutes running recordings (and can start one muted): the
+    tile's REC badge says so, whichever front end did it, and forgets it once stopped."""
+    ids = _ids(station)
+    tile = window.wall.tiles[ids["left"]]
+    [record] = station.recordings.start_sources("desk", [ids["left"]], origin="dc",
+                                                audio_muted=True)
+    qtbot.waitUntil(lambda: tile.recording_flags.get("desk") == {"muted"}, timeout=5000)
+    assert "desk (muted)" in tile.badge_text(0)
+    station.recordings.pause(record.id, origin="dc")
+    qtbot.waitUntil(lambda: tile.recording_flags.get("desk") == {"muted", "paused"}, timeout=5000)
+    assert tile.badge_text(65) == "● REC 0:01:05  desk (muted, paused)"
+    station.recordings.set_audio_muted(record.id, False, origin="dc")
+    station.recordings.resume(record.id, origin="dc")
+    qtbot.waitUntil(lambda: tile.recording_flags.get("desk") == set(), timeout=5000)
+    assert tile.badge_text(0) == "● REC 0:00:00  desk"
+    station.recordings.stop("desk", origin="dc")
+    qtbot.waitUntil(lambda: not tile.recording_tags, timeout=5000)
+    assert tile.recording_flags == {}
+
+
 def test_groups_panel_drop_rename_remove(qtbot, window, station, monkeypatch):
     panel = window.groups
     ids = _ids(station)
