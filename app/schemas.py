@@ -7,7 +7,7 @@ its dialogs. Secrets never leave the core: passwords, and every credential insid
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -29,14 +29,17 @@ class SourceModel(str, Enum):
     picture = "PictureSource"
 
 
-class SourceStatus(str, Enum):
+# The states as the catalog stores them and JSON shows them. A StrEnum member is its string
+# (equal to it, formatted as it), so code compares it with a value read from the catalog or
+# from JSON, and writes it into a catalog column, as the string itself.
+class SourceStatus(StrEnum):
     connecting = "connecting"
     online = "online"
     offline = "offline"
     error = "error"
 
 
-class RecordStatus(str, Enum):
+class RecordStatus(StrEnum):
     recording = "recording"
     finished = "finished"
     interrupted = "interrupted"
@@ -335,3 +338,35 @@ class UploadOut(BaseModel):
     complete: bool
     md5: str | None = None
     location: str | None = None
+
+
+# --- Huawei SparkRTC individual stream jobs (app.services.rtc_jobs) --------------------------
+class RtcJobState(StrEnum):
+    init = "INIT"          # created; its source not online yet
+    running = "RUNNING"    # its source online
+    stopped = "STOPPED"    # for good: see stop_reason
+
+
+class RtcJobOut(BaseModel):
+    """One individual stream job as the service answers it. Field order and names are the
+    SparkRTC job's (the dialect dumps it); `record_id` is the station's own addition."""
+
+    job_id: str
+    stream_name: str
+    app_id: str
+    room_id: str
+    user_id: str
+    is_record_audio: bool
+    video_type: str
+    select_stream_type: str
+    max_idle_time: int
+    publish_param: dict[str, Any] | None = Field(description="its RTMP URLs' stream keys masked")
+    record_param: dict[str, Any] | None
+    create_time: str
+    update_time: str
+    start_time: str | None
+    stop_time: str | None
+    state: RtcJobState
+    stop_reason: str | None = Field(description="TENANT_STOP, EXCEED_MAX_IDLE_TIME or INTERNAL_ERROR")
+    description: str | None
+    record_id: str | None = Field(default=None, description="the record the job writes now")

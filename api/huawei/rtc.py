@@ -20,8 +20,7 @@ from api.huawei.common import Dialect, HuaweiError, plain_request_id, read_json_
 from api.keys import STATION
 from api.routing import add_both_slashes, call
 from app.errors import InvalidInput, NotFound, StationError, StorageFull
-from app.models import RtcJob
-from app.schemas import iso_utc, mask_nested
+from app.schemas import RtcJobOut
 from app.services.rtc_jobs import (
     MAX_IDLE_S,
     MIN_IDLE_S,
@@ -156,17 +155,10 @@ def read_spec(body: dict) -> RtcJobSpec:
         record_param=_record_param(body))
 
 
-def job_json(job: RtcJob) -> dict:
-    return {
-        "job_id": job.job_id, "stream_name": job.stream_name, "app_id": job.app_id,
-        "room_id": job.room_id, "user_id": job.user_id, "is_record_audio": job.is_record_audio,
-        "video_type": job.video_type, "select_stream_type": job.select_stream_type,
-        "max_idle_time": job.max_idle_time, "publish_param": mask_nested(job.publish_param),
-        "record_param": job.record_param, "create_time": iso_utc(job.create_time),
-        "update_time": iso_utc(job.update_time), "start_time": iso_utc(job.start_time),
-        "stop_time": iso_utc(job.stop_time), "state": job.state,
-        "stop_reason": job.stop_reason, "description": job.description,
-    }
+def job_json(job: RtcJobOut) -> dict:
+    """The SparkRTC job: the service's answer in its own field order, without the record id
+    (the station's addition, which SparkRTC does not have)."""
+    return job.model_dump(mode="json", exclude={"record_id"})
 
 
 def _app_id(request: web.Request) -> str:

@@ -32,6 +32,14 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.events import EventBus, RecordingStarted, RecordingStopped
 from app.ffmpeg_cmd import profile_of
 from app.models import Record, RtcJob, Source, utcnow
+from app.schemas import (
+    RecordStatus,
+    RtcJobOut,
+    RtcJobState,
+    SourceStatus,
+    iso_utc,
+    mask_nested,
+)
 from app.services.common import safe_name
 from app.services.idle_watch import OfflineWatch
 from app.services.recordings import AlreadyRecording, RecordingService
@@ -48,7 +56,7 @@ VIDEO_TYPES = ("CAMERASTREAM", "SCREENSTREAM")
 STREAM_TYPES = ("FHD", "HD", "SD", "LD")
 MIN_IDLE_S, MAX_IDLE_S = 5, 43200
 MAX_FORWARDS = 10  # rtmp_urls per job
-INIT, RUNNING, STOPPED = "INIT", "RUNNING", "STOPPED"
+INIT, RUNNING, STOPPED = RtcJobState.init, RtcJobState.running, RtcJobState.stopped
 TENANT_STOP, EXCEED_MAX_IDLE_TIME, INTERNAL_ERROR = (
     "TENANT_STOP", "EXCEED_MAX_IDLE_TIME", "INTERNAL_ERROR")
 
@@ -107,6 +115,18 @@ def recording_profile(job: RtcJob, ffmpeg_cmd: str | None) -> EncodeProfile:
     return profile
 
 
+def job_out(job: RtcJob) -> RtcJobOut:
+    """A job as the service answers it: times in ISO 8601 UTC, stream keys masked."""
+    return RtcJobOut(
+        job_id=job.job_id, stream_name=job.stream_name, app_id=job.app_id, room_id=job.room_id,
+        user_id=job.user_id, is_record_audio=job.is_record_audio, video_type=job.video_type,
+        select_stream_type=job.select_stream_type, max_idle_time=job.max_idle_time,
+        publish_param=mask_nested(job.publish_param), record_param=job.record_param,
+        create_time=iso_utc(job.create_time), update_time=iso_utc(job.update_time),
+        start_time=iso_utc(job.start_time), stop_time=iso_utc(job.stop_time), state=job.state,
+        stop_reason=job.stop_reason, description=job.description, record_id=job.record_id)
+
+
 class RtcJobService:
     def __init__(self, catalog: Catalog, recordings: RecordingService, recorder: RecorderManager,
                  bus: EventBus):
@@ -120,9 +140,9 @@ class RtcJobService:
         self._unsubscribe = bus.subscribe(self._on_event)
 
     # --- queries -----------------------------------------------------------------------
-    def get(self, app_id: str, job_id: str) -> RtcJob:
+    def get(self, app_id: str, job_id: str) -> RtcJobOut:
         with self.catalog.session() as s:
-            return self._row(s, app_id, job_id)
+            return job_out(self._row(s, app_id, job_id))
 
     @staticmethod
     def _row(s, app_id: str, job_id: str) -> RtcJob:
@@ -132,7 +152,7 @@ class RtcJobService:
         return row
 
     # --- create / update / stop ------------------------------------------------------------
-    def create(self, app_id: str, spec: RtcJobSpec) -> RtcJob:
+    def create(self, app_id: str, spec: RtcJobSpec) -> RtcJobOut:
         """Check everything, then start the recording and the forwards, then store the job:
         a refused request stores nothing."""
         self._check_spec(spec)
@@ -166,7 +186,7 @@ class RtcJobService:
                 if job.record_id:  # nothing of a refused job stays behind
                     self.recordings.stop_record(job.record_id, origin=ORIGIN)
                 raise
-            if self.recorder.live_stats(source_id).status == "online":
+            if self.recorder.live_stats(source_id).status == SourceStatus.online:
                 job.state, job.start_time = RUNNING, utcnow()
             with self.catalog.session() as s:
                 s.add(job)
@@ -174,9 +194,9 @@ class RtcJobService:
                 self._records[job.record_id] = job.job_id
         self._watch.watch(job.job_id, source_id, job.max_idle_time, self._idle_expired,
                           on_online=self._came_online)
-        return job
+        return job_out(job)
 
-    def update(self, app_id: str, job_id: str, record_param: dict) -> RtcJob:
+    def update(self, app_id: str, job_id: str, record_param: dict) -> RtcJobOut:
         """New `record_param`; a job that only forwarded starts recording now."""
         with self._lock:
             with self.catalog.session() as s:
@@ -194,15 +214,14 @@ class RtcJobService:
                 row = self._row(s, app_id, job_id)
                 row.record_param, row.record_id, row.update_time = record_param, job.record_id, utcnow()
                 s.add(row)
-                return row
+                return job_out(row)
 
-    def stop(self, app_id: str, job_id: str) -> RtcJob:
+    def stop(self, app_id: str, job_id: str) -> RtcJobOut:
         """The tenant's DELETE; `JobDone` if the job is stopped already."""
         with self._lock:
-            job = self.get(app_id, job_id)
-            if job.state == STOPPED:
+            if self.get(app_id, job_id).state == STOPPED:
                 raise JobDone(f"job {job_id} is stopped already", field="job_id")
-            return self._end(job_id, TENANT_STOP, "stopped by the tenant")
+            return job_out(self._end(job_id, TENANT_STOP, "stopped by the tenant"))
 
     def _check_spec(self, spec: RtcJobSpec) -> None:
         if spec.video_type not in VIDEO_TYPES:
@@ -239,7 +258,7 @@ class RtcJobService:
             self._forwards[job.job_id] = started
 
     # --- endings ---------------------------------------------------------------------------
-    def _end(self, job_id: str, reason: str, description: str) -> RtcJob:
+    def _end(self, job_id: str, reason: str, description: str) -> RtcJob | None:
         """Mark the job STOPPED first (so the record's own stop event is known as ours),
         then finalize its record and close its forwards."""
         with self._lock:
@@ -258,7 +277,7 @@ class RtcJobService:
                 self.recorder.stop_forward(source_id, forward_id)
         if job.record_id:
             record = self.recordings.stop_record(job.record_id, origin=ORIGIN)
-            if record.status.value == "failed" and reason != INTERNAL_ERROR:
+            if record.status == RecordStatus.failed and reason != INTERNAL_ERROR:
                 log.info("rtc job %s: its record failed (%s)", job_id, record.error)
         return job
 
@@ -301,7 +320,7 @@ class RtcJobService:
             self._records.pop(event.record_id, None)
             self._rolling[(event.source_id, event.tag_name)] = job_id
             return
-        if event.status == "failed" or event.origin in ("shutdown", "recorder"):
+        if event.status == RecordStatus.failed or event.origin in ("shutdown", "recorder"):
             reason, text = INTERNAL_ERROR, f"the recording ended ({event.status}, {event.origin})"
         else:
             reason, text = TENANT_STOP, f"the recording was stopped ({event.origin})"
