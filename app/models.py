@@ -15,6 +15,7 @@ from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.credentials import EncryptedJSON, EncryptedText
+from app.schemas import RecordStatus, RtcJobState, SyncFileStatus, SyncStatus
 
 
 def utcnow() -> datetime:
@@ -73,7 +74,7 @@ class Record(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("running_key", name="uq_record_running_key"),)
     id: str = Field(default_factory=new_record_id, primary_key=True, max_length=32)
     created_utc: datetime = Field(default_factory=utcnow, nullable=False)
-    status: str = Field(default="recording", index=True, max_length=16)
+    status: str = Field(default=RecordStatus.recording, index=True, max_length=16)
     begin_utc: datetime | None = None
     end_utc: datetime | None = None
     source_id: int | None = Field(default=None, foreign_key="source.id", index=True, ondelete="SET NULL")
@@ -111,7 +112,7 @@ class SyncJob(SQLModel, table=True):
     tag_id: int = Field(foreign_key="tag.id", index=True, ondelete="CASCADE")
     # As the client gave it, with any token masked: the token itself never enters the catalog.
     location: str
-    status: str = Field(default="queued", index=True, max_length=16)
+    status: str = Field(default=SyncStatus.queued, index=True, max_length=16)
     error: str | None = None
     started_utc: datetime | None = None
     finished_utc: datetime | None = None
@@ -127,7 +128,7 @@ class SyncItem(SQLModel, table=True):
     file_name: str
     size_bytes: int = Field(default=0, nullable=False)
     hash_md5: str = Field(max_length=32)
-    status: str = Field(default="pending", max_length=16)
+    status: str = Field(default=SyncFileStatus.pending, max_length=16)
     bytes_done: int = Field(default=0, nullable=False)
     # Bytes this station sent for the file over all attempts: equal to the size when nothing
     # was sent twice (a resume continued where the destination stood).
@@ -157,7 +158,7 @@ class RtcJob(SQLModel, table=True):
     # Its RTMP URLs carry stream keys: encrypted at rest like a source's credentials.
     publish_param: dict[str, Any] | None = Field(default=None, sa_column=Column(EncryptedJSON))
     record_param: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
-    state: str = Field(default="INIT", index=True, max_length=16)
+    state: str = Field(default=RtcJobState.init, index=True, max_length=16)
     stop_reason: str | None = Field(default=None, max_length=32)
     description: str | None = None
     create_time: datetime = Field(default_factory=utcnow, nullable=False)

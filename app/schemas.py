@@ -274,14 +274,14 @@ class SyncIn(BaseModel):
         return value.strip() if isinstance(value, str) else value
 
 
-class SyncStatus(str, Enum):
+class SyncStatus(StrEnum):
     queued = "queued"
     running = "running"
     done = "done"
     failed = "failed"
 
 
-class SyncFileStatus(str, Enum):
+class SyncFileStatus(StrEnum):
     pending = "pending"
     sending = "sending"
     verified = "verified"

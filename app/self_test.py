@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from app.schemas import RecordStatus, SourceStatus
 from app.settings import Settings
 from app.station import build_station, start_station, stop_station
 
@@ -135,7 +136,7 @@ def _run_steps(test: SelfTest, folder: Path) -> None:
             deadline = time.monotonic() + 15
             while time.monotonic() < deadline:
                 status = test.call("GET", f"/api/v1/source/{source['id']}/")["status"]
-                if status == "online":
+                if status == SourceStatus.online:
                     return f"source {source['id']} online (built-in test pattern, 320x240)"
                 time.sleep(0.1)
             raise StepFailed(f"source still {status!r} after 15 s")
@@ -152,11 +153,12 @@ def _run_steps(test: SelfTest, folder: Path) -> None:
         def record() -> str:
             started = test.call("POST", "/api/v1/record",
                                 {"model": "Source", "tag_name": NAME, "group_name": NAME})
-            if len(started) != 1 or started[0]["status"] != "recording":
+            if len(started) != 1 or started[0]["status"] != RecordStatus.recording:
                 raise StepFailed(f"start answered {started!r}")
             time.sleep(RECORD_SECONDS)
             stopped = test.call("PUT", "/api/v1/record", {"model": "Source", "tag_name": NAME})
-            if len(stopped) != 1 or stopped[0]["status"] != "finished" or not stopped[0]["hash_md5"]:
+            if len(stopped) != 1 or stopped[0]["status"] != RecordStatus.finished \
+                    or not stopped[0]["hash_md5"]:
                 raise StepFailed(f"stop answered {stopped!r}")
             state["record"] = stopped[0]
             return f"record {stopped[0]['id']} finished, MD5 {stopped[0]['hash_md5']}"

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from app.audited import AuditedStation
 from app.errors import StationError
+from app.schemas import RecordStatus
 from app.settings import Settings
 from app.station import Station
 from ui.bridge import EventBridge
@@ -138,7 +139,7 @@ class MainWindow(QMainWindow):
 
     def _read(self):
         return (self.station.sources.list(), [g.name for g in self.station.groups.list()],
-                self.station.recordings.list(status="recording"))
+                self.station.recordings.list(status=RecordStatus.recording))
 
     def _apply(self, result, error) -> None:
         if error is not None:

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.errors import StationError
-from app.schemas import RecordOut
+from app.schemas import RecordOut, RecordStatus
 from app.station import Station
 from ui.bridge import EventBridge
 from ui.icons import icon
@@ -299,13 +299,13 @@ class RecordingsBrowser(QWidget):
         self._shown = shown
         if record is None:
             self.player.clear()
-        elif record.status.value == "deleted" or not record.location:
+        elif record.status == RecordStatus.deleted or not record.location:
             self.player.clear("The file of this record was deleted")
         elif was is not None and was[:2] == shown[:2] and self.player.path is not None:
-            self.player.set_live(record.status.value == "recording")  # it just stopped
+            self.player.set_live(record.status == RecordStatus.recording)  # it just stopped
         else:
             source = record.source.name if record.source else "deleted source"
-            self.player.open(record.location, live=record.status.value == "recording",
+            self.player.open(record.location, live=record.status == RecordStatus.recording,
                              caption=f"{record.tag_name} · {source}")
 
     def _show_details(self, record: RecordOut | None) -> None:
@@ -327,13 +327,13 @@ class RecordingsBrowser(QWidget):
 
     def _update_actions(self) -> None:
         record = self.selected_record()
-        status = record.status.value if record else None
-        has_file = record is not None and status != "deleted" and bool(record.location)
+        status = record.status if record else None
+        has_file = record is not None and status != RecordStatus.deleted and bool(record.location)
         self.act_play.setEnabled(has_file)
         self.act_folder.setEnabled(record is not None and bool(record.location))
-        self.act_delete.setEnabled(has_file and status != "recording")
+        self.act_delete.setEnabled(has_file and status != RecordStatus.recording)
         self.act_sync.setEnabled(record is not None and not self.sync_progress.running)
-        self.act_stop.setEnabled(status == "recording")
+        self.act_stop.setEnabled(status == RecordStatus.recording)
         self.act_protect.setEnabled(record is not None and can_protect(record))
         self.act_protect.setText("Unprotect" if record is not None and is_protected(record)
                                  else "Protect")
@@ -382,7 +382,7 @@ class RecordingsBrowser(QWidget):
 
     def play_selected(self) -> None:
         record = self.selected_record()
-        if record is None or record.status.value == "deleted" or not record.location:
+        if record is None or record.status == RecordStatus.deleted or not record.location:
             return
         if self.player.path != Path(record.location):
             self._shown = None
@@ -402,7 +402,7 @@ class RecordingsBrowser(QWidget):
     def delete_selected(self) -> None:
         """Ask first; the file goes, the record stays in the catalog marked deleted."""
         record = self.selected_record()
-        if record is None or record.status.value in ("recording", "deleted"):
+        if record is None or record.status in (RecordStatus.recording, RecordStatus.deleted):
             return
         source = record.source.name if record.source else "a deleted source"
         box = QMessageBox(QMessageBox.Icon.Warning, "Delete recording file",
@@ -458,7 +458,7 @@ class RecordingsBrowser(QWidget):
 
     def stop_selected(self) -> None:
         record = self.selected_record()
-        if record is None or record.status.value != "recording" or not record.tag_name:
+        if record is None or record.status != RecordStatus.recording or not record.tag_name:
             return
         tag, recordings = record.tag_name, self.station.recordings
         self.tasks.run(lambda: recordings.stop(tag, origin="gui"), self._report_outcome(f"Stopped “{tag}”."))

@@ -21,7 +21,7 @@ from pathlib import Path
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 
-from app.schemas import RecordOut
+from app.schemas import RecordOut, RecordStatus
 from ui.icons import icon
 from ui.media import first_keyframe
 from ui.player import clock, rgb_image
@@ -32,8 +32,9 @@ COLUMNS = ("", "Preview", "Tag", "Source", "Begin", "Duration", "Size", "Status"
            "Synced to")
 (COL_LOCK, COL_THUMB, COL_TAG, COL_SOURCE, COL_BEGIN, COL_DURATION, COL_SIZE, COL_STATUS,
  COL_GAPS, COL_MD5, COL_SYNC) = range(len(COLUMNS))
-STATUS_COLOURS = {"recording": "#e53e3e", "finished": "#38a169", "interrupted": "#d69e2e",
-                  "failed": "#c53030", "deleted": "#718096"}
+STATUS_COLOURS = {RecordStatus.recording: "#e53e3e", RecordStatus.finished: "#38a169",
+                  RecordStatus.interrupted: "#d69e2e", RecordStatus.failed: "#c53030",
+                  RecordStatus.deleted: "#718096"}
 MD5_COLOURS = {"verified": "#38a169", "missing": "#d69e2e", "recording": "#e53e3e"}
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -61,7 +62,7 @@ class RecordRow:
         taken when the file was closed and the file is there at that size; missing: no
         MD5 or no file (failed, deleted, removed behind the station's back)."""
         record = self.record
-        if record.status.value == "recording":
+        if record.status == RecordStatus.recording:
             return "recording"
         if record.hash_md5 and self.present and (record.size_bytes in (None, self.file_size)):
             return "verified"
@@ -111,7 +112,7 @@ def local_time(text: str | None, today: date | None = None) -> str:
 
 def duration_of(row: RecordRow) -> float | None:
     record = row.record
-    if record.status.value == "recording":
+    if record.status == RecordStatus.recording:
         begin = parse_utc(record.begin_utc)
         return (datetime.now(timezone.utc) - begin).total_seconds() if begin else None
     return record.duration_s
@@ -123,7 +124,7 @@ def is_protected(record: RecordOut) -> bool:
 
 def can_protect(record: RecordOut) -> bool:
     """A record whose file is gone has nothing left to protect."""
-    return record.status.value != "deleted"
+    return record.status != RecordStatus.deleted
 
 
 def gaps_of(record: RecordOut) -> list[tuple[datetime, datetime]]:
@@ -154,7 +155,7 @@ def gaps_detail(record: RecordOut) -> str:
 
 def deleted_note(record: RecordOut) -> str | None:
     """Why and when a record's file was deleted (retention, the operator), if it was."""
-    if record.status.value != "deleted":
+    if record.status != RecordStatus.deleted:
         return None
     reason = getattr(record, "deleted_reason", None) or "deleted"
     when = getattr(record, "deleted_utc", None)
@@ -195,10 +196,12 @@ class Thumbnails(QObject):
         if pixmap is not None:
             self._cache.move_to_end(record.id)
             return pixmap
-        if not record.location or record.status.value == "deleted" or record.id in self._queued:
+        if not record.location or record.status == RecordStatus.deleted \
+                or record.id in self._queued:
             return None
         failed = self._failed.get(record.id)
-        if failed is not None and (record.status.value != "recording" or time.monotonic() - failed < 1):
+        if failed is not None and (record.status != RecordStatus.recording
+                                   or time.monotonic() - failed < 1):
             return None  # a finished file without a picture is not decoded again and again
         self._queued.add(record.id)
         self._queue.append((record.id, record.location))
@@ -250,7 +253,7 @@ class RecordsModel(QAbstractTableModel):
     def tick(self) -> None:
         """Once a second: the growing duration and size of records still recording."""
         for i, row in enumerate(self.rows):
-            if row.record.status.value == "recording":
+            if row.record.status == RecordStatus.recording:
                 fresh = RecordRow.of(row.record)
                 row.present, row.file_size = fresh.present, fresh.file_size
                 self.dataChanged.emit(self.index(i, COL_DURATION), self.index(i, COL_SIZE))
@@ -313,7 +316,7 @@ class RecordsModel(QAbstractTableModel):
             seconds = duration_of(row)
             return clock(seconds) if seconds is not None else "—"
         if col == COL_SIZE:
-            if record.status.value == "recording":
+            if record.status == RecordStatus.recording:
                 return human_size(row.file_size)
             return human_size(record.size_bytes if record.size_bytes is not None else
                               (row.file_size if row.present else None))

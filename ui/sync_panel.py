@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.schemas import SyncJobOut
+from app.schemas import SyncJobOut, SyncStatus
 from app.station import Station
 from ui.recordings_model import human_size
 from ui.tasks import TaskRunner
@@ -147,9 +147,9 @@ class SyncProgress(QWidget):
         self.bar.setValue(min(1000, job.bytes_done * 1000 // total))
         self.bar.setFormat(f"{job.files_done} of {job.files_total} files · "
                            f"{human_size(job.bytes_done)} of {human_size(job.bytes_total)}")
-        if job.status.value in ("done", "failed"):
+        if job.status in (SyncStatus.done, SyncStatus.failed):
             self.stop()
-            if job.status.value == "done":
+            if job.status == SyncStatus.done:
                 self.bar.setValue(1000)
                 self.label.setText(f"Synced “{job.tag_name}”: {job.files_done} file(s) copied "
                                    f"to {job.location} and checked by MD5")

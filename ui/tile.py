@@ -16,15 +16,16 @@ from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPen, QP
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.live import Demand, FrameSlot, LiveStats
+from app.schemas import SourceStatus
 
-STATUS_COLOURS = {"online": "#2ecc71", "connecting": "#f1c40f", "offline": "#95a5a6",
-                  "error": "#e74c3c"}
+STATUS_COLOURS = {SourceStatus.online: "#2ecc71", SourceStatus.connecting: "#f1c40f",
+                  SourceStatus.offline: "#95a5a6", SourceStatus.error: "#e74c3c"}
 StatsProvider = Callable[[int], LiveStats]
 
 
 def status_text(stats: LiveStats, now: float | None = None) -> str:
     """What the tile says about its source: 'online · 25 fps', 'connecting · retry in 4 s'."""
-    if stats.status == "online":
+    if stats.status == SourceStatus.online:
         return f"online · {stats.fps:.0f} fps" if stats.fps else "online"
     if stats.retry_at is not None:
         wait = max(0, round(stats.retry_at - (now or time.time())))
@@ -41,8 +42,8 @@ class CameraTile(QWidget):
                  fps: int = 15, parent: QWidget | None = None):
         super().__init__(parent)
         self.source_id, self.name, self.slot = source_id, name, slot
-        self.status, self.error = "connecting", ""
-        self.stats = LiveStats("connecting", None, None, 0.0)
+        self.status, self.error = SourceStatus.connecting, ""
+        self.stats = LiveStats(SourceStatus.connecting, None, None, 0.0)
         self._stats_provider = stats
         self.selected = False
         self.recording_tags: set[str] = set()
@@ -172,10 +173,10 @@ class CameraTile(QWidget):
             target = QRect(0, 0, picture.width(), picture.height())
             target.moveCenter(self.rect().center())
             painter.drawPixmap(target.topLeft(), picture)
-        if self.status != "online" or self.image is None:
+        if self.status != SourceStatus.online or self.image is None:
             painter.setPen(QColor("#c0c6cc"))
-            message = self.error if self.error else (
-                "waiting for picture…" if self.status == "online" else self.status + "…")
+            online = self.status == SourceStatus.online
+            message = self.error or ("waiting for picture…" if online else self.status + "…")
             painter.drawText(self.rect().adjusted(12, 30, -12, -12),
                              Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, message)
         self._paint_overlay(painter)

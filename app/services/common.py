@@ -15,6 +15,7 @@ from app.schemas import (
     HttpPicture,
     RecordOut,
     SourceOut,
+    SourceStatus,
     iso_utc,
     mask_picture,
     mask_uri,
@@ -56,7 +57,7 @@ def record_out(session: Session, row: Record, status_of: StatusLookup) -> Record
     if source is not None:
         src = source_out(source, status_of(source.id))
     elif row.source_snapshot:
-        src = source_out(row.source_snapshot, ("offline", "the source was deleted"))
+        src = source_out(row.source_snapshot, (SourceStatus.offline, "the source was deleted"))
     else:
         src = None
     tag = session.get(Tag, row.tag_id)

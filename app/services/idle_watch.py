@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from app.schemas import SourceStatus
+
 log = logging.getLogger(__name__)
 
 
@@ -64,7 +66,7 @@ class OfflineWatch:
 
     def _online(self, source_id: int) -> bool:
         try:
-            return self._status_of(source_id) == "online"
+            return self._status_of(source_id) == SourceStatus.online
         except Exception:  # noqa: BLE001 - a vanished source is simply not online
             return False
 

@@ -26,7 +26,7 @@ from app.catalog import Catalog
 from app.errors import InvalidInput, NotFound
 from app.events import EventBus, RecordingStarted, RecordingStopped
 from app.services.rollover import ROLLOVER
-from app.schemas import RecordOut
+from app.schemas import RecordOut, RecordStatus, SourceStatus
 from app.services.callbacks import CallbackSender
 from app.services.idle_watch import OfflineWatch
 from app.services.recordings import RecordingService
@@ -114,7 +114,7 @@ class LiveRecordService:
         NotFound (naming the field) when the project, domain, app or stream is unknown or the
         stream is not live."""
         source_id = self._source_of(project_id, publish_domain, app, stream)
-        if self.recorder.live_stats(source_id).status != "online":
+        if self.recorder.live_stats(source_id).status != SourceStatus.online:
             raise StreamNotLive(stream)
         record = self.recordings.start_one(app, source_id, origin=ORIGIN)
         task = LiveTask(record.id, project_id, publish_domain, app, stream, source_id,
@@ -124,8 +124,8 @@ class LiveRecordService:
         self._notify(task, "RECORD_START")
         self._notify(task, "RECORD_NEW_FILE_START")
         self._watch.watch(record.id, source_id, self.interrupt_s, self._interrupted)
-        status = self.recordings.get(record.id).status.value  # stopped meanwhile?
-        if status != "recording":
+        status = self.recordings.get(record.id).status  # stopped meanwhile?
+        if status != RecordStatus.recording:
             self._ended(record.id, status)
         return record
 
@@ -186,7 +186,7 @@ class LiveRecordService:
         if task is None:
             return
         self._watch.unwatch(record_id)
-        if status == "failed":
+        if status == RecordStatus.failed:
             self._notify(task, "RECORD_FAILED")
         else:
             self._notify(task, "RECORD_FILE_COMPLETE")

@@ -17,7 +17,7 @@ from sqlmodel import select
 from app.errors import Conflict, InvalidInput, NotFound, StorageFull
 from app.events import RecordChanged
 from app.models import Record, utcnow
-from app.schemas import RecordOut
+from app.schemas import RecordOut, RecordStatus
 from app.services.common import file_size, tag_by_name
 from app.services.record_overlay import CATALOG_ERRORS, copy_row
 
@@ -82,7 +82,7 @@ class RecordKeeping:
                     row = copy_row(self._row(s, record_id))
                 except NotFound:
                     return False
-            if row.status in ("recording", "deleted") or row.protected:
+            if row.status in (RecordStatus.recording, RecordStatus.deleted) or row.protected:
                 return False
             if record_id in set(self.busy()):
                 return False
@@ -98,7 +98,7 @@ class RecordKeeping:
                 except OSError as exc:
                     log.warning("retention: cannot delete %s: %s", path, exc)
                     return False
-            row.status, row.deleted_utc, row.deleted_reason = "deleted", utcnow(), reason
+            row.status, row.deleted_utc, row.deleted_reason = RecordStatus.deleted, utcnow(), reason
             self._save([row])
         log.info("record %s deleted (%s): %s, %d bytes", record_id, reason,
                  path.name if path else "no file", size)
@@ -110,9 +110,9 @@ class RecordKeeping:
         with self._lock:
             with self.catalog.session() as s:
                 row = copy_row(self._row(s, record_id))
-            if row.status == "recording":
+            if row.status == RecordStatus.recording:
                 raise Conflict("the record is still recording", field="record_id")
-            if row.status == "deleted":
+            if row.status == RecordStatus.deleted:
                 raise Conflict("the record's file is already deleted", field="record_id")
             if not location or location != row.location:
                 raise InvalidInput("location must be the record's own file location", field="location")
@@ -120,7 +120,8 @@ class RecordKeeping:
             if not self._inside_storage(path):
                 raise InvalidInput("location is outside the storage folder", field="location")
             path.unlink(missing_ok=True)
-            row.status, row.deleted_utc, row.deleted_reason = "deleted", utcnow(), "deleted on request"
+            row.status, row.deleted_utc = RecordStatus.deleted, utcnow()
+            row.deleted_reason = "deleted on request"
             self._save([row])
         log.info("record %s deleted on request: %s", record_id, path.name)
         self.bus.publish(RecordChanged(record_id, "deleted"))

@@ -49,12 +49,12 @@ class RecordQueries:
         return row
 
     def _running_rows(self, session, tag_id: int | None = None) -> list[Record]:
-        stmt = select(Record).where(Record.status == "recording")
+        stmt = select(Record).where(Record.status == RecordStatus.recording)
         if tag_id is not None:
             stmt = stmt.where(Record.tag_id == tag_id)
         return self._overlay.lay_over(
             session.exec(stmt).all(),
-            lambda r: r.status == "recording" and (tag_id is None or r.tag_id == tag_id))
+            lambda r: r.status == RecordStatus.recording and (tag_id is None or r.tag_id == tag_id))
 
     # --- queries -------------------------------------------------------------------
     def list(self, tag_name: str | None = None, *, status: str | None = None) -> list[RecordOut]:
@@ -174,7 +174,7 @@ class RecordQueries:
     def video_path(self, record_id: str) -> Path:
         """The record's file, for download; also while it is still being written."""
         record = self.get(record_id)
-        if record.status == "deleted" or not record.location:
+        if record.status == RecordStatus.deleted or not record.location:
             raise NotFound("file of record", record_id, field="record_id")
         path = Path(record.location)
         if not path.is_file():

@@ -7,7 +7,7 @@ from __future__ import annotations
 from app.errors import Conflict
 from app.events import RecordingMuted, RecordingPaused
 from app.models import Record, Tag
-from app.schemas import RecordOut
+from app.schemas import RecordOut, RecordStatus
 from recorder.manager import UnknownSource
 
 
@@ -37,7 +37,7 @@ class RecordingControls:
         """{"paused": bool, "muted": bool} of a running record (both False otherwise)."""
         with self.catalog.session() as s:
             row = self._row(s, record_id)
-            if row.status != "recording" or row.source_id is None:
+            if row.status != RecordStatus.recording or row.source_id is None:
                 return {"paused": False, "muted": False}
         try:
             return self.recorder.recording_state(row.source_id, row.id)
@@ -59,7 +59,7 @@ class RecordingControls:
 
     def _running_row(self, s, record_id: str) -> Record:
         row = self._row(s, record_id)
-        if row.status != "recording" or row.source_id is None:
+        if row.status != RecordStatus.recording or row.source_id is None:
             raise Conflict(f"record {record_id} is not recording", field="record_id")
         try:
             self.recorder.recording_state(row.source_id, row.id)

@@ -26,7 +26,7 @@ from typing import Callable
 from app.errors import NotFound
 from app.events import RecordingStarted, RecordingStopped
 from app.models import Record, Tag, new_record_id, utcnow
-from app.schemas import RecordOut
+from app.schemas import RecordOut, RecordStatus
 from app.services.record_overlay import copy_row
 from recorder.mp4file import RecordingResult
 
@@ -84,11 +84,11 @@ class RecordingRollover:
                           old_record_id, new_path)
                 self.recorder.stop_recording(source_id, new_record_id)
                 return
-            new = Record(id=new_record_id, status="recording", source_id=old.source_id,
+            new = Record(id=new_record_id, status=RecordStatus.recording, source_id=old.source_id,
                          tag_id=old.tag_id, model=old.model, source_snapshot=old.source_snapshot,
                          location=str(new_path), protected=old.protected,
                          begin_utc=wall_utc(new_begin_wall) if new_begin_wall else utcnow())
-            was_running = old.status == "recording"
+            was_running = old.status == RecordStatus.recording
             if was_running:
                 new.running_key = old.running_key
                 self._apply(old, old_result, None)
@@ -99,7 +99,7 @@ class RecordingRollover:
                 self._apply(old, old_result, old.error, status=old.status)
                 result = (self.recorder.stop_recording(source_id, new_record_id)
                           or self._measure(new_path, "the recorder had no open file"))
-                self._apply(new, result, old.error if old.status == "failed" else None)
+                self._apply(new, result, old.error if old.status == RecordStatus.failed else None)
             self._save([old, new])
             self._link(old_record_id, new_record_id)
             tag_name = tag.name if tag is not None else ""

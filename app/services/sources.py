@@ -27,7 +27,16 @@ from app.errors import Conflict, InvalidInput
 from app.events import CatalogChanged, EventSink
 from app.ffmpeg_cmd import profile_of
 from app.models import Record, Source
-from app.schemas import HttpPicture, SourceIn, SourceModel, SourceOut, unmask_picture, unmask_uri_password
+from app.schemas import (
+    HttpPicture,
+    RecordStatus,
+    SourceIn,
+    SourceModel,
+    SourceOut,
+    SourceStatus,
+    unmask_picture,
+    unmask_uri_password,
+)
 from app.services.common import get_source, source_out
 from app.uri_policy import PICTURE_SCHEMES, SOURCE_SCHEMES, check_uri, media_path
 from recorder.frames import FrameSlot
@@ -169,7 +178,7 @@ class SourceService:
             row = get_source(s, source_id)
             if self._is_recording(s, source_id):
                 raise Conflict("the source is recording: stop its recordings first", field="source_id")
-            out = source_out(row, ("offline", None))
+            out = source_out(row, (SourceStatus.offline, None))
             s.delete(row)
         self.recorder.remove_source(source_id)
         self.bus.publish(CatalogChanged("source", source_id, "deleted"))
@@ -320,7 +329,8 @@ class SourceService:
 
     @staticmethod
     def _is_recording(session, source_id: int) -> bool:
-        stmt = select(Record.id).where(Record.source_id == source_id, Record.status == "recording")
+        stmt = select(Record.id).where(Record.source_id == source_id,
+                                       Record.status == RecordStatus.recording)
         return session.exec(stmt).first() is not None
 
     def _start_reader(self, row: Source) -> None:

@@ -33,13 +33,14 @@ from sqlmodel import func, select
 from app.catalog import Catalog
 from app.events import EventSink, RecordingStarted, RecordingStopped, StorageLow
 from app.models import Record, Tag, utcnow
-from app.schemas import iso_utc
+from app.schemas import RecordStatus, iso_utc
 
 log = logging.getLogger(__name__)
 
 MB = 1 << 20
 GB = 1 << 30
-FINISHED = ("finished", "failed", "interrupted")  # a file that no longer grows
+# a file that no longer grows
+FINISHED = (RecordStatus.finished, RecordStatus.failed, RecordStatus.interrupted)
 
 
 # --- what the API and the GUI show --------------------------------------------------------
@@ -224,7 +225,7 @@ class StorageService:
                 return
             self._resync = False
         try:
-            ids = {r.id for r in self.recordings.list(status="recording")}
+            ids = {r.id for r in self.recordings.list(status=RecordStatus.recording)}
         except Exception as exc:  # noqa: BLE001 - a catalog that cannot answer now: next time
             log.warning("storage guard: cannot read the running records (%s)", exc)
             with self._lock:
@@ -269,7 +270,7 @@ class StorageService:
         short_devices = {d.device for d in low}
         # The recordings service's view: what the catalog holds, with any state it could
         # not take yet (a full disk) laid over it.
-        running = self.recordings.list(status="recording")
+        running = self.recordings.list(status=RecordStatus.recording)
         affected = [r.id for r in running
                     if catalog_short or _device_of(r.location, storage.device) in short_devices]
         if not affected:
@@ -377,7 +378,7 @@ class StorageService:
         if protected_col is not None:
             columns.append(protected_col)
         with self.catalog.session() as s:
-            rows = s.exec(select(*columns).where(Record.status != "deleted",
+            rows = s.exec(select(*columns).where(Record.status != RecordStatus.deleted,
                                                  Record.location.is_not(None))).all()
         candidates, used = [], 0
         for row in rows:
@@ -402,7 +403,7 @@ class StorageService:
             return 0
         with self.catalog.session() as s:
             return s.exec(select(func.count()).select_from(Record).where(
-                protected_col.is_(True), Record.status != "deleted")).one()
+                protected_col.is_(True), Record.status != RecordStatus.deleted)).one()
 
     # --- figures -----------------------------------------------------------------------
     def figures(self) -> tuple[Disk, Disk | None]:
@@ -425,7 +426,7 @@ class StorageService:
                                   size_bytes=first.size, protected=first.protected)
         with self.catalog.session() as s:
             with_files = s.exec(select(func.count()).select_from(Record).where(
-                Record.status != "deleted", Record.location.is_not(None))).one()
+                Record.status != RecordStatus.deleted, Record.location.is_not(None))).one()
         return StorageOut(
             floor_mb=mb(self.floor_bytes),
             storage=self._fs_out(storage),

@@ -33,7 +33,7 @@ from app.credentials import CredentialKeyError
 from app.errors import InvalidInput, NotFound
 from app.events import EventSink, RecordChanged
 from app.models import Record, SyncItem, SyncJob, Tag, utcnow
-from app.schemas import SyncFileOut, SyncJobOut, iso_utc
+from app.schemas import RecordStatus, SyncFileOut, SyncFileStatus, SyncJobOut, SyncStatus, iso_utc
 from app.services.common import tag_by_name
 from app.services.sync_targets import (
     CHUNK,
@@ -51,7 +51,8 @@ from app.services.sync_targets import (
 )
 
 log = logging.getLogger(__name__)
-UNFINISHED = ("queued", "running")
+UNFINISHED = (SyncStatus.queued, SyncStatus.running)
+UNSENT = (SyncFileStatus.pending, SyncFileStatus.sending)  # a file not yet verified nor failed
 
 
 @dataclass
@@ -190,9 +191,9 @@ class SyncService:
             tag = tag_by_name(s, tag_name)
             if tag is None:
                 raise NotFound("tag", repr(tag_name), field="tag_name")
-            records = [r for r in s.exec(select(Record).where(Record.tag_id == tag.id,
-                                                              Record.status == "finished")
-                                         .order_by(Record.created_utc, Record.id)).all()
+            finished = select(Record).where(Record.tag_id == tag.id,
+                                            Record.status == RecordStatus.finished)
+            records = [r for r in s.exec(finished.order_by(Record.created_utc, Record.id)).all()
                        if r.location and r.hash_md5]
             if not records:
                 raise InvalidInput(f"tag {tag_name!r} has no finished records to sync",
@@ -236,7 +237,7 @@ class SyncService:
             ids = set(s.exec(select(SyncItem.record_id)
                              .join(SyncJob, SyncJob.id == SyncItem.job_id)
                              .where(SyncJob.status.in_(UNFINISHED),
-                                    SyncItem.status.in_(("pending", "sending")))).all())
+                                    SyncItem.status.in_(UNSENT))).all())
         with self._live_lock:
             live = {flight.item_id for flight in self._live.values()}
         if live:
@@ -252,7 +253,7 @@ class SyncService:
         files, current = [], None
         for item in items:
             done, sent = item.bytes_done, item.bytes_sent
-            if live and live.item_id == item.id and item.status == "sending":
+            if live and live.item_id == item.id and item.status == SyncFileStatus.sending:
                 done, sent, current = live.done, sent + live.sent, item.file_name
             files.append(SyncFileOut(record_id=item.record_id, file_name=item.file_name,
                                      status=item.status, size_bytes=item.size_bytes, bytes_done=done,
@@ -262,10 +263,11 @@ class SyncService:
             id=job.id, created_utc=iso_utc(job.created_utc), started_utc=iso_utc(job.started_utc),
             finished_utc=iso_utc(job.finished_utc), tag_name=tag.name if tag else "",
             location=job.location, status=job.status, error=job.error,
-            files_total=len(files), files_done=sum(f.status == "verified" for f in files),
-            files_failed=sum(f.status == "failed" for f in files),
+            files_total=len(files),
+            files_done=sum(f.status == SyncFileStatus.verified for f in files),
+            files_failed=sum(f.status == SyncFileStatus.failed for f in files),
             bytes_total=sum(f.size_bytes for f in files),
-            bytes_done=sum(f.bytes_done for f in files if f.status != "failed"),
+            bytes_done=sum(f.bytes_done for f in files if f.status != SyncFileStatus.failed),
             current_file=current, files=files)
 
     # --- the worker ----------------------------------------------------------------
@@ -288,7 +290,7 @@ class SyncService:
             if job is None or job.status not in UNFINISHED:
                 return
             tag = s.get(Tag, job.tag_id)
-            job.status, job.started_utc = "running", job.started_utc or utcnow()
+            job.status, job.started_utc = SyncStatus.running, job.started_utc or utcnow()
             s.add(job)
             shown, tag_name = job.location, tag.name
         try:
@@ -317,7 +319,7 @@ class SyncService:
         """The job's files not yet verified nor failed, with the record files to send."""
         with self.catalog.session() as s:
             stmt = (select(SyncItem, Record.location).join(Record, Record.id == SyncItem.record_id)
-                    .where(SyncItem.job_id == job_id, SyncItem.status.in_(("pending", "sending")))
+                    .where(SyncItem.job_id == job_id, SyncItem.status.in_(UNSENT))
                     .order_by(SyncItem.id))
             return [(item, Path(location or "")) for item, location in s.exec(stmt).all()]
 
@@ -334,7 +336,7 @@ class SyncService:
     def _sync_item(self, job_id: str, target: Target, item: SyncItem, source: Path) -> None:
         if self._stop.is_set():
             raise SyncInterrupted()
-        self._save_item(item.id, status="sending")
+        self._save_item(item.id, status=SyncFileStatus.sending)
         flight = InFlight(item.id, item.bytes_done)
         with self._live_lock:
             self._live[job_id] = flight
@@ -342,13 +344,13 @@ class SyncService:
             location = self._transfer(flight, target, item, source)
         except (FileProblem, NotVerified) as exc:
             log.warning("sync job %s: %s not synced: %s", job_id, item.file_name, exc)
-            self._save_item(item.id, status="failed", error=str(exc),
+            self._save_item(item.id, status=SyncFileStatus.failed, error=str(exc),
                             bytes_sent=item.bytes_sent + flight.sent)
         except SyncInterrupted:
             self._save_item(item.id, bytes_done=flight.done, bytes_sent=item.bytes_sent + flight.sent)
             raise
         else:
-            self._save_item(item.id, status="verified", bytes_done=item.size_bytes,
+            self._save_item(item.id, status=SyncFileStatus.verified, bytes_done=item.size_bytes,
                             bytes_sent=item.bytes_sent + flight.sent, sync_location=location,
                             record_id=item.record_id)
             if self.bus is not None:
@@ -425,10 +427,10 @@ class SyncService:
             if job is None:
                 return
             items = s.exec(select(SyncItem).where(SyncItem.job_id == job_id)).all()
-            failed = [i for i in items if i.status == "failed"]
+            failed = [i for i in items if i.status == SyncFileStatus.failed]
             if error is None and failed:
                 error = f"{len(failed)} of {len(items)} file(s) not synced"
-            job.status = "failed" if error else "done"
+            job.status = SyncStatus.failed if error else SyncStatus.done
             job.error, job.finished_utc = error, utcnow()
             s.add(job)
             shown = job.location
