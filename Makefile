@@ -33,6 +33,7 @@ run: $(STAMP)
 test: $(STAMP)
 	@bash .ci/apt-ensure $(TEST_DEB)
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/vulture
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
@@ -49,8 +50,11 @@ dist-check: dist
 	@bash .ci/apt-ensure $(CHECK_DEB)
 	RS_DEB=$(DEB_FILE) $(PY) -m pytest -p no:cacheprovider -v tests/packaging $(PYTEST_ARGS)
 
+# The layering contracts, and dead code: vulture reads its paths, threshold and allow-list
+# (vulture_allowlist.py) from [tool.vulture] in pyproject.toml.
 lint: $(STAMP)
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/vulture
 
 venv: $(STAMP)
 

@@ -174,7 +174,6 @@ class GuardedServer(web.Server):
     def __init__(self, handler, *, request_factory, limits: ConnectionLimits, **kwargs: Any):
         super().__init__(handler, request_factory=self._noting(request_factory), **kwargs)
         self.limits = limits
-        self.evicted = self.refused = self.stalled = 0
         self._sweeper: asyncio.TimerHandle | None = None
 
     def _noting(self, factory):
@@ -201,12 +200,10 @@ class GuardedServer(web.Server):
                        and getattr(h, "waiting_for_request", False)), None)
         if victim is not None:
             victim.force_close()
-            self.evicted += 1
             http_log.warning("connection cap %d reached: closed the connection that waited "
                              "longest for a request", self.limits.max_connections)
         else:
             handler.force_close()
-            self.refused += 1
             http_log.warning("connection cap %d reached and every connection busy: refused a "
                              "new connection", self.limits.max_connections)
 
@@ -224,7 +221,6 @@ class GuardedServer(web.Server):
                 handler.force_close()
                 closed += 1
         if closed:
-            self.stalled += closed
             http_log.warning("closed %d connection(s) whose request body stalled for %.0f s",
                              closed, self.limits.body_timeout_s)
 

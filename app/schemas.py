@@ -252,10 +252,6 @@ def _origin(uri: str | None) -> str | None:
     return f"{scheme.lower()}://{authority.lower()}"
 
 
-# The names before the masking moved to recorder.redact (the GUI still uses the first).
-mask_uri_password = mask_uri
-unmask_uri_password = unmask_uri
-
 
 # --- sync (`POST /api/v1/sync`) and the upload endpoint another station syncs into ---------
 class SyncIn(BaseModel):

@@ -56,7 +56,6 @@ class LiveForward:
         self.url = url
         self.status = "connecting"
         self.error: str | None = None
-        self.packets_sent = 0
         self._out: FlvOutput | None = None
         self._retry_at = 0.0
         self._attempt = 0
@@ -101,7 +100,6 @@ class LiveForward:
                 log.warning("forward to %s: %s (retrying in %.0f s)", _safe(self.url), error, delay)
             self.status, self.error = "offline", error
             return
-        self.packets_sent += 1
         if self.status != "online":
             self.status, self.error, self._attempt = "online", None, 0
 

@@ -214,8 +214,6 @@ class H265Depay(VideoDepay):
 class AacDepay:
     """RFC 3640 AU headers (AAC-hbr and AAC-lbr); each AU leaves with an ADTS header."""
 
-    RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
-
     def __init__(self, media: Media):
         fmtp = media.fmtp
         try:
@@ -229,6 +227,7 @@ class AacDepay:
         object_type = config[0] >> 3
         rate_index = ((config[0] & 0x07) << 1) | (config[1] >> 7)
         channels = (config[1] >> 3) & 0x0F
+        # AAC Main to LTP, one of the 13 sampling rates (96 to 7.35 kHz), 1 to 7 channels
         if not (1 <= object_type <= 4 and rate_index < 13 and 1 <= channels <= 7):
             raise Unsupported("an AAC configuration ADTS cannot carry")
         self.frame = 960 if config[1] & 0x04 else 1024

@@ -104,7 +104,10 @@ class _Decoder:
             self._close()
             return False
         else:
-            getattr(self, "_on_" + command[0])(*command[1:])
+            handlers = {"open": self._on_open, "play": self._on_play, "pause": self._on_pause,
+                        "seek": self._on_seek, "step": self._on_step, "live": self._on_live,
+                        "close": self._on_close}
+            handlers[command[0]](*command[1:])
         return True
 
     def _until_due(self) -> float | None:

@@ -48,7 +48,6 @@ KINDS = (
     Kind("testsrc", "Test pattern", "Built-in generator", "test-pattern"),
     Kind("file", "Video file", "Played in a loop", "video-file"),
 )
-KIND_KEYS = tuple(k.key for k in KINDS)
 
 
 def kind_of(source: SourceOut) -> str:

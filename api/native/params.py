@@ -24,10 +24,6 @@ def unprocessable(detail: list[dict]) -> web.HTTPUnprocessableEntity:
                                        content_type="application/json")
 
 
-def bad_request(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"detail": message}), content_type="application/json")
-
-
 async def read_model(request: web.Request, model: type[M]) -> M:
     """Query parameters first, the JSON body over them (the guard lets no other body type
     through); unknown fields ignored. The names it carries are noted for the audit trail."""
@@ -97,7 +93,7 @@ def add_route(app: web.Application, method: str, path: str, handler: Handler, *,
     bare = add_both_slashes(app, method, path, handler)
     parts = [p for p in bare.split("/") if p and p not in ("api", "v1")]
     route_docs(app).append(RouteDoc(
-        method=method.upper(), path=bare, handler_name=getattr(handler, "__name__", ""),
+        method=method.upper(), path=bare,
         summary=summary or first_line(handler.__doc__), description=description or "",
         tag=tag or (parts[0] if parts else ""), body=body, query=query,
         path_types=dict(path_types or {}), response=response,

@@ -61,7 +61,6 @@ class RouteDoc:
 
     method: str
     path: str
-    handler_name: str = ""
     summary: str = ""
     description: str = ""
     tag: str = ""

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ARG002
+    def redirect_request(self, _req, _fp, _code, _msg, _headers, _newurl):
         return None  # a 3xx is an answer that is not 2xx: not delivered
 
 

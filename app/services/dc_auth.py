@@ -281,21 +281,6 @@ class DeviceConnectAuth:
             raise ScopeMissing(scope)
         return found
 
-    def is_valid(self, token: str | None, scope: str | None = None) -> bool:
-        try:
-            self.check(token, scope)
-        except StationError:
-            return False
-        return True
-
-    def client_token(self, client_id: str) -> AccessToken | None:
-        """The newest unexpired token of a client."""
-        now = self.clock()
-        with self._lock:
-            tokens = [t for t in self._tokens.values() if t.client_id == client_id
-                      and t.expires_at > now]
-        return max(tokens, key=lambda t: t.issued_at, default=None)
-
     # --- media handed to a client ---------------------------------------------------------
     def hand(self, client_id: str, kind: str, key: str | int) -> None:
         """Remember that `client_id` was given the `uri` of a medium: `record` (record id),

@@ -35,7 +35,7 @@ from app.schemas import (
     SourceOut,
     SourceStatus,
     unmask_picture,
-    unmask_uri_password,
+    unmask_uri,
 )
 from app.services.common import get_source, source_out
 from app.uri_policy import PICTURE_SCHEMES, SOURCE_SCHEMES, check_uri, media_path
@@ -263,7 +263,7 @@ class SourceService:
         sent = data.model_fields_set
         fields: dict = {}
         if "uri_rtsp" in sent:
-            fields["uri_rtsp"] = unmask_uri_password(data.uri_rtsp, stored.uri_rtsp if stored else None)
+            fields["uri_rtsp"] = unmask_uri(data.uri_rtsp, stored.uri_rtsp if stored else None)
         if "uri_http_picture" in sent:
             picture = data.uri_http_picture.model_dump(mode="json") if data.uri_http_picture else None
             fields["uri_http_picture"] = unmask_picture(picture, stored.uri_http_picture if stored else None)

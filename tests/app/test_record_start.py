@@ -202,7 +202,8 @@ def utc(iso: str) -> datetime:
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
-def test_file_names_carry_the_utc_begin_whatever_the_zone(station, tokyo):
+@pytest.mark.usefixtures("tokyo")
+def test_file_names_carry_the_utc_begin_whatever_the_zone(station):
     st = station(segment_s=1)
     group_of_testsrc(st, 1)
     time.sleep(1.0)

@@ -181,11 +181,11 @@ def run_round(n: int, args, camera: RtspCamera, index: ClipIndex, work: Path) ->
 
         # Phase 2: one source, one tag: start and stop latency for a single file.
         one_sent = time.time()
-        one_records, result.start_one_s = station.timed_call(
+        _, result.start_one_s = station.timed_call(
             "POST", "/api/v1/record", {"model": "Source", "tag_name": "one", "group_name": "one"})
         time.sleep(args.seconds)
         one_stop_sent = time.time()
-        one_finished, result.stop_one_s = station.timed_call(
+        _, result.stop_one_s = station.timed_call(
             "PUT", "/api/v1/record", {"model": "Source", "tag_name": "one"})
         files = {tag: files_per_source(station, tag) for tag in ("bench", "one")}
     finally:

@@ -95,7 +95,7 @@ def test_frames_follow_demand(manager):
     time.sleep(2.1)
     assert 1 <= slot.latest().seq - seq <= 4  # one per GOP (1 s)
     slot.unwatch(token)
-    seq1, jpeg1 = slot.jpeg()
+    _, jpeg1 = slot.jpeg()
     assert slot.jpeg()[1] is jpeg1  # encoded once per frame
 
 

@@ -28,7 +28,6 @@ import functools
 import os
 import select
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -59,13 +58,6 @@ if missing:
 
 class CameraError(RuntimeError):
     """The camera process could not be started."""
-
-
-def free_port(host="127.0.0.1"):
-    """A TCP port that was free on ``host`` a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def _elements(codec):

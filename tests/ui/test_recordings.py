@@ -119,7 +119,8 @@ def keyframe_times(path: str) -> list[float]:
 
 
 # --- listing ---------------------------------------------------------------------------
-def test_lists_records_with_duration_size_md5_state_and_thumbnail(qtbot, station, cams, make_browser):
+@pytest.mark.usefixtures("cams")
+def test_lists_records_with_duration_size_md5_state_and_thumbnail(qtbot, station, make_browser):
     finished = record(qtbot, station, "done", "cams", 1.5)[0]
     running = station.recordings.start("live", "cams")[0]
     browser = make_browser()
@@ -213,7 +214,8 @@ def test_filters_by_tag_source_status_and_date(qtbot, station, make_browser, mon
 
 
 # --- the player ------------------------------------------------------------------------
-def test_play_shows_moving_frames_and_pause_holds(qtbot, station, cams, make_browser):
+@pytest.mark.usefixtures("cams")
+def test_play_shows_moving_frames_and_pause_holds(qtbot, station, make_browser):
     rec = record(qtbot, station, "clip", "cams", 2.0)[0]
     browser = make_browser()
     qtbot.waitUntil(lambda: browser.select(rec.id), timeout=5000)
@@ -235,7 +237,8 @@ def test_play_shows_moving_frames_and_pause_holds(qtbot, station, cams, make_bro
     assert "/ " + clock(player.duration) in player.time_label.text()
 
 
-def test_scrub_lands_on_a_keyframe_and_step_advances_one_frame(qtbot, station, cams, make_browser):
+@pytest.mark.usefixtures("cams")
+def test_scrub_lands_on_a_keyframe_and_step_advances_one_frame(qtbot, station, make_browser):
     rec = record(qtbot, station, "scrub", "cams", 3.2)[0]
     keys = keyframe_times(rec.location)
     assert len(keys) >= 3  # gop 1 s: a keyframe each second
@@ -275,7 +278,8 @@ def test_scrub_lands_on_a_keyframe_and_step_advances_one_frame(qtbot, station, c
     assert player.frames_shown == settled
 
 
-def test_plays_a_file_still_being_recorded(qtbot, station, cams, make_browser):
+@pytest.mark.usefixtures("cams")
+def test_plays_a_file_still_being_recorded(qtbot, station, make_browser):
     browser = make_browser()
     rec = station.recordings.start("growing", "cams")[0]
     qtbot.waitUntil(lambda: browser.select(rec.id), timeout=5000)
@@ -311,7 +315,8 @@ def test_rtsp_camera_recording_plays_and_steps(qtbot, station, rtsp_camera_small
 
 
 # --- actions ---------------------------------------------------------------------------
-def test_open_folder_opens_the_records_folder(qtbot, station, cams, make_browser):
+@pytest.mark.usefixtures("cams")
+def test_open_folder_opens_the_records_folder(qtbot, station, make_browser):
     rec = record(qtbot, station, "where", "cams", 1.0)[0]
     browser = make_browser()
     opened: list[QUrl] = []
@@ -322,7 +327,8 @@ def test_open_folder_opens_the_records_folder(qtbot, station, cams, make_browser
     assert Path(opened[0].toLocalFile(), Path(rec.location).name).is_file()
 
 
-def test_delete_asks_first_and_removes_the_file(qtbot, station, cams, make_browser):
+@pytest.mark.usefixtures("cams")
+def test_delete_asks_first_and_removes_the_file(qtbot, station, make_browser):
     rec = record(qtbot, station, "trash", "cams", 1.0)[0]
     running = station.recordings.start("keep", "cams")[0]
     path = Path(rec.location)
@@ -352,7 +358,8 @@ def test_delete_asks_first_and_removes_the_file(qtbot, station, cams, make_brows
     station.recordings.stop("keep")
 
 
-def test_stop_from_the_browser_finalizes_the_record(qtbot, station, cams, make_browser):
+@pytest.mark.usefixtures("cams")
+def test_stop_from_the_browser_finalizes_the_record(qtbot, station, make_browser):
     rec = station.recordings.start("halt", "cams")[0]
     browser = make_browser()
     qtbot.waitUntil(lambda: browser.select(rec.id), timeout=5000)
@@ -364,7 +371,8 @@ def test_stop_from_the_browser_finalizes_the_record(qtbot, station, cams, make_b
     assert not browser.act_stop.isEnabled()
 
 
-def test_what_the_core_and_the_api_do_shows_up_at_once(qtbot, station, cams, make_browser, api_server):
+@pytest.mark.usefixtures("cams")
+def test_what_the_core_and_the_api_do_shows_up_at_once(qtbot, station, make_browser, api_server):
     browser = make_browser()
     loads = browser.loads
     started = station.recordings.start("remote", "cams")[0]
@@ -385,7 +393,8 @@ def test_what_the_core_and_the_api_do_shows_up_at_once(qtbot, station, cams, mak
     assert not Path(started.location).exists()
 
 
-def test_sync_to_a_folder_shows_progress_and_sets_sync_location(qtbot, station, cams, make_browser,
+@pytest.mark.usefixtures("cams")
+def test_sync_to_a_folder_shows_progress_and_sets_sync_location(qtbot, station, make_browser,
                                                                  tmp_path):
     records = record(qtbot, station, "ship", "cams", 1.5) + record(qtbot, station, "ship", "cams", 1.0)
     other = record(qtbot, station, "stay", "cams", 1.0)[0]
@@ -427,7 +436,8 @@ def test_sync_to_a_folder_shows_progress_and_sets_sync_location(qtbot, station, 
     assert browser.act_sync.isEnabled()
 
 
-def test_sync_refused_shows_the_reason_and_stores_nothing(qtbot, station, cams, make_browser, tmp_path):
+@pytest.mark.usefixtures("cams")
+def test_sync_refused_shows_the_reason_and_stores_nothing(qtbot, station, make_browser, tmp_path):
     running = station.recordings.start("unfinished", "cams")[0]
     browser = make_browser()
     qtbot.waitUntil(lambda: browser.select(running.id), timeout=5000)
@@ -440,7 +450,8 @@ def test_sync_refused_shows_the_reason_and_stores_nothing(qtbot, station, cams, 
     station.recordings.stop("unfinished")
 
 
-def test_begin_column_is_local_time(qtbot, station, cams, make_browser):
+@pytest.mark.usefixtures("cams")
+def test_begin_column_is_local_time(qtbot, station, make_browser):
     rec = record(qtbot, station, "clock", "cams", 0.6)[0]
     browser = make_browser()
     qtbot.waitUntil(lambda: rec.id in listed_ids(browser), timeout=5000)
@@ -450,7 +461,8 @@ def test_begin_column_is_local_time(qtbot, station, cams, make_browser):
         "%Y-%m-%d %H:%M")
 
 
-def test_player_survives_a_broken_file_and_plays_a_cut_one(qtbot, station, cams, tmp_path):
+@pytest.mark.usefixtures("cams")
+def test_player_survives_a_broken_file_and_plays_a_cut_one(qtbot, station, tmp_path):
     """A file that is not video shows an error in the picture; a file cut short (a crash)
     plays up to where it ends; the player goes on working either way."""
     ensure_application()
