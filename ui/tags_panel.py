@@ -138,7 +138,7 @@ class TagsPanel(QWidget):
         self.start_group_button.setEnabled(False)
         self.start_selected_button.setEnabled(False)
 
-        def after(records, error) -> None:
+        def after(_records, error) -> None:
             self.start_group_button.setEnabled(True)
             self.start_selected_button.setEnabled(bool(self.selected_sources))
             if error is not None:
