@@ -118,7 +118,6 @@ class SourceWorker(threading.Thread):
         self._session: object | None = None
         self.status = "connecting"
         self.error: str | None = None
-        self.packets_read = 0
         self._open_detail: str | None = None  # why the last attempt failed, for the log
         self.retry_at: float | None = None  # wall time of the next connection attempt
         self.fps = 0.0                      # video packets per second, measured
@@ -353,7 +352,6 @@ class SourceWorker(threading.Thread):
                 online = True
                 backoff.reset()
                 self._set_status("online", None)
-            self.packets_read += 1
             is_video = packet.stream is source.video
             with self._lock:
                 if self._pending:

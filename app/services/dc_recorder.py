@@ -145,7 +145,7 @@ class MediaRecorderService:
 
     def _info(self, source: SourceOut) -> RecorderInfo:
         running = tuple(sorted(
-            self.recordings.find(source_id=source.id, status=RecordStatus.recording.value),
+            self.recordings.find(source_id=source.id, status=RecordStatus.recording),
             key=lambda r: (r.begin_utc or r.created_utc, r.id)))
         states = {r.id: self.recordings.control_state(r.id) for r in running}
         paused = {record_id for record_id, s in states.items() if self._paused(record_id, s)}

@@ -34,7 +34,7 @@ from app.errors import Conflict, InvalidInput, NotFound, StorageFull
 from app.events import Event, EventSink, RecordingStarted, RecordingStopped
 from app.ffmpeg_cmd import profile_of
 from app.models import GroupSource, Record, Source, Tag, utcnow
-from app.schemas import RecordOut, SourceModel, iso_utc
+from app.schemas import RecordOut, RecordStatus, SourceModel, iso_utc
 from app.services.common import group_by_name, safe_name, source_snapshot, tag_by_name
 from app.services.record_keeping import RecordKeeping
 from app.services.record_queries import RunningTag  # noqa: F401 - part of this module's API
@@ -113,10 +113,6 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
     def pending_ids(self) -> list[str]:
         """Records whose true state waits in memory for the catalog."""
         return self._overlay.ids()
-
-    def flush_pending(self) -> bool:
-        """Try now to write what waits in memory; True when nothing waits any more."""
-        return self._overlay.flush()
 
     # --- start ---------------------------------------------------------------------
     @contextmanager
@@ -248,7 +244,7 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
             if existing is not None:
                 rows.append(existing)
                 continue
-            row = Record(status="recording", source_id=src.id, tag_id=tag.id, model=src.model,
+            row = Record(status=RecordStatus.recording, source_id=src.id, tag_id=tag.id, model=src.model,
                          running_key=key, source_snapshot=source_snapshot(src), begin_utc=utcnow())
             stem, suffix = (Path(file_name).stem, Path(file_name).suffix or ".mp4") if file_name \
                 else (safe_name(src.name), ".mp4")
@@ -300,7 +296,7 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
         with self.catalog.session() as s:
             result = [self._out(s, row) for row in rows]
         refused = None
-        if failures and not any(row.status == "recording" for row in rows):
+        if failures and not any(row.status == RecordStatus.recording for row in rows):
             record_id, reason = failures[0]
             refused = Conflict(f"{reason} (record {record_id} is failed)", field=field)
         return result, refused
@@ -373,7 +369,7 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
         goes into `events`, which the caller publishes once it has released the lock."""
         with self.catalog.session() as s:
             row = copy_row(self._row(s, record_id))
-        if row.status != "recording":
+        if row.status != RecordStatus.recording:
             with self.catalog.session() as s:
                 return self._out(s, row)
         if result is None and row.source_id:
@@ -386,13 +382,13 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
             tag = s.get(Tag, row.tag_id)
             out = self._out(s, row)
         events.append(RecordingStopped(record_id, row.source_id or 0, tag.name if tag else "",
-                                       out.status.value, origin))
+                                       out.status, origin))
         return out
 
     @staticmethod
     def _apply(row: Record, result: RecordingResult, error: str | None, status: str | None = None) -> None:
         error = error or result.error
-        row.status = status or ("failed" if error else "finished")
+        row.status = status or (RecordStatus.failed if error else RecordStatus.finished)
         row.error = error
         row.gaps = gaps_of(result)
         if result.dropped:
@@ -418,10 +414,10 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
         Each file of a rolled-over recording is its own record: the ones finished before
         the crash were committed as they rolled over, only the last one is measured here."""
         with self.catalog.session() as s:
-            rows = s.exec(select(Record).where(Record.status == "recording")).all()
+            rows = s.exec(select(Record).where(Record.status == RecordStatus.recording)).all()
             for row in rows:
                 result = self._measure(Path(row.location or ""), "no file was written")
-                self._apply(row, result, result.error, status="interrupted")
+                self._apply(row, result, result.error, status=RecordStatus.interrupted)
                 s.add(row)
         if rows:
             log.warning("closed %d record(s) interrupted by an earlier crash", len(rows))
