@@ -14,24 +14,14 @@ import pytest
 
 from api.app import create_app
 from app.events import AccessDecided, AccessRequested
-from tests.api.dc_client import ORIGIN, SdkClient, form_data, next_event
-from tests.conftest import TESTSRC, decode_video
+from tests.api.dc_client import ORIGIN, SdkClient, form_data, next_event, online_source
+from tests.conftest import decode_video
 
 
 @pytest.fixture
 async def http(aiohttp_client, station):
     station.settings = station.settings.model_copy(update={"dc_auto_approve": True})
     return await aiohttp_client(create_app(station))
-
-
-async def _source(http, name: str = "cam") -> int:
-    resp = await http.post("/api/v1/source", json={"name": name, "uri_rtsp": TESTSRC})
-    source = await resp.json()
-    for _ in range(200):
-        if (await (await http.get(f"/api/v1/source/{source['id']}")).json())["status"] == "online":
-            return source["id"]
-        await asyncio.sleep(0.05)
-    raise AssertionError("source never came online")
 
 
 async def _sdk(http, **kwargs) -> SdkClient:
@@ -58,7 +48,7 @@ def _recorder(answer: dict, source_id: int) -> dict:
 
 
 async def test_sdk_flow_record_pause_resume_mute_stop(http, station, tmp_path):
-    source_id = await _source(http)
+    source_id = await online_source(http)
     sdk = SdkClient(http)
     available = await sdk.get("availability")
     assert available["result"] == 0 and available["product"] == station.name
@@ -120,7 +110,7 @@ async def test_sdk_flow_record_pause_resume_mute_stop(http, station, tmp_path):
 
 
 async def test_takephoto_onphoto_event_with_the_seed_spelling(http, station):
-    source_id = await _source(http)
+    source_id = await online_source(http)
     sdk = await _sdk(http)
     ws = await sdk.connect_websocket()
     # the seed's "写真撮影を実行": registers the event and takes a photo (tested in
@@ -154,7 +144,7 @@ async def test_takephoto_onphoto_event_with_the_seed_spelling(http, station):
 
 
 async def test_preview_and_options(http, station):
-    source_id = await _source(http)
+    source_id = await online_source(http)
     sdk = await _sdk(http)
     picture = await sdk.msr("GET", "preview", target=str(source_id))
     assert picture["result"] == 0, picture
@@ -199,7 +189,7 @@ async def _error(answer: dict, code: int) -> None:
 
 
 async def test_error_codes_in_http_200_envelopes(http, station):
-    source_id = await _source(http)
+    source_id = await online_source(http)
     sdk = await _sdk(http)
     target = str(source_id)
     await _error(await sdk.get("battery", "level", serviceId=sdk.service_id), 2)
@@ -269,7 +259,7 @@ async def test_websocket_handshake_refusals(http, station):
 
 
 async def test_cors_case_insensitive_names_and_body_kinds(http, station):
-    source_id = await _source(http)
+    source_id = await online_source(http)
     sdk = await _sdk(http)
     resp = await http.options("/gotapi/mediastreamrecording/record", headers={
         "Origin": ORIGIN, "Access-Control-Request-Method": "POST",
@@ -310,7 +300,7 @@ async def test_cors_case_insensitive_names_and_body_kinds(http, station):
 
 
 async def test_malformed_requests_are_code_10_and_start_nothing(http, station):
-    source_id = await _source(http)
+    source_id = await online_source(http)
     sdk = await _sdk(http)
     uri = sdk.uri("mediastreamrecording", "record", serviceId=sdk.service_id, target=source_id)
     bodies = (
@@ -378,7 +368,7 @@ async def test_access_tokens_wait_for_the_operator(http, station):
 
 
 async def test_cross_dialect_native_start_dc_stop(http, station, tmp_path):
-    source_id = await _source(http)
+    source_id = await online_source(http)
     (group,) = await (await http.post("/api/v1/group", json={"name": "hall"})).json()
     assert await (await http.post(f"/api/v1/group/{group['id']}/source/{source_id}")).json()
     sdk = await _sdk(http)
@@ -421,7 +411,7 @@ async def test_cross_dialect_native_start_dc_stop(http, station, tmp_path):
 
 
 async def test_uris_work_when_the_station_has_a_token(http, station):
-    source_id = await _source(http)
+    source_id = await online_source(http)
     station.settings = station.settings.model_copy(update={"token": "station-secret"})
     assert (await http.get("/api/v1/source")).status == 401
     sdk = await _sdk(http)  # /gotapi has its own auth: no station token needed
@@ -440,7 +430,7 @@ async def test_on_the_server_thread_events_flow_and_shutdown_leaves_no_socket_ha
     """The station as it runs: the API on its own thread and loop, the SDK client elsewhere."""
     station.settings = station.settings.model_copy(update={"dc_auto_approve": True})
     async with aiohttp.ClientSession(base_url=api_server.url.rstrip("/")) as http:
-        source_id = await _source(http)
+        source_id = await online_source(http)
         sdk = await _sdk(http)
         ws = await sdk.connect_websocket()
         await sdk.msr("PUT", "onrecordingchange")

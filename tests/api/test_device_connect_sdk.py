@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import urlsplit
 
-import av
 import pytest
 
 from api.app import create_app
 from api.device_connect.recording import ATTRIBUTES
 from app.events import RecordingMuted
 from tests.api.dc_client import assert_error, authorized, next_event, online_source
+from tests.support.media import packet_times
 
 METHODS = ("GET", "PUT", "POST", "DELETE")
 # the list: what clients were seen to send, each answered 8 by the Manager
@@ -131,15 +131,6 @@ async def test_timeslice_must_be_a_positive_integer(http, station):
 
 
 # --- 4. mute is a track state ------------------------------------------------------------------------
-def _packet_times(path: str, kind: str) -> list[float]:
-    with av.open(path) as container:
-        streams = getattr(container.streams, kind)
-        if not streams:
-            return []
-        stream = streams[0]
-        return [float(p.pts * stream.time_base) for p in container.demux(stream) if p.size]
-
-
 async def test_mute_is_a_track_state_in_any_recorder_state(http, station, rtsp_camera_pcma):
     source_id = await online_source(http, "mic", rtsp_camera_pcma.url)
     sdk = await authorized(http)
@@ -179,8 +170,8 @@ async def test_mute_is_a_track_state_in_any_recorder_state(http, station, rtsp_c
         assert [(e.record_id, e.muted) for e in muted_events] == [(started["recordId"], False)]
     finally:
         unsubscribe()
-    video = _packet_times(stopped["path"], "video")
-    audio = _packet_times(stopped["path"], "audio")
+    video = packet_times(stopped["path"], "video")
+    audio = packet_times(stopped["path"], "audio")
     assert video and audio
     assert max(b - a for a, b in zip(video, video[1:])) < 0.2  # the video never stopped
     # The muted stretch (the first 3 s) has no audio at all, not even the pre-roll's moment:

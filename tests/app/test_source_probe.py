@@ -10,9 +10,7 @@ from __future__ import annotations
 import io
 import os
 import socket
-from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -21,6 +19,7 @@ from app.errors import InvalidInput
 from app.schemas import HttpPicture, SourceIn
 from app.station import apply_settings
 from recorder.inputs import AUTH_FAILED, UNREACHABLE
+from tests.support.media import small_clip
 
 
 def _closed_port() -> int:
@@ -31,18 +30,6 @@ def _closed_port() -> int:
 
 def _picture(jpeg: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
-
-
-def _clip(path: Path) -> Path:
-    with av.open(str(path), "w") as out, av.open("testsrc=size=160x120:rate=10", format="lavfi") as src:
-        stream = out.add_stream("libx264", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
-        for index, frame in enumerate(src.decode(video=0)):
-            if index == 20:
-                break
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return path
 
 
 def test_the_test_pattern_gives_its_first_picture_and_what_it_is(station):
@@ -57,13 +44,13 @@ def test_the_test_pattern_gives_its_first_picture_and_what_it_is(station):
 
 
 def test_a_file_is_opened_only_below_media_dirs_read_live(station, tmp_path):
-    clip = _clip(tmp_path / "clip.mp4")  # tmp_path is the test station's media folder
+    clip = small_clip(tmp_path / "clip.mp4")  # tmp_path is the test station's media folder
     result = station.sources.probe(SourceIn(uri_rtsp=f"file://{clip}"))
     assert result.ok and (result.width, result.height) == (160, 120)
 
     elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
     elsewhere.mkdir()
-    outside = _clip(elsewhere / "outside.mp4")
+    outside = small_clip(elsewhere / "outside.mp4")
     with pytest.raises(InvalidInput) as refused:
         station.sources.probe(SourceIn(uri_rtsp=f"file://{outside}"))
     assert refused.value.field == "uri_rtsp" and "media_dirs" in refused.value.message

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import time
 
-import av
 
 from app.events import RecordingPaused
 from app.schemas import GroupIn, SourceIn
 from tests.conftest import TESTSRC, decode_video, wait_until
+from tests.support.media import packet_times
 
 
 def _group(station, name: str, uri: str) -> int:
@@ -20,15 +20,6 @@ def _group(station, name: str, uri: str) -> int:
     wait_until(lambda: station.sources.get(source.id).status == "online", 20, message="online")
     time.sleep(1.1)
     return source.id
-
-
-def _times(path: str, kind: str) -> list[float]:
-    with av.open(path) as container:
-        streams = getattr(container.streams, kind)
-        if not streams:
-            return []
-        stream = streams[0]
-        return [float(p.pts * stream.time_base) for p in container.demux(stream) if p.size]
 
 
 def test_pause_leaves_the_paused_time_out_of_the_same_file(station):
@@ -48,7 +39,7 @@ def test_pause_leaves_the_paused_time_out_of_the_same_file(station):
     assert info["monotonic"] and info["first_pts"] == 0
     # about 3 s written of 5 s wall time, no hole where the pause was
     assert 2.3 < info["duration"] < 3.9, info["duration"]
-    times = _times(done.location, "video")
+    times = packet_times(done.location, "video")
     assert max(b - a for a, b in zip(times, times[1:])) < 0.2
     assert [(e.paused, e.origin) for e in events if isinstance(e, RecordingPaused)] == \
         [(True, "test"), (False, "test")]
@@ -64,7 +55,7 @@ def test_mute_drops_audio_and_keeps_video(station, rtsp_camera_pcma):
     station.recordings.set_audio_muted(record.id, False)
     time.sleep(1.5)
     [done] = station.recordings.stop("muted")
-    video, audio = _times(done.location, "video"), _times(done.location, "audio")
+    video, audio = packet_times(done.location, "video"), packet_times(done.location, "audio")
     assert max(b - a for a, b in zip(video, video[1:])) < 0.2  # video never stopped
     holes = [b - a for a, b in zip(audio, audio[1:])]
     assert max(holes) > 1.5  # the muted stretch has no audio

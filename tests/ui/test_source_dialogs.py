@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 import shiboken6
@@ -21,6 +20,7 @@ from ui import source_kinds
 from ui.application import ensure_application
 from ui.source_dialog import DeleteSourceFlow, SourceDialog, confirm_delete_source
 from ui.tasks import TaskRunner
+from tests.support.media import small_clip
 
 
 @pytest.fixture
@@ -206,25 +206,13 @@ def test_screen_source_uses_the_display(qtbot, station, tasks, monkeypatch, tmp_
     assert out.uri_rtsp == "screen://:42" and out.enabled is False and out.status.value == "offline"
 
 
-def _clip(path: Path) -> Path:
-    with av.open(str(path), "w") as out, av.open("testsrc=size=160x120:rate=10", format="lavfi") as src:
-        stream = out.add_stream("libx264", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
-        for index, frame in enumerate(src.decode(video=0)):
-            if index == 20:
-                break
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return path
-
-
 def test_video_file_source(qtbot, station, tasks, tmp_path):
     dialog = _dialog(qtbot, station, tasks, kind="file")
     dialog.page.path.setText(str(tmp_path / "missing.mp4"))
     _save_refused(qtbot, dialog, tasks)
     assert dialog.error_for("uri_rtsp") == "There is no such file."
     assert station.sources.list() == []
-    clip = _clip(tmp_path / "clip.mp4")
+    clip = small_clip(tmp_path / "clip.mp4")
     dialog.page.path.setText(str(clip))
     source = _save(qtbot, dialog)
     assert station.sources.get(source.id).uri_rtsp == f"file://{clip}"
@@ -309,7 +297,7 @@ def test_test_connection_shows_the_rtsp_camera_picture_and_a_dead_address_error(
 
 
 def test_test_connection_of_a_file_obeys_media_dirs_like_saving_it(qtbot, station, tasks, tmp_path):
-    clip = _clip(tmp_path / "clip.mp4")  # tmp_path is the test station's media folder
+    clip = small_clip(tmp_path / "clip.mp4")  # tmp_path is the test station's media folder
     dialog = _dialog(qtbot, station, tasks, kind="file")
     dialog.page.path.setText(str(clip))
     dialog.test_button.click()
@@ -319,7 +307,7 @@ def test_test_connection_of_a_file_obeys_media_dirs_like_saving_it(qtbot, statio
 
     elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
     elsewhere.mkdir()
-    dialog.page.path.setText(str(_clip(elsewhere / "outside.mp4")))
+    dialog.page.path.setText(str(small_clip(elsewhere / "outside.mp4")))
     dialog.test_button.click()
     qtbot.waitUntil(lambda: not dialog.probing, timeout=15000)
     assert dialog.preview_image is None and dialog.preview_status.property("inlineError")
