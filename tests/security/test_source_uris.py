@@ -14,32 +14,17 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import av
-import pytest
 
 from recorder.inputs import UNREACHABLE
 from tests.security.conftest import TOKEN
 from tests.support.huawei import signed
 from tests.support.station_process import StationProcess
+from tests.support.media import small_clip
 
 SOURCES = "/api/v1/source"
 
 
 # --- helpers -------------------------------------------------------------------------------------
-def clip(path: Path, frames: int = 30) -> Path:
-    """A short real H.264 MP4 (or TS, by the suffix)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as out, \
-            av.open("testsrc=size=160x120:rate=10", format="lavfi") as src:
-        stream = out.add_stream("libx264", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
-        for index, frame in enumerate(src.decode(video=0)):
-            if index == frames:
-                break
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return path
-
-
 def create(station: StationProcess, body: dict, token: str | None = None):
     return station.call("POST", SOURCES, body, token=token)
 
@@ -153,8 +138,8 @@ def test_ffmpeg_protocols_are_refused_anywhere_in_a_uri(open_station):
 
 def test_a_file_under_media_dirs_is_recorded_and_a_symlink_out_is_refused(tmp_path):
     media, outside = tmp_path / "media", tmp_path / "outside"
-    video = clip(media / "clip.mp4")
-    secret = clip(outside / "secret.mp4")
+    video = small_clip(media / "clip.mp4", frames=30)
+    secret = small_clip(outside / "secret.mp4", frames=30)
     (media / "escape.mp4").symlink_to(secret)
     (media / "dangling.mp4").symlink_to(outside / "missing.mp4")
     (media / "sub").mkdir()
@@ -197,7 +182,7 @@ def test_missing_unreadable_and_forbidden_files_give_one_status_text(tmp_path):
     source is refused before anything is opened, the same whether its file exists or not."""
     media = tmp_path / "media"
     media.mkdir()
-    video = clip(media / "clip.mp4")
+    video = small_clip(media / "clip.mp4", frames=30)
     (media / "notes.mp4").write_text("not a video")
     locked = media / "locked.mp4"
     locked.write_text("no permission")
@@ -263,7 +248,7 @@ def test_playlists_cannot_pull_local_files(tmp_path):
     folder naming a video outside it: neither is read."""
     media, outside, www = tmp_path / "media", tmp_path / "outside", tmp_path / "www"
     www.mkdir()
-    secret = clip(outside / "secret.ts")
+    secret = small_clip(outside / "secret.ts", frames=30)
     head = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:3\n"
     (www / "hostname.m3u8").write_text(head + "#EXTINF:3.0,\nfile:///etc/hostname\n#EXT-X-ENDLIST\n")
     (www / "secret.m3u8").write_text(head + f"#EXTINF:3.0,\nfile://{secret}\n#EXT-X-ENDLIST\n")

@@ -9,7 +9,9 @@ import av
 
 
 def small_clip(path: Path, frames: int = 20) -> Path:
-    """A 160x120, 10 fps H.264 MP4 of FFmpeg's test pattern (2 s by default)."""
+    """A 160x120, 10 fps H.264 file of FFmpeg's test pattern (2 s by default; MP4 or, by the
+    suffix, another container such as MPEG-TS)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as out, av.open("testsrc=size=160x120:rate=10", format="lavfi") as src:
         stream = out.add_stream("libx264", rate=10)
         stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
