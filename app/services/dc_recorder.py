@@ -87,7 +87,7 @@ def _target_id(target: str | int | None) -> int | None:
     if target is None or (isinstance(target, str) and target.strip().lower() == DEFAULT_TARGET):
         return None
     if isinstance(target, str) and not target.strip():
-        raise InvalidInput("target is invalid.: it is empty", field="target")
+        raise InvalidInput("target is invalid. (it is empty)", field="target")
     try:
         value = int(str(target).strip())
     except ValueError:
