@@ -30,9 +30,34 @@ def make_settings(tmp_path: Path, **extra) -> Settings:
     return Settings(data_dir=tmp_path / "data", port=0, demo=False, disk_floor_mb=0, **extra)
 
 
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One real PostgreSQL server for the run, started only if a test asks for it."""
+    from tests.support.postgres import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+def backend_url(request, backend: str) -> str | None:
+    """The catalog URL of a backend: None is the station's own SQLite file; "postgresql" a
+    new empty database on the run's PostgreSQL server."""
+    if backend == "postgresql":
+        return request.getfixturevalue("postgres_server").new_database()
+    return None
+
+
 @pytest.fixture
-def station(tmp_path: Path):
-    st: Station = build_station(make_settings(tmp_path))
+def database_url(request) -> str | None:
+    """The station's catalog. SQLite here; tests/app parametrizes it over SQLite and
+    PostgreSQL (its conftest), so the catalog and service tests run on both."""
+    return backend_url(request, getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def station(tmp_path: Path, database_url: str | None):
+    st: Station = build_station(make_settings(tmp_path, database_url=database_url))
     start_station(st)
     yield st
     stop_station(st)
