@@ -13,6 +13,7 @@ import itertools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -154,16 +155,25 @@ class Decoder(threading.Thread):
         self.decoded = 0
 
     def offer(self, packet: av.Packet, codec_name: str, extradata: bytes | None,
-              wall: float, hold: float = 0.0) -> None:
+              wall: float, hold: float = 0.0,
+              newest_group: Callable[[bool], list[tuple[bytes, float]]] | None = None) -> None:
         """Called by the reader for each video packet; never blocks. `wall` is when the
         packet arrived; an input that hands packets over in batches says by how much it
         is late (`hold`), and each frame is shown `hold` after its arrival: evenly paced,
-        as the camera sent them, not in bursts a tile would see only the last of."""
+        as the camera sent them, not in bursts a tile would see only the last of.
+
+        `newest_group(follow)` gives the packets the reader already holds from the newest
+        keyframe up to this one (without it): the keyframe alone, or with `follow` all of
+        them. A viewer who arrives between keyframes is primed with them at once (`_prime`)
+        rather than made to wait up to a GOP for the next keyframe."""
         demand = self.slot.demand
         keyframe = packet.is_keyframe
         if demand is Demand.NONE:
             self._need_keyframe, self._primed = True, False
             return
+        if not keyframe and self._need_keyframe and not self._primed and newest_group is not None:
+            follow = demand is Demand.ALL
+            self._prime(newest_group(follow), codec_name, extradata, follow)
         if not keyframe and (demand is Demand.KEYFRAMES or self._need_keyframe):
             return
         with self._cond:
@@ -176,18 +186,12 @@ class Decoder(threading.Thread):
             self._queue.append(([bytes(packet)], codec_name, extradata, wall, wall + hold))
             self._cond.notify()
 
-    def needs_priming(self) -> bool:
-        """A viewer is waiting for a picture that only the next keyframe would bring."""
-        return self._need_keyframe and not self._primed and self.slot.demand is not Demand.NONE
-
-    def prime(self, group: list[tuple[bytes, float]], codec_name: str, extradata: bytes | None,
-              follow: bool) -> None:
-        """Decode the newest keyframe group the reader holds for the pre-roll now, rather than
-        wait up to a GOP for the next keyframe: a tile opened between keyframes shows a
-        picture at once, not seconds later. `group` is the keyframe and, with `follow`, the
-        packets after it, decoded in one go and shown as their last picture; the stream then
-        goes on from the next packet (a focused view plays on without a pause). Without
-        `follow` (a grid tile: keyframes only), the keyframe alone."""
+    def _prime(self, group: list[tuple[bytes, float]], codec_name: str, extradata: bytes | None,
+               follow: bool) -> None:
+        """Decode the newest keyframe group now: a tile opened between keyframes shows a
+        picture at once, not seconds later. The group is decoded in one go and shown as its
+        last picture. With `follow` (a focused view) the stream goes on from the next packet
+        without a pause; without (a grid tile: keyframes only) it is the keyframe alone."""
         if not group:
             return
         with self._cond:

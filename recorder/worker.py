@@ -25,7 +25,7 @@ import numpy as np
 
 from recorder.encoding import COPY, EncodeProfile
 from recorder.forward import LiveForward
-from recorder.frames import Decoder, Demand, FrameSlot, decode_keyframe
+from recorder.frames import Decoder, FrameSlot, decode_keyframe
 from recorder.inputs import InputError, PacketInput, RefusedInput, open_input, public_reason
 from recorder.mp4file import Mp4Recording, RecordingResult
 from recorder.picture import PictureInput, PictureSpec
@@ -366,22 +366,18 @@ class SourceWorker(threading.Thread):
                 for forward in self._forwards.values():
                     forward.write(packet, wall, self._session, source)
             if is_video:
-                if not packet.is_keyframe and self.decoder.needs_priming():
-                    self._prime_decoder(codec_name, extradata)
-                self.decoder.offer(packet, codec_name, extradata, wall, source.latency)
+                self.decoder.offer(packet, codec_name, extradata, wall, source.latency,
+                                   self._newest_group)
                 self._count_frame()
         self._close_input()
 
-    def _prime_decoder(self, codec_name: str, extradata: bytes | None) -> None:
-        """Hand a new viewer the picture the pre-roll already holds (Decoder.prime). The
-        current packet is the group's last one and is offered right after, so it is left out."""
-        follow = self.slot.demand is Demand.ALL
+    def _newest_group(self, follow: bool) -> list[tuple[bytes, float]]:
+        """What the pre-roll holds for a new viewer (Decoder.offer): the newest keyframe and,
+        with `follow`, the packets after it. The packet being offered is the group's last one
+        and is offered itself, so it is left out."""
         with self._lock:
             group = self.preroll.newest_group()[:-1]
-            if not follow:
-                group = group[:1]
-            group = [(bytes(packet), wall) for packet, wall in group]
-        self.decoder.prime(group, codec_name, extradata, follow)
+            return [(bytes(packet), wall) for packet, wall in (group if follow else group[:1])]
 
     def _open(self) -> PacketInput:
         """Open the input; a failure says only what `public_reason` allows (the details go
