@@ -175,7 +175,8 @@ def changelog(version: str) -> bytes:
             f" -- {MAINTAINER}  {when}\n").encode()
 
 
-def assemble(bundle: Path, tree: Path, version: str, arch: str) -> None:
+def assemble(bundle: Path, tree: Path, version: str, arch: str) -> int:
+    """The package's tree, control files included; returns its Installed-Size (KiB)."""
     if tree.exists():
         shutil.rmtree(tree)
     shutil.copytree(bundle, tree / INSTALL_DIR, symlinks=True)
@@ -215,6 +216,7 @@ def assemble(bundle: Path, tree: Path, version: str, arch: str) -> None:
         f"{hashlib.md5(path.read_bytes()).hexdigest()}  {path.relative_to(tree)}\n"
         for path in sorted(tree.rglob("*"))
         if path.is_file() and not path.is_symlink() and control not in path.parents))
+    return installed_kib
 
 
 def normalise_modes(tree: Path) -> None:
@@ -241,11 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     version = __version__
     arch = run("dpkg", "--print-architecture", capture_output=True, text=True).stdout.strip()
     tree = BUILD / "deb" / f"{APP_NAME}_{version}_{arch}"
-    assemble(bundle, tree, version, arch)
+    size = assemble(bundle, tree, version, arch)
     args.out.mkdir(parents=True, exist_ok=True)
     target = args.out / f"{APP_NAME}_{version}_{arch}.deb"
     run("dpkg-deb", "--root-owner-group", "-Zxz", "--build", tree, target)
-    size = int((tree / "DEBIAN" / "control").read_text().split("Installed-Size: ")[1].split()[0])
     print(f"built {target}: {target.stat().st_size / 1e6:.1f} MB to download, "
           f"{size * 1024 / 1e6:.1f} MB installed ({size / 1024:.1f} MiB)")
     return 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 
 import numpy as np
 import pytest
@@ -20,12 +19,7 @@ from app.schemas import HttpPicture, SourceIn
 from app.station import apply_settings
 from recorder.inputs import AUTH_FAILED, UNREACHABLE
 from tests.support.media import small_clip
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.ports import free_loopback_port
 
 
 def _picture(jpeg: bytes) -> np.ndarray:
@@ -80,7 +74,7 @@ def test_what_the_policy_refuses_is_refused_before_anything_is_opened(station):
 
 
 def test_a_closed_port_is_an_answer_without_picture_and_without_the_password(station):
-    port = _closed_port()
+    port = free_loopback_port()
     result = station.sources.probe(SourceIn(uri_rtsp=f"rtsp://admin:Sup3rSecret@127.0.0.1:{port}/live"))
     assert not result.ok and result.jpeg is None and result.width is None
     assert "Connection refused" in result.detail  # for the operator who typed it

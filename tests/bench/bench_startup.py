@@ -14,7 +14,6 @@ within 3 s of launch; installed size under 250 MB.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -26,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.support.installed import files_size, operator_env  # noqa: E402
 from tests.support.screen import Screen, colourful  # noqa: E402
 
 INSTALLED = Path("/usr/bin/recording-station")
@@ -41,9 +41,7 @@ def launch(screen: Screen, command: Path, home: Path, cold: bool) -> tuple[float
     if cold:
         subprocess.run(["sync"], check=True)
         Path("/proc/sys/vm/drop_caches").write_text("3\n")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("RS_", "XDG_", "QT_", "PYTHON")) and k != "VIRTUAL_ENV"}
-    env.update(HOME=str(home))
+    env = operator_env(home)
     started = time.monotonic()
     process = subprocess.Popen([str(command), "--port", "0"], env=screen.env(env),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -56,11 +54,6 @@ def launch(screen: Screen, command: Path, home: Path, cold: bool) -> tuple[float
         process.terminate()
         process.wait(30)
     return window, tiles
-
-
-def size_of(folder: Path) -> int:
-    return sum(path.stat().st_size for path in folder.rglob("*")
-               if path.is_file() and not path.is_symlink())
 
 
 def main() -> int:
@@ -92,12 +85,12 @@ def main() -> int:
         print(f"{name:12} {start:13} {statistics.median(windows):8.2f} ({max(windows):.2f})"
               f" {statistics.median(tiles):8.2f} ({max(tiles):.2f})")
     site = next((ROOT / ".venv" / "lib").glob("python3*/site-packages"))
-    installed = size_of(Path("/opt/recording-station"))
+    installed = files_size(Path("/opt/recording-station"))
     declared = int(subprocess.run(["dpkg-query", "-W", "-f", "${Installed-Size}", "recording-station"],
                                   capture_output=True, text=True, check=True).stdout)
     print(f"installed size: {installed / 1e6:.1f} MB in /opt/recording-station "
           f"(Installed-Size {declared * 1024 / 1e6:.1f} MB); "
-          f"the virtualenv's site-packages: {size_of(site) / 1e6:.1f} MB (with test tools)")
+          f"the virtualenv's site-packages: {files_size(site) / 1e6:.1f} MB (with test tools)")
     return 0
 
 

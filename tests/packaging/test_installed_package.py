@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.installed import files_size, operator_env
 from tests.support.screen import Screen, colourful, save_png
 
 APP = "recording-station"
@@ -54,13 +55,6 @@ def installed(deb):
     sh("dpkg", "-i", deb)
     yield deb
     sh("dpkg", "--purge", APP, check=False)
-
-
-def user_env(home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("RS_", "XDG_", "QT_", "PYTHON")) and k != "VIRTUAL_ENV"}
-    env.update(HOME=str(home), PATH="/usr/local/bin:/usr/bin:/bin", **extra)
-    return env
 
 
 def api(url: str, method: str, path: str, body: dict | None = None):
@@ -115,7 +109,7 @@ def test_installs_as_a_desktop_application(installed):
 
 
 def test_installed_self_test_passes(installed, operator_home):
-    done = sh(APP, "--self-test", env=user_env(operator_home), timeout=120)
+    done = sh(APP, "--self-test", env=operator_env(operator_home), timeout=120)
     assert done.stdout.strip().splitlines()[-1] == "self-test passed: 6 steps", done.stdout
     assert "MD5 matches" in done.stdout
     assert not (operator_home / ".local").exists()  # it used a throwaway station
@@ -123,8 +117,7 @@ def test_installed_self_test_passes(installed, operator_home):
 
 def test_installed_size_is_under_budget(installed):
     declared_kib = int(sh("dpkg-query", "-W", "-f", "${Installed-Size}", APP).stdout)
-    on_disk = sum(path.stat().st_size for path in OPT.rglob("*")
-                  if path.is_file() and not path.is_symlink())
+    on_disk = files_size(OPT)
     assert on_disk < SIZE_BUDGET and declared_kib * 1024 < SIZE_BUDGET
     print(f"installed: {on_disk / 1e6:.1f} MB in {OPT}, Installed-Size {declared_kib} KiB")
 
@@ -133,7 +126,7 @@ def test_window_shows_live_tiles_and_records(installed, operator_home, tmp_path)
     with Screen() as screen:
         assert not colourful(screen.grab())
         log = operator_home / "window.log"
-        process = subprocess.Popen([APP, "--port", "0"], env=screen.env(user_env(operator_home)),
+        process = subprocess.Popen([APP, "--port", "0"], env=screen.env(operator_env(operator_home)),
                                    stdout=subprocess.PIPE, stderr=log.open("w"), text=True)
         try:
             url = wait_for_api_line(process)
@@ -170,7 +163,7 @@ def test_headless_service_command_serves_the_api(installed, operator_home):
     assert command == ["/usr/bin/recording-station", "--headless"]
     assert "KillSignal=SIGTERM" in unit and "WantedBy=default.target" in unit
     log = operator_home / "headless.log"
-    process = subprocess.Popen([*command, "--port", "0"], env=user_env(operator_home),
+    process = subprocess.Popen([*command, "--port", "0"], env=operator_env(operator_home),
                                stdout=subprocess.PIPE, stderr=log.open("w"), text=True)
     try:
         url = wait_for_api_line(process)

@@ -20,6 +20,7 @@ from tests.security.conftest import TOKEN
 from tests.support.huawei import signed
 from tests.support.station_process import StationProcess
 from tests.support.media import small_clip
+from tests.support.ports import free_loopback_port
 
 SOURCES = "/api/v1/source"
 
@@ -211,12 +212,6 @@ def test_missing_unreadable_and_forbidden_files_give_one_status_text(tmp_path):
         assert station.call("GET", "/api/v1/group")[0] == 200
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_unreachable_addresses_do_not_tell_whether_a_port_is_open(open_station, tmp_path):
     """Connection refused, a silent listener (time-out) and a web page that is no stream look
     the same from the API."""
@@ -227,7 +222,7 @@ def test_unreachable_addresses_do_not_tell_whether_a_port_is_open(open_station, 
     silent.bind(("127.0.0.1", 0))
     silent.listen(16)  # accepts (in the kernel), never answers
     try:
-        ports = {"closed": _closed_port(), "web": web.server_address[1],
+        ports = {"closed": free_loopback_port(), "web": web.server_address[1],
                  "silent": silent.getsockname()[1]}
         ids = {}
         for name, port in ports.items():
@@ -329,7 +324,7 @@ def test_rtc_forwards_go_to_rtmp_only(token_station):
         assert resp.json()["error_code"] == "RTC.00001003", (url, resp.text)
     # the control: a well-formed RTMP URL (nobody listening) is accepted
     resp = signed("POST", jobs, {"room_id": "room1", "user_id": "user1",
-                                 "publish_param": {"rtmp_urls": [f"rtmp://127.0.0.1:{_closed_port()}/live/k"]}},
+                                 "publish_param": {"rtmp_urls": [f"rtmp://127.0.0.1:{free_loopback_port()}/live/k"]}},
                   ak="AKTEST0123456789", sk="sk-secret-0123456789")
     assert resp.status_code in (200, 201), resp.text
     job = resp.json()["job_id"]

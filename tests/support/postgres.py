@@ -11,24 +11,18 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+from tests.support.ports import free_loopback_port
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class PostgresServer:
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_loopback_port()
         self.password = secrets.token_urlsafe(16)
         self.folder = Path(tempfile.mkdtemp(prefix="rs-postgres-"))
         self.data = self.folder / "data"

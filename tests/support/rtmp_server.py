@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from tests.support.ports import free_loopback_port
 
 MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
 CONFIG = """
@@ -41,16 +42,10 @@ def skip_reason() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class RtmpServer:
     def __init__(self) -> None:
         self.prefix = Path(tempfile.mkdtemp(prefix="rtmp-"))
-        self.port = _free_port()
+        self.port = free_loopback_port()
         self._proc: subprocess.Popen | None = None
 
     def url(self, stream: str) -> str:

@@ -4,7 +4,6 @@ address nothing listens on: each attempt fails and the backoff grows)."""
 
 from __future__ import annotations
 
-import socket
 import time
 
 from PySide6.QtCore import Qt
@@ -15,14 +14,12 @@ from ui.application import ensure_application
 from ui.bridge import EventBridge
 from ui.main_window import MainWindow
 from ui.source_dialog import SourceDialog
+from tests.support.ports import free_loopback_port
 
 
 def _dead_address() -> str:
     """A local port nothing listens on: a connection is refused at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"rtsp://127.0.0.1:{port}/dead"
+    return f"rtsp://127.0.0.1:{free_loopback_port()}/dead"
 
 
 def _waiting_long(station, source_id: int, seconds: float) -> bool:
