@@ -11,11 +11,11 @@ APT_STAMP := $(VENV)/.apt-installed
 RUN_DEB := $(shell grep -v '^\#' resources/packaging/runtime-debs.txt)
 # Debian packages the tests need: the GStreamer RTSP test camera (run with the system Python),
 # Qt's libraries, nginx-rtmp (the RTMP server live forwarding is tested against) and
-# PostgreSQL (the catalog tests run on it as well as on SQLite).
+# PostgreSQL (the catalog tests run on it as well as on SQLite) and mosquitto (the MQTT bus).
 TEST_DEB := gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp python3-gi gir1.2-gst-plugins-base-1.0 \
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
 	gstreamer1.0-plugins-ugly gstreamer1.0-x xvfb xauth nginx-light libnginx-mod-rtmp \
-	postgresql $(RUN_DEB)
+	postgresql mosquitto mosquitto-clients $(RUN_DEB)
 # `make dist`: binutils (strip, readelf, objdump), chrpath, gcc (ICU's stub), dpkg-deb.
 DIST_DEB := binutils chrpath gcc libc6-dev dpkg libpython3.11 $(RUN_DEB)
 # `make dist-check`: the installed package under test (lintian, the desktop entry, the systemd

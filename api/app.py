@@ -9,7 +9,8 @@ from api.errors import native_errors_middleware, request_id_middleware, request_
 from api.huawei import live as huawei_live
 from api.huawei import rtc as huawei_rtc
 from api.keys import STATION
-from api.native import audit, docs, groups, openapi, records, selftest, sources, storage, sync
+from api.native import (
+    audit, docs, groups, metrics, openapi, records, selftest, sources, stations, storage, sync)
 from api.native.auth import NATIVE_POLICY
 from api.security import FAILURES, POLICY, FailureLimiter, guard_middleware
 from app.station import Station
@@ -41,7 +42,7 @@ def create_app(station: Station) -> web.Application:
     app[FAILURES] = FailureLimiter()
     app.on_response_prepare.append(request_id_on_prepare)
     app.router.add_get("/", index)
-    for dialect in (sources, groups, records, selftest, sync, audit, storage):
+    for dialect in (sources, groups, records, selftest, sync, audit, storage, stations, metrics):
         dialect.setup(app)
     huawei_live.setup(app)  # /v1/{project_id}/record/control
     huawei_rtc.setup(app)  # /v2/apps/{app_id}/individual-stream-jobs

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 
 from app import __version__
-from app.settings import Settings, load_settings
+from app.settings import Settings, ensure_station_id, load_settings
 from app.station import Station, build_station, start_station, stop_station
 
 log = logging.getLogger("app")
@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"recording-station: invalid settings: {exc}", file=sys.stderr)
         return 2
+    settings = ensure_station_id(settings)  # first start: made and kept in the config file
     configure_logging(settings.log_level)
     headless = settings.headless or not display_available()
 

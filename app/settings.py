@@ -11,9 +11,11 @@ import ipaddress
 import json
 import os
 import tomllib
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import Field, field_validator, model_validator
@@ -118,6 +120,18 @@ class Settings(BaseSettings):
         "API: seconds a connection may wait for a complete request head (idle or half-sent)."))
     body_timeout_s: float = Field(10.0, ge=1, le=300, description=(
         "API: seconds a request body may stall (no byte received) before the connection closes."))
+    # --- several stations as one (docs/scale-out.md) ------------------------------------------
+    station_id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+                                   description=(
+        "This station's identity in a shared catalog and on the MQTT bus; made (a UUID) and "
+        "written to the config file on first start."))
+    public_url: str | None = Field(None, description=(
+        "How other stations reach this station's API (`http://10.0.0.5:4035`); empty = "
+        "http://<host>:<port>."))
+    mqtt_url: str | None = Field(None, repr=False, description=(
+        "MQTT broker to publish state and events to and take commands from "
+        "(`mqtt://user:pass@host:1883`, TLS with `mqtts://`); empty = no MQTT. May carry a "
+        "password: never shown or logged."))
 
     @field_validator("huawei_callback_url")
     @classmethod
@@ -130,6 +144,25 @@ class Settings(BaseSettings):
             except InvalidInput as exc:
                 raise ValueError(exc.message) from None
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        """Other stations send requests (with the shared token) there: http(s) only."""
+        if value:
+            try:
+                check_uri(value, field="public_url", schemes=CALLBACK_SCHEMES)
+            except InvalidInput as exc:
+                raise ValueError(exc.message) from None
+            return value.rstrip("/")
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url(cls, value: str | None) -> str | None:
+        if value and urlsplit(value).scheme not in ("mqtt", "mqtts"):
+            raise ValueError("mqtt_url must start with mqtt:// or mqtts://")  # never echo it
+        return value or None
 
     @classmethod
     def settings_customise_sources(
@@ -194,7 +227,18 @@ def load_settings(**overrides: Any) -> Settings:
 # socket and its auth, where the catalog and the recordings live.
 RESTART_FIELDS = frozenset({"host", "port", "token", "data_dir", "storage_dir", "database_url",
                             "tls_cert", "tls_key", "max_connections", "header_timeout_s",
-                            "body_timeout_s"})
+                            "body_timeout_s", "station_id", "public_url", "mqtt_url"})
+
+
+def ensure_station_id(settings: Settings, path: Path | None = None) -> Settings:
+    """`settings` with a `station_id`: a station that has none makes a UUID and keeps it in
+    its config file, so it is the same station after every restart (a shared catalog knows
+    its sources and records by it)."""
+    if settings.station_id:
+        return settings
+    station_id = str(uuid.uuid4())
+    write_config({"station_id": station_id}, path)
+    return settings.model_copy(update={"station_id": station_id})
 
 
 def read_config(path: Path | None = None) -> dict[str, Any]:

@@ -7,6 +7,7 @@ they never reach into the catalog or the recorder themselves.
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 
 from app import __version__
@@ -24,6 +25,7 @@ from app.services.audit import AuditService
 from app.services.dc_auth import DeviceConnectAuth
 from app.services.dc_recorder import MediaRecorderService
 from app.services.live_record import LiveRecordService
+from app.services.mqtt_bridge import MqttBridge
 from app.services.rtc_jobs import RtcJobService
 from app.services.storage import StorageService
 from app.settings import RESTART_FIELDS, Settings
@@ -54,7 +56,14 @@ class Station:
     audit: AuditService = field(init=False)
     # The storage guard and retention (docs/reliability.md): see app.services.storage.
     storage: StorageService = field(init=False)
+    # The MQTT bus, when `mqtt_url` is set (started by start_station).
+    mqtt: MqttBridge | None = field(init=False, default=None)
     version: str = __version__
+
+    @property
+    def station_id(self) -> str:
+        assert self.settings.station_id  # build_station gives every station one
+        return self.settings.station_id
 
     @property
     def name(self) -> str:
@@ -79,6 +88,8 @@ class Station:
 
 def build_station(settings: Settings) -> Station:
     """settings → catalog → services → recorder, wired; nothing started yet."""
+    if not settings.station_id:  # main() keeps one in the config file; a test station has its own
+        settings = settings.model_copy(update={"station_id": str(uuid.uuid4())})
     catalog = Catalog(settings.database_url, data_dir=settings.data_dir).open()
     bus = EventBus()
     recorder = RecorderManager(preroll_bytes=settings.preroll_mb << 20, preroll_s=settings.preroll_s)
@@ -146,6 +157,9 @@ def start_station(station: Station) -> None:
         seed_demo(station)
     station.sources.start_all()
     station.storage.start()  # retention's first pass, then the guard's looks
+    if station.settings.mqtt_url:
+        station.mqtt = MqttBridge(station)
+        station.mqtt.start()  # connects in the background; a broker that is down slows nothing
 
 
 def seed_demo(station: Station) -> None:
@@ -163,6 +177,8 @@ def seed_demo(station: Station) -> None:
 def stop_station(station: Station) -> None:
     """Pause syncing (it resumes on the next start), finalize recordings, stop the readers,
     write the audit entries still queued, close the catalog."""
+    if station.mqtt is not None:
+        station.mqtt.stop()
     station.storage.stop()
     station.sync.stop()
     station.uploads.stop()
