@@ -18,7 +18,8 @@ from recorder.frames import FrameSlot
 from recorder.durability import FileSyncer
 from recorder.mp4file import RecordingResult
 from recorder.rollover import RolloverCallback
-from recorder.worker import FailureCallback, NextFile, SourceSpec, SourceWorker, StatusCallback
+from recorder.worker import (FailureCallback, NextFile, SourceCounters, SourceSpec, SourceWorker,
+                             StatusCallback)
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,12 @@ class RecorderManager:
         if worker is None:
             return LiveStats("offline", "the source is disabled", None, 0.0)
         return LiveStats(worker.status, worker.error, worker.retry_at, round(worker.fps, 1))
+
+    def counters(self) -> dict[int, SourceCounters]:
+        """Every reader's totals and rates by source id (monitoring); from memory."""
+        with self._lock:
+            workers = list(self._workers.items())
+        return {source_id: worker.counters() for source_id, worker in workers}
 
     def reader(self, source_id: int) -> str | None:
         """Who reads the source now: "station" (its own RTSP client) or "ffmpeg"; None while

@@ -80,6 +80,23 @@ class Backoff:
         self.attempt = 0
 
 
+@dataclass(frozen=True)
+class SourceCounters:
+    """A reader's running totals and rates, for monitoring (`RecorderManager.counters`).
+    The totals start at 0 with each reader (a restarted source starts again)."""
+
+    name: str              # as the reader was started (a rename does not restart it)
+    status: str
+    fps: float
+    bitrate_bps: float     # bits read per second, measured over the same window as fps
+    bytes_read: int        # every packet read from the source
+    reconnects: int        # times the source came back online after losing it
+    packets_written: int   # packets written into this source's files, all of them
+    bytes_written: int
+    recordings: int        # files open now
+    paused: int            # of them, paused
+
+
 class SourceWorker(threading.Thread):
     def __init__(self, spec: SourceSpec, *, on_status: StatusCallback, on_failure: FailureCallback,
                  preroll_bytes: int = 16 << 20, preroll_s: float = 0.0,
@@ -121,7 +138,15 @@ class SourceWorker(threading.Thread):
         self._open_detail: str | None = None  # why the last attempt failed, for the log
         self.retry_at: float | None = None  # wall time of the next connection attempt
         self.fps = 0.0                      # video packets per second, measured
-        self._fps_window = (time.monotonic(), 0)
+        self.bitrate_bps = 0.0              # bits read per second, measured with the fps
+        # Monitoring totals (`counters`): plain ints, each written by one thread at a time
+        # (the reader; the written ones under `_lock`), read without a lock.
+        self.bytes_read = 0
+        self.reconnects = 0
+        self.packets_written = 0
+        self.bytes_written = 0
+        self._came_online = False
+        self._fps_window = (time.monotonic(), 0, 0)  # since, frames, bytes_read then
 
     # --- control, from any thread --------------------------------------------------
     def request_stop(self) -> None:
@@ -245,6 +270,16 @@ class SourceWorker(threading.Thread):
         with self._lock:
             return [r.path for r in self._recordings.values() if r.started]
 
+    def counters(self) -> SourceCounters:
+        """The monitoring view: totals and rates, and the files open now."""
+        with self._lock:
+            open_ids = self._recordings.keys()
+            recordings = len(open_ids)
+            paused = len((self._paused | self._resuming) & open_ids)
+        return SourceCounters(self.spec.name, self.status, self.fps, self.bitrate_bps, self.bytes_read,
+                              self.reconnects, self.packets_written, self.bytes_written,
+                              recordings, paused)
+
     def wait_rollovers(self, timeout: float | None = None) -> bool:
         """Wait until every rollover so far has been reported to the core."""
         return self._rollovers.wait_idle(timeout)
@@ -295,7 +330,8 @@ class SourceWorker(threading.Thread):
         error = redact(error, secrets_of(self.spec.uri, picture and picture.password,
                                          picture and picture.uri))
         if status != "online":
-            self.fps, self._fps_window = 0.0, (time.monotonic(), 0)
+            self.fps, self.bitrate_bps = 0.0, 0.0
+            self._fps_window = (time.monotonic(), 0, self.bytes_read)
         if (status, error) != (self.status, self.error):
             self.status, self.error = status, error
             self._on_status(self.spec.id, status, error)
@@ -351,8 +387,12 @@ class SourceWorker(threading.Thread):
             if not online:
                 online = True
                 backoff.reset()
+                if self._came_online:
+                    self.reconnects += 1
+                self._came_online = True
                 self._set_status("online", None)
             is_video = packet.stream is source.video
+            self.bytes_read += packet.size
             with self._lock:
                 if self._pending:
                     self._write_pending(before=wall)
@@ -396,13 +436,15 @@ class SourceWorker(threading.Thread):
             raise InputError(public_reason(exc)) from None
 
     def _count_frame(self) -> None:
-        since, frames = self._fps_window
+        since, frames, bytes_then = self._fps_window
         frames += 1
         now = time.monotonic()
         if now - since >= 2.0:
-            self.fps, self._fps_window = frames / (now - since), (now, 0)
+            self.fps = frames / (now - since)
+            self.bitrate_bps = (self.bytes_read - bytes_then) * 8 / (now - since)
+            self._fps_window = (now, 0, self.bytes_read)
         else:
-            self._fps_window = (since, frames)
+            self._fps_window = (since, frames, bytes_then)
 
     def _write(self, recording: Recording, record_id: str, packet: av.Packet, wall: float,
                source: PacketInput) -> None:
@@ -429,6 +471,10 @@ class SourceWorker(threading.Thread):
         except (av.FFmpegError, OSError) as exc:
             recording.error = f"writing failed: {exc}"
             self._fail(record_id, recording.error)
+            return
+        if recording.started:  # a file opens at a keyframe: what comes before is not in it
+            self.packets_written += 1
+            self.bytes_written += packet.size
 
     def _roll_due(self, keyframe: av.Packet, wall: float) -> None:
         """Before `keyframe` is written: cut every file it would put at or past `segment_s`
