@@ -105,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         except RuntimeError as exc:
             print(f"recording-station: {exc}", file=sys.stderr)
             return 1
+        # How the other stations of a shared catalog reach this one (sent with the next beat).
+        station.site.url = settings.public_url or api.url
         if headless:
             return run_headless(station, api.url)
         return run_gui(station, api.url)

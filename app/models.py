@@ -40,6 +40,8 @@ class Source(SQLModel, table=True):
     description: str | None = Field(default=None)
     ffmpeg_cmd: str | None = Field(default=None)
     enabled: bool = Field(default=True, nullable=False)
+    # The station that reads and records it (app.services.stations); NULL = not yet adopted.
+    station_id: str | None = Field(default=None, index=True, max_length=64)
 
 
 class Group(SQLModel, table=True):
@@ -100,6 +102,27 @@ class Record(SQLModel, table=True):
     # When and why the file was deleted (retention, the disk floor, an operator's request).
     deleted_utc: datetime | None = None
     deleted_reason: str | None = None
+    # The station whose disk holds the file (its source's owner when it was recorded).
+    station_id: str | None = Field(default=None, index=True, max_length=64)
+
+
+class Station(SQLModel, table=True):
+    """A station sharing this catalog: registered on start, its heartbeat (`last_seen_utc`,
+    every few seconds) carries its sources' status and its disk space, so every station can
+    show the others' sources without asking them. Online = seen within `OFFLINE_AFTER_S`."""
+
+    __tablename__ = "station"
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=255)
+    url: str | None = None
+    version: str = Field(max_length=32)
+    started_utc: datetime = Field(default_factory=utcnow, nullable=False)
+    last_seen_utc: datetime = Field(default_factory=utcnow, nullable=False)
+    stopped: bool = Field(default=False, nullable=False)  # a clean stop: offline at once
+    # {"<source id>": [status, error]} of its own sources, as its recorder sees them
+    source_status: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # {"total_bytes", "free_bytes", "floor_bytes"} of its recordings' filesystem
+    disk: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class SyncJob(SQLModel, table=True):

@@ -76,8 +76,11 @@ class SourceIn(BaseModel):
     uri_http_picture: HttpPicture | None = None
     ffmpeg_cmd: str | None = Field(default=None, max_length=4096)
     enabled: bool | None = None
+    station: str | None = Field(default=None, max_length=64, description=(
+        "the id of the station that reads and records it (`GET /api/v1/station`); default: "
+        "the station that creates it. Changing it moves the source (not while it records)."))
 
-    @field_validator("name", "uri_rtsp", "ffmpeg_cmd", "description", mode="before")
+    @field_validator("name", "uri_rtsp", "ffmpeg_cmd", "description", "station", mode="before")
     @classmethod
     def _strip(cls, value: Any) -> Any:
         return value.strip() if isinstance(value, str) else value
@@ -95,6 +98,7 @@ class SourceOut(BaseModel):
     ffmpeg_cmd: str | None
     enabled: bool = True
     error: str | None = None
+    station: str | None = Field(default=None, description="the station that reads and records it")
 
 
 class Gap(BaseModel):
@@ -122,6 +126,7 @@ class RecordOut(BaseModel):
     gaps: list[Gap] = Field(default_factory=list, description="outages inside the file")
     deleted_utc: str | None = Field(default=None, description="when its file was deleted")
     deleted_reason: str | None = Field(default=None, description="why its file was deleted")
+    station: str | None = Field(default=None, description="the station whose disk holds the file")
 
 
 class RecordListItem(RecordOut):

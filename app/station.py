@@ -27,6 +27,7 @@ from app.services.dc_recorder import MediaRecorderService
 from app.services.live_record import LiveRecordService
 from app.services.mqtt_bridge import MqttBridge
 from app.services.rtc_jobs import RtcJobService
+from app.services.stations import StationRegistry
 from app.services.storage import StorageService
 from app.settings import RESTART_FIELDS, Settings
 from recorder.manager import RecorderManager
@@ -56,6 +57,8 @@ class Station:
     audit: AuditService = field(init=False)
     # The storage guard and retention (docs/reliability.md): see app.services.storage.
     storage: StorageService = field(init=False)
+    # The stations sharing the catalog, and who owns which source: see app.services.stations.
+    site: StationRegistry = field(init=False)
     # The MQTT bus, when `mqtt_url` is set (started by start_station).
     mqtt: MqttBridge | None = field(init=False, default=None)
     version: str = __version__
@@ -84,12 +87,21 @@ class Station:
             floor_bytes=self.settings.disk_floor_mb << 20,
             retention_days=self.settings.retention_days,
             retention_max_gb=self.settings.retention_max_gb, busy=self.sync.busy_record_ids)
+        self.site = StationRegistry(
+            self.catalog, station_id=self.station_id, name=self.settings.station_name,
+            url=self.settings.public_url, version=self.version, local_status=self.recorder.status,
+            storage_dir=self.settings.recordings_dir,
+            floor_bytes=lambda: self.settings.disk_floor_mb << 20)
+        self.sources.site = self.site
+        self.recordings.station_id = self.station_id
+        self.recordings.status_of = self.groups.status_of = self.site.status
 
 
 def build_station(settings: Settings) -> Station:
     """settings → catalog → services → recorder, wired; nothing started yet."""
-    if not settings.station_id:  # main() keeps one in the config file; a test station has its own
-        settings = settings.model_copy(update={"station_id": str(uuid.uuid4())})
+    if not settings.station_id:  # main() keeps one in the config file; else: one per data folder
+        station_id = str(uuid.uuid5(uuid.NAMESPACE_URL, settings.data_dir.as_uri()))
+        settings = settings.model_copy(update={"station_id": station_id})
     catalog = Catalog(settings.database_url, data_dir=settings.data_dir).open()
     bus = EventBus()
     recorder = RecorderManager(preroll_bytes=settings.preroll_mb << 20, preroll_s=settings.preroll_s)
@@ -136,7 +148,7 @@ def apply_settings(station: Station, new: Settings) -> set[str]:
     station.recordings.disk_floor_bytes = station.uploads.disk_floor_bytes = floor
     station.storage.configure(floor_bytes=floor, retention_days=current.retention_days,
                               retention_max_gb=current.retention_max_gb)
-    station.sync.station_name = current.station_name
+    station.sync.station_name = station.site.name = current.station_name
     station.sync.sync_dirs = list(current.sync_dirs)
     station.recorder.set_preroll(current.preroll_s, current.preroll_mb << 20)
     station.recorder.set_segment_s(current.segment_s)
@@ -149,6 +161,7 @@ def start_station(station: Station) -> None:
     """Close what a crash left open, seed the demo on an empty catalog, start the readers,
     resume unfinished sync jobs, start the audit writer (it purges old entries first)."""
     station.audit.start()
+    station.site.start()  # registers (adopting rows no station owns yet), then heartbeats
     station.recordings.recover_interrupted()
     station.rtc_jobs.recover_interrupted()
     station.sync.start()
@@ -156,6 +169,7 @@ def start_station(station: Station) -> None:
     if station.settings.demo and not station.sources.list():
         seed_demo(station)
     station.sources.start_all()
+    station.site.on_beat.append(station.sources.reconcile)  # what other stations changed
     station.storage.start()  # retention's first pass, then the guard's looks
     if station.settings.mqtt_url:
         station.mqtt = MqttBridge(station)
@@ -187,6 +201,7 @@ def stop_station(station: Station) -> None:
     if finished:
         log.info("finalized %d recording(s) on shutdown", len(finished))
     station.recordings.close()  # what the catalog could not take yet: one last try
+    station.site.stop()  # the others see it offline at once
     station.live_records.shutdown()
     station.recorder.shutdown()
     station.audit.stop()

@@ -1,9 +1,25 @@
-"""`GET /api/v1/station`: the stations sharing this catalog (issue #15 item 2). To be built."""
+"""`GET /api/v1/station`: the stations sharing this catalog, as the registry sees them now
+(`app.services.stations`). Only translates HTTP to `StationRegistry.list`."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from api.keys import STATION
+from api.native.params import add_route, ok
+from api.routing import call
+from app.services.stations import StationOut
+
+
+async def list_stations(request: web.Request) -> web.Response:
+    return ok(await call(request.app[STATION].site.list))
+
 
 def setup(app: web.Application) -> None:
-    pass
+    add_route(app, "GET", "/api/v1/station", list_stations, tag="station",
+              response=list[StationOut], summary="The stations sharing this catalog",
+              description="Every station registered in the catalog (one, unless several share "
+              "a PostgreSQL catalog: docs/scale-out.md): where the others reach it, whether "
+              "it is online (a heartbeat within the last 15 s; a station stopped cleanly is "
+              "offline at once), the sources it owns, how many records it is writing now and "
+              "its disk space. `this` marks the station answering.")

@@ -38,7 +38,7 @@ def source_out(row: Source | dict, status: tuple[str, str | None]) -> SourceOut:
         model=data.get("model") or "Source", name=data["name"],
         uri_rtsp=mask_uri(data.get("uri_rtsp")), uri_http_picture=picture,
         description=data.get("description"), ffmpeg_cmd=data.get("ffmpeg_cmd"),
-        enabled=data.get("enabled", True),
+        enabled=data.get("enabled", True), station=data.get("station_id"),
     )
 
 
@@ -68,7 +68,7 @@ def record_out(session: Session, row: Record, status_of: StatusLookup) -> Record
         tag_name=tag.name if tag else None, size_bytes=row.size_bytes,
         duration_s=row.duration_s, error=row.error, protected=bool(row.protected),
         gaps=row.gaps or [], deleted_utc=iso_utc(row.deleted_utc),
-        deleted_reason=row.deleted_reason,
+        deleted_reason=row.deleted_reason, station=row.station_id,
     )
 
 

@@ -21,6 +21,7 @@ def group_out(row: Group) -> GroupOut:
 class GroupService:
     def __init__(self, catalog: Catalog, recorder: RecorderManager, bus: EventSink):
         self.catalog, self.recorder, self.bus = catalog, recorder, bus
+        self.status_of = recorder.status  # the site's view once several stations share a catalog
 
     def list(self) -> list[GroupOut]:
         with self.catalog.session() as s:
@@ -34,7 +35,7 @@ class GroupService:
                 .where(GroupSource.group_id == group_id).order_by(Source.id)
             ).all()
             return GroupDetail(**group_out(group).model_dump(),
-                               sources=[source_out(r, self.recorder.status(r.id)) for r in sources])
+                               sources=[source_out(r, self.status_of(r.id)) for r in sources])
 
     def create(self, data: GroupIn) -> GroupOut:
         with self.catalog.session() as s:

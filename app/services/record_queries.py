@@ -40,7 +40,11 @@ class RecordQueries:
 
     # --- the true state: the catalog, with what it could not take yet laid over ----------
     def _out(self, session, row: Record) -> RecordOut:
-        return record_out(session, row, self.recorder.status)
+        return record_out(session, row, self.status_of)
+
+    def _is_mine(self, row: Record) -> bool:
+        """The record's file is on this station's disk (its recorder writes it)."""
+        return row.station_id is None or row.station_id == self.station_id
 
     def _row(self, session, record_id: str) -> Record:
         row = self._overlay.get(record_id) or session.get(Record, record_id)
@@ -48,13 +52,16 @@ class RecordQueries:
             raise NotFound("record", record_id, field="record_id")
         return row
 
-    def _running_rows(self, session, tag_id: int | None = None) -> list[Record]:
+    def _running_rows(self, session, tag_id: int | None = None, *,
+                      mine: bool = False) -> list[Record]:
+        """What records now, on every station of the site (`mine`: on this one only)."""
         stmt = select(Record).where(Record.status == RecordStatus.recording)
         if tag_id is not None:
             stmt = stmt.where(Record.tag_id == tag_id)
-        return self._overlay.lay_over(
+        rows = self._overlay.lay_over(
             session.exec(stmt).all(),
             lambda r: r.status == RecordStatus.recording and (tag_id is None or r.tag_id == tag_id))
+        return [r for r in rows if self._is_mine(r)] if mine else rows
 
     # --- queries -------------------------------------------------------------------
     def list(self, tag_name: str | None = None, *, status: str | None = None) -> list[RecordOut]:
@@ -132,9 +139,15 @@ class RecordQueries:
             return tag is not None and bool(self._running_rows(s, tag.id))
 
     def running_ids(self) -> set[str]:
-        """The records that record now, as they truly stand (also while the catalog lags)."""
+        """The records this station records now, as they truly stand (also while the
+        catalog lags)."""
         with self.catalog.session() as s:
-            return {r.id for r in self._running_rows(s)}
+            return {r.id for r in self._running_rows(s, mine=True)}
+
+    def own_running(self) -> list[RecordOut]:
+        """The records this station's recorder writes now (the storage guard's concern)."""
+        with self.catalog.session() as s:
+            return [self._out(s, r) for r in self._running_rows(s, mine=True)]
 
     def running_tags(self) -> list[str]:
         with self.catalog.session() as s:
@@ -185,6 +198,6 @@ class RecordQueries:
         """The source's running record under the tag, if any."""
         with self.catalog.session() as s:
             tag = tag_by_name(s, tag_name)
-            rows = [] if tag is None else [r for r in self._running_rows(s, tag.id)
+            rows = [] if tag is None else [r for r in self._running_rows(s, tag.id, mine=True)
                                            if r.source_id == source_id]
             return self._out(s, rows[0]) if rows else None

@@ -94,6 +94,10 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
         self.busy = busy or set  # ids of records a sync copies now (retention leaves them)
         self._lock = threading.RLock()
         self._overlay = RecordOverlay(catalog, retry_s=retry_s)
+        # Several stations on one catalog (app.services.stations): this one's id, and how a
+        # source's status is found wherever it is read; a station alone keeps the defaults.
+        self.station_id: str | None = None
+        self.status_of: Callable[[int], tuple[str, str | None]] = recorder.status
         RecordingRollover.__init__(self)
 
     # --- writing the true state ------------------------------------------------------
@@ -245,7 +249,8 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
                 rows.append(existing)
                 continue
             row = Record(status=RecordStatus.recording, source_id=src.id, tag_id=tag.id, model=src.model,
-                         running_key=key, source_snapshot=source_snapshot(src), begin_utc=utcnow())
+                         running_key=key, source_snapshot=source_snapshot(src), begin_utc=utcnow(),
+                         station_id=self.station_id)
             stem, suffix = (Path(file_name).stem, Path(file_name).suffix or ".mp4") if file_name \
                 else (safe_name(src.name), ".mp4")
             path = folder / file_name if file_name else self.file_path(folder, stem, row.id,
@@ -320,7 +325,7 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
                 tag = tag_by_name(s, tag_name)
                 if tag is None:
                     raise NotFound("tag", repr(tag_name), field="tag_name")
-                rows = [r for r in self._running_rows(s, tag.id)
+                rows = [r for r in self._running_rows(s, tag.id, mine=True)
                         if model is None or r.model == model.value]
             closed = self._close_files(rows)
             out = [self._finalize(r.id, events, origin=origin, result=closed.get(r.id))
@@ -345,7 +350,7 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
         events: list[Event] = []
         with self._lock:
             with self.catalog.session() as s:
-                rows = self._running_rows(s)
+                rows = self._running_rows(s, mine=True)
             closed = self._close_files(rows)
             out = [self._finalize(r.id, events, origin="shutdown", result=closed.get(r.id))
                    for r in rows]
@@ -414,7 +419,8 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
         Each file of a rolled-over recording is its own record: the ones finished before
         the crash were committed as they rolled over, only the last one is measured here."""
         with self.catalog.session() as s:
-            rows = s.exec(select(Record).where(Record.status == RecordStatus.recording)).all()
+            rows = [r for r in s.exec(select(Record).where(Record.status == RecordStatus.recording))
+                    if self._is_mine(r)]  # another station's records are its own to recover
             for row in rows:
                 result = self._measure(Path(row.location or ""), "no file was written")
                 self._apply(row, result, result.error, status=RecordStatus.interrupted)

@@ -86,7 +86,7 @@ class RecordingRollover:
                 return
             new = Record(id=new_record_id, status=RecordStatus.recording, source_id=old.source_id,
                          tag_id=old.tag_id, model=old.model, source_snapshot=old.source_snapshot,
-                         location=str(new_path), protected=old.protected,
+                         location=str(new_path), protected=old.protected, station_id=old.station_id,
                          begin_utc=wall_utc(new_begin_wall) if new_begin_wall else utcnow())
             was_running = old.status == RecordStatus.recording
             if was_running:

@@ -38,6 +38,8 @@ from app.schemas import (
     unmask_uri,
 )
 from app.services.common import get_source, source_out
+from app.services.metrics_sources import SourceStats, source_stats
+from app.services.stations import StationRegistry
 from app.uri_policy import PICTURE_SCHEMES, SOURCE_SCHEMES, check_uri, media_path
 from recorder.frames import FrameSlot
 from recorder.imaging import encode_jpeg
@@ -93,6 +95,11 @@ class SourceService:
         self.catalog, self.recorder, self.bus = catalog, recorder, bus
         self.settings = settings
         self._create_lock = threading.Lock()  # counting and adding a source, one at a time
+        # The site this station belongs to (app.services.stations); None = a station alone.
+        self.site: StationRegistry | None = None
+        self._fingerprints: dict[int, tuple] = {}  # what `reconcile` saw of each source
+        self._reading: set[int] = set()  # sources this service started readers for
+        self._readers_lock = threading.RLock()  # reconcile (heartbeat) vs. changes (API, GUI)
 
     # --- the live settings this service obeys --------------------------------------------
     def media_dirs(self) -> list[Path]:
@@ -105,12 +112,20 @@ class SourceService:
 
     # --- queries -------------------------------------------------------------------
     def status(self, source_id: int) -> tuple[str, str | None]:
+        """Wherever the source is read: this station's recorder, or its owner's heartbeat."""
+        if self.site is not None:
+            return self.site.status(source_id)
         return self.recorder.status(source_id)
 
     def live_stats(self, source_id: int) -> LiveStats:
         """Status, last error, next retry time and measured fps, from memory (no catalog
         read), cheap enough for a tile to ask every second."""
         return self.recorder.live_stats(source_id)
+
+    def stats(self) -> list[SourceStats]:
+        """Every source this station reads, with its counters, for monitoring (`GET
+        /metrics`): one catalog query whatever the number of sources."""
+        return source_stats(self.catalog, self.recorder)
 
     def retry_now(self, source_id: int) -> None:
         """An operator opened the source (tile focused, Test connection): a reader waiting
@@ -140,20 +155,22 @@ class SourceService:
                 raise InvalidInput(f"the station holds its limit of {limit} sources "
                                    f"(max_sources = {limit}): delete one first",
                                    field="max_sources")
-            row = Source(name=data.name or f"pending-{uuid.uuid4().hex}", model=model.value, **fields)
+            row = Source(name=data.name or f"pending-{uuid.uuid4().hex}", model=model.value,
+                         station_id=self._target_station(data.station), **fields)
             s.add(row)
             self._flush(s)
             if data.name is None:
                 row.name = f"source-{row.id}"
                 self._flush(s)
             s.refresh(row)
-        self._start_reader(row)
+        self._adopted(row)
         self.bus.publish(CatalogChanged("source", row.id, "created"))
         return self.get(row.id)
 
     def update(self, source_id: int, data: SourceIn) -> SourceOut:
         with self.catalog.session() as s:
             row = get_source(s, source_id)
+            self._check_owner_online(row)
             model = data.model or SourceModel(row.model)
             fields = self._validated(data, model, stored=row)
             uri_changed = fields.get("uri_rtsp", row.uri_rtsp) != row.uri_rtsp or (
@@ -161,6 +178,11 @@ class SourceService:
             if uri_changed and self._is_recording(s, source_id):
                 raise Conflict("the source is recording: stop it before changing its address",
                                field="uri_rtsp")
+            if data.station is not None and data.station != row.station_id:
+                fields["station_id"] = self._target_station(data.station)
+                if self._is_recording(s, source_id):
+                    raise Conflict("the source is recording: stop it before moving it to "
+                                   "another station", field="station")
             for key, value in fields.items():
                 setattr(row, key, value)
             row.model = model.value
@@ -169,27 +191,54 @@ class SourceService:
             s.add(row)
             self._flush(s)
             s.refresh(row)
-        self._start_reader(row)
+        self._adopted(row)
         self.bus.publish(CatalogChanged("source", source_id, "updated"))
         return self.get(source_id)
 
     def delete(self, source_id: int) -> SourceOut:
         with self.catalog.session() as s:
             row = get_source(s, source_id)
+            self._check_owner_online(row)
             if self._is_recording(s, source_id):
                 raise Conflict("the source is recording: stop its recordings first", field="source_id")
             out = source_out(row, (SourceStatus.offline, None))
             s.delete(row)
-        self.recorder.remove_source(source_id)
+        with self._readers_lock:
+            self._reading.discard(source_id)
+            self.recorder.remove_source(source_id)
         self.bus.publish(CatalogChanged("source", source_id, "deleted"))
         return out
 
     def start_all(self) -> None:
-        """Start a reader for every enabled source (station start-up)."""
+        """Start a reader for every enabled source of this station (station start-up)."""
+        self.reconcile(publish=False)
+
+    def reconcile(self, publish: bool = True) -> None:
+        """Readers for exactly this station's enabled sources, as the catalog has them now:
+        after each heartbeat, so what another station created, edited, moved here or away
+        is read (or no longer) within a beat; a change seen publishes `CatalogChanged`, so
+        the front ends of every station show it."""
+        with self._readers_lock:
+            self._reconcile(publish)
+
+    def _reconcile(self, publish: bool) -> None:
         with self.catalog.session() as s:
-            rows = s.exec(select(Source)).all()
-        for row in rows:
-            self._start_reader(row)
+            rows = s.exec(select(Source).order_by(Source.id)).all()
+        seen = {row.id: (row.name, row.model, row.uri_rtsp, repr(row.uri_http_picture),
+                         row.enabled, row.station_id, row.description) for row in rows}
+        mine = [row for row in rows if self._is_mine(row)]
+        for row in mine:
+            self._start_reader(row)  # no-op for a reader whose address is unchanged
+        for source_id in self._reading - {row.id for row in mine}:
+            self._reading.discard(source_id)
+            self.recorder.remove_source(source_id)
+        before, self._fingerprints = self._fingerprints, seen
+        if publish:
+            for source_id in before.keys() | seen.keys():
+                if before.get(source_id) != seen.get(source_id):
+                    action = ("deleted" if source_id not in seen else
+                              "created" if source_id not in before else "updated")
+                    self.bus.publish(CatalogChanged("source", source_id, action))
 
     # --- pictures ------------------------------------------------------------------
     def frames(self, source_id: int) -> FrameSlot:
@@ -333,7 +382,44 @@ class SourceService:
                                        Record.status == RecordStatus.recording)
         return session.exec(stmt).first() is not None
 
+    # --- ownership (several stations on one catalog) ----------------------------------
+    def _is_mine(self, row: Source) -> bool:
+        return self.site is None or self.site.is_local(row.station_id)
+
+    def _target_station(self, station: str | None) -> str | None:
+        """The owner a new or moved source gets: this station by default; another one only
+        when it is registered and online (it must pick the source up)."""
+        if self.site is None:
+            return None
+        if station is None or self.site.is_local(station):
+            return self.site.station_id
+        reason = self.site.offline_reason(station)
+        if reason is not None:
+            raise Conflict(f"cannot give the source to that station: {reason}", field="station")
+        return station
+
+    def _check_owner_online(self, row: Source) -> None:
+        """A station that is away keeps its sources as they are: nobody changes them under it."""
+        if self.site is not None and not self._is_mine(row):
+            reason = self.site.offline_reason(row.station_id)
+            if reason is not None:
+                raise Conflict(f"source {row.name!r} belongs to another station: {reason}",
+                               field="station")
+
+    def _adopted(self, row: Source) -> None:
+        """After a create or an update here: read it if it is this station's, else leave it
+        to its owner (which reconciles on its next beat)."""
+        if self.site is not None:
+            self.site.note_owner(row.id, row.station_id)
+        with self._readers_lock:
+            if self._is_mine(row):
+                self._start_reader(row)
+            elif row.id in self._reading:
+                self._reading.discard(row.id)
+                self.recorder.remove_source(row.id)
+
     def _start_reader(self, row: Source) -> None:
+        self._reading.add(row.id)
         if row.enabled and row.model == SourceModel.source.value and row.uri_rtsp:
             self.recorder.ensure_source(SourceSpec(row.id, row.name, row.uri_rtsp,
                                                    vet=self._vet(self._check_source_uri)))

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from pydantic import BaseModel, Field
+from sqlalchemy import or_, true
 from sqlmodel import func, select
 
 from app.catalog import Catalog
@@ -41,6 +42,8 @@ MB = 1 << 20
 GB = 1 << 30
 # a file that no longer grows
 FINISHED = (RecordStatus.finished, RecordStatus.failed, RecordStatus.interrupted)
+# why retention deletes a file: older than retention_days, over retention_max_gb, disk floor
+RETENTION_REASONS = ("age", "size", "floor")
 
 
 # --- what the API and the GUI show --------------------------------------------------------
@@ -159,6 +162,8 @@ class StorageService:
         self.disks: tuple[Disk, Disk | None] | None = None  # the last look
         self.last_pass_utc: datetime | None = None
         self.deleted_last_pass = self.deleted_total = 0
+        # Files deleted since start by why (monitoring): "age", "size", "floor".
+        self.deleted_by_reason = dict.fromkeys(RETENTION_REASONS, 0)
         self.stopped_utc: datetime | None = None
         self.stopped_reason: str | None = None
         self._next_retention = 0.0
@@ -225,7 +230,7 @@ class StorageService:
                 return
             self._resync = False
         try:
-            ids = {r.id for r in self.recordings.list(status=RecordStatus.recording)}
+            ids = self.recordings.running_ids()
         except Exception as exc:  # noqa: BLE001 - a catalog that cannot answer now: next time
             log.warning("storage guard: cannot read the running records (%s)", exc)
             with self._lock:
@@ -270,7 +275,7 @@ class StorageService:
         short_devices = {d.device for d in low}
         # The recordings service's view: what the catalog holds, with any state it could
         # not take yet (a full disk) laid over it.
-        running = self.recordings.list(status=RecordStatus.recording)
+        running = self.recordings.own_running()
         affected = [r.id for r in running
                     if catalog_short or _device_of(r.location, storage.device) in short_devices]
         if not affected:
@@ -309,18 +314,22 @@ class StorageService:
                 candidates, used = self._candidates()
                 busy = set(self.busy())
                 free = [c for c in candidates if not c.protected and c.id not in busy]
-                deleted += self._by_age(free)
+                deleted += self._counted("age", self._by_age(free))
                 free = [c for c in free if c.id not in deleted]
-                deleted += self._by_size(free, used - sum(c.size for c in candidates
-                                                          if c.id in deleted))
+                deleted += self._counted("size", self._by_size(
+                    free, used - sum(c.size for c in candidates if c.id in deleted)))
                 free = [c for c in free if c.id not in deleted]
-                deleted += self._by_floor(free)
+                deleted += self._counted("floor", self._by_floor(free))
             finally:
                 self.last_pass_utc, self.deleted_last_pass = utcnow(), len(deleted)
                 self.deleted_total += len(deleted)
             if deleted:
                 log.info("retention (%s): %d record file(s) deleted", why, len(deleted))
             return deleted
+
+    def _counted(self, reason: str, deleted: list[str]) -> list[str]:
+        self.deleted_by_reason[reason] += len(deleted)
+        return deleted
 
     def _expire(self, candidate: Candidate, reason: str) -> bool:
         try:
@@ -379,7 +388,8 @@ class StorageService:
             columns.append(protected_col)
         with self.catalog.session() as s:
             rows = s.exec(select(*columns).where(Record.status != RecordStatus.deleted,
-                                                 Record.location.is_not(None))).all()
+                                                 Record.location.is_not(None),
+                                                 self._own(Record.station_id))).all()
         candidates, used = [], 0
         for row in rows:
             record_id, status, begin, end, created, location = row[:6]
@@ -396,6 +406,11 @@ class StorageService:
                                         st.st_size, st.st_dev))
         candidates.sort(key=lambda c: (c.begin, c.id))
         return candidates, used
+
+    def _own(self, column):
+        """Only this station's records: the others' files are on their own disks."""
+        mine = getattr(self.recordings, "station_id", None)
+        return true() if mine is None else or_(column.is_(None), column == mine)
 
     def _protected_count(self) -> int:
         protected_col = getattr(Record, "protected", None)
@@ -426,7 +441,8 @@ class StorageService:
                                   size_bytes=first.size, protected=first.protected)
         with self.catalog.session() as s:
             with_files = s.exec(select(func.count()).select_from(Record).where(
-                Record.status != RecordStatus.deleted, Record.location.is_not(None))).one()
+                Record.status != RecordStatus.deleted, Record.location.is_not(None),
+                self._own(Record.station_id))).one()
         return StorageOut(
             floor_mb=mb(self.floor_bytes),
             storage=self._fs_out(storage),

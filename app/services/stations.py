@@ -1,0 +1,281 @@
+"""Several stations on one catalog: who is there, who owns which source, who is online.
+
+Each station registers itself in the `station` table on start and heartbeats every
+`HEARTBEAT_S`: the beat carries its own sources' status and its disk space, so any station can
+show every source of the site from the catalog alone, without asking the others. A station
+not seen for `OFFLINE_AFTER_S` is offline: its sources show `offline` with the reason, and the
+others leave what is its alone (they do not start, stop or edit it).
+
+Video stays on the disk of the station that records it; only the catalog is shared. After the
+beat, each station reconciles its readers with the catalog (`on_beat`), so a source created,
+edited or moved by another station is picked up within a beat.
+
+A catalog that cannot be reached (PostgreSQL down) only skips beats: the cached view stays,
+recording goes on (the recorder never waits for the catalog), and the beat resumes by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from sqlalchemy import func, update
+from sqlmodel import select
+
+from app.catalog import Catalog
+from app.models import Record, Source, Station, utcnow
+from app.schemas import RecordStatus, SourceStatus, iso_utc
+from app.services.record_overlay import CATALOG_ERRORS
+from recorder.redact import redact
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 3.0
+OFFLINE_AFTER_S = 15.0
+
+Status = tuple[str, "str | None"]
+
+
+class DiskOut(BaseModel):
+    total_bytes: int
+    free_bytes: int
+    floor_bytes: int
+
+
+class StationOut(BaseModel):
+    """A station of the site as `GET /api/v1/station` lists it."""
+
+    id: str
+    name: str
+    url: str | None = Field(description="where the other stations reach its API")
+    version: str
+    online: bool
+    this: bool = Field(description="the station answering")
+    started_utc: str | None
+    last_seen_utc: str | None
+    offline_reason: str | None = None
+    sources: list[int] = Field(description="ids of the sources it owns")
+    recordings_running: int
+    disk: DiskOut | None = None
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What the last beat read of a station."""
+
+    name: str
+    url: str | None
+    last_seen: datetime
+    stopped: bool
+    source_status: dict[str, list]
+
+    def offline_reason(self, now: datetime) -> str | None:
+        if self.stopped:
+            return f"station {self.name!r} was stopped"
+        age = (now - self.last_seen).total_seconds()
+        if age > OFFLINE_AFTER_S:
+            return f"station {self.name!r} not seen for {age:.0f} s"
+        return None
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands timestamps back naive; they were written in UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+class StationRegistry:
+    """`local_status(source_id)`: the recorder's view of a source this station reads.
+    `disk()`: (total, free, floor) bytes of the recordings' filesystem."""
+
+    def __init__(self, catalog: Catalog, *, station_id: str, name: str, url: str | None,
+                 version: str, local_status: Callable[[int], Status], storage_dir: Path,
+                 floor_bytes: Callable[[], int], heartbeat_s: float = HEARTBEAT_S):
+        self.catalog = catalog
+        self.station_id, self.name, self.url, self.version = station_id, name, url, version
+        self.local_status = local_status
+        self.storage_dir, self.floor_bytes = storage_dir, floor_bytes
+        self.heartbeat_s = heartbeat_s
+        self.on_beat: list[Callable[[], None]] = []  # after each beat that reached the catalog
+        self._lock = threading.Lock()
+        self._stations: dict[str, _Seen] = {}
+        self._owners: dict[int, str | None] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._catalog_ok = True
+
+    # --- who owns what ---------------------------------------------------------------
+    def owner(self, source_id: int) -> str | None:
+        """The station owning the source, as of the last beat or local change."""
+        with self._lock:
+            return self._owners.get(source_id, self.station_id)
+
+    def is_local(self, station_id: str | None) -> bool:
+        return station_id is None or station_id == self.station_id
+
+    def note_owner(self, source_id: int, station_id: str | None) -> None:
+        """A source this station just created or moved (before the next beat reads it)."""
+        with self._lock:
+            if station_id is None:
+                self._owners.pop(source_id, None)
+            else:
+                self._owners[source_id] = station_id
+
+    def offline_reason(self, station_id: str) -> str | None:
+        """None when the station is online; else why it counts as offline."""
+        if self.is_local(station_id):
+            return None
+        with self._lock:
+            seen = self._stations.get(station_id)
+        if seen is None:
+            return f"station {station_id} is not registered"
+        return seen.offline_reason(utcnow())
+
+    def url_of(self, station_id: str) -> str | None:
+        with self._lock:
+            seen = self._stations.get(station_id)
+        return seen.url if seen else None
+
+    def name_of(self, station_id: str) -> str:
+        with self._lock:
+            seen = self._stations.get(station_id)
+        return seen.name if seen else station_id
+
+    def status(self, source_id: int) -> Status:
+        """A source's status wherever it is read: the recorder's for this station's own, the
+        owner's last beat for another station's, `offline` with the reason when the owner is."""
+        owner = self.owner(source_id)
+        if self.is_local(owner):
+            return self.local_status(source_id)
+        reason = self.offline_reason(owner)
+        if reason is not None:
+            return SourceStatus.offline, reason
+        with self._lock:
+            seen = self._stations[owner]
+        status, error = (seen.source_status.get(str(source_id)) or
+                         [SourceStatus.connecting, "the owner has not reported it yet"])
+        return status, error
+
+    # --- the beat --------------------------------------------------------------------
+    def start(self) -> None:
+        """Register (adopting the rows no station owns yet), then beat on a thread."""
+        with self.catalog.session() as s:
+            now = utcnow()
+            row = s.get(Station, self.station_id) or Station(id=self.station_id, name=self.name,
+                                                             version=self.version)
+            row.name, row.url, row.version = self.name, self.url, self.version
+            row.started_utc = row.last_seen_utc = now
+            row.stopped = False
+            s.add(row)
+            for table in (Source, Record):
+                s.exec(update(table).where(table.station_id.is_(None))
+                       .values(station_id=self.station_id))
+        self.beat()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="station-heartbeat", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """A clean stop: the others see this station offline at once, not after 15 s."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        try:
+            with self.catalog.session() as s:
+                s.exec(update(Station).where(Station.id == self.station_id)
+                       .values(stopped=True, last_seen_utc=utcnow()))
+        except CATALOG_ERRORS as exc:
+            log.warning("could not mark this station stopped in the catalog: %s", _first_line(exc))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.heartbeat_s):
+            self.beat()
+
+    def beat(self) -> bool:
+        """Write this station's heartbeat, read everyone's; False when the catalog could not
+        be reached (logged once per outage; the cached view stays)."""
+        try:
+            self._beat()
+        except CATALOG_ERRORS as exc:
+            if self._catalog_ok:
+                log.warning("heartbeat: the catalog cannot be reached (%s); recording goes on",
+                            _first_line(exc))
+            self._catalog_ok = False
+            return False
+        if not self._catalog_ok:
+            log.info("heartbeat: the catalog is back")
+        self._catalog_ok = True
+        for hook in list(self.on_beat):
+            try:
+                hook()
+            except CATALOG_ERRORS as exc:
+                log.warning("after the heartbeat: %s", _first_line(exc))
+        return True
+
+    def _beat(self) -> None:
+        with self.catalog.session() as s:
+            owners = dict(s.exec(select(Source.id, Source.station_id)).all())
+            own = [sid for sid, owner in owners.items() if self.is_local(owner)]
+            statuses = {}
+            for sid in own:
+                status, error = self.local_status(sid)
+                statuses[str(sid)] = [str(status), redact(error)]
+            total, _used, free = _disk_usage(self.storage_dir)
+            s.exec(update(Station).where(Station.id == self.station_id).values(
+                last_seen_utc=utcnow(), stopped=False, source_status=statuses,
+                name=self.name, url=self.url,
+                disk={"total_bytes": total, "free_bytes": free,
+                      "floor_bytes": self.floor_bytes()}))
+            rows = s.exec(select(Station)).all()
+            seen = {r.id: _Seen(r.name, r.url, _aware(r.last_seen_utc), r.stopped,
+                                r.source_status or {}) for r in rows}
+        with self._lock:
+            self._owners, self._stations = owners, seen
+
+    # --- the listing -----------------------------------------------------------------
+    def list(self) -> list[StationOut]:
+        """Every registered station, read now (not from the last beat)."""
+        now = utcnow()
+        with self.catalog.session() as s:
+            rows = s.exec(select(Station).order_by(Station.name, Station.id)).all()
+            owned: dict[str, list[int]] = {}
+            for sid, owner in s.exec(select(Source.id, Source.station_id).order_by(Source.id)):
+                owned.setdefault(owner or self.station_id, []).append(sid)
+            running = dict(s.exec(select(Record.station_id, func.count(Record.id))
+                                  .where(Record.status == RecordStatus.recording)
+                                  .group_by(Record.station_id)).all())
+        out = []
+        for r in rows:
+            seen = _Seen(r.name, r.url, _aware(r.last_seen_utc), r.stopped, {})
+            reason = None if r.id == self.station_id else seen.offline_reason(now)
+            out.append(StationOut(
+                id=r.id, name=r.name, url=r.url, version=r.version, online=reason is None,
+                this=r.id == self.station_id, started_utc=iso_utc(r.started_utc),
+                last_seen_utc=iso_utc(r.last_seen_utc), offline_reason=reason,
+                sources=owned.get(r.id, []), recordings_running=running.get(r.id, 0),
+                disk=DiskOut(**r.disk) if r.disk else None))
+        return out
+
+    def online_ids(self) -> set[str]:
+        now = utcnow()
+        with self._lock:
+            return {sid for sid, seen in self._stations.items()
+                    if sid == self.station_id or seen.offline_reason(now) is None}
+
+
+def _disk_usage(folder: Path) -> tuple[int, int, int]:
+    try:
+        return tuple(shutil.disk_usage(folder))  # type: ignore[return-value]
+    except OSError:
+        return 0, 0, 0
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(getattr(exc, "orig", None) or exc).splitlines() or [type(exc).__name__])[0]
+
