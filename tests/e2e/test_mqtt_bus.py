@@ -1,0 +1,308 @@
+"""The MQTT bus (issue #15 item 5) against Debian's mosquitto on loopback, with a password file:
+an in-process station publishes its state and events, takes commands and Home Assistant's
+switches, and keeps recording whatever the broker does. A separate paho client of the test
+subscribes and commands, as any other program on the bus would."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+
+import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from app.events import SourceStatusChanged
+from app.schemas import GroupIn, SourceIn
+from app.services.mqtt_bridge import QUEUE_MAX, MqttBridge
+from app.station import build_station, start_station, stop_station
+from tests.conftest import make_settings, wait_until
+from tests.support.media import packet_times
+from tests.support.mosquitto import MosquittoBroker
+from tests.support.ports import free_loopback_port
+from tests.support.station_process import StationProcess
+
+TESTSRC = "testsrc://testsrc2?size=320x240&rate=25&gop=2"
+FRAME_S = 1 / 25
+
+
+@pytest.fixture
+def broker():
+    server = MosquittoBroker().start()
+    yield server
+    server.remove()
+
+
+def station_with_group(tmp_path, mqtt_url: str | None, sources: int = 2):
+    """A started station whose group `lobby` holds `sources` test patterns, all online."""
+    station = build_station(make_settings(tmp_path, mqtt_url=mqtt_url))
+    start_station(station)
+    group = station.groups.create(GroupIn(name="lobby"))
+    for i in range(1, sources + 1):
+        source = station.sources.create(SourceIn(name=f"cam-{i}", uri_rtsp=TESTSRC))
+        station.groups.add_source(group.id, source.id)
+    wait_until(lambda: all(s.status == "online" for s in station.sources.list()), 20,
+               message="the test patterns online")
+    return station
+
+
+@pytest.fixture
+def station(tmp_path, broker):
+    station = station_with_group(tmp_path, broker.url())
+    wait_until(lambda: station.mqtt.connected, 15, message="the bridge connected")
+    yield station
+    stop_station(station)
+
+
+@pytest.fixture
+def listener(broker):
+    client = broker.client("#")
+    yield client
+    client.close()
+
+
+def base(station) -> str:
+    return f"recording-station/{station.station_id}"
+
+
+def payload_json(message) -> dict:
+    return json.loads(message.payload)
+
+
+def retained_state(broker, station, source_ids) -> dict[str, bytes]:
+    """What a client subscribing now gets at once: the retained messages of the station."""
+    late = broker.client(f"{base(station)}/#")
+    try:
+        wanted = [f"{base(station)}/availability", f"{base(station)}/disk",
+                  *(f"{base(station)}/source/{i}/status" for i in source_ids)]
+        for topic in wanted:
+            late.wait_for(lambda m, t=topic: m.topic == t and m.retain, message=f"{topic} retained")
+        return {m.topic: m.payload for m in late.received() if m.retain}
+    finally:
+        late.close()
+
+
+def test_every_event_of_a_start_and_stop_arrives_and_the_state_is_retained(station, broker, listener):
+    source_ids = [s.id for s in station.sources.list()]
+    retained = retained_state(broker, station, source_ids)
+    assert retained[f"{base(station)}/availability"] == b"online"
+    for source_id in source_ids:
+        status = json.loads(retained[f"{base(station)}/source/{source_id}/status"])
+        assert status["source_id"] == source_id and status["online"] is True
+        assert status["status"] == "online"
+    disk = json.loads(retained[f"{base(station)}/disk"])
+    assert disk["free_bytes"] > 0 and disk["total_bytes"] >= disk["free_bytes"]
+
+    started = station.recordings.start("mqtt-events", "lobby", origin="test")
+    time.sleep(1.0)
+    stopped = station.recordings.stop("mqtt-events", origin="test")
+    assert {r.status for r in stopped} == {"finished"}
+
+    for kind, records in (("recording_started", started), ("recording_stopped", stopped)):
+        for record in records:
+            message = listener.wait_for(
+                lambda m, k=kind, r=record: m.topic == f"{base(station)}/event/{k}"
+                and payload_json(m)["record_id"] == r.id, message=f"{kind} of {record.id}")
+            event = payload_json(message)
+            assert not message.retain
+            assert event["source_id"] == record.source.id and event["tag_name"] == "mqtt-events"
+            assert event["origin"] == "test"
+    assert len(listener.received(f"{base(station)}/event/recording_started")) == len(source_ids)
+    # The group's switch state followed: ON while it recorded, OFF after.
+    state_topic = f"{base(station)}/group/1/state"
+    wait_until(lambda: listener.received(state_topic)[-1].payload == b"OFF", 10,
+               message="the group's state OFF again")
+    assert b"ON" in [m.payload for m in listener.received(state_topic)]
+
+
+def command(listener, station, body: dict, *, response_topic: str | None = None,
+            correlation: bytes | None = None) -> None:
+    properties = None
+    if response_topic:
+        properties = Properties(PacketTypes.PUBLISH)
+        properties.ResponseTopic = response_topic
+        properties.CorrelationData = correlation
+    listener.client.publish(f"{base(station)}/command", json.dumps(body), qos=1,
+                            properties=properties)
+
+
+def test_a_command_starts_and_stops_a_group_and_the_reply_carries_the_records(station, listener):
+    # start: the MQTT v5 way, a response topic and correlation data
+    command(listener, station, {"action": "start", "tag_name": "by-mqtt", "group_name": "lobby",
+                                "request_id": "r1"},
+            response_topic="test/replies/v5", correlation=b"corr-1")
+    reply = listener.wait_for(lambda m: m.topic == "test/replies/v5", message="the start reply")
+    assert reply.properties.CorrelationData == b"corr-1"
+    body = payload_json(reply)
+    assert body["status"] == 200 and body["request_id"] == "r1" and body["action"] == "start"
+    assert len(body["records"]) == 2
+    assert {r["status"] for r in body["records"]} == {"recording"}
+    assert station.recordings.is_running("by-mqtt")
+    assert all(r.tag_name == "by-mqtt" for r in station.recordings.own_running())
+    time.sleep(1.0)
+
+    # stop: the v3 way, a reply_to field
+    command(listener, station, {"action": "stop", "tag_name": "by-mqtt", "request_id": "r2",
+                                "reply_to": "test/replies/plain"})
+    reply = listener.wait_for(lambda m: m.topic == "test/replies/plain", message="the stop reply")
+    body = payload_json(reply)
+    assert body["status"] == 200 and body["request_id"] == "r2"
+    assert {r["status"] for r in body["records"]} == {"finished"}
+    assert {r["id"] for r in body["records"]} == {r.id for r in station.recordings.list("by-mqtt")}
+    assert not station.recordings.is_running("by-mqtt")
+    for record in body["records"]:
+        assert record["source"]["uri_rtsp"] == TESTSRC  # the API's record shape
+        assert record["size_bytes"] > 0 and record["hash_md5"]
+
+
+def test_a_bad_command_is_answered_in_the_api_error_shape(station, listener):
+    command(listener, station, {"action": "start", "tag_name": "x", "group_name": "no-such",
+                                "request_id": "bad-1"})
+    body = payload_json(listener.wait_for(lambda m: m.topic == f"{base(station)}/reply"))
+    assert body == {"request_id": "bad-1", "action": "start", "status": 404,
+                    "detail": "group 'no-such' not found"}
+    command(listener, station, {"action": "explode", "tag_name": "x", "request_id": "bad-2",
+                                "reply_to": "test/bad"})
+    body = payload_json(listener.wait_for(lambda m: m.topic == f"{base(station)}/reply"
+                                          and payload_json(m)["request_id"] == "bad-2"))
+    assert body["status"] == 422 and body["detail"][0]["loc"] == ["body", "action"]
+    listener.client.publish(f"{base(station)}/command", b"{not json", qos=1)
+    body = payload_json(listener.wait_for(lambda m: m.topic == f"{base(station)}/reply"
+                                          and payload_json(m)["request_id"] is None))
+    assert body["status"] == 422 and body["detail"][0]["type"] == "json_invalid"
+    assert station.recordings.running_tags() == []
+
+
+def test_home_assistant_discovery_and_its_switch(station, broker, listener):
+    prefix = "homeassistant/"
+    listener.wait_for(lambda m: m.topic.startswith(prefix + "sensor/"), message="discovery")
+    configs = {m.topic: m for m in listener.received() if m.topic.startswith(prefix)}
+    assert len(configs) == 4  # the disk sensor, one switch, two binary sensors
+    parsed = {}
+    for topic, message in configs.items():
+        assert message.topic.endswith("/config")
+        config = json.loads(message.payload)  # valid JSON
+        parsed[topic] = config
+        assert config["device"]["identifiers"] == [f"recording-station-{station.station_id}"]
+        assert config["availability_topic"] == f"{base(station)}/availability"
+        assert config["state_topic"].startswith(base(station) + "/")
+    assert len({c["unique_id"] for c in parsed.values()}) == 4
+    kinds = sorted(topic.split("/")[1] for topic in parsed)
+    assert kinds == ["binary_sensor", "binary_sensor", "sensor", "switch"]
+    (switch,) = [c for t, c in parsed.items() if t.split("/")[1] == "switch"]
+    assert switch["command_topic"] == f"{base(station)}/group/1/set"
+    assert switch["state_topic"] == f"{base(station)}/group/1/state"
+
+    # A late subscriber (Home Assistant restarting) gets the configs retained.
+    late = broker.client("homeassistant/#")
+    try:
+        late.wait_for(lambda m: m.topic.endswith("_group_1/config") and m.retain)
+    finally:
+        late.close()
+
+    # The switch: ON starts the group under a generated tag, OFF stops it.
+    listener.client.publish(switch["command_topic"], "ON", qos=1)
+    wait_until(lambda: len(station.recordings.own_running()) == 2, 15, message="the group started")
+    listener.wait_for(lambda m: m.topic == switch["state_topic"] and m.payload == b"ON")
+    (tag,) = station.recordings.running_tags()
+    assert tag.startswith("lobby-")
+    time.sleep(0.5)
+    listener.client.publish(switch["command_topic"], "OFF", qos=1)
+    wait_until(lambda: not station.recordings.own_running(), 15, message="the group stopped")
+    assert {r.status for r in station.recordings.list(tag)} == {"finished"}
+
+    # Catalog changes update the discovery: a new group appears, a deleted one goes.
+    group = station.groups.create(GroupIn(name="hall"))
+    topic = f"homeassistant/switch/rs_{station.station_id}_group_{group.id}/config"
+    listener.wait_for(lambda m: m.topic == topic and m.payload, message="the new group's switch")
+    station.groups.delete(group.id)
+    listener.wait_for(lambda m: m.topic == topic and m.payload == b"", message="its removal")
+
+
+def test_a_wrong_broker_password_never_stops_the_station(tmp_path, broker, caplog, capfd):
+    wrong = "wrong-" + uuid.uuid4().hex
+    caplog.set_level(logging.DEBUG)
+    station = station_with_group(tmp_path, broker.url(password=wrong), sources=1)
+    try:
+        wait_until(lambda: "refused the connection" in caplog.text, 15,
+                   message="the refusal logged")
+        assert not station.mqtt.connected
+        station.recordings.start("no-broker", "lobby", origin="test")
+        time.sleep(1.0)
+        (record,) = station.recordings.stop("no-broker", origin="test")
+        assert record.status == "finished" and record.size_bytes > 0
+        assert not station.mqtt.connected
+    finally:
+        stop_station(station)
+    out, err = capfd.readouterr()
+    for text in (caplog.text, out, err):
+        assert wrong not in text and broker.password not in text
+    assert f"127.0.0.1:{broker.port}" in caplog.text  # the logs name the broker, without secrets
+
+
+def test_the_broker_restarted_mid_recording(station, broker, listener):
+    """The broker goes away for a few seconds while two sources record: recording goes on
+    without a gap in the files, the bridge reconnects and publishes its retained state again
+    (the restarted broker, without persistence, had forgotten it)."""
+    source_ids = [s.id for s in station.sources.list()]
+    station.recordings.start("through-outage", "lobby", origin="test")
+    time.sleep(1.0)
+    listener.close()
+    broker.stop()
+    wait_until(lambda: not station.mqtt.connected, 10, message="the bridge sees the broker gone")
+    for _ in range(QUEUE_MAX * 2):  # a storm of status events while the broker is away
+        station.bus.publish(SourceStatusChanged(source_ids[0], "online"))
+    assert len(station.mqtt._queue) <= QUEUE_MAX  # bounded, the oldest dropped
+    time.sleep(4.0)
+    broker.start()
+    wait_until(lambda: station.mqtt.connected, 30, message="the bridge reconnected")
+    retained = retained_state(broker, station, source_ids)
+    assert retained[f"{base(station)}/availability"] == b"online"
+    time.sleep(1.0)
+    records = station.recordings.stop("through-outage", origin="test")
+    assert {r.status for r in records} == {"finished"} and len(records) == 2
+    for record in records:
+        times = packet_times(record.location, "video")
+        assert record.duration_s and record.duration_s > 5.5, record.duration_s
+        steps = [b - a for a, b in zip(times, times[1:])]
+        assert max(steps) <= FRAME_S * 1.5, f"a gap of {max(steps):.3f} s in {record.location}"
+        assert not record.gaps
+
+
+def test_a_killed_station_shows_offline_by_its_last_will(tmp_path, broker, listener):
+    """A station process that stops says offline itself; one killed (SIGKILL: no word to
+    the broker) is shown offline by the broker, from the Last Will it left when connecting."""
+    topic = "recording-station/process-1/availability"
+    env = {"RS_MQTT_URL": broker.url(), "RS_STATION_ID": "process-1"}
+    with StationProcess(tmp_path, env=env) as process:
+        listener.wait_for(lambda m: m.topic == topic and m.payload == b"online", 30)
+    assert listener.received(topic)[-1].payload == b"offline"  # said at a clean stop
+    with StationProcess(tmp_path, env=env) as process:
+        wait_until(lambda: listener.received(topic)[-1].payload == b"online", 30,
+                   message="online again")
+        process.proc.kill()
+        process.proc.wait()
+        listener.wait_for(lambda m: m.topic == topic and m.payload == b"offline"
+                          and listener.received(topic).index(m) > 2, 15, message="the Last Will")
+        log = process.log_text()
+    assert "MQTT: connected to mqtt://127.0.0.1:" in log
+    assert broker.password not in log
+
+
+def test_without_a_broker_the_bus_listener_only_queues(tmp_path):
+    """Nothing listens at the broker's address: the bridge keeps trying in the background,
+    and what the event bus hands it stays in a bounded queue."""
+    station = build_station(make_settings(
+        tmp_path, mqtt_url=f"mqtt://u:p@127.0.0.1:{free_loopback_port()}"))
+    bridge = MqttBridge(station)
+    bridge.start()
+    try:
+        for _ in range(QUEUE_MAX + 500):
+            bridge._on_event(SourceStatusChanged(1, "online"))
+        assert len(bridge._queue) <= QUEUE_MAX
+        assert not bridge.connected
+    finally:
+        bridge.stop()
+        station.catalog.close()
