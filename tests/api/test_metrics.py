@@ -6,6 +6,7 @@ retention, the token, and the cost of a scrape in catalog queries."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import time
 
@@ -20,6 +21,7 @@ from app.schemas import SourceIn
 from app.station import build_station, start_station, stop_station
 from tests.conftest import make_settings
 from tests.support.media import packet_times
+from tests.support.ports import free_loopback_port
 
 TESTSRC = "testsrc://testsrc2?size=320x240&rate=25&gop=2"
 TOKEN = "metrics-test-token-3f1c"
@@ -240,3 +242,35 @@ def test_a_scrape_makes_one_catalog_query_whatever_the_sources(station):
         event.remove(station.catalog.engine, "before_cursor_execute", note)
     assert len(statements) == 1, statements
     assert len(Scrape(text).families[P + "source_online"].samples) == 4
+
+
+async def test_mqtt_state_is_shown_when_a_broker_is_configured(aiohttp_client, tmp_path):
+    """A broker that refuses connections: the bridge is there, not connected (0), and the
+    broker's password is nowhere in the answer."""
+    url = f"mqtt://station:mqtt-pw-7d2e@127.0.0.1:{free_loopback_port()}"
+    station = build_station(make_settings(tmp_path, mqtt_url=url))
+    start_station(station)
+    try:
+        client = await aiohttp_client(create_app(station))
+        resp = await client.get("/metrics")
+        text = await resp.text()
+        assert Scrape(text).get("mqtt_connected") == 0
+        assert "mqtt-pw-7d2e" not in text
+    finally:
+        await asyncio.to_thread(stop_station, station)
+
+
+async def test_a_catalog_that_cannot_answer_still_gives_the_numbers(client, station, caplog):
+    sid = await add_source(client, "cam 9", TESTSRC)
+    await scrape_until(client, lambda m: m.source("source_online", sid) == 1)
+    db = sqlite3.connect(station.catalog.path)
+    try:
+        db.execute("ALTER TABLE source RENAME TO source_away")  # the names' query now fails
+        db.commit()
+        answer = await scrape(client)
+        assert answer.get("source_online", source_id=str(sid), source="cam 9") == 1
+        assert "the catalog cannot name the sources now" in caplog.text
+    finally:
+        db.execute("ALTER TABLE source_away RENAME TO source")
+        db.commit()
+        db.close()
