@@ -25,6 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from app.audited import AuditedStation
 from app.errors import NotFound
 from app.events import CatalogChanged, Event, SourceStatusChanged, StorageLow
 from app.services.mqtt_commands import parse_command, run_command, switch_group
@@ -64,6 +65,23 @@ def broker_address(url: str) -> tuple[str, int, bool, str | None, str | None]:
     return parts.hostname or "localhost", parts.port or (8883 if tls else 1883), tls, user, password
 
 
+def coalesced(items: list[tuple]) -> list[tuple]:
+    """The batch without what a later item makes stale: a source's status changes but the
+    last (a flapping camera, a storm while the broker was away) and the catalog changes
+    (handled once per batch by the worker)."""
+    last_status = {item[1].source_id: index for index, item in enumerate(items)
+                   if item[0] == "event" and isinstance(item[1], SourceStatusChanged)}
+    kept = []
+    for index, item in enumerate(items):
+        event = item[1] if item[0] == "event" else None
+        if isinstance(event, CatalogChanged):
+            continue
+        if isinstance(event, SourceStatusChanged) and last_status[event.source_id] != index:
+            continue
+        kept.append(item)
+    return kept
+
+
 class MqttBridge:
     def __init__(self, station: "Station") -> None:
         self.station = station
@@ -71,6 +89,11 @@ class MqttBridge:
         host, port, tls, user, password = broker_address(station.settings.mqtt_url or "")
         self._where = f"{'mqtts' if tls else 'mqtt'}://{host}:{port}"  # no credentials: for logs
         self._host, self._port = host, port
+        # What commands change goes through the audit trail, as an API request's does.
+        self._commands = AuditedStation(station, who="mqtt command", dialect="mqtt",
+                                         address=f"{host}:{port}")
+        self._switches = AuditedStation(station, who="home assistant switch", dialect="mqtt",
+                                        address=f"{host}:{port}")
         self._queue: collections.deque = collections.deque(maxlen=QUEUE_MAX)
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -174,9 +197,8 @@ class MqttBridge:
                 log.warning("MQTT: %d item(s) dropped, the queue was full", self._dropped)
                 self._dropped = 0
             events = [item[1] for item in items if item[0] == "event"]
-            for item in items:
-                if not (item[0] == "event" and isinstance(item[1], CatalogChanged)):
-                    self._guarded(self._handle, item)
+            for item in coalesced(items):
+                self._guarded(self._handle, item)
             if any(isinstance(event, CatalogChanged) for event in events):
                 self._guarded(self._refresh_catalog)  # once for a burst of changes
             if time.monotonic() >= next_disk or any(isinstance(e, StorageLow) for e in events):
@@ -303,7 +325,7 @@ class MqttBridge:
             value = message.payload.decode("utf-8", "replace").strip().upper()
             if value in (SWITCH_ON, SWITCH_OFF):
                 log.info("MQTT: switch of group %d set %s", group_id, value)
-                switch_group(self.station, group_id, value == SWITCH_ON)
+                switch_group(self._switches, group_id, value == SWITCH_ON)
             return
         if message.topic != self.topics.command:
             return
@@ -313,7 +335,7 @@ class MqttBridge:
         else:
             log.info("MQTT: command %s tag %r group %r", command.action, command.tag_name,
                      command.group_name)
-            reply = run_command(self.station, command)
+            reply = run_command(self._commands, command)
             reply_to, request_id = command.reply_to, command.request_id
         self._reply(message, {"request_id": request_id, **reply}, reply_to)
 

@@ -155,6 +155,11 @@ def test_a_command_starts_and_stops_a_group_and_the_reply_carries_the_records(st
     for record in body["records"]:
         assert record["source"]["uri_rtsp"] == TESTSRC  # the API's record shape
         assert record["size_bytes"] > 0 and record["hash_md5"]
+    # In the audit trail, as an API request would be.
+    assert station.audit.flush()
+    entries = station.audit.list(dialect="mqtt").items
+    assert [(e.action, e.who, e.result) for e in reversed(entries)] == [
+        ("start recording", "mqtt command", "ok"), ("stop recording", "mqtt command", "ok")]
 
 
 def test_a_bad_command_is_answered_in_the_api_error_shape(station, listener):
@@ -212,6 +217,9 @@ def test_home_assistant_discovery_and_its_switch(station, broker, listener):
     listener.client.publish(switch["command_topic"], "OFF", qos=1)
     wait_until(lambda: not station.recordings.own_running(), 15, message="the group stopped")
     assert {r.status for r in station.recordings.list(tag)} == {"finished"}
+    assert station.audit.flush()
+    assert [e.who for e in station.audit.list(dialect="mqtt").items] == [
+        "home assistant switch"] * 3  # one start, two stop_record
 
     # Catalog changes update the discovery: a new group appears, a deleted one goes.
     group = station.groups.create(GroupIn(name="hall"))
