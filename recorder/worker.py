@@ -276,9 +276,9 @@ class SourceWorker(threading.Thread):
             open_ids = self._recordings.keys()
             recordings = len(open_ids)
             paused = len((self._paused | self._resuming) & open_ids)
-        return SourceCounters(self.spec.name, self.status, self.fps, self.bitrate_bps, self.bytes_read,
-                              self.reconnects, self.packets_written, self.bytes_written,
-                              recordings, paused)
+        return SourceCounters(self.spec.name, self.status, self.fps, self.bitrate_bps,
+                              self.bytes_read, self.reconnects, self.packets_written,
+                              self.bytes_written, recordings, paused)
 
     def wait_rollovers(self, timeout: float | None = None) -> bool:
         """Wait until every rollover so far has been reported to the core."""
