@@ -21,7 +21,7 @@ from app.schemas import SourceIn
 from app.station import build_station, start_station, stop_station
 from tests.conftest import make_settings
 from tests.support.media import packet_times
-from tests.support.ports import free_loopback_port
+from tests.support.mosquitto import MosquittoBroker
 
 TESTSRC = "testsrc://testsrc2?size=320x240&rate=25&gop=2"
 TOKEN = "metrics-test-token-3f1c"
@@ -245,20 +245,21 @@ def test_a_scrape_makes_one_catalog_query_whatever_the_sources(station):
     assert len(Scrape(text).families[P + "source_online"].samples) == 4
 
 
-async def test_mqtt_state_is_shown_when_a_broker_is_configured(aiohttp_client, tmp_path):
-    """A broker that refuses connections: the bridge is there, not connected (0), and the
-    broker's password is nowhere in the answer."""
-    url = f"mqtt://station:mqtt-pw-7d2e@127.0.0.1:{free_loopback_port()}"
-    station = build_station(make_settings(tmp_path, mqtt_url=url))
+async def test_mqtt_state_follows_the_broker(aiohttp_client, tmp_path):
+    """Debian's mosquitto on loopback: 1 while the bridge is connected, 0 once the broker is
+    gone; the broker's password is nowhere in the answer."""
+    broker = MosquittoBroker().start()
+    station = build_station(make_settings(tmp_path, mqtt_url=broker.url()))
     start_station(station)
     try:
         client = await aiohttp_client(create_app(station))
-        resp = await client.get("/metrics")
-        text = await resp.text()
-        assert Scrape(text).get("mqtt_connected") == 0
-        assert "mqtt-pw-7d2e" not in text
+        await scrape_until(client, lambda m: m.get("mqtt_connected") == 1)
+        await asyncio.to_thread(broker.stop)
+        await scrape_until(client, lambda m: m.get("mqtt_connected") == 0)
+        assert broker.password not in await (await client.get("/metrics")).text()
     finally:
         await asyncio.to_thread(stop_station, station)
+        broker.remove()
 
 
 async def test_a_catalog_that_cannot_answer_still_gives_the_numbers(client, station, caplog):
