@@ -118,6 +118,7 @@ class MqttBridge:
         self.client.max_queued_messages_set(QUEUE_MAX)  # events kept while the broker is away
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_connect_fail = self._on_connect_fail
         self.client.on_message = self._on_message
 
     @property
@@ -165,6 +166,13 @@ class MqttBridge:
         log.info("MQTT: connected to %s", self._where)
         client.subscribe([(self.topics.command, 1), (self.topics.group_set_filter, 1)])
         self._put(_CONNECTED)
+
+    def _on_connect_fail(self, client, _userdata) -> None:
+        """No connection at all (paho keeps no reason): logged once until one succeeds."""
+        if self._refused != "unreachable":
+            self._refused = "unreachable"
+            log.warning("MQTT: cannot connect to %s (unreachable, or its TLS certificate is not "
+                        "trusted); retrying", self._where)
 
     def _on_disconnect(self, client, _userdata, flags, reason_code, properties) -> None:
         if self._connected:

@@ -6,6 +6,8 @@ subscribes and commands, as any other program on the bus would."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import logging
 import time
 import uuid
@@ -314,3 +316,56 @@ def test_without_a_broker_the_bus_listener_only_queues(tmp_path):
     finally:
         bridge.stop()
         station.catalog.close()
+
+
+def openssl(*args: str, cwd) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture
+def tls_broker(tmp_path):
+    """A broker with a TLS listener whose certificate (localhost) a test CA signed."""
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=MQTT test CA", "-addext", "basicConstraints=critical,CA:TRUE", cwd=pki)
+    openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost",
+            cwd=pki)
+    (pki / "server.ext").write_text("subjectAltName=DNS:localhost\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext",
+            cwd=pki)
+    server = MosquittoBroker(tls=(pki / "server.pem", pki / "server.key")).start()
+    yield server, pki / "ca.pem"
+    server.remove()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI")
+def test_mqtts_checks_the_broker_certificate(tmp_path, tls_broker, monkeypatch, caplog):
+    """`mqtts://` speaks TLS and trusts the system's CAs only: a broker signed by an unknown
+    CA is refused; once that CA is trusted (SSL_CERT_FILE, as a system CA would be), the
+    station connects and publishes."""
+    broker, ca = tls_broker
+    untrusted = build_station(make_settings(tmp_path / "a", mqtt_url=broker.url(tls=True)))
+    bridge = MqttBridge(untrusted)
+    bridge.start()
+    try:
+        wait_until(lambda: "cannot connect to mqtts://localhost" in caplog.text, 15,
+                   message="the failure logged")
+        assert not bridge.connected
+    finally:
+        bridge.stop()
+        untrusted.catalog.close()
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))
+    listener = broker.client("recording-station/#")
+    station = station_with_group(tmp_path / "b", broker.url(tls=True), sources=1)
+    try:
+        wait_until(lambda: station.mqtt.connected, 15, message="connected over TLS")
+        listener.wait_for(lambda m: m.topic == f"{base(station)}/availability"
+                          and m.payload == b"online")
+    finally:
+        stop_station(station)
+        listener.close()
+    assert broker.password not in caplog.text

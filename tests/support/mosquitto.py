@@ -31,8 +31,11 @@ USER = "station"
 
 
 class MosquittoBroker:
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[Path, Path] | None = None) -> None:
+        """`tls`: (certificate, key) files: a second listener, `tls_port`, speaks TLS."""
         self.port = free_loopback_port()
+        self.tls = tls
+        self.tls_port = free_loopback_port() if tls else None
         self.password = secrets.token_urlsafe(16)
         self.folder = Path(tempfile.mkdtemp(prefix="rs-mosquitto-"))
         self.log_path = self.folder / "mosquitto.log"
@@ -56,6 +59,10 @@ class MosquittoBroker:
                           f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
                           f"log_dest file {self.log_path}\n"
                           "log_type error\nlog_type warning\nlog_type notice\n")
+        if self.tls:
+            with config.open("a") as out:
+                out.write(f"listener {self.tls_port} 127.0.0.1\n"
+                          f"certfile {self.tls[0]}\nkeyfile {self.tls[1]}\n")
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(config)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
@@ -86,7 +93,9 @@ class MosquittoBroker:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def url(self, password: str | None = None) -> str:
+    def url(self, password: str | None = None, *, tls: bool = False) -> str:
+        if tls:
+            return f"mqtts://{USER}:{password or self.password}@localhost:{self.tls_port}"
         return f"mqtt://{USER}:{password or self.password}@127.0.0.1:{self.port}"
 
     def client(self, subscribe: str | None = None) -> "Listener":
