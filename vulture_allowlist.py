@@ -55,3 +55,15 @@ _.log_message
 _.delete_password
 _.retry_times
 _.ssl_ca_cert
+
+# paho-mqtt: the callbacks its network thread calls by attribute name (app/services/mqtt_bridge.py,
+# tests/support/mosquitto.py)
+_.on_connect
+_.on_disconnect
+_.on_message
+_.on_subscribe
+_.on_connect_fail
+
+# GET /api/v1/station: fields of the answer (app/services/stations.py StationOut)
+_.this
+_.recordings_running

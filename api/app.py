@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api import device_connect
+from api import device_connect, proxy
 from api.errors import native_errors_middleware, request_id_middleware, request_id_on_prepare
 from api.huawei import live as huawei_live
 from api.huawei import rtc as huawei_rtc
@@ -12,6 +12,7 @@ from api.keys import STATION
 from api.native import (
     audit, docs, groups, metrics, openapi, records, selftest, sources, stations, storage, sync)
 from api.native.auth import NATIVE_POLICY
+from api.request_metrics import request_metrics_middleware
 from api.security import FAILURES, POLICY, FailureLimiter, guard_middleware
 from app.station import Station
 
@@ -36,12 +37,14 @@ async def index(request: web.Request) -> web.Response:
 
 def create_app(station: Station) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[
-        request_id_middleware, guard_middleware, native_errors_middleware])
+        request_metrics_middleware, request_id_middleware, guard_middleware,
+        native_errors_middleware])
     app[STATION] = station
     app[POLICY] = NATIVE_POLICY  # sub-applications (the other dialects) declare their own
     app[FAILURES] = FailureLimiter()
     app.on_response_prepare.append(request_id_on_prepare)
     app.router.add_get("/", index)
+    proxy.setup(app)  # one HTTP client for what other stations of the site serve
     for dialect in (sources, groups, records, selftest, sync, audit, storage, stations, metrics):
         dialect.setup(app)
     huawei_live.setup(app)  # /v1/{project_id}/record/control

@@ -11,7 +11,8 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from api.keys import REQUEST_ID
-from app.errors import Conflict, InvalidInput, NotFound, StationError, StorageFull
+from app.catalog import CATALOG_DOWN
+from app.errors import Conflict, InvalidInput, NotFound, StationError, StorageFull, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ def native_error(exc: Exception) -> web.Response:
         return web.json_response({"detail": exc.message}, status=404)
     if isinstance(exc, StorageFull):
         return web.json_response({"detail": exc.message}, status=507)
+    if isinstance(exc, Unavailable):
+        return web.json_response({"detail": exc.message}, status=503, headers={"Retry-After": "5"})
     if isinstance(exc, (InvalidInput, Conflict)):
         where = "path" if exc.field and exc.field.endswith("_id") else "body"
         return detail_422([where, exc.field or "__root__"], exc.message, exc.kind)
@@ -50,6 +53,12 @@ async def request_id_middleware(request: web.Request, handler):
     except web.HTTPException as exc:
         exc.headers.setdefault("X-Request-Id", request_id)
         raise  # aiohttp renders it; returning one is deprecated
+    except CATALOG_DOWN as exc:  # a database server away: say so, retry later (no traceback)
+        log.warning("%s %s: the catalog cannot be reached (%s)", request.method, request.path,
+                    str(getattr(exc, "orig", None) or exc).splitlines()[0] if str(exc) else exc)
+        response = web.json_response({"detail": "the catalog cannot be reached now",
+                                      "request_id": request_id}, status=503,
+                                     headers={"Retry-After": "5"})
     except Exception:  # noqa: BLE001 - never leak a traceback to a client
         log.exception("unhandled error in %s %s", request.method, request.path)
         response = web.json_response({"detail": "internal error", "request_id": request_id}, status=500)

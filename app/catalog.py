@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -25,6 +26,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, select, text, update
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, create_engine
 
 from app import credentials
@@ -32,6 +34,8 @@ from app.credentials import Cipher, is_encrypted
 from app.settings import default_config_file
 
 log = logging.getLogger(__name__)
+# What a catalog that cannot be reached or written raises (a database server down, a full disk).
+CATALOG_DOWN: tuple[type[BaseException], ...] = (SQLAlchemyError, sqlite3.Error)
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 FILE_MODE, DIR_MODE = 0o600, 0o700
 
@@ -143,6 +147,12 @@ class Catalog:
             except BaseException:
                 session.rollback()
                 raise
+
+    @property
+    def is_server(self) -> bool:
+        """A database server (PostgreSQL), shared by stations and able to go away, rather
+        than this station's own SQLite file."""
+        return not self.url.startswith("sqlite")
 
     def close(self) -> None:
         self.engine.dispose()

@@ -42,3 +42,11 @@ class StorageFull(StationError):
 
     def __init__(self, message: str):
         super().__init__(message, kind="storage_full")
+
+
+class Unavailable(StationError):
+    """Something this request needs cannot be reached now: the catalog's database server, or
+    the station that owns a source. Worth retrying; the native API answers 503."""
+
+    def __init__(self, message: str):
+        super().__init__(message, kind="unavailable")

@@ -105,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         except RuntimeError as exc:
             print(f"recording-station: {exc}", file=sys.stderr)
             return 1
-        # How the other stations of a shared catalog reach this one (sent with the next beat).
-        station.site.url = settings.public_url or api.url
+        # How the other stations of a shared catalog reach this one.
+        station.site.announce(settings.public_url or api.url.rstrip("/"))
         if headless:
             return run_headless(station, api.url)
         return run_gui(station, api.url)

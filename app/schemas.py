@@ -172,6 +172,13 @@ class RecordStartIn(BaseModel):
     group_name: str = Field(min_length=1, max_length=255)
 
 
+class RecordSourcesIn(BaseModel):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [
+        {"tag_name": "meeting-1", "source_ids": [1, 2]}]})
+    tag_name: str = Field(min_length=1, max_length=255)
+    source_ids: list[int] = Field(min_length=1, max_length=1000)
+
+
 class RecordStopIn(BaseModel):
     model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{"tag_name": "meeting-1"}]})
     model: SourceModel | None = None

@@ -27,6 +27,7 @@ from app.services.dc_recorder import MediaRecorderService
 from app.services.live_record import LiveRecordService
 from app.services.mqtt_bridge import MqttBridge
 from app.services.rtc_jobs import RtcJobService
+from app.services.peers import Peers
 from app.services.stations import StationRegistry
 from app.services.storage import StorageService
 from app.settings import RESTART_FIELDS, Settings
@@ -59,6 +60,7 @@ class Station:
     storage: StorageService = field(init=False)
     # The stations sharing the catalog, and who owns which source: see app.services.stations.
     site: StationRegistry = field(init=False)
+    peers: Peers = field(init=False)  # asks the other stations what only they can do
     # The MQTT bus, when `mqtt_url` is set (started by start_station).
     mqtt: MqttBridge | None = field(init=False, default=None)
     version: str = __version__
@@ -93,6 +95,8 @@ class Station:
             storage_dir=self.settings.recordings_dir,
             floor_bytes=lambda: self.settings.disk_floor_mb << 20)
         self.sources.site = self.site
+        self.peers = Peers(self.site, token=lambda: self.settings.token)
+        self.recordings.peers = self.peers
         self.recordings.station_id = self.station_id
         self.recordings.status_of = self.groups.status_of = self.site.status
 
@@ -191,8 +195,6 @@ def seed_demo(station: Station) -> None:
 def stop_station(station: Station) -> None:
     """Pause syncing (it resumes on the next start), finalize recordings, stop the readers,
     write the audit entries still queued, close the catalog."""
-    if station.mqtt is not None:
-        station.mqtt.stop()
     station.storage.stop()
     station.sync.stop()
     station.uploads.stop()
@@ -201,6 +203,8 @@ def stop_station(station: Station) -> None:
     if finished:
         log.info("finalized %d recording(s) on shutdown", len(finished))
     station.recordings.close()  # what the catalog could not take yet: one last try
+    if station.mqtt is not None:
+        station.mqtt.stop()  # after the last stop events, then "offline"
     station.site.stop()  # the others see it offline at once
     station.live_records.shutdown()
     station.recorder.shutdown()

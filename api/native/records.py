@@ -10,14 +10,17 @@ from aiohttp import hdrs, web
 from multidict import CIMultiDict
 
 from api.keys import STATION
+from api.proxy import from_owner, remote_owner
 from api.native.models import DeleteFileIn, TagNameQuery, TagQuery
 from api.native.params import add_route, ok, read_model, read_query
 from api.routing import call
 from api.native.routedoc import Binary, Link
+from app.services.peers import FORWARDED_HEADER
 from app.schemas import (
     RecordListItem,
     RecordOut,
     RecordProtectIn,
+    RecordSourcesIn,
     RecordStartIn,
     RecordStopIn,
     TagOut,
@@ -34,16 +37,27 @@ async def list_records(request: web.Request) -> web.Response:
     return ok(items)
 
 
+def forwarded(request: web.Request) -> bool:
+    """Another station of the site passed this request on: act on this station's own only."""
+    return FORWARDED_HEADER in request.headers
+
+
 async def start_records(request: web.Request) -> web.Response:
     data = await read_model(request, RecordStartIn)
     return ok(await call(request.app[STATION].recordings.start, data.tag_name, data.group_name,
-                         data.model, origin="api"))
+                         data.model, origin="api", forwarded=forwarded(request)))
+
+
+async def start_sources(request: web.Request) -> web.Response:
+    data = await read_model(request, RecordSourcesIn)
+    return ok(await call(request.app[STATION].recordings.start_sources, data.tag_name,
+                         data.source_ids, origin="api", forwarded=forwarded(request)))
 
 
 async def stop_records(request: web.Request) -> web.Response:
     data = await read_model(request, RecordStopIn)
     return ok(await call(request.app[STATION].recordings.stop, data.tag_name, data.model,
-                         origin="api"))
+                         origin="api", forwarded=forwarded(request)))
 
 
 async def running(request: web.Request) -> web.Response:
@@ -110,7 +124,12 @@ def _range_still_valid(if_range: str, st, request: web.BaseRequest) -> bool:
 async def record_video(request: web.Request) -> web.StreamResponse:
     """Single byte ranges, ETag, If-Range; a file still being written is served up to its
     current size."""
-    path = await call(request.app[STATION].recordings.video_path, request.match_info["record_id"])
+    record_id = request.match_info["record_id"]
+    record = await call(request.app[STATION].recordings.get, record_id)
+    owner = remote_owner(request, record.station)
+    if owner is not None:  # the file is on the disk of the station that recorded it
+        return await from_owner(request, owner, f"/api/v1/record/{record_id}/video")
+    path = await call(request.app[STATION].recordings.video_path, record_id)
     return VideoFile(path, headers={"Content-Type": "video/mp4", "Accept-Ranges": "bytes"})
 
 
@@ -165,13 +184,24 @@ def setup(app: web.Application) -> None:
               query=TagNameQuery, response=list[RecordListItem])
     add_route(app, "POST", "/api/v1/record", start_records,
               summary="Start recording a group under a tag",
-              description="Starts every source of the group (of `model`, if given); a source "
-                          "already recording under this tag is left alone. Creates the tag.",
-              body=RecordStartIn, response=list[RecordOut], errors=(404, 507),
+              description="Starts every source of the group (of `model`, if given), each on "
+                          "the station that owns it; a source already recording under this "
+                          "tag is left alone. Creates the tag. 503 when the catalog's server "
+                          "or an owner cannot be reached and nothing started.",
+              body=RecordStartIn, response=list[RecordOut], errors=(404, 503, 507),
               links={"GetRecord": Link("GET", one, {"record_id": "$response.body#/0/id"}),
                      "GetVideo": Link("GET", one + "/video", {"record_id": "$response.body#/0/id"})})
+    add_route(app, "POST", "/api/v1/record/sources", start_sources,
+              summary="Start recording chosen sources under a tag",
+              description="Extension: the sources of `source_ids`, each on the station that "
+                          "owns it (the others' are asked with the shared token). A source "
+                          "already recording under this tag is left alone. Creates the tag. "
+                          "503 when an owner (or the catalog's server) cannot be reached and "
+                          "nothing started.",
+              body=RecordSourcesIn, response=list[RecordOut], errors=(404, 503, 507))
     add_route(app, "PUT", "/api/v1/record", stop_records, summary="Stop a tag's recordings",
-              description="Returns the records finalized (`hash_md5`, `end_utc` set).",
+              description="Returns the records finalized (`hash_md5`, `end_utc` set), those "
+                          "of every station recording the tag (each stops its own).",
               body=RecordStopIn, response=list[RecordOut], errors=(404,))
     for path in ("/api/v1/record/runing", "/api/v1/record/running"):
         add_route(app, "GET", path, running, summary="Is a tag recording?", query=TagNameQuery,
@@ -188,7 +218,7 @@ def setup(app: web.Application) -> None:
               summary="Download a record's video",
               description="Single byte ranges (206 with `Content-Range`; 416 when unsatisfiable), "
                           "`ETag` and `If-Range`. A file still being recorded is served up to its "
-                          "current size.", path_types=rid, binary=Binary("video/mp4"),
+                          "current size. Another station's record is streamed from it.", path_types=rid, binary=Binary("video/mp4"),
               headers={"Range": "`bytes=a-b`, `bytes=a-` or `bytes=-n`; the seed's bare "
                                  "`a-b` (also `a-`, `-n`) means the same bytes",
                        "If-Range": "an ETag or date: the range applies only if the file is unchanged"},

@@ -7,6 +7,7 @@ import asyncio
 from aiohttp import web
 
 from api.keys import STATION
+from api.proxy import from_owner, remote_owner
 from api.native.models import VideoQuery
 from api.native.params import add_route, ok, path_int, read_model, read_query
 from api.routing import call
@@ -42,7 +43,11 @@ async def delete_source(request: web.Request) -> web.Response:
     return ok(await call(request.app[STATION].sources.delete, path_int(request, "source_id")))
 
 
-async def picture(request: web.Request) -> web.Response:
+async def picture(request: web.Request) -> web.StreamResponse:
+    source_id = path_int(request, "source_id")
+    owner = remote_owner(request, request.app[STATION].site.owner(source_id))
+    if owner is not None:  # read by another station: its picture comes from there
+        return await from_owner(request, owner, f"/api/v1/source/{source_id}/picture")
     jpeg = await call(request.app[STATION].sources.picture_jpeg, path_int(request, "source_id"))
     return web.Response(body=jpeg, content_type="image/jpeg",
                         headers={"Cache-Control": "no-store"})
@@ -54,6 +59,10 @@ async def video(request: web.Request) -> web.StreamResponse:
     thread: a viewer looks at the slot from the event loop and sleeps."""
     source_id = path_int(request, "source_id")
     query = read_query(request, VideoQuery)
+    owner = remote_owner(request, request.app[STATION].site.owner(source_id))
+    if owner is not None:
+        return await from_owner(request, owner, f"/api/v1/source/{source_id}/video?"
+                                f"delay={query.delay:g}")
     slot = await call(request.app[STATION].sources.frames, source_id)
     streams = request.app[MJPEG_STREAMS]
     task = asyncio.current_task()

@@ -17,6 +17,7 @@ from app.errors import InvalidInput, NotFound
 from app.models import Record, Source, Tag
 from app.schemas import RecordOut, RecordStatus, TagOut, iso_utc
 from app.services.common import file_size, record_out, tag_by_name
+from app.services.record_overlay import CATALOG_ERRORS
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -140,14 +141,19 @@ class RecordQueries:
 
     def running_ids(self) -> set[str]:
         """The records this station records now, as they truly stand (also while the
-        catalog lags)."""
-        with self.catalog.session() as s:
-            return {r.id for r in self._running_rows(s, mine=True)}
+        catalog lags, or its server is away)."""
+        return {r.id for r in self.own_running()}
 
     def own_running(self) -> list[RecordOut]:
-        """The records this station's recorder writes now (the storage guard's concern)."""
-        with self.catalog.session() as s:
-            return [self._out(s, r) for r in self._running_rows(s, mine=True)]
+        """The records this station's recorder writes now (the storage guard's concern),
+        from memory while the catalog's server is away."""
+        try:
+            with self.catalog.session() as s:
+                return [self._out(s, r) for r in self._running_rows(s, mine=True)]
+        except CATALOG_ERRORS:
+            if not self.catalog.is_server:
+                raise
+            return [self._out_anyway(r, tag) for r, tag in self._live.all()]
 
     def running_tags(self) -> list[str]:
         with self.catalog.session() as s:

@@ -27,15 +27,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from app.catalog import Catalog
-from app.errors import Conflict, InvalidInput, NotFound, StorageFull
+from app.errors import Conflict, InvalidInput, NotFound, StationError, StorageFull, Unavailable
 from app.events import Event, EventSink, RecordingStarted, RecordingStopped
 from app.ffmpeg_cmd import profile_of
 from app.models import GroupSource, Record, Source, Tag, utcnow
 from app.schemas import RecordOut, RecordStatus, SourceModel, iso_utc
 from app.services.common import group_by_name, safe_name, source_snapshot, tag_by_name
+from app.services.forwarding import Forwarding
+from app.services.live_rows import LiveRows
 from app.services.record_keeping import RecordKeeping
 from app.services.record_queries import RunningTag  # noqa: F401 - part of this module's API
 from app.services.record_queries import RecordQueries
@@ -84,7 +87,8 @@ def gaps_of(result: RecordingResult) -> list[dict[str, str]] | None:
     return gaps or None
 
 
-class RecordingService(RecordQueries, RecordingControls, RecordingRollover, RecordKeeping):
+class RecordingService(RecordQueries, RecordingControls, RecordingRollover, RecordKeeping,
+                       Forwarding):
     def __init__(self, catalog: Catalog, recorder: RecorderManager, bus: EventSink, *,
                  storage_dir: Path, disk_floor_bytes: int = 0, retry_s: float = 1.0,
                  busy: Callable[[], set[str]] | None = None):
@@ -94,6 +98,7 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
         self.busy = busy or set  # ids of records a sync copies now (retention leaves them)
         self._lock = threading.RLock()
         self._overlay = RecordOverlay(catalog, retry_s=retry_s)
+        self._live = LiveRows()  # the running records, for when the catalog is away
         # Several stations on one catalog (app.services.stations): this one's id, and how a
         # source's status is found wherever it is read; a station alone keeps the defaults.
         self.station_id: str | None = None
@@ -131,13 +136,18 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
         except CATALOG_ERRORS as exc:
             text = str(getattr(exc, "orig", None) or exc).splitlines()[0]
             log.error("not starting a recording: the catalog cannot be written (%s)", text)
+            if self.catalog.is_server and not isinstance(exc, OSError):  # a server away
+                raise Unavailable(f"the catalog cannot be reached ({text}): not starting a "
+                                  "recording; the running ones go on") from exc
             raise StorageFull(f"the catalog cannot be written ({text}): not starting a "
                               "recording") from exc
 
     def start(self, tag_name: str, group_name: str, model: SourceModel | str | None = None,
-              origin: str = "core") -> list[RecordOut]:
-        """Start every source of the group (of `model`, if given) under the tag.
-        Idempotent per source: one already recording under this tag is left as it is."""
+              origin: str = "core", forwarded: bool = False) -> list[RecordOut]:
+        """Start every source of the group (of `model`, if given) under the tag: this
+        station's own here, the others' on their owners (`Forwarding`; not when another
+        station `forwarded` the request). Idempotent per source: one already recording under
+        this tag is left as it is."""
         model = SourceModel(model) if model else None
         events: list[Event] = []
         with self._lock:
@@ -147,19 +157,22 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
                         .where(GroupSource.group_id == group.id).order_by(Source.id))
                 sources = [src for src in s.exec(stmt).all()
                            if model is None or src.model == model.value]
-                if not sources:
+                local, remote = self._split(sources, forwarded)
+                if not local and not remote:
                     raise InvalidInput(f"group {group_name!r} has no sources"
-                                       + (f" of model {model.value}" if model else ""),
+                                       + (f" of model {model.value}" if model else "")
+                                       + (" on this station" if forwarded else ""),
                                        field="group_name")
-                rows, new = self._new_records(s, tag_name, sources, field="group_name")
+                rows, new = (self._new_records(s, tag_name, local, field="group_name")
+                             if local else ([], []))
             opened = self._open_files(rows, new, tag_name, origin, events, field="group_name")
-        return self._started(opened, events)
+        return self._joined(self._started(opened, events), *self._forward_start(tag_name, remote))
 
     def start_sources(self, tag_name: str, source_ids: list[int], origin: str = "core",
-                      audio_muted: bool = False) -> list[RecordOut]:
-        """Start the given sources (the tiles an operator selected) under the tag;
-        `audio_muted` starts their files without audio (a Device Connect recorder whose track
-        is muted) until `set_audio_muted` says otherwise."""
+                      audio_muted: bool = False, forwarded: bool = False) -> list[RecordOut]:
+        """Start the given sources (the tiles an operator selected) under the tag, each on
+        its owner; `audio_muted` starts this station's files without audio (a Device Connect
+        recorder whose track is muted) until `set_audio_muted` says otherwise."""
         if not tag_name or not tag_name.strip():
             raise InvalidInput("a tag name is required", field="tag_name", kind="missing")
         if not source_ids:
@@ -174,10 +187,24 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
                     if src is None:
                         raise NotFound("source", source_id, field="source_ids")
                     sources.append(src)
-                rows, new = self._new_records(s, tag_name, sources, field="source_ids")
+                local, remote = self._split(sources, forwarded)
+                if not local and not remote:
+                    raise Conflict("none of these sources belongs to this station",
+                                   field="source_ids")
+                rows, new = (self._new_records(s, tag_name, local, field="source_ids")
+                             if local else ([], []))
             opened = self._open_files(rows, new, tag_name, origin, events, field="source_ids",
                                       audio_muted=audio_muted)
-        return self._started(opened, events)
+        return self._joined(self._started(opened, events), *self._forward_start(tag_name, remote))
+
+    @staticmethod
+    def _joined(here: list[RecordOut], there: list[RecordOut],
+                refusals: list[StationError]) -> list[RecordOut]:
+        """This station's records and the other owners' answers; the first refusal when
+        nothing at all records (an owner away, its disk full)."""
+        if refusals and not here and not there:
+            raise refusals[0]
+        return here + there
 
     def start_one(self, tag_name: str, source_id: int, *, profile: EncodeProfile | None = None,
                   file_name: str | None = None, origin: str = "core") -> RecordOut:
@@ -224,11 +251,7 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
         not yet recording under the tag, with the file it is to be written to. Returns every
         record (the ones already running included) and the new files, which the recorder
         starts only once the unit of work has committed them (`_open_files`)."""
-        tag = tag_by_name(s, tag_name)
-        if tag is None:
-            tag = Tag(name=tag_name)
-            s.add(tag)
-            s.flush()
+        tag = self._tag(s, tag_name)
         # One query for what already records under the tag (a group of 32 starts in one go).
         keys = [f"{src.id}:{tag.id}" for src in sources]
         running = {r.running_key: r for r in s.exec(select(Record).where(Record.running_key.in_(keys)))}
@@ -263,6 +286,28 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
         s.flush()
         return rows, new
 
+    def _tag(self, s, tag_name: str) -> Tag:
+        """The tag, created on first use. Stations sharing a catalog server may create the
+        same tag at the same moment: the loser of the unique name takes the winner's row.
+        (Not on SQLite, one station's own, where pysqlite's savepoints would commit early.)"""
+        tag = tag_by_name(s, tag_name)
+        if tag is not None:
+            return tag
+        if not self.catalog.is_server:
+            tag = Tag(name=tag_name)
+            s.add(tag)
+            s.flush()
+            return tag
+        try:
+            with s.begin_nested():
+                tag = Tag(name=tag_name)
+                s.add(tag)
+            return tag
+        except IntegrityError:
+            found = tag_by_name(s, tag_name)
+            assert found is not None  # the other station's, committed
+            return found
+
     def _open_files(self, rows: list[Record], new: list[_NewFile], tag_name: str, origin: str,
                     events: list[Event], *, field: str, audio_muted: bool = False,
                     ) -> tuple[list[RecordOut], Conflict | None]:
@@ -295,6 +340,7 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
             if begin is not None:
                 row.begin_utc = _utc(begin)
                 changed.append(row)
+            self._live.remember(row, tag_name)
             events.append(RecordingStarted(row.id, row.source_id, tag_name, origin))
         if changed:
             self._save(changed)  # kept in memory, and shown, if the catalog cannot take it
@@ -316,22 +362,35 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
         return out
 
     def stop(self, tag_name: str, model: SourceModel | str | None = None,
-             origin: str = "core") -> list[RecordOut]:
-        """Stop the tag's running records (of `model`, if given); returns them finalized."""
+             origin: str = "core", forwarded: bool = False) -> list[RecordOut]:
+        """Stop the tag's running records (of `model`, if given), this station's here and the
+        others' on their stations (unless another station `forwarded` the request);
+        returns them finalized."""
         model = SourceModel(model) if model else None
         events: list[Event] = []
         with self._lock:
-            with self.catalog.session() as s:
-                tag = tag_by_name(s, tag_name)
-                if tag is None:
-                    raise NotFound("tag", repr(tag_name), field="tag_name")
-                rows = [r for r in self._running_rows(s, tag.id, mine=True)
+            try:
+                with self.catalog.session() as s:
+                    tag = tag_by_name(s, tag_name)
+                    if tag is None:
+                        raise NotFound("tag", repr(tag_name), field="tag_name")
+                    rows = [r for r in self._running_rows(s, tag.id, mine=True)
+                            if model is None or r.model == model.value]
+            except CATALOG_ERRORS:
+                if not self.catalog.is_server:
+                    raise
+                # The server is away: stop what this station records under the tag as it
+                # knows it; the ends are kept and written once the server is back.
+                rows = [r for r in self._live.of_tag(tag_name)
                         if model is None or r.model == model.value]
+                forwarded = True  # the others cannot be found without the catalog either
             closed = self._close_files(rows)
             out = [self._finalize(r.id, events, origin=origin, result=closed.get(r.id))
                    for r in rows]
         self._publish(events)
-        return out
+        if forwarded:
+            return out
+        return self._joined(out, *self._forward_stop(tag_name, model.value if model else None))
 
     def _close_files(self, rows: list[Record]) -> dict[str, RecordingResult | None]:
         """Close the recorder's files of these records side by side: most of a stop is the
@@ -372,23 +431,52 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
         """Close the record's file (unless `result` says how it closed) and store the end;
         stored in memory if the catalog cannot take it (`_save`). The RecordingStopped
         goes into `events`, which the caller publishes once it has released the lock."""
-        with self.catalog.session() as s:
-            row = copy_row(self._row(s, record_id))
+        row, tag_name = self._current(record_id)
         if row.status != RecordStatus.recording:
-            with self.catalog.session() as s:
-                return self._out(s, row)
+            return self._out_anyway(row, tag_name)
         if result is None and row.source_id:
             result = self.recorder.stop_recording(row.source_id, row.id)
         if result is None:
             result = self._measure(Path(row.location or ""), "the recorder had no open file")
         self._apply(row, result, error)
         self._save([row])
-        with self.catalog.session() as s:
-            tag = s.get(Tag, row.tag_id)
-            out = self._out(s, row)
-        events.append(RecordingStopped(record_id, row.source_id or 0, tag.name if tag else "",
-                                       out.status, origin))
+        self._live.forget(record_id)
+        out = self._out_anyway(row, tag_name)
+        events.append(RecordingStopped(record_id, row.source_id or 0, tag_name, out.status, origin))
         return out
+
+    def _current(self, record_id: str) -> tuple[Record, str]:
+        """The record's true state (a copy) and its tag's name: from the catalog with what
+        waits in the overlay laid over it, or, when the catalog's server is away, from the
+        overlay or this station's own memory of its running records."""
+        try:
+            with self.catalog.session() as s:
+                row = copy_row(self._row(s, record_id))
+                tag = s.get(Tag, row.tag_id)
+                return row, tag.name if tag else ""
+        except CATALOG_ERRORS:
+            kept = self._overlay.get(record_id)
+            if kept is not None:
+                return kept, self._live.tag_of(record_id)
+            known = self._live.get(record_id)
+            if known is None:
+                raise
+            return known
+
+    def _out_anyway(self, row: Record, tag_name: str) -> RecordOut:
+        """The record as front ends see it; without its source's details when the catalog
+        cannot be read now (the caller acts on it all the same)."""
+        try:
+            with self.catalog.session() as s:
+                return self._out(s, row)
+        except CATALOG_ERRORS:
+            return RecordOut(id=row.id, created_utc=iso_utc(row.created_utc), status=row.status,
+                             begin_utc=iso_utc(row.begin_utc), end_utc=iso_utc(row.end_utc),
+                             source=None, hash_md5=row.hash_md5, location=row.location,
+                             sync_location=row.sync_location, tag_name=tag_name,
+                             size_bytes=row.size_bytes, duration_s=row.duration_s,
+                             error=row.error, protected=bool(row.protected),
+                             gaps=row.gaps or [], station=row.station_id)
 
     @staticmethod
     def _apply(row: Record, result: RecordingResult, error: str | None, status: str | None = None) -> None:

@@ -25,9 +25,8 @@ from typing import Callable
 
 from app.errors import NotFound
 from app.events import RecordingStarted, RecordingStopped
-from app.models import Record, Tag, new_record_id, utcnow
+from app.models import Record, new_record_id, utcnow
 from app.schemas import RecordOut, RecordStatus
-from app.services.record_overlay import copy_row
 from recorder.mp4file import RecordingResult
 
 log = logging.getLogger(__name__)
@@ -73,12 +72,10 @@ class RecordingRollover:
                     new_record_id: str, new_path: Path, new_begin_wall: float | None) -> None:
         """The recorder closed `old_record_id`'s file and goes on in `new_path`."""
         with self._lock:
-            with self.catalog.session() as s:
-                try:
-                    old = copy_row(self._row(s, old_record_id))
-                except NotFound:
-                    old = None
-                tag = s.get(Tag, old.tag_id) if old is not None else None
+            try:
+                old, tag_name = self._current(old_record_id)
+            except NotFound:
+                old, tag_name = None, ""
             if old is None:  # never happens unless the record was removed meanwhile
                 log.error("rollover of unknown record %s: stopping its next file %s",
                           old_record_id, new_path)
@@ -100,9 +97,11 @@ class RecordingRollover:
                 result = (self.recorder.stop_recording(source_id, new_record_id)
                           or self._measure(new_path, "the recorder had no open file"))
                 self._apply(new, result, old.error if old.status == RecordStatus.failed else None)
-            self._save([old, new])
+            self._save([old, new])  # kept in memory while the catalog cannot take them
+            self._live.forget(old.id)
+            if new.status == RecordStatus.recording:
+                self._live.remember(new, tag_name)
             self._link(old_record_id, new_record_id)
-            tag_name = tag.name if tag is not None else ""
             log.info("record %s rolled over to %s (%s)", old_record_id, new_record_id,
                      new_path.name)
         if was_running:

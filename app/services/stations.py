@@ -126,14 +126,28 @@ class StationRegistry:
             else:
                 self._owners[source_id] = station_id
 
-    def offline_reason(self, station_id: str) -> str | None:
-        """None when the station is online; else why it counts as offline."""
+    def offline_reason(self, station_id: str, fresh: bool = False) -> str | None:
+        """None when the station is online; else why it counts as offline. `fresh`: a
+        station offline in the last beat's view is read again now (it may just be back)."""
         if self.is_local(station_id):
             return None
         with self._lock:
             seen = self._stations.get(station_id)
-        if seen is None:
-            return f"station {station_id} is not registered"
+        reason = (f"station {station_id} is not registered" if seen is None
+                  else seen.offline_reason(utcnow()))
+        if reason is None or not fresh:
+            return reason
+        try:
+            with self.catalog.session() as s:
+                row = s.get(Station, station_id)
+        except CATALOG_ERRORS:
+            return reason
+        if row is None:
+            return reason
+        seen = _Seen(row.name, row.url, _aware(row.last_seen_utc), row.stopped,
+                     row.source_status or {})
+        with self._lock:
+            self._stations[station_id] = seen
         return seen.offline_reason(utcnow())
 
     def url_of(self, station_id: str) -> str | None:
@@ -179,6 +193,12 @@ class StationRegistry:
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="station-heartbeat", daemon=True)
         self._thread.start()
+
+    def announce(self, url: str) -> None:
+        """Where the others reach this station, known once its API listens: written now,
+        not at the next beat, so a forwarded request never finds this station without one."""
+        self.url = url
+        self.beat()
 
     def stop(self) -> None:
         """A clean stop: the others see this station offline at once, not after 15 s."""
@@ -261,12 +281,6 @@ class StationRegistry:
                 sources=owned.get(r.id, []), recordings_running=running.get(r.id, 0),
                 disk=DiskOut(**r.disk) if r.disk else None))
         return out
-
-    def online_ids(self) -> set[str]:
-        now = utcnow()
-        with self._lock:
-            return {sid for sid, seen in self._stations.items()
-                    if sid == self.station_id or seen.offline_reason(now) is None}
 
 
 def _disk_usage(folder: Path) -> tuple[int, int, int]:

@@ -23,7 +23,7 @@ from tests.conftest import make_settings, wait_until
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
-NATIVE = ("/api/v1", "/test")
+NATIVE = ("/api/v1", "/test", "/metrics")
 # MJPEG never ends by itself: a fuzzer would hang on it (it has its own tests).
 NOT_FUZZED = r"/source/\{source_id\}/video$"
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"

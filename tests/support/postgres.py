@@ -42,10 +42,18 @@ class PostgresServer:
         self._run(BIN / "initdb", "-D", self.data, "-U", "postgres", "-A", "scram-sha-256",
                   "--pwfile", secret, "-E", "UTF8", "--locale", "C.UTF-8")
         secret.unlink()
+        self.resume()
+        return self
+
+    def resume(self) -> None:
+        """Run the server (again, after `halt`) on the same port and data."""
         self._run(BIN / "pg_ctl", "-D", self.data, "-l", self.folder / "server.log", "-w",
                   "-o", f"-p {self.port} -c listen_addresses=127.0.0.1 "
                         f"-c unix_socket_directories={self.folder} -c fsync=off", "start")
-        return self
+
+    def halt(self) -> None:
+        """The database going away: the server stops, its connections are cut; data kept."""
+        self._run(BIN / "pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         try:
