@@ -1,5 +1,11 @@
 """The side panel: every source, and the groups with their members.
 
+On a site of several stations (one shared catalog), "All sources" holds a row per station:
+its name, online or offline (a dot, the reason in its tooltip) and its free disk space, with
+its own sources below it; groups stay as they are (they may mix stations). A single station
+looks as it always did. The station rows are read again every `SITE_REFRESH_MS`, so a station
+that goes away or comes back shows it without any catalog change.
+
 Drag a source (from "All sources" or from another group) onto a group to add it; context
 menus rename, delete, remove from a group, start a group. Picking an entry limits the wall
 to it. Every change goes through the group service on a worker thread; the panel redraws
@@ -8,7 +14,7 @@ when the core says the catalog changed, so an API client's change shows up here 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -24,12 +30,15 @@ from PySide6.QtWidgets import (
 )
 
 from app.schemas import GroupIn
+from app.services.stations import StationOut
 from app.station import Station
 from ui.icons import icon
+from ui.site_rows import station_icon, station_label, station_tip
 from ui.tasks import Report, TaskRunner
 
 KIND, ID = Qt.ItemDataRole.UserRole, Qt.ItemDataRole.UserRole + 1
-ALL, GROUP, SOURCE = "all", "group", "source"
+ALL, GROUP, SOURCE, STATION = "all", "group", "source", "station"
+SITE_REFRESH_MS = 3000  # a station's heartbeat period: online state and disk space
 
 
 class GroupTree(QTreeWidget):
@@ -88,6 +97,11 @@ class GroupsPanel(QWidget):
         layout.addLayout(buttons)
         self.members: dict[int, list[int]] = {}
         self.group_names: dict[int, str] = {}
+        self.stations: dict[str, StationOut] = {}  # by id, when the site has more than one
+        self.station_members: dict[str, list[int]] = {}
+        self._site_timer = QTimer(self, interval=SITE_REFRESH_MS)
+        self._site_timer.timeout.connect(self.refresh_stations)
+        self._site_timer.start()
 
     # --- contents --------------------------------------------------------------------
     def reload(self) -> None:
@@ -96,13 +110,13 @@ class GroupsPanel(QWidget):
     def _read_catalog(self):
         sources = self.station.sources.list()
         groups = [self.station.groups.get(g.id) for g in self.station.groups.list()]
-        return sources, groups
+        return sources, groups, self.station.site.list()
 
     def _fill(self, result, error) -> None:
         if error is not None:
             self._report(f"Could not read the groups: {error}", error=True)
             return
-        sources, groups = result
+        sources, groups, stations = result
         current = self.tree.currentItem()
         keep = (current.data(0, KIND), current.data(0, ID)) if current is not None else None
         expanded = {self.tree.topLevelItem(i).data(0, ID)
@@ -111,8 +125,7 @@ class GroupsPanel(QWidget):
         self.tree.blockSignals(True)
         self.tree.clear()
         everything = self._item(None, ALL, 0, f"All sources ({len(sources)})", "camera")
-        for source in sources:
-            self._item(everything, SOURCE, source.id, source.name, "camera")
+        self._fill_sources(everything, sources, stations)
         everything.setExpanded(True)
         self.members, self.group_names = {}, {}
         for group in groups:
@@ -130,7 +143,47 @@ class GroupsPanel(QWidget):
                     self.tree.setCurrentItem(item)
                     break
 
-    def _item(self, parent, kind: str, item_id: int, text: str, icon_name: str) -> QTreeWidgetItem:
+    def _fill_sources(self, everything: QTreeWidgetItem, sources, stations: list[StationOut]) -> None:
+        """Every source under "All sources": flat for a station alone, else under its station."""
+        self.stations = {s.id: s for s in stations} if len(stations) > 1 else {}
+        self.station_members = {sid: [] for sid in self.stations}
+        rows = {sid: self._item(everything, STATION, sid, "", "camera") for sid in self.stations}
+        for station in self.stations.values():
+            self._show_station(rows[station.id], station)
+            rows[station.id].setExpanded(True)
+        here = self.station.station_id
+        for source in sources:
+            owner = source.station or here
+            item = self._item(rows.get(owner, everything), SOURCE, source.id, source.name, "camera")
+            if owner in self.station_members:
+                self.station_members[owner].append(source.id)
+                item.setToolTip(0, f"{source.name} — on {self.stations[owner].name}")
+
+    @staticmethod
+    def _show_station(item: QTreeWidgetItem, station: StationOut) -> None:
+        item.setText(0, station_label(station))
+        item.setToolTip(0, station_tip(station))
+        item.setIcon(0, station_icon(station.online))
+
+    def refresh_stations(self) -> None:
+        """Online state and disk space of the station rows, read again (every few seconds):
+        a station that appears or leaves the site rebuilds the tree."""
+        self.tasks.run(self.station.site.list, self._on_stations)
+
+    def _on_stations(self, stations: list[StationOut] | None, error) -> None:
+        if error is not None or stations is None:
+            return  # the catalog is away: the rows keep their last word, the beat says why
+        if {s.id for s in stations} != (set(self.stations) or {self.station.station_id}):
+            self.reload()
+            return
+        fresh = {s.id: s for s in stations}
+        for item in self._items():
+            if item.data(0, KIND) == STATION and item.data(0, ID) in fresh:
+                self.stations[item.data(0, ID)] = fresh[item.data(0, ID)]
+                self._show_station(item, fresh[item.data(0, ID)])
+
+    def _item(self, parent, kind: str, item_id: int | str, text: str,
+              icon_name: str) -> QTreeWidgetItem:
         item = QTreeWidgetItem([text])
         item.setData(0, KIND, kind)
         item.setData(0, ID, item_id)
@@ -157,6 +210,8 @@ class GroupsPanel(QWidget):
             self.filter_changed.emit(None)
         elif item.data(0, KIND) == GROUP:
             self.filter_changed.emit(self.members.get(item.data(0, ID), []))
+        elif item.data(0, KIND) == STATION:
+            self.filter_changed.emit(self.station_members.get(item.data(0, ID), []))
         else:
             self.filter_changed.emit([item.data(0, ID)])
 

@@ -5,13 +5,18 @@ player. Plain Python, no Qt: the player runs it on a worker thread of its own.
 A file still being recorded is a fragmented MP4 that grows. Its demuxer simply ends where
 the last written fragment ends, so `VideoReader` in live mode reopens the file when it has
 grown and carries on after the last frame it gave out.
+
+A record of another station of the site is read from its owner's API over HTTP (`RemoteFile`:
+the URL and the shared token's headers, handed to FFmpeg as its `headers` option, never put
+in the URL): FFmpeg seeks with `Range` requests, so nothing is copied whole. Such a file is
+read as it is when opened (a recording on the owner plays up to where it was then).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
@@ -24,6 +29,26 @@ def single_threaded(stream) -> None:
     close joins them, and PyAV's log callback needs the GIL the closing thread holds: a
     deadlock (PyAV issues #909, #751). One thread decodes a camera's 1080p25 in real time."""
     stream.codec_context.thread_count = 1
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file read over HTTP: its URL and the request headers (the token: kept out of repr)."""
+
+    url: str
+    headers: dict[str, str] = field(repr=False, default_factory=dict)
+
+    def open(self):
+        return av.open(self.url, options={
+            "headers": "".join(f"{name}: {value}\r\n" for name, value in self.headers.items())})
+
+
+MediaTarget = str | Path | RemoteFile
+
+
+def open_media(target: MediaTarget):
+    """A PyAV container of a local file or of a `RemoteFile`."""
+    return target.open() if isinstance(target, RemoteFile) else av.open(str(target))
 
 
 # Frames are handed to the GUI no larger than this: enough for a full-screen player, and it
@@ -47,13 +72,13 @@ def fit(width: int, height: int, box: tuple[int, int]) -> tuple[int, int]:
     return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
 
 
-def first_keyframe(path: str | Path, box: tuple[int, int] = (160, 90)) -> np.ndarray | None:
+def first_keyframe(path: MediaTarget, box: tuple[int, int] = (160, 90)) -> np.ndarray | None:
     """The first keyframe of the file's video as RGB, scaled into `box`; None when the file
     has no decodable picture (yet: a recording may not have written its first fragment)."""
     try:
-        if os.path.getsize(path) < 1024:
+        if not isinstance(path, RemoteFile) and os.path.getsize(path) < 1024:
             return None  # a recording that has not written its first fragment yet
-        with av.open(str(path)) as container:
+        with open_media(path) as container:
             if not container.streams.video:
                 return None
             stream = container.streams.video[0]
@@ -71,8 +96,10 @@ def first_keyframe(path: str | Path, box: tuple[int, int] = (160, 90)) -> np.nda
 class VideoReader:
     """Sequential frames of one file, seeking by keyframe. Not thread-safe: one owner."""
 
-    def __init__(self, path: str | Path, *, live: bool = False, box: tuple[int, int] = MAX_FRAME):
-        self.path, self.live, self.box = Path(path), live, box
+    def __init__(self, path: MediaTarget, *, live: bool = False, box: tuple[int, int] = MAX_FRAME):
+        self.remote = path if isinstance(path, RemoteFile) else None
+        self.path = Path(path) if self.remote is None else None
+        self.live, self.box = live and self.remote is None, box
         self.last_time: float | None = None  # time of the last frame handed out
         self._size_at_open = 0
         self._container = None
@@ -86,11 +113,12 @@ class VideoReader:
     # --- opening -------------------------------------------------------------------
     def _open(self) -> None:
         self.close()
-        self._size_at_open = self.path.stat().st_size
-        self._container = av.open(str(self.path))
+        if self.remote is None:
+            self._size_at_open = self.path.stat().st_size
+        self._container = open_media(self.remote or self.path)
         if not self._container.streams.video:
             self.close()
-            raise ValueError(f"{self.path.name} has no video")
+            raise ValueError(f"{self.path.name if self.path else 'the file'} has no video")
         self._stream = self._container.streams.video[0]
         single_threaded(self._stream)
         self._frames = self._container.decode(self._stream)
@@ -111,6 +139,8 @@ class VideoReader:
     # --- reading -------------------------------------------------------------------
     def grown(self) -> bool:
         """True when the file holds more than when it was last opened (a live recording)."""
+        if self.remote is not None:
+            return False
         try:
             return self.path.stat().st_size > self._size_at_open
         except OSError:

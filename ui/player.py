@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui.icons import icon
-from ui.media import DecodedFrame, VideoReader
+from ui.media import DecodedFrame, MediaTarget, RemoteFile, VideoReader
 
 log = logging.getLogger(__name__)
 OPEN_RETRY_S = 5.0    # a recording's file may not hold its first fragment yet
@@ -135,7 +135,7 @@ class _Decoder:
                 self._emit_frame(frame)
 
     # --- commands ------------------------------------------------------------------
-    def _on_open(self, path: str, live: bool, serial: int) -> None:
+    def _on_open(self, path: MediaTarget, live: bool, serial: int) -> None:
         self._close()
         self._serial = serial
         deadline = time.monotonic() + (OPEN_RETRY_S if live else 0)
@@ -267,6 +267,7 @@ class PlayerWidget(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.path: Path | None = None
+        self.remote: RemoteFile | None = None  # where `path` is read from: another station
         self.live = False
         self.playing = False
         self.duration = 0.0
@@ -320,10 +321,12 @@ class PlayerWidget(QWidget):
         self._enable(False)
 
     # --- commands ------------------------------------------------------------------
-    def open(self, path: str | Path, *, live: bool = False, caption: str = "") -> None:
-        """Load a file and show its first frame, paused. `live`: it is still being recorded."""
+    def open(self, path: str | Path, *, live: bool = False, caption: str = "",
+             remote: RemoteFile | None = None) -> None:
+        """Load a file and show its first frame, paused. `live`: it is still being recorded.
+        `remote`: the file `path` is on another station, read from its owner's API."""
         self._serial += 1
-        self.path, self.live = Path(path), live
+        self.path, self.live, self.remote = Path(path), live and remote is None, remote
         self.playing, self.duration, self.position = False, 0.0, 0.0
         self.frame_index, self.key_frame, self.frames_shown, self.error = -1, False, 0, ""
         self.view.image, self.view.caption = None, caption
@@ -331,11 +334,11 @@ class PlayerWidget(QWidget):
         self.view.update()
         self._set_playing(False)
         self._enable(True)
-        self._decoder.send("open", str(path), live, self._serial)
+        self._decoder.send("open", remote or str(path), self.live, self._serial)
 
     def clear(self, message: str = "Select a recording to play it") -> None:
         self._serial += 1
-        self.path, self.playing = None, False
+        self.path, self.remote, self.playing = None, None, False
         self._decoder.send("close")
         self.view.image, self.view.caption, self.view.message = None, "", message
         self.view.update()

@@ -4,6 +4,11 @@ the in-app player, and can be opened in the file manager, protected from retenti
 lock column: a click toggles it), deleted (after a confirmation) or synced with its tag to
 a folder or another station, with a progress bar.
 
+On a site of several stations the browser lists every station's records (the catalog is
+shared) with a Station column; a record on another station's disk is played, thumbnailed and
+saved from its owner's API (ui.remote_records), and what only its owner can do with the file
+(open its folder, delete it) is left to that station.
+
 All it does goes through the station's services on the task runner, so the GUI never waits
 on the catalog or the disk; and it reloads on the core's events, so a recording started, a
 file deleted or a copy synced by a remote tool shows up here at once.
@@ -17,6 +22,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -37,6 +43,7 @@ from ui.bridge import EventBridge
 from ui.icons import icon
 from ui.player import PlayerWidget
 from ui.record_filters import RecordFilterBar
+from ui.remote_records import RecordFiles
 from ui.recordings_model import (
     COL_BEGIN,
     COL_DURATION,
@@ -45,6 +52,7 @@ from ui.recordings_model import (
     COL_MD5,
     COL_SIZE,
     COL_SOURCE,
+    COL_STATION,
     COL_STATUS,
     COL_SYNC,
     COL_TAG,
@@ -65,6 +73,8 @@ from ui.tasks import TaskRunner
 
 LIST_LIMIT = 2000      # newest first; more than this is a job for the filters
 RELOAD_DELAY_MS = 80  # a burst of events (a group of ten starting) costs one query
+# Other stations' recordings raise no event here: on a site, the list is read again this often.
+SITE_RELOAD_S = 5
 
 
 class MiddleElided(QStyledItemDelegate):
@@ -81,6 +91,12 @@ class RecordingsBrowser(QWidget):
         super().__init__(parent)
         self.station, self.bridge, self.tasks = station, bridge, tasks
         self.open_url = QDesktopServices.openUrl  # the file manager (tests replace it)
+        self.ask_save_path = self._ask_save_path  # where "Save a copy" writes (tests replace it)
+        self.files = RecordFiles(station)  # this disk, or another station's API
+        self._site_wide = False  # the catalog is shared with other stations
+        self._ticks = 0
+        self._locating: str | None = None  # a record whose owner's URL is being looked up
+        self._play_when_open: str | None = None  # ... and Play was asked meanwhile
         self.confirm_box: QMessageBox | None = None
         self.sync_dialog: SyncDialog | None = None
         self.loads = 0  # catalog queries answered (tests tell a reload from a stale view)
@@ -88,6 +104,7 @@ class RecordingsBrowser(QWidget):
         self._shown: tuple[str, str, str] | None = None  # (id, location, status) in the player
         self._last_sync_location = ""
         self.thumbnails = Thumbnails(tasks, parent=self)
+        self.thumbnails.locate = self.files.target
         self.model = RecordsModel(self.thumbnails, self)
         self._build()
         self._reload_timer = QTimer(self, singleShot=True, interval=RELOAD_DELAY_MS)
@@ -126,7 +143,7 @@ class RecordingsBrowser(QWidget):
         header.setSectionResizeMode(COL_SYNC, QHeaderView.ResizeMode.Stretch)
         self.table.setItemDelegateForColumn(COL_SYNC, MiddleElided(self.table))
         for col, width in ((COL_LOCK, 26), (COL_THUMB, THUMB.width() + 8), (COL_TAG, 110),
-                           (COL_SOURCE, 85), (COL_BEGIN, 112), (COL_DURATION, 58),
+                           (COL_SOURCE, 85), (COL_STATION, 85), (COL_BEGIN, 112), (COL_DURATION, 58),
                            (COL_SIZE, 68), (COL_STATUS, 88), (COL_GAPS, 64), (COL_MD5, 84)):
             self.table.setColumnWidth(col, width)
         self.table.clicked.connect(self._on_cell_clicked)
@@ -163,6 +180,9 @@ class RecordingsBrowser(QWidget):
                                         tip="Keep the file whatever retention says (toggle)")
         self.act_copy_md5 = self._action("copy", "Copy MD5", self.copy_md5)
         self.act_copy_path = self._action("copy", "Copy file path", self.copy_path)
+        self.act_save = self._action("film", "Save a copy…", self.save_copy_selected,
+                                     tip="Copy the record's file to a place of your choice "
+                                         "(from the station that holds it)")
         actions = QHBoxLayout()
         actions.setSpacing(0)
         for action in (self.act_play, self.act_folder, self.act_delete, self.act_sync, self.act_stop):
@@ -173,8 +193,9 @@ class RecordingsBrowser(QWidget):
             actions.addWidget(button)
         actions.addStretch(1)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        for action in (self.act_play, self.act_folder, self.act_protect, self.act_sync,
-                       self.act_stop, self.act_copy_md5, self.act_copy_path, self.act_delete):
+        for action in (self.act_play, self.act_folder, self.act_save, self.act_protect,
+                       self.act_sync, self.act_stop, self.act_copy_md5, self.act_copy_path,
+                       self.act_delete):
             self.table.addAction(action)
 
         self.message = QLabel()
@@ -236,12 +257,13 @@ class RecordingsBrowser(QWidget):
             return
         self._loading, self._load_again = True, False
         filters = self.filters()
-        station = self.station
+        station, files = self.station, self.files
 
         def fetch():
             records = station.recordings.find(**filters, limit=LIST_LIMIT)
-            return ([RecordRow.of(r) for r in records], station.recordings.tag_names(),
-                    [(s.id, s.name) for s in station.sources.list()])
+            rows = [RecordRow.of(r, files.station_name(r), files.is_remote(r)) for r in records]
+            return (rows, station.recordings.tag_names(),
+                    [(s.id, s.name) for s in station.sources.list()], len(station.site.list()))
 
         self.tasks.run(fetch, self._on_loaded)
 
@@ -250,8 +272,10 @@ class RecordingsBrowser(QWidget):
         if error is not None:
             self.report(f"Could not read the recordings: {error}", error=True)
         else:
-            rows, tags, sources = result
+            rows, tags, sources, stations = result
             self.loads += 1
+            self._site_wide = stations > 1
+            self.table.setColumnHidden(COL_STATION, not self._site_wide)  # alone: as ever
             self.filter_bar.set_choices(tags, sources)
             selected = self.selected_record()
             self._restoring = True  # the reset drops the selection: not a new choice
@@ -267,6 +291,9 @@ class RecordingsBrowser(QWidget):
             self.reload()
 
     def _on_tick(self) -> None:
+        self._ticks += 1
+        if self._site_wide and self._ticks % SITE_RELOAD_S == 0:
+            self.schedule_reload()
         self.model.tick()
 
     # --- selection -----------------------------------------------------------------
@@ -305,8 +332,35 @@ class RecordingsBrowser(QWidget):
             self.player.set_live(record.status == RecordStatus.recording)  # it just stopped
         else:
             source = record.source.name if record.source else "deleted source"
-            self.player.open(record.location, live=record.status == RecordStatus.recording,
-                             caption=f"{record.tag_name} · {source}")
+            caption = f"{record.tag_name} · {source}"
+            if self.files.is_remote(record):
+                self._open_remote(record, caption)
+            else:
+                self.player.open(record.location, live=record.status == RecordStatus.recording,
+                                 caption=caption)
+
+    def _open_remote(self, record: RecordOut, caption: str) -> None:
+        """Another station's file: its owner's URL is looked up off the GUI thread, then
+        the player reads it from there (as it was when opened, if it still records)."""
+        station = self.files.station_name(record)
+        self.player.clear(f"Asking station “{station}” for the file…")
+        self._shown = (record.id, record.location or "", record.status.value)
+        self._locating = record.id
+
+        def opened(target, error: BaseException | None) -> None:
+            if self._locating == record.id:
+                self._locating = None
+            if self._shown is None or self._shown[0] != record.id:
+                return  # the operator has moved on
+            if error is not None:
+                self.player.clear(f"Cannot play this record: {error_text(error)}")
+                return
+            self.player.open(record.location, caption=f"{caption} · on {station}", remote=target)
+            if self._play_when_open == record.id:
+                self.player.play()
+            self._play_when_open = None
+
+        self.tasks.run(lambda: self.files.target(record), opened)
 
     def _show_details(self, record: RecordOut | None) -> None:
         labels = self._detail_labels
@@ -329,16 +383,18 @@ class RecordingsBrowser(QWidget):
         record = self.selected_record()
         status = record.status if record else None
         has_file = record is not None and status != RecordStatus.deleted and bool(record.location)
+        here = record is not None and not self.files.is_remote(record)  # its file on this disk
         self.act_play.setEnabled(has_file)
-        self.act_folder.setEnabled(record is not None and bool(record.location))
-        self.act_delete.setEnabled(has_file and status != RecordStatus.recording)
+        self.act_save.setEnabled(has_file and status != RecordStatus.recording)
+        self.act_folder.setEnabled(here and bool(record.location))
+        self.act_delete.setEnabled(here and has_file and status != RecordStatus.recording)
         self.act_sync.setEnabled(record is not None and not self.sync_progress.running)
         self.act_stop.setEnabled(status == RecordStatus.recording)
         self.act_protect.setEnabled(record is not None and can_protect(record))
         self.act_protect.setText("Unprotect" if record is not None and is_protected(record)
                                  else "Protect")
         self.act_copy_md5.setEnabled(bool(record and record.hash_md5))
-        self.act_copy_path.setEnabled(bool(record and record.location))
+        self.act_copy_path.setEnabled(here and bool(record.location))
 
     # --- actions -------------------------------------------------------------------
     def report(self, message: str, error: bool = False) -> None:
@@ -384,10 +440,37 @@ class RecordingsBrowser(QWidget):
         record = self.selected_record()
         if record is None or record.status == RecordStatus.deleted or not record.location:
             return
+        if self.files.is_remote(record) and self.player.path != Path(record.location):
+            self._play_when_open = record.id  # played once its owner's URL is known
+            if self._locating != record.id:
+                self._shown = None
+                self._on_selection()
+            return
         if self.player.path != Path(record.location):
             self._shown = None
             self._on_selection()
         self.player.play()
+
+    def _ask_save_path(self, suggested: str) -> str:
+        return QFileDialog.getSaveFileName(self, "Save a copy of the recording", suggested,
+                                           "MP4 video (*.mp4)")[0]
+
+    def save_copy_selected(self) -> None:
+        """Copy the selected record's file where the operator says, streamed from the
+        station whose disk holds it (off the GUI thread)."""
+        record = self.selected_record()
+        if record is None or record.status in (RecordStatus.recording, RecordStatus.deleted) \
+                or not record.location:
+            return
+        chosen = self.ask_save_path(Path(record.location).name)
+        if not chosen:
+            return
+        files, destination = self.files, Path(chosen)
+        self.report(f"Saving a copy to {destination}…")
+        self.tasks.run(lambda: files.save_copy(record, destination),
+                       lambda size, error: self.report(
+                           error_text(error) if error is not None else
+                           f"Saved {destination.name} ({human_size(size)}).", error=error is not None))
 
     def open_folder(self) -> None:
         record = self.selected_record()

@@ -17,21 +17,22 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 
 from app.schemas import RecordOut, RecordStatus
 from ui.icons import icon
-from ui.media import first_keyframe
+from ui.media import MediaTarget, first_keyframe
 from ui.player import clock, rgb_image
 from ui.tasks import TaskRunner
 
 THUMB = QSize(80, 45)
-COLUMNS = ("", "Preview", "Tag", "Source", "Begin", "Duration", "Size", "Status", "Gaps", "MD5",
-           "Synced to")
-(COL_LOCK, COL_THUMB, COL_TAG, COL_SOURCE, COL_BEGIN, COL_DURATION, COL_SIZE, COL_STATUS,
- COL_GAPS, COL_MD5, COL_SYNC) = range(len(COLUMNS))
+COLUMNS = ("", "Preview", "Tag", "Source", "Station", "Begin", "Duration", "Size", "Status",
+           "Gaps", "MD5", "Synced to")
+(COL_LOCK, COL_THUMB, COL_TAG, COL_SOURCE, COL_STATION, COL_BEGIN, COL_DURATION, COL_SIZE,
+ COL_STATUS, COL_GAPS, COL_MD5, COL_SYNC) = range(len(COLUMNS))
 STATUS_COLOURS = {RecordStatus.recording: "#e53e3e", RecordStatus.finished: "#38a169",
                   RecordStatus.interrupted: "#d69e2e", RecordStatus.failed: "#c53030",
                   RecordStatus.deleted: "#718096"}
@@ -46,15 +47,20 @@ class RecordRow:
     record: RecordOut
     present: bool       # the file is on disk
     file_size: int      # bytes on disk now (grows while recording)
+    station: str = ""   # the name of the station whose disk holds it
+    remote: bool = False  # on another station's disk: the catalog's word, no look at a file
 
     @classmethod
-    def of(cls, record: RecordOut) -> "RecordRow":
-        """Built on a worker thread: looks at the file."""
+    def of(cls, record: RecordOut, station: str = "", remote: bool = False) -> "RecordRow":
+        """Built on a worker thread: looks at the file (its own station's only)."""
+        if remote:
+            return cls(record, record.status != RecordStatus.deleted and bool(record.location),
+                       record.size_bytes or 0, station, remote)
         try:
             size = os.stat(record.location).st_size if record.location else -1
         except OSError:
             size = -1
-        return cls(record, size >= 0, max(size, 0))
+        return cls(record, size >= 0, max(size, 0), station)
 
     @property
     def md5_state(self) -> str:
@@ -65,7 +71,7 @@ class RecordRow:
         if record.status == RecordStatus.recording:
             return "recording"
         if record.hash_md5 and self.present and (record.size_bytes in (None, self.file_size)):
-            return "verified"
+            return "verified"  # another station's file: as its owner closed it
         return "missing"
 
     def md5_tip(self) -> str:
@@ -184,8 +190,11 @@ class Thumbnails(QObject):
     def __init__(self, tasks: TaskRunner, limit: int = 1500, parent: QObject | None = None):
         super().__init__(parent)
         self.tasks, self.limit = tasks, limit
+        # Where a record's file is read (on a worker thread): its location here; the browser
+        # gives another station's records their owner's URL (ui.remote_records).
+        self.locate: Callable[[RecordOut], MediaTarget] = lambda record: record.location
         self._cache: OrderedDict[str, QPixmap] = OrderedDict()
-        self._queue: deque[tuple[str, str]] = deque()
+        self._queue: deque[RecordOut] = deque()
         self._queued: set[str] = set()
         self._failed: dict[str, float] = {}  # record id -> when its file gave no picture
         self._busy = False
@@ -204,18 +213,18 @@ class Thumbnails(QObject):
                                    or time.monotonic() - failed < 1):
             return None  # a finished file without a picture is not decoded again and again
         self._queued.add(record.id)
-        self._queue.append((record.id, record.location))
+        self._queue.append(record)
         self._next()
         return None
 
     def _next(self) -> None:
         if self._busy or not self._queue:
             return
-        record_id, location = self._queue.popleft()
+        record = self._queue.popleft()
         self._busy = True
-        box = (THUMB.width(), THUMB.height())
-        self.tasks.run(lambda: first_keyframe(location, box),
-                       lambda rgb, _error: self._done(record_id, rgb))
+        box, locate = (THUMB.width(), THUMB.height()), self.locate
+        self.tasks.run(lambda: first_keyframe(locate(record), box),
+                       lambda rgb, _error: self._done(record.id, rgb))
 
     def _done(self, record_id: str, rgb) -> None:
         self._busy = False
@@ -253,11 +262,13 @@ class RecordsModel(QAbstractTableModel):
     def tick(self) -> None:
         """Once a second: the growing duration and size of records still recording."""
         for i, row in enumerate(self.rows):
-            if row.record.status == RecordStatus.recording:
-                fresh = RecordRow.of(row.record)
+            if row.record.status != RecordStatus.recording:
+                continue
+            if not row.remote:  # another station's file: only its duration grows here
+                fresh = RecordRow.of(row.record, row.station)
                 row.present, row.file_size = fresh.present, fresh.file_size
-                self.dataChanged.emit(self.index(i, COL_DURATION), self.index(i, COL_SIZE))
                 self.thumbnails.get(row.record)  # its first fragment may be written by now
+            self.dataChanged.emit(self.index(i, COL_DURATION), self.index(i, COL_SIZE))
 
     def _thumbnail_ready(self, record_id: str) -> None:
         i = self.row_of(record_id)
@@ -310,6 +321,8 @@ class RecordsModel(QAbstractTableModel):
             return record.tag_name or "—"
         if col == COL_SOURCE:
             return record.source.name if record.source else "—"
+        if col == COL_STATION:
+            return row.station or "—"
         if col == COL_BEGIN:
             return local_time(record.begin_utc or record.created_utc)
         if col == COL_DURATION:
@@ -317,7 +330,7 @@ class RecordsModel(QAbstractTableModel):
             return clock(seconds) if seconds is not None else "—"
         if col == COL_SIZE:
             if record.status == RecordStatus.recording:
-                return human_size(row.file_size)
+                return "—" if row.remote else human_size(row.file_size)
             return human_size(record.size_bytes if record.size_bytes is not None else
                               (row.file_size if row.present else None))
         if col == COL_STATUS:

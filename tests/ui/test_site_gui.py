@@ -1,0 +1,229 @@
+"""The GUI on a site of two stations (issue #15 item 4), offscreen: the window runs on an
+in-process station ("north"), a second station ("south") is a real process on the same
+PostgreSQL catalog with the same token. The sources tree shows a row per station (online
+state, free disk), a tile of south's camera is fed from south's MJPEG and says why when south
+goes away, Start/Stop on a group mixing both stations records on both owners, and the
+Recordings tab lists south's records with their station and plays and copies them through
+south's API."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
+
+from api.server import ApiServer
+from app.schemas import GroupIn, RecordStatus, SourceIn
+from app.services.remote_feed import RemoteSlot
+from app.station import build_station, start_station, stop_station
+from tests.conftest import TESTSRC, make_settings, wait_until
+from tests.support.station_process import StationProcess
+from ui.application import ensure_application
+from ui.bridge import EventBridge
+from ui.groups_panel import KIND, SOURCE, STATION
+from ui.main_window import MainWindow
+from ui.recordings_model import COL_STATION
+
+TOKEN = "site-gui-token"
+FREE = re.compile(r"· [\d.]+ (B|KB|MB|GB|TB) free")
+
+
+class Site:
+    """north in this process (the GUI's station), south as a process, one catalog."""
+
+    def __init__(self, tmp_path, database_url: str):
+        self.tmp_path, self.database_url = tmp_path, database_url
+        self.north = build_station(make_settings(tmp_path, database_url=database_url,
+                                                 token=TOKEN, station_name="north"))
+        start_station(self.north)
+        # The stations of a site share the credentials key (sources' addresses are stored
+        # encrypted in the shared catalog): south's config folder gets north's.
+        key = Path(os.environ["RS_CONFIG_FILE"]).parent / "credentials.key"
+        shutil.copy(key, tmp_path / "credentials.key")
+        self.api = ApiServer(self.north, "127.0.0.1", 0).start()
+        self.north.site.announce(self.api.url.rstrip("/"))
+        self.south = self.start_south()
+        self.south_id = next(s["id"] for s in self.call("GET", "/api/v1/station") if s["this"])
+
+    def start_south(self) -> StationProcess:
+        return StationProcess(self.tmp_path, name="south", env={
+            "RS_DATABASE_URL": self.database_url, "RS_TOKEN": TOKEN, "RS_STATION_NAME": "south"})
+
+    def call(self, method: str, path: str, body=None):
+        status, data, _ = self.south.call(method, path, body, token=TOKEN, timeout=30)
+        assert status == 200, (method, path, status, data)
+        return data
+
+    def stop(self) -> None:
+        if self.south.proc.poll() is None:
+            self.south.stop()
+        self.api.stop()
+        stop_station(self.north)
+
+
+@pytest.fixture
+def site(tmp_path, postgres_server):
+    current = Site(tmp_path, postgres_server.new_database())
+    yield current
+    current.stop()
+
+
+@pytest.fixture
+def sources(site):
+    """cam-n (north's) and cam-s (south's), both in the group `mixed`; north knows the owner."""
+    north = site.north
+    cam_n = north.sources.create(SourceIn(name="cam-n", uri_rtsp=TESTSRC)).id
+    cam_s = site.call("POST", "/api/v1/source", {"name": "cam-s", "uri_rtsp": TESTSRC})["id"]
+    group = north.groups.create(GroupIn(name="mixed"))
+    north.groups.add_source(group.id, cam_n)
+    north.groups.add_source(group.id, cam_s)
+    wait_until(lambda: north.site.owner(cam_s) == site.south_id, timeout=10,
+               message="north's heartbeat reads south's source")
+    wait_until(lambda: all(north.sources.get(i).status == "online" for i in (cam_n, cam_s)),
+               timeout=20, message="both sources online as north sees them")
+    return cam_n, cam_s
+
+
+@pytest.fixture
+def window(qtbot, site, sources):
+    ensure_application()
+    bridge = EventBridge(site.north.bus)
+    win = MainWindow(site.north, bridge, site.api.url)
+    win.setProperty("quiet_errors", True)
+    win.setProperty("close_choice", "stop")
+    qtbot.addWidget(win)
+    win.resize(1300, 800)
+    win.show()
+    qtbot.waitUntil(lambda: len(win.wall.tiles) == 2, timeout=5000)
+    yield win
+    bridge.close()
+
+
+def station_rows(win) -> dict[str, object]:
+    """The tree's station rows by their label's first word (the station's name)."""
+    return {item.text(0).split()[0]: item for item in win.groups._items()
+            if item.data(0, KIND) == STATION}
+
+
+def children(item) -> list[str]:
+    return [item.child(i).text(0) for i in range(item.childCount())
+            if item.child(i).data(0, KIND) == SOURCE]
+
+
+def test_station_rows_a_remote_tile_and_its_owner_going_away(qtbot, site, sources, window):
+    cam_n, cam_s = sources
+    qtbot.waitUntil(lambda: set(station_rows(window)) == {"north", "south"}, timeout=5000)
+    rows = station_rows(window)
+    north_row, south_row = rows["north"], rows["south"]
+    assert "(this station)" in north_row.text(0) and FREE.search(north_row.text(0))
+    assert FREE.search(south_row.text(0)) and "offline" not in south_row.text(0)
+    assert south_row.toolTip(0).startswith("online") and "disk: " in south_row.toolTip(0)
+    assert children(north_row) == ["cam-n"] and children(south_row) == ["cam-s"]
+    # picking a station limits the wall to its sources
+    window.groups.tree.setCurrentItem(south_row)
+    assert window.wall.shown_ids() == [cam_s]
+    window.groups.tree.setCurrentItem(window.groups.tree.topLevelItem(0))
+    assert sorted(window.wall.shown_ids()) == sorted([cam_n, cam_s])
+
+    # south's camera on north's wall: pictures from south's MJPEG, at a reduced rate
+    tile = window.wall.tiles[cam_s]
+    assert isinstance(tile.slot, RemoteSlot)
+    qtbot.waitUntil(lambda: tile.image is not None and tile.frame_seq >= 3, timeout=20000)
+    qtbot.waitUntil(lambda: tile.stats.fps > 0, timeout=5000)
+    assert tile.status == "online" and tile.stats.fps < 10  # the camera sends 25
+    assert tile.image.width() == 320 and tile.image.height() == 240
+    assert not isinstance(window.wall.tiles[cam_n].slot, RemoteSlot)
+
+    # south stops (SIGTERM): its tile and its row say so, not after 15 s but at once
+    site.south.stop()
+    qtbot.waitUntil(lambda: tile.status == "offline", timeout=10000)
+    assert tile.error == "station 'south' was stopped"
+    qtbot.waitUntil(lambda: "offline" in station_rows(window)["south"].text(0), timeout=8000)
+    assert station_rows(window)["south"].toolTip(0).startswith(
+        "offline: station 'south' was stopped")
+    assert "offline" not in station_rows(window)["north"].text(0)
+
+    # south comes back (same config: the same station): the feed reconnects by itself
+    site.south = site.start_south()
+    seen = tile.frame_seq
+    qtbot.waitUntil(lambda: tile.status == "online" and tile.frame_seq > seen + 2, timeout=30000)
+    qtbot.waitUntil(lambda: "offline" not in station_rows(window)["south"].text(0), timeout=8000)
+
+
+def test_mixed_group_start_stop_and_the_other_stations_records(qtbot, site, sources, window,
+                                                               tmp_path):
+    north, tags = site.north, window.tags
+    tags.group_box.setCurrentText("mixed")
+    tags.tag_edit.setText("site-shift")
+    tags.tag_edit.setModified(True)
+    qtbot.mouseClick(tags.start_group_button, Qt.MouseButton.LeftButton)
+
+    def records():
+        return north.recordings.list("site-shift")
+
+    qtbot.waitUntil(lambda: len(records()) == 2, timeout=15000)
+    assert {r.station for r in records()} == {north.station_id, site.south_id}
+    assert all(r.status == RecordStatus.recording for r in records())
+    qtbot.wait(2500)
+    qtbot.waitUntil(lambda: tags.running.topLevelItemCount() == 1, timeout=5000)
+    tags.running.setCurrentItem(tags.running.topLevelItem(0))
+    qtbot.mouseClick(tags.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: all(r.status == RecordStatus.finished and r.hash_md5
+                                for r in records()), timeout=15000)
+    remote = next(r for r in records() if r.station == site.south_id)
+    local = next(r for r in records() if r.station == north.station_id)
+
+    # the Recordings tab: both stations' records, with their station
+    browser = window.recordings
+
+    def listed(record) -> str | None:
+        row = browser.model.row_of(record.id)
+        return browser.model.rows[row].record.status.value if row >= 0 else None
+
+    # south's record stopped on south raises no event here: the list is read again by itself
+    qtbot.waitUntil(lambda: listed(remote) == listed(local) == "finished", timeout=12000)
+    assert not browser.table.isColumnHidden(COL_STATION)
+
+    def station_text(record_id: str) -> str:
+        return browser.model.data(browser.model.index(browser.model.row_of(record_id),
+                                                      COL_STATION))
+
+    assert station_text(remote.id) == "south" and station_text(local.id) == "north"
+    assert browser.model.rows[browser.model.row_of(remote.id)].md5_state == "verified"
+
+    # playing south's record: read from south's API, the first frame decoded
+    window.tabs.setCurrentWidget(browser)
+    assert browser.select(remote.id)
+    player = browser.player
+    qtbot.waitUntil(lambda: player.remote is not None and player.frames_shown >= 1, timeout=15000)
+    assert player.remote.url == f"{site.south.url}/api/v1/record/{remote.id}/video"
+    assert player.view.image is not None and player.view.image.width() == 320
+    assert "on south" in player.view.caption
+    assert not browser.act_folder.isEnabled() and not browser.act_delete.isEnabled()
+    browser.play_selected()
+    qtbot.waitUntil(lambda: player.frames_shown >= 10, timeout=10000)
+    # south's thumbnail comes the same way
+    qtbot.waitUntil(lambda: browser.thumbnails.get(remote) is not None, timeout=10000)
+
+    # a copy of south's file, streamed from south: the bytes south hashed
+    copy = tmp_path / "copy.mp4"
+    browser.ask_save_path = lambda _suggested: str(copy)
+    browser.save_copy_selected()
+    qtbot.waitUntil(lambda: copy.exists(), timeout=15000)
+    assert hashlib.md5(copy.read_bytes()).hexdigest() == remote.hash_md5
+    assert "Saved copy.mp4" in browser.message.text()
+
+    # a local record plays from this disk, as ever
+    assert browser.select(local.id)
+    qtbot.waitUntil(lambda: player.path is not None and player.frames_shown >= 1, timeout=10000)
+    assert player.remote is None
+    assert browser.act_folder.isEnabled()
+
+    # the token is in no widget
+    assert not [label.text() for label in window.findChildren(QLabel) if TOKEN in label.text()]

@@ -1,0 +1,59 @@
+"""Where the recordings browser reads a record's file: on this station's disk, or, for a record
+another station of the site holds, from that owner's API (`/api/v1/record/{id}/video`, the
+shared token in the request headers, never in the URL, a widget or a log line).
+
+Plain Python, no Qt: `target` asks the catalog whether the owner is online (`peers.base_url`),
+so it runs on the task runner, never on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import shutil
+import urllib.request
+from pathlib import Path
+
+from app.schemas import RecordOut
+from ui.media import MediaTarget, RemoteFile
+
+DOWNLOAD_CHUNK = 1 << 20
+DOWNLOAD_TIMEOUT_S = 30.0
+
+
+class RecordFiles:
+    """`station`: the station (or its audited view) the GUI runs on."""
+
+    def __init__(self, station):
+        self.station = station
+
+    def is_remote(self, record: RecordOut) -> bool:
+        return not self.station.site.is_local(record.station)
+
+    def station_name(self, record: RecordOut) -> str:
+        """The name of the station whose disk holds the file (from memory)."""
+        if not self.is_remote(record):
+            return self.station.name
+        return self.station.site.name_of(record.station)
+
+    def target(self, record: RecordOut) -> MediaTarget:
+        """What to open: the local path, or the owner's URL with the token's headers
+        (`app.errors.Unavailable` while the owner is away)."""
+        if not self.is_remote(record):
+            return record.location or ""
+        peers = self.station.peers
+        return RemoteFile(f"{peers.base_url(record.station)}/api/v1/record/{record.id}/video",
+                          peers.headers())
+
+    def save_copy(self, record: RecordOut, destination: Path) -> int:
+        """Copy the record's file to `destination` (streamed: a chunk at a time, never whole
+        in memory), from this disk or from its owner; the number of bytes written."""
+        target = self.target(record)
+        partial = destination.with_name(destination.name + ".part")
+        if isinstance(target, RemoteFile):
+            request = urllib.request.Request(target.url, headers=target.headers)
+            with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response, \
+                    open(partial, "wb") as out:
+                shutil.copyfileobj(response, out, DOWNLOAD_CHUNK)
+        else:
+            shutil.copyfile(target, partial)
+        partial.replace(destination)
+        return destination.stat().st_size
