@@ -96,16 +96,17 @@ def run_command(station: "Station", command: MqttCommand) -> dict:
 
 
 def switch_group(station: "Station", group_id: int, on: bool) -> None:
-    """Home Assistant's switch of a group: ON starts every source of the group under a new
-    tag (`<group>-<local time>`), OFF stops the group's running records on this station
-    (only them: the tag may hold sources of other groups)."""
+    """Home Assistant's switch of a group on this station's device: ON starts the group's
+    sources this station owns under a new tag (`<group>-<local time>`), OFF stops the group's
+    running records on this station (only them: the tag may hold sources of other groups).
+    In a site each station's device switches its own part of the group."""
     group = station.groups.get(group_id)
     members = {s.id for s in group.sources}
     running = [r for r in station.recordings.own_running()
                if r.source is not None and r.source.id in members]
     if on and not running:  # a switch already on stays as it is (Home Assistant repeats)
         tag = f"{group.name}-{datetime.now():%Y%m%d-%H%M%S}"
-        station.recordings.start(tag, group.name, origin=ORIGIN)
+        station.recordings.start(tag, group.name, origin=ORIGIN, forwarded=True)
     elif not on:
         for record in running:
             station.recordings.stop_record(record.id, origin=ORIGIN)

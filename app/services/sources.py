@@ -39,6 +39,7 @@ from app.schemas import (
 )
 from app.services.common import get_source, source_out
 from app.services.metrics_sources import SourceStats, source_stats
+from app.services.remote_feed import RemoteFeeds
 from app.services.stations import StationRegistry
 from app.uri_policy import PICTURE_SCHEMES, SOURCE_SCHEMES, check_uri, media_path
 from recorder.frames import FrameSlot
@@ -100,6 +101,8 @@ class SourceService:
         self._fingerprints: dict[int, tuple] = {}  # what `reconcile` saw of each source
         self._reading: set[int] = set()  # sources this service started readers for
         self._readers_lock = threading.RLock()  # reconcile (heartbeat) vs. changes (API, GUI)
+        self._remote: RemoteFeeds | None = None  # other stations' sources someone here watches
+        self._remote_lock = threading.Lock()  # never held over a catalog read: tiles ask
 
     # --- the live settings this service obeys --------------------------------------------
     def media_dirs(self) -> list[Path]:
@@ -119,7 +122,11 @@ class SourceService:
 
     def live_stats(self, source_id: int) -> LiveStats:
         """Status, last error, next retry time and measured fps, from memory (no catalog
-        read), cheap enough for a tile to ask every second."""
+        read), cheap enough for a tile to ask every second. Another station's source: its
+        owner's word (heartbeat, or offline and why) and the rate its pictures arrive here."""
+        remote = self._remote_feeds(source_id)
+        if remote is not None:
+            return remote.live_stats(source_id)
         return self.recorder.live_stats(source_id)
 
     def stats(self) -> list[SourceStats]:
@@ -242,7 +249,12 @@ class SourceService:
 
     # --- pictures ------------------------------------------------------------------
     def frames(self, source_id: int) -> FrameSlot:
+        """The source's latest-frame slot: its reader's here, or for another station's source
+        one fed from the owner's MJPEG while somebody watches (app.services.remote_feed)."""
         self.get(source_id)
+        remote = self._remote_feeds(source_id)
+        if remote is not None:
+            return remote.slot(source_id)
         try:
             return self.recorder.frames(source_id)
         except UnknownSource:
@@ -393,10 +405,23 @@ class SourceService:
             return None
         if station is None or self.site.is_local(station):
             return self.site.station_id
-        reason = self.site.offline_reason(station)
+        reason = self.site.offline_reason(station, fresh=True)
         if reason is not None:
             raise Conflict(f"cannot give the source to that station: {reason}", field="station")
         return station
+
+    def _remote_feeds(self, source_id: int) -> RemoteFeeds | None:
+        """The feeds of other stations' sources when `source_id` is one, else None."""
+        if self.site is None or self.site.is_local(self.site.owner(source_id)):
+            return None
+        with self._remote_lock:
+            if self._remote is None:
+                self._remote = RemoteFeeds(self.site, self._token)
+            return self._remote
+
+    def _token(self) -> str | None:
+        """The API token the stations of the site share (how a feed asks another station)."""
+        return getattr(self.settings(), "token", None) if self.settings is not None else None
 
     def _check_owner_online(self, row: Source) -> None:
         """A station that is away keeps its sources as they are: nobody changes them under it."""
