@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -139,6 +140,21 @@ def test_station_rows_a_remote_tile_and_its_owner_going_away(qtbot, site, source
     assert tile.status == "online" and tile.stats.fps < 10  # the camera sends 25
     assert tile.image.width() == 320 and tile.image.height() == 240
     assert not isinstance(window.wall.tiles[cam_n].slot, RemoteSlot)
+
+    # nobody watches (north's station picked: south's tile hidden): the feed lets go of the
+    # owner's stream; shown again, it asks again
+    def feeding() -> bool:
+        return any(t.name == f"remote-feed-{cam_s}" for t in threading.enumerate())
+
+    assert feeding()
+    window.groups.tree.setCurrentItem(station_rows(window)["north"])
+    assert window.wall.shown_ids() == [cam_n]
+    qtbot.waitUntil(lambda: not feeding(), timeout=5000)
+    seen = tile.slot.latest().seq
+    qtbot.wait(1500)
+    assert tile.slot.latest().seq == seen
+    window.groups.tree.setCurrentItem(window.groups.tree.topLevelItem(0))
+    qtbot.waitUntil(lambda: feeding() and tile.frame_seq > seen, timeout=10000)
 
     # south stops (SIGTERM): its tile and its row say so, not after 15 s but at once
     site.south.stop()
