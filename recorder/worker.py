@@ -250,8 +250,9 @@ class SourceWorker(threading.Thread):
     def recording_state(self, record_id: str) -> dict:
         with self._lock:
             record_id = self._rollovers.live_id(record_id)
-            return {"paused": record_id in self._paused or record_id in self._resuming,
-                    "muted": record_id in self._muted}
+            # Resumed and waiting for its keyframe counts as recording: it was asked to go on,
+            # and writes from the next keyframe (`_resuming`) without being asked again.
+            return {"paused": record_id in self._paused, "muted": record_id in self._muted}
 
     def _require(self, record_id: str) -> None:
         if record_id not in self._recordings:

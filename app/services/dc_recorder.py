@@ -6,10 +6,9 @@ the recorder (paused or not), so a recording started by the native API, the GUI 
 dialect on that source shows as `recording` here too, and `stop` here stops it. `record`
 starts the source under a tag of its own, `dc-<source>-<yyyymmdd-hhmmss>` (UTC).
 
-One thing the recorder's view lags behind: a resumed record writes again only from the next
-keyframe (up to a GOP later) and reads as paused until then. A client that was just told
-"resumed" must see `recording` (a second resume is then illegal, a pause legal), so the
-records resumed since their last pause are remembered here, from the bus, whoever resumed.
+A resumed record writes again only from the next keyframe (up to a GOP later), but the
+recorder reports it recording at once: a client that was just told "resumed" sees
+`recording` (a second resume is then illegal, a pause legal), whoever resumed.
 
 Mute is a track state of the recorder, not of a recording (as in MediaStreamRecording): it
 can be set while inactive and applies to the recorder's next recording; while recording it
@@ -30,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from app.errors import Conflict, InvalidInput, NotFound
-from app.events import Event, EventBus, PhotoTaken, RecordingPaused, RecordingStopped
+from app.events import EventBus, PhotoTaken
 from app.schemas import RecordOut, RecordStatus, SourceModel, SourceOut
 from app.services.common import safe_name
 from app.services.recordings import RecordingService
@@ -106,20 +105,6 @@ class MediaRecorderService:
         self._lock = threading.RLock()
         self._preview_fps: dict[int, float] = {}
         self._muted: dict[int, bool] = {}  # by source: the track state for the next recording
-        self._resumed: set[str] = set()  # records resumed, perhaps still waiting for a keyframe
-        # `_resumed` has a lock of its own, never held while calling out: events come from any
-        # thread, some while the recording service's lock is held, which `_lock` may wait for.
-        self._resumed_lock = threading.Lock()
-        bus.subscribe(self._heard)
-
-    def _heard(self, event: Event) -> None:
-        """Keep `_resumed`: a resume adds the record, a pause or the stop takes it out."""
-        if isinstance(event, RecordingPaused):
-            with self._resumed_lock:
-                (self._resumed.discard if event.paused else self._resumed.add)(event.record_id)
-        elif isinstance(event, RecordingStopped):
-            with self._resumed_lock:
-                self._resumed.discard(event.record_id)
 
     # --- which recorder ----------------------------------------------------------------
     def source_of(self, target: str | int | None) -> SourceOut:
@@ -148,7 +133,8 @@ class MediaRecorderService:
             self.recordings.find(source_id=source.id, status=RecordStatus.recording),
             key=lambda r: (r.begin_utc or r.created_utc, r.id)))
         states = {r.id: self.recordings.control_state(r.id) for r in running}
-        paused = {record_id for record_id, s in states.items() if self._paused(record_id, s)}
+        # A resumed record waiting for its keyframe is not paused: the recorder says so too.
+        paused = {record_id for record_id, s in states.items() if s["paused"]}
         if not running:
             state = INACTIVE
         elif len(paused) == len(running):
@@ -163,15 +149,6 @@ class MediaRecorderService:
         return RecorderInfo(source, state, muted, running, width, height,
                             self._preview_fps.get(source.id, DEFAULT_PREVIEW_FPS),
                             frozenset(paused))
-
-    def _paused(self, record_id: str, state: dict) -> bool:
-        """Paused as a client sees it: the recorder says paused, and no resume came since
-        (a resumed record waits for a keyframe; it is recording again for the client)."""
-        with self._resumed_lock:
-            if not state["paused"]:
-                self._resumed.discard(record_id)  # writing again: nothing to remember
-                return False
-            return record_id not in self._resumed
 
     def _frame_size(self, source_id: int) -> tuple[int, int]:
         """The size of the pictures the station decodes (display size: at most 1280 wide),
