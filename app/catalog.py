@@ -131,7 +131,15 @@ class Catalog:
         self.cipher = credentials.load_cipher(self.key_dir, fallback)
         credentials.bind(self.engine, self.cipher)
         migrate(self.engine)
-        protect_legacy_rows(self.engine, self.cipher)
+        try:
+            protect_legacy_rows(self.engine, self.cipher)
+        except credentials.CredentialKeyError as exc:
+            if not self.is_server:
+                raise
+            raise credentials.CredentialKeyError(  # the likely cause on a shared catalog
+                f"{exc}. Stations sharing a catalog share one credentials key: copy "
+                f"{credentials.KEY_FILE} from a station of the site into "
+                f"{self.key_dir} (mode 0600) and start again") from None
         if self.path is not None:
             secure_files(self.path)
         log.info("catalog ready at %s", self.engine.url.render_as_string(hide_password=True))

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 from app import __version__
+from app.credentials import CredentialKeyError
 from app.settings import Settings, ensure_station_id, load_settings
 from app.station import Station, build_station, start_station, stop_station
 
@@ -96,7 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level)
     headless = settings.headless or not display_available()
 
-    station = build_station(settings)
+    try:
+        station = build_station(settings)
+    except CredentialKeyError as exc:  # a wrong or missing key: say what to do, no traceback
+        print(f"recording-station: {exc}", file=sys.stderr)
+        return 2
     api = None
     try:
         start_station(station)

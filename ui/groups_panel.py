@@ -77,6 +77,7 @@ class GroupsPanel(QWidget):
     start_group = Signal(str)           # group name
     edit_source = Signal(int)
     delete_source = Signal(int)
+    site_read = Signal()  # the station rows were read again, on a site of several
 
     def __init__(self, station: Station, tasks: TaskRunner, report: Report,
                  parent: QWidget | None = None):
@@ -177,6 +178,8 @@ class GroupsPanel(QWidget):
             self.reload()
             return
         fresh = {s.id: s for s in stations}
+        if len(fresh) > 1:
+            self.site_read.emit()
         for item in self._items():
             if item.data(0, KIND) == STATION and item.data(0, ID) in fresh:
                 self.stations[item.data(0, ID)] = fresh[item.data(0, ID)]

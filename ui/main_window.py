@@ -74,6 +74,9 @@ class MainWindow(QMainWindow):
         self.groups.start_group.connect(self._start_group_from_panel)
         self.groups.edit_source.connect(self.edit_source)
         self.groups.delete_source.connect(self.delete_source)
+        # Other stations' starts and stops raise no event here: their REC marks follow the
+        # catalog, read with the station rows (every 3 s, on a site only).
+        self.groups.site_read.connect(self._read_recording_marks)
         bridge.source_status_changed.connect(self._on_source_status_changed)
         bridge.catalog_changed.connect(lambda *_: self.reload())
         bridge.recording_started.connect(self._on_recording_started)
@@ -148,13 +151,26 @@ class MainWindow(QMainWindow):
         sources, groups, running = result
         self.wall.set_sources(sources)
         self.tags.set_groups(groups)
-        for tile in self.wall.tiles.values():
-            tile.recording_tags.clear()
-            tile.recording_since = None
+        self._mark_recording(running)
+
+    def _read_recording_marks(self) -> None:
+        recordings = self.station.recordings
+        self.tasks.run(lambda: recordings.list(status=RecordStatus.recording),
+                       lambda running, error: error is None and self._mark_recording(running))
+
+    def _mark_recording(self, running) -> None:
+        """Each tile's REC marks from the records running now, on whatever station: only what
+        changed is set, so a mark that stays keeps its elapsed time."""
+        wanted: dict[int, set[str]] = {}
         for record in running:
-            tile = self.wall.tiles.get(record.source.id if record.source else -1)
-            if tile is not None:
-                tile.set_recording(record.tag_name or "", True)
+            if record.source is not None:
+                wanted.setdefault(record.source.id, set()).add(record.tag_name or "")
+        for source_id, tile in self.wall.tiles.items():
+            tags = wanted.get(source_id, set())
+            for tag in tile.recording_tags - tags:
+                tile.set_recording(tag, False)
+            for tag in tags - tile.recording_tags:
+                tile.set_recording(tag, True)
         self.tags.refresh()
 
     # --- actions ---------------------------------------------------------------------

@@ -47,7 +47,7 @@ class Bench:
     def site(self, names: list[str]) -> list[StationProcess]:
         self.url = self.server.new_database()
         env = {"RS_DATABASE_URL": self.url, "RS_TOKEN": TOKEN}
-        folder = Path(tempfile.mkdtemp(dir=self.tmp))
+        folder = self.folder = Path(tempfile.mkdtemp(dir=self.tmp))  # their config folder
         return [StationProcess(folder, name=n, env={**env, "RS_STATION_NAME": n}) for n in names]
 
     @staticmethod
@@ -97,12 +97,12 @@ def fmt(values: list[float]) -> str:
     return f"median {statistics.median(values):7.1f} ms  p90 {p90:7.1f} ms"
 
 
-def heartbeat_cost(url: str, beats: int = 200) -> float:
+def heartbeat_cost(url: str, key_dir: Path, beats: int = 200) -> float:
     """ms per beat of a registry on the site's database (this process, the server local)."""
     from app.catalog import Catalog
     from app.services.stations import StationRegistry
 
-    catalog = Catalog(url).open()
+    catalog = Catalog(url, key_dir=key_dir).open()  # the site's credentials key
     registry = StationRegistry(catalog, station_id="bench-heartbeat", name="bench", url=None,
                                version="bench", local_status=lambda _sid: ("online", None),
                                storage_dir=Path(tempfile.gettempdir()), floor_bytes=lambda: 0)
@@ -143,7 +143,7 @@ def main() -> int:
             st.stop()
 
         # the heartbeat of a fourth station, on the site's database (its sources are listed)
-        per_beat = heartbeat_cost(bench.url)
+        per_beat = heartbeat_cost(bench.url, bench.folder)
 
         # the proxy: a 720p record on north, fetched from north and through west
         big = bench.call(trio[0], "POST", "/api/v1/source", {"name": "big", "uri_rtsp": LARGE})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
 import threading
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from app.credentials import KEY_FILE
 from tests.conftest import TESTSRC
 from tests.support.station_process import StationProcess
 
@@ -27,9 +29,18 @@ class Site:
         self.tmp_path, self.env = tmp_path, {"RS_DATABASE_URL": database_url, "RS_TOKEN": TOKEN}
         self.stations: dict[str, StationProcess] = {}
 
-    def start(self, name: str) -> StationProcess:
-        station = StationProcess(self.tmp_path, name=name,
-                                 env={**self.env, "RS_STATION_NAME": name})
+    def start(self, name: str, *, share_key: bool = True) -> StationProcess:
+        """A station with a config folder of its own, as on its own machine; given the site's
+        credentials key (copied from the first station, as the operator does) unless not."""
+        config = self.tmp_path / f"{name}-config" / "config.toml"
+        config.parent.mkdir(exist_ok=True, mode=0o700)
+        key = config.parent / KEY_FILE
+        if share_key and self.stations and not key.exists():
+            first = next(iter(self.stations.values()))
+            shutil.copy2(Path(first.config_dir) / KEY_FILE, key)
+        station = StationProcess(self.tmp_path, name=name, env={
+            **self.env, "RS_STATION_NAME": name, "RS_CONFIG_FILE": str(config)})
+        station.config_dir = str(config.parent)
         self.stations[name] = station
         return station
 
@@ -176,3 +187,14 @@ def test_a_station_killed_shows_offline_and_recovers_its_records(site: Site):
     status, data, _ = north.request("GET", f"/api/v1/record/{south_record['id']}/video",
                                     headers={"Authorization": f"Bearer {TOKEN}"})
     assert status == 200 and hashlib.md5(data).hexdigest() == recovered["hash_md5"]
+
+
+def test_a_station_without_the_sites_credentials_key_says_what_to_do(site: Site):
+    north = site.start("north")
+    call(north, "POST", "/api/v1/source",
+         {"name": "door", "uri_rtsp": "rtsp://admin:door-secret@127.0.0.1:1/stream"})
+    with pytest.raises(RuntimeError) as refused:  # its own new key cannot read the catalog
+        site.start("stray", share_key=False)
+    said = str(refused.value)
+    assert "share one credentials key" in said and KEY_FILE in said
+    assert "Traceback" not in said and "door-secret" not in said

@@ -46,8 +46,8 @@ class StationProcess:
         self.log_path = tmp_path / f"{name}.log"
         self.ssl_context = ssl_context
         self._log = open(self.log_path, "wb")
-        full_env = dict(os.environ, RS_CONFIG_FILE=str(tmp_path / f"{name}-config.toml"),
-                        PYTHONUNBUFFERED="1", **(env or {}))
+        full_env = {**os.environ, "RS_CONFIG_FILE": str(tmp_path / f"{name}-config.toml"),
+                    "PYTHONUNBUFFERED": "1", **(env or {})}
         self.proc = subprocess.Popen(
             [*(prefix or []), sys.executable, "-m", "app", "--headless", "--no-demo",
              "--port", "0", "--host", host, "--data-dir", str(self.data_dir), *(args or [])],
