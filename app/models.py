@@ -139,6 +139,8 @@ class SyncJob(SQLModel, table=True):
     error: str | None = None
     started_utc: datetime | None = None
     finished_utc: datetime | None = None
+    # The station that copies the files (they are on its disk), runs and resumes the job.
+    station_id: str | None = Field(default=None, index=True, max_length=64)
 
 
 class SyncItem(SQLModel, table=True):

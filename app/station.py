@@ -97,7 +97,7 @@ class Station:
         self.sources.site = self.site
         self.peers = Peers(self.site, token=lambda: self.settings.token)
         self.recordings.peers = self.peers
-        self.recordings.station_id = self.station_id
+        self.recordings.station_id = self.sync.station_id = self.station_id
         self.recordings.status_of = self.groups.status_of = self.site.status
 
 

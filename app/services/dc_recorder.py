@@ -116,14 +116,20 @@ class MediaRecorderService:
                 return self.sources.get(source_id)
             except NotFound:
                 raise InvalidInput("target is invalid.", field="target") from None
-        listed = self.sources.list()
+        listed = self._own_sources()
         video = [s for s in listed if s.model == SourceModel.source] or listed
         if not video:
             raise InvalidInput("target is invalid.: the station has no video source", field="target")
         return video[0]
 
     def recorders(self) -> list[RecorderInfo]:
-        return [self._info(source) for source in self.sources.list()]
+        return [self._info(source) for source in self._own_sources()]
+
+    def _own_sources(self) -> list[SourceOut]:
+        """The sources this station records: a Device Connect service is one device, and on a
+        site the other stations' cameras are the other stations' own recorders."""
+        site = self.sources.site
+        return [s for s in self.sources.list() if site is None or site.is_local(s.station)]
 
     def recorder(self, target: str | int | None) -> RecorderInfo:
         return self._info(self.source_of(target))

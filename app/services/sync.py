@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from sqlalchemy import or_, true
 from sqlmodel import select
 
 from app.catalog import Catalog
@@ -147,6 +148,9 @@ class SyncService:
         self._live_lock = threading.Lock()
         self._live: dict[str, InFlight] = {}  # job id -> its file in flight
         self._target: Target | None = None
+        # On a site (app.services.stations): this station's id. A station copies the files on
+        # its own disk, so its jobs are its own: created, run and resumed here only.
+        self.station_id: str | None = None
 
     # --- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -155,7 +159,8 @@ class SyncService:
             return
         self._stop.clear()
         with self.catalog.session() as s:
-            ids = s.exec(select(SyncJob.id).where(SyncJob.status.in_(UNFINISHED))
+            ids = s.exec(select(SyncJob.id).where(SyncJob.status.in_(UNFINISHED),
+                                                  self._own(SyncJob.station_id))
                          .order_by(SyncJob.created_utc)).all()
         queued = set()
         while not self._queue.empty():  # jobs created before start() are already queued
@@ -192,17 +197,20 @@ class SyncService:
             if tag is None:
                 raise NotFound("tag", repr(tag_name), field="tag_name")
             finished = select(Record).where(Record.tag_id == tag.id,
-                                            Record.status == RecordStatus.finished)
+                                            Record.status == RecordStatus.finished,
+                                            self._own(Record.station_id))
             records = [r for r in s.exec(finished.order_by(Record.created_utc, Record.id)).all()
                        if r.location and r.hash_md5]
             if not records:
-                raise InvalidInput(f"tag {tag_name!r} has no finished records to sync",
+                raise InvalidInput(f"tag {tag_name!r} has no finished records to sync"
+                                   + (" on this station" if self.station_id else ""),
                                    field="tag_name")
             job = s.exec(select(SyncJob).where(SyncJob.tag_id == tag.id,
                                                SyncJob.location == where.shown,
-                                               SyncJob.status.in_(UNFINISHED))).first()
+                                               SyncJob.status.in_(UNFINISHED),
+                                               self._own(SyncJob.station_id))).first()
             if job is None:
-                job = SyncJob(tag_id=tag.id, location=where.shown)
+                job = SyncJob(tag_id=tag.id, location=where.shown, station_id=self.station_id)
                 s.add(job)
                 s.flush()
             have = set(s.exec(select(SyncItem.record_id).where(SyncItem.job_id == job.id)).all())
@@ -230,13 +238,18 @@ class SyncService:
             jobs = s.exec(select(SyncJob).order_by(SyncJob.created_utc)).all()
             return [self._out(s, job) for job in jobs]
 
+    def _own(self, column):
+        """This station's rows (and those from before stations had ids)."""
+        return true() if self.station_id is None else or_(column.is_(None),
+                                                           column == self.station_id)
+
     def busy_record_ids(self) -> set[str]:
         """The records an unfinished job still has to copy (queued, or the file in flight):
         retention must not delete them under the sync (app.services.storage)."""
         with self.catalog.session() as s:
             ids = set(s.exec(select(SyncItem.record_id)
                              .join(SyncJob, SyncJob.id == SyncItem.job_id)
-                             .where(SyncJob.status.in_(UNFINISHED),
+                             .where(SyncJob.status.in_(UNFINISHED), self._own(SyncJob.station_id),
                                     SyncItem.status.in_(UNSENT))).all())
         with self._live_lock:
             live = {flight.item_id for flight in self._live.values()}

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from app.errors import Conflict, Unavailable
-from app.models import Source, Station, utcnow
+from app.errors import Conflict, InvalidInput, Unavailable
+from app.models import Source, Station, SyncJob, utcnow
 from app.schemas import SourceIn
 from app.station import build_station, start_station, stop_station
 from tests.conftest import TESTSRC, make_settings
@@ -127,3 +127,23 @@ def test_rows_from_before_are_adopted_by_the_first_station(tmp_path: Path, share
         assert legacy.station == first.station_id and first.recorder.has_source(legacy.id)
     finally:
         stop_station(first)
+
+
+def test_each_station_syncs_and_offers_only_what_is_on_its_disk(pair, tmp_path: Path):
+    north, south = pair
+    cam = north.sources.create(SourceIn(name="cam-n", uri_rtsp=TESTSRC))
+    south.sources.create(SourceIn(name="cam-s", uri_rtsp=TESTSRC))
+    wait_online(north, cam.id)
+    north.recordings.start_sources("day", [cam.id])
+    import time
+    time.sleep(1.5)
+    north.recordings.stop("day")
+    with pytest.raises(InvalidInput, match="on this station"):  # the file is on north's disk
+        south.sync.create("day", str(south.settings.sync_dirs[0]))
+    job_id = north.sync.create("day", str(north.settings.sync_dirs[0]))
+    with north.catalog.session() as s:
+        assert s.get(SyncJob, job_id).station_id == north.station_id  # north runs and resumes it
+    assert not south.sync.busy_record_ids()  # south neither runs nor guards north's job
+    # a Device Connect service is one station's recorders: its own cameras only
+    assert [r.source.name for r in north.media_recorders.recorders()] == ["cam-n"]
+    assert [r.source.name for r in south.media_recorders.recorders()] == ["cam-s"]

@@ -1,5 +1,5 @@
 """Several stations on one catalog (#15): the `station` registry, and which station owns
-each source (reads and records it) and holds each record's file.
+each source (reads and records it), holds each record's file and runs each sync job.
 
 Rows from before have no owner (NULL): the first station to start on the catalog adopts them
 (`StationRegistry.register`), which is what a single station expects.
@@ -37,9 +37,15 @@ def upgrade() -> None:
     with op.batch_alter_table("record") as batch:
         batch.add_column(sa.Column("station_id", sa.String(length=64), nullable=True))
         batch.create_index("ix_record_station_id", ["station_id"])
+    with op.batch_alter_table("sync_job") as batch:
+        batch.add_column(sa.Column("station_id", sa.String(length=64), nullable=True))
+        batch.create_index("ix_sync_job_station_id", ["station_id"])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("sync_job") as batch:
+        batch.drop_index("ix_sync_job_station_id")
+        batch.drop_column("station_id")
     with op.batch_alter_table("record") as batch:
         batch.drop_index("ix_record_station_id")
         batch.drop_column("station_id")
