@@ -10,7 +10,8 @@ from api.huawei import live as huawei_live
 from api.huawei import rtc as huawei_rtc
 from api.keys import STATION
 from api.native import (
-    audit, docs, groups, metrics, openapi, records, selftest, sources, stations, storage, sync)
+    audit, bookmarks, discovery, docs, export, groups, metrics, openapi, records, selftest, sources,
+    stations, storage, sync, timeline)
 from api.native.auth import NATIVE_POLICY
 from api.request_metrics import request_metrics_middleware
 from api.security import FAILURES, POLICY, FailureLimiter, guard_middleware
@@ -45,7 +46,8 @@ def create_app(station: Station) -> web.Application:
     app.on_response_prepare.append(request_id_on_prepare)
     app.router.add_get("/", index)
     proxy.setup(app)  # one HTTP client for what other stations of the site serve
-    for dialect in (sources, groups, records, selftest, sync, audit, storage, stations, metrics):
+    for dialect in (sources, groups, records, selftest, sync, audit, storage, stations, metrics,
+                    discovery, bookmarks, timeline, export):
         dialect.setup(app)
     huawei_live.setup(app)  # /v1/{project_id}/record/control
     huawei_rtc.setup(app)  # /v2/apps/{app_id}/individual-stream-jobs

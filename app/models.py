@@ -37,6 +37,9 @@ class Source(SQLModel, table=True):
     # Credentials live in these two: encrypted at rest (app.credentials), masked when shown.
     uri_rtsp: str | None = Field(default=None, sa_column=Column(EncryptedText))
     uri_http_picture: dict[str, Any] | None = Field(default=None, sa_column=Column(EncryptedJSON))
+    # A second, smaller stream of the same camera for the wall's tiles (#16); may carry
+    # credentials like uri_rtsp. Recording always uses uri_rtsp.
+    uri_preview: str | None = Field(default=None, sa_column=Column(EncryptedText))
     description: str | None = Field(default=None)
     ffmpeg_cmd: str | None = Field(default=None)
     enabled: bool = Field(default=True, nullable=False)
@@ -123,6 +126,22 @@ class Station(SQLModel, table=True):
     source_status: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     # {"total_bytes", "free_bytes", "floor_bytes"} of its recordings' filesystem
     disk: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+class Bookmark(SQLModel, table=True):
+    """A moment an operator marked on a source (a key on a tile or in the player, or the
+    API): listed, searched, shown on the timeline, exported as a range around it, and it
+    keeps retention off the records it falls in while it exists."""
+
+    __tablename__ = "bookmark"
+    id: int | None = Field(default=None, primary_key=True)
+    created_utc: datetime = Field(default_factory=utcnow, nullable=False)
+    source_id: int | None = Field(default=None, foreign_key="source.id", index=True,
+                                  ondelete="SET NULL")
+    source_name: str = Field(max_length=255)  # as it was, so a bookmark outlives its source
+    time_utc: datetime = Field(index=True, nullable=False)
+    title: str = Field(max_length=255)
+    note: str | None = None
 
 
 class SyncJob(SQLModel, table=True):

@@ -74,13 +74,17 @@ class SourceIn(BaseModel):
     description: str | None = Field(default=None, max_length=4096)
     uri_rtsp: str | None = Field(default=None, max_length=2048)
     uri_http_picture: HttpPicture | None = None
+    uri_preview: str | None = Field(default=None, max_length=2048, description=(
+        "optional: a second, smaller stream of the same camera; the wall's tiles show it, a "
+        "focused tile and every recording use `uri_rtsp`. Empty string removes it."))
     ffmpeg_cmd: str | None = Field(default=None, max_length=4096)
     enabled: bool | None = None
     station: str | None = Field(default=None, max_length=64, description=(
         "the id of the station that reads and records it (`GET /api/v1/station`); default: "
         "the station that creates it. Changing it moves the source (not while it records)."))
 
-    @field_validator("name", "uri_rtsp", "ffmpeg_cmd", "description", "station", mode="before")
+    @field_validator("name", "uri_rtsp", "uri_preview", "ffmpeg_cmd", "description", "station",
+                     mode="before")
     @classmethod
     def _strip(cls, value: Any) -> Any:
         return value.strip() if isinstance(value, str) else value
@@ -94,6 +98,7 @@ class SourceOut(BaseModel):
     name: str
     uri_rtsp: str | None
     uri_http_picture: HttpPicture | None
+    uri_preview: str | None = None
     description: str | None
     ffmpeg_cmd: str | None
     enabled: bool = True
@@ -133,6 +138,33 @@ class RecordListItem(RecordOut):
     """`GET /api/v1/record` item: the seed shows `source` as a one-element list."""
 
     source: list[SourceOut]  # type: ignore[assignment]
+
+
+class BookmarkIn(BaseModel):
+    """`POST /api/v1/bookmark` (and `PUT /api/v1/bookmark/{id}`: the fields sent change)."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [
+        {"source_id": 1, "time_utc": "2026-11-26T10:15:04.075Z", "title": "van at the gate",
+         "note": "white, no plates"}]})
+    source_id: int | None = None
+    time_utc: datetime | None = None
+    title: str | None = Field(default=None, min_length=1, max_length=255)
+    note: str | None = Field(default=None, max_length=4096)
+
+    @field_validator("title", "note", mode="before")
+    @classmethod
+    def _strip(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+
+class BookmarkOut(BaseModel):
+    id: int
+    created_utc: str
+    source_id: int | None
+    source_name: str
+    time_utc: str
+    title: str
+    note: str | None = None
 
 
 class GroupOut(BaseModel):

@@ -37,6 +37,7 @@ def source_out(row: Source | dict, status: tuple[str, str | None]) -> SourceOut:
         status=status[0], error=redact(status[1]),
         model=data.get("model") or "Source", name=data["name"],
         uri_rtsp=mask_uri(data.get("uri_rtsp")), uri_http_picture=picture,
+        uri_preview=mask_uri(data.get("uri_preview")),
         description=data.get("description"), ffmpeg_cmd=data.get("ffmpeg_cmd"),
         enabled=data.get("enabled", True), station=data.get("station_id"),
     )
@@ -48,6 +49,7 @@ def source_snapshot(row: Source) -> dict:
     data = row.model_dump(mode="json")
     data["created_utc"] = iso_utc(row.created_utc)
     data["uri_rtsp"] = mask_uri(data.get("uri_rtsp"))
+    data["uri_preview"] = mask_uri(data.get("uri_preview"))
     data["uri_http_picture"] = mask_picture(data.get("uri_http_picture"))
     return data
 

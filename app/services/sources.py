@@ -325,6 +325,12 @@ class SourceService:
         fields: dict = {}
         if "uri_rtsp" in sent:
             fields["uri_rtsp"] = unmask_uri(data.uri_rtsp, stored.uri_rtsp if stored else None)
+        if "uri_preview" in sent:  # "" or null: no preview stream
+            preview = unmask_uri(data.uri_preview or None, stored.uri_preview if stored else None)
+            if preview:
+                check_uri(preview, field="uri_preview", schemes=SOURCE_SCHEMES,
+                          media_dirs=self.media_dirs())
+            fields["uri_preview"] = preview
         if "uri_http_picture" in sent:
             picture = data.uri_http_picture.model_dump(mode="json") if data.uri_http_picture else None
             fields["uri_http_picture"] = unmask_picture(picture, stored.uri_http_picture if stored else None)
