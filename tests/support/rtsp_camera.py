@@ -6,11 +6,15 @@ typelibs, which the project's virtualenv does not have)::
 
     /usr/bin/python3 tests/support/rtsp_camera.py --port 8554 \
         [--width 1920 --height 1080 --fps 25 --gop-seconds 2 \
-         --bitrate-kbps 4000] [--path /cam [--path /cam2]] \
+         --bitrate-kbps 4000] [--path /cam [--path /sub:640x360]] \
         [--audio none|aac|pcma] [--codec h264|h265] \
         [--auth USER:PASS [--auth-method basic|digest]] \
         [--watch-stdin] [--verbose]
     /usr/bin/python3 tests/support/rtsp_camera.py --port 0 --clip clip.mp4
+
+A mount point may have a size of its own, ``--path NAME:WxH`` (a camera's
+sub-stream: the same picture, smaller, its bitrate scaled by the area); the
+others use ``--width``/``--height``.
 
 ``--clip`` serves an already encoded H.264 MP4 instead of encoding live (see
 ``clip_launch_line``): many cameras at 1080p cost next to nothing.
@@ -76,7 +80,8 @@ def parse_args(argv=None):
     p.add_argument("--gop-seconds", type=float, default=2.0)
     p.add_argument("--bitrate-kbps", type=int, default=4000)
     p.add_argument("--path", action="append", dest="paths",
-                   help="mount point, may be repeated (default /cam)")
+                   help="mount point, may be repeated (default /cam); "
+                        "NAME:WxH gives it a size of its own (a sub-stream)")
     p.add_argument("--pattern", default="smpte",
                    help="videotestsrc pattern (e.g. smpte, ball, snow)")
     p.add_argument("--bframes", type=int, default=0,
@@ -104,7 +109,20 @@ def parse_args(argv=None):
         if not sep or not user:
             p.error("--auth wants USER:PASS")
         args.auth = (user, password)
-    args.paths = ["/" + x.strip("/") for x in (args.paths or ["/cam"])]
+    args.sizes = {}  # mount point -> (width, height) when not the main size
+    paths = []
+    for spec in args.paths or ["/cam"]:
+        name, sep, size = spec.partition(":")
+        path = "/" + name.strip("/")
+        if sep:
+            width, x, height = size.partition("x")
+            if not (x and width.isdigit() and height.isdigit()):
+                p.error(f"--path {spec!r}: the size must be WxH, e.g. /sub:640x360")
+            if args.clip:
+                p.error("--clip serves the clip's own size (no NAME:WxH)")
+            args.sizes[path] = (int(width), int(height))
+        paths.append(path)
+    args.paths = paths
     return args
 
 
@@ -123,10 +141,15 @@ def clip_launch_line(clip):
             "h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )")
 
 
-def launch_line(args):
-    """The gst-launch description of one client's media."""
+def launch_line(args, size=None):
+    """The gst-launch description of one client's media; `size` (width,
+    height) for a sub-stream, whose bitrate shrinks with its area."""
     if args.clip:
         return clip_launch_line(args.clip)
+    width, height = size or (args.width, args.height)
+    bitrate = args.bitrate_kbps
+    if size:
+        bitrate = max(100, round(bitrate * width * height / (args.width * args.height)))
     gop = max(1, round(args.fps * args.gop_seconds))
     # The encoder and parser keep the names "enc" and "parse" whatever the
     # codec: KeyframeOnPlay finds them by those names.
@@ -138,11 +161,11 @@ def launch_line(args):
             else "tune=zerolatency speed-preset=ultrafast")
     video = (
         f"videotestsrc is-live=true pattern={args.pattern} "
-        f"! video/x-raw,width={args.width},height={args.height},"
+        f"! video/x-raw,width={width},height={height},"
         f"framerate={args.fps}/1 "
         "! clockoverlay time-format=\"%H:%M:%S\" "
         f"! {encoder} name=enc {tune} "
-        f"key-int-max={gop} bitrate={args.bitrate_kbps} "
+        f"key-int-max={gop} bitrate={bitrate} "
         # without a profile the payloader's peer settles on one without B-frames
         f"{'! video/x-h264,profile=high ' if args.bframes and args.codec == 'h264' else ''}"
         f"! {args.codec}parse name=parse config-interval=-1 "
@@ -252,9 +275,9 @@ def main(argv=None):
         server.set_auth(make_auth(*args.auth, args.auth_method))
         log("auth:", args.auth_method, "user", args.auth[0])
     mounts = server.get_mount_points()
-    launch = launch_line(args)
-    log("launch:", launch)
     for path in args.paths:
+        launch = launch_line(args, args.sizes.get(path))
+        log("launch", path + ":", launch)
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(launch)
         factory.set_shared(False)
