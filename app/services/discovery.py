@@ -1,0 +1,452 @@
+"""Find ONVIF cameras on the local network and read what they stream, so an operator adds a
+camera by picking it instead of typing its RTSP address.
+
+Two steps, both plain SOAP over the standard library (why not `wsdiscovery` and
+`onvif-zeep-async`: docs, "Find cameras"):
+
+- `probe`: a WS-Discovery Probe for `NetworkVideoTransmitter`s, sent over UDP to the
+  WS-Discovery multicast group (or to `probe_to`, a unicast target for tests and routed
+  networks); every ProbeMatch heard within the wait (3 s at most) becomes a `FoundCamera`
+  (name and model from its ONVIF scopes, the addresses of its device service).
+- `read_profiles`: with a login, the device's information and its media profiles over ONVIF
+  (`GetDeviceInformation`, `GetCapabilities`, `GetProfiles`, `GetStreamUri`,
+  `GetSnapshotUri`), and the source they suggest: the highest-resolution profile as the
+  main stream (`uri_rtsp`), the lowest as the preview stream (`uri_preview`), the login put
+  into both URIs as a saved source expects.
+
+A camera is a stranger on the network, so everything it says is hostile input: answers are
+size-capped and parsed by expat (no external entities, entity expansion bounded), every URI
+it offers passes `app.uri_policy.check_uri` or is dropped, and the station connects only to
+addresses of the local network (`check_address`: loopback, private, link-local, never the
+cloud metadata address), reached by the IP checked (no second DNS answer), without
+following redirects. The media service's address the camera names is used for its path
+only, on the address already checked. The password goes only into the digest exchange and
+the URIs handed back; answers of the API mask it (`app.schemas.mask_uri`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import ipaddress
+import os
+import re
+import socket
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+from pydantic import BaseModel, Field
+
+from app.errors import InvalidInput, StationError
+from app.uri_policy import check_uri
+
+WS_DISCOVERY = ("239.255.255.250", 3702)
+MAX_WAIT_S = 3.0
+MAX_ANSWER_BYTES = 1 << 20  # a SOAP answer or a probe match; a snapshot may be 8 MB
+MAX_SNAPSHOT_BYTES = 8 << 20
+HTTP_TIMEOUT_S = 5.0
+STREAM_SCHEMES = ("rtsp", "rtsps")
+# Cloud metadata services answer on link-local addresses: never a camera.
+METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254"))
+
+NS = {
+    "s": "http://www.w3.org/2003/05/soap-envelope",
+    "a": "http://schemas.xmlsoap.org/ws/2004/08/addressing",
+    "d": "http://schemas.xmlsoap.org/ws/2005/04/discovery",
+    "tds": "http://www.onvif.org/ver10/device/wsdl",
+    "trt": "http://www.onvif.org/ver10/media/wsdl",
+    "tt": "http://www.onvif.org/ver10/schema",
+}
+PROBE = """<?xml version="1.0" encoding="UTF-8"?>
+<s:Envelope xmlns:s="{s}" xmlns:a="{a}" xmlns:d="{d}" xmlns:dn="http://www.onvif.org/ver10/network/wsdl">
+<s:Header><a:MessageID>{message_id}</a:MessageID>
+<a:To s:mustUnderstand="true">urn:schemas-xmlsoap-org:ws:2005:04:discovery</a:To>
+<a:Action s:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2005/04/discovery/Probe</a:Action></s:Header>
+<s:Body><d:Probe><d:Types>dn:NetworkVideoTransmitter</d:Types></d:Probe></s:Body></s:Envelope>"""
+ENVELOPE = """<?xml version="1.0" encoding="UTF-8"?>
+<s:Envelope xmlns:s="{s}" xmlns:tds="{tds}" xmlns:trt="{trt}" xmlns:tt="{tt}">{header}<s:Body>{body}</s:Body></s:Envelope>"""
+USERNAME_TOKEN = """<s:Header><wsse:Security s:mustUnderstand="1" xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd" xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"><wsse:UsernameToken><wsse:Username>{user}</wsse:Username><wsse:Password Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest">{digest}</wsse:Password><wsse:Nonce EncodingType="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary">{nonce}</wsse:Nonce><wsu:Created>{created}</wsu:Created></wsse:UsernameToken></wsse:Security></s:Header>"""
+
+
+class FoundCamera(BaseModel):
+    """A camera that answered the probe."""
+    name: str = Field(description="The camera's name from its ONVIF scopes (`onvif://www.onvif.org/name/…`); empty when it gives none")
+    model: str = Field(description="Its hardware model from the scopes (`…/hardware/…`)")
+    address: str = Field(description="host[:port] of its ONVIF device service: what `/discovery/profiles` takes")
+    xaddrs: list[str] = Field(description="The device service URLs it announced (those the URI policy accepts)")
+    endpoint: str = Field(description="Its WS-Discovery endpoint reference (`urn:uuid:…`), stable across probes")
+
+
+class CameraProfile(BaseModel):
+    """One media profile of a camera."""
+    token: str
+    name: str
+    width: int | None = None
+    height: int | None = None
+    encoding: str | None = Field(None, description="H264, H265, JPEG ... as the camera names it")
+    stream_uri: str | None = Field(None, description="RTSP URI with the login in it (masked in API answers); null when the camera offers none the URI policy accepts")
+    snapshot_uri: str | None = Field(None, description="JPEG snapshot URL (http/https), without the login; null when none")
+
+
+class CameraProfiles(BaseModel):
+    """What a camera streams, and the source it suggests."""
+    address: str
+    manufacturer: str = ""
+    model: str = ""
+    name: str = Field(description="A name for the source: the camera's model and address")
+    profiles: list[CameraProfile]
+    uri_rtsp: str | None = Field(description="Suggested main stream: the highest-resolution profile (login in it, masked in API answers)")
+    uri_preview: str | None = Field(description="Suggested preview stream: the lowest-resolution profile; null when there is only one")
+    snapshot_uri: str | None = Field(description="The main profile's snapshot URL, for a picture before the first frame")
+
+
+class CameraError(StationError):
+    """The camera could not be reached or answered nonsense (the native API: 502)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, kind="camera_error")
+
+
+class CameraLoginRefused(InvalidInput):
+    """The camera refused the user and password (the native API: 422 on `password`)."""
+
+    def __init__(self, address: str):
+        super().__init__(f"the camera at {address} refused this user and password",
+                         field="password", kind="camera_login")
+
+
+class Discovery:
+    """Stateless but for where probes go: the service the GUI and the API share."""
+
+    def __init__(self, probe_to: tuple[str, int] = WS_DISCOVERY):
+        self.probe_to = probe_to
+
+    # --- WS-Discovery -----------------------------------------------------------------------
+    def probe(self, wait_s: float = 2.0) -> list[FoundCamera]:
+        """Every ONVIF camera answering a Probe within `wait_s` (at most 3 s), by name."""
+        wait_s = min(max(wait_s, 0.2), MAX_WAIT_S)
+        message_id = f"uuid:{uuid.uuid4()}"
+        datagram = PROBE.format(message_id=message_id, **NS).encode()
+        family = socket.AF_INET6 if ":" in self.probe_to[0] else socket.AF_INET
+        found: dict[str, FoundCamera] = {}
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            if family == socket.AF_INET:
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+            for _ in range(2):  # UDP may drop one; WS-Discovery repeats the Probe
+                sock.sendto(datagram, self.probe_to)
+            deadline = time.monotonic() + wait_s
+            while (left := deadline - time.monotonic()) > 0:
+                sock.settimeout(left)
+                try:
+                    answer, _ = sock.recvfrom(65535)
+                except (socket.timeout, ConnectionRefusedError):
+                    continue
+                for camera in parse_probe_matches(answer, message_id):
+                    found.setdefault(camera.endpoint, camera)
+        return sorted(found.values(), key=lambda c: (c.name.lower(), c.address))
+
+    # --- ONVIF media ------------------------------------------------------------------------
+    def read_profiles(self, address: str, user: str, password: str) -> CameraProfiles:
+        """Log in to the camera at `address` (host[:port] or its device service URL) and
+        read its profiles; `CameraLoginRefused` when the login is wrong, `CameraError` when
+        it cannot be reached or does not speak ONVIF, `InvalidInput` for an address the
+        station may not connect to."""
+        device = OnvifClient(address, user, password)
+        info = device.call(device.device_path, "<tds:GetDeviceInformation/>")
+        manufacturer = text_of(info, ".//tds:Manufacturer")
+        model = text_of(info, ".//tds:Model")
+        capabilities = device.call(device.device_path, "<tds:GetCapabilities><tds:Category>Media"
+                                                       "</tds:Category></tds:GetCapabilities>")
+        media_xaddr = text_of(capabilities, ".//tt:Media/tt:XAddr")
+        if not media_xaddr:
+            raise CameraError(f"the camera at {device.shown} offers no ONVIF media service")
+        media_path = urlsplit(media_xaddr).path or "/"
+        answer = device.call(media_path, "<trt:GetProfiles/>")
+        profiles = []
+        for element in answer.iterfind(".//trt:Profiles", NS):
+            token = element.get("token") or ""
+            if not token or len(profiles) >= 32:
+                continue
+            profiles.append(self._profile(device, media_path, element, token))
+        if not profiles:
+            raise CameraError(f"the camera at {device.shown} has no media profile")
+        return suggest(device.shown, manufacturer, model, profiles)
+
+    @staticmethod
+    def _profile(device: "OnvifClient", media_path: str, element: ET.Element, token: str) -> CameraProfile:
+        encoder = element.find("tt:VideoEncoderConfiguration", NS)
+        width = height = None
+        if encoder is not None:
+            width, height = int_of(encoder, "tt:Resolution/tt:Width"), int_of(encoder, "tt:Resolution/tt:Height")
+        token_xml = xml_text(token)
+        stream = device.call(media_path, (
+            "<trt:GetStreamUri><trt:StreamSetup><tt:Stream>RTP-Unicast</tt:Stream><tt:Transport>"
+            "<tt:Protocol>RTSP</tt:Protocol></tt:Transport></trt:StreamSetup>"
+            f"<trt:ProfileToken>{token_xml}</trt:ProfileToken></trt:GetStreamUri>"))
+        stream_uri = offered(text_of(stream, ".//trt:MediaUri/tt:Uri"), STREAM_SCHEMES)
+        try:
+            snapshot = device.call(media_path, f"<trt:GetSnapshotUri><trt:ProfileToken>{token_xml}"
+                                               "</trt:ProfileToken></trt:GetSnapshotUri>")
+            snapshot_uri = offered(text_of(snapshot, ".//trt:MediaUri/tt:Uri"), ("http", "https"))
+        except CameraError:  # optional in ONVIF: many encoders have no snapshot
+            snapshot_uri = None
+        return CameraProfile(
+            token=token, name=text_of(element, "tt:Name")[:200] or token,
+            width=width, height=height,
+            encoding=text_of(encoder, "tt:Encoding")[:20] or None if encoder is not None else None,
+            stream_uri=with_login(stream_uri, device.user, device.password) if stream_uri else None,
+            snapshot_uri=snapshot_uri)
+
+    def snapshot(self, uri: str, user: str, password: str) -> bytes:
+        """The JPEG at a snapshot URI a camera offered (same address rules as the camera)."""
+        check_uri(uri, field="snapshot_uri", schemes=("http", "https"))
+        parts = urlsplit(uri)
+        client = OnvifClient(parts.netloc.rpartition("@")[2], user, password, scheme=parts.scheme)
+        path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
+        status, _, body = client.request("GET", path, b"", {}, limit=MAX_SNAPSHOT_BYTES)
+        if status == 401:
+            raise CameraLoginRefused(client.shown)
+        if status != 200:
+            raise CameraError(f"the camera's snapshot answered HTTP {status}")
+        return body
+
+
+def suggest(address: str, manufacturer: str, model: str, profiles: list[CameraProfile]) -> CameraProfiles:
+    """Main stream: the largest picture; preview: the smallest, when it is another profile."""
+    streams = [p for p in profiles if p.stream_uri]
+    by_size = sorted(streams, key=lambda p: (p.width or 0) * (p.height or 0))
+    main = by_size[-1] if by_size else None
+    preview = by_size[0] if len(by_size) > 1 and by_size[0].stream_uri != main.stream_uri else None
+    return CameraProfiles(
+        address=address, manufacturer=manufacturer[:100], model=model[:100],
+        name=f"{model or manufacturer or 'Camera'} {address}"[:100],
+        profiles=profiles, uri_rtsp=main.stream_uri if main else None,
+        uri_preview=preview.stream_uri if preview else None,
+        snapshot_uri=(main.snapshot_uri if main else None) or next(
+            (p.snapshot_uri for p in profiles if p.snapshot_uri), None))
+
+
+# --- the SOAP client ------------------------------------------------------------------------
+class OnvifClient:
+    """SOAP 1.2 over HTTP to one checked address: HTTP digest when the camera asks for it,
+    a WS-Security UsernameToken when it answers NotAuthorized without asking."""
+
+    def __init__(self, address: str, user: str, password: str, *, scheme: str = "http"):
+        target = address.strip()
+        if "://" in target:
+            check_uri(target, field="address", schemes=("http", "https"))
+            parts = urlsplit(target)
+            scheme, target = parts.scheme.lower(), parts.netloc.rpartition("@")[2]
+            self.device_path = parts.path or "/onvif/device_service"
+        else:
+            self.device_path = "/onvif/device_service"
+        self.scheme = scheme
+        self.host, self.port = split_host_port(target, 443 if scheme == "https" else 80)
+        self.ip = check_address(self.host)
+        self.shown = self.host if self.port == (443 if scheme == "https" else 80) else join_host_port(self.host, self.port)
+        self.user, self.password = user, password
+        self.use_token = False
+
+    def call(self, path: str, body: str) -> ET.Element:
+        """The SOAP Body of the answer; raises CameraLoginRefused or CameraError."""
+        for attempt in range(2):
+            header = self._username_token() if self.use_token else ""
+            envelope = ENVELOPE.format(header=header, body=body, **NS).encode()
+            status, _, answer = self.request("POST", path, envelope, {
+                "Content-Type": "application/soap+xml; charset=utf-8"}, limit=MAX_ANSWER_BYTES)
+            root = parse_xml(answer) if answer else None
+            fault = root.find(".//s:Fault", NS) if root is not None else None
+            if status == 401 or (fault is not None and "NotAuthorized" in ET.tostring(fault, "unicode")):
+                if not self.use_token and self.user and status != 401:
+                    self.use_token = True  # WS-Security instead of HTTP digest
+                    continue
+                raise CameraLoginRefused(self.shown)
+            if fault is not None:
+                reason = " ".join(fault.itertext()).split()
+                raise CameraError(f"the camera at {self.shown} answered a SOAP fault: "
+                                  f"{' '.join(reason)[:200]}")
+            if status != 200 or root is None:
+                raise CameraError(f"the camera at {self.shown} answered HTTP {status} to ONVIF")
+            found = root.find("s:Body", NS)
+            if found is None:
+                raise CameraError(f"the camera at {self.shown} answered without a SOAP body")
+            return found
+        raise AssertionError("unreachable")
+
+    def request(self, method: str, path: str, body: bytes, headers: dict, *, limit: int) -> tuple[int, dict, bytes]:
+        """One HTTP request, answering a digest challenge once; never follows a redirect."""
+        status, reply, data = self._send(method, path, body, headers, limit)
+        challenge = reply.get("www-authenticate", "")
+        if status == 401 and self.user:
+            if challenge.lower().startswith("digest"):
+                auth = digest_header(challenge, method, path, self.user, self.password)
+            elif challenge.lower().startswith("basic") and self.scheme == "https":
+                auth = "Basic " + base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+            else:  # no Basic over plain HTTP: the password would cross the network readable
+                return status, reply, data
+            status, reply, data = self._send(method, path, body, {**headers, "Authorization": auth}, limit)
+        return status, reply, data
+
+    def _send(self, method: str, path: str, body: bytes, headers: dict, limit: int) -> tuple[int, dict, bytes]:
+        kind = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
+        connection = kind(str(self.ip), self.port, timeout=HTTP_TIMEOUT_S)
+        try:
+            connection.request(method, path, body=body or None,
+                               headers={"Host": join_host_port(self.host, self.port), **headers})
+            response = connection.getresponse()
+            data = response.read(limit + 1)
+            if len(data) > limit:
+                raise CameraError(f"the camera at {self.shown} answered more than {limit >> 20} MB")
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+        except (OSError, http.client.HTTPException) as exc:
+            raise CameraError(f"could not reach the camera at {self.shown}: "
+                              f"{getattr(exc, 'strerror', None) or type(exc).__name__}") from None
+        finally:
+            connection.close()
+
+    def _username_token(self) -> str:
+        nonce = os.urandom(16)
+        created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        digest = base64.b64encode(hashlib.sha1(nonce + created.encode() + self.password.encode()).digest())
+        return USERNAME_TOKEN.format(user=xml_text(self.user), digest=digest.decode(),
+                                     nonce=base64.b64encode(nonce).decode(), created=created)
+
+
+def digest_header(challenge: str, method: str, path: str, user: str, password: str) -> str:
+    """RFC 7616 digest (MD5 or SHA-256, qop=auth or none) answering `challenge`."""
+    params = {k.lower(): a or b for k, a, b in re.findall(r'(\w+)=(?:"([^"]*)"|([^,\s]*))', challenge)}
+    realm, nonce = params.get("realm", ""), params.get("nonce", "")
+    algorithm = params.get("algorithm", "MD5").upper()
+    hash_name = "sha256" if algorithm.startswith("SHA-256") else "md5"
+
+    def h(text: str) -> str:
+        return hashlib.new(hash_name, text.encode()).hexdigest()
+
+    ha1, ha2 = h(f"{user}:{realm}:{password}"), h(f"{method}:{path}")
+    fields = {"username": user, "realm": realm, "nonce": nonce, "uri": path,
+              "algorithm": algorithm}
+    if "auth" in [q.strip() for q in params.get("qop", "").split(",")]:
+        cnonce, nc = os.urandom(8).hex(), "00000001"
+        fields.update(qop="auth", nc=nc, cnonce=cnonce,
+                      response=h(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"))
+    else:
+        fields["response"] = h(f"{ha1}:{nonce}:{ha2}")
+    if "opaque" in params:
+        fields["opaque"] = params["opaque"]
+    unquoted = ("algorithm", "qop", "nc")
+    return "Digest " + ", ".join(f'{k}={v}' if k in unquoted else f'{k}="{v}"'
+                                 for k, v in fields.items())
+
+
+# --- what the station may connect to ----------------------------------------------------------
+def check_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The address to connect to for `host`, when every address it resolves to is on the
+    local network (loopback, private, link-local, unique local); else InvalidInput. The
+    station connects to the address checked here, so a second DNS answer cannot move it."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        raise InvalidInput(f"address: the name {host[:100]!r} does not resolve", field="address") from None
+    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    for ip in addresses:
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        local = ip.is_loopback or ip.is_private or ip.is_link_local
+        if not local or ip.is_multicast or ip.is_unspecified or ip in METADATA_ADDRESSES:
+            raise InvalidInput("address: the station looks for cameras on its local network "
+                               "only (loopback, private and link-local addresses)", field="address")
+    return addresses[0]
+
+
+def split_host_port(target: str, default_port: int) -> tuple[str, int]:
+    match = re.fullmatch(r"\[(?P<v6>[0-9A-Fa-f:.]+)\](?::(?P<p6>\d{1,5}))?|(?P<host>[A-Za-z0-9._-]+)(?::(?P<port>\d{1,5}))?", target)
+    if match is None:
+        raise InvalidInput("address: give host, host:port or the device service URL "
+                           "(http://host/onvif/device_service)", field="address")
+    host = match.group("v6") or match.group("host")
+    port = int(match.group("p6") or match.group("port") or default_port)
+    if not 1 <= port <= 65535:
+        raise InvalidInput("address: the port must be a number from 1 to 65535", field="address")
+    return host, port
+
+
+def join_host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+# --- reading what a camera says -------------------------------------------------------------
+def parse_xml(data: bytes) -> ET.Element | None:
+    """expat, which never fetches external entities and bounds entity expansion; a DOCTYPE
+    has no place in SOAP and is refused outright."""
+    if b"<!DOCTYPE" in data[:4096].upper() or b"<!ENTITY" in data.upper():
+        return None
+    try:
+        return ET.fromstring(data)
+    except ET.ParseError:
+        return None
+
+
+def parse_probe_matches(data: bytes, message_id: str) -> list[FoundCamera]:
+    """The cameras of one ProbeMatches answering our Probe (anything else: nothing)."""
+    root = parse_xml(data[:MAX_ANSWER_BYTES])
+    if root is None or text_of(root, "s:Header/a:RelatesTo") != message_id:
+        return []
+    cameras = []
+    for match in root.iterfind(".//d:ProbeMatch", NS):
+        xaddrs = [x for x in text_of(match, "d:XAddrs").split()[:8] if offered(x, ("http", "https"))]
+        endpoint = text_of(match, "a:EndpointReference/a:Address")[:200]
+        if not xaddrs or not endpoint:
+            continue
+        scopes = text_of(match, "d:Scopes").split()
+        cameras.append(FoundCamera(
+            name=scope(scopes, "name"), model=scope(scopes, "hardware"),
+            address=urlsplit(xaddrs[0]).netloc.rpartition("@")[2], xaddrs=xaddrs, endpoint=endpoint))
+    return cameras
+
+
+def scope(scopes: list[str], key: str) -> str:
+    prefix = f"onvif://www.onvif.org/{key}/"
+    for item in scopes:
+        if item.lower().startswith(prefix):
+            value = unquote(item[len(prefix):]).replace("_", " ")
+            return re.sub(r"[\x00-\x1f\x7f]", "", value)[:100]
+    return ""
+
+
+def offered(uri: str, schemes: tuple[str, ...]) -> str | None:
+    """`uri` when the URI policy accepts it for these schemes, else None (dropped)."""
+    if not uri:
+        return None
+    try:
+        return check_uri(uri, field="uri", schemes=schemes)
+    except InvalidInput:
+        return None
+
+
+def with_login(uri: str, user: str, password: str) -> str:
+    """`rtsp://user:pass@host/...`, as a saved source holds it (the camera's own login in
+    the URI, if any, replaced)."""
+    if not user:
+        return uri
+    parts = urlsplit(uri)
+    host = parts.netloc.rpartition("@")[2]
+    login = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
+    return urlunsplit(parts._replace(netloc=f"{login}@{host}"))
+
+
+def text_of(element: ET.Element | None, path: str) -> str:
+    found = element.find(path, NS) if element is not None else None
+    return (found.text or "").strip() if found is not None else ""
+
+
+def int_of(element: ET.Element, path: str) -> int | None:
+    text = text_of(element, path)
+    return int(text) if text.isdigit() and len(text) < 6 else None
+
+
+def xml_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
