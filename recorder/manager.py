@@ -67,11 +67,14 @@ class RecorderManager:
     # --- sources -------------------------------------------------------------------
     def ensure_source(self, spec: SourceSpec) -> None:
         """Start reading `spec`, or restart when its URI changed (recordings must be
-        stopped by the caller first: a restart would cut their files)."""
+        stopped by the caller first: a restart would cut their files). A changed preview
+        stream alone is swapped without a restart."""
         with self._lock:
             current = self._workers.get(spec.id)
             if (current is not None and current.is_alive()
                     and (current.spec.uri, current.spec.picture) == (spec.uri, spec.picture)):
+                if current.spec.uri_preview != spec.uri_preview:
+                    current.set_preview(spec)  # the main reader and its recordings go on
                 return
             if current is not None:
                 self.remove_source(spec.id)
@@ -159,8 +162,13 @@ class RecorderManager:
         source = worker.input if worker is not None else None
         return source.reader if source is not None else None
 
-    def frames(self, source_id: int) -> FrameSlot:
-        return self._worker(source_id).slot
+    def frames(self, source_id: int, preview: bool = False) -> FrameSlot:
+        """The main stream's slot, or with `preview` the preview stream's when the source has
+        one (else the main's: a caller never needs to know which sources have one)."""
+        worker = self._worker(source_id)
+        if preview and worker.preview is not None:
+            return worker.preview.slot
+        return worker.slot
 
     def snapshot(self, source_id: int) -> np.ndarray | None:
         return self._worker(source_id).snapshot()

@@ -3,7 +3,9 @@ every recording of this source, offer video packets to the decoder. Reconnects w
 exponential backoff and jitter while idle, but at least every `RECORDING_RETRY_S` while a
 recording is attached (a recording loses footage every second it waits); `retry_now` ends any
 wait at once. Rolls a long recording over to a new file at a keyframe (`recorder.rollover`).
-Reports its status through a callback.
+Reports its status through a callback. A source with a preview stream (`uri_preview`) gets
+a second reader for it (`recorder.preview`), only for pictures; this one records as ever and
+decodes only when somebody watches its own slot (a focused tile).
 
 Locking: `_lock` guards the list of recordings and the GOP. The reader holds it only while
 copying one packet into the recordings, never while waiting on the network, so starting and
@@ -30,6 +32,7 @@ from recorder.inputs import InputError, PacketInput, RefusedInput, open_input, p
 from recorder.mp4file import Mp4Recording, RecordingResult
 from recorder.picture import PictureInput, PictureSpec
 from recorder.preroll import Preroll
+from recorder.preview import PreviewReader
 from recorder.redact import redact, secrets_of
 from recorder.rollover import RolloverCallback, Rollovers
 from recorder.timeline import TICKS, Splice
@@ -51,6 +54,7 @@ class SourceSpec:
     name: str
     uri: str
     picture: PictureSpec | None = None  # set for an HTTP snapshot camera
+    uri_preview: str | None = None  # a smaller stream of the camera, for tiles only
     # The core's policy, asked before every connection attempt (its settings may have changed
     # since, a symlink may point elsewhere now): the URI to open, or `RefusedInput`.
     vet: Callable[[str], str] | None = field(default=None, compare=False, repr=False)
@@ -61,6 +65,10 @@ class SourceSpec:
             picture = self.picture if uri == self.picture.uri else replace(self.picture, uri=uri)
             return PictureInput(picture)
         return open_input(uri)
+
+
+def _preview_reader(spec: SourceSpec) -> PreviewReader | None:
+    return PreviewReader(spec.id, spec.uri_preview, spec.vet, Backoff()) if spec.uri_preview else None
 
 
 @dataclass
@@ -105,6 +113,7 @@ class SourceWorker(threading.Thread):
         self.spec = spec
         self.slot = FrameSlot()
         self.decoder = Decoder(str(spec.id), self.slot)
+        self.preview = _preview_reader(spec)
         self._on_status = on_status
         self._on_failure = on_failure
         self.preroll = Preroll(preroll_s, preroll_bytes)
@@ -157,6 +166,8 @@ class SourceWorker(threading.Thread):
     def stop(self, timeout: float = 3.0) -> None:
         self.request_stop()
         self.decoder.stop()
+        if self.preview is not None:
+            self.preview.stop(timeout)
         self.join(timeout)
 
     def retry_now(self) -> None:
@@ -164,6 +175,17 @@ class SourceWorker(threading.Thread):
         recording starts); later failures back off from the start again."""
         self._backoff.reset()
         self._wakeup.set()
+
+    def set_preview(self, spec: SourceSpec) -> None:
+        """Take `spec`'s preview stream (added, changed or removed) without touching the main
+        reader: its recordings and pre-roll go on. Its slot is a new one (viewers ask again)."""
+        preview = _preview_reader(spec)
+        with self._lock:
+            old, self.preview, self.spec = self.preview, preview, spec
+            if preview is not None and self.is_alive() and not self._stopping.is_set():
+                preview.start()
+        if old is not None:
+            old.stop()
 
     def _new_recording(self, record_id: str, path: Path, profile: EncodeProfile) -> Recording:
         if profile.copies_video:
@@ -329,7 +351,7 @@ class SourceWorker(threading.Thread):
     def _set_status(self, status: str, error: str | None = None) -> None:
         picture = self.spec.picture
         error = redact(error, secrets_of(self.spec.uri, picture and picture.password,
-                                         picture and picture.uri))
+                                         picture and picture.uri, self.spec.uri_preview))
         if status != "online":
             self.fps, self.bitrate_bps = 0.0, 0.0
             self._fps_window = (time.monotonic(), 0, self.bytes_read)
@@ -339,6 +361,9 @@ class SourceWorker(threading.Thread):
 
     def run(self) -> None:
         self.decoder.start()
+        with self._lock:
+            if self.preview is not None:
+                self.preview.start()
         backoff = self._backoff
         try:
             while not self._stopping.is_set():
@@ -368,6 +393,10 @@ class SourceWorker(threading.Thread):
                 self.retry_at = None
         finally:
             self.decoder.stop()
+            with self._lock:
+                preview = self.preview
+            if preview is not None:
+                preview.stop()
             with self._lock:
                 forwards, self._forwards = list(self._forwards.values()), {}
             for forward in forwards:

@@ -231,7 +231,8 @@ class SourceService:
     def _reconcile(self, publish: bool) -> None:
         with self.catalog.session() as s:
             rows = s.exec(select(Source).order_by(Source.id)).all()
-        seen = {row.id: (row.name, row.model, row.uri_rtsp, repr(row.uri_http_picture),
+        seen = {row.id: (row.name, row.model, row.uri_rtsp, row.uri_preview,
+                         repr(row.uri_http_picture),
                          row.enabled, row.station_id, row.description) for row in rows}
         mine = [row for row in rows if self._is_mine(row)]
         for row in mine:
@@ -248,15 +249,17 @@ class SourceService:
                     self.bus.publish(CatalogChanged("source", source_id, action))
 
     # --- pictures ------------------------------------------------------------------
-    def frames(self, source_id: int) -> FrameSlot:
+    def frames(self, source_id: int, preview: bool = False) -> FrameSlot:
         """The source's latest-frame slot: its reader's here, or for another station's source
-        one fed from the owner's MJPEG while somebody watches (app.services.remote_feed)."""
+        one fed from the owner's MJPEG while somebody watches (app.services.remote_feed).
+        With `preview`, its preview stream's slot when it has one (a grid tile), else the
+        main stream's: the same object as without, so a caller can tell."""
         self.get(source_id)
         remote = self._remote_feeds(source_id)
         if remote is not None:
             return remote.slot(source_id)
         try:
-            return self.recorder.frames(source_id)
+            return self.recorder.frames(source_id, preview)
         except UnknownSource:
             raise Conflict(f"source {source_id} is not being read", field="source_id") from None
 
@@ -453,7 +456,8 @@ class SourceService:
         self._reading.add(row.id)
         if row.enabled and row.model == SourceModel.source.value and row.uri_rtsp:
             self.recorder.ensure_source(SourceSpec(row.id, row.name, row.uri_rtsp,
-                                                   vet=self._vet(self._check_source_uri)))
+                                                   vet=self._vet(self._check_source_uri),
+                                                   uri_preview=row.uri_preview or None))
         elif row.enabled and row.model == SourceModel.picture.value and row.uri_http_picture:
             picture = HttpPicture.model_validate(row.uri_http_picture).model_dump(mode="json")
             spec = PictureSpec(**picture)
