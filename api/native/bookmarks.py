@@ -1,9 +1,80 @@
-"""Issue #16: to be built (see the module's brief)."""
+"""`/api/v1/bookmark`: moments an operator marked on a source (issue #16 item 5). Only
+translates HTTP to `BookmarkService` (app.services.bookmarks)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.keys import STATION
+from api.native.params import add_route, ok, path_int, read_model, read_query, unprocessable
+from api.routing import call
+from app.schemas import BookmarkIn, BookmarkOut
+
+REQUIRED = ("source_id", "time_utc", "title")
+
+
+class BookmarkQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    source_id: int | None = Field(None, ge=1, le=2**63 - 1, description="of this source only")
+    begin: datetime | None = Field(None, description="at or after this moment (ISO 8601; "
+                                   "without an offset: UTC)")
+    end: datetime | None = Field(None, description="before this moment (ISO 8601)")
+    q: str | None = Field(None, min_length=1, max_length=255,
+                          description="text in the title or the note (case-insensitive)")
+
+
+async def create_bookmark(request: web.Request) -> web.Response:
+    data = await read_model(request, BookmarkIn)
+    missing = [name for name in REQUIRED if getattr(data, name) is None]
+    if missing:
+        raise unprocessable([{"loc": ["body", name], "msg": "Field required", "type": "missing"}
+                             for name in missing])
+    return ok(await call(request.app[STATION].bookmarks.create, data))
+
+
+async def list_bookmarks(request: web.Request) -> web.Response:
+    query = read_query(request, BookmarkQuery)
+    return ok(await call(request.app[STATION].bookmarks.search, source_id=query.source_id,
+                         begin=query.begin, end=query.end, text=query.q))
+
+
+async def get_bookmark(request: web.Request) -> web.Response:
+    return ok(await call(request.app[STATION].bookmarks.get, path_int(request, "bookmark_id")))
+
+
+async def update_bookmark(request: web.Request) -> web.Response:
+    bookmark_id = path_int(request, "bookmark_id")
+    data = await read_model(request, BookmarkIn)
+    nulls = [name for name in REQUIRED if name in data.model_fields_set and getattr(data, name) is None]
+    if nulls:
+        raise unprocessable([{"loc": ["body", name], "msg": "may not be null", "type": "value_error"}
+                             for name in nulls])
+    return ok(await call(request.app[STATION].bookmarks.update, bookmark_id, data))
+
+
+async def delete_bookmark(request: web.Request) -> web.Response:
+    return ok(await call(request.app[STATION].bookmarks.delete, path_int(request, "bookmark_id")))
 
 
 def setup(app: web.Application) -> None:
-    pass
+    one = "/api/v1/bookmark/{bookmark_id}"
+    bid = {"bookmark_id": int}
+    add_route(app, "POST", "/api/v1/bookmark", create_bookmark, tag="bookmark",
+              summary="Mark a moment of a source", body=BookmarkIn, response=BookmarkOut,
+              description="`source_id` (an existing source), `time_utc` (ISO 8601) and `title` "
+              "are required, `note` is free text. While it exists, retention keeps the file of "
+              "every record of the source it falls in.")
+    add_route(app, "GET", "/api/v1/bookmark", list_bookmarks, tag="bookmark", query=BookmarkQuery,
+              response=list[BookmarkOut], summary="List and search bookmarks",
+              description="In time order; every filter given must match: the source, "
+              "`begin` <= time < `end`, `q` in the title or the note.")
+    add_route(app, "GET", one, get_bookmark, tag="bookmark", summary="A bookmark",
+              path_types=bid, response=BookmarkOut)
+    add_route(app, "PUT", one, update_bookmark, tag="bookmark", summary="Change a bookmark",
+              description="Only the fields sent change.", path_types=bid, body=BookmarkIn,
+              response=BookmarkOut)
+    add_route(app, "DELETE", one, delete_bookmark, tag="bookmark", summary="Delete a bookmark",
+              path_types=bid, response=BookmarkOut, response_description="the deleted bookmark")

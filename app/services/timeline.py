@@ -1,0 +1,109 @@
+"""The timeline of a source over a time range: what was recorded (records, with their tag,
+status and whether retention keeps them), the outages inside the files (`record.gaps`), the
+bookmarks, and "now". One catalog read per call: `GET /api/v1/source/{id}/timeline` and the
+Recordings tab's timeline (ui.timeline) both draw from it.
+
+Every record of the shared catalog is listed, whichever station's disk holds it (`station`
+says which); playing it is the front end's business (the GUI reads another station's file
+through its owner's API)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, Field
+from sqlalchemy import or_
+from sqlmodel import func, select
+
+from app.catalog import Catalog
+from app.errors import InvalidInput
+from app.models import Bookmark, Record, Tag, utcnow
+from app.schemas import BookmarkOut, RecordStatus, iso_utc
+from app.services.bookmarks import bookmark_out, covered_records, utc
+from app.services.common import get_source
+
+MAX_RANGE = timedelta(days=62)  # a month and then some: the widest view the GUI draws
+MAX_RECORDS = 20000             # a range holding more is answered with its first ones
+
+
+class RecordSpan(BaseModel):
+    id: str
+    tag_name: str | None
+    status: RecordStatus
+    begin_utc: str
+    end_utc: str = Field(description="its end; \"now\" while it records")
+    protected: bool = Field(description="retention keeps its file: protected by an operator "
+                                        "or holding a bookmark")
+    location: str | None = Field(description="the file, on the disk of `station`")
+    station: str | None = Field(description="the station whose disk holds the file")
+
+
+class GapSpan(BaseModel):
+    record_id: str
+    begin_utc: str = Field(description="the last packet before the outage")
+    end_utc: str = Field(description="the first packet after it")
+
+
+class TimelineOut(BaseModel):
+    source_id: int
+    source_name: str
+    begin_utc: str
+    end_utc: str
+    now_utc: str
+    records: list[RecordSpan] = Field(description="records overlapping the range, oldest first")
+    gaps: list[GapSpan] = Field(description="outages inside those records, oldest first")
+    bookmarks: list[BookmarkOut] = Field(description="bookmarks of the source in the range")
+    truncated: bool = Field(False, description=f"more than {MAX_RECORDS} records: the first ones")
+
+
+def check_range(begin: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """[begin, end) in UTC, or an InvalidInput naming the field at fault."""
+    begin, end = utc(begin), utc(end)
+    if end <= begin:
+        raise InvalidInput("end must be after begin", field="end")
+    if end - begin > MAX_RANGE:
+        raise InvalidInput(f"the range may span {MAX_RANGE.days} days at most", field="end")
+    return begin, end
+
+
+class TimelineService:
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+
+    def spans(self, source_id: int, begin: datetime, end: datetime) -> TimelineOut:
+        begin, end = check_range(begin, end)
+        now = utcnow()
+        start = func.coalesce(Record.begin_utc, Record.created_utc)
+        with self.catalog.session() as s:
+            source = get_source(s, source_id)
+            rows = s.exec(
+                select(Record, Tag.name).join(Tag, Tag.id == Record.tag_id, isouter=True)
+                .where(Record.source_id == source_id, start < end,
+                       or_(Record.end_utc.is_(None), Record.end_utc > begin))
+                .order_by(start, Record.id).limit(MAX_RECORDS + 1)).all()
+            bookmarked = covered_records(s)
+            marks = s.exec(select(Bookmark).where(
+                Bookmark.source_id == source_id, Bookmark.time_utc >= begin,
+                Bookmark.time_utc < end).order_by(Bookmark.time_utc, Bookmark.id)).all()
+            bookmarks = [bookmark_out(b) for b in marks]
+            name = source.name
+        records, gaps = [], []
+        for record, tag_name in rows[:MAX_RECORDS]:
+            first = utc(record.begin_utc or record.created_utc)
+            last = record.end_utc or (now if record.status == RecordStatus.recording else None)
+            last = utc(last) if last is not None else first
+            if last <= begin and record.end_utc is not None:
+                continue
+            records.append(RecordSpan(
+                id=record.id, tag_name=tag_name, status=record.status,
+                begin_utc=iso_utc(first), end_utc=iso_utc(last),
+                protected=bool(record.protected) or record.id in bookmarked,
+                location=record.location, station=record.station_id))
+            for gap in record.gaps or []:
+                if gap.get("begin_utc", "") < iso_utc(end) and gap.get("end_utc", "") > iso_utc(begin):
+                    gaps.append(GapSpan(record_id=record.id, begin_utc=gap["begin_utc"],
+                                        end_utc=gap["end_utc"]))
+        gaps.sort(key=lambda g: (g.begin_utc, g.record_id))
+        return TimelineOut(source_id=source_id, source_name=name, begin_utc=iso_utc(begin),
+                           end_utc=iso_utc(end), now_utc=iso_utc(now), records=records, gaps=gaps,
+                           bookmarks=bookmarks, truncated=len(rows) > MAX_RECORDS)
