@@ -129,9 +129,9 @@ class MainWindow(QMainWindow):
         self.audit_view = AuditView(self.station, self.tasks, self)
         self.tabs.addTab(self.audit_view, icon("info"), "Audit")
 
-    def _slot(self, source_id: int):
+    def _slot(self, source_id: int, preview: bool = False):
         try:
-            return self.station.sources.frames(source_id)
+            return self.station.sources.frames(source_id, preview)
         except StationError:
             return None
 

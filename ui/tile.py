@@ -4,6 +4,14 @@ that also says when a recording is paused or its audio muted (by whichever front
 The tile pulls the newest frame from the source's slot on its own QTimer (display rate), so
 the recorder never waits for the GUI and a busy GUI simply skips frames. Once a second it
 also reads the source's live stats (status, last error, next retry, fps) from memory.
+
+A source with a preview stream (a camera's sub-stream) has two slots. In the grid the tile
+shows the preview, every frame (small pictures are cheap to decode and scale), and asks the
+main stream for nothing; focused, it asks the main stream for every frame and the preview
+for nothing, keeping the last preview picture up until the main's first one arrives (at
+once: the recorder primes a new viewer with the newest keyframe group). A preview that has
+shown nothing for `PREVIEW_STALE_S` (its stream is down) yields to the main stream's
+keyframes, as a tile without a preview shows, until it plays again.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from app.schemas import SourceStatus
 STATUS_COLOURS = {SourceStatus.online: "#2ecc71", SourceStatus.connecting: "#f1c40f",
                   SourceStatus.offline: "#95a5a6", SourceStatus.error: "#e74c3c"}
 StatsProvider = Callable[[int], LiveStats]
+PREVIEW_STALE_S = 3.0  # a preview this long without a new picture: show the main stream
 
 
 def status_text(stats: LiveStats, now: float | None = None) -> str:
@@ -38,10 +47,11 @@ class CameraTile(QWidget):
     double_clicked = Signal(int)
 
     def __init__(self, source_id: int, name: str, slot: FrameSlot | None, *,
+                 preview: FrameSlot | None = None,
                  demand: Demand = Demand.KEYFRAMES, stats: StatsProvider | None = None,
-                 fps: int = 15, parent: QWidget | None = None):
+                 fps: int = 30, parent: QWidget | None = None):
         super().__init__(parent)
-        self.source_id, self.name, self.slot = source_id, name, slot
+        self.source_id, self.name = source_id, name
         self.status, self.error = SourceStatus.connecting, ""
         self.stats = LiveStats(SourceStatus.connecting, None, None, 0.0)
         self._stats_provider = stats
@@ -58,7 +68,13 @@ class CameraTile(QWidget):
         self._painted_second = -1
         self.frame_seq = 0
         self.demand = demand
-        self._token = slot.watch(demand) if slot is not None else None
+        self.slot: FrameSlot | None = None     # the main stream's
+        self.preview: FrameSlot | None = None  # the preview stream's, if the source has one
+        self.shown: FrameSlot | None = None    # the one pictures are taken from now
+        self._tokens: dict[int, int] = {}      # id(slot) -> its watch token
+        self._preview_since = time.monotonic()
+        self._preview_stalled = False
+        self.set_slots(slot, preview)
         self.setMinimumSize(160, 90)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
@@ -72,11 +88,53 @@ class CameraTile(QWidget):
         self.refresh_stats()
 
     # --- state from the window -------------------------------------------------------
+    def set_slots(self, slot: FrameSlot | None, preview: FrameSlot | None = None) -> None:
+        """The source's slots (again: its reader restarted, its preview stream changed)."""
+        preview = preview if preview is not slot else None
+        if (slot, preview) == (self.slot, self.preview):
+            return
+        self._unwatch()
+        self.slot, self.preview = slot, preview
+        for watched in (slot, preview):
+            if watched is not None:
+                self._tokens[id(watched)] = watched.watch(Demand.NONE)
+        self._preview_since, self._preview_stalled = time.monotonic(), False
+        self.shown = None
+        self.set_demand(self.demand)
+
     def set_demand(self, demand: Demand) -> None:
-        """Grid tiles want keyframes, a focused tile every frame, a hidden one nothing."""
+        """What the wall wants of this tile: keyframes in the grid, every frame focused,
+        nothing hidden; with a preview stream, the grid's is the preview's every frame."""
+        if self.preview is not None and demand is Demand.KEYFRAMES and self.demand is not demand:
+            self._preview_since, self._preview_stalled = time.monotonic(), False  # back to the grid
         self.demand = demand
-        if self.slot is not None and self._token is not None:
-            self.slot.change(self._token, demand)
+        main, preview, shown = demand, Demand.NONE, self.slot
+        if self.preview is not None and demand is Demand.KEYFRAMES:
+            preview = Demand.ALL  # watched while stalled too, to see it play again
+            if not self._preview_stalled:
+                main, shown = Demand.NONE, self.preview
+        self._ask(self.slot, main)
+        self._ask(self.preview, preview)
+        if shown is not self.shown:
+            # only pictures newer than the switch: the last one shown stays up until then
+            self.shown = shown
+            frame = shown.latest() if shown is not None else None
+            self.frame_seq = frame.seq if frame is not None and self.image is not None else 0
+
+    def _ask(self, slot: FrameSlot | None, demand: Demand) -> None:
+        if slot is not None and id(slot) in self._tokens:
+            slot.change(self._tokens[id(slot)], demand)
+
+    def _check_preview(self) -> None:
+        """A grid tile whose preview stream shows nothing falls back to the main stream."""
+        if self.preview is None or self.demand is not Demand.KEYFRAMES:
+            return
+        frame = self.preview.latest()
+        stalled = (time.monotonic() - self._preview_since > PREVIEW_STALE_S
+                   and (frame is None or time.time() - frame.wall_time > PREVIEW_STALE_S))
+        if stalled != self._preview_stalled:
+            self._preview_stalled = stalled
+            self.set_demand(self.demand)
 
     def set_name(self, name: str) -> None:
         self.name = name
@@ -129,6 +187,7 @@ class CameraTile(QWidget):
                 f"{tags}")
 
     def refresh_stats(self) -> None:
+        self._check_preview()
         if self._stats_provider is not None:
             try:
                 self.stats = self._stats_provider(self.source_id)
@@ -141,7 +200,7 @@ class CameraTile(QWidget):
 
     # --- painting ------------------------------------------------------------------
     def _pull_frame(self) -> None:
-        frame = self.slot.latest() if self.slot is not None else None
+        frame = self.shown.latest() if self.shown is not None else None
         if frame is not None and frame.seq != self.frame_seq:
             self.frame_seq = frame.seq
             h, w, _ = frame.rgb.shape
@@ -232,6 +291,9 @@ class CameraTile(QWidget):
     def close_tile(self) -> None:
         self._timer.stop()
         self._stats_timer.stop()
-        if self.slot is not None and self._token is not None:
-            self.slot.unwatch(self._token)
-            self._token = None
+        self._unwatch()
+
+    def _unwatch(self) -> None:
+        for slot in (self.slot, self.preview):
+            if slot is not None and id(slot) in self._tokens:
+                slot.unwatch(self._tokens.pop(id(slot)))

@@ -2,9 +2,11 @@
 selection (click, Ctrl+click), and a focused view (double-click a tile; Esc returns).
 
 What is decoded follows what is seen: tiles in the grid ask their source for keyframes
-only, the focused tile for every frame, and tiles hidden behind the focused one for nothing.
+only (every frame of its preview stream when it has one: `ui.tile`), the focused tile for
+every frame of the main stream, and tiles hidden behind the focused one for nothing.
 Tiles are kept across catalog changes (added, renamed, removed one by one), so a change to
-one source never restarts the pictures of the others.
+one source never restarts the pictures of the others; a tile whose source's streams changed
+takes the new slots.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from app.live import Demand, FrameSlot
 from app.schemas import SourceOut
 from ui.tile import CameraTile, StatsProvider
 
-SlotProvider = Callable[[int], "FrameSlot | None"]
+SlotProvider = Callable[[int, bool], "FrameSlot | None"]  # (source id, preview) -> slot
 
 
 def grid_columns(count: int) -> int:
@@ -42,6 +44,7 @@ class CameraWall(QWidget):
         self.visible_ids: list[int] | None = None  # None: every source
         self.selected: set[int] = set()
         self.focused: int | None = None
+        self._streams: dict[int, tuple] = {}  # source id -> what its slots depend on
         self._grid = QGridLayout(self)
         self._grid.setContentsMargins(4, 4, 4, 4)
         self._grid.setSpacing(4)
@@ -58,6 +61,7 @@ class CameraWall(QWidget):
         wanted = {s.id: s for s in sources}
         for source_id in [i for i in self.tiles if i not in wanted]:
             tile = self.tiles.pop(source_id)
+            self._streams.pop(source_id, None)
             tile.close_tile()
             tile.deleteLater()
             self.selected.discard(source_id)
@@ -65,14 +69,21 @@ class CameraWall(QWidget):
                 self.focused = None
         for source in sources:
             tile = self.tiles.get(source.id)
+            streams = (source.uri_rtsp, source.uri_preview, source.uri_http_picture,
+                       source.enabled, source.station)
             if tile is None:
-                tile = CameraTile(source.id, source.name, self._slots(source.id),
+                tile = CameraTile(source.id, source.name, self._slots(source.id, False),
+                                  preview=self._slots(source.id, True),
                                   demand=Demand.KEYFRAMES, stats=self._stats, parent=self)
                 tile.clicked.connect(self._on_tile_clicked)
                 tile.double_clicked.connect(self.toggle_focus)
                 self.tiles[source.id] = tile
-            elif tile.name != source.name:
-                tile.set_name(source.name)
+            else:
+                if tile.name != source.name:
+                    tile.set_name(source.name)
+                if self._streams.get(source.id) != streams:
+                    tile.set_slots(self._slots(source.id, False), self._slots(source.id, True))
+            self._streams[source.id] = streams
         self.order = [s.id for s in sources]
         self._reflow()
         self.selection_changed.emit(sorted(self.selected))

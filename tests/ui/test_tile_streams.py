@@ -1,0 +1,89 @@
+"""Tiles of sources with a preview stream, in the main window against a real core (offscreen
+Qt): the grid plays the small stream, a focused tile switches to the main stream at once and
+back when unfocused; a source without one, or whose preview is down, shows its main stream."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from app.live import Demand
+from app.schemas import SourceIn
+from tests.conftest import TESTSRC
+from ui.application import ensure_application
+from ui.bridge import EventBridge
+from ui.main_window import MainWindow
+
+MAIN = "testsrc://testsrc2?size=640x360&rate=25&gop=1"
+SMALL = "testsrc://testsrc2?size=320x180&rate=25&gop=1"
+
+
+@pytest.fixture
+def window(qtbot, station):
+    ensure_application()
+    station.sources.create(SourceIn(name="cam", uri_rtsp=MAIN, uri_preview=SMALL))
+    station.sources.create(SourceIn(name="plain", uri_rtsp=TESTSRC))
+    bridge = EventBridge(station.bus)
+    win = MainWindow(station, bridge, "http://127.0.0.1:9")
+    win.setProperty("quiet_errors", True)
+    win.setProperty("close_choice", "stop")
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: len(win.wall.tiles) == 2, timeout=5000)
+    yield win
+    bridge.close()
+
+
+def _tile(window, station, name):
+    ids = {s.name: s.id for s in station.sources.list()}
+    return window.wall.tiles[ids[name]]
+
+
+def _width(tile) -> int:
+    return tile.image.width() if tile.image is not None else 0
+
+
+def test_a_tile_plays_the_preview_and_switches_to_the_main_stream_on_focus(qtbot, window, station):
+    cam, plain = _tile(window, station, "cam"), _tile(window, station, "plain")
+    assert cam.preview is not None and cam.shown is cam.preview
+    assert plain.preview is None and plain.shown is plain.slot  # as without the feature
+    qtbot.waitUntil(lambda: _width(cam) == 320, timeout=8000)
+    seq = cam.frame_seq
+    qtbot.waitUntil(lambda: cam.frame_seq >= seq + 10, timeout=3000)  # every frame, not keyframes
+    assert cam.slot.demand is Demand.NONE, "the main stream decodes nothing for the grid"
+    assert plain.slot.demand is Demand.KEYFRAMES
+
+    qtbot.mouseDClick(cam, Qt.MouseButton.LeftButton)  # focus: the main stream, at once
+    assert cam.shown is cam.slot and cam.slot.demand is Demand.ALL
+    assert cam.preview.demand is Demand.NONE
+    assert _width(cam) == 320, "the last preview picture stays up until the main's first"
+    qtbot.waitUntil(lambda: _width(cam) == 640, timeout=1500)
+    seq = cam.frame_seq
+    qtbot.waitUntil(lambda: cam.frame_seq >= seq + 10, timeout=3000)
+
+    qtbot.keyClick(window, Qt.Key.Key_Escape)  # back to the grid: the preview again
+    assert cam.shown is cam.preview and cam.slot.demand is Demand.NONE
+    assert cam.preview.demand is Demand.ALL
+    qtbot.waitUntil(lambda: _width(cam) == 320, timeout=1500)
+
+
+def test_a_tile_follows_its_source_gaining_and_losing_a_preview(qtbot, window, station):
+    plain = _tile(window, station, "plain")
+    qtbot.waitUntil(lambda: _width(plain) == 320, timeout=8000)  # TESTSRC: 320x240
+    station.sources.update(plain.source_id, SourceIn(uri_preview=SMALL))
+    qtbot.waitUntil(lambda: plain.preview is not None, timeout=5000)
+    assert plain.shown is plain.preview
+    qtbot.waitUntil(lambda: plain.image is not None and plain.image.height() == 180, timeout=5000)
+    station.sources.update(plain.source_id, SourceIn(uri_preview=None))
+    qtbot.waitUntil(lambda: plain.preview is None, timeout=5000)
+    assert plain.shown is plain.slot and plain.slot.demand is Demand.KEYFRAMES
+    qtbot.waitUntil(lambda: plain.image.height() == 240, timeout=5000)
+
+
+def test_a_tile_whose_preview_is_down_shows_the_main_stream(qtbot, window, station):
+    cam = _tile(window, station, "cam")
+    station.sources.update(cam.source_id, SourceIn(uri_preview="rtsp://127.0.0.1:9/sub"))
+    qtbot.waitUntil(lambda: cam.preview is not None and cam.preview.latest() is None, timeout=5000)
+    qtbot.waitUntil(lambda: cam.shown is cam.slot, timeout=6000)  # after PREVIEW_STALE_S
+    assert cam.slot.demand is Demand.KEYFRAMES and cam.preview.demand is Demand.ALL
+    qtbot.waitUntil(lambda: _width(cam) == 640, timeout=4000)
