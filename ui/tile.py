@@ -67,6 +67,7 @@ class CameraTile(QWidget):
         self._scaled_for = None
         self._painted_second = -1
         self.frame_seq = 0
+        self.frames_shown = 0  # pictures taken from a slot so far (the GUI benchmark's rate)
         self.demand = demand
         self.slot: FrameSlot | None = None     # the main stream's
         self.preview: FrameSlot | None = None  # the preview stream's, if the source has one
@@ -203,6 +204,7 @@ class CameraTile(QWidget):
         frame = self.shown.latest() if self.shown is not None else None
         if frame is not None and frame.seq != self.frame_seq:
             self.frame_seq = frame.seq
+            self.frames_shown += 1
             h, w, _ = frame.rgb.shape
             self.image = QImage(frame.rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
             self._scaled = None

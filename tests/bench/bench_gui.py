@@ -10,7 +10,17 @@ ticks). CPU is the station process's own CPU time (all its threads: readers, dec
 recorders, API, GUI) over the window; the camera runs in another process and is not counted.
 
 Phases, each measured for --seconds: the grid idle (16 tiles, keyframes only), the grid with
-8 tiles recording, and one tile focused (every frame decoded) while the 8 record.
+8 tiles recording, and one tile focused (every frame decoded) while the 8 record. Then
+(issue #16, sub-streams; --no-preview skips it) every source gains a 640x360 preview stream
+(a second camera process serving a 640x360 25 fps clip, the cameras' "sub-stream"; the
+recordings go on uncut): the grid playing the previews while the 8 record, and one tile
+focused on its main stream. Targets of that grid: every tile at the stream's full frame rate
+(frames shown per tile per second, from `CameraTile.frames_shown`) for under 20 % of a core,
+GUI latency p99 under 50 ms.
+
+Smoke run (a few seconds, to check it works; not a measurement):
+
+    .venv/bin/python tests/bench/bench_gui.py --seconds 2 --warmup 3 --tiles 4 --recording 2
 
 The camera serves a pre-encoded clip (1080p25, 4 Mbit/s, 2 s GOP; tests/support/clip.py) to
 every client: 16 live x264 encoders do not fit on a small machine. Runs on a real X server
@@ -19,6 +29,7 @@ when DISPLAY is set, else on Qt's offscreen platform (painting still happens).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -43,6 +54,8 @@ from ui.main_window import MainWindow  # noqa: E402
 
 PROBE_MS = 20
 CPU_TARGET, LATENCY_TARGET_MS = 50.0, 50.0
+PREVIEW_CPU_TARGET = 20.0  # the grid on 640x360 preview streams (issue #16)
+PREVIEW_SIZE = (640, 360)
 
 
 class LatencyProbe:
@@ -85,14 +98,25 @@ def wait(app, seconds: float) -> None:
         time.sleep(0.002)
 
 
-def measure(app, probe: LatencyProbe, seconds: float) -> dict:
+def measure(app, probe: LatencyProbe, seconds: float, tiles: list) -> dict:
+    """CPU, GUI latency and the pictures the shown `tiles` took per second (mean, lowest)."""
+    shown0 = [tile.frames_shown for tile in tiles]
     wall0, cpu0 = time.monotonic(), time.process_time()
     probe.start()
     wait(app, seconds)
     late = probe.stop()
-    cpu = 100 * (time.process_time() - cpu0) / (time.monotonic() - wall0)
+    elapsed = time.monotonic() - wall0
+    cpu = 100 * (time.process_time() - cpu0) / elapsed
+    fps = [(tile.frames_shown - before) / elapsed for tile, before in zip(tiles, shown0)]
     return {"cpu": cpu, "p50": percentile(late, 50), "p99": percentile(late, 99),
-            "max": max(late) if late else float("nan"), "ticks": len(late)}
+            "max": max(late) if late else float("nan"), "ticks": len(late),
+            "fps": sum(fps) / len(fps) if fps else float("nan"),
+            "fps_min": min(fps) if fps else float("nan")}
+
+
+def shown_tiles(window) -> list:
+    wall = window.wall
+    return [wall.tiles[source_id] for source_id in wall.shown_ids()]
 
 
 def main(argv=None) -> int:
@@ -101,17 +125,23 @@ def main(argv=None) -> int:
     parser.add_argument("--tiles", type=int, default=16)
     parser.add_argument("--recording", type=int, default=8)
     parser.add_argument("--warmup", type=float, default=8.0)
+    parser.add_argument("--no-preview", dest="preview", action="store_false",
+                        help="skip the phases on 640x360 preview streams (issue #16)")
     args = parser.parse_args(argv)
     reason = skip_reason()
     if reason:
         print(reason, file=sys.stderr)
         return 2
-    clip_s = 60 * -(-(3 * args.seconds + args.warmup * 2 + 40) // 60)
+    clip_s = 60 * -(-(5 * args.seconds + args.warmup * 3 + 40) // 60)
     clip = cached_clip(clip_s, fps=25, gop_seconds=2.0, bitrate_kbps=4000)
+    # the sub-stream: the same length and rate, smaller (a 640x360 camera stream's bitrate)
+    small = (cached_clip(clip_s, width=PREVIEW_SIZE[0], height=PREVIEW_SIZE[1], fps=25,
+                         gop_seconds=2.0, bitrate_kbps=800) if args.preview else None)
     app = ensure_application()
     work = Path(tempfile.mkdtemp(prefix="bench-gui-"))
     rows = []
-    with RtspCamera(clip=clip) as camera:
+    sub_stream = RtspCamera(clip=small) if small else contextlib.nullcontext()
+    with RtspCamera(clip=clip) as camera, sub_stream as sub_camera:
         station = build_station(Settings(data_dir=work, port=0, demo=False, disk_floor_mb=0))
         start_station(station)
         try:
@@ -133,17 +163,21 @@ def main(argv=None) -> int:
             wait(app, args.warmup)
             online = sum(s.status == "online" for s in station.sources.list())
             print(f"{online}/{args.tiles} online; measuring the idle grid ...", flush=True)
-            rows.append(("grid, idle", measure(app, probe, args.seconds)))
+            rows.append(("grid, idle", measure(app, probe, args.seconds, shown_tiles(window))))
             station.recordings.start("bench", "rec", origin="bench")
             wait(app, 2.0)
             print(f"{args.recording} recording; measuring ...", flush=True)
-            rows.append((f"grid, {args.recording} recording", measure(app, probe, args.seconds)))
+            rows.append((f"grid, {args.recording} recording",
+                         measure(app, probe, args.seconds, shown_tiles(window))))
             first = min(window.wall.tiles)
             window.wall.toggle_focus(first)
             wait(app, 2.0)
             print("one tile focused; measuring ...", flush=True)
             rows.append((f"focused tile, {args.recording} recording",
-                         measure(app, probe, args.seconds)))
+                         measure(app, probe, args.seconds, shown_tiles(window))))
+            window.wall.unfocus()
+            if args.preview:
+                rows += preview_phases(app, probe, station, window, sub_camera.url, args)
             records = station.recordings.stop("bench")
             ok = sum(r.status.value == "finished" for r in records)
             window.close()
@@ -152,15 +186,39 @@ def main(argv=None) -> int:
             stop_station(station)
     print(f"\npython tests/bench/bench_gui.py {' '.join(sys.argv[1:])}")
     print(f"platform: {os.environ.get('QT_QPA_PLATFORM') or 'xcb (DISPLAY=' + os.environ['DISPLAY'] + ')'}, "
-          f"{os.cpu_count()} cores; {args.tiles} tiles 1080p25 4 Mbit/s 2 s GOP; "
+          f"{os.cpu_count()} cores; {args.tiles} tiles 1080p25 4 Mbit/s 2 s GOP"
+          f"{'; previews 640x360 25 fps 800 kbit/s 2 s GOP' if args.preview else ''}; "
           f"{ok}/{args.recording} recordings finished\n")
-    print("| phase | station CPU (% of a core) | target | GUI latency p50 | p99 | max | target p99 |")
-    print("|---|---|---|---|---|---|---|")
+    print("| phase | station CPU (% of a core) | target | GUI latency p50 | p99 | max | "
+          "target p99 | frames shown per tile per s (mean, lowest) |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, r in rows:
-        print(f"| {name} | {r['cpu']:.1f} | < {CPU_TARGET:.0f} ({r['cpu'] / CPU_TARGET:.2f}×) | "
+        target = PREVIEW_CPU_TARGET if name.startswith("grid on previews") else CPU_TARGET
+        print(f"| {name} | {r['cpu']:.1f} | < {target:.0f} ({r['cpu'] / target:.2f}×) | "
               f"{r['p50']:.1f} ms | {r['p99']:.1f} ms | {r['max']:.1f} ms | "
-              f"< {LATENCY_TARGET_MS:.0f} ms ({r['p99'] / LATENCY_TARGET_MS:.2f}×) |")
+              f"< {LATENCY_TARGET_MS:.0f} ms ({r['p99'] / LATENCY_TARGET_MS:.2f}×) | "
+              f"{r['fps']:.1f}, {r['fps_min']:.1f} |")
     return 0
+
+
+def preview_phases(app, probe: LatencyProbe, station, window, preview_url: str, args) -> list:
+    """Every source gains the preview stream (its recording goes on: only the preview reader
+    starts); the grid then plays the previews, and one focused tile its main stream."""
+    for source in station.sources.list():
+        station.sources.update(source.id, SourceIn(uri_preview=preview_url))
+    wait(app, args.warmup)
+    previews = sum(tile.shown is tile.preview is not None for tile in window.wall.tiles.values())
+    print(f"{previews}/{args.tiles} tiles on {PREVIEW_SIZE[0]}x{PREVIEW_SIZE[1]} previews; "
+          "measuring ...", flush=True)
+    rows = [(f"grid on previews, {args.recording} recording",
+             measure(app, probe, args.seconds, shown_tiles(window)))]
+    window.wall.toggle_focus(min(window.wall.tiles))
+    wait(app, 2.0)
+    print("one tile focused on its main stream; measuring ...", flush=True)
+    rows.append((f"focused tile (main) over previews, {args.recording} recording",
+                 measure(app, probe, args.seconds, shown_tiles(window))))
+    window.wall.unfocus()
+    return rows
 
 
 if __name__ == "__main__":
