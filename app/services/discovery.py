@@ -41,7 +41,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field
 
-from app.errors import InvalidInput, StationError
+from app.errors import InvalidInput, StationError, Unavailable
 from app.uri_policy import check_uri
 
 WS_DISCOVERY = ("239.255.255.250", 3702)
@@ -127,7 +127,8 @@ class Discovery:
 
     # --- WS-Discovery -----------------------------------------------------------------------
     def probe(self, wait_s: float = 2.0) -> list[FoundCamera]:
-        """Every ONVIF camera answering a Probe within `wait_s` (at most 3 s), by name."""
+        """Every ONVIF camera answering a Probe within `wait_s` (at most 3 s), by name;
+        `Unavailable` when the probe cannot be sent at all."""
         wait_s = min(max(wait_s, 0.2), MAX_WAIT_S)
         message_id = f"uuid:{uuid.uuid4()}"
         datagram = PROBE.format(message_id=message_id, **NS).encode()
@@ -136,8 +137,11 @@ class Discovery:
         with socket.socket(family, socket.SOCK_DGRAM) as sock:
             if family == socket.AF_INET:
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-            for _ in range(2):  # UDP may drop one; WS-Discovery repeats the Probe
-                sock.sendto(datagram, self.probe_to)
+            try:
+                for _ in range(2):  # UDP may drop one; WS-Discovery repeats the Probe
+                    sock.sendto(datagram, self.probe_to)
+            except OSError as exc:  # no network (no route to the multicast group)
+                raise Unavailable(f"cannot send a discovery probe: {exc.strerror or exc}") from None
             deadline = time.monotonic() + wait_s
             while (left := deadline - time.monotonic()) > 0:
                 sock.settimeout(left)

@@ -66,6 +66,8 @@ class OnvifCamera:
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._udp.bind(("127.0.0.1", 0))
+        self._udp.settimeout(0.1)  # closing a socket does not wake a thread blocked on it
+        self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
 
     # --- addresses -----------------------------------------------------------------------
@@ -86,11 +88,12 @@ class OnvifCamera:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         self._http.shutdown()
         self._http.server_close()
-        self._udp.close()  # ends _answer_probes
         for thread in self._threads:
             thread.join(5)
+        self._udp.close()
 
     def __enter__(self) -> "OnvifCamera":
         return self.start()
@@ -100,9 +103,11 @@ class OnvifCamera:
 
     # --- WS-Discovery ----------------------------------------------------------------------
     def _answer_probes(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 data, sender = self._udp.recvfrom(65535)
+            except socket.timeout:
+                continue
             except OSError:
                 return
             root = ET.fromstring(data)
