@@ -16,6 +16,8 @@ file deleted or a copy synced by a remote tool shows up here at once.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from datetime import timedelta
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, QUrl
@@ -39,7 +41,9 @@ from PySide6.QtWidgets import (
 from app.errors import StationError
 from app.schemas import RecordOut, RecordStatus
 from app.station import Station
+from ui.bookmarks import ask_bookmark
 from ui.bridge import EventBridge
+from ui.export_dialog import ExportDialog
 from ui.icons import icon
 from ui.player import PlayerWidget
 from ui.record_filters import RecordFilterBar
@@ -70,6 +74,8 @@ from ui.recordings_model import (
 )
 from ui.sync_panel import SyncDialog, SyncProgress
 from ui.tasks import TaskRunner
+from ui.timeline import TimelinePanel
+from ui.timeline_view import parse_utc
 
 LIST_LIMIT = 2000      # newest first; more than this is a job for the filters
 RELOAD_DELAY_MS = 80  # a burst of events (a group of ten starting) costs one query
@@ -155,6 +161,10 @@ class RecordingsBrowser(QWidget):
 
         self.player = PlayerWidget(self)
         self.player.view.setMinimumSize(288, 162)
+        self.player.bookmark_requested.connect(self.bookmark_player)
+        # Above the table: the timeline of every source (ui.timeline); it plays in the player.
+        self.timeline = TimelinePanel(self.station, self.bridge, self.tasks, self.player, self)
+        self.bookmark_dialog = None
         self.details = QFormLayout()
         self.details.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         self.details.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
@@ -183,6 +193,9 @@ class RecordingsBrowser(QWidget):
         self.act_save = self._action("film", "Save a copy…", self.save_copy_selected,
                                      tip="Copy the record's file to a place of your choice "
                                          "(from the station that holds it)")
+        self.act_export = self._action("film", "Export range…", self.export_range_selected,
+                                       tip="Cut any time range of the record's source to a "
+                                           "folder (across its files)")
         actions = QHBoxLayout()
         actions.setSpacing(0)
         for action in (self.act_play, self.act_folder, self.act_delete, self.act_sync, self.act_stop):
@@ -193,7 +206,8 @@ class RecordingsBrowser(QWidget):
             actions.addWidget(button)
         actions.addStretch(1)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        for action in (self.act_play, self.act_folder, self.act_save, self.act_protect,
+        for action in (self.act_play, self.act_folder, self.act_save, self.act_export,
+                       self.act_protect,
                        self.act_sync, self.act_stop, self.act_copy_md5, self.act_copy_path,
                        self.act_delete):
             self.table.addAction(action)
@@ -218,10 +232,12 @@ class RecordingsBrowser(QWidget):
         lower_layout.addWidget(self.player, 5)
         lower_layout.addLayout(side, 4)
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.splitter.addWidget(self.timeline)
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(lower)
-        self.splitter.setStretchFactor(0, 5)
-        self.splitter.setStretchFactor(1, 4)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 5)
+        self.splitter.setStretchFactor(2, 4)
         self.splitter.setChildrenCollapsible(False)
 
         layout = QVBoxLayout(self)
@@ -455,6 +471,20 @@ class RecordingsBrowser(QWidget):
         return QFileDialog.getSaveFileName(self, "Save a copy of the recording", suggested,
                                            "MP4 video (*.mp4)")[0]
 
+    def export_range_selected(self) -> ExportDialog | None:
+        """The export dialog for the selected record's source, its begin and end prefilled
+        with the record's (the operator may widen them across the source's other records)."""
+        record = self.selected_record()
+        if record is None or record.source is None or not record.begin_utc:
+            return None
+        begin = datetime.fromisoformat(record.begin_utc.replace("Z", "+00:00"))
+        end = (datetime.fromisoformat(record.end_utc.replace("Z", "+00:00")) if record.end_utc
+               else datetime.now(timezone.utc))
+        dialog = ExportDialog(self.station, [record.source.id], begin, end, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
     def save_copy_selected(self) -> None:
         """Copy the selected record's file where the operator says, streamed from the
         station whose disk holds it (off the GUI thread)."""
@@ -556,8 +586,30 @@ class RecordingsBrowser(QWidget):
         if record is not None and record.location:
             QGuiApplication.clipboard().setText(record.location)
 
+    def bookmark_player(self, position: float) -> None:
+        """`B` in the player: a bookmark at the instant it shows (asks for the title)."""
+        shown = self.timeline.playing_instant()
+        record = self.selected_record()
+        if shown is None and record is not None and record.source is not None \
+                and record.begin_utc and self.player.path == Path(record.location or ""):
+            moment = parse_utc(record.begin_utc) + timedelta(seconds=position)
+            shown = (record.source.id, record.source.name, moment)
+        if shown is None:
+            return
+        source_id, name, moment = shown
+        self.bookmark_dialog = ask_bookmark(self, self.station, self.tasks, source_id, name, moment,
+                                            self._bookmark_added)
+
+    def _bookmark_added(self, bookmark, error: BaseException | None) -> None:
+        if error is not None:
+            self.report(error_text(error), error=True)
+        else:
+            self.report(f"Bookmark “{bookmark.title}” added.")
+        self.timeline.schedule_reload()
+
     def shutdown(self) -> None:
         """Stop the player's thread and the timers (the window is closing)."""
+        self.timeline.shutdown()
         self._tick.stop()
         self._reload_timer.stop()
         self.sync_progress.stop()

@@ -1,0 +1,171 @@
+"""The Recordings tab's timeline against a real running core (offscreen Qt): real records of
+a test pattern drawn as bars in their tag's colour, the hole between them left empty, a
+bookmark drawn; a click plays that very instant in the player; rolled-over files of a source
+play on as one; `B` in the player and a shift-drag range. Checked on the player's own
+position and files, not only on the widgets."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from app.schemas import BookmarkIn, SourceIn
+from tests.conftest import TESTSRC
+from ui.application import ensure_application
+from ui.bridge import EventBridge
+from ui.recordings import RecordingsBrowser
+from ui.tasks import TaskRunner
+from ui.timeline_view import LANE_H, RULER_H, parse_utc, tag_colour
+
+
+def online_source(station, name: str = "cam") -> int:
+    src = station.sources.create(SourceIn(name=name, uri_rtsp=TESTSRC)).id
+    deadline = time.monotonic() + 15
+    while station.sources.get(src).status.value != "online":
+        assert time.monotonic() < deadline, "the source never came online"
+        time.sleep(0.05)
+    time.sleep(1.0)  # pre-roll
+    return src
+
+
+def record(qtbot, station, src: int, tag: str, seconds: float):
+    station.recordings.start_sources(tag, [src], origin="test")
+    qtbot.wait(int(seconds * 1000))
+    return station.recordings.stop(tag)
+
+
+@pytest.fixture
+def browser(qtbot, station):
+    ensure_application()
+    bridge = EventBridge(station.bus)
+    tasks = TaskRunner()
+    widget = RecordingsBrowser(station, bridge, tasks)
+    qtbot.addWidget(widget)
+    widget.resize(1300, 800)
+    widget.show()
+    yield widget
+    widget.shutdown()
+    tasks.shutdown()
+    bridge.close()
+
+
+def show(qtbot, browser, begin, seconds: float) -> None:
+    """The view on [begin, begin + seconds), its spans read."""
+    timeline = browser.timeline
+    loads = timeline.loads
+    timeline.view.show_range(begin, seconds)
+    qtbot.waitUntil(lambda: timeline.loads > loads and not timeline._loading, timeout=5000)
+
+
+def lane_y(index: int) -> int:
+    return RULER_H + index * LANE_H + LANE_H // 2
+
+
+def test_the_timeline_shows_spans_and_a_click_plays_that_instant(qtbot, station, browser):
+    src = online_source(station)
+    (a,) = record(qtbot, station, src, "alpha", 2.0)
+    qtbot.wait(2500)  # more than the pre-roll: a hole between the two records
+    (b,) = record(qtbot, station, src, "beta", 1.5)
+    a_begin, a_end, b_begin = parse_utc(a.begin_utc), parse_utc(a.end_utc), parse_utc(b.begin_utc)
+    station.bookmarks.create(BookmarkIn(source_id=src, time_utc=b_begin + timedelta(seconds=0.5),
+                                        title="here"))
+    timeline, view = browser.timeline, browser.timeline.view
+    show(qtbot, browser, a_begin - timedelta(seconds=1), 10.0)
+    lane = timeline.lane(src)
+    assert [r.id for r in lane.spans.records] == [a.id, b.id]
+    assert [m.title for m in lane.spans.bookmarks] == ["here"] and not lane.spans.truncated
+
+    image = view.grab().toImage()
+    y = lane_y(view.lanes.index(lane))
+    in_a = view.x_of(a_begin + (a_end - a_begin) / 2)
+    in_hole = view.x_of(a_end + (b_begin - a_end) / 2)
+    in_b = view.x_of(b_begin + timedelta(seconds=0.2))
+    assert image.pixelColor(int(in_a), y).name() == tag_colour("alpha").name()
+    assert image.pixelColor(int(in_b), y).name() == tag_colour("beta").name()
+    assert image.pixelColor(int(in_hole), y).name() not in (tag_colour("alpha").name(),
+                                                             tag_colour("beta").name())
+
+    # a click 1.2 s into `alpha` plays from there, not from its start
+    positions = []
+    browser.player.position_changed.connect(positions.append)
+    moment = a_begin + timedelta(seconds=1.2)
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=QPoint(round(view.x_of(moment)), y))
+    qtbot.waitUntil(lambda: browser.player.playing and len(positions) >= 3, timeout=5000)
+    assert str(browser.player.path) == a.location
+    clicked = (view.time_at(round(view.x_of(moment))) - a_begin).total_seconds()
+    assert abs(positions[0] - clicked) <= 0.05, (positions[0], clicked)  # gop=1: that frame
+    assert positions[1] > positions[0]  # and on from there
+
+    # a click in the hole plays what comes next: `beta` from its start
+    positions.clear()
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=QPoint(round(in_hole), y))
+    qtbot.waitUntil(lambda: str(browser.player.path) == b.location and len(positions) >= 2,
+                    timeout=5000)
+    assert positions[0] < 0.1
+
+
+def test_rolled_over_files_play_on_as_one(qtbot, station, browser):
+    station.recorder.set_segment_s(1.0)
+    src = online_source(station)
+    record(qtbot, station, src, "rolled", 3.2)
+    records = sorted(station.recordings.find(tag_name="rolled"), key=lambda r: r.begin_utc)
+    assert len(records) >= 3, [r.begin_utc for r in records]
+    first, second, third = records[:3]
+    timeline, view, player = browser.timeline, browser.timeline.view, browser.player
+    show(qtbot, browser, parse_utc(first.begin_utc) - timedelta(seconds=1), 8.0)
+    assert timeline.following(src, timeline.record_at(src, parse_utc(first.begin_utc))).id == second.id
+
+    paths, ends = [], []
+    player.advanced.connect(paths.append)
+    player._relay.message.connect(lambda m: ends.append(m) if m[0] == "ended" else None)
+    start = parse_utc(first.begin_utc) + timedelta(seconds=0.5)
+    assert timeline.play_at(src, start)
+    qtbot.waitUntil(lambda: paths[:2] == [second.location, third.location], timeout=8000)
+    assert player.playing and not ends  # no stop at either file boundary
+    assert timeline.current[1].id == third.id
+    # the playhead follows into the third file
+    qtbot.waitUntil(lambda: view.playhead is not None
+                    and view.playhead >= parse_utc(third.begin_utc), timeout=3000)
+
+
+def test_b_in_the_player_bookmarks_the_instant_and_a_shift_drag_selects(qtbot, station, browser):
+    src = online_source(station)
+    (a,) = record(qtbot, station, src, "t", 2.0)
+    a_begin = parse_utc(a.begin_utc)
+    timeline, view, player = browser.timeline, browser.timeline.view, browser.player
+    show(qtbot, browser, a_begin - timedelta(seconds=1), 6.0)
+    assert timeline.play_at(src, a_begin + timedelta(seconds=0.8))
+    qtbot.waitUntil(lambda: player.frames_shown > 0, timeout=5000)
+    player.pause()
+    qtbot.waitUntil(lambda: not player.playing, timeout=3000)
+    position = player.position
+    player.bookmark_requested.emit(position)  # what `B` in the player does
+    dialog = browser.bookmark_dialog
+    assert dialog is not None and dialog.title_edit.text() == "Bookmark"
+    dialog.title_edit.setText("door opens")
+    dialog.accept()
+    qtbot.waitUntil(lambda: station.bookmarks.search(source_id=src) != [], timeout=5000)
+    (mark,) = station.bookmarks.search(source_id=src)
+    assert mark.title == "door opens"
+    at = parse_utc(mark.time_utc)
+    assert abs((at - (a_begin + timedelta(seconds=position))).total_seconds()) < 0.002
+    qtbot.waitUntil(lambda: [m.title for m in timeline.lane(src).spans.bookmarks] == ["door opens"],
+                    timeout=5000)
+
+    chosen = []
+    timeline.range_selected.connect(lambda ids, begin, end: chosen.append((ids, begin, end)))
+    y = lane_y(view.lanes.index(timeline.lane(src)))
+    x0, x1 = round(view.x_of(a_begin)), round(view.x_of(a_begin + timedelta(seconds=1.5)))
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, QPoint(x0, y))
+    for x in range(x0, x1 + 1, max(1, (x1 - x0) // 5)):
+        qtbot.mouseMove(view, QPoint(x, y))
+    qtbot.mouseMove(view, QPoint(x1, y))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, QPoint(x1, y))
+    assert len(chosen) == 1
+    ids, begin, end = chosen[0]
+    assert ids == [src]
+    assert abs((begin - view.time_at(x0)).total_seconds()) < 1e-3
+    assert abs((end - view.time_at(x1)).total_seconds()) < 1e-3
