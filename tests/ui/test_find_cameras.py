@@ -1,0 +1,84 @@
+"""Sources ▸ Add source ▸ Find cameras against a real core and the ONVIF camera simulator
+(offscreen Qt): the probe lists the camera, picking it and typing the login fills the
+source (name, main stream, preview stream) and shows the camera's snapshot, saving stores
+both URIs with the login; a wrong password is an inline error and nothing is filled."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.models import Source
+from tests.support.onvif_camera import OnvifCamera, Profile
+from ui.application import ensure_application
+from ui.source_dialog import SourceDialog
+from ui.tasks import TaskRunner
+
+USER, PASSWORD = "operator", "pa ss@1"
+MAIN, SUB = "rtsp://127.0.0.1:9/main", "rtsp://127.0.0.1:9/sub"  # not opened by these tests
+
+
+@pytest.fixture
+def tasks(qtbot):
+    ensure_application()
+    runner = TaskRunner()
+    yield runner
+    runner.shutdown()
+    runner.deleteLater()
+
+
+@pytest.fixture
+def onvif(station):
+    with OnvifCamera([Profile("Profile_1", 1280, 720, MAIN), Profile("Profile_2", 640, 360, SUB)],
+                     user=USER, password=PASSWORD, name="Gate West", model="SIM-2000") as camera:
+        station.discovery.probe_to = camera.probe_address
+        yield camera
+
+
+def _find_and_pick(qtbot, station, tasks, onvif) -> SourceDialog:
+    dialog = SourceDialog(station, tasks, None, kind="onvif")
+    qtbot.addWidget(dialog)
+    dialog.open()
+    page = dialog.page
+    assert page.kind == "onvif" and page.isVisible()
+    page.probe_button.click()
+    qtbot.waitUntil(lambda: page.cameras.count() == 1 and not page.probing, timeout=5000)
+    assert page.cameras.item(0).text() == f"Gate West  ·  SIM-2000  ·  {onvif.address}"
+    assert page.address.text() == onvif.address  # the only one found is picked
+    page.user.setText(USER)
+    return dialog
+
+
+def test_find_cameras_fills_the_source_and_saves_it(qtbot, station, tasks, onvif):
+    dialog = _find_and_pick(qtbot, station, tasks, onvif)
+    page = dialog.page
+    page.password.setText(PASSWORD)
+    page.read_button.click()
+    qtbot.waitUntil(lambda: page.main.currentData() is not None, timeout=5000)
+    assert page.main.currentText() == "Profile_1 · 1280×720 · H264"
+    assert page.preview.currentText() == "Profile_2 · 640×360 · H264"
+    assert dialog.name.text() == f"SIM-2000 {onvif.address}"
+    qtbot.waitUntil(lambda: dialog.preview_image is not None, timeout=5000)  # the snapshot
+    assert dialog.preview_image.width() == 64
+
+    with qtbot.waitSignal(dialog.saved, timeout=10000) as saved:
+        dialog.save_button.click()
+    source = saved.args[0]
+    assert source.name == f"SIM-2000 {onvif.address}"
+    assert source.uri_rtsp == "rtsp://operator:******@127.0.0.1:9/main"
+    with station.catalog.session() as session:
+        stored = session.get(Source, source.id)
+        assert stored.uri_rtsp == "rtsp://operator:pa%20ss%401@127.0.0.1:9/main"
+        assert stored.uri_preview == "rtsp://operator:pa%20ss%401@127.0.0.1:9/sub"
+
+
+def test_wrong_password_is_shown_at_the_field_and_nothing_is_filled(qtbot, station, tasks, onvif):
+    dialog = _find_and_pick(qtbot, station, tasks, onvif)
+    page = dialog.page
+    page.password.setText("wrong")
+    page.read_button.click()
+    qtbot.waitUntil(lambda: not page.reading, timeout=5000)
+    assert "refused this user and password" in page.error_text("password")
+    assert page.main.currentData() is None and not page.main.isEnabled()
+    dialog.save_button.click()  # nothing read: Save says what to do, stores nothing
+    assert "read its profiles" in page.error_text("camera")
+    assert station.sources.list() == []
