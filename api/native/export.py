@@ -32,15 +32,21 @@ class ExportQuery(BaseModel):
     begin: datetime = Field(description="first instant shown (ISO 8601, UTC without a zone)")
     end: datetime = Field(description="the export stops before this instant")
 
+    @field_validator("begin", "end", mode="before")
+    @classmethod
+    def _iso_only(cls, value):
+        """pydantic would take `0.5` as seconds since 1970; the document says ISO 8601."""
+        if not isinstance(value, str) or "-" not in value.lstrip("-"):
+            raise ValueError("an ISO 8601 date and time, e.g. 2026-11-26T10:15:04Z")
+        return value
+
 
 class ExportManyQuery(ExportQuery):
-    source_ids: list[int] = Field(min_length=1, max_length=64,
-                                  description="comma-separated source ids: `1,2`")
+    source_ids: str = Field(pattern=r"^[0-9]{1,18}(,[0-9]{1,18}){0,63}$",
+                            description="comma-separated source ids (at most 64): `1,2`")
 
-    @field_validator("source_ids", mode="before")
-    @classmethod
-    def _comma_list(cls, value):
-        return [v.strip() for v in value.split(",")] if isinstance(value, str) else value
+    def ids(self) -> list[int]:
+        return [int(v) for v in self.source_ids.split(",")]
 
 
 class WorkFile(VideoFile):
@@ -76,7 +82,7 @@ async def export_source(request: web.Request) -> web.StreamResponse:
 
 async def export_sources(request: web.Request) -> web.StreamResponse:
     query = read_query(request, ExportManyQuery)
-    export = await call(request.app[STATION].exports.export, query.source_ids,
+    export = await call(request.app[STATION].exports.export, query.ids(),
                         query.begin, query.end)
     return WorkFile(request, export)
 
