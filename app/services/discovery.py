@@ -33,6 +33,7 @@ import ipaddress
 import os
 import re
 import socket
+import ssl
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -187,11 +188,14 @@ class Discovery:
         if encoder is not None:
             width, height = int_of(encoder, "tt:Resolution/tt:Width"), int_of(encoder, "tt:Resolution/tt:Height")
         token_xml = xml_text(token)
-        stream = device.call(media_path, (
-            "<trt:GetStreamUri><trt:StreamSetup><tt:Stream>RTP-Unicast</tt:Stream><tt:Transport>"
-            "<tt:Protocol>RTSP</tt:Protocol></tt:Transport></trt:StreamSetup>"
-            f"<trt:ProfileToken>{token_xml}</trt:ProfileToken></trt:GetStreamUri>"))
-        stream_uri = offered(text_of(stream, ".//trt:MediaUri/tt:Uri"), STREAM_SCHEMES)
+        try:
+            stream = device.call(media_path, (
+                "<trt:GetStreamUri><trt:StreamSetup><tt:Stream>RTP-Unicast</tt:Stream><tt:Transport>"
+                "<tt:Protocol>RTSP</tt:Protocol></tt:Transport></trt:StreamSetup>"
+                f"<trt:ProfileToken>{token_xml}</trt:ProfileToken></trt:GetStreamUri>"))
+            stream_uri = offered(text_of(stream, ".//trt:MediaUri/tt:Uri"), STREAM_SCHEMES)
+        except CameraError:  # a profile without video (audio, metadata only): listed, not offered
+            stream_uri = None
         try:
             snapshot = device.call(media_path, f"<trt:GetSnapshotUri><trt:ProfileToken>{token_xml}"
                                                "</trt:ProfileToken></trt:GetSnapshotUri>")
@@ -285,19 +289,19 @@ class OnvifClient:
         """One HTTP request, answering a digest challenge once; never follows a redirect."""
         status, reply, data = self._send(method, path, body, headers, limit)
         challenge = reply.get("www-authenticate", "")
-        if status == 401 and self.user:
-            if challenge.lower().startswith("digest"):
-                auth = digest_header(challenge, method, path, self.user, self.password)
-            elif challenge.lower().startswith("basic") and self.scheme == "https":
-                auth = "Basic " + base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
-            else:  # no Basic over plain HTTP: the password would cross the network readable
-                return status, reply, data
+        # Digest only: Basic would hand the password to whoever answers (a camera's HTTPS
+        # certificate is self-signed, so TLS does not say who that is).
+        if status == 401 and self.user and challenge.lower().startswith("digest"):
+            auth = digest_header(challenge, method, path, self.user, self.password)
             status, reply, data = self._send(method, path, body, {**headers, "Authorization": auth}, limit)
         return status, reply, data
 
     def _send(self, method: str, path: str, body: bytes, headers: dict, limit: int) -> tuple[int, dict, bytes]:
-        kind = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
-        connection = kind(str(self.ip), self.port, timeout=HTTP_TIMEOUT_S)
+        if self.scheme == "https":  # cameras' certificates are self-signed: encryption only
+            connection = http.client.HTTPSConnection(str(self.ip), self.port, timeout=HTTP_TIMEOUT_S,
+                                                     context=ssl._create_unverified_context())
+        else:
+            connection = http.client.HTTPConnection(str(self.ip), self.port, timeout=HTTP_TIMEOUT_S)
         try:
             connection.request(method, path, body=body or None,
                                headers={"Host": join_host_port(self.host, self.port), **headers})

@@ -150,3 +150,15 @@ def test_probe_answers_of_others_and_hostile_ones_are_dropped():
     assert parse_probe_matches(bomb, ours) == []
     with pytest.raises(InvalidInput):
         Discovery().read_profiles("93.184.216.34", USER, PASSWORD)
+
+
+def test_cameras_wanting_a_username_token_get_one(streams):
+    """No HTTP login asked, a NotAuthorized fault instead: the station logs in with a
+    WS-Security UsernameToken (password digest), and a wrong password is still refused."""
+    with OnvifCamera([Profile("main", 640, 360, streams.urls[0])], user=USER, password=PASSWORD,
+                     auth="wsse") as camera:
+        found = Discovery().read_profiles(camera.address, USER, PASSWORD)
+        assert found.uri_rtsp == streams.url_with_credentials(0)
+        assert camera.auth_failures == 1  # the first call, without the token
+        with pytest.raises(InvalidInput, match="refused this user and password"):
+            Discovery().read_profiles(camera.address, USER, "wrong")

@@ -11,12 +11,14 @@ RTSP streams (the GStreamer test camera's main and sub streams).
 Multicast to 239.255.255.250 does not reach a listener on loopback without routes a test
 cannot set up, so the simulator listens for probes on a loopback UDP port of its own and a
 test sends its probe there (`Discovery(probe_to=...)`): the same datagrams, unicast.
+`auth="wsse"` wants a WS-Security UsernameToken in each SOAP call instead of HTTP digest.
 It runs in the test process, on two threads; `calls` lists the SOAP operations it served
 and `auth_failures` counts refused logins, so tests see what the station asked.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import os
@@ -39,6 +41,9 @@ ENVELOPE = ('<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="' + SOAP
             'xmlns:tds="http://www.onvif.org/ver10/device/wsdl" '
             'xmlns:trt="http://www.onvif.org/ver10/media/wsdl" '
             'xmlns:tt="http://www.onvif.org/ver10/schema">{header}<s:Body>{body}</s:Body></s:Envelope>')
+NOT_AUTHORIZED = ('<s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>ter:NotAuthorized'
+                  '</s:Value></s:Subcode></s:Code><s:Reason><s:Text xml:lang="en">Sender not '
+                  'Authorized</s:Text></s:Reason></s:Fault>')
 
 
 @dataclass
@@ -53,8 +58,11 @@ class Profile:
 class OnvifCamera:
     def __init__(self, profiles: list[Profile], *, user: str = "admin", password: str = "admin",
                  name: str = "Simulated Camera", model: str = "SIM-2000",
-                 snapshot: bool = True, media_xaddr_host: str = "10.99.99.99"):
+                 snapshot: bool = True, media_xaddr_host: str = "10.99.99.99", auth: str = "digest"):
         self.profiles, self.user, self.password = profiles, user, password
+        # "digest": HTTP digest on every request; "wsse": no HTTP login, but every SOAP call
+        # needs a WS-Security UsernameToken (a NotAuthorized fault without), as many cameras do
+        self.auth = auth
         self.name, self.model, self.snapshot = name, model, snapshot
         # The media service address the device announces: a host the station must not use
         # (it keeps the device's own address and takes the path only).
@@ -139,7 +147,7 @@ class OnvifCamera:
                 pass
 
             def do_GET(self) -> None:
-                if not camera._authorized(self):
+                if camera.auth == "digest" and not camera._authorized(self):
                     return
                 if self.path != "/snapshot.jpg" or not camera.snapshot:
                     self.send_error(404)
@@ -149,7 +157,12 @@ class OnvifCamera:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 data = self.rfile.read(length)
-                if not camera._authorized(self):
+                if camera.auth == "digest" and not camera._authorized(self):
+                    return
+                if camera.auth == "wsse" and not camera._token_valid(data):
+                    camera.auth_failures += 1
+                    self._send(400, ENVELOPE.format(header="", body=NOT_AUTHORIZED).encode(),
+                               "application/soap+xml; charset=utf-8")
                     return
                 status, body = camera._soap(self.path, data)
                 self._send(status, ENVELOPE.format(header="", body=body).encode(),
@@ -184,6 +197,18 @@ class OnvifCamera:
         request.end_headers()
         request.wfile.write(body)
         return False
+
+    def _token_valid(self, data: bytes) -> bool:
+        """A UsernameToken whose PasswordDigest is Base64(SHA-1(nonce + created + password))."""
+        root = ET.fromstring(data)
+        token = next((e for e in root.iter() if e.tag.endswith("}UsernameToken")), None)
+        if token is None:
+            return False
+        value = {e.tag.rpartition("}")[2]: (e.text or "") for e in token}
+        digest = base64.b64encode(hashlib.sha1(base64.b64decode(value.get("Nonce", ""))
+                                               + value.get("Created", "").encode()
+                                               + self.password.encode()).digest()).decode()
+        return value.get("Username") == self.user and value.get("Password") == digest
 
     def _soap(self, path: str, data: bytes) -> tuple[int, str]:
         body = ET.fromstring(data).find(f"{{{SOAP}}}Body")
