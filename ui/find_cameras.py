@@ -48,8 +48,8 @@ class FindCamerasPage(KindPage):
         self.probe_button = QPushButton(icon("refresh"), "Find cameras")
         self.probe_button.setAutoDefault(False)
         self.probe_button.clicked.connect(self.probe)
-        self.add("camera", "Cameras", self.cameras,
-                 "ONVIF cameras on this network answer within 2 s", extra=self.probe_button)
+        self.add("search", "", self.probe_button)
+        self.add("camera", "Cameras", self.cameras, "ONVIF cameras on this network answer within 2 s")
         self.address = self.add("address", "Address", QLineEdit(),
                                 "Filled by picking a camera; or type host[:port] of one "
                                 "the search does not reach")
