@@ -155,7 +155,8 @@ class RecordingsBrowser(QWidget):
         self.table.clicked.connect(self._on_cell_clicked)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._on_selection())
         self.table.doubleClicked.connect(lambda *_: self.play_selected())
-        for keys, slot in (("Space", lambda: self.player.toggle()), (".", lambda: self.player.step())):
+        for keys, slot in (("Space", lambda: self.player.toggle()), (".", lambda: self.player.step()),
+                           ("B", lambda: self.bookmark_player(self.player.position))):
             QShortcut(QKeySequence(keys), self.table, activated=slot,
                       context=Qt.ShortcutContext.WidgetShortcut)
 

@@ -7,7 +7,7 @@ position and files, not only on the widgets."""
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
@@ -16,6 +16,7 @@ from app.schemas import BookmarkIn, SourceIn
 from tests.conftest import TESTSRC
 from ui.application import ensure_application
 from ui.bridge import EventBridge
+from ui.main_window import MainWindow
 from ui.recordings import RecordingsBrowser
 from ui.tasks import TaskRunner
 from ui.timeline_view import LANE_H, RULER_H, parse_utc, tag_colour
@@ -87,6 +88,14 @@ def test_the_timeline_shows_spans_and_a_click_plays_that_instant(qtbot, station,
     assert image.pixelColor(int(in_b), y).name() == tag_colour("beta").name()
     assert image.pixelColor(int(in_hole), y).name() not in (tag_colour("alpha").name(),
                                                              tag_colour("beta").name())
+
+    # hovering shows a thumbnail of that instant; off the records, none
+    qtbot.mouseMove(view, QPoint(round(in_a), y))
+    qtbot.waitUntil(lambda: timeline.thumb.isVisible(), timeout=5000)
+    thumb = timeline.thumb.pixmap()
+    assert 0 < thumb.width() <= 192 and 0 < thumb.height() <= 108
+    qtbot.mouseMove(view, QPoint(round(in_hole), y))
+    qtbot.waitUntil(lambda: not timeline.thumb.isVisible(), timeout=5000)
 
     # a click 1.2 s into `alpha` plays from there, not from its start
     positions = []
@@ -169,3 +178,37 @@ def test_b_in_the_player_bookmarks_the_instant_and_a_shift_drag_selects(qtbot, s
     assert ids == [src]
     assert abs((begin - view.time_at(x0)).total_seconds()) < 1e-3
     assert abs((end - view.time_at(x1)).total_seconds()) < 1e-3
+
+
+def test_b_on_a_focused_live_tile_bookmarks_now(qtbot, station, api_server):
+    ensure_application()
+    for name in ("left", "right"):
+        station.sources.create(SourceIn(name=name, uri_rtsp=TESTSRC))
+    bridge = EventBridge(station.bus)
+    window = MainWindow(station, bridge, api_server.url)
+    window.setProperty("quiet_errors", True)
+    window.setProperty("close_choice", "stop")
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        qtbot.waitUntil(lambda: len(window.wall.tiles) == 2, timeout=5000)
+        right = next(s.id for s in station.sources.list() if s.name == "right")
+        tile = window.wall.tiles[right]
+        qtbot.mouseDClick(tile, Qt.MouseButton.LeftButton)
+        assert window.wall.focused == right
+        before = datetime.now(timezone.utc)
+        qtbot.keyClick(window, Qt.Key.Key_B)
+        dialog = window.bookmark_dialog
+        assert dialog is not None and dialog.title_edit.text() == "Bookmark"
+        dialog.note_edit.setPlainText("someone at the door")
+        dialog.accept()
+        qtbot.waitUntil(lambda: station.bookmarks.search() != [], timeout=5000)
+        (mark,) = station.bookmarks.search()
+        assert (mark.source_id, mark.source_name, mark.title, mark.note) == (
+            right, "right", "Bookmark", "someone at the door")
+        assert before <= parse_utc(mark.time_utc) + timedelta(milliseconds=1) <= datetime.now(timezone.utc)
+        qtbot.waitUntil(lambda: any(  # the GUI's change is in the audit trail (written queued)
+            e.action == "create bookmark" and e.target == f"bookmark {mark.id}"
+            for e in station.audit.list(dialect="gui").items), timeout=5000)
+    finally:
+        bridge.close()
