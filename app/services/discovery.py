@@ -30,6 +30,7 @@ import base64
 import hashlib
 import http.client
 import ipaddress
+import logging
 import os
 import re
 import socket
@@ -44,6 +45,8 @@ from pydantic import BaseModel, Field
 
 from app.errors import InvalidInput, StationError, Unavailable
 from app.uri_policy import check_uri
+
+log = logging.getLogger(__name__)
 
 WS_DISCOVERY = ("239.255.255.250", 3702)
 MAX_WAIT_S = 3.0
@@ -110,6 +113,15 @@ class CameraError(StationError):
 
     def __init__(self, message: str):
         super().__init__(message, kind="camera_error")
+
+
+def no_onvif_at(shown: str, reason: str) -> CameraError:
+    """One text whether the address is silent, refuses, or serves something else: the
+    station is no port scanner of its network (docs/security.md, "Sources and URIs"). The
+    operator's log keeps the reason."""
+    log.info("ONVIF at %s: %s", shown, reason)
+    return CameraError(f"no ONVIF camera answered at {shown} (unreachable, refused, or not "
+                       "an ONVIF device)")
 
 
 class CameraLoginRefused(InvalidInput):
@@ -219,7 +231,7 @@ class Discovery:
         if status == 401:
             raise CameraLoginRefused(client.shown)
         if status != 200:
-            raise CameraError(f"the camera's snapshot answered HTTP {status}")
+            raise no_onvif_at(client.shown, f"snapshot: HTTP {status}")
         return body
 
 
@@ -275,13 +287,12 @@ class OnvifClient:
                 raise CameraLoginRefused(self.shown)
             if fault is not None:
                 reason = " ".join(fault.itertext()).split()
-                raise CameraError(f"the camera at {self.shown} answered a SOAP fault: "
-                                  f"{' '.join(reason)[:200]}")
+                raise no_onvif_at(self.shown, f"SOAP fault: {' '.join(reason)[:200]}")
             if status != 200 or root is None:
-                raise CameraError(f"the camera at {self.shown} answered HTTP {status} to ONVIF")
+                raise no_onvif_at(self.shown, f"HTTP {status}, {len(answer)} bytes")
             found = root.find("s:Body", NS)
             if found is None:
-                raise CameraError(f"the camera at {self.shown} answered without a SOAP body")
+                raise no_onvif_at(self.shown, "an answer without a SOAP body")
             return found
         raise AssertionError("unreachable")
 
@@ -308,11 +319,10 @@ class OnvifClient:
             response = connection.getresponse()
             data = response.read(limit + 1)
             if len(data) > limit:
-                raise CameraError(f"the camera at {self.shown} answered more than {limit >> 20} MB")
+                raise no_onvif_at(self.shown, f"an answer over {limit >> 20} MB")
             return response.status, {k.lower(): v for k, v in response.getheaders()}, data
         except (OSError, http.client.HTTPException) as exc:
-            raise CameraError(f"could not reach the camera at {self.shown}: "
-                              f"{getattr(exc, 'strerror', None) or type(exc).__name__}") from None
+            raise no_onvif_at(self.shown, getattr(exc, "strerror", None) or type(exc).__name__) from None
         finally:
             connection.close()
 

@@ -103,13 +103,31 @@ async def test_wrong_login_is_a_422_on_password(client, onvif):
 
 
 async def test_unreachable_camera_is_a_502(client):
+    """A closed port."""
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
     answer = await client.post("/api/v1/discovery/profiles",
                                json={"address": f"127.0.0.1:{port}", "user": USER, "password": "x"})
     assert answer.status == 502
-    assert f"could not reach the camera at 127.0.0.1:{port}" in (await answer.json())["detail"]
+    assert (await answer.json())["detail"] == (
+        f"no ONVIF camera answered at 127.0.0.1:{port} (unreachable, refused, or not an ONVIF device)")
+
+
+async def test_a_server_that_is_not_onvif_reads_as_unreachable(client, aiohttp_server):
+    """Whether a port is closed or serves something else, one text: no port scanner."""
+    from aiohttp import web
+
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text="hello")
+
+    other = web.Application()
+    other.router.add_route("*", "/{tail:.*}", hello)
+    server = await aiohttp_server(other)
+    answer = await client.post("/api/v1/discovery/profiles",
+                               json={"address": f"127.0.0.1:{server.port}", "user": "u", "password": "x"})
+    assert answer.status == 502
+    assert (await answer.json())["detail"].startswith(f"no ONVIF camera answered at 127.0.0.1:{server.port} (")
 
 
 @pytest.mark.parametrize("address", [
