@@ -374,7 +374,8 @@ def check_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
             ip = ip.ipv4_mapped
         local = ip.is_loopback or ip.is_private or ip.is_link_local
-        if not local or ip.is_multicast or ip.is_unspecified or ip in METADATA_ADDRESSES:
+        this_network = isinstance(ip, ipaddress.IPv4Address) and ip.packed[0] == 0  # 0.0.0.0/8
+        if not local or this_network or ip.is_multicast or ip.is_unspecified or ip in METADATA_ADDRESSES:
             raise InvalidInput("address: the station looks for cameras on its local network "
                                "only (loopback, private and link-local addresses)", field="address")
     return addresses[0]

@@ -132,7 +132,7 @@ async def test_a_server_that_is_not_onvif_reads_as_unreachable(client, aiohttp_s
 
 @pytest.mark.parametrize("address", [
     "8.8.8.8", "169.254.169.254", "http://[::ffff:8.8.8.8]/onvif/device_service",
-    "0.0.0.0:80", "ftp://10.0.0.1/x", "10.0.0.1:99999", "host name"])
+    "0.0.0.0:80", "0.0.0.1", "ftp://10.0.0.1/x", "10.0.0.1:99999", "host name"])
 async def test_addresses_outside_the_local_network_are_refused(client, address):
     answer = await client.post("/api/v1/discovery/profiles",
                                json={"address": address, "user": USER, "password": "x"})
