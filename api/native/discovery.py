@@ -63,12 +63,13 @@ def masked(found: CameraProfiles) -> CameraProfiles:
 
 def setup(app: web.Application) -> None:
     add_route(app, "POST", "/api/v1/discovery", probe, tag="discovery", body=ProbeIn,
-              response=list[FoundCamera], summary="Look for ONVIF cameras on the network",
+              response=list[FoundCamera], errors=(503,), summary="Look for ONVIF cameras on the network",
               description="Sends a WS-Discovery probe for ONVIF video transmitters from the "
               "station (multicast 239.255.255.250:3702, the station's own network segment) and "
               "answers every camera heard within `wait_s` (at most 3 s): its name and model "
               "from its ONVIF scopes and the address `/discovery/profiles` takes. Cameras "
-              "whose answers the URI policy refuses are left out.")
+              "whose answers the URI policy refuses are left out. 503 when the station has no "
+              "network to send the probe on.")
     add_route(app, "POST", "/api/v1/discovery/profiles", profiles, tag="discovery",
               body=ProfilesIn, response=CameraProfiles, extra_responses=BAD_GATEWAY,
               summary="Read a camera's media profiles",
