@@ -44,6 +44,11 @@ _.thread_type
 # Qt: virtual methods Qt calls, and the style option field a delegate sets (ui/)
 _.headerData
 _.mouseDoubleClickEvent
+_.mouseMoveEvent
+_.mouseReleaseEvent
+_.wheelEvent
+_.leaveEvent
+_.contextMenuEvent
 _.paintEvent
 _.textElideMode
 

@@ -93,6 +93,12 @@ GUI_ACTIONS: dict[str, dict[str, Audited]] = {
     },
     # the destination is left out: a station URL may carry a token
     "sync": {"create": Audited("start sync", _arg("tag_name", "tag"))},
+    "bookmarks": {
+        "create": Audited("create bookmark", lambda a, _s: f"source {a['data'].source_id}",
+                          _created("bookmark")),
+        "update": Audited("update bookmark", _arg("bookmark_id", "bookmark")),
+        "delete": Audited("delete bookmark", _arg("bookmark_id", "bookmark")),
+    },
     "dc_auth": {"decide": Audited(lambda a: "approve access" if a.get("approved") else "deny access",
                                   _access_request)},
 }

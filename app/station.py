@@ -22,14 +22,18 @@ from app.services import (
     UploadService,
 )
 from app.services.audit import AuditService
+from app.services.bookmarks import BookmarkService
 from app.services.dc_auth import DeviceConnectAuth
 from app.services.dc_recorder import MediaRecorderService
+from app.services.discovery import Discovery
+from app.services.export import ExportService
 from app.services.live_record import LiveRecordService
 from app.services.mqtt_bridge import MqttBridge
 from app.services.rtc_jobs import RtcJobService
 from app.services.peers import Peers
 from app.services.stations import StationRegistry
 from app.services.storage import StorageService
+from app.services.timeline import TimelineService
 from app.settings import RESTART_FIELDS, Settings
 from recorder.manager import RecorderManager
 
@@ -61,8 +65,16 @@ class Station:
     # The stations sharing the catalog, and who owns which source: see app.services.stations.
     site: StationRegistry = field(init=False)
     peers: Peers = field(init=False)  # asks the other stations what only they can do
+    # Marked moments, and the spans of a source over time (issue #16): app.services.bookmarks,
+    # app.services.timeline.
+    bookmarks: BookmarkService = field(init=False)
+    timeline: TimelineService = field(init=False)
+    # Any time range of footage as MP4 (or a zip of them): see app.services.export.
+    exports: ExportService = field(init=False)
     # The MQTT bus, when `mqtt_url` is set (started by start_station).
     mqtt: MqttBridge | None = field(init=False, default=None)
+    # Finding ONVIF cameras (app.services.discovery); tests point its probes at a simulator.
+    discovery: Discovery = field(default_factory=Discovery)
     version: str = __version__
 
     @property
@@ -84,6 +96,8 @@ class Station:
             self.recordings, self.sources, self.bus,
             photos_dir=self.settings.recordings_dir / "photos")
         self.audit = AuditService(self.catalog, self.bus)
+        self.bookmarks = BookmarkService(self.catalog, self.bus)
+        self.timeline = TimelineService(self.catalog)
         self.storage = StorageService(
             self.catalog, self.recordings, self.bus, storage_dir=self.settings.recordings_dir,
             floor_bytes=self.settings.disk_floor_mb << 20,
@@ -95,6 +109,8 @@ class Station:
             storage_dir=self.settings.recordings_dir,
             floor_bytes=lambda: self.settings.disk_floor_mb << 20)
         self.sources.site = self.site
+        self.exports = ExportService(self.catalog, storage_dir=self.settings.recordings_dir,
+                                     is_local=self.site.is_local)
         self.peers = Peers(self.site, token=lambda: self.settings.token)
         self.recordings.peers = self.peers
         self.recordings.station_id = self.sync.station_id = self.station_id

@@ -11,6 +11,8 @@ address `local`, the OS user name), as every change an API client makes is.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -26,6 +28,7 @@ from app.errors import StationError
 from app.schemas import RecordStatus
 from app.settings import Settings
 from app.station import Station
+from ui.bookmarks import ask_bookmark
 from ui.bridge import EventBridge
 from ui.groups_panel import GroupsPanel
 from ui.icons import icon
@@ -117,6 +120,9 @@ class MainWindow(QMainWindow):
                            ("F9", self.tags.toggle)):
             QShortcut(QKeySequence(keys), self, activated=slot,
                       context=Qt.ShortcutContext.ApplicationShortcut)
+        # B on the wall: a bookmark at this instant of the focused (or the one selected) tile.
+        QShortcut(QKeySequence("B"), self.wall, activated=self.bookmark_live,
+                  context=Qt.ShortcutContext.WindowShortcut)  # while the wall is shown
 
     def _mount_optional_tabs(self) -> None:
         """The recordings browser and the audit trail live in their own modules; mounted as
@@ -223,6 +229,23 @@ class MainWindow(QMainWindow):
         self.audited.record(action="save settings",
                             target="settings " + ", ".join(changed) if changed else None,
                             result="ok" if changed else "no change")
+
+    def bookmark_live(self) -> None:
+        """Mark now on the focused tile's source (or the only selected one): asks the title."""
+        selected = self.wall.selected
+        source_id = self.wall.focused or (next(iter(selected)) if len(selected) == 1 else None)
+        tile = self.wall.tiles.get(source_id) if source_id else None
+        if tile is None:
+            self.report("Focus or select one camera to bookmark it (B).")
+            return
+        self.bookmark_dialog = ask_bookmark(self, self.audited, self.tasks, source_id, tile.name,
+                                            datetime.now(timezone.utc), self._bookmark_added)
+
+    def _bookmark_added(self, mark, error: BaseException | None) -> None:
+        if error is not None:
+            self.report(error.message if isinstance(error, StationError) else str(error), error=True)
+        else:
+            self.report(f"Bookmark “{mark.title}” added.")
 
     def _retry_focused(self, source_id: int) -> None:
         """The operator looks at one source: one waiting to reconnect tries again at once

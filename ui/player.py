@@ -67,6 +67,7 @@ class _Decoder:
         self._pending: DecodedFrame | None = None
         self._anchor: tuple[float, float] | None = None  # (monotonic, file time) of play start
         self._deferred: tuple | None = None
+        self._next: MediaTarget | None = None  # the file that follows (ui.timeline queues it)
         self._thread = threading.Thread(target=self._run, name="player", daemon=True)
         self._thread.start()
 
@@ -106,7 +107,7 @@ class _Decoder:
         else:
             handlers = {"open": self._on_open, "play": self._on_play, "pause": self._on_pause,
                         "seek": self._on_seek, "step": self._on_step, "live": self._on_live,
-                        "close": self._on_close}
+                        "close": self._on_close, "queue": self._on_queue}
             handlers[command[0]](*command[1:])
         return True
 
@@ -119,6 +120,8 @@ class _Decoder:
                 if self._reader.live:
                     self._anchor = None  # resume at real speed once more is written
                     return LIVE_POLL_S
+                if self._next is not None and self._advance():
+                    return 0.0
                 self._playing = False
                 self._emit("ended")
                 return None
@@ -135,7 +138,7 @@ class _Decoder:
                 self._emit_frame(frame)
 
     # --- commands ------------------------------------------------------------------
-    def _on_open(self, path: MediaTarget, live: bool, serial: int) -> None:
+    def _on_open(self, path: MediaTarget, live: bool, serial: int, start: float = 0.0) -> None:
         self._close()
         self._serial = serial
         deadline = time.monotonic() + (OPEN_RETRY_S if live else 0)
@@ -151,7 +154,7 @@ class _Decoder:
                 time.sleep(0.2)
         reader = self._reader
         self._emit("opened", reader.duration, reader.fps, reader.width, reader.height)
-        frame = reader.next()
+        frame = self._frame_at(start, exact=True) if start > 0 else reader.next()
         if frame is not None:
             self._emit_frame(frame)
 
@@ -184,9 +187,37 @@ class _Decoder:
         if self._reader is None:
             return
         self._pending, self._anchor = None, None
-        frame = self._reader.seek(seconds)
+        frame = self._frame_at(seconds, exact=False)
         if frame is not None:
             self._emit_frame(frame)
+
+    def _frame_at(self, seconds: float, exact: bool) -> DecodedFrame | None:
+        """The keyframe at or before `seconds`; `exact`: decoded on to the very instant."""
+        frame = self._reader.seek(seconds)
+        while exact and frame is not None and frame.time + 0.5 / self._reader.fps < seconds:
+            following = self._reader.next()
+            if following is None:
+                break
+            frame = following
+        return frame
+
+    def _on_queue(self, target: MediaTarget | None) -> None:
+        self._next = target
+
+    def _advance(self) -> bool:
+        """The file ended and the next one is queued: go on in it at once, without pausing
+        (consecutive records of a source play as one)."""
+        target, self._next = self._next, None
+        try:
+            reader = VideoReader(target)
+        except Exception as exc:  # noqa: BLE001 - the next file is unreadable: stop here
+            log.warning("player: cannot go on in the next file: %s", exc)
+            return False
+        self._reader.close()
+        self._reader, self._anchor = reader, None
+        self._pending = reader.next()
+        self._emit("advanced", str(target), reader.duration)
+        return self._pending is not None
 
     def _on_step(self) -> None:
         if self._reader is None:
@@ -207,7 +238,7 @@ class _Decoder:
         self._close()
 
     def _close(self) -> None:
-        self._playing, self._pending, self._anchor = False, None, None
+        self._playing, self._pending, self._anchor, self._next = False, None, None, None
         if self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -263,6 +294,8 @@ class PlayerWidget(QWidget):
     """Plays one recorded file at a time. `open()` shows its first frame, paused."""
 
     position_changed = Signal(float)
+    advanced = Signal(str)  # the queued file took over at the end of the last one: its path
+    bookmark_requested = Signal(float)  # `B`: the position (seconds into the file shown)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -313,7 +346,8 @@ class PlayerWidget(QWidget):
         layout.setSpacing(2)
         layout.addWidget(self.view, 1)
         layout.addLayout(controls)
-        for keys, slot in ((Qt.Key.Key_Space, self.toggle), (Qt.Key.Key_Right, self.step)):
+        for keys, slot in ((Qt.Key.Key_Space, self.toggle), (Qt.Key.Key_Right, self.step),
+                           (Qt.Key.Key_B, self._ask_bookmark)):
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(slot)
@@ -322,9 +356,10 @@ class PlayerWidget(QWidget):
 
     # --- commands ------------------------------------------------------------------
     def open(self, path: str | Path, *, live: bool = False, caption: str = "",
-             remote: RemoteFile | None = None) -> None:
-        """Load a file and show its first frame, paused. `live`: it is still being recorded.
-        `remote`: the file `path` is on another station, read from its owner's API."""
+             remote: RemoteFile | None = None, start: float = 0.0) -> None:
+        """Load a file and show its first frame (the frame at `start` seconds), paused.
+        `live`: it is still being recorded. `remote`: the file `path` is on another station,
+        read from its owner's API."""
         self._serial += 1
         self.path, self.live, self.remote = Path(path), live and remote is None, remote
         self.playing, self.duration, self.position = False, 0.0, 0.0
@@ -334,7 +369,7 @@ class PlayerWidget(QWidget):
         self.view.update()
         self._set_playing(False)
         self._enable(True)
-        self._decoder.send("open", remote or str(path), self.live, self._serial)
+        self._decoder.send("open", remote or str(path), self.live, self._serial, float(start))
 
     def clear(self, message: str = "Select a recording to play it") -> None:
         self._serial += 1
@@ -367,6 +402,15 @@ class PlayerWidget(QWidget):
         if self.path is not None:
             self._decoder.send("seek", float(seconds))
 
+    def queue_next(self, path: MediaTarget | None) -> None:
+        """The file to go on in when this one ends while playing (None: stop at the end)."""
+        if self.path is not None:
+            self._decoder.send("queue", path)
+
+    def _ask_bookmark(self) -> None:
+        if self.path is not None:
+            self.bookmark_requested.emit(self.position)
+
     def set_live(self, live: bool) -> None:
         """The recording ended (False): the player stops waiting for more at the end."""
         self.live = live
@@ -392,6 +436,9 @@ class PlayerWidget(QWidget):
             self.view.update()
             self._show_position()
             self.position_changed.emit(frame.time)
+        elif kind == "advanced":
+            self.path, self.duration = Path(payload[0]), payload[1]
+            self.advanced.emit(payload[0])
         elif kind == "playing":
             self._set_playing(payload[0])
         elif kind == "ended":

@@ -40,6 +40,7 @@ from app.ffmpeg_cmd import profile_of
 from app.schemas import SourceIn, SourceOut
 from app.services.sources import SourceProbe
 from app.station import Station
+from ui.find_cameras import FindCamerasPage
 from ui.forms import DIALOG_STYLE, Banner, Form, if_alive, section_title
 from ui.icons import icon
 from ui.source_delete import DeleteSourceFlow, confirm_delete_source
@@ -49,6 +50,7 @@ from ui.source_preview import PreviewPanel, selectable_icon
 from ui.tasks import TaskRunner
 
 __all__ = ["SourceDialog", "confirm_delete_source", "DeleteSourceFlow"]
+ALL_PAGES = {**PAGES, FindCamerasPage.kind: FindCamerasPage}  # Find cameras needs the station
 STYLE = DIALOG_STYLE + """
 QListWidget#kindList { border: none; background: transparent; font-size: 13px; outline: 0; }
 QListWidget#kindList::item { padding: 9px 8px; border-radius: 6px; margin: 1px 0; }
@@ -127,9 +129,13 @@ class SourceDialog(QDialog):
         pages_column.setContentsMargins(0, 0, 0, 0)
         self.pages: dict[str, KindPage] = {}
         for kind in KINDS:
-            self.pages[kind.key] = PAGES[kind.key]()
+            self.pages[kind.key] = ALL_PAGES[kind.key]()
             self.pages[kind.key].hide()
             pages_column.addWidget(self.pages[kind.key])
+        self.find_cameras: FindCamerasPage = self.pages["onvif"]
+        self.find_cameras.attach(self.station, self.tasks)
+        self.find_cameras.camera_named.connect(
+            lambda name: self.name.text().strip() or self.name.setText(name))
         self.current_page: KindPage = self.pages["stream"]
         self.recording = Form()
         self.ffmpeg_cmd = self.recording.add(
@@ -168,6 +174,7 @@ class SourceDialog(QDialog):
         self.preview_status = self.preview_panel.status
         self.preview = self.preview_panel.picture
         body.addWidget(self.preview_panel)
+        self.find_cameras.picture.connect(self.preview_panel.show_image)
 
         self.buttons = QDialogButtonBox(self)  # a parent first: it styles the buttons
         self.save_button = self.buttons.addButton("Add source" if self.source_id is None else "Save",

@@ -42,6 +42,7 @@ class Kind:
 
 KINDS = (
     Kind("stream", "Network camera", "RTSP, RTMP, SRT, HLS, HTTP", "camera-network"),
+    Kind("onvif", "Find cameras", "ONVIF cameras on this network", "find-camera"),
     Kind("snapshot", "Snapshot camera", "JPEG pictures over HTTP", "snapshot"),
     Kind("device", "Local camera", "USB or built-in (V4L2)", "webcam"),
     Kind("screen", "Screen", "Capture an X11 display", "screen"),

@@ -35,6 +35,7 @@ from app.catalog import Catalog
 from app.events import EventSink, RecordingStarted, RecordingStopped, StorageLow
 from app.models import Record, Tag, utcnow
 from app.schemas import RecordStatus, iso_utc
+from app.services.bookmarks import covered_records
 
 log = logging.getLogger(__name__)
 
@@ -390,6 +391,7 @@ class StorageService:
             rows = s.exec(select(*columns).where(Record.status != RecordStatus.deleted,
                                                  Record.location.is_not(None),
                                                  self._own(Record.station_id))).all()
+            bookmarked = covered_records(s)  # a bookmark protects the record it falls in
         candidates, used = [], 0
         for row in rows:
             record_id, status, begin, end, created, location = row[:6]
@@ -402,7 +404,8 @@ class StorageService:
                 continue
             begin = _aware(begin) or _aware(created)
             candidates.append(Candidate(record_id, begin, _aware(end) or begin, location,
-                                        bool(row[6]) if protected_col is not None else False,
+                                        (bool(row[6]) if protected_col is not None else False)
+                                        or record_id in bookmarked,
                                         st.st_size, st.st_dev))
         candidates.sort(key=lambda c: (c.begin, c.id))
         return candidates, used
