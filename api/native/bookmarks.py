@@ -3,13 +3,13 @@ translates HTTP to `BookmarkService` (app.services.bookmarks)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.keys import STATION
-from api.native.params import add_route, ok, path_int, read_model, read_query, unprocessable
+from api.native.params import (
+    IsoDatetime, add_route, ok, path_int, read_model, read_query, unprocessable)
 from api.routing import call
 from app.schemas import BookmarkIn, BookmarkOut
 
@@ -19,9 +19,9 @@ REQUIRED = ("source_id", "time_utc", "title")
 class BookmarkQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
     source_id: int | None = Field(None, ge=1, le=2**63 - 1, description="of this source only")
-    begin: datetime | None = Field(None, description="at or after this moment (ISO 8601; "
+    begin: IsoDatetime | None = Field(None, description="at or after this moment (ISO 8601; "
                                    "without an offset: UTC)")
-    end: datetime | None = Field(None, description="before this moment (ISO 8601)")
+    end: IsoDatetime | None = Field(None, description="before this moment (ISO 8601)")
     q: str | None = Field(None, min_length=1, max_length=255,
                           description="text in the title or the note (case-insensitive)")
 

@@ -2,9 +2,10 @@
 profiles (issue #16, `app.services.discovery`). Only translates HTTP to the service; the
 password a client sends goes to the camera and nowhere else: every URI in an answer is masked.
 
-Errors: a wrong login is the client's to fix, so a 422 on `password`; an address outside the
-local network (the station is no proxy to the internet) a 422 on `address`; a camera that
-cannot be reached or does not speak ONVIF a 502, saying which.
+Errors, all the client's to fix: a wrong login a 422 on `password`; an address outside the
+local network (the station is no proxy to the internet) a 422 on `address`; an address where
+no ONVIF camera answers a 422 on `address` too (`camera_unreachable`), one message whatever
+the reason, so the endpoint tells nothing about which hosts and ports answer (the log does).
 """
 
 from __future__ import annotations
@@ -12,15 +13,12 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from api.errors import detail_422
 from api.keys import STATION
 from api.native.params import add_route, ok, read_model
 from api.routing import call
 from app.schemas import mask_uri
 from app.services.discovery import MAX_WAIT_S, CameraError, CameraProfiles, FoundCamera
-
-BAD_GATEWAY = {502: {"description": "The camera could not be reached, or it answered "
-                                    "something that is not ONVIF (`detail` says which)"}}
-
 
 class ProbeIn(BaseModel):
     wait_s: float = Field(2.0, ge=0.2, le=MAX_WAIT_S,
@@ -49,7 +47,7 @@ async def profiles(request: web.Request) -> web.Response:
         found = await call(request.app[STATION].discovery.read_profiles,
                            data.address, data.user, data.password)
     except CameraError as exc:
-        return web.json_response({"detail": exc.message}, status=502)
+        return detail_422(["body", "address"], exc.message, "camera_unreachable")
     return ok(masked(found))
 
 
@@ -71,7 +69,7 @@ def setup(app: web.Application) -> None:
               "whose answers the URI policy refuses are left out. 503 when the station has no "
               "network to send the probe on.")
     add_route(app, "POST", "/api/v1/discovery/profiles", profiles, tag="discovery",
-              body=ProfilesIn, response=CameraProfiles, extra_responses=BAD_GATEWAY,
+              body=ProfilesIn, response=CameraProfiles,
               summary="Read a camera's media profiles",
               description="Logs in to the ONVIF camera at `address` (HTTP digest, or a "
               "WS-Security UsernameToken when the camera wants one) and reads its media "
@@ -80,5 +78,5 @@ def setup(app: web.Application) -> None:
               "`uri_rtsp`, the lowest as `uri_preview` (null with one profile). The login is "
               "in those URIs as a saved source holds it, the password masked as `******`: "
               "put it back before `POST /api/v1/source`. A refused login is a 422 on "
-              "`password`; an address outside the local network a 422 on `address`; an "
-              "unreachable camera or one that does not speak ONVIF a 502.")
+              "`password`; an address outside the local network, or one where no ONVIF "
+              "camera answers, a 422 on `address`.")

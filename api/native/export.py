@@ -10,14 +10,13 @@ headers only).
 
 from __future__ import annotations
 
-from datetime import datetime
 from urllib.parse import urlencode
 
 from aiohttp import web
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from api.keys import STATION
-from api.native.params import add_route, path_int, read_query
+from api.native.params import IsoDatetime, add_route, path_int, read_query
 from api.native.records import PARTIAL, VideoFile
 from api.native.routedoc import Binary
 from api.proxy import from_owner
@@ -29,16 +28,8 @@ RANGE_NOTE = ("`begin`/`end`: ISO 8601 (`2026-11-26T10:15:04.075Z`; without a zo
 
 
 class ExportQuery(BaseModel):
-    begin: datetime = Field(description="first instant shown (ISO 8601, UTC without a zone)")
-    end: datetime = Field(description="the export stops before this instant")
-
-    @field_validator("begin", "end", mode="before")
-    @classmethod
-    def _iso_only(cls, value):
-        """pydantic would take `0.5` as seconds since 1970; the document says ISO 8601."""
-        if not isinstance(value, str) or "-" not in value.lstrip("-"):
-            raise ValueError("an ISO 8601 date and time, e.g. 2026-11-26T10:15:04Z")
-        return value
+    begin: IsoDatetime = Field(description="first instant shown (ISO 8601, UTC without a zone)")
+    end: IsoDatetime = Field(description="the export stops before this instant")
 
 
 class ExportManyQuery(ExportQuery):

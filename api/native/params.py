@@ -4,15 +4,28 @@ path ids; every failure becomes a FastAPI-style 422 naming the field."""
 from __future__ import annotations
 
 import json
-from typing import Any, Awaitable, Callable, TypeVar
+from datetime import datetime
+from typing import Annotated, Any, Awaitable, Callable, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ValidationError
 
 from api.native.routedoc import Binary, Link, RouteDoc, first_line, route_docs
 from api.routing import add_both_slashes
 from api.security import AUDIT_FIELDS
 from app.errors import InvalidInput
+
+
+def _iso_only(value: Any) -> Any:
+    """A time in a query is ISO 8601 as documented; pydantic alone would also take `0.5` as
+    seconds since 1970."""
+    if not isinstance(value, str) or "-" not in value.lstrip("-"):
+        raise ValueError("an ISO 8601 date and time, e.g. 2026-11-26T10:15:04Z")
+    return value
+
+
+# `2026-11-26T10:15:04.075Z`; without an offset: UTC. Every native query time is one of these.
+IsoDatetime = Annotated[datetime, BeforeValidator(_iso_only)]
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -4,13 +4,12 @@ Only translates HTTP to `TimelineService.spans` (app.services.timeline)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.keys import STATION
-from api.native.params import add_route, ok, path_int, read_query, unprocessable
+from api.native.params import IsoDatetime, add_route, ok, path_int, read_query, unprocessable
 from api.routing import call
 from app.errors import InvalidInput
 from app.services.timeline import MAX_RANGE, TimelineOut, check_range
@@ -18,8 +17,8 @@ from app.services.timeline import MAX_RANGE, TimelineOut, check_range
 
 class TimelineQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    begin: datetime = Field(description="start of the range (ISO 8601; without an offset: UTC)")
-    end: datetime = Field(description=f"end of the range, after `begin`, at most "
+    begin: IsoDatetime = Field(description="start of the range (ISO 8601; without an offset: UTC)")
+    end: IsoDatetime = Field(description=f"end of the range, after `begin`, at most "
                           f"{MAX_RANGE.days} days later")
 
 

@@ -1,7 +1,7 @@
 """Finding ONVIF cameras through the native API, against the ONVIF camera simulator whose
 profiles point at a real RTSP test camera (main 640x360 and sub 320x240, digest login): the
 probe lists it, the profiles call reads both streams with the right login (and the
-suggested URIs really open), refuses a wrong one as a 422, an unreachable camera as a 502,
+suggested URIs really open), refuses a wrong one as a 422, an unreachable camera as a 422 on `address`,
 addresses outside the local network before connecting, and hostile URIs from the camera."""
 
 from __future__ import annotations
@@ -102,15 +102,17 @@ async def test_wrong_login_is_a_422_on_password(client, onvif):
     assert onvif.auth_failures == 1 and onvif.calls == []
 
 
-async def test_unreachable_camera_is_a_502(client):
+async def test_unreachable_camera_is_a_422_on_address(client):
     """A closed port."""
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
     answer = await client.post("/api/v1/discovery/profiles",
                                json={"address": f"127.0.0.1:{port}", "user": USER, "password": "x"})
-    assert answer.status == 502
-    assert (await answer.json())["detail"] == (
+    assert answer.status == 422
+    (detail,) = (await answer.json())["detail"]
+    assert detail["loc"] == ["body", "address"] and detail["type"] == "camera_unreachable"
+    assert detail["msg"] == (
         f"no ONVIF camera answered at 127.0.0.1:{port} (unreachable, refused, or not an ONVIF device)")
 
 
@@ -126,8 +128,9 @@ async def test_a_server_that_is_not_onvif_reads_as_unreachable(client, aiohttp_s
     server = await aiohttp_server(other)
     answer = await client.post("/api/v1/discovery/profiles",
                                json={"address": f"127.0.0.1:{server.port}", "user": "u", "password": "x"})
-    assert answer.status == 502
-    assert (await answer.json())["detail"].startswith(f"no ONVIF camera answered at 127.0.0.1:{server.port} (")
+    assert answer.status == 422
+    assert (await answer.json())["detail"][0]["msg"].startswith(
+        f"no ONVIF camera answered at 127.0.0.1:{server.port} (")
 
 
 @pytest.mark.parametrize("address", [
