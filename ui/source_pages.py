@@ -88,6 +88,10 @@ class StreamPage(KindPage):
         self.password = self.add("password", "Password", SecretEdit())
         self.udp = self.add("udp", "", QCheckBox("RTSP over UDP"),
                             "TCP when unchecked: slower to start, but never loses packets")
+        self.preview = self.add("preview", "Preview stream", QLineEdit(),
+                                "optional: the camera's smaller sub-stream, shown by the wall's "
+                                "tiles (same user and password); recordings use the address")
+        self.preview.setPlaceholderText("rtsp://192.168.1.64:554/Streaming/Channels/102")
 
     def load(self, source: SourceOut) -> None:
         self.loaded_uri = source.uri_rtsp
@@ -96,6 +100,7 @@ class StreamPage(KindPage):
         self.user.setText(user)
         self.password.setText(password or "")
         self.udp.setChecked(udp)
+        self.preview.setText(kinds.split_credentials(source.uri_preview or "")[0])
 
     def _uri(self) -> str:
         url = self.url.text().strip()
@@ -114,7 +119,16 @@ class StreamPage(KindPage):
         if MASK in uri and not self._same_address(uri):
             raise FieldProblem("password", "Type the password again: the address changed, and "
                                            "the stored password is never shown.")
-        return {"uri_rtsp": uri}
+        return {"uri_rtsp": uri, "uri_preview": self._preview_uri()}
+
+    def _preview_uri(self) -> str | None:
+        """The preview stream with the camera's login, or None (no preview stream)."""
+        url = self.preview.text().strip()
+        if not url:
+            return None
+        self._checked_uri("preview", url)
+        return kinds.join_credentials(url, self.user.text().strip(), self.password.text(),
+                                      self.udp.isChecked())
 
     def probe_target(self) -> dict | None:
         uri = self._uri()

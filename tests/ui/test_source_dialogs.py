@@ -127,6 +127,31 @@ def test_rtsp_camera_with_credentials_then_edit_keeps_the_masked_password(qtbot,
     assert _stored(station, source.id).uri_rtsp == row.uri_rtsp
 
 
+def test_a_preview_stream_gets_the_cameras_login_and_keeps_it_on_edit(qtbot, station, tasks,
+                                                                      rtsp_camera_small):
+    dialog = _dialog(qtbot, station, tasks, kind="stream")
+    dialog.page.url.setText(rtsp_camera_small.url)
+    sub = rtsp_camera_small.url.replace("/cam", "/sub")
+    dialog.page.preview.setText(sub)
+    dialog.page.user.setText("op")
+    dialog.page.password.setText("s3cret")
+    dialog.name.setText("gate")
+    source = _save(qtbot, dialog)
+    host = sub.split("://", 1)[1]
+    assert _stored(station, source.id).uri_preview == f"rtsp://op:s3cret@{host}"
+    assert station.sources.get(source.id).uri_preview == f"rtsp://op:{MASK}@{host}"
+
+    edit = _dialog(qtbot, station, tasks, source_id=source.id)
+    assert edit.page.preview.text() == sub  # shown without the login, like the address
+    edit.description.setText("kept")
+    _save(qtbot, edit)
+    assert _stored(station, source.id).uri_preview == f"rtsp://op:s3cret@{host}"
+    edit = _dialog(qtbot, station, tasks, source_id=source.id)
+    edit.page.preview.setText("")  # removed
+    _save(qtbot, edit)
+    assert _stored(station, source.id).uri_preview is None
+
+
 def test_snapshot_camera_with_digest_auth_and_edit_keeps_its_password(qtbot, station, tasks,
                                                                       snapshot_camera):
     dialog = _dialog(qtbot, station, tasks, kind="snapshot")
