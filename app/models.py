@@ -40,6 +40,9 @@ class Source(SQLModel, table=True):
     # A second, smaller stream of the same camera for the wall's tiles (#16); may carry
     # credentials like uri_rtsp. Recording always uses uri_rtsp.
     uri_preview: str | None = Field(default=None, sa_column=Column(EncryptedText))
+    # The camera's JPEG snapshot URL (ONVIF GetSnapshotUri), login inline: a tile's picture
+    # before the first frame.
+    uri_snapshot: str | None = Field(default=None, sa_column=Column(EncryptedText))
     description: str | None = Field(default=None)
     ffmpeg_cmd: str | None = Field(default=None)
     enabled: bool = Field(default=True, nullable=False)

@@ -77,13 +77,18 @@ class SourceIn(BaseModel):
     uri_preview: str | None = Field(default=None, max_length=2048, description=(
         "optional: a second, smaller stream of the same camera; the wall's tiles show it, a "
         "focused tile and every recording use `uri_rtsp`. Empty string removes it."))
+    uri_snapshot: str | None = Field(default=None, max_length=2048, description=(
+        "optional: the camera's JPEG snapshot URL (http/https, login inline as in "
+        "`http://user:pass@host/snap.jpg`, sent with HTTP digest): the picture a tile shows "
+        "before the first frame. Empty string removes it."))
     ffmpeg_cmd: str | None = Field(default=None, max_length=4096)
     enabled: bool | None = None
     station: str | None = Field(default=None, max_length=64, description=(
         "the id of the station that reads and records it (`GET /api/v1/station`); default: "
         "the station that creates it. Changing it moves the source (not while it records)."))
 
-    @field_validator("name", "uri_rtsp", "uri_preview", "ffmpeg_cmd", "description", "station",
+    @field_validator("name", "uri_rtsp", "uri_preview", "uri_snapshot", "ffmpeg_cmd",
+                     "description", "station",
                      mode="before")
     @classmethod
     def _strip(cls, value: Any) -> Any:
@@ -99,6 +104,7 @@ class SourceOut(BaseModel):
     uri_rtsp: str | None
     uri_http_picture: HttpPicture | None
     uri_preview: str | None = None
+    uri_snapshot: str | None = None
     description: str | None
     ffmpeg_cmd: str | None
     enabled: bool = True

@@ -109,6 +109,7 @@ class Station:
             storage_dir=self.settings.recordings_dir,
             floor_bytes=lambda: self.settings.disk_floor_mb << 20)
         self.sources.site = self.site
+        self.sources.fetch_snapshot = self.discovery.snapshot  # a tile's picture before frames
         self.exports = ExportService(self.catalog, storage_dir=self.settings.recordings_dir,
                                      is_local=self.site.is_local)
         self.peers = Peers(self.site, token=lambda: self.settings.token)

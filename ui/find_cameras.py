@@ -24,6 +24,7 @@ from app.services.discovery import CameraProfile, CameraProfiles, FoundCamera
 from app.station import Station
 from ui.forms import SecretEdit, if_alive, repolish
 from ui.icons import icon
+from ui.source_kinds import join_credentials
 from ui.source_pages import FieldProblem, KindPage
 from ui.tasks import TaskRunner
 
@@ -182,7 +183,10 @@ class FindCamerasPage(KindPage):
         if not main:
             raise FieldProblem("camera", "Find the camera, type its login and read its profiles.")
         preview = self.preview.currentData()
-        return {"uri_rtsp": main, "uri_preview": preview if preview != main else None}
+        snapshot = self.found.snapshot_uri if self.found is not None else None
+        return {"uri_rtsp": main, "uri_preview": preview if preview != main else None,
+                "uri_snapshot": join_credentials(snapshot, self.user.text().strip(),
+                                                 self.password.text()) if snapshot else None}
 
 
 def describe(profile: CameraProfile) -> str:

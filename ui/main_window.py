@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QDesktopServices, QKeySequence, QShortcut
+from PySide6.QtGui import QDesktopServices, QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDockWidget,
     QMainWindow,
@@ -50,6 +50,7 @@ class MainWindow(QMainWindow):
         self.notifications: list[str] = []
         self._settings_before: Settings = station.settings  # what the last save changed from
         self._closing_confirmed = False
+        self._stills_asked: set[tuple[int, str]] = set()  # (source, snapshot URL) fetched
         self.setWindowTitle(f"{station.name} — Recording Station {station.version}")
         self.setWindowIcon(icon("app"))
         screen = self.screen().availableGeometry() if self.screen() else None
@@ -158,6 +159,25 @@ class MainWindow(QMainWindow):
         self.wall.set_sources(sources)
         self.tags.set_groups(groups)
         self._mark_recording(running)
+        self._show_stills(sources)
+
+    def _show_stills(self, sources) -> None:
+        """Tiles of cameras with a snapshot URL show it until their first frame: fetched once
+        per snapshot URL, off the GUI thread; a failure leaves the tile as it is."""
+        for source in sources:
+            tile = self.wall.tiles.get(source.id)
+            key = (source.id, source.uri_snapshot)
+            if not source.uri_snapshot or tile is None or tile.image is not None \
+                    or key in self._stills_asked:
+                continue
+            self._stills_asked.add(key)
+            sources_service = self.station.sources
+
+            def show(jpeg, error, source_id=source.id) -> None:
+                tile = self.wall.tiles.get(source_id)
+                if error is None and jpeg and tile is not None:
+                    tile.set_still(QImage.fromData(jpeg, "JPEG"))
+            self.tasks.run(lambda sid=source.id: sources_service.snapshot_jpeg(sid), show)
 
     def _read_recording_marks(self) -> None:
         recordings = self.station.recordings

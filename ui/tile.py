@@ -199,6 +199,13 @@ class CameraTile(QWidget):
             self.stats = LiveStats(self.status, self.error or None, None, 0.0)
         self.update()
 
+    def set_still(self, image: QImage) -> None:
+        """The camera's snapshot, shown until the first frame arrives (which replaces it)."""
+        if self.image is None and not image.isNull():
+            self.image = image
+            self._scaled = None
+            self.update()
+
     # --- painting ------------------------------------------------------------------
     def _pull_frame(self) -> None:
         frame = self.shown.latest() if self.shown is not None else None

@@ -38,6 +38,7 @@ def source_out(row: Source | dict, status: tuple[str, str | None]) -> SourceOut:
         model=data.get("model") or "Source", name=data["name"],
         uri_rtsp=mask_uri(data.get("uri_rtsp")), uri_http_picture=picture,
         uri_preview=mask_uri(data.get("uri_preview")),
+        uri_snapshot=mask_uri(data.get("uri_snapshot")),
         description=data.get("description"), ffmpeg_cmd=data.get("ffmpeg_cmd"),
         enabled=data.get("enabled", True), station=data.get("station_id"),
     )
@@ -50,6 +51,7 @@ def source_snapshot(row: Source) -> dict:
     data["created_utc"] = iso_utc(row.created_utc)
     data["uri_rtsp"] = mask_uri(data.get("uri_rtsp"))
     data["uri_preview"] = mask_uri(data.get("uri_preview"))
+    data["uri_snapshot"] = mask_uri(data.get("uri_snapshot"))
     data["uri_http_picture"] = mask_picture(data.get("uri_http_picture"))
     return data
 

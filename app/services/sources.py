@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from urllib.parse import unquote, urlsplit, urlunsplit
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -101,6 +102,9 @@ class SourceService:
         self._fingerprints: dict[int, tuple] = {}  # what `reconcile` saw of each source
         self._reading: set[int] = set()  # sources this service started readers for
         self._readers_lock = threading.RLock()  # reconcile (heartbeat) vs. changes (API, GUI)
+        # How a camera's snapshot URL is fetched: (bare URL, user, password) -> JPEG bytes; the
+        # station hands in its ONVIF client's (HTTP digest, local network only).
+        self.fetch_snapshot: Callable[[str, str, str], bytes] | None = None
         self._remote: RemoteFeeds | None = None  # other stations' sources someone here watches
         self._remote_lock = threading.Lock()  # never held over a catalog read: tiles ask
 
@@ -281,6 +285,17 @@ class SourceService:
             return cached[1]
         return encode_jpeg(rgb)
 
+    def snapshot_jpeg(self, source_id: int) -> bytes | None:
+        """The camera's own snapshot (`uri_snapshot`): what a tile shows before its first
+        frame. None when the source has no snapshot URL. Blocking (an HTTP request)."""
+        with self.catalog.session() as s:
+            uri = get_source(s, source_id).uri_snapshot
+        if not uri or self.fetch_snapshot is None:
+            return None
+        parts = urlsplit(uri)
+        bare = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2], fragment=""))
+        return self.fetch_snapshot(bare, unquote(parts.username or ""), unquote(parts.password or ""))
+
     # --- test connection -----------------------------------------------------------
     def probe(self, data: SourceIn, timeout: float = PROBE_TIMEOUT_S) -> SourceProbe:
         """Open the address of `data` (`uri_rtsp`, or `uri_http_picture` for a
@@ -334,6 +349,11 @@ class SourceService:
                 check_uri(preview, field="uri_preview", schemes=SOURCE_SCHEMES,
                           media_dirs=self.media_dirs())
             fields["uri_preview"] = preview
+        if "uri_snapshot" in sent:  # "" or null: none
+            snapshot = unmask_uri(data.uri_snapshot or None, stored.uri_snapshot if stored else None)
+            if snapshot:
+                check_uri(snapshot, field="uri_snapshot", schemes=PICTURE_SCHEMES)
+            fields["uri_snapshot"] = snapshot
         if "uri_http_picture" in sent:
             picture = data.uri_http_picture.model_dump(mode="json") if data.uri_http_picture else None
             fields["uri_http_picture"] = unmask_picture(picture, stored.uri_http_picture if stored else None)

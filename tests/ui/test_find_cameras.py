@@ -5,9 +5,12 @@ both URIs with the login; a wrong password is an inline error and nothing is fil
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
 from app.models import Source
+from app.schemas import SourceIn
 from tests.support.onvif_camera import OnvifCamera, Profile
 from ui.application import ensure_application
 from ui.source_dialog import SourceDialog
@@ -69,6 +72,31 @@ def test_find_cameras_fills_the_source_and_saves_it(qtbot, station, tasks, onvif
         stored = session.get(Source, source.id)
         assert stored.uri_rtsp == "rtsp://operator:pa%20ss%401@127.0.0.1:9/main"
         assert stored.uri_preview == "rtsp://operator:pa%20ss%401@127.0.0.1:9/sub"
+        assert stored.uri_snapshot.startswith("http://operator:pa%20ss%401@")
+        assert stored.uri_snapshot.endswith("/snapshot.jpg")
+    assert "pa ss" not in str(source.uri_snapshot)  # masked in what the dialog got back
+    assert station.sources.snapshot_jpeg(source.id) == onvif.jpeg  # with the camera's login
+
+
+def test_a_tile_shows_the_cameras_snapshot_before_its_first_frame(qtbot, station, onvif):
+    from ui.bridge import EventBridge
+    from ui.main_window import MainWindow
+
+    found = station.discovery.read_profiles(onvif.address, onvif.user, onvif.password)
+    login = f"{quote(onvif.user, safe='')}:{quote(onvif.password, safe='')}@"
+    dark = station.sources.create(SourceIn(name="dark", uri_rtsp="rtsp://127.0.0.1:9/none",
+                                           uri_snapshot=found.snapshot_uri.replace("://", "://" + login, 1)))
+    bridge = EventBridge(station.bus)
+    win = MainWindow(station, bridge, "http://127.0.0.1:1/")
+    win.setProperty("quiet_errors", True)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: dark.id in win.wall.tiles, timeout=5000)
+    tile = win.wall.tiles[dark.id]
+    qtbot.waitUntil(lambda: tile.image is not None, timeout=10000)  # no frame ever comes
+    assert tile.image.width() == 64  # the simulator's snapshot
+    assert station.sources.get(dark.id).status != "online"
+    bridge.close()
 
 
 def test_wrong_password_is_shown_at_the_field_and_nothing_is_filled(qtbot, station, tasks, onvif):

@@ -1,6 +1,7 @@
 """Operator features (#16): a source's optional preview stream (`uri_preview`, a second,
-smaller stream of the same camera for the wall; encrypted at rest like `uri_rtsp`), and
-bookmarks: moments an operator marked on a source.
+smaller stream of the same camera for the wall) and snapshot URL (`uri_snapshot`, the picture
+a tile shows before the first frame), both encrypted at rest like `uri_rtsp`; and bookmarks:
+moments an operator marked on a source.
 
 Revision ID: 0008
 Revises: 0007
@@ -19,6 +20,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("source") as batch:
         batch.add_column(sa.Column("uri_preview", sa.String(), nullable=True))
+        batch.add_column(sa.Column("uri_snapshot", sa.String(), nullable=True))
     op.create_table(
         "bookmark",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -39,4 +41,5 @@ def downgrade() -> None:
     op.drop_index("ix_bookmark_source_id", table_name="bookmark")
     op.drop_table("bookmark")
     with op.batch_alter_table("source") as batch:
+        batch.drop_column("uri_snapshot")
         batch.drop_column("uri_preview")
