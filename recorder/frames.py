@@ -49,15 +49,11 @@ class Frame:
         return self.rgb.shape[0]
 
 
-def frame_to_rgb(frame: av.VideoFrame, max_width: int = MAX_FRAME_WIDTH) -> np.ndarray:
-    """RGB of a decoded frame, scaled down to `max_width` in the same conversion (one
-    `sws_scale` for both) when it is wider."""
-    if frame.width > max_width:
-        width = max(2, max_width // 2 * 2)
-        height = max(2, round(frame.height * width / frame.width / 2) * 2)
-        frame = frame.reformat(width=width, height=height, format="rgb24")
-        # a width whose rows FFmpeg pads comes back as a strided view: viewers want rows packed
-        return np.ascontiguousarray(frame.to_ndarray())
+def frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
+    if frame.width > MAX_FRAME_WIDTH:
+        height = round(frame.height * MAX_FRAME_WIDTH / frame.width / 2) * 2
+        frame = frame.reformat(width=MAX_FRAME_WIDTH, height=height, format="rgb24")
+        return frame.to_ndarray()
     return frame.to_ndarray(format="rgb24")
 
 
@@ -74,7 +70,6 @@ class FrameSlot:
         self.encodes = 0  # JPEG encodes so far: at most one per frame, however many viewers
         self._seq = itertools.count(1)
         self._watchers: dict[int, Demand] = {}
-        self._widths: dict[int, int] = {}  # token -> the width its pictures are shown at
         self._tokens = itertools.count(1)
         self.updated = threading.Condition(self._lock)
 
@@ -135,26 +130,6 @@ class FrameSlot:
     def unwatch(self, token: int) -> None:
         with self._lock:
             self._watchers.pop(token, None)
-            self._widths.pop(token, None)
-
-    def want_width(self, token: int, width: int | None) -> None:
-        """The width a watcher shows pictures at (a tile's), None: the stream's own. When
-        every watcher that wants pictures said one, the decoder converts straight to the widest
-        of them: one scale in the decoder instead of a full-size picture scaled again by each
-        viewer (a grid of preview tiles, 400 pictures a second)."""
-        with self._lock:
-            if token in self._watchers and width:
-                self._widths[token] = width
-            else:
-                self._widths.pop(token, None)
-
-    @property
-    def display_width(self) -> int:
-        with self._lock:
-            wanting = [t for t, d in self._watchers.items() if d is not Demand.NONE]
-            if not wanting or any(t not in self._widths for t in wanting):
-                return MAX_FRAME_WIDTH
-            return min(MAX_FRAME_WIDTH, max(self._widths[t] for t in wanting))
 
     @property
     def demand(self) -> Demand:
@@ -246,7 +221,7 @@ class Decoder(threading.Thread):
                 if frames and 0 < delay < 1.0:
                     self._stopping.wait(delay)
                 for frame in frames:
-                    self.slot.put(frame_to_rgb(frame, self.slot.display_width), wall)
+                    self.slot.put(frame_to_rgb(frame), wall)
                     self.decoded += 1
             except (av.FFmpegError, ValueError) as exc:
                 log.debug("%s: decode error %s", self.name, exc)

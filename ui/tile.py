@@ -99,7 +99,6 @@ class CameraTile(QWidget):
         for watched in (slot, preview):
             if watched is not None:
                 self._tokens[id(watched)] = watched.watch(Demand.NONE)
-        self._ask_width()
         self._preview_since, self._preview_stalled = time.monotonic(), False
         self.shown = None
         self.set_demand(self.demand)
@@ -122,16 +121,6 @@ class CameraTile(QWidget):
             self.shown = shown
             frame = shown.latest() if shown is not None else None
             self.frame_seq = frame.seq if frame is not None and self.image is not None else 0
-
-    def _ask_width(self) -> None:
-        """The preview's pictures come at this tile's width, scaled once by the decoder (the
-        main stream's stay whole: the API's viewers share its slot)."""
-        if self.preview is not None and id(self.preview) in self._tokens:
-            self.preview.want_width(self._tokens[id(self.preview)], self.width())
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt naming
-        super().resizeEvent(event)
-        self._ask_width()
 
     def _ask(self, slot: FrameSlot | None, demand: Demand) -> None:
         if slot is not None and id(slot) in self._tokens:
@@ -239,8 +228,7 @@ class CameraTile(QWidget):
             return None
         if self._scaled is None or self._scaled_for != self.size():
             size = self.image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
-            fits = abs(size.width() - self.image.width()) <= 2  # the decoder scaled it already
-            self._scaled = QPixmap.fromImage(self.image if fits else self.image.scaled(
+            self._scaled = QPixmap.fromImage(self.image.scaled(
                 size, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation))
             self._scaled_for = self.size()
         return self._scaled
