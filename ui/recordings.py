@@ -73,7 +73,7 @@ from ui.recordings_model import (
     is_protected,
 )
 from ui.sync_panel import SyncDialog, SyncProgress
-from ui.tasks import TaskRunner
+from ui.tasks import CoalescedLoad, TaskRunner
 from ui.timeline import TimelinePanel
 from ui.timeline_view import parse_utc
 
@@ -106,7 +106,8 @@ class RecordingsBrowser(QWidget):
         self.confirm_box: QMessageBox | None = None
         self.sync_dialog: SyncDialog | None = None
         self.loads = 0  # catalog queries answered (tests tell a reload from a stale view)
-        self._loading = self._load_again = self._restoring = False
+        self._restoring = False
+        self._load = CoalescedLoad(self.tasks, self._fetch, self._on_loaded)
         self._shown: tuple[str, str, str] | None = None  # (id, location, status) in the player
         self._last_sync_location = ""
         self.thumbnails = Thumbnails(tasks, parent=self)
@@ -269,10 +270,13 @@ class RecordingsBrowser(QWidget):
         self._reload_timer.start()
 
     def reload(self) -> None:
-        if self._loading:
-            self._load_again = True
-            return
-        self._loading, self._load_again = True, False
+        self._load.run()
+
+    @property
+    def loading(self) -> bool:
+        return self._load.running
+
+    def _fetch(self):
         filters = self.filters()
         station, files = self.station, self.files
 
@@ -281,11 +285,9 @@ class RecordingsBrowser(QWidget):
             rows = [RecordRow.of(r, files.station_name(r), files.is_remote(r)) for r in records]
             return (rows, station.recordings.tag_names(),
                     [(s.id, s.name) for s in station.sources.list()], len(station.site.list()))
-
-        self.tasks.run(fetch, self._on_loaded)
+        return fetch
 
     def _on_loaded(self, result, error: BaseException | None) -> None:
-        self._loading = False
         if error is not None:
             self.report(f"Could not read the recordings: {error}", error=True)
         else:
@@ -304,8 +306,6 @@ class RecordingsBrowser(QWidget):
                 self._restoring = False
             self.filter_bar.set_count(len(rows), LIST_LIMIT)
             self._on_selection()
-        if self._load_again:
-            self.reload()
 
     def _on_tick(self) -> None:
         self._ticks += 1

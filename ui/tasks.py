@@ -42,3 +42,30 @@ class TaskRunner(QObject):
     def shutdown(self) -> None:
         self.closed = True
         self._pool.shutdown(wait=True)
+
+
+class CoalescedLoad:
+    """A view's read of the catalog, one at a time: asked again while a read runs, it reads
+    once more when that one is done, so two reads never race and the last answer shown is
+    never older than the last request. `fetch()` makes the blocking call to run (taking what
+    it needs from the view on the GUI thread); `apply(result, error)` shows the answer."""
+
+    def __init__(self, tasks: "TaskRunner", fetch: Callable[[], Callable[[], Any]],
+                 apply: Callable[[Any, BaseException | None], None]):
+        self.tasks, self._fetch, self._apply = tasks, fetch, apply
+        self.running = False
+        self._again = False
+
+    def run(self) -> None:
+        if self.running:
+            self._again = True
+            return
+        self.running, self._again = True, False
+        self.tasks.run(self._fetch(), self._done)
+
+    def _done(self, result, error: BaseException | None) -> None:
+        self.running = False
+        self._apply(result, error)
+        if self._again:
+            self.run()
+

@@ -26,7 +26,7 @@ from ui.bridge import EventBridge
 from ui.bookmarks import ask_bookmark
 from ui.media import VideoReader
 from ui.player import PlayerWidget, rgb_image
-from ui.tasks import TaskRunner
+from ui.tasks import CoalescedLoad, TaskRunner
 from ui.timeline_view import Lane, TimelineView, parse_utc
 
 RELOAD_DELAY_MS = 150   # a burst of zooming and panning costs one read
@@ -50,7 +50,7 @@ class TimelinePanel(QWidget):
         self.loads = 0  # span reads answered (tests wait on it)
         self.current: tuple[int, RecordSpan] | None = None  # (source, record) the player shows
         self.bookmark_dialog = self.export_dialog = None
-        self._loading = self._load_again = False
+        self._load = CoalescedLoad(self.tasks, self._fetch, self._on_loaded)
         self._thumb_busy = False
         self._thumb_wanted: tuple | None = None
         self._ticks = 0
@@ -108,10 +108,13 @@ class TimelinePanel(QWidget):
         self._reload_timer.start()
 
     def reload(self) -> None:
-        if self._loading:
-            self._load_again = True
-            return
-        self._loading, self._load_again = True, False
+        self._load.run()
+
+    @property
+    def loading(self) -> bool:
+        return self._load.running
+
+    def _fetch(self):
         margin = timedelta(seconds=min(self.view.span_s,
                                        (MAX_RANGE.total_seconds() - self.view.span_s) / 2 - 60))
         begin, end = self.view.begin - margin, self.view.end + margin
@@ -120,19 +123,15 @@ class TimelinePanel(QWidget):
         def fetch():
             sources = station.sources.list()
             return [Lane(s.id, s.name, station.timeline.spans(s.id, begin, end)) for s in sources]
-
-        self.tasks.run(fetch, self._on_loaded)
+        return fetch
 
     def _on_loaded(self, lanes, error: BaseException | None) -> None:
-        self._loading = False
         if error is None:
             self.loads += 1
             self.view.set_lanes(lanes)
             if lanes and lanes[0].spans is not None:
                 self.view.now = parse_utc(lanes[0].spans.now_utc)
             self._show_range_label()
-        if self._load_again:
-            self.reload()
 
     def _show_range_label(self) -> None:
         first, last = self.view.begin.astimezone(), self.view.end.astimezone()

@@ -102,7 +102,7 @@ def reloaded(qtbot, browser, action) -> None:
     """Run `action` (which changes the filters) and wait for the browser's next answer."""
     before = browser.loads
     action()
-    qtbot.waitUntil(lambda: browser.loads > before and not browser._loading, timeout=5000)
+    qtbot.waitUntil(lambda: browser.loads > before and not browser.loading, timeout=5000)
 
 
 def non_blank(image) -> bool:

@@ -58,7 +58,7 @@ def show(qtbot, browser, begin, seconds: float) -> None:
     timeline = browser.timeline
     loads = timeline.loads
     timeline.view.show_range(begin, seconds)
-    qtbot.waitUntil(lambda: timeline.loads > loads and not timeline._loading, timeout=5000)
+    qtbot.waitUntil(lambda: timeline.loads > loads and not timeline.loading, timeout=5000)
 
 
 def lane_y(index: int) -> int:
