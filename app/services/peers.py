@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from app.services.stations import StationRegistry
 log = logging.getLogger(__name__)
 
 FORWARDED_HEADER = "X-RS-Forwarded-By"
+ANNOUNCE_WAIT_S = 5.0  # a station registers, then says its URL once its API listens
 TIMEOUT_S = 15.0  # a start on the owner commits, opens files and answers: well under this
 
 
@@ -50,6 +52,11 @@ class Peers:
         if reason is not None:
             raise Unavailable(reason)
         url = self.site.url_of(station_id)
+        deadline = time.monotonic() + ANNOUNCE_WAIT_S
+        while not url and time.monotonic() < deadline:  # registered, its API not up yet
+            time.sleep(0.2)
+            seen = self.site.reread(station_id)
+            url = seen.url if seen is not None else None
         if not url:
             raise Unavailable(f"station {self.site.name_of(station_id)!r} has no public_url")
         return url

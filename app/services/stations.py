@@ -137,18 +137,24 @@ class StationRegistry:
                   else seen.offline_reason(utcnow()))
         if reason is None or not fresh:
             return reason
+        seen = self.reread(station_id)
+        return reason if seen is None else seen.offline_reason(utcnow())
+
+    def reread(self, station_id: str) -> "_Seen | None":
+        """The station's row read now (the last beat's view updated with it); None when it
+        cannot be read."""
         try:
             with self.catalog.session() as s:
                 row = s.get(Station, station_id)
         except CATALOG_ERRORS:
-            return reason
+            return None
         if row is None:
-            return reason
+            return None
         seen = _Seen(row.name, row.url, _aware(row.last_seen_utc), row.stopped,
                      row.source_status or {})
         with self._lock:
             self._stations[station_id] = seen
-        return seen.offline_reason(utcnow())
+        return seen
 
     def url_of(self, station_id: str) -> str | None:
         with self._lock:

@@ -126,10 +126,13 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-site-"))
     bench = Bench(tmp, server)
     rows: list[tuple[str, str, str]] = []
+    started: list[StationProcess] = []
     try:
         alone = bench.site(["alone"])
+        started += alone
         bench.populate(alone, args.sources)
         trio = bench.site(["north", "south", "west"])
+        started += trio
         bench.populate(trio, args.sources)
         for path in ("/api/v1/source", "/api/v1/station"):
             rows.append((f"GET {path}",
@@ -139,8 +142,6 @@ def main() -> int:
         site_starts, site_stops = bench.start_stop(trio[2], args.cycles)
         rows.append((f"start a group of {args.sources}", fmt(one_starts), fmt(site_starts)))
         rows.append((f"stop it (MD5 of {args.sources} files)", fmt(one_stops), fmt(site_stops)))
-        for st in alone:
-            st.stop()
 
         # the heartbeat of a fourth station, on the site's database (its sources are listed)
         per_beat = heartbeat_cost(bench.url, bench.folder)
@@ -172,9 +173,10 @@ def main() -> int:
                      f"{statistics.median(p[0] for p in proxied):7.0f} MB/s through another station"))
         rows.append(("  CPU of the station in the middle", "-",
                      f"{statistics.median(p[1] for p in proxied) / size_mb * 1000:7.1f} ms per MB"))
-        for st in trio:
-            st.stop()
     finally:
+        for st in started:  # whatever happened: no station left running
+            if st.proc.poll() is None:
+                st.stop()
         server.stop()
 
     print(f"\nSeveral stations as one: {args.sources} test-pattern sources, PostgreSQL 15 on "
