@@ -218,7 +218,8 @@ def setup(app: web.Application) -> None:
               summary="Download a record's video",
               description="Single byte ranges (206 with `Content-Range`; 416 when unsatisfiable), "
                           "`ETag` and `If-Range`. A file still being recorded is served up to its "
-                          "current size. Another station's record is streamed from it.", path_types=rid, binary=Binary("video/mp4"),
+                          "current size. Another station's record is streamed from it.",
+              path_types=rid, binary=Binary("video/mp4"),
               headers={"Range": "`bytes=a-b`, `bytes=a-` or `bytes=-n`; the seed's bare "
                                  "`a-b` (also `a-`, `-n`) means the same bytes",
                        "If-Range": "an ETag or date: the range applies only if the file is unchanged"},

@@ -65,11 +65,17 @@ def record_out(session: Session, row: Record, status_of: StatusLookup) -> Record
     else:
         src = None
     tag = session.get(Tag, row.tag_id)
+    return record_out_of(row, src, tag.name if tag else None)
+
+
+def record_out_of(row: Record, source: SourceOut | None, tag_name: str | None) -> RecordOut:
+    """A record as front ends see it, given its source and tag name (read with it from the
+    catalog, or known without it while the catalog's server is away)."""
     return RecordOut(
         id=row.id, created_utc=iso_utc(row.created_utc), status=row.status,
-        begin_utc=iso_utc(row.begin_utc), end_utc=iso_utc(row.end_utc), source=src,
+        begin_utc=iso_utc(row.begin_utc), end_utc=iso_utc(row.end_utc), source=source,
         hash_md5=row.hash_md5, location=row.location, sync_location=row.sync_location,
-        tag_name=tag.name if tag else None, size_bytes=row.size_bytes,
+        tag_name=tag_name, size_bytes=row.size_bytes,
         duration_s=row.duration_s, error=row.error, protected=bool(row.protected),
         gaps=row.gaps or [], deleted_utc=iso_utc(row.deleted_utc),
         deleted_reason=row.deleted_reason, station=row.station_id,

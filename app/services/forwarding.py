@@ -18,6 +18,7 @@ from app.models import Record, Source
 from app.schemas import RecordOut, RecordStatus
 from app.services.common import tag_by_name
 from app.services.peers import Peers
+from app.services.stations import is_own
 
 
 class Forwarding:
@@ -32,7 +33,7 @@ class Forwarding:
         local: list[Source] = []
         remote: dict[str, list[int]] = {}
         for src in sources:
-            if self.peers is None or src.station_id in (None, self.station_id):
+            if self.peers is None or is_own(src.station_id, self.station_id):
                 local.append(src)
             elif not forwarded:
                 remote.setdefault(src.station_id, []).append(src.id)

@@ -18,6 +18,7 @@ from app.models import Record, Source, Tag
 from app.schemas import RecordOut, RecordStatus, TagOut, iso_utc
 from app.services.common import file_size, record_out, tag_by_name
 from app.services.record_overlay import CATALOG_ERRORS
+from app.services.stations import is_own
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -45,7 +46,7 @@ class RecordQueries:
 
     def _is_mine(self, row: Record) -> bool:
         """The record's file is on this station's disk (its recorder writes it)."""
-        return row.station_id is None or row.station_id == self.station_id
+        return is_own(row.station_id, self.station_id)
 
     def _row(self, session, record_id: str) -> Record:
         row = self._overlay.get(record_id) or session.get(Record, record_id)

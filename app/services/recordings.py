@@ -36,7 +36,13 @@ from app.events import Event, EventSink, RecordingStarted, RecordingStopped
 from app.ffmpeg_cmd import profile_of
 from app.models import GroupSource, Record, Source, Tag, utcnow
 from app.schemas import RecordOut, RecordStatus, SourceModel, iso_utc
-from app.services.common import group_by_name, safe_name, source_snapshot, tag_by_name
+from app.services.common import (
+    group_by_name,
+    record_out_of,
+    safe_name,
+    source_snapshot,
+    tag_by_name,
+)
 from app.services.forwarding import Forwarding
 from app.services.live_rows import LiveRows
 from app.services.record_keeping import RecordKeeping
@@ -368,6 +374,7 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
         returns them finalized."""
         model = SourceModel(model) if model else None
         events: list[Event] = []
+        ask_others = not forwarded
         with self._lock:
             try:
                 with self.catalog.session() as s:
@@ -383,12 +390,12 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
                 # knows it; the ends are kept and written once the server is back.
                 rows = [r for r in self._live.of_tag(tag_name)
                         if model is None or r.model == model.value]
-                forwarded = True  # the others cannot be found without the catalog either
+                ask_others = False  # the others cannot be found without the catalog either
             closed = self._close_files(rows)
             out = [self._finalize(r.id, events, origin=origin, result=closed.get(r.id))
                    for r in rows]
         self._publish(events)
-        if forwarded:
+        if not ask_others:
             return out
         return self._joined(out, *self._forward_stop(tag_name, model.value if model else None))
 
@@ -470,13 +477,7 @@ class RecordingService(RecordQueries, RecordingControls, RecordingRollover, Reco
             with self.catalog.session() as s:
                 return self._out(s, row)
         except CATALOG_ERRORS:
-            return RecordOut(id=row.id, created_utc=iso_utc(row.created_utc), status=row.status,
-                             begin_utc=iso_utc(row.begin_utc), end_utc=iso_utc(row.end_utc),
-                             source=None, hash_md5=row.hash_md5, location=row.location,
-                             sync_location=row.sync_location, tag_name=tag_name,
-                             size_bytes=row.size_bytes, duration_s=row.duration_s,
-                             error=row.error, protected=bool(row.protected),
-                             gaps=row.gaps or [], station=row.station_id)
+            return record_out_of(row, None, tag_name)
 
     @staticmethod
     def _apply(row: Record, result: RecordingResult, error: str | None, status: str | None = None) -> None:

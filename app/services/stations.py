@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, true, update
 from sqlmodel import select
 
 from app.catalog import Catalog
@@ -40,6 +40,17 @@ HEARTBEAT_S = 3.0
 OFFLINE_AFTER_S = 15.0
 
 Status = tuple[str, "str | None"]
+
+
+def is_own(station_id: str | None, own: str | None) -> bool:
+    """A row (source, record, sync job) of station `station_id` is this station's (`own`):
+    rows from before stations had ids (NULL) are, and a station alone (`own` None) owns all."""
+    return own is None or station_id is None or station_id == own
+
+
+def owned_by(column, own: str | None):
+    """`is_own` as a SQL condition on an owner column (`Record.station_id`, ...)."""
+    return true() if own is None else or_(column.is_(None), column == own)
 
 
 class DiskOut(BaseModel):
@@ -74,6 +85,11 @@ class _Seen:
     last_seen: datetime
     stopped: bool
     source_status: dict[str, list]
+
+    @classmethod
+    def of(cls, row: Station, source_status: bool = True) -> "_Seen":
+        return cls(row.name, row.url, _aware(row.last_seen_utc), row.stopped,
+                   (row.source_status or {}) if source_status else {})
 
     def offline_reason(self, now: datetime) -> str | None:
         if self.stopped:
@@ -116,7 +132,7 @@ class StationRegistry:
             return self._owners.get(source_id, self.station_id)
 
     def is_local(self, station_id: str | None) -> bool:
-        return station_id is None or station_id == self.station_id
+        return is_own(station_id, self.station_id)
 
     def note_owner(self, source_id: int, station_id: str | None) -> None:
         """A source this station just created or moved (before the next beat reads it)."""
@@ -150,8 +166,7 @@ class StationRegistry:
             return None
         if row is None:
             return None
-        seen = _Seen(row.name, row.url, _aware(row.last_seen_utc), row.stopped,
-                     row.source_status or {})
+        seen = _Seen.of(row)
         with self._lock:
             self._stations[station_id] = seen
         return seen
@@ -259,8 +274,7 @@ class StationRegistry:
                 disk={"total_bytes": total, "free_bytes": free,
                       "floor_bytes": self.floor_bytes()}))
             rows = s.exec(select(Station)).all()
-            seen = {r.id: _Seen(r.name, r.url, _aware(r.last_seen_utc), r.stopped,
-                                r.source_status or {}) for r in rows}
+            seen = {r.id: _Seen.of(r) for r in rows}
         with self._lock:
             self._owners, self._stations = owners, seen
 
@@ -278,7 +292,7 @@ class StationRegistry:
                                   .group_by(Record.station_id)).all())
         out = []
         for r in rows:
-            seen = _Seen(r.name, r.url, _aware(r.last_seen_utc), r.stopped, {})
+            seen = _Seen.of(r, source_status=False)
             reason = None if r.id == self.station_id else seen.offline_reason(now)
             out.append(StationOut(
                 id=r.id, name=r.name, url=r.url, version=r.version, online=reason is None,

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from pydantic import BaseModel, Field
-from sqlalchemy import or_, true
 from sqlmodel import func, select
 
 from app.catalog import Catalog
@@ -36,6 +35,7 @@ from app.events import EventSink, RecordingStarted, RecordingStopped, StorageLow
 from app.models import Record, Tag, utcnow
 from app.schemas import RecordStatus, iso_utc
 from app.services.bookmarks import covered_records
+from app.services.stations import owned_by
 
 log = logging.getLogger(__name__)
 
@@ -412,8 +412,7 @@ class StorageService:
 
     def _own(self, column):
         """Only this station's records: the others' files are on their own disks."""
-        mine = getattr(self.recordings, "station_id", None)
-        return true() if mine is None else or_(column.is_(None), column == mine)
+        return owned_by(column, getattr(self.recordings, "station_id", None))
 
     def _protected_count(self) -> int:
         protected_col = getattr(Record, "protected", None)

@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from sqlalchemy import or_, true
 from sqlmodel import select
 
 from app.catalog import Catalog
@@ -36,6 +35,7 @@ from app.events import EventSink, RecordChanged
 from app.models import Record, SyncItem, SyncJob, Tag, utcnow
 from app.schemas import RecordStatus, SyncFileOut, SyncFileStatus, SyncJobOut, SyncStatus, iso_utc
 from app.services.common import tag_by_name
+from app.services.stations import owned_by
 from app.services.sync_targets import (
     CHUNK,
     DirectoryTarget,
@@ -239,9 +239,8 @@ class SyncService:
             return [self._out(s, job) for job in jobs]
 
     def _own(self, column):
-        """This station's rows (and those from before stations had ids)."""
-        return true() if self.station_id is None else or_(column.is_(None),
-                                                           column == self.station_id)
+        """This station's jobs and records (`app.services.stations.owned_by`)."""
+        return owned_by(column, self.station_id)
 
     def busy_record_ids(self) -> set[str]:
         """The records an unfinished job still has to copy (queued, or the file in flight):
