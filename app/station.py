@@ -113,7 +113,7 @@ class Station:
         self.exports = ExportService(self.catalog, storage_dir=self.settings.recordings_dir,
                                      is_local=self.site.is_local)
         self.peers = Peers(self.site, token=lambda: self.settings.token)
-        self.recordings.peers = self.peers
+        self.recordings.peers = self.sources.peers = self.peers
         self.recordings.station_id = self.sync.station_id = self.station_id
         self.recordings.status_of = self.groups.status_of = self.site.status
 

@@ -26,6 +26,15 @@ def encode_jpeg(rgb: np.ndarray, quality: int = 80) -> bytes:
     return buffer.getvalue()
 
 
+def decode_jpeg(data: bytes) -> np.ndarray:
+    """RGB24 pixels of a JPEG (`PictureError`, a ValueError, when it is not one)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return np.asarray(image.convert("RGB"))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise PictureError(f"not a picture: {exc}") from None
+
+
 def picture_size(data: bytes) -> tuple[int, int]:
     """(width, height) of a JPEG or PNG, decoding it whole so that a truncated or corrupt
     picture is refused here rather than shown broken."""

@@ -15,7 +15,6 @@ GUI thread: a tile only ever pulls the latest frame from the slot.
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
 import time
@@ -23,13 +22,11 @@ import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterator
 
-import numpy as np
-from PIL import Image, UnidentifiedImageError
-
 from app.errors import StationError
 from app.services.peers import Peers
 from app.services.stations import StationRegistry
 from recorder.frames import Demand, FrameSlot
+from recorder.imaging import decode_jpeg
 from recorder.manager import LiveStats
 
 log = logging.getLogger(__name__)
@@ -135,12 +132,11 @@ class RemoteFeed:
 
 
 class RemoteFeeds:
-    """The feeds of this station's viewers, one per remote source asked for; `token()` is
-    the API token every station of the site shares."""
+    """The feeds of this station's viewers, one per remote source asked for, each asking the
+    owner through the station's `peers` (its address, the shared token)."""
 
-    def __init__(self, site: StationRegistry, token: Callable[[], str | None]):
-        self.site = site
-        self.peers = Peers(site, token)
+    def __init__(self, site: StationRegistry, peers: Peers):
+        self.site, self.peers = site, peers
         self._feeds: dict[int, RemoteFeed] = {}
         self._lock = threading.Lock()
 
@@ -159,15 +155,6 @@ class RemoteFeeds:
         if feed is None or status != "online":
             return LiveStats(status, error, None, 0.0)
         return LiveStats(status, feed.error or error, feed.retry_at, feed.fps())
-
-
-def decode_jpeg(data: bytes) -> np.ndarray:
-    """RGB24 pixels of a JPEG (`ValueError` when it is not one)."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return np.asarray(image.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"not a picture: {exc}") from None
 
 
 def _boundary(content_type: str) -> bytes:

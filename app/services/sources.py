@@ -40,6 +40,7 @@ from app.schemas import (
 )
 from app.services.common import get_source, source_out
 from app.services.metrics_sources import SourceStats, source_stats
+from app.services.peers import Peers
 from app.services.remote_feed import RemoteFeeds
 from app.services.stations import StationRegistry
 from app.uri_policy import PICTURE_SCHEMES, SOURCE_SCHEMES, check_uri, media_path
@@ -105,6 +106,7 @@ class SourceService:
         # How a camera's snapshot URL is fetched: (bare URL, user, password) -> JPEG bytes; the
         # station hands in its ONVIF client's (HTTP digest, local network only).
         self.fetch_snapshot: Callable[[str, str, str], bytes] | None = None
+        self.peers: Peers | None = None  # how other stations are asked (with `site`)
         self._remote: RemoteFeeds | None = None  # other stations' sources someone here watches
         self._remote_lock = threading.Lock()  # never held over a catalog read: tiles ask
 
@@ -441,16 +443,13 @@ class SourceService:
 
     def _remote_feeds(self, source_id: int) -> RemoteFeeds | None:
         """The feeds of other stations' sources when `source_id` is one, else None."""
-        if self.site is None or self.site.is_local(self.site.owner(source_id)):
+        site = self.site
+        if site is None or self.peers is None or site.is_local(site.owner(source_id)):
             return None
         with self._remote_lock:
             if self._remote is None:
-                self._remote = RemoteFeeds(self.site, self._token)
+                self._remote = RemoteFeeds(self.site, self.peers)
             return self._remote
-
-    def _token(self) -> str | None:
-        """The API token the stations of the site share (how a feed asks another station)."""
-        return getattr(self.settings(), "token", None) if self.settings is not None else None
 
     def _check_owner_online(self, row: Source) -> None:
         """A station that is away keeps its sources as they are: nobody changes them under it."""
