@@ -12,7 +12,8 @@ from api.keys import STATION
 from api.native.params import IsoDatetime, add_route, ok, path_int, read_query, unprocessable
 from api.routing import call
 from app.errors import InvalidInput
-from app.services.timeline import MAX_RANGE, TimelineOut, check_range
+from app.services.common import check_range
+from app.services.timeline import MAX_RANGE, TimelineOut
 
 
 class TimelineQuery(BaseModel):
@@ -26,7 +27,7 @@ async def timeline(request: web.Request) -> web.Response:
     source_id = path_int(request, "source_id")
     query = read_query(request, TimelineQuery)
     try:
-        begin, end = check_range(query.begin, query.end)
+        begin, end = check_range(query.begin, query.end, MAX_RANGE)
     except InvalidInput as exc:
         raise unprocessable([{"loc": ["query", exc.field], "msg": exc.message,
                               "type": exc.kind}]) from None

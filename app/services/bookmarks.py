@@ -5,7 +5,7 @@ falls in (app.services.storage looks them up with `covered_records`)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import or_
 from sqlmodel import Session, select
@@ -15,14 +15,9 @@ from app.errors import InvalidInput, NotFound
 from app.events import CatalogChanged, EventSink
 from app.models import Bookmark, Record
 from app.schemas import BookmarkIn, BookmarkOut, RecordStatus, iso_utc
-from app.services.common import get_source
+from app.services.common import get_source, utc
 
 SEARCH_LIMIT = 5000  # a search answers at most this many, newest first
-
-
-def utc(value: datetime) -> datetime:
-    """Timezone-aware UTC (a naive time is taken as UTC: SQLite gives them back naive)."""
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 def bookmark_out(row: Bookmark) -> BookmarkOut:

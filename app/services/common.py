@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
 from sqlmodel import Session, select
 
-from app.errors import NotFound
+from app.errors import InvalidInput, NotFound
 from app.models import Group, Record, Source, Tag
 from app.schemas import (
     HttpPicture,
@@ -129,3 +130,22 @@ def fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def utc(value: datetime) -> datetime:
+    """Timezone-aware UTC (a naive time is taken as UTC: SQLite gives them back naive)."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def check_range(begin: datetime, end: datetime, max_range: timedelta) -> tuple[datetime, datetime]:
+    """[begin, end) of a query (the timeline, an export) in UTC: `end` after `begin`, at most
+    `max_range` apart; else an InvalidInput on `end`."""
+    begin, end = utc(begin), utc(end)
+    if end <= begin:
+        raise InvalidInput("end must be after begin", field="end")
+    if end - begin > max_range:
+        span = (f"{max_range.days} days" if max_range.days > 1
+                else f"{max_range.total_seconds() / 3600:g} h")
+        raise InvalidInput(f"the range may span {span} at most", field="end")
+    return begin, end
+

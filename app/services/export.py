@@ -29,7 +29,7 @@ from app.catalog import Catalog
 from app.errors import Conflict, InvalidInput, NotFound, Unavailable
 from app.models import Record, Source
 from app.schemas import RecordStatus
-from app.services.common import safe_name
+from app.services.common import check_range, safe_name
 from app.services.record_queries import aware
 from recorder.export import ExportError, Piece, cut
 
@@ -75,16 +75,6 @@ class ExportService:
         shutil.rmtree(self.work_dir, ignore_errors=True)  # what a crash left
 
     # --- what covers a range ------------------------------------------------------------
-    def check_range(self, begin: datetime, end: datetime) -> tuple[datetime, datetime]:
-        """Both aware (naive = UTC), begin before end, at most `max_range` apart."""
-        begin, end = aware(begin), aware(end)
-        if end <= begin:
-            raise InvalidInput("end must come after begin", field="end")
-        if end - begin > self.max_range:
-            raise InvalidInput(f"a range of at most {self.max_range.total_seconds() / 3600:g} h "
-                               "can be exported at once", field="end")
-        return begin, end
-
     def _records(self, source_id: int, begin: datetime, end: datetime) -> list[Record]:
         """The source's records with a file overlapping [begin, end), earliest first; of
         records overlapping each other (two tags recording the source at once) the first."""
@@ -114,7 +104,7 @@ class ExportService:
     def holder(self, source_id: int, begin: datetime, end: datetime) -> str | None:
         """The other station whose disk holds all of this range's footage, or None (this
         station's own, or nothing recorded)."""
-        begin, end = self.check_range(begin, end)
+        begin, end = check_range(begin, end, self.max_range)
         stations = {r.station_id for r in self._records(source_id, begin, end)}
         remote = {s for s in stations if not self.is_local(s)}
         return remote.pop() if len(remote) == 1 and len(stations) == 1 else None
@@ -167,7 +157,7 @@ class ExportService:
         compress) of one MP4 per source. A work file: `discard` it once sent."""
         if not source_ids:
             raise InvalidInput("no source to export", field="source_ids")
-        begin, end = self.check_range(begin, end)
+        begin, end = check_range(begin, end, self.max_range)
         self._slot()
         try:
             if len(source_ids) == 1:
@@ -204,7 +194,7 @@ class ExportService:
                   cancelled: Callable[[], bool] | None = None) -> list[Path]:
         """The GUI's export: one MP4 per source written into `folder` (a `.part` until whole,
         an existing file never overwritten)."""
-        begin, end = self.check_range(begin, end)
+        begin, end = check_range(begin, end, self.max_range)
         self._slot()
         written: list[Path] = []
         try:

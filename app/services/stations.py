@@ -21,7 +21,7 @@ import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -31,6 +31,7 @@ from sqlmodel import select
 from app.catalog import Catalog
 from app.models import Record, Source, Station, utcnow
 from app.schemas import RecordStatus, SourceStatus, iso_utc
+from app.services.common import utc
 from app.services.record_overlay import CATALOG_ERRORS
 from recorder.redact import redact
 
@@ -88,7 +89,7 @@ class _Seen:
 
     @classmethod
     def of(cls, row: Station, source_status: bool = True) -> "_Seen":
-        return cls(row.name, row.url, _aware(row.last_seen_utc), row.stopped,
+        return cls(row.name, row.url, utc(row.last_seen_utc), row.stopped,
                    (row.source_status or {}) if source_status else {})
 
     def offline_reason(self, now: datetime) -> str | None:
@@ -98,11 +99,6 @@ class _Seen:
         if age > OFFLINE_AFTER_S:
             return f"station {self.name!r} not seen for {age:.0f} s"
         return None
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite hands timestamps back naive; they were written in UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
 class StationRegistry:

@@ -16,11 +16,10 @@ from sqlalchemy import or_
 from sqlmodel import func, select
 
 from app.catalog import Catalog
-from app.errors import InvalidInput
 from app.models import Bookmark, Record, Tag, utcnow
 from app.schemas import BookmarkOut, RecordStatus, iso_utc
-from app.services.bookmarks import bookmark_out, covered_records, utc
-from app.services.common import get_source
+from app.services.bookmarks import bookmark_out, covered_records
+from app.services.common import check_range, get_source, utc
 
 MAX_RANGE = timedelta(days=62)  # a month and then some: the widest view the GUI draws
 MAX_RECORDS = 20000             # a range holding more is answered with its first ones
@@ -56,22 +55,12 @@ class TimelineOut(BaseModel):
     truncated: bool = Field(False, description=f"more than {MAX_RECORDS} records: the first ones")
 
 
-def check_range(begin: datetime, end: datetime) -> tuple[datetime, datetime]:
-    """[begin, end) in UTC, or an InvalidInput naming the field at fault."""
-    begin, end = utc(begin), utc(end)
-    if end <= begin:
-        raise InvalidInput("end must be after begin", field="end")
-    if end - begin > MAX_RANGE:
-        raise InvalidInput(f"the range may span {MAX_RANGE.days} days at most", field="end")
-    return begin, end
-
-
 class TimelineService:
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
 
     def spans(self, source_id: int, begin: datetime, end: datetime) -> TimelineOut:
-        begin, end = check_range(begin, end)
+        begin, end = check_range(begin, end, MAX_RANGE)
         now = utcnow()
         start = func.coalesce(Record.begin_utc, Record.created_utc)
         with self.catalog.session() as s:
