@@ -86,7 +86,7 @@ def test_file_sources_are_refused_without_media_dirs(open_station):
     # the answer is the same for a file that does not exist
     assert refused_naming(open_station, {"name": "nothing", "uri_rtsp": "file:///etc/no-such-file"},
                           "uri_rtsp") == message
-    assert open_station.call("GET", SOURCES)[1] == []
+    assert not {"sub", "snap"} & {s["name"] for s in open_station.call("GET", SOURCES)[1]}
 
 
 NESTED = [
@@ -135,6 +135,17 @@ def test_ffmpeg_protocols_are_refused_anywhere_in_a_uri(open_station):
     assert status == 422 and body["detail"][0]["loc"][-1] == "uri_rtsp", body
     [stored] = open_station.call("GET", SOURCES)[1]
     assert stored["uri_rtsp"] == "rtsp://127.0.0.1:1/x"
+
+
+def test_a_preview_stream_and_a_snapshot_url_obey_the_same_policy(open_station):
+    """The second stream a tile reads and the camera's snapshot URL are opened by the station
+    too: every nested protocol is refused there as in `uri_rtsp`, and nothing is stored."""
+    for uri in NESTED:
+        refused_naming(open_station, {"name": "sub", "uri_rtsp": "rtsp://127.0.0.1:1/x",
+                                      "uri_preview": uri}, "uri_preview")
+        refused_naming(open_station, {"name": "snap", "uri_rtsp": "rtsp://127.0.0.1:1/x",
+                                      "uri_snapshot": uri}, "uri_snapshot")
+    assert not {"sub", "snap"} & {s["name"] for s in open_station.call("GET", SOURCES)[1]}
 
 
 def test_a_file_under_media_dirs_is_recorded_and_a_symlink_out_is_refused(tmp_path):
