@@ -231,9 +231,10 @@ def test_mixed_group_start_stop_and_the_other_stations_records(qtbot, site, sour
     copy = tmp_path / "copy.mp4"
     browser.ask_save_path = lambda _suggested: str(copy)
     browser.save_copy_selected()
-    qtbot.waitUntil(lambda: copy.exists(), timeout=15000)
+    # the file appears (renamed from .part) just before the GUI thread hears it is done
+    qtbot.waitUntil(lambda: "Saved copy.mp4" in browser.message.text(), timeout=15000)
     assert hashlib.md5(copy.read_bytes()).hexdigest() == remote.hash_md5
-    assert "Saved copy.mp4" in browser.message.text()
+    assert not (tmp_path / "copy.mp4.part").exists()
 
     # a local record plays from this disk, as ever
     assert browser.select(local.id)
