@@ -33,10 +33,16 @@ def single_threaded(stream) -> None:
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """A file read over HTTP: its URL and the request headers (the token: kept out of repr)."""
+    """A file read over HTTP: its URL and the request headers (the token: kept out of repr).
+    `location`: the file's path on its owner's disk, what `str()` gives, so that a player that
+    goes on into a queued remote file names it as it names a local one."""
 
     url: str
     headers: dict[str, str] = field(repr=False, default_factory=dict)
+    location: str = ""
+
+    def __str__(self) -> str:
+        return self.location or self.url
 
     def open(self):
         return av.open(self.url, options={

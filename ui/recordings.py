@@ -165,7 +165,8 @@ class RecordingsBrowser(QWidget):
         self.player.view.setMinimumSize(288, 162)
         self.player.bookmark_requested.connect(self.bookmark_player)
         # Above the table: the timeline of every source (ui.timeline); it plays in the player.
-        self.timeline = TimelinePanel(self.station, self.bridge, self.tasks, self.player, self)
+        self.timeline = TimelinePanel(self.station, self.bridge, self.tasks, self.player,
+                                      self.files, self)
         self.bookmark_dialog = None
         self.details = QFormLayout()
         self.details.setLabelAlignment(Qt.AlignmentFlag.AlignRight)

@@ -13,10 +13,14 @@ import urllib.request
 from pathlib import Path
 
 from app.schemas import RecordOut
+from app.services.timeline import RecordSpan
 from ui.media import MediaTarget, RemoteFile
 
 DOWNLOAD_CHUNK = 1 << 20
 DOWNLOAD_TIMEOUT_S = 30.0
+
+
+Held = RecordOut | RecordSpan  # a record as the table or the timeline has it
 
 
 class RecordFiles:
@@ -25,23 +29,23 @@ class RecordFiles:
     def __init__(self, station):
         self.station = station
 
-    def is_remote(self, record: RecordOut) -> bool:
+    def is_remote(self, record: Held) -> bool:
         return not self.station.site.is_local(record.station)
 
-    def station_name(self, record: RecordOut) -> str:
+    def station_name(self, record: Held) -> str:
         """The name of the station whose disk holds the file (from memory)."""
         if not self.is_remote(record):
             return self.station.name
         return self.station.site.name_of(record.station)
 
-    def target(self, record: RecordOut) -> MediaTarget:
+    def target(self, record: Held) -> MediaTarget:
         """What to open: the local path, or the owner's URL with the token's headers
         (`app.errors.Unavailable` while the owner is away)."""
         if not self.is_remote(record):
             return record.location or ""
         peers = self.station.peers
         return RemoteFile(f"{peers.base_url(record.station)}/api/v1/record/{record.id}/video",
-                          peers.headers())
+                          peers.headers(), record.location or "")
 
     def save_copy(self, record: RecordOut, destination: Path) -> int:
         """Copy the record's file to `destination` (streamed: a chunk at a time, never whole

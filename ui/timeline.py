@@ -3,14 +3,18 @@ bookmarks (ui.timeline_view draws them), read from the station's timeline servic
 range in view plus a margin either side, on the task runner, again when the view moves, on
 the core's events and every few seconds while "now" is in view.
 
-Hovering shows a thumbnail of that instant (the keyframe at or before it, decoded off the GUI
-thread, one at a time: only the newest request waits). A click plays that instant in the
-player, and the file of the record that follows without a hole is queued in the player, so
-consecutive records of a source (rollover segments) play on as one. A shift-drag selects a
-range: `range_selected(source_ids, begin, end)`, for the Export dialog.
+Hovering, or dragging along a lane (scrubbing: the view draws a cursor under the pointer),
+shows a thumbnail of the instant under the pointer (the keyframe at or before it, decoded off
+the GUI thread, one at a time: only the newest request waits). A click, or letting go at the
+end of a scrub, plays that instant in the player, and the file of the record that follows
+without a hole is queued in the player, so consecutive records of a source (rollover
+segments) play on as one. The view pans on its ruler, with the middle button and with
+shift+wheel. A shift-drag selects a range: `range_selected(source_ids, begin, end)`, for the
+Export dialog.
 
-Files on another station's disk are drawn like the rest but not thumbnailed or played from
-here (the Recordings table plays them through their owner's API).
+A file on another station's disk is thumbnailed, played and queued like the rest, read from
+its owner's API (ui.remote_records: its URL is looked up on the task runner, never on the GUI
+thread, as the Recordings table does).
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayout, QWidget
 
+from app.errors import StationError
 from app.services.timeline import MAX_RANGE, RecordSpan
 from ui.bridge import EventBridge
 from ui.bookmarks import ask_bookmark
-from ui.media import VideoReader
+from ui.media import MediaTarget, VideoReader
 from ui.player import PlayerWidget, rgb_image
+from ui.remote_records import RecordFiles
 from ui.tasks import CoalescedLoad, TaskRunner
 from ui.timeline_view import Lane, TimelineView, parse_utc
 
@@ -36,17 +42,17 @@ CONSECUTIVE_S = 2.0     # a record starting this close after the last one's end 
 THUMB_BOX = (192, 108)
 
 
-def playable(record: RecordSpan, here: bool) -> bool:
-    return here and bool(record.location) and record.status in ("finished", "recording", "failed")
+def playable(record: RecordSpan) -> bool:
+    return bool(record.location) and record.status in ("finished", "recording", "failed")
 
 
 class TimelinePanel(QWidget):
     range_selected = Signal(list, object, object)  # source ids, begin, end (aware datetimes)
 
     def __init__(self, station, bridge: EventBridge, tasks: TaskRunner, player: PlayerWidget,
-                 parent: QWidget | None = None):
+                 files: RecordFiles, parent: QWidget | None = None):
         super().__init__(parent)
-        self.station, self.tasks, self.player = station, tasks, player
+        self.station, self.tasks, self.player, self.files = station, tasks, player, files
         self.loads = 0  # span reads answered (tests wait on it)
         self.current: tuple[int, RecordSpan] | None = None  # (source, record) the player shows
         self.bookmark_dialog = self.export_dialog = None
@@ -96,7 +102,14 @@ class TimelinePanel(QWidget):
             self.bar.addWidget(button)
         self.range_label = QLabel(self)
         self.bar.addWidget(self.range_label, 1)
-        hint = QLabel("drag: pan · wheel: zoom · click: play · shift-drag: select · B: bookmark", self)
+        hint = QLabel("drag: scrub · click or let go: play · drag the ruler, middle-drag or "
+                      "shift+wheel: pan · wheel: zoom · shift-drag: select · B: bookmark", self)
+        hint.setToolTip("Drag along a lane: a thumbnail of each instant under the pointer; let "
+                        "go (or click) to play from there, off the lanes to cancel.\n"
+                        "Pan: drag the time ruler at the top, drag with the middle button "
+                        "anywhere, or shift+wheel (a horizontal wheel too).\n"
+                        "Wheel: zoom around the pointer. Shift-drag: select a range to export "
+                        "(right-click ▸ Export…).")
         hint.setProperty("hint", True)
         self.bar.addWidget(hint)
 
@@ -149,9 +162,6 @@ class TimelinePanel(QWidget):
     def lane(self, source_id: int) -> Lane | None:
         return next((lane for lane in self.view.lanes if lane.source_id == source_id), None)
 
-    def _here(self, record: RecordSpan) -> bool:
-        return record.station is None or self.station.site.is_local(record.station)
-
     def record_at(self, source_id: int, moment: datetime) -> RecordSpan | None:
         """The playable record holding `moment`, else the first one starting after it."""
         lane = self.lane(source_id)
@@ -159,7 +169,7 @@ class TimelinePanel(QWidget):
             return None
         later = None
         for record in lane.spans.records:
-            if not playable(record, self._here(record)):
+            if not playable(record):
                 continue
             if parse_utc(record.begin_utc) <= moment <= parse_utc(record.end_utc):
                 return record
@@ -175,7 +185,7 @@ class TimelinePanel(QWidget):
         end = parse_utc(record.end_utc)
         for other in lane.spans.records:
             start = parse_utc(other.begin_utc)
-            if other.id != record.id and playable(other, self._here(other)) \
+            if other.id != record.id and playable(other) \
                     and end - timedelta(seconds=CONSECUTIVE_S) <= start <= end + timedelta(seconds=CONSECUTIVE_S) \
                     and start > parse_utc(record.begin_utc):
                 return other
@@ -183,26 +193,61 @@ class TimelinePanel(QWidget):
 
     # --- playing ---------------------------------------------------------------------
     def play_at(self, source_id: int, moment: datetime) -> bool:
-        """Play `moment` of the source (or the next thing it recorded); False: nothing there."""
+        """Play `moment` of the source (or the next thing it recorded); False: nothing there.
+        Another station's file is asked for first (its owner's URL, on the task runner)."""
         record = self.record_at(source_id, moment)
         if record is None:
             return False
         begin = parse_utc(record.begin_utc)
         offset = max(0.0, (moment - begin).total_seconds())
         lane = self.lane(source_id)
+        caption = f"{record.tag_name} · {lane.name if lane else ''}"
         self.current = (source_id, record)
-        self.player.open(record.location, live=record.status == "recording",
-                         caption=f"{record.tag_name} · {lane.name if lane else ''}", start=offset)
-        self.player.play()
-        self._queue_following()
         self.view.playhead = begin + timedelta(seconds=offset)
         self.view.update()
+        if not self.files.is_remote(record):
+            self._start(record, caption, offset, None)
+            return True
+        station = self.files.station_name(record)
+        self.player.clear(f"Asking station “{station}” for the file…")
+
+        def unreachable(error: BaseException) -> None:
+            why = error.message if isinstance(error, StationError) else str(error)
+            self.player.clear(f"Cannot play this record: {why}")
+
+        self._locate(record, lambda target: self._start(record, f"{caption} · on {station}",
+                                                        offset, target), unreachable)
         return True
 
+    def _start(self, record: RecordSpan, caption: str, offset: float, remote) -> None:
+        self.player.open(record.location, live=record.status == "recording", caption=caption,
+                         remote=remote, start=offset)
+        self.player.play()
+        self._queue_following()
+
+    def _locate(self, record: RecordSpan, then, failed=None) -> None:
+        """`then(target)` with another station's file once its owner's URL is known, unless
+        the operator has played something else meanwhile; `failed(error)` if it cannot be."""
+        wanted, files = self.current, self.files
+
+        def located(target: MediaTarget, error: BaseException | None) -> None:
+            if self.current is not wanted:
+                return  # the operator has moved on
+            if error is None:
+                then(target)
+            elif failed is not None:
+                failed(error)
+
+        self.tasks.run(lambda: files.target(record), located)
+
     def _queue_following(self) -> None:
-        if self.current is not None:
-            source_id, record = self.current
-            nxt = self.following(source_id, record)
+        if self.current is None:
+            return
+        source_id, record = self.current
+        nxt = self.following(source_id, record)
+        if nxt is not None and self.files.is_remote(nxt):
+            self._locate(nxt, self.player.queue_next)  # unreachable owner: it stops at the end
+        else:
             self.player.queue_next(nxt.location if nxt is not None else None)
 
     def _on_advanced(self, path: str) -> None:
@@ -233,16 +278,17 @@ class TimelinePanel(QWidget):
 
     # --- thumbnails ------------------------------------------------------------------
     def _on_hover(self, source_id: int, moment: datetime, pos: QPointF) -> None:
+        """A thumbnail of `moment` (hovered or scrubbed), or none off the records."""
         lane = self.lane(source_id)
         record = None
         if lane is not None and lane.spans is not None:
-            record = next((r for r in lane.spans.records if playable(r, self._here(r))
+            record = next((r for r in lane.spans.records if playable(r)
                            and parse_utc(r.begin_utc) <= moment <= parse_utc(r.end_utc)), None)
         if record is None:
             self._hide_thumb()
             return
         offset = (moment - parse_utc(record.begin_utc)).total_seconds()
-        self._thumb_wanted = (record.location, offset, pos, moment, record.tag_name)
+        self._thumb_wanted = (record, offset, pos, moment)
         if not self._thumb_busy:
             self._next_thumb()
 
@@ -250,11 +296,12 @@ class TimelinePanel(QWidget):
         wanted, self._thumb_wanted = self._thumb_wanted, None
         if wanted is None:
             return
-        location, offset, pos, moment, tag = wanted
+        record, offset, pos, moment = wanted
         self._thumb_busy = True
+        files = self.files
 
         def decode():
-            reader = VideoReader(location, box=THUMB_BOX)
+            reader = VideoReader(files.target(record), box=THUMB_BOX)
             try:
                 frame = reader.seek(offset)
                 return rgb_image(frame.rgb) if frame is not None else None
@@ -270,7 +317,7 @@ class TimelinePanel(QWidget):
                 self._hide_thumb()
                 return
             self.thumb.setPixmap(QPixmap.fromImage(image))
-            self.thumb.setToolTip(f"{tag} · {moment.astimezone():%H:%M:%S}")
+            self.thumb.setToolTip(f"{record.tag_name} · {moment.astimezone():%H:%M:%S}")
             self.thumb.adjustSize()
             x = min(max(0, int(pos.x()) - self.thumb.width() // 2), self.view.width() - self.thumb.width())
             y = max(0, int(pos.y()) - self.thumb.height() - 12)

@@ -1,8 +1,13 @@
 """The timeline's drawing and gestures: a lane per source under a time ruler, records as bars
-coloured by tag, the outages inside them, bookmarks as flags, a red "now" line and the
-player's position. The wheel zooms around the pointer (from a month across down to a few
-seconds), a drag pans, a shift-drag selects a range, a click asks to play that instant and
-hovering asks for a thumbnail of it. Plain painting over the spans it is handed
+coloured by tag, the outages inside them, bookmarks as flags, a red "now" line, the player's
+position and, while the operator drags on a lane, the scrub cursor.
+
+Gestures: hovering or dragging along a lane asks for a thumbnail of the instant under the
+pointer (a drag also draws the scrub cursor there); letting go on a lane (or a plain click)
+asks to play that instant; letting go off the lanes plays nothing. Panning is on the ruler
+(drag it), with the middle button (drag anywhere) and with shift+wheel or a horizontal wheel;
+the plain wheel zooms around the pointer (from a month across down to a few seconds); a
+shift-drag selects a range. Plain painting over the spans it is handed
 (`app.services.timeline.TimelineOut` per lane): reading them is ui.timeline's business."""
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ LANE_H = 30
 MIN_SPAN_S = 10.0                   # zoomed in: ten seconds across
 MAX_SPAN_S = 31 * 24 * 3600.0       # zoomed out: a month across
 DRAG_PX = 4                         # a press that moves less is a click
+WHEEL_PAN = 0.1                     # a step of shift+wheel scrolls a tenth of the view
+PAN, SCRUB, SELECT = "pan", "scrub", "select"  # what a drag does
 # Ruler steps, in seconds: the first one leaving at least TICK_PX between two ticks.
 STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200,
          86400, 172800, 604800)
@@ -48,8 +55,8 @@ class Lane:
 
 class TimelineView(QWidget):
     view_changed = Signal()                          # zoomed or panned: read the spans again
-    clicked = Signal(int, object)                    # source id, the instant (aware datetime)
-    hovered = Signal(int, object, QPointF)           # source id, instant, where: a thumbnail
+    clicked = Signal(int, object)                    # play: source id, instant (aware datetime)
+    hovered = Signal(int, object, QPointF)           # a thumbnail: source id, instant, where
     hover_left = Signal()
     range_selected = Signal(list, object, object)    # source ids, begin, end
     context_requested = Signal(int, object, object)  # source id, instant, global position
@@ -61,8 +68,10 @@ class TimelineView(QWidget):
         self.begin = datetime.now(timezone.utc) - timedelta(seconds=self.span_s * 0.9)
         self.now: datetime | None = None
         self.playhead: datetime | None = None
+        self.scrub: datetime | None = None  # the instant under a drag along a lane
         self.selection: tuple[datetime, datetime, int, int] | None = None  # begin, end, lanes
-        self._press: tuple[QPointF, datetime, bool] | None = None  # where, begin then, shift
+        self._press: tuple[QPointF, datetime, str, Qt.MouseButton] | None = None
+        # ... where it began, `begin` then, PAN/SCRUB/SELECT, the button held
         self._moved = False
         self.setMouseTracking(True)
         self.setMinimumHeight(RULER_H + 2 * LANE_H)
@@ -114,52 +123,76 @@ class TimelineView(QWidget):
         self.show_range(anchor - timedelta(seconds=span * fraction), span)
 
     # --- gestures --------------------------------------------------------------------
+    def pan_by(self, fraction: float) -> None:
+        """Move the view by `fraction` of its span (positive: later), keeping the zoom."""
+        self.show_range(self.begin + timedelta(seconds=self.span_s * fraction), self.span_s)
+
     def wheelEvent(self, event) -> None:  # noqa: N802 - Qt naming
-        steps = event.angleDelta().y() / 120
-        if steps:
-            self.zoom(0.8 ** steps, event.position().x())
+        delta = event.angleDelta()
+        shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        # A horizontal wheel, or shift+wheel (which some platforms turn into a horizontal
+        # one themselves), scrolls in time; forward/left is earlier, as in a scroll bar.
+        across = delta.x() or (delta.y() if shift else 0)
+        if across:
+            self.pan_by(-across / 120 * WHEEL_PAN)
+        elif delta.y():
+            self.zoom(0.8 ** (delta.y() / 120), event.position().x())
         event.accept()
 
     def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt naming
-        if event.button() != Qt.MouseButton.LeftButton or event.position().x() < LABEL_W:
+        pos, button = event.position(), event.button()
+        if self._press is not None:
+            return  # one gesture at a time
+        if button == Qt.MouseButton.MiddleButton:
+            mode = PAN
+        elif button != Qt.MouseButton.LeftButton or pos.x() < LABEL_W:
             return
-        shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
-        self._press, self._moved = (event.position(), self.begin, shift), False
-        if shift:
-            lane = max(0, self.lane_at(event.position().y()))
-            at = self.time_at(event.position().x())
+        elif event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            mode = SELECT
+        else:
+            mode = PAN if pos.y() < RULER_H else SCRUB
+        self._press, self._moved = (pos, self.begin, mode, button), False
+        if mode == SELECT:
+            lane = max(0, self.lane_at(pos.y()))
+            at = self.time_at(pos.x())
             self.selection = (at, at, lane, lane)
+        elif mode == PAN:
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+            self.hover_left.emit()
+        else:
+            self._scrub_to(pos)
 
     def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt naming
         pos = event.position()
-        if self._press is not None:
-            start, begin_then, shift = self._press
-            if abs(pos.x() - start.x()) + abs(pos.y() - start.y()) >= DRAG_PX:
-                self._moved = True
-            if shift and self.selection is not None:
-                first, _, lane0, _ = self.selection
-                lane = self.lane_at(pos.y())
-                self.selection = (first, self.time_at(pos.x()), lane0,
-                                  lane if lane >= 0 else self.selection[3])
-                self.update()
-            elif self._moved:
-                shift_s = (pos.x() - start.x()) / self.lanes_width() * self.span_s
-                self.begin = begin_then - timedelta(seconds=shift_s)
-                self.update()
-                self.view_changed.emit()
+        if self._press is None:
+            self._hover(pos)
             return
-        lane = self.lane_at(pos.y())
-        if lane >= 0 and pos.x() >= LABEL_W:
-            self.hovered.emit(self.lanes[lane].source_id, self.time_at(pos.x()), pos)
-        else:
-            self.hover_left.emit()
+        start, begin_then, mode, _ = self._press
+        if abs(pos.x() - start.x()) + abs(pos.y() - start.y()) >= DRAG_PX:
+            self._moved = True
+        if mode == SELECT and self.selection is not None:
+            first, _, lane0, _ = self.selection
+            lane = self.lane_at(pos.y())
+            self.selection = (first, self.time_at(pos.x()), lane0,
+                              lane if lane >= 0 else self.selection[3])
+            self.update()
+        elif mode == PAN and self._moved:
+            shift_s = (pos.x() - start.x()) / self.lanes_width() * self.span_s
+            self.begin = begin_then - timedelta(seconds=shift_s)
+            self.update()
+            self.view_changed.emit()
+        elif mode == SCRUB:
+            self._scrub_to(pos)
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt naming
-        if self._press is None or event.button() != Qt.MouseButton.LeftButton:
+        if self._press is None or event.button() != self._press[3]:
             return
-        start, _, shift = self._press
+        mode, pos = self._press[2], event.position()
         self._press = None
-        if shift and self.selection is not None and self._moved:
+        if mode == PAN:
+            self._hover(pos)
+            return
+        if mode == SELECT and self.selection is not None and self._moved:
             first, last, lane0, lane1 = self.selection
             begin, end = min(first, last), max(first, last)
             low, high = min(lane0, lane1), max(lane0, lane1)
@@ -167,11 +200,35 @@ class TimelineView(QWidget):
             if ids and end > begin:
                 self.range_selected.emit(ids, begin, end)
             return
-        self.selection = None
+        self.selection = self.scrub = None
         self.update()
-        lane = self.lane_at(start.y())
-        if not self._moved and lane >= 0:
-            self.clicked.emit(self.lanes[lane].source_id, self.time_at(start.x()))
+        lane = self._lane_under(pos)
+        if lane >= 0:  # a click, or the end of a scrub: play there (off the lanes: nothing)
+            self.clicked.emit(self.lanes[lane].source_id, self.time_at(pos.x()))
+
+    def _lane_under(self, pos: QPointF) -> int:
+        """The lane under `pos`, -1 off the lanes (the ruler, the names, past either end)."""
+        return self.lane_at(pos.y()) if LABEL_W <= pos.x() <= self.width() else -1
+
+    def _hover(self, pos: QPointF) -> None:
+        lane = self._lane_under(pos)
+        if lane >= 0:
+            self.hovered.emit(self.lanes[lane].source_id, self.time_at(pos.x()), pos)
+        else:
+            self.hover_left.emit()
+        on_ruler = pos.y() < RULER_H and pos.x() >= LABEL_W
+        self.setCursor(Qt.CursorShape.OpenHandCursor if on_ruler else Qt.CursorShape.ArrowCursor)
+
+    def _scrub_to(self, pos: QPointF) -> None:
+        """The scrub cursor under the pointer and a thumbnail of that instant; off the lanes,
+        neither (letting go there plays nothing)."""
+        lane = self._lane_under(pos)
+        self.scrub = self.time_at(pos.x()) if lane >= 0 else None
+        if self.scrub is not None:
+            self.hovered.emit(self.lanes[lane].source_id, self.scrub, pos)
+        else:
+            self.hover_left.emit()
+        self.update()
 
     def leaveEvent(self, _event) -> None:  # noqa: N802 - Qt naming
         self.hover_left.emit()
@@ -262,7 +319,8 @@ class TimelineView(QWidget):
             low, high = min(lane0, lane1), max(lane0, lane1)
             painter.fillRect(QRectF(x0, RULER_H + low * LANE_H, x1 - x0, (high - low + 1) * LANE_H),
                              QColor(74, 144, 217, 70))
-        for moment, colour in ((self.now, "#e53e3e"), (self.playhead, "#2b6cb0")):
+        for moment, colour in ((self.now, "#e53e3e"), (self.playhead, "#2b6cb0"),
+                               (self.scrub, "#dd6b20")):
             if moment is not None and LABEL_W <= self.x_of(moment) <= self.width():
                 x = self.x_of(moment)
                 painter.setPen(QPen(QColor(colour), 2))

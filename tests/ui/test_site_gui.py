@@ -4,7 +4,7 @@ PostgreSQL catalog with the same token. The sources tree shows a row per station
 state, free disk), a tile of south's camera is fed from south's MJPEG and says why when south
 goes away, Start/Stop on a group mixing both stations records on both owners, and the
 Recordings tab lists south's records with their station and plays and copies them through
-south's API."""
+south's API, and its timeline thumbnails and plays them from there too."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ import os
 import re
 import shutil
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QLabel
 
 from api.server import ApiServer
@@ -30,6 +31,7 @@ from ui.bridge import EventBridge
 from ui.groups_panel import KIND, SOURCE, STATION
 from ui.main_window import MainWindow
 from ui.recordings_model import COL_STATION
+from ui.timeline_view import LANE_H, RULER_H, parse_utc
 
 TOKEN = "site-gui-token"
 FREE = re.compile(r"· [\d.]+ (B|KB|MB|GB|TB) free")
@@ -241,6 +243,21 @@ def test_mixed_group_start_stop_and_the_other_stations_records(qtbot, site, sour
     qtbot.waitUntil(lambda: player.path is not None and player.frames_shown >= 1, timeout=10000)
     assert player.remote is None
     assert browser.act_folder.isEnabled()
+
+    # south's record on the timeline: a thumbnail and, on a click, played, both from south's API
+    timeline, view = browser.timeline, browser.timeline.view
+    loads = timeline.loads
+    view.show_range(parse_utc(remote.begin_utc) - timedelta(seconds=1), 10.0)
+    qtbot.waitUntil(lambda: timeline.loads > loads and not timeline.loading, timeout=5000)
+    y = RULER_H + view.lanes.index(timeline.lane(sources[1])) * LANE_H + LANE_H // 2
+    x = round(view.x_of(parse_utc(remote.begin_utc) + timedelta(seconds=1)))
+    qtbot.mouseMove(view, QPoint(x, y))
+    qtbot.waitUntil(lambda: timeline.thumb.isVisible(), timeout=10000)
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=QPoint(x, y))
+    qtbot.waitUntil(lambda: player.remote is not None and player.playing
+                    and player.frames_shown >= 1, timeout=15000)
+    assert player.remote.url == f"{site.south.url}/api/v1/record/{remote.id}/video"
+    assert str(player.path) == remote.location and "on south" in player.view.caption
 
     # the token is in no widget
     assert not [label.text() for label in window.findChildren(QLabel) if TOKEN in label.text()]

@@ -1,8 +1,10 @@
 """The Recordings tab's timeline against a real running core (offscreen Qt): real records of
 a test pattern drawn as bars in their tag's colour, the hole between them left empty, a
-bookmark drawn; a click plays that very instant in the player; rolled-over files of a source
-play on as one; `B` in the player and a shift-drag range. Checked on the player's own
-position and files, not only on the widgets."""
+bookmark drawn; a click plays that very instant in the player; a drag along a lane scrubs
+(thumbnails on the way, played from where it is let go) while the ruler, the middle button
+and shift+wheel pan; rolled-over files of a source play on as one, also when they are read
+from their owner's API; `B` in the player and a shift-drag range. Checked on the player's
+own position and files, not only on the widgets."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication
 
 from app.schemas import BookmarkIn, SourceIn
 from tests.conftest import TESTSRC
@@ -18,6 +22,7 @@ from ui.application import ensure_application
 from ui.bridge import EventBridge
 from ui.main_window import MainWindow
 from ui.recordings import RecordingsBrowser
+from ui.remote_records import RecordFiles
 from ui.tasks import TaskRunner
 from ui.timeline_view import LANE_H, RULER_H, parse_utc, tag_colour
 
@@ -116,6 +121,91 @@ def test_the_timeline_shows_spans_and_a_click_plays_that_instant(qtbot, station,
     assert positions[0] < 0.1
 
 
+def test_a_drag_scrubs_with_thumbnails_and_plays_where_let_go(qtbot, station, browser):
+    src = online_source(station)
+    (a,) = record(qtbot, station, src, "scrub", 3.0)
+    a_begin, a_end = parse_utc(a.begin_utc), parse_utc(a.end_utc)
+    timeline, view, player = browser.timeline, browser.timeline.view, browser.player
+    show(qtbot, browser, a_begin - timedelta(seconds=1), 6.0)
+    y = lane_y(view.lanes.index(timeline.lane(src)))
+    begin = view.begin
+
+    # along the lane: the scrub cursor and a thumbnail of each instant under the pointer
+    tips = []
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=QPoint(round(view.x_of(a_begin)) + 2, y))
+    for seconds in (0.3, 1.5, 2.7):
+        x = round(view.x_of(a_begin + timedelta(seconds=seconds)))
+        qtbot.mouseMove(view, QPoint(x, y))
+        moment = view.time_at(x)
+        assert view.scrub == moment
+        tip = f"scrub · {moment.astimezone():%H:%M:%S}"
+        qtbot.waitUntil(lambda: timeline.thumb.isVisible() and timeline.thumb.toolTip() == tip,
+                        timeout=5000)
+        tips.append(tip)
+    assert len(set(tips)) == 3 and player.path is None  # nothing played while dragging
+    # off the lanes (over the ruler): no thumbnail, no cursor; back on the record: both again
+    qtbot.mouseMove(view, QPoint(round(view.x_of(a_begin + timedelta(seconds=2))), RULER_H // 2))
+    qtbot.waitUntil(lambda: not timeline.thumb.isVisible(), timeout=5000)
+    assert view.scrub is None
+    end_x = round(view.x_of(a_begin + timedelta(seconds=2.2)))
+    qtbot.mouseMove(view, QPoint(end_x, y))
+    qtbot.waitUntil(lambda: timeline.thumb.isVisible(), timeout=5000)
+    assert view.begin == begin  # a drag on a lane no longer pans
+
+    # let go: the player plays from that instant
+    positions = []
+    player.position_changed.connect(positions.append)
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=QPoint(end_x, y))
+    assert view.scrub is None
+    qtbot.waitUntil(lambda: player.playing and len(positions) >= 2, timeout=5000)
+    assert str(player.path) == a.location
+    released = (view.time_at(end_x) - a_begin).total_seconds()
+    assert abs(positions[0] - released) < 0.5, (positions[0], released)
+    assert released > 2.0 and view.begin == begin
+    assert a_end > a_begin + timedelta(seconds=released)
+
+
+def test_the_ruler_the_middle_button_and_shift_wheel_pan(qtbot, station, browser):
+    src = online_source(station)
+    (a,) = record(qtbot, station, src, "pan", 1.5)
+    timeline, view, player = browser.timeline, browser.timeline.view, browser.player
+    show(qtbot, browser, parse_utc(a.begin_utc) - timedelta(seconds=1), 8.0)
+    y = lane_y(view.lanes.index(timeline.lane(src)))
+    x0 = round(view.x_of(parse_utc(a.begin_utc) + timedelta(seconds=0.5)))
+    per_px = view.span_s / view.lanes_width()
+
+    def drag(button, y_at: int, dx: int) -> float:
+        """Seconds the view moved by a drag of `dx` pixels."""
+        begin = view.begin
+        qtbot.mousePress(view, button, pos=QPoint(x0, y_at))
+        for x in range(x0, x0 + dx + 1, 20):
+            qtbot.mouseMove(view, QPoint(x, y_at))
+        qtbot.mouseMove(view, QPoint(x0 + dx, y_at))
+        qtbot.mouseRelease(view, button, pos=QPoint(x0 + dx, y_at))
+        return (view.begin - begin).total_seconds()
+
+    # dragging the ruler to the right shows earlier times, and plays nothing
+    assert abs(drag(Qt.MouseButton.LeftButton, RULER_H // 2, 200) + 200 * per_px) < 0.05
+    # the middle button pans over a lane too, where the left one would scrub
+    assert abs(drag(Qt.MouseButton.MiddleButton, y, 100) + 100 * per_px) < 0.05
+    qtbot.wait(300)
+    assert player.path is None and view.scrub is None and not player.playing
+
+    def wheel(angle: QPoint, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+        at = QPointF(x0, y)
+        QApplication.sendEvent(view, QWheelEvent(
+            at, view.mapToGlobal(at), QPoint(), angle, Qt.MouseButton.NoButton, modifiers,
+            Qt.ScrollPhase.NoScrollPhase, False))
+
+    span, begin = view.span_s, view.begin
+    wheel(QPoint(0, -120), Qt.KeyboardModifier.ShiftModifier)  # shift+wheel back: later
+    assert view.span_s == span and abs((view.begin - begin).total_seconds() - span / 10) < 1e-3
+    wheel(QPoint(120, 0))  # a horizontal wheel: earlier again
+    assert view.span_s == span and abs((view.begin - begin).total_seconds()) < 1e-3
+    wheel(QPoint(0, -120))  # the plain wheel still zooms (out)
+    assert view.span_s > span
+
+
 def test_rolled_over_files_play_on_as_one(qtbot, station, browser):
     station.recorder.set_segment_s(1.0)
     src = online_source(station)
@@ -136,6 +226,49 @@ def test_rolled_over_files_play_on_as_one(qtbot, station, browser):
     assert player.playing and not ends  # no stop at either file boundary
     assert timeline.current[1].id == third.id
     # the playhead follows into the third file
+    qtbot.waitUntil(lambda: view.playhead is not None
+                    and view.playhead >= parse_utc(third.begin_utc), timeout=3000)
+
+
+class Elsewhere(RecordFiles):
+    """This station's own records taken for another station's: read through the real
+    `RecordFiles.target` from the owner's API (this station's own server), as a site's
+    second station's would be."""
+
+    def is_remote(self, record) -> bool:
+        return True
+
+
+def test_another_stations_rolled_over_files_play_on_from_its_api(qtbot, station, api_server,
+                                                                  browser):
+    station.site.announce(api_server.url.rstrip("/"))
+    station.recorder.set_segment_s(1.0)
+    src = online_source(station)
+    record(qtbot, station, src, "away", 3.2)
+    records = sorted(station.recordings.find(tag_name="away"), key=lambda r: r.begin_utc)
+    assert len(records) >= 3, [r.begin_utc for r in records]
+    first, second, third = records[:3]
+    timeline, view, player = browser.timeline, browser.timeline.view, browser.player
+    timeline.files = Elsewhere(station)
+    show(qtbot, browser, parse_utc(first.begin_utc) - timedelta(seconds=1), 8.0)
+    y = lane_y(view.lanes.index(timeline.lane(src)))
+
+    # a thumbnail read over HTTP
+    qtbot.mouseMove(view, QPoint(round(view.x_of(parse_utc(second.begin_utc)
+                                                 + timedelta(seconds=0.5))), y))
+    qtbot.waitUntil(lambda: timeline.thumb.isVisible(), timeout=8000)
+
+    paths, ends = [], []
+    player.advanced.connect(paths.append)
+    player._relay.message.connect(lambda m: ends.append(m) if m[0] == "ended" else None)
+    assert timeline.play_at(src, parse_utc(first.begin_utc) + timedelta(seconds=0.5))
+    qtbot.waitUntil(lambda: player.remote is not None and player.playing, timeout=8000)
+    assert player.remote.url == f"{api_server.url.rstrip('/')}/api/v1/record/{first.id}/video"
+    assert str(player.path) == first.location and "on " in player.view.caption
+    # the next files, located on the task runner, queued and gone on into without a stop
+    qtbot.waitUntil(lambda: paths[:2] == [second.location, third.location], timeout=10000)
+    assert player.playing and not ends
+    assert timeline.current[1].id == third.id and str(player.path) == third.location
     qtbot.waitUntil(lambda: view.playhead is not None
                     and view.playhead >= parse_utc(third.begin_utc), timeout=3000)
 
