@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from enum import IntEnum
 
 import av
@@ -34,28 +35,47 @@ class Demand(IntEnum):
 
 @dataclass(frozen=True)
 class Frame:
-    """A decoded picture: RGB24 pixels, the time it was received, a sequence number."""
+    """A decoded picture, the time it was received, a sequence number.
+
+    `pixels` is what the producer made: BGRX (height x width x 4, the byte order of Qt's
+    RGB32, which a tile paints without converting: the decoder's output) or RGB24 (height x
+    width x 3: snapshots, pictures from another station). `rgb` is always RGB24, made from
+    BGRX once, when first asked (a JPEG, a probe), never for a tile."""
 
     seq: int
-    rgb: np.ndarray
+    pixels: np.ndarray
     wall_time: float
+
+    @cached_property
+    def rgb(self) -> np.ndarray:
+        pixels = self.pixels
+        return pixels if pixels.shape[2] == 3 else np.ascontiguousarray(pixels[..., 2::-1])
 
     @property
     def width(self) -> int:
-        return self.rgb.shape[1]
+        return self.pixels.shape[1]
 
     @property
     def height(self) -> int:
-        return self.rgb.shape[0]
+        return self.pixels.shape[0]
+
+
+def _convert(frame: av.VideoFrame, pix_fmt: str) -> np.ndarray:
+    """The picture in `pix_fmt`, scaled down to `MAX_FRAME_WIDTH` in the same pass."""
+    if frame.width > MAX_FRAME_WIDTH:
+        height = round(frame.height * MAX_FRAME_WIDTH / frame.width / 2) * 2
+        return frame.reformat(width=MAX_FRAME_WIDTH, height=height, format=pix_fmt).to_ndarray()
+    return frame.to_ndarray(format=pix_fmt)
 
 
 def frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
-    if frame.width > MAX_FRAME_WIDTH:
-        height = round(frame.height * MAX_FRAME_WIDTH / frame.width / 2) * 2
-        frame = frame.reformat(width=MAX_FRAME_WIDTH, height=height, format="rgb24")
-        return frame.to_ndarray()
-    return frame.to_ndarray(format="rgb24")
+    return _convert(frame, "rgb24")
 
+
+def frame_to_pixels(frame: av.VideoFrame) -> np.ndarray:
+    """BGRX for display: the decoder's output, painted by a tile as it is (Qt's RGB32);
+    RGB24 would cost Qt a conversion of every picture it draws."""
+    return _convert(frame, "bgra")
 
 
 class FrameSlot:
@@ -74,8 +94,9 @@ class FrameSlot:
         self.updated = threading.Condition(self._lock)
 
     # --- producer side -------------------------------------------------------------
-    def put(self, rgb: np.ndarray, wall_time: float | None = None) -> Frame:
-        frame = Frame(next(self._seq), rgb, wall_time or time.time())
+    def put(self, pixels: np.ndarray, wall_time: float | None = None) -> Frame:
+        """`pixels`: BGRX or RGB24 (see `Frame`)."""
+        frame = Frame(next(self._seq), pixels, wall_time or time.time())
         with self._lock:
             self._frame = frame
             self.updated.notify_all()
@@ -99,7 +120,7 @@ class FrameSlot:
             cached = self._jpeg
             if cached is not None and cached[0] >= frame.seq:
                 return cached
-            encoded = (frame.seq, encode_jpeg(frame.rgb))
+            encoded = (frame.seq, encode_jpeg(frame.pixels))
             self._jpeg = encoded
             self.encodes += 1
             return encoded
@@ -142,9 +163,10 @@ class Decoder(threading.Thread):
 
     QUEUE_LIMIT = 8
 
-    def __init__(self, name: str, slot: FrameSlot):
+    def __init__(self, name: str, slot: FrameSlot, *, slice_threads: bool = True):
         super().__init__(name=f"decode-{name}", daemon=True)
         self.slot = slot
+        self._slice_threads = slice_threads
         self._queue: collections.deque = collections.deque()
         self._cond = threading.Condition()
         self._stopping = threading.Event()
@@ -221,7 +243,7 @@ class Decoder(threading.Thread):
                 if frames and 0 < delay < 1.0:
                     self._stopping.wait(delay)
                 for frame in frames:
-                    self.slot.put(frame_to_rgb(frame), wall)
+                    self.slot.put(frame_to_pixels(frame), wall)
                     self.decoded += 1
             except (av.FFmpegError, ValueError) as exc:
                 log.debug("%s: decode error %s", self.name, exc)
@@ -229,23 +251,29 @@ class Decoder(threading.Thread):
 
     def _decode(self, data: bytes, codec_name: str, extradata: bytes | None) -> list[av.VideoFrame]:
         if self._context is None or self._codec != (codec_name, extradata):
-            self._context = make_decoder(codec_name, extradata)
+            self._context = make_decoder(codec_name, extradata, self._slice_threads)
             self._codec = (codec_name, extradata)
         return self._context.decode(av.Packet(data))
 
 
-def make_decoder(codec_name: str, extradata: bytes | None) -> av.CodecContext:
+def make_decoder(codec_name: str, extradata: bytes | None,
+                 slice_threads: bool = True) -> av.CodecContext:
+    """A decoder for display. Frame threading would hold pictures back by N packets, so a
+    big picture gets slice threads; a small one (a preview stream, decoded for 16 tiles at
+    once) none: waking helper threads 400 times a second costs more than they give."""
     context = av.CodecContext.create(codec_name, "r")
     if extradata:
         context.extradata = extradata
-    context.thread_type = "SLICE"  # frame threading would hold frames back by N packets
+    if slice_threads:
+        context.thread_type = "SLICE"
+    else:
+        context.thread_type, context.thread_count = "NONE", 1
     return context
 
 
 def decode_keyframe(data: bytes, codec_name: str, extradata: bytes | None) -> np.ndarray | None:
     """Decode one keyframe on the caller's thread (a snapshot when nobody is watching)."""
-    context = make_decoder(codec_name, extradata)
-    context.thread_type = "NONE"
+    context = make_decoder(codec_name, extradata, slice_threads=False)
     frames = list(context.decode(av.Packet(data)))
     frames += list(context.decode(None))
     return frame_to_rgb(frames[0]) if frames else None

@@ -19,10 +19,17 @@ class PictureError(ValueError):
     """The bytes are not a picture Pillow can decode."""
 
 
-def encode_jpeg(rgb: np.ndarray, quality: int = 80) -> bytes:
-    """A JPEG of an RGB24 array (height x width x 3)."""
+def encode_jpeg(pixels: np.ndarray, quality: int = 80) -> bytes:
+    """A JPEG of an RGB24 array (height x width x 3) or a BGRX one (x 4: what the decoder
+    gives the tiles), the latter read by Pillow as it is, without an RGB copy first."""
     buffer = io.BytesIO()
-    Image.fromarray(rgb, "RGB").save(buffer, "JPEG", quality=quality)
+    if pixels.ndim == 3 and pixels.shape[2] == 4:
+        height, width = pixels.shape[:2]
+        image = Image.frombuffer("RGB", (width, height), np.ascontiguousarray(pixels),
+                                 "raw", "BGRX", 0, 1)
+    else:
+        image = Image.fromarray(pixels, "RGB")
+    image.save(buffer, "JPEG", quality=quality)
     return buffer.getvalue()
 
 

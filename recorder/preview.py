@@ -41,7 +41,7 @@ class PreviewReader(threading.Thread):
         super().__init__(name=f"preview-{source_id}", daemon=True)
         self.source_id, self._uri, self._vet, self._backoff = source_id, uri, vet, backoff
         self.slot = FrameSlot()
-        self.decoder = Decoder(f"{source_id}-preview", self.slot)
+        self.decoder = Decoder(f"{source_id}-preview", self.slot, slice_threads=False)
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._group: list[tuple[av.Packet, float]] = []  # since the newest keyframe

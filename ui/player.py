@@ -216,7 +216,8 @@ class _Decoder:
         self._reader.close()
         self._reader, self._anchor = reader, None
         self._pending = reader.next()
-        self._emit("advanced", str(target), reader.duration)
+        self._emit("advanced", str(target), reader.duration,
+                   target if isinstance(target, RemoteFile) else None)
         return self._pending is not None
 
     def _on_step(self) -> None:
@@ -437,7 +438,7 @@ class PlayerWidget(QWidget):
             self._show_position()
             self.position_changed.emit(frame.time)
         elif kind == "advanced":
-            self.path, self.duration = Path(payload[0]), payload[1]
+            self.path, self.duration, self.remote = Path(payload[0]), payload[1], payload[2]
             self.advanced.emit(payload[0])
         elif kind == "playing":
             self._set_playing(payload[0])

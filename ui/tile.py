@@ -1,9 +1,12 @@
 """A camera tile: the live picture of one source, its name, status and fps, a REC badge
 that also says when a recording is paused or its audio muted (by whichever front end).
 
-The tile pulls the newest frame from the source's slot on its own QTimer (display rate), so
-the recorder never waits for the GUI and a busy GUI simply skips frames. Once a second it
-also reads the source's live stats (status, last error, next retry, fps) from memory.
+The tile takes the newest frame from the source's slot when the wall's frame clock ticks
+(`pull_frame`), so the recorder never waits for the GUI and a busy GUI simply skips frames.
+The decoder's pictures are BGRX, Qt's RGB32: a tile paints them from the frame's memory,
+scaled as it draws (no copy, no conversion, no separate scaling pass), and its name bar and
+REC badge come from a cached pixmap. Once a second it reads the source's live stats (status,
+last error, next retry, fps) from memory.
 
 A source with a preview stream (a camera's sub-stream) has two slots. In the grid the tile
 shows the preview, every frame (small pictures are cheap to decode and scale), and asks the
@@ -49,7 +52,7 @@ class CameraTile(QWidget):
     def __init__(self, source_id: int, name: str, slot: FrameSlot | None, *,
                  preview: FrameSlot | None = None,
                  demand: Demand = Demand.KEYFRAMES, stats: StatsProvider | None = None,
-                 fps: int = 30, parent: QWidget | None = None):
+                 parent: QWidget | None = None):
         super().__init__(parent)
         self.source_id, self.name = source_id, name
         self.status, self.error = SourceStatus.connecting, ""
@@ -63,8 +66,10 @@ class CameraTile(QWidget):
         self._flags_told: set[tuple[str, str]] = set()
         self.recording_since: float | None = None
         self.image: QImage | None = None
-        self._scaled: QPixmap | None = None
+        self._scaled: QImage | None = None  # a picture shrunk more than 2x, scaled once
         self._scaled_for = None
+        self._overlay: QPixmap | None = None
+        self._overlay_key: tuple | None = None
         self._painted_second = -1
         self.frame_seq = 0
         self.frames_shown = 0  # pictures taken from a slot so far (the GUI benchmark's rate)
@@ -80,9 +85,6 @@ class CameraTile(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setToolTip(name)
-        self._timer = QTimer(self)
-        self._timer.timeout.connect(self._pull_frame)
-        self._timer.start(max(10, 1000 // fps))
         self._stats_timer = QTimer(self)
         self._stats_timer.timeout.connect(self.refresh_stats)
         self._stats_timer.start(1000)
@@ -207,13 +209,19 @@ class CameraTile(QWidget):
             self.update()
 
     # --- painting ------------------------------------------------------------------
-    def _pull_frame(self) -> None:
+    def pull_frame(self) -> None:
+        """Take the slot's newest picture if it is new (the wall's frame clock calls this for
+        every shown tile at once, so the tiles with a new picture repaint in one pass)."""
         frame = self.shown.latest() if self.shown is not None else None
         if frame is not None and frame.seq != self.frame_seq:
             self.frame_seq = frame.seq
             self.frames_shown += 1
-            h, w, _ = frame.rgb.shape
-            self.image = QImage(frame.rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+            pixels = frame.pixels
+            h, w, depth = pixels.shape
+            # the decoder's BGRX is Qt's RGB32: painted from the frame's own memory, no copy
+            # (the QImage holds a reference to the buffer; the decoder never writes to it again)
+            fmt = QImage.Format.Format_RGB32 if depth == 4 else QImage.Format.Format_RGB888
+            self.image = QImage(pixels.data, w, h, pixels.strides[0], fmt)
             self._scaled = None
             self.update()
         elif self.recording_since is not None:
@@ -221,40 +229,67 @@ class CameraTile(QWidget):
             if second != self._painted_second:  # the REC clock moves once a second
                 self.update()
 
-    def _picture(self) -> QPixmap | None:
-        """The frame scaled to the tile once per frame (or resize), not once per paint:
-        smooth-scaling a 1280x720 picture costs milliseconds of the GUI thread."""
-        if self.image is None:
-            return None
-        if self._scaled is None or self._scaled_for != self.size():
-            size = self.image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
-            self._scaled = QPixmap.fromImage(self.image.scaled(
-                size, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation))
-            self._scaled_for = self.size()
-        return self._scaled
+    def _target(self) -> QRect:
+        size = self.image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        target = QRect(0, 0, size.width(), size.height())
+        target.moveCenter(self.rect().center())
+        return target
+
+    def _paint_picture(self, painter: QPainter, target: QRect) -> None:
+        """Down to half its size a picture is drawn scaled as it is painted (bilinear, about
+        a blit's cost: the wall's preview tiles); smaller than that, bilinear would alias,
+        so it is smooth-scaled once per picture (a main stream's keyframe in a small tile)."""
+        if target.width() * 2 >= self.image.width():
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.drawImage(target, self.image)
+            return
+        if self._scaled is None or self._scaled_for != target.size():
+            self._scaled = self.image.scaled(target.size(), Qt.AspectRatioMode.IgnoreAspectRatio,
+                                             Qt.TransformationMode.SmoothTransformation)
+            self._scaled_for = target.size()
+        painter.drawImage(target.topLeft(), self._scaled)
 
     def paintEvent(self, _event) -> None:  # noqa: N802 - Qt naming
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("#111418"))
-        picture = self._picture()
-        if picture is not None:
-            target = QRect(0, 0, picture.width(), picture.height())
-            target.moveCenter(self.rect().center())
-            painter.drawPixmap(target.topLeft(), picture)
+        if self.image is not None:
+            self._paint_picture(painter, self._target())
         if self.status != SourceStatus.online or self.image is None:
             painter.setPen(QColor("#c0c6cc"))
             online = self.status == SourceStatus.online
             message = self.error or ("waiting for picture…" if online else self.status + "…")
             painter.drawText(self.rect().adjusted(12, 30, -12, -12),
                              Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, message)
-        self._paint_overlay(painter)
+        painter.drawPixmap(0, 0, self._overlay_pixmap())
         if self.selected:
             painter.setPen(QPen(QColor("#4a90d9"), 3))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(self.rect().adjusted(1, 1, -2, -2))
         painter.end()
 
-    def _paint_overlay(self, painter: QPainter) -> None:
+    def _overlay_pixmap(self) -> QPixmap:
+        """The name bar and the REC badge, drawn again only when their words change (once a
+        second while recording), not for each of the 25 pictures a second a tile shows."""
+        badge = None
+        if self.recording_since is not None:
+            elapsed = int(time.monotonic() - self.recording_since)
+            self._painted_second = elapsed
+            badge = self.badge_text(elapsed)
+        ratio = self.devicePixelRatioF()
+        key = (self.width(), ratio, self.name, self.status, status_text(self.stats), badge)
+        if key != self._overlay_key:
+            height = 56 if badge is not None else 24
+            pixmap = QPixmap(round(self.width() * ratio), round(height * ratio))
+            pixmap.setDevicePixelRatio(ratio)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(pixmap)
+            painter.setFont(self.font())
+            self._paint_overlay(painter, key[4], badge)
+            painter.end()
+            self._overlay, self._overlay_key = pixmap, key
+        return self._overlay
+
+    def _paint_overlay(self, painter: QPainter, state: str, badge: str | None) -> None:
         bar = QRect(0, 0, self.width(), 24)
         painter.fillRect(bar, QColor(0, 0, 0, 150))
         painter.setBrush(QColor(STATUS_COLOURS.get(self.status, "#95a5a6")))
@@ -264,7 +299,6 @@ class CameraTile(QWidget):
         font.setBold(True)
         painter.setFont(font)
         painter.setPen(QColor("white"))
-        state = status_text(self.stats)
         state_width = painter.fontMetrics().horizontalAdvance(state) + 10
         painter.drawText(bar.adjusted(24, 0, -state_width - 8, 0),
                          Qt.AlignmentFlag.AlignVCenter, painter.fontMetrics().elidedText(
@@ -272,19 +306,16 @@ class CameraTile(QWidget):
         painter.setPen(QColor("#d5dbe1"))
         painter.drawText(bar.adjusted(0, 0, -8, 0),
                          Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, state)
-        if self.recording_since is not None:
-            elapsed = int(time.monotonic() - self.recording_since)
-            self._painted_second = elapsed
-            text = painter.fontMetrics().elidedText(self.badge_text(elapsed),
-                                                    Qt.TextElideMode.ElideRight,
+        if badge is not None:
+            text = painter.fontMetrics().elidedText(badge, Qt.TextElideMode.ElideRight,
                                                     max(60, self.width() - 24))
             width = painter.fontMetrics().horizontalAdvance(text) + 16
-            badge = QRect(self.width() - width - 6, 30, width, 22)
+            badge_rect = QRect(self.width() - width - 6, 30, width, 22)
             painter.setBrush(QColor(200, 30, 30, 220))
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.drawRoundedRect(badge, 4, 4)
+            painter.drawRoundedRect(badge_rect, 4, 4)
             painter.setPen(QColor("white"))
-            painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+            painter.drawText(badge_rect, Qt.AlignmentFlag.AlignCenter, text)
 
     # --- mouse -----------------------------------------------------------------------
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt naming
@@ -298,7 +329,6 @@ class CameraTile(QWidget):
             self.double_clicked.emit(self.source_id)
 
     def close_tile(self) -> None:
-        self._timer.stop()
         self._stats_timer.stop()
         self._unwatch()
 

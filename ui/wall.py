@@ -4,6 +4,9 @@ selection (click, Ctrl+click), and a focused view (double-click a tile; Esc retu
 What is decoded follows what is seen: tiles in the grid ask their source for keyframes
 only (every frame of its preview stream when it has one: `ui.tile`), the focused tile for
 every frame of the main stream, and tiles hidden behind the focused one for nothing.
+One frame clock for the whole wall (`FRAME_TICK_MS`) hands every shown tile its newest
+picture at once, so the tiles with a new picture repaint together: one paint pass and one
+flush to the screen per tick, not one per tile per picture.
 Tiles are kept across catalog changes (added, renamed, removed one by one), so a change to
 one source never restarts the pictures of the others; a tile whose source's streams changed
 takes the new slots.
@@ -14,7 +17,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
@@ -23,6 +26,7 @@ from app.schemas import SourceOut
 from ui.tile import CameraTile, StatsProvider
 
 SlotProvider = Callable[[int, bool], "FrameSlot | None"]  # (source id, preview) -> slot
+FRAME_TICK_MS = 20  # twice a 25 fps camera's rate: no picture waits more than a tick
 
 
 def grid_columns(count: int) -> int:
@@ -53,7 +57,15 @@ class CameraWall(QWidget):
         self._empty.setObjectName("wallEmpty")
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.unfocus,
                   context=Qt.ShortcutContext.WindowShortcut)
+        self._shown_tiles: list[CameraTile] = []
+        self._clock = QTimer(self, interval=FRAME_TICK_MS)
+        self._clock.timeout.connect(self._pull_frames)
+        self._clock.start()
         self._reflow()
+
+    def _pull_frames(self) -> None:
+        for tile in self._shown_tiles:
+            tile.pull_frame()
 
     # --- sources -------------------------------------------------------------------
     def set_sources(self, sources: list[SourceOut]) -> None:
@@ -130,6 +142,7 @@ class CameraWall(QWidget):
         if self.focused is not None and self.focused not in shown:
             self.focused = None
             shown = self.shown_ids()
+        self._shown_tiles = [self.tiles[source_id] for source_id in shown]
         columns = grid_columns(len(shown))
         for index, source_id in enumerate(shown):
             self._grid.addWidget(self.tiles[source_id], index // columns, index % columns)
@@ -149,5 +162,6 @@ class CameraWall(QWidget):
             self._grid.addWidget(self._empty, 0, 0)
 
     def close_wall(self) -> None:
+        self._clock.stop()
         for tile in self.tiles.values():
             tile.close_tile()

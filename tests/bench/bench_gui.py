@@ -127,6 +127,8 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=float, default=8.0)
     parser.add_argument("--no-preview", dest="preview", action="store_false",
                         help="skip the phases on 640x360 preview streams (issue #16)")
+    parser.add_argument("--preview-only", action="store_true",
+                        help="measure only the phases on preview streams (while tuning them)")
     args = parser.parse_args(argv)
     reason = skip_reason()
     if reason:
@@ -162,20 +164,21 @@ def main(argv=None) -> int:
             print(f"{args.tiles} tiles connecting ...", flush=True)
             wait(app, args.warmup)
             online = sum(s.status == "online" for s in station.sources.list())
-            print(f"{online}/{args.tiles} online; measuring the idle grid ...", flush=True)
-            rows.append(("grid, idle", measure(app, probe, args.seconds, shown_tiles(window))))
+            if not args.preview_only:
+                print(f"{online}/{args.tiles} online; measuring the idle grid ...", flush=True)
+                rows.append(("grid, idle", measure(app, probe, args.seconds, shown_tiles(window))))
             station.recordings.start("bench", "rec", origin="bench")
             wait(app, 2.0)
-            print(f"{args.recording} recording; measuring ...", flush=True)
-            rows.append((f"grid, {args.recording} recording",
-                         measure(app, probe, args.seconds, shown_tiles(window))))
-            first = min(window.wall.tiles)
-            window.wall.toggle_focus(first)
-            wait(app, 2.0)
-            print("one tile focused; measuring ...", flush=True)
-            rows.append((f"focused tile, {args.recording} recording",
-                         measure(app, probe, args.seconds, shown_tiles(window))))
-            window.wall.unfocus()
+            if not args.preview_only:
+                print(f"{args.recording} recording; measuring ...", flush=True)
+                rows.append((f"grid, {args.recording} recording",
+                             measure(app, probe, args.seconds, shown_tiles(window))))
+                window.wall.toggle_focus(min(window.wall.tiles))
+                wait(app, 2.0)
+                print("one tile focused; measuring ...", flush=True)
+                rows.append((f"focused tile, {args.recording} recording",
+                             measure(app, probe, args.seconds, shown_tiles(window))))
+                window.wall.unfocus()
             if args.preview:
                 rows += preview_phases(app, probe, station, window, sub_camera.url, args)
             records = station.recordings.stop("bench")

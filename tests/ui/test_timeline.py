@@ -269,6 +269,8 @@ def test_another_stations_rolled_over_files_play_on_from_its_api(qtbot, station,
     qtbot.waitUntil(lambda: paths[:2] == [second.location, third.location], timeout=10000)
     assert player.playing and not ends
     assert timeline.current[1].id == third.id and str(player.path) == third.location
+    # the player says where the file it went on into is read from
+    assert player.remote.url == f"{api_server.url.rstrip('/')}/api/v1/record/{third.id}/video"
     qtbot.waitUntil(lambda: view.playhead is not None
                     and view.playhead >= parse_utc(third.begin_utc), timeout=3000)
 
