@@ -333,8 +333,8 @@ class SourceWorker(threading.Thread):
     def snapshot(self) -> np.ndarray | None:
         """The newest picture: the decoded slot if fresh, else the GOP's keyframe decoded now."""
         frame = self.slot.latest()
-        if frame is not None and time.time() - frame.wall_time < 3.0:
-            return frame.rgb
+        if frame is not None and not frame.shrunk and time.time() - frame.wall_time < 3.0:
+            return frame.rgb  # (a picture made small for the wall's tiles is not handed out)
         with self._lock:
             key = self.preroll.newest_keyframe()
             source = self._input

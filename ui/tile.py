@@ -23,7 +23,7 @@ import time
 from typing import Callable
 
 from PySide6.QtCore import QRect, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPen, QPixmap, QRegion
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.live import Demand, FrameSlot, LiveStats
@@ -32,6 +32,7 @@ from app.schemas import SourceStatus
 STATUS_COLOURS = {SourceStatus.online: "#2ecc71", SourceStatus.connecting: "#f1c40f",
                   SourceStatus.offline: "#95a5a6", SourceStatus.error: "#e74c3c"}
 StatsProvider = Callable[[int], LiveStats]
+BACKGROUND = QColor("#111418")
 PREVIEW_STALE_S = 3.0  # a preview this long without a new picture: show the main stream
 
 
@@ -72,6 +73,7 @@ class CameraTile(QWidget):
         self._overlay_key: tuple | None = None
         self._painted_second = -1
         self.frame_seq = 0
+        self.stream_size: tuple[int, int] | None = None  # the shown stream's pictures (w, h)
         self.frames_shown = 0  # pictures taken from a slot so far (the GUI benchmark's rate)
         self.demand = demand
         self.slot: FrameSlot | None = None     # the main stream's
@@ -125,8 +127,16 @@ class CameraTile(QWidget):
             self.frame_seq = frame.seq if frame is not None and self.image is not None else 0
 
     def _ask(self, slot: FrameSlot | None, demand: Demand) -> None:
+        """Ask `slot` for `demand`, at the tile's size in device pixels: the decoder then
+        makes pictures that size (scaled with the colour conversion, off the GUI thread)."""
         if slot is not None and id(slot) in self._tokens:
-            slot.change(self._tokens[id(slot)], demand)
+            ratio = self.devicePixelRatioF()
+            box = (max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio)))
+            slot.change(self._tokens[id(slot)], demand, box)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        self.set_demand(self.demand)  # the same demand, at the new size
+        super().resizeEvent(event)
 
     def _check_preview(self) -> None:
         """A grid tile whose preview stream shows nothing falls back to the main stream."""
@@ -218,6 +228,7 @@ class CameraTile(QWidget):
             self.frames_shown += 1
             pixels = frame.pixels
             h, w, depth = pixels.shape
+            self.stream_size = frame.full_size or (w, h)  # the picture may be made smaller
             # the decoder's BGRX is Qt's RGB32: painted from the frame's own memory, no copy
             # (the QImage holds a reference to the buffer; the decoder never writes to it again)
             fmt = QImage.Format.Format_RGB32 if depth == 4 else QImage.Format.Format_RGB888
@@ -251,9 +262,15 @@ class CameraTile(QWidget):
 
     def paintEvent(self, _event) -> None:  # noqa: N802 - Qt naming
         painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor("#111418"))
-        if self.image is not None:
-            self._paint_picture(painter, self._target())
+        if self.image is None:
+            painter.fillRect(self.rect(), BACKGROUND)
+        else:
+            target = self._target()
+            # only the bands beside the picture: Qt fills a tile-sized rectangle on helper
+            # threads, a cost paid 400 times a second for a wall of 16 previews
+            for band in (QRegion(self.rect()) - QRegion(target)):
+                painter.fillRect(band, BACKGROUND)
+            self._paint_picture(painter, target)
         if self.status != SourceStatus.online or self.image is None:
             painter.setPen(QColor("#c0c6cc"))
             online = self.status == SourceStatus.online

@@ -167,7 +167,7 @@ class MediaRecorderService:
                 return (rgb.shape[1], rgb.shape[0]) if rgb is not None else (0, 0)
         except (Conflict, NotFound, UnknownSource):
             return 0, 0
-        return frame.width, frame.height
+        return frame.full_size or (frame.width, frame.height)
 
     # --- the state machine --------------------------------------------------------------
     def record(self, target: str | int | None) -> RecordOut:

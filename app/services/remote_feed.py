@@ -44,13 +44,13 @@ class RemoteSlot(FrameSlot):
         super().__init__()
         self._wake = wake
 
-    def watch(self, demand: Demand) -> int:
-        token = super().watch(demand)
+    def watch(self, demand: Demand, box: tuple[int, int] | None = None) -> int:
+        token = super().watch(demand, box)
         self._wake()
         return token
 
-    def change(self, token: int, demand: Demand) -> None:
-        super().change(token, demand)
+    def change(self, token: int, demand: Demand, box: tuple[int, int] | None = None) -> None:
+        super().change(token, demand, box)
         self._wake()
 
 

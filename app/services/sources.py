@@ -281,10 +281,11 @@ class SourceService:
             status, error = self.status(source_id)
             raise Conflict(f"no picture from source {source_id} yet ({status}"
                            + (f": {error})" if error else ")"), field="source_id")
-        cached = slot.jpeg()
         latest = slot.latest()
-        if cached is not None and latest is not None and latest.rgb is rgb:
-            return cached[1]
+        if latest is not None and not latest.shrunk and latest.rgb is rgb:
+            cached = slot.jpeg()  # the slot's JPEG of this very picture, encoded once
+            if cached is not None and cached[0] == latest.seq:
+                return cached[1]
         return encode_jpeg(rgb)
 
     def snapshot_jpeg(self, source_id: int) -> bytes | None:

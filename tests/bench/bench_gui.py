@@ -31,8 +31,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -98,20 +100,44 @@ def wait(app, seconds: float) -> None:
         time.sleep(0.002)
 
 
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds so far of the process's threads by kind ("decode", "preview", "gui" ...):
+    Python threads by their name without the source number, the rest (FFmpeg's and Qt's
+    helper threads) as "native"."""
+    names = {thread.native_id: thread.name for thread in threading.enumerate()}
+    main = threading.main_thread().native_id
+    ticks = os.sysconf("SC_CLK_TCK")
+    kinds: dict[str, float] = {}
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended meanwhile
+        tid = int(task)
+        name = "gui" if tid == main else names.get(tid, "native")
+        kind = re.sub(r"[-_]?\d+.*$", "", name) or name
+        kinds[kind] = kinds.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return kinds
+
+
 def measure(app, probe: LatencyProbe, seconds: float, tiles: list) -> dict:
     """CPU, GUI latency and the pictures the shown `tiles` took per second (mean, lowest)."""
     shown0 = [tile.frames_shown for tile in tiles]
+    threads0 = thread_cpu()
     wall0, cpu0 = time.monotonic(), time.process_time()
     probe.start()
     wait(app, seconds)
     late = probe.stop()
     elapsed = time.monotonic() - wall0
     cpu = 100 * (time.process_time() - cpu0) / elapsed
+    threads = {kind: 100 * (spent - threads0.get(kind, 0.0)) / elapsed
+               for kind, spent in thread_cpu().items()}
     fps = [(tile.frames_shown - before) / elapsed for tile, before in zip(tiles, shown0)]
     return {"cpu": cpu, "p50": percentile(late, 50), "p99": percentile(late, 99),
             "max": max(late) if late else float("nan"), "ticks": len(late),
             "fps": sum(fps) / len(fps) if fps else float("nan"),
-            "fps_min": min(fps) if fps else float("nan")}
+            "fps_min": min(fps) if fps else float("nan"), "threads": threads}
 
 
 def shown_tiles(window) -> list:
@@ -201,6 +227,13 @@ def main(argv=None) -> int:
               f"{r['p50']:.1f} ms | {r['p99']:.1f} ms | {r['max']:.1f} ms | "
               f"< {LATENCY_TARGET_MS:.0f} ms ({r['p99'] / LATENCY_TARGET_MS:.2f}×) | "
               f"{r['fps']:.1f}, {r['fps_min']:.1f} |")
+    print("\nCPU by thread kind (% of a core; threads that ended during a phase are not counted):\n")
+    kinds = sorted({kind for _, r in rows for kind in r["threads"]},
+                   key=lambda kind: -max(r["threads"].get(kind, 0.0) for _, r in rows))
+    print("| phase | " + " | ".join(kinds) + " |")
+    print("|---|" + "---|" * len(kinds))
+    for name, r in rows:
+        print(f"| {name} | " + " | ".join(f"{r['threads'].get(kind, 0.0):.1f}" for kind in kinds) + " |")
     return 0
 
 

@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.live import Demand
+from recorder.imaging import decode_jpeg
 from app.schemas import SourceIn
 from tests.conftest import TESTSRC
 from ui.application import ensure_application
@@ -40,7 +41,8 @@ def _tile(window, station, name):
 
 
 def _width(tile) -> int:
-    return tile.image.width() if tile.image is not None else 0
+    """The width of the stream the tile shows (its pictures are made the tile's size)."""
+    return tile.stream_size[0] if tile.stream_size is not None else 0
 
 
 def test_a_tile_plays_the_preview_and_switches_to_the_main_stream_on_focus(qtbot, window, station):
@@ -73,11 +75,12 @@ def test_a_tile_follows_its_source_gaining_and_losing_a_preview(qtbot, window, s
     station.sources.update(plain.source_id, SourceIn(uri_preview=SMALL))
     qtbot.waitUntil(lambda: plain.preview is not None, timeout=5000)
     assert plain.shown is plain.preview
-    qtbot.waitUntil(lambda: plain.image is not None and plain.image.height() == 180, timeout=5000)
+    qtbot.waitUntil(lambda: plain.stream_size is not None and plain.stream_size[1] == 180,
+                    timeout=5000)
     station.sources.update(plain.source_id, SourceIn(uri_preview=None))
     qtbot.waitUntil(lambda: plain.preview is None, timeout=5000)
     assert plain.shown is plain.slot and plain.slot.demand is Demand.KEYFRAMES
-    qtbot.waitUntil(lambda: plain.image.height() == 240, timeout=5000)
+    qtbot.waitUntil(lambda: plain.stream_size[1] == 240, timeout=5000)
 
 
 def test_a_tile_whose_preview_is_down_shows_the_main_stream(qtbot, window, station):
@@ -87,3 +90,32 @@ def test_a_tile_whose_preview_is_down_shows_the_main_stream(qtbot, window, stati
     qtbot.waitUntil(lambda: cam.shown is cam.slot, timeout=6000)  # after PREVIEW_STALE_S
     assert cam.slot.demand is Demand.KEYFRAMES and cam.preview.demand is Demand.ALL
     qtbot.waitUntil(lambda: _width(cam) == 640, timeout=4000)
+
+
+def test_the_decoder_makes_pictures_of_the_tiles_size_while_only_tiles_watch(qtbot, window, station):
+    wide = station.sources.create(SourceIn(name="wide", uri_rtsp=SMALL, uri_preview=MAIN))
+    qtbot.waitUntil(lambda: wide.id in window.wall.tiles, timeout=5000)
+    cam = window.wall.tiles[wide.id]
+
+    def made_for_the_tile(tile) -> bool:  # no larger than the tile, as large as fits
+        image = tile.image
+        return (image is not None and image.width() <= tile.width() and image.height() <= tile.height()
+                and (image.width() >= tile.width() - 2 or image.height() >= tile.height() - 2))
+
+    qtbot.waitUntil(lambda: _width(cam) == 640 and made_for_the_tile(cam), timeout=8000)
+    assert cam.width() < 640 and cam.stream_size == (640, 360), "the stream's size is known"
+    # a viewer without a box (an MJPEG client) gets the stream's pictures as they come
+    token = cam.preview.watch(Demand.ALL)
+    qtbot.waitUntil(lambda: cam.image.width() == 640, timeout=3000)
+    assert not cam.preview.latest().shrunk
+    cam.preview.unwatch(token)
+    qtbot.waitUntil(lambda: made_for_the_tile(cam), timeout=3000)
+
+    # a tile on its main stream's keyframes gets them small too, but the API's picture is
+    # the camera's, not the tile's
+    big = station.sources.create(SourceIn(name="big", uri_rtsp=MAIN))
+    qtbot.waitUntil(lambda: big.id in window.wall.tiles, timeout=5000)
+    slot = window.wall.tiles[big.id].slot
+    qtbot.waitUntil(lambda: slot.latest() is not None and slot.latest().shrunk, timeout=8000)
+    picture = decode_jpeg(station.sources.picture_jpeg(big.id))
+    assert picture.shape == (360, 640, 3)
