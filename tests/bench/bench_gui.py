@@ -58,6 +58,7 @@ PROBE_MS = 20
 CPU_TARGET, LATENCY_TARGET_MS = 50.0, 50.0
 PREVIEW_CPU_TARGET = 20.0  # the grid on 640x360 preview streams (issue #16)
 PREVIEW_SIZE = (640, 360)
+PREVIEW_FPS = 25
 
 
 class LatencyProbe:
@@ -163,7 +164,7 @@ def main(argv=None) -> int:
     clip_s = 60 * -(-(5 * args.seconds + args.warmup * 3 + 40) // 60)
     clip = cached_clip(clip_s, fps=25, gop_seconds=2.0, bitrate_kbps=4000)
     # the sub-stream: the same length and rate, smaller (a 640x360 camera stream's bitrate)
-    small = (cached_clip(clip_s, width=PREVIEW_SIZE[0], height=PREVIEW_SIZE[1], fps=25,
+    small = (cached_clip(clip_s, width=PREVIEW_SIZE[0], height=PREVIEW_SIZE[1], fps=PREVIEW_FPS,
                          gop_seconds=2.0, bitrate_kbps=800) if args.preview else None)
     app = ensure_application()
     work = Path(tempfile.mkdtemp(prefix="bench-gui-"))
@@ -227,6 +228,12 @@ def main(argv=None) -> int:
               f"{r['p50']:.1f} ms | {r['p99']:.1f} ms | {r['max']:.1f} ms | "
               f"< {LATENCY_TARGET_MS:.0f} ms ({r['p99'] / LATENCY_TARGET_MS:.2f}×) | "
               f"{r['fps']:.1f}, {r['fps_min']:.1f} |")
+    if args.preview:
+        per_picture = decode_cost_ms(small)
+        floor = per_picture * args.tiles * PREVIEW_FPS / 10
+        print(f"\nThe floor, measured in this run: decoding alone (PyAV, one thread, the preview "
+              f"clip) takes {per_picture:.2f} ms a picture; {args.tiles} tiles x {PREVIEW_FPS} fps "
+              f"= {floor:.1f} % of a core before anything is converted, drawn, read or recorded.")
     print("\nCPU by thread kind (% of a core; threads that ended during a phase are not counted):\n")
     kinds = sorted({kind for _, r in rows for kind in r["threads"]},
                    key=lambda kind: -max(r["threads"].get(kind, 0.0) for _, r in rows))
@@ -235,6 +242,20 @@ def main(argv=None) -> int:
     for name, r in rows:
         print(f"| {name} | " + " | ".join(f"{r['threads'].get(kind, 0.0):.1f}" for kind in kinds) + " |")
     return 0
+
+
+def decode_cost_ms(clip: Path, pictures: int = 500) -> float:
+    """CPU milliseconds to decode one picture of `clip` (its first `pictures`), nothing else:
+    the part of the preview grid's cost that no drawing or threading change can remove."""
+    import av  # noqa: PLC0415 - only this measurement needs PyAV directly
+
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type, stream.codec_context.thread_count = "NONE", 1
+        packets = [packet for _, packet in zip(range(pictures), container.demux(stream))]
+        start = time.process_time()
+        decoded = sum(len(stream.codec_context.decode(packet)) for packet in packets)
+        return 1000 * (time.process_time() - start) / max(1, decoded)
 
 
 def preview_phases(app, probe: LatencyProbe, station, window, preview_url: str, args) -> list:
