@@ -10,6 +10,7 @@ headers only).
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -21,8 +22,10 @@ from api.native.records import PARTIAL, VideoFile
 from api.native.routedoc import Binary
 from api.proxy import from_owner
 from api.routing import call
+from app.schemas import iso_utc
 from app.services.export import ExportFile
 
+MAX_AROUND_S = 12 * 3600  # either side of a bookmark: the export's 24 h at most in all
 RANGE_NOTE = ("`begin`/`end`: ISO 8601 (`2026-11-26T10:15:04.075Z`; without a zone: UTC), "
               "`end` after `begin`, at most 24 h apart. ")
 
@@ -59,16 +62,34 @@ class WorkFile(VideoFile):
             await call(self.exports.discard, self.export)
 
 
+class AroundQuery(BaseModel):
+    before_s: float = Field(30.0, ge=0, le=MAX_AROUND_S, description="seconds before the bookmark")
+    after_s: float = Field(30.0, ge=0, le=MAX_AROUND_S, description="seconds after it")
+
+
+async def _export_range(request: web.Request, source_id: int, begin: datetime,
+                        end: datetime) -> web.StreamResponse:
+    exports = request.app[STATION].exports
+    holder = await call(exports.holder, source_id, begin, end)
+    if holder is not None:  # all of it on another station's disk: that station cuts it
+        params = urlencode({"begin": iso_utc(begin), "end": iso_utc(end)})
+        return await from_owner(request, holder, f"/api/v1/source/{source_id}/export?{params}")
+    export = await call(exports.export, [source_id], begin, end)
+    return WorkFile(request, export)
+
+
 async def export_source(request: web.Request) -> web.StreamResponse:
     source_id = path_int(request, "source_id")
     query = read_query(request, ExportQuery)
-    exports = request.app[STATION].exports
-    holder = await call(exports.holder, source_id, query.begin, query.end)
-    if holder is not None:  # all of it on another station's disk: that station cuts it
-        params = urlencode({k: v for k, v in request.query.items() if k != "accessToken"})
-        return await from_owner(request, holder, f"{request.path}?{params}")
-    export = await call(exports.export, [source_id], query.begin, query.end)
-    return WorkFile(request, export)
+    return await _export_range(request, source_id, query.begin, query.end)
+
+
+async def export_bookmark(request: web.Request) -> web.StreamResponse:
+    query = read_query(request, AroundQuery)
+    source_id, begin, end = await call(request.app[STATION].bookmarks.range_around,
+                                       path_int(request, "bookmark_id"),
+                                       query.before_s, query.after_s)
+    return await _export_range(request, source_id, begin, end)
 
 
 async def export_sources(request: web.Request) -> web.StreamResponse:
@@ -93,6 +114,15 @@ def setup(app: web.Application) -> None:
               "already.", path_types={"source_id": int}, query=ExportQuery,
               binary=Binary("video/mp4", "the range as MP4"), errors=(404, 409, 503),
               headers=RANGE_HEADER, extra_responses=PARTIAL)
+    add_route(app, "GET", "/api/v1/bookmark/{bookmark_id}/export", export_bookmark,
+              summary="Export the footage around a bookmark as one MP4",
+              description="Extension. The bookmark's source from `before_s` seconds before "
+              "its moment to `after_s` after (30 s each by default, 12 h at most), cut as "
+              "`/api/v1/source/{id}/export` does. 404: no such bookmark, or nothing recorded "
+              "around it; 422 on `bookmark_id`: its source was deleted.",
+              path_types={"bookmark_id": int},
+              query=AroundQuery, binary=Binary("video/mp4", "the range as MP4"),
+              errors=(404, 422, 503), headers=RANGE_HEADER, extra_responses=PARTIAL)
     add_route(app, "GET", "/api/v1/export", export_sources,
               summary="Export a time range of several sources as a zip",
               description=RANGE_NOTE + "Extension. A zip (stored, not compressed) holding one "

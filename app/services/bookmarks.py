@@ -5,13 +5,13 @@ falls in (app.services.storage looks them up with `covered_records`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from app.catalog import Catalog
-from app.errors import InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.events import CatalogChanged, EventSink
 from app.models import Bookmark, Record
 from app.schemas import BookmarkIn, BookmarkOut, RecordStatus, iso_utc
@@ -105,6 +105,19 @@ class BookmarkService:
                                   Bookmark.note.ilike(pattern, escape="\\")))
         with self.catalog.session() as s:
             return [bookmark_out(r) for r in s.exec(stmt).all()]
+
+    def range_around(self, bookmark_id: int, before_s: float, after_s: float
+                     ) -> tuple[int, datetime, datetime]:
+        """(source id, begin, end): the moment of the bookmark with `before_s` seconds before
+        it and `after_s` after, for an export. Conflict when its source is gone."""
+        with self.catalog.session() as s:
+            row = self._row(s, bookmark_id)
+            if row.source_id is None:
+                raise Conflict(f"the source of bookmark {bookmark_id} ({row.source_name}) was "
+                               "deleted", field="bookmark_id")
+            moment = utc(row.time_utc)
+        return (row.source_id, moment - timedelta(seconds=before_s),
+                moment + timedelta(seconds=after_s))
 
     @staticmethod
     def _row(session: Session, bookmark_id: int) -> Bookmark:

@@ -197,3 +197,46 @@ async def test_export_refuses_bad_ranges(client, recorded):
         assert response.status == status, (params, await response.text())
     missing = await client.get("/api/v1/source/999/export", params=cases[3][0])
     assert missing.status == 404
+
+
+async def test_export_around_a_bookmark(client, recorded):
+    station, (cam, _other) = recorded
+    packets, begin, end = _range_across_boundary(station, cam)
+    moment = (begin + end) / 2
+    made = await client.post("/api/v1/bookmark", json={
+        "source_id": cam, "time_utc": _iso(moment), "title": "door"})
+    assert made.status == 200, await made.text()
+    mark = (await made.json())["id"]
+    half = (end - begin) / 2
+    around = await client.get(f"/api/v1/bookmark/{mark}/export",
+                              params={"before_s": str(half), "after_s": str(half)})
+    assert around.status == 200, await around.text()
+    assert around.headers["Content-Type"] == "video/mp4"
+    body = await around.read()
+    # the same footage as the source's export of that range, byte for byte
+    direct = await client.get(f"/api/v1/source/{cam}/export",
+                              params={"begin": _iso(moment - half), "end": _iso(moment + half)})
+    assert direct.status == 200 and await direct.read() == body
+    # by default 30 s either side: everything recorded around it (about 5 s)
+    whole = await (await client.get(f"/api/v1/bookmark/{mark}/export")).read()
+
+    def frames(data: bytes) -> int:
+        with av.open(io.BytesIO(data)) as container:
+            return sum(1 for _ in container.decode(video=0))
+
+    recorded_frames = sum(1 for p in packets)
+    assert frames(body) < frames(whole) and frames(whole) >= recorded_frames - 2
+
+    gone = station.sources.create(SourceIn(name="gone", uri_rtsp=TESTSRC))
+    orphan = await client.post("/api/v1/bookmark", json={
+        "source_id": gone.id, "time_utc": _iso(moment), "title": "lost"})
+    station.sources.delete(gone.id)
+    response = await client.get(f"/api/v1/bookmark/{(await orphan.json())['id']}/export")
+    assert response.status == 422, await response.text()  # the native API's conflict shape
+    (problem,) = (await response.json())["detail"]
+    assert problem["loc"] == ["path", "bookmark_id"] and "deleted" in problem["msg"]
+
+    assert (await client.get("/api/v1/bookmark/99999/export")).status == 404
+    for bad in ({"before_s": "-1"}, {"after_s": "50000"}, {"before_s": "soon"}):
+        response = await client.get(f"/api/v1/bookmark/{mark}/export", params=bad)
+        assert response.status == 422, (bad, await response.text())
