@@ -200,12 +200,9 @@ def main(argv=None) -> int:
                 print(f"{args.recording} recording; measuring ...", flush=True)
                 rows.append((f"grid, {args.recording} recording",
                              measure(app, probe, args.seconds, shown_tiles(window))))
-                window.wall.toggle_focus(min(window.wall.tiles))
-                wait(app, 2.0)
                 print("one tile focused; measuring ...", flush=True)
-                rows.append((f"focused tile, {args.recording} recording",
-                             measure(app, probe, args.seconds, shown_tiles(window))))
-                window.wall.unfocus()
+                rows.append(focused_phase(app, probe, window, args.seconds,
+                                          f"focused tile, {args.recording} recording"))
             if args.preview:
                 rows += preview_phases(app, probe, station, window, sub_camera.url, args)
             records = station.recordings.stop("bench")
@@ -269,13 +266,20 @@ def preview_phases(app, probe: LatencyProbe, station, window, preview_url: str, 
           "measuring ...", flush=True)
     rows = [(f"grid on previews, {args.recording} recording",
              measure(app, probe, args.seconds, shown_tiles(window)))]
+    print("one tile focused on its main stream; measuring ...", flush=True)
+    rows.append(focused_phase(app, probe, window, args.seconds,
+                              f"focused tile (main) over previews, {args.recording} recording"))
+    return rows
+
+
+def focused_phase(app, probe: LatencyProbe, window, seconds: float, name: str) -> tuple:
+    """The first tile focused (every frame of its main stream) for `seconds`, then back."""
     window.wall.toggle_focus(min(window.wall.tiles))
     wait(app, 2.0)
-    print("one tile focused on its main stream; measuring ...", flush=True)
-    rows.append((f"focused tile (main) over previews, {args.recording} recording",
-                 measure(app, probe, args.seconds, shown_tiles(window))))
-    window.wall.unfocus()
-    return rows
+    try:
+        return name, measure(app, probe, seconds, shown_tiles(window))
+    finally:
+        window.wall.unfocus()
 
 
 if __name__ == "__main__":
