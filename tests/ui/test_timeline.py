@@ -206,13 +206,18 @@ def test_the_ruler_the_middle_button_and_shift_wheel_pan(qtbot, station, browser
     assert view.span_s > span
 
 
-def test_rolled_over_files_play_on_as_one(qtbot, station, browser):
+def rolled_over(qtbot, station, tag: str):
+    """A source recorded 3.2 s under `tag` in 1 s files: (source id, its first three records)."""
     station.recorder.set_segment_s(1.0)
     src = online_source(station)
-    record(qtbot, station, src, "rolled", 3.2)
-    records = sorted(station.recordings.find(tag_name="rolled"), key=lambda r: r.begin_utc)
+    record(qtbot, station, src, tag, 3.2)
+    records = sorted(station.recordings.find(tag_name=tag), key=lambda r: r.begin_utc)
     assert len(records) >= 3, [r.begin_utc for r in records]
-    first, second, third = records[:3]
+    return src, records[:3]
+
+
+def test_rolled_over_files_play_on_as_one(qtbot, station, browser):
+    src, (first, second, third) = rolled_over(qtbot, station, "rolled")
     timeline, view, player = browser.timeline, browser.timeline.view, browser.player
     show(qtbot, browser, parse_utc(first.begin_utc) - timedelta(seconds=1), 8.0)
     assert timeline.following(src, timeline.record_at(src, parse_utc(first.begin_utc))).id == second.id
@@ -242,12 +247,7 @@ class Elsewhere(RecordFiles):
 def test_another_stations_rolled_over_files_play_on_from_its_api(qtbot, station, api_server,
                                                                   browser):
     station.site.announce(api_server.url.rstrip("/"))
-    station.recorder.set_segment_s(1.0)
-    src = online_source(station)
-    record(qtbot, station, src, "away", 3.2)
-    records = sorted(station.recordings.find(tag_name="away"), key=lambda r: r.begin_utc)
-    assert len(records) >= 3, [r.begin_utc for r in records]
-    first, second, third = records[:3]
+    src, (first, second, third) = rolled_over(qtbot, station, "away")
     timeline, view, player = browser.timeline, browser.timeline.view, browser.player
     timeline.files = Elsewhere(station)
     show(qtbot, browser, parse_utc(first.begin_utc) - timedelta(seconds=1), 8.0)
