@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStyledItemDelegate,
     QTableView,
+    QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -41,6 +42,7 @@ from PySide6.QtWidgets import (
 from app.errors import StationError
 from app.schemas import RecordOut, RecordStatus
 from app.station import Station
+from ui.bookmark_list import BookmarkList
 from ui.bookmarks import ask_bookmark
 from ui.bridge import EventBridge
 from ui.export_dialog import ExportDialog
@@ -235,7 +237,13 @@ class RecordingsBrowser(QWidget):
         lower_layout.addWidget(self.player, 5)
         lower_layout.addLayout(side, 4)
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
-        self.splitter.addWidget(self.timeline)
+        # The timeline and, on a tab beside it, the bookmarks (ui.bookmark_list) it plays.
+        self.bookmarks = BookmarkList(self.station, self.bridge, self.tasks, self.timeline, self)
+        self.top_tabs = QTabWidget(self)
+        self.top_tabs.setDocumentMode(True)
+        self.top_tabs.addTab(self.timeline, "Timeline")
+        self.top_tabs.addTab(self.bookmarks, "Bookmarks")
+        self.splitter.addWidget(self.top_tabs)
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(lower)
         self.splitter.setStretchFactor(0, 2)
@@ -612,6 +620,7 @@ class RecordingsBrowser(QWidget):
     def shutdown(self) -> None:
         """Stop the player's thread and the timers (the window is closing)."""
         self.timeline.shutdown()
+        self.bookmarks.shutdown()
         self._tick.stop()
         self._reload_timer.stop()
         self.sync_progress.stop()

@@ -40,6 +40,8 @@ NOW_TICK_MS = 1000      # the "now" line moves this often
 FOLLOW_RELOAD_S = 5     # ... and the spans are read again this often while it is in view
 CONSECUTIVE_S = 2.0     # a record starting this close after the last one's end plays on from it
 THUMB_BOX = (192, 108)
+BOOKMARK_NEAR_PX = 8  # a right-click this close to a bookmark's flag offers to export around it
+BOOKMARK_AROUND = timedelta(seconds=30)  # ... from this long before it to this long after
 
 
 def playable(record: RecordSpan) -> bool:
@@ -48,6 +50,7 @@ def playable(record: RecordSpan) -> bool:
 
 class TimelinePanel(QWidget):
     range_selected = Signal(list, object, object)  # source ids, begin, end (aware datetimes)
+    loaded = Signal()  # new spans are shown (ui.bookmark_list plays a moment once they are)
 
     def __init__(self, station, bridge: EventBridge, tasks: TaskRunner, player: PlayerWidget,
                  files: RecordFiles, parent: QWidget | None = None):
@@ -145,6 +148,7 @@ class TimelinePanel(QWidget):
             if lanes and lanes[0].spans is not None:
                 self.view.now = parse_utc(lanes[0].spans.now_utc)
             self._show_range_label()
+            self.loaded.emit()
 
     def _show_range_label(self) -> None:
         first, last = self.view.begin.astimezone(), self.view.end.astimezone()
@@ -342,7 +346,20 @@ class TimelinePanel(QWidget):
                                                                max(selection[2], selection[3]) + 1]]
             begin, end = min(selection[:2]), max(selection[:2])
             menu.addAction("Export…", lambda: self.export(ids, begin, end))
+        mark = self.bookmark_near(source_id, moment)
+        if mark is not None:
+            at = parse_utc(mark.time_utc)
+            menu.addAction("Export around this bookmark…", lambda: self.export(
+                [source_id], at - BOOKMARK_AROUND, at + BOOKMARK_AROUND))
         menu.popup(global_pos)
+
+    def bookmark_near(self, source_id: int, moment: datetime):
+        """The bookmark of the lane whose flag is within a few pixels of `moment`, if any."""
+        lane, x = self.lane(source_id), self.view.x_of(moment)
+        marks = lane.spans.bookmarks if lane is not None and lane.spans is not None else []
+        near = [(abs(self.view.x_of(parse_utc(m.time_utc)) - x), m) for m in marks]
+        near = [(dx, m) for dx, m in near if dx <= BOOKMARK_NEAR_PX]
+        return min(near, key=lambda pair: pair[0])[1] if near else None
 
     def export(self, source_ids: list[int], begin: datetime, end: datetime) -> None:
         """The selected range in the Export dialog (ui.export_dialog)."""
