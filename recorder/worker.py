@@ -27,7 +27,7 @@ import numpy as np
 
 from recorder.encoding import COPY, EncodeProfile
 from recorder.forward import LiveForward
-from recorder.frames import Decoder, FrameSlot, decode_keyframe
+from recorder.frames import Decoder, Demand, Frame, FrameSlot, decode_keyframe
 from recorder.inputs import InputError, PacketInput, RefusedInput, open_input, public_reason
 from recorder.mp4file import Mp4Recording, RecordingResult
 from recorder.picture import PictureInput, PictureSpec
@@ -44,6 +44,7 @@ Recording = Mp4Recording | TranscodeRecording
 FailureCallback = Callable[[str, str], None]
 NextFile = Callable[[], "tuple[str, Path]"]  # the core's: (new record id, path) of a segment
 RECORDING_RETRY_S = 0.5  # the longest wait between connection attempts while recording
+FULL_SIZE_WAIT_S = 0.5  # a snapshot waits this long for a full-size picture from a focused tile
 
 
 @dataclass(frozen=True)
@@ -333,6 +334,8 @@ class SourceWorker(threading.Thread):
     def snapshot(self) -> np.ndarray | None:
         """The newest picture: the decoded slot if fresh, else the GOP's keyframe decoded now."""
         frame = self.slot.latest()
+        if frame is not None and frame.shrunk and self.slot.demand is Demand.ALL:
+            frame = self._full_size_frame(frame)  # a focused tile: its next picture, full size
         if frame is not None and not frame.shrunk and time.time() - frame.wall_time < 3.0:
             return frame.rgb  # (a picture made small for the wall's tiles is not handed out)
         with self._lock:
@@ -346,6 +349,19 @@ class SourceWorker(threading.Thread):
         if rgb is not None:
             self.slot.put(rgb)
         return rgb
+
+    def _full_size_frame(self, shrunk: Frame) -> Frame:
+        """While a tile decodes every picture at its own small size, ask for the next one
+        as it comes (a viewer without a box): one frame interval away, fresher than the GOP's
+        keyframe. `shrunk` back if none comes in time (the caller decodes the keyframe)."""
+        token = self.slot.watch(Demand.ALL)
+        try:
+            deadline, frame = time.monotonic() + FULL_SIZE_WAIT_S, shrunk
+            while frame.shrunk and (left := deadline - time.monotonic()) > 0:
+                frame = self.slot.wait_newer(frame.seq, left) or frame
+            return frame
+        finally:
+            self.slot.unwatch(token)
 
     # --- the reader thread ---------------------------------------------------------
     def _set_status(self, status: str, error: str | None = None) -> None:

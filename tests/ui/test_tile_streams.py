@@ -119,3 +119,17 @@ def test_the_decoder_makes_pictures_of_the_tiles_size_while_only_tiles_watch(qtb
     qtbot.waitUntil(lambda: slot.latest() is not None and slot.latest().shrunk, timeout=8000)
     picture = decode_jpeg(station.sources.picture_jpeg(big.id))
     assert picture.shape == (360, 640, 3)
+    # a small focused tile (every picture, at its size): the API's picture is the next one,
+    # full size, not the GOP's keyframe
+    focused = slot.watch(Demand.ALL, (320, 180))
+    seq = slot.latest().seq
+    qtbot.waitUntil(lambda: slot.latest().seq > seq + 2 and slot.latest().shrunk, timeout=5000)
+    puts, put = [], slot.put
+    slot.put = lambda *args, **kwargs: puts.append(put(*args, **kwargs)) or puts[-1]
+    picture = decode_jpeg(station.sources.picture_jpeg(big.id))
+    del slot.put
+    assert picture.shape == (360, 640, 3)
+    assert [f.full_size for f in puts if not f.shrunk][:1] == [(640, 360)], \
+        "the decoder's next picture, full size (a keyframe decoded for it has no full_size)"
+    qtbot.waitUntil(lambda: slot.latest().shrunk, timeout=3000)  # small again after it
+    slot.unwatch(focused)
