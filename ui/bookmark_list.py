@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -48,7 +48,8 @@ class BookmarkList(QWidget):
         self.loads = 0  # searches answered (tests wait on it)
         self.export_dialog: ExportDialog | None = None
         self._pending: tuple[int, datetime] | None = None  # to play once the timeline has it
-        self._load = CoalescedLoad(tasks, self._fetch, self._on_loaded)
+        self._load = CoalescedLoad(tasks, self._fetch, self._on_loaded,
+                                   delay_ms=SEARCH_DELAY_MS, parent=self)
 
         self.search_edit = QLineEdit(self)
         self.search_edit.setPlaceholderText("Search bookmarks (title or note)")
@@ -77,9 +78,7 @@ class BookmarkList(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.table, 1)
 
-        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
-        self._search_timer.timeout.connect(self.reload)
-        self.search_edit.textChanged.connect(lambda _text: self._search_timer.start())
+        self.search_edit.textChanged.connect(lambda _text: self._load.schedule())
         bridge.catalog_changed.connect(self._on_catalog_changed)
         timeline.loaded.connect(self._play_pending)
         self.reload()
@@ -90,11 +89,11 @@ class BookmarkList(QWidget):
 
     @property
     def loading(self) -> bool:
-        return self._load.running or self._search_timer.isActive()
+        return self._load.running or self._load.pending
 
     def _on_catalog_changed(self, entity: str, _entity_id: int, _action: str) -> None:
         if entity in ("bookmark", "source"):
-            self._search_timer.start()
+            self._load.schedule()
 
     def _fetch(self):
         text, bookmarks = self.search_edit.text().strip() or None, self.station.bookmarks
@@ -189,4 +188,4 @@ class BookmarkList(QWidget):
         menu.popup(self.table.viewport().mapToGlobal(pos))
 
     def shutdown(self) -> None:
-        self._search_timer.stop()
+        self._load.stop()

@@ -109,15 +109,14 @@ class RecordingsBrowser(QWidget):
         self.sync_dialog: SyncDialog | None = None
         self.loads = 0  # catalog queries answered (tests tell a reload from a stale view)
         self._restoring = False
-        self._load = CoalescedLoad(self.tasks, self._fetch, self._on_loaded)
+        self._load = CoalescedLoad(self.tasks, self._fetch, self._on_loaded,
+                                   delay_ms=RELOAD_DELAY_MS, parent=self)
         self._shown: tuple[str, str, str] | None = None  # (id, location, status) in the player
         self._last_sync_location = ""
         self.thumbnails = Thumbnails(tasks, parent=self)
         self.thumbnails.locate = self.files.target
         self.model = RecordsModel(self.thumbnails, self)
         self._build()
-        self._reload_timer = QTimer(self, singleShot=True, interval=RELOAD_DELAY_MS)
-        self._reload_timer.timeout.connect(self.reload)
         self._tick = QTimer(self, interval=1000)
         self._tick.timeout.connect(self._on_tick)
         self._tick.start()
@@ -276,7 +275,7 @@ class RecordingsBrowser(QWidget):
         self.filter_bar.clear()
 
     def schedule_reload(self, *_args) -> None:
-        self._reload_timer.start()
+        self._load.schedule()
 
     def reload(self) -> None:
         self._load.run()
@@ -622,7 +621,7 @@ class RecordingsBrowser(QWidget):
         self.timeline.shutdown()
         self.bookmarks.shutdown()
         self._tick.stop()
-        self._reload_timer.stop()
+        self._load.stop()
         self.sync_progress.stop()
         self.player.shutdown()
 

@@ -14,7 +14,7 @@ class Report(Protocol):
 
     def __call__(self, message: str, error: bool = False) -> None: ...
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 
 class TaskRunner(QObject):
@@ -48,13 +48,32 @@ class CoalescedLoad:
     """A view's read of the catalog, one at a time: asked again while a read runs, it reads
     once more when that one is done, so two reads never race and the last answer shown is
     never older than the last request. `fetch()` makes the blocking call to run (taking what
-    it needs from the view on the GUI thread); `apply(result, error)` shows the answer."""
+    it needs from the view on the GUI thread); `apply(result, error)` shows the answer.
+
+    With `delay_ms`, `schedule()` reads `delay_ms` after the last of a burst of requests
+    (a group of ten starting, a zoom, a word typed) instead of once per request."""
 
     def __init__(self, tasks: "TaskRunner", fetch: Callable[[], Callable[[], Any]],
-                 apply: Callable[[Any, BaseException | None], None]):
+                 apply: Callable[[Any, BaseException | None], None], *, delay_ms: int = 0,
+                 parent: QObject | None = None):
         self.tasks, self._fetch, self._apply = tasks, fetch, apply
         self.running = False
         self._again = False
+        self._timer = QTimer(parent, singleShot=True, interval=delay_ms)
+        self._timer.timeout.connect(self.run)
+
+    def schedule(self) -> None:
+        """Read once the requests stop coming for `delay_ms`."""
+        self._timer.start()
+
+    @property
+    def pending(self) -> bool:
+        """A scheduled read is waiting for its delay."""
+        return self._timer.isActive()
+
+    def stop(self) -> None:
+        """No scheduled read any more (the view is closing)."""
+        self._timer.stop()
 
     def run(self) -> None:
         if self.running:

@@ -59,7 +59,8 @@ class TimelinePanel(QWidget):
         self.loads = 0  # span reads answered (tests wait on it)
         self.current: tuple[int, RecordSpan] | None = None  # (source, record) the player shows
         self.bookmark_dialog = self.export_dialog = None
-        self._load = CoalescedLoad(self.tasks, self._fetch, self._on_loaded)
+        self._load = CoalescedLoad(self.tasks, self._fetch, self._on_loaded,
+                                   delay_ms=RELOAD_DELAY_MS, parent=self)
         self._thumb_busy = False
         self._thumb_wanted: tuple | None = None
         self._ticks = 0
@@ -79,8 +80,6 @@ class TimelinePanel(QWidget):
         layout.setSpacing(2)
         layout.addLayout(self.bar)
         layout.addWidget(self.view, 1)
-        self._reload_timer = QTimer(self, singleShot=True, interval=RELOAD_DELAY_MS)
-        self._reload_timer.timeout.connect(self.reload)
         self._tick = QTimer(self, interval=NOW_TICK_MS)
         self._tick.timeout.connect(self._on_tick)
         self._tick.start()
@@ -121,7 +120,7 @@ class TimelinePanel(QWidget):
         self.view.show_range(datetime.now(timezone.utc) - timedelta(minutes=54), 3600.0)
 
     def schedule_reload(self, *_args) -> None:
-        self._reload_timer.start()
+        self._load.schedule()
 
     def reload(self) -> None:
         self._load.run()
@@ -376,4 +375,4 @@ class TimelinePanel(QWidget):
 
     def shutdown(self) -> None:
         self._tick.stop()
-        self._reload_timer.stop()
+        self._load.stop()
