@@ -7,6 +7,6 @@ import-linter contract in pyproject.toml) and a credential form added there is h
 everywhere at once.
 """
 
-from recorder.redact import MASK, is_secret_param, mask_uri, redact, secrets_of
+from recorder.redact import MASK, is_secret_param, mask_uri, redact
 
-__all__ = ["MASK", "is_secret_param", "mask_uri", "redact", "secrets_of"]
+__all__ = ["MASK", "is_secret_param", "mask_uri", "redact"]

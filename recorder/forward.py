@@ -19,7 +19,7 @@ import av
 from recorder.encoding import COPY
 from recorder.mux import MuxOutput
 from recorder.pump import PacketPump, QueuedPacket
-from recorder.redact import mask_uri, redact, secrets_of
+from recorder.redact import mask_uri, redact
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 5.0
@@ -95,7 +95,7 @@ class LiveForward:
             self._attempt += 1
             delay = min(30.0, 2 ** min(self._attempt, 5)) * random.uniform(0.5, 1.0)
             self._retry_at = item.wall + delay
-            error = redact(str(exc), secrets_of(self.url))  # FFmpeg may quote the URL
+            error = redact(str(exc), (self.url,))  # FFmpeg may quote the URL
             if (self.status, self.error) != ("offline", error):
                 log.warning("forward to %s: %s (retrying in %.0f s)", _safe(self.url), error, delay)
             self.status, self.error = "offline", error

@@ -24,7 +24,7 @@ import av
 
 from recorder.frames import Decoder, FrameSlot
 from recorder.inputs import InputError, PacketInput, RefusedInput, open_input, public_reason
-from recorder.redact import redact, secrets_of
+from recorder.redact import redact
 
 if TYPE_CHECKING:
     from recorder.worker import Backoff
@@ -73,7 +73,7 @@ class PreviewReader(threading.Thread):
                     break
                 if problem != self._problem:
                     log.info("source %s: preview stream: %s", self.source_id,
-                             redact(problem, secrets_of(self._uri)))
+                             redact(problem, (self._uri,)))
                     self._problem = problem
                 self._stopping.wait(self._backoff.next_delay())
         finally:

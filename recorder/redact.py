@@ -86,42 +86,20 @@ def mask_uri(uri: str | None) -> str | None:
     return f"{scheme}://{authority}{path}{_mask_query(query)}{fragment}"
 
 
-def uri_secrets(uri: str | None) -> list[str]:
-    """The credentials inside `uri` as written (raw and URL-decoded): what `mask_uri` hides."""
-    parts = _parts(uri) if uri else None
-    if parts is None:
-        return []
-    scheme, userinfo, _, path, query, _ = parts
-    found: list[str] = []
-    if userinfo is not None and ":" in userinfo:
-        found.append(userinfo.partition(":")[2])
-    if scheme.lower() in RTMP_SCHEMES:
-        _, sep, key = path[1:].partition("/")
-        if sep and key:
-            found.append(key)
-    for piece in query[1:].split("&") if query else ():
-        name, eq, value = piece.partition("=")
-        if eq and value and is_secret_param(name):
-            found.append(value)
-    return [s for raw in found if raw for s in {raw, unquote(raw), unquote_plus(raw)} if s != MASK]
-
-
-def secrets_of(*values: str | None) -> tuple[str, ...]:
-    """Secrets to hide in an error text, longest first: the credentials inside each value that
-    is a URI, and each other value (a password field) itself."""
-    found: list[str] = []
-    for value in values:
-        if not value:
-            continue
-        found += uri_secrets(value) if SCHEME.match(value) else [value]
-    return tuple(sorted(set(found), key=len, reverse=True))
-
-
-def redact(text: str | None, secrets: tuple[str, ...] = ()) -> str | None:
-    """Every URI inside `text` masked (`mask_uri`), then every known secret replaced by `******`."""
+def redact(text: str | None, uris: tuple[str | None, ...] = ()) -> str | None:
+    """`text` with every credential masked where it stands: each URI the caller knows it
+    holds (`uris`: what it opened, as written or percent-decoded, as FFmpeg may quote it)
+    replaced whole by its masked form, then every other URI-shaped word masked by its syntax
+    (`mask_uri`). Never a search for the secret's own text: a one-letter password ("p") would
+    turn "cannot open" into "cannot o******en" and so tell the password to whoever reads it."""
     if not text:
         return text
-    text = URI_IN_TEXT.sub(lambda m: mask_uri(m.group(0)) or "", text)
-    for secret in secrets:
-        text = text.replace(secret, MASK)
-    return text
+    known: dict[str, str] = {}
+    for uri in uris:
+        masked = mask_uri(uri) if uri else uri
+        if uri and masked != uri:
+            for form in {uri, unquote(uri), unquote_plus(uri)}:
+                known[form] = masked or ""
+    for form in sorted(known, key=len, reverse=True):  # a longer form before its prefix
+        text = text.replace(form, known[form])
+    return URI_IN_TEXT.sub(lambda m: mask_uri(m.group(0)) or "", text)

@@ -33,7 +33,7 @@ from recorder.mp4file import Mp4Recording, RecordingResult
 from recorder.picture import PictureInput, PictureSpec
 from recorder.preroll import Preroll
 from recorder.preview import PreviewReader
-from recorder.redact import redact, secrets_of
+from recorder.redact import redact
 from recorder.rollover import RolloverCallback, Rollovers
 from recorder.timeline import TICKS, Splice
 from recorder.transcode import TranscodeRecording
@@ -366,8 +366,7 @@ class SourceWorker(threading.Thread):
     # --- the reader thread ---------------------------------------------------------
     def _set_status(self, status: str, error: str | None = None) -> None:
         picture = self.spec.picture
-        error = redact(error, secrets_of(self.spec.uri, picture and picture.password,
-                                         picture and picture.uri, self.spec.uri_preview))
+        error = redact(error, (self.spec.uri, picture and picture.uri, self.spec.uri_preview))
         if status != "online":
             self.fps, self.bitrate_bps = 0.0, 0.0
             self._fps_window = (time.monotonic(), 0, self.bytes_read)
@@ -473,8 +472,7 @@ class SourceWorker(threading.Thread):
         except RefusedInput:
             raise
         except (InputError, av.FFmpegError, OSError) as exc:
-            secrets = secrets_of(self.spec.uri, self.spec.picture and self.spec.picture.password)
-            detail = redact(str(exc), secrets)
+            detail = redact(str(exc), (self.spec.uri, self.spec.picture and self.spec.picture.uri))
             # the operator's log has the reason (once per change, not on every retry)
             log.log(logging.INFO if detail != self._open_detail else logging.DEBUG,
                     "source %s: cannot open: %s", self.spec.id, detail)

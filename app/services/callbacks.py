@@ -24,7 +24,7 @@ from typing import Callable
 
 from app.errors import InvalidInput
 from app.uri_policy import CALLBACK_SCHEMES, check_uri
-from recorder.redact import redact, secrets_of
+from recorder.redact import mask_uri, redact
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def _opener() -> urllib.request.OpenerDirector:
 
 def shown(url: str) -> str:
     """A callback URL for the log: its password masked."""
-    return redact(url, secrets_of(url)) or ""
+    return mask_uri(url) or ""
 
 Payload = Callable[[], dict]
 
@@ -136,6 +136,6 @@ class CallbackSender:
             return False
         except Exception as exc:  # noqa: BLE001 - any failure is retried
             log.info("callback to %s failed: %s (attempt %d)", shown(item.url),
-                     redact(str(exc) or type(exc).__name__, secrets_of(item.url)), item.attempts)
+                     redact(str(exc) or type(exc).__name__, (item.url,)), item.attempts)
             return False
         return ok

@@ -50,7 +50,7 @@ from recorder.inputs import UNREACHABLE, InputError, RefusedInput, file_path, pu
 from recorder.manager import LiveStats, RecorderManager, UnknownSource
 from recorder.picture import PictureSpec
 from recorder.probe import PROBE_TIMEOUT_S, first_picture
-from recorder.redact import redact, secrets_of
+from recorder.redact import redact
 from recorder.worker import SourceSpec
 
 DEFAULT_MAX_SOURCES = 256
@@ -310,20 +310,20 @@ class SourceService:
         is an answer, not an error: `ok` false and why. Blocking, up to `timeout` seconds
         (plus the inputs' own open timeouts): call it off the GUI thread or event loop."""
         started = time.monotonic()
-        target, secrets = self._probe_target(data)
+        target, uris = self._probe_target(data)
         try:
             found = first_picture(self._openable(target, self._check_source_uri)
                                   if isinstance(target, str) else target, timeout)
         except InputError as exc:
             return SourceProbe(ok=False, seconds=time.monotonic() - started,
                                error=public_reason(exc),
-                               detail=redact(str(exc), secrets) or public_reason(exc))
+                               detail=redact(str(exc), uris) or public_reason(exc))
         return SourceProbe(ok=True, seconds=found.seconds, jpeg=encode_jpeg(found.rgb),
                            width=found.width, height=found.height, codec=found.codec,
                            fps=found.fps, interval=found.interval, audio=found.audio)
 
     def _probe_target(self, data: SourceIn) -> tuple[str | PictureSpec, tuple[str, ...]]:
-        """What `probe` opens and the secrets to mask in what it says; a snapshot camera's
+        """What `probe` opens and the URIs to mask in what it says; a snapshot camera's
         address checked here, a URI's by `_openable`."""
         sent = data.model_fields_set
         model = data.model or (SourceModel.picture if "uri_http_picture" in sent
@@ -331,14 +331,14 @@ class SourceService:
         if model is SourceModel.source:
             if not data.uri_rtsp:
                 raise InvalidInput("uri_rtsp is required for a Source", field="uri_rtsp", kind="missing")
-            return data.uri_rtsp, secrets_of(data.uri_rtsp)  # checked by `_openable`
+            return data.uri_rtsp, (data.uri_rtsp,)  # checked by `_openable`
         picture = data.uri_http_picture
         if picture is None:
             raise InvalidInput("uri_http_picture.uri is required for a PictureSource",
                                field="uri_http_picture", kind="missing")
         self._check_picture_uri(picture.uri)
         spec = PictureSpec(**picture.model_dump(mode="json"))
-        return spec, secrets_of(spec.uri, spec.password)
+        return spec, (spec.uri,)
 
     # --- internals -----------------------------------------------------------------
     def _validated(self, data: SourceIn, model: SourceModel, stored: Source | None) -> dict:
