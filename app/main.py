@@ -17,6 +17,7 @@ from pathlib import Path
 
 from app import __version__
 from app.credentials import CredentialKeyError
+from app.redaction import OneLineFormatter
 from app.settings import Settings, ensure_station_id, load_settings
 from app.station import Station, build_station, start_station, stop_station
 
@@ -49,8 +50,9 @@ def display_available() -> bool:
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)  # one line per record, untrusted text escaped
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
 
 
 def start_api(station: Station):
