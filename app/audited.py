@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from app.errors import StationError
+from app.services.audit import quoted
 
 Args = dict[str, Any]
 
@@ -51,10 +52,12 @@ def _tag_and(word: str, key: str) -> Callable[[Args, Any], str | None]:
 
 def _access_request(a: Args, svc: Any) -> str | None:
     """The client and application asking, looked up before the answer removes the request;
-    the client id shortened as everywhere else (it is a secret-like handle)."""
+    the client id shortened as everywhere else (it is a secret-like handle); the name is the
+    asking page's own text, so it is quoted (a comma in it imitates nothing)."""
     for pending in svc.pending():
         if pending.request_id == a.get("request_id"):
-            return f"dc-client:{pending.client_id[:8]}, application {pending.application_name}"
+            return (f"dc-client:{pending.client_id[:8]}, "
+                    f"application {quoted(pending.application_name)}")
     return None
 
 

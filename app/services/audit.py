@@ -22,6 +22,7 @@ import logging
 import re
 import threading
 import time
+import unicodedata
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -49,6 +50,7 @@ MAX_PAGE_SIZE = 500
 # Column widths (PostgreSQL enforces them; SQLite does not, so values are cut here).
 WIDTHS = {"dialect": 32, "address": 64, "who": 128, "action": 255, "target": 512, "result": 64}
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_NAME_SHOWN = 64  # characters of a caller's name in a target
 
 
 def utcnow() -> datetime:
@@ -91,27 +93,58 @@ class AuditPage(BaseModel):
 
 
 def clean(value: Any, width: int) -> str:
-    """A printable, bounded string: control characters become `?`, the rest is cut."""
-    text = CONTROL.sub("?", value if isinstance(value, str) else str(value))
+    """A printable, bounded string: control characters and line or paragraph separators
+    become `?`, format characters (bidi overrides such as U+202E, zero-width spaces) are
+    removed, so a value reads as it is stored; the rest is cut."""
+    text = value if isinstance(value, str) else str(value)
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() else _unprintable(ch) for ch in text)
+    text = CONTROL.sub("?", text)
     return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _unprintable(ch: str) -> str:
+    kind = unicodedata.category(ch)
+    return "" if kind == "Cf" else " " if kind == "Zs" else "?"
+
+
+def quoted(value: str, width: int = MAX_NAME_SHOWN) -> str:
+    """A caller's name as the trail shows it: cleaned, cut, in double quotes with `"` and `\\`
+    escaped, so a comma or a quote inside it cannot imitate another target."""
+    return json.dumps(clean(value, width), ensure_ascii=False)
 
 
 # Path parameters and body fields that name what a request touches, with the word shown.
 # Only identifiers and names: never a URI, a location or anything that may carry a secret.
-TARGET_KEYS = (("group_id", "group"), ("source_id", "source"), ("record_id", "record"),
-               ("job_id", "job"), ("upload_id", "upload"), ("app_id", "app"),
-               ("project_id", "project"), ("tag_name", "tag"), ("group_name", "group"),
-               ("name", "name"), ("app", "app"), ("stream", "stream"),
-               ("serviceId", "service"), ("user_id", "user"), ("room_id", "room"))
+# An identifier is listed only when it has the shape of its kind (the route's type), a
+# name only quoted (`quoted`).
+INT_ID = re.compile(r"^[0-9]{1,19}$")
+HEX_ID = re.compile(r"^[0-9A-Fa-f]{32}$")          # records, sync jobs (uuid4().hex)
+OPAQUE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")   # uploads, RTC jobs, Huawei project/app ids
+IDS = (("group_id", "group", INT_ID), ("source_id", "source", INT_ID),
+       ("bookmark_id", "bookmark", INT_ID), ("record_id", "record", HEX_ID),
+       ("job_id", "job", OPAQUE_ID), ("upload_id", "upload", OPAQUE_ID),
+       ("app_id", "app", OPAQUE_ID), ("project_id", "project", OPAQUE_ID))
+NAMES = (("tag_name", "tag"), ("group_name", "group"), ("name", "name"), ("app", "app"),
+         ("stream", "stream"), ("serviceId", "service"), ("user_id", "user"),
+         ("room_id", "room"))
+NOT_AN_ID = "(not an id)"
 MAX_BODY_PARSED = 1 << 20
+
+
+def _id_shown(value: Any, shape: re.Pattern) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        return None
+    return str(value) if shape.match(str(value)) else NOT_AN_ID
 
 
 def describe_target(params: Mapping[str, Any] | None = None,
                     body: bytes | str | Mapping[str, Any] | None = None) -> str | None:
-    """`source 3`, `group 2, source 5`, `tag lobby, group demo` ... from a request's path
-    parameters (`request.match_info`) and its JSON body (raw bytes or parsed). Never raises;
-    a body that is not a JSON object adds nothing. A path parameter wins over a body field
-    of the same word."""
+    """`source 3`, `group 2, source 5`, `tag "lobby", group "demo"` ... from a request's path
+    parameters (`request.match_info`) and its JSON body (raw bytes or parsed). An id that
+    does not have its kind's shape is `(not an id)`: a request (authenticated or not) never
+    writes its own text in an id's place. Never raises; a body that is not a JSON object adds
+    nothing. A path parameter wins over a body field of the same word."""
     try:
         fields: dict[str, Any] = {}
         if isinstance(body, (bytes, bytearray, str)) and 0 < len(body) <= MAX_BODY_PARSED:
@@ -123,14 +156,17 @@ def describe_target(params: Mapping[str, Any] | None = None,
             fields.update(body)
         if params:
             fields.update(params)
-        parts, seen = [], set()
-        for key, word in TARGET_KEYS:
+        parts: list[str] = []
+        for key, word, shape in IDS:
+            shown = _id_shown(fields.get(key), shape)
+            if shown is not None and f"{word} {shown}" not in parts:
+                parts.append(f"{word} {shown}")
+        for key, word in NAMES:
             value = fields.get(key)
             if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
                 continue
-            part = f"{word} {value}"
-            if part not in seen:
-                seen.add(part)
+            part = f"{word} {quoted(str(value))}"
+            if part not in parts:
                 parts.append(part)
         return clean(", ".join(parts), WIDTHS["target"]) if parts else None
     except Exception:  # noqa: BLE001 - describing a target must never break a request

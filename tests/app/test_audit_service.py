@@ -95,10 +95,13 @@ def test_describe_target_names_ids_and_never_a_uri():
     assert describe_target({"source_id": "3"}) == "source 3"
     assert describe_target({"group_id": "2", "source_id": "5"}) == "group 2, source 5"
     assert describe_target({}, b'{"tag_name": "lobby", "group_name": "demo"}') == \
-        "tag lobby, group demo"
-    assert describe_target({"record_id": "abc"}, {"location": "/x", "password": "p"}) == "record abc"
+        'tag "lobby", group "demo"'
+    record = "0123456789abcdef0123456789abcdef"
+    assert describe_target({"record_id": record}, {"location": "/x", "password": "p"}) == \
+        f"record {record}"
+    assert describe_target({"record_id": "abc"}) == "record (not an id)"
     body = b'{"name": "cam", "uri_rtsp": "rtsp://u:secret@h/s"}'
-    assert describe_target(None, body) == "name cam"
+    assert describe_target(None, body) == 'name "cam"'
     assert describe_target(None, b"not json") is None
     assert describe_target(None, b"[1, 2]") is None
     assert describe_target({"source_id": "9"}, {"source_id": 1}) == "source 9"

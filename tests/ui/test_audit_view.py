@@ -116,7 +116,7 @@ def test_an_access_decision_is_audited(qtbot, station):
     [entry] = station.audit.list().items
     assert (entry.dialect, entry.address, entry.who, entry.action, entry.result) == (
         "gui", "local", "alice", "deny access", "ok")
-    assert entry.target == f"dc-client:{client_id[:8]}, application Intruder"
+    assert entry.target == f'dc-client:{client_id[:8]}, application "Intruder"'
     assert client_id not in entry.model_dump_json()
     bridge.close()
 
