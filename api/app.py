@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api import device_connect, proxy
+from api import device_connect, executors, proxy
+from api.connections import close_if_body_unread
 from api.errors import native_errors_middleware, request_id_middleware, request_id_on_prepare
 from api.huawei import live as huawei_live
 from api.huawei import rtc as huawei_rtc
@@ -44,8 +45,10 @@ def create_app(station: Station) -> web.Application:
     app[POLICY] = NATIVE_POLICY  # sub-applications (the other dialects) declare their own
     app[FAILURES] = FailureLimiter()
     app.on_response_prepare.append(request_id_on_prepare)
+    app.on_response_prepare.append(close_if_body_unread)  # no lingering read after a refusal
     app.router.add_get("/", index)
     proxy.setup(app)  # one HTTP client for what other stations of the site serve
+    executors.setup(app, station.settings.api_network_calls)  # slow network work's lanes
     for dialect in (sources, groups, records, selftest, sync, audit, storage, stations, metrics,
                     discovery, bookmarks, timeline, export):
         dialect.setup(app)

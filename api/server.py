@@ -4,6 +4,10 @@ request never touches the GUI thread and the GUI never stalls the API.
 `start()` returns once the socket is bound (port 0 picks a free port; `url` tells which);
 `stop()` cleans the runner up on its loop and joins the thread.
 
+Blocking calls run on the loop's default executor, a catalog pool of the API's own
+(`api.executors`); slow network work runs on bounded lanes of its own, so a flood of slow
+requests never takes the catalog's threads.
+
 The socket is served with the connection limits of `api.connections` (header and body
 timeouts, a connection cap, rate-limited connection errors; the open-files limit is raised
 first), and over TLS when the settings name a certificate and key (`tls_cert`, `tls_key`):
@@ -28,6 +32,7 @@ from api.connections import (
     raise_open_files_limit,
     rate_limited_exception_handler,
 )
+from api.executors import catalog_executor
 from app.station import Station
 
 log = logging.getLogger(__name__)
@@ -94,7 +99,10 @@ class ApiServer:
             loop.close()
 
     async def _serve(self) -> None:
-        asyncio.get_running_loop().set_exception_handler(rate_limited_exception_handler())
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(rate_limited_exception_handler())
+        # `call`s (catalog, files) get threads of their own; slow network work has its lanes
+        loop.set_default_executor(catalog_executor())
         context = tls_context(*self.tls) if self.tls else None
         self.limits = self.limits.within(raise_open_files_limit())
         app = create_app(self.station)

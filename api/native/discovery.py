@@ -6,6 +6,9 @@ Errors, all the client's to fix: a wrong login a 422 on `password`; an address o
 local network (the station is no proxy to the internet) a 422 on `address`; an address where
 no ONVIF camera answers a 422 on `address` too (`camera_unreachable`), one message whatever
 the reason, so the endpoint tells nothing about which hosts and ports answer (the log does).
+
+Both run on the discovery lane (`api.executors`): a camera that never answers holds a thread
+of that lane only, and beyond `api_network_calls` at once the answer is a 503 at once.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from api.errors import detail_422
+from api.executors import DISCOVERY, slow
 from api.keys import STATION
 from api.native.params import add_route, ok, read_model
-from api.routing import call
 from app.schemas import mask_uri
 from app.services.discovery import MAX_WAIT_S, CameraError, CameraProfiles, FoundCamera
 
@@ -37,14 +40,14 @@ class ProfilesIn(BaseModel):
 async def probe(request: web.Request) -> web.Response:
     """Look for ONVIF cameras on the network"""
     data = await read_model(request, ProbeIn)
-    return ok(await call(request.app[STATION].discovery.probe, data.wait_s))
+    return ok(await slow(request, DISCOVERY, request.app[STATION].discovery.probe, data.wait_s))
 
 
 async def profiles(request: web.Request) -> web.Response:
     """Read a camera's media profiles"""
     data = await read_model(request, ProfilesIn)
     try:
-        found = await call(request.app[STATION].discovery.read_profiles,
+        found = await slow(request, DISCOVERY, request.app[STATION].discovery.read_profiles,
                            data.address, data.user, data.password)
     except CameraError as exc:
         return detail_422(["body", "address"], exc.message, "camera_unreachable")
@@ -67,9 +70,10 @@ def setup(app: web.Application) -> None:
               "answers every camera heard within `wait_s` (at most 3 s): its name and model "
               "from its ONVIF scopes and the address `/discovery/profiles` takes. Cameras "
               "whose answers the URI policy refuses are left out. 503 when the station has no "
-              "network to send the probe on.")
+              "network to send the probe on, or when `api_network_calls` discovery requests are "
+              "in progress already.")
     add_route(app, "POST", "/api/v1/discovery/profiles", profiles, tag="discovery",
-              body=ProfilesIn, response=CameraProfiles,
+              body=ProfilesIn, response=CameraProfiles, errors=(503,),
               summary="Read a camera's media profiles",
               description="Logs in to the ONVIF camera at `address` (HTTP digest, or a "
               "WS-Security UsernameToken when the camera wants one) and reads its media "
@@ -79,4 +83,5 @@ def setup(app: web.Application) -> None:
               "in those URIs as a saved source holds it, the password masked as `******`: "
               "put it back before `POST /api/v1/source`. A refused login is a 422 on "
               "`password`; an address outside the local network, or one where no ONVIF "
-              "camera answers, a 422 on `address`.")
+              "camera answers, a 422 on `address`. 503 when `api_network_calls` discovery "
+              "requests are in progress already.")

@@ -9,6 +9,7 @@ from pathlib import Path
 from aiohttp import hdrs, web
 from multidict import CIMultiDict
 
+from api.executors import FORWARD, slow
 from api.keys import STATION
 from api.proxy import from_owner, remote_owner
 from api.native.models import DeleteFileIn, TagNameQuery, TagQuery
@@ -42,22 +43,32 @@ def forwarded(request: web.Request) -> bool:
     return FORWARDED_HEADER in request.headers
 
 
+async def start_or_stop(request: web.Request, fn, *args, **kwargs):
+    """A start or a stop that other stations of the site may take part in waits for them over
+    the network: it runs on the forwarding lane (api.executors, 503 once it is full), so
+    stations that answer slowly never take the catalog's threads. On a station alone, or for
+    a request another station forwarded here (never forwarded again), it is a catalog call."""
+    if forwarded(request) or not request.app[STATION].site.has_others():
+        return await call(fn, *args, forwarded=forwarded(request), **kwargs)
+    return await slow(request, FORWARD, fn, *args, forwarded=False, **kwargs)
+
+
 async def start_records(request: web.Request) -> web.Response:
     data = await read_model(request, RecordStartIn)
-    return ok(await call(request.app[STATION].recordings.start, data.tag_name, data.group_name,
-                         data.model, origin="api", forwarded=forwarded(request)))
+    return ok(await start_or_stop(request, request.app[STATION].recordings.start, data.tag_name,
+                                  data.group_name, data.model, origin="api"))
 
 
 async def start_sources(request: web.Request) -> web.Response:
     data = await read_model(request, RecordSourcesIn)
-    return ok(await call(request.app[STATION].recordings.start_sources, data.tag_name,
-                         data.source_ids, origin="api", forwarded=forwarded(request)))
+    return ok(await start_or_stop(request, request.app[STATION].recordings.start_sources,
+                                  data.tag_name, data.source_ids, origin="api"))
 
 
 async def stop_records(request: web.Request) -> web.Response:
     data = await read_model(request, RecordStopIn)
-    return ok(await call(request.app[STATION].recordings.stop, data.tag_name, data.model,
-                         origin="api", forwarded=forwarded(request)))
+    return ok(await start_or_stop(request, request.app[STATION].recordings.stop, data.tag_name,
+                                  data.model, origin="api"))
 
 
 async def running(request: web.Request) -> web.Response:

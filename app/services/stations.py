@@ -16,20 +16,25 @@ recording goes on (the recorder never waits for the catalog), and the beat resum
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import shutil
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 from sqlalchemy import func, or_, true, update
+from sqlalchemy.engine import make_url
 from sqlmodel import select
 
 from app.catalog import Catalog
 from app.models import Record, Source, Station, utcnow
+from app.peer_auth import without_userinfo
 from app.schemas import RecordStatus, SourceStatus, iso_utc
 from app.services.common import utc
 from app.services.record_overlay import CATALOG_ERRORS
@@ -130,6 +135,14 @@ class StationRegistry:
     def is_local(self, station_id: str | None) -> bool:
         return is_own(station_id, self.station_id)
 
+    def has_others(self) -> bool:
+        """Another station is registered or owns a source (as of the last beat): a start or
+        a stop may then be forwarded over the network (the API runs those on a lane of
+        their own, api.executors)."""
+        with self._lock:
+            return (any(not self.is_local(sid) for sid in self._stations)
+                    or any(not self.is_local(owner) for owner in self._owners.values()))
+
     def note_owner(self, source_id: int, station_id: str | None) -> None:
         """A source this station just created or moved (before the next beat reads it)."""
         with self._lock:
@@ -213,9 +226,91 @@ class StationRegistry:
 
     def announce(self, url: str) -> None:
         """Where the others reach this station, known once its API listens: written now,
-        not at the next beat, so a forwarded request never finds this station without one."""
-        self.url = url
+        not at the next beat, so a forwarded request never finds this station without one.
+        An address the others cannot use is never announced (issue #21 item 15): an API bound
+        to 0.0.0.0 or :: announces the address of the interface that reaches the catalog's
+        database (loopback for a SQLite catalog, which only this machine shares); a loopback
+        address on a site that spans machines is not announced at all, and the others then
+        say this station has no public_url (they would reach their own machine instead)."""
+        self.url = self._reachable(url)
         self.beat()
+
+    def _reachable(self, url: str) -> str | None:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            address = None
+        if address is not None and address.is_unspecified:
+            picked = self._route_address(address.version)
+            if picked is None:
+                log.warning("the API is bound to %s and public_url is not set: no address of this "
+                            "station reaches the catalog's database, so it announces none and "
+                            "the other stations cannot reach it; set public_url", host)
+                return None
+            shown = f"[{picked}]" if ":" in picked else picked
+            log.info("the API is bound to %s: announcing %s to the site (set public_url to "
+                     "choose another address)", host, shown)
+            return parts._replace(netloc=f"{shown}:{parts.port}" if parts.port else shown).geturl()
+        if self.unreachable_from_here(url):
+            log.warning("this station's address %s is a loopback address and the catalog is on "
+                        "another machine: it announces none, so the other stations cannot reach "
+                        "it; set public_url to an address they reach", url)
+            return None
+        return url
+
+    def _database_host(self) -> str | None:
+        """The catalog's database server's host; None for a SQLite file or a local socket."""
+        if not self.catalog.is_server:
+            return None
+        try:
+            host = make_url(self.catalog.url).host
+        except Exception:  # noqa: BLE001 - an unparsable URL: the catalog could not open anyway
+            return None
+        return host if host and not host.startswith("/") else None
+
+    def spans_machines(self) -> bool:
+        """The catalog's database is on another machine, so other stations may be too."""
+        host = self._database_host()
+        if host is None or host.lower() in ("localhost", "localhost.") or \
+                host.lower().endswith(".localhost"):
+            return False
+        try:
+            return not ipaddress.ip_address(host.strip("[]")).is_loopback
+        except ValueError:
+            return True
+
+    def unreachable_from_here(self, url: str) -> str | None:
+        """Why a station at `url` cannot be another station of this site (None: it can):
+        on a site that spans machines, a loopback address names the asking machine itself."""
+        if not self.spans_machines():
+            return None
+        host = (urlsplit(url).hostname or "").lower()
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost" or host.endswith(".localhost")
+        return "a loopback address, on a site whose catalog is on another machine" if loopback else None
+
+    def _route_address(self, version: int) -> str | None:
+        """The local address of the interface that reaches the catalog's database (no packet
+        is sent: a UDP socket is only connected); loopback for a catalog on this machine."""
+        if not self.spans_machines():
+            return "127.0.0.1" if version == 4 else "::1"
+        host = self._database_host() or ""
+        try:
+            port = make_url(self.catalog.url).port or 5432
+            family, _, _, _, address = socket.getaddrinfo(host.strip("[]"), port,
+                                                          type=socket.SOCK_DGRAM)[0]
+            with socket.socket(family, socket.SOCK_DGRAM) as probe:
+                probe.connect(address)
+                picked = probe.getsockname()[0]
+        except (OSError, IndexError, ValueError) as exc:
+            log.warning("cannot tell which address reaches the catalog's database: %s", exc)
+            return None
+        ip = ipaddress.ip_address(picked.split("%", 1)[0])
+        return None if ip.is_unspecified or ip.is_loopback else str(ip)
 
     def stop(self) -> None:
         """A clean stop: the others see this station offline at once, not after 15 s."""
@@ -291,7 +386,7 @@ class StationRegistry:
             seen = _Seen.of(r, source_status=False)
             reason = None if r.id == self.station_id else seen.offline_reason(now)
             out.append(StationOut(
-                id=r.id, name=r.name, url=r.url, version=r.version, online=reason is None,
+                id=r.id, name=r.name, url=without_userinfo(r.url), version=r.version, online=reason is None,
                 this=r.id == self.station_id, started_utc=iso_utc(r.started_utc),
                 last_seen_utc=iso_utc(r.last_seen_utc), offline_reason=reason,
                 sources=owned.get(r.id, []), recordings_running=running.get(r.id, 0),
