@@ -12,6 +12,11 @@ Every URI the station opens comes from a client, so it is hostile until checked 
   are resolved (a symlink in a media folder pointing elsewhere is refused);
 - `device://` names a V4L2 camera and `screen://` a local X display, nothing else.
 
+Where the URI names its host by address, that address must be one the station's outgoing
+policy (`recorder.outgoing`, the `allowed_source_networks` setting) allows: a link-local or
+cloud metadata address (`http://169.254.169.254/...`) is refused when the URI is saved. A name
+is checked on what it resolves to when the station connects (the recorder, `Outgoing`).
+
 A refusal is an `InvalidInput` naming the field (a 422 in the native API). Its text depends on
 the URI alone, never on what exists on disk or on the network: the station must not become
 an oracle for which files exist or which ports are open. The recorder adds FFmpeg's own
@@ -21,6 +26,7 @@ in other protocols either.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -29,6 +35,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 from app.errors import InvalidInput
 from recorder.inputs import TestPatternConfig, file_path
+from recorder.outgoing import DEFAULT_NETWORKS, OutgoingPolicy
 
 SOURCE_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "srt", "udp", "tcp",
                   "file", "testsrc", "device", "screen")
@@ -39,6 +46,10 @@ MAX_URI_CHARS = 4096
 
 # Schemes whose URI must name a host (srt and udp may listen, `srt://:9000?mode=listener`).
 NEEDS_HOST = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "tcp")
+# Schemes whose host may be where the station listens (a local address, a multicast group).
+LISTENING = ("udp", "srt")
+# Schemes the station connects out for, whose host the outgoing policy checks.
+NETWORK_SCHEMES = NEEDS_HOST + LISTENING
 
 # FFmpeg's protocols (`ffmpeg -protocols`, 8.x, with the optional ones) and a few URL schemes
 # that have no business inside a camera address. Any of them followed by ":" (or "+...:")
@@ -67,9 +78,11 @@ def refuse(field: str, problem: str) -> InvalidInput:
 
 
 def check_uri(uri: object, *, field: str, schemes: Sequence[str],
-              media_dirs: Iterable[Path] = ()) -> str:
+              media_dirs: Iterable[Path] = (), policy: OutgoingPolicy | None = None) -> str:
     """Return `uri` when it is allowed for `field`, else raise `InvalidInput` naming it.
-    `media_dirs`: the folders `file://` may read from (the live `media_dirs` setting)."""
+    `media_dirs`: the folders `file://` may read from (the live `media_dirs` setting);
+    `policy`: the outgoing-address policy a host given as an address must pass (None: only
+    the addresses no policy allows, link-local and metadata ones, are refused)."""
     if not isinstance(uri, str) or not uri.strip():
         raise InvalidInput(f"{field} is required", field=field, kind="missing")
     if len(uri) > MAX_URI_CHARS:
@@ -107,7 +120,97 @@ def check_uri(uri: object, *, field: str, schemes: Sequence[str],
         _check_file(field, parts, media_dirs)
     else:
         _check_host(field, parts, scheme)
+        _check_address(field, parts, scheme, policy or NEVER_ONLY)
     return uri
+
+
+# The policy of a check without the station's own: refuses only what is never opened.
+NEVER_ONLY = OutgoingPolicy(["any"])
+
+
+def _check_address(field: str, parts: SplitResult, scheme: str, policy: OutgoingPolicy) -> None:
+    """A host written as an address must be one `policy` allows; a name passes here (it is
+    checked on what it resolves to when the station connects: `recorder.outgoing`). Nothing
+    is resolved or opened, so the answer depends on the URI and the settings alone."""
+    host = (parts.hostname or "").strip("[]")
+    if scheme not in NETWORK_SCHEMES or not host or not _is_address(host):
+        return
+    listening = scheme in LISTENING
+    if listening and ipaddress.ip_address(host).is_unspecified:
+        return  # udp://0.0.0.0:5000: where the station listens, not where it connects
+    reason = policy.refusal(host, listen=listening)
+    if reason is not None:
+        raise refuse(field, f"the address {host} is {reason}")
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def uri_host(uri: str | None) -> str | None:
+    """The host a network URI connects to (lower case, no brackets), else None: what the
+    station's first policy takes over from the catalog (`legacy_hosts`)."""
+    if not uri or "://" not in uri:
+        return None
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in NETWORK_SCHEMES or not host:
+        return None
+    return host.lower().strip("[]")
+
+
+def legacy_hosts(uris: Iterable[str | None]) -> list[str]:
+    """The hosts of `uris` (the sources, sync targets and callback the station already had)
+    that the default networks leave out, so that an upgrade keeps them working while
+    `allowed_source_networks` was never set: see `Outgoing`. Addresses no policy allows
+    (metadata, link-local) stay refused: they are not added."""
+    default = OutgoingPolicy(DEFAULT_NETWORKS)
+    found: list[str] = []
+    for uri in uris:
+        host = uri_host(uri)
+        if host is None or host in found:
+            continue
+        if _is_address(host):
+            if default.refusal(host) is None or NEVER_ONLY.refusal(host) is not None:
+                continue
+        else:
+            try:
+                OutgoingPolicy([host])
+            except ValueError:
+                continue
+            if host == "localhost" or host.endswith(".localhost"):
+                continue
+        found.append(host)
+    return found
+
+
+class Outgoing:
+    """The station's one outgoing-address policy, replaced when the settings change. Services
+    hold this and call it for the policy of now (`outgoing()`), as they read `media_dirs`.
+
+    The policy allows `allowed_source_networks`; while the operator never set that setting,
+    also the hosts the station already connected to when it started (`legacy_hosts` of the
+    stored sources, sync targets and callback URL), so an upgrade keeps them working."""
+
+    def __init__(self, entries: Iterable[str] = DEFAULT_NETWORKS, *, explicit: bool = True,
+                 legacy: Iterable[str] = ()):
+        self.legacy = list(legacy)
+        self.policy = OutgoingPolicy(DEFAULT_NETWORKS)
+        self.update(entries, explicit=explicit)
+
+    def update(self, entries: Iterable[str], *, explicit: bool) -> None:
+        entries = list(entries)
+        self.policy = OutgoingPolicy(entries if explicit else entries + self.legacy)
+
+    def __call__(self) -> OutgoingPolicy:
+        return self.policy
 
 
 def _check_nested(field: str, parts: SplitResult) -> None:

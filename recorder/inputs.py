@@ -21,6 +21,15 @@ cannot reach other protocols (`file:` from an HTTP playlist, `concat:`, `pipe:` 
 file is opened as a plain `file:` path by a short list of container demuxers (never as a
 playlist that names other files). An input that fails to open says why in `InputError`
 (for the operator's "Test connection"); what a reader publishes is `public_reason` of it.
+
+A network input is opened only by the demuxers and decoders of audio and video
+(`NETWORK_FORMATS`, `VIDEO_CODECS`, `AUDIO_CODECS`): FFmpeg picks a demuxer by the URL's
+suffix and by what answers, and its text demuxers (`tty` for `.nfo`, `.txt` ...) draw any
+answer as a picture, so `http://intranet/secret.nfo` or `tcp://host:port/x.nfo` would show a
+page or a service's greeting as video. And it connects only where the outgoing policy
+(`recorder.outgoing`, the core's `allowed_source_networks`) allows: its host resolved and
+checked here, FFmpeg handed the checked address (`pin_url`; an HTTP `Host` header keeps the
+name), HTTP never following a redirect (`max_redirects=0`).
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ from urllib.parse import parse_qs, urlsplit
 import av
 
 from recorder.imaging import burn_text
+from recorder.outgoing import OutgoingPolicy, RefusedAddress
 
 READ_TIMEOUT_S = 5.0
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "srt", "udp", "tcp")
@@ -52,6 +62,20 @@ PROTOCOL_WHITELIST = {
 # (hls, concat, ...) that would open other files.
 FILE_FORMATS = ("mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,mpegts,mpeg,avi,flv,asf,ivf,ogg,"
                 "h264,hevc,mjpeg")
+# Demuxers a network input may be read by: streams and containers of audio and video. Never a
+# playlist or manifest that opens further URLs nobody checked (hls, dash, concat, sdp), an
+# image sequence, a subtitle or a text demuxer that renders what it reads (tty, bintext ...).
+NETWORK_FORMATS = ("rtsp,mpegts,flv,live_flv,mjpeg,mpjpeg,h264,hevc,matroska,webm,"
+                   "mov,mp4,m4a,3gp,3g2,mj2,mpeg,asf,avi,ogg,ivf")
+# Codecs a network input's streams may have (FFmpeg's codec names); another video codec
+# refuses the input, another audio codec leaves the input without audio.
+VIDEO_CODECS = frozenset("h264 hevc mjpeg mpeg4 mpeg2video mpeg1video h263 vp8 vp9 av1".split())
+AUDIO_CODECS = frozenset("""aac mp3 mp2 opus vorbis ac3 eac3 flac speex pcm_mulaw pcm_alaw
+    pcm_s16le pcm_s16be pcm_u8 adpcm_g726 adpcm_g726le adpcm_g722""".split())
+# The same as FFmpeg decoder names, for its `codec_whitelist` (what probing may decode).
+NETWORK_DECODERS = ",".join(sorted(VIDEO_CODECS | AUDIO_CODECS | {
+    "libdav1d", "aac_fixed", "mp3float", "mp2float", "libopus", "ac3_fixed", "g726", "g726le",
+    "g722"}))
 UNREACHABLE = "cannot open the input (unreachable, refused or not a video stream)"
 AUTH_FAILED = "authentication failed"
 
@@ -140,24 +164,27 @@ class ContainerInput(PacketInput):
 
     def __init__(self, url: str, *, fmt: str | None = None, options: dict[str, str] | None = None,
                  loop: bool = False, network: bool = False, protocols: str | None = None,
-                 formats: str | None = None):
+                 formats: str | None = None, scheme: str | None = None):
         # Network inputs time out through FFmpeg's own socket options, not PyAV's `timeout`:
         # that one polls a Python callback ~1500 times a second per stream (measured), a
         # large part of what reading a camera costs.
         options = dict(options or {})
         # the protocols of the URL's own scheme (a path or a device: "file"), also for
         # everything the input opens itself (playlist entries, redirects)
-        scheme = urlsplit(url).scheme.lower()
+        scheme = scheme or urlsplit(url).scheme.lower()
         options["protocol_whitelist"] = protocols or PROTOCOL_WHITELIST.get(scheme, "file")
         if formats:
             options["format_whitelist"] = formats
         if network:
             micros = str(int(READ_TIMEOUT_S * 1_000_000))
             options.setdefault("rw_timeout", micros)
-            if urlsplit(url).scheme.lower() in ("rtsp", "rtsps", "http", "https", "tcp"):
+            if scheme in ("rtsp", "rtsps", "http", "https", "tcp"):
                 options.setdefault("timeout", micros)
+            options.setdefault("format_whitelist", NETWORK_FORMATS)
+            options["codec_whitelist"] = NETWORK_DECODERS
         self._open_args = dict(file=url, format=fmt, options=options)
         self.loop = loop
+        self._network = network
         self._open()
 
     def _open(self) -> None:
@@ -170,6 +197,18 @@ class ContainerInput(PacketInput):
             raise InputError("the input has no video stream")
         self.video = self.container.streams.video[0]
         self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
+        if self._network:
+            self._check_codecs()
+
+    def _check_codecs(self) -> None:
+        """Only audio and video codecs from the network: a stream of anything else (a text
+        or image codec a demuxer made up from what answered) is not a camera."""
+        video = self.video.codec_context.codec.canonical_name
+        if video not in VIDEO_CODECS:
+            self.container.close()
+            raise InputError(f"the input's video codec {video!r} is not a camera's")
+        if self.audio is not None and self.audio.codec_context.codec.canonical_name not in AUDIO_CODECS:
+            self.audio = None
 
     def packets(self, stop: threading.Event) -> Iterator[tuple[av.Packet, float]]:
         streams = [s for s in (self.video, self.audio) if s is not None]
@@ -290,8 +329,40 @@ class TestPatternInput(PacketInput):
             pass
 
 
-def open_input(uri: str) -> PacketInput:
-    """Open `uri` (see the module docstring for the schemes); raises `InputError`."""
+def network_target(uri: str, policy: OutgoingPolicy | None) -> tuple[str, dict[str, str]]:
+    """The URL FFmpeg opens for a network `uri` and the options that go with it: the host
+    resolved and checked by `policy` (None: loopback and private networks only), replaced by
+    the checked address; for HTTP the name kept in a `Host` header and no redirect followed.
+    A refused address raises `RefusedInput` (nothing was opened), a name that does not
+    resolve `InputError`."""
+    policy = policy or OutgoingPolicy()
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    options: dict[str, str] = {}
+    if scheme in ("http", "https"):
+        options["max_redirects"] = "0"  # a 3xx could send FFmpeg anywhere: an error instead
+    host = (parts.hostname or "").strip("[]")
+    listening = scheme in ("udp", "srt")
+    if not host or (listening and _unspecified(host)):
+        return uri, options  # udp://:5000, srt://:9000?mode=listener: the station listens
+    try:
+        url, original = policy.pin_url(uri, listen=listening)
+    except RefusedAddress as exc:
+        raise RefusedInput(str(exc)) from None
+    except OSError as exc:
+        raise InputError(str(exc)) from exc
+    if original and scheme in ("http", "https"):
+        options["headers"] = f"Host: {original}\r\n"
+    return url, options
+
+
+def _unspecified(host: str) -> bool:
+    return host in ("0.0.0.0", "::")
+
+
+def open_input(uri: str, policy: OutgoingPolicy | None = None) -> PacketInput:
+    """Open `uri` (see the module docstring for the schemes); raises `InputError`, and
+    `RefusedInput` when `policy` (None: loopback and private networks) forbids its address."""
     parts = urlsplit(uri)
     scheme = parts.scheme.lower()
     if scheme == "testsrc":
@@ -303,7 +374,7 @@ def open_input(uri: str) -> PacketInput:
         from recorder.rtsp_input import open_rtsp  # it builds on this module
 
         transport = "udp" if parts.fragment.lower() == "udp" else "tcp"
-        return open_rtsp(uri.split("#", 1)[0], transport)
+        return open_rtsp(uri.split("#", 1)[0], transport, policy)
     if scheme == "file":  # "file:" first: the path is never read as another protocol
         return ContainerInput("file:" + file_path(uri), loop=True, formats=FILE_FORMATS)
     if scheme == "device":
@@ -312,5 +383,6 @@ def open_input(uri: str) -> PacketInput:
         display = parts.netloc or parts.path or ":0.0"
         return ContainerInput(display, fmt="x11grab", options={"framerate": "10"})
     if scheme in STREAM_SCHEMES:
-        return ContainerInput(uri, network=True)
+        url, options = network_target(uri, policy)
+        return ContainerInput(url, options=options, network=True, scheme=scheme)
     raise InputError(validate_uri(uri) or f"cannot open {uri!r}")

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from recorder.forward import LiveForward
 from recorder.frames import FrameSlot
 from recorder.durability import FileSyncer
 from recorder.mp4file import RecordingResult
+from recorder.outgoing import OutgoingPolicy
 from recorder.rollover import RolloverCallback
 from recorder.worker import (FailureCallback, NextFile, SourceCounters, SourceSpec, SourceWorker,
                              StatusCallback)
@@ -39,7 +41,10 @@ class UnknownSource(KeyError):
 class RecorderManager:
     def __init__(self, *, on_status: StatusCallback | None = None,
                  on_failure: FailureCallback | None = None, preroll_bytes: int = 16 << 20,
-                 preroll_s: float = 0.0):
+                 preroll_s: float = 0.0, policy: Callable[[], OutgoingPolicy] | None = None):
+        # The outgoing-address policy of now (the core's, rebuilt on a settings change): every
+        # source's and preview's connection asks it; None: loopback and private networks.
+        self.policy = policy
         self._on_status = on_status or (lambda *_: None)
         self._on_failure = on_failure or (lambda *_: None)
         self._on_rollover: RolloverCallback = lambda *_: None
@@ -69,6 +74,8 @@ class RecorderManager:
         """Start reading `spec`, or restart when its URI changed (recordings must be
         stopped by the caller first: a restart would cut their files). A changed preview
         stream alone is swapped without a restart."""
+        if spec.policy is None and self.policy is not None:
+            spec = replace(spec, policy=self.policy)
         with self._lock:
             current = self._workers.get(spec.id)
             if (current is not None and current.is_alive()

@@ -3,25 +3,32 @@ digest auth, and present the JPEGs as a packet stream. Each JPEG is an MJPEG pac
 timestamp is its capture time, so a recording is a video of the snapshots, made by stream
 copy like any camera (no decode, no encode).
 
-The HTTP client is aiohttp on a private event loop owned by the source's reader thread.
+The HTTP client is aiohttp on a private event loop owned by the source's reader thread. It
+connects only where the outgoing policy (`recorder.outgoing`) allows: a name is resolved and
+checked by the policy's resolver on every connection (a second DNS answer cannot move it), an
+address is checked as it is, and no redirect is followed (a 3xx is a failed snapshot).
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+import ipaddress
+import socket
 import threading
 import time
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterator
+from urllib.parse import urlsplit
 
 import aiohttp
 import av
 import numpy as np
 
 from recorder.imaging import PictureError, picture_size
-from recorder.inputs import InputError, PacketInput
+from recorder.inputs import InputError, PacketInput, RefusedInput
+from recorder.outgoing import OutgoingPolicy, RefusedAddress
 
 MAX_JPEG_BYTES = 16 << 20
 FAILURES_BEFORE_OFFLINE = 3
@@ -39,9 +46,11 @@ class PictureSpec:
 class PictureInput(PacketInput):
     reader = "station"
 
-    def __init__(self, spec: PictureSpec, *, timeout: float = 10.0):
+    def __init__(self, spec: PictureSpec, *, timeout: float = 10.0,
+                 policy: OutgoingPolicy | None = None):
         self.spec = spec
         self._timeout = timeout
+        self._policy = policy or OutgoingPolicy()
         self._template_owner: av.container.OutputContainer | None = None
         self._loop = asyncio.new_event_loop()
         self._session = self._loop.run_until_complete(self._make_session())
@@ -63,7 +72,9 @@ class PictureInput(PacketInput):
 
     async def _make_session(self) -> aiohttp.ClientSession:
         spec = self.spec
-        kwargs: dict = {"timeout": aiohttp.ClientTimeout(total=self._timeout)}
+        kwargs: dict = {"timeout": aiohttp.ClientTimeout(total=self._timeout),
+                        "connector": aiohttp.TCPConnector(resolver=_PolicyResolver(self._policy),
+                                                          use_dns_cache=False)}
         if spec.auth == "digest" and spec.user is not None:
             kwargs["middlewares"] = (aiohttp.DigestAuthMiddleware(spec.user, spec.password or ""),)
         elif spec.user is not None:
@@ -71,7 +82,10 @@ class PictureInput(PacketInput):
         return aiohttp.ClientSession(**kwargs)
 
     async def _get(self) -> bytes:
-        async with self._session.get(self.spec.uri) as resp:
+        host = (urlsplit(self.spec.uri).hostname or "").strip("[]")
+        if _is_address(host):  # aiohttp asks no resolver for an address: checked here
+            self._policy.check_ip(host)
+        async with self._session.get(self.spec.uri, allow_redirects=False) as resp:
             if resp.status != 200:
                 reason = "authentication failed" if resp.status == 401 else resp.reason
                 raise InputError(f"snapshot HTTP {resp.status}: {reason}")
@@ -85,6 +99,12 @@ class PictureInput(PacketInput):
     def _fetch(self) -> bytes:
         try:
             return self._loop.run_until_complete(self._get())
+        except RefusedAddress as exc:
+            raise RefusedInput(str(exc)) from None
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, RefusedAddress):
+                raise RefusedInput(str(exc.os_error)) from None
+            raise InputError(f"snapshot request failed: {exc}") from None
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
             raise InputError(f"snapshot request failed: {exc or type(exc).__name__}") from None
 
@@ -135,6 +155,30 @@ class PictureInput(PacketInput):
                 self._template_owner.close()
             except (av.FFmpegError, ValueError):
                 pass
+
+
+class _PolicyResolver(aiohttp.abc.AbstractResolver):
+    """aiohttp's resolver asking the outgoing policy: only addresses it allows come back."""
+
+    def __init__(self, policy: OutgoingPolicy):
+        self._policy = policy
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list:
+        return [{"hostname": host, "host": address, "port": port,
+                 "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+                 "proto": 0, "flags": socket.AI_NUMERICHOST}
+                for address in self._policy.resolve(host, port)]
+
+    async def close(self) -> None:
+        pass
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def jpeg_size(data: bytes) -> tuple[int, int]:

@@ -24,6 +24,7 @@ import av
 
 from recorder.frames import Decoder, FrameSlot
 from recorder.inputs import InputError, PacketInput, RefusedInput, open_input, public_reason
+from recorder.outgoing import OutgoingPolicy
 from recorder.redact import redact
 
 if TYPE_CHECKING:
@@ -37,9 +38,10 @@ class PreviewReader(threading.Thread):
     """Reads `uri` (asking `vet` before each attempt, as the main reader does) into `slot`."""
 
     def __init__(self, source_id: int, uri: str, vet: Callable[[str], str] | None,
-                 backoff: Backoff):
+                 backoff: Backoff, *, policy: Callable[[], OutgoingPolicy] | None = None):
         super().__init__(name=f"preview-{source_id}", daemon=True)
         self.source_id, self._uri, self._vet, self._backoff = source_id, uri, vet, backoff
+        self._policy = policy  # the outgoing-address policy of now, as the main reader's
         self.slot = FrameSlot()
         self.decoder = Decoder(f"{source_id}-preview", self.slot, slice_threads=False)
         self._stopping = threading.Event()
@@ -81,7 +83,7 @@ class PreviewReader(threading.Thread):
 
     def _open(self) -> PacketInput:
         uri = self._vet(self._uri) if self._vet is not None else self._uri
-        return open_input(uri)
+        return open_input(uri, self._policy() if self._policy is not None else None)
 
     def _read_session(self) -> None:
         source = self._open()

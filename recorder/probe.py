@@ -21,7 +21,8 @@ import av
 import numpy as np
 
 from recorder.frames import decode_keyframe, frame_to_rgb
-from recorder.inputs import InputError, PacketInput, open_input
+from recorder.inputs import InputError, PacketInput, RefusedInput, open_input
+from recorder.outgoing import OutgoingPolicy
 from recorder.picture import PictureInput, PictureSpec
 
 PROBE_TIMEOUT_S = 15.0
@@ -45,14 +46,18 @@ class FirstPicture:
     seconds: float           # from opening to the first picture
 
 
-def first_picture(target: str | PictureSpec, timeout: float = PROBE_TIMEOUT_S) -> FirstPicture:
+def first_picture(target: str | PictureSpec, timeout: float = PROBE_TIMEOUT_S,
+                  policy: OutgoingPolicy | None = None) -> FirstPicture:
     """The first picture of a URI (see `recorder.inputs`) or of an HTTP snapshot camera.
-    The URI is opened as given: which URIs may be opened is the caller's policy. Raises
-    `InputError` with a message for the operator."""
+    The URI is opened as given: which URIs may be opened is the caller's policy, and where
+    it may connect `policy`'s (recorder.outgoing). Raises `InputError` with a message for
+    the operator."""
     started = time.monotonic()
     try:
-        source: PacketInput = (PictureInput(target, timeout=min(timeout, 10.0))
-                               if isinstance(target, PictureSpec) else open_input(target))
+        source: PacketInput = (PictureInput(target, timeout=min(timeout, 10.0), policy=policy)
+                               if isinstance(target, PictureSpec) else open_input(target, policy))
+    except RefusedInput:
+        raise  # the policy's reason as it is: nothing was opened
     except InputError as exc:
         raise InputError(friendly(str(exc)) or "the address cannot be opened") \
             from (exc.__cause__ or exc)

@@ -25,7 +25,9 @@ from typing import Iterator
 
 import av
 
-from recorder.inputs import READ_TIMEOUT_S, ContainerInput, InputError, PacketInput
+from recorder.inputs import (READ_TIMEOUT_S, ContainerInput, InputError, PacketInput,
+                             RefusedInput, network_target)
+from recorder.outgoing import OutgoingPolicy, RefusedAddress
 from recorder.redact import redact
 from recorder.rtp_depay import START, Unit, depacketizer, rtp_delta
 from recorder.rtsp_protocol import (MAX_HEADER, Media, RtspConnection, RtspError, Unsupported,
@@ -41,17 +43,20 @@ PROBE_FORMATS = {"H264": "h264", "H265": "hevc", "MPEG4-GENERIC": "aac", "PCMA":
 _use_ffmpeg: set[str] = set()  # cameras found unsupported once: FFmpeg from then on
 
 
-def open_rtsp(url: str, transport: str) -> PacketInput:
+def open_rtsp(url: str, transport: str, policy: OutgoingPolicy | None = None) -> PacketInput:
     """The station's own reader for TCP cameras it understands, FFmpeg's otherwise
-    (`RS_RTSP_READER=ffmpeg` makes FFmpeg read every camera)."""
+    (`RS_RTSP_READER=ffmpeg` makes FFmpeg read every camera). Both connect only where
+    `policy` allows (None: loopback and private networks): the station's client through
+    `policy.create_connection`, FFmpeg to the address `network_target` checked."""
     if (transport == "tcp" and url not in _use_ffmpeg and url.lower().startswith("rtsp://")
             and os.environ.get("RS_RTSP_READER", "station").lower() != "ffmpeg"):
         try:
-            return RtspInput(url)
+            return RtspInput(url, policy=policy)
         except Unsupported as exc:
             log.info("camera %s: %s; FFmpeg reads it", redact(url), exc)
             _use_ffmpeg.add(url)
-    return ContainerInput(url, options={"rtsp_transport": transport}, network=True)
+    target, options = network_target(url, policy)
+    return ContainerInput(target, options={**options, "rtsp_transport": transport}, network=True)
 
 
 class _Track:
@@ -84,10 +89,13 @@ class RtspInput(PacketInput):
     reader = "station"
     latency = BATCH_S
 
-    def __init__(self, url: str, timeout: float = READ_TIMEOUT_S):
+    def __init__(self, url: str, timeout: float = READ_TIMEOUT_S,
+                 policy: OutgoingPolicy | None = None):
         self.url = url
         try:
-            self.conn = RtspConnection(url, timeout)
+            self.conn = RtspConnection(url, timeout, connect=(policy or OutgoingPolicy()).create_connection)
+        except RefusedAddress as exc:
+            raise RefusedInput(str(exc)) from None
         except OSError as exc:
             raise InputError(f"cannot connect: {exc}") from exc
         self._wake = threading.Event()

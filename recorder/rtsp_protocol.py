@@ -16,6 +16,7 @@ import hashlib
 import os
 import re
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
@@ -112,7 +113,8 @@ class RtspConnection:
     """One RTSP session on one TCP socket. Requests are answered in order; interleaved media
     that arrives before an answer is kept in `buffer` for the reader."""
 
-    def __init__(self, url: str, timeout: float):
+    def __init__(self, url: str, timeout: float,
+                 connect: Callable[..., socket.socket] = socket.create_connection):
         parts = urlsplit(url)
         if parts.hostname is None:
             raise RtspError(f"no host in {url!r}")
@@ -121,7 +123,8 @@ class RtspConnection:
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
         netloc = host + (f":{parts.port}" if parts.port else "")
         self.url = urlunsplit(("rtsp", netloc, parts.path or "/", parts.query, ""))
-        self.sock = socket.create_connection((parts.hostname, parts.port or 554), timeout=timeout)
+        # `connect`: the outgoing policy's (recorder.outgoing), to an address it checked
+        self.sock = connect((parts.hostname, parts.port or 554), timeout=timeout)
         self.buffer = bytearray()
         self.session: str | None = None
         self.session_timeout = 60.0
@@ -143,9 +146,13 @@ class RtspConnection:
         if response.status == 401:
             raise RtspError("authentication failed" if self.username is not None
                             else "the camera asks for a user name and password")
-        if response.status == 461 or (response.status == 400 and method == "SETUP") \
-                or 300 <= response.status < 400:  # no TCP transport; redirects: FFmpeg follows
-            raise Unsupported(f"{method}: {response.status} {response.reason}")
+        if 300 <= response.status < 400:
+            # A redirect names an address nobody checked: refused, not handed to FFmpeg
+            # (whose RTSP client would follow it).
+            raise RtspError(f"{method}: the camera redirects elsewhere ({response.status}), "
+                            "which the station does not follow")
+        if response.status == 461 or (response.status == 400 and method == "SETUP"):
+            raise Unsupported(f"{method}: {response.status} {response.reason}")  # no TCP transport
         if response.status != 200:
             raise RtspError(f"{method} refused: {response.status} {response.reason}")
         session = response.headers.get("session")

@@ -30,6 +30,7 @@ from recorder.forward import LiveForward
 from recorder.frames import Decoder, Demand, Frame, FrameSlot, decode_keyframe
 from recorder.inputs import InputError, PacketInput, RefusedInput, open_input, public_reason
 from recorder.mp4file import Mp4Recording, RecordingResult
+from recorder.outgoing import OutgoingPolicy
 from recorder.picture import PictureInput, PictureSpec
 from recorder.preroll import Preroll
 from recorder.preview import PreviewReader
@@ -59,17 +60,22 @@ class SourceSpec:
     # The core's policy, asked before every connection attempt (its settings may have changed
     # since, a symlink may point elsewhere now): the URI to open, or `RefusedInput`.
     vet: Callable[[str], str] | None = field(default=None, compare=False, repr=False)
+    # The outgoing-address policy of now (recorder.outgoing), asked at every connection; the
+    # manager sets its own. None: loopback and private networks only.
+    policy: Callable[[], OutgoingPolicy] | None = field(default=None, compare=False, repr=False)
 
     def open(self) -> PacketInput:
         uri = self.vet(self.uri) if self.vet is not None else self.uri
+        policy = self.policy() if self.policy is not None else None
         if self.picture is not None:
             picture = self.picture if uri == self.picture.uri else replace(self.picture, uri=uri)
-            return PictureInput(picture)
-        return open_input(uri)
+            return PictureInput(picture, policy=policy)
+        return open_input(uri, policy)
 
 
 def _preview_reader(spec: SourceSpec) -> PreviewReader | None:
-    return PreviewReader(spec.id, spec.uri_preview, spec.vet, Backoff()) if spec.uri_preview else None
+    return PreviewReader(spec.id, spec.uri_preview, spec.vet, Backoff(),
+                         policy=spec.policy) if spec.uri_preview else None
 
 
 @dataclass

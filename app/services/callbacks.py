@@ -8,7 +8,10 @@ Each notification's body is built on the sender's thread right before its first 
 Only http:// and https:// are ever requested (`app.uri_policy` checks the URL; the opener
 here knows no other scheme, `file:`, `ftp:` and `data:` included) and redirects are not
 followed: a callback receiver answers 2xx or the delivery is retried. What the receiver
-answers is never read back into the station.
+answers is never read back into the station. Every attempt connects through the station's
+outgoing policy (`recorder.outgoing`, `OutgoingPolicy.urlopen`): to an address it checked
+just then, so a receiver's name that resolves to a metadata or a forbidden address is never
+posted to; such an attempt is not retried.
 """
 
 from __future__ import annotations
@@ -24,23 +27,10 @@ from typing import Callable
 
 from app.errors import InvalidInput
 from app.uri_policy import CALLBACK_SCHEMES, check_uri
+from recorder.outgoing import OutgoingPolicy, RefusedAddress
 from recorder.redact import mask_uri, redact
 
 log = logging.getLogger(__name__)
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, _req, _fp, _code, _msg, _headers, _newurl):
-        return None  # a 3xx is an answer that is not 2xx: not delivered
-
-
-def _opener() -> urllib.request.OpenerDirector:
-    """HTTP and HTTPS only: no file:, ftp: or data: handler, no redirects, no proxy lookup."""
-    opener = urllib.request.OpenerDirector()
-    for handler in (urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(), _NoRedirect(),
-                    urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPErrorProcessor()):
-        opener.add_handler(handler)
-    return opener
 
 
 def shown(url: str) -> str:
@@ -63,10 +53,12 @@ class CallbackSender:
     receiver sees a recording's events in the order they happened."""
 
     def __init__(self, *, name: str = "callbacks", timeout_s: float = 5.0,
-                 first_delay_s: float = 1.0, max_delay_s: float = 60.0, max_attempts: int = 10):
+                 first_delay_s: float = 1.0, max_delay_s: float = 60.0, max_attempts: int = 10,
+                 policy: Callable[[], OutgoingPolicy] | None = None):
         self.timeout_s, self.first_delay_s = timeout_s, first_delay_s
         self.max_delay_s, self.max_attempts = max_delay_s, max_attempts
-        self._opener = _opener()
+        # the outgoing-address policy of now; None: loopback and private networks
+        self._policy: Callable[[], OutgoingPolicy] = policy or OutgoingPolicy
         self._queue: deque[_Item] = deque()
         self._cond = threading.Condition()
         self._closing = False
@@ -75,7 +67,7 @@ class CallbackSender:
 
     def post(self, url: str, build: Payload) -> None:
         try:
-            check_uri(url, field="callback_url", schemes=CALLBACK_SCHEMES)
+            check_uri(url, field="callback_url", schemes=CALLBACK_SCHEMES, policy=self._policy())
         except InvalidInput as exc:
             log.warning("callback dropped: %s", exc.message)
             return
@@ -127,8 +119,12 @@ class CallbackSender:
                 item.body = json.dumps(item.build()).encode()
             request = urllib.request.Request(item.url, data=item.body, method="POST",
                                              headers={"Content-Type": "application/json"})
-            with self._opener.open(request, timeout=self.timeout_s) as response:
+            with self._policy().urlopen(request, timeout=self.timeout_s) as response:
                 ok = 200 <= response.status < 300
+        except RefusedAddress as exc:
+            log.warning("callback to %s refused: %s", shown(item.url), exc)
+            item.attempts = self.max_attempts  # the address will not change by retrying
+            return False
         except urllib.error.HTTPError as exc:
             exc.close()
             log.info("callback to %s answered %s (attempt %d)", shown(item.url), exc.code,

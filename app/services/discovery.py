@@ -18,9 +18,15 @@ Two steps, both plain SOAP over the standard library (why not `wsdiscovery` and
 A camera is a stranger on the network, so everything it says is hostile input: answers are
 size-capped and parsed by expat (no external entities, entity expansion bounded), every URI
 it offers passes `app.uri_policy.check_uri` or is dropped, and the station connects only to
-addresses of the local network (`check_address`: loopback, private, link-local, never the
-cloud metadata address), reached by the IP checked (no second DNS answer), without
-following redirects. The media service's address the camera names is used for its path
+addresses the station's one outgoing policy allows (`recorder.outgoing`, the
+`allowed_source_networks` setting: loopback and private networks by default, never
+link-local or cloud metadata), reached by the IP checked (no second DNS answer), without
+following redirects.
+
+Nor is discovery a port scanner: a closed port refuses at once where a silent one keeps the
+station waiting `HTTP_TIMEOUT_S`, so every "no ONVIF camera answered" is given only once
+`failure_delay_s` (that same timeout) has passed since the request began: closed, silent,
+filtered and "something else answered" look alike, in words and in time. The media service's address the camera names is used for its path
 only, on the address already checked. The password goes only into the digest exchange and
 the URIs handed back; answers of the API mask it (`app.schemas.mask_uri`).
 """
@@ -31,6 +37,7 @@ import re
 import socket
 import time
 import uuid
+from collections.abc import Callable
 import xml.etree.ElementTree as ET
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
@@ -38,6 +45,7 @@ from pydantic import BaseModel, Field
 
 from app.errors import InvalidInput, Unavailable
 from app.services.onvif_client import (
+    HTTP_TIMEOUT_S,
     MAX_ANSWER_BYTES,
     NS,
     CameraError,
@@ -49,6 +57,7 @@ from app.services.onvif_client import (
     xml_text,
 )
 from app.uri_policy import check_uri
+from recorder.outgoing import OutgoingPolicy, RefusedAddress
 
 WS_DISCOVERY = ("239.255.255.250", 3702)
 MAX_WAIT_S = 3.0
@@ -98,8 +107,19 @@ class CameraProfiles(BaseModel):
 class Discovery:
     """Stateless but for where probes go: the service the GUI and the API share."""
 
-    def __init__(self, probe_to: tuple[str, int] = WS_DISCOVERY):
+    def __init__(self, probe_to: tuple[str, int] = WS_DISCOVERY,
+                 outgoing: Callable[[], OutgoingPolicy] | None = None):
         self.probe_to = probe_to
+        # The outgoing-address policy of now (the station sets its own); else the default.
+        self.outgoing: Callable[[], OutgoingPolicy] = outgoing or OutgoingPolicy
+        # How long any failure to reach a camera takes to be told (see the module docstring).
+        self.failure_delay_s = HTTP_TIMEOUT_S
+
+    def _uniform(self, started: float) -> None:
+        """Wait out `failure_delay_s` since `started`: the time of a failure tells nothing."""
+        left = started + self.failure_delay_s - time.monotonic()
+        if left > 0:
+            time.sleep(left)
 
     # --- WS-Discovery -----------------------------------------------------------------------
     def probe(self, wait_s: float = 2.0) -> list[FoundCamera]:
@@ -108,6 +128,10 @@ class Discovery:
         wait_s = min(max(wait_s, 0.2), MAX_WAIT_S)
         message_id = f"uuid:{uuid.uuid4()}"
         datagram = PROBE.format(message_id=message_id, **NS).encode()
+        try:  # the multicast group, or a unicast target the station was given
+            self.outgoing().check_ip(self.probe_to[0], listen=True)
+        except RefusedAddress as exc:
+            raise Unavailable(f"cannot send a discovery probe: {exc}") from None
         family = socket.AF_INET6 if ":" in self.probe_to[0] else socket.AF_INET
         found: dict[str, FoundCamera] = {}
         with socket.socket(family, socket.SOCK_DGRAM) as sock:
@@ -133,9 +157,17 @@ class Discovery:
     def read_profiles(self, address: str, user: str, password: str) -> CameraProfiles:
         """Log in to the camera at `address` (host[:port] or its device service URL) and
         read its profiles; `CameraLoginRefused` when the login is wrong, `CameraError` when
-        it cannot be reached or does not speak ONVIF, `InvalidInput` for an address the
-        station may not connect to."""
-        device = OnvifClient(address, user, password)
+        it cannot be reached or does not speak ONVIF (after `failure_delay_s`, whatever the
+        reason), `InvalidInput` for an address the station may not connect to."""
+        started = time.monotonic()
+        device = OnvifClient(address, user, password, policy=self.outgoing())
+        try:
+            return self._read_profiles(device)
+        except CameraError:
+            self._uniform(started)
+            raise
+
+    def _read_profiles(self, device: OnvifClient) -> CameraProfiles:
         info = device.call(device.device_path, "<tds:GetDeviceInformation/>")
         manufacturer = text_of(info, ".//tds:Manufacturer")
         model = text_of(info, ".//tds:Model")
@@ -186,15 +218,22 @@ class Discovery:
 
     def snapshot(self, uri: str, user: str, password: str) -> bytes:
         """The JPEG at a snapshot URI a camera offered (same address rules as the camera)."""
-        check_uri(uri, field="snapshot_uri", schemes=("http", "https"))
+        started = time.monotonic()
+        policy = self.outgoing()
+        check_uri(uri, field="snapshot_uri", schemes=("http", "https"), policy=policy)
         parts = urlsplit(uri)
-        client = OnvifClient(parts.netloc.rpartition("@")[2], user, password, scheme=parts.scheme)
+        client = OnvifClient(parts.netloc.rpartition("@")[2], user, password, scheme=parts.scheme,
+                             policy=policy)
         path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
-        status, _, body = client.request("GET", path, b"", {}, limit=MAX_SNAPSHOT_BYTES)
+        try:
+            status, _, body = client.request("GET", path, b"", {}, limit=MAX_SNAPSHOT_BYTES)
+            if status != 200 and status != 401:
+                raise no_onvif_at(client.shown, f"snapshot: HTTP {status}")
+        except CameraError:
+            self._uniform(started)
+            raise
         if status == 401:
             raise CameraLoginRefused(client.shown)
-        if status != 200:
-            raise no_onvif_at(client.shown, f"snapshot: HTTP {status}")
         return body
 
 

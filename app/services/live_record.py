@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from app.services.recordings import RecordingService
 from app.services.streams import member_by_name
 from app.uri_policy import CALLBACK_SCHEMES, check_uri
 from recorder.manager import RecorderManager
+from recorder.outgoing import OutgoingPolicy
 from recorder.probe import video_size
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,8 @@ class LiveRecordService:
         self._rolling: dict[tuple[int, str], LiveTask] = {}  # (source, app): file ended, next due
         self._lock = threading.Lock()
         self._sender: CallbackSender | None = None
+        # where callbacks may connect (recorder.outgoing); the station sets its own
+        self.outgoing: Callable[[], OutgoingPolicy] | None = None
         self._watch = OfflineWatch(lambda sid: recorder.live_stats(sid).status,
                                    name="live-interruption")
         self._unsubscribe = bus.subscribe(self._on_event)
@@ -199,7 +203,7 @@ class LiveRecordService:
             return
         with self._lock:
             if self._sender is None:
-                self._sender = CallbackSender(name="live-callbacks")
+                self._sender = CallbackSender(name="live-callbacks", policy=self.outgoing)
             sender = self._sender
         sender.post(url, lambda: self.payload(task, event_type))
 

@@ -1,5 +1,5 @@
 """ONVIF's SOAP over HTTP to one camera, on the standard library: the address checked first
-(the local network only, `check_address`), HTTP digest or a WS-Security UsernameToken for the
+(the station's one outgoing policy, `recorder.outgoing`: `check_address`), HTTP digest or a WS-Security UsernameToken for the
 login, answers size-capped and parsed by expat, one error text for whatever is not a camera.
 The ONVIF operations themselves are in `app.services.discovery`, the only user.
 """
@@ -13,7 +13,6 @@ import ipaddress
 import logging
 import os
 import re
-import socket
 import ssl
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
@@ -21,13 +20,12 @@ from urllib.parse import urlsplit
 
 from app.errors import InvalidInput, StationError
 from app.uri_policy import check_uri
+from recorder.outgoing import OutgoingPolicy, RefusedAddress
 
 log = logging.getLogger(__name__)
 
 MAX_ANSWER_BYTES = 1 << 20  # a SOAP answer or a probe match; a snapshot may be 8 MB
 HTTP_TIMEOUT_S = 5.0
-# Cloud metadata services answer on link-local addresses: never a camera.
-METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254"))
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -74,10 +72,12 @@ class OnvifClient:
     """SOAP 1.2 over HTTP to one checked address: HTTP digest when the camera asks for it,
     a WS-Security UsernameToken when it answers NotAuthorized without asking."""
 
-    def __init__(self, address: str, user: str, password: str, *, scheme: str = "http"):
+    def __init__(self, address: str, user: str, password: str, *, scheme: str = "http",
+                 policy: OutgoingPolicy | None = None):
+        policy = policy or OutgoingPolicy()
         target = address.strip()
         if "://" in target:
-            check_uri(target, field="address", schemes=("http", "https"))
+            check_uri(target, field="address", schemes=("http", "https"), policy=policy)
             parts = urlsplit(target)
             scheme, target = parts.scheme.lower(), parts.netloc.rpartition("@")[2]
             self.device_path = parts.path or "/onvif/device_service"
@@ -85,7 +85,7 @@ class OnvifClient:
             self.device_path = "/onvif/device_service"
         self.scheme = scheme
         self.host, self.port = split_host_port(target, 443 if scheme == "https" else 80)
-        self.ip = check_address(self.host)
+        self.ip = check_address(self.host, policy)
         self.shown = self.host if self.port == (443 if scheme == "https" else 80) else join_host_port(self.host, self.port)
         self.user, self.password = user, password
         self.use_token = False
@@ -180,24 +180,18 @@ def digest_header(challenge: str, method: str, path: str, user: str, password: s
 
 
 # --- what the station may connect to ----------------------------------------------------------
-def check_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """The address to connect to for `host`, when every address it resolves to is on the
-    local network (loopback, private, link-local, unique local); else InvalidInput. The
-    station connects to the address checked here, so a second DNS answer cannot move it."""
+def check_address(host: str, policy: OutgoingPolicy) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The address to connect to for `host`, when every address it resolves to is one the
+    outgoing policy allows (the `allowed_source_networks` setting; never link-local or cloud
+    metadata); else InvalidInput. The station connects to the address checked here, so a
+    second DNS answer cannot move it."""
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
+        return ipaddress.ip_address(policy.resolve(host)[0])
+    except RefusedAddress as exc:
+        raise InvalidInput(f"address: {exc}; the station looks for cameras only where "
+                           "allowed_source_networks allows", field="address") from None
+    except (OSError, UnicodeError, ValueError):
         raise InvalidInput(f"address: the name {host[:100]!r} does not resolve", field="address") from None
-    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
-    for ip in addresses:
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-            ip = ip.ipv4_mapped
-        local = ip.is_loopback or ip.is_private or ip.is_link_local
-        this_network = isinstance(ip, ipaddress.IPv4Address) and ip.packed[0] == 0  # 0.0.0.0/8
-        if not local or this_network or ip.is_multicast or ip.is_unspecified or ip in METADATA_ADDRESSES:
-            raise InvalidInput("address: the station looks for cameras on its local network "
-                               "only (loopback, private and link-local addresses)", field="address")
-    return addresses[0]
 
 
 def split_host_port(target: str, default_port: int) -> tuple[str, int]:

@@ -7,6 +7,11 @@ why. The number of sources is capped by the `max_sources` setting.
 
 `probe` is "Test connection": the address a client typed, opened under the same policy a
 saved source obeys, for its first picture; nothing is stored and no reader starts.
+
+Where an address may lead is the station's one outgoing policy (`outgoing`, the
+`allowed_source_networks` setting): a host written as an address is checked when the source
+is saved (a metadata address is a 422 naming the field), a name on what it resolves to before
+each connection attempt, and the recorder connects to the very address it checked.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from recorder.frames import FrameSlot
 from recorder.imaging import encode_jpeg
 from recorder.inputs import UNREACHABLE, InputError, RefusedInput, file_path, public_reason
 from recorder.manager import LiveStats, RecorderManager, UnknownSource
+from recorder.outgoing import OutgoingPolicy
 from recorder.picture import PictureSpec
 from recorder.probe import PROBE_TIMEOUT_S, first_picture
 from recorder.redact import redact
@@ -94,9 +100,12 @@ class SourceService:
     are read on every call); without it no file source is allowed and at most 256 sources."""
 
     def __init__(self, catalog: Catalog, recorder: RecorderManager, bus: EventSink,
-                 settings: Callable[[], object] | None = None):
+                 settings: Callable[[], object] | None = None,
+                 outgoing: Callable[[], OutgoingPolicy] | None = None):
         self.catalog, self.recorder, self.bus = catalog, recorder, bus
         self.settings = settings
+        # The outgoing-address policy of now; without it, loopback and private networks.
+        self.outgoing: Callable[[], OutgoingPolicy] = outgoing or OutgoingPolicy
         self._create_lock = threading.Lock()  # counting and adding a source, one at a time
         # The site this station belongs to (app.services.stations); None = a station alone.
         self.site: StationRegistry | None = None
@@ -313,7 +322,11 @@ class SourceService:
         target, uris = self._probe_target(data)
         try:
             found = first_picture(self._openable(target, self._check_source_uri)
-                                  if isinstance(target, str) else target, timeout)
+                                  if isinstance(target, str) else target, timeout,
+                                  policy=self.outgoing())
+        except RefusedInput as exc:  # a name that resolves where the policy forbids
+            field = "uri_rtsp" if isinstance(target, str) else "uri_http_picture.uri"
+            raise InvalidInput(f"{field}: {exc}", field=field.split(".")[0]) from None
         except InputError as exc:
             return SourceProbe(ok=False, seconds=time.monotonic() - started,
                                error=public_reason(exc),
@@ -350,12 +363,13 @@ class SourceService:
             preview = unmask_uri(data.uri_preview or None, stored.uri_preview if stored else None)
             if preview:
                 check_uri(preview, field="uri_preview", schemes=SOURCE_SCHEMES,
-                          media_dirs=self.media_dirs())
+                          media_dirs=self.media_dirs(), policy=self.outgoing())
             fields["uri_preview"] = preview
         if "uri_snapshot" in sent:  # "" or null: none
             snapshot = unmask_uri(data.uri_snapshot or None, stored.uri_snapshot if stored else None)
             if snapshot:
-                check_uri(snapshot, field="uri_snapshot", schemes=PICTURE_SCHEMES)
+                check_uri(snapshot, field="uri_snapshot", schemes=PICTURE_SCHEMES,
+                          policy=self.outgoing())
             fields["uri_snapshot"] = snapshot
         if "uri_http_picture" in sent:
             picture = data.uri_http_picture.model_dump(mode="json") if data.uri_http_picture else None
@@ -378,11 +392,13 @@ class SourceService:
         return fields
 
     def _check_source_uri(self, uri: str) -> str:
-        return check_uri(uri, field="uri_rtsp", schemes=SOURCE_SCHEMES, media_dirs=self.media_dirs())
+        return check_uri(uri, field="uri_rtsp", schemes=SOURCE_SCHEMES, media_dirs=self.media_dirs(),
+                         policy=self.outgoing())
 
     def _check_picture_uri(self, uri: str) -> str:
         try:
-            return check_uri(uri, field="uri_http_picture", schemes=PICTURE_SCHEMES)
+            return check_uri(uri, field="uri_http_picture", schemes=PICTURE_SCHEMES,
+                             policy=self.outgoing())
         except InvalidInput as exc:  # the message names the nested field
             exc.message = exc.message.replace("uri_http_picture:", "uri_http_picture.uri:", 1)
             exc.args = (exc.message,)
@@ -477,12 +493,14 @@ class SourceService:
         if row.enabled and row.model == SourceModel.source.value and row.uri_rtsp:
             self.recorder.ensure_source(SourceSpec(row.id, row.name, row.uri_rtsp,
                                                    vet=self._vet(self._check_source_uri),
-                                                   uri_preview=row.uri_preview or None))
+                                                   uri_preview=row.uri_preview or None,
+                                                   policy=self.outgoing))
         elif row.enabled and row.model == SourceModel.picture.value and row.uri_http_picture:
             picture = HttpPicture.model_validate(row.uri_http_picture).model_dump(mode="json")
             spec = PictureSpec(**picture)
             self.recorder.ensure_source(SourceSpec(row.id, row.name, spec.uri, picture=spec,
-                                                   vet=self._vet(self._check_picture_uri)))
+                                                   vet=self._vet(self._check_picture_uri),
+                                                   policy=self.outgoing))
         else:
             self.recorder.remove_source(row.id)
 

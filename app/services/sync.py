@@ -24,7 +24,7 @@ import queue
 import threading
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from sqlmodel import select
 
@@ -36,6 +36,7 @@ from app.models import Record, SyncItem, SyncJob, Tag, utcnow
 from app.schemas import RecordStatus, SyncFileOut, SyncFileStatus, SyncJobOut, SyncStatus, iso_utc
 from app.services.common import tag_by_name
 from app.services.stations import owned_by
+from recorder.outgoing import OutgoingPolicy
 from app.services.sync_targets import (
     CHUNK,
     DirectoryTarget,
@@ -130,8 +131,12 @@ class TokenStore:
 class SyncService:
     def __init__(self, catalog: Catalog, *, station_name: str, token_file: Path,
                  sync_dirs: Sequence[Path] = (), bytes_per_second: int | None = None,
-                 retries: int = 3, retry_delay: float = 0.5, bus: EventSink | None = None):
+                 retries: int = 3, retry_delay: float = 0.5, bus: EventSink | None = None,
+                 outgoing: Callable[[], OutgoingPolicy] | None = None):
         self.catalog = catalog
+        # Where a station URL may lead (recorder.outgoing): checked on create, when a job
+        # runs and on every connection. None: loopback and private networks.
+        self.outgoing: Callable[[], OutgoingPolicy] = outgoing or OutgoingPolicy
         self.bus = bus  # told of each record whose copy was verified
         self.station_name = station_name
         # Folders a directory sync may write into (the `sync_dirs` setting; the station
@@ -191,7 +196,7 @@ class SyncService:
         """Queue a sync of the tag's finished records; returns the job id. The same tag and
         destination while a job for them is unfinished returns that job (with any new
         finished records added to it)."""
-        where = parse_location(location, self.sync_dirs)
+        where = parse_location(location, self.sync_dirs, self.outgoing())
         with self._create_lock, self.catalog.session() as s:
             tag = tag_by_name(s, tag_name)
             if tag is None:
@@ -306,7 +311,7 @@ class SyncService:
             s.add(job)
             shown, tag_name = job.location, tag.name
         try:
-            where = dataclasses.replace(parse_location(shown, self.sync_dirs),
+            where = dataclasses.replace(parse_location(shown, self.sync_dirs, self.outgoing()),
                                         token=self._tokens.get(job_id))
         except InvalidInput as exc:
             self._end(job_id, exc.message)
@@ -343,7 +348,7 @@ class SyncService:
             assert where.path is not None
             return DirectoryTarget(where.path, tag_name, chunk_size=chunk)
         return StationTarget(where, station_name=self.station_name, tag_name=tag_name,
-                             chunk_size=chunk)
+                             chunk_size=chunk, policy=self.outgoing())
 
     def _sync_item(self, job_id: str, target: Target, item: SyncItem, source: Path) -> None:
         if self._stop.is_set():

@@ -17,6 +17,7 @@ carries the masked form only.
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import json
 import os
 import socket
@@ -34,6 +35,7 @@ from app.schemas import MASK
 from app.services.common import fsync_dir, safe_name
 from app.services.final_copies import open_part, place_new, same_file, write_protect
 from recorder.mp4file import file_md5
+from recorder.outgoing import OutgoingPolicy, RefusedAddress
 
 CHUNK = 1 << 20
 MAX_ANSWER = 64 << 10  # the most of a far end's answer read (the rest is never looked at)
@@ -116,12 +118,15 @@ class Target(Protocol):
     def abort(self) -> None: ...
 
 
-def parse_location(raw: str, sync_dirs: Sequence[Path] = ()) -> Location:
+def parse_location(raw: str, sync_dirs: Sequence[Path] = (),
+                   policy: OutgoingPolicy | None = None) -> Location:
     """Validate a sync destination; `InvalidInput(field="location")` names what is wrong.
     A folder must lie inside one of `sync_dirs` (the `sync_dirs` setting) once symbolic
-    links and `..` are resolved: a sync writes nowhere else."""
+    links and `..` are resolved: a sync writes nowhere else. A station URL whose host is an
+    address must be one `policy` (the outgoing policy; None: loopback and private networks)
+    allows; a name is checked on what it resolves to at every connection."""
     if "://" in raw:
-        return _station_location(raw)
+        return _station_location(raw, policy or OutgoingPolicy())
     if not Path(raw).is_absolute():
         raise InvalidInput("location must be an absolute directory path or a station URL "
                            "(http:// or https://)", field="location")
@@ -144,7 +149,7 @@ def parse_location(raw: str, sync_dirs: Sequence[Path] = ()) -> Location:
     return Location("directory", str(path), path=path)
 
 
-def _station_location(raw: str) -> Location:
+def _station_location(raw: str, policy: OutgoingPolicy) -> Location:
     try:
         url = urlsplit(raw)
         port = url.port
@@ -155,6 +160,13 @@ def _station_location(raw: str) -> Location:
                            field="location")
     if not url.hostname:
         raise InvalidInput("location: the station URL has no host", field="location")
+    try:
+        ip = ipaddress.ip_address(url.hostname)
+    except ValueError:
+        ip = None  # a name: checked when connecting
+    reason = policy.refusal(ip) if ip is not None else None
+    if reason is not None:
+        raise InvalidInput(f"location: the address {ip} is {reason}", field="location")
     host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
     netloc = f"{host}:{port}" if port else host
     base = f"{url.scheme}://{netloc}{url.path.rstrip('/')}"
@@ -264,7 +276,8 @@ class StationTarget:
     request, so `abort()` always knows which socket to shut."""
 
     def __init__(self, location: Location, *, station_name: str, tag_name: str,
-                 timeout: float = 30.0, chunk_size: int = CHUNK):
+                 timeout: float = 30.0, chunk_size: int = CHUNK,
+                 policy: OutgoingPolicy | None = None):
         assert location.base_url is not None
         url = urlsplit(location.base_url)
         self.base_url, self.token = location.base_url, location.token
@@ -274,6 +287,9 @@ class StationTarget:
         self._host, self._port, self._prefix = url.hostname, url.port, url.path.rstrip("/")
         self._conn: http.client.HTTPConnection | None = None
         self._lock = threading.Lock()
+        # every connection to an address the outgoing policy checked just then (no redirect
+        # is ever followed: http.client does not)
+        self._policy = policy or OutgoingPolicy()
 
     def upload_url(self, item: SyncItem) -> str:
         """The far end's resource describing the verified copy: the record's `sync_location`."""
@@ -288,12 +304,15 @@ class StationTarget:
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         conn = self._factory(self._host, self._port, timeout=self.timeout, blocksize=1 << 16)
+        conn._create_connection = self._policy.create_connection  # type: ignore[attr-defined]
         with self._lock:
             self._conn = conn
         try:
             conn.request(method, self._prefix + path, body=body, headers=headers)
             response = conn.getresponse()
             raw = response.read(MAX_ANSWER)
+        except RefusedAddress as exc:
+            raise TargetRefused(f"the far station's address is refused: {exc}") from None
         except (OSError, http.client.HTTPException) as exc:
             raise TargetUnreachable(f"the far station is unreachable: {network_problem(exc)}") from None
         finally:

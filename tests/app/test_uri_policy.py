@@ -22,7 +22,7 @@ CAMERAS = [
     "rtsp://admin:pa:ss@192.168.1.64:554/Streaming/Channels/101",
     "rtsp://data:concat:pw@cam/live",  # user-info is never a protocol
     "rtsp://cam/cam/realmonitor?channel=1&subtype=0",
-    "rtsp://[fe80::1]:8554/stream#udp",
+    "rtsp://[fd12::1]:8554/stream#udp",  # fe80:: (link-local) is never opened: see below
     "rtsp://cam/onvif?time=12:30",
     "rtsps://cam.example.com/live",
     "rtmp://127.0.0.1/live/stream-key",
@@ -155,3 +155,25 @@ def test_callbacks_go_to_http_only_and_follow_no_redirect(tmp_path):
     finally:
         sender.close(1)
         server.shutdown()
+
+
+@pytest.mark.parametrize("uri", [
+    "http://169.254.169.254/latest/meta-data/", "rtsp://[fe80::1]:8554/stream#udp",
+    "rtsp://[fd00:ec2::254]/x", "tcp://0.0.0.0:80/x.nfo", "http://[::ffff:169.254.169.254]/",
+    "rtmp://100.100.100.200/live/x", "srt://169.254.169.254:9000?mode=caller"])
+def test_addresses_no_policy_allows_are_refused_when_saved(uri):
+    with pytest.raises(InvalidInput, match="uri_rtsp"):
+        check_uri(uri, field="uri_rtsp", schemes=SOURCE_SCHEMES)
+
+
+def test_the_operators_networks_apply_to_addresses_and_names_pass():
+    from recorder.outgoing import OutgoingPolicy
+    policy = OutgoingPolicy(["10.0.0.0/8"])
+    assert check_uri("rtsp://10.1.2.3/x", field="uri_rtsp", schemes=SOURCE_SCHEMES, policy=policy)
+    with pytest.raises(InvalidInput, match="allowed_source_networks"):
+        check_uri("rtsp://127.0.0.1/x", field="uri_rtsp", schemes=SOURCE_SCHEMES, policy=policy)
+    # a name is checked on what it resolves to when the station connects, not here
+    assert check_uri("rtsp://localhost/x", field="uri_rtsp", schemes=SOURCE_SCHEMES, policy=policy)
+    # udp listens: an unspecified address is where it binds, a group what it joins
+    assert check_uri("udp://0.0.0.0:5000", field="uri_rtsp", schemes=SOURCE_SCHEMES, policy=policy)
+    assert check_uri("udp://239.1.1.1:5000", field="uri_rtsp", schemes=SOURCE_SCHEMES, policy=policy)

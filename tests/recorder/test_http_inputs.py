@@ -1,5 +1,5 @@
-"""HTTP stream inputs FFmpeg demuxes: HLS from a plain web server, and MJPEG over HTTP
-(multipart/x-mixed-replace — here the station's own MJPEG endpoint of another source)."""
+"""HTTP stream inputs FFmpeg demuxes: MJPEG over HTTP (multipart/x-mixed-replace — here the
+station's own MJPEG endpoint of another source); HLS from a plain web server is refused."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import av
 import pytest
 
 from app.schemas import GroupIn, SourceIn
+from recorder.inputs import UNREACHABLE
 from tests.conftest import TESTSRC, decode_video, wait_until
 
 
@@ -61,11 +62,15 @@ def _record(station, name: str, uri: str, seconds: float):
     return record
 
 
-def test_hls_stream_is_recorded(station, hls_server):
-    record = _record(station, "hls", hls_server, 2.0)
-    info = decode_video(record.location)
-    assert info["codec"] == "h264" and (info["width"], info["height"]) == (320, 240)
-    assert info["frames"] >= 40 and info["monotonic"] and info["first_pts"] == 0
+def test_hls_playlists_are_not_opened(station, hls_server):
+    """A playlist names further URLs (its segments) that FFmpeg would fetch wherever they
+    point, unchecked by the outgoing policy: no network input is read by the hls demuxer
+    (docs/security.md, "Outgoing addresses"); it fails like any stream that is not one."""
+    source = station.sources.create(SourceIn(name="hls", uri_rtsp=hls_server))
+    wait_until(lambda: station.recorder.live_stats(source.id).retry_at is not None, 20,
+               message="a failed attempt")
+    got = station.sources.get(source.id)
+    assert got.status == "offline" and got.error == UNREACHABLE
 
 
 def test_mjpeg_over_http_is_recorded(station, api_server):
