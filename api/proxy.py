@@ -33,7 +33,7 @@ from yarl import URL
 
 from api.executors import PEERS, slow
 from api.keys import STATION
-from recorder.outgoing import OutgoingPolicy, RefusedAddress
+from app.uri_policy import OutgoingPolicy
 
 log = logging.getLogger(__name__)
 
@@ -103,9 +103,11 @@ def client_key(request: web.BaseRequest) -> str:
         address = ipaddress.ip_address(remote.split("%", 1)[0])
     except ValueError:
         return remote
-    if address.version == 6 and address.ipv4_mapped is None:
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address.ipv4_mapped or address)
+    return str(address)
 
 
 async def _open_sessions(app: web.Application) -> None:
@@ -169,7 +171,7 @@ async def _relay(request: web.Request, station_id: str, path_qs: str,
     else:
         try:
             peers.outgoing().check_ip(host)  # aiohttp connects to a literal without resolving
-        except RefusedAddress as exc:
+        except OSError as exc:  # recorder.outgoing.RefusedAddress
             return _unavailable(station_id, request, exc)
     sent = peers.signed(station_id, "GET", path_qs)
     headers = {**{h: request.headers[h] for h in FORWARD_REQUEST if h in request.headers},

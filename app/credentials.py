@@ -21,6 +21,8 @@ Each engine carries its own cipher (`bind`), so two catalogs in one process neve
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -177,6 +179,16 @@ def _keyring_key(account: str) -> bytes | None:
         log.warning("the keyring did not answer within %.0f s: using a key file", KEYRING_TIMEOUT_S)
         return None
     return result[0]
+
+
+# --- keys of the stations of a site ---------------------------------------------------------
+def station_key(secret: str, station_id: str) -> bytes:
+    """The key that opens station `station_id` to the other stations of its site: derived
+    from the site's shared secret (the `token`) and that station's id. A request to a station
+    is signed with that station's key (app.peer_auth), so what a catalog row pointing
+    elsewhere captures opens no other station, and the shared secret itself never travels."""
+    return hmac.new(secret.encode("utf-8"), b"station:" + station_id.encode("utf-8"),
+                    hashlib.sha256).digest()
 
 
 # --- engines and column types ---------------------------------------------------------------

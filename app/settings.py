@@ -28,6 +28,7 @@ from pydantic_settings import (
 
 from app import APP_NAME
 from app.errors import InvalidInput
+from app.peer_auth import station_url
 from app.uri_policy import CALLBACK_SCHEMES, check_uri
 
 
@@ -41,7 +42,10 @@ def default_config_file() -> Path:
 class Settings(BaseSettings):
     """Everything the station needs to start; immutable once built."""
 
-    model_config = SettingsConfigDict(env_prefix="RS_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused value (a public_url or mqtt_url with a password) is never
+    # repeated in the message printed at start or shown by the settings dialog.
+    model_config = SettingsConfigDict(env_prefix="RS_", extra="ignore", frozen=True,
+                                      hide_input_in_errors=True)
 
     host: str = "127.0.0.1"
     port: int = Field(4035, ge=0, le=65535)
@@ -154,7 +158,11 @@ class Settings(BaseSettings):
                 check_uri(value, field="public_url", schemes=CALLBACK_SCHEMES)
             except InvalidInput as exc:
                 raise ValueError(exc.message) from None
-            return value.rstrip("/")
+            except ValueError as exc:
+                raise ValueError(f"public_url must be http(s)://host:port, the address the other "
+                                 f"stations reach this one at, without a user name or password "
+                                 f"(they authenticate with keys derived from the token): "
+                                 f"{exc}") from None
         return value
 
     @field_validator("mqtt_url")
@@ -210,6 +218,7 @@ class Settings(BaseSettings):
         except ValueError:
             return False
 
+                return station_url(value)
     @property
     def recordings_dir(self) -> Path:
         assert self.storage_dir is not None
@@ -227,7 +236,9 @@ def load_settings(**overrides: Any) -> Settings:
 # socket and its auth, where the catalog and the recordings live.
 RESTART_FIELDS = frozenset({"host", "port", "token", "data_dir", "storage_dir", "database_url",
                             "tls_cert", "tls_key", "max_connections", "header_timeout_s",
-                            "body_timeout_s", "station_id", "public_url", "mqtt_url"})
+                            "body_timeout_s", "max_connections_per_address",
+                            "body_min_bytes_per_s", "station_id", "public_url", "mqtt_url",
+                            "api_network_calls"})
 
 
 def ensure_station_id(settings: Settings, path: Path | None = None) -> Settings:

@@ -6,18 +6,21 @@ A file still being recorded is a fragmented MP4 that grows. Its demuxer simply e
 the last written fragment ends, so `VideoReader` in live mode reopens the file when it has
 grown and carries on after the last frame it gave out.
 
-A record of another station of the site is read from its owner's API over HTTP (`RemoteFile`:
-the URL and the shared token's headers, handed to FFmpeg as its `headers` option, never put
-in the URL): FFmpeg seeks with `Range` requests, so nothing is copied whole. Such a file is
-read as it is when opened (a recording on the owner plays up to where it was then).
+A record of another station of the site is read from its owner's API over HTTP (`RemoteFile`),
+by Python (`RangeReader`), not by FFmpeg's HTTP client: each range request is signed for that
+owner alone and follows no redirect (FFmpeg's would re-send its headers to wherever a redirect
+pointed). Seeks become `Range` requests, so nothing is copied whole. Such a file is read as it
+is when opened (a recording on the owner plays up to where it was then).
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -31,22 +34,84 @@ def single_threaded(stream) -> None:
     stream.codec_context.thread_count = 1
 
 
+Fetch = Callable[[str | None], Any]  # a `Range` value (None: all) -> an open HTTP answer
+
+
 @dataclass(frozen=True)
 class RemoteFile:
-    """A file read over HTTP: its URL and the request headers (the token: kept out of repr).
-    `location`: the file's path on its owner's disk, what `str()` gives, so that a player that
-    goes on into a queued remote file names it as it names a local one."""
+    """A file read over HTTP from its owner: its URL (shown, compared) and `fetch`, which asks
+    the owner for a range of it (`Peers.open`: signed for that station alone, its address
+    checked, no redirect followed). `location`: the file's path on its owner's disk, what
+    `str()` gives, so that a player that goes on into a queued remote file names it as it
+    names a local one."""
 
     url: str
-    headers: dict[str, str] = field(repr=False, default_factory=dict)
+    fetch: Fetch = field(repr=False, compare=False)
     location: str = ""
 
     def __str__(self) -> str:
         return self.location or self.url
 
     def open(self):
-        return av.open(self.url, options={
-            "headers": "".join(f"{name}: {value}\r\n" for name, value in self.headers.items())})
+        return av.open(RangeReader(self.fetch), mode="r")
+
+
+class RangeReader:
+    """A seekable file of PyAV's over HTTP range requests made by Python, not by FFmpeg: each
+    request is signed anew (a station's signature is good once) and none follows a redirect,
+    which FFmpeg's HTTP client would do with the same headers. Reads stream one answer from
+    the position; a seek elsewhere closes it and the next read asks from there."""
+
+    def __init__(self, fetch: Fetch):
+        self._fetch = fetch
+        self._pos = 0
+        self._size: int | None = None
+        self._answer = None
+
+    def _open(self) -> None:
+        answer = self._fetch(f"bytes={self._pos}-")
+        if answer.status == 206:
+            total = answer.headers.get("Content-Range", "").rpartition("/")[2]
+            self._size = int(total) if total.isdigit() else self._size
+        elif self._pos:
+            answer.close()
+            raise OSError("the owner does not serve ranges of the file")
+        else:
+            length = answer.headers.get("Content-Length", "")
+            self._size = int(length) if length.isdigit() else None
+        self._answer = answer
+
+    def read(self, size: int = -1) -> bytes:
+        if self._size is not None and self._pos >= self._size:
+            return b""
+        if self._answer is None:
+            self._open()
+        data = self._answer.read(size if size >= 0 else None)
+        self._pos += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence == os.SEEK_CUR:
+            offset += self._pos
+        elif whence == os.SEEK_END:
+            if self._size is None:
+                self._open()
+            offset += self._size or 0
+        if offset != self._pos:
+            self._close_answer()
+            self._pos = max(0, offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def _close_answer(self) -> None:
+        if self._answer is not None:
+            self._answer.close()
+            self._answer = None
+
+    def close(self) -> None:
+        self._close_answer()
 
 
 MediaTarget = str | Path | RemoteFile

@@ -1,6 +1,7 @@
 """Where the recordings browser reads a record's file: on this station's disk, or, for a record
-another station of the site holds, from that owner's API (`/api/v1/record/{id}/video`, the
-shared token in the request headers, never in the URL, a widget or a log line).
+another station of the site holds, from that owner's API (`/api/v1/record/{id}/video`, each
+request signed for that owner alone by `Peers.open`, never a token in the URL, a widget or a
+log line, and no redirect followed).
 
 Plain Python, no Qt: `target` asks the catalog whether the owner is online (`peers.base_url`),
 so it runs on the task runner, never on the GUI thread.
@@ -9,7 +10,6 @@ so it runs on the task runner, never on the GUI thread.
 from __future__ import annotations
 
 import shutil
-import urllib.request
 from pathlib import Path
 
 from app.schemas import RecordOut
@@ -43,9 +43,14 @@ class RecordFiles:
         (`app.errors.Unavailable` while the owner is away)."""
         if not self.is_remote(record):
             return record.location or ""
-        peers = self.station.peers
-        return RemoteFile(f"{peers.base_url(record.station)}/api/v1/record/{record.id}/video",
-                          peers.headers(), record.location or "")
+        peers, owner = self.station.peers, record.station
+        path = f"/api/v1/record/{record.id}/video"
+
+        def fetch(byte_range: str | None):
+            return peers.open(owner, "GET", path, timeout=DOWNLOAD_TIMEOUT_S,
+                              headers={"Range": byte_range} if byte_range else None)
+
+        return RemoteFile(f"{peers.base_url(owner)}{path}", fetch, record.location or "")
 
     def save_copy(self, record: RecordOut, destination: Path) -> int:
         """Copy the record's file to `destination` (streamed: a chunk at a time, never whole
@@ -53,9 +58,7 @@ class RecordFiles:
         target = self.target(record)
         partial = destination.with_name(destination.name + ".part")
         if isinstance(target, RemoteFile):
-            request = urllib.request.Request(target.url, headers=target.headers)
-            with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response, \
-                    open(partial, "wb") as out:
+            with target.fetch(None) as response, open(partial, "wb") as out:
                 shutil.copyfileobj(response, out, DOWNLOAD_CHUNK)
         else:
             shutil.copyfile(target, partial)

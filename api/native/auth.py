@@ -22,10 +22,12 @@ JSON = ("application/json",)
 OCTETS = ("application/octet-stream",)
 UPLOAD_CHUNK = "/api/v1/upload/{upload_id}"
 
+from app.peer_auth import PROOF, body_matches, is_signed
 
 def _as(request: web.Request, who: str) -> None:
     request[PRINCIPAL] = replace(request[PRINCIPAL], who=who)
 
+STATION_NONCE = web.RequestKey("station_nonce", str)  # a signed station request's, for the proof
 
 async def authenticate(request: web.Request) -> str | None:
     token = request.app[STATION].settings.token
@@ -40,6 +42,8 @@ async def authenticate(request: web.Request) -> str | None:
         return "Not authenticated: a valid token is required"
     if hmac.compare_digest(given.encode(), token.encode()):
         _as(request, "station-token")
+    if is_signed(request.headers):  # another station of the site (app.peer_auth)
+        return await _station(request)
         return None
     if media_token_accepted(request, given):  # it names the Device Connect client (PRINCIPAL)
         return None
@@ -49,6 +53,31 @@ async def authenticate(request: web.Request) -> str | None:
 def render(_request: web.Request, status: int, message: str) -> web.Response:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return web.json_response({"detail": message}, status=status, headers=headers)
+
+
+async def _station(request: web.Request) -> str | None:
+    """A request another station signed for this one: its signature, time window and nonce
+    first, the body (when there is one) only then, against the hash that was signed. The
+    answer then proves this station answered (`prove_station_answer`)."""
+    peers = request.app[STATION].peers
+    try:
+        sender, nonce = peers.verify(request.method, request.raw_path, request.headers)
+    except ValueError as exc:
+        return f"Not authenticated: {exc}"
+    body = await request.read() if request.body_exists else b""
+    if not body_matches(request.headers, body):
+        return "Not authenticated: the body is not the one the station signed"
+    _as(request, f"station:{sender[:36]}")
+    request[STATION_NONCE] = nonce
+    return None
+
+
+async def prove_station_answer(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """The answer to a signed station request carries `X-RS-Proof` (app.peer_auth), without
+    which the asking station does not believe it (a catalog row may point anywhere)."""
+    nonce = request.get(STATION_NONCE)
+    if nonce:
+        response.headers[PROOF] = request.app[STATION].peers.proof(nonce, response.status)
 
 
 def body_types(request: web.Request) -> tuple[str, ...]:

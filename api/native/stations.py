@@ -1,11 +1,13 @@
 """`GET /api/v1/station`: the stations sharing this catalog, as the registry sees them now
-(`app.services.stations`). Only translates HTTP to `StationRegistry.list`."""
+(`app.services.stations`). Only translates HTTP to `StationRegistry.list`; and makes every
+answer to another station's signed request prove this station gave it (api.native.auth)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from api.keys import STATION
+from api.native.auth import prove_station_answer
 from api.native.params import add_route, ok
 from api.routing import call
 from app.services.stations import StationOut
@@ -16,6 +18,7 @@ async def list_stations(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    app.on_response_prepare.append(prove_station_answer)  # answers to other stations' requests
     add_route(app, "GET", "/api/v1/station", list_stations, tag="station",
               response=list[StationOut], summary="The stations sharing this catalog",
               description="Every station registered in the catalog (one, unless several share "

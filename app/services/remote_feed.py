@@ -2,7 +2,8 @@
 
 Only the owner reads a camera (issue #15): a second station opening it would double the load
 on the camera and the network. A viewer here gets the owner's MJPEG instead
-(`/api/v1/source/{id}/video`, the shared token) at a reduced rate (`DELAY_S` between pictures),
+(`/api/v1/source/{id}/video`, asked through `Peers.open`: signed for that owner, its address
+checked, no redirect followed) at a reduced rate (`DELAY_S` between pictures),
 each JPEG decoded into a `FrameSlot` like the one a local reader fills, so a tile shows a
 remote source exactly as a local one.
 
@@ -18,7 +19,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterator
 
@@ -109,10 +109,8 @@ class RemoteFeed:
         owner = self.site.owner(self.source_id)
         if self.site.is_local(owner):
             raise ValueError("the source is read by this station now")
-        url = (f"{self.peers.base_url(owner)}/api/v1/source/{self.source_id}/video"
-               f"?delay={DELAY_S:g}")
-        request = urllib.request.Request(url, headers=self.peers.headers())
-        with urllib.request.urlopen(request, timeout=READ_TIMEOUT_S) as response:
+        path = f"/api/v1/source/{self.source_id}/video?delay={DELAY_S:g}"
+        with self.peers.open(owner, "GET", path, timeout=READ_TIMEOUT_S) as response:
             boundary = _boundary(response.headers.get("Content-Type", ""))
             for jpeg in _parts(response, boundary):
                 self.slot.put(decode_jpeg(jpeg))
