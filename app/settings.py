@@ -113,6 +113,10 @@ class Settings(BaseSettings):
         "Folders a directory sync may write into (empty = `<data_dir>/exports`)."))
     max_sources: int = Field(256, ge=1, le=100_000, description=(
         "Most sources the catalog holds; creating one more is refused."))
+    max_bookmarks_per_source: int = Field(1000, ge=1, le=1_000_000, description=(
+        "Most bookmarks one source may have; creating one more is refused (422)."))
+    max_bookmarks: int = Field(10_000, ge=1, le=10_000_000, description=(
+        "Most bookmarks the catalog holds, all sources together; one more is refused (422)."))
     tls_cert: Path | None = Field(None, description=(
         "PEM certificate chain for HTTPS (with tls_key); empty = plain HTTP."))
     tls_key: Path | None = Field(None, description=(

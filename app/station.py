@@ -96,7 +96,7 @@ class Station:
             self.recordings, self.sources, self.bus,
             photos_dir=self.settings.recordings_dir / "photos")
         self.audit = AuditService(self.catalog, self.bus)
-        self.bookmarks = BookmarkService(self.catalog, self.bus)
+        self.bookmarks = BookmarkService(self.catalog, self.bus, settings=lambda: self.settings)
         self.timeline = TimelineService(self.catalog)
         self.storage = StorageService(
             self.catalog, self.recordings, self.bus, storage_dir=self.settings.recordings_dir,

@@ -12,6 +12,9 @@ from api.native.params import (
     IsoDatetime, add_route, ok, path_int, read_model, read_query, unprocessable)
 from api.routing import call
 from app.schemas import BookmarkIn, BookmarkOut
+from app.services.bookmarks import EARLIEST
+
+MAX_LISTED = 1000  # bookmarks in one answer of GET /api/v1/bookmark
 
 REQUIRED = ("source_id", "time_utc", "title")
 
@@ -24,6 +27,9 @@ class BookmarkQuery(BaseModel):
     end: IsoDatetime | None = Field(None, description="before this moment (ISO 8601)")
     q: str | None = Field(None, min_length=1, max_length=255,
                           description="text in the title or the note (case-insensitive)")
+    limit: int = Field(MAX_LISTED, ge=1, le=MAX_LISTED,
+                       description="at most this many, the first in time order (ask again "
+                       "with `begin` after the last one for more)")
 
 
 async def create_bookmark(request: web.Request) -> web.Response:
@@ -38,7 +44,7 @@ async def create_bookmark(request: web.Request) -> web.Response:
 async def list_bookmarks(request: web.Request) -> web.Response:
     query = read_query(request, BookmarkQuery)
     return ok(await call(request.app[STATION].bookmarks.search, source_id=query.source_id,
-                         begin=query.begin, end=query.end, text=query.q))
+                         begin=query.begin, end=query.end, text=query.q, limit=query.limit))
 
 
 async def get_bookmark(request: web.Request) -> web.Response:
@@ -66,11 +72,16 @@ def setup(app: web.Application) -> None:
               summary="Mark a moment of a source", body=BookmarkIn, response=BookmarkOut,
               description="`source_id` (an existing source), `time_utc` (ISO 8601) and `title` "
               "are required, `note` is free text. While it exists, retention keeps the file of "
-              "every record of the source it falls in.")
+              "every record of the source it falls in. Bounds (422 beyond, naming the field): "
+              f"`time_utc` from {EARLIEST:%Y-%m-%d} to a day after the station's clock; `title` "
+              "1-255 characters, `note` up to 4096, no control characters (a note may hold line "
+              "breaks and tabs); at most `max_bookmarks_per_source` per source and "
+              "`max_bookmarks` in all (settings, 1000 and 10000 by default).")
     add_route(app, "GET", "/api/v1/bookmark", list_bookmarks, tag="bookmark", query=BookmarkQuery,
               response=list[BookmarkOut], summary="List and search bookmarks",
               description="In time order; every filter given must match: the source, "
-              "`begin` <= time < `end`, `q` in the title or the note.")
+              "`begin` <= time < `end`, `q` in the title or the note. At most `limit` "
+              f"({MAX_LISTED} at most) are answered.")
     add_route(app, "GET", one, get_bookmark, tag="bookmark", summary="A bookmark",
               path_types=bid, response=BookmarkOut)
     add_route(app, "PUT", one, update_bookmark, tag="bookmark", summary="Change a bookmark",

@@ -13,7 +13,7 @@ from api.native.params import IsoDatetime, add_route, ok, path_int, read_query, 
 from api.routing import call
 from app.errors import InvalidInput
 from app.services.common import check_range
-from app.services.timeline import MAX_RANGE, TimelineOut
+from app.services.timeline import MAX_BOOKMARKS, MAX_RANGE, TimelineOut
 
 
 class TimelineQuery(BaseModel):
@@ -27,7 +27,10 @@ async def timeline(request: web.Request) -> web.Response:
     source_id = path_int(request, "source_id")
     query = read_query(request, TimelineQuery)
     try:
-        begin, end = check_range(query.begin, query.end, MAX_RANGE)
+        try:
+            begin, end = check_range(query.begin, query.end, MAX_RANGE)
+        except (OverflowError, ValueError):  # year 1 at +01:00 has no UTC: out of range
+            raise InvalidInput("the range lies outside the calendar", field="begin") from None
     except InvalidInput as exc:
         raise unprocessable([{"loc": ["query", exc.field], "msg": exc.message,
                               "type": exc.kind}]) from None
@@ -41,4 +44,7 @@ def setup(app: web.Application) -> None:
               description="Records overlapping [begin, end) (tag, status, begin and end — now "
               "while recording —, whether retention keeps the file, the station holding it), "
               "the outages inside them (`gaps`), the source's bookmarks in the range, and the "
-              f"station's clock (`now_utc`). The range may span {MAX_RANGE.days} days at most.")
+              f"station's clock (`now_utc`). The range may span {MAX_RANGE.days} days at most. "
+              f"At most {MAX_BOOKMARKS} bookmarks (and 1 MiB of their titles and notes) are "
+              "answered, the first in time order; `bookmarks_truncated` says when more are in "
+              "the range.")

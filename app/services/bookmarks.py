@@ -1,13 +1,21 @@
 """Bookmarks: moments an operator marked on a source (`B` on a live tile or in the player,
 or `POST /api/v1/bookmark`). Listed and searched here, drawn on the timeline
 (app.services.timeline), and while one exists retention leaves the file of every record it
-falls in (app.services.storage looks them up with `covered_records`)."""
+falls in (app.services.storage looks them up with `covered_records`).
+
+Every bound is checked here, so the API and the GUI obey the same ones: a moment between
+`EARLIEST` and a day from now (a year-9999 moment once made an export answer 500), a title
+and a note without control characters (a note may hold line breaks and tabs), at most
+`max_bookmarks_per_source` per source and `max_bookmarks` in all (settings), and searches
+answer at most `limit` bookmarks."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from app.catalog import Catalog
@@ -18,6 +26,40 @@ from app.schemas import BookmarkIn, BookmarkOut, RecordStatus, iso_utc
 from app.services.common import get_source, utc
 
 SEARCH_LIMIT = 5000  # a search answers at most this many, newest first
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)  # no camera footage is older
+AHEAD = timedelta(days=1)  # a moment may lie this far ahead of the station's clock (clocks differ)
+DEFAULT_MAX_PER_SOURCE = 1000
+DEFAULT_MAX_TOTAL = 10_000
+# Control characters refused in a title; a note may hold line breaks and tabs.
+TITLE_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+NOTE_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def as_utc(value: datetime, field: str) -> datetime:
+    """`value` in UTC, or an InvalidInput on `field` when it has none (year 1 at +01:00)."""
+    try:
+        return utc(value)
+    except (OverflowError, ValueError):
+        raise InvalidInput("the moment is out of range", field=field) from None
+
+
+def check_moment(value: datetime, field: str = "time_utc") -> datetime:
+    """A bookmark's moment in UTC, between `EARLIEST` and a day from now."""
+    moment = as_utc(value, field)
+    latest = datetime.now(timezone.utc) + AHEAD
+    if not EARLIEST <= moment <= latest:
+        raise InvalidInput(f"must lie between {EARLIEST:%Y-%m-%d} and a day from now",
+                           field=field)
+    return moment
+
+
+def check_text(data: BookmarkIn) -> None:
+    """No control characters in the title; none but line breaks and tabs in the note."""
+    if data.title and TITLE_CONTROL.search(data.title):
+        raise InvalidInput("may not contain control characters", field="title")
+    if data.note and NOTE_CONTROL.search(data.note):
+        raise InvalidInput("may not contain control characters but line breaks and tabs",
+                           field="note")
 
 
 def bookmark_out(row: Bookmark) -> BookmarkOut:
@@ -33,18 +75,42 @@ def _like(text: str) -> str:
 
 
 class BookmarkService:
-    def __init__(self, catalog: Catalog, bus: EventSink):
-        self.catalog, self.bus = catalog, bus
+    def __init__(self, catalog: Catalog, bus: EventSink,
+                 settings: Callable[[], Any] | None = None):
+        """`settings`: the station's live settings (`max_bookmarks_per_source`,
+        `max_bookmarks`); the defaults without them."""
+        self.catalog, self.bus, self.settings = catalog, bus, settings
+
+    def _limit(self, name: str, default: int) -> int:
+        current = self.settings() if self.settings is not None else None
+        return int(getattr(current, name, None) or default)
+
+    def _check_room(self, s: Session, source_id: int, *, moved: bool = False) -> None:
+        """One more bookmark of `source_id` fits under both caps (the per-source one only
+        for a bookmark `moved` from another source), else an InvalidInput naming the setting."""
+        per_source = self._limit("max_bookmarks_per_source", DEFAULT_MAX_PER_SOURCE)
+        total = self._limit("max_bookmarks", DEFAULT_MAX_TOTAL)
+        count = func.count(Bookmark.id)
+        if s.exec(select(count).where(Bookmark.source_id == source_id)).one() >= per_source:
+            raise InvalidInput(f"this source has {per_source} bookmarks already "
+                               f"(max_bookmarks_per_source): delete one first",
+                               field="max_bookmarks_per_source")
+        if not moved and s.exec(select(count)).one() >= total:
+            raise InvalidInput(f"the catalog holds {total} bookmarks already (max_bookmarks): "
+                               "delete one first", field="max_bookmarks")
 
     def create(self, data: BookmarkIn) -> BookmarkOut:
         """A bookmark needs its source (which must exist), its moment and a title."""
         for name in ("source_id", "time_utc", "title"):
             if getattr(data, name) is None:
                 raise InvalidInput("Field required", field=name, kind="missing")
+        moment = check_moment(data.time_utc)
+        check_text(data)
         with self.catalog.session() as s:
             source = get_source(s, data.source_id)
+            self._check_room(s, source.id)
             row = Bookmark(source_id=source.id, source_name=source.name,
-                           time_utc=utc(data.time_utc), title=data.title, note=data.note or None)
+                           time_utc=moment, title=data.title, note=data.note or None)
             s.add(row)
             s.flush()
             s.refresh(row)
@@ -59,6 +125,8 @@ class BookmarkService:
     def update(self, bookmark_id: int, data: BookmarkIn) -> BookmarkOut:
         """Only the fields sent change; a new source must exist (its name is taken again)."""
         sent = data.model_fields_set
+        moment = check_moment(data.time_utc) if data.time_utc is not None else None
+        check_text(data)
         with self.catalog.session() as s:
             row = self._row(s, bookmark_id)
             for name in ("source_id", "time_utc", "title"):
@@ -66,9 +134,11 @@ class BookmarkService:
                     raise InvalidInput("may not be null", field=name)
             if "source_id" in sent:
                 source = get_source(s, data.source_id)
+                if source.id != row.source_id:
+                    self._check_room(s, source.id, moved=True)
                 row.source_id, row.source_name = source.id, source.name
             if "time_utc" in sent:
-                row.time_utc = utc(data.time_utc)
+                row.time_utc = moment
             if "title" in sent:
                 row.title = data.title
             if "note" in sent:
@@ -96,9 +166,9 @@ class BookmarkService:
         if source_id is not None:
             stmt = stmt.where(Bookmark.source_id == source_id)
         if begin is not None:
-            stmt = stmt.where(Bookmark.time_utc >= utc(begin))
+            stmt = stmt.where(Bookmark.time_utc >= as_utc(begin, "begin"))
         if end is not None:
-            stmt = stmt.where(Bookmark.time_utc < utc(end))
+            stmt = stmt.where(Bookmark.time_utc < as_utc(end, "end"))
         if text:
             pattern = _like(text.lower())
             stmt = stmt.where(or_(Bookmark.title.ilike(pattern, escape="\\"),
@@ -116,8 +186,12 @@ class BookmarkService:
                 raise Conflict(f"the source of bookmark {bookmark_id} ({row.source_name}) was "
                                "deleted", field="bookmark_id")
             moment = utc(row.time_utc)
-        return (row.source_id, moment - timedelta(seconds=before_s),
-                moment + timedelta(seconds=after_s))
+        try:  # a moment near year 1 or 9999 (written before the bounds, or by another station)
+            return (row.source_id, moment - timedelta(seconds=before_s),
+                    moment + timedelta(seconds=after_s))
+        except OverflowError:
+            raise InvalidInput(f"bookmark {bookmark_id} lies too close to the end of the "
+                               "calendar to export around it", field="bookmark_id") from None
 
     @staticmethod
     def _row(session: Session, bookmark_id: int) -> Bookmark:

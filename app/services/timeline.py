@@ -23,6 +23,8 @@ from app.services.common import check_range, get_source, utc
 
 MAX_RANGE = timedelta(days=62)  # a month and then some: the widest view the GUI draws
 MAX_RECORDS = 20000             # a range holding more is answered with its first ones
+MAX_BOOKMARKS = 500             # bookmarks in one answer: the first ones in time order
+MAX_BOOKMARK_TEXT = 1 << 20     # and at most this many bytes of their titles and notes
 
 
 class RecordSpan(BaseModel):
@@ -53,6 +55,10 @@ class TimelineOut(BaseModel):
     gaps: list[GapSpan] = Field(description="outages inside those records, oldest first")
     bookmarks: list[BookmarkOut] = Field(description="bookmarks of the source in the range")
     truncated: bool = Field(False, description=f"more than {MAX_RECORDS} records: the first ones")
+    bookmarks_truncated: bool = Field(False, description=(
+        f"more bookmarks in the range than one answer holds ({MAX_BOOKMARKS}, or "
+        f"{MAX_BOOKMARK_TEXT >> 20} MiB of titles and notes): `bookmarks` has the first ones; "
+        "ask again from after the last one (or use GET /api/v1/bookmark) for the rest"))
 
 
 class TimelineService:
@@ -73,8 +79,9 @@ class TimelineService:
             bookmarked = covered_records(s)
             marks = s.exec(select(Bookmark).where(
                 Bookmark.source_id == source_id, Bookmark.time_utc >= begin,
-                Bookmark.time_utc < end).order_by(Bookmark.time_utc, Bookmark.id)).all()
-            bookmarks = [bookmark_out(b) for b in marks]
+                Bookmark.time_utc < end).order_by(Bookmark.time_utc, Bookmark.id)
+                .limit(MAX_BOOKMARKS + 1)).all()
+            bookmarks, marks_cut = _bounded(marks)
             name = source.name
         records, gaps = [], []
         for record, tag_name in rows[:MAX_RECORDS]:
@@ -95,4 +102,17 @@ class TimelineService:
         gaps.sort(key=lambda g: (g.begin_utc, g.record_id))
         return TimelineOut(source_id=source_id, source_name=name, begin_utc=iso_utc(begin),
                            end_utc=iso_utc(end), now_utc=iso_utc(now), records=records, gaps=gaps,
-                           bookmarks=bookmarks, truncated=len(rows) > MAX_RECORDS)
+                           bookmarks=bookmarks, truncated=len(rows) > MAX_RECORDS,
+                           bookmarks_truncated=marks_cut)
+
+
+def _bounded(marks: list[Bookmark]) -> tuple[list[BookmarkOut], bool]:
+    """The first bookmarks that fit one answer (`MAX_BOOKMARKS`, `MAX_BOOKMARK_TEXT`), and
+    whether some were left out: thousands of long notes once made a 12.8 MB answer."""
+    shown, text = [], 0
+    for mark in marks[:MAX_BOOKMARKS]:
+        text += len(mark.title.encode()) + len((mark.note or "").encode())
+        if text > MAX_BOOKMARK_TEXT:
+            return shown, True
+        shown.append(bookmark_out(mark))
+    return shown, len(marks) > MAX_BOOKMARKS
