@@ -287,6 +287,7 @@ def _audit(request: web.Request, status: int) -> None:
 
 
 def _route(request: web.Request) -> str:
-    """The route pattern (`/api/v1/source/{source_id}`), not the concrete path."""
+    """The route pattern (`/api/v1/source/{source_id}`), never the concrete path: a request
+    for no route (404, 405) would otherwise write its own text into the trail."""
     resource = request.match_info.route.resource
-    return (resource.canonical if resource is not None else request.path)[:256]
+    return (resource.canonical if resource is not None else "(no such route)")[:256]

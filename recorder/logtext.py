@@ -7,8 +7,8 @@ reader or a log collector takes for the station's own.
 characters, CR/LF, NEL U+0085, the line and paragraph separators U+2028/U+2029, format
 characters such as the bidi override U+202E or zero-width spaces) becomes its Python escape
 (`\\n`, `\\x85`, `\\u202e`). `OneLineFormatter` applies it to every message at the sink, so no
-call site can forget it, and indents every continuation line of a traceback, so only the
-station's own lines start at the left margin with a time.
+call site can forget it, and indents every line of a traceback, so only the station's own
+records start at the left margin, with their time.
 
 It lives in the recorder (a leaf) because the recorder's log lines quote cameras too; the
 front ends reach it through `app.redaction`.
@@ -29,11 +29,10 @@ def escaped(value: object) -> str:
 
 
 def _indented(block: str) -> str:
-    """A traceback or stack: its first line as it is, the others indented by two spaces,
-    each escaped (an exception's message is often the caller's text)."""
+    """A traceback or stack, each line indented by two spaces and escaped (an exception's
+    message is often the caller's text): only the records' own lines start at the margin."""
     lines = block.splitlines()  # splits at every line break Python knows, NEL and U+2028 too
-    return "\n".join([escaped(lines[0])] + ["  " + escaped(line) for line in lines[1:]]) \
-        if lines else block
+    return "\n".join("  " + escaped(line) for line in lines)
 
 
 class OneLineFormatter(logging.Formatter):
