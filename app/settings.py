@@ -156,10 +156,14 @@ class Settings(BaseSettings):
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str | None) -> str | None:
-        """Other stations send requests (with the shared token) there: http(s) only."""
+        """Other stations send signed requests there, and it is shown in the API, on MQTT and
+        in Home Assistant: `http(s)://host:port` only (app.peer_auth.station_url), never a
+        user name or password, never an unspecified address (0.0.0.0) the others cannot use.
+        The message never repeats the value (it may hold a password)."""
         if value:
             try:
                 check_uri(value, field="public_url", schemes=CALLBACK_SCHEMES)
+                return station_url(value)
             except InvalidInput as exc:
                 raise ValueError(exc.message) from None
             except ValueError as exc:
@@ -222,7 +226,6 @@ class Settings(BaseSettings):
         except ValueError:
             return False
 
-                return station_url(value)
     @property
     def recordings_dir(self) -> Path:
         assert self.storage_dir is not None

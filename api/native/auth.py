@@ -17,17 +17,17 @@ from api.device_connect.media import media_token_accepted
 from api.keys import STATION
 from api.native.docs import is_public
 from api.security import PRINCIPAL, DialectPolicy, bearer_token
+from app.peer_auth import PROOF, body_matches, is_signed
 
 JSON = ("application/json",)
 OCTETS = ("application/octet-stream",)
 UPLOAD_CHUNK = "/api/v1/upload/{upload_id}"
+STATION_NONCE = web.RequestKey("station_nonce", str)  # a signed station request's, for the proof
 
-from app.peer_auth import PROOF, body_matches, is_signed
 
 def _as(request: web.Request, who: str) -> None:
     request[PRINCIPAL] = replace(request[PRINCIPAL], who=who)
 
-STATION_NONCE = web.RequestKey("station_nonce", str)  # a signed station request's, for the proof
 
 async def authenticate(request: web.Request) -> str | None:
     token = request.app[STATION].settings.token
@@ -37,22 +37,17 @@ async def authenticate(request: web.Request) -> str | None:
     if not token:
         _as(request, "open")
         return None
+    if is_signed(request.headers):  # another station of the site (app.peer_auth)
+        return await _station(request)
     given = bearer_token(request)
     if not given:
         return "Not authenticated: a valid token is required"
     if hmac.compare_digest(given.encode(), token.encode()):
         _as(request, "station-token")
-    if is_signed(request.headers):  # another station of the site (app.peer_auth)
-        return await _station(request)
         return None
     if media_token_accepted(request, given):  # it names the Device Connect client (PRINCIPAL)
         return None
     return "Not authenticated: the token is not valid"
-
-
-def render(_request: web.Request, status: int, message: str) -> web.Response:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return web.json_response({"detail": message}, status=status, headers=headers)
 
 
 async def _station(request: web.Request) -> str | None:
@@ -78,6 +73,11 @@ async def prove_station_answer(request: web.BaseRequest, response: web.StreamRes
     nonce = request.get(STATION_NONCE)
     if nonce:
         response.headers[PROOF] = request.app[STATION].peers.proof(nonce, response.status)
+
+
+def render(_request: web.Request, status: int, message: str) -> web.Response:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return web.json_response({"detail": message}, status=status, headers=headers)
 
 
 def body_types(request: web.Request) -> tuple[str, ...]:
