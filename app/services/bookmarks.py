@@ -81,15 +81,17 @@ class BookmarkService:
         `max_bookmarks`); the defaults without them."""
         self.catalog, self.bus, self.settings = catalog, bus, settings
 
-    def _limit(self, name: str, default: int) -> int:
+    def _limits(self) -> tuple[int, int]:
+        """(per source, in all) from the live settings."""
         current = self.settings() if self.settings is not None else None
-        return int(getattr(current, name, None) or default)
+        if current is None:
+            return DEFAULT_MAX_PER_SOURCE, DEFAULT_MAX_TOTAL
+        return current.max_bookmarks_per_source, current.max_bookmarks
 
     def _check_room(self, s: Session, source_id: int, *, moved: bool = False) -> None:
         """One more bookmark of `source_id` fits under both caps (the per-source one only
         for a bookmark `moved` from another source), else an InvalidInput naming the setting."""
-        per_source = self._limit("max_bookmarks_per_source", DEFAULT_MAX_PER_SOURCE)
-        total = self._limit("max_bookmarks", DEFAULT_MAX_TOTAL)
+        per_source, total = self._limits()
         count = func.count(Bookmark.id)
         if s.exec(select(count).where(Bookmark.source_id == source_id)).one() >= per_source:
             raise InvalidInput(f"this source has {per_source} bookmarks already "

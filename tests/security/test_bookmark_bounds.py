@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
+from app.services.timeline import TimelineOut
 from tests.support.station_process import StationProcess
 
 PATTERN = "testsrc://?size=160x120&rate=5"
@@ -173,9 +174,9 @@ def test_answers_are_bounded_whatever_the_catalog_holds(station):
     status, raw, _ = st.request("GET", f"/api/v1/source/{sid}/timeline?begin={begin}&end={end}")
     assert status == 200
     assert len(raw) < 1.2 * (1 << 20), len(raw)
-    spans = json.loads(raw)
-    assert spans["bookmarks_truncated"] is True and 0 < len(spans["bookmarks"]) <= 500
-    assert [b["title"] for b in spans["bookmarks"][:2]] == ["mark 0", "mark 1"]  # the first ones
+    spans = TimelineOut.model_validate_json(raw)  # the answer has the schema's shape
+    assert spans.bookmarks_truncated is True and 0 < len(spans.bookmarks) <= 500
+    assert [b.title for b in spans.bookmarks[:2]] == ["mark 0", "mark 1"]  # the first ones
     # a short range with few bookmarks is answered whole, and says so
     short_end = quote(_iso(base + timedelta(seconds=10)))
     status, spans, _ = st.call("GET", f"/api/v1/source/{sid}/timeline?begin={begin}&end={short_end}")
