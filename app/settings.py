@@ -100,6 +100,21 @@ class Settings(BaseSettings):
     fsync_s: float = Field(2.0, ge=0, le=3600, description=(
         "Each open recording is flushed to the disk at most this often, so a power loss "
         "costs at most these seconds (0 = leave it to the operating system)."))
+    # --- exports' work files (issue #21 item 3, docs/security.md "Exports") -----------------
+    export_max_files: int = Field(8, ge=1, le=1000, description=(
+        "API: exports being cut or sent at once, all clients together (a work file each until "
+        "its last byte is sent); one more is refused (503)."))
+    export_max_files_per_client: int = Field(2, ge=1, le=1000, description=(
+        "API: exports being cut or sent at once for one client (its address, an IPv6 /64); "
+        "one more is refused (429)."))
+    export_max_mb: int = Field(32768, ge=1, description=(
+        "API: MiB the work files of the exports being cut or sent may take, all together "
+        "(503 beyond); each also needs room above disk_floor_mb (507)."))
+    export_max_mb_per_client: int = Field(16384, ge=1, description=(
+        "API: MiB the work files of one client's exports may take (429 beyond)."))
+    export_stall_s: float = Field(60.0, ge=1, le=3600, description=(
+        "API: an export whose reader takes no byte for this many seconds is cut off and its "
+        "work file removed."))
     # --- security (docs/security.md) ----------------------------------------------------------
     allowed_hosts: list[str] = Field(default_factory=list, description=(
         "Host names (besides the bind address and loopback names) the native and Huawei "

@@ -27,6 +27,7 @@ from app.services.dc_auth import DeviceConnectAuth
 from app.services.dc_recorder import MediaRecorderService
 from app.services.discovery import Discovery
 from app.services.export import ExportService
+from app.services.export_space import ExportLimits
 from app.services.live_record import LiveRecordService
 from app.services.mqtt_bridge import MqttBridge
 from app.services.rtc_jobs import RtcJobService
@@ -86,6 +87,10 @@ class Station:
     def name(self) -> str:
         return self.settings.station_name
 
+    def _busy_record_ids(self) -> set[str]:
+        """Records retention must leave now: a sync copies them, or an export cuts them."""
+        return self.sync.busy_record_ids() | self.exports.space.busy_record_ids()
+
     def __post_init__(self) -> None:
         # Both read `self.settings` per request: apply_settings replaces it on a running station.
         self.sources.settings = lambda: self.settings  # media_dirs, max_sources (uri_policy)
@@ -111,7 +116,13 @@ class Station:
         self.sources.site = self.site
         self.sources.fetch_snapshot = self.discovery.snapshot  # a tile's picture before frames
         self.exports = ExportService(self.catalog, storage_dir=self.settings.recordings_dir,
-                                     is_local=self.site.is_local)
+                                     is_local=self.site.is_local,
+                                     limits=lambda: ExportLimits.of(self.settings),
+                                     reserved_elsewhere=self.uploads.outstanding_bytes)
+        # Exports' work files: room reserved beside the uploads', given back before footage.
+        self.uploads.reserved_elsewhere = self.exports.space.outstanding_bytes
+        self.storage.reclaim = self.exports.space.reclaim
+        self.storage.busy = self.recordings.busy = self._busy_record_ids
         self.peers = Peers(self.site, token=lambda: self.settings.token)
         self.recordings.peers = self.sources.peers = self.peers
         self.recordings.station_id = self.sync.station_id = self.station_id
@@ -192,6 +203,7 @@ def start_station(station: Station) -> None:
     station.sources.start_all()
     station.site.on_beat.append(station.sources.reconcile)  # what other stations changed
     station.storage.start()  # retention's first pass, then the guard's looks
+    station.exports.start()  # times out exports whose reader stalls
     if station.settings.mqtt_url:
         station.mqtt = MqttBridge(station)
         station.mqtt.start()  # connects in the background; a broker that is down slows nothing
@@ -213,6 +225,7 @@ def stop_station(station: Station) -> None:
     """Pause syncing (it resumes on the next start), finalize recordings, stop the readers,
     write the audit entries still queued, close the catalog."""
     station.storage.stop()
+    station.exports.stop()  # cancels the exports in progress, removes their work files
     station.sync.stop()
     station.uploads.stop()
     station.rtc_jobs.shutdown()

@@ -102,6 +102,15 @@ def _first_piece(pieces: list[Piece], begin: float) -> int:
     return index
 
 
+def _open_later(piece: Piece) -> av.container.InputContainer | None:
+    """A file after the first, or None when it cannot be read (yet): a recording that has
+    only just started has no header on disk, and the range may reach into it."""
+    try:
+        return av.open(str(piece.path))
+    except av.FFmpegError:
+        return None
+
+
 def cut(pieces: list[Piece], begin: float, end: float, out_path: Path, *,
         progress: Progress | None = None,
         cancelled: Callable[[], bool] | None = None) -> CutResult:
@@ -124,8 +133,11 @@ def _cut(pieces: list[Piece], begin: float, end: float, out_path: Path,
     keyframe_s: float | None = None
     end_s = begin
     done = 0
-    with av.open(str(pieces[0].path)) as first, \
-            av.open(str(out_path), "w", format="mp4") as out:
+    try:
+        first = av.open(str(pieces[0].path))
+    except av.FFmpegError:
+        raise ExportError(f"{pieces[0].path.name} cannot be read") from None
+    with first, av.open(str(out_path), "w", format="mp4") as out:
         writer = _Writer(out, first)
         if not writer.streams:
             raise ExportError(f"{pieces[0].path.name} holds no audio or video")
@@ -133,7 +145,9 @@ def _cut(pieces: list[Piece], begin: float, end: float, out_path: Path,
         for n, piece in enumerate(pieces):
             if piece.begin_s >= end:
                 break
-            container = first if n == 0 else av.open(str(piece.path))
+            container = first if n == 0 else _open_later(piece)
+            if container is None:
+                continue  # not readable (a record that has only just started): a pause
             try:
                 kinds = writer.matching(container)
                 if n == 0 and begin > piece.begin_s:

@@ -8,6 +8,12 @@ second (one `statvfs` each); idle, every ten seconds (the status bar's figures).
 on the short filesystem itself (`RecordingService.fail`, reason `disk full: N MB free`)
 while there is still room for the files' last bytes and the catalog's commits.
 
+Copies of footage give way first: below the floor, before retention deletes anything or a
+recording is stopped, the exports in progress are cancelled and their work files removed
+(`reclaim`, app.services.export_space). Footage is never deleted, nor a recording stopped,
+to keep a copy of footage; an export the disk has no room for is refused (507), never the
+footage.
+
 Retention runs every minute and whenever the guard asks. It deletes the files of the oldest
 finished records first (the catalog row stays, marked `deleted` with when and why), for
 three reasons: older than `retention_days`, recordings above `retention_max_gb`, free space
@@ -168,6 +174,10 @@ class StorageService:
         self.stopped_utc: datetime | None = None
         self.stopped_reason: str | None = None
         self._next_retention = 0.0
+        # Cancels the exports in progress and removes their work files, returning the bytes
+        # they held (ExportService's work space, wired by the station): called before any
+        # footage is deleted or any recording stopped for room.
+        self.reclaim: Callable[[str], int] = lambda why: 0
 
     # --- settings (live) ---------------------------------------------------------------
     def configure(self, *, floor_bytes: int, retention_days: int, retention_max_gb: float) -> None:
@@ -260,6 +270,8 @@ class StorageService:
         if not recording_before or self._resync:
             self._sync_running()
         low = self.low_disks()
+        if low and self._reclaim_copies(low):
+            low = self.low_disks()
         due = time.monotonic() >= self._next_retention
         if due or low:
             self.retention_pass("the disk floor" if low else "scheduled")
@@ -267,6 +279,16 @@ class StorageService:
         if not low or not self.recording():
             return []
         return self._stop_for(low)
+
+    def _reclaim_copies(self, low: list[Disk]) -> bool:
+        """The recordings' filesystem is short: exports' work files (copies of footage) go
+        before any footage or recording does. True when some were removed."""
+        storage = (self.disks or self.look())[0]
+        if not any(d.device == storage.device for d in low):
+            return False
+        why = (f"the disk needed the room ({mb(storage.free)} MB free, under the "
+               f"{mb(self.floor_bytes)} MB floor)")
+        return self.reclaim(why) > 0
 
     def _stop_for(self, low: list[Disk]) -> list[str]:
         """Stop every recording on a short filesystem; all of them when it is the catalog's

@@ -13,8 +13,8 @@ What holds, whoever sends:
   the same file name gets `<stem>-<id>…`), and it is write-protected; `status` reports a copy
   as complete only while the file at `location` is the very file that was verified;
 - the total a first chunk declares (its `Content-Range`) is reserved: a chunk whose upload
-  would take the disk below `disk_floor_bytes` once every unfinished upload is complete is
-  refused (507); a reservation ends when the upload is filed, discarded or abandoned;
+  would take the disk below `disk_floor_bytes` once every unfinished upload (and every
+  export's work file, app.services.export_space) is complete is refused (507); a reservation ends when the upload is filed, discarded or abandoned;
 - an upload untouched for `abandoned_after_s` (24 h) is abandoned: a sweep at start and then
   every hour removes its `.part` and `.json`.
 """
@@ -28,6 +28,7 @@ import re
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from app.errors import Conflict, InvalidInput, NotFound, StorageFull
 from app.schemas import UploadFinishIn, UploadOut
@@ -81,6 +82,8 @@ class UploadService:
         self._busy: set[str] = set()
         self._space = threading.Lock()
         self._reserved: dict[str, int] | None = None  # upload id -> declared total (unfinished)
+        # Bytes others (exports' work files) have reserved on the same disk: they count too.
+        self.reserved_elsewhere: Callable[[], int] = lambda: 0
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
 
@@ -319,13 +322,19 @@ class UploadService:
             others = sum(self._outstanding(uid, t) for uid, t in reserved.items() if uid != upload_id)
             needed = self._outstanding(upload_id, total)
             self.storage_dir.mkdir(parents=True, exist_ok=True)
-            room = free_bytes(self.storage_dir) - self.disk_floor_bytes - others
+            room = (free_bytes(self.storage_dir) - self.disk_floor_bytes - others
+                    - self.reserved_elsewhere())
             if needed > room:
                 raise StorageFull(f"not enough disk space for this upload: it needs {needed} more "
                                   f"bytes, {max(room, 0)} are free above the disk floor once "
                                   f"{len(reserved) - (upload_id in reserved)} other unfinished "
                                   "upload(s) are complete")
             reserved[upload_id] = total
+
+    def outstanding_bytes(self) -> int:
+        """Bytes unfinished uploads have reserved and not received yet (exports count them)."""
+        with self._space:
+            return sum(self._outstanding(uid, t) for uid, t in self._reservations().items())
 
     def _unreserve(self, upload_id: str) -> None:
         with self._space:
