@@ -30,6 +30,7 @@ from app import APP_NAME
 from app.errors import InvalidInput
 from app.peer_auth import station_url
 from app.uri_policy import CALLBACK_SCHEMES, check_uri
+from recorder.outgoing import DEFAULT_NETWORKS, parse_networks
 
 
 def default_config_file() -> Path:
@@ -126,6 +127,14 @@ class Settings(BaseSettings):
         "Folders `file://` sources may read from (empty = no file sources)."))
     sync_dirs: list[Path] = Field(default_factory=list, description=(
         "Folders a directory sync may write into (empty = `<data_dir>/exports`)."))
+    # --- outgoing addresses (issue #21 item 1, docs/security.md) ----------------------------
+    allowed_source_networks: list[str] = Field(default_factory=lambda: list(DEFAULT_NETWORKS),
+                                               description=(
+        "Networks (`10.1.0.0/16`), addresses and host names the station may connect to for "
+        "sources, previews, snapshots, syncs, callbacks and discovery (`any` = every public "
+        "address too). Default: loopback and the private ranges, plus, while this is never set, "
+        "the hosts of the sources and targets the station already had. Link-local and cloud "
+        "metadata addresses are never opened."))
     max_sources: int = Field(256, ge=1, le=100_000, description=(
         "Most sources the catalog holds; creating one more is refused."))
     max_bookmarks_per_source: int = Field(1000, ge=1, le=1_000_000, description=(
@@ -155,6 +164,13 @@ class Settings(BaseSettings):
         "MQTT broker to publish state and events to and take commands from "
         "(`mqtt://user:pass@host:1883`, TLS with `mqtts://`); empty = no MQTT. May carry a "
         "password: never shown or logged."))
+
+    @field_validator("allowed_source_networks")
+    @classmethod
+    def _allowed_source_networks(cls, value: list[str]) -> list[str]:
+        """Each entry a network, an address or a host name (`recorder.outgoing`)."""
+        parse_networks(value)
+        return [str(entry).strip() for entry in value if str(entry).strip()]
 
     @field_validator("huawei_callback_url")
     @classmethod

@@ -10,9 +10,12 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
+from sqlmodel import select
+
 from app import __version__
 from app.catalog import Catalog
 from app.events import EventBus, SourceStatusChanged
+from app.models import Source, SyncJob
 from app.schemas import GroupIn, SourceIn
 from app.services import (
     GroupService,
@@ -36,6 +39,7 @@ from app.services.stations import StationRegistry
 from app.services.storage import StorageService
 from app.services.timeline import TimelineService
 from app.settings import RESTART_FIELDS, Settings
+from app.uri_policy import Outgoing, legacy_hosts
 from recorder.manager import RecorderManager
 
 log = logging.getLogger(__name__)
@@ -76,6 +80,8 @@ class Station:
     mqtt: MqttBridge | None = field(init=False, default=None)
     # Finding ONVIF cameras (app.services.discovery); tests point its probes at a simulator.
     discovery: Discovery = field(default_factory=Discovery)
+    # The one outgoing-address policy (recorder.outgoing) everything that connects asks.
+    outgoing: Outgoing = field(default_factory=Outgoing)
     version: str = __version__
 
     @property
@@ -94,6 +100,7 @@ class Station:
     def __post_init__(self) -> None:
         # Both read `self.settings` per request: apply_settings replaces it on a running station.
         self.sources.settings = lambda: self.settings  # media_dirs, max_sources (uri_policy)
+        self.discovery.outgoing = self.outgoing
         self.dc_auth = DeviceConnectAuth(
             self.bus, auto_approve=lambda: self.settings.dc_auto_approve,
             token_ttl_s=lambda: self.settings.dc_token_ttl_s)
@@ -136,7 +143,11 @@ def build_station(settings: Settings) -> Station:
         settings = settings.model_copy(update={"station_id": station_id})
     catalog = Catalog(settings.database_url, data_dir=settings.data_dir).open()
     bus = EventBus()
-    recorder = RecorderManager(preroll_bytes=settings.preroll_mb << 20, preroll_s=settings.preroll_s)
+    outgoing = Outgoing(settings.allowed_source_networks,
+                        explicit="allowed_source_networks" in settings.model_fields_set,
+                        legacy=legacy_hosts(stored_uris(catalog, settings)))
+    recorder = RecorderManager(preroll_bytes=settings.preroll_mb << 20, preroll_s=settings.preroll_s,
+                               policy=outgoing)
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
     recordings = RecordingService(catalog, recorder, bus, storage_dir=settings.recordings_dir,
                                   disk_floor_bytes=settings.disk_floor_mb << 20)
@@ -149,15 +160,32 @@ def build_station(settings: Settings) -> Station:
     recorder.set_fsync_s(settings.fsync_s)
     sync = SyncService(catalog, station_name=settings.station_name,
                        token_file=settings.data_dir / "sync-tokens.json", bus=bus,
-                       sync_dirs=settings.sync_dirs)
+                       sync_dirs=settings.sync_dirs, outgoing=outgoing)
     recordings.busy = sync.busy_record_ids  # retention's expire leaves what a sync copies
     uploads = UploadService(settings.recordings_dir, disk_floor_bytes=settings.disk_floor_mb << 20)
     live_records = LiveRecordService(catalog, recordings, recorder, bus)
+    live_records.outgoing = outgoing  # its callbacks connect through the policy
     configure_huawei(live_records, settings)
     return Station(settings, catalog, bus, recorder,
-                   SourceService(catalog, recorder, bus), GroupService(catalog, recorder, bus),
+                   SourceService(catalog, recorder, bus, outgoing=outgoing),
+                   GroupService(catalog, recorder, bus),
                    recordings, sync, uploads, live_records=live_records,
-                   rtc_jobs=RtcJobService(catalog, recordings, recorder, bus))
+                   rtc_jobs=RtcJobService(catalog, recordings, recorder, bus), outgoing=outgoing)
+
+
+def stored_uris(catalog: Catalog, settings: Settings) -> list[str | None]:
+    """What the station already connected to before `allowed_source_networks` existed: its
+    sources' addresses, its sync jobs' station URLs and its callback URL (`legacy_hosts`
+    keeps the hosts of these the default networks leave out, while the setting is unset)."""
+    with catalog.session() as s:
+        sources = s.exec(select(Source)).all()
+        locations = s.exec(select(SyncJob.location)).all()
+    uris: list[str | None] = [settings.huawei_callback_url, *locations]
+    for row in sources:
+        picture = row.uri_http_picture or {}
+        uris += [row.uri_rtsp, row.uri_preview, row.uri_snapshot,
+                 picture.get("uri") if isinstance(picture, dict) else None]
+    return uris
 
 
 def configure_huawei(live_records: LiveRecordService, settings: Settings) -> None:
@@ -182,6 +210,8 @@ def apply_settings(station: Station, new: Settings) -> set[str]:
                               retention_max_gb=current.retention_max_gb)
     station.sync.station_name = station.site.name = current.station_name
     station.sync.sync_dirs = list(current.sync_dirs)
+    station.outgoing.update(current.allowed_source_networks,
+                            explicit="allowed_source_networks" in current.model_fields_set)
     station.recorder.set_preroll(current.preroll_s, current.preroll_mb << 20)
     station.recorder.set_segment_s(current.segment_s)
     station.recorder.set_fsync_s(current.fsync_s)
