@@ -11,9 +11,21 @@ is not patched) and add:
   waiting for a complete head when it fires; the runner sets it to `header_timeout_s`.
 - a body timeout: a request whose body has received no byte for `body_timeout_s` while the
   station waits for it (reading not paused by the station itself) is closed.
-- a connection cap: beyond `max_connections`, the connection that has waited longest for a
-  request is closed to make room (an attacker's idle sockets go first, a request being
-  answered is never cut); if every connection is busy, the new one is closed.
+- a body rate: once a body has been arriving for `body_timeout_s`, it must have averaged at
+  least `body_min_bytes_per_s` since its head, else the connection is closed. A byte every few
+  seconds no longer holds a connection for as long as the sender likes.
+- no lingering read: aiohttp keeps reading an unread body for up to 10 s after answering
+  (its `lingering_time`), which let anyone refused with a 401 hold the connection; here a
+  response sent before its request's body was read says `Connection: close` and the
+  connection closes once it is sent (`close_if_body_unread`, lingering time 0).
+- a connection cap: beyond `max_connections`, one connection is closed to make room, in this
+  order: the longest-idle connection that never authenticated, then one that never
+  authenticated and is still sending its body, then the longest-idle authenticated one; a
+  request being answered is never cut, and if no connection qualifies the new one is closed.
+  A connection counts as authenticated once a request on it passed a real credential (the
+  guard calls `note_authenticated`), so credential-less floods are the first to go.
+- a cap per peer: one address (an IPv6 /64, all of 127.0.0.0/8) holds at most
+  `max_connections_per_address`, made room for in the same order among its own connections.
 - log lines about connections (accept errors, malformed requests, timeouts, the cap) at most
   once a second each, with a count of what was left out.
 
@@ -24,9 +36,10 @@ kept below it so the recorder and the catalog still get file descriptors.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiohttp import web
@@ -48,13 +61,17 @@ class ConnectionLimits:
     header_timeout_s: float = 10.0
     body_timeout_s: float = 10.0
     tls_handshake_timeout_s: float = 10.0
+    max_per_address: int = 128
+    body_min_bytes_per_s: int = 1024
 
     @classmethod
     def from_settings(cls, settings: Any) -> "ConnectionLimits":
         return cls(max_connections=settings.max_connections,
                    header_timeout_s=settings.header_timeout_s,
                    body_timeout_s=settings.body_timeout_s,
-                   tls_handshake_timeout_s=settings.header_timeout_s)
+                   tls_handshake_timeout_s=settings.header_timeout_s,
+                   max_per_address=settings.max_connections_per_address,
+                   body_min_bytes_per_s=settings.body_min_bytes_per_s)
 
     def within(self, open_files: int | None) -> "ConnectionLimits":
         """The cap lowered to fit the open-files limit (with FD_RESERVE to spare)."""
@@ -63,8 +80,42 @@ class ConnectionLimits:
         fit = max(MIN_CONNECTIONS, open_files - FD_RESERVE)
         if fit >= self.max_connections:
             return self
-        return ConnectionLimits(fit, self.header_timeout_s, self.body_timeout_s,
-                                self.tls_handshake_timeout_s)
+        return replace(self, max_connections=fit)
+
+
+def peer_group(address: str, *, loopback_as_one: bool = False) -> str:
+    """Which addresses count as one client: an IPv6 address by its /64 (one host or site
+    owns a whole /64 and can rotate through it), an IPv4-mapped IPv6 address as its IPv4
+    address; with `loopback_as_one`, every loopback address (a local program can bind any
+    of 127.0.0.0/8) as one. Anything that is not an IP address stands for itself."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if loopback_as_one and ip.is_loopback:
+        return "loopback"
+    if isinstance(ip, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def note_authenticated(request: web.BaseRequest) -> None:
+    """A request on this connection passed a real credential: the connection is no longer
+    among the first to close when the cap is reached."""
+    protocol = request.protocol
+    if isinstance(protocol, GuardedHandler):
+        protocol.authenticated = True
+
+
+async def close_if_body_unread(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """An `on_response_prepare` hook: a response sent before its request's body arrived (a
+    refusal, usually) closes the connection rather than wait for the rest of the body, and
+    says so (`Connection: close`), so a client never reuses a connection about to close."""
+    if request.body_exists and not request.content.is_eof():
+        response.force_close()
+        response.headers["Connection"] = "close"  # the headers are made before this hook
 
 
 def raise_open_files_limit() -> int | None:
@@ -141,31 +192,80 @@ class GuardedHandler(RequestHandler):
         super().__init__(manager, **kwargs)
         self.guard = manager
         self.last_data = 0.0
+        self.received = 0  # bytes received on the connection
         self.body = None  # the current request's payload (aiohttp StreamReader)
+        self.body_since = 0.0  # when the current body began (or reading last resumed)
+        self.body_mark = 0  # `received` at that moment
+        self.authenticated = False  # a request on it passed a real credential
+        self.peer = "-"  # its address group (`peer_group`)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        peer = transport.get_extra_info("peername")
+        self.peer = peer_group(str(peer[0]), loopback_as_one=True) \
+            if isinstance(peer, tuple) and peer else "-"
         super().connection_made(transport)
         self.last_data = self._loop.time()
         self.guard.admit(self)
 
     def data_received(self, data: bytes) -> None:
         self.last_data = self._loop.time()
+        self.received += len(data)
         super().data_received(data)
+
+    def start_body(self, payload: Any) -> None:
+        self.body = payload
+        self.body_since = self.last_data = self._loop.time()
+        self.body_mark = self.received
 
     @property
     def waiting_for_request(self) -> bool:
-        """Idle or in the middle of a request head: nothing is being answered. (aiohttp's
-        keep-alive check uses the same future.)"""
-        waiter = getattr(self, "_waiter", None)
-        return self.transport is not None and waiter is not None and not waiter.done()
+        """Idle or in the middle of a request head (or just accepted, its reading task not
+        started yet): nothing is being answered."""
+        if self.transport is None or self._messages:
+            return False
+        waiter = self._waiter  # aiohttp's keep-alive check uses the same future
+        if waiter is not None:
+            return not waiter.done()
+        return self.body is None  # no request made on it yet
 
-    def body_stalled(self, now: float, timeout: float) -> bool:
+    @property
+    def sending_body(self) -> bool:
         body = self.body
-        if body is None or self.transport is None or body.is_eof():
-            return False
-        if getattr(self, "_reading_paused", False):  # the station is not reading: not a stall
-            return False
-        return now - self.last_data > timeout
+        return body is not None and self.transport is not None and not body.is_eof()
+
+    def body_too_slow(self, now: float, limits: ConnectionLimits) -> str | None:
+        """Why the body being received has to go ("stalled", "too slow"), or None."""
+        if not self.sending_body:
+            return None
+        if getattr(self, "_reading_paused", False):  # the station is not reading: the
+            self.body_since = self.last_data = now  # clocks start again when it reads
+            self.body_mark = self.received
+            return None
+        if now - self.last_data > limits.body_timeout_s:
+            return "stalled"
+        elapsed = now - self.body_since
+        if elapsed > limits.body_timeout_s and \
+                self.received - self.body_mark < limits.body_min_bytes_per_s * elapsed:
+            return "too slow"
+        return None
+
+    def cut(self, why: str) -> None:
+        """Close the connection; a handler waiting for its body gets a 408 (an HTTP error
+        the middlewares pass on, not a crash with a traceback in the log)."""
+        if self.sending_body:
+            self.body.set_exception(web.HTTPRequestTimeout(text=f"the request body {why}",
+                                                           content_type="text/plain"))
+        self.force_close()
+
+    def eviction_rank(self) -> int | None:
+        """Which connections make room first at a cap (lower first); None: never cut."""
+        if self.transport is None:
+            return None
+        if self.waiting_for_request:
+            return 2 if self.authenticated else 0
+        if not self.authenticated and self.sending_body:
+            return 1
+        return None
 
 
 class GuardedServer(web.Server):
@@ -175,12 +275,31 @@ class GuardedServer(web.Server):
         super().__init__(handler, request_factory=self._noting(request_factory), **kwargs)
         self.limits = limits
         self._sweeper: asyncio.TimerHandle | None = None
+        # each peer's open connections in accept order (a handler leaves when its socket does,
+        # while aiohttp keeps it in `_connections` until its request task ends)
+        self._by_peer: dict[str, dict[GuardedHandler, None]] = {}
+        self._open = 0
+
+    def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
+        super().connection_made(handler, transport)
+        if isinstance(handler, GuardedHandler):
+            self._by_peer.setdefault(handler.peer, {})[handler] = None
+            self._open += 1
+
+    def connection_lost(self, handler: RequestHandler, exc: BaseException | None = None) -> None:
+        super().connection_lost(handler, exc)
+        if isinstance(handler, GuardedHandler):
+            mine = self._by_peer.get(handler.peer)
+            if mine is not None and handler in mine:
+                del mine[handler]
+                self._open -= 1
+                if not mine:
+                    del self._by_peer[handler.peer]
 
     def _noting(self, factory):
         def make_request(message, payload, protocol, writer, task):
             if isinstance(protocol, GuardedHandler):
-                protocol.body = payload
-                protocol.last_data = self._loop.time()
+                protocol.start_body(payload)
             return factory(message, payload, protocol, writer, task)
 
         return make_request
@@ -191,38 +310,55 @@ class GuardedServer(web.Server):
         return GuardedHandler(self, loop=self._loop, **self._kwargs)  # as web.Server does
 
     def admit(self, handler: GuardedHandler) -> None:
-        """A connection was accepted: beyond the cap, close the one that waited longest for
-        a request (dict order is accept order), or this one if all are busy."""
-        connections = self._connections
-        if len(connections) <= self.limits.max_connections:
-            return
-        victim = next((h for h in connections if h is not handler
-                       and getattr(h, "waiting_for_request", False)), None)
-        if victim is not None:
-            victim.force_close()
-            http_log.warning("connection cap %d reached: closed the connection that waited "
-                             "longest for a request", self.limits.max_connections)
-        else:
+        """A connection was accepted: beyond its peer's share or the cap, make room (see
+        `_make_room`)."""
+        mine = self._by_peer.get(handler.peer, {})
+        if len(mine) > self.limits.max_per_address:
+            self._make_room(handler, mine, f"{handler.peer}'s share of "
+                                            f"{self.limits.max_per_address} connections")
+        if handler.transport is not None and self._open > self.limits.max_connections:
+            self._make_room(handler, self._connections,
+                            f"connection cap {self.limits.max_connections}")
+
+    @staticmethod
+    def _make_room(handler: GuardedHandler, among, what: str) -> None:
+        """Close one of `among` (accept order: oldest first) by `eviction_rank`, else the new
+        connection itself."""
+        best: tuple[int, GuardedHandler] | None = None
+        for other in among:
+            if other is handler or not isinstance(other, GuardedHandler):
+                continue
+            rank = other.eviction_rank()
+            if rank is not None and (best is None or rank < best[0]):
+                best = (rank, other)
+                if rank == 0:
+                    break
+        if best is None:
             handler.force_close()
-            http_log.warning("connection cap %d reached and every connection busy: refused a "
-                             "new connection", self.limits.max_connections)
+            http_log.warning("%s reached and every connection busy: refused a new connection",
+                             what)
+            return
+        best[1].cut("was cut to make room for another connection")
+        http_log.warning("%s reached: closed a connection (%s) to make room", what,
+                         ("idle, never authenticated", "never authenticated, sending its body",
+                          "idle")[best[0]])
 
     def _sweep(self) -> None:
         self._sweeper = self._loop.call_later(SWEEP_S, self._sweep)
         now = self._loop.time()
-        closed = 0
+        closed = {"stalled": 0, "too slow": 0}
         for handler in list(self._connections):
-            if isinstance(handler, GuardedHandler) and handler.body_stalled(
-                    now, self.limits.body_timeout_s):
-                # the handler waiting for the body gets a 408 (an HTTP error, not a crash
-                # with a traceback), then the socket is closed
-                handler.body.set_exception(web.HTTPRequestTimeout(
-                    text="the request body stalled", content_type="text/plain"))
-                handler.force_close()
-                closed += 1
-        if closed:
+            why = handler.body_too_slow(now, self.limits) \
+                if isinstance(handler, GuardedHandler) else None
+            if why is not None:
+                handler.cut(why)
+                closed[why] += 1
+        if closed["stalled"]:
             http_log.warning("closed %d connection(s) whose request body stalled for %.0f s",
-                             closed, self.limits.body_timeout_s)
+                             closed["stalled"], self.limits.body_timeout_s)
+        if closed["too slow"]:
+            http_log.warning("closed %d connection(s) whose request body came slower than "
+                             "%d bytes/s", closed["too slow"], self.limits.body_min_bytes_per_s)
 
     async def shutdown(self, timeout: float | None = None) -> None:
         if self._sweeper is not None:
@@ -232,10 +368,11 @@ class GuardedServer(web.Server):
 
 class GuardedAppRunner(web.AppRunner):
     """An AppRunner whose protocol factory is a GuardedServer; the keep-alive timer is the
-    header timeout."""
+    header timeout; no lingering read of a body left unread (the connection closes)."""
 
     def __init__(self, app: web.Application, *, limits: ConnectionLimits, **kwargs: Any):
         kwargs["keepalive_timeout"] = limits.header_timeout_s
+        kwargs["lingering_time"] = 0
         kwargs.setdefault("logger", http_log)
         super().__init__(app, **kwargs)
         self.limits = limits

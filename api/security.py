@@ -1,7 +1,10 @@
 """What every dialect's requests pass through before a handler sees them, in one place: who the
 caller is (`Principal`), how its credentials are read (`bearer_token`), and how failed
 authentication is counted per client address (`refused` → 429 once an address failed
-`AUTH_FAILURES_PER_MINUTE` times within a minute).
+`AUTH_FAILURES_PER_MINUTE` times within a minute). An IPv6 client is counted by its /64 (it
+owns all of it and could rotate through it). A locked-out address still gets answers for
+requests that carry a valid credential: a program that fails on purpose must not lock out
+every tool that shares its address (127.0.0.1), while its own guesses keep getting 429.
 
 Dialects plug in by declaring a `DialectPolicy` on their (sub-)application; the guard
 middleware (`guard_middleware`) applies it, so a new dialect gets the checks by construction.
@@ -21,6 +24,7 @@ from typing import Awaitable, Callable
 from aiohttp import web
 from yarl import URL
 
+from api.connections import note_authenticated, peer_group
 from api.keys import STATION
 from app.services.audit import describe_target
 
@@ -64,6 +68,15 @@ class DialectPolicy:
     # Content types a state-changing request body may have (None = any): native bodies are
     # JSON; a cross-site page can send text/plain or a form without a preflight, never JSON.
     body_types: Callable[[web.Request], tuple[str, ...]] | None = None
+    # Which requests another site's page may make through the operator's browser (refused
+    # with 403 otherwise; None = all): a page can make the browser send any GET, and a GET
+    # can make the station work, so the native API takes only the media URLs Device Connect
+    # pages embed.
+    cross_site: Callable[[web.Request], bool] | None = None
+    # For a dialect whose handlers authenticate themselves (`authenticate` None): does the
+    # request carry a valid credential that can be checked without reading its body? Only
+    # asked while the address is locked out (such a request still passes); None = never.
+    vouch: Callable[[web.Request], bool] | None = None
 
 
 POLICY = web.AppKey("dialect_policy", DialectPolicy)
@@ -154,8 +167,22 @@ def failure_key(request: web.BaseRequest) -> str:
     operator's own address, like every local tool's: counted apart, a page that makes
     requests fail on purpose locks out only other pages, never the tools on the station's
     computer. (A client claiming to be a page gets one more bucket of 10 guesses, no more.)"""
-    address = client_address(request)
+    address = peer_group(client_address(request))  # an IPv6 client by its /64
     return f"{address} (web page)" if from_a_web_page(request) else address
+
+
+ANONYMOUS = frozenset({"anonymous", "open", "public"})
+
+
+def credentialed(request: web.BaseRequest) -> bool:
+    """Did the request pass with a real credential (not merely an open station's welcome)?
+    Then its connection is marked authenticated (`api.connections`): at the connection cap,
+    connections that never carried one are closed first."""
+    principal = request.get(PRINCIPAL)
+    if principal is None or principal.who in ANONYMOUS:
+        return False
+    note_authenticated(request)
+    return True
 
 
 # --- the guard -------------------------------------------------------------------------------
@@ -231,7 +258,7 @@ async def guard_middleware(request: web.Request, handler):
     address = client_address(request)
     request[PRINCIPAL] = Principal(policy.name, address, "anonymous")
     wait = request.app[FAILURES].retry_after(failure_key(request))
-    if wait is not None:
+    if wait is not None and not await _vouched(request, policy):
         log.warning("refused: dialect=%s address=%s %s %s: locked out for %.0f s after failed "
                     "authentications", policy.name, address, request.method, request.path, wait)
         return _refuse(request, policy, 429, "too many failed authentications from this "
@@ -243,6 +270,12 @@ async def guard_middleware(request: web.Request, handler):
                     address, request.method, request.path, request.headers.get("Host", "")[:100])
         return _refuse(request, policy, 421, "this station does not answer to that Host name "
                        "(add it to allowed_hosts)")
+    if policy.cross_site is not None and from_a_web_page(request) and not policy.cross_site(request):
+        log.warning("refused: dialect=%s address=%s (a web page) %s %s: Sec-Fetch-Site %s",
+                    policy.name, address, request.method, request.path,
+                    request.headers.get("Sec-Fetch-Site", "")[:20])
+        return _refuse(request, policy, 403, "requests from another site's web page are not "
+                       "allowed here")
     changing = request.method in STATE_CHANGING
     origin = request.headers.get("Origin")
     if changing and policy.check_origin and origin is not None \
@@ -256,13 +289,14 @@ async def guard_middleware(request: web.Request, handler):
         if request.content_type not in accepted:
             return _refuse(request, policy, 415, f"the body must be {' or '.join(accepted)}, "
                            f"not {request.content_type}")
-    if policy.authenticate is not None:
+    if policy.authenticate is not None and not request.get(VOUCHED, False):
         why = await policy.authenticate(request)
         if why is not None:
             refused(request, policy.name, why)
             if changing:  # an attempt to change state without the right credential (bounded
                 _audit(request, 401)  # by the lockout above): the operator sees who tried
             return _refuse(request, policy, 401, why)
+        credentialed(request)
     if not changing:
         return await handler(request)
     status = 500
@@ -275,6 +309,25 @@ async def guard_middleware(request: web.Request, handler):
         raise
     finally:
         _audit(request, status)
+
+
+VOUCHED = web.RequestKey("vouched", bool)
+
+
+async def _vouched(request: web.Request, policy: DialectPolicy) -> bool:
+    """While its address is locked out, may this request pass? Only with a valid, real
+    credential (checked here; the dialect's `authenticate`, or its `vouch` for a dialect
+    whose handlers check their own). A failed check still counts against the address, so a
+    guesser stays locked out; it is answered 429 like any other request of the address."""
+    if policy.authenticate is not None:
+        why = await policy.authenticate(request)
+        if why is None and credentialed(request):
+            request[VOUCHED] = True
+            return True
+        if why is not None:
+            refused(request, policy.name, why)
+        return False
+    return policy.vouch is not None and policy.vouch(request)
 
 
 def _audit(request: web.Request, status: int) -> None:

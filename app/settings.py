@@ -152,6 +152,13 @@ class Settings(BaseSettings):
         "API: seconds a connection may wait for a complete request head (idle or half-sent)."))
     body_timeout_s: float = Field(10.0, ge=1, le=300, description=(
         "API: seconds a request body may stall (no byte received) before the connection closes."))
+    max_connections_per_address: int = Field(128, ge=1, le=100_000, description=(
+        "API: open connections one client may hold (an IPv4 address, an IPv6 /64, all of "
+        "loopback as one); beyond it, that client's own idle or unauthenticated connections "
+        "make room."))
+    body_min_bytes_per_s: int = Field(1024, ge=0, le=1 << 30, description=(
+        "API: once a request body has taken body_timeout_s, it must have averaged at least "
+        "this many bytes per second, else the connection closes (0 = no minimum)."))
     # --- several stations as one (docs/scale-out.md) ------------------------------------------
     station_id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
                                    description=(

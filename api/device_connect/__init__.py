@@ -15,11 +15,17 @@ Security: the sub-application declares its `DialectPolicy` (no Host/Origin check
 Connect serves pages anywhere by design and is protected by its access tokens; the guard's
 refusals come back as Device Connect envelopes). A token that is not valid or has expired is
 counted against the client's address (`api.security.refused`, 429 after too many); a valid
-one makes the request's principal `dc-client:<first 8 of the client id>`.
+one makes the request's principal `dc-client:<first 8 of the client id>`. A token in the query
+is checked before the body is read, so a request without a valid one cannot hold its
+connection by sending its body slowly; one in the body is read (bounded by `params.MAX_BODY`
+and the connection's body deadline) and then checked. While the client's address is locked
+out, a request whose query carries a valid token or whose header carries the station token
+still passes (`_vouch`).
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 from dataclasses import dataclass, field
 
@@ -42,7 +48,16 @@ from api.device_connect.events import EventHub, hub_setup
 from api.device_connect.media import MEDIA_SCOPE, uri_token
 from api.device_connect.params import Params, read_params
 from api.keys import STATION
-from api.security import POLICY, PRINCIPAL, DialectPolicy, Principal, client_address, refused
+from api.security import (
+    POLICY,
+    PRINCIPAL,
+    DialectPolicy,
+    Principal,
+    bearer_token,
+    client_address,
+    credentialed,
+    refused,
+)
 from app.errors import StationError
 from app.services.dc_auth import AccessDenied, AccessToken, TokenExpired, scope_key
 
@@ -105,7 +120,37 @@ def _authenticate(request: web.Request, given: str | None, scope: str | None) ->
         refused(request, DIALECT, exc.message)
         raise
     request[PRINCIPAL] = Principal(DIALECT, client_address(request), token.who)
+    credentialed(request)  # its connection is no longer among the first cut at the cap
     return token
+
+
+def _query_token(request: web.Request) -> str | None:
+    """The `accessToken` of the query (any case of the name, as `Params` reads it)."""
+    for name, value in request.query.items():
+        if name.lower() == "accesstoken":
+            return value.strip() or None
+    return None
+
+
+def _vouch(request: web.Request) -> bool:
+    """A valid credential checked without the body: a live access token in the query, or
+    the station token in a header (what the `accessToken` request of a trusted tool sends).
+    A credential given and not valid counts as a failed authentication, as everywhere."""
+    station = request.app[STATION]
+    token = station.settings.token
+    given = bearer_token(request, query=False)
+    if given:
+        if token and hmac.compare_digest(given.encode(), token.encode()):
+            return True
+        refused(request, DIALECT, "the station token is not valid")
+    access = uri_token(_query_token(request))
+    if access:
+        try:
+            station.dc_auth.check(access)
+            return True
+        except StationError as exc:
+            refused(request, DIALECT, exc.message)
+    return False
 
 
 async def _route(request: web.Request) -> web.StreamResponse | dict:
@@ -121,9 +166,14 @@ async def _route(request: web.Request) -> web.StreamResponse | dict:
     profile = PROFILES.get(name)
     if profile is None:
         raise DcError(Code.NOT_SUPPORT_PROFILE, f"profile {segments[0]} is not supported")
+    early = _query_token(request) if profile.token else None
+    if early is not None:  # checked before the body is read (see the module's docstring)
+        token = _authenticate(request, early, profile.scope)
     params = await read_params(request)
     if profile.token:
-        token = _authenticate(request, params.text("accessToken"), profile.scope)
+        given = params.text("accessToken")  # the body's, if it names one, else the query's
+        if early is None or given != early:
+            token = _authenticate(request, given, profile.scope)
     else:
         token = None
         request[PRINCIPAL] = Principal(DIALECT, client_address(request), "open")
@@ -155,6 +205,12 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         return error(request, station.name, station.version, exc)
     except StationError as exc:
         return error(request, station.name, station.version, from_station_error(exc))
+    except web.HTTPException:  # the connection was cut (its body too slow, or closed at the
+        raise  # connection cap): aiohttp's own answer, no traceback to log
+    except ConnectionError:  # the client went away mid-body: nobody to answer
+        log.debug("Device Connect %s %s: the connection was lost", request.method, request.path)
+        return error(request, station.name, station.version,
+                     DcError(Code.UNKNOWN, "the connection was lost"))
     except Exception:  # noqa: BLE001 - still an envelope: the SDK reads only HTTP 200 bodies
         log.exception("Device Connect %s %s failed", request.method, request.path)
         return error(request, station.name, station.version,
@@ -170,7 +226,7 @@ def setup(app: web.Application) -> None:
     sub = web.Application()
     sub[STATION] = app[STATION]
     sub[POLICY] = DialectPolicy(DIALECT, render=render_refusal, check_host=False,
-                                check_origin=False)
+                                check_origin=False, vouch=_vouch)
     hub_setup(sub, HUB)
     sub.router.add_route("*", "/{tail:.*}", dispatch)
     app.add_subapp("/gotapi", sub)

@@ -5,7 +5,8 @@ native error shape and no 500 traceback ever leaks into a Huawei client.
 
 Credentials accepted (see `authenticate`): the station token as `X-Auth-Token` (Huawei's
 token header) or `Authorization: Bearer`, or an `SDK-HMAC-SHA256` signature by the
-configured AK/SK (body covered, accepted once: `api.huawei.signing`). Credentials are
+configured AK/SK (body covered, accepted once: `api.huawei.signing`; its head, AK included,
+is checked before the body is read, and a token is checked without reading it). Credentials are
 required once a token or an AK/SK is configured; a loopback station with neither stays open,
 like the other dialects. Every failed authentication goes to `api.security.refused` (logged
 without the secret, counted toward the per-address 429).
@@ -114,6 +115,10 @@ async def authenticate(request: web.Request, station: Station, dialect: Dialect,
     if signing.is_signed(auth):
         if not (ak and sk) and not token:
             return _passes(request, dialect, "open")
+        try:  # what the head can tell, before a byte of the body is read
+            signing.check_head(request.headers, ak if sk else None)
+        except signing.SignatureError as exc:
+            return str(exc)
         body = await request.read()
         try:
             checked = signing.verify(method=request.method, raw_path=request.raw_path,

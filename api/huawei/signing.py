@@ -28,6 +28,9 @@ What the station adds to a plain check, so a captured request is worth nothing:
   which access keys exist is not for a caller to learn.
 - `ReplayCache` remembers verified signatures until they expire: a signed request that
   changes state is accepted once (see `ReplayCache` for why reads are not).
+- `check_head` checks what the head alone can tell (the header's form, the signed headers,
+  the date, the AK) before the body is read: a signed-looking request from someone without
+  the AK is refused at once and cannot hold its connection open by sending its body slowly.
 """
 
 from __future__ import annotations
@@ -132,6 +135,35 @@ def signature(secret_key: str, text: str) -> str:
     return hmac.new(secret_key.encode("utf-8"), text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def check_head(headers: Mapping[str, str], access_key: str | None,
+               now: datetime | None = None, max_skew: timedelta = MAX_SKEW) -> None:
+    """Raise SignatureError unless the head could carry a valid signature: a well-formed
+    `SDK-HMAC-SHA256` header of the configured AK, signing `Host` and `X-Sdk-Date`, a date
+    within `max_skew`. The signature itself covers the body, so `verify` checks it later.
+    An unknown AK gets the same answer as a wrong signature, only sooner (the AK names a key
+    and travels in clear in every request; the SK is what is secret)."""
+    auth = parse_authorization(headers.get("Authorization", ""))
+    for name in REQUIRED_SIGNED:
+        if name not in auth.signed_headers:
+            raise SignatureError(f"{name} must be one of the signed headers")
+    _date(headers, now or datetime.now(timezone.utc), max_skew)
+    if not (access_key and hmac.compare_digest(auth.access.encode(), access_key.encode())):
+        raise SignatureError(BAD_SIGNATURE)
+
+
+def _date(headers: Mapping[str, str], now: datetime, max_skew: timedelta) -> str:
+    """The signed `X-Sdk-Date`, if it is one and within `max_skew` of `now`."""
+    sdk_date = headers.get(DATE_HEADER, "")
+    try:
+        when = datetime.strptime(sdk_date, DATE_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise SignatureError(f"{DATE_HEADER} must look like 20261121T101504Z") from None
+    if abs(now - when) > max_skew:
+        raise SignatureError(f"{DATE_HEADER} is more than {int(max_skew.total_seconds() // 60)} "
+                             "minutes away from the station's clock: the request expired")
+    return sdk_date
+
+
 def verify(*, method: str, raw_path: str, query: Iterable[tuple[str, str]],
            headers: Mapping[str, str], body: bytes, access_key: str | None,
            secret_key: str | None, now: datetime | None = None,
@@ -144,15 +176,7 @@ def verify(*, method: str, raw_path: str, query: Iterable[tuple[str, str]],
     for name in REQUIRED_SIGNED:
         if name not in auth.signed_headers:
             raise SignatureError(f"{name} must be one of the signed headers")
-    sdk_date = headers.get(DATE_HEADER, "")
-    try:
-        when = datetime.strptime(sdk_date, DATE_FORMAT).replace(tzinfo=timezone.utc)
-    except ValueError:
-        raise SignatureError(f"{DATE_HEADER} must look like 20261121T101504Z") from None
-    now = now or datetime.now(timezone.utc)
-    if abs(now - when) > max_skew:
-        raise SignatureError(f"{DATE_HEADER} is more than {int(max_skew.total_seconds() // 60)} "
-                             "minutes away from the station's clock: the request expired")
+    sdk_date = _date(headers, now or datetime.now(timezone.utc), max_skew)
     canonical = canonical_request(method, raw_path, query, headers, auth.signed_headers, body)
     # the same work whether the AK is known or not: no answer or timing tells them apart
     expected = signature(secret_key or "", string_to_sign(canonical, sdk_date))

@@ -4,6 +4,11 @@ token, or a Device Connect token for the media URIs handed to that client), its 
 
 A station without a token (loopback only: settings refuse anything else) is open to local
 programs; the guard's Host and Origin checks are what keep web pages out of it.
+
+Another site's page (`Sec-Fetch-Site: cross-site` or `same-site`, which browsers send and pages
+cannot forge) reaches only what Device Connect pages embed: the record video, source picture
+and MJPEG URLs handed to their clients, and a top-level navigation to the docs. Anything else
+is a 403, GETs included: a GET can make the station work (cut an export, probe a camera).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from api.device_connect.media import media_token_accepted
+from api.device_connect.media import media_token_accepted, native_medium
 from api.keys import STATION
 from api.native.docs import is_public
 from api.security import PRINCIPAL, DialectPolicy, bearer_token
@@ -88,4 +93,17 @@ def body_types(request: web.Request) -> tuple[str, ...]:
     return JSON
 
 
-NATIVE_POLICY = DialectPolicy("native", render, authenticate=authenticate, body_types=body_types)
+def cross_site(request: web.Request) -> bool:
+    """May another site's page make this request? Only GET/HEAD of the media URLs handed to
+    Device Connect clients (`<img>`, `<video>`), and opening the docs or the index in a tab."""
+    if request.method not in ("GET", "HEAD"):
+        return False
+    if native_medium(request.path) is not None:
+        return True
+    navigating = request.headers.get("Sec-Fetch-Mode", "").lower() == "navigate" and \
+        request.headers.get("Sec-Fetch-Dest", "document").lower() == "document"
+    return navigating and (request.path == "/" or is_public(request.path))
+
+
+NATIVE_POLICY = DialectPolicy("native", render, authenticate=authenticate, body_types=body_types,
+                              cross_site=cross_site)
