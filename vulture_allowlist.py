@@ -72,3 +72,9 @@ _.on_connect_fail
 # GET /api/v1/station: fields of the answer (app/services/stations.py StationOut)
 _.this
 _.recordings_running
+
+# http.client and urllib: the connection factory an HTTPConnection calls, the handlers'
+# `<scheme>_open` an OpenerDirector calls (recorder/outgoing.py, app/services/sync_targets.py)
+_._create_connection
+_.http_open
+_.https_open
