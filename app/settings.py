@@ -171,6 +171,19 @@ class Settings(BaseSettings):
         "MQTT broker to publish state and events to and take commands from "
         "(`mqtt://user:pass@host:1883`, TLS with `mqtts://`); empty = no MQTT. May carry a "
         "password: never shown or logged."))
+    # --- slow API calls and MQTT commands (issue #21 items 5 and 6) ---------------------------
+    api_network_calls: int = Field(8, ge=1, le=256, description=(
+        "API: slow network calls of one kind (camera discovery, starts and stops forwarded to "
+        "other stations, finding the station that holds proxied media) run at once at most; "
+        "one more is answered 503 at once. Catalog calls keep threads of their own."))
+    mqtt_command_secret: str | None = Field(None, repr=False, description=(
+        "MQTT: the key commands are signed with (HMAC-SHA256, docs/scale-out.md); empty = the "
+        "station `token`. With neither, commands are taken unsigned (restrict the broker's "
+        "ACLs). A secret: never shown or logged."))
+    mqtt_unsigned_switches: bool = Field(False, description=(
+        "MQTT: with a command secret (or token), still take Home Assistant's group switches "
+        "(`group/<id>/set` ON/OFF), which cannot be signed: the broker's ACLs then decide "
+        "who may start and stop groups. Off: the switches are read-only state."))
 
     @field_validator("allowed_source_networks")
     @classmethod
