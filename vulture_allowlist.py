@@ -78,3 +78,6 @@ _.recordings_running
 _._create_connection
 _.http_open
 _.https_open
+
+# aiohttp: the hook FileResponse sends a body through (api/native/export.py WorkFile)
+_._sendfile
