@@ -81,3 +81,6 @@ _.https_open
 
 # aiohttp: the hook FileResponse sends a body through (api/native/export.py WorkFile)
 _._sendfile
+
+# PyAV: the position a Python file object is asked for (ui/media.py RangeReader)
+_.tell

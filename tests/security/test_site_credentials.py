@@ -52,8 +52,6 @@ class Rogue:
         rogue = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
             def setup(self):
                 super().setup()
                 with rogue.cond:
@@ -91,7 +89,6 @@ class Rogue:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -412,3 +409,84 @@ def test_a_station_bound_to_every_address_never_announces_0_0_0_0(site: Site):
         assert next(s["url"] for s in listed if s["name"] == "wide") == url
     finally:
         wide.stop()
+
+
+class _Catalog:
+    """What the registry reads of its catalog to know whether the site spans machines."""
+
+    def __init__(self, url: str):
+        self.url, self.is_server = url, not url.startswith("sqlite")
+
+
+@pytest.mark.parametrize("database, spans", [
+    ("sqlite:////tmp/catalog.sqlite3", False),
+    ("postgresql+psycopg://rs:pw@127.0.0.1:5432/site", False),
+    ("postgresql+psycopg://rs:pw@localhost/site", False),
+    ("postgresql+psycopg://rs:pw@/site?host=/run/postgresql", False),
+    ("postgresql+psycopg://rs:pw@203.0.113.9:5432/site", True),
+    ("postgresql+psycopg://rs:pw@db.example.org/site", True),
+])
+def test_a_loopback_address_is_never_announced_to_nor_asked_of_a_site_across_machines(
+        database, spans):
+    """Item 15 on a site whose catalog is on another machine: a station's loopback address
+    would send the others to their own machine, so it is not announced, and a row that holds
+    one is not asked; 0.0.0.0 becomes the address that reaches the database, or nothing."""
+    from app.services.stations import StationRegistry
+
+    registry = StationRegistry(_Catalog(database), station_id="s1", name="s1", url=None,
+                               version="0", local_status=lambda _id: ("online", None),
+                               storage_dir=Path("/tmp"), floor_bytes=lambda: 0)
+    assert registry.spans_machines() is spans
+    for url in ("http://127.0.0.1:4035", "http://localhost:4035", "http://[::1]:4035"):
+        assert (registry._reachable(url) is None) is spans
+        assert bool(registry.unreachable_from_here(url)) is spans
+    assert registry._reachable("http://10.0.0.5:4035") == "http://10.0.0.5:4035"
+    picked = registry._reachable("http://0.0.0.0:4035")
+    if not spans:
+        assert picked == "http://127.0.0.1:4035"
+    else:  # the interface towards the database, never 0.0.0.0 nor loopback
+        assert picked is None or not any(h in picked for h in ("0.0.0.0", "127.", "[::1]"))
+
+
+def test_a_signature_is_good_once_for_its_station_its_path_body_and_time():
+    from app import peer_auth
+
+    now = [1_000_000.0]
+    verifier = peer_auth.Verifier(clock=lambda: now[0])
+    secret = "site-secret"
+
+    def signed(**kw):
+        args = {"sender": "a", "target": "b", "method": "POST", "path_qs": "/api/v1/record",
+                "body": b'{"tag_name": "x"}', **kw}
+        headers = peer_auth.sign(secret, **args)
+        headers[peer_auth.TIME] = str(int(now[0]))
+        # re-signed at the injected time
+        headers["Authorization"] = peer_auth.SCHEME + " " + peer_auth._mac(
+            peer_auth.station_key(secret, args["target"]), peer_auth._canonical(
+                args["method"], args["path_qs"], args["sender"], args["target"],
+                headers[peer_auth.TIME], headers[peer_auth.NONCE], headers[peer_auth.CONTENT]))
+        return headers
+
+    headers = signed()
+    assert verifier.check(secret, "b", "POST", "/api/v1/record", headers)[0] == "a"
+    with pytest.raises(ValueError, match="replay"):
+        verifier.check(secret, "b", "POST", "/api/v1/record", headers)
+    for own, method, path, key in (("c", "POST", "/api/v1/record", secret),   # another station
+                                   ("b", "PUT", "/api/v1/record", secret),    # another method
+                                   ("b", "POST", "/api/v1/record/x", secret),  # another path
+                                   ("b", "POST", "/api/v1/record", "other")):  # another site
+        with pytest.raises(ValueError):
+            verifier.check(key, own, method, path, signed())
+    late = signed()
+    now[0] += peer_auth.WINDOW_S + 1
+    with pytest.raises(ValueError, match="window"):
+        verifier.check(secret, "b", "POST", "/api/v1/record", late)
+    fresh = signed()
+    assert peer_auth.body_matches(fresh, b'{"tag_name": "x"}')
+    assert not peer_auth.body_matches(fresh, b'{"tag_name": "y"}')
+    # the answer's proof: only the key of the station asked makes it
+    assert peer_auth.answer_proved(secret, fresh, 200, {
+        peer_auth.PROOF: peer_auth.proof(secret, "b", fresh[peer_auth.NONCE], 200)})
+    assert not peer_auth.answer_proved(secret, fresh, 200, {
+        peer_auth.PROOF: peer_auth.proof(secret, "b", fresh[peer_auth.NONCE], 404)})
+    assert not peer_auth.answer_proved(secret, fresh, 200, {})
