@@ -11,8 +11,8 @@ Every export holds its share of the work space (app.services.export_space) until
 has been sent or its reader gave up: the file goes out chunk by chunk, each chunk the client
 takes counting as progress, so a reader that takes nothing for `export_stall_s` is cut off
 (its connection closed, its file removed) and the storage guard can take the room back.
-Who asks is the client the caps count (`export_client`): the address (an IPv6 /64), or the
-credential when it names a client of its own. Beyond one client's share: 429; beyond
+Who asks is the client the caps count (`export_client`): the address (an IPv6 /64, all of
+loopback as one), or the credential when it names a client of its own. Beyond one client's share: 429; beyond
 everyone's: 503; no room above the disk floor: 507.
 """
 
@@ -123,7 +123,8 @@ def _cut_off(transport: asyncio.Transport) -> None:
 
 def export_client(request: web.Request) -> str:
     """Whom an export counts against: a credential that names its client (`ak:…`), else the
-    address, an IPv6 client by its /64 (one host holds a whole /64)."""
+    address: an IPv6 client by its /64 (one host holds a whole /64), and all of loopback as
+    one (any local program can bind any address of 127.0.0.0/8)."""
     principal = request.get(PRINCIPAL)
     who = principal.who if principal is not None else "anonymous"
     if who not in SHARED_CREDENTIALS:
@@ -133,9 +134,11 @@ def export_client(request: web.Request) -> str:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return "loopback"
     if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
     return str(ip)
 

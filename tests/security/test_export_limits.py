@@ -7,7 +7,8 @@ export and retention are driven exactly:
 - an export the disk has no room for above `disk_floor_mb` is 507, the GUI's export into a
   folder on the recordings' disk is refused the same way, one on another disk is not;
 - retention leaves the records being cut, and deletes them once the cut is done;
-- a client is its address, an IPv6 client its /64.
+- exports being cut or sent are capped in all (503), whoever asks;
+- a client is its address, an IPv6 client its /64, all of loopback one client.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def _hold(station, source_id, record, client):
 
 async def test_work_file_bytes_are_capped_per_client_and_in_all(client, recorded):
     station, source_id, record = recorded
-    held = _hold(station, source_id, record, "127.0.0.1")  # the test client's own address
+    held = _hold(station, source_id, record, "loopback")  # the test client's (127.0.0.1)
     assert 1 * MB < held.lease.reserved < 2 * MB, held.lease.reserved
     try:
         for url, params in ((f"/api/v1/source/{source_id}/export", _range(record)),
@@ -97,6 +98,24 @@ async def test_work_file_bytes_are_capped_per_client_and_in_all(client, recorded
     wait_until(lambda: not list(station.exports.work_dir.iterdir()), 5,
                message="the sent export's work file removed")
     assert station.exports.space.outstanding_bytes() == 0
+
+
+async def test_exports_being_cut_or_sent_are_capped_in_all(client, recorded):
+    station, source_id, record = recorded
+    before = station.settings
+    apply_settings(station, before.model_copy(update={"export_max_files": 2}))
+    held = [_hold(station, source_id, record, who) for who in ("192.0.2.7", "2001:db8::/64")]
+    try:
+        response = await client.get(f"/api/v1/source/{source_id}/export", params=_range(record))
+        assert response.status == 503, await response.text()
+        assert "2 exports are being cut or sent already" in (await response.json())["detail"]
+        assert int(response.headers["Retry-After"]) >= 1
+    finally:
+        for export in held:
+            station.exports.discard(export)
+        apply_settings(station, before)
+    response = await client.get(f"/api/v1/source/{source_id}/export", params=_range(record))
+    assert response.status == 200
 
 
 async def test_no_room_above_the_floor_is_507_for_every_export_of_the_recordings_disk(
@@ -150,6 +169,9 @@ def test_an_ipv6_client_is_its_slash_64():
     assert key("2001:db8:0:1::1") != key("2001:db8::1")
     assert key("::ffff:192.0.2.1") == key("192.0.2.1") == "192.0.2.1"
     assert key("192.0.2.1") != key("192.0.2.2")
+    # Any local program may bind any loopback address: rotating through them gains nothing.
+    assert key("127.0.0.1") == key("127.0.0.2") == key("127.9.9.9") == key("::1") \
+        == key("::ffff:127.0.0.3") == "loopback"
 
 
 def test_retention_leaves_the_records_being_cut(recorded, monkeypatch, tmp_path):
