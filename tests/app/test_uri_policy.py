@@ -177,3 +177,38 @@ def test_the_operators_networks_apply_to_addresses_and_names_pass():
     # udp listens: an unspecified address is where it binds, a group what it joins
     assert check_uri("udp://0.0.0.0:5000", field="uri_rtsp", schemes=SOURCE_SCHEMES, policy=policy)
     assert check_uri("udp://239.1.1.1:5000", field="uri_rtsp", schemes=SOURCE_SCHEMES, policy=policy)
+
+
+def test_an_upgrade_keeps_the_hosts_it_had_until_the_operator_sets_the_networks(tmp_path):
+    """Sources stored before allowed_source_networks existed keep working (their hosts join
+    the default networks) while the setting is unset; a setting given explicitly (also live)
+    is what holds, and metadata addresses are never taken over."""
+    from app.models import Source
+    from app.station import build_station
+
+    station = build_station(make_settings(tmp_path))
+    with station.catalog.session() as s:
+        for n, uri in enumerate(("rtsp://203.0.113.7/x", "rtsp://Cam.Example.org:554/x",
+                                 "http://169.254.169.254/x", "rtsp://10.1.2.3/x")):
+            s.add(Source(name=f"old{n}", uri_rtsp=uri, enabled=False))
+    station.catalog.close()
+    station = build_station(make_settings(tmp_path))
+    try:
+        policy = station.outgoing()
+        assert policy.refusal("203.0.113.7") is None
+        assert policy.refusal("198.51.100.1", host="cam.example.org") is None
+        assert policy.refusal("203.0.113.8") is not None
+        assert policy.refusal("169.254.169.254") is not None
+        assert policy.refusal("192.168.1.9") is None  # the default networks stay
+        # the operator sets the networks: exactly those, also on a running station
+        apply_settings(station, make_settings(tmp_path, allowed_source_networks=["10.0.0.0/8"]))
+        assert station.outgoing().refusal("203.0.113.7") is not None
+        assert station.outgoing().refusal("127.0.0.1") is not None
+        assert station.sources.outgoing() is station.outgoing()
+    finally:
+        station.catalog.close()
+    explicit = build_station(make_settings(tmp_path, allowed_source_networks=["192.168.0.0/16"]))
+    try:
+        assert explicit.outgoing().refusal("203.0.113.7") is not None
+    finally:
+        explicit.catalog.close()
