@@ -28,7 +28,16 @@ from paho.mqtt.properties import Properties
 from app.audited import AuditedStation
 from app.errors import NotFound
 from app.events import CatalogChanged, Event, SourceStatusChanged, StorageLow
-from app.services.mqtt_commands import parse_command, run_command, switch_group
+from app.services.mqtt_commands import (
+    LogLimiter,
+    Nonces,
+    check_signature,
+    parse_command,
+    parse_json,
+    reply_topic,
+    run_command,
+    switch_group,
+)
 from app.services.mqtt_topics import (
     OFFLINE,
     ONLINE,
@@ -94,6 +103,8 @@ class MqttBridge:
                                          address=f"{host}:{port}")
         self._switches = AuditedStation(station, who="home assistant switch", dialect="mqtt",
                                         address=f"{host}:{port}")
+        self._nonces = Nonces()  # of signed commands taken (the worker's alone)
+        self._limiter = LogLimiter()  # refusals and failures: a log line per kind and interval
         self._queue: collections.deque = collections.deque(maxlen=QUEUE_MAX)
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -213,13 +224,16 @@ class MqttBridge:
                 next_disk = time.monotonic() + DISK_EVERY_S
                 self._guarded(self._publish_disk)
 
-    @staticmethod
-    def _guarded(function, *args) -> None:
-        """One failure (the catalog away, a bad reply topic) never ends the worker."""
+    def _guarded(self, function, *args) -> None:
+        """One failure (the catalog away) never ends the worker, nor floods the log: a
+        traceback per kind at most once per interval."""
         try:
             function(*args)
         except Exception:  # noqa: BLE001
-            log.exception("MQTT: %s failed", getattr(function, "__name__", function))
+            name = getattr(function, "__name__", str(function))
+            left_out = self._limiter.allow(f"failed {name}")
+            if left_out is not None:
+                log.exception("MQTT: %s failed (%d more since the last line)", name, left_out)
 
     def _handle(self, item: tuple) -> None:
         if item is _CONNECTED:
@@ -269,7 +283,8 @@ class MqttBridge:
         device = ha_device(station_id=station.station_id, name=station.name,
                            version=station.version, url=station.settings.public_url)
         configs = {topic: dumps(config) for topic, config in
-                   discovery_configs(self.topics, device, groups, sources).items()}
+                   discovery_configs(self.topics, device, groups, sources,
+                                     switches=self._switches_taken()).items()}
         for topic in set(self._discovery) - set(configs):
             self._publish(topic, "", retain=True)
         for topic, payload in configs.items():
@@ -327,37 +342,95 @@ class MqttBridge:
             self._publish_group_states(event.source_id)
 
     # --- commands -----------------------------------------------------------------------------
+    def _secret(self) -> str | None:
+        """What commands must be signed with (read per message: a settings change applies)."""
+        settings = self.station.settings
+        return settings.mqtt_command_secret or settings.token or None
+
+    def _switches_taken(self) -> bool:
+        return not self._secret() or self.station.settings.mqtt_unsigned_switches
+
+    def _refuse(self, kind: str, message: str, action: str, target: str | None) -> None:
+        """A refusal, logged (without a traceback) and audited at most once per interval."""
+        left_out = self._limiter.allow(kind)
+        if left_out is None:
+            return
+        log.warning("MQTT: %s (%d more since the last line)", message, left_out)
+        self.station.audit.record(dialect="mqtt", address=f"{self._host}:{self._port}",
+                                  who="anonymous", action=action, target=target,
+                                  result=kind)
+
     def _take_message(self, message) -> None:
+        if getattr(message, "retain", False):  # a retained command would run at every reconnect
+            self._refuse("retained", "a retained command or switch message ignored",
+                         "command", None)
+            return
         group_id = self.topics.group_of_set_topic(message.topic)
         if group_id is not None:
-            value = message.payload.decode("utf-8", "replace").strip().upper()
-            if value in (SWITCH_ON, SWITCH_OFF):
-                log.info("MQTT: switch of group %d set %s", group_id, value)
-                switch_group(self._switches, group_id, value == SWITCH_ON)
-            return
-        if message.topic != self.topics.command:
-            return
-        command = parse_command(message.payload)
-        if isinstance(command, dict):  # not a command: the error goes to the reply topic
-            reply, reply_to, request_id = command, None, command.get("request_id")
-        else:
-            log.info("MQTT: command %s tag %r group %r", command.action, command.tag_name,
-                     command.group_name)
-            reply = run_command(self._commands, command)
-            reply_to, request_id = command.reply_to, command.request_id
-        self._reply(message, {"request_id": request_id, **reply}, reply_to)
+            self._take_switch(message, group_id)
+        elif message.topic == self.topics.command:
+            self._take_command(message)
 
-    def _reply(self, message, reply: dict, reply_to: str | None) -> None:
-        """To the MQTT v5 response topic (with the correlation data) if the command had one,
-        else to its `reply_to`, else to `<base>/reply`."""
+    def _take_switch(self, message, group_id: int) -> None:
+        """Home Assistant's switch: ON / OFF, unsigned by nature (its payloads are in its
+        retained config), so taken only without a command secret or when the operator said
+        so (`mqtt_unsigned_switches`)."""
+        value = message.payload.decode("utf-8", "replace").strip().upper()
+        if value not in (SWITCH_ON, SWITCH_OFF):
+            return
+        if not self._switches_taken():
+            self._refuse("unsigned switch", "a group switch refused: this station takes "
+                         "signed commands only (mqtt_unsigned_switches is off)",
+                         "switch group", f"group {group_id}")
+            self._send(self.topics.reply, {"group_id": group_id, "status": 403, "detail":
+                       "group switches are off: this station takes signed commands only"})
+            return
+        log.info("MQTT: switch of group %d set %s", group_id, value)
+        try:
+            switch_group(self._switches, group_id, value == SWITCH_ON)
+        except NotFound as exc:  # an id that is no group of this station: no traceback
+            self._refuse("unknown group", f"a switch for an unknown group: {exc.message}",
+                         "switch group", f"group {group_id}")
+            self._send(self.topics.reply, {"group_id": group_id, "status": 404,
+                                           "detail": exc.message})
+
+    def _take_command(self, message) -> None:
         request = getattr(message, "properties", None)
-        topic = getattr(request, "ResponseTopic", None) or reply_to or self.topics.reply
+        data, refusal = parse_json(message.payload)
+        request_id = data.get("request_id") if data is not None else None
+        request_id = request_id if isinstance(request_id, str) else None
+        secret = self._secret()
+        if refusal is None and secret:
+            reason = check_signature(data, secret, self._nonces)
+            if reason is not None:
+                action = data.get("action")
+                self._refuse("unsigned command", f"a command refused: {reason}",
+                             f"{action} recording" if action in ("start", "stop") else "command",
+                             None)
+                refusal = {"status": 401, "detail": reason}
+        command = parse_command(data) if refusal is None else refusal
+        if isinstance(command, dict):  # refused, or no command: to this station's own topic
+            self._send(self.topics.reply, {"request_id": request_id, **command})
+            return
+        asked = getattr(request, "ResponseTopic", None) or command.reply_to
+        topic = reply_topic(self.topics.base, asked)
+        if topic is None:
+            self._refuse("reply topic", "a command refused: its reply topic is not under "
+                         f"{self.topics.reply}", f"{command.action} recording", None)
+            self._send(self.topics.reply, {"request_id": request_id, "status": 422, "detail": [
+                {"loc": ["body", "reply_to"], "type": "value_error",
+                 "msg": f"replies go to {self.topics.reply} or a topic under it only"}]})
+            return
+        log.info("MQTT: command %s tag %r group %r", command.action, command.tag_name,
+                 command.group_name)
+        reply = run_command(self._commands, command)
+        self._send(topic, {"request_id": request_id, **reply},
+                   getattr(request, "CorrelationData", None))
+
+    def _send(self, topic: str, reply: dict, correlation: bytes | None = None) -> None:
+        """A reply (never retained), with the command's MQTT v5 correlation data if any."""
         properties = None
-        correlation = getattr(request, "CorrelationData", None)
         if correlation is not None:
             properties = Properties(PacketTypes.PUBLISH)
             properties.CorrelationData = correlation
-        try:
-            self.client.publish(topic, dumps(reply), qos=1, properties=properties)
-        except ValueError as exc:  # a wildcard in the topic
-            log.warning("MQTT: cannot reply to %r: %s", topic, exc)
+        self.client.publish(topic, dumps(reply), qos=1, properties=properties)

@@ -8,11 +8,14 @@ Everything lives under `recording-station/<station_id>/`:
     station                       who this station is (retained)
     source/<source_id>/status     a source's status (retained)
     group/<group_id>/state        "ON" while any source of the group records (retained)
-    group/<group_id>/set          "ON" / "OFF": Home Assistant's switch (command)
+    group/<group_id>/set          "ON" / "OFF": Home Assistant's switch (command; with a
+                                  command secret only if mqtt_unsigned_switches)
     disk                          free/total space of the recordings' disk (retained)
     event/<kind>                  recording_started|stopped|failed|paused|resumed, storage_low
-    command                       JSON commands; replies go to the response topic / reply_to
-    reply                         replies of commands that named no reply topic
+    command                       JSON commands (signed with a command secret: mqtt_commands)
+    reply                         replies, and every refusal (never retained)
+    reply/<anything>              replies to commands that asked for it (response topic or
+                                  reply_to); nothing outside this station's topics
 
 Home Assistant reads `homeassistant/<component>/<object_id>/config` (retained).
 """
@@ -76,6 +79,10 @@ class Topics:
     def group_switch_config(self, group_id: int) -> str:
         return f"{DISCOVERY_PREFIX}/switch/{self.object_prefix}_group_{group_id}/config"
 
+    def group_sensor_config(self, group_id: int) -> str:
+        """A group's state, read-only (switches off: commands must be signed)."""
+        return f"{DISCOVERY_PREFIX}/binary_sensor/{self.object_prefix}_group_{group_id}/config"
+
     def source_sensor_config(self, source_id: int) -> str:
         return f"{DISCOVERY_PREFIX}/binary_sensor/{self.object_prefix}_source_{source_id}/config"
 
@@ -133,8 +140,10 @@ def ha_device(*, station_id: str, name: str, version: str, url: str | None) -> d
 
 
 def discovery_configs(topics: Topics, device: dict, groups: list[GroupOut],
-                      sources: list[SourceOut]) -> dict[str, dict]:
-    """Every discovery config of the station: {config topic: payload}."""
+                      sources: list[SourceOut], switches: bool = True) -> dict[str, dict]:
+    """Every discovery config of the station: {config topic: payload}. Without `switches`
+    (the station takes signed commands only, and Home Assistant cannot sign) a group is a
+    read-only sensor of its recording state instead of a switch."""
     common = {"availability_topic": topics.availability, "payload_available": ONLINE,
               "payload_not_available": OFFLINE, "device": device}
     prefix = topics.object_prefix
@@ -144,11 +153,15 @@ def discovery_configs(topics: Topics, device: dict, groups: list[GroupOut],
         "device_class": "data_size", "state_class": "measurement", "unit_of_measurement": "B",
         "suggested_unit_of_measurement": "GB", "json_attributes_topic": topics.disk}}
     for group in groups:
-        configs[topics.group_switch_config(group.id)] = {
+        config = {
             **common, "name": f"Record {group.name}", "unique_id": f"{prefix}_group_{group.id}",
             "state_topic": topics.group_state(group.id),
-            "command_topic": topics.group_set(group.id),
             "payload_on": SWITCH_ON, "payload_off": SWITCH_OFF, "icon": "mdi:record-rec"}
+        if switches:
+            configs[topics.group_switch_config(group.id)] = {
+                **config, "command_topic": topics.group_set(group.id)}
+        else:
+            configs[topics.group_sensor_config(group.id)] = {**config, "device_class": "running"}
     for source in sources:
         configs[topics.source_sensor_config(source.id)] = {
             **common, "name": source.name, "unique_id": f"{prefix}_source_{source.id}",

@@ -134,8 +134,9 @@ def test_a_command_starts_and_stops_a_group_and_the_reply_carries_the_records(st
     # start: the MQTT v5 way, a response topic and correlation data
     command(listener, station, {"action": "start", "tag_name": "by-mqtt", "group_name": "lobby",
                                 "request_id": "r1"},
-            response_topic="test/replies/v5", correlation=b"corr-1")
-    reply = listener.wait_for(lambda m: m.topic == "test/replies/v5", message="the start reply")
+            response_topic=f"{base(station)}/reply/v5", correlation=b"corr-1")
+    reply = listener.wait_for(lambda m: m.topic == f"{base(station)}/reply/v5",
+                              message="the start reply")
     assert reply.properties.CorrelationData == b"corr-1"
     body = payload_json(reply)
     assert body["status"] == 200 and body["request_id"] == "r1" and body["action"] == "start"
@@ -147,8 +148,9 @@ def test_a_command_starts_and_stops_a_group_and_the_reply_carries_the_records(st
 
     # stop: the v3 way, a reply_to field
     command(listener, station, {"action": "stop", "tag_name": "by-mqtt", "request_id": "r2",
-                                "reply_to": "test/replies/plain"})
-    reply = listener.wait_for(lambda m: m.topic == "test/replies/plain", message="the stop reply")
+                                "reply_to": f"{base(station)}/reply/plain"})
+    reply = listener.wait_for(lambda m: m.topic == f"{base(station)}/reply/plain",
+                              message="the stop reply")
     body = payload_json(reply)
     assert body["status"] == 200 and body["request_id"] == "r2"
     assert {r["status"] for r in body["records"]} == {"finished"}
