@@ -61,16 +61,6 @@ class Lane:
         self._busy = 0
         self._refused = 0
 
-    @property
-    def busy(self) -> int:
-        """Calls taken and not yet finished on their thread."""
-        return self._busy
-
-    @property
-    def refused(self) -> int:
-        """Calls refused since start because the lane was full."""
-        return self._refused
-
     async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         with self._lock:
             if self._busy >= self.limit:
