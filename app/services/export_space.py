@@ -221,14 +221,14 @@ class WorkSpace:
         lease.touched = time.monotonic()
         used = lease.used()
         if lease.reserved and used > lease.reserved:
-            more = int(used * GROWTH) - lease.reserved
+            grown = int(used * GROWTH)  # what is written already takes no more room
             limits = self.limits()
             elsewhere = self.reserved_elsewhere()
             with self._changed:
                 if lease.client is not None:
-                    self._check_bytes(lease.client, more, self._live(), limits)
-                self._check_room(more, elsewhere, limits.floor_bytes)
-                lease.reserved += more
+                    self._check_bytes(lease.client, grown - lease.reserved, self._live(), limits)
+                self._check_room(grown - used, elsewhere, limits.floor_bytes)
+                lease.reserved = grown
 
     def cut_done(self, lease: Lease) -> None:
         """The records are read: retention may delete them again; the reader's turn."""
@@ -319,10 +319,6 @@ class WorkSpace:
         with self._changed:
             return {r for lease in self._leases.values() if lease.gone_since is None
                     for r in lease.records}
-
-    def count(self) -> int:
-        with self._changed:
-            return len(self._leases)
 
 
 def _remove(paths: list[Path]) -> None:

@@ -6,6 +6,7 @@ export and retention are driven exactly:
 - the bytes of work files are capped per client (429) and in all (503), on every export route;
 - an export the disk has no room for above `disk_floor_mb` is 507, the GUI's export into a
   folder on the recordings' disk is refused the same way, one on another disk is not;
+- a work file that outgrows its estimate needs room above the floor for it;
 - retention leaves the records being cut, and deletes them once the cut is done;
 - exports being cut or sent are capped in all (503), whoever asks;
 - a client is its address, an IPv6 client its /64, all of loopback one client.
@@ -27,8 +28,10 @@ from api.native.export import export_client
 from app.errors import StorageFull
 from app.models import utcnow
 from app.schemas import SourceIn
+from app.services.export_space import ExportLimits, WorkSpace
 from app.station import apply_settings, build_station, start_station, stop_station
 from tests.conftest import TESTSRC, make_settings, wait_until
+from tests.support.small_disk import small_tmpfs
 
 MB = 1 << 20
 
@@ -204,3 +207,25 @@ def test_retention_leaves_the_records_being_cut(recorded, monkeypatch, tmp_path)
     assert record.id not in storage.busy()
     storage.retention_pass()  # the cut is done: the footage is old, it goes
     assert station.recordings.get(record.id).status.value == "deleted"
+
+
+def test_a_work_file_that_outgrows_its_reservation_needs_room_for_it(tmp_path):
+    """The work space alone on an 8 MB tmpfs of its own (no other writer moves its free
+    space) with a 4 MB floor: a file written past its estimate reserves more while there is
+    room above the floor, and is refused (StorageFull) once there is none."""
+    with small_tmpfs(tmp_path / "disk", "8m") as disk:
+        space = WorkSpace(disk / ".exports", disk, lambda: ExportLimits(floor_bytes=4 * MB))
+        lease = space.take("192.0.2.7", 1 * MB)
+        path = space.work_file(lease, ".mp4")
+        path.write_bytes(b"\0" * (2 * MB))   # past the 1 MB estimate: 2.5 MB reserved now
+        space.progress(lease)
+        assert lease.reserved == int(2 * MB * 1.25)
+        assert space.outstanding_bytes() == lease.reserved - 2 * MB
+        with pytest.raises(StorageFull):   # another export may not take that room
+            space.take("192.0.2.8", 2 * MB)
+        with open(path, "ab") as fh:      # 3.5 MB: 4.4 MB would leave the disk under its floor
+            fh.write(b"\0" * (3 * MB // 2))
+        with pytest.raises(StorageFull):
+            space.progress(lease)
+        space.release(lease)
+        assert not path.exists() and space.outstanding_bytes() == 0
