@@ -130,7 +130,7 @@ class Station:
         self.uploads.reserved_elsewhere = self.exports.space.outstanding_bytes
         self.storage.reclaim = self.exports.space.reclaim
         self.storage.busy = self.recordings.busy = self._busy_record_ids
-        self.peers = Peers(self.site, token=lambda: self.settings.token)
+        self.peers = Peers(self.site, token=lambda: self.settings.token, outgoing=self.outgoing)
         self.recordings.peers = self.sources.peers = self.peers
         self.recordings.station_id = self.sync.station_id = self.station_id
         self.recordings.status_of = self.groups.status_of = self.site.status
