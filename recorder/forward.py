@@ -18,6 +18,7 @@ import av
 
 from recorder.encoding import COPY
 from recorder.mux import MuxOutput
+from recorder.outgoing import OutgoingPolicy
 from recorder.pump import PacketPump, QueuedPacket
 from recorder.redact import mask_uri, redact
 
@@ -29,12 +30,16 @@ RTMP_URL = re.compile(r"rtmps?://[^\s|]+", re.IGNORECASE)
 
 
 class FlvOutput(MuxOutput):
-    def __init__(self, url: str):
+    """`policy`: the outgoing-address policy the server's address is checked against at each
+    connection (the URL is pinned to the checked address, so a name cannot rebind)."""
+
+    def __init__(self, url: str, policy: OutgoingPolicy | None = None):
         super().__init__(COPY)
-        self.url = url
+        self.url, self.policy = url, policy or OutgoingPolicy()
 
     def open_container(self) -> av.container.OutputContainer:
-        self.container = av.open(self.url, "w", format="flv",
+        pinned, _ = self.policy.pin_url(self.url)  # RefusedAddress (an OSError) when refused
+        self.container = av.open(pinned, "w", format="flv",
                                  timeout=(CONNECT_TIMEOUT_S, CONNECT_TIMEOUT_S))
         return self.container
 
@@ -50,10 +55,10 @@ class FlvOutput(MuxOutput):
 class LiveForward:
     """One RTMP destination of one source. `status`: connecting / online / offline."""
 
-    def __init__(self, url: str, *, name: str):
+    def __init__(self, url: str, *, name: str, policy: OutgoingPolicy | None = None):
         if not RTMP_URL.fullmatch(url):
             raise ValueError("a live forward pushes to an rtmp:// or rtmps:// URL only")
-        self.url = url
+        self.url, self.policy = url, policy
         self.status = "connecting"
         self.error: str | None = None
         self._out: FlvOutput | None = None
@@ -84,7 +89,7 @@ class LiveForward:
         if self._out is None:
             if not (item.is_video and item.keyframe) or item.wall < self._retry_at:
                 return  # a publish starts at a keyframe, after the backoff delay
-            self._out = FlvOutput(self.url)
+            self._out = FlvOutput(self.url, self.policy)
         packet = item.packet()
         packet.stream = item.source.video if item.is_video else item.source.audio
         try:

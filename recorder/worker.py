@@ -316,7 +316,8 @@ class SourceWorker(threading.Thread):
 
     def start_forward(self, forward_id: str, url: str) -> LiveForward:
         """Push this source live to an RTMP URL (copy-muxed FLV) until `stop_forward`."""
-        forward = LiveForward(url, name=f"forward-{self.spec.id}-{forward_id[:8]}")
+        forward = LiveForward(url, name=f"forward-{self.spec.id}-{forward_id[:8]}",
+                              policy=self.spec.policy() if self.spec.policy is not None else None)
         with self._lock:
             old = self._forwards.pop(forward_id, None)
             self._forwards[forward_id] = forward

@@ -68,3 +68,23 @@ def test_a_source_is_forwarded_live_and_survives_a_server_restart(rtmp_server):
         assert not leftover
     finally:
         manager.shutdown()
+
+
+def test_a_forward_connects_only_where_the_outgoing_policy_allows(rtmp_server):
+    """The RTMP server's address is checked when the forward connects: a metadata address
+    never, and a loopback server not when the operator's networks leave loopback out."""
+    from recorder.outgoing import OutgoingPolicy
+
+    manager = RecorderManager()
+    try:
+        manager.ensure_source(SourceSpec(1, "pattern", SOURCE,
+                                         policy=lambda: OutgoingPolicy(["10.0.0.0/8"])))
+        wait_until(lambda: manager.status(1)[0] == "online", 20, message="online")
+        for job, url in (("job-a", "rtmp://169.254.169.254/live/x"),
+                         ("job-b", rtmp_server.url("cam-refused"))):
+            forward = manager.start_forward(1, job, url)
+            wait_until(lambda: forward.status == "offline", 10, message="forward refused")
+            assert "station never opens" in forward.error or "allowed_source_networks" in forward.error
+        assert manager.status(1)[0] == "online"  # the source itself goes on
+    finally:
+        manager.shutdown()
