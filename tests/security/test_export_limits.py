@@ -14,6 +14,7 @@ export and retention are driven exactly:
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -38,11 +39,10 @@ MB = 1 << 20
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
-    """One test-pattern source recorded about 3 s; exports capped at 2 MB per client, 3 MB
-    in all (an export of it is estimated at about 1.4 MB: its bytes and 1 MiB of margin)."""
+    """One test-pattern source recorded about 3 s (an export of it is estimated at 1-2 MB:
+    its bytes and 1 MiB of margin); each test sets the caps it attacks."""
     station = build_station(make_settings(
-        tmp_path_factory.mktemp("limits"), export_max_files=10, export_max_files_per_client=10,
-        export_max_mb_per_client=2, export_max_mb=3))
+        tmp_path_factory.mktemp("limits"), export_max_files=10, export_max_files_per_client=10))
     start_station(station)
     source_id = station.sources.create(SourceIn(name="cam", uri_rtsp=TESTSRC)).id
     wait_until(lambda: station.sources.get(source_id).status.value == "online", 15,
@@ -77,8 +77,14 @@ def _hold(station, source_id, record, client):
 
 async def test_work_file_bytes_are_capped_per_client_and_in_all(client, recorded):
     station, source_id, record = recorded
+    before = station.settings
     held = _hold(station, source_id, record, "loopback")  # the test client's (127.0.0.1)
-    assert 1 * MB < held.lease.reserved < 2 * MB, held.lease.reserved
+    one = held.lease.reserved
+    assert one > 1 * MB, one  # the bytes and 1 MiB of margin
+    # Per client: room for one such export, not two; in all: for two, not three.
+    apply_settings(station, before.model_copy(update={
+        "export_max_mb_per_client": math.ceil(one / MB), "export_max_mb": math.ceil(2 * one / MB)}))
+    assert math.ceil(one / MB) * MB < 2 * one and math.ceil(2 * one / MB) * MB < 3 * one
     try:
         for url, params in ((f"/api/v1/source/{source_id}/export", _range(record)),
                             ("/api/v1/export", {**_range(record), "source_ids": str(source_id)})):
@@ -87,8 +93,8 @@ async def test_work_file_bytes_are_capped_per_client_and_in_all(client, recorded
             assert "MB of work files" in (await response.json())["detail"]
             assert int(response.headers["Retry-After"]) >= 1
         station.exports.discard(held)
-        # Two other clients hold 2.8 MB of the 3: this client's first is within its own
-        # share, but not within everyone's.
+        # Two other clients hold two of them: this client's first is within its own share,
+        # but not within everyone's.
         held = [_hold(station, source_id, record, who) for who in ("192.0.2.7", "192.0.2.8")]
         response = await client.get(f"/api/v1/source/{source_id}/export", params=_range(record))
         assert response.status == 503, await response.text()
@@ -96,6 +102,7 @@ async def test_work_file_bytes_are_capped_per_client_and_in_all(client, recorded
     finally:
         for export in held if isinstance(held, list) else [held]:
             station.exports.discard(export)
+        apply_settings(station, before)
     response = await client.get(f"/api/v1/source/{source_id}/export", params=_range(record))
     assert response.status == 200 and len(await response.read()) > 10_000
     wait_until(lambda: not list(station.exports.work_dir.iterdir()), 5,
