@@ -12,8 +12,8 @@ has been sent or its reader gave up: the file goes out chunk by chunk, each chun
 takes counting as progress, so a reader that takes nothing for `export_stall_s` is cut off
 (its connection closed, its file removed) and the storage guard can take the room back.
 Who asks is the client the caps count (`export_client`): the address (an IPv6 /64, all of
-loopback as one), or the credential when it names a client of its own. Beyond one client's share: 429; beyond
-everyone's: 503; no room above the disk floor: 507.
+loopback as one), or the credential when it names a client of its own. Beyond one client's
+share: 429; beyond everyone's: 503; no room above the disk floor: 507.
 """
 
 from __future__ import annotations

@@ -121,10 +121,10 @@ class ExportService:
         chosen: list[Record] = []
         last_end: datetime | None = None
         for row in rows:
-            row_end = _end_of(row)
+            row_begin, row_end = aware(row.begin_utc), _end_of(row)
             if row_end <= begin:
                 continue
-            if last_end is not None and aware(row.begin_utc) < last_end - timedelta(seconds=OVERLAP_S):
+            if last_end is not None and row_begin < last_end - timedelta(seconds=OVERLAP_S):
                 continue
             chosen.append(row)
             last_end = row_end

@@ -279,7 +279,8 @@ class WorkSpace:
         with self._changed:
             leases = list(self._leases.values())
             for lease in leases:
-                if lease.gone_since is not None and now - lease.gone_since > FORGET_AFTER_STALLS * stall:
+                forgotten = FORGET_AFTER_STALLS * stall
+                if lease.gone_since is not None and now - lease.gone_since > forgotten:
                     del self._leases[lease.key]
         stalled = [lease for lease in leases if lease.client is not None
                    and lease.gone_since is None and now - lease.touched > stall]

@@ -167,8 +167,8 @@ def test_exports_nobody_reads_are_capped_then_cut_off_and_removed(tmp_path: Path
         assert stalled.length > 4 * MB, stalled.length
         # Its third ask is 429, whatever the route, and from whatever loopback address: any
         # local program may bind any of them, so all of loopback is one client.
-        for refused in (Reader(st, path, source="127.0.0.3"),
-                        Reader(st, f"/api/v1/bookmark/{bookmark['id']}/export?before_s=1&after_s=1"),
+        around = f"/api/v1/bookmark/{bookmark['id']}/export?before_s=1&after_s=1"
+        for refused in (Reader(st, path, source="127.0.0.3"), Reader(st, around),
                         Reader(st, f"/api/v1/export?source_ids={source_id}&{_range_of(record)}")):
             assert refused.status == 429, (refused.status, refused.body)
             assert "read or close one first" in refused.detail()
