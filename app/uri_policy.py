@@ -35,7 +35,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 from app.errors import InvalidInput
 from recorder.inputs import TestPatternConfig, file_path
-from recorder.outgoing import DEFAULT_NETWORKS, OutgoingPolicy
+from recorder.outgoing import DEFAULT_NETWORKS, OutgoingPolicy, is_ip_address
 
 SOURCE_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "srt", "udp", "tcp",
                   "file", "testsrc", "device", "screen")
@@ -133,7 +133,7 @@ def _check_address(field: str, parts: SplitResult, scheme: str, policy: Outgoing
     checked on what it resolves to when the station connects: `recorder.outgoing`). Nothing
     is resolved or opened, so the answer depends on the URI and the settings alone."""
     host = (parts.hostname or "").strip("[]")
-    if scheme not in NETWORK_SCHEMES or not host or not _is_address(host):
+    if scheme not in NETWORK_SCHEMES or not host or not is_ip_address(host):
         return
     listening = scheme in LISTENING
     if listening and ipaddress.ip_address(host).is_unspecified:
@@ -141,14 +141,6 @@ def _check_address(field: str, parts: SplitResult, scheme: str, policy: Outgoing
     reason = policy.refusal(host, listen=listening)
     if reason is not None:
         raise refuse(field, f"the address {host} is {reason}")
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def uri_host(uri: str | None) -> str | None:
@@ -177,7 +169,7 @@ def legacy_hosts(uris: Iterable[str | None]) -> list[str]:
         host = uri_host(uri)
         if host is None or host in found:
             continue
-        if _is_address(host):
+        if is_ip_address(host):
             if default.refusal(host) is None or NEVER_ONLY.refusal(host) is not None:
                 continue
         else:

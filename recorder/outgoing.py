@@ -87,6 +87,15 @@ def parse_networks(entries: Iterable[str]) -> tuple[tuple[Network, ...], frozens
     return tuple(networks), frozenset(hosts)
 
 
+def is_ip_address(host: str) -> bool:
+    """Whether `host` is an IP address written out (not a name to resolve)."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def _plain(ip: IPAddress) -> IPAddress:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
@@ -171,11 +180,8 @@ class OutgoingPolicy:
         if not host:
             return url, None
         address = self.resolve(host, parts.port, listen=listen)[0]
-        try:
-            ipaddress.ip_address(host)
+        if is_ip_address(host):
             return url, None
-        except ValueError:
-            pass
         shown = f"[{address}]" if ":" in address else address
         userinfo, _, _ = parts.netloc.rpartition("@")
         netloc = (userinfo + "@" if userinfo else "") + shown + (f":{parts.port}" if parts.port else "")

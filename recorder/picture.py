@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import ipaddress
 import socket
 import threading
 import time
@@ -24,11 +23,10 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import av
-import numpy as np
 
 from recorder.imaging import PictureError, picture_size
 from recorder.inputs import InputError, PacketInput, RefusedInput
-from recorder.outgoing import OutgoingPolicy, RefusedAddress
+from recorder.outgoing import OutgoingPolicy, RefusedAddress, is_ip_address
 
 MAX_JPEG_BYTES = 16 << 20
 FAILURES_BEFORE_OFFLINE = 3
@@ -83,7 +81,7 @@ class PictureInput(PacketInput):
 
     async def _get(self) -> bytes:
         host = (urlsplit(self.spec.uri).hostname or "").strip("[]")
-        if _is_address(host):  # aiohttp asks no resolver for an address: checked here
+        if is_ip_address(host):  # aiohttp asks no resolver for an address: checked here
             self._policy.check_ip(host)
         async with self._session.get(self.spec.uri, allow_redirects=False) as resp:
             if resp.status != 200:
@@ -171,14 +169,6 @@ class _PolicyResolver(aiohttp.abc.AbstractResolver):
 
     async def close(self) -> None:
         pass
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def jpeg_size(data: bytes) -> tuple[int, int]:

@@ -7,40 +7,23 @@ characters are gone."""
 
 from __future__ import annotations
 
-import http.client
-import itertools
 import json
 import unicodedata
 
 import pytest
 
 from tests.security.conftest import TOKEN
+from tests.support.raw_http import send_raw
 from tests.support.station_process import StationProcess
 
 RLO, ZWSP, ZWJ, BOM, LRI = "\u202e", "\u200b", "\u200d", "\ufeff", "\u2066"
 
 
-SOURCES = (f"127.0.{i // 250 + 1}.{i % 250 + 1}" for i in itertools.count())
 
 
 def send(st: StationProcess, method: str, target: str, headers: dict[str, str] | None = None,
          body: bytes | None = None) -> int:
-    """One request with the target exactly as given, each from another loopback address
-    (refusals count per address: 429 after ten, and a 429 is not audited)."""
-    conn = http.client.HTTPConnection(st.host, st.port, timeout=15,
-                                      source_address=(next(SOURCES), 0))
-    try:
-        conn.putrequest(method, target, skip_accept_encoding=True)
-        for name, value in (headers or {}).items():
-            conn.putheader(name, value)
-        if body is not None:
-            conn.putheader("Content-Length", str(len(body)))
-        conn.endheaders(body)
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    finally:
-        conn.close()
+    return send_raw(st.host, st.port, method, target, headers, body)
 
 
 def trail(st: StationProcess) -> list[dict]:

@@ -5,8 +5,6 @@ its escape. The attacks come with and without credentials, on every dialect."""
 
 from __future__ import annotations
 
-import http.client
-import itertools
 import logging
 import re
 import sys
@@ -15,6 +13,7 @@ import pytest
 
 from app.redaction import OneLineFormatter, escaped
 from tests.security.conftest import TOKEN
+from tests.support.raw_http import send_raw
 from tests.support.station_process import StationProcess
 
 FORGED = "FORGED-4711"
@@ -25,27 +24,11 @@ BREAKS = {"%0A": "\\n", "%0D": "\\r", "%0D%0A": "\\r\\n", "%C2%85": "\\x85",
 LINE_START = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ \S+: |API: |\s)")
 
 
-SOURCES = (f"127.0.{i // 250 + 1}.{i % 250 + 1}" for i in itertools.count())
 
 
 def send(st: StationProcess, method: str, target: str, headers: dict[str, str] | None = None,
          body: bytes | None = None) -> int:
-    """One request with the target exactly as given (percent-encodings included), each from
-    another loopback address (refusals count per address: 429 after ten)."""
-    conn = http.client.HTTPConnection(st.host, st.port, timeout=15,
-                                      source_address=(next(SOURCES), 0))
-    try:
-        conn.putrequest(method, target, skip_accept_encoding=True)
-        for name, value in (headers or {}).items():
-            conn.putheader(name, value)
-        if body is not None:
-            conn.putheader("Content-Length", str(len(body)))
-        conn.endheaders(body)
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    finally:
-        conn.close()
+    return send_raw(st.host, st.port, method, target, headers, body)
 
 
 def forged_lines(log: str) -> list[str]:
