@@ -31,7 +31,7 @@ _.settings_customise_sources
 dotenv_settings
 file_secret_settings
 
-# urllib: the redirect handler's override (app/services/callbacks.py)
+# urllib: the redirect handler's override (app/dialects/huawei/callbacks.py)
 _.redirect_request
 
 # PyAV: codec options set as attributes (recorder/, ui/media.py)
@@ -61,7 +61,7 @@ _.delete_password
 _.retry_times
 _.ssl_ca_cert
 
-# paho-mqtt: the callbacks its network thread calls by attribute name (app/services/mqtt_bridge.py,
+# paho-mqtt: the callbacks its network thread calls by attribute name (api/mqtt/bridge.py,
 # tests/support/mosquitto.py)
 _.on_connect
 _.on_disconnect
@@ -69,12 +69,12 @@ _.on_message
 _.on_subscribe
 _.on_connect_fail
 
-# GET /api/v1/station: fields of the answer (app/services/stations.py StationOut)
+# GET /api/v1/station: fields of the answer (app/site/stations.py StationOut)
 _.this
 _.recordings_running
 
 # http.client and urllib: the connection factory an HTTPConnection calls, the handlers'
-# `<scheme>_open` an OpenerDirector calls (recorder/outgoing.py, app/services/sync_targets.py)
+# `<scheme>_open` an OpenerDirector calls (recorder/outgoing.py, app/site/sync_targets.py)
 _._create_connection
 _.http_open
 _.https_open

@@ -1,11 +1,13 @@
 """Native (FastAPI-style) error shapes, and the middleware that maps domain exceptions onto
-them. Other dialects install their own translators on their own sub-paths."""
+them (`native_answer`, which the MQTT bus answers with too). Other HTTP dialects install their
+own translators on their own sub-paths."""
 
 from __future__ import annotations
 
 import json
 import logging
 import uuid
+from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -21,27 +23,39 @@ def detail_422(loc: list, msg: str, type_: str) -> web.Response:
     return web.json_response({"detail": [{"loc": loc, "msg": msg, "type": type_}]}, status=422)
 
 
-def validation_422(exc: ValidationError, where: str = "body") -> web.Response:
-    detail = [{"loc": [where, *e["loc"]], "msg": e["msg"], "type": e["type"]}
-              for e in exc.errors(include_url=False, include_context=False, include_input=False)]
-    return web.json_response({"detail": detail}, status=422)
+def validation_detail(exc: ValidationError, where: str = "body") -> list[dict]:
+    return [{"loc": [where, *e["loc"]], "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False, include_context=False, include_input=False)]
+
+
+def native_answer(exc: Exception) -> tuple[int, Any] | None:
+    """The native API's status and `detail` for a domain error (`app.errors`) or a request that
+    does not validate; None for any other exception. The one translator: the native
+    middleware answers it over HTTP, the MQTT bus in its replies (`api.mqtt.commands`)."""
+    if isinstance(exc, NotFound):
+        return 404, exc.message
+    if isinstance(exc, StorageFull):
+        return 507, exc.message
+    if isinstance(exc, Unavailable):
+        return 503, exc.message
+    if isinstance(exc, (InvalidInput, Conflict)):
+        where = "path" if exc.field and exc.field.endswith("_id") else "body"
+        return 422, [{"loc": [where, exc.field or "__root__"], "msg": exc.message,
+                      "type": exc.kind}]
+    if isinstance(exc, StationError):
+        return 422, [{"loc": ["body"], "msg": exc.message, "type": exc.kind}]
+    if isinstance(exc, ValidationError):
+        return 422, validation_detail(exc)
+    return None
 
 
 def native_error(exc: Exception) -> web.Response:
-    if isinstance(exc, NotFound):
-        return web.json_response({"detail": exc.message}, status=404)
-    if isinstance(exc, StorageFull):
-        return web.json_response({"detail": exc.message}, status=507)
-    if isinstance(exc, Unavailable):
-        return web.json_response({"detail": exc.message}, status=503, headers={"Retry-After": "5"})
-    if isinstance(exc, (InvalidInput, Conflict)):
-        where = "path" if exc.field and exc.field.endswith("_id") else "body"
-        return detail_422([where, exc.field or "__root__"], exc.message, exc.kind)
-    if isinstance(exc, StationError):
-        return detail_422(["body"], exc.message, exc.kind)
-    if isinstance(exc, ValidationError):
-        return validation_422(exc)
-    raise exc
+    answer = native_answer(exc)
+    if answer is None:
+        raise exc
+    status, detail = answer
+    headers = {"Retry-After": "5"} if status == 503 else None  # Unavailable: worth retrying
+    return web.json_response({"detail": detail}, status=status, headers=headers)
 
 
 @web.middleware

@@ -5,7 +5,7 @@ for another station's footage streams it from the owner's API, chunk by chunk: `
 as it is, never a full copy in memory. Shared by every handler that serves media.
 
 Who is asked (issue #21 item 4): the request is signed for the owner alone
-(`Peers.signed`, app.peer_auth), never the site token; the owner's address comes from the
+(`Peers.signed`, app.site.peer_auth), never the site token; the owner's address comes from the
 catalog, so it is checked (`Peers.base_url`) and connected to only where the outgoing-address
 policy allows (names resolved through it here, `PolicyResolver`; literals checked); no
 redirect is followed, and an answer that does not prove it comes from the owner is a 502.

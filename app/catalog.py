@@ -36,6 +36,10 @@ from app.settings import default_config_file
 log = logging.getLogger(__name__)
 # What a catalog that cannot be reached or written raises (a database server down, a full disk).
 CATALOG_DOWN: tuple[type[BaseException], ...] = (SQLAlchemyError, sqlite3.Error)
+# What a catalog that cannot be written raises: the driver's errors wrapped by SQLAlchemy
+# (OperationalError: disk full, locked, I/O error, the file gone), or raw ones. The records'
+# overlay (app.recordings.record_overlay) keeps what they refused.
+CATALOG_ERRORS: tuple[type[BaseException], ...] = (*CATALOG_DOWN, OSError)
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 FILE_MODE, DIR_MODE = 0o600, 0o700
 

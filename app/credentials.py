@@ -185,7 +185,7 @@ def _keyring_key(account: str) -> bytes | None:
 def station_key(secret: str, station_id: str) -> bytes:
     """The key that opens station `station_id` to the other stations of its site: derived
     from the site's shared secret (the `token`) and that station's id. A request to a station
-    is signed with that station's key (app.peer_auth), so what a catalog row pointing
+    is signed with that station's key (app.site.peer_auth), so what a catalog row pointing
     elsewhere captures opens no other station, and the shared secret itself never travels."""
     return hmac.new(secret.encode("utf-8"), b"station:" + station_id.encode("utf-8"),
                     hashlib.sha256).digest()

@@ -119,7 +119,7 @@ class AuditWritten:
 @dataclass(frozen=True)
 class StorageLow:
     """The storage guard stopped recordings: the disk stayed under `disk_floor_mb` after
-    retention deleted what it may (app.services.storage). `message` says why, for the
+    retention deleted what it may (app.recordings.storage). `message` says why, for the
     operator."""
 
     message: str

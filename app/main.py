@@ -1,5 +1,5 @@
-"""The composition root: settings → catalog → services → recorder → API server → GUI, and
-shutdown in reverse. Everything the station is made of is built here and nowhere else.
+"""The composition root: settings → catalog → services → recorder → MQTT bus → API server →
+GUI, and shutdown in reverse. Everything the station is made of is built here and nowhere else.
 
     recording-station [--headless] [--host H] [--port N] [--data-dir DIR] [--no-demo] [--version]
                       [--self-test]
@@ -61,6 +61,14 @@ def start_api(station: Station):
     return ApiServer(station, station.settings.host, station.settings.port).start()
 
 
+def mqtt_bus(station: Station):
+    """The MQTT bus (when `mqtt_url` is set): a front end like the API, so only the composition
+    root knows it; `start_station` starts it last and `stop_station` stops it."""
+    from api.mqtt.bridge import MqttBridge
+
+    return MqttBridge(station)
+
+
 def run_headless(station: Station, api_url: str) -> int:
     stop = threading.Event()
 
@@ -106,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     api = None
     try:
-        start_station(station)
+        start_station(station, mqtt=mqtt_bus)
         try:
             api = start_api(station)
         except RuntimeError as exc:

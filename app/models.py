@@ -46,7 +46,7 @@ class Source(SQLModel, table=True):
     description: str | None = Field(default=None)
     ffmpeg_cmd: str | None = Field(default=None)
     enabled: bool = Field(default=True, nullable=False)
-    # The station that reads and records it (app.services.stations); NULL = not yet adopted.
+    # The station that reads and records it (app.site.stations); NULL = not yet adopted.
     station_id: str | None = Field(default=None, index=True, max_length=64)
 
 

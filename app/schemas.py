@@ -1,17 +1,20 @@
 """Public shapes: what services accept and return. The native API validates requests with
 these same models and generates its OpenAPI document from them; the GUI builds them from
 its dialogs. Secrets never leave the core: passwords, and every credential inside a URI
-(`recorder.redact.mask_uri`), are masked as `"******"`.
+(`recorder.redact.mask_uri`), are masked as `"******"`. Rows become these shapes in
+`app.dto`. The times they carry are UTC: `iso_utc` writes them, `utc` and `check_range` read
+and bound a query's range (the timeline, an export).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from enum import Enum, StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.errors import InvalidInput
 from recorder.redact import MASK, mask_uri  # one masking for answers, events, logs, snapshots
 
 
@@ -22,6 +25,24 @@ def iso_utc(value: datetime | None) -> str | None:
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def utc(value: datetime) -> datetime:
+    """Timezone-aware UTC (a naive time is taken as UTC: SQLite gives them back naive)."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def check_range(begin: datetime, end: datetime, max_range: timedelta) -> tuple[datetime, datetime]:
+    """[begin, end) of a query (the timeline, an export) in UTC: `end` after `begin`, at most
+    `max_range` apart; else an InvalidInput on `end`."""
+    begin, end = utc(begin), utc(end)
+    if end <= begin:
+        raise InvalidInput("end must be after begin", field="end")
+    if end - begin > max_range:
+        span = (f"{max_range.days} days" if max_range.days > 1
+                else f"{max_range.total_seconds() / 3600:g} h")
+        raise InvalidInput(f"the range may span {span} at most", field="end")
+    return begin, end
 
 
 class SourceModel(str, Enum):
@@ -386,7 +407,7 @@ class UploadOut(BaseModel):
     location: str | None = None
 
 
-# --- Huawei SparkRTC individual stream jobs (app.services.rtc_jobs) --------------------------
+# --- Huawei SparkRTC individual stream jobs (app.dialects.huawei.rtc_jobs) ------------
 class RtcJobState(StrEnum):
     init = "INIT"          # created; its source not online yet
     running = "RUNNING"    # its source online

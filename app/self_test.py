@@ -113,6 +113,7 @@ def run_self_test(out: TextIO | None = None) -> int:
 
 
 def _run_steps(test: SelfTest, folder: Path) -> None:
+    from api.mqtt.bridge import MqttBridge  # likewise the MQTT bus, as main starts it
     from api.server import ApiServer  # like main: only composition code knows the API layer
     from recorder.selftest import describe_video
 
@@ -124,7 +125,7 @@ def _run_steps(test: SelfTest, folder: Path) -> None:
     try:
         def start() -> str:
             nonlocal api
-            start_station(station)
+            start_station(station, mqtt=MqttBridge)
             api = ApiServer(station, settings.host, settings.port).start()
             test.url = api.url
             return f"API on {api.url}, catalog in {folder / 'data'}"

@@ -28,8 +28,7 @@ from pydantic_settings import (
 
 from app import APP_NAME
 from app.errors import InvalidInput
-from app.peer_auth import station_url
-from app.uri_policy import CALLBACK_SCHEMES, check_uri
+from app.uri_policy import CALLBACK_SCHEMES, check_uri, station_url
 from recorder.outgoing import DEFAULT_NETWORKS, parse_networks
 
 
@@ -208,7 +207,7 @@ class Settings(BaseSettings):
     @classmethod
     def _public_url(cls, value: str | None) -> str | None:
         """Other stations send signed requests there, and it is shown in the API, on MQTT and
-        in Home Assistant: `http(s)://host:port` only (app.peer_auth.station_url), never a
+        in Home Assistant: `http(s)://host:port` only (app.uri_policy.station_url), never a
         user name or password, never an unspecified address (0.0.0.0) the others cannot use.
         The message never repeats the value (it may hold a password)."""
         if value:

@@ -9,42 +9,52 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
+from typing import Callable, Protocol
 
 from sqlmodel import select
 
 from app import __version__
 from app.catalog import Catalog
+from app.dialects.device_connect.dc_auth import DeviceConnectAuth
+from app.dialects.device_connect.dc_recorder import MediaRecorderService
+from app.dialects.huawei.live_record import LiveRecordService
+from app.dialects.huawei.rtc_jobs import RtcJobService
 from app.events import EventBus, SourceStatusChanged
 from app.models import Source, SyncJob
+from app.recordings.bookmarks import BookmarkService
+from app.recordings.export import ExportService
+from app.recordings.export_space import ExportLimits
+from app.recordings.recordings import RecordingService
+from app.recordings.storage import StorageService
+from app.recordings.timeline import TimelineService
 from app.schemas import GroupIn, SourceIn
-from app.services import (
-    GroupService,
-    RecordingService,
-    SourceService,
-    SyncService,
-    UploadService,
-)
 from app.services.audit import AuditService
-from app.services.bookmarks import BookmarkService
-from app.services.dc_auth import DeviceConnectAuth
-from app.services.dc_recorder import MediaRecorderService
 from app.services.discovery import Discovery
-from app.services.export import ExportService
-from app.services.export_space import ExportLimits
-from app.services.live_record import LiveRecordService
-from app.services.mqtt_bridge import MqttBridge
-from app.services.rtc_jobs import RtcJobService
-from app.services.peers import Peers
-from app.services.stations import StationRegistry
-from app.services.storage import StorageService
-from app.services.timeline import TimelineService
+from app.services.groups import GroupService
+from app.services.sources import SourceService
 from app.settings import RESTART_FIELDS, Settings
+from app.site.peers import Peers
+from app.site.stations import StationRegistry
+from app.site.sync import SyncService
+from app.site.uploads import UploadService
 from app.uri_policy import Outgoing, legacy_hosts
 from recorder.manager import RecorderManager
 
 log = logging.getLogger(__name__)
 
 DEMO_PATTERNS = ("testsrc2", "smptebars", "testsrc", "rgbtestsrc")
+
+
+class Bus(Protocol):
+    """A remote-control surface the station starts and stops with itself: the MQTT bridge
+    (`api.mqtt.bridge.MqttBridge`). The composition root hands its class to `start_station`;
+    the core never imports a front end."""
+
+    connected: bool  # GET /metrics shows it
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 @dataclass
@@ -65,19 +75,19 @@ class Station:
     rtc_jobs: RtcJobService
     # The audit trail of state changes (API guard middleware, GUI): see app.services.audit.
     audit: AuditService = field(init=False)
-    # The storage guard and retention (docs/reliability.md): see app.services.storage.
+    # The storage guard and retention (docs/reliability.md): see app.recordings.storage.
     storage: StorageService = field(init=False)
-    # The stations sharing the catalog, and who owns which source: see app.services.stations.
+    # The stations sharing the catalog, and who owns which source: see app.site.stations.
     site: StationRegistry = field(init=False)
     peers: Peers = field(init=False)  # asks the other stations what only they can do
-    # Marked moments, and the spans of a source over time (issue #16): app.services.bookmarks,
-    # app.services.timeline.
+    # Marked moments, and the spans of a source over time (issue #16): app.recordings.bookmarks,
+    # app.recordings.timeline.
     bookmarks: BookmarkService = field(init=False)
     timeline: TimelineService = field(init=False)
-    # Any time range of footage as MP4 (or a zip of them): see app.services.export.
+    # Any time range of footage as MP4 (or a zip of them): see app.recordings.export.
     exports: ExportService = field(init=False)
-    # The MQTT bus, when `mqtt_url` is set (started by start_station).
-    mqtt: MqttBridge | None = field(init=False, default=None)
+    # The MQTT bus, when `mqtt_url` is set (built by start_station with what app.main hands it).
+    mqtt: Bus | None = field(init=False, default=None)
     # Finding ONVIF cameras (app.services.discovery); tests point its probes at a simulator.
     discovery: Discovery = field(default_factory=Discovery)
     # The one outgoing-address policy (recorder.outgoing) everything that connects asks.
@@ -219,9 +229,11 @@ def apply_settings(station: Station, new: Settings) -> set[str]:
     return changed & RESTART_FIELDS
 
 
-def start_station(station: Station) -> None:
+def start_station(station: Station, *, mqtt: Callable[[Station], Bus] | None = None) -> None:
     """Close what a crash left open, seed the demo on an empty catalog, start the readers,
-    resume unfinished sync jobs, start the audit writer (it purges old entries first)."""
+    resume unfinished sync jobs, start the audit writer (it purges old entries first); last,
+    the MQTT bus when `mqtt_url` is set, built by `mqtt` (the composition root passes
+    `api.mqtt.bridge.MqttBridge`: the core knows no front end)."""
     station.audit.start()
     station.site.start()  # registers (adopting rows no station owns yet), then heartbeats
     station.recordings.recover_interrupted()
@@ -234,8 +246,8 @@ def start_station(station: Station) -> None:
     station.site.on_beat.append(station.sources.reconcile)  # what other stations changed
     station.storage.start()  # retention's first pass, then the guard's looks
     station.exports.start()  # times out exports whose reader stalls
-    if station.settings.mqtt_url:
-        station.mqtt = MqttBridge(station)
+    if station.settings.mqtt_url and mqtt is not None:
+        station.mqtt = mqtt(station)
         station.mqtt.start()  # connects in the background; a broker that is down slows nothing
 
 

@@ -265,3 +265,50 @@ def media_path(path: str, media_dirs: Iterable[Path]) -> str | None:
         if real != base and real.startswith(base.rstrip("/") + "/"):
             return real
     return None
+
+
+# --- the address of another station of the site (app.site) -------------------------------
+
+def station_url(url: str | None) -> str:
+    """`url` (from the catalog, where anyone who can write it writes) as `scheme://host:port`;
+    ValueError naming what is wrong with it. Only http/https, a host and a port: no user-info
+    (credentials), path, query or fragment, and never an unspecified address (0.0.0.0, ::),
+    which would send the request to the asking station's own machine."""
+    if not url:
+        raise ValueError("no address")
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        raise ValueError("not a URL with a usable port") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("not http:// or https://")
+    if "@" in parts.netloc:
+        raise ValueError("it carries a user name or password")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "?" in url or "#" in url:
+        raise ValueError("it has more than a scheme, a host and a port")
+    host = parts.hostname or ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.rstrip(".").split(".")
+        if not host or len(host) > 253 or not all(
+                label and len(label) <= 63 and label.replace("-", "").isalnum() and label.isascii()
+                for label in labels):
+            raise ValueError("its host is neither a name nor an address") from None
+    else:
+        if address.is_unspecified:
+            raise ValueError("its host is an unspecified address (0.0.0.0, ::)")
+    shown = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{shown}" + (f":{port}" if port else "")
+
+
+def without_userinfo(url: str | None) -> str | None:
+    """`url` as it may be shown: any `user:password@` taken out (a row an older station wrote)."""
+    if not url or "@" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()

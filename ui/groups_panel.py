@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.schemas import GroupIn
-from app.services.stations import StationOut
+from app.site.stations import StationOut
 from app.station import Station
 from ui.icons import icon
 from ui.site_rows import station_icon, station_label, station_tip

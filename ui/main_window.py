@@ -28,10 +28,10 @@ from app.errors import StationError
 from app.schemas import RecordStatus
 from app.settings import Settings
 from app.station import Station
-from ui.bookmarks import ask_bookmark
 from ui.bridge import EventBridge
 from ui.groups_panel import GroupsPanel
 from ui.icons import icon
+from ui.recordings.bookmarks import ask_bookmark
 from ui.status_bar import StationStatusBar
 from ui.tags_panel import TagsPanel
 from ui.tasks import TaskRunner
@@ -129,7 +129,7 @@ class MainWindow(QMainWindow):
         """The recordings browser and the audit trail live in their own modules; mounted as
         the second and third tabs."""
         from ui.audit_view import AuditView
-        from ui.recordings import RecordingsBrowser
+        from ui.recordings.recordings import RecordingsBrowser
 
         self.recordings = RecordingsBrowser(self.audited, self.bridge, self.tasks, self)
         self.tabs.addTab(self.recordings, icon("tag"), "Recordings")
@@ -213,17 +213,17 @@ class MainWindow(QMainWindow):
         self.tags.start_group()
 
     def add_source(self) -> None:
-        from ui.source_dialog import SourceDialog
+        from ui.sources.source_dialog import SourceDialog
 
         SourceDialog.add(self.audited, self.tasks, self)
 
     def edit_source(self, source_id: int) -> None:
-        from ui.source_dialog import SourceDialog
+        from ui.sources.source_dialog import SourceDialog
 
         SourceDialog.edit(self.audited, self.tasks, source_id, self)
 
     def delete_source(self, source_id: int) -> None:
-        from ui.source_dialog import confirm_delete_source
+        from ui.sources.source_dialog import confirm_delete_source
 
         confirm_delete_source(self.audited, self.tasks, source_id, self)
 

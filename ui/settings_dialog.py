@@ -50,7 +50,7 @@ from app.settings import (
 from app.station import Station, apply_settings
 from ui.forms import DIALOG_STYLE, Banner, Form, SecretEdit, hint_label, if_alive, section_title
 from ui.icons import icon
-from ui.recordings_model import human_size, local_time
+from ui.recordings.recordings_model import human_size, local_time
 from ui.tasks import TaskRunner
 
 LABELS = {

@@ -11,8 +11,8 @@ from __future__ import annotations
 from PySide6.QtGui import QIcon
 
 from app.redaction import mask_uri
-from app.services.stations import StationOut
-from ui.recordings_model import dot_icon, human_size
+from app.site.stations import StationOut
+from ui.recordings.recordings_model import dot_icon, human_size
 
 ONLINE_COLOUR, OFFLINE_COLOUR = "#2ecc71", "#95a5a6"
 

@@ -15,10 +15,10 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel, QStatusBar, QToolButton, QWidget
 
-from app.services.storage import StorageService, measure
+from app.recordings.storage import StorageService, measure
 from app.settings import Settings
 from ui.icons import icon
-from ui.recordings_model import human_size
+from ui.recordings.recordings_model import human_size
 
 HIDDEN = "••••••••"
 NEAR_FACTOR = 2  # amber while less than twice the floor is free

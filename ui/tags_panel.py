@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.station import Station
 from ui.icons import icon
-from ui.recordings_model import human_size
+from ui.recordings.recordings_model import human_size
 from ui.tasks import Report, TaskRunner
 
 

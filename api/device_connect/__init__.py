@@ -45,9 +45,9 @@ from api.device_connect.envelope import (
     service_id,
 )
 from api.device_connect.events import EventHub, hub_setup
-from api.device_connect.media import MEDIA_SCOPE, uri_token
 from api.device_connect.params import Params, read_params
 from api.keys import STATION
+from api.media_tokens import MEDIA_SCOPE, uri_token
 from api.security import (
     POLICY,
     PRINCIPAL,
@@ -58,8 +58,8 @@ from api.security import (
     credentialed,
     refused,
 )
+from app.dialects.device_connect.dc_auth import AccessDenied, AccessToken, TokenExpired, scope_key
 from app.errors import StationError
-from app.services.dc_auth import AccessDenied, AccessToken, TokenExpired, scope_key
 
 log = logging.getLogger(__name__)
 HUB = web.AppKey("device_connect_hub", EventHub)

@@ -11,7 +11,7 @@ from aiohttp import web
 from api import routing
 from api.device_connect import media
 from api.device_connect.params import Params
-from app.services.dc_auth import AccessToken
+from app.dialects.device_connect.dc_auth import AccessToken
 from app.station import Station
 
 if TYPE_CHECKING:

@@ -13,8 +13,7 @@ from enum import IntEnum
 from aiohttp import web
 
 from api.keys import STATION
-from app.errors import Conflict, InvalidInput, NotFound, StationError, StorageFull
-from app.services.dc_auth import (
+from app.dialects.device_connect.dc_auth import (
     AccessDenied,
     ApprovalTimeout,
     ScopeMissing,
@@ -23,7 +22,8 @@ from app.services.dc_auth import (
     TooManyRequests,
     UnknownClient,
 )
-from app.services.dc_recorder import IllegalState
+from app.dialects.device_connect.dc_recorder import IllegalState
+from app.errors import Conflict, InvalidInput, NotFound, StationError, StorageFull
 from app.settings import Settings
 
 

@@ -30,6 +30,8 @@ from api.device_connect import media
 from api.device_connect.envelope import DIALECT, Code, DcError, service_id
 from api.keys import STATION
 from api.security import PRINCIPAL, Principal, client_address, refused
+from app.dialects.device_connect.dc_auth import AccessDenied, AccessToken, TokenExpired
+from app.dialects.device_connect.dc_recorder import PHOTO_MIME, VIDEO_MIME
 from app.errors import StationError
 from app.events import (
     Event,
@@ -39,8 +41,6 @@ from app.events import (
     RecordingStarted,
     RecordingStopped,
 )
-from app.services.dc_auth import AccessDenied, AccessToken, TokenExpired
-from app.services.dc_recorder import PHOTO_MIME, VIDEO_MIME
 from app.station import Station
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ from api import routing
 from api.device_connect.context import Call
 from api.device_connect.envelope import DIALECT, Code, DcError, cors_headers, service_id
 from api.security import bearer_token, client_address, origin_allowed, refused
+from app.dialects.device_connect.dc_auth import AccessToken, UnknownClient, is_loopback
+from app.dialects.device_connect.dc_recorder import PHOTO_MIME
 from app.errors import NotFound
-from app.services.dc_auth import AccessToken, UnknownClient, is_loopback
-from app.services.dc_recorder import PHOTO_MIME
 
 # the profiles the one service supports (both spellings of MediaStreamRecording: the seed's
 # and the public profile's; clients compare these names literally)

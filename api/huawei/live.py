@@ -8,7 +8,7 @@ Success is 200 with an empty body; errors are `{"error_code", "error_msg"}`:
 an unknown project, domain, app or stream, START of a stream not being pushed),
 401 APIG.0301 for bad credentials. Every response has `X-request-id:
 <uuid>-<unix time>-<hostname>`. The mapping onto groups and sources, the interruption
-window and the callbacks live in `app.services.live_record`.
+window and the callbacks live in `app.dialects.huawei.live_record`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from api.huawei.common import (
 from api.keys import STATION
 from api.routing import add_both_slashes, base_url, call
 from app.errors import InvalidInput, NotFound, StationError, StorageFull
-from app.services.recordings import AlreadyRecording
+from app.recordings.recordings import AlreadyRecording
 from app.station import Station
 
 PREFIX = "/v1"

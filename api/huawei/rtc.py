@@ -9,7 +9,7 @@ Errors are `{"error_code", "error_msg"}`: 400 RTC.00001002 MalformedRequestBody,
 RTC.00001003 InvalidParameterValue, RTC.00001005 MissingParameter, RTC.00001006 JobRunning,
 RTC.00001009 JobDone; 404 RTC.00001003 for an unknown app or job; 500 RTC.00002001
 InternalError; 401 RTC.00001001 for bad credentials. Header `X-request-Id`. What a job
-does lives in `app.services.rtc_jobs`.
+does lives in `app.dialects.huawei.rtc_jobs`.
 """
 
 from __future__ import annotations
@@ -19,9 +19,7 @@ from aiohttp import web
 from api.huawei.common import Dialect, HuaweiError, plain_request_id, read_json_object, sub_app
 from api.keys import STATION
 from api.routing import add_both_slashes, call
-from app.errors import InvalidInput, NotFound, StationError, StorageFull
-from app.schemas import RtcJobOut
-from app.services.rtc_jobs import (
+from app.dialects.huawei.rtc_jobs import (
     MAX_IDLE_S,
     MIN_IDLE_S,
     STREAM_TYPES,
@@ -30,6 +28,8 @@ from app.services.rtc_jobs import (
     JobRunning,
     RtcJobSpec,
 )
+from app.errors import InvalidInput, NotFound, StationError, StorageFull
+from app.schemas import RtcJobOut
 from app.station import Station
 
 PREFIX = "/v2/apps"

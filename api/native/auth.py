@@ -18,11 +18,11 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from api.device_connect.media import media_token_accepted, native_medium
 from api.keys import STATION
+from api.media_tokens import media_token_accepted, native_medium
 from api.native.docs import is_public
 from api.security import PRINCIPAL, DialectPolicy, bearer_token
-from app.peer_auth import PROOF, body_matches, is_signed
+from app.site.peer_auth import PROOF, body_matches, is_signed
 
 JSON = ("application/json",)
 OCTETS = ("application/octet-stream",)
@@ -42,7 +42,7 @@ async def authenticate(request: web.Request) -> str | None:
     if not token:
         _as(request, "open")
         return None
-    if is_signed(request.headers):  # another station of the site (app.peer_auth)
+    if is_signed(request.headers):  # another station of the site (app.site.peer_auth)
         return await _station(request)
     given = bearer_token(request)
     if not given:
@@ -73,7 +73,7 @@ async def _station(request: web.Request) -> str | None:
 
 
 async def prove_station_answer(request: web.BaseRequest, response: web.StreamResponse) -> None:
-    """The answer to a signed station request carries `X-RS-Proof` (app.peer_auth), without
+    """The answer to a signed station request carries `X-RS-Proof` (app.site.peer_auth), without
     which the asking station does not believe it (a catalog row may point anywhere)."""
     nonce = request.get(STATION_NONCE)
     if nonce:

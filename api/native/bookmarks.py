@@ -1,5 +1,5 @@
 """`/api/v1/bookmark`: moments an operator marked on a source (issue #16 item 5). Only
-translates HTTP to `BookmarkService` (app.services.bookmarks)."""
+translates HTTP to `BookmarkService` (app.recordings.bookmarks)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from api.keys import STATION
 from api.native.params import (
     IsoDatetime, add_route, ok, path_int, read_model, read_query, unprocessable)
 from api.routing import call
+from app.recordings.bookmarks import EARLIEST
 from app.schemas import BookmarkIn, BookmarkOut
-from app.services.bookmarks import EARLIEST
 
 MAX_LISTED = 1000  # bookmarks in one answer of GET /api/v1/bookmark
 

@@ -1,13 +1,13 @@
 """`/api/v1/source/{id}/export` and `/api/v1/export`: any time range as MP4, or a zip.
 
-The export is cut into a work file first (app.services.export), so the answer has a
+The export is cut into a work file first (app.recordings.export), so the answer has a
 `Content-Length` and honours `Range` like a record's download (`VideoFile`); the work file is
 removed once sent. A `Range` request cuts the range again: the same footage gives the same
 bytes (the muxer writes no creation time), so a client may resume or seek. Footage that
 another station recorded is fetched from it whole (the request is forwarded, token in the
 headers only).
 
-Every export holds its share of the work space (app.services.export_space) until its file
+Every export holds its share of the work space (app.recordings.export_space) until its file
 has been sent or its reader gave up: the file goes out chunk by chunk, each chunk the client
 takes counting as progress, so a reader that takes nothing for `export_stall_s` is cut off
 (its connection closed, its file removed) and the storage guard can take the room back.
@@ -37,9 +37,9 @@ from api.native.routedoc import Binary
 from api.proxy import from_owner
 from api.routing import call
 from api.security import PRINCIPAL, client_address
+from app.recordings.export import ExportFile
+from app.recordings.export_space import ExportsBusy
 from app.schemas import iso_utc
-from app.services.export import ExportFile
-from app.services.export_space import ExportsBusy
 
 SEND_CHUNK = 256 * 1024  # bytes read and written at a time; each one taken is progress
 # Credentials every client of a station may share: the caps count those clients by address.

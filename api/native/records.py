@@ -11,12 +11,11 @@ from multidict import CIMultiDict
 
 from api.executors import FORWARD, slow
 from api.keys import STATION
-from api.proxy import from_owner, remote_owner
 from api.native.models import DeleteFileIn, TagNameQuery, TagQuery
 from api.native.params import add_route, ok, read_model, read_query
-from api.routing import call
 from api.native.routedoc import Binary, Link
-from app.services.peers import FORWARDED_HEADER
+from api.proxy import from_owner, remote_owner
+from api.routing import call
 from app.schemas import (
     RecordListItem,
     RecordOut,
@@ -27,6 +26,7 @@ from app.schemas import (
     TagOut,
     TagProtectIn,
 )
+from app.site.peers import FORWARDED_HEADER
 
 
 async def list_records(request: web.Request) -> web.Response:

@@ -1,5 +1,5 @@
 """`GET /api/v1/station`: the stations sharing this catalog, as the registry sees them now
-(`app.services.stations`). Only translates HTTP to `StationRegistry.list`; and makes every
+(`app.site.stations`). Only translates HTTP to `StationRegistry.list`; and makes every
 answer to another station's signed request prove this station gave it (api.native.auth)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from api.keys import STATION
 from api.native.auth import prove_station_answer
 from api.native.params import add_route, ok
 from api.routing import call
-from app.services.stations import StationOut
+from app.site.stations import StationOut
 
 
 async def list_stations(request: web.Request) -> web.Response:

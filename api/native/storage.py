@@ -9,7 +9,7 @@ from aiohttp import web
 from api.keys import STATION
 from api.native.params import add_route, ok
 from api.routing import call
-from app.services.storage import StorageOut
+from app.recordings.storage import StorageOut
 
 
 async def get_storage(request: web.Request) -> web.Response:

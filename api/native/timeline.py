@@ -1,6 +1,6 @@
 """`GET /api/v1/source/{source_id}/timeline`: the spans of a source over a time range
 (records, gaps, bookmarks, now) for other tools; the GUI's timeline draws the same spans.
-Only translates HTTP to `TimelineService.spans` (app.services.timeline)."""
+Only translates HTTP to `TimelineService.spans` (app.recordings.timeline)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from api.keys import STATION
 from api.native.params import IsoDatetime, add_route, ok, path_int, read_query, unprocessable
 from api.routing import call
 from app.errors import InvalidInput
-from app.services.common import check_range
-from app.services.timeline import MAX_BOOKMARKS, MAX_RANGE, TimelineOut
+from app.recordings.timeline import MAX_BOOKMARKS, MAX_RANGE, TimelineOut
+from app.schemas import check_range
 
 
 class TimelineQuery(BaseModel):

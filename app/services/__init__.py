@@ -1,11 +1,7 @@
-"""The service layer: the only code that reads or writes the catalog and drives the
-recorder. The GUI and every API dialect call these plain synchronous methods; they return
-public schemas and raise `app.errors` exceptions."""
+"""The domain services that belong to no other room: sources and their probes, groups, the
+audit trail, finding ONVIF cameras, and the numbers monitoring reads about each source.
 
-from app.services.groups import GroupService
-from app.services.recordings import RecordingService
-from app.services.sources import SourceService
-from app.services.sync import SyncService
-from app.services.uploads import UploadService
-
-__all__ = ["GroupService", "RecordingService", "SourceService", "SyncService", "UploadService"]
+Like every service of the core (`app.recordings`, `app.site`, `app.dialects`), they are plain
+synchronous classes that open a catalog session per unit of work, return the public shapes of
+`app.schemas` and raise `app.errors` exceptions; the GUI and every API dialect call them.
+"""

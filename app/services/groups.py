@@ -6,11 +6,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from app.catalog import Catalog
+from app.catalog_rows import get_group, get_source
+from app.dto import source_out
 from app.errors import Conflict
 from app.events import CatalogChanged, EventSink
 from app.models import Group, GroupSource, Source
 from app.schemas import GroupDetail, GroupIn, GroupOut, iso_utc
-from app.services.common import get_group, get_source, source_out
 from recorder.manager import RecorderManager
 
 

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 from sqlmodel import col, select
 
-from app.catalog import Catalog
+from app.catalog import CATALOG_ERRORS, Catalog
 from app.models import Source
-from app.services.record_overlay import CATALOG_ERRORS
 from recorder.manager import RecorderManager
 
 log = logging.getLogger(__name__)

@@ -29,6 +29,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from app.catalog import Catalog
+from app.catalog_rows import get_source
+from app.dto import source_out
 from app.errors import Conflict, InvalidInput
 from app.events import CatalogChanged, EventSink
 from app.ffmpeg_cmd import profile_of
@@ -43,11 +45,10 @@ from app.schemas import (
     unmask_picture,
     unmask_uri,
 )
-from app.services.common import get_source, source_out
 from app.services.metrics_sources import SourceStats, source_stats
-from app.services.peers import Peers
-from app.services.remote_feed import RemoteFeeds
-from app.services.stations import StationRegistry
+from app.site.peers import Peers
+from app.site.remote_feed import RemoteFeeds
+from app.site.stations import StationRegistry
 from app.uri_policy import PICTURE_SCHEMES, SOURCE_SCHEMES, check_uri, media_path
 from recorder.frames import FrameSlot
 from recorder.imaging import encode_jpeg
@@ -107,7 +108,7 @@ class SourceService:
         # The outgoing-address policy of now; without it, loopback and private networks.
         self.outgoing: Callable[[], OutgoingPolicy] = outgoing or OutgoingPolicy
         self._create_lock = threading.Lock()  # counting and adding a source, one at a time
-        # The site this station belongs to (app.services.stations); None = a station alone.
+        # The site this station belongs to (app.site.stations); None = a station alone.
         self.site: StationRegistry | None = None
         self._fingerprints: dict[int, tuple] = {}  # what `reconcile` saw of each source
         self._reading: set[int] = set()  # sources this service started readers for
@@ -266,7 +267,7 @@ class SourceService:
     # --- pictures ------------------------------------------------------------------
     def frames(self, source_id: int, preview: bool = False) -> FrameSlot:
         """The source's latest-frame slot: its reader's here, or for another station's source
-        one fed from the owner's MJPEG while somebody watches (app.services.remote_feed).
+        one fed from the owner's MJPEG while somebody watches (app.site.remote_feed).
         With `preview`, its preview stream's slot when it has one (a grid tile), else the
         main stream's: the same object as without, so a caller can tell."""
         self.get(source_id)

@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import event
 
 from api.app import create_app
+from api.mqtt.bridge import MqttBridge
 from api.native.metrics import REGISTRY
 from app.schemas import SourceIn
 from app.station import build_station, start_station, stop_station
@@ -250,7 +251,7 @@ async def test_mqtt_state_follows_the_broker(aiohttp_client, tmp_path):
     gone; the broker's password is nowhere in the answer."""
     broker = MosquittoBroker().start()
     station = build_station(make_settings(tmp_path, mqtt_url=broker.url()))
-    start_station(station)
+    start_station(station, mqtt=MqttBridge)  # as app.main starts it
     try:
         client = await aiohttp_client(create_app(station))
         await scrape_until(client, lambda m: m.get("mqtt_connected") == 1)

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from api.app import create_app
+from app.dialects.huawei.rtc_jobs import RtcJobSpec
 from app.schemas import GroupIn, SourceIn
-from app.services.rtc_jobs import RtcJobSpec
 from app.station import build_station, start_station, stop_station
 from tests.api.dc_client import SdkClient
 from tests.conftest import TESTSRC, decode_video, make_settings, md5_of, wait_until

@@ -19,8 +19,8 @@ from app.catalog import Catalog
 from app.credentials import KEY_FILE, PREFIX, CredentialKeyError, load_cipher
 from app.models import Source
 from app.schemas import MASK, mask_picture, unmask_picture, unmask_uri
-from app.services.sync import TokenStore
 from app.settings import write_config
+from app.site.sync import TokenStore
 from recorder.redact import mask_uri, redact
 
 

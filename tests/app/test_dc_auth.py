@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from app.dialects.device_connect import dc_auth
+from app.dialects.device_connect.dc_auth import DeviceConnectAuth, TooManyRequests, is_loopback
 from app.events import AccessRequested, EventBus
-from app.services import dc_auth
-from app.services.dc_auth import DeviceConnectAuth, TooManyRequests, is_loopback
 
 SCOPE = "mediastreamrecording"
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from app.models import Record
-from app.services.recordings import RecordingService
+from app.recordings.recordings import RecordingService
 from app.station import build_station, start_station, stop_station
 from recorder.mp4file import RecordingResult
 from tests.conftest import make_settings, wait_until

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from app.events import RecordChanged, StorageLow
 from app.models import Record
-from app.services.storage import GB, StorageService
+from app.recordings.storage import GB, StorageService
 from tests.conftest import wait_until
 from tests.support.recordings import record_tag
 

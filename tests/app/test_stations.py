@@ -1,4 +1,4 @@
-"""The station registry (app.services.stations) with two real stations in this process on one
+"""The station registry (app.site.stations) with two real stations in this process on one
 catalog, SQLite file and PostgreSQL server alike: registration, heartbeats carrying the
 sources' status, offline after 15 s or at once on a clean stop, adoption of rows from before,
 a source moved from one station to the other, and the owner's sources left alone while it is

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.errors import InvalidInput, NotFound
-from app.services.sync_targets import parse_location
+from app.site.sync_targets import parse_location
 from app.station import build_station, start_station, stop_station
 from tests.conftest import make_settings, md5_of, wait_until
 from tests.support.recordings import record_tag

@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from app.dialects.huawei.callbacks import CallbackSender
 from app.errors import InvalidInput
 from app.schemas import SourceIn
-from app.services.callbacks import CallbackSender
 from app.station import apply_settings
 from app.uri_policy import (CALLBACK_SCHEMES, FORWARD_SCHEMES, PICTURE_SCHEMES, SOURCE_SCHEMES,
                             check_uri)

@@ -100,7 +100,7 @@ def fmt(values: list[float]) -> str:
 def heartbeat_cost(url: str, key_dir: Path, beats: int = 200) -> float:
     """ms per beat of a registry on the site's database (this process, the server local)."""
     from app.catalog import Catalog
-    from app.services.stations import StationRegistry
+    from app.site.stations import StationRegistry
 
     catalog = Catalog(url, key_dir=key_dir).open()  # the site's credentials key
     registry = StationRegistry(catalog, station_id="bench-heartbeat", name="bench", url=None,

@@ -16,9 +16,9 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from api.mqtt.bridge import QUEUE_MAX, MqttBridge
 from app.events import SourceStatusChanged
 from app.schemas import GroupIn, SourceIn
-from app.services.mqtt_bridge import QUEUE_MAX, MqttBridge
 from app.station import build_station, start_station, stop_station
 from tests.conftest import make_settings, wait_until
 from tests.support.media import packet_times
@@ -40,7 +40,7 @@ def broker():
 def station_with_group(tmp_path, mqtt_url: str | None, sources: int = 2):
     """A started station whose group `lobby` holds `sources` test patterns, all online."""
     station = build_station(make_settings(tmp_path, mqtt_url=mqtt_url))
-    start_station(station)
+    start_station(station, mqtt=MqttBridge)  # as app.main starts it
     group = station.groups.create(GroupIn(name="lobby"))
     for i in range(1, sources + 1):
         source = station.sources.create(SourceIn(name=f"cam-{i}", uri_rtsp=TESTSRC))

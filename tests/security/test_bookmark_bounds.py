@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
-from app.services.timeline import TimelineOut
+from app.recordings.timeline import TimelineOut
 from tests.support.station_process import StationProcess
 
 PATTERN = "testsrc://?size=160x120&rate=5"

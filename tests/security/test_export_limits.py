@@ -28,8 +28,8 @@ from api.app import create_app
 from api.native.export import export_client
 from app.errors import StorageFull
 from app.models import utcnow
+from app.recordings.export_space import ExportLimits, WorkSpace
 from app.schemas import SourceIn
-from app.services.export_space import ExportLimits, WorkSpace
 from app.station import apply_settings, build_station, start_station, stop_station
 from tests.conftest import TESTSRC, make_settings, wait_until
 from tests.support.small_disk import small_tmpfs

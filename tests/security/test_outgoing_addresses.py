@@ -13,11 +13,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import av
 import pytest
 
+from app.dialects.huawei.callbacks import CallbackSender
 from app.errors import InvalidInput
-from app.services.callbacks import CallbackSender
 from app.services.discovery import Discovery
 from app.services.onvif_client import CameraError
-from app.services.sync_targets import StationTarget, TargetRefused, TargetUnreachable, parse_location
+from app.site.sync_targets import StationTarget, TargetRefused, TargetUnreachable, parse_location
 from recorder.inputs import UNREACHABLE
 from recorder.outgoing import OutgoingPolicy
 from tests.conftest import wait_until

@@ -431,7 +431,7 @@ def test_a_loopback_address_is_never_announced_to_nor_asked_of_a_site_across_mac
     """Item 15 on a site whose catalog is on another machine: a station's loopback address
     would send the others to their own machine, so it is not announced, and a row that holds
     one is not asked; 0.0.0.0 becomes the address that reaches the database, or nothing."""
-    from app.services.stations import StationRegistry
+    from app.site.stations import StationRegistry
 
     registry = StationRegistry(_Catalog(database), station_id="s1", name="s1", url=None,
                                version="0", local_status=lambda _id: ("online", None),
@@ -449,7 +449,7 @@ def test_a_loopback_address_is_never_announced_to_nor_asked_of_a_site_across_mac
 
 
 def test_a_signature_is_good_once_for_its_station_its_path_body_and_time():
-    from app import peer_auth
+    from app.site import peer_auth
 
     now = [1_000_000.0]
     verifier = peer_auth.Verifier(clock=lambda: now[0])

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from app.services.dc_auth import AccessDenied
+from app.dialects.device_connect.dc_auth import AccessDenied
 from ui.access_dialog import install_access_approvals
 from ui.application import ensure_application
 from ui.bridge import EventBridge

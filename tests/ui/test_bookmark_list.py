@@ -14,8 +14,8 @@ from PySide6.QtWidgets import QMenu
 
 from app.schemas import BookmarkIn
 from tests.ui.test_timeline import browser, lane_y, online_source, record, show  # noqa: F401
-from ui.export_dialog import ExportDialog, from_qt
-from ui.timeline_view import parse_utc
+from ui.recordings.export_dialog import ExportDialog, from_qt
+from ui.recordings.timeline_view import parse_utc
 
 
 def titles(bookmarks) -> list[str]:

@@ -15,8 +15,8 @@ from app.station import build_station, start_station, stop_station
 from tests.conftest import TESTSRC, make_settings, wait_until
 from ui.application import ensure_application
 from ui.bridge import EventBridge
-from ui.export_dialog import STEPS, ExportDialog, from_qt, to_qt
-from ui.recordings import RecordingsBrowser
+from ui.recordings.export_dialog import STEPS, ExportDialog, from_qt, to_qt
+from ui.recordings.recordings import RecordingsBrowser
 from ui.tasks import TaskRunner
 
 

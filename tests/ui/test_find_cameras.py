@@ -13,7 +13,7 @@ from app.models import Source
 from app.schemas import SourceIn
 from tests.support.onvif_camera import OnvifCamera, Profile
 from ui.application import ensure_application
-from ui.source_dialog import SourceDialog
+from ui.sources.source_dialog import SourceDialog
 from ui.tasks import TaskRunner
 
 USER, PASSWORD = "operator", "pa ss@1"

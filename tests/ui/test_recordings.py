@@ -21,10 +21,10 @@ from app.schemas import GroupIn, SourceIn
 from tests.conftest import TESTSRC, md5_of
 from ui.application import ensure_application
 from ui.bridge import EventBridge
-from ui.player import PlayerWidget, clock
-import ui.recordings
-from ui.recordings import RecordingsBrowser
-from ui.recordings_model import (
+from ui.recordings.player import PlayerWidget, clock
+import ui.recordings.recordings
+from ui.recordings.recordings import RecordingsBrowser
+from ui.recordings.recordings_model import (
     COL_BEGIN,
     COL_DURATION,
     COL_MD5,
@@ -205,7 +205,7 @@ def test_filters_by_tag_source_status_and_date(qtbot, station, make_browser, mon
     assert begins == sorted(begins, reverse=True)
     assert pattern != bars
     # Past the list's limit: the newest are shown, and the count says there are more.
-    monkeypatch.setattr(ui.recordings, "LIST_LIMIT", 2)
+    monkeypatch.setattr(ui.recordings.recordings, "LIST_LIMIT", 2)
     reloaded(qtbot, browser, browser.reload)
     newest = [r.id for r in station.recordings.find(limit=2)]
     assert [r.record.id for r in browser.model.rows] == newest

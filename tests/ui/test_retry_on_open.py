@@ -10,11 +10,11 @@ from PySide6.QtCore import Qt
 
 from app.schemas import SourceIn
 from tests.conftest import TESTSRC
+from tests.support.ports import free_loopback_port
 from ui.application import ensure_application
 from ui.bridge import EventBridge
 from ui.main_window import MainWindow
-from ui.source_dialog import SourceDialog
-from tests.support.ports import free_loopback_port
+from ui.sources.source_dialog import SourceDialog
 
 
 def _dead_address() -> str:

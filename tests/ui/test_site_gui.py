@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QLabel
 
 from api.server import ApiServer
 from app.schemas import GroupIn, RecordStatus, SourceIn
-from app.services.remote_feed import RemoteSlot
+from app.site.remote_feed import RemoteSlot
 from app.station import build_station, start_station, stop_station
 from tests.conftest import TESTSRC, make_settings, wait_until
 from tests.support.station_process import StationProcess
@@ -30,8 +30,8 @@ from ui.application import ensure_application
 from ui.bridge import EventBridge
 from ui.groups_panel import KIND, SOURCE, STATION
 from ui.main_window import MainWindow
-from ui.recordings_model import COL_STATION
-from ui.timeline_view import LANE_H, RULER_H, parse_utc
+from ui.recordings.recordings_model import COL_STATION
+from ui.recordings.timeline_view import LANE_H, RULER_H, parse_utc
 
 TOKEN = "site-gui-token"
 FREE = re.compile(r"· [\d.]+ (B|KB|MB|GB|TB) free")

@@ -16,11 +16,11 @@ from sqlmodel import select
 from app.models import Record, Source
 from app.schemas import MASK, SourceIn
 from tests.conftest import TESTSRC, decode_video, wait_until
-from ui import source_kinds
-from ui.application import ensure_application
-from ui.source_dialog import DeleteSourceFlow, SourceDialog, confirm_delete_source
-from ui.tasks import TaskRunner
 from tests.support.media import small_clip
+from ui.application import ensure_application
+from ui.sources import source_kinds
+from ui.sources.source_dialog import DeleteSourceFlow, SourceDialog, confirm_delete_source
+from ui.tasks import TaskRunner
 
 
 @pytest.fixture

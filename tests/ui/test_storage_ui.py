@@ -20,8 +20,8 @@ from tests.support.recordings import record_tag
 from ui.application import ensure_application
 from ui.bridge import EventBridge
 from ui.main_window import MainWindow
-from ui.recordings import RecordingsBrowser
-from ui.recordings_model import COL_GAPS, COL_LOCK, COL_STATUS
+from ui.recordings.recordings import RecordingsBrowser
+from ui.recordings.recordings_model import COL_GAPS, COL_LOCK, COL_STATUS
 from ui.settings_dialog import SettingsDialog
 from ui.tasks import TaskRunner
 

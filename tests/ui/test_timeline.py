@@ -21,10 +21,10 @@ from tests.conftest import TESTSRC
 from ui.application import ensure_application
 from ui.bridge import EventBridge
 from ui.main_window import MainWindow
-from ui.recordings import RecordingsBrowser
-from ui.remote_records import RecordFiles
+from ui.recordings.recordings import RecordingsBrowser
+from ui.recordings.remote_records import RecordFiles
+from ui.recordings.timeline_view import LANE_H, RULER_H, parse_utc, tag_colour
 from ui.tasks import TaskRunner
-from ui.timeline_view import LANE_H, RULER_H, parse_utc, tag_colour
 
 
 def online_source(station, name: str = "cam") -> int:

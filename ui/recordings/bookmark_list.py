@@ -1,0 +1,191 @@
+"""The Recordings tab's list of bookmarks: every moment an operator marked, newest first,
+filtered by a search on title and note (the bookmark service's own search, so the GUI and
+`GET /api/v1/bookmark?q=` agree). A double-click plays the moment on the timeline (showing it
+first when it is out of view, and waiting for its spans); the context menu plays it, opens
+the Export dialog on the minute around it, or deletes it.
+
+Every read and delete runs on the task runner (the GUI never waits on the catalog); the list
+is read again when the catalog says a bookmark (or a source, whose name it shows) changed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.schemas import BookmarkOut
+from ui.bridge import EventBridge
+from ui.recordings.export_dialog import ExportDialog
+from ui.recordings.timeline import BOOKMARK_AROUND as AROUND
+from ui.recordings.timeline import TimelinePanel
+from ui.recordings.timeline_view import parse_utc
+from ui.tasks import CoalescedLoad, TaskRunner
+
+LIST_LIMIT = 1000        # newest first; more is a job for the search
+SEARCH_DELAY_MS = 200    # typing a word costs one query
+SHOWN_SPAN_S = 120.0     # a bookmark out of view is shown with this much of the timeline
+COLUMNS = ("Time", "Source", "Title", "Note")
+
+
+class BookmarkList(QWidget):
+    def __init__(self, station, bridge: EventBridge, tasks: TaskRunner, timeline: TimelinePanel,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.station, self.tasks, self.timeline = station, tasks, timeline
+        self.loads = 0  # searches answered (tests wait on it)
+        self.export_dialog: ExportDialog | None = None
+        self._pending: tuple[int, datetime] | None = None  # to play once the timeline has it
+        self._load = CoalescedLoad(tasks, self._fetch, self._on_loaded,
+                                   delay_ms=SEARCH_DELAY_MS, parent=self)
+
+        self.search_edit = QLineEdit(self)
+        self.search_edit.setPlaceholderText("Search bookmarks (title or note)")
+        self.search_edit.setClearButtonEnabled(True)
+        self.count_label = QLabel(self)
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.setWordWrap(False)
+        self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        for col, width in ((0, 150), (1, 110), (2, 180)):
+            self.table.setColumnWidth(col, width)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
+        self.table.cellDoubleClicked.connect(lambda row, _col: self.play(self.bookmark_at(row)))
+
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(self.search_edit, 1)
+        bar.addWidget(self.count_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(bar)
+        layout.addWidget(self.table, 1)
+
+        self.search_edit.textChanged.connect(lambda _text: self._load.schedule())
+        bridge.catalog_changed.connect(self._on_catalog_changed)
+        timeline.loaded.connect(self._play_pending)
+        self.reload()
+
+    # --- reading -----------------------------------------------------------------------
+    def reload(self) -> None:
+        self._load.run()
+
+    @property
+    def loading(self) -> bool:
+        return self._load.running or self._load.pending
+
+    def _on_catalog_changed(self, entity: str, _entity_id: int, _action: str) -> None:
+        if entity in ("bookmark", "source"):
+            self._load.schedule()
+
+    def _fetch(self):
+        text, bookmarks = self.search_edit.text().strip() or None, self.station.bookmarks
+
+        def fetch() -> list[BookmarkOut]:
+            found = bookmarks.search(text=text)  # in time order, at most the service's cap
+            return found[::-1][:LIST_LIMIT]
+        return fetch
+
+    def _on_loaded(self, marks: list[BookmarkOut] | None, error: BaseException | None) -> None:
+        if error is not None:
+            self.count_label.setText("Could not read the bookmarks")
+            self.count_label.setToolTip(str(error))
+            return
+        self.loads += 1
+        self.table.setRowCount(len(marks))
+        for row, mark in enumerate(marks):
+            when = parse_utc(mark.time_utc).astimezone()
+            cells = (f"{when:%Y-%m-%d %H:%M:%S}", mark.source_name, mark.title,
+                     (mark.note or "").replace("\n", " "))
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(mark.note or mark.title if col == 3 else text)
+                if col == 0:
+                    item.setData(Qt.ItemDataRole.UserRole, mark)
+                self.table.setItem(row, col, item)
+        self.count_label.setText(f"{len(marks)} bookmark{'s' if len(marks) != 1 else ''}")
+        self.count_label.setToolTip("")
+
+    def bookmark_at(self, row: int) -> BookmarkOut | None:
+        item = self.table.item(row, 0)
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    # --- acting on one -----------------------------------------------------------------
+    def play(self, mark: BookmarkOut | None) -> None:
+        """Play the moment on the timeline; out of view, show the two minutes around it first
+        and play once the timeline has read their spans."""
+        if mark is None or mark.source_id is None:
+            return
+        moment = parse_utc(mark.time_utc)
+        if self._in_spans(mark.source_id, moment):
+            self._pending = None
+            self.timeline.play_at(mark.source_id, moment)
+            return
+        self._pending = (mark.source_id, moment)
+        self.timeline.view.show_range(moment - AROUND, SHOWN_SPAN_S)
+        self.timeline.reload()
+
+    def _in_spans(self, source_id: int, moment: datetime) -> bool:
+        view, lane = self.timeline.view, self.timeline.lane(source_id)
+        return (view.begin <= moment <= view.end and lane is not None and lane.spans is not None
+                and parse_utc(lane.spans.begin_utc) <= moment < parse_utc(lane.spans.end_utc))
+
+    def _play_pending(self) -> None:
+        if self._pending is not None and self._in_spans(*self._pending):
+            (source_id, moment), self._pending = self._pending, None
+            self.timeline.play_at(source_id, moment)
+
+    def export_around(self, mark: BookmarkOut) -> ExportDialog | None:
+        """The Export dialog on the source, from 30 s before the moment to 30 s after."""
+        if mark.source_id is None:
+            return None
+        moment = parse_utc(mark.time_utc)
+        self.export_dialog = ExportDialog(self.station, [mark.source_id], moment - AROUND,
+                                          moment + AROUND, self)
+        self.export_dialog.open()
+        return self.export_dialog
+
+    def delete(self, mark: BookmarkOut) -> None:
+        """Delete it (the catalog's event reloads the list and the timeline)."""
+        bookmarks = self.station.bookmarks
+
+        def deleted(_out, error: BaseException | None) -> None:
+            if error is not None:
+                self.count_label.setText(f"Could not delete “{mark.title}”")
+                self.count_label.setToolTip(str(error))
+            self.reload()
+
+        self.tasks.run(lambda: bookmarks.delete(mark.id), deleted)
+
+    def _context_menu(self, pos) -> None:
+        mark = self.bookmark_at(self.table.rowAt(pos.y()))
+        if mark is None:
+            return
+        menu = QMenu(self)
+        menu.aboutToHide.connect(menu.deleteLater)
+        for text, slot in (("Play", lambda: self.play(mark)),
+                           ("Export around this bookmark…", lambda: self.export_around(mark))):
+            menu.addAction(text, slot).setEnabled(mark.source_id is not None)
+        menu.addSeparator()
+        menu.addAction("Delete bookmark", lambda: self.delete(mark))
+        menu.popup(self.table.viewport().mapToGlobal(pos))
+
+    def shutdown(self) -> None:
+        self._load.stop()

@@ -1,0 +1,378 @@
+"""The Recordings tab's timeline: a lane per source with what it recorded, its outages and
+bookmarks (ui.recordings.timeline_view draws them), read from the station's timeline service for the
+range in view plus a margin either side, on the task runner, again when the view moves, on
+the core's events and every few seconds while "now" is in view.
+
+Hovering, or dragging along a lane (scrubbing: the view draws a cursor under the pointer),
+shows a thumbnail of the instant under the pointer (the keyframe at or before it, decoded off
+the GUI thread, one at a time: only the newest request waits). A click, or letting go at the
+end of a scrub, plays that instant in the player, and the file of the record that follows
+without a hole is queued in the player, so consecutive records of a source (rollover
+segments) play on as one. The view pans on its ruler, with the middle button and with
+shift+wheel. A shift-drag selects a range: `range_selected(source_ids, begin, end)`, for the
+Export dialog.
+
+A file on another station's disk is thumbnailed, played and queued like the rest, read from
+its owner's API (.remote_records: its URL is looked up on the task runner, never on the GUI
+thread, as the Recordings table does).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayout, QWidget
+
+from app.errors import StationError
+from app.recordings.timeline import MAX_RANGE, RecordSpan
+from ui.bridge import EventBridge
+from ui.media import MediaTarget, VideoReader
+from ui.recordings.bookmarks import ask_bookmark
+from ui.recordings.player import PlayerWidget, rgb_image
+from ui.recordings.remote_records import RecordFiles
+from ui.recordings.timeline_view import Lane, TimelineView, parse_utc
+from ui.tasks import CoalescedLoad, TaskRunner
+
+RELOAD_DELAY_MS = 150   # a burst of zooming and panning costs one read
+NOW_TICK_MS = 1000      # the "now" line moves this often
+FOLLOW_RELOAD_S = 5     # ... and the spans are read again this often while it is in view
+CONSECUTIVE_S = 2.0     # a record starting this close after the last one's end plays on from it
+THUMB_BOX = (192, 108)
+BOOKMARK_NEAR_PX = 8  # a right-click this close to a bookmark's flag offers to export around it
+BOOKMARK_AROUND = timedelta(seconds=30)  # ... from this long before it to this long after
+
+
+def playable(record: RecordSpan) -> bool:
+    return bool(record.location) and record.status in ("finished", "recording", "failed")
+
+
+class TimelinePanel(QWidget):
+    range_selected = Signal(list, object, object)  # source ids, begin, end (aware datetimes)
+    loaded = Signal()  # new spans are shown (.bookmark_list plays a moment once they are)
+
+    def __init__(self, station, bridge: EventBridge, tasks: TaskRunner, player: PlayerWidget,
+                 files: RecordFiles, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.station, self.tasks, self.player, self.files = station, tasks, player, files
+        self.loads = 0  # span reads answered (tests wait on it)
+        self.current: tuple[int, RecordSpan] | None = None  # (source, record) the player shows
+        self.bookmark_dialog = self.export_dialog = None
+        self._load = CoalescedLoad(self.tasks, self._fetch, self._on_loaded,
+                                   delay_ms=RELOAD_DELAY_MS, parent=self)
+        self._thumb_busy = False
+        self._thumb_wanted: tuple | None = None
+        self._ticks = 0
+        self.view = TimelineView(self)
+        self.view.view_changed.connect(self.schedule_reload)
+        self.view.clicked.connect(self.play_at)
+        self.view.hovered.connect(self._on_hover)
+        self.view.hover_left.connect(self._hide_thumb)
+        self.view.range_selected.connect(self.range_selected)
+        self.view.context_requested.connect(self._context_menu)
+        self.thumb = QLabel(self.view)
+        self.thumb.setStyleSheet("background: #111418; color: white; padding: 2px;")
+        self.thumb.hide()
+        self._build_bar()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(self.bar)
+        layout.addWidget(self.view, 1)
+        self._tick = QTimer(self, interval=NOW_TICK_MS)
+        self._tick.timeout.connect(self._on_tick)
+        self._tick.start()
+        player.advanced.connect(self._on_advanced)
+        player.position_changed.connect(self._on_position)
+        for signal in (bridge.recording_started, bridge.recording_stopped, bridge.catalog_changed,
+                       bridge.record_changed):
+            signal.connect(self.schedule_reload)
+        self.reload()
+
+    def _build_bar(self) -> None:
+        self.bar = QHBoxLayout()
+        self.bar.setContentsMargins(0, 0, 0, 0)
+        for text, tip, slot in (("−", "Zoom out (or the wheel)", lambda: self.view.zoom(2.0)),
+                                ("+", "Zoom in (or the wheel)", lambda: self.view.zoom(0.5)),
+                                ("Now", "The last hour up to now", self.show_now)):
+            button = QToolButton(self)
+            button.setText(text)
+            button.setToolTip(tip)
+            button.setAutoRaise(True)
+            button.clicked.connect(slot)
+            self.bar.addWidget(button)
+        self.range_label = QLabel(self)
+        self.bar.addWidget(self.range_label, 1)
+        hint = QLabel("drag: scrub · click or let go: play · drag the ruler, middle-drag or "
+                      "shift+wheel: pan · wheel: zoom · shift-drag: select · B: bookmark", self)
+        hint.setToolTip("Drag along a lane: a thumbnail of each instant under the pointer; let "
+                        "go (or click) to play from there, off the lanes to cancel.\n"
+                        "Pan: drag the time ruler at the top, drag with the middle button "
+                        "anywhere, or shift+wheel (a horizontal wheel too).\n"
+                        "Wheel: zoom around the pointer. Shift-drag: select a range to export "
+                        "(right-click ▸ Export…).")
+        hint.setProperty("hint", True)
+        self.bar.addWidget(hint)
+
+    # --- reading the spans -----------------------------------------------------------
+    def show_now(self) -> None:
+        self.view.show_range(datetime.now(timezone.utc) - timedelta(minutes=54), 3600.0)
+
+    def schedule_reload(self, *_args) -> None:
+        self._load.schedule()
+
+    def reload(self) -> None:
+        self._load.run()
+
+    @property
+    def loading(self) -> bool:
+        return self._load.running
+
+    def _fetch(self):
+        margin = timedelta(seconds=min(self.view.span_s,
+                                       (MAX_RANGE.total_seconds() - self.view.span_s) / 2 - 60))
+        begin, end = self.view.begin - margin, self.view.end + margin
+        station = self.station
+
+        def fetch():
+            sources = station.sources.list()
+            return [Lane(s.id, s.name, station.timeline.spans(s.id, begin, end)) for s in sources]
+        return fetch
+
+    def _on_loaded(self, lanes, error: BaseException | None) -> None:
+        if error is None:
+            self.loads += 1
+            self.view.set_lanes(lanes)
+            if lanes and lanes[0].spans is not None:
+                self.view.now = parse_utc(lanes[0].spans.now_utc)
+            self._show_range_label()
+            self.loaded.emit()
+
+    def _show_range_label(self) -> None:
+        first, last = self.view.begin.astimezone(), self.view.end.astimezone()
+        self.range_label.setText(f"{first:%Y-%m-%d %H:%M:%S} – {last:%Y-%m-%d %H:%M:%S}")
+
+    def _on_tick(self) -> None:
+        self._ticks += 1
+        now = datetime.now(timezone.utc)
+        self.view.now = now
+        self.view.update()
+        if self.view.begin <= now <= self.view.end and self._ticks % FOLLOW_RELOAD_S == 0:
+            self.schedule_reload()
+
+    # --- finding records -------------------------------------------------------------
+    def lane(self, source_id: int) -> Lane | None:
+        return next((lane for lane in self.view.lanes if lane.source_id == source_id), None)
+
+    def record_at(self, source_id: int, moment: datetime) -> RecordSpan | None:
+        """The playable record holding `moment`, else the first one starting after it."""
+        lane = self.lane(source_id)
+        if lane is None or lane.spans is None:
+            return None
+        later = None
+        for record in lane.spans.records:
+            if not playable(record):
+                continue
+            if parse_utc(record.begin_utc) <= moment <= parse_utc(record.end_utc):
+                return record
+            if later is None and parse_utc(record.begin_utc) > moment:
+                later = record
+        return later
+
+    def following(self, source_id: int, record: RecordSpan) -> RecordSpan | None:
+        """The record of the source that starts where `record` ends (no hole between)."""
+        lane = self.lane(source_id)
+        if lane is None or lane.spans is None:
+            return None
+        end = parse_utc(record.end_utc)
+        for other in lane.spans.records:
+            start = parse_utc(other.begin_utc)
+            if other.id != record.id and playable(other) \
+                    and end - timedelta(seconds=CONSECUTIVE_S) <= start <= end + timedelta(seconds=CONSECUTIVE_S) \
+                    and start > parse_utc(record.begin_utc):
+                return other
+        return None
+
+    # --- playing ---------------------------------------------------------------------
+    def play_at(self, source_id: int, moment: datetime) -> bool:
+        """Play `moment` of the source (or the next thing it recorded); False: nothing there.
+        Another station's file is asked for first (its owner's URL, on the task runner)."""
+        record = self.record_at(source_id, moment)
+        if record is None:
+            return False
+        begin = parse_utc(record.begin_utc)
+        offset = max(0.0, (moment - begin).total_seconds())
+        lane = self.lane(source_id)
+        caption = f"{record.tag_name} · {lane.name if lane else ''}"
+        self.current = (source_id, record)
+        self.view.playhead = begin + timedelta(seconds=offset)
+        self.view.update()
+        if not self.files.is_remote(record):
+            self._start(record, caption, offset, None)
+            return True
+        station = self.files.station_name(record)
+        self.player.clear(f"Asking station “{station}” for the file…")
+
+        def unreachable(error: BaseException) -> None:
+            why = error.message if isinstance(error, StationError) else str(error)
+            self.player.clear(f"Cannot play this record: {why}")
+
+        self._locate(record, lambda target: self._start(record, f"{caption} · on {station}",
+                                                        offset, target), unreachable)
+        return True
+
+    def _start(self, record: RecordSpan, caption: str, offset: float, remote) -> None:
+        self.player.open(record.location, live=record.status == "recording", caption=caption,
+                         remote=remote, start=offset)
+        self.player.play()
+        self._queue_following()
+
+    def _locate(self, record: RecordSpan, then, failed=None) -> None:
+        """`then(target)` with another station's file once its owner's URL is known, unless
+        the operator has played something else meanwhile; `failed(error)` if it cannot be."""
+        wanted, files = self.current, self.files
+
+        def located(target: MediaTarget, error: BaseException | None) -> None:
+            if self.current is not wanted:
+                return  # the operator has moved on
+            if error is None:
+                then(target)
+            elif failed is not None:
+                failed(error)
+
+        self.tasks.run(lambda: files.target(record), located)
+
+    def _queue_following(self) -> None:
+        if self.current is None:
+            return
+        source_id, record = self.current
+        nxt = self.following(source_id, record)
+        if nxt is not None and self.files.is_remote(nxt):
+            self._locate(nxt, self.player.queue_next)  # unreachable owner: it stops at the end
+        else:
+            self.player.queue_next(nxt.location if nxt is not None else None)
+
+    def _on_advanced(self, path: str) -> None:
+        """The player went on into the queued file: it is now the current record."""
+        if self.current is None:
+            return
+        source_id, record = self.current
+        nxt = self.following(source_id, record)
+        if nxt is not None and nxt.location == path:
+            self.current = (source_id, nxt)
+            self._queue_following()
+
+    def _on_position(self, seconds: float) -> None:
+        if self.current is not None and self.player.path is not None \
+                and str(self.player.path) == (self.current[1].location or ""):
+            self.view.playhead = parse_utc(self.current[1].begin_utc) + timedelta(seconds=seconds)
+            self.view.update()
+
+    def playing_instant(self) -> tuple[int, str, datetime] | None:
+        """(source id, name, instant) the player shows, when the timeline started it."""
+        if self.current is None or self.player.path is None \
+                or str(self.player.path) != (self.current[1].location or ""):
+            return None
+        source_id, record = self.current
+        lane = self.lane(source_id)
+        moment = parse_utc(record.begin_utc) + timedelta(seconds=self.player.position)
+        return source_id, lane.name if lane else str(source_id), moment
+
+    # --- thumbnails ------------------------------------------------------------------
+    def _on_hover(self, source_id: int, moment: datetime, pos: QPointF) -> None:
+        """A thumbnail of `moment` (hovered or scrubbed), or none off the records."""
+        lane = self.lane(source_id)
+        record = None
+        if lane is not None and lane.spans is not None:
+            record = next((r for r in lane.spans.records if playable(r)
+                           and parse_utc(r.begin_utc) <= moment <= parse_utc(r.end_utc)), None)
+        if record is None:
+            self._hide_thumb()
+            return
+        offset = (moment - parse_utc(record.begin_utc)).total_seconds()
+        self._thumb_wanted = (record, offset, pos, moment)
+        if not self._thumb_busy:
+            self._next_thumb()
+
+    def _next_thumb(self) -> None:
+        wanted, self._thumb_wanted = self._thumb_wanted, None
+        if wanted is None:
+            return
+        record, offset, pos, moment = wanted
+        self._thumb_busy = True
+        files = self.files
+
+        def decode():
+            reader = VideoReader(files.target(record), box=THUMB_BOX)
+            try:
+                frame = reader.seek(offset)
+                return rgb_image(frame.rgb) if frame is not None else None
+            finally:
+                reader.close()
+
+        def shown(image, error: BaseException | None) -> None:
+            self._thumb_busy = False
+            if self._thumb_wanted is not None:
+                self._next_thumb()  # the pointer has moved on: show the newest instead
+                return
+            if error is not None or image is None:
+                self._hide_thumb()
+                return
+            self.thumb.setPixmap(QPixmap.fromImage(image))
+            self.thumb.setToolTip(f"{record.tag_name} · {moment.astimezone():%H:%M:%S}")
+            self.thumb.adjustSize()
+            x = min(max(0, int(pos.x()) - self.thumb.width() // 2), self.view.width() - self.thumb.width())
+            y = max(0, int(pos.y()) - self.thumb.height() - 12)
+            self.thumb.move(x, y)
+            self.thumb.show()
+            self.thumb.raise_()
+
+        self.tasks.run(decode, shown)
+
+    def _hide_thumb(self) -> None:
+        self._thumb_wanted = None
+        self.thumb.hide()
+
+    # --- the context menu ------------------------------------------------------------
+    def _context_menu(self, source_id: int, moment: datetime, global_pos) -> None:
+        menu = QMenu(self)
+        menu.addAction("Play from here", lambda: self.play_at(source_id, moment))
+        menu.addAction("Add a bookmark here…", lambda: self.add_bookmark(source_id, moment))
+        selection = self.view.selection
+        if selection is not None:
+            ids = [lane.source_id for lane in self.view.lanes[min(selection[2], selection[3]):
+                                                               max(selection[2], selection[3]) + 1]]
+            begin, end = min(selection[:2]), max(selection[:2])
+            menu.addAction("Export…", lambda: self.export(ids, begin, end))
+        mark = self.bookmark_near(source_id, moment)
+        if mark is not None:
+            at = parse_utc(mark.time_utc)
+            menu.addAction("Export around this bookmark…", lambda: self.export(
+                [source_id], at - BOOKMARK_AROUND, at + BOOKMARK_AROUND))
+        menu.popup(global_pos)
+
+    def bookmark_near(self, source_id: int, moment: datetime):
+        """The bookmark of the lane whose flag is within a few pixels of `moment`, if any."""
+        lane, x = self.lane(source_id), self.view.x_of(moment)
+        marks = lane.spans.bookmarks if lane is not None and lane.spans is not None else []
+        near = [(abs(self.view.x_of(parse_utc(m.time_utc)) - x), m) for m in marks]
+        near = [(dx, m) for dx, m in near if dx <= BOOKMARK_NEAR_PX]
+        return min(near, key=lambda pair: pair[0])[1] if near else None
+
+    def export(self, source_ids: list[int], begin: datetime, end: datetime) -> None:
+        """The selected range in the Export dialog (ui.recordings.export_dialog)."""
+        from ui.recordings.export_dialog import ExportDialog
+
+        self.export_dialog = ExportDialog(self.station, source_ids, begin, end, self)
+        self.export_dialog.open()
+
+    def add_bookmark(self, source_id: int, moment: datetime) -> None:
+        lane = self.lane(source_id)
+        self.bookmark_dialog = ask_bookmark(self, self.station, self.tasks, source_id,
+                                            lane.name if lane else str(source_id), moment,
+                                            lambda *_: self.schedule_reload())
+
+    def shutdown(self) -> None:
+        self._tick.stop()
+        self._load.stop()
