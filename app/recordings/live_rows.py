@@ -5,7 +5,7 @@ With a SQLite catalog a full disk still lets the station read; a PostgreSQL serv
 down answers nothing at all. Without this, the first rollover during an outage would find no
 record to continue and the recording would end. With it, the service reads the catalog
 first (what it holds is the truth), then what waits in the overlay, and only when the
-catalog cannot be reached, the row as this station last knew it (`RecordingService._current`).
+catalog cannot be reached, the row as this station last knew it (`RecordStore.current`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Reading records: every query of `RecordingService`, each showing the true state.
 
-The catalog answers first; what it could not take yet (`RecordOverlay`: a stop, a failure, a
-rollover or a deletion the disk had no room to commit) is laid over its answer, filtered and
-ordered the same way, so the GUI and every dialect see a record as it really stands.
+The catalog answers first; what it could not take yet (the `RecordStore`'s overlay: a stop, a
+failure, a rollover or a deletion the disk had no room to commit) is laid over its answer,
+filtered and ordered the same way, so the GUI and every dialect see a record as it really
+stands. A part of its own, given the store, so any other part (keeping, rollover) reads
+records the way the front ends do.
 """
 
 from __future__ import annotations
@@ -15,12 +17,11 @@ from sqlmodel import func, select
 
 from app.catalog import CATALOG_ERRORS
 from app.catalog_rows import tag_by_name
-from app.dto import record_out
 from app.errors import InvalidInput, NotFound
 from app.files import file_size
 from app.models import Record, Source, Tag
+from app.recordings.record_store import RecordStore
 from app.schemas import RecordOut, RecordStatus, TagOut, iso_utc
-from app.site.stations import is_own
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -38,38 +39,16 @@ class RunningTag:
     size_bytes: int
 
 
-
 class RecordQueries:
-    """Mixed into `RecordingService`: uses its catalog, recorder and overlay."""
+    """Every read of records, given the store (the catalog with the true state laid over)."""
 
-    # --- the true state: the catalog, with what it could not take yet laid over ----------
-    def _out(self, session, row: Record) -> RecordOut:
-        return record_out(session, row, self.status_of)
-
-    def _is_mine(self, row: Record) -> bool:
-        """The record's file is on this station's disk (its recorder writes it)."""
-        return is_own(row.station_id, self.station_id)
-
-    def _row(self, session, record_id: str) -> Record:
-        row = self._overlay.get(record_id) or session.get(Record, record_id)
-        if row is None:
-            raise NotFound("record", record_id, field="record_id")
-        return row
-
-    def _running_rows(self, session, tag_id: int | None = None, *,
-                      mine: bool = False) -> list[Record]:
-        """What records now, on every station of the site (`mine`: on this one only)."""
-        stmt = select(Record).where(Record.status == RecordStatus.recording)
-        if tag_id is not None:
-            stmt = stmt.where(Record.tag_id == tag_id)
-        rows = self._overlay.lay_over(
-            session.exec(stmt).all(),
-            lambda r: r.status == RecordStatus.recording and (tag_id is None or r.tag_id == tag_id))
-        return [r for r in rows if self._is_mine(r)] if mine else rows
+    def __init__(self, store: RecordStore):
+        self._store = store
+        self._catalog = store.catalog
 
     # --- queries -------------------------------------------------------------------
     def list(self, tag_name: str | None = None, *, status: str | None = None) -> list[RecordOut]:
-        with self.catalog.session() as s:
+        with self._catalog.session() as s:
             # One query: each record with its source and tag, which record_out then finds in
             # the session (the rows hold them; the identity map alone is weak).
             stmt = (select(Record, Source, Tag)
@@ -81,13 +60,13 @@ class RecordQueries:
             if status is not None:
                 stmt = stmt.where(Record.status == status)
             rows = [record for record, _source, _tag in s.exec(stmt).all()]
-            if self._overlay:
+            if self._store.has_pending():
                 tag = tag_by_name(s, tag_name) if tag_name is not None else None
-                rows = sorted(self._overlay.lay_over(rows, lambda r: (
+                rows = sorted(self._store.lay_over(rows, lambda r: (
                     (status is None or r.status == status)
                     and (tag_name is None or (tag is not None and r.tag_id == tag.id)))),
                     key=lambda r: (aware(r.created_utc), r.id))
-            return [self._out(s, record) for record in rows]
+            return [self._store.out(s, record) for record in rows]
 
     def find(self, *, tag_name: str | None = None, source_id: int | None = None,
              status: str | None = None, begin_from: datetime | None = None,
@@ -98,7 +77,7 @@ class RecordQueries:
         if status is not None and status not in RecordStatus.__members__:
             raise InvalidInput(f"unknown record status {status!r}", field="status")
         begin = func.coalesce(Record.begin_utc, Record.created_utc)
-        with self.catalog.session() as s:
+        with self._catalog.session() as s:
             tag = None
             stmt = select(Record).order_by(begin.desc(), Record.id).limit(limit)
             if tag_name is not None:
@@ -115,7 +94,7 @@ class RecordQueries:
             if begin_to is not None:
                 stmt = stmt.where(begin < begin_to.astimezone(timezone.utc))
             rows = s.exec(stmt).all()
-            if self._overlay:
+            if self._store.has_pending():
                 def keep(r: Record) -> bool:
                     at = aware(r.begin_utc or r.created_utc)
                     return ((tag is None or r.tag_id == tag.id)
@@ -123,24 +102,24 @@ class RecordQueries:
                             and (status is None or r.status == status)
                             and (begin_from is None or at >= begin_from)
                             and (begin_to is None or at < begin_to))
-                rows = sorted(self._overlay.lay_over(rows, keep),
+                rows = sorted(self._store.lay_over(rows, keep),
                               key=lambda r: (-aware(r.begin_utc or r.created_utc).timestamp(), r.id))
                 rows = rows[:limit]
-            return [self._out(s, r) for r in rows]
+            return [self._store.out(s, r) for r in rows]
 
     def tag_names(self) -> list[str]:
         """Every tag ever used, by name."""
-        with self.catalog.session() as s:
+        with self._catalog.session() as s:
             return list(s.exec(select(Tag.name).order_by(Tag.name)).all())
 
     def get(self, record_id: str) -> RecordOut:
-        with self.catalog.session() as s:
-            return self._out(s, self._row(s, record_id))
+        with self._catalog.session() as s:
+            return self._store.out(s, self._store.row(s, record_id))
 
     def is_running(self, tag_name: str) -> bool:
-        with self.catalog.session() as s:
+        with self._catalog.session() as s:
             tag = tag_by_name(s, tag_name)
-            return tag is not None and bool(self._running_rows(s, tag.id))
+            return tag is not None and bool(self._store.running_rows(s, tag.id))
 
     def running_ids(self) -> set[str]:
         """The records this station records now, as they truly stand (also while the
@@ -151,22 +130,22 @@ class RecordQueries:
         """The records this station's recorder writes now (the storage guard's concern),
         from memory while the catalog's server is away."""
         try:
-            with self.catalog.session() as s:
-                return [self._out(s, r) for r in self._running_rows(s, mine=True)]
+            with self._catalog.session() as s:
+                return [self._store.out(s, r) for r in self._store.running_rows(s, mine=True)]
         except CATALOG_ERRORS:
-            if not self.catalog.is_server:
+            if not self._catalog.is_server:
                 raise
-            return [self._out_anyway(r, tag) for r, tag in self._live.all()]
+            return [self._store.out_anyway(r, tag) for r, tag in self._store.live.all()]
 
     def running_tags(self) -> list[str]:
-        with self.catalog.session() as s:
-            tag_ids = {r.tag_id for r in self._running_rows(s)}
+        with self._catalog.session() as s:
+            tag_ids = {r.tag_id for r in self._store.running_rows(s)}
             return sorted(t.name for t in (s.get(Tag, i) for i in tag_ids) if t is not None)
 
     def running_summary(self) -> list[RunningTag]:
         """Each tag that records now: since when, how many sources, bytes on disk so far."""
-        with self.catalog.session() as s:
-            rows = [(s.get(Tag, r.tag_id), r) for r in self._running_rows(s)]
+        with self._catalog.session() as s:
+            rows = [(s.get(Tag, r.tag_id), r) for r in self._store.running_rows(s)]
         tags: dict[str, RunningTag] = {}
         for tag, row in rows:
             if tag is None:
@@ -181,22 +160,22 @@ class RecordQueries:
         return sorted(tags.values(), key=lambda t: t.since)
 
     def tag(self, name: str) -> TagOut:
-        with self.catalog.session() as s:
+        with self._catalog.session() as s:
             tag = tag_by_name(s, name)
             if tag is None:
                 raise NotFound("tag", repr(name), field="name")
             rows = s.exec(select(Record).where(Record.tag_id == tag.id)
                           .order_by(Record.created_utc, Record.id)).all()
-            if self._overlay:
-                rows = sorted(self._overlay.lay_over(rows, lambda r: r.tag_id == tag.id),
+            if self._store.has_pending():
+                rows = sorted(self._store.lay_over(rows, lambda r: r.tag_id == tag.id),
                               key=lambda r: (aware(r.created_utc), r.id))
             return TagOut(id=tag.id, created_utc=iso_utc(tag.created_utc), name=tag.name,
-                          records=[self._out(s, r) for r in rows])
+                          records=[self._store.out(s, r) for r in rows])
 
     def video_path(self, record_id: str) -> Path:
         """The record's file, for download; also while it is still being written."""
         record = self.get(record_id)
-        if record.status == RecordStatus.deleted or not record.location:
+        if not record.has_footage:
             raise NotFound("file of record", record_id, field="record_id")
         path = Path(record.location)
         if not path.is_file():
@@ -205,8 +184,8 @@ class RecordQueries:
 
     def running_record(self, tag_name: str, source_id: int) -> RecordOut | None:
         """The source's running record under the tag, if any."""
-        with self.catalog.session() as s:
+        with self._catalog.session() as s:
             tag = tag_by_name(s, tag_name)
-            rows = [] if tag is None else [r for r in self._running_rows(s, tag.id, mine=True)
+            rows = [] if tag is None else [r for r in self._store.running_rows(s, tag.id, mine=True)
                                            if r.source_id == source_id]
-            return self._out(s, rows[0]) if rows else None
+            return self._store.out(s, rows[0]) if rows else None

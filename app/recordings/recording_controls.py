@@ -5,14 +5,18 @@ resume and mute; any front end may use them): the file stays open and the record
 from __future__ import annotations
 
 from app.errors import Conflict
-from app.events import RecordingMuted, RecordingPaused
+from app.events import EventSink, RecordingMuted, RecordingPaused
 from app.models import Record, Tag
+from app.recordings.record_store import RecordStore
 from app.schemas import RecordOut, RecordStatus
-from recorder.manager import UnknownSource
+from recorder.manager import RecorderManager, UnknownSource
 
 
 class RecordingControls:
-    """Mixed into `RecordingService`: uses its lock, catalog, recorder and bus."""
+    """Given the store (its lock and reads), the recorder it controls and the bus it tells."""
+
+    def __init__(self, store: RecordStore, recorder: RecorderManager, bus: EventSink):
+        self._store, self._recorder, self._bus = store, recorder, bus
 
     def pause(self, record_id: str, origin: str = "core") -> RecordOut:
         """Stop writing a running record's file for now; `resume` goes on in the same file,
@@ -24,45 +28,45 @@ class RecordingControls:
 
     def set_audio_muted(self, record_id: str, muted: bool, origin: str = "core") -> RecordOut:
         """Drop (or keep again) the audio of a running record from now on."""
-        with self._lock, self.catalog.session() as s:
+        with self._store.lock, self._store.catalog.session() as s:
             row = self._running_row(s, record_id)
-            self.recorder.set_audio_muted(row.source_id, row.id, muted)
+            self._recorder.set_audio_muted(row.source_id, row.id, muted)
             tag = s.get(Tag, row.tag_id)
-            out = self._out(s, row)
-        self.bus.publish(RecordingMuted(row.id, row.source_id, tag.name if tag else "", muted,
+            out = self._store.out(s, row)
+        self._bus.publish(RecordingMuted(row.id, row.source_id, tag.name if tag else "", muted,
                                         origin))
         return out
 
     def control_state(self, record_id: str) -> dict:
         """{"paused": bool, "muted": bool} of a running record (both False otherwise)."""
-        with self.catalog.session() as s:
-            row = self._row(s, record_id)
+        with self._store.catalog.session() as s:
+            row = self._store.row(s, record_id)
             if row.status != RecordStatus.recording or row.source_id is None:
                 return {"paused": False, "muted": False}
         try:
-            return self.recorder.recording_state(row.source_id, row.id)
+            return self._recorder.recording_state(row.source_id, row.id)
         except (KeyError, UnknownSource):
             return {"paused": False, "muted": False}
 
     def _control(self, record_id: str, origin: str, *, paused: bool) -> RecordOut:
-        with self._lock, self.catalog.session() as s:
+        with self._store.lock, self._store.catalog.session() as s:
             row = self._running_row(s, record_id)
             if paused:
-                self.recorder.pause_recording(row.source_id, row.id)
+                self._recorder.pause_recording(row.source_id, row.id)
             else:
-                self.recorder.resume_recording(row.source_id, row.id)
+                self._recorder.resume_recording(row.source_id, row.id)
             tag = s.get(Tag, row.tag_id)
-            out = self._out(s, row)
-        self.bus.publish(RecordingPaused(row.id, row.source_id, tag.name if tag else "", paused,
+            out = self._store.out(s, row)
+        self._bus.publish(RecordingPaused(row.id, row.source_id, tag.name if tag else "", paused,
                                          origin))
         return out
 
     def _running_row(self, s, record_id: str) -> Record:
-        row = self._row(s, record_id)
+        row = self._store.row(s, record_id)
         if row.status != RecordStatus.recording or row.source_id is None:
             raise Conflict(f"record {record_id} is not recording", field="record_id")
         try:
-            self.recorder.recording_state(row.source_id, row.id)
+            self._recorder.recording_state(row.source_id, row.id)
         except (KeyError, UnknownSource):
             raise Conflict(f"record {record_id} is not recording", field="record_id") from None
         return row

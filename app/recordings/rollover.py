@@ -24,9 +24,13 @@ from pathlib import Path
 from typing import Callable
 
 from app.errors import NotFound
-from app.events import RecordingStarted, RecordingStopped
+from app.events import EventSink, RecordingStarted, RecordingStopped
 from app.models import Record, new_record_id, utcnow
+from app.recordings.record_queries import RecordQueries
+from app.recordings.record_results import apply_result, measure_file, wall_utc
+from app.recordings.record_store import RecordStore
 from app.schemas import RecordOut, RecordStatus
+from recorder.manager import RecorderManager
 from recorder.mp4file import RecordingResult
 
 log = logging.getLogger(__name__)
@@ -35,15 +39,13 @@ ROLLOVER = "rollover"  # the origin of the events of a rollover
 MAX_CHAINS = 4096  # recordings whose files are remembered (the oldest forgotten first)
 
 
-def wall_utc(wall: float) -> datetime:
-    """A recorder's wall-clock time (seconds since the epoch) as a UTC datetime."""
-    return datetime.fromtimestamp(wall, timezone.utc)
-
-
 class RecordingRollover:
-    """Mixed into `RecordingService`: uses its lock, catalog, recorder, bus and overlay."""
+    """Given the store it writes both records through, the recorder (to stop a next file
+    nothing can continue), the bus it tells and the queries `recording_files` answers with."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: RecordStore, recorder: RecorderManager, bus: EventSink,
+                 queries: RecordQueries) -> None:
+        self._store, self._recorder, self._bus, self._queries = store, recorder, bus, queries
         self._chains: OrderedDict[str, list[str]] = OrderedDict()  # first id -> file ids
         self._chain_of: dict[str, str] = {}
         self._chain_lock = threading.Lock()
@@ -71,15 +73,15 @@ class RecordingRollover:
     def on_rollover(self, source_id: int, old_record_id: str, old_result: RecordingResult,
                     new_record_id: str, new_path: Path, new_begin_wall: float | None) -> None:
         """The recorder closed `old_record_id`'s file and goes on in `new_path`."""
-        with self._lock:
+        with self._store.lock:
             try:
-                old, tag_name = self._current(old_record_id)
+                old, tag_name = self._store.current(old_record_id)
             except NotFound:
                 old, tag_name = None, ""
             if old is None:  # never happens unless the record was removed meanwhile
                 log.error("rollover of unknown record %s: stopping its next file %s",
                           old_record_id, new_path)
-                self.recorder.stop_recording(source_id, new_record_id)
+                self._recorder.stop_recording(source_id, new_record_id)
                 return
             new = Record(id=new_record_id, status=RecordStatus.recording, source_id=old.source_id,
                          tag_id=old.tag_id, model=old.model, source_snapshot=old.source_snapshot,
@@ -88,27 +90,27 @@ class RecordingRollover:
             was_running = old.status == RecordStatus.recording
             if was_running:
                 new.running_key = old.running_key
-                self._apply(old, old_result, None)
+                apply_result(old, old_result, None)
             else:
                 # A stop or a failure got there between the cut and this call: the recorder
                 # stopped the next file with the old one and kept its result; it ends as the
                 # old one did (a failure's reason included).
-                self._apply(old, old_result, old.error, status=old.status)
-                result = (self.recorder.stop_recording(source_id, new_record_id)
-                          or self._measure(new_path, "the recorder had no open file"))
-                self._apply(new, result, old.error if old.status == RecordStatus.failed else None)
-            self._save([old, new])  # kept in memory while the catalog cannot take them
-            self._live.forget(old.id)
+                apply_result(old, old_result, old.error, status=old.status)
+                result = (self._recorder.stop_recording(source_id, new_record_id)
+                          or measure_file(new_path, "the recorder had no open file"))
+                apply_result(new, result, old.error if old.status == RecordStatus.failed else None)
+            self._store.save([old, new])  # kept in memory while the catalog cannot take them
+            self._store.live.forget(old.id)
             if new.status == RecordStatus.recording:
-                self._live.remember(new, tag_name)
+                self._store.live.remember(new, tag_name)
             self._link(old_record_id, new_record_id)
             log.info("record %s rolled over to %s (%s)", old_record_id, new_record_id,
                      new_path.name)
         if was_running:
-            self.bus.publish(RecordingStopped(old.id, source_id, tag_name, old.status, ROLLOVER))
-        self.bus.publish(RecordingStarted(new.id, source_id, tag_name, ROLLOVER))
+            self._bus.publish(RecordingStopped(old.id, source_id, tag_name, old.status, ROLLOVER))
+        self._bus.publish(RecordingStarted(new.id, source_id, tag_name, ROLLOVER))
         if not was_running:
-            self.bus.publish(RecordingStopped(new.id, source_id, tag_name, new.status, "core"))
+            self._bus.publish(RecordingStopped(new.id, source_id, tag_name, new.status, "core"))
 
     # --- the files of one recording --------------------------------------------------------
     def _link(self, old_id: str, new_id: str) -> None:
@@ -132,7 +134,7 @@ class RecordingRollover:
         out = []
         for rid in ids:
             try:
-                out.append(self.get(rid))
+                out.append(self._queries.get(rid))
             except NotFound:
                 continue
         return out

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from app.models import Record
-from app.recordings.recordings import RecordingService
+from app.recordings.record_results import apply_result
 from app.station import build_station, start_station, stop_station
 from recorder.mp4file import RecordingResult
 from tests.conftest import make_settings, wait_until
@@ -44,7 +44,7 @@ def test_gaps_are_data_not_error_text(tmp_path: Path):
     row = Record(id="r", status="recording", tag_id=1, running_key="1:1")
     result = RecordingResult(tmp_path / "x.mp4", 1_790_000_000.0, 1_790_000_060.0, 58.0, 1000,
                              "0" * 32, 1400, gaps=[(1_790_000_010.0, 1_790_000_012.5)])
-    RecordingService._apply(row, result, None)
+    apply_result(row, result, None)
     assert row.status == "finished" and row.error is None and row.running_key is None
     assert row.gaps == [{"begin_utc": "2026-09-21T14:13:30.000Z",
                          "end_utc": "2026-09-21T14:13:32.500Z"}]
