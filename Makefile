@@ -23,10 +23,18 @@ DIST_DEB := binutils chrpath gcc libc6-dev dpkg libpython3.11 $(RUN_DEB)
 CHECK_DEB := lintian desktop-file-utils systemd xvfb xauth x11-apps $(RUN_DEB)
 DEB_FILE   = dist/recording-station_$(shell $(PY) -c 'import app; print(app.__version__)')_$(shell dpkg --print-architecture).deb
 
+# The suite runs on TEST_WORKERS pytest-xdist workers (README, "Tests"): most tests wait on
+# real time and real processes (cameras, stations, brokers), so more workers than this
+# machine's 2 cores pay. `--dist loadgroup`: tests in one xdist_group (a module sharing a
+# module-scoped fixture, tests/conftest.py) run on one worker. pytest prints the suite's time
+# and its slowest tests.
+TEST_WORKERS ?= 4
+PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadgroup --durations=15
+
 # The recorder benchmark (issue #3) also runs the ffmpeg CLI, its baseline.
 BENCH_ARGS ?= --streams 8,32 --seconds 60
 
-.PHONY: run test lint clean venv bench dist dist-check
+.PHONY: run test test-fast lint clean venv bench dist dist-check
 
 run: $(STAMP)
 	@bash .ci/apt-ensure $(RUN_DEB)
@@ -36,7 +44,12 @@ test: $(STAMP)
 	@bash .ci/apt-ensure $(TEST_DEB)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/vulture
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+
+# The inner loop: everything but the long end-to-end runs (the `system` marker), in parallel.
+test-fast: $(STAMP)
+	@bash .ci/apt-ensure $(TEST_DEB)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_PARALLEL) -m "not system" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	@bash .ci/apt-ensure $(TEST_DEB) ffmpeg

@@ -4,11 +4,14 @@ for another station's footage streams it from the owner's API, chunk by chunk: `
 `If-Range` go through and the owner's answer (206, `Content-Range`, `ETag`, a 416) comes back
 as it is, never a full copy in memory. Shared by every handler that serves media.
 
-Who is asked (issue #21 item 4): the request is signed for the owner alone
-(`Peers.signed`, app.site.peer_auth), never the site token; the owner's address comes from the
-catalog, so it is checked (`Peers.base_url`) and connected to only where the outgoing-address
-policy allows (names resolved through it here, `PolicyResolver`; literals checked); no
-redirect is followed, and an answer that does not prove it comes from the owner is a 502.
+Who is asked, and on which route, is the site client's (app.site.client, issue #22): a
+handler names the `Route` and its parameters, never a URL; the client gives the owner's
+checked address and the headers signed for the owner alone (`SiteClient.relay`, issue #21
+item 4: never the site token), and says whether the answer proves it comes from the owner
+(`SiteClient.proved`). What stays here is the streaming itself, on the event loop: connected
+to only where the outgoing-address policy allows (names resolved through it, `PolicyResolver`;
+literals checked); no redirect is followed, and an answer that does not prove it comes from
+the owner is a 502.
 
 How many (item 7): one pool for streams (MJPEG, files, exports) and one for pictures, each
 with a cap per owner and none across the site, so streams of one owner never hold up what is
@@ -25,6 +28,7 @@ import logging
 import socket
 import threading
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector, web
@@ -33,6 +37,7 @@ from yarl import URL
 
 from api.executors import PEERS, slow
 from api.keys import STATION
+from app.site.client import SOURCE_PICTURE, Route
 from app.uri_policy import OutgoingPolicy
 
 log = logging.getLogger(__name__)
@@ -141,29 +146,33 @@ def remote_owner(request: web.Request, station_id: str | None) -> str | None:
     return None if site.is_local(station_id) else station_id
 
 
-async def from_owner(request: web.Request, station_id: str, path_qs: str) -> web.StreamResponse:
-    """Stream `GET path_qs` of the owning station to the client. An owner away is a 503
-    (`Unavailable`, raised by `Peers.base_url`), as is one that stops answering mid-way or
-    whose pool stays full for `POOL_TIMEOUT_S`. Finding the owner may wait for it to announce
-    its URL: on the peers lane (api.executors), 503 at once when that lane is full."""
-    stream = not path_qs.split("?", 1)[0].endswith("/picture")
+async def from_owner(request: web.Request, station_id: str, route: Route,
+                     query: dict[str, Any] | None = None, **params: Any) -> web.StreamResponse:
+    """Stream the owning station's answer to `route` (a GET of the site client's, with its
+    `query` and path `params`) to the client. An owner away is a 503 (`Unavailable`, from
+    `SiteClient.relay`), as is one that stops answering mid-way or whose pool stays full for
+    `POOL_TIMEOUT_S`. Finding the owner may wait for it to announce its URL: on the peers lane
+    (api.executors), 503 at once when that lane is full."""
+    stream = route != SOURCE_PICTURE
     client, counts = client_key(request), request.app[STREAM_COUNTS]
     if stream and not counts.take(client):
         return web.json_response({"detail": f"this client already has {counts.cap} streams of "
                                   "other stations open through this one; close one first"},
                                  status=429, headers={"Retry-After": "5"})
     try:
-        return await _relay(request, station_id, path_qs, "stream" if stream else "picture")
+        return await _relay(request, station_id, "stream" if stream else "picture",
+                            route, query, params)
     finally:
         if stream:
             counts.give_back(client)
 
 
-async def _relay(request: web.Request, station_id: str, path_qs: str,
-                 kind: str) -> web.StreamResponse:
+async def _relay(request: web.Request, station_id: str, kind: str, route: Route,
+                 query: dict[str, Any] | None, params: dict[str, Any]) -> web.StreamResponse:
     peers = request.app[STATION].peers
-    base = await slow(request, PEERS, peers.base_url, station_id)  # may wait for it
-    host = urlsplit(base).hostname or ""
+    # the owner's checked address and the headers signed for it; may wait for its address
+    relay = await slow(request, PEERS, peers.relay, station_id, route, query, **params)
+    host = urlsplit(relay.url).hostname or ""
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -173,13 +182,13 @@ async def _relay(request: web.Request, station_id: str, path_qs: str,
             peers.outgoing().check_ip(host)  # aiohttp connects to a literal without resolving
         except OSError as exc:  # recorder.outgoing.RefusedAddress
             return _unavailable(station_id, request, exc)
-    sent = peers.signed(station_id, "GET", path_qs)
+    sent = relay.sent
     headers = {**{h: request.headers[h] for h in FORWARD_REQUEST if h in request.headers},
                **sent}
     session = request.app[PROXY_SESSIONS][kind]
     response: web.StreamResponse | None = None
     try:
-        async with session.get(URL(base + path_qs, encoded=True), headers=headers,
+        async with session.get(URL(relay.url, encoded=True), headers=headers,
                                allow_redirects=False) as upstream:
             if not peers.proved(sent, upstream.status, upstream.headers):
                 log.warning("proxy to station %s for %s: the answer did not prove it comes from "

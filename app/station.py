@@ -33,7 +33,7 @@ from app.services.discovery import Discovery
 from app.services.groups import GroupService
 from app.services.sources import SourceService
 from app.settings import RESTART_FIELDS, Settings
-from app.site.peers import Peers
+from app.site.client import SiteClient
 from app.site.stations import StationRegistry
 from app.site.sync import SyncService
 from app.site.uploads import UploadService
@@ -79,7 +79,7 @@ class Station:
     storage: StorageService = field(init=False)
     # The stations sharing the catalog, and who owns which source: see app.site.stations.
     site: StationRegistry = field(init=False)
-    peers: Peers = field(init=False)  # asks the other stations what only they can do
+    peers: SiteClient = field(init=False)  # the site client: asks the other stations
     # Marked moments, and the spans of a source over time (issue #16): app.recordings.bookmarks,
     # app.recordings.timeline.
     bookmarks: BookmarkService = field(init=False)
@@ -132,15 +132,17 @@ class Station:
             floor_bytes=lambda: self.settings.disk_floor_mb << 20)
         self.sources.site = self.site
         self.sources.fetch_snapshot = self.discovery.snapshot  # a tile's picture before frames
+        self.peers = SiteClient(self.site, token=lambda: self.settings.token,
+                                outgoing=self.outgoing)
         self.exports = ExportService(self.catalog, storage_dir=self.settings.recordings_dir,
                                      is_local=self.site.is_local,
                                      limits=lambda: ExportLimits.of(self.settings),
-                                     reserved_elsewhere=self.uploads.outstanding_bytes)
+                                     reserved_elsewhere=self.uploads.outstanding_bytes,
+                                     site_client=self.peers)
         # Exports' work files: room reserved beside the uploads', given back before footage.
         self.uploads.reserved_elsewhere = self.exports.space.outstanding_bytes
         self.storage.reclaim = self.exports.space.reclaim
         self.storage.busy = self.recordings.busy = self._busy_record_ids
-        self.peers = Peers(self.site, token=lambda: self.settings.token, outgoing=self.outgoing)
         self.recordings.peers = self.sources.peers = self.peers
         self.recordings.station_id = self.sync.station_id = self.station_id
         self.recordings.status_of = self.groups.status_of = self.site.status

@@ -1,5 +1,13 @@
 """Shared fixtures: a real station core on a temp folder and a real SQLite file, the API on
-a real socket, and helpers to decode recorded files back."""
+a real socket, and helpers to decode recorded files back.
+
+The suite runs in parallel (`make test`: pytest-xdist, README "Tests"): every server a test
+starts (PostgreSQL, mosquitto, the RTSP cameras, nginx-rtmp, station processes) takes a free
+loopback port and a temporary folder of its own, so each worker may start its own. Two rules
+keep the parallel run as cheap and as sound as the serial one (`pytest_collection_modifyitems`):
+the tests of a module that share a module-scoped fixture run on one worker, so the fixture is
+built once; and the long end-to-end runs are marked `system`, which `make test-fast` leaves out.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +31,29 @@ os.environ.setdefault("RS_CONFIG_FILE", str(Path(tempfile.mkdtemp(prefix="rs-tes
 os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
 
 TESTSRC = "testsrc://testsrc2?size=320x240&rate=25&gop=1"
+
+# End-to-end runs of real station processes: whole folders, and single tests elsewhere that run
+# for tens of seconds (each marked `@pytest.mark.system` in its own file).
+SYSTEM_FOLDERS = ("tests/e2e/",)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests of SYSTEM_FOLDERS `system`; put the tests of a module that share a
+    module-scoped fixture in one xdist group (`--dist loadgroup`), so that one worker builds
+    the fixture once instead of every worker building its own. Runs before xdist's own hook
+    (which is `trylast`) reads the groups."""
+    for item in items:
+        if item.nodeid.startswith(SYSTEM_FOLDERS):
+            item.add_marker(pytest.mark.system)
+        if item.get_closest_marker("xdist_group"):
+            continue
+        # _fixtureinfo: pytest's record of the fixtures an item uses (no public accessor)
+        definitions = getattr(item, "_fixtureinfo", None)
+        shared = definitions is not None and any(
+            fixture.scope == "module" for defs in definitions.name2fixturedefs.values()
+            for fixture in defs)
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 def make_settings(tmp_path: Path, **extra) -> Settings:
@@ -125,9 +156,11 @@ def _camera(**kwargs):
     return RtspCamera(**kwargs)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def rtsp_camera_1080p():
-    """The camera of the walking-skeleton check: H.264 1080p25, 2 s GOP, 4 Mbit/s."""
+    """The camera of the walking-skeleton check: H.264 1080p25, 2 s GOP, 4 Mbit/s. Module
+    scope: encoding 1080p live costs a good part of a core, which a session fixture would
+    keep spending on its worker until the end of the run."""
     camera = _camera(width=1920, height=1080, fps=25, gop_seconds=2, bitrate_kbps=4000)
     camera.start()
     yield camera

@@ -6,9 +6,10 @@ A file still being recorded is a fragmented MP4 that grows. Its demuxer simply e
 the last written fragment ends, so `VideoReader` in live mode reopens the file when it has
 grown and carries on after the last frame it gave out.
 
-A record of another station of the site is read from its owner's API over HTTP (`RemoteFile`),
-by Python (`RangeReader`), not by FFmpeg's HTTP client: each range request is signed for that
-owner alone and follows no redirect (FFmpeg's would re-send its headers to wherever a redirect
+A record of another station of the site is read from its owner over HTTP (`RemoteFile`), by
+Python (`RangeReader`), not by FFmpeg's HTTP client: each range request is asked through the
+site client (app.site.client, which alone knows the owner's route and headers), signed for that
+owner alone, and follows no redirect (FFmpeg's would re-send its headers to wherever a redirect
 pointed). Seeks become `Range` requests, so nothing is copied whole. Such a file is read as it
 is when opened (a recording on the owner plays up to where it was then).
 """
@@ -40,8 +41,8 @@ Fetch = Callable[[str | None], Any]  # a `Range` value (None: all) -> an open HT
 @dataclass(frozen=True)
 class RemoteFile:
     """A file read over HTTP from its owner: its URL (shown, compared) and `fetch`, which asks
-    the owner for a range of it (`Peers.open`: signed for that station alone, its address
-    checked, no redirect followed). `location`: the file's path on its owner's disk, what
+    the owner for a range of it (through the site client, `SiteClient.record_file`: signed
+    for that station alone, its address checked, no redirect followed). `location`: the file's path on its owner's disk, what
     `str()` gives, so that a player that goes on into a queued remote file names it as it
     names a local one."""
 

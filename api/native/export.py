@@ -25,7 +25,6 @@ import math
 import socket
 import struct
 from datetime import datetime
-from urllib.parse import urlencode
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -40,6 +39,7 @@ from api.security import PRINCIPAL, client_address
 from app.recordings.export import ExportFile
 from app.recordings.export_space import ExportsBusy
 from app.schemas import iso_utc
+from app.site.client import SOURCE_EXPORT
 
 SEND_CHUNK = 256 * 1024  # bytes read and written at a time; each one taken is progress
 # Credentials every client of a station may share: the caps count those clients by address.
@@ -172,8 +172,9 @@ async def _export_range(request: web.Request, source_id: int, begin: datetime,
     exports = request.app[STATION].exports
     holder = await call(exports.holder, source_id, begin, end)
     if holder is not None:  # all of it on another station's disk: that station cuts it
-        params = urlencode({"begin": iso_utc(begin), "end": iso_utc(end)})
-        return await from_owner(request, holder, f"/api/v1/source/{source_id}/export?{params}")
+        return await from_owner(request, holder, SOURCE_EXPORT,
+                                {"begin": iso_utc(begin), "end": iso_utc(end)},
+                                source_id=source_id)
     return await _work_file(request, [source_id], begin, end)
 
 

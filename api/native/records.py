@@ -26,7 +26,7 @@ from app.schemas import (
     TagOut,
     TagProtectIn,
 )
-from app.site.peers import FORWARDED_HEADER
+from app.site.client import FORWARDED_HEADER, RECORD_VIDEO
 
 
 async def list_records(request: web.Request) -> web.Response:
@@ -139,7 +139,7 @@ async def record_video(request: web.Request) -> web.StreamResponse:
     record = await call(request.app[STATION].recordings.get, record_id)
     owner = remote_owner(request, record.station)
     if owner is not None:  # the file is on the disk of the station that recorded it
-        return await from_owner(request, owner, f"/api/v1/record/{record_id}/video")
+        return await from_owner(request, owner, RECORD_VIDEO, record_id=record_id)
     path = await call(request.app[STATION].recordings.video_path, record_id)
     return VideoFile(path, headers={"Content-Type": "video/mp4", "Accept-Ranges": "bytes"})
 

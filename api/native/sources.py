@@ -13,6 +13,7 @@ from api.native.params import add_route, ok, path_int, read_model, read_query
 from api.routing import call
 from api.native.routedoc import Binary, Link
 from app.schemas import SourceIn, SourceOut
+from app.site.client import SOURCE_PICTURE, SOURCE_VIDEO
 from app.live import Demand
 
 BOUNDARY = "frame"
@@ -47,7 +48,7 @@ async def picture(request: web.Request) -> web.StreamResponse:
     source_id = path_int(request, "source_id")
     owner = remote_owner(request, request.app[STATION].site.owner(source_id))
     if owner is not None:  # read by another station: its picture comes from there
-        return await from_owner(request, owner, f"/api/v1/source/{source_id}/picture")
+        return await from_owner(request, owner, SOURCE_PICTURE, source_id=source_id)
     jpeg = await call(request.app[STATION].sources.picture_jpeg, path_int(request, "source_id"))
     return web.Response(body=jpeg, content_type="image/jpeg",
                         headers={"Cache-Control": "no-store"})
@@ -61,8 +62,8 @@ async def video(request: web.Request) -> web.StreamResponse:
     query = read_query(request, VideoQuery)
     owner = remote_owner(request, request.app[STATION].site.owner(source_id))
     if owner is not None:
-        return await from_owner(request, owner, f"/api/v1/source/{source_id}/video?"
-                                f"delay={query.delay:g}")
+        return await from_owner(request, owner, SOURCE_VIDEO, {"delay": f"{query.delay:g}"},
+                                source_id=source_id)
     slot = await call(request.app[STATION].sources.frames, source_id)
     streams = request.app[MJPEG_STREAMS]
     task = asyncio.current_task()

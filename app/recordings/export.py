@@ -2,9 +2,13 @@
 
 The footage of a range is cut from the records of the source that cover it, one after the
 other, by stream copy (recorder/export.py: no decoding, an edit list so playback starts at
-`begin`). Only files on this station's disk can be cut: footage another station recorded is
-refused here with a `RemoteFootage` naming that station, and the native API forwards such a
-request to it whole (api/native/export.py), so a client may ask any station of the site.
+`begin`). Only files on this station's disk can be cut here; where a range's footage is, is
+decided here once (`holder`): all of it on another station's disk, that station cuts it. The
+native API streams such a request from it (api/native/export.py); the GUI's export
+(`export_to`) has it fetched through the site client (app.site.client), so an operator and an
+API client may export from any station of the site alike. A range split between stations, or
+another station's footage in a zip of several sources, is refused with a `RemoteFootage`
+naming the station.
 
 Work files go to `<storage>/.exports/` and are removed once served (left-overs of a crash
 on the next start): an export never leaves a copy of footage behind on the station. Range
@@ -34,12 +38,15 @@ from app.models import Record, Source
 from app.recordings.export_space import ExportLimits, Lease, WorkSpace
 from app.recordings.record_queries import aware
 from app.schemas import RecordStatus, check_range
+from app.site.client import SiteClient
 from recorder.export import ExportCancelled, ExportError, Piece, cut
 
 log = logging.getLogger(__name__)
 
 MAX_RANGE = timedelta(hours=24)
 MAX_CONCURRENT = 2
+FETCH_CHUNK = 1 << 20  # bytes of another station's export written at a time
+FETCH_TIMEOUT_S = 120.0  # the owner answers once its cut is done: a long range takes a while
 OVERLAP_S = 0.5  # records of one source overlapping more than this are the same footage twice
 # The estimate of an export's size: its records' bytes in proportion to the time taken of
 # each, plus the keyframe group before `begin`, a margin for uneven bitrates and the header.
@@ -79,6 +86,7 @@ class _Plan:
     pieces: list[Piece]
     record_ids: frozenset[str]
     estimate: int
+    owner: str | None = None  # another station that holds all of it and cuts it there
 
 
 class ExportService:
@@ -86,14 +94,17 @@ class ExportService:
                  is_local: Callable[[str | None], bool],
                  max_range: timedelta = MAX_RANGE, max_concurrent: int = MAX_CONCURRENT,
                  limits: Callable[[], ExportLimits] = ExportLimits,
-                 reserved_elsewhere: Callable[[], int] = lambda: 0):
+                 reserved_elsewhere: Callable[[], int] = lambda: 0,
+                 site_client: SiteClient | None = None):
         """`limits`: the caps, the stall timeout and the disk floor, read for every export
         (the station's live settings); `reserved_elsewhere`: bytes unfinished uploads have
-        reserved on the recordings' disk."""
+        reserved on the recordings' disk; `site_client`: how another station that holds a
+        range's footage is asked to cut it (None: a station alone)."""
         self.catalog = catalog
         self.storage_dir = storage_dir
         self.work_dir = storage_dir / ".exports"
         self.is_local = is_local
+        self.site_client = site_client
         self.max_range = max_range
         self.max_concurrent = max_concurrent
         self._slots = threading.BoundedSemaphore(max_concurrent)
@@ -134,28 +145,44 @@ class ExportService:
         """The other station whose disk holds all of this range's footage, or None (this
         station's own, or nothing recorded)."""
         begin, end = check_range(begin, end, self.max_range)
-        stations = {r.station_id for r in self._records(source_id, begin, end)}
-        remote = {s for s in stations if not self.is_local(s)}
-        return remote.pop() if len(remote) == 1 and len(stations) == 1 else None
+        return self._holder_of(self._records(source_id, begin, end))
 
-    def _plan(self, source_id: int, begin: datetime, end: datetime) -> _Plan:
+    def _holder_of(self, rows: list[Record]) -> str | None:
+        """Here or at the owner, decided once for the API and the GUI alike: the other
+        station when it holds every one of `rows`, else None."""
+        stations = {row.station_id for row in rows}
+        owner = stations.pop() if len(stations) == 1 else None
+        return owner if owner is not None and not self.is_local(owner) else None
+
+    def _plan(self, source_id: int, begin: datetime, end: datetime, *,
+              at_owner: bool = False) -> _Plan:
         """The files to cut and the size to reserve: each record's bytes in proportion to
-        the part of its time the range takes (a record still recording: its size now)."""
+        the part of its time the range takes (a record still recording: its size now).
+        `at_owner`: a range another station holds all of is that station's to cut (a plan
+        naming it, sized from the catalog); otherwise such footage is a `RemoteFootage`."""
+        rows = self._records(source_id, begin, end)
+        owner = self._holder_of(rows) if at_owner and self.site_client is not None else None
+        there = owner is not None
         pieces, ids, estimate = [], set(), 0.0
-        for row in self._records(source_id, begin, end):
-            if not self.is_local(row.station_id):
+        for row in rows:
+            if there:
+                size = row.size_bytes or 0
+            elif not self.is_local(row.station_id):
                 raise RemoteFootage(source_id, row.station_id)
-            path = Path(row.location)
-            try:
-                size = path.stat().st_size
-            except OSError:
-                continue
+            else:
+                try:
+                    size = Path(row.location).stat().st_size
+                except OSError:
+                    continue
             row_begin, row_end = aware(row.begin_utc), _end_of(row)
             span = max((row_end - row_begin).total_seconds(), 0.001)
             taken = (min(end, row_end) - max(begin, row_begin)).total_seconds()
             estimate += size * min(1.0, (max(taken, 0.0) + KEYFRAME_LEAD_S) / span)
-            pieces.append(Piece(path, row_begin.timestamp()))
+            pieces.append(Piece(Path(row.location), row_begin.timestamp()))
             ids.add(row.id)
+        if there:
+            return _Plan(pieces, frozenset(), int(estimate * ESTIMATE_MARGIN) + ESTIMATE_OVERHEAD,
+                         owner)
         if not pieces:
             raise NotFound("footage of source", f"{source_id} between {begin.isoformat()} and "
                            f"{end.isoformat()}", field="begin")
@@ -256,7 +283,7 @@ class ExportService:
         reserved above the floor when `folder` is on the recordings' disk."""
         begin, end = check_range(begin, end, self.max_range)
         ids = list(dict.fromkeys(source_ids))
-        plans = [self._plan(source_id, begin, end) for source_id in ids]
+        plans = [self._plan(source_id, begin, end, at_owner=True) for source_id in ids]
         self._slot()
         written: list[Path] = []
         try:
@@ -266,7 +293,11 @@ class ExportService:
                     target = _free_name(folder / self.filename(source_id, begin))
                     part = self.space.add_path(lease, target.with_name(target.name + ".part"))
                     share = (lambda f, n=n: progress((n + f) / len(ids))) if progress else None
-                    self._cut(source_id, plan, begin, end, part, lease, share, cancelled)
+                    if plan.owner is not None:
+                        self._fetch(source_id, plan.owner, begin, end, part, lease, share,
+                                    cancelled)
+                    else:
+                        self._cut(source_id, plan, begin, end, part, lease, share, cancelled)
                     part.rename(target)
                     written.append(target)
             finally:
@@ -275,6 +306,29 @@ class ExportService:
             self._slots.release()
         log.info("exported %d file(s) to %s", len(written), folder)
         return written
+
+    def _fetch(self, source_id: int, owner: str, begin: datetime, end: datetime, out: Path,
+               lease: Lease, progress: Fraction | None,
+               cancelled: Callable[[], bool] | None) -> None:
+        """Have `owner` cut the range and write its MP4 to `out`, a chunk at a time (never
+        whole in memory), stopping as a cut would: the caller's cancel, the lease's."""
+        assert self.site_client is not None
+        with self.site_client.export(owner, source_id, begin, end,
+                                     timeout=FETCH_TIMEOUT_S) as answer, open(out, "wb") as file:
+            length = answer.headers.get("Content-Length", "")
+            total = int(length) if length.isdigit() else 0
+            done = 0
+            while chunk := answer.read(FETCH_CHUNK):
+                if cancelled is not None and cancelled():
+                    raise Conflict("the export was cancelled")
+                file.write(chunk)
+                done += len(chunk)
+                self.space.progress(lease)
+                if progress is not None and total:
+                    progress(min(1.0, done / total))
+            if total and done < total:
+                raise Unavailable(f"the station that holds the footage of source {source_id} "
+                                  f"stopped sending it ({done} of {total} bytes)")
 
     def discard(self, export: ExportFile) -> None:
         """The export has been sent, or its reader gave up: its work file goes."""

@@ -46,7 +46,7 @@ from app.schemas import (
     unmask_uri,
 )
 from app.services.metrics_sources import SourceStats, source_stats
-from app.site.peers import Peers
+from app.site.client import SiteClient
 from app.site.remote_feed import RemoteFeeds
 from app.site.stations import StationRegistry
 from app.uri_policy import PICTURE_SCHEMES, SOURCE_SCHEMES, check_uri, media_path
@@ -116,7 +116,7 @@ class SourceService:
         # How a camera's snapshot URL is fetched: (bare URL, user, password) -> JPEG bytes; the
         # station hands in its ONVIF client's (HTTP digest, local network only).
         self.fetch_snapshot: Callable[[str, str, str], bytes] | None = None
-        self.peers: Peers | None = None  # how other stations are asked (with `site`)
+        self.peers: SiteClient | None = None  # how other stations are asked (with `site`)
         self._remote: RemoteFeeds | None = None  # other stations' sources someone here watches
         self._remote_lock = threading.Lock()  # never held over a catalog read: tiles ask
 

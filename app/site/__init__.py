@@ -1,8 +1,9 @@
 """The site: several stations on one shared catalog, and everything that reaches another one.
 
 - `stations.StationRegistry`: who is there, who owns which source, who is online;
-- `peer_auth` (how stations sign requests for each other and prove their answers) and
-  `peers.Peers` (asking another station to do what only it can);
+- `client.SiteClient`: the one way to ask another station to do what only it can (its routes,
+  its signed headers from `peer_auth`, its refusals as domain errors), and to check what
+  other stations ask of this one;
 - `forwarding`: the part of a start or a stop other stations do; `remote_feed`: another
   station's live pictures for this station's viewers;
 - `sync`, `sync_targets`, `uploads` and `final_copies`: copying finished records to a folder

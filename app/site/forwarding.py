@@ -1,12 +1,12 @@
 """The part of a start or a stop that other stations do: mixed into `RecordingService`.
 
 A start covering sources of several stations starts this station's own sources itself and
-asks each other owner (`Peers`) to start its own, side by side; one record per source and tag
-whatever races: each owner's catalog unique key decides for its sources, as on one station.
-A stop stops this station's records of the tag and asks every other station that has running
-records of the tag to stop its own. An owner that is offline or refuses is logged and
-reported; the rest goes ahead, and only when nothing at all could be done is the first
-refusal raised.
+asks each other owner (through the site client, `SiteClient`) to start its own, side by side;
+one record per source and tag whatever races: each owner's catalog unique key decides for its
+sources, as on one station. A stop stops this station's records of the tag and asks every
+other station that has running records of the tag to stop its own. An owner that is offline
+or refuses is logged and reported; the rest goes ahead, and only when nothing at all could be
+done is the first refusal raised.
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ from app.catalog_rows import tag_by_name
 from app.errors import StationError
 from app.models import Record, Source
 from app.schemas import RecordOut, RecordStatus
-from app.site.peers import Peers
+from app.site.client import SiteClient
 from app.site.stations import is_own
 
 
 class Forwarding:
-    """Uses `station_id`, `catalog` and `peers` (None: a station alone, everything local)."""
+    """Uses `station_id`, `catalog` and `peers`, the site client (None: a station alone,
+    everything local)."""
 
-    peers: Peers | None = None
+    peers: SiteClient | None = None
 
     def _split(self, sources: list[Source], forwarded: bool,
                ) -> tuple[list[Source], dict[str, list[int]]]:
@@ -44,11 +45,8 @@ class Forwarding:
         if not remote or self.peers is None:
             return [], []
         peers = self.peers
-        work = {station: (lambda sid, ids=ids: peers.call(
-            sid, "POST", "/api/v1/record/sources", {"tag_name": tag_name, "source_ids": ids}))
-                for station, ids in remote.items()}
-        answers, errors = peers.each(work)
-        return [RecordOut.model_validate(a) for a in answers], errors
+        return peers.each({station: (lambda sid, ids=ids: peers.start_sources(sid, tag_name, ids))
+                           for station, ids in remote.items()})
 
     def _forward_stop(self, tag_name: str, model: str | None,
                       ) -> tuple[list[RecordOut], list[StationError]]:
@@ -63,7 +61,5 @@ class Forwarding:
                 Record.tag_id == tag.id, Record.status == RecordStatus.recording)).all())
         owners -= {None, self.station_id}
         peers = self.peers
-        body = {"tag_name": tag_name, **({"model": model} if model else {})}
-        answers, errors = peers.each({station: (lambda sid: peers.call(
-            sid, "PUT", "/api/v1/record", body)) for station in owners})
-        return [RecordOut.model_validate(a) for a in answers], errors
+        return peers.each({station: (lambda sid: peers.stop_tag(sid, tag_name, model))
+                           for station in owners})

@@ -2,7 +2,7 @@
 
 Only the owner reads a camera (issue #15): a second station opening it would double the load
 on the camera and the network. A viewer here gets the owner's MJPEG instead
-(`/api/v1/source/{id}/video`, asked through `Peers.open`: signed for that owner, its address
+(asked through the site client, `SiteClient.live_video`: signed for that owner, its address
 checked, no redirect followed) at a reduced rate (`DELAY_S` between pictures),
 each JPEG decoded into a `FrameSlot` like the one a local reader fills, so a tile shows a
 remote source exactly as a local one.
@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 
 from app.errors import StationError
-from app.site.peers import Peers
+from app.site.client import SiteClient
 from app.site.stations import StationRegistry
 from recorder.frames import Demand, FrameSlot
 from recorder.imaging import decode_jpeg
@@ -58,7 +58,7 @@ class RemoteFeed:
     """One source of another station: its slot, and the thread reading the owner's MJPEG
     while somebody watches. `error`: why there is no picture now (None while streaming)."""
 
-    def __init__(self, source_id: int, site: StationRegistry, peers: Peers):
+    def __init__(self, source_id: int, site: StationRegistry, peers: SiteClient):
         self.source_id, self.site, self.peers = source_id, site, peers
         self.slot = RemoteSlot(self._wake)
         self.error: str | None = None
@@ -109,8 +109,8 @@ class RemoteFeed:
         owner = self.site.owner(self.source_id)
         if self.site.is_local(owner):
             raise ValueError("the source is read by this station now")
-        path = f"/api/v1/source/{self.source_id}/video?delay={DELAY_S:g}"
-        with self.peers.open(owner, "GET", path, timeout=READ_TIMEOUT_S) as response:
+        with self.peers.live_video(owner, self.source_id, DELAY_S,
+                                   timeout=READ_TIMEOUT_S) as response:
             boundary = _boundary(response.headers.get("Content-Type", ""))
             for jpeg in _parts(response, boundary):
                 self.slot.put(decode_jpeg(jpeg))
@@ -131,9 +131,9 @@ class RemoteFeed:
 
 class RemoteFeeds:
     """The feeds of this station's viewers, one per remote source asked for, each asking the
-    owner through the station's `peers` (its address, the shared token)."""
+    owner through the station's site client (`peers`)."""
 
-    def __init__(self, site: StationRegistry, peers: Peers):
+    def __init__(self, site: StationRegistry, peers: SiteClient):
         self.site, self.peers = site, peers
         self._feeds: dict[int, RemoteFeed] = {}
         self._lock = threading.Lock()

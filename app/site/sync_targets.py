@@ -27,12 +27,13 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 from typing import BinaryIO, Callable, Protocol, Sequence
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from app.errors import InvalidInput
 from app.files import fsync_dir, safe_name
 from app.models import SyncItem
 from app.schemas import MASK
+from app.site.client import UPLOAD_APPEND, UPLOAD_FINISH, UPLOAD_STATE
 from app.site.final_copies import open_part, place_new, same_file, write_protect
 from recorder.mp4file import file_md5
 from recorder.outgoing import OutgoingPolicy, RefusedAddress
@@ -271,8 +272,8 @@ class _Body:
 
 
 class StationTarget:
-    """Another station's `/api/v1/upload/{upload_id}` endpoint (the upload id is the record
-    id), over plain blocking HTTP: it runs on the sync worker thread. One connection per
+    """Another station's upload endpoint (the site client's `UPLOAD_*` routes; the upload id
+    is the record id), over plain blocking HTTP: it runs on the sync worker thread. One connection per
     request, so `abort()` always knows which socket to shut."""
 
     def __init__(self, location: Location, *, station_name: str, tag_name: str,
@@ -293,7 +294,7 @@ class StationTarget:
 
     def upload_url(self, item: SyncItem) -> str:
         """The far end's resource describing the verified copy: the record's `sync_location`."""
-        return f"{self.base_url}/api/v1/upload/{quote(item.record_id)}"
+        return self.base_url + UPLOAD_STATE.path_qs(upload_id=item.record_id)
 
     def _request(self, method: str, path: str, *, body=None,
                  headers: dict | None = None) -> tuple[int, object]:
@@ -336,7 +337,8 @@ class StationTarget:
         return TargetRefused(f"the far end has no usable station upload endpoint ({answer(status)})")
 
     def state(self, item: SyncItem) -> RemoteState:
-        status, body = self._request("GET", f"/api/v1/upload/{quote(item.record_id)}")
+        status, body = self._request(UPLOAD_STATE.method,
+                                     UPLOAD_STATE.path_qs(upload_id=item.record_id))
         if status == 404 and isinstance(body, dict) and isinstance(body.get("detail"), str):
             return RemoteState(0)  # a station's "no such upload": nothing sent yet
         received = body.get("received") if isinstance(body, dict) else None
@@ -357,7 +359,8 @@ class StationTarget:
                    "Content-Range": f"bytes {offset}-{size - 1}/{size}"}
         with open(source, "rb") as fh:
             fh.seek(offset)
-            status, _ = self._request("PUT", f"/api/v1/upload/{quote(item.record_id)}",
+            status, _ = self._request(UPLOAD_APPEND.method,
+                                      UPLOAD_APPEND.path_qs(upload_id=item.record_id),
                                       body=_Body(fh, progress, self.chunk_size), headers=headers)
         if status == 422:  # a station's refusal of these bytes (offset moved, total differs)
             raise NotVerified(f"the far station did not take the bytes ({answer(status)})")
@@ -367,7 +370,8 @@ class StationTarget:
     def finish(self, item: SyncItem) -> str:
         body = json.dumps({"md5": item.hash_md5, "station": self.station_name,
                            "tag_name": self.tag_name, "file_name": item.file_name}).encode()
-        status, answered = self._request("POST", f"/api/v1/upload/{quote(item.record_id)}/finish",
+        status, answered = self._request(UPLOAD_FINISH.method,
+                                         UPLOAD_FINISH.path_qs(upload_id=item.record_id),
                                          body=body, headers={"Content-Type": "application/json"})
         if status in (404, 422) and isinstance(answered, dict) and "detail" in answered:
             raise NotVerified(f"the far station did not verify the file ({answer(status)})")

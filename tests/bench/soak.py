@@ -22,7 +22,7 @@ Verdict (exit code 0 only if all hold):
   writing);
 - the API's p99 latency in the last third no worse than twice the first third's (or 20 ms).
 
-Not a pytest test by name; `tests/e2e/test_soak.py` runs a 2-minute version in `make test`.
+Not a pytest test by name; `tests/e2e/test_soak.py` runs a 90-second version in `make test`.
 """
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 """Where the recordings browser reads a record's file: on this station's disk, or, for a record
-another station of the site holds, from that owner's API (`/api/v1/record/{id}/video`, each
-request signed for that owner alone by `Peers.open`, never a token in the URL, a widget or a
-log line, and no redirect followed).
+another station of the site holds, from that owner through the station's site client
+(`SiteClient.record_file`: the route, each request signed for that owner alone, never a token
+in the URL, a widget or a log line, no redirect followed, refusals as domain errors). The GUI
+names the record; the site client alone knows how the owner is asked.
 
-Plain Python, no Qt: `target` asks the catalog whether the owner is online (`peers.base_url`),
-so it runs on the task runner, never on the GUI thread.
+Plain Python, no Qt: `target` asks the catalog whether the owner is online
+(`SiteClient.record_file_url`), so it runs on the task runner, never on the GUI thread.
 """
 
 from __future__ import annotations
@@ -39,18 +40,17 @@ class RecordFiles:
         return self.station.site.name_of(record.station)
 
     def target(self, record: Held) -> MediaTarget:
-        """What to open: the local path, or the owner's URL with the token's headers
-        (`app.errors.Unavailable` while the owner is away)."""
+        """What to open: the local path, or the file at its owner, read through the site
+        client (`app.errors.Unavailable` while the owner is away)."""
         if not self.is_remote(record):
             return record.location or ""
-        peers, owner = self.station.peers, record.station
-        path = f"/api/v1/record/{record.id}/video"
+        client, owner, record_id = self.station.peers, record.station, record.id
 
         def fetch(byte_range: str | None):
-            return peers.open(owner, "GET", path, timeout=DOWNLOAD_TIMEOUT_S,
-                              headers={"Range": byte_range} if byte_range else None)
+            return client.record_file(owner, record_id, byte_range, timeout=DOWNLOAD_TIMEOUT_S)
 
-        return RemoteFile(f"{peers.base_url(owner)}{path}", fetch, record.location or "")
+        return RemoteFile(client.record_file_url(owner, record_id), fetch,
+                          record.location or "")
 
     def save_copy(self, record: RecordOut, destination: Path) -> int:
         """Copy the record's file to `destination` (streamed: a chunk at a time, never whole
