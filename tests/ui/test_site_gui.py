@@ -4,7 +4,8 @@ PostgreSQL catalog with the same token. The sources tree shows a row per station
 state, free disk), a tile of south's camera is fed from south's MJPEG and says why when south
 goes away, Start/Stop on a group mixing both stations records on both owners, and the
 Recordings tab lists south's records with their station and plays and copies them through
-south's API, and its timeline thumbnails and plays them from there too."""
+south's API, and its timeline thumbnails and plays them from there too; the Recordings tab
+exports south's footage too (fetched from south as north's API forwards it)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,18 @@ import os
 import re
 import shutil
 import threading
+import urllib.request
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
+import av
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QLabel
 
 from api.server import ApiServer
-from app.schemas import GroupIn, RecordStatus, SourceIn
+from app.schemas import GroupIn, RecordStatus, SourceIn, iso_utc
 from app.site.remote_feed import RemoteSlot
 from app.station import build_station, start_station, stop_station
 from tests.conftest import TESTSRC, make_settings, wait_until
@@ -30,6 +34,7 @@ from ui.application import ensure_application
 from ui.bridge import EventBridge
 from ui.groups_panel import KIND, SOURCE, STATION
 from ui.main_window import MainWindow
+from ui.recordings.export_dialog import from_qt
 from ui.recordings.recordings_model import COL_STATION
 from ui.recordings.timeline_view import LANE_H, RULER_H, parse_utc
 
@@ -261,3 +266,53 @@ def test_mixed_group_start_stop_and_the_other_stations_records(qtbot, site, sour
 
     # the token is in no widget
     assert not [label.text() for label in window.findChildren(QLabel) if TOKEN in label.text()]
+
+
+def test_the_gui_exports_the_other_stations_footage_as_the_api_does(qtbot, site, sources,
+                                                                     window, tmp_path):
+    """South's footage exported from north's Recordings tab: the export service decides the
+    range is south's to cut and has it fetched through the site client, so the operator gets
+    the very bytes an API client gets from north (which forwards) and from south itself."""
+    cam_s, north = sources[1], site.north
+    site.call("POST", "/api/v1/record/sources", {"tag_name": "far-export", "source_ids": [cam_s]})
+    qtbot.wait(2500)  # footage to export: time is the point here
+    site.call("PUT", "/api/v1/record", {"tag_name": "far-export"})
+
+    def finished():
+        return [r for r in north.recordings.list("far-export")
+                if r.status == RecordStatus.finished and r.hash_md5]
+
+    qtbot.waitUntil(lambda: len(finished()) == 1, timeout=15000)
+    (remote,) = finished()
+    assert remote.station == site.south_id
+    browser = window.recordings
+    window.tabs.setCurrentWidget(browser)
+    qtbot.waitUntil(lambda: browser.model.row_of(remote.id) >= 0, timeout=12000)
+    assert browser.select(remote.id)
+    dialog = browser.export_range_selected()
+    assert dialog is not None
+    qtbot.addWidget(dialog)
+    out = tmp_path / "far-out"
+    out.mkdir()
+    dialog.folder_edit.setText(str(out))
+    with qtbot.waitSignal(dialog.finished_export, timeout=30000) as done:
+        dialog.export_button.click()
+    (written,) = done.args[0]
+    assert written.parent == out and written.name.startswith("cam-s_")
+    assert list(out.iterdir()) == [written]  # no .part left behind
+    assert dialog.message.text().startswith("Written: ")
+    assert not list(north.exports.work_dir.glob("*"))  # nothing cut on north's disk
+    begin, end = from_qt(dialog.begin_edit.dateTime()), from_qt(dialog.end_edit.dateTime())
+    dialog.close()
+
+    query = urlencode({"begin": iso_utc(begin), "end": iso_utc(end)})
+    path = f"/api/v1/source/{cam_s}/export?{query}"
+    status, from_south, _ = site.south.call("GET", path, token=TOKEN, timeout=30)
+    assert status == 200
+    request = urllib.request.Request(site.api.url.rstrip("/") + path,
+                                     headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(request, timeout=30) as answer:  # north's API forwards
+        from_north = answer.read()
+    assert written.read_bytes() == from_south == from_north
+    with av.open(str(written)) as container:
+        assert sum(1 for _ in container.decode(container.streams.video[0])) >= 25
