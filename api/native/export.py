@@ -3,9 +3,10 @@
 The export is cut into a work file first (app.recordings.export), so the answer has a
 `Content-Length` and honours `Range` like a record's download (`VideoFile`); the work file is
 removed once sent. A `Range` request cuts the range again: the same footage gives the same
-bytes (the muxer writes no creation time), so a client may resume or seek. Footage that
-another station recorded is fetched from it whole (the request is forwarded, token in the
-headers only).
+bytes (the muxer writes no creation time), so a client may resume or seek. Where the
+footage is, is the export service's decision (`ExportService.holder`, the GUI's export asks
+the same): footage another station holds all of is streamed from it whole (`api.proxy`,
+asked through the site client: signed for that station alone, never a token).
 
 Every export holds its share of the work space (app.recordings.export_space) until its file
 has been sent or its reader gave up: the file goes out chunk by chunk, each chunk the client

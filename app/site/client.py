@@ -191,7 +191,8 @@ class SiteClient:
             checked = station_url(url)
         except ValueError as exc:
             log.warning("station %r: its address in the catalog is refused: %s", name, exc)
-            raise Unavailable(f"station {name!r} has an address stations do not use ({exc})") from None
+            raise Unavailable(f"station {name!r} has an address stations do not use "
+                              f"({exc})") from None
         refusal = self.site.unreachable_from_here(checked)
         if refusal:
             raise Unavailable(f"station {name!r} cannot be reached at its address ({refusal})")

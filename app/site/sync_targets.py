@@ -273,8 +273,8 @@ class _Body:
 
 class StationTarget:
     """Another station's upload endpoint (the site client's `UPLOAD_*` routes; the upload id
-    is the record id), over plain blocking HTTP: it runs on the sync worker thread. One connection per
-    request, so `abort()` always knows which socket to shut."""
+    is the record id), over plain blocking HTTP: it runs on the sync worker thread. One
+    connection per request, so `abort()` always knows which socket to shut."""
 
     def __init__(self, location: Location, *, station_name: str, tag_name: str,
                  timeout: float = 30.0, chunk_size: int = CHUNK,
