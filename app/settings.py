@@ -10,9 +10,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import threading
 import tomllib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -296,6 +297,55 @@ RESTART_FIELDS = frozenset({"host", "port", "token", "data_dir", "storage_dir", 
                             "body_timeout_s", "max_connections_per_address",
                             "body_min_bytes_per_s", "station_id", "public_url", "mqtt_url",
                             "api_network_calls"})
+
+
+class LiveSettings:
+    """The settings a running station runs with now: the one object every service reads for
+    what may change while it runs (a service keeps `live` and reads `live().disk_floor_mb` at
+    the moment it decides, never a copy taken at start).
+
+    A part that keeps state built from the settings (the recorder's workers, the compiled
+    outgoing-address policy, the storage guard's thresholds) follows it instead: `follow`
+    registers a callback run with the new settings after each change. Which fields a running
+    station can take over is decided here, once: the `RESTART_FIELDS` keep the values the
+    station started with until it restarts."""
+
+    def __init__(self, settings: Settings):
+        self._current = settings
+        self._lock = threading.Lock()  # one change at a time (GUI, API, tests)
+        self._followers: list[Callable[[Settings], None]] = []
+
+    def __call__(self) -> Settings:
+        return self._current
+
+    @property
+    def current(self) -> Settings:
+        return self._current
+
+    def follow(self, apply: Callable[[Settings], None]) -> None:
+        """Run `apply(settings)` after every change (the composition registers each part)."""
+        self._followers.append(apply)
+
+    def take(self, new: Settings) -> set[str]:
+        """Take over what a running station can change from `new`; return the changed fields
+        that wait for a restart, which keep their running values."""
+        with self._lock:
+            old = self._current
+            changed = {name for name in Settings.model_fields
+                       if getattr(old, name) != getattr(new, name)}
+            live = {name: getattr(new, name) for name in changed - RESTART_FIELDS}
+            self._current = old.model_copy(update=live)
+            for apply in self._followers:
+                apply(self._current)
+        return changed & RESTART_FIELDS
+
+    def replace(self, new: Settings) -> None:
+        """Run with `new` as it is, restart fields too: what a station started with `new`
+        would run with (tests set up a case with it; operators go through `take`)."""
+        with self._lock:
+            self._current = new
+            for apply in self._followers:
+                apply(new)
 
 
 def ensure_station_id(settings: Settings, path: Path | None = None) -> Settings:

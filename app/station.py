@@ -1,4 +1,17 @@
-"""The station: the core objects built and wired together, handed to every front end.
+"""The station: the core objects, built in one linear composition and handed to every front end.
+
+`build_station` is read top to bottom, like Frigate's `app.py`: each step builds its objects
+with everything they use as constructor arguments, from the objects of the steps above; no
+object is handed a collaborator after it was built (`tests/test_architecture.py` checks this
+module for it). Where two parts need each other (the recorder reports to the recordings that
+drive it; uploads and exports count each other's reserved room), the earlier one gets a
+function that asks the later one when called, never an attribute set afterwards.
+
+Settings that change while the station runs live in one `LiveSettings` (`station.live`):
+services read it when they decide; the parts that keep state built from it (the recorder's
+workers, the outgoing-address policy, the storage guard, the Huawei Live configuration, the
+site's name) follow it, registered in `follow_live_settings`. `SettingsService.change` is the
+one way to change it (save, apply, audit).
 
 Front ends receive a `Station` and use only its services, its event bus and its settings;
 they never reach into the catalog or the recorder themselves.
@@ -31,8 +44,9 @@ from app.schemas import GroupIn, SourceIn
 from app.services.audit import AuditService
 from app.services.discovery import Discovery
 from app.services.groups import GroupService
+from app.services.settings import SettingsService
 from app.services.sources import SourceService
-from app.settings import RESTART_FIELDS, Settings
+from app.settings import LiveSettings, Settings
 from app.site.client import SiteClient
 from app.site.stations import StationRegistry
 from app.site.sync import SyncService
@@ -57,42 +71,67 @@ class Bus(Protocol):
     def stop(self) -> None: ...
 
 
-@dataclass
+class FrontEnds:
+    """The remote-control surfaces that start and stop with the station (the MQTT bus, when
+    `mqtt_url` is set). They are built from the station itself, so they join it at start
+    (`start_station`) rather than at construction; the station's own fields never change."""
+
+    def __init__(self) -> None:
+        self._buses: list[Bus] = []
+
+    @property
+    def mqtt(self) -> Bus | None:
+        return self._buses[0] if self._buses else None
+
+    def start(self, bus: Bus) -> None:
+        self._buses.append(bus)
+        bus.start()  # connects in the background; a broker that is down slows nothing
+
+    def stop(self) -> None:
+        while self._buses:
+            self._buses.pop().stop()
+
+
+@dataclass(frozen=True)
 class Station:
-    settings: Settings
+    live: LiveSettings  # the settings of now (app.settings.LiveSettings)
     catalog: Catalog
     bus: EventBus
+    # The one outgoing-address policy (recorder.outgoing) everything that connects asks.
+    outgoing: Outgoing
     recorder: RecorderManager
+    # The stations sharing the catalog, and who owns which source: see app.site.stations;
+    # the site client asks the other stations what only they can do.
+    site: StationRegistry
+    peers: SiteClient
+    audit: AuditService  # the audit trail of state changes (API guard middleware, GUI)
+    settings_service: SettingsService  # save, apply and audit a change of settings
+    # Finding ONVIF cameras (app.services.discovery); tests point its probes at a simulator.
+    discovery: Discovery
+    recordings: RecordingService
     sources: SourceService
     groups: GroupService
-    recordings: RecordingService
     sync: SyncService
     uploads: UploadService
-    # Device Connect: built from the others (see __post_init__)
-    dc_auth: DeviceConnectAuth = field(init=False)
-    media_recorders: MediaRecorderService = field(init=False)
+    # Any time range of footage as MP4 (or a zip of them): see app.recordings.export.
+    exports: ExportService
+    # The storage guard and retention (docs/reliability.md): see app.recordings.storage.
+    storage: StorageService
+    # Marked moments, and the spans of a source over time (issue #16).
+    bookmarks: BookmarkService
+    timeline: TimelineService
+    # The dialects' state machines: Device Connect, Huawei Live and SparkRTC.
+    dc_auth: DeviceConnectAuth
+    media_recorders: MediaRecorderService
     live_records: LiveRecordService
     rtc_jobs: RtcJobService
-    # The audit trail of state changes (API guard middleware, GUI): see app.services.audit.
-    audit: AuditService = field(init=False)
-    # The storage guard and retention (docs/reliability.md): see app.recordings.storage.
-    storage: StorageService = field(init=False)
-    # The stations sharing the catalog, and who owns which source: see app.site.stations.
-    site: StationRegistry = field(init=False)
-    peers: SiteClient = field(init=False)  # the site client: asks the other stations
-    # Marked moments, and the spans of a source over time (issue #16): app.recordings.bookmarks,
-    # app.recordings.timeline.
-    bookmarks: BookmarkService = field(init=False)
-    timeline: TimelineService = field(init=False)
-    # Any time range of footage as MP4 (or a zip of them): see app.recordings.export.
-    exports: ExportService = field(init=False)
-    # The MQTT bus, when `mqtt_url` is set (built by start_station with what app.main hands it).
-    mqtt: Bus | None = field(init=False, default=None)
-    # Finding ONVIF cameras (app.services.discovery); tests point its probes at a simulator.
-    discovery: Discovery = field(default_factory=Discovery)
-    # The one outgoing-address policy (recorder.outgoing) everything that connects asks.
-    outgoing: Outgoing = field(default_factory=Outgoing)
+    front_ends: FrontEnds = field(default_factory=FrontEnds)
     version: str = __version__
+
+    @property
+    def settings(self) -> Settings:
+        """The settings the station runs with now (`live.current`)."""
+        return self.live.current
 
     @property
     def station_id(self) -> str:
@@ -103,86 +142,111 @@ class Station:
     def name(self) -> str:
         return self.settings.station_name
 
-    def _busy_record_ids(self) -> set[str]:
-        """Records retention must leave now: a sync copies them, or an export cuts them."""
-        return self.sync.busy_record_ids() | self.exports.space.busy_record_ids()
-
-    def __post_init__(self) -> None:
-        # Both read `self.settings` per request: apply_settings replaces it on a running station.
-        self.sources.settings = lambda: self.settings  # media_dirs, max_sources (uri_policy)
-        self.discovery.outgoing = self.outgoing
-        self.dc_auth = DeviceConnectAuth(
-            self.bus, auto_approve=lambda: self.settings.dc_auto_approve,
-            token_ttl_s=lambda: self.settings.dc_token_ttl_s)
-        self.media_recorders = MediaRecorderService(
-            self.recordings, self.sources, self.bus,
-            photos_dir=self.settings.recordings_dir / "photos")
-        self.audit = AuditService(self.catalog, self.bus)
-        self.bookmarks = BookmarkService(self.catalog, self.bus, settings=lambda: self.settings)
-        self.timeline = TimelineService(self.catalog)
-        self.storage = StorageService(
-            self.catalog, self.recordings, self.bus, storage_dir=self.settings.recordings_dir,
-            floor_bytes=self.settings.disk_floor_mb << 20,
-            retention_days=self.settings.retention_days,
-            retention_max_gb=self.settings.retention_max_gb, busy=self.sync.busy_record_ids)
-        self.site = StationRegistry(
-            self.catalog, station_id=self.station_id, name=self.settings.station_name,
-            url=self.settings.public_url, version=self.version, local_status=self.recorder.status,
-            storage_dir=self.settings.recordings_dir,
-            floor_bytes=lambda: self.settings.disk_floor_mb << 20)
-        self.sources.site = self.site
-        self.sources.fetch_snapshot = self.discovery.snapshot  # a tile's picture before frames
-        self.peers = SiteClient(self.site, token=lambda: self.settings.token,
-                                outgoing=self.outgoing)
-        self.exports = ExportService(self.catalog, storage_dir=self.settings.recordings_dir,
-                                     is_local=self.site.is_local,
-                                     limits=lambda: ExportLimits.of(self.settings),
-                                     reserved_elsewhere=self.uploads.outstanding_bytes,
-                                     site_client=self.peers)
-        # Exports' work files: room reserved beside the uploads', given back before footage.
-        self.uploads.reserved_elsewhere = self.exports.space.outstanding_bytes
-        self.storage.reclaim = self.exports.space.reclaim
-        self.storage.busy = self.recordings.busy = self._busy_record_ids
-        self.recordings.peers = self.sources.peers = self.peers
-        self.recordings.station_id = self.sync.station_id = self.station_id
-        self.recordings.status_of = self.groups.status_of = self.site.status
+    @property
+    def mqtt(self) -> Bus | None:
+        """The MQTT bus, when `mqtt_url` is set and the station started (GET /metrics)."""
+        return self.front_ends.mqtt
 
 
 def build_station(settings: Settings) -> Station:
-    """settings → catalog → services → recorder, wired; nothing started yet."""
-    if not settings.station_id:  # main() keeps one in the config file; else: one per data folder
-        station_id = str(uuid.uuid5(uuid.NAMESPACE_URL, settings.data_dir.as_uri()))
-        settings = settings.model_copy(update={"station_id": station_id})
+    """settings → catalog → recorder → site → services → dialects, wired; nothing started."""
+    # --- 1. settings and the foundation ---------------------------------------------------
+    live = LiveSettings(with_station_id(settings))
+    settings = live.current
     catalog = Catalog(settings.database_url, data_dir=settings.data_dir).open()
     bus = EventBus()
     outgoing = Outgoing(settings.allowed_source_networks,
                         explicit="allowed_source_networks" in settings.model_fields_set,
                         legacy=legacy_hosts(stored_uris(catalog, settings)))
-    recorder = RecorderManager(preroll_bytes=settings.preroll_mb << 20, preroll_s=settings.preroll_s,
-                               policy=outgoing)
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
-    recordings = RecordingService(catalog, recorder, bus, storage_dir=settings.recordings_dir,
-                                  disk_floor_bytes=settings.disk_floor_mb << 20)
-    recorder.set_callbacks(
+
+    # --- 2. the recorder: it reports to the recordings built below (step 4) --------------
+    recorder = RecorderManager(
+        preroll_bytes=settings.preroll_mb << 20, preroll_s=settings.preroll_s, policy=outgoing,
         on_status=lambda sid, status, error: bus.publish(SourceStatusChanged(sid, status, error)),
         on_failure=lambda record_id, reason: recordings.fail(record_id, reason),
-        on_rollover=recordings.on_rollover,  # on a thread of the recorder's own
-    )
-    recorder.set_segment_s(settings.segment_s)
-    recorder.set_fsync_s(settings.fsync_s)
-    sync = SyncService(catalog, station_name=settings.station_name,
-                       token_file=settings.data_dir / "sync-tokens.json", bus=bus,
-                       sync_dirs=settings.sync_dirs, outgoing=outgoing)
-    recordings.busy = sync.busy_record_ids  # retention's expire leaves what a sync copies
-    uploads = UploadService(settings.recordings_dir, disk_floor_bytes=settings.disk_floor_mb << 20)
-    live_records = LiveRecordService(catalog, recordings, recorder, bus)
-    live_records.outgoing = outgoing  # its callbacks connect through the policy
+        on_rollover=lambda *rolled: recordings.on_rollover(*rolled),  # on a thread of its own
+        segment_s=settings.segment_s, fsync_s=settings.fsync_s)
+
+    # --- 3. the site: the stations sharing the catalog, and how they are asked -----------
+    site = StationRegistry(
+        catalog, station_id=settings.station_id, name=settings.station_name,
+        url=settings.public_url, version=__version__, local_status=recorder.status,
+        storage_dir=settings.recordings_dir, floor_bytes=lambda: live().disk_floor_mb << 20)
+    peers = SiteClient(site, token=lambda: live().token, outgoing=outgoing)
+    audit = AuditService(catalog, bus)
+    discovery = Discovery(outgoing=outgoing)
+
+    # --- 4. the domain services -----------------------------------------------------------
+    floor_bytes = lambda: live().disk_floor_mb << 20  # noqa: E731 - read at each check
+    # Retention leaves what a sync copies or an export cuts now (exports: step 4, below).
+    busy = lambda: sync.busy_record_ids() | exports.space.busy_record_ids()  # noqa: E731
+    recordings = RecordingService(catalog, recorder, bus, storage_dir=settings.recordings_dir,
+                                  disk_floor_bytes=floor_bytes, busy=busy, peers=peers,
+                                  station_id=settings.station_id, status_of=site.status)
+    sources = SourceService(catalog, recorder, bus, settings=live, outgoing=outgoing, site=site,
+                            peers=peers, fetch_snapshot=discovery.snapshot)
+    groups = GroupService(catalog, recorder, bus, status_of=site.status)
+    sync = SyncService(catalog, live=live, token_file=settings.data_dir / "sync-tokens.json",
+                       station_id=settings.station_id, bus=bus, outgoing=outgoing)
+    # Uploads and exports' work files reserve room on the same disk: each counts the other's.
+    uploads = UploadService(settings.recordings_dir, disk_floor_bytes=floor_bytes,
+                            reserved_elsewhere=lambda: exports.space.outstanding_bytes())
+    exports = ExportService(catalog, storage_dir=settings.recordings_dir, is_local=site.is_local,
+                            limits=lambda: ExportLimits.of(live()),
+                            reserved_elsewhere=uploads.outstanding_bytes, site_client=peers)
+    storage = StorageService(
+        catalog, recordings, bus, storage_dir=settings.recordings_dir,
+        floor_bytes=settings.disk_floor_mb << 20, retention_days=settings.retention_days,
+        retention_max_gb=settings.retention_max_gb, busy=busy, reclaim=exports.space.reclaim)
+    bookmarks = BookmarkService(catalog, bus, settings=live)
+    timeline = TimelineService(catalog)
+
+    # --- 5. the dialects' state machines --------------------------------------------------
+    dc_auth = DeviceConnectAuth(bus, auto_approve=lambda: live().dc_auto_approve,
+                                token_ttl_s=lambda: live().dc_token_ttl_s)
+    media_recorders = MediaRecorderService(recordings, sources, bus,
+                                           photos_dir=settings.recordings_dir / "photos")
+    live_records = LiveRecordService(catalog, recordings, recorder, bus, outgoing=outgoing)
     configure_huawei(live_records, settings)
-    return Station(settings, catalog, bus, recorder,
-                   SourceService(catalog, recorder, bus, outgoing=outgoing),
-                   GroupService(catalog, recorder, bus),
-                   recordings, sync, uploads, live_records=live_records,
-                   rtc_jobs=RtcJobService(catalog, recordings, recorder, bus), outgoing=outgoing)
+    rtc_jobs = RtcJobService(catalog, recordings, recorder, bus)
+
+    # --- 6. what follows a change of settings, and the one way to change them -------------
+    follow_live_settings(live, recorder=recorder, outgoing=outgoing, storage=storage,
+                         site=site, live_records=live_records)
+    settings_service = SettingsService(live, audit)
+    return Station(live, catalog, bus, outgoing, recorder, site, peers, audit, settings_service,
+                   discovery, recordings, sources, groups, sync, uploads, exports, storage,
+                   bookmarks, timeline, dc_auth, media_recorders, live_records, rtc_jobs)
+
+
+def with_station_id(settings: Settings) -> Settings:
+    """`settings` with a `station_id`: main() keeps one in the config file; without one (tests,
+    scripts), one per data folder."""
+    if settings.station_id:
+        return settings
+    station_id = str(uuid.uuid5(uuid.NAMESPACE_URL, settings.data_dir.as_uri()))
+    return settings.model_copy(update={"station_id": station_id})
+
+
+def follow_live_settings(live: LiveSettings, *, recorder: RecorderManager, outgoing: Outgoing,
+                         storage: StorageService, site: StationRegistry,
+                         live_records: LiveRecordService) -> None:
+    """The parts that keep state built from the settings take each change at once: the
+    recorder's workers (pre-roll, file segments, fsync), the compiled outgoing-address policy,
+    the storage guard's thresholds (it wakes to look again), the site's name, Huawei Live."""
+    def apply(current: Settings) -> None:
+        recorder.set_preroll(current.preroll_s, current.preroll_mb << 20)
+        recorder.set_segment_s(current.segment_s)
+        recorder.set_fsync_s(current.fsync_s)
+        outgoing.update(current.allowed_source_networks,
+                        explicit="allowed_source_networks" in current.model_fields_set)
+        storage.configure(floor_bytes=current.disk_floor_mb << 20,
+                          retention_days=current.retention_days,
+                          retention_max_gb=current.retention_max_gb)
+        site.rename(current.station_name)
+        configure_huawei(live_records, current)
+    live.follow(apply)
 
 
 def stored_uris(catalog: Catalog, settings: Settings) -> list[str | None]:
@@ -208,39 +272,21 @@ def configure_huawei(live_records: LiveRecordService, settings: Settings) -> Non
 
 
 def apply_settings(station: Station, new: Settings) -> set[str]:
-    """Take over the settings a running station can change (disk floor, retention, file
-    segments, fsync, pre-roll, station name, the dialects' identifiers, read per request
-    from `station.settings`); return the changed fields that wait for a restart
-    (`RESTART_FIELDS`), which stay as they run."""
-    old = station.settings
-    changed = {name for name in Settings.model_fields if getattr(old, name) != getattr(new, name)}
-    live = {name: getattr(new, name) for name in changed - RESTART_FIELDS}
-    station.settings = current = old.model_copy(update=live)
-    floor = current.disk_floor_mb << 20
-    station.recordings.disk_floor_bytes = station.uploads.disk_floor_bytes = floor
-    station.storage.configure(floor_bytes=floor, retention_days=current.retention_days,
-                              retention_max_gb=current.retention_max_gb)
-    station.sync.station_name = station.site.name = current.station_name
-    station.sync.sync_dirs = list(current.sync_dirs)
-    station.outgoing.update(current.allowed_source_networks,
-                            explicit="allowed_source_networks" in current.model_fields_set)
-    station.recorder.set_preroll(current.preroll_s, current.preroll_mb << 20)
-    station.recorder.set_segment_s(current.segment_s)
-    station.recorder.set_fsync_s(current.fsync_s)
-    configure_huawei(station.live_records, current)
-    return changed & RESTART_FIELDS
+    """Take over the settings a running station can change from `new` (`LiveSettings.take`);
+    return the changed fields that wait for a restart. Without saving or auditing: the
+    operator's way is `station.settings_service.change`."""
+    return station.live.take(new)
 
 
 def start_station(station: Station, *, mqtt: Callable[[Station], Bus] | None = None) -> None:
-    """Close what a crash left open, seed the demo on an empty catalog, start the readers,
-    resume unfinished sync jobs, start the audit writer (it purges old entries first); last,
-    the MQTT bus when `mqtt_url` is set, built by `mqtt` (the composition root passes
-    `api.mqtt.bridge.MqttBridge`: the core knows no front end)."""
-    station.audit.start()
+    """Start the station, one step after the other; a check that must refuse to start goes
+    first. Last, the MQTT bus when `mqtt_url` is set, built by `mqtt` (the composition root
+    passes `api.mqtt.bridge.MqttBridge`: the core knows no front end)."""
+    station.audit.start()  # the audit writer (it purges old entries first)
     station.site.start()  # registers (adopting rows no station owns yet), then heartbeats
-    station.recordings.recover_interrupted()
+    station.recordings.recover_interrupted()  # closes what a crash left open
     station.rtc_jobs.recover_interrupted()
-    station.sync.start()
+    station.sync.start()  # resumes unfinished sync jobs
     station.uploads.start()  # removes uploads abandoned for 24 h, then sweeps hourly
     if station.settings.demo and not station.sources.list():
         seed_demo(station)
@@ -249,8 +295,7 @@ def start_station(station: Station, *, mqtt: Callable[[Station], Bus] | None = N
     station.storage.start()  # retention's first pass, then the guard's looks
     station.exports.start()  # times out exports whose reader stalls
     if station.settings.mqtt_url and mqtt is not None:
-        station.mqtt = mqtt(station)
-        station.mqtt.start()  # connects in the background; a broker that is down slows nothing
+        station.front_ends.start(mqtt(station))
 
 
 def seed_demo(station: Station) -> None:
@@ -277,8 +322,7 @@ def stop_station(station: Station) -> None:
     if finished:
         log.info("finalized %d recording(s) on shutdown", len(finished))
     station.recordings.close()  # what the catalog could not take yet: one last try
-    if station.mqtt is not None:
-        station.mqtt.stop()  # after the last stop events, then "offline"
+    station.front_ends.stop()  # after the last stop events, then "offline"
     station.site.stop()  # the others see it offline at once
     station.live_records.shutdown()
     station.recorder.shutdown()

@@ -41,19 +41,26 @@ class UnknownSource(KeyError):
 class RecorderManager:
     def __init__(self, *, on_status: StatusCallback | None = None,
                  on_failure: FailureCallback | None = None, preroll_bytes: int = 16 << 20,
-                 preroll_s: float = 0.0, policy: Callable[[], OutgoingPolicy] | None = None):
+                 preroll_s: float = 0.0, policy: Callable[[], OutgoingPolicy] | None = None,
+                 on_rollover: RolloverCallback | None = None, segment_s: float = 0.0,
+                 fsync_s: float = 0.0):
+        """`on_rollover(source_id, old_record_id, old_result, new_record_id, new_path,
+        new_begin_wall)` comes on a thread of its own once a rolled-over file is final;
+        `segment_s`, `fsync_s`: as `set_segment_s`, `set_fsync_s` (both may change later)."""
         # The outgoing-address policy of now (the core's, rebuilt on a settings change): every
         # source's and preview's connection asks it; None: loopback and private networks.
         self.policy = policy
         self._on_status = on_status or (lambda *_: None)
         self._on_failure = on_failure or (lambda *_: None)
-        self._on_rollover: RolloverCallback = lambda *_: None
+        self._on_rollover: RolloverCallback = on_rollover or (lambda *_: None)
         self._preroll_bytes = preroll_bytes
         self._preroll_s = preroll_s
-        self._segment_s = 0.0
+        self._segment_s = max(0.0, float(segment_s))
         self._workers: dict[int, SourceWorker] = {}
         self._lock = threading.RLock()
         self._syncer = FileSyncer(self._open_paths)
+        if fsync_s:
+            self._syncer.set_period(fsync_s)
 
     def set_callbacks(self, *, on_status: StatusCallback, on_failure: FailureCallback,
                       on_rollover: RolloverCallback | None = None) -> None:

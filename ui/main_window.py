@@ -48,7 +48,6 @@ class MainWindow(QMainWindow):
         self.audited = AuditedStation(station)  # what panels and dialogs change is audited
         self.tasks = TaskRunner(self)
         self.notifications: list[str] = []
-        self._settings_before: Settings = station.settings  # what the last save changed from
         self._closing_confirmed = False
         self._stills_asked: set[tuple[int, str]] = set()  # (source, snapshot URL) fetched
         self.setWindowTitle(f"{station.name} — Recording Station {station.version}")
@@ -230,25 +229,15 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> None:
         from ui.settings_dialog import SettingsDialog
 
+        # The dialog saves through the station's SettingsService, which applies and audits.
         dialog = SettingsDialog(self.station.settings, self, station=self.station)
-        self._settings_before = self.station.settings
         dialog.saved.connect(self._on_settings_saved)
         dialog.exec()
 
     def _on_settings_saved(self, settings: Settings) -> None:
-        self.audit_settings_saved(self._settings_before, settings)
-        self._settings_before = settings
         self.setWindowTitle(f"{settings.station_name} — Recording Station {self.station.version}")
         self.status.settings = settings
         self.status.refresh()
-
-    def audit_settings_saved(self, before: Settings, after: Settings) -> None:
-        """The names of the settings the operator changed, never their values (a token)."""
-        changed = sorted(name for name in Settings.model_fields
-                         if getattr(before, name) != getattr(after, name))
-        self.audited.record(action="save settings",
-                            target="settings " + ", ".join(changed) if changed else None,
-                            result="ok" if changed else "no change")
 
     def bookmark_live(self) -> None:
         """Mark now on the focused tile's source (or the only selected one): asks the title."""

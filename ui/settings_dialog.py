@@ -7,8 +7,10 @@ and token, the storage folder, the database) is saved and the dialog says a rest
 
 Entry point for the main window:
     SettingsDialog(settings, parent=None, *, station=None, config_file=None)
-`station` is the running station the changes apply to (the main window passes its own);
-without one every change waits for a restart.
+`station` is the running station the changes apply to (the main window passes its own): a
+save is its `SettingsService.change`, which checks, writes the file, applies and audits in
+one place, as the operator's OS user; without a station the dialog only writes the file
+(nothing runs to apply to or audit in) and every change waits for a restart.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from pydantic import ValidationError
+
+from app.audited import os_user
+from app.services.settings import SettingsRefused, problems_of
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -47,7 +52,7 @@ from app.settings import (
     read_config,
     save_settings,
 )
-from app.station import Station, apply_settings
+from app.station import Station
 from ui.forms import DIALOG_STYLE, Banner, Form, SecretEdit, hint_label, if_alive, section_title
 from ui.icons import icon
 from ui.recordings.recordings_model import human_size, local_time
@@ -471,19 +476,20 @@ class SettingsDialog(QDialog):
             return
         stored = {k: (Path(v) if k == "storage_dir" and v else v) for k, v in changes.items()}
         try:
-            new = save_settings(self.base, stored, self.config_file)
-        except ValidationError as exc:
-            for item in exc.errors():
-                key = str(item["loc"][0]) if item["loc"] else ""
-                self.show_error(key, item["msg"].removeprefix("Value error, ").capitalize())
+            if self.station is not None:
+                done = self.station.settings_service.change(
+                    stored, {"dialect": "gui", "address": "local", "who": os_user()})
+                new, later = done.saved, set(done.restart)
+            else:
+                new, later = save_settings(self.base, stored, self.config_file), set(changes)
+        except (SettingsRefused, ValidationError) as exc:
+            problems = exc.problems if isinstance(exc, SettingsRefused) else problems_of(exc)
+            for key, message in problems.items():
+                self.show_error(key, message)
             return
         except OSError as exc:
             self.banner.show_message("error", f"Could not write {self.config_file}: {exc.strerror or exc}")
             return
-        if self.station is not None:
-            later = apply_settings(self.station, new) | (set(changes) & RESTART_FIELDS)
-        else:
-            later = set(changes)
         applied = set(changes) - later
         self.initial, self.base = self.values(), new
         self.restart_pending = (self.restart_pending | later) & set(self.fields)

@@ -145,11 +145,15 @@ class StorageService:
     def __init__(self, catalog: Catalog, recordings, bus: EventSink, *, storage_dir: Path,
                  floor_bytes: int = 0, retention_days: int = 0, retention_max_gb: float = 0.0,
                  busy: Callable[[], Iterable[str]] = set, now: Callable[[], datetime] = utcnow,
+                 reclaim: Callable[[str], int] = lambda why: 0,
                  guard_interval: float = 1.0, idle_interval: float = 10.0,
                  retention_interval: float = 60.0):
         """`recordings`: the RecordingService (`fail`, `expire`); `busy`: the ids a sync is
         copying now (`SyncService.busy_record_ids`); `now`: the clock record ages are taken
-        against (tests make records old by handing in a later one)."""
+        against (tests make records old by handing in a later one); `reclaim(why)`: cancels
+        the exports in progress and removes their work files, returning the bytes they held
+        (ExportService's work space): called before any footage is deleted or any recording
+        stopped for room."""
         self.catalog, self.recordings, self.bus = catalog, recordings, bus
         self.storage_dir = storage_dir
         self.catalog_path = catalog.path
@@ -174,10 +178,7 @@ class StorageService:
         self.stopped_utc: datetime | None = None
         self.stopped_reason: str | None = None
         self._next_retention = 0.0
-        # Cancels the exports in progress and removes their work files, returning the bytes
-        # they held (ExportService's work space, wired by the station): called before any
-        # footage is deleted or any recording stopped for room.
-        self.reclaim: Callable[[str], int] = lambda why: 0
+        self.reclaim = reclaim
 
     # --- settings (live) ---------------------------------------------------------------
     def configure(self, *, floor_bytes: int, retention_days: int, retention_max_gb: float) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -20,9 +22,11 @@ def group_out(row: Group) -> GroupOut:
 
 
 class GroupService:
-    def __init__(self, catalog: Catalog, recorder: RecorderManager, bus: EventSink):
+    def __init__(self, catalog: Catalog, recorder: RecorderManager, bus: EventSink, *,
+                 status_of: Callable[[int], tuple[str, str | None]] | None = None):
         self.catalog, self.recorder, self.bus = catalog, recorder, bus
-        self.status_of = recorder.status  # the site's view once several stations share a catalog
+        # The site's view of a source's status (app.site.stations); a station alone: its own.
+        self.status_of = status_of or recorder.status
 
     def list(self) -> list[GroupOut]:
         with self.catalog.session() as s:

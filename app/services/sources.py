@@ -102,21 +102,26 @@ class SourceService:
 
     def __init__(self, catalog: Catalog, recorder: RecorderManager, bus: EventSink,
                  settings: Callable[[], object] | None = None,
-                 outgoing: Callable[[], OutgoingPolicy] | None = None):
+                 outgoing: Callable[[], OutgoingPolicy] | None = None, *,
+                 site: StationRegistry | None = None, peers: SiteClient | None = None,
+                 fetch_snapshot: Callable[[str, str, str], bytes] | None = None):
+        """`settings`: the station's `LiveSettings` (media_dirs, max_sources, read at each
+        check); `site`, `peers`: the stations sharing the catalog and how they are asked
+        (None: a station alone); `fetch_snapshot`: how a camera's snapshot URL is fetched."""
         self.catalog, self.recorder, self.bus = catalog, recorder, bus
         self.settings = settings
         # The outgoing-address policy of now; without it, loopback and private networks.
         self.outgoing: Callable[[], OutgoingPolicy] = outgoing or OutgoingPolicy
         self._create_lock = threading.Lock()  # counting and adding a source, one at a time
         # The site this station belongs to (app.site.stations); None = a station alone.
-        self.site: StationRegistry | None = None
+        self.site = site
         self._fingerprints: dict[int, tuple] = {}  # what `reconcile` saw of each source
         self._reading: set[int] = set()  # sources this service started readers for
         self._readers_lock = threading.RLock()  # reconcile (heartbeat) vs. changes (API, GUI)
         # How a camera's snapshot URL is fetched: (bare URL, user, password) -> JPEG bytes; the
         # station hands in its ONVIF client's (HTTP digest, local network only).
-        self.fetch_snapshot: Callable[[str, str, str], bytes] | None = None
-        self.peers: SiteClient | None = None  # how other stations are asked (with `site`)
+        self.fetch_snapshot = fetch_snapshot
+        self.peers = peers  # how other stations are asked (with `site`)
         self._remote: RemoteFeeds | None = None  # other stations' sources someone here watches
         self._remote_lock = threading.Lock()  # never held over a catalog read: tiles ask
 

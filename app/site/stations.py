@@ -124,6 +124,10 @@ class StationRegistry:
         self._thread: threading.Thread | None = None
         self._catalog_ok = True
 
+    def rename(self, name: str) -> None:
+        """The station's name changed (a live setting): the next beat writes it."""
+        self.name = name
+
     # --- who owns what ---------------------------------------------------------------
     def owner(self, source_id: int) -> str | None:
         """The station owning the source, as of the last beat or local change."""

@@ -24,7 +24,7 @@ import queue
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 from sqlmodel import select
 
@@ -35,6 +35,7 @@ from app.errors import InvalidInput, NotFound
 from app.events import EventSink, RecordChanged
 from app.models import Record, SyncItem, SyncJob, Tag, utcnow
 from app.schemas import RecordStatus, SyncFileOut, SyncFileStatus, SyncJobOut, SyncStatus, iso_utc
+from app.settings import Settings
 from app.site.stations import owned_by
 from app.site.sync_targets import (
     CHUNK,
@@ -129,20 +130,20 @@ class TokenStore:
 
 
 class SyncService:
-    def __init__(self, catalog: Catalog, *, station_name: str, token_file: Path,
-                 sync_dirs: Sequence[Path] = (), bytes_per_second: int | None = None,
+    def __init__(self, catalog: Catalog, *, live: Callable[[], Settings], token_file: Path,
+                 station_id: str | None = None, bytes_per_second: int | None = None,
                  retries: int = 3, retry_delay: float = 0.5, bus: EventSink | None = None,
                  outgoing: Callable[[], OutgoingPolicy] | None = None):
+        """`live`: the station's `LiveSettings` (station_name, sync_dirs: read when a job is
+        created and again when it runs, so a job queued before a change obeys the new one);
+        `station_id`: this station's on a site (its jobs are its own: created, run and
+        resumed here only), None for a station alone."""
         self.catalog = catalog
+        self._settings = live
         # Where a station URL may lead (recorder.outgoing): checked on create, when a job
         # runs and on every connection. None: loopback and private networks.
         self.outgoing: Callable[[], OutgoingPolicy] = outgoing or OutgoingPolicy
         self.bus = bus  # told of each record whose copy was verified
-        self.station_name = station_name
-        # Folders a directory sync may write into (the `sync_dirs` setting; the station
-        # replaces this list on a live settings change). Checked on create and again when a
-        # job runs, so a job queued before the setting changed obeys the new one.
-        self.sync_dirs: list[Path] = list(sync_dirs)
         self.bytes_per_second = bytes_per_second  # None: as fast as the disk and network go
         self.retries, self.retry_delay = retries, retry_delay
         self._tokens = TokenStore(token_file, catalog)
@@ -153,9 +154,16 @@ class SyncService:
         self._live_lock = threading.Lock()
         self._live: dict[str, InFlight] = {}  # job id -> its file in flight
         self._target: Target | None = None
-        # On a site (app.site.stations): this station's id. A station copies the files on
-        # its own disk, so its jobs are its own: created, run and resumed here only.
-        self.station_id: str | None = None
+        self.station_id = station_id
+
+    @property
+    def station_name(self) -> str:
+        return self._settings().station_name
+
+    @property
+    def sync_dirs(self) -> list[Path]:
+        """Folders a directory sync may write into (the `sync_dirs` setting of now)."""
+        return list(self._settings().sync_dirs)
 
     # --- lifecycle -----------------------------------------------------------------
     def start(self) -> None:

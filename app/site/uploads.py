@@ -70,22 +70,29 @@ class ChunkWriter:
 
 
 class UploadService:
-    def __init__(self, storage_dir: Path, *, disk_floor_bytes: int = 0,
+    def __init__(self, storage_dir: Path, *, disk_floor_bytes: Callable[[], int] = lambda: 0,
+                 reserved_elsewhere: Callable[[], int] = lambda: 0,
                  abandoned_after_s: float = ABANDONED_AFTER_S):
+        """`disk_floor_bytes`: the floor of now (read from the station's live settings at
+        each check); `reserved_elsewhere`: bytes others (exports' work files) have reserved
+        on the same disk, which count too."""
         self.storage_dir = storage_dir
         self.incoming = storage_dir / ".uploads"
         self.synced = storage_dir / "synced"
-        self.disk_floor_bytes = disk_floor_bytes
+        self._floor = disk_floor_bytes
         self.abandoned_after_s = abandoned_after_s
         self.claim_wait = 10.0
         self._released = threading.Condition()
         self._busy: set[str] = set()
         self._space = threading.Lock()
         self._reserved: dict[str, int] | None = None  # upload id -> declared total (unfinished)
-        # Bytes others (exports' work files) have reserved on the same disk: they count too.
-        self.reserved_elsewhere: Callable[[], int] = lambda: 0
+        self.reserved_elsewhere = reserved_elsewhere
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
+
+    @property
+    def disk_floor_bytes(self) -> int:
+        return self._floor()
 
     # --- lifecycle: the sweep of abandoned uploads ----------------------------------
     def start(self) -> None:

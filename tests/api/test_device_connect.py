@@ -20,7 +20,7 @@ from tests.conftest import decode_video
 
 @pytest.fixture
 async def http(aiohttp_client, station):
-    station.settings = station.settings.model_copy(update={"dc_auto_approve": True})
+    station.live.replace(station.settings.model_copy(update={"dc_auto_approve": True}))
     return await aiohttp_client(create_app(station))
 
 
@@ -327,7 +327,7 @@ async def _access_request(http, sdk: SdkClient) -> dict:
 
 
 async def test_access_tokens_wait_for_the_operator(http, station):
-    station.settings = station.settings.model_copy(update={"dc_auto_approve": False})
+    station.live.replace(station.settings.model_copy(update={"dc_auto_approve": False}))
     heard: list = []
     unsubscribe = station.bus.subscribe(
         lambda e: heard.append(e) if isinstance(e, (AccessRequested, AccessDecided)) else None)
@@ -412,7 +412,7 @@ async def test_cross_dialect_native_start_dc_stop(http, station, tmp_path):
 
 async def test_uris_work_when_the_station_has_a_token(http, station):
     source_id = await online_source(http)
-    station.settings = station.settings.model_copy(update={"token": "station-secret"})
+    station.live.replace(station.settings.model_copy(update={"token": "station-secret"}))
     assert (await http.get("/api/v1/source")).status == 401
     sdk = await _sdk(http)  # /gotapi has its own auth: no station token needed
     picture = await sdk.msr("GET", "preview", target=str(source_id))
@@ -428,7 +428,7 @@ async def test_uris_work_when_the_station_has_a_token(http, station):
 async def test_on_the_server_thread_events_flow_and_shutdown_leaves_no_socket_hanging(
         station, api_server):
     """The station as it runs: the API on its own thread and loop, the SDK client elsewhere."""
-    station.settings = station.settings.model_copy(update={"dc_auto_approve": True})
+    station.live.replace(station.settings.model_copy(update={"dc_auto_approve": True}))
     async with aiohttp.ClientSession(base_url=api_server.url.rstrip("/")) as http:
         source_id = await online_source(http)
         sdk = await _sdk(http)

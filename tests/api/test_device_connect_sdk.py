@@ -45,7 +45,7 @@ TARGETED = [("POST", "record"), ("POST", "takephoto"), ("PUT", "pause"), ("PUT",
 
 @pytest.fixture
 async def http(aiohttp_client, station):
-    station.settings = station.settings.model_copy(update={"dc_auto_approve": True})
+    station.live.replace(station.settings.model_copy(update={"dc_auto_approve": True}))
     return await aiohttp_client(create_app(station))
 
 

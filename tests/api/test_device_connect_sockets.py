@@ -16,7 +16,7 @@ from tests.conftest import TESTSRC
 
 @pytest.fixture
 async def http(aiohttp_client, station):
-    station.settings = station.settings.model_copy(update={"dc_auto_approve": True})
+    station.live.replace(station.settings.model_copy(update={"dc_auto_approve": True}))
     return await aiohttp_client(create_app(station))
 
 

@@ -67,7 +67,8 @@ def test_lists_the_newest_entries_and_pages_older(qtbot, station):
     tasks.shutdown()
 
 
-def test_what_the_operator_does_is_audited_and_shown_at_once(qtbot, window, station, monkeypatch):
+def test_what_the_operator_does_is_audited_and_shown_at_once(qtbot, window, station, monkeypatch,
+                                                              tmp_path):
     view = window.audit_view
     window.tabs.setCurrentWidget(view)
     qtbot.waitUntil(lambda: view.loads >= 1, timeout=5000)
@@ -85,9 +86,9 @@ def test_what_the_operator_does_is_audited_and_shown_at_once(qtbot, window, stat
     assert refused[1:] == ("gui", "local", os_user(), "create group", "name lobby",
                            "failed: conflict")
 
-    # the settings: which ones changed, never their values
-    before = station.settings
-    window.audit_settings_saved(before, before.model_copy(update={"token": "s3cret-value"}))
+    # the settings, saved as the settings dialog saves them: which ones changed, never their values
+    monkeypatch.setenv("RS_CONFIG_FILE", str(tmp_path / "config.toml"))
+    station.settings_service.change({"token": "s3cret-value"}, AuditedStation(station).actor)
     qtbot.waitUntil(lambda: view.model.rowCount() == 3, timeout=10000)
     saved = _rows(view)[0]
     assert saved[ACTION] == "save settings" and saved[TARGET] == "settings token"

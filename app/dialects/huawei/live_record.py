@@ -78,7 +78,7 @@ def huawei_time(iso: str | None) -> str | None:
 
 class LiveRecordService:
     def __init__(self, catalog: Catalog, recordings: RecordingService, recorder: RecorderManager,
-                 bus: EventBus):
+                 bus: EventBus, *, outgoing: Callable[[], OutgoingPolicy] | None = None):
         self.catalog, self.recordings, self.recorder = catalog, recordings, recorder
         # settings, taken over by `configure` (also while the station runs)
         self.project_id: str | None = None
@@ -89,8 +89,8 @@ class LiveRecordService:
         self._rolling: dict[tuple[int, str], LiveTask] = {}  # (source, app): file ended, next due
         self._lock = threading.Lock()
         self._sender: CallbackSender | None = None
-        # where callbacks may connect (recorder.outgoing); the station sets its own
-        self.outgoing: Callable[[], OutgoingPolicy] | None = None
+        # where callbacks may connect (recorder.outgoing); None: loopback and private networks
+        self.outgoing = outgoing
         self._watch = OfflineWatch(lambda sid: recorder.live_stats(sid).status,
                                    name="live-interruption")
         self._unsubscribe = bus.subscribe(self._on_event)
