@@ -9,7 +9,9 @@ across threads.
 The catalog holds camera credentials, so on open it also: makes its SQLite file (and the
 `-wal`/`-shm` beside it) 0600 and the data folder 0700, whatever the umask and for files
 that already exist; loads the credentials key (`app.credentials`) that its credential columns
-encrypt with; and re-writes anything an older version stored in clear (`protect_legacy_rows`).
+encrypt with and checks it is the catalog's (`check_site_key`: a station with another key
+refuses to start); and re-writes anything an older version stored in clear
+(`protect_legacy_rows`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, create_engine
 
 from app import credentials
-from app.credentials import Cipher, is_encrypted
+from app.credentials import is_encrypted
 from app.settings import default_config_file
 
 log = logging.getLogger(__name__)
@@ -135,15 +137,16 @@ class Catalog:
         self.cipher = credentials.load_cipher(self.key_dir, fallback)
         credentials.bind(self.engine, self.cipher)
         migrate(self.engine)
-        try:
-            protect_legacy_rows(self.engine, self.cipher)
+        try:  # before anything is written with the key: is it the catalog's?
+            credentials.check_site_key(self.engine, self.cipher,
+                                       self.engine.url.render_as_string(hide_password=True))
         except credentials.CredentialKeyError as exc:
-            if not self.is_server:
-                raise
-            raise credentials.CredentialKeyError(  # the likely cause on a shared catalog
+            raise credentials.CredentialKeyError(
                 f"{exc}. Stations sharing a catalog share one credentials key: copy "
                 f"{credentials.KEY_FILE} from a station of the site into "
-                f"{self.key_dir} (mode 0600) and start again") from None
+                f"{self.key_dir} (mode 0600) and start again; a station alone: restore "
+                "the key that encrypted them") from None
+        protect_legacy_rows(self.engine)
         if self.path is not None:
             secure_files(self.path)
         log.info("catalog ready at %s", self.engine.url.render_as_string(hide_password=True))
@@ -181,12 +184,11 @@ def _raw(value: Any) -> Any:
     return value
 
 
-def protect_legacy_rows(engine: Engine, cipher: Cipher) -> int:
+def protect_legacy_rows(engine: Engine) -> int:
     """Encrypt every credential column still in clear, mask the credentials inside record
     snapshots and error texts, then (SQLite) rebuild the file and empty the WAL so the old
-    plaintext is not left in free pages. Also proves the key opens what is stored: a wrong key
-    stops the station here, with the reason, rather than on the first source read.
-    Returns how many rows were re-written."""
+    plaintext is not left in free pages. Returns how many rows were re-written. (That the
+    key is the catalog's was checked before: `credentials.check_site_key`.)"""
     from app.models import Record, RtcJob, Source
     from app.schemas import mask_picture, mask_uri
     from recorder.redact import redact
@@ -197,9 +199,6 @@ def protect_legacy_rows(engine: Engine, cipher: Cipher) -> int:
         raw = _raw_rows(conn, source, "id", "uri_rtsp", "uri_http_picture")
         for row_id, uri, picture in raw:
             picture = _raw(picture)
-            for value in (uri, picture):
-                if is_encrypted(value):
-                    cipher.decrypt(value)  # raises CredentialKeyError on a foreign key
             values = {}
             if uri is not None and not is_encrypted(uri):
                 values["uri_rtsp"] = uri

@@ -13,8 +13,18 @@ The key (32 random bytes) lives, first found wins:
    Manager) through the `keyring` package, where one answers;
 3. otherwise in a new `credentials.key` in the config folder (0700), or, when that folder
    cannot be written, beside the catalog file.
-The key is never logged; losing it makes the stored credentials unreadable (the catalog says
-so on open, naming where it looked), not the rest of the catalog.
+The key is never logged; losing it makes the stored credentials unreadable, not the rest of
+the catalog.
+
+Stations sharing a catalog (a site) must share its key: a station with another key would
+write sources no other station can read. So the catalog keeps a check value of its key (an
+HMAC-SHA256 of a fixed label keyed by it: it proves a key without revealing it), written by
+the first station to open it (`check_site_key`); a station whose key gives another check
+value refuses to start, naming where its key is, both keys' fingerprints and the catalog.
+A value that still does not open (written by another key before the check existed, or by
+whoever writes the catalog) is read as `Unreadable`, never an error: one foreign row must
+not turn every list into a failure. Front ends show it as "credentials unreadable on this
+station" (`UNREADABLE`).
 
 Each engine carries its own cipher (`bind`), so two catalogs in one process never mix keys.
 """
@@ -32,9 +42,12 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import JSON, String
-from sqlalchemy.engine import Dialect, Engine
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, DateTime, String, select, text
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
 
 from app import APP_NAME
 
@@ -45,6 +58,10 @@ KEY_FILE = "credentials.key"
 KEYRING_SERVICE = f"{APP_NAME} credentials key"
 KEYRING_TIMEOUT_S = 10.0
 _ATTRIBUTE = "recording_station_cipher"
+# What the check value is the HMAC of: fixed, so any station can recompute it from its key.
+CHECK_LABEL = b"recording-station credentials key check v1"
+# What a front end shows for a source whose stored credentials this station cannot open.
+UNREADABLE = "credentials unreadable on this station"
 
 
 class CredentialKeyError(RuntimeError):
@@ -57,6 +74,11 @@ class Cipher:
     def __init__(self, key: bytes, where: str):
         self._fernet = Fernet(key)
         self.where = where
+        self.check_value = key_check(key)
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.check_value)
 
     def encrypt(self, text: str) -> str:
         return PREFIX + self._fernet.encrypt(text.encode("utf-8")).decode("ascii")
@@ -75,6 +97,30 @@ class Cipher:
 
 def is_encrypted(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(PREFIX)
+
+
+class Unreadable(str):
+    """A stored credential this station's key does not open, read as this marker (its stored
+    text) instead of failing the query. Written back unchanged, it is stored as it was: the
+    key that wrote it may still open it one day."""
+
+    __slots__ = ()
+
+
+def is_unreadable(value: Any) -> bool:
+    return isinstance(value, Unreadable)
+
+
+def key_check(key: bytes) -> str:
+    """The check value of a key: HMAC-SHA256 of `CHECK_LABEL` keyed by it, hex. Stored in
+    the catalog; it names the key without revealing it."""
+    return hmac.new(key, CHECK_LABEL, hashlib.sha256).hexdigest()
+
+
+def fingerprint(check_value: str) -> str:
+    """What an operator compares: the first 16 hex digits of a check value, in fours."""
+    head = check_value[:16]
+    return ":".join(head[i:i + 4] for i in range(0, len(head), 4))
 
 
 # --- the key --------------------------------------------------------------------------------
@@ -191,6 +237,71 @@ def station_key(secret: str, station_id: str) -> bytes:
                     hashlib.sha256).digest()
 
 
+# --- the site's key, checked in the catalog --------------------------------------------------
+class CredentialsKey(SQLModel, table=True):
+    """The check value of the key that encrypts this catalog's credentials (one row, id 1):
+    written by the first station to open the catalog, compared by every later one."""
+
+    __tablename__ = "credentials_key"
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    check_value: str = Field(max_length=64)
+    created_utc: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
+
+
+def check_site_key(engine: Engine, cipher: Cipher, catalog: str) -> None:
+    """Refuse (`CredentialKeyError`) a key that is not the catalog's; on a catalog without a
+    check value yet, write this key's, unless the catalog holds credentials this key opens
+    none of (a catalog from before the check, set up with another key). `catalog` names the
+    catalog in the refusal (no password)."""
+    select_check = select(CredentialsKey.check_value).where(CredentialsKey.id == 1)
+    with engine.begin() as conn:
+        stored = conn.execute(select_check).scalar()
+        if stored is None:
+            opened, foreign = _stored_credentials(conn, cipher)
+            if foreign and not opened:
+                raise CredentialKeyError(
+                    f"the credentials key ({cipher.where}, fingerprint {cipher.fingerprint}) "
+                    f"does not open any of the {foreign} credentials stored in the catalog "
+                    f"({catalog}): they were encrypted with another key")
+            # Two stations writing at once: the first row wins, the other compares with it.
+            conn.execute(text("INSERT INTO credentials_key (id, check_value, created_utc) "
+                              "VALUES (1, :check, :now) ON CONFLICT (id) DO NOTHING"),
+                         {"check": cipher.check_value, "now": datetime.now(timezone.utc)})
+            stored = conn.execute(select_check).scalar()
+            if stored == cipher.check_value:
+                log.info("credentials key (fingerprint %s) recorded as the catalog's",
+                         cipher.fingerprint)
+    if not hmac.compare_digest(stored, cipher.check_value):
+        raise CredentialKeyError(
+            f"the credentials key ({cipher.where}, fingerprint {cipher.fingerprint}) does not "
+            f"open this catalog's credentials: the catalog ({catalog}) was set up with the key "
+            f"of fingerprint {fingerprint(stored)}")
+
+
+def _stored_credentials(conn: Connection, cipher: Cipher) -> tuple[int, int]:
+    """(how many, how many not) of the encrypted values stored in the catalog's credential
+    columns open with `cipher`, read as stored (bypassing the column types)."""
+    opened = foreign = 0
+    for table in SQLModel.metadata.sorted_tables:
+        columns = [c.name for c in table.columns
+                   if isinstance(c.type, (EncryptedText, EncryptedJSON))]
+        if not columns:
+            continue
+        names = ", ".join(f'"{c}"' for c in columns)
+        for row in conn.execute(text(f'SELECT {names} FROM "{table.name}"')):
+            for value in row:
+                if isinstance(value, str) and value.startswith('"'):
+                    value = json.loads(value)  # a JSON column's string, as SQLite hands it
+                if not is_encrypted(value):
+                    continue
+                try:
+                    cipher.decrypt(value)
+                    opened += 1
+                except CredentialKeyError:
+                    foreign += 1
+    return opened, foreign
+
+
 # --- engines and column types ---------------------------------------------------------------
 def bind(engine: Engine, cipher: Cipher) -> None:
     """Let the credential columns of `engine` encrypt and decrypt with `cipher`."""
@@ -213,13 +324,16 @@ class EncryptedText(TypeDecorator):
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         # Always encrypted, even a value that looks encrypted: a client sending `enc:v1:...`
-        # must not plant a value that fails to decrypt on every read.
-        return None if value is None else cipher_of(dialect).encrypt(value)
+        # must not plant a value that fails to decrypt on every read. Only what was read as
+        # Unreadable goes back as it was stored.
+        if value is None or is_unreadable(value):
+            return None if value is None else str(value)
+        return cipher_of(dialect).encrypt(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
         if not is_encrypted(value):
             return value
-        return cipher_of(dialect).decrypt(value)
+        return _open(cipher_of(dialect), value)
 
 
 class EncryptedJSON(TypeDecorator):
@@ -230,12 +344,21 @@ class EncryptedJSON(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        if value is None:
-            return None
+        if value is None or is_unreadable(value):
+            return None if value is None else str(value)
         return cipher_of(dialect).encrypt(json.dumps(value, separators=(",", ":")))
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         if not is_encrypted(value):
             return value
-        return json.loads(cipher_of(dialect).decrypt(value))
+        opened = _open(cipher_of(dialect), value)
+        return opened if is_unreadable(opened) else json.loads(opened)
+
+
+def _open(cipher: Cipher, stored: str) -> str:
+    """The stored value decrypted, or `Unreadable` when this key does not open it."""
+    try:
+        return cipher.decrypt(stored)
+    except CredentialKeyError:
+        return Unreadable(stored)
 

@@ -8,6 +8,7 @@ from typing import Callable
 
 from sqlmodel import Session
 
+from app.credentials import UNREADABLE, is_unreadable
 from app.models import Record, Source, Tag
 from app.schemas import (
     HttpPicture,
@@ -24,15 +25,19 @@ StatusLookup = Callable[[int], tuple[str, "str | None"]]
 
 
 def source_out(row: Source | dict, status: tuple[str, str | None]) -> SourceOut:
-    """A source as every front end sees it: its credentials masked (`mask_uri`)."""
-    data = row.model_dump() if isinstance(row, Source) else dict(row)
+    """A source as every front end sees it: its credentials masked (`mask_uri`). Credentials
+    this station's key does not open (`app.credentials.Unreadable`) are left out, and the
+    source says so (`credentials_unreadable`, its `error`) instead of failing the list."""
+    unreadable = unreadable_fields(row) if isinstance(row, Source) else set()
+    data = row.model_dump(exclude=unreadable) if isinstance(row, Source) else dict(row)
     picture = mask_picture(data.get("uri_http_picture"))
     picture = HttpPicture.model_validate(picture) if picture else None
     created = data.get("created_utc")
     return SourceOut(
         id=data["id"],
         created_utc=created if isinstance(created, str) else iso_utc(created),
-        status=status[0], error=redact(status[1]),
+        status=status[0], error=UNREADABLE if unreadable else redact(status[1]),
+        credentials_unreadable=bool(unreadable),
         model=data.get("model") or "Source", name=data["name"],
         uri_rtsp=mask_uri(data.get("uri_rtsp")), uri_http_picture=picture,
         uri_preview=mask_uri(data.get("uri_preview")),
@@ -45,13 +50,22 @@ def source_out(row: Source | dict, status: tuple[str, str | None]) -> SourceOut:
 def source_snapshot(row: Source) -> dict:
     """The source as a record keeps it, credentials masked: the snapshot only describes what
     was recorded (nothing reads a camera from it), so it has no secret to keep."""
-    data = row.model_dump(mode="json")
+    data = row.model_dump(mode="json", exclude=unreadable_fields(row))
     data["created_utc"] = iso_utc(row.created_utc)
     data["uri_rtsp"] = mask_uri(data.get("uri_rtsp"))
     data["uri_preview"] = mask_uri(data.get("uri_preview"))
     data["uri_snapshot"] = mask_uri(data.get("uri_snapshot"))
     data["uri_http_picture"] = mask_picture(data.get("uri_http_picture"))
     return data
+
+
+# The columns of a source that hold credentials (encrypted at rest: app.credentials).
+CREDENTIAL_FIELDS = ("uri_rtsp", "uri_http_picture", "uri_preview", "uri_snapshot")
+
+
+def unreadable_fields(row: Source) -> set[str]:
+    """The credential fields of `row` this station's key does not open."""
+    return {name for name in CREDENTIAL_FIELDS if is_unreadable(getattr(row, name))}
 
 
 def record_out(session: Session, row: Record, status_of: StatusLookup) -> RecordOut:

@@ -131,6 +131,10 @@ class SourceOut(BaseModel):
     enabled: bool = True
     error: str | None = None
     station: str | None = Field(default=None, description="the station that reads and records it")
+    credentials_unreadable: bool = Field(default=False, description=(
+        "its stored credentials were encrypted with another credentials key than this "
+        "station's: its addresses are left out and `error` says \"credentials unreadable on "
+        "this station\"; enter them again (or give the station the site's key)"))
 
 
 class Gap(BaseModel):

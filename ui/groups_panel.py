@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.schemas import GroupIn
+from app.schemas import GroupIn, SourceOut
 from app.site.stations import StationOut
 from app.station import Station
 from ui.icons import icon
@@ -135,7 +135,7 @@ class GroupsPanel(QWidget):
             self.members[group.id] = [s.id for s in group.sources]
             self.group_names[group.id] = group.name
             for source in group.sources:
-                self._item(node, SOURCE, source.id, source.name, "camera")
+                self._source_item(node, source)
             node.setExpanded(group.id in expanded or not expanded)
         self.tree.blockSignals(False)
         if keep is not None:
@@ -155,10 +155,20 @@ class GroupsPanel(QWidget):
         here = self.station.station_id
         for source in sources:
             owner = source.station or here
-            item = self._item(rows.get(owner, everything), SOURCE, source.id, source.name, "camera")
+            item = self._source_item(rows.get(owner, everything), source)
             if owner in self.station_members:
                 self.station_members[owner].append(source.id)
-                item.setToolTip(0, f"{source.name} — on {self.stations[owner].name}")
+                item.setToolTip(0, " — ".join(filter(None, (
+                    item.toolTip(0) or source.name, f"on {self.stations[owner].name}"))))
+
+    def _source_item(self, parent: QTreeWidgetItem, source: SourceOut) -> QTreeWidgetItem:
+        """A source's row; one whose credentials this station cannot open says so."""
+        if not source.credentials_unreadable:
+            return self._item(parent, SOURCE, source.id, source.name, "camera")
+        item = self._item(parent, SOURCE, source.id, f"{source.name} · {source.error}", "camera")
+        item.setToolTip(0, f"{source.name}: {source.error} (its credentials were encrypted "
+                           "with another credentials key): edit it and enter its address again")
+        return item
 
     @staticmethod
     def _show_station(item: QTreeWidgetItem, station: StationOut) -> None:

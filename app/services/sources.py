@@ -12,10 +12,15 @@ Where an address may lead is the station's one outgoing policy (`outgoing`, the
 `allowed_source_networks` setting): a host written as an address is checked when the source
 is saved (a metadata address is a 422 naming the field), a name on what it resolves to before
 each connection attempt, and the recorder connects to the very address it checked.
+
+A source whose stored credentials this station's key does not open (written with another
+key: `app.credentials.Unreadable`) is listed like any other, saying "credentials unreadable
+on this station", logged once, and never read; entering its address again repairs it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -30,7 +35,8 @@ from sqlmodel import select
 
 from app.catalog import Catalog
 from app.catalog_rows import get_source
-from app.dto import source_out
+from app.credentials import UNREADABLE, is_unreadable
+from app.dto import source_out, unreadable_fields
 from app.errors import Conflict, InvalidInput
 from app.events import CatalogChanged, EventSink
 from app.ffmpeg_cmd import profile_of
@@ -61,6 +67,7 @@ from recorder.redact import redact
 from recorder.worker import SourceSpec
 
 DEFAULT_MAX_SOURCES = 256
+log = logging.getLogger(__name__)
 
 
 class SourceProbe(BaseModel):
@@ -124,6 +131,8 @@ class SourceService:
         self.peers = peers  # how other stations are asked (with `site`)
         self._remote: RemoteFeeds | None = None  # other stations' sources someone here watches
         self._remote_lock = threading.Lock()  # never held over a catalog read: tiles ask
+        # Sources whose stored credentials this station's key does not open (each logged once).
+        self._unreadable: set[int] = set()
 
     # --- the live settings this service obeys --------------------------------------------
     def media_dirs(self) -> list[Path]:
@@ -148,6 +157,8 @@ class SourceService:
         remote = self._remote_feeds(source_id)
         if remote is not None:
             return remote.live_stats(source_id)
+        if source_id in self._unreadable:
+            return LiveStats(SourceStatus.error, UNREADABLE, None, 0.0)
         return self.recorder.live_stats(source_id)
 
     def stats(self) -> list[SourceStats]:
@@ -167,11 +178,14 @@ class SourceService:
     def list(self) -> list[SourceOut]:
         with self.catalog.session() as s:
             rows = s.exec(select(Source).order_by(Source.id)).all()
+            self._note_unreadable(rows)
             return [source_out(r, self.status(r.id)) for r in rows]
 
     def get(self, source_id: int) -> SourceOut:
         with self.catalog.session() as s:
-            return source_out(get_source(s, source_id), self.status(source_id))
+            row = get_source(s, source_id)
+            self._note_unreadable([row])
+            return source_out(row, self.status(source_id))
 
     # --- changes -------------------------------------------------------------------
     def create(self, data: SourceIn) -> SourceOut:
@@ -252,6 +266,7 @@ class SourceService:
     def _reconcile(self, publish: bool) -> None:
         with self.catalog.session() as s:
             rows = s.exec(select(Source).order_by(Source.id)).all()
+        self._note_unreadable(rows)
         seen = {row.id: (row.name, row.model, row.uri_rtsp, row.uri_preview,
                          repr(row.uri_http_picture),
                          row.enabled, row.station_id, row.description) for row in rows}
@@ -385,6 +400,9 @@ class SourceService:
                 fields[key] = getattr(data, key)
         uri = fields.get("uri_rtsp", stored.uri_rtsp if stored else None)
         picture = fields.get("uri_http_picture", stored.uri_http_picture if stored else None)
+        for name, value in (("uri_rtsp", uri), ("uri_http_picture", picture)):
+            if is_unreadable(value):
+                raise InvalidInput(f"{name}: {UNREADABLE}: enter it again", field=name)
         if model is SourceModel.source:
             if not uri:
                 raise InvalidInput("uri_rtsp is required for a Source", field="uri_rtsp", kind="missing")
@@ -494,9 +512,23 @@ class SourceService:
                 self._reading.discard(row.id)
                 self.recorder.remove_source(row.id)
 
+    def _note_unreadable(self, rows: list[Source]) -> None:
+        """Remember which sources' credentials this key does not open; log each once."""
+        for row in rows:
+            fields = unreadable_fields(row)
+            if not fields:
+                self._unreadable.discard(row.id)
+            elif row.id not in self._unreadable:
+                self._unreadable.add(row.id)
+                log.warning("source %d %r: %s (%s were encrypted with another credentials key "
+                            "than this station's): it is not read here; enter its address "
+                            "again", row.id, row.name, UNREADABLE, ", ".join(sorted(fields)))
+
     def _start_reader(self, row: Source) -> None:
         self._reading.add(row.id)
-        if row.enabled and row.model == SourceModel.source.value and row.uri_rtsp:
+        if unreadable_fields(row):
+            self.recorder.remove_source(row.id)
+        elif row.enabled and row.model == SourceModel.source.value and row.uri_rtsp:
             self.recorder.ensure_source(SourceSpec(row.id, row.name, row.uri_rtsp,
                                                    vet=self._vet(self._check_source_uri),
                                                    uri_preview=row.uri_preview or None,
