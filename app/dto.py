@@ -13,6 +13,7 @@ from app.models import Record, Source, Tag
 from app.schemas import (
     HttpPicture,
     RecordOut,
+    RecordStatus,
     SourceOut,
     SourceStatus,
     iso_utc,
@@ -22,6 +23,17 @@ from app.schemas import (
 from recorder.redact import redact
 
 StatusLookup = Callable[[int], tuple[str, "str | None"]]
+
+
+def has_footage(status: RecordStatus | str, location: str | None) -> bool:
+    """Whether a record has footage to play: it has a file and the file was not deleted.
+
+    The one definition every front end asks for (the record's and the timeline span's
+    `has_footage`): the GUI's table, its timeline and the API once each had their own, and a
+    record a crash left open (`interrupted`, closed with its MD5 at the next start) was drawn
+    on the timeline but could not be played from it, although its hybrid-fragmented file
+    plays like any other (README). A `failed` record plays up to where it failed."""
+    return bool(location) and status != RecordStatus.deleted
 
 
 def source_out(row: Source | dict, status: tuple[str, str | None]) -> SourceOut:
@@ -91,4 +103,5 @@ def record_out_of(row: Record, source: SourceOut | None, tag_name: str | None) -
         duration_s=row.duration_s, error=row.error, protected=bool(row.protected),
         gaps=row.gaps or [], deleted_utc=iso_utc(row.deleted_utc),
         deleted_reason=row.deleted_reason, station=row.station_id,
+        has_footage=has_footage(row.status, row.location),
     )

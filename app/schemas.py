@@ -163,6 +163,9 @@ class RecordOut(BaseModel):
     deleted_utc: str | None = Field(default=None, description="when its file was deleted")
     deleted_reason: str | None = Field(default=None, description="why its file was deleted")
     station: str | None = Field(default=None, description="the station whose disk holds the file")
+    has_footage: bool = Field(default=False, description=(
+        "it has a file to play or download (finished, interrupted by a crash, failed part-way "
+        "or still recording; not deleted)"))
 
 
 class RecordListItem(RecordOut):

@@ -32,9 +32,10 @@ from typing import Any, TextIO
 from app.schemas import RecordStatus, SourceStatus
 from app.settings import Settings
 from app.station import build_station, start_station, stop_station
+from app.uri_policy import TestPatternConfig
 
 RECORD_SECONDS = 3.0
-PATTERN = "testsrc://testsrc2?size=320x240&rate=25&gop=1"
+PATTERN = TestPatternConfig(320, 240, rate=25, gop_seconds=1.0).uri()
 NAME = "self-test"
 
 

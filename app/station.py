@@ -42,6 +42,7 @@ from app.recordings.storage import StorageService
 from app.recordings.timeline import TimelineService
 from app.schemas import GroupIn, SourceIn
 from app.services.audit import AuditService
+from app.services.devices import DeviceService
 from app.services.discovery import Discovery
 from app.services.groups import GroupService
 from app.services.settings import SettingsService
@@ -51,7 +52,7 @@ from app.site.client import SiteClient
 from app.site.stations import StationRegistry
 from app.site.sync import SyncService
 from app.site.uploads import UploadService
-from app.uri_policy import Outgoing, legacy_hosts
+from app.uri_policy import Outgoing, TestPatternConfig, legacy_hosts
 from recorder.manager import RecorderManager
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,8 @@ class Station:
     live_records: LiveRecordService
     rtc_jobs: RtcJobService
     front_ends: FrontEnds = field(default_factory=FrontEnds)
+    # This computer's capture devices (V4L2 cameras), for the GUI's form and GET /api/v1/device.
+    devices: DeviceService = field(default_factory=DeviceService)
     version: str = __version__
 
     @property
@@ -304,7 +307,7 @@ def seed_demo(station: Station) -> None:
     group = station.groups.create(GroupIn(name="demo"))
     for i, pattern in enumerate(DEMO_PATTERNS, start=1):
         source = station.sources.create(SourceIn(
-            name=f"demo-{i}", uri_rtsp=f"testsrc://{pattern}?size=640x360&rate=25&gop=2",
+            name=f"demo-{i}", uri_rtsp=TestPatternConfig(pattern=pattern).uri(),
             description=f"Built-in test pattern ({pattern}) with a wall clock",
         ))
         station.groups.add_source(group.id, source.id)

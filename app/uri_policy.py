@@ -17,6 +17,9 @@ policy (`recorder.outgoing`, the `allowed_source_networks` setting) allows: a li
 cloud metadata address (`http://169.254.169.254/...`) is refused when the URI is saved. A name
 is checked on what it resolves to when the station connects (the recorder, `Outgoing`).
 
+The test pattern's URI has one grammar, `recorder.inputs.TestPatternConfig`; the front ends
+(which never import the recorder) take it, and its `TEST_PATTERNS`, from here.
+
 A refusal is an `InvalidInput` naming the field (a 422 in the native API). Its text depends on
 the URI alone, never on what exists on disk or on the network: the station must not become
 an oracle for which files exist or which ports are open. The recorder adds FFmpeg's own
@@ -34,7 +37,7 @@ from pathlib import Path
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from app.errors import InvalidInput
-from recorder.inputs import TestPatternConfig, file_path
+from recorder.inputs import TEST_PATTERNS, TestPatternConfig, file_path
 from recorder.outgoing import DEFAULT_NETWORKS, OutgoingPolicy, is_ip_address
 
 SOURCE_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "srt", "udp", "tcp",

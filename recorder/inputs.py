@@ -243,13 +243,25 @@ class ContainerInput(PacketInput):
         self.container.close()
 
 
+# FFmpeg's lavfi generators a `testsrc://` URI may name (its host part).
+TEST_PATTERNS = ("testsrc2", "smptebars", "testsrc", "rgbtestsrc", "mandelbrot")
+
+
 @dataclass(frozen=True)
 class TestPatternConfig:
+    """The built-in test pattern and its one URI grammar, `testsrc://<pattern>?size=WxH&rate=N
+    &gop=S`: read here for the recorder and the URI policy, written here (`uri`) for the
+    GUI's source form, the demo sources and the self-test, so none of them spells it."""
+
     width: int = 640
     height: int = 360
     rate: int = 25
     gop_seconds: float = 2.0
     pattern: str = "testsrc2"
+
+    def uri(self) -> str:
+        return (f"testsrc://{self.pattern}?size={self.width}x{self.height}&rate={self.rate}"
+                f"&gop={self.gop_seconds:g}")
 
     @classmethod
     def from_uri(cls, uri: str) -> "TestPatternConfig":
@@ -263,7 +275,7 @@ class TestPatternConfig:
         except ValueError:
             raise ValueError(f"testsrc URI {uri!r}: size must be WxH, rate and gop numbers") from None
         pattern = parts.netloc or query.get("pattern", "testsrc2")
-        if pattern not in ("testsrc", "testsrc2", "smptebars", "rgbtestsrc", "mandelbrot"):
+        if pattern not in TEST_PATTERNS:
             raise ValueError(f"testsrc URI {uri!r}: unknown pattern {pattern!r}")
         if not (16 <= width <= 3840 and 16 <= height <= 2160 and width % 2 == 0 and height % 2 == 0):
             raise ValueError(f"testsrc URI {uri!r}: size must be even, 16x16 to 3840x2160")

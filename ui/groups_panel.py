@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from app.schemas import GroupIn, SourceOut
 from app.site.stations import StationOut
 from app.station import Station
+from ui.errors import error_text
 from ui.icons import icon
 from ui.site_rows import station_icon, station_label, station_tip
 from ui.tasks import Report, TaskRunner
@@ -234,7 +235,7 @@ class GroupsPanel(QWidget):
         tree itself shows a change once the catalog event reloads it)."""
         def after(_result, error) -> None:
             if error is not None:
-                self._report(str(error), error=True)
+                self._report(error_text(error), error=True)
         self.tasks.run(fn, after)
 
     def add_to_group(self, source_id: int, group_id: int) -> None:

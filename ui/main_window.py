@@ -29,6 +29,7 @@ from app.schemas import RecordStatus
 from app.settings import Settings
 from app.station import Station
 from ui.bridge import EventBridge
+from ui.errors import error_text
 from ui.groups_panel import GroupsPanel
 from ui.icons import icon
 from ui.recordings.bookmarks import ask_bookmark
@@ -252,7 +253,7 @@ class MainWindow(QMainWindow):
 
     def _bookmark_added(self, mark, error: BaseException | None) -> None:
         if error is not None:
-            self.report(error.message if isinstance(error, StationError) else str(error), error=True)
+            self.report(error_text(error), error=True)
         else:
             self.report(f"Bookmark “{mark.title}” added.")
 

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.station import Station
+from ui.errors import error_text
 from ui.icons import icon
 from ui.recordings.recordings_model import human_size
 from ui.tasks import Report, TaskRunner
@@ -142,7 +143,7 @@ class TagsPanel(QWidget):
             self.start_group_button.setEnabled(True)
             self.start_selected_button.setEnabled(bool(self.selected_sources))
             if error is not None:
-                self._report(str(error), error=True)
+                self._report(error_text(error), error=True)
                 return
             self.refresh()
         self.tasks.run(fn, after)
@@ -150,7 +151,7 @@ class TagsPanel(QWidget):
     def stop_tag(self, tag: str) -> None:
         def after(records, error) -> None:
             if error is not None:
-                self._report(str(error), error=True)
+                self._report(error_text(error), error=True)
                 return
             self._report(f"Stopped {len(records)} recording(s) of “{tag}”.")
             if tag == self.tag():

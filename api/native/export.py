@@ -37,6 +37,7 @@ from api.native.routedoc import Binary
 from api.proxy import from_owner
 from api.routing import call
 from api.security import PRINCIPAL, client_address
+from app.recordings.bookmarks import AROUND_S
 from app.recordings.export import ExportFile
 from app.recordings.export_space import ExportsBusy
 from app.schemas import iso_utc
@@ -164,8 +165,9 @@ async def _work_file(request: web.Request, source_ids: list[int], begin: datetim
 
 
 class AroundQuery(BaseModel):
-    before_s: float = Field(30.0, ge=0, le=MAX_AROUND_S, description="seconds before the bookmark")
-    after_s: float = Field(30.0, ge=0, le=MAX_AROUND_S, description="seconds after it")
+    before_s: float = Field(AROUND_S, ge=0, le=MAX_AROUND_S,
+                            description="seconds before the bookmark")
+    after_s: float = Field(AROUND_S, ge=0, le=MAX_AROUND_S, description="seconds after it")
 
 
 async def _export_range(request: web.Request, source_id: int, begin: datetime,

@@ -26,6 +26,7 @@ from app.models import Bookmark, Record
 from app.schemas import BookmarkIn, BookmarkOut, RecordStatus, iso_utc, utc
 
 SEARCH_LIMIT = 5000  # a search answers at most this many, newest first
+AROUND_S = 30.0  # "around a bookmark": this long before it to this long after (GUI and API)
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)  # no camera footage is older
 AHEAD = timedelta(days=1)  # a moment may lie this far ahead of the station's clock (clocks differ)
 DEFAULT_MAX_PER_SOURCE = 1000
@@ -178,10 +179,14 @@ class BookmarkService:
         with self.catalog.session() as s:
             return [bookmark_out(r) for r in s.exec(stmt).all()]
 
-    def range_around(self, bookmark_id: int, before_s: float, after_s: float
-                     ) -> tuple[int, datetime, datetime]:
+    def range_around(self, bookmark_id: int, before_s: float = AROUND_S,
+                     after_s: float = AROUND_S) -> tuple[int, datetime, datetime]:
         """(source id, begin, end): the moment of the bookmark with `before_s` seconds before
-        it and `after_s` after, for an export. Conflict when its source is gone."""
+        it and `after_s` after, for an export. Conflict when its source is gone.
+
+        The one place "around a bookmark" is decided: the GUI's menus (timeline and bookmark
+        list) and `GET /api/v1/bookmark/{id}/export` all ask it, with `AROUND_S` either side
+        unless the API's caller names other bounds."""
         with self.catalog.session() as s:
             row = self._row(s, bookmark_id)
             if row.source_id is None:

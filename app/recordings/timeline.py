@@ -4,8 +4,9 @@ bookmarks, and "now". One catalog read per call: `GET /api/v1/source/{id}/timeli
 Recordings tab's timeline (ui.recordings.timeline) both draw from it.
 
 Every record of the shared catalog is listed, whichever station's disk holds it (`station`
-says which); playing it is the front end's business (the GUI reads another station's file
-through its owner's API)."""
+says which), with whether it has footage to play (`has_footage`, decided in app.dto for
+every front end); playing it is the front end's business (the GUI reads another station's
+file through its owner's API)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlmodel import func, select
 
 from app.catalog import Catalog
 from app.catalog_rows import get_source
+from app.dto import has_footage
 from app.models import Bookmark, Record, Tag, utcnow
 from app.recordings.bookmarks import bookmark_out, covered_records
 from app.schemas import BookmarkOut, RecordStatus, check_range, iso_utc, utc
@@ -37,6 +39,8 @@ class RecordSpan(BaseModel):
                                         "or holding a bookmark")
     location: str | None = Field(description="the file, on the disk of `station`")
     station: str | None = Field(description="the station whose disk holds the file")
+    has_footage: bool = Field(description="it has a file to play (app.dto.has_footage): "
+                                          "an interrupted record plays too")
 
 
 class GapSpan(BaseModel):
@@ -94,7 +98,8 @@ class TimelineService:
                 id=record.id, tag_name=tag_name, status=record.status,
                 begin_utc=iso_utc(first), end_utc=iso_utc(last),
                 protected=bool(record.protected) or record.id in bookmarked,
-                location=record.location, station=record.station_id))
+                location=record.location, station=record.station_id,
+                has_footage=has_footage(record.status, record.location)))
             for gap in record.gaps or []:
                 if gap.get("begin_utc", "") < iso_utc(end) and gap.get("end_utc", "") > iso_utc(begin):
                     gaps.append(GapSpan(record_id=record.id, begin_utc=gap["begin_utc"],

@@ -113,3 +113,24 @@ async def test_timeline_range_checked(client, station):
     missing = await client.get("/api/v1/source/999/timeline?begin=2026-11-26T00:00:00Z"
                                "&end=2026-11-26T01:00:00Z")
     assert missing.status == 404
+
+
+async def test_has_footage_is_the_services_word_for_records_and_spans(client, station):
+    """An `interrupted` record (a crash left it open; closed with its file) has footage, as
+    the README says, in the record, the timeline span and the download alike; a deleted one
+    has none."""
+    src, (a, b) = await asyncio.to_thread(record_twice, station)
+    with station.catalog.session() as s:
+        for record_id, status in ((a.id, "interrupted"), (b.id, "deleted")):
+            row = s.exec(select(Record).where(Record.id == record_id)).one()
+            row.status = status
+            s.add(row)
+    record = await (await client.get(f"/api/v1/record/{a.id}")).json()
+    assert (record["status"], record["has_footage"]) == ("interrupted", True)
+    gone = await (await client.get(f"/api/v1/record/{b.id}")).json()
+    assert (gone["status"], gone["has_footage"]) == ("deleted", False)
+    spans = await (await client.get(
+        f"/api/v1/source/{src}/timeline?begin={a.begin_utc}&end={b.end_utc}")).json()
+    assert [(r["id"], r["has_footage"]) for r in spans["records"]] == [(a.id, True), (b.id, False)]
+    assert (await client.get(f"/api/v1/record/{a.id}/video")).status == 200
+    assert (await client.get(f"/api/v1/record/{b.id}/video")).status == 404

@@ -94,8 +94,9 @@ def test_export_around_from_the_list_and_the_timeline_and_delete(qtbot, station,
     right_click_row(bookmarks, 0)
     action, texts = menu_action(qtbot, bookmarks, "Export around this bookmark…")
     assert texts[:2] == ["Play", "Export around this bookmark…"] and "Delete bookmark" in texts
-    action.trigger()
-    assert isinstance(bookmarks.export_dialog, ExportDialog) and bookmarks.export_dialog.isVisible()
+    action.trigger()  # the window is the bookmark service's, asked on the task runner
+    qtbot.waitUntil(lambda: isinstance(bookmarks.export_dialog, ExportDialog)
+                    and bookmarks.export_dialog.isVisible(), timeout=5000)
     assert_around(bookmarks.export_dialog, moment, src)
     bookmarks.export_dialog.reject()
 
@@ -111,6 +112,8 @@ def test_export_around_from_the_list_and_the_timeline_and_delete(qtbot, station,
         assert (action is not None) == offered, (dx, texts)
         if offered:
             action.trigger()
+            qtbot.waitUntil(lambda: timeline.export_dialog is not None
+                            and timeline.export_dialog.isVisible(), timeout=5000)
             assert_around(timeline.export_dialog, moment, src)
             timeline.export_dialog.reject()
 

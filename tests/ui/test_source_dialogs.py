@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from app.models import Record, Source
 from app.schemas import MASK, SourceIn
+from app.services import devices
 from tests.conftest import TESTSRC, decode_video, wait_until
 from tests.support.media import small_clip
 from ui.application import ensure_application
@@ -37,7 +38,7 @@ def no_cameras(tmp_path, monkeypatch):
     """An empty /dev, whatever this machine has plugged in."""
     dev = tmp_path / "dev"
     dev.mkdir()
-    monkeypatch.setattr(source_kinds, "DEV_DIR", dev)
+    monkeypatch.setattr(devices, "DEV_DIR", dev)
     return dev
 
 

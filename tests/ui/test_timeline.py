@@ -16,6 +16,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
+from app.models import Record
 from app.schemas import BookmarkIn, SourceIn
 from tests.conftest import TESTSRC
 from ui.application import ensure_application
@@ -119,6 +120,31 @@ def test_the_timeline_shows_spans_and_a_click_plays_that_instant(qtbot, station,
     qtbot.waitUntil(lambda: str(browser.player.path) == b.location and len(positions) >= 2,
                     timeout=5000)
     assert positions[0] < 0.1
+
+
+def test_an_interrupted_record_plays_from_the_timeline(qtbot, station, browser):
+    """A record a crash left open is closed `interrupted` with its file, which plays (README):
+    the timeline asks the service's `has_footage`, as the table and the API do."""
+    src = online_source(station)
+    (a,) = record(qtbot, station, src, "crashed", 2.0)
+    with station.catalog.session() as s:  # as recover_interrupted leaves it
+        row = s.get(Record, a.id)
+        row.status = "interrupted"
+        s.add(row)
+    assert station.recordings.get(a.id).has_footage
+    timeline, view = browser.timeline, browser.timeline.view
+    show(qtbot, browser, parse_utc(a.begin_utc) - timedelta(seconds=1), 6.0)
+    (span,) = timeline.lane(src).spans.records
+    assert (span.status, span.has_footage) == ("interrupted", True)
+
+    positions = []
+    browser.player.position_changed.connect(positions.append)
+    moment = parse_utc(a.begin_utc) + timedelta(seconds=1.0)
+    y = lane_y(view.lanes.index(timeline.lane(src)))
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=QPoint(round(view.x_of(moment)), y))
+    qtbot.waitUntil(lambda: browser.player.playing and len(positions) >= 2, timeout=5000)
+    assert str(browser.player.path) == a.location and timeline.current[1].id == a.id
+    assert abs(positions[0] - 1.0) <= 0.1, positions
 
 
 def test_a_drag_scrubs_with_thumbnails_and_plays_where_let_go(qtbot, station, browser):

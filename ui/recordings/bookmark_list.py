@@ -10,7 +10,7 @@ is read again when the catalog says a bookmark (or a source, whose name it shows
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
 
 from app.schemas import BookmarkOut
 from ui.bridge import EventBridge
-from ui.recordings.export_dialog import ExportDialog
-from ui.recordings.timeline import BOOKMARK_AROUND as AROUND
+from ui.errors import error_text
+from ui.recordings.export_dialog import ExportDialog, export_around_bookmark
 from ui.recordings.timeline import TimelinePanel
 from ui.recordings.timeline_view import parse_utc
 from ui.tasks import CoalescedLoad, TaskRunner
@@ -37,6 +37,7 @@ from ui.tasks import CoalescedLoad, TaskRunner
 LIST_LIMIT = 1000        # newest first; more is a job for the search
 SEARCH_DELAY_MS = 200    # typing a word costs one query
 SHOWN_SPAN_S = 120.0     # a bookmark out of view is shown with this much of the timeline
+SHOWN_BEFORE = timedelta(seconds=SHOWN_SPAN_S / 4)  # ... a quarter of it before the moment
 COLUMNS = ("Time", "Source", "Title", "Note")
 
 
@@ -139,7 +140,7 @@ class BookmarkList(QWidget):
             self.timeline.play_at(mark.source_id, moment)
             return
         self._pending = (mark.source_id, moment)
-        self.timeline.view.show_range(moment - AROUND, SHOWN_SPAN_S)
+        self.timeline.view.show_range(moment - SHOWN_BEFORE, SHOWN_SPAN_S)
         self.timeline.reload()
 
     def _in_spans(self, source_id: int, moment: datetime) -> bool:
@@ -152,15 +153,20 @@ class BookmarkList(QWidget):
             (source_id, moment), self._pending = self._pending, None
             self.timeline.play_at(source_id, moment)
 
-    def export_around(self, mark: BookmarkOut) -> ExportDialog | None:
-        """The Export dialog on the source, from 30 s before the moment to 30 s after."""
+    def export_around(self, mark: BookmarkOut) -> None:
+        """The Export dialog on the range the bookmark service puts around the moment
+        (`export_dialog` once it is open)."""
         if mark.source_id is None:
-            return None
-        moment = parse_utc(mark.time_utc)
-        self.export_dialog = ExportDialog(self.station, [mark.source_id], moment - AROUND,
-                                          moment + AROUND, self)
-        self.export_dialog.open()
-        return self.export_dialog
+            return
+
+        def shown(dialog: ExportDialog) -> None:
+            self.export_dialog = dialog
+
+        def failed(text: str) -> None:
+            self.count_label.setText(f"Cannot export around “{mark.title}”")
+            self.count_label.setToolTip(text)
+
+        export_around_bookmark(self, self.station, self.tasks, mark.id, shown, failed)
 
     def delete(self, mark: BookmarkOut) -> None:
         """Delete it (the catalog's event reloads the list and the timeline)."""
@@ -169,7 +175,7 @@ class BookmarkList(QWidget):
         def deleted(_out, error: BaseException | None) -> None:
             if error is not None:
                 self.count_label.setText(f"Could not delete “{mark.title}”")
-                self.count_label.setToolTip(str(error))
+                self.count_label.setToolTip(error_text(error))
             self.reload()
 
         self.tasks.run(lambda: bookmarks.delete(mark.id), deleted)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import QDateTime, QObject, QStandardPaths, Qt, Signal
 from PySide6.QtWidgets import (
@@ -30,6 +31,8 @@ from PySide6.QtWidgets import (
 
 from app.errors import StationError
 from app.station import Station
+from ui.errors import error_text
+from ui.tasks import TaskRunner
 
 STEPS = 1000  # progress bar resolution
 TIME_FORMAT = "yyyy-MM-dd HH:mm:ss.zzz"
@@ -41,6 +44,26 @@ def to_qt(value: datetime) -> QDateTime:
 
 def from_qt(value: QDateTime) -> datetime:
     return datetime.fromtimestamp(value.toMSecsSinceEpoch() / 1000, timezone.utc)
+
+
+def export_around_bookmark(parent: QWidget, station: Station, tasks: TaskRunner,
+                           bookmark_id: int, shown: Callable[["ExportDialog"], None],
+                           failed: Callable[[str], None]) -> None:
+    """Open the Export dialog on the range around a bookmark, as the bookmark service decides
+    it (`BookmarkService.range_around`, asked on the task runner, as the API asks it): the
+    timeline's menu and the bookmark list both come here, so neither has its own window."""
+    bookmarks = station.bookmarks
+
+    def found(around, error: BaseException | None) -> None:
+        if error is not None:
+            failed(error_text(error))
+            return
+        source_id, begin, end = around
+        dialog = ExportDialog(station, [source_id], begin, end, parent)
+        dialog.open()
+        shown(dialog)
+
+    tasks.run(lambda: bookmarks.range_around(bookmark_id), found)
 
 
 class _Signals(QObject):
@@ -156,8 +179,7 @@ class ExportDialog(QDialog):
             if self._cancel.is_set():
                 self.message.setText("Export cancelled.")
             else:
-                text = error.message if isinstance(error, StationError) else str(error)
-                self.message.setText(f"Export failed: {text}")
+                self.message.setText(f"Export failed: {error_text(error)}")
             self.progress.setValue(0)
             return
         self.written = written

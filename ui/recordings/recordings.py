@@ -39,10 +39,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.errors import StationError
 from app.schemas import RecordOut, RecordStatus
 from app.station import Station
 from ui.bridge import EventBridge
+from ui.errors import error_text
 from ui.icons import icon
 from ui.recordings.bookmark_list import BookmarkList
 from ui.recordings.bookmarks import ask_bookmark
@@ -351,7 +351,7 @@ class RecordingsBrowser(QWidget):
         self._shown = shown
         if record is None:
             self.player.clear()
-        elif record.status == RecordStatus.deleted or not record.location:
+        elif not record.has_footage:
             self.player.clear("The file of this record was deleted")
         elif was is not None and was[:2] == shown[:2] and self.player.path is not None:
             self.player.set_live(record.status == RecordStatus.recording)  # it just stopped
@@ -407,7 +407,7 @@ class RecordingsBrowser(QWidget):
     def _update_actions(self) -> None:
         record = self.selected_record()
         status = record.status if record else None
-        has_file = record is not None and status != RecordStatus.deleted and bool(record.location)
+        has_file = record is not None and record.has_footage
         here = record is not None and not self.files.is_remote(record)  # its file on this disk
         self.act_play.setEnabled(has_file)
         self.act_save.setEnabled(has_file and status != RecordStatus.recording)
@@ -498,8 +498,7 @@ class RecordingsBrowser(QWidget):
         """Copy the selected record's file where the operator says, streamed from the
         station whose disk holds it (off the GUI thread)."""
         record = self.selected_record()
-        if record is None or record.status in (RecordStatus.recording, RecordStatus.deleted) \
-                or not record.location:
+        if record is None or not record.has_footage or record.status == RecordStatus.recording:
             return
         chosen = self.ask_save_path(Path(record.location).name)
         if not chosen:
@@ -624,8 +623,3 @@ class RecordingsBrowser(QWidget):
         self._load.stop()
         self.sync_progress.stop()
         self.player.shutdown()
-
-
-def error_text(error: BaseException) -> str:
-    """What a failed call says to the operator: a service's own message, else the error."""
-    return error.message if isinstance(error, StationError) else str(error)

@@ -54,7 +54,7 @@ class RecordRow:
     def of(cls, record: RecordOut, station: str = "", remote: bool = False) -> "RecordRow":
         """Built on a worker thread: looks at the file (its own station's only)."""
         if remote:
-            return cls(record, record.status != RecordStatus.deleted and bool(record.location),
+            return cls(record, record.has_footage,
                        record.size_bytes or 0, station, remote)
         try:
             size = os.stat(record.location).st_size if record.location else -1
@@ -205,8 +205,7 @@ class Thumbnails(QObject):
         if pixmap is not None:
             self._cache.move_to_end(record.id)
             return pixmap
-        if not record.location or record.status == RecordStatus.deleted \
-                or record.id in self._queued:
+        if not record.has_footage or record.id in self._queued:
             return None
         failed = self._failed.get(record.id)
         if failed is not None and (record.status != RecordStatus.recording

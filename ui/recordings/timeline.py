@@ -25,9 +25,9 @@ from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayout, QWidget
 
-from app.errors import StationError
 from app.recordings.timeline import MAX_RANGE, RecordSpan
 from ui.bridge import EventBridge
+from ui.errors import error_text
 from ui.media import MediaTarget, VideoReader
 from ui.recordings.bookmarks import ask_bookmark
 from ui.recordings.player import PlayerWidget, rgb_image
@@ -41,11 +41,6 @@ FOLLOW_RELOAD_S = 5     # ... and the spans are read again this often while it i
 CONSECUTIVE_S = 2.0     # a record starting this close after the last one's end plays on from it
 THUMB_BOX = (192, 108)
 BOOKMARK_NEAR_PX = 8  # a right-click this close to a bookmark's flag offers to export around it
-BOOKMARK_AROUND = timedelta(seconds=30)  # ... from this long before it to this long after
-
-
-def playable(record: RecordSpan) -> bool:
-    return bool(record.location) and record.status in ("finished", "recording", "failed")
 
 
 class TimelinePanel(QWidget):
@@ -172,7 +167,7 @@ class TimelinePanel(QWidget):
             return None
         later = None
         for record in lane.spans.records:
-            if not playable(record):
+            if not record.has_footage:
                 continue
             if parse_utc(record.begin_utc) <= moment <= parse_utc(record.end_utc):
                 return record
@@ -188,7 +183,7 @@ class TimelinePanel(QWidget):
         end = parse_utc(record.end_utc)
         for other in lane.spans.records:
             start = parse_utc(other.begin_utc)
-            if other.id != record.id and playable(other) \
+            if other.id != record.id and other.has_footage \
                     and end - timedelta(seconds=CONSECUTIVE_S) <= start <= end + timedelta(seconds=CONSECUTIVE_S) \
                     and start > parse_utc(record.begin_utc):
                 return other
@@ -215,7 +210,7 @@ class TimelinePanel(QWidget):
         self.player.clear(f"Asking station “{station}” for the file…")
 
         def unreachable(error: BaseException) -> None:
-            why = error.message if isinstance(error, StationError) else str(error)
+            why = error_text(error)
             self.player.clear(f"Cannot play this record: {why}")
 
         self._locate(record, lambda target: self._start(record, f"{caption} · on {station}",
@@ -285,7 +280,7 @@ class TimelinePanel(QWidget):
         lane = self.lane(source_id)
         record = None
         if lane is not None and lane.spans is not None:
-            record = next((r for r in lane.spans.records if playable(r)
+            record = next((r for r in lane.spans.records if r.has_footage
                            and parse_utc(r.begin_utc) <= moment <= parse_utc(r.end_utc)), None)
         if record is None:
             self._hide_thumb()
@@ -347,9 +342,7 @@ class TimelinePanel(QWidget):
             menu.addAction("Export…", lambda: self.export(ids, begin, end))
         mark = self.bookmark_near(source_id, moment)
         if mark is not None:
-            at = parse_utc(mark.time_utc)
-            menu.addAction("Export around this bookmark…", lambda: self.export(
-                [source_id], at - BOOKMARK_AROUND, at + BOOKMARK_AROUND))
+            menu.addAction("Export around this bookmark…", lambda: self.export_around(mark.id))
         menu.popup(global_pos)
 
     def bookmark_near(self, source_id: int, moment: datetime):
@@ -366,6 +359,16 @@ class TimelinePanel(QWidget):
 
         self.export_dialog = ExportDialog(self.station, source_ids, begin, end, self)
         self.export_dialog.open()
+
+    def export_around(self, bookmark_id: int) -> None:
+        """The Export dialog on the range the bookmark service puts around a bookmark."""
+        from ui.recordings.export_dialog import export_around_bookmark
+
+        def shown(dialog) -> None:
+            self.export_dialog = dialog
+
+        export_around_bookmark(self, self.station, self.tasks, bookmark_id, shown,
+                               lambda text: self.range_label.setText(f"Cannot export: {text}"))
 
     def add_bookmark(self, source_id: int, moment: datetime) -> None:
         lane = self.lane(source_id)

@@ -22,6 +22,7 @@ from app.errors import StationError
 from app.schemas import SourceOut
 from app.services.discovery import CameraProfile, CameraProfiles, FoundCamera
 from app.station import Station
+from ui.errors import error_text
 from ui.forms import SecretEdit, if_alive, repolish
 from ui.icons import icon
 from ui.sources.source_kinds import join_credentials
@@ -88,7 +89,7 @@ class FindCamerasPage(KindPage):
         self.probe_button.setText("Find cameras")
         self.cameras.clear()
         if error is not None:
-            self.show_error("camera", error.message if isinstance(error, StationError) else str(error))
+            self.show_error("camera", error_text(error))
             return
         for camera in cameras:
             label = "  ·  ".join(part for part in (camera.name or "Unnamed camera", camera.model,
@@ -131,8 +132,8 @@ class FindCamerasPage(KindPage):
         self.read_button.setText("Read profiles")
         if error is not None:
             key = error.field if isinstance(error, StationError) and error.field in self.fields else "read"
-            self.show_error(key, (error.message.removeprefix(f"{key}: ") if isinstance(error, StationError)
-                                  else f"Unexpected error: {error}"))
+            self.show_error(key, error_text(error, key) if isinstance(error, StationError)
+                            else f"Unexpected error: {error}")
             self._show_profiles(None)
             return
         self._show_profiles(found)

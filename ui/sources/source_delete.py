@@ -8,8 +8,8 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QMessageBox, QPushButton, QWidget
 
-from app.errors import StationError
 from app.station import Station
+from ui.errors import error_text
 from ui.forms import DIALOG_STYLE, if_alive, repolish
 from ui.tasks import TaskRunner
 
@@ -80,7 +80,7 @@ class DeleteSourceFlow(QObject):
             self._finish(deleted)
 
     def _fail(self, error: BaseException) -> None:
-        message = error.message if isinstance(error, StationError) else str(error)
+        message = error_text(error)
         self.error = message[:1].upper() + message[1:]
         box = QMessageBox(QMessageBox.Icon.Warning, "Source not deleted",
                           f"“{self.name}” was not deleted.", QMessageBox.StandardButton.Ok,

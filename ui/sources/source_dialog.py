@@ -40,6 +40,7 @@ from app.ffmpeg_cmd import profile_of
 from app.schemas import SourceIn, SourceOut
 from app.services.sources import SourceProbe
 from app.station import Station
+from ui.errors import error_text
 from ui.forms import DIALOG_STYLE, Banner, Form, if_alive, section_title
 from ui.icons import icon
 from ui.sources.find_cameras import FindCamerasPage
@@ -134,6 +135,7 @@ class SourceDialog(QDialog):
             pages_column.addWidget(self.pages[kind.key])
         self.find_cameras: FindCamerasPage = self.pages["onvif"]
         self.find_cameras.attach(self.station, self.tasks)
+        self.pages["device"].attach(self.station.devices)
         self.find_cameras.camera_named.connect(
             lambda name: self.name.text().strip() or self.name.setText(name))
         self.current_page: KindPage = self.pages["stream"]
@@ -413,7 +415,7 @@ class SourceDialog(QDialog):
     @if_alive
     def _show_jpeg(self, jpeg: bytes | None, error) -> None:
         if error is not None:
-            self.preview_panel.show_error(error.message if isinstance(error, StationError) else str(error))
+            self.preview_panel.show_error(error_text(error))
         else:
             self.preview_panel.show_image(QImage.fromData(jpeg, "JPEG"),
                                           "The running source's picture (its stored password is used).")

@@ -1,6 +1,7 @@
 """The kinds of source an operator can add, and the plain-Python side of their forms: which
 kind a stored source is, URIs built from form fields and split back into them, the local
-cameras and X displays this machine has. No Qt here, so all of it is easy to test.
+X displays this machine has (its cameras are the device service's: app.services.devices).
+No Qt here, so all of it is easy to test.
 
 The station stores every video input as one URI (`uri_rtsp`, schemes in `recorder.inputs`);
 an HTTP snapshot camera is a `PictureSource` with `uri_http_picture` instead.
@@ -8,27 +9,26 @@ an HTTP snapshot camera is a `PictureSource` with `uri_http_picture` instead.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
-import struct
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, quote, unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from app.schemas import MASK, SourceOut
+from app.uri_policy import TEST_PATTERNS, TestPatternConfig
 
-DEV_DIR = Path("/dev")
-SYS_V4L = Path("/sys/class/video4linux")
 X11_SOCKETS = Path("/tmp/.X11-unix")
 
-PATTERNS = {
+PATTERN_TITLES = {
     "testsrc2": "Test card (testsrc2)",
     "smptebars": "SMPTE colour bars",
     "testsrc": "Test card, classic (testsrc)",
     "rgbtestsrc": "RGB stripes",
     "mandelbrot": "Mandelbrot zoom",
 }
+# The patterns the grammar takes, each with its title (its own name when it has none).
+PATTERNS = {key: PATTERN_TITLES.get(key, key) for key in TEST_PATTERNS}
 SIZES = ("320x240", "640x360", "1280x720", "1920x1080")
 
 
@@ -91,17 +91,13 @@ def join_credentials(url: str, user: str, password: str | None, udp: bool = Fals
     return url
 
 
-# --- the test pattern ------------------------------------------------------------------------
-def testsrc_uri(pattern: str, width: int, height: int, rate: int, gop: float) -> str:
-    return f"testsrc://{pattern}?size={width}x{height}&rate={rate}&gop={gop:g}"
-
-
-def parse_testsrc(uri: str) -> dict:
-    parts = urlsplit(uri)
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    return {"pattern": parts.netloc or query.get("pattern", "testsrc2"),
-            "size": query.get("size", "640x360"),
-            "rate": query.get("rate", "25"), "gop": query.get("gop", "2")}
+# --- the test pattern: its URI is `TestPatternConfig`'s (app.uri_policy), never spelt here ---
+def test_pattern_of(uri: str) -> TestPatternConfig:
+    """The form's fields of a stored test pattern; the defaults for one the grammar refuses."""
+    try:
+        return TestPatternConfig.from_uri(uri)
+    except ValueError:
+        return TestPatternConfig()
 
 
 SIZE_RE = re.compile(r"^\s*(\d+)\s*[x×X]\s*(\d+)\s*$")
@@ -110,54 +106,6 @@ SIZE_RE = re.compile(r"^\s*(\d+)\s*[x×X]\s*(\d+)\s*$")
 def parse_size(text: str) -> tuple[int, int] | None:
     match = SIZE_RE.match(text)
     return (int(match[1]), int(match[2])) if match else None
-
-
-# --- local cameras ---------------------------------------------------------------------------
-VIDIOC_QUERYCAP = 0x80685600
-V4L2_CAP_VIDEO_CAPTURE = 0x1
-V4L2_CAP_DEVICE_CAPS = 0x80000000
-
-
-@dataclass(frozen=True)
-class VideoDevice:
-    path: str
-    name: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.name}  ({self.path})" if self.name else self.path
-
-
-def _captures_video(path: Path) -> bool | None:
-    """True/False from the driver's capabilities; None when it cannot be asked."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError:
-        return None
-    try:
-        caps = fcntl.ioctl(fd, VIDIOC_QUERYCAP, bytes(104))
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    capabilities, device_caps = struct.unpack_from("<II", caps, 84)
-    effective = device_caps if capabilities & V4L2_CAP_DEVICE_CAPS else capabilities
-    return bool(effective & V4L2_CAP_VIDEO_CAPTURE)
-
-
-def list_video_devices() -> list[VideoDevice]:
-    """`/dev/video*` nodes that capture video (a USB camera also shows a metadata node, which
-    is left out), with the driver's name for them; empty when the machine has none."""
-    found = []
-    for path in sorted(DEV_DIR.glob("video*"), key=lambda p: (len(p.name), p.name)):
-        if _captures_video(path) is False:
-            continue
-        try:
-            name = (SYS_V4L / path.name / "name").read_text(encoding="utf-8").strip()
-        except OSError:
-            name = ""
-        found.append(VideoDevice(str(path), name))
-    return found
 
 
 # --- screens ---------------------------------------------------------------------------------

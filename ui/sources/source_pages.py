@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 
 from app.errors import InvalidInput
 from app.schemas import MASK, SourceOut
-from app.uri_policy import SOURCE_SCHEMES, check_uri
+from app.services.devices import DeviceOut, DeviceService
+from app.uri_policy import SOURCE_SCHEMES, TestPatternConfig, check_uri
 from ui.forms import Form, SecretEdit, repolish
 from ui.icons import icon
 from ui.sources import source_kinds as kinds
@@ -221,12 +222,20 @@ class DevicePage(KindPage):
         self.refresh_button.setToolTip("Look for cameras again")
         self.refresh_button.clicked.connect(self.refresh)
         self.add("device", "Camera", self.device, self.NONE_FOUND, extra=self.refresh_button)
+        self.devices: list[DeviceOut] = []
+        self._device_service: DeviceService | None = None
+
+    def attach(self, devices: DeviceService) -> None:
+        """The station's device service, which lists the cameras (as the API does)."""
+        self._device_service = devices
         self.refresh()
 
     def refresh(self) -> None:
+        if self._device_service is None:
+            return
         current = self.device_path()
         self.device.clear()
-        self.devices = kinds.list_video_devices()
+        self.devices = self._device_service.list()
         for device in self.devices:
             self.device.addItem(icon("webcam"), device.label, device.path)
         hint = self.hints["device"]
@@ -314,20 +323,18 @@ class PatternPage(KindPage):
         self.gop.setValue(2.0)
 
     def load(self, source: SourceOut) -> None:
-        fields = kinds.parse_testsrc(source.uri_rtsp or "")
-        self.pattern.setCurrentIndex(max(0, self.pattern.findData(fields["pattern"])))
-        self.size.setEditText(fields["size"].replace("x", "×"))
-        try:
-            self.rate.setValue(int(fields["rate"]))
-            self.gop.setValue(float(fields["gop"]))
-        except ValueError:
-            pass
+        config = kinds.test_pattern_of(source.uri_rtsp or "")
+        self.pattern.setCurrentIndex(max(0, self.pattern.findData(config.pattern)))
+        self.size.setEditText(f"{config.width}×{config.height}")
+        self.rate.setValue(config.rate)
+        self.gop.setValue(config.gop_seconds)
 
     def payload(self) -> dict:
         size = kinds.parse_size(self.size.currentText())
         if size is None:
             raise FieldProblem("size", "Write the size as width×height, e.g. 640×360.")
-        uri = kinds.testsrc_uri(self.pattern.currentData(), *size, self.rate.value(), self.gop.value())
+        uri = TestPatternConfig(*size, rate=self.rate.value(), gop_seconds=self.gop.value(),
+                                pattern=self.pattern.currentData()).uri()
         try:
             check_uri(uri, field="size", schemes=SOURCE_SCHEMES)
         except InvalidInput as exc:  # "size: testsrc URI '…': size must be even, …"
