@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from app.catalog import Catalog
 from app.events import EventSink
@@ -42,6 +42,20 @@ if TYPE_CHECKING:  # the site client, which alone knows other stations' routes
     from app.site.client import SiteClient
 
 __all__ = ["AlreadyRecording", "RecordingService", "RunningTag"]
+
+
+class _OfPart:
+    """An attribute of the facade that belongs to one of its parts: read from that part and
+    set on it, so the composition and the live settings keep setting it as before."""
+
+    def __init__(self, part: str, name: str):
+        self.part, self.name = part, name
+
+    def __get__(self, service: RecordingService | None, _owner: type | None = None) -> Any:
+        return self if service is None else getattr(getattr(service, self.part), self.name)
+
+    def __set__(self, service: RecordingService, value: Any) -> None:
+        setattr(getattr(service, self.part), self.name, value)
 
 
 class RecordingService:
@@ -70,46 +84,12 @@ class RecordingService:
                                       busy=busy or set)
         self._controls = RecordingControls(self._store, recorder, bus)
 
-    # --- what the composition and the settings change while it runs --------------------
-    @property
-    def disk_floor_bytes(self) -> int:
-        return self._starts.disk_floor_bytes
-
-    @disk_floor_bytes.setter
-    def disk_floor_bytes(self, value: int) -> None:
-        self._starts.disk_floor_bytes = value
-
-    @property
-    def busy(self) -> Callable[[], Iterable[str]]:
-        return self._keeping.busy
-
-    @busy.setter
-    def busy(self, value: Callable[[], Iterable[str]]) -> None:
-        self._keeping.busy = value
-
-    @property
-    def station_id(self) -> str | None:
-        return self._store.station_id
-
-    @station_id.setter
-    def station_id(self, value: str | None) -> None:
-        self._store.station_id = value
-
-    @property
-    def status_of(self) -> Callable[[int], tuple[str, str | None]]:
-        return self._store.status_of
-
-    @status_of.setter
-    def status_of(self, value: Callable[[int], tuple[str, str | None]]) -> None:
-        self._store.status_of = value
-
-    @property
-    def peers(self) -> SiteClient | None:
-        return self._forwarding.peers
-
-    @peers.setter
-    def peers(self, value: SiteClient | None) -> None:
-        self._forwarding.peers = value
+    # --- what the composition and the settings change while it runs: a part's own ---------
+    disk_floor_bytes = _OfPart("_starts", "disk_floor_bytes")  # no start below it
+    busy = _OfPart("_keeping", "busy")  # ids of records a sync copies now
+    station_id = _OfPart("_store", "station_id")  # this station on a site
+    status_of = _OfPart("_store", "status_of")  # a source's status wherever it is read
+    peers = _OfPart("_forwarding", "peers")  # the site client (None: a station alone)
 
     # --- start and stop (record_starts, record_stops) --------------------------------------
     def start(self, tag_name: str, group_name: str, model: SourceModel | str | None = None,
