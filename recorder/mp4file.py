@@ -18,7 +18,7 @@ import av
 
 from recorder.encoding import COPY, EncodeProfile
 from recorder.mux import MuxOutput
-from recorder.timeline import packet_timing
+from recorder.timeline import clock_of
 
 log = logging.getLogger(__name__)
 FRAGMENT_S = 0.5  # the most a killed process loses of a file, plus the reader's batch
@@ -119,7 +119,8 @@ class Mp4Recording(Mp4Output):
 
     def file_time(self, packet: av.Packet, wall: float, session: object) -> float:
         """Where this packet would land in the file (asked at keyframes, for rotation)."""
-        return self.timeline.position(packet_timing(packet)[0], wall, session)
+        clock = clock_of(self.clocks, "video", packet.stream, packet)
+        return self.timeline.position(clock.timing(packet)[0], wall, session)
 
 
 def free_bytes(path: Path) -> int:

@@ -14,7 +14,7 @@ import av
 
 from recorder.audio import AacTranscoder, needs_transcode
 from recorder.encoding import COPY, EncodeProfile
-from recorder.timeline import TICKS, TIME_BASE, MonotonicDts, Timeline, packet_timing
+from recorder.timeline import TICKS, TIME_BASE, MonotonicDts, StreamClock, Timeline, clock_of
 
 
 class MuxOutput(ABC):
@@ -32,6 +32,7 @@ class MuxOutput(ABC):
         self.packets = 0
         self.dropped = 0
         self.error: str | None = None
+        self.clocks: dict[str, StreamClock] = {}  # the input streams' time bases (`clock_of`)
 
     @property
     def gaps(self) -> list[tuple[float, float]]:
@@ -56,11 +57,12 @@ class MuxOutput(ABC):
                 return
             self.open_copy(source)
         if is_video:
-            seconds, offset = packet_timing(packet)
-            self.mux_copy(packet, "video", self.video_out,
+            clock = clock_of(self.clocks, "video", source.video, packet)
+            seconds, offset = clock.timing(packet)
+            self.mux_copy(packet, clock, "video", self.video_out,
                           self.timeline.place(seconds, wall, session), offset)
         else:
-            self.write_audio(packet, wall, session)
+            self.write_audio(packet, wall, session, source.audio)
 
     def add_audio(self, audio: av.audio.stream.AudioStream | None) -> None:
         if audio is None or not self.profile.keeps_audio:
@@ -71,26 +73,29 @@ class MuxOutput(ABC):
             self._aac = AacTranscoder(audio)
             self.audio_out = self._aac.add_output(self.container, self.profile.audio_bitrate)
 
-    def write_audio(self, packet: av.Packet, wall: float, session: object) -> None:
+    def write_audio(self, packet: av.Packet, wall: float, session: object,
+                    stream: av.audio.stream.AudioStream) -> None:
+        """One packet of the input's audio `stream`: copied, or transcoded to AAC."""
         if self.audio_out is None:
             return
-        camera_s, offset = packet_timing(packet)
+        clock = clock_of(self.clocks, "audio", stream, packet)
+        camera_s, offset = clock.timing(packet)
         seconds = self.timeline.place(camera_s, wall, session)
         if self._aac is None:
-            self.mux_copy(packet, "audio", self.audio_out, seconds, offset)
+            self.mux_copy(packet, clock, "audio", self.audio_out, seconds, offset)
             return
         new_session = session is not self._audio_session
         self._audio_session = session
         for out in self._aac.encode(bytes(packet), seconds, new_session, self.audio_out):
             self.mux_encoded(out, "audio")
 
-    def mux_copy(self, packet: av.Packet, kind: str, out: av.stream.Stream, seconds: float,
-                 offset: int = 0) -> None:
-        """Mux an input packet at `seconds` in the file (`offset`: its PTS-DTS in ticks).
-        The packet object is restored afterwards: the same packet also goes to other
-        recordings and the pre-roll buffer."""
+    def mux_copy(self, packet: av.Packet, clock: StreamClock, kind: str,
+                 out: av.stream.Stream, seconds: float, offset: int = 0) -> None:
+        """Mux an input packet (of the stream `clock` belongs to) at `seconds` in the file
+        (`offset`: its PTS-DTS in ticks). The packet object is restored afterwards: the same
+        packet also goes to other recordings and the pre-roll buffer."""
         dts = self.dts(kind, seconds)
-        saved = (packet.pts, packet.dts, packet.time_base, packet.stream)
+        saved = (packet.pts, packet.dts, packet.stream)
         duration = packet.duration
         try:
             packet.time_base = TIME_BASE
@@ -99,17 +104,18 @@ class MuxOutput(ABC):
             packet.stream = out
             self.container.mux_one(packet)
         finally:
-            packet.pts, packet.dts, packet.time_base, packet.stream = saved
-        tb = saved[2]
-        self._count(dts, duration * tb.numerator / tb.denominator if duration and tb else 0.0)
+            packet.pts, packet.dts, packet.stream = saved
+            packet.time_base = clock.time_base
+        self._count(dts, duration * clock.num / clock.den
+                    if duration and clock.scale is not None else 0.0)
 
     def mux_encoded(self, packet: av.Packet, kind: str) -> None:
         """Mux a packet an encoder made: its timestamps are file time already, and an
         encoder's output is monotonic (a B-frame encoder's first DTS may be negative; the
         muxer shifts that into an edit list)."""
-        tb = packet.time_base
-        if tb != TIME_BASE:
-            scale = tb.numerator * TICKS / tb.denominator
+        clock = clock_of(self.clocks, kind + " encoded", packet.stream, packet)
+        if (clock.num, clock.den) != (1, TICKS):
+            scale = clock.to_file
             packet.dts = None if packet.dts is None else round(packet.dts * scale)
             packet.pts = None if packet.pts is None else round(packet.pts * scale)
             packet.time_base = TIME_BASE

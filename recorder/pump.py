@@ -13,7 +13,6 @@ import collections
 import logging
 import threading
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Callable
 
 import av
@@ -30,7 +29,7 @@ class QueuedPacket:
     data: bytes
     pts: int | None
     dts: int | None
-    time_base: Fraction | None
+    time_base: av.AVRational | None
     keyframe: bool
     wall: float
     session: object
@@ -58,6 +57,9 @@ class PacketPump:
         self._finished = False
         self.dropped = 0
         self.failed = False
+        # per kind (video?): the newest input stream and its time base, read once per stream
+        # (PyAV builds a Fraction at each read of `packet.time_base`)
+        self._time_bases: dict[bool, tuple[object, av.AVRational | None]] = {}
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -79,10 +81,20 @@ class PacketPump:
                 return
             self._skipping = False
             self._queue.append(QueuedPacket(is_video, bytes(packet), packet.pts, packet.dts,
-                                            packet.time_base, packet.is_keyframe, wall, session,
-                                            source))
+                                            self._time_base(is_video, packet),
+                                            packet.is_keyframe, wall, session, source))
             self._bytes += packet.size
             self._cond.notify()
+
+    def _time_base(self, is_video: bool, packet: av.Packet) -> av.AVRational | None:
+        stream = packet.stream
+        known = self._time_bases.get(is_video)
+        if known is None or known[0] is not stream:
+            time_base = packet.time_base
+            known = self._time_bases[is_video] = (
+                stream, av.AVRational(time_base.numerator, time_base.denominator)
+                if time_base else None)
+        return known[1]
 
     def finish(self, timeout: float | None = None) -> bool:
         """Let the consumer work through what is queued, then stop; True when it did."""

@@ -10,28 +10,71 @@ times of the last packet before it and the first packet after it.
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import av
 
 TICKS = 90000  # file time units per second
-TIME_BASE = Fraction(1, TICKS)
+# An AVRational, not a Fraction: PyAV reads its numerator and denominator in C when it is
+# assigned to a packet, where a Fraction's are two Python property calls.
+TIME_BASE = av.AVRational(1, TICKS)
 MIN_GAP_S = 0.5  # shorter pauses are jitter, not a drop worth logging
 
-# Per packet arithmetic stays in floats and ints: `Fraction` maths costs more per packet than
-# the mux itself (measured by the recorder benchmark), and a packet's `time_base` is read once.
+
+class StreamClock:
+    """The time base of one input stream as integers, read once, with what the timing of
+    every packet needs worked out in advance.
+
+    PyAV builds a new `fractions.Fraction` each time a packet's `time_base` is read, and a
+    Fraction's arithmetic runs in Python: per packet, that cost more than the rest of the
+    mux path. Every packet of one stream carries that stream's time base (FFmpeg's
+    demuxers and encoders, the station's RTSP reader), so it is read from the stream's first
+    packet only; a reconnect opens new streams and so new clocks (`clock_of`).
+
+    The results are the same floats and ticks as the per-packet Fraction version gave (the
+    file's bytes do not change): `scale` is `numerator / denominator` of the same integers,
+    and a PTS-DTS offset is exact integer arithmetic only where the time base is a whole
+    number of ticks, where the float version was exact too (tests/bench/check_timing.py)."""
+
+    __slots__ = ("stream", "time_base", "num", "den", "scale", "ticks", "to_file")
+
+    def __init__(self, stream: object, time_base) -> None:
+        self.stream = stream  # the input stream it belongs to (identity only)
+        if time_base:
+            self.num, self.den = time_base.numerator, time_base.denominator
+            self.time_base = av.AVRational(self.num, self.den)  # to restore on a packet
+            self.scale: float | None = self.num / self.den  # seconds per unit
+            whole, rest = divmod(self.num * TICKS, self.den)
+            self.ticks: int | None = whole if rest == 0 else None  # file ticks per unit
+            self.to_file = self.num * TICKS / self.den  # file ticks per unit, as a float
+        else:  # no time base: the wall clock places the packets
+            self.num, self.den = 0, 1
+            self.time_base = av.AVRational(0, 1)
+            self.scale = self.ticks = None
+            self.to_file = 0.0
+
+    def timing(self, packet: av.Packet) -> tuple[float | None, int]:
+        """(camera seconds of the packet or None, PTS-DTS in file ticks, never negative)."""
+        scale = self.scale
+        if scale is None:
+            return None, 0
+        dts, pts = packet.dts, packet.pts
+        if dts is None:
+            return (pts * scale if pts is not None else None), 0
+        if pts is None or pts == dts:
+            return dts * scale, 0
+        ticks = self.ticks
+        offset = (pts - dts) * ticks if ticks is not None else round((pts - dts) * scale * TICKS)
+        return dts * scale, max(0, offset)
 
 
-def packet_timing(packet: av.Packet) -> tuple[float | None, int]:
-    """(camera seconds of the packet or None, PTS-DTS in file ticks, never negative)."""
-    tb = packet.time_base
-    dts, pts = packet.dts, packet.pts
-    if not tb:
-        return None, 0
-    scale = tb.numerator / tb.denominator
-    ts = dts if dts is not None else pts
-    offset = round((pts - dts) * scale * TICKS) if pts is not None and dts is not None else 0
-    return (ts * scale if ts is not None else None), max(0, offset)
+def clock_of(clocks: dict[str, StreamClock], kind: str, stream: object,
+             packet: av.Packet) -> StreamClock:
+    """The clock of `stream` (the one `packet` came from) kept under `kind` in `clocks`;
+    a new one when the packets come from another stream now (a reconnect). Only the newest
+    stream of each kind is kept: an old input's objects are not held on to."""
+    clock = clocks.get(kind)
+    if clock is None or clock.stream is not stream:
+        clock = clocks[kind] = StreamClock(stream, packet.time_base)
+    return clock
 
 
 class Splice:

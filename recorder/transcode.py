@@ -19,7 +19,7 @@ import av
 from recorder.encoding import EncodeProfile
 from recorder.mp4file import Mp4Output, RecordingResult
 from recorder.pump import PacketPump, QueuedPacket
-from recorder.timeline import TICKS, TIME_BASE, Timeline, packet_timing
+from recorder.timeline import TICKS, TIME_BASE, Timeline, clock_of
 
 log = logging.getLogger(__name__)
 DRAIN_TIMEOUT_S = 30.0  # how long `close` lets the encoder work through its backlog
@@ -51,13 +51,15 @@ class TranscodeRecording(Mp4Output):
             self._pump = PacketPump(self._name, self._handle, self._failed,
                                     on_drain=self._drain)
         if packet.stream is source.video:
-            self._clock.extend(self._clock.place(packet_timing(packet)[0], wall, session))
+            seconds = clock_of(self.clocks, "reader", source.video, packet).timing(packet)[0]
+            self._clock.extend(self._clock.place(seconds, wall, session))
         self._pump.offer(packet, wall, session, source)
 
     def file_time(self, packet: av.Packet, wall: float, session: object) -> float:
         """Where this input packet lands in the file, as the reader sees it (for rotation:
         a re-encoded file is cut at an input keyframe, like a copied one)."""
-        return self._clock.position(packet_timing(packet)[0], wall, session)
+        seconds = clock_of(self.clocks, "reader", packet.stream, packet).timing(packet)[0]
+        return self._clock.position(seconds, wall, session)
 
     def close(self, sync: bool = False) -> RecordingResult:
         if self._pump is not None:
@@ -77,13 +79,13 @@ class TranscodeRecording(Mp4Output):
             if self.container is None:
                 self._pending_audio.append(item)
             else:
-                self.write_audio(item.packet(), item.wall, item.session)
+                self.write_audio(item.packet(), item.wall, item.session, item.source.audio)
             return
         if self._decoder is None or item.session is not self._decoder_session:
             self._decoder = self._make_decoder(item.source.video)
             self._decoder_session = item.session
         packet = item.packet()
-        camera_s, offset = packet_timing(packet)
+        camera_s, offset = clock_of(self.clocks, "video", item.source.video, packet).timing(packet)
         seconds = self.timeline.place(camera_s, item.wall, item.session)
         dts = round(seconds * TICKS)
         packet.time_base, packet.dts, packet.pts = TIME_BASE, dts, dts + offset
@@ -143,7 +145,8 @@ class TranscodeRecording(Mp4Output):
         self.video_out = out
         self.add_audio(item.source.audio)
         for pending in self._pending_audio:
-            self.write_audio(pending.packet(), pending.wall, pending.session)
+            self.write_audio(pending.packet(), pending.wall, pending.session,
+                             pending.source.audio)
         self._pending_audio.clear()
 
     def _drain(self) -> None:
