@@ -74,7 +74,15 @@ def payload_json(message) -> dict:
 
 
 def retained_state(broker, station, source_ids) -> dict[str, bytes]:
-    """What a client subscribing now gets at once: the retained messages of the station."""
+    """What a client subscribing now gets at once: the retained messages of the station.
+    The bridge publishes its state on (re)connecting, `online` last; a client subscribing
+    meanwhile would get part of it live (retain flag cleared), never retained. So `online`
+    (live or retained) is awaited first, then a new client asks what is retained."""
+    watcher = broker.client(f"{base(station)}/availability")
+    try:
+        watcher.wait_for(lambda m: m.payload == b"online", message="online published")
+    finally:
+        watcher.close()
     late = broker.client(f"{base(station)}/#")
     try:
         wanted = [f"{base(station)}/availability", f"{base(station)}/disk",
