@@ -1,5 +1,6 @@
-"""Routing helpers every dialect shares: a route with and without its trailing slash, the
-address a client reached the station at, and blocking service calls off the event loop."""
+"""Routing helpers every dialect shares: a route with and without its trailing slash (and the
+audit action it declares), the address a client reached the station at, and blocking service
+calls off the event loop."""
 
 from __future__ import annotations
 
@@ -8,15 +9,43 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
+from app.services.audit import OneOf, action_name
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Action = str | OneOf  # a name of app.services.audit.ACTIONS, or one chosen by a field
+
+# route -> the audit action it declared, per (sub-)application: the guard's audit names a
+# state change by it (`api.security.action_of`).
+ROUTE_ACTIONS = web.AppKey("route_actions", dict)
 
 
-def add_both_slashes(app: web.Application, method: str, path: str, handler: Handler) -> str:
-    """Register `path` with and without its trailing slash; return the bare path."""
+def add_both_slashes(app: web.Application, method: str, path: str, handler: Handler, *,
+                     action: Action | None = None) -> str:
+    """Register `path` with and without its trailing slash, with the audit `action` a
+    state-changing route declares (checked against the vocabulary now); return the bare path."""
+    if isinstance(action, str):
+        action_name(action)  # before any route is added: a bad name adds nothing
     bare = path.rstrip("/")
-    app.router.add_route(method, bare, handler)
-    app.router.add_route(method, bare + "/", handler)
+    for route in (app.router.add_route(method, bare, handler),
+                  app.router.add_route(method, bare + "/", handler)):
+        if action is not None:
+            declare_action(app, route, action)
     return bare
+
+
+def declare_action(app: web.Application, route: web.AbstractRoute, action: Action) -> None:
+    """File `action` as what `route` of `app` does, for the audit trail."""
+    if isinstance(action, str):
+        action_name(action)
+    table = app.get(ROUTE_ACTIONS)
+    if table is None:
+        app[ROUTE_ACTIONS] = table = {}
+    table[route] = action
+
+
+def declared_action(app: web.Application, route: web.AbstractRoute) -> Action | None:
+    """The action `route` of `app` declared, or None."""
+    return (app.get(ROUTE_ACTIONS) or {}).get(route)
 
 
 def base_url(request: web.BaseRequest) -> str:

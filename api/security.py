@@ -26,7 +26,8 @@ from yarl import URL
 
 from api.connections import note_authenticated, peer_group
 from api.keys import STATION
-from app.services.audit import describe_target
+from api.routing import declared_action
+from app.services.audit import UNNAMED, OneOf, describe_target
 
 log = logging.getLogger("api.security")
 
@@ -331,12 +332,32 @@ async def _vouched(request: web.Request, policy: DialectPolicy) -> bool:
 
 
 def _audit(request: web.Request, status: int) -> None:
-    """One audit entry for a state change asked of the station, whatever its result."""
+    """One audit entry for a state change asked of the station, whatever its result: the
+    action its route declared (a name of the one vocabulary the GUI speaks too), the method
+    and route pattern in `detail` for an investigator."""
     principal = request[PRINCIPAL]
     request.app[STATION].audit.record(
         dialect=principal.dialect, address=principal.address, who=principal.who,
-        action=f"{request.method} {_route(request)}",
+        action=action_of(request), detail=f"{request.method} {_route(request)}",
         target=describe_target(request.match_info, request.get(AUDIT_FIELDS)), result=str(status))
+
+
+def action_of(request: web.Request) -> str:
+    """The action the request's route declared where it was added (`add_both_slashes`,
+    `add_route`), chosen by the request's fields when it depends on one (`OneOf`: the query,
+    the body fields the dialect read, the path parameters and `method`); `unnamed request`
+    for no route or a route that declared none."""
+    apps = request.match_info.apps
+    declared = declared_action(apps[-1] if apps else request.app, request.match_info.route)
+    if declared is None:
+        return UNNAMED
+    if isinstance(declared, OneOf):
+        fields = {key: request.query.get(key) for key in request.query}
+        fields.update(request.get(AUDIT_FIELDS) or {})
+        fields.update(request.match_info)
+        fields["method"] = request.method
+        return declared.pick(fields)
+    return declared
 
 
 def _route(request: web.Request) -> str:

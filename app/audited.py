@@ -6,6 +6,10 @@ such single door, so it gets one here, at the service boundary both front ends s
 window hands its panels and dialogs an `AuditedStation` instead of the station. Reads pass
 through untouched; the methods listed in `GUI_ACTIONS` run as before (on the GUI's worker
 threads) and then queue an entry with their result — `AuditService.record` never blocks.
+
+The actions are names of the one vocabulary (`app.services.audit.ACTIONS`) the API's routes
+declare too, so a start from the GUI and a start through the API read the same in the trail;
+a name outside it fails at import.
 """
 
 from __future__ import annotations
@@ -16,20 +20,25 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from app.errors import StationError
-from app.services.audit import quoted
+from app.services.audit import OneOf, action_name, quoted
 
 Args = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Audited:
-    """How one service method is named in the trail: its action (a verb, or a function of
-    the arguments), its target from the arguments (and the service, read before the call),
-    and optionally a better target from the result (the id a create returned)."""
+    """How one service method is named in the trail: its action (a name of the vocabulary,
+    or one chosen by an argument: `OneOf`), its target from the arguments (and the service,
+    read before the call), and optionally a better target from the result (the id a create
+    returned)."""
 
-    action: str | Callable[[Args], str]
+    action: str | OneOf
     target: Callable[[Args, Any], str | None]
     from_result: Callable[[Any], str | None] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.action, str):
+            action_name(self.action)
 
 
 def _arg(name: str, word: str) -> Callable[[Args, Any], str | None]:
@@ -88,11 +97,11 @@ GUI_ACTIONS: dict[str, dict[str, Audited]] = {
         "stop_record": Audited("stop recording", _arg("record_id", "record")),
         "pause": Audited("pause recording", _arg("record_id", "record")),
         "resume": Audited("resume recording", _arg("record_id", "record")),
-        "set_audio_muted": Audited(lambda a: "mute audio" if a.get("muted") else "unmute audio",
+        "set_audio_muted": Audited(OneOf("muted", {True: "mute audio"}, "unmute audio"),
                                    _arg("record_id", "record")),
         "delete_file": Audited("delete file", _arg("record_id", "record")),
-        "set_protected": Audited(lambda a: "protect record" if a.get("protected")
-                                 else "unprotect record", _arg("record_id", "record")),
+        "set_protected": Audited(OneOf("protected", {False: "unprotect record"}, "protect record"),
+                                 _arg("record_id", "record")),
     },
     # the destination is left out: a station URL may carry a token
     "sync": {"create": Audited("start sync", _arg("tag_name", "tag"))},
@@ -102,7 +111,7 @@ GUI_ACTIONS: dict[str, dict[str, Audited]] = {
         "update": Audited("update bookmark", _arg("bookmark_id", "bookmark")),
         "delete": Audited("delete bookmark", _arg("bookmark_id", "bookmark")),
     },
-    "dc_auth": {"decide": Audited(lambda a: "approve access" if a.get("approved") else "deny access",
+    "dc_auth": {"decide": Audited(OneOf("approved", {True: "approve access"}, "deny access"),
                                   _access_request)},
 }
 
@@ -149,7 +158,8 @@ class AuditedService:
                 bound = inspect.signature(method).bind(*args, **kwargs)
                 bound.apply_defaults()
                 named: Args = dict(bound.arguments)
-                action = audited.action(named) if callable(audited.action) else audited.action
+                action = (audited.action.pick(named) if isinstance(audited.action, OneOf)
+                          else audited.action)
                 target = audited.target(named, service)
             except Exception:  # noqa: BLE001 - the call itself reports bad arguments
                 action, target = getattr(method, "__name__", "call"), None

@@ -33,6 +33,7 @@ PAGE_SIZE = 200
 RELOAD_DELAY_MS = 500
 ACTION_WIDTH = 240
 COLUMNS = ("Time", "Dialect", "Address", "Who", "Action", "Target", "Result")
+ACTION = COLUMNS.index("Action")  # its tooltip adds the method and route an API entry asked
 DIALECTS = (("All dialects", None), ("GUI", "gui"), ("Native API", "native"),
             ("Device Connect", "device-connect"), ("Huawei Live", "huawei-live"),
             ("Huawei RTC", "huawei-rtc"))  # the names the API's dialect policies give
@@ -87,6 +88,10 @@ class AuditModel(QAbstractTableModel):
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
             return None
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == ACTION:
+            detail = self.entries[index.row()].detail  # what the API was asked, if it was
+            action = self.text(index.row(), index.column())
+            return f"{action}\n{detail}" if detail else action
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return self.text(index.row(), index.column())
         if role == Qt.ItemDataRole.ForegroundRole and failed(self.entries[index.row()].result):

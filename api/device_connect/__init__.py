@@ -47,6 +47,7 @@ from api.device_connect.envelope import (
 from api.device_connect.events import EventHub, hub_setup
 from api.device_connect.params import Params, read_params
 from api.keys import STATION
+from api.routing import declare_action
 from api.media_tokens import MEDIA_SCOPE, uri_token
 from api.security import (
     POLICY,
@@ -60,6 +61,7 @@ from api.security import (
 )
 from app.dialects.device_connect.dc_auth import AccessDenied, AccessToken, TokenExpired, scope_key
 from app.errors import StationError
+from app.services.audit import UNNAMED, OneOf
 
 log = logging.getLogger(__name__)
 HUB = web.AppKey("device_connect_hub", EventHub)
@@ -84,6 +86,18 @@ PROFILES: dict[str, Profile] = {
     MEDIA_SCOPE: Profile(recording.ATTRIBUTES, scope=MEDIA_SCOPE,
                          unsupported=recording.UNSUPPORTED),
 }
+
+
+def _audited_as(fields) -> tuple[str, str] | None:
+    """`(attribute, method)` of a request to the recording profile, as `AUDITED` names it."""
+    segments = [s for s in str(fields.get("tail") or "").split("/") if s]
+    if len(segments) != 2 or scope_key(segments[0]) != MEDIA_SCOPE:
+        return None
+    return segments[1].lower(), str(fields.get("method"))
+
+
+# The one dispatcher's audit action, by the recording profile's attribute and method.
+AUDITED = OneOf(_audited_as, recording.AUDIT_ACTIONS, UNNAMED)
 
 
 def _handler(profile: Profile, segments: list[str], method: str) -> tuple[str | None, Handler]:
@@ -228,5 +242,5 @@ def setup(app: web.Application) -> None:
     sub[POLICY] = DialectPolicy(DIALECT, render=render_refusal, check_host=False,
                                 check_origin=False, vouch=_vouch)
     hub_setup(sub, HUB)
-    sub.router.add_route("*", "/{tail:.*}", dispatch)
+    declare_action(sub, sub.router.add_route("*", "/{tail:.*}", dispatch), AUDITED)
     app.add_subapp("/gotapi", sub)

@@ -218,5 +218,24 @@ ATTRIBUTES = {
     "preview": {"GET": preview_picture, "PUT": preview_start, "DELETE": preview_stop},
     "options": {"GET": options, "PUT": set_options},
 }
+
+# What each state-changing method of ATTRIBUTES is called in the audit trail (one vocabulary
+# with the native API and the GUI: app.services.audit.ACTIONS).
+AUDIT_ACTIONS = {
+    ("record", "POST"): "start recording",
+    ("stop", "PUT"): "stop recording",
+    ("pause", "PUT"): "pause recording",
+    ("resume", "PUT"): "resume recording",
+    ("mutetrack", "PUT"): "mute audio",
+    ("unmutetrack", "PUT"): "unmute audio",
+    ("takephoto", "POST"): "take photo",
+    ("onphoto", "PUT"): "take photo",
+    ("onphoto", "DELETE"): "stop watching events",
+    ("onrecordingchange", "PUT"): "watch events",
+    ("onrecordingchange", "DELETE"): "stop watching events",
+    ("preview", "PUT"): "start preview",
+    ("preview", "DELETE"): "stop preview",
+    ("options", "PUT"): "set recorder options",
+}
 # attributes of the public profile this station does not offer (errorCode 4, not 8)
 UNSUPPORTED = frozenset({"ondataavailable"})

@@ -26,6 +26,7 @@ from api.keys import STATION
 from api.routing import add_both_slashes, base_url, call
 from app.errors import InvalidInput, NotFound, StationError, StorageFull
 from app.recordings.recordings import AlreadyRecording
+from app.services.audit import UNNAMED, OneOf
 from app.station import Station
 
 PREFIX = "/v1"
@@ -95,5 +96,7 @@ async def record_control(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     station: Station = app[STATION]
     live = sub_app(station, DIALECT)
-    add_both_slashes(live, "POST", "/{project_id}/record/control", record_control)
+    add_both_slashes(live, "POST", "/{project_id}/record/control", record_control,
+                     action=OneOf("action", {"START": "start recording",
+                                             "STOP": "stop recording"}, UNNAMED))
     app.add_subapp(PREFIX, live)

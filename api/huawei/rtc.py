@@ -202,8 +202,8 @@ def setup(app: web.Application) -> None:
     station: Station = app[STATION]
     rtc = sub_app(station, DIALECT)
     jobs = "/{app_id}/individual-stream-jobs"
-    add_both_slashes(rtc, "POST", jobs, create_job)
+    add_both_slashes(rtc, "POST", jobs, create_job, action="start recording")
     add_both_slashes(rtc, "GET", jobs + "/{job_id}", show_job)
-    add_both_slashes(rtc, "PUT", jobs + "/{job_id}", update_job)
-    add_both_slashes(rtc, "DELETE", jobs + "/{job_id}", stop_job)
+    add_both_slashes(rtc, "PUT", jobs + "/{job_id}", update_job, action="update recording job")
+    add_both_slashes(rtc, "DELETE", jobs + "/{job_id}", stop_job, action="stop recording")
     app.add_subapp(PREFIX, rtc)

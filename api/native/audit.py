@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.keys import STATION
 from api.native.params import add_route, ok, read_query
 from api.routing import call
-from app.services.audit import MAX_PAGE_SIZE, AuditPage
+from app.services.audit import MAX_PAGE_SIZE, ActionName, AuditPage
 
 
 class AuditQuery(BaseModel):
@@ -24,8 +24,8 @@ class AuditQuery(BaseModel):
     dialect: str | None = Field(None, min_length=1, max_length=32,
                                 description="`native`, `device_connect`, `huawei_live`, "
                                 "`huawei_rtc` or `gui`")
-    action: str | None = Field(None, min_length=1, max_length=255,
-                               description="a prefix of the action: `POST`, `DELETE /api/v1/source`")
+    action: ActionName | None = Field(None, description="one action of the vocabulary the "
+                                      "API and the GUI share: `start recording`, `create source` …")
     target: str | None = Field(None, min_length=1, max_length=512,
                                description="exactly what was touched, as listed")
 
@@ -42,5 +42,6 @@ def setup(app: web.Application) -> None:
               "GET/HEAD/OPTIONS that passed authentication) and every change made in the GUI: "
               "when, the dialect, the client's address, who (the credential's id — "
               "`station-token`, `open`, `dc-client:…`, `ak:…` — or the operator's user name; "
-              "never a secret), the action (`METHOD /route/{pattern}`), its target and result "
-              "(the HTTP status). Newest first; kept 90 days.")
+              "never a secret), the action (a name every door shares: `start recording` through "
+              "the API or the GUI alike), its target, result (the HTTP status) and, for the API, "
+              "the method and route pattern asked (`detail`). Newest first; kept 90 days.")

@@ -68,7 +68,9 @@ async def delete_bookmark(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     one = "/api/v1/bookmark/{bookmark_id}"
     bid = {"bookmark_id": int}
-    add_route(app, "POST", "/api/v1/bookmark", create_bookmark, tag="bookmark",
+    add_route(app, "POST", "/api/v1/bookmark", create_bookmark,
+              action="create bookmark",
+              tag="bookmark",
               summary="Mark a moment of a source", body=BookmarkIn, response=BookmarkOut,
               description="`source_id` (an existing source), `time_utc` (ISO 8601) and `title` "
               "are required, `note` is free text. While it exists, retention keeps the file of "
@@ -84,8 +86,12 @@ def setup(app: web.Application) -> None:
               f"({MAX_LISTED} at most) are answered.")
     add_route(app, "GET", one, get_bookmark, tag="bookmark", summary="A bookmark",
               path_types=bid, response=BookmarkOut)
-    add_route(app, "PUT", one, update_bookmark, tag="bookmark", summary="Change a bookmark",
+    add_route(app, "PUT", one, update_bookmark,
+              action="update bookmark",
+              tag="bookmark", summary="Change a bookmark",
               description="Only the fields sent change.", path_types=bid, body=BookmarkIn,
               response=BookmarkOut)
-    add_route(app, "DELETE", one, delete_bookmark, tag="bookmark", summary="Delete a bookmark",
+    add_route(app, "DELETE", one, delete_bookmark,
+              action="delete bookmark",
+              tag="bookmark", summary="Delete a bookmark",
               path_types=bid, response=BookmarkOut, response_description="the deleted bookmark")

@@ -63,7 +63,9 @@ def masked(found: CameraProfiles) -> CameraProfiles:
 
 
 def setup(app: web.Application) -> None:
-    add_route(app, "POST", "/api/v1/discovery", probe, tag="discovery", body=ProbeIn,
+    add_route(app, "POST", "/api/v1/discovery", probe,
+              action="discover cameras",
+              tag="discovery", body=ProbeIn,
               response=list[FoundCamera], errors=(503,), summary="Look for ONVIF cameras on the network",
               description="Sends a WS-Discovery probe for ONVIF video transmitters from the "
               "station (multicast 239.255.255.250:3702, the station's own network segment) and "
@@ -72,7 +74,9 @@ def setup(app: web.Application) -> None:
               "whose answers the URI policy refuses are left out. 503 when the station has no "
               "network to send the probe on, or when `api_network_calls` discovery requests are "
               "in progress already.")
-    add_route(app, "POST", "/api/v1/discovery/profiles", profiles, tag="discovery",
+    add_route(app, "POST", "/api/v1/discovery/profiles", profiles,
+              action="read camera profiles",
+              tag="discovery",
               body=ProfilesIn, response=CameraProfiles, errors=(503,),
               summary="Read a camera's media profiles",
               description="Logs in to the ONVIF camera at `address` (HTTP digest, or a "

@@ -46,7 +46,9 @@ def setup(app: web.Application) -> None:
     one = "/api/v1/group/{group_id}"
     add_route(app, "GET", "/api/v1/group", list_groups, summary="List the groups",
               response=list[GroupOut])
-    add_route(app, "POST", "/api/v1/group", create_group, summary="Create a group",
+    add_route(app, "POST", "/api/v1/group", create_group,
+              action="create group",
+              summary="Create a group",
               description="Returns a list holding the new group (as the seed shows); a duplicate "
                           "name is a 422.", body=GroupIn, response=list[GroupOut],
               links={"GetGroup": Link("GET", one, {"group_id": "$response.body#/0/id"}),
@@ -55,11 +57,15 @@ def setup(app: web.Application) -> None:
                                        {"group_id": "$response.body#/0/id"})})
     add_route(app, "GET", "/api/v1/group/{group_id}", get_group, summary="A group with its sources",
               path_types=gid, response=GroupDetail)
-    add_route(app, "DELETE", "/api/v1/group/{group_id}", delete_group, summary="Delete a group",
+    add_route(app, "DELETE", "/api/v1/group/{group_id}", delete_group,
+              action="delete group",
+              summary="Delete a group",
               path_types=gid, response=GroupOut, response_description="the deleted group")
     add_route(app, "POST", "/api/v1/group/{group_id}/source/{source_id}", add_member,
+              action="add source to group",
               summary="Add a source to a group", path_types=both, response=bool,
               response_description="`true` when added, `false` when it already was a member")
     add_route(app, "DELETE", "/api/v1/group/{group_id}/source/{source_id}", remove_member,
+              action="remove source from group",
               summary="Remove a source from a group", path_types=both, response=bool,
               response_description="`true` when removed, `false` when it was not a member")

@@ -11,8 +11,8 @@ from aiohttp import web
 from pydantic import BaseModel, BeforeValidator, ValidationError
 
 from api.native.routedoc import Binary, Link, RouteDoc, first_line, route_docs
-from api.routing import add_both_slashes
-from api.security import AUDIT_FIELDS
+from api.routing import Action, add_both_slashes
+from api.security import AUDIT_FIELDS, STATE_CHANGING
 from app.errors import InvalidInput
 
 
@@ -96,14 +96,20 @@ def add_route(app: web.Application, method: str, path: str, handler: Handler, *,
               binary: Binary | tuple[Binary, ...] = (), errors: tuple[int, ...] = (),
               headers: dict[str, str] | None = None,
               extra_responses: dict[int, dict] | None = None,
-              links: dict[str, Link] | None = None) -> None:
+              links: dict[str, Link] | None = None, action: Action | None = None) -> None:
     """Register `path` with and without its trailing slash, and file what it takes and returns
     for the OpenAPI document (see `RouteDoc`; the summary defaults to the handler's docstring).
+    A state-changing route declares its audit `action`, a name of the one vocabulary
+    (`app.services.audit.ACTIONS`) the GUI's operations use too; without one it is refused.
 
         add_route(app, "GET", "/api/v1/source/{source_id}", get_source,
                   summary="A source", path_types={"source_id": int}, response=SourceOut)
+        add_route(app, "POST", "/api/v1/source", create_source, action="create source", ...)
     """
-    bare = add_both_slashes(app, method, path, handler)
+    if action is None and method.upper() in STATE_CHANGING:
+        raise ValueError(f"{method} {path} changes state: declare its audit action "
+                         "(add_route(..., action=...), a name of app.services.audit.ACTIONS)")
+    bare = add_both_slashes(app, method, path, handler, action=action)
     parts = [p for p in bare.split("/") if p and p not in ("api", "v1")]
     route_docs(app).append(RouteDoc(
         method=method.upper(), path=bare,

@@ -26,6 +26,7 @@ from app.schemas import (
     TagOut,
     TagProtectIn,
 )
+from app.services.audit import OneOf
 from app.site.client import FORWARDED_HEADER, RECORD_VIDEO
 
 
@@ -194,6 +195,7 @@ def setup(app: web.Application) -> None:
                           "the seed shows. An unknown tag gives `[]`.",
               query=TagNameQuery, response=list[RecordListItem])
     add_route(app, "POST", "/api/v1/record", start_records,
+              action="start recording",
               summary="Start recording a group under a tag",
               description="Starts every source of the group (of `model`, if given), each on "
                           "the station that owns it; a source already recording under this "
@@ -203,6 +205,7 @@ def setup(app: web.Application) -> None:
               links={"GetRecord": Link("GET", one, {"record_id": "$response.body#/0/id"}),
                      "GetVideo": Link("GET", one + "/video", {"record_id": "$response.body#/0/id"})})
     add_route(app, "POST", "/api/v1/record/sources", start_sources,
+              action="start recording",
               summary="Start recording chosen sources under a tag",
               description="Extension: the sources of `source_ids`, each on the station that "
                           "owns it (the others' are asked with the shared token). A source "
@@ -210,7 +213,9 @@ def setup(app: web.Application) -> None:
                           "503 when an owner (or the catalog's server) cannot be reached and "
                           "nothing started.",
               body=RecordSourcesIn, response=list[RecordOut], errors=(404, 503, 507))
-    add_route(app, "PUT", "/api/v1/record", stop_records, summary="Stop a tag's recordings",
+    add_route(app, "PUT", "/api/v1/record", stop_records,
+              action="stop recording",
+              summary="Stop a tag's recordings",
               description="Returns the records finalized (`hash_md5`, `end_utc` set), those "
                           "of every station recording the tag (each stops its own).",
               body=RecordStopIn, response=list[RecordOut], errors=(404,))
@@ -220,6 +225,7 @@ def setup(app: web.Application) -> None:
     add_route(app, "GET", "/api/v1/record/{record_id}", get_record, summary="A record",
               path_types=rid, response=RecordOut)
     add_route(app, "PUT", "/api/v1/record/{record_id}", protect_record,
+              action=OneOf("protected", {False: "unprotect record"}, "protect record"),
               summary="Protect a record from retention (or release it)",
               description="`{\"protected\": true}`: retention never deletes this record's file "
                           "(the operator still can). 507 when the catalog cannot be written "
@@ -236,6 +242,7 @@ def setup(app: web.Application) -> None:
                        "If-Range": "an ETag or date: the range applies only if the file is unchanged"},
               extra_responses=PARTIAL)
     add_route(app, "DELETE", "/api/v1/record/{record_id}/file", delete_file,
+              action="delete file",
               summary="Delete a record's file",
               description="`location` must equal the record's own location inside the storage "
                           "folder; refused (422) while it records. The record stays, `deleted`.",
@@ -243,6 +250,7 @@ def setup(app: web.Application) -> None:
     add_route(app, "GET", "/api/v1/tag", get_tag, summary="A tag with its records",
               query=TagQuery, response=TagOut, errors=(404,))
     add_route(app, "PUT", "/api/v1/tag/protect", protect_tag,
+              action=OneOf("protected", {False: "unprotect tag"}, "protect tag"),
               summary="Protect every record of a tag from retention (or release them)",
               description="Running records included: the files they roll over to are "
                           "protected too. Returns the tag's records. 507 when the catalog "

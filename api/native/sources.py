@@ -109,16 +109,22 @@ def setup(app: web.Application) -> None:
     sid = {"source_id": int}
     add_route(app, "GET", "/api/v1/source", list_sources, summary="List the sources",
               response=list[SourceOut])
-    add_route(app, "POST", "/api/v1/source", create_source, summary="Create a source",
+    add_route(app, "POST", "/api/v1/source", create_source,
+              action="create source",
+              summary="Create a source",
               description="`Source` needs `uri_rtsp`, `PictureSource` needs `uri_http_picture`; "
                           "a duplicate name is a 422. The station starts reading it at once.",
               body=SourceIn, response=SourceOut, links=_links("$response.body#/id"))
     add_route(app, "GET", "/api/v1/source/{source_id}", get_source, summary="A source",
               path_types=sid, response=SourceOut)
-    add_route(app, "PUT", "/api/v1/source/{source_id}", update_source, summary="Change a source",
+    add_route(app, "PUT", "/api/v1/source/{source_id}", update_source,
+              action="update source",
+              summary="Change a source",
               description="Only the fields sent change; the address cannot change while it records.",
               path_types=sid, body=SourceIn, response=SourceOut)
-    add_route(app, "DELETE", "/api/v1/source/{source_id}", delete_source, summary="Delete a source",
+    add_route(app, "DELETE", "/api/v1/source/{source_id}", delete_source,
+              action="delete source",
+              summary="Delete a source",
               description="Refused (422) while the source records.", path_types=sid,
               response=SourceOut, response_description="the deleted source")
     add_route(app, "GET", "/api/v1/source/{source_id}/picture", picture,

@@ -82,7 +82,9 @@ async def upload_finish(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    add_route(app, "POST", "/api/v1/sync", start_sync, tag="sync", body=SyncIn, response=str,
+    add_route(app, "POST", "/api/v1/sync", start_sync,
+              action="start sync",
+              tag="sync", body=SyncIn, response=str,
               errors=(404,),
               summary="Sync a tag's finished records to a folder or another station",
               response_description="the sync job id",
@@ -106,7 +108,9 @@ def setup(app: web.Application) -> None:
               summary="How much of an upload this station holds",
               description="`received` is the offset to continue from; `complete` with "
               "`location` once the file was verified and filed.")
-    add_route(app, "PUT", "/api/v1/upload/{upload_id}", upload_chunk, tag="sync",
+    add_route(app, "PUT", "/api/v1/upload/{upload_id}", upload_chunk,
+              action="receive upload",
+              tag="sync",
               response=UploadOut, path_types={"upload_id": str}, errors=(507,),
               headers={"Content-Range": RANGE_HELP},
               summary="Append bytes to an upload (resumable)",
@@ -115,7 +119,9 @@ def setup(app: web.Application) -> None:
               "reserved on disk: 507 when it, with what every other unfinished upload still "
               "needs, would take the disk below `disk_floor_mb`. An upload untouched for 24 h "
               "is removed.")
-    add_route(app, "POST", "/api/v1/upload/{upload_id}/finish", upload_finish, tag="sync",
+    add_route(app, "POST", "/api/v1/upload/{upload_id}/finish", upload_finish,
+              action="finish upload",
+              tag="sync",
               body=UploadFinishIn, response=UploadOut, path_types={"upload_id": str},
               summary="Verify an upload's MD5 and file it",
               description="Files the copy under `<storage>/synced/<station>/<tag_name>/` as "

@@ -6,6 +6,13 @@ state-changing request of any dialect, the GUI through `app.audited.AuditedStati
 entry names the caller (dialect, client address, a client or token id — never a secret),
 the action, its target (`source 3`, `tag lobby` ...) and the result.
 
+The action is a name from one vocabulary, `ACTIONS`, whatever the door: an API start and a
+GUI start of the same recording both write `start recording`. Each state-changing route
+declares its name where it is added (`add_route(..., action=...)`), each service operation
+the GUI audits declares it in `app.audited`; a declaration outside the vocabulary fails at
+import (`action_name`). For an investigator the API's entries keep the method and route
+pattern in `detail` (`POST /api/v1/record`).
+
 `record()` is called on the API's event loop and on the GUI's worker threads, so it must
 never block and never fail: it only appends to a bounded in-memory queue (the oldest entry
 gives way when it is full, and the count lost is logged). One worker thread writes the queue
@@ -26,7 +33,7 @@ import unicodedata
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 from pydantic import BaseModel, Field as PydField
 from sqlalchemy import delete, func
@@ -48,9 +55,103 @@ PURGE_CHUNK = 10_000        # rows deleted per transaction, so other writers nev
 MAX_PAGE_SIZE = 500
 
 # Column widths (PostgreSQL enforces them; SQLite does not, so values are cut here).
-WIDTHS = {"dialect": 32, "address": 64, "who": 128, "action": 255, "target": 512, "result": 64}
+WIDTHS = {"dialect": 32, "address": 64, "who": 128, "action": 255, "target": 512, "result": 64,
+          "detail": 255}
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_NAME_SHOWN = 64  # characters of a caller's name in a target
+
+
+# --- the vocabulary ------------------------------------------------------------------------
+# Every action the trail names, with what it means: the one list the API's routes, the
+# dialects' state changes, the GUI's audited operations, MQTT and the settings service use.
+ACTIONS: dict[str, str] = {
+    "create source": "a source added",
+    "update source": "a source's name, location or options changed",
+    "delete source": "a source removed",
+    "create group": "a group added",
+    "rename group": "a group renamed",
+    "delete group": "a group removed",
+    "add source to group": "a source made a member of a group",
+    "remove source from group": "a source taken out of a group",
+    "switch group": "a group's recording switched on or off (MQTT, Home Assistant)",
+    "start recording": "recordings started under a tag (a group, chosen sources, a Huawei "
+                       "stream or job, a Device Connect recorder)",
+    "stop recording": "recordings stopped (a tag, a record, a Huawei stream or job, a Device "
+                      "Connect recorder)",
+    "pause recording": "a recording paused",
+    "resume recording": "a paused recording resumed",
+    "mute audio": "a recording's audio muted",
+    "unmute audio": "a recording's audio unmuted",
+    "update recording job": "a Huawei RTC job's recording parameters changed",
+    "take photo": "a still picture taken (Device Connect)",
+    "watch events": "a client registered for a recorder's events (Device Connect)",
+    "stop watching events": "a client's event registration removed (Device Connect)",
+    "start preview": "a live preview stream handed out (Device Connect)",
+    "stop preview": "a live preview stream ended (Device Connect)",
+    "set recorder options": "a recorder's preview options changed (Device Connect)",
+    "delete file": "a record's file deleted (the record stays)",
+    "protect record": "a record protected from retention",
+    "unprotect record": "a record's protection from retention released",
+    "protect tag": "every record of a tag protected from retention",
+    "unprotect tag": "the protection of every record of a tag released",
+    "start sync": "footage of a tag copied to a folder or another station",
+    "receive upload": "a chunk of footage another station sends",
+    "finish upload": "an upload from another station completed",
+    "create bookmark": "a bookmark added",
+    "update bookmark": "a bookmark changed",
+    "delete bookmark": "a bookmark removed",
+    "discover cameras": "a WS-Discovery probe for ONVIF cameras on the network",
+    "read camera profiles": "an ONVIF camera asked for its profiles",
+    "approve access": "a Device Connect client's access request approved",
+    "deny access": "a Device Connect client's access request denied",
+    "save settings": "settings saved (and applied where they can be)",
+    "command": "an MQTT command the station refused before it could name it",
+    "unnamed request": "a state-changing request for no route, or an entry written before "
+                       "actions had names: its method and route are in `detail`",
+}
+UNNAMED = "unnamed request"
+ActionName = Literal[tuple(ACTIONS)]  # type: ignore[valid-type] - the vocabulary, for schemas
+
+
+def action_name(name: str) -> str:
+    """`name`, checked against the vocabulary: a declaration (a route's, an audited
+    operation's) with a name outside `ACTIONS` fails where it is made, at import."""
+    if name not in ACTIONS:
+        raise ValueError(f"{name!r} is not an audit action (app.services.audit.ACTIONS)")
+    return name
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """An action that depends on one field of the call or request: `{value: name}`, and
+    `default` for any other value (or none). `protect record` or `unprotect record` by the
+    `protected` field; Huawei Live's `START` or `STOP` by its `action` query parameter.
+    `field` may also be a function of all the fields (Device Connect's attribute and method)."""
+
+    field: str | Callable[[Mapping[str, Any]], Any]
+    names: Mapping[Any, str]
+    default: str
+
+    def __post_init__(self) -> None:
+        for name in (*self.names.values(), self.default):
+            action_name(name)
+
+    @property
+    def choices(self) -> frozenset[str]:
+        """Every name this declaration can write."""
+        return frozenset((*self.names.values(), self.default))
+
+    def pick(self, fields: Mapping[str, Any]) -> str:
+        try:
+            value = self.field(fields) if callable(self.field) else fields.get(self.field)
+            return self.names.get(value, self.default)
+        except Exception:  # noqa: BLE001 - an unhashable value (a list in a JSON body) ...
+            return self.default
+
+
+def declared_names(action: "str | OneOf") -> frozenset[str]:
+    """The names a declaration can write (for the tests that walk every declaration)."""
+    return action.choices if isinstance(action, OneOf) else frozenset({action})
 
 
 def utcnow() -> datetime:
@@ -69,6 +170,7 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=WIDTHS["action"])
     target: str | None = Field(default=None, max_length=WIDTHS["target"])
     result: str = Field(max_length=WIDTHS["result"])
+    detail: str | None = Field(default=None, max_length=WIDTHS["detail"])  # migration 0010
 
 
 class AuditEntryOut(BaseModel):
@@ -78,9 +180,12 @@ class AuditEntryOut(BaseModel):
     address: str = PydField(description="the client's address (`local` for the GUI)")
     who: str = PydField(description="the credential's id (`station-token`, `open`, `dc-client:…`, "
                         "`ak:…`) or the operator's OS user name; never a secret")
-    action: str = PydField(description="`METHOD /route/{pattern}` for the API, a verb for the GUI")
+    action: str = PydField(description="what was asked, one name of the vocabulary whatever the "
+                           "door: `start recording`, `create source`, `save settings` …")
     target: str | None = PydField(description="what it touched: `source 3`, `tag lobby`, `record …`")
     result: str = PydField(description="the HTTP status for the API; `ok` or `failed: …` for the GUI")
+    detail: str | None = PydField(None, description="for the API, the method and route pattern "
+                                  "asked (`POST /api/v1/record`); none for the GUI")
 
 
 class AuditPage(BaseModel):
@@ -199,15 +304,17 @@ class AuditService:
 
     # --- recording ---------------------------------------------------------------------
     def record(self, *, dialect: str, address: str, who: str, action: str,
-               target: str | None, result: str) -> None:
-        """Queue one entry; returns at once and never raises."""
+               target: str | None, result: str, detail: str | None = None) -> None:
+        """Queue one entry; returns at once and never raises. `action` is a name of
+        `ACTIONS` (its callers declare it checked); `detail` what the API was asked."""
         try:
             row = {"time_utc": self.clock().astimezone(timezone.utc),
                    "dialect": clean(dialect, WIDTHS["dialect"]),
                    "address": clean(address, WIDTHS["address"]),
                    "who": clean(who, WIDTHS["who"]), "action": clean(action, WIDTHS["action"]),
                    "target": None if target is None else clean(target, WIDTHS["target"]),
-                   "result": clean(result, WIDTHS["result"])}
+                   "result": clean(result, WIDTHS["result"]),
+                   "detail": None if detail is None else clean(detail, WIDTHS["detail"])}
             with self._cond:
                 if len(self._pending) >= self.max_queue:
                     self._pending.popleft()
@@ -256,8 +363,8 @@ class AuditService:
              dialect: str | None = None, action: str | None = None,
              target: str | None = None) -> AuditPage:
         """Newest first. `page`/`page_size` page through the matches; `before_id` starts
-        below an id already seen (a stable cursor while new entries arrive). `dialect` and
-        `target` match exactly, `action` as a prefix (`POST`, `DELETE /api/v1/source`)."""
+        below an id already seen (a stable cursor while new entries arrive). `dialect`,
+        `action` (a name of `ACTIONS`) and `target` match exactly."""
         page, page_size = max(1, int(page)), min(MAX_PAGE_SIZE, max(1, int(page_size)))
         self.flush(timeout=2.0)  # a reader sees the changes made before it asked
         conditions = []
@@ -266,7 +373,7 @@ class AuditService:
         if dialect:
             conditions.append(AuditEntry.dialect == dialect)
         if action:
-            conditions.append(AuditEntry.action.startswith(action, autoescape=True))
+            conditions.append(AuditEntry.action == action)
         if target:
             conditions.append(AuditEntry.target == target)
         with self.catalog.session() as s:
@@ -368,4 +475,5 @@ class AuditService:
 def entry_out(row: AuditEntry) -> AuditEntryOut:
     when = row.time_utc if row.time_utc.tzinfo else row.time_utc.replace(tzinfo=timezone.utc)
     return AuditEntryOut(id=row.id, time=iso_utc(when), dialect=row.dialect, address=row.address,
-                         who=row.who, action=row.action, target=row.target, result=row.result)
+                         who=row.who, action=row.action, target=row.target, result=row.result,
+                         detail=row.detail)

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.errors import InvalidInput
-from app.services.audit import AuditService
+from app.services.audit import AuditService, action_name
 from app.settings import (
     RESTART_FIELDS,
     LiveSettings,
@@ -31,7 +31,7 @@ from app.settings import (
     save_settings,
 )
 
-ACTION = "save settings"
+ACTION = action_name("save settings")  # of the audit vocabulary
 
 
 class SettingsRefused(InvalidInput):

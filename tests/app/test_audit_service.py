@@ -1,6 +1,7 @@
 """The audit service on a real SQLite catalog: entries recorded, listed newest first and
-paged, purged after 90 days (a moved clock), and a catalog that cannot be written never
-reaches the caller of `record()`."""
+paged, filtered by an action name of the vocabulary, purged after 90 days (a moved clock), a
+catalog that cannot be written never reaches the caller of `record()`, and entries written
+before actions had names renamed by migration 0010."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 from app.catalog import Catalog
 from app.events import AuditWritten, EventBus
-from app.services.audit import AuditService, describe_target
+from app.services.audit import ACTIONS, UNNAMED, AuditService, OneOf, action_name, describe_target
 from tests.conftest import wait_until
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -41,7 +42,8 @@ def audit(catalog):
 
 def _entry(i: int, dialect: str = "native", **extra) -> dict:
     entry = {"dialect": dialect, "address": "127.0.0.1", "who": "station-token",
-             "action": "POST /api/v1/source", "target": f"source {i}", "result": "200"}
+             "action": "create source", "target": f"source {i}", "result": "200",
+             "detail": "POST /api/v1/source"}
     entry.update(extra)
     return entry
 
@@ -49,15 +51,17 @@ def _entry(i: int, dialect: str = "native", **extra) -> dict:
 def test_recorded_entries_are_listed_newest_first_in_pages(audit):
     for i in range(7):
         audit.record(**_entry(i, dialect="gui" if i % 3 == 0 else "native"))
-    audit.record(**_entry(7, action="DELETE /api/v1/source/{source_id}", result="404"))
+    audit.record(**_entry(7, action="delete source", result="404",
+                          detail="DELETE /api/v1/source/{source_id}"))
     first = audit.list(page=1, page_size=3)
     assert first.total == 8 and first.page == 1 and first.page_size == 3
     assert [e.target for e in first.items] == ["source 7", "source 6", "source 5"]
     ids = [e.id for e in first.items]
     assert ids == sorted(ids, reverse=True)
     newest = first.items[0]
-    assert (newest.dialect, newest.address, newest.who, newest.action, newest.result) == (
-        "native", "127.0.0.1", "station-token", "DELETE /api/v1/source/{source_id}", "404")
+    assert (newest.dialect, newest.address, newest.who, newest.action, newest.result,
+            newest.detail) == ("native", "127.0.0.1", "station-token", "delete source", "404",
+                               "DELETE /api/v1/source/{source_id}")
     assert ISO.match(newest.time)
     assert abs(datetime.fromisoformat(newest.time.replace("Z", "+00:00"))
                - datetime.now(timezone.utc)) < timedelta(seconds=30)
@@ -72,8 +76,9 @@ def test_recorded_entries_are_listed_newest_first_in_pages(audit):
     assert below.total == 5
 
     assert [e.target for e in audit.list(dialect="gui").items] == ["source 6", "source 3", "source 0"]
-    assert [e.target for e in audit.list(action="DELETE").items] == ["source 7"]
-    assert audit.list(action="DELETE /api/v1/source/%").total == 0  # a prefix, not a pattern
+    assert [e.target for e in audit.list(action="delete source").items] == ["source 7"]
+    assert audit.list(action="delete").total == 0  # the whole name, not a prefix
+    assert audit.list(action="create source").total == 8
     assert [e.id for e in audit.list(target="source 2").items] == [ids[-1] - 3]
     assert audit.list(page_size=10_000).page_size == 500
     assert sum(e.count for e in audit.heard if isinstance(e, AuditWritten)) == 9
@@ -83,11 +88,12 @@ def test_values_are_bounded_printable_and_junk_never_raises(audit):
     audit.record(dialect="native", address="::1", who="x" * 1000, action="PUT\r\n/forged",
                  target=None, result="200")
     audit.record(dialect=None, address=object(), who=3, action=b"raw", target=[1],  # type: ignore[arg-type]
-                 result=None)  # type: ignore[arg-type]
+                 result=None, detail="d" * 300)  # type: ignore[arg-type]
     items = audit.list().items
     assert items[0].dialect == "None" and items[0].result == "None"
+    assert len(items[0].detail) == 255 and items[0].detail.endswith("…")
     forged = items[1]
-    assert forged.action == "PUT??/forged" and forged.target is None
+    assert forged.action == "PUT??/forged" and forged.target is None and forged.detail is None
     assert len(forged.who) == 128 and forged.who.endswith("…")
 
 
@@ -180,3 +186,55 @@ def test_a_locked_catalog_never_blocks_record_and_drops_the_oldest(tmp_path, cap
     catalog.close()
     assert listed.items[0].target == "source 999"  # the newest survived
     assert 100 <= listed.total <= 200
+
+
+def test_the_vocabulary_refuses_unknown_names_and_one_of_picks_by_a_field():
+    assert action_name("start recording") == "start recording"
+    with pytest.raises(ValueError, match="not an audit action"):
+        action_name("POST /api/v1/record")
+    with pytest.raises(ValueError, match="not an audit action"):
+        OneOf("protected", {False: "release record"}, "protect record")
+    protect = OneOf("protected", {False: "unprotect record"}, "protect record")
+    assert protect.choices == {"protect record", "unprotect record"} <= set(ACTIONS)
+    assert protect.pick({"protected": False}) == "unprotect record"
+    assert protect.pick({"protected": True}) == protect.pick({}) == "protect record"
+    assert protect.pick({"protected": ["unhashable"]}) == "protect record"
+    assert UNNAMED in ACTIONS and all(ACTIONS.values())
+
+
+OLD_ROWS = [  # (dialect, action) as entries were written before migration 0010
+    ("native", "POST /api/v1/record"), ("native", "DELETE /api/v1/source/{source_id}"),
+    ("huawei_rtc", "DELETE /v2/apps/{app_id}/individual-stream-jobs/{job_id}"),
+    ("huawei_live", "POST /v1/{project_id}/record/control"),
+    ("device-connect", "PUT /gotapi/{tail}"), ("native", "POST (no such route)"),
+    ("gui", "start recording"), ("gui", "protect record"),
+]
+
+
+def test_migration_0010_renames_the_entries_written_before_names(tmp_path):
+    from sqlalchemy import text
+
+    from app.catalog import make_engine
+    from tests.app.test_migrations import _upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    try:
+        _upgrade(engine, "0009")
+        with engine.begin() as c:
+            for dialect, action in OLD_ROWS:
+                c.execute(text("INSERT INTO audit_entry (time_utc, dialect, address, who, action, "
+                               "result) VALUES ('2026-12-01 10:00:00', :d, 'local', 'x', :a, "
+                               "'200')"), {"d": dialect, "a": action})
+        _upgrade(engine, "0010")
+        with engine.connect() as c:
+            rows = c.execute(text("SELECT action, detail FROM audit_entry ORDER BY id")).all()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        ("start recording", "POST /api/v1/record"),
+        ("delete source", "DELETE /api/v1/source/{source_id}"),
+        ("stop recording", "DELETE /v2/apps/{app_id}/individual-stream-jobs/{job_id}"),
+        (UNNAMED, "POST /v1/{project_id}/record/control"),
+        (UNNAMED, "PUT /gotapi/{tail}"), (UNNAMED, "POST (no such route)"),
+        ("start recording", None), ("protect record", None)]
+    assert all(action in ACTIONS for action, _ in rows)

@@ -1,6 +1,7 @@
 """The audit trail against a real station process: every state change through the native API
-is listed at `GET /api/v1/audit` (token-protected, paged) with who, from where, what, on which
-target and the result — and the station token never shows up in it, however it was sent."""
+is listed at `GET /api/v1/audit` (token-protected, paged) with who, from where, what (a name of
+the one vocabulary, the method and route in `detail`), on which target and the result — and
+the station token never shows up in it, however it was sent."""
 
 from __future__ import annotations
 
@@ -52,10 +53,14 @@ def test_state_changes_are_audited_without_the_token(token_station):
         assert ISO.match(item["time"])
         assert not item["action"].startswith("GET")
     group, delete, failed, ok = items
-    assert (ok["action"], ok["result"]) == ("POST /api/v1/source", "200")
-    assert (failed["action"], failed["result"]) == ("POST /api/v1/source", "422")
+    assert (ok["action"], ok["detail"], ok["result"]) == (
+        "create source", "POST /api/v1/source", "200")
+    assert (failed["action"], failed["detail"], failed["result"]) == (
+        "create source", "POST /api/v1/source", "422")
     assert "cam-a" in ok["target"] and "cam-a" in failed["target"]
-    assert delete["action"] == "DELETE /api/v1/source/{source_id}" and delete["result"] == "200"
+    assert (delete["action"], delete["detail"], delete["result"]) == (
+        "delete source", "DELETE /api/v1/source/{source_id}", "200")
+    assert (group["action"], group["detail"]) == ("create group", "POST /api/v1/group")
     assert str(created["id"]) in delete["target"]
     assert "lobby" in group["target"] and group["result"] == "200"
 
@@ -66,8 +71,11 @@ def test_state_changes_are_audited_without_the_token(token_station):
     assert [i["id"] for i in second["items"]] == [delete["id"]]
     below = json.loads(_audit(st, f"?before_id={failed['id']}")[1])
     assert [i["id"] for i in below["items"]] == [ok["id"]]
-    deletes = json.loads(_audit(st, "?action=DELETE")[1])
+    deletes = json.loads(_audit(st, "?action=delete%20source")[1])
     assert [i["id"] for i in deletes["items"]] == [delete["id"]]
+    creates = json.loads(_audit(st, "?action=create%20source")[1])
+    assert [i["id"] for i in creates["items"]] == [failed["id"], ok["id"]]
+    assert _audit(st, "?action=DELETE")[0] == 422  # a name of the vocabulary, not a method
     assert _audit(st, "?page=0")[0] == 422
     assert _audit(st, "?page_size=100000")[0] == 422
 
@@ -82,8 +90,8 @@ def test_state_changes_are_audited_without_the_token(token_station):
     status, raw, _ = _audit(st)
     assert guess.encode() not in raw
     tried = json.loads(raw)["items"][0]
-    assert (tried["action"], tried["result"], tried["who"], tried["address"]) == (
-        "DELETE /api/v1/source/{source_id}", "401", "anonymous", "127.0.0.1")
+    assert (tried["action"], tried["detail"], tried["result"], tried["who"], tried["address"]) == (
+        "delete source", "DELETE /api/v1/source/{source_id}", "401", "anonymous", "127.0.0.1")
     assert json.loads(raw)["total"] == 5
 
 
@@ -95,7 +103,7 @@ def test_an_open_station_names_its_callers_open_and_keeps_the_trail(open_station
     assert status == 200
     [entry] = page["items"]
     assert (entry["dialect"], entry["address"], entry["who"], entry["action"], entry["result"]) == (
-        "native", "127.0.0.1", "open", "POST /api/v1/group", "200")
+        "native", "127.0.0.1", "open", "create group", "200")
     assert "hall" in entry["target"]
     # the last change before a stop is written on the way down and is there after a restart
     group_id = body[0]["id"]  # POST /group answers a list (the seed's shape)
@@ -104,5 +112,4 @@ def test_an_open_station_names_its_callers_open_and_keeps_the_trail(open_station
     with StationProcess(tmp_path, name="open") as again:
         status, page, _ = again.call("GET", "/api/v1/audit")
         assert status == 200 and page["total"] == 2
-        assert [e["action"] for e in page["items"]] == ["DELETE /api/v1/group/{group_id}",
-                                                        "POST /api/v1/group"]
+        assert [e["action"] for e in page["items"]] == ["delete group", "create group"]

@@ -12,6 +12,7 @@ import unicodedata
 
 import pytest
 
+from app.services.audit import ACTIONS
 from tests.security.conftest import TOKEN
 from tests.support.raw_http import send_raw
 from tests.support.station_process import StationProcess
@@ -75,25 +76,28 @@ def test_unauthenticated_requests_cannot_write_their_text_into_the_trail(station
         no_format_characters(entry)
         assert entry["result"] == "401"
         target = entry["target"] or ""
-        # the route's pattern, or no route at all: never the concrete path
-        assert "{" in entry["action"] or entry["action"].endswith(" (no such route)"), entry
-        assert "lobby" not in entry["action"] and "x" * 20 not in entry["action"]
+        # a name of the vocabulary; in detail the route's pattern, or no route at all: never
+        # the concrete path
+        assert entry["action"] in ACTIONS, entry
+        assert "{" in entry["detail"] or entry["detail"].endswith(" (no such route)"), entry
+        assert "lobby" not in entry["detail"] and "x" * 20 not in entry["detail"]
         assert "source 2" not in target and "source 8" not in target and "lobby" not in target
         assert "x" * 20 not in target
         for part in target.split(", ") if target else ():
             word, _, value = part.partition(" ")
             assert word in ("source", "group", "record", "upload", "project", "app", "job"), entry
             assert value == "(not an id)" or value.isdigit() or value.isalnum(), entry
-    # a well-formed id is still named, and the action is the route's pattern
+    # a well-formed id is still named; the action is the route's name, detail its pattern
     assert send(st, "DELETE", "/api/v1/source/12") == 401
     assert send(st, "DELETE", "/api/v1/group/4/source/5") == 401
     assert send(st, "PUT", "/api/v1/upload/abc-123_x", {"Content-Type": "application/octet-stream"},
                 b"x") == 401
     newest = trail(st)[:3]
-    assert [(e["action"], e["target"]) for e in newest] == [
-        ("PUT /api/v1/upload/{upload_id}", "upload abc-123_x"),
-        ("DELETE /api/v1/group/{group_id}/source/{source_id}", "group 4, source 5"),
-        ("DELETE /api/v1/source/{source_id}", "source 12")]
+    assert [(e["action"], e["detail"], e["target"]) for e in newest] == [
+        ("receive upload", "PUT /api/v1/upload/{upload_id}", "upload abc-123_x"),
+        ("remove source from group", "DELETE /api/v1/group/{group_id}/source/{source_id}",
+         "group 4, source 5"),
+        ("delete source", "DELETE /api/v1/source/{source_id}", "source 12")]
 
 
 def test_names_in_bodies_are_quoted_and_stripped_of_format_characters(station):
@@ -103,7 +107,7 @@ def test_names_in_bodies_are_quoted_and_stripped_of_format_characters(station):
     for name in names:
         status, body, _ = st.call("POST", "/api/v1/group", {"name": name}, token=TOKEN)
         assert status in (200, 422), body
-    entries = [e for e in trail(st) if e["action"] == "POST /api/v1/group"][:len(names)]
+    entries = [e for e in trail(st) if e["action"] == "create group"][:len(names)]
     assert len(entries) == len(names)
     for entry, name in zip(reversed(entries), names):
         no_format_characters(entry)

@@ -42,8 +42,9 @@ def test_lists_the_newest_entries_and_pages_older(qtbot, station):
     ensure_application()
     for i in range(PAGE_SIZE + 5):
         station.audit.record(dialect="gui" if i % 50 == 0 else "native", address="127.0.0.1",
-                             who="station-token", action="POST /api/v1/source",
-                             target=f"source {i}", result="422" if i == PAGE_SIZE + 4 else "200")
+                             who="station-token", action="create source",
+                             detail="POST /api/v1/source", target=f"source {i}",
+                             result="422" if i == PAGE_SIZE + 4 else "200")
     tasks = TaskRunner()
     view = AuditView(station, tasks)
     qtbot.addWidget(view)
@@ -51,7 +52,10 @@ def test_lists_the_newest_entries_and_pages_older(qtbot, station):
     qtbot.waitUntil(lambda: view.model.rowCount() == PAGE_SIZE, timeout=10000)
     rows = _rows(view)
     assert rows[0][TARGET] == f"source {PAGE_SIZE + 4}" and rows[0][RESULT] == "422"
-    assert rows[0][1:4] == ("native", "127.0.0.1", "station-token")
+    assert rows[0][1:5] == ("native", "127.0.0.1", "station-token", "create source")
+    action_tip = view.model.data(view.model.index(0, COLUMNS.index("Action")),
+                                 Qt.ItemDataRole.ToolTipRole)
+    assert action_tip == "create source\nPOST /api/v1/source"  # what the API was asked
     assert rows[0][0][:2] == "20" and "T" not in rows[0][0]  # local time, readable
     assert view.model.data(view.model.index(0, RESULT), Qt.ItemDataRole.ForegroundRole) == FAILED
     assert "205" in view.count_label.text()
