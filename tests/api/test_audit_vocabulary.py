@@ -132,3 +132,22 @@ async def test_an_api_start_and_a_gui_start_write_the_same_action(aiohttp_client
     ]
     starts = await (await client.get("/api/v1/audit?action=start%20recording")).json()
     assert {e["dialect"] for e in starts["items"]} == {"native", "gui"} and starts["total"] == 2
+
+
+async def test_huawei_and_device_connect_changes_are_named_by_what_they_ask(aiohttp_client, app):
+    """One route each for two things: Huawei Live by its `action` query parameter, Device
+    Connect's dispatcher by the attribute and method; whatever the answer."""
+    client = await aiohttp_client(app)
+    body = {"publish_domain": "d.example", "app": "live", "stream": "nobody"}
+    for action in ("STOP", "START", "PAUSE"):
+        await client.post(f"/v1/p1/record/control?action={action}", json=body)
+    await client.put("/gotapi/mediastreamrecording/stop?serviceId=x")
+    await client.put("/gotapi/mediastreamrecording/nosuch")
+    page = await (await client.get("/api/v1/audit?page_size=10")).json()
+    assert [(e["action"], e["detail"]) for e in reversed(page["items"])] == [
+        ("stop recording", "POST /v1/{project_id}/record/control"),
+        ("start recording", "POST /v1/{project_id}/record/control"),
+        (UNNAMED, "POST /v1/{project_id}/record/control"),
+        ("stop recording", "PUT /gotapi/{tail}"),
+        (UNNAMED, "PUT /gotapi/{tail}"),
+    ]
