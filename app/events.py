@@ -12,6 +12,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
+from app.schemas import EventOut
+
 log = logging.getLogger(__name__)
 
 
@@ -128,9 +130,28 @@ class StorageLow:
     floor_bytes: int
 
 
+@dataclass(frozen=True)
+class RetentionDeleted:
+    """A retention pass deleted these records' files; `by_reason`: how many for each reason
+    (age, size, floor). App.alarms turns it into a `retention_deleted` event."""
+
+    record_ids: tuple[str, ...]
+    by_reason: tuple[tuple[str, int], ...]
+    why: str  # "scheduled", "floor" ...
+
+
+@dataclass(frozen=True)
+class EventChanged:
+    """An event of app.alarms was opened (`change` "opened", also an instant one), closed or
+    acknowledged: the GUI's panel, MQTT and the API's event stream follow it."""
+
+    event: EventOut
+    change: str  # "opened" | "closed" | "acknowledged"
+
+
 Event = (SourceStatusChanged | CatalogChanged | RecordingStarted | RecordingStopped
          | RecordingPaused | RecordChanged | RecordingMuted | PhotoTaken | AccessRequested
-         | AccessDecided | AuditWritten | StorageLow)
+         | AccessDecided | AuditWritten | StorageLow | RetentionDeleted | EventChanged)
 
 
 class EventSink(Protocol):

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.credentials import EncryptedJSON, EncryptedText
@@ -145,6 +145,34 @@ class Bookmark(SQLModel, table=True):
     time_utc: datetime = Field(index=True, nullable=False)
     title: str = Field(max_length=255)
     note: str | None = None
+
+
+class StationEvent(SQLModel, table=True):
+    """Something an operator should know happened (app.alarms): a camera lost and back, a
+    recording started, stopped or failed, the disk low, retention deleting, motion, a bookmark.
+    Open while `end` is NULL; `id` only grows, so it is the cursor lists and streams resume
+    from. Each station writes its own sources' events (`station_id`); every station lists
+    the site's."""
+
+    __tablename__ = "event"
+    __table_args__ = (
+        Index("ix_event_source_begin", "source_id", "begin"),
+        # The open events (camera lost, motion ...): what the watchers close and the GUI counts.
+        Index("ix_event_open", "end", sqlite_where=text('"end" IS NULL'),
+              postgresql_where=text('"end" IS NULL')),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(index=True, max_length=32)
+    source_id: int | None = Field(default=None, foreign_key="source.id", ondelete="SET NULL")
+    station_id: str | None = Field(default=None, max_length=64)
+    begin: datetime = Field(nullable=False)
+    end: datetime | None = None
+    severity: str = Field(max_length=16)
+    text: str = Field(max_length=1024)
+    caused_by: str | None = Field(default=None, max_length=128)
+    acknowledged_by: str | None = Field(default=None, max_length=128)
+    acknowledged_at: datetime | None = None
+    data: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class SyncJob(SQLModel, table=True):

@@ -444,3 +444,33 @@ class RtcJobOut(BaseModel):
     stop_reason: str | None = Field(description="TENANT_STOP, EXCEED_MAX_IDLE_TIME or INTERNAL_ERROR")
     description: str | None
     record_id: str | None = Field(default=None, description="the record the job writes now")
+
+
+class EventSeverity(StrEnum):
+    """How loud an event is: `alarm` wants an operator (a lost camera, a failed recording)."""
+
+    info = "info"
+    warning = "warning"
+    alarm = "alarm"
+
+
+class EventOut(BaseModel):
+    """An event of the station or of another station of the site (app.alarms): open while
+    `end` is null; `id` only grows, so it is the cursor to resume from."""
+
+    id: int = Field(description="increasing: the cursor of `after_id` and `Last-Event-ID`")
+    kind: str = Field(description="`camera_lost`, `camera_back`, `recording_started`, "
+                      "`recording_stopped`, `recording_failed`, `disk_low`, "
+                      "`retention_deleted`, `motion`, `bookmark` …")
+    source_id: int | None
+    station_id: str | None = Field(description="the station that raised it")
+    begin: str
+    end: str | None = Field(description="null while the event is open")
+    severity: EventSeverity
+    text: str = Field(description="what happened, for an operator")
+    caused_by: str | None = Field(None, description="the dialect, user or client that caused "
+                                  "it, when one did")
+    acknowledged_by: str | None = None
+    acknowledged_at: str | None = None
+    data: dict[str, Any] | None = Field(None, description="details of the kind (record ids, "
+                                        "motion zones …)")

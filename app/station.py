@@ -27,6 +27,9 @@ from typing import Callable, Protocol
 from sqlmodel import select
 
 from app import __version__
+from app.alarms.camera_watch import CameraWatch
+from app.alarms.event_service import EventService
+from app.alarms.raiser import EventRaiser
 from app.catalog import Catalog
 from app.dialects.device_connect.dc_auth import DeviceConnectAuth
 from app.dialects.device_connect.dc_recorder import MediaRecorderService
@@ -126,6 +129,11 @@ class Station:
     media_recorders: MediaRecorderService
     live_records: LiveRecordService
     rtc_jobs: RtcJobService
+    # Events and alarms (#23 item 3): the one event model, what raises events from the bus,
+    # and the watch that raises camera_lost / camera_back from the recorder's counters.
+    events: EventService
+    event_raiser: EventRaiser
+    camera_watch: CameraWatch
     front_ends: FrontEnds = field(default_factory=FrontEnds)
     # This computer's capture devices (V4L2 cameras), for the GUI's form and GET /api/v1/device.
     devices: DeviceService = field(default_factory=DeviceService)
@@ -179,6 +187,10 @@ def build_station(settings: Settings) -> Station:
     peers = SiteClient(site, token=lambda: live().token, outgoing=outgoing)
     audit = AuditService(catalog, bus)
     discovery = Discovery(outgoing=outgoing)
+    # Events and alarms: every room below raises its events into them (app.alarms).
+    events = EventService(catalog, bus, station_id=settings.station_id)
+    event_raiser = EventRaiser(events, bus, source_label=events.source_label)
+    camera_watch = CameraWatch(events, recorder.counters)
 
     # --- 4. the domain services -----------------------------------------------------------
     floor_bytes = lambda: live().disk_floor_mb << 20  # noqa: E731 - read at each check
@@ -202,7 +214,7 @@ def build_station(settings: Settings) -> Station:
         catalog, recordings, bus, storage_dir=settings.recordings_dir,
         floor_bytes=settings.disk_floor_mb << 20, retention_days=settings.retention_days,
         retention_max_gb=settings.retention_max_gb, busy=busy, reclaim=exports.space.reclaim)
-    bookmarks = BookmarkService(catalog, bus, settings=live)
+    bookmarks = BookmarkService(catalog, bus, settings=live, events=events)
     timeline = TimelineService(catalog)
 
     # --- 5. the dialects' state machines --------------------------------------------------
@@ -220,7 +232,8 @@ def build_station(settings: Settings) -> Station:
     settings_service = SettingsService(live, audit)
     return Station(live, catalog, bus, outgoing, recorder, site, peers, audit, settings_service,
                    discovery, recordings, sources, groups, sync, uploads, exports, storage,
-                   bookmarks, timeline, dc_auth, media_recorders, live_records, rtc_jobs)
+                   bookmarks, timeline, dc_auth, media_recorders, live_records, rtc_jobs,
+                   events, event_raiser, camera_watch)
 
 
 def with_station_id(settings: Settings) -> Settings:
@@ -286,6 +299,7 @@ def start_station(station: Station, *, mqtt: Callable[[Station], Bus] | None = N
     first. Last, the MQTT bus when `mqtt_url` is set, built by `mqtt` (the composition root
     passes `api.mqtt.bridge.MqttBridge`: the core knows no front end)."""
     station.audit.start()  # the audit writer (it purges old entries first)
+    station.event_raiser.start()  # before anything that publishes what it turns into events
     station.site.start()  # registers (adopting rows no station owns yet), then heartbeats
     station.recordings.recover_interrupted()  # closes what a crash left open
     station.rtc_jobs.recover_interrupted()
@@ -296,6 +310,7 @@ def start_station(station: Station, *, mqtt: Callable[[Station], Bus] | None = N
     station.sources.start_all()
     station.site.on_beat.append(station.sources.reconcile)  # what other stations changed
     station.storage.start()  # retention's first pass, then the guard's looks
+    station.camera_watch.start()  # camera_lost / camera_back from the readers' counters
     station.exports.start()  # times out exports whose reader stalls
     if station.settings.mqtt_url and mqtt is not None:
         station.front_ends.start(mqtt(station))
@@ -316,6 +331,7 @@ def seed_demo(station: Station) -> None:
 def stop_station(station: Station) -> None:
     """Pause syncing (it resumes on the next start), finalize recordings, stop the readers,
     write the audit entries still queued, close the catalog."""
+    station.camera_watch.stop()
     station.storage.stop()
     station.exports.stop()  # cancels the exports in progress, removes their work files
     station.sync.stop()
@@ -325,6 +341,7 @@ def stop_station(station: Station) -> None:
     if finished:
         log.info("finalized %d recording(s) on shutdown", len(finished))
     station.recordings.close()  # what the catalog could not take yet: one last try
+    station.event_raiser.stop()  # writes the last stops' events
     station.front_ends.stop()  # after the last stop events, then "offline"
     station.site.stop()  # the others see it offline at once
     station.live_records.shutdown()

@@ -110,6 +110,10 @@ class SourceCounters:
     bytes_written: int
     recordings: int        # files open now
     paused: int            # of them, paused
+    packets_read: int = 0  # every packet read from the source
+    # Wall time (time.time()) the newest packet arrived; None before the first: how long a
+    # camera has been silent (app.alarms.camera_watch opens `camera_lost` from it).
+    last_packet_wall: float | None = None
 
 
 class SourceWorker(threading.Thread):
@@ -158,6 +162,8 @@ class SourceWorker(threading.Thread):
         # Monitoring totals (`counters`): plain ints, each written by one thread at a time
         # (the reader; the written ones under `_lock`), read without a lock.
         self.bytes_read = 0
+        self.packets_read = 0
+        self.last_packet_wall: float | None = None
         self.reconnects = 0
         self.packets_written = 0
         self.bytes_written = 0
@@ -308,7 +314,8 @@ class SourceWorker(threading.Thread):
             paused = len((self._paused | self._resuming) & open_ids)
         return SourceCounters(self.spec.name, self.status, self.fps, self.bitrate_bps,
                               self.bytes_read, self.reconnects, self.packets_written,
-                              self.bytes_written, recordings, paused)
+                              self.bytes_written, recordings, paused, self.packets_read,
+                              self.last_packet_wall)
 
     def wait_rollovers(self, timeout: float | None = None) -> bool:
         """Wait until every rollover so far has been reported to the core."""
@@ -445,6 +452,8 @@ class SourceWorker(threading.Thread):
                 self._set_status("online", None)
             is_video = packet.stream is source.video
             self.bytes_read += packet.size
+            self.packets_read += 1
+            self.last_packet_wall = wall
             with self._lock:
                 if self._pending:
                     self._write_pending(before=wall)

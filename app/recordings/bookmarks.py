@@ -11,6 +11,7 @@ answer at most `limit` bookmarks."""
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -18,12 +19,15 @@ from typing import Any, Callable
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
-from app.catalog import Catalog
+from app.alarms.event_service import EventService
+from app.catalog import CATALOG_ERRORS, Catalog
 from app.catalog_rows import get_source
 from app.errors import Conflict, InvalidInput, NotFound
 from app.events import CatalogChanged, EventSink
 from app.models import Bookmark, Record
 from app.schemas import BookmarkIn, BookmarkOut, RecordStatus, iso_utc, utc
+
+log = logging.getLogger(__name__)
 
 SEARCH_LIMIT = 5000  # a search answers at most this many, newest first
 AROUND_S = 30.0  # "around a bookmark": this long before it to this long after (GUI and API)
@@ -77,10 +81,12 @@ def _like(text: str) -> str:
 
 class BookmarkService:
     def __init__(self, catalog: Catalog, bus: EventSink,
-                 settings: Callable[[], Any] | None = None):
+                 settings: Callable[[], Any] | None = None,
+                 events: EventService | None = None):
         """`settings`: the station's live settings (`max_bookmarks_per_source`,
-        `max_bookmarks`); the defaults without them."""
-        self.catalog, self.bus, self.settings = catalog, bus, settings
+        `max_bookmarks`); the defaults without them. `events`: where a new bookmark is
+        raised as a `bookmark` event (app.alarms)."""
+        self.catalog, self.bus, self.settings, self.events = catalog, bus, settings, events
 
     def _limits(self) -> tuple[int, int]:
         """(per source, in all) from the live settings."""
@@ -119,7 +125,21 @@ class BookmarkService:
             s.refresh(row)
             out = bookmark_out(row)
         self.bus.publish(CatalogChanged("bookmark", out.id, "created"))
+        self._raise_event(out)
         return out
+
+    def _raise_event(self, out: BookmarkOut) -> None:
+        """The `bookmark` event of a new bookmark; the bookmark stands when the catalog
+        cannot take the event (logged, not raised)."""
+        if self.events is None:
+            return
+        try:
+            self.events.instant("bookmark", source_id=out.source_id,
+                                text=f"{out.source_name}: bookmark {out.title}",
+                                data={"bookmark_id": out.id, "time_utc": out.time_utc})
+        except CATALOG_ERRORS as exc:
+            log.warning("bookmark %s: its event could not be written (%s)", out.id,
+                        str(exc).splitlines()[0][:200])
 
     def get(self, bookmark_id: int) -> BookmarkOut:
         with self.catalog.session() as s:

@@ -37,7 +37,8 @@ from pydantic import BaseModel, Field
 from sqlmodel import func, select
 
 from app.catalog import Catalog
-from app.events import EventSink, RecordingStarted, RecordingStopped, StorageLow
+from app.events import (
+    EventSink, RecordingStarted, RecordingStopped, RetentionDeleted, StorageLow)
 from app.models import Record, Tag, utcnow
 from app.recordings.bookmarks import covered_records
 from app.schemas import RecordStatus, iso_utc
@@ -334,25 +335,29 @@ class StorageService:
         with self._retention_lock:
             self._next_retention = time.monotonic() + self.retention_interval
             deleted: list[str] = []
+            by_reason: dict[str, int] = {}
             try:
                 candidates, used = self._candidates()
                 busy = set(self.busy())
                 free = [c for c in candidates if not c.protected and c.id not in busy]
-                deleted += self._counted("age", self._by_age(free))
+                deleted += self._counted("age", self._by_age(free), by_reason)
                 free = [c for c in free if c.id not in deleted]
                 deleted += self._counted("size", self._by_size(
-                    free, used - sum(c.size for c in candidates if c.id in deleted)))
+                    free, used - sum(c.size for c in candidates if c.id in deleted)), by_reason)
                 free = [c for c in free if c.id not in deleted]
-                deleted += self._counted("floor", self._by_floor(free))
+                deleted += self._counted("floor", self._by_floor(free), by_reason)
             finally:
                 self.last_pass_utc, self.deleted_last_pass = utcnow(), len(deleted)
                 self.deleted_total += len(deleted)
             if deleted:
                 log.info("retention (%s): %d record file(s) deleted", why, len(deleted))
+                # app.alarms raises a `retention_deleted` event from it, on its own thread
+                self.bus.publish(RetentionDeleted(tuple(deleted), tuple(by_reason.items()), why))
             return deleted
 
-    def _counted(self, reason: str, deleted: list[str]) -> list[str]:
+    def _counted(self, reason: str, deleted: list[str], by_reason: dict[str, int]) -> list[str]:
         self.deleted_by_reason[reason] += len(deleted)
+        by_reason[reason] = len(deleted)
         return deleted
 
     def _expire(self, candidate: Candidate, reason: str) -> bool:
