@@ -56,6 +56,9 @@ def source_out(row: Source | dict, status: tuple[str, str | None]) -> SourceOut:
         uri_snapshot=mask_uri(data.get("uri_snapshot")),
         description=data.get("description"), ffmpeg_cmd=data.get("ffmpeg_cmd"),
         enabled=data.get("enabled", True), station=data.get("station_id"),
+        record_mode=data.get("record_mode") or "manual",
+        record_schedule=data.get("record_schedule"), record_tag=data.get("record_tag"),
+        retention_days=data.get("retention_days"),
     )
 
 

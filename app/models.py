@@ -48,6 +48,14 @@ class Source(SQLModel, table=True):
     enabled: bool = Field(default=True, nullable=False)
     # The station that reads and records it (app.site.stations); NULL = not yet adopted.
     station_id: str | None = Field(default=None, index=True, max_length=64)
+    # What it records by itself (app.record_modes): manual, continuous, motion or schedule;
+    # the weekly slots of `schedule` as [{days, from, to, mode}]; the tag a mode records
+    # under (None: the mode's own, `continuous` or `motion`).
+    record_mode: str = Field(default="manual", max_length=16, nullable=False)
+    record_schedule: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    record_tag: str | None = Field(default=None, max_length=255)
+    # Days its finished records are kept (None: the tag's, else the station's retention_days).
+    retention_days: int | None = None
 
 
 class Group(SQLModel, table=True):
@@ -73,6 +81,9 @@ class Tag(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     created_utc: datetime = Field(default_factory=utcnow, nullable=False)
     name: str = Field(index=True, unique=True, max_length=255)
+    # Days its finished records are kept (None: the station's retention_days); a source's
+    # own retention_days comes first.
+    retention_days: int | None = None
 
 
 class Record(SQLModel, table=True):

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.errors import InvalidInput
+from app.record_modes import MAX_SLOTS, RecordMode, SlotMode, parse_schedule, schedule_json
 from recorder.redact import MASK, mask_uri  # one masking for answers, events, logs, snapshots
 
 
@@ -84,6 +85,32 @@ class HttpPicture(BaseModel):
     interval: float = Field(default=1.0, ge=0.1, le=3600, description="seconds between snapshots")
 
 
+class ScheduleSlot(BaseModel):
+    """One slot of a source's weekly schedule (app.record_modes), in the station's time zone:
+    on `days`, from `from` to `to` (wall times, "HH:MM"; `to` at or before `from` runs past
+    midnight), the source records as `mode` says."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True,
+                              json_schema_extra={"examples": [
+                                  {"days": ["mon", "tue", "wed", "thu", "fri"], "from": "08:00",
+                                   "to": "18:00", "mode": "continuous"}]})
+    days: list[str] = Field(min_length=1, max_length=7, description="mon … sun")
+    from_: str = Field(alias="from", description="HH:MM (HH:MM:SS also taken)")
+    to: str = Field(description="HH:MM; 24:00 is the end of the day")
+    mode: SlotMode
+
+
+def _checked_schedule(value: Any) -> Any:
+    """A schedule checked and written the one way (app.record_modes.parse_schedule): a
+    ValueError names the slot and what is wrong, pydantic makes it a 422 on the field."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        value = [v.model_dump(by_alias=True) if isinstance(v, ScheduleSlot) else v
+                 for v in value]
+    return schedule_json(parse_schedule(value))
+
+
 class SourceIn(BaseModel):
     """Fields of a source as a client sends them (POST creates, PUT replaces what is sent)."""
 
@@ -107,13 +134,31 @@ class SourceIn(BaseModel):
     station: str | None = Field(default=None, max_length=64, description=(
         "the id of the station that reads and records it (`GET /api/v1/station`); default: "
         "the station that creates it. Changing it moves the source (not while it records)."))
+    record_mode: RecordMode | None = Field(default=None, description=(
+        "what it records by itself: `manual` (only what a client starts; the default), "
+        "`continuous`, `motion` (while a motion event is open, with pre- and post-capture) "
+        "or `schedule` (as `record_schedule`'s slot in force says)"))
+    record_schedule: list[ScheduleSlot] | None = Field(default=None, description=(
+        f"the weekly slots of `schedule` mode, in the station's time zone; at most "
+        f"{MAX_SLOTS}, none overlapping; between slots nothing records by itself"))
+    record_tag: str | None = Field(default=None, max_length=255, description=(
+        "the tag its mode's recordings go under (default: `continuous` or `motion`, by mode); "
+        "empty string restores the default"))
+    retention_days: int | None = Field(default=None, ge=0, le=36500, description=(
+        "days its finished records are kept, over the tag's and the station's "
+        "`retention_days`; 0 removes it"))
 
     @field_validator("name", "uri_rtsp", "uri_preview", "uri_snapshot", "ffmpeg_cmd",
-                     "description", "station",
+                     "description", "station", "record_tag",
                      mode="before")
     @classmethod
     def _strip(cls, value: Any) -> Any:
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("record_schedule", mode="before")
+    @classmethod
+    def _schedule(cls, value: Any) -> Any:
+        return _checked_schedule(value)
 
 
 class SourceOut(BaseModel):
@@ -135,6 +180,11 @@ class SourceOut(BaseModel):
         "its stored credentials were encrypted with another credentials key than this "
         "station's: its addresses are left out and `error` says \"credentials unreadable on "
         "this station\"; enter them again (or give the station the site's key)"))
+    record_mode: RecordMode = RecordMode.manual
+    record_schedule: list[ScheduleSlot] | None = None
+    record_tag: str | None = Field(default=None, description="null: the mode's own tag")
+    retention_days: int | None = Field(default=None, description=(
+        "null: the tag's, else the station's retention"))
 
 
 class Gap(BaseModel):
@@ -262,6 +312,21 @@ class TagProtectIn(BaseModel):
     name: str = Field(min_length=1, max_length=255, description="the tag name")
     protected: bool = Field(strict=True, description="applies to every record of the tag, running ones "
                             "included (and to the files a running one rolls over to)")
+
+
+class TagRetentionIn(BaseModel):
+    """A tag's own retention, over the station's (a source's own comes first)."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [
+        {"name": "motion", "retention_days": 90}]})
+    name: str = Field(min_length=1, max_length=255, description="the tag name")
+    retention_days: int | None = Field(ge=0, le=36500, description=(
+        "days the tag's finished records are kept; 0 or null: the station's retention_days"))
+
+
+class TagRetentionOut(BaseModel):
+    name: str
+    retention_days: int | None = Field(description="null: the station's retention_days")
 
 
 def unmask_uri(new: str | None, stored: str | None) -> str | None:

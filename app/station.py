@@ -40,6 +40,7 @@ from app.models import Source, SyncJob
 from app.recordings.bookmarks import BookmarkService
 from app.recordings.export import ExportService
 from app.recordings.export_space import ExportLimits
+from app.recordings.mode_keeper import ModeKeeper
 from app.recordings.recordings import RecordingService
 from app.recordings.storage import StorageService
 from app.recordings.timeline import TimelineService
@@ -61,6 +62,7 @@ from recorder.manager import RecorderManager
 log = logging.getLogger(__name__)
 
 DEMO_PATTERNS = ("testsrc2", "smptebars", "testsrc", "rgbtestsrc")
+DEMO_PREVIEW = (320, 180)  # the demo sources' preview stream: a quarter of the main one
 
 
 class Bus(Protocol):
@@ -124,6 +126,8 @@ class Station:
     # Marked moments, and the spans of a source over time (issue #16).
     bookmarks: BookmarkService
     timeline: TimelineService
+    # What each source records by itself (its recording mode), kept so always.
+    modes: ModeKeeper
     # The dialects' state machines: Device Connect, Huawei Live and SparkRTC.
     dc_auth: DeviceConnectAuth
     media_recorders: MediaRecorderService
@@ -215,7 +219,8 @@ def build_station(settings: Settings) -> Station:
         floor_bytes=settings.disk_floor_mb << 20, retention_days=settings.retention_days,
         retention_max_gb=settings.retention_max_gb, busy=busy, reclaim=exports.space.reclaim)
     bookmarks = BookmarkService(catalog, bus, settings=live, events=events)
-    timeline = TimelineService(catalog)
+    timeline = TimelineService(catalog, events)  # the events of a range: the event service's
+    modes = ModeKeeper(catalog, recordings, bus, station_id=settings.station_id)
 
     # --- 5. the dialects' state machines --------------------------------------------------
     dc_auth = DeviceConnectAuth(bus, auto_approve=lambda: live().dc_auto_approve,
@@ -232,7 +237,7 @@ def build_station(settings: Settings) -> Station:
     settings_service = SettingsService(live, audit)
     return Station(live, catalog, bus, outgoing, recorder, site, peers, audit, settings_service,
                    discovery, recordings, sources, groups, sync, uploads, exports, storage,
-                   bookmarks, timeline, dc_auth, media_recorders, live_records, rtc_jobs,
+                   bookmarks, timeline, modes, dc_auth, media_recorders, live_records, rtc_jobs,
                    events, event_raiser, camera_watch)
 
 
@@ -312,6 +317,7 @@ def start_station(station: Station, *, mqtt: Callable[[Station], Bus] | None = N
     station.storage.start()  # retention's first pass, then the guard's looks
     station.camera_watch.start()  # camera_lost / camera_back from the readers' counters
     station.exports.start()  # times out exports whose reader stalls
+    station.modes.start()  # sources whose mode says record: recording, from now on, always
     if station.settings.mqtt_url and mqtt is not None:
         station.front_ends.start(mqtt(station))
 
@@ -323,6 +329,10 @@ def seed_demo(station: Station) -> None:
     for i, pattern in enumerate(DEMO_PATTERNS, start=1):
         source = station.sources.create(SourceIn(
             name=f"demo-{i}", uri_rtsp=TestPatternConfig(pattern=pattern).uri(),
+            # a small stream of the same pattern: the first wall a new user sees moves at the
+            # full rate (a grid tile without one shows its main stream's keyframes only)
+            uri_preview=TestPatternConfig(width=DEMO_PREVIEW[0], height=DEMO_PREVIEW[1],
+                                          pattern=pattern).uri(),
             description=f"Built-in test pattern ({pattern}) with a wall clock",
         ))
         station.groups.add_source(group.id, source.id)
@@ -331,6 +341,7 @@ def seed_demo(station: Station) -> None:
 def stop_station(station: Station) -> None:
     """Pause syncing (it resumes on the next start), finalize recordings, stop the readers,
     write the audit entries still queued, close the catalog."""
+    station.modes.stop()  # first: nothing may start again while the station stops
     station.camera_watch.stop()
     station.storage.stop()
     station.exports.stop()  # cancels the exports in progress, removes their work files

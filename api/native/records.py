@@ -25,6 +25,8 @@ from app.schemas import (
     RecordStopIn,
     TagOut,
     TagProtectIn,
+    TagRetentionIn,
+    TagRetentionOut,
 )
 from app.services.audit import OneOf
 from app.site.client import FORWARDED_HEADER, RECORD_VIDEO
@@ -162,6 +164,12 @@ async def protect_tag(request: web.Request) -> web.Response:
     return ok(await call(request.app[STATION].recordings.protect_tag, data.name, data.protected))
 
 
+async def tag_retention(request: web.Request) -> web.Response:
+    data = await read_model(request, TagRetentionIn)
+    return ok(await call(request.app[STATION].storage.set_tag_retention, data.name,
+                         data.retention_days))
+
+
 async def get_tag(request: web.Request) -> web.Response:
     name = read_query(request, TagQuery).name
     return ok(await call(request.app[STATION].recordings.tag, name))
@@ -256,5 +264,12 @@ def setup(app: web.Application) -> None:
                           "protected too. Returns the tag's records. 507 when the catalog "
                           "cannot be written now (nothing changed).",
               body=TagProtectIn, response=list[RecordOut], errors=(404, 507))
+    add_route(app, "PUT", "/api/v1/tag/retention", tag_retention,
+              action="set tag retention",
+              summary="Keep a tag's records for its own number of days",
+              description="Over the station's `retention_days` (a source's own "
+                          "`retention_days` comes first): operators keep motion footage "
+                          "longer than continuous. 0 or null: the station's again.",
+              body=TagRetentionIn, response=TagRetentionOut, errors=(404,))
     add_route(app, "GET", "/api/v1/tag/begin", tags_begun, summary="Tags that are recording",
               response=list[str], response_description="names of tags with a running record")

@@ -37,11 +37,13 @@ from pydantic import BaseModel, Field
 from sqlmodel import func, select
 
 from app.catalog import Catalog
+from app.catalog_rows import tag_by_name
+from app.errors import NotFound
 from app.events import (
     EventSink, RecordingStarted, RecordingStopped, RetentionDeleted, StorageLow)
-from app.models import Record, Tag, utcnow
+from app.models import Record, Source, Tag, utcnow
 from app.recordings.bookmarks import covered_records
-from app.schemas import RecordStatus, iso_utc
+from app.schemas import RecordStatus, TagRetentionOut, iso_utc
 from app.site.stations import owned_by
 
 log = logging.getLogger(__name__)
@@ -134,6 +136,8 @@ class Candidate:
     protected: bool
     size: int = 0
     device: int | None = None
+    # Days its source's or its tag's `retention_days` keep it (None: the station's).
+    keep_days: int | None = None
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -368,11 +372,17 @@ class StorageService:
             return False
 
     def _by_age(self, candidates: list[Candidate]) -> list[str]:
-        if not self.retention_days:
-            return []
-        limit = self.now() - timedelta(days=self.retention_days)
-        reason = f"retention: older than {self.retention_days} day(s)"
-        return [c.id for c in candidates if c.end < limit and self._expire(c, reason)]
+        """Older than its days: its source's `retention_days`, else its tag's, else the
+        station's (operators keep motion footage longer than continuous)."""
+        now, deleted = self.now(), []
+        for c in candidates:
+            days = c.keep_days if c.keep_days is not None else self.retention_days
+            if not days or c.end >= now - timedelta(days=days):
+                continue
+            whose = "" if c.keep_days is None else " (its source's or tag's retention)"
+            if self._expire(c, f"retention: older than {days} day(s){whose}"):
+                deleted.append(c.id)
+        return deleted
 
     def _by_size(self, candidates: list[Candidate], used: int) -> list[str]:
         if not self.retention_max_gb:
@@ -415,11 +425,16 @@ class StorageService:
                    Record.created_utc, Record.location]
         if protected_col is not None:
             columns.append(protected_col)
+        columns += [Record.source_id, Record.tag_id]
         with self.catalog.session() as s:
             rows = s.exec(select(*columns).where(Record.status != RecordStatus.deleted,
                                                  Record.location.is_not(None),
                                                  self._own(Record.station_id))).all()
             bookmarked = covered_records(s)  # a bookmark protects the record it falls in
+            by_source = dict(s.exec(select(Source.id, Source.retention_days).where(
+                Source.retention_days.is_not(None))).all())
+            by_tag = dict(s.exec(select(Tag.id, Tag.retention_days).where(
+                Tag.retention_days.is_not(None))).all())
         candidates, used = [], 0
         for row in rows:
             record_id, status, begin, end, created, location = row[:6]
@@ -434,7 +449,8 @@ class StorageService:
             candidates.append(Candidate(record_id, begin, _aware(end) or begin, location,
                                         (bool(row[6]) if protected_col is not None else False)
                                         or record_id in bookmarked,
-                                        st.st_size, st.st_dev))
+                                        st.st_size, st.st_dev,
+                                        by_source.get(row[-2], by_tag.get(row[-1]))))
         candidates.sort(key=lambda c: (c.begin, c.id))
         return candidates, used
 
@@ -449,6 +465,19 @@ class StorageService:
         with self.catalog.session() as s:
             return s.exec(select(func.count()).select_from(Record).where(
                 protected_col.is_(True), Record.status != RecordStatus.deleted)).one()
+
+    def set_tag_retention(self, tag_name: str, days: int | None) -> TagRetentionOut:
+        """Keep the tag's finished records `days` (0 or None: as the station says); the
+        next pass applies it."""
+        with self.catalog.session() as s:
+            tag = tag_by_name(s, tag_name)
+            if tag is None:
+                raise NotFound("tag", repr(tag_name), field="name")
+            tag.retention_days = days or None
+            s.add(tag)
+        self._next_retention = 0.0
+        self._wake.set()
+        return TagRetentionOut(name=tag_name, retention_days=days or None)
 
     # --- figures -----------------------------------------------------------------------
     def figures(self) -> tuple[Disk, Disk | None]:

@@ -94,6 +94,7 @@ ACTIONS: dict[str, str] = {
     "unprotect record": "a record's protection from retention released",
     "protect tag": "every record of a tag protected from retention",
     "unprotect tag": "the protection of every record of a tag released",
+    "set tag retention": "the days a tag's records are kept, over the station's",
     "start sync": "footage of a tag copied to a folder or another station",
     "receive upload": "a chunk of footage another station sends",
     "finish upload": "an upload from another station completed",

@@ -41,6 +41,7 @@ from app.errors import Conflict, InvalidInput
 from app.events import CatalogChanged, EventSink
 from app.ffmpeg_cmd import profile_of
 from app.models import Record, Source
+from app.record_modes import RecordMode
 from app.schemas import (
     HttpPicture,
     RecordStatus,
@@ -413,6 +414,7 @@ class SourceService:
         else:
             self._check_picture_uri(picture["uri"])
         profile_of(fields.get("ffmpeg_cmd"))
+        fields.update(_mode_fields(data, stored))
         return fields
 
     def _check_source_uri(self, uri: str) -> str:
@@ -542,3 +544,27 @@ class SourceService:
         else:
             self.recorder.remove_source(row.id)
 
+
+def _mode_fields(data: SourceIn, stored: Source | None) -> dict:
+    """The recording mode's columns from what was sent (app.record_modes; the schedule was
+    checked by the schema): a new source without a mode is `manual`, as every client that
+    knows no modes expects; `schedule` needs slots; "" and 0 remove a tag or a retention."""
+    sent = data.model_fields_set
+    fields: dict = {}
+    if data.record_mode is not None:
+        fields["record_mode"] = data.record_mode.value
+    elif stored is None:
+        fields["record_mode"] = RecordMode.manual.value
+    if "record_schedule" in sent:
+        fields["record_schedule"] = ([slot.model_dump(mode="json") for slot in data.record_schedule]
+                                     if data.record_schedule else None)
+    if "record_tag" in sent:
+        fields["record_tag"] = data.record_tag or None
+    if "retention_days" in sent:
+        fields["retention_days"] = data.retention_days or None
+    mode = fields.get("record_mode", stored.record_mode if stored else RecordMode.manual)
+    schedule = fields.get("record_schedule", stored.record_schedule if stored else None)
+    if mode == RecordMode.schedule and not schedule:
+        raise InvalidInput("record_mode schedule needs a record_schedule with at least one "
+                           "slot", field="record_schedule", kind="missing")
+    return fields

@@ -155,3 +155,28 @@ def test_the_guard_deletes_then_stops_recordings_when_only_protected_records_are
     assert storage.retention_pass("the disk floor") == [] and storage.check() == []
     for record in live:
         assert _state(station, record.id) == ("failed", True)
+
+
+def test_a_sources_and_a_tags_retention_days_override_the_stations(station):
+    """#23: per source and per tag `retention_days` over the station's; the source's first."""
+    from app.schemas import SourceIn
+
+    kept_long, kept_short, plain = record_tag(station, "yard", sources=3)
+    long_source, short_source = kept_long.source.id, kept_short.source.id
+    _age(station, {kept_long.id: 20, kept_short.id: 3, plain.id: 20})
+    station.sources.update(long_source, SourceIn(retention_days=30))
+    station.sources.update(short_source, SourceIn(retention_days=2))
+    storage = _service(station, retention_days=10)
+    assert storage.retention_pass() == [plain.id, kept_short.id]
+    assert station.recordings.get(kept_short.id).deleted_reason == \
+        "retention: older than 2 day(s) (its source's or tag's retention)"
+    assert _state(station, kept_long.id) == ("finished", True)
+
+    # the tag's own, for sources without one; the station keeping forever does not matter
+    (tagged,) = record_tag(station, "motion", sources=1, group="g2")
+    _age(station, {tagged.id: 5})
+    forever = _service(station, retention_days=0)
+    assert forever.retention_pass() == []
+    assert forever.set_tag_retention("motion", 4).retention_days == 4
+    assert forever.retention_pass() == [tagged.id]
+    assert forever.set_tag_retention("motion", 0).retention_days is None

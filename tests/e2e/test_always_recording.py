@@ -1,0 +1,151 @@
+"""Recording by itself, always (#23 items 1 and 2), on real station processes and the real
+RTSP test camera: a `continuous` source records after start with nobody asking; after a
+SIGKILL the interrupted record is `interrupted` with its MD5 and a new one records within
+5 s of the restarted station's camera being online; a tag a client starts and stops on a
+continuously recorded source is its own file while the continuous file goes on without a
+gap; a schedule whose slot begins a few seconds from now starts recording at the boundary."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import av
+import pytest
+
+from app.record_modes import DAYS, local_zone
+from tests.conftest import _camera
+from tests.support.station_process import StationProcess
+
+pytestmark = [pytest.mark.rtsp, pytest.mark.system]
+ENV = {"RS_DISK_FLOOR_MB": "0", "RS_FSYNC_S": "1"}
+
+
+def _wait(predicate, timeout: float, message: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def _running(station: StationProcess, tag: str) -> list[dict]:
+    status, records, _ = station.call("GET", f"/api/v1/record?tag_name={tag}")
+    assert status == 200, records
+    return [r for r in records if r["status"] == "recording"]
+
+
+def _online(station: StationProcess, source_id: int) -> bool:
+    return station.call("GET", f"/api/v1/source/{source_id}")[1]["status"] == "online"
+
+
+def _video_packets(path: str) -> tuple[list[int], list[bytes]]:
+    """The video packets of a file: their DTS and their bytes."""
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        packets = [p for p in container.demux(stream) if p.dts is not None and p.size]
+        return [p.dts for p in packets], [bytes(p) for p in packets]
+
+
+@pytest.fixture
+def camera():
+    cam = _camera(paths=["/cam"]).start()
+    yield cam
+    cam.stop()
+
+
+@pytest.mark.timeout(180)
+def test_continuous_records_by_itself_and_again_within_5s_after_sigkill(tmp_path: Path, camera):
+    station = StationProcess(tmp_path, env=ENV)
+    try:
+        status, source, _ = station.call("POST", "/api/v1/source", {
+            "name": "door", "uri_rtsp": camera.urls[0], "record_mode": "continuous"})
+        assert status == 200 and source["record_mode"] == "continuous", source
+        (first,) = _wait(lambda: _running(station, "continuous"), 20, "continuous recording")
+        assert first["source"][0]["id"] == source["id"]
+        time.sleep(2)
+        os.kill(station.proc.pid, signal.SIGKILL)
+        station.proc.wait()
+    finally:
+        station.stop()
+
+    station = StationProcess(tmp_path, env=ENV)  # the same data folder, nobody asks
+    try:
+        online_at = _wait(lambda: _online(station, source["id"]) and time.monotonic(), 30,
+                          "the camera online")
+        (again,) = _wait(lambda: _running(station, "continuous"), 10, "recording again")
+        assert time.monotonic() - online_at <= 5.0
+        assert again["id"] != first["id"]
+        status, killed, _ = station.call("GET", f"/api/v1/record/{first['id']}")
+        assert killed["status"] == "interrupted", killed
+        assert killed["hash_md5"] == hashlib.md5(Path(killed["location"]).read_bytes()).hexdigest()
+    finally:
+        station.stop()
+
+
+@pytest.mark.timeout(180)
+def test_a_tag_on_a_continuous_source_is_its_own_file_and_the_continuous_one_has_no_gap(
+        tmp_path: Path, camera):
+    station = StationProcess(tmp_path, env=ENV)
+    try:
+        status, source, _ = station.call("POST", "/api/v1/source", {
+            "name": "hall", "uri_rtsp": camera.urls[0], "record_mode": "continuous",
+            "record_tag": "always"})
+        assert status == 200, source
+        _wait(lambda: _running(station, "always"), 20, "the continuous recording")
+        status, group, _ = station.call("POST", "/api/v1/group", {"name": "hall"})
+        station.call("POST", f"/api/v1/group/{group[0]['id']}/source/{source['id']}/")
+        time.sleep(2)
+        status, started, _ = station.call("POST", "/api/v1/record",
+                                          {"tag_name": "visit", "group_name": "hall"})
+        assert status == 200, started
+        time.sleep(3)
+        status, stopped, _ = station.call("PUT", "/api/v1/record", {"tag_name": "visit"})
+        assert status == 200 and stopped[0]["status"] == "finished", stopped
+        time.sleep(2)
+        (continuous,) = _running(station, "always")  # never cut by the tag's stop
+    finally:
+        station.stop()
+    visit_dts, visit = _video_packets(stopped[0]["location"])
+    whole_dts, whole = _video_packets(continuous["location"])
+    assert len(visit) > 25 and len(whole) > len(visit)
+    steps = {b - a for a, b in zip(whole_dts, whole_dts[1:])}
+    assert len(steps) == 1, f"the continuous file has a gap or a jump: {sorted(steps)[:5]}"
+    # the tag's file holds the very packets of a stretch of the continuous file, byte for byte
+    at = whole.index(visit[0])
+    assert whole[at:at + len(visit)] == visit
+    assert {b - a for a, b in zip(visit_dts, visit_dts[1:])} == steps
+
+
+@pytest.mark.timeout(120)
+def test_a_schedule_slot_starts_recording_at_its_boundary_in_real_time(tmp_path: Path, camera):
+    zone = local_zone()
+    begin = datetime.now(zone).replace(microsecond=0) + timedelta(seconds=15)
+    end = begin + timedelta(seconds=10)
+    slot = {"days": [DAYS[begin.weekday()]], "from": begin.strftime("%H:%M:%S"),
+            "to": end.strftime("%H:%M:%S"), "mode": "continuous"}
+    if end.date() != begin.date():
+        pytest.skip("the slot would cross midnight")
+    station = StationProcess(tmp_path, env=ENV)
+    try:
+        status, source, _ = station.call("POST", "/api/v1/source", {
+            "name": "gate", "uri_rtsp": camera.urls[0], "record_mode": "schedule",
+            "record_schedule": [slot]})
+        assert status == 200, source
+        _wait(lambda: _online(station, source["id"]), 20, "the camera online")
+        assert not _running(station, "continuous")  # before its slot
+        (record,) = _wait(lambda: _running(station, "continuous"), 25, "the slot's recording")
+        started = datetime.now(zone)
+        assert begin - timedelta(seconds=1) <= started <= begin + timedelta(seconds=3)
+        _wait(lambda: not _running(station, "continuous"), 20, "the slot's end")
+        assert datetime.now(zone) >= end - timedelta(seconds=1)
+        status, done, _ = station.call("GET", f"/api/v1/record/{record['id']}")
+        assert done["status"] == "finished"
+    finally:
+        station.stop()
