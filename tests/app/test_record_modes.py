@@ -182,3 +182,31 @@ def test_a_manual_tag_on_a_continuous_source_is_its_own_record(station):
     (stopped,) = station.recordings.stop("visit")
     assert stopped.id == manual.id and stopped.status == "finished"
     assert _running(station, src.id) == {"always": keep}  # never cut by the tag's stop
+
+
+def test_motion_records_while_a_motion_event_is_open_and_for_the_post_capture(station):
+    from app.recordings.mode_keeper import ModeKeeper
+
+    station.modes.stop()  # a keeper of its own, with a short post-capture
+    keeper = ModeKeeper(station.catalog, station.recordings, station.bus,
+                        station_id=station.station_id, motion_post_s=1.5)
+    keeper.start()
+    try:
+        src = station.sources.create(SourceIn(name="yard", uri_rtsp=TESTSRC,
+                                              record_mode="motion"))
+        ticks = keeper.ticks
+        wait_until(lambda: keeper.ticks > ticks + 2, 5)
+        assert not _running(station, src.id)  # no motion, nothing records
+        station.events.open("motion", source_id=src.id, text="motion in the yard")
+        first = wait_until(lambda: _running(station, src.id).get("motion"), 5,
+                           message="the motion recording")
+        station.events.close_open("motion", src.id)
+        station.events.open("motion", source_id=src.id, text="motion again")  # within post
+        station.events.close_open("motion", src.id)
+        ticks = keeper.ticks
+        wait_until(lambda: keeper.ticks > ticks + 1, 5)
+        assert _running(station, src.id) == {"motion": first}  # merged into one record
+        wait_until(lambda: not _running(station, src.id), 5, message="the post-capture's end")
+        assert station.recordings.get(first).status == "finished"
+    finally:
+        keeper.stop()
