@@ -41,6 +41,7 @@ from api.mqtt.topics import (
     SWITCH_OFF,
     SWITCH_ON,
     Topics,
+    alarm_payload,
     discovery_configs,
     disk_payload,
     dumps,
@@ -50,8 +51,10 @@ from api.mqtt.topics import (
     station_payload,
 )
 from app.audited import AuditedStation
+from app.catalog import CATALOG_ERRORS
 from app.errors import NotFound
-from app.events import CatalogChanged, Event, SourceStatusChanged, StorageLow
+from app.events import CatalogChanged, Event, EventChanged, SourceStatusChanged, StorageLow
+from app.services.audit import action_name
 
 if TYPE_CHECKING:
     from app.station import Station
@@ -63,6 +66,11 @@ DISK_EVERY_S = 30.0
 RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 15
 KEEPALIVE_S = 30
 _CONNECTED = ("connected",)  # a queue item: (re)publish every state
+# What a refused message asked, in the audit trail's vocabulary (checked at import).
+RECORDING_ACTIONS = {"start": action_name("start recording"),
+                     "stop": action_name("stop recording")}
+SWITCH_GROUP = action_name("switch group")
+REFUSED_COMMAND = action_name("command")  # one refused before it could be named
 
 
 def broker_address(url: str) -> tuple[str, int, bool, str | None, str | None]:
@@ -113,6 +121,8 @@ class MqttBridge:
         self._refused: str | None = None  # the last refusal logged (logged once, not per retry)
         self._discovery: dict[str, str] = {}  # config topic → payload published
         self._sources: set[int] = set()  # this station's sources, as last published
+        self._names: dict[int, str] = {}  # their names, for the events' `source_name`
+        self._camera_states: dict[int, str] = {}  # source id → its camera_lost state published
         self._groups: dict[int, set[int]] = {}  # group id → its source ids
         self._group_states: dict[int, str] = {}
         self._unsubscribe = None
@@ -262,6 +272,7 @@ class MqttBridge:
             url=station.settings.public_url), retain=True)
         self._discovery.clear()
         self._group_states.clear()
+        self._camera_states.clear()  # a restarted broker may have forgotten them
         self._refresh_catalog()
         for source in self._own_sources():
             self._publish(self.topics.source_status(source.id), source_payload(source), retain=True)
@@ -294,11 +305,15 @@ class MqttBridge:
         now_sources = {s.id for s in sources}
         for source_id in self._sources - now_sources:
             self._publish(self.topics.source_status(source_id), "", retain=True)
+            self._publish(self.topics.camera_lost(source_id), "", retain=True)
+            self._camera_states.pop(source_id, None)
         for source in sources:
             if source.id not in self._sources:
                 self._publish(self.topics.source_status(source.id), source_payload(source),
                               retain=True)
         self._sources = now_sources
+        self._names = {s.id: s.name for s in sources}
+        self._publish_camera_states()
         for group_id in set(self._group_states) - set(self._groups):
             self._publish(self.topics.group_state(group_id), "", retain=True)
             del self._group_states[group_id]
@@ -316,6 +331,23 @@ class MqttBridge:
                 self._group_states[group_id] = state
                 self._publish(self.topics.group_state(group_id), state, retain=True)
 
+    def _publish_camera_states(self, source_id: int | None = None) -> None:
+        """Each source's problem sensor (only `source_id`'s, if given): ON while this
+        station has a `camera_lost` event of it open, read from the catalog (so a restart, a
+        reconnection or an event closed by another path always ends in the catalog's truth);
+        a state is published when it changes."""
+        wanted = self._sources if source_id is None else self._sources & {source_id}
+        if not wanted or not self._connected:
+            return
+        open_events = self.station.events.list(source_id=source_id, kind="camera_lost",
+                                               open=True, limit=1000)
+        lost = {e.source_id for e in open_events if e.station_id == self.station.station_id}
+        for sid in wanted:
+            state = SWITCH_ON if sid in lost else SWITCH_OFF
+            if self._camera_states.get(sid) != state:
+                self._camera_states[sid] = state
+                self._publish(self.topics.camera_lost(sid), state, retain=True)
+
     def _publish_disk(self) -> None:
         storage = self.station.storage
         disk = storage.figures()[0]  # the guard's last look: no catalog, no waiting
@@ -324,6 +356,9 @@ class MqttBridge:
 
     # --- events -------------------------------------------------------------------------------
     def _publish_event(self, event: Event) -> None:
+        if isinstance(event, EventChanged):
+            self._publish_alarm(event)
+            return
         if isinstance(event, SourceStatusChanged):
             if event.source_id in self._sources:
                 try:
@@ -340,6 +375,27 @@ class MqttBridge:
         self._publish(self.topics.event(kind), payload, retain=False)
         if kind in ("recording_started", "recording_stopped", "recording_failed"):
             self._publish_group_states(event.source_id)
+
+    def _publish_alarm(self, changed: EventChanged) -> None:
+        """One message per change of an event on `event` (never retained); a camera_lost
+        opened or closed also moves its source's problem sensor."""
+        event = changed.event
+        name = self._source_name(event.source_id) if event.source_id is not None else None
+        self._publish(self.topics.events, alarm_payload(event, changed.change, source_name=name),
+                      retain=False)
+        if event.kind == "camera_lost" and changed.change != "acknowledged" \
+                and event.source_id is not None:
+            self._publish_camera_states(event.source_id)
+
+    def _source_name(self, source_id: int) -> str | None:
+        """The source's name: this station's from memory, another's from the catalog; None
+        when it is gone or the catalog cannot say now (the event is published all the same)."""
+        if source_id in self._names:
+            return self._names[source_id]
+        try:
+            return self.station.sources.get(source_id).name
+        except (NotFound, *CATALOG_ERRORS):
+            return None
 
     # --- commands -----------------------------------------------------------------------------
     def _secret(self) -> str | None:
@@ -363,7 +419,7 @@ class MqttBridge:
     def _take_message(self, message) -> None:
         if getattr(message, "retain", False):  # a retained command would run at every reconnect
             self._refuse("retained", "a retained command or switch message ignored",
-                         "command", None)
+                         REFUSED_COMMAND, None)
             return
         group_id = self.topics.group_of_set_topic(message.topic)
         if group_id is not None:
@@ -381,7 +437,7 @@ class MqttBridge:
         if not self._switches_taken():
             self._refuse("unsigned switch", "a group switch refused: this station takes "
                          "signed commands only (mqtt_unsigned_switches is off)",
-                         "switch group", f"group {group_id}")
+                         SWITCH_GROUP, f"group {group_id}")
             self._send(self.topics.reply, {"group_id": group_id, "status": 403, "detail":
                        "group switches are off: this station takes signed commands only"})
             return
@@ -390,7 +446,7 @@ class MqttBridge:
             switch_group(self._switches, group_id, value == SWITCH_ON)
         except NotFound as exc:  # an id that is no group of this station: no traceback
             self._refuse("unknown group", f"a switch for an unknown group: {exc.message}",
-                         "switch group", f"group {group_id}")
+                         SWITCH_GROUP, f"group {group_id}")
             self._send(self.topics.reply, {"group_id": group_id, "status": 404,
                                            "detail": exc.message})
 
@@ -403,10 +459,10 @@ class MqttBridge:
         if refusal is None and secret:
             reason = check_signature(data, secret, self._nonces)
             if reason is not None:
-                action = data.get("action")
+                action = data.get("action")  # any JSON: a list is no dict key
                 self._refuse("unsigned command", f"a command refused: {reason}",
-                             f"{action} recording" if action in ("start", "stop") else "command",
-                             None)
+                             RECORDING_ACTIONS[action] if action in ("start", "stop")
+                             else REFUSED_COMMAND, None)
                 refusal = {"status": 401, "detail": reason}
         command = parse_command(data) if refusal is None else refusal
         if isinstance(command, dict):  # refused, or no command: to this station's own topic
@@ -416,7 +472,7 @@ class MqttBridge:
         topic = reply_topic(self.topics.base, asked)
         if topic is None:
             self._refuse("reply topic", "a command refused: its reply topic is not under "
-                         f"{self.topics.reply}", f"{command.action} recording", None)
+                         f"{self.topics.reply}", RECORDING_ACTIONS[command.action], None)
             self._send(self.topics.reply, {"request_id": request_id, "status": 422, "detail": [
                 {"loc": ["body", "reply_to"], "type": "value_error",
                  "msg": f"replies go to {self.topics.reply} or a topic under it only"}]})

@@ -7,10 +7,14 @@ Everything lives under `recording-station/<station_id>/`:
     availability                  "online" / "offline" (retained; the Last Will says offline)
     station                       who this station is (retained)
     source/<source_id>/status     a source's status (retained)
+    source/<source_id>/camera_lost  "ON" while a camera_lost event of the source is open
+                                  (retained): Home Assistant's problem sensor
     group/<group_id>/state        "ON" while any source of the group records (retained)
     group/<group_id>/set          "ON" / "OFF": Home Assistant's switch (command; with a
                                   command secret only if mqtt_unsigned_switches)
     disk                          free/total space of the recordings' disk (retained)
+    event                         every change of an event of app.alarms (opened, closed,
+                                  acknowledged), one JSON message each (not retained)
     event/<kind>                  recording_started|stopped|failed|paused|resumed, storage_low
     command                       JSON commands (signed with a command secret: api.mqtt.commands)
     reply                         replies, and every refusal (never retained)
@@ -27,7 +31,8 @@ import re
 from datetime import datetime, timezone
 
 from app.events import RecordingPaused, RecordingStarted, RecordingStopped, StorageLow
-from app.schemas import GroupOut, SourceOut
+from app.redaction import redact
+from app.schemas import EventOut, GroupOut, SourceOut
 
 ROOT = "recording-station"
 DISCOVERY_PREFIX = "homeassistant"
@@ -54,12 +59,17 @@ class Topics:
         self.disk = f"{self.base}/disk"
         self.command = f"{self.base}/command"
         self.reply = f"{self.base}/reply"
+        self.events = f"{self.base}/event"  # the event model's changes (app.alarms)
         self.group_set_filter = f"{self.base}/group/+/set"
         # Home Assistant object ids allow [A-Za-z0-9_-] only; a station id may carry dots.
         self.object_prefix = "rs_" + re.sub(r"[^A-Za-z0-9_-]", "_", station_id)
 
     def source_status(self, source_id: int) -> str:
         return f"{self.base}/source/{source_id}/status"
+
+    def camera_lost(self, source_id: int) -> str:
+        """ON / OFF: the state of the source's "camera lost" problem sensor."""
+        return f"{self.base}/source/{source_id}/camera_lost"
 
     def group_state(self, group_id: int) -> str:
         return f"{self.base}/group/{group_id}/state"
@@ -85,6 +95,10 @@ class Topics:
 
     def source_sensor_config(self, source_id: int) -> str:
         return f"{DISCOVERY_PREFIX}/binary_sensor/{self.object_prefix}_source_{source_id}/config"
+
+    def camera_lost_config(self, source_id: int) -> str:
+        return (f"{DISCOVERY_PREFIX}/binary_sensor/{self.object_prefix}_source_{source_id}"
+                "_camera_lost/config")
 
     def disk_sensor_config(self) -> str:
         return f"{DISCOVERY_PREFIX}/sensor/{self.object_prefix}_disk_free/config"
@@ -129,6 +143,18 @@ def event_message(event) -> tuple[str, dict] | None:
                   "time_utc": now_utc()}
 
 
+def alarm_payload(event: EventOut, change: str, *, source_name: str | None) -> dict:
+    """One change of an event of the event model (`app.alarms`): what an operator's tools
+    need to show and follow it. Its `data` stays out (details of a kind, not for the bus) and
+    its text is redacted once more: an event's text may quote what a camera or FFmpeg said."""
+    return {"id": event.id, "kind": event.kind, "change": change,
+            "source_id": event.source_id, "source_name": source_name,
+            "station_id": event.station_id, "begin": event.begin, "end": event.end,
+            "severity": event.severity.value, "text": redact(event.text),
+            "caused_by": event.caused_by, "acknowledged_by": event.acknowledged_by,
+            "acknowledged_at": event.acknowledged_at, "time_utc": now_utc()}
+
+
 # --- Home Assistant discovery ----------------------------------------------------------------
 def ha_device(*, station_id: str, name: str, version: str, url: str | None) -> dict:
     device = {"identifiers": [f"{ROOT}-{station_id}"], "name": name,
@@ -168,4 +194,9 @@ def discovery_configs(topics: Topics, device: dict, groups: list[GroupOut],
             "state_topic": topics.source_status(source.id), "device_class": "connectivity",
             "value_template": "{{ 'ON' if value_json.online else 'OFF' }}",
             "json_attributes_topic": topics.source_status(source.id)}
+        configs[topics.camera_lost_config(source.id)] = {
+            **common, "name": f"{source.name} camera lost",
+            "unique_id": f"{prefix}_source_{source.id}_camera_lost",
+            "state_topic": topics.camera_lost(source.id), "device_class": "problem",
+            "payload_on": SWITCH_ON, "payload_off": SWITCH_OFF, "icon": "mdi:cctv-off"}
     return configs

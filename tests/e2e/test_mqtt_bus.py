@@ -194,9 +194,11 @@ def test_a_bad_command_is_answered_in_the_api_error_shape(station, listener):
 
 def test_home_assistant_discovery_and_its_switch(station, broker, listener):
     prefix = "homeassistant/"
-    listener.wait_for(lambda m: m.topic.startswith(prefix + "sensor/"), message="discovery")
+    wait_until(lambda: len({m.topic for m in listener.received() if m.topic.startswith(prefix)})
+               >= 6, 15, message="discovery")
     configs = {m.topic: m for m in listener.received() if m.topic.startswith(prefix)}
-    assert len(configs) == 4  # the disk sensor, one switch, two binary sensors
+    # the disk sensor, one switch, per source a connectivity and a problem binary sensor
+    assert len(configs) == 6
     parsed = {}
     for topic, message in configs.items():
         assert message.topic.endswith("/config")
@@ -205,9 +207,9 @@ def test_home_assistant_discovery_and_its_switch(station, broker, listener):
         assert config["device"]["identifiers"] == [f"recording-station-{station.station_id}"]
         assert config["availability_topic"] == f"{base(station)}/availability"
         assert config["state_topic"].startswith(base(station) + "/")
-    assert len({c["unique_id"] for c in parsed.values()}) == 4
+    assert len({c["unique_id"] for c in parsed.values()}) == 6
     kinds = sorted(topic.split("/")[1] for topic in parsed)
-    assert kinds == ["binary_sensor", "binary_sensor", "sensor", "switch"]
+    assert kinds == ["binary_sensor"] * 4 + ["sensor", "switch"]
     (switch,) = [c for t, c in parsed.items() if t.split("/")[1] == "switch"]
     assert switch["command_topic"] == f"{base(station)}/group/1/set"
     assert switch["state_topic"] == f"{base(station)}/group/1/state"
