@@ -55,6 +55,7 @@ class RecorderManager:
         self._on_rollover: RolloverCallback = on_rollover or (lambda *_: None)
         self._preroll_bytes = preroll_bytes
         self._preroll_s = preroll_s
+        self._keep_s: dict[int, float] = {}  # sources asked to buffer more (keep_preroll)
         self._segment_s = max(0.0, float(segment_s))
         self._workers: dict[int, SourceWorker] = {}
         self._lock = threading.RLock()
@@ -98,6 +99,7 @@ class RecorderManager:
                                   preroll_bytes=self._preroll_bytes, preroll_s=self._preroll_s,
                                   segment_s=self._segment_s)
             worker.sync_on_close = self._syncer.period_s > 0
+            worker.keep_preroll(self._keep_s.get(spec.id, 0.0))
             self._workers[spec.id] = worker
             worker.start()
 
@@ -190,13 +192,27 @@ class RecorderManager:
     # --- recordings ----------------------------------------------------------------
     def start_recording(self, source_id: int, record_id: str, path: Path,
                         profile: EncodeProfile = COPY,
-                        next_file: NextFile | None = None,
-                        audio_muted: bool = False) -> float | None:
+                        next_file: NextFile | None = None, audio_muted: bool = False,
+                        preroll_s: float | None = None) -> float | None:
         """Start a file; `next_file` (pure: no catalog, no I/O) names the next segment's
         (record id, path) when it rolls over (see `set_segment_s`, `on_rollover`);
-        `audio_muted` starts it without audio until unmuted."""
+        `audio_muted` starts it without audio until unmuted; `preroll_s` (None: the
+        setting) begins it at a keyframe that far back, within what `keep_preroll` keeps."""
         return self._worker(source_id).start_recording(record_id, path, profile, next_file,
-                                                       audio_muted)
+                                                       audio_muted, preroll_s)
+
+    def keep_preroll(self, source_id: int, seconds: float) -> None:
+        """Buffer at least `seconds` of the source (0: the setting alone), now and in every
+        reader it gets later, for starts asking for that much pre-roll (`preroll_mb` still
+        bounds it)."""
+        with self._lock:
+            if seconds > 0:
+                self._keep_s[source_id] = seconds
+            else:
+                self._keep_s.pop(source_id, None)
+            worker = self._workers.get(source_id)
+        if worker is not None:
+            worker.keep_preroll(seconds)
 
     def stop_recording(self, source_id: int, record_id: str) -> RecordingResult | None:
         worker = self._workers.get(source_id)

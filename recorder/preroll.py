@@ -4,6 +4,10 @@ memory (`max_bytes`: the oldest keyframe group goes first).
 
 Owned by a source's reader thread and guarded by its lock; it only ever holds whole keyframe
 groups, so whatever a recording takes from it starts on a keyframe.
+
+It may be asked to keep more than `seconds` (`keep_at_least`: a source whose motion records
+start `motion_pre_s` before the motion); a recording then still begins where `seconds` says
+unless its start asks for more (`start_index`), so a longer buffer changes no other start.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import av
 class Preroll:
     def __init__(self, seconds: float = 0.0, max_bytes: int = 16 << 20):
         self.seconds, self.max_bytes = seconds, max_bytes
+        self.at_least = 0.0  # seconds kept beyond `seconds` for starts that ask for more
         self.packets: list[tuple[av.Packet, float]] = []  # (packet, arrival wall time)
         self.size = 0  # bytes held
 
@@ -21,13 +26,35 @@ class Preroll:
         """New limits; the buffer grows or shrinks to them from the next keyframe on."""
         self.seconds, self.max_bytes = seconds, max_bytes
 
+    def keep_at_least(self, seconds: float) -> None:
+        """Keep groups reaching at least this far back too (0: only `seconds`), from the next
+        keyframe on, within `max_bytes`."""
+        self.at_least = max(0.0, seconds)
+
+    def start_index(self, seconds: float | None = None) -> int:
+        """Where a recording started now begins: the newest buffered keyframe at least
+        `seconds` (default: the setting) before the newest keyframe's arrival, else the
+        oldest. With nothing kept beyond `seconds` this is the whole buffer, as it always was."""
+        if not self.packets:
+            return 0
+        seconds = self.seconds if seconds is None else seconds
+        newest = self._newest_keyframe()
+        if seconds <= 0:
+            return newest
+        limit, start = self.packets[newest][1] - seconds, 0
+        for index, (packet, wall) in enumerate(self.packets[:newest + 1]):
+            if wall > limit:
+                break
+            if packet.is_keyframe:
+                start = index
+        return start
+
+    def begin_at(self, seconds: float | None = None) -> float | None:
+        """When the first packet of a recording started now (`start_index`) arrived."""
+        return self.packets[self.start_index(seconds)][1] if self.packets else None
+
     def clear(self) -> None:
         self.packets, self.size = [], 0
-
-    @property
-    def begin_wall(self) -> float | None:
-        """When the oldest buffered packet arrived: where a recording started now begins."""
-        return self.packets[0][1] if self.packets else None
 
     def newest_group(self) -> list[tuple[av.Packet, float]]:
         """The packets from the newest keyframe on (what a live forward starts with)."""
@@ -53,9 +80,10 @@ class Preroll:
     def _cut(self, now: float) -> int:
         """How many buffered packets a keyframe arriving `now` makes unnecessary: those before
         the newest keyframe that is at least `seconds` old."""
-        if self.seconds <= 0:
+        keep = max(self.seconds, self.at_least)
+        if keep <= 0:
             return len(self.packets)
-        limit, cut = now - self.seconds, 0
+        limit, cut = now - keep, 0
         for index, (packet, wall) in enumerate(self.packets):
             if wall > limit:
                 break

@@ -151,6 +151,7 @@ class SourceWorker(threading.Thread):
         # The reader writes their pre-roll once it has read everything that arrived before
         # Start (an input may hand packets over in batches), then their live packets.
         self._pending: dict[str, tuple[object, float]] = {}
+        self._preroll_from: dict[str, float] = {}  # a start's own pre-roll, in seconds
         self._input: PacketInput | None = None
         self._session: object | None = None
         self.status = "connecting"
@@ -207,8 +208,8 @@ class SourceWorker(threading.Thread):
                                   on_error=lambda message: self._fail(record_id, message))
 
     def start_recording(self, record_id: str, path: Path, profile: EncodeProfile = COPY,
-                        next_file: NextFile | None = None,
-                        audio_muted: bool = False) -> float | None:
+                        next_file: NextFile | None = None, audio_muted: bool = False,
+                        preroll_s: float | None = None) -> float | None:
         """Attach a new file; it begins with the buffered GOP (the last keyframe before now).
         Stream copy unless `profile` re-encodes video (then on a thread of its own).
         Returns the wall time the file starts at, when known already. The pre-roll is
@@ -216,13 +217,17 @@ class SourceWorker(threading.Thread):
         once however long the pre-roll, which matters when a group starts many sources.
         With `next_file`, the recording rolls over to a new file every `segment_s`.
         `audio_muted` starts it muted (a Device Connect recorder whose track is muted): set
-        under the same lock that registers the file, so not one audio packet gets in."""
+        under the same lock that registers the file, so not one audio packet gets in.
+        `preroll_s` overrides the pre-roll setting for this file (a motion record's
+        pre-capture), within what the buffer keeps (`keep_preroll`)."""
         recording = self._new_recording(record_id, path, profile)
         with self._lock:
             if record_id in self._recordings:
                 raise ValueError(f"record {record_id} is already recording")
-            begin = self.preroll.begin_wall
+            begin = self.preroll.begin_at(preroll_s)
             self._recordings[record_id] = recording
+            if preroll_s is not None:
+                self._preroll_from[record_id] = preroll_s
             if audio_muted:
                 self._muted.add(record_id)
             if next_file is not None:
@@ -249,7 +254,7 @@ class SourceWorker(threading.Thread):
             recording = self._recordings.pop(live, None) or self._failed.pop(live, None)
             for marks in (self._paused, self._resuming, self._muted):
                 marks.discard(live)
-            for plans in (self._splices, self._next_file, self._profiles):
+            for plans in (self._splices, self._next_file, self._profiles, self._preroll_from):
                 plans.pop(live, None)
         result = recording.close(sync=self.sync_on_close) if recording is not None else None
         if handover is None:
@@ -340,6 +345,11 @@ class SourceWorker(threading.Thread):
             forward = self._forwards.pop(forward_id, None)
         if forward is not None:
             forward.close()
+
+    def keep_preroll(self, seconds: float) -> None:
+        """Buffer at least this many seconds too, for starts that ask for more pre-roll."""
+        with self._lock:
+            self.preroll.keep_at_least(seconds)
 
     def set_preroll(self, seconds: float, max_bytes: int) -> None:
         """Change the pre-roll; it grows or shrinks from the next keyframe on."""
@@ -600,10 +610,11 @@ class SourceWorker(threading.Thread):
             if before is not None and started >= before:
                 continue
             self._pending.pop(record_id, None)
+            start = self.preroll.start_index(self._preroll_from.pop(record_id, None))
             recording = self._recordings.get(record_id)
             if recording is None or session is not self._session or self._input is None:
                 continue
-            for packet, wall in self.preroll.packets:
+            for packet, wall in self.preroll.packets[start:]:
                 if record_id not in self._recordings:
                     break  # writing failed: the file is set aside
                 self._write(recording, record_id, packet, wall, self._input)

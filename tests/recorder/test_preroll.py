@@ -57,3 +57,31 @@ def test_preroll_changes_on_a_running_source_and_respects_the_byte_cap(manager, 
     begin, started, result = _record(manager, 1, tmp_path / "c.mp4")
     assert begin is not None and started - begin < 2.3  # the cap, not the 30 s, decided
     assert decode_video(result.path)["monotonic"]
+
+
+def test_a_start_may_ask_for_more_preroll_than_the_setting_without_changing_other_starts(
+        tmp_path):
+    """A motion record's pre-capture (#23): the source keeps 3 s (`keep_preroll`) while the
+    setting says 0; a start asking for 3 s begins at least 3 s back, a plain start still at
+    the last keyframe, and neither misses a packet of the other's stretch."""
+    manager = RecorderManager(preroll_s=0.0)
+    try:
+        manager.ensure_source(SourceSpec(1, "p", PATTERN))
+        manager.keep_preroll(1, 3.0)
+        wait_until(lambda: manager.status(1)[0] == "online", 10, message="online")
+        time.sleep(4.2)
+        started = time.time()
+        long_begin = manager.start_recording(1, "long", tmp_path / "long.mp4", preroll_s=3.0)
+        plain_begin = manager.start_recording(1, "plain", tmp_path / "plain.mp4")
+        time.sleep(1.0)
+        long, plain = (manager.stop_recording(1, "long"), manager.stop_recording(1, "plain"))
+        assert long_begin is not None and started - 3.0 - 1.1 <= long_begin <= started - 3.0
+        assert plain_begin is not None and started - 0.6 <= plain_begin <= started
+        assert decode_video(long.path)["duration"] >= decode_video(plain.path)["duration"] + 2.4
+        assert decode_video(plain.path)["duration"] <= 1.8
+        manager.keep_preroll(1, 0.0)  # back to the setting: the buffer shrinks at a keyframe
+        wait_until(lambda: manager._workers[1].preroll.packets
+                   and time.time() - manager._workers[1].preroll.packets[0][1] < 0.8, 3,
+                   message="the buffer back to one keyframe group")
+    finally:
+        manager.shutdown()
