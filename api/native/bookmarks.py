@@ -72,6 +72,7 @@ def setup(app: web.Application) -> None:
               action="create bookmark",
               tag="bookmark",
               summary="Mark a moment of a source", body=BookmarkIn, response=BookmarkOut,
+              errors=(404,),  # no such source
               description="`source_id` (an existing source), `time_utc` (ISO 8601) and `title` "
               "are required, `note` is free text. While it exists, retention keeps the file of "
               "every record of the source it falls in. Bounds (422 beyond, naming the field): "

@@ -56,6 +56,7 @@ class StationCollector(Collector):
         for reason, count in station.storage.deleted_by_reason.items():
             deletions.add_metric((reason,), count)
         yield deletions
+        yield from self._events()
         if station.mqtt is not None:  # absent without mqtt_url: there is no bus to be on
             yield GaugeMetricFamily(f"{PREFIX}_mqtt_connected", "1 while the MQTT bridge is "
                                     "connected to its broker", value=int(station.mqtt.connected))
@@ -92,6 +93,16 @@ class StationCollector(Collector):
             written.add_metric(labels, s.bytes_written)
         yield from (online, fps, bitrate, recording, paused, read, reconnects, packets, written)
 
+    def _events(self) -> Iterator[Metric]:
+        events = self.station.events
+        raised = CounterMetricFamily(f"{PREFIX}_events", "Events this station raised since it "
+                                     "started, by kind (app.alarms)", labels=("kind",))
+        for kind, count in sorted(events.raised_counts().items()):
+            raised.add_metric((kind,), count)
+        yield raised
+        yield GaugeMetricFamily(f"{PREFIX}_open_alarms", "This station's open events of "
+                                "severity alarm (a camera lost …)", value=events.open_alarms())
+
     def _disks(self) -> Iterator[Metric]:
         storage = self.station.storage
         recordings, catalog = storage.look()  # the statvfs storage.status() reports
@@ -126,7 +137,8 @@ def setup(app: web.Application) -> None:
               description="Per source (labels `source_id`, `source`): online, fps, bitrate, "
               "bytes read, reconnects, packets and bytes written, recording and paused; disk "
               "total and free bytes of the recordings' and the catalog's filesystems, the "
-              "disk floor; retention deletions by reason; API requests by dialect, method "
+              "disk floor; retention deletions by reason; events raised by kind and open "
+              "alarms; API requests by dialect, method "
               "and status class and their latency by dialect; the MQTT connection (only "
               "with `mqtt_url`); the station's version and id. Needs the station token when "
               "one is set, like every native route. Made for a Prometheus scrape every 15 s "

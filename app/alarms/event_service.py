@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import or_, update
 from sqlmodel import select
 
 from app.alarms.kinds import kind_of
@@ -146,6 +146,9 @@ class EventService:
         self.catalog, self.bus, self.station_id = catalog, bus, station_id
         # Events this station raised since it started, by kind (GET /metrics' counter).
         self.raised_by_kind: Counter[str] = Counter()
+        # This station's open alarms, by id (GET /metrics' gauge, read without a query): a
+        # station's open alarms left by a stop are closed at its next start (camera_watch).
+        self._open_alarms: set[int] = set()
         self._counts = threading.Lock()
 
     # --- raising ---------------------------------------------------------------------------
@@ -185,6 +188,8 @@ class EventService:
             out = event_out(row)
         with self._counts:
             self.raised_by_kind[out.kind] += 1
+            if out.end is None and out.severity == EventSeverity.alarm:
+                self._open_alarms.add(out.id)
         self.bus.publish(EventChanged(out, "opened"))
         return out
 
@@ -198,6 +203,7 @@ class EventService:
                 row.end = utcnow()
                 s.add(row)
             out = event_out(row)
+        self._closed([out.id])
         if changed:
             self.bus.publish(EventChanged(out, "closed"))
         return out
@@ -216,9 +222,14 @@ class EventService:
                 row.end = now
                 s.add(row)
             closed = [event_out(r) for r in rows]
+        self._closed([out.id for out in closed])
         for out in closed:
             self.bus.publish(EventChanged(out, "closed"))
         return closed
+
+    def _closed(self, ids: list[int]) -> None:
+        with self._counts:
+            self._open_alarms.difference_update(ids)
 
     def _own(self):
         return (StationEvent.station_id == self.station_id if self.station_id is not None
@@ -297,12 +308,10 @@ class EventService:
             return f"source {source_id}"
 
     def open_alarms(self) -> int:
-        """This station's open events of severity `alarm` (GET /metrics' gauge)."""
-        stmt = select(func.count(StationEvent.id)).where(and_(
-            StationEvent.end.is_(None), StationEvent.severity == EventSeverity.alarm,
-            self._own()))
-        with self.catalog.session() as s:
-            return s.exec(stmt).one()
+        """The events of severity `alarm` this station opened and has not closed yet (GET
+        /metrics' gauge), from memory."""
+        with self._counts:
+            return len(self._open_alarms)
 
     def raised_counts(self) -> dict[str, int]:
         with self._counts:

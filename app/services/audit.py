@@ -101,6 +101,7 @@ ACTIONS: dict[str, str] = {
     "create bookmark": "a bookmark added",
     "update bookmark": "a bookmark changed",
     "delete bookmark": "a bookmark removed",
+    "acknowledge event": "an event or alarm acknowledged (one, or all a filter selects)",
     "discover cameras": "a WS-Discovery probe for ONVIF cameras on the network",
     "read camera profiles": "an ONVIF camera asked for its profiles",
     "approve access": "a Device Connect client's access request approved",

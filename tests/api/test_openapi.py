@@ -24,8 +24,9 @@ from tests.conftest import make_settings, wait_until
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
 NATIVE = ("/api/v1", "/test", "/metrics")
-# MJPEG never ends by itself: a fuzzer would hang on it (it has its own tests).
-NOT_FUZZED = r"/source/\{source_id\}/video$"
+# MJPEG and the event stream never end by themselves: a fuzzer would hang on them (they have
+# their own tests: tests/api/test_native_media.py, tests/api/test_events_api.py).
+NOT_FUZZED = r"(/source/\{source_id\}/video|/event/stream)$"
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
           "response_schema_conformance,response_headers_conformance,negative_data_rejection,"
           "unsupported_method")

@@ -37,6 +37,7 @@ def test_open_close_ack_and_bus(station):
     acked = events.acknowledge(lost.id, "alice")
     assert acked.acknowledged_by == "alice" and acked.acknowledged_at
     assert events.acknowledge(lost.id, "bob").acknowledged_by == "alice"  # the first stays
+    assert events.get(lost.id) == acked
     assert [(e.event.id, e.change) for e in seen] == [
         (lost.id, "opened"), (lost.id, "closed"), (lost.id, "acknowledged")]
     moment = events.instant("bookmark", source_id=gate, text="gate: bookmark")
