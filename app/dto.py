@@ -36,10 +36,12 @@ def has_footage(status: RecordStatus | str, location: str | None) -> bool:
     return bool(location) and status != RecordStatus.deleted
 
 
-def source_out(row: Source | dict, status: tuple[str, str | None]) -> SourceOut:
+def source_out(row: Source | dict, status: tuple[str, str | None],
+               mode_state: str | None = None) -> SourceOut:
     """A source as every front end sees it: its credentials masked (`mask_uri`). Credentials
     this station's key does not open (`app.credentials.Unreadable`) are left out, and the
-    source says so (`credentials_unreadable`, its `error`) instead of failing the list."""
+    source says so (`credentials_unreadable`, its `error`) instead of failing the list.
+    `mode_state`: what its recording mode does now (the mode keeper's `state`)."""
     unreadable = unreadable_fields(row) if isinstance(row, Source) else set()
     data = row.model_dump(exclude=unreadable) if isinstance(row, Source) else dict(row)
     picture = mask_picture(data.get("uri_http_picture"))
@@ -58,7 +60,7 @@ def source_out(row: Source | dict, status: tuple[str, str | None]) -> SourceOut:
         enabled=data.get("enabled", True), station=data.get("station_id"),
         record_mode=data.get("record_mode") or "manual",
         record_schedule=data.get("record_schedule"), record_tag=data.get("record_tag"),
-        retention_days=data.get("retention_days"),
+        retention_days=data.get("retention_days"), mode_state=mode_state,
     )
 
 

@@ -218,6 +218,24 @@ def tag_for(mode: SlotMode, record_tag: str | None) -> str:
     return record_tag or DEFAULT_TAGS[mode]
 
 
+def mode_tags(record_mode: str, record_tag: str | None, schedule: list | None) -> set[str]:
+    """Every tag a source's mode may record under: its own records are the running ones of
+    the source under these tags, whoever of a rollover's files they are (the stops spare
+    them: app.recordings.record_stops)."""
+    if record_mode == RecordMode.continuous:
+        modes = {SlotMode.continuous}
+    elif record_mode == RecordMode.motion:
+        modes = {SlotMode.motion}
+    elif record_mode == RecordMode.schedule:
+        try:
+            modes = {slot.mode for slot in parse_schedule(schedule or [])} - {SlotMode.off}
+        except ValueError:
+            modes = set()
+    else:
+        modes = set()
+    return {tag_for(mode, record_tag) for mode in modes}
+
+
 def local_zone() -> ZoneInfo:
     """The station's time zone: `TZ` if set, else the system's (/etc/localtime), else UTC."""
     names = [os.environ.get("TZ", "").lstrip(":")]

@@ -185,6 +185,11 @@ class SourceOut(BaseModel):
     record_tag: str | None = Field(default=None, description="null: the mode's own tag")
     retention_days: int | None = Field(default=None, description=(
         "null: the tag's, else the station's retention"))
+    mode_state: str | None = Field(default=None, description=(
+        "what its recording mode does now, on the station that records it: \"recording\", "
+        "\"waiting: <why>\" (\"waiting: disk below the floor\", \"waiting: the catalog is "
+        "away\"), \"waiting for motion\", \"off by schedule\"; null for `manual` (and for "
+        "another station's source)"))
 
 
 class Gap(BaseModel):

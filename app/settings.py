@@ -65,6 +65,9 @@ class Settings(BaseSettings):
         "at least this long ago (0 = the last keyframe)."))
     preroll_mb: int = Field(16, ge=1, le=4096, description=(
         "Memory cap of the pre-roll per source, in MiB; older keyframe groups are dropped first."))
+    motion_pre_s: float = Field(5.0, ge=0, le=60, description=(
+        "Pre-capture of a source recording in `motion` mode: its record begins at a keyframe "
+        "at least this long before the motion (the reader keeps that much, within preroll_mb)."))
     # --- Huawei dialects (Live record control, SparkRTC individual stream jobs) --------------
     huawei_project_id: str | None = Field(None, description=(
         "Huawei Live: the project_id in /v1/{project_id}/record/control (empty = any)."))

@@ -204,7 +204,8 @@ def build_station(settings: Settings) -> Station:
                                   disk_floor_bytes=floor_bytes, busy=busy, peers=peers,
                                   station_id=settings.station_id, status_of=site.status)
     sources = SourceService(catalog, recorder, bus, settings=live, outgoing=outgoing, site=site,
-                            peers=peers, fetch_snapshot=discovery.snapshot)
+                            peers=peers, fetch_snapshot=discovery.snapshot,
+                            mode_state=lambda source_id: modes.state(source_id))
     groups = GroupService(catalog, recorder, bus, status_of=site.status)
     sync = SyncService(catalog, live=live, token_file=settings.data_dir / "sync-tokens.json",
                        station_id=settings.station_id, bus=bus, outgoing=outgoing)
@@ -220,7 +221,8 @@ def build_station(settings: Settings) -> Station:
         retention_max_gb=settings.retention_max_gb, busy=busy, reclaim=exports.space.reclaim)
     bookmarks = BookmarkService(catalog, bus, settings=live, events=events)
     timeline = TimelineService(catalog, events)  # the events of a range: the event service's
-    modes = ModeKeeper(catalog, recordings, bus, station_id=settings.station_id)
+    modes = ModeKeeper(catalog, recordings, bus, station_id=settings.station_id,
+                       motion_pre_s=lambda: live().motion_pre_s)
 
     # --- 5. the dialects' state machines --------------------------------------------------
     dc_auth = DeviceConnectAuth(bus, auto_approve=lambda: live().dc_auto_approve,

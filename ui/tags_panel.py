@@ -169,8 +169,15 @@ class TagsPanel(QWidget):
         self.stop_tag(tag)
 
     def stop_all(self) -> None:
-        for running in list(self.summary):
-            self.stop_tag(running.name)
+        """Every running tag stops, but what the sources' recording modes record goes on
+        (the service's rule: RecordingService.stop_all_tags)."""
+        def after(records, error) -> None:
+            if error is not None:
+                self._report(error_text(error), error=True)
+                return
+            self._report(f"Stopped {len(records)} recording(s).")
+            self.refresh()
+        self.tasks.run(lambda: self.station.recordings.stop_all_tags(origin="gui"), after)
 
     def toggle(self) -> None:
         """The global shortcut: stop the typed tag when it records, else start the group."""

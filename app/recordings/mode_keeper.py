@@ -18,8 +18,17 @@ several files from the same packets, so a tag a dialect starts and stops on a so
 mode records is its own record and file, and the mode's file is never cut by it.
 
 `motion`: a motion event open for the source (app.alarms' `EventChanged`, kind `motion`) makes
-it record; the record begins with the recorder's pre-roll and goes on `motion_post_s` after
-the last motion closed, so motions closer together than that are one record.
+it record; the record begins at a keyframe at least `motion_pre_s` (the station's setting)
+before the motion, from the pre-roll the recorder keeps that long for every source whose
+mode may record motion (`keep_preroll`), and goes on `motion_post_s` after the last motion
+closed, so motions closer together than that are one record.
+
+What it does for each source is its `state` (SourceOut.mode_state): "recording", "waiting:
+<why>" (the disk below its floor, the catalog away...), "off by schedule", "waiting for
+motion"; None for a `manual` source or one it does not keep.
+
+What the mode records is the mode's own: a dialect's or an operator's Stop all leaves it
+recording; only the keeper, or a stop of its tag by name, ends it (app.recordings.record_stops).
 
 It never blocks the recorder: it runs on its own thread, and only asks the services.
 """
@@ -36,11 +45,12 @@ from zoneinfo import ZoneInfo
 from sqlmodel import select
 
 from app.catalog import CATALOG_ERRORS, Catalog
-from app.errors import StationError
+from app.errors import StationError, StorageFull, Unavailable
 from app.events import EventChanged, EventSink
 from app.models import Source, utcnow
 from app.record_modes import (RecordMode, SlotMode, effective_mode, local_zone, parse_schedule,
                               tag_for)
+from app.recordings.record_stops import MODE_ORIGIN
 from app.recordings.recordings import RecordingService
 from app.site.stations import is_own
 
@@ -48,21 +58,29 @@ log = logging.getLogger(__name__)
 
 TICK_S = 0.5
 MOTION_POST_S = 10.0
-ORIGIN = "mode"
+MOTION_PRE_S = 5.0
+ORIGIN = MODE_ORIGIN
+RECORDING, MOTION_IDLE, OFF_BY_SCHEDULE = "recording", "waiting for motion", "off by schedule"
 
 
 class ModeKeeper:
     """`station_id`: whose sources it keeps (None: a station alone); `zone`, `clock`: the
     station's time zone and the UTC clock a schedule is read against (tests inject both);
-    `motion_post_s`: how long a motion record goes on after the last motion closed."""
+    `motion_post_s`: how long a motion record goes on after the last motion closed;
+    `motion_pre_s`: how far before the motion its record begins (a number, or a function
+    read at each look: the station's live setting)."""
 
     def __init__(self, catalog: Catalog, recordings: RecordingService, bus: EventSink, *,
                  station_id: str | None = None, zone: Callable[[], ZoneInfo] = local_zone,
                  clock: Callable[[], datetime] = utcnow, tick_s: float = TICK_S,
-                 motion_post_s: float = MOTION_POST_S):
+                 motion_post_s: float = MOTION_POST_S,
+                 motion_pre_s: float | Callable[[], float] = MOTION_PRE_S):
         self._catalog, self._recordings, self._bus = catalog, recordings, bus
         self._station_id, self._zone, self._clock = station_id, zone, clock
         self._tick_s, self._motion_post_s = tick_s, motion_post_s
+        self._motion_pre_s = motion_pre_s if callable(motion_pre_s) else (lambda: motion_pre_s)
+        self._states: dict[int, str] = {}  # what it does for each source it keeps
+        self._kept_preroll: dict[int, float] = {}  # pre-capture asked of the recorder
         self._sources: list[Source] = []  # the last read, kept while the catalog is away
         self._owned: set[tuple[int, str]] = set()  # (source, tag) it records now
         self._notes: dict[int, str] = {}  # why a source that should record does not
@@ -97,6 +115,12 @@ class ModeKeeper:
     def note(self, source_id: int) -> str | None:
         """Why a source its mode says should record does not now (None: it does, or need not)."""
         return self._notes.get(source_id)
+
+    def state(self, source_id: int) -> str | None:
+        """What the mode does for the source now: "recording", "waiting: <why>", "waiting for
+        motion", "off by schedule"; None for a manual source or another station's."""
+        note = self._notes.get(source_id)
+        return f"waiting: {note}" if note else self._states.get(source_id)
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
@@ -152,14 +176,34 @@ class ModeKeeper:
             pass  # keep the last read: the modes did not change while nobody could write
         now, zone = self._clock(), self._zone()
         wanted: dict[tuple[int, str], SlotMode] = {}
+        states: dict[int, str] = {}
+        pre_s: dict[int, float] = {}
         for row in self._sources:
             slots = parse_schedule(row.record_schedule or []) \
                 if row.record_mode == RecordMode.schedule else []
             mode = effective_mode(row.record_mode, slots, now, zone)
+            if row.record_mode == RecordMode.motion or any(
+                    slot.mode is SlotMode.motion for slot in slots):
+                pre_s[row.id] = self._motion_pre_s()
             if mode is SlotMode.continuous or (mode is SlotMode.motion
                                                and self._motion_wants(row.id)):
                 wanted[(row.id, tag_for(mode, row.record_tag))] = mode
+                states[row.id] = RECORDING
+            else:
+                states[row.id] = MOTION_IDLE if mode is SlotMode.motion else OFF_BY_SCHEDULE
+                self._notes.pop(row.id, None)  # nothing to wait for
+        self._states = states
+        self._keep_preroll(pre_s)
         return wanted
+
+    def _keep_preroll(self, pre_s: dict[int, float]) -> None:
+        """The recorder keeps `motion_pre_s` of every source whose mode may record motion,
+        so a motion record can begin that far back (and no more of any other)."""
+        for source_id in set(self._kept_preroll) | set(pre_s):
+            seconds = pre_s.get(source_id, 0.0)
+            if self._kept_preroll.get(source_id, 0.0) != seconds:
+                self._recordings.keep_preroll(source_id, seconds)
+                self._kept_preroll[source_id] = seconds
 
     def _running(self) -> dict[tuple[int, str], str] | None:
         """(source, tag) → record id of what this station records now."""
@@ -171,12 +215,14 @@ class ModeKeeper:
 
     def _start(self, key: tuple[int, str], mode: SlotMode) -> None:
         source_id, tag = key
+        pre_s = self._motion_pre_s() if mode is SlotMode.motion else None
         try:
-            self._recordings.start_one(tag, source_id, origin=ORIGIN)
+            self._recordings.start_one(tag, source_id, origin=ORIGIN, preroll_s=pre_s)
         except (StationError, *CATALOG_ERRORS) as exc:
-            reason = f"{mode.value} recording waits: {getattr(exc, 'message', None) or exc}"
+            reason = _waiting_reason(exc)
             if self._notes.get(source_id) != reason:
-                log.warning("source %s: %s", source_id, reason)
+                log.warning("source %s: %s recording waits: %s (%s)", source_id, mode.value,
+                            reason, getattr(exc, "message", None) or type(exc).__name__)
             self._notes[source_id] = reason
             return
         self._owned.add(key)
@@ -197,3 +243,12 @@ class ModeKeeper:
             log.info("source %s: its mode no longer records under tag %r", *key)
         except (StationError, *CATALOG_ERRORS):
             log.exception("source %s: could not stop the mode's record %s", key[0], record_id)
+
+
+def _waiting_reason(exc: Exception) -> str:
+    """Why a start the station refused waits, in the words of a source's `mode_state`."""
+    if isinstance(exc, StorageFull):
+        return "disk below the floor"
+    if isinstance(exc, Unavailable) or isinstance(exc, CATALOG_ERRORS):
+        return "the catalog is away"
+    return getattr(exc, "message", None) or str(exc)

@@ -164,10 +164,13 @@ class RecordingStarts:
                       *self._forwarding.start_there(tag_name, remote))
 
     def start_one(self, tag_name: str, source_id: int, *, profile: EncodeProfile | None = None,
-                  file_name: str | None = None, origin: str = "core") -> RecordOut:
+                  file_name: str | None = None, origin: str = "core",
+                  preroll_s: float | None = None) -> RecordOut:
         """Start one source under the tag, encoded by `profile` (default: the source's own)
-        into `file_name` inside the tag's folder (default: the usual name). Unlike `start`,
-        a source already recording under the tag is refused with `AlreadyRecording`."""
+        into `file_name` inside the tag's folder (default: the usual name), beginning
+        `preroll_s` back (default: the `preroll_s` setting; a motion record's pre-capture).
+        Unlike `start`, a source already recording under the tag is refused with
+        `AlreadyRecording`."""
         events: list[Event] = []
         with self._store.lock:
             with self._starting() as s:
@@ -181,7 +184,8 @@ class RecordingStarts:
                                            f"{tag_name!r}", field="source_id")
                 rows, new = self._new_records(s, tag_name, [src], field="source_id",
                                               profile=profile, file_name=file_name)
-            opened = self._open_files(rows, new, tag_name, origin, events, field="source_id")
+            opened = self._open_files(rows, new, tag_name, origin, events, field="source_id",
+                                      preroll_s=preroll_s)
         (out,) = self._started(opened, events)
         return out
 
@@ -262,7 +266,7 @@ class RecordingStarts:
 
     def _open_files(self, rows: list[Record], new: list[_NewFile], tag_name: str, origin: str,
                     events: list[Event], *, field: str, audio_muted: bool = False,
-                    ) -> tuple[list[RecordOut], Conflict | None]:
+                    preroll_s: float | None = None) -> tuple[list[RecordOut], Conflict | None]:
         """After the commit, inside the lock: the recorder starts each new record's file.
         The record's begin becomes the file's (the pre-roll's first keyframe); a file the
         recorder cannot start leaves its record `failed` with the reason, as a recorder's
@@ -276,7 +280,8 @@ class RecordingStarts:
             try:
                 begin = self._recorder.start_recording(row.source_id, row.id, item.path,
                                                        item.profile, next_file=item.next_file,
-                                                       audio_muted=audio_muted)
+                                                       audio_muted=audio_muted,
+                                                       preroll_s=preroll_s)
             except Exception as exc:  # noqa: BLE001 - whatever it is, the record must say so
                 reason = "the recorder could not start the file: " + (
                     "the source is no longer being read" if isinstance(exc, UnknownSource)

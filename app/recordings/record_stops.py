@@ -4,6 +4,16 @@ recorder's failure, and the records a crash left open, found at the next start.
 A recording ends whatever the catalog does: a record whose end cannot be committed (disk
 full, database locked, the server away) is kept in memory by the store with its true state,
 which every read shows and a retry thread writes once the catalog takes it again.
+
+Who may stop what a source's recording mode records (#23; docs/recording-modes.md): a
+record is the mode's own when its source's mode records under its tag
+(`app.record_modes.mode_tags`, read from the catalog, so it holds for every file of a
+rollover, after a restart and on every station). Such a record stops only
+- when the mode keeper stops it (`origin` `mode`: the mode no longer says record), or
+- when its tag is stopped by name (`stop`): the operator named it; the keeper starts a new
+  file at its next look.
+A stop of one record by id from anyone else (Device Connect's, Huawei Live's, SparkRTC's, a
+client's) and the operator's Stop all (`stop_all_tags`) leave it recording.
 """
 
 from __future__ import annotations
@@ -18,15 +28,24 @@ from app.catalog import CATALOG_ERRORS
 from app.catalog_rows import tag_by_name
 from app.errors import NotFound
 from app.events import Event, EventSink, RecordingStopped
-from app.models import Record
+from app.models import Record, Source, Tag
+from app.record_modes import mode_tags
 from app.recordings.record_forwarding import RecordForwarding, joined
 from app.recordings.record_results import apply_result, measure_file
 from app.recordings.record_store import RecordStore, publish_outside_lock
-from app.schemas import RecordOut, RecordStatus, SourceModel
+from app.schemas import RecordOut, RecordStatus, SourceModel, SourceOut
 from recorder.manager import RecorderManager
 from recorder.mp4file import RecordingResult
 
 log = logging.getLogger(__name__)
+
+MODE_ORIGIN = "mode"  # the mode keeper's origin: the one that may stop its records by id
+
+
+def mode_owned(source: Source | SourceOut | None, tag_name: str | None) -> bool:
+    """A running record of `source` under `tag_name` is its recording mode's own."""
+    return source is not None and bool(tag_name) and tag_name in mode_tags(
+        source.record_mode, source.record_tag, source.record_schedule)
 
 
 class RecordingStops:
@@ -39,18 +58,57 @@ class RecordingStops:
         self._forwarding = forwarding
 
     def stop_record(self, record_id: str, origin: str = "core") -> RecordOut:
-        """Finalize one running record (a record already stopped is returned as it is)."""
+        """Finalize one running record (a record already stopped is returned as it is). The
+        mode's own record is left recording, and returned as it is, unless the keeper asks."""
         events: list[Event] = []
         with self._store.lock:
+            if origin != MODE_ORIGIN and self._mode_owns(record_id):
+                row, tag_name = self._store.current(record_id)
+                log.info("record %s is its source's recording mode's: a stop by %s leaves it "
+                         "recording", record_id, origin)
+                return self._store.out_anyway(row, tag_name)
             out = self._finalize(record_id, events, origin=origin)
         publish_outside_lock(self._bus, events)
+        return out
+
+    def _mode_owns(self, record_id: str) -> bool:
+        """The running record is its source's mode's own (False when the catalog cannot
+        say: a stop then goes ahead, and the keeper starts the mode again once it can)."""
+        try:
+            row, tag_name = self._store.current(record_id)
+            if row.status != RecordStatus.recording or row.source_id is None:
+                return False
+            with self._store.catalog.session() as s:
+                return mode_owned(s.get(Source, row.source_id), tag_name)
+        except (*CATALOG_ERRORS, NotFound):
+            return False
+
+    def stop_all_tags(self, origin: str = "core") -> list[RecordOut]:
+        """The operator's Stop all: every running tag stops, except the records the sources'
+        modes own. A tag no source's mode records under stops on every station (`stop`);
+        one that some source's mode uses stops here only, sparing the mode's own."""
+        with self._store.catalog.session() as s:
+            rows = self._store.running_rows(s)
+            sources = {r.source_id: s.get(Source, r.source_id) for r in rows if r.source_id}
+            tags = {r.tag_id: tag.name for r in rows
+                    if (tag := s.get(Tag, r.tag_id)) is not None}
+            used = {name for src in s.exec(select(Source)).all() if src.record_mode != "manual"
+                    for name in mode_tags(src.record_mode, src.record_tag, src.record_schedule)}
+        out: list[RecordOut] = []
+        for name in sorted(set(tags.values())):
+            if name not in used:
+                out += self.stop(name, origin=origin)
+                continue
+            ids = [r.id for r in rows if tags.get(r.tag_id) == name and self._store.is_mine(r)
+                   and not mode_owned(sources.get(r.source_id), name)]
+            out += [self.stop_record(record_id, origin=origin) for record_id in ids]
         return out
 
     def stop(self, tag_name: str, model: SourceModel | str | None = None,
              origin: str = "core", forwarded: bool = False) -> list[RecordOut]:
         """Stop the tag's running records (of `model`, if given), this station's here and the
         others' on their stations (unless another station `forwarded` the request);
-        returns them finalized."""
+        returns them finalized. Named, the tag stops the mode's own records too."""
         model = SourceModel(model) if model else None
         events: list[Event] = []
         ask_others = not forwarded

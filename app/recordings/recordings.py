@@ -29,11 +29,11 @@ from app.recordings.record_forwarding import RecordForwarding
 from app.recordings.record_keeping import RecordKeeping
 from app.recordings.record_queries import RecordQueries, RunningTag
 from app.recordings.record_starts import AlreadyRecording, RecordingStarts
-from app.recordings.record_stops import RecordingStops
+from app.recordings.record_stops import RecordingStops, mode_owned
 from app.recordings.record_store import RecordStore
 from app.recordings.recording_controls import RecordingControls
 from app.recordings.rollover import RecordingRollover
-from app.schemas import RecordOut, SourceModel, TagOut
+from app.schemas import RecordOut, RecordStatus, SourceModel, TagOut
 from recorder.encoding import EncodeProfile
 from recorder.manager import RecorderManager
 from recorder.mp4file import RecordingResult
@@ -101,9 +101,15 @@ class RecordingService:
         return self._starts.start_sources(tag_name, source_ids, origin, audio_muted, forwarded)
 
     def start_one(self, tag_name: str, source_id: int, *, profile: EncodeProfile | None = None,
-                  file_name: str | None = None, origin: str = "core") -> RecordOut:
+                  file_name: str | None = None, origin: str = "core",
+                  preroll_s: float | None = None) -> RecordOut:
         return self._starts.start_one(tag_name, source_id, profile=profile,
-                                      file_name=file_name, origin=origin)
+                                      file_name=file_name, origin=origin, preroll_s=preroll_s)
+
+    def keep_preroll(self, source_id: int, seconds: float) -> None:
+        """Have the recorder buffer at least `seconds` of the source (0: the setting alone),
+        for starts asking for that much pre-roll (`start_one(preroll_s=)`)."""
+        self.recorder.keep_preroll(source_id, seconds)
 
     def stop_record(self, record_id: str, origin: str = "core") -> RecordOut:
         return self._stops.stop_record(record_id, origin)
@@ -111,6 +117,10 @@ class RecordingService:
     def stop(self, tag_name: str, model: SourceModel | str | None = None,
              origin: str = "core", forwarded: bool = False) -> list[RecordOut]:
         return self._stops.stop(tag_name, model, origin, forwarded)
+
+    def stop_all_tags(self, origin: str = "core") -> list[RecordOut]:
+        """The operator's Stop all: every running tag, sparing what the modes record."""
+        return self._stops.stop_all_tags(origin)
 
     def stop_all(self) -> list[RecordOut]:
         return self._stops.stop_all()
@@ -147,6 +157,12 @@ class RecordingService:
              begin_to: datetime | None = None, limit: int = 2000) -> list[RecordOut]:
         return self._queries.find(tag_name=tag_name, source_id=source_id, status=status,
                                   begin_from=begin_from, begin_to=begin_to, limit=limit)
+
+    def client_running(self, source_id: int) -> list[RecordOut]:
+        """The source's running records a client controls: all but its mode's own, which
+        only the mode keeper (or a stop of its tag by name) ends (record_stops)."""
+        return [r for r in self.find(source_id=source_id, status=RecordStatus.recording)
+                if not mode_owned(r.source, r.tag_name)]
 
     def tag_names(self) -> list[str]:
         return self._queries.tag_names()

@@ -112,10 +112,12 @@ class SourceService:
                  settings: Callable[[], object] | None = None,
                  outgoing: Callable[[], OutgoingPolicy] | None = None, *,
                  site: StationRegistry | None = None, peers: SiteClient | None = None,
-                 fetch_snapshot: Callable[[str, str, str], bytes] | None = None):
+                 fetch_snapshot: Callable[[str, str, str], bytes] | None = None,
+                 mode_state: Callable[[int], str | None] | None = None):
         """`settings`: the station's `LiveSettings` (media_dirs, max_sources, read at each
         check); `site`, `peers`: the stations sharing the catalog and how they are asked
-        (None: a station alone); `fetch_snapshot`: how a camera's snapshot URL is fetched."""
+        (None: a station alone); `fetch_snapshot`: how a camera's snapshot URL is fetched;
+        `mode_state`: what a source's recording mode does now (the mode keeper's `state`)."""
         self.catalog, self.recorder, self.bus = catalog, recorder, bus
         self.settings = settings
         # The outgoing-address policy of now; without it, loopback and private networks.
@@ -129,6 +131,7 @@ class SourceService:
         # How a camera's snapshot URL is fetched: (bare URL, user, password) -> JPEG bytes; the
         # station hands in its ONVIF client's (HTTP digest, local network only).
         self.fetch_snapshot = fetch_snapshot
+        self._mode_state = mode_state or (lambda _source_id: None)
         self.peers = peers  # how other stations are asked (with `site`)
         self._remote: RemoteFeeds | None = None  # other stations' sources someone here watches
         self._remote_lock = threading.Lock()  # never held over a catalog read: tiles ask
@@ -180,13 +183,13 @@ class SourceService:
         with self.catalog.session() as s:
             rows = s.exec(select(Source).order_by(Source.id)).all()
             self._note_unreadable(rows)
-            return [source_out(r, self.status(r.id)) for r in rows]
+            return [source_out(r, self.status(r.id), self._mode_state(r.id)) for r in rows]
 
     def get(self, source_id: int) -> SourceOut:
         with self.catalog.session() as s:
             row = get_source(s, source_id)
             self._note_unreadable([row])
-            return source_out(row, self.status(source_id))
+            return source_out(row, self.status(source_id), self._mode_state(source_id))
 
     # --- changes -------------------------------------------------------------------
     def create(self, data: SourceIn) -> SourceOut:

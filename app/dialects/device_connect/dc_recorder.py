@@ -3,7 +3,8 @@
 
 The state is not kept here: it is read from the catalog (the source's running records) and
 the recorder (paused or not), so a recording started by the native API, the GUI or a Huawei
-dialect on that source shows as `recording` here too, and `stop` here stops it. `record`
+dialect on that source shows as `recording` here too, and `stop` here stops it (but not what
+the source's recording mode records: RecordingService.client_running). `record`
 starts the source under a tag of its own, `dc-<source>-<yyyymmdd-hhmmss>` (UTC).
 
 A resumed record writes again only from the next keyframe (up to a GOP later), but the
@@ -32,7 +33,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.events import EventBus, PhotoTaken
 from app.files import safe_name
 from app.recordings.recordings import RecordingService
-from app.schemas import RecordOut, RecordStatus, SourceModel, SourceOut
+from app.schemas import RecordOut, SourceModel, SourceOut
 from app.services.sources import SourceService
 from recorder.manager import UnknownSource
 
@@ -135,8 +136,10 @@ class MediaRecorderService:
         return self._info(self.source_of(target))
 
     def _info(self, source: SourceOut) -> RecorderInfo:
+        # What the source's recording mode records is not the recorder's (#23): it neither
+        # makes the recorder busy nor stops with it.
         running = tuple(sorted(
-            self.recordings.find(source_id=source.id, status=RecordStatus.recording),
+            self.recordings.client_running(source.id),
             key=lambda r: (r.begin_utc or r.created_utc, r.id)))
         states = {r.id: self.recordings.control_state(r.id) for r in running}
         # A resumed record waiting for its keyframe is not paused: the recorder says so too.
