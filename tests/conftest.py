@@ -32,18 +32,19 @@ os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
 
 TESTSRC = "testsrc://testsrc2?size=320x240&rate=25&gop=1"
 
-# End-to-end runs of real station processes: whole folders, and single tests elsewhere that run
-# for tens of seconds (each marked `@pytest.mark.system` in its own file).
-SYSTEM_FOLDERS = ("tests/e2e/",)
+# End-to-end runs of real station processes (tests/e2e), real attacks on real station processes
+# (tests/security), and single tests elsewhere that run for a minute or more.
+SYSTEM_FOLDERS = ("tests/e2e/", "tests/security/")
+SYSTEM_TESTS = ("tests/api/test_openapi.py::test_live_station_conforms_to_its_document",)
 
 
 def pytest_collection_modifyitems(config, items):
-    """Mark the tests of SYSTEM_FOLDERS `system`; put the tests of a module that share a
-    module-scoped fixture in one xdist group (`--dist loadgroup`), so that one worker builds
-    the fixture once instead of every worker building its own. Runs before xdist's own hook
+    """Mark the tests of SYSTEM_FOLDERS and SYSTEM_TESTS `system`; put the tests of a module
+    that share a module-scoped fixture in one xdist group (`--dist loadgroup`), so that one
+    worker builds the fixture once instead of every worker building its own. Runs before xdist's own hook
     (which is `trylast`) reads the groups."""
     for item in items:
-        if item.nodeid.startswith(SYSTEM_FOLDERS):
+        if item.nodeid.startswith(SYSTEM_FOLDERS) or item.nodeid.startswith(SYSTEM_TESTS):
             item.add_marker(pytest.mark.system)
         if item.get_closest_marker("xdist_group"):
             continue
