@@ -35,6 +35,7 @@ from app.station import Station
 from ui.errors import error_text
 from ui.icons import icon
 from ui.site_rows import station_icon, station_label, station_tip
+from ui.mode_marks import mode_mark, mode_tip
 from ui.tasks import Report, TaskRunner
 
 KIND, ID = Qt.ItemDataRole.UserRole, Qt.ItemDataRole.UserRole + 1
@@ -164,8 +165,12 @@ class GroupsPanel(QWidget):
 
     def _source_item(self, parent: QTreeWidgetItem, source: SourceOut) -> QTreeWidgetItem:
         """A source's row; one whose credentials this station cannot open says so."""
-        if not source.credentials_unreadable:
-            return self._item(parent, SOURCE, source.id, source.name, "camera")
+        if not source.credentials_unreadable:  # one that records by itself says so
+            item = self._item(parent, SOURCE, source.id,
+                              "  ".join(filter(None, (source.name, mode_mark(source)))), "camera")
+            if mode_tip(source):
+                item.setToolTip(0, f"{source.name}: {mode_tip(source)}")
+            return item
         item = self._item(parent, SOURCE, source.id, f"{source.name} · {source.error}", "camera")
         item.setToolTip(0, f"{source.name}: {source.error} (its credentials were encrypted "
                            "with another credentials key): edit it and enter its address again")

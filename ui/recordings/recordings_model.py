@@ -26,6 +26,7 @@ from app.schemas import RecordOut, RecordStatus
 from ui.icons import icon
 from ui.media import MediaTarget, first_keyframe
 from ui.recordings.player import clock, rgb_image
+from ui.mode_marks import is_mode_record, mode_tip
 from ui.tasks import TaskRunner
 
 THUMB = QSize(80, 45)
@@ -316,8 +317,8 @@ class RecordsModel(QAbstractTableModel):
     @staticmethod
     def _text(row: RecordRow, col: int) -> str | None:
         record = row.record
-        if col == COL_TAG:
-            return record.tag_name or "—"
+        if col == COL_TAG:  # what a source's mode records is marked as such
+            return f"● {record.tag_name}" if is_mode_record(record) else record.tag_name or "—"
         if col == COL_SOURCE:
             return record.source.name if record.source else "—"
         if col == COL_STATION:
@@ -365,5 +366,8 @@ class RecordsModel(QAbstractTableModel):
             moment = parse_utc(record.begin_utc or record.created_utc)
             return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z") if moment else None
         if col in (COL_THUMB, COL_TAG, COL_SOURCE) and record.location:
-            return str(Path(record.location))
+            where = str(Path(record.location))
+            if col == COL_TAG and is_mode_record(record):
+                return f"{mode_tip(record.source)}\n{where}"
+            return where
         return None

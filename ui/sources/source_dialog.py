@@ -44,6 +44,7 @@ from ui.errors import error_text
 from ui.forms import DIALOG_STYLE, Banner, Form, if_alive, section_title
 from ui.icons import icon
 from ui.sources.find_cameras import FindCamerasPage
+from ui.sources.record_mode_form import RecordModeForm
 from ui.sources.source_delete import DeleteSourceFlow, confirm_delete_source
 from ui.sources.source_kinds import KINDS, kind_of
 from ui.sources.source_pages import PAGES, USE_RUNNING_SOURCE, FieldProblem, KindPage
@@ -149,6 +150,7 @@ class SourceDialog(QDialog):
         self.enabled = self.recording.add("enabled", "", QCheckBox("Read this source"),
                                           "Unchecked: kept in the catalog, not connected")
         self.enabled.setChecked(True)
+        self.record_mode = RecordModeForm()
 
         middle = QWidget()
         column = QVBoxLayout(middle)
@@ -156,7 +158,7 @@ class SourceDialog(QDialog):
         column.setSpacing(10)
         for widget in (self.banner, self.kind_title, self.kind_subtitle, self.common,
                        section_title("Connection"), self.stack, section_title("Recording"),
-                       self.recording):
+                       self.recording, section_title("Recording by itself"), self.record_mode):
             column.addWidget(widget)
         column.addStretch(1)
         scroll = QScrollArea(objectName="formScroll")
@@ -247,12 +249,14 @@ class SourceDialog(QDialog):
         self.description.setText(source.description or "")
         self.ffmpeg_cmd.setText(source.ffmpeg_cmd or "")
         self.enabled.setChecked(source.enabled)
+        self.record_mode.load(source)
         self._set_enabled(True)
         self.save_button.setDefault(True)
         self.name.setFocus()
 
     def _set_enabled(self, on: bool) -> None:
-        for widget in (self.kind_list, self.stack, self.common, self.recording, self.save_button,
+        for widget in (self.kind_list, self.stack, self.common, self.recording, self.record_mode,
+                       self.save_button,
                        self.test_button) + ((self.delete_button,) if self.delete_button else ()):
             widget.setEnabled(on)
 
@@ -270,7 +274,8 @@ class SourceDialog(QDialog):
         data = {"model": self.model,
                 "description": self.description.text().strip(),
                 "ffmpeg_cmd": self.ffmpeg_cmd.text().strip(), "enabled": self.enabled.isChecked(),
-                "uri_rtsp": None, "uri_http_picture": None, **self.page.payload()}
+                "uri_rtsp": None, "uri_http_picture": None, **self.page.payload(),
+                **self.record_mode.payload()}
         if name:
             data["name"] = name
         if self.source_id is None:  # a new source: leave out what is empty
@@ -323,7 +328,7 @@ class SourceDialog(QDialog):
     # --- errors ----------------------------------------------------------------------------
     def clear_errors(self) -> None:
         self.banner.clear()
-        for form in (self.common, self.recording, *self.pages.values()):
+        for form in (self.common, self.recording, self.record_mode, *self.pages.values()):
             form.clear_errors()
 
     def _target(self, field: str | None) -> tuple[Form, str] | None:
@@ -333,6 +338,8 @@ class SourceDialog(QDialog):
             return self.common, head
         if head in ("ffmpeg_cmd", "enabled"):
             return self.recording, head
+        if head in self.record_mode.fields:
+            return self.record_mode, head
         if head in ("uri_rtsp", "uri_http_picture"):
             tail = (field or "").split(".")[1:2]
             if tail and tail[0] in self.page.fields:
@@ -356,7 +363,7 @@ class SourceDialog(QDialog):
 
     def show_error(self, error: BaseException) -> None:
         if isinstance(error, StationError):
-            self.show_field_error(error.field or "", error.message)
+            self.show_field_error(error.field or "", error_text(error))
         else:
             self.banner.show_message("error", f"Unexpected error: {error}")
 
@@ -435,5 +442,6 @@ class SourceDialog(QDialog):
 def field_message(field: str, message: str) -> str:
     """A service message for the form: without the field name it starts with (the form shows
     it next to that field), capitalised."""
-    message = re.sub(rf"^{re.escape(field.split('.')[0])}(\.\w+)?:\s*", "", message)
+    message = re.sub(rf"^{re.escape(field.split('.')[0])}(\.\w+)?:\s*", "",
+                     message.removeprefix("Value error, "))  # a schema check's ValueError
     return message[:1].upper() + message[1:]
