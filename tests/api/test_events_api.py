@@ -11,7 +11,7 @@ import json
 import pytest
 
 from api.app import create_app
-from api.native.events import HEARTBEAT
+from api.native.events import HEARTBEAT, AckAllOut
 from app.schemas import SourceIn
 from tests.conftest import TESTSRC, wait_until
 
@@ -46,7 +46,7 @@ async def test_list_and_acknowledge(client, station):
     left = await (await client.get("/api/v1/event?unacknowledged=true")).json()
     assert len(left) == 3
     resp = await client.put(f"/api/v1/event/ack?source_id={gate}&kind=bookmark")
-    assert (await resp.json()) == {"acknowledged": 3}
+    assert AckAllOut.model_validate(await resp.json()).acknowledged == 3
     assert await (await client.get("/api/v1/event?unacknowledged=true")).json() == []
     assert (await client.put("/api/v1/event/999999/ack")).status == 404
     audited = await asyncio.to_thread(wait_until, lambda: station.audit.list(
