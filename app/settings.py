@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import threading
 import tomllib
 import uuid
@@ -31,6 +32,8 @@ from app import APP_NAME
 from app.errors import InvalidInput
 from app.uri_policy import CALLBACK_SCHEMES, check_uri, station_url
 from recorder.outgoing import DEFAULT_NETWORKS, parse_networks
+
+ALERT_KIND = re.compile(r"^[a-z][a-z0-9_]{0,31}$")  # an event kind's name (app.alarms.kinds)
 
 
 def default_config_file() -> Path:
@@ -188,12 +191,29 @@ class Settings(BaseSettings):
         "(`group/<id>/set` ON/OFF), which cannot be signed: the broker's ACLs then decide "
         "who may start and stop groups. Off: the switches are read-only state."))
 
+    # --- alerts in the window (#23 item 4): which event kinds the GUI announces ---------------
+    alert_kinds: list[str] = Field(
+        default_factory=lambda: ["camera_lost", "recording_failed", "disk_low"], description=(
+            "Event kinds the window announces with a tray notification (and a sound with "
+            "`alert_sound`); every event is listed in the Events panel anyway."))
+    alert_sound: bool = Field(False, description=(
+        "A sound with each announced event (`alert_kinds`)."))
+
     @field_validator("allowed_source_networks")
     @classmethod
     def _allowed_source_networks(cls, value: list[str]) -> list[str]:
         """Each entry a network, an address or a host name (`recorder.outgoing`)."""
         parse_networks(value)
         return [str(entry).strip() for entry in value if str(entry).strip()]
+
+    @field_validator("alert_kinds")
+    @classmethod
+    def _alert_kinds(cls, value: list[str]) -> list[str]:
+        """Names of event kinds (app.alarms.kinds; one not known is simply never raised)."""
+        for name in value:
+            if not ALERT_KIND.match(str(name)):
+                raise ValueError("alert_kinds holds event kind names such as camera_lost")
+        return list(dict.fromkeys(value))
 
     @field_validator("huawei_callback_url")
     @classmethod

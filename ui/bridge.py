@@ -12,6 +12,7 @@ from app.events import (
     CatalogChanged,
     Event,
     EventBus,
+    EventChanged,
     RecordChanged,
     RecordingMuted,
     RecordingPaused,
@@ -34,6 +35,7 @@ class EventBridge(QObject):
     access_requested = Signal(str, str, str, object, str)
     access_decided = Signal(str, str)                    # request id, approved / denied / timeout
     storage_low = Signal(str, object)                    # why, the record ids stopped (tuple)
+    event_changed = Signal(object, str)                  # EventOut, opened / closed / acknowledged
 
     def __init__(self, bus: EventBus, parent: QObject | None = None):
         super().__init__(parent)
@@ -64,6 +66,8 @@ class EventBridge(QObject):
             self.access_decided.emit(event.request_id, event.outcome)
         elif isinstance(event, StorageLow):
             self.storage_low.emit(event.message, event.record_ids)
+        elif isinstance(event, EventChanged):
+            self.event_changed.emit(event.event, event.change)
 
     def close(self) -> None:
         self._unsubscribe()

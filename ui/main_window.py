@@ -1,6 +1,7 @@
 """The main window: the camera wall in the middle, groups on the left, recording controls
-on the right, recordings in a second tab, the audit trail in a third, the station's vital
-signs in the status bar.
+on the right, the events and alarms below (ui.alarms: the Events panel, lost cameras' tiles,
+the alarm count in the status bar, the tray's alerts), recordings in a second tab, the audit
+trail in a third, the station's vital signs in the status bar.
 
 Everything here calls the same services the API calls, on worker threads (`TaskRunner`);
 what any API client does reaches the window through the `EventBridge`, so the wall, the
@@ -28,6 +29,8 @@ from app.errors import StationError
 from app.schemas import RecordStatus
 from app.settings import Settings
 from app.station import Station
+from ui.alarms.alarm_desk import AlarmDesk
+from ui.alarms.events_panel import EventsPanel
 from ui.bridge import EventBridge
 from ui.errors import error_text
 from ui.groups_panel import GroupsPanel
@@ -69,6 +72,11 @@ class MainWindow(QMainWindow):
         self.status = StationStatusBar(station.settings, api_url, self, storage=station.storage)
         self.setStatusBar(self.status)
         self.tray = StationTray(self)
+        self.events = EventsPanel(station, bridge, self.tasks, self)
+        self.events_dock = self._dock(self.events, "Events", Qt.DockWidgetArea.BottomDockWidgetArea,
+                                      300)
+        self.alarms = AlarmDesk(station, bridge, self.tasks, self.wall,
+                                announce=lambda text: self.tray.notify(text), parent=self)
         self._build_menus()
         self._mount_optional_tabs()
 
@@ -89,6 +97,9 @@ class MainWindow(QMainWindow):
         bridge.recording_muted.connect(self._on_recording_muted)
         bridge.storage_low.connect(self._on_storage_low)
         self.tags.running.model().modelReset.connect(self._count_recordings)
+        self.alarms.count_changed.connect(self.status.set_alarm_count)
+        self.status.alarms_clicked.connect(self.show_events)
+        self.events.play_requested.connect(self.play_moment)
         self.reload()
 
     # --- building ------------------------------------------------------------------
@@ -157,6 +168,7 @@ class MainWindow(QMainWindow):
             return
         sources, groups, running = result
         self.wall.set_sources(sources)
+        self.alarms.show_on_tiles()  # new tiles of cameras lost already
         self.tags.set_groups(groups)
         self._mark_recording(running)
         self._show_stills(sources)
@@ -256,6 +268,17 @@ class MainWindow(QMainWindow):
             self.report(error_text(error), error=True)
         else:
             self.report(f"Bookmark “{mark.title}” added.")
+
+    def show_events(self) -> None:
+        """The Events panel, shown and in front (the status bar's alarm count)."""
+        self.events_dock.show()
+        self.events_dock.raise_()
+        self.events.reload()
+
+    def play_moment(self, source_id: int, moment: datetime) -> None:
+        """An event's moment, in the Recordings tab's player."""
+        self.tabs.setCurrentWidget(self.recordings)
+        self.recordings.play_moment(source_id, moment)
 
     def _retry_focused(self, source_id: int) -> None:
         """The operator looks at one source: one waiting to reconnect tries again at once
@@ -376,6 +399,8 @@ class MainWindow(QMainWindow):
         self.tags.close_panel()
         self.recordings.shutdown()
         self.audit_view.shutdown()
+        self.events.shutdown()
+        self.alarms.shutdown()
         self.status.stop()
         self.tray.hide()
         self.tasks.shutdown()

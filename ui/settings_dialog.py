@@ -1,5 +1,6 @@
 """The station's settings: storage (the disk floor, retention, file segments, fsync, with the
-live disk figures), recording, the API socket and token, the identifiers the
+live disk figures), recording, the alerts (which event kinds the window announces from the
+tray, with a sound or not), the API socket and token, the identifiers the
 Huawei and Device Connect dialects answer to. Saved to the TOML config file (only what the
 operator changed; other keys in the file are kept). What a running station can take over
 (disk floor, retention, segments, fsync, pre-roll, names and identifiers) applies at once; what it cannot (the API socket
@@ -24,6 +25,7 @@ from typing import Any, Callable
 
 from pydantic import ValidationError
 
+from app.alarms.kinds import KINDS
 from app.audited import os_user
 from app.services.settings import SettingsRefused, problems_of
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -34,6 +36,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFrame,
+    QGridLayout,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -70,7 +73,7 @@ LABELS = {
     "sync_dirs": "Export folders", "max_sources": "Most sources", "tls_cert": "TLS certificate",
     "tls_key": "TLS private key", "retention_days": "Delete after",
     "retention_max_gb": "Recordings at most", "segment_s": "New file every",
-    "fsync_s": "Flush to disk every",
+    "fsync_s": "Flush to disk every", "alert_kinds": "Announce", "alert_sound": "Sound",
 }
 LABEL_WIDTH = 136
 HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
@@ -183,7 +186,30 @@ class SettingsDialog(QDialog):
                                   placeholder=str(self.settings.data_dir / "recordings"), extra=browse)
         self._text(form, "database_url", "Empty: SQLite in the data folder. Or "
                    "postgresql+psycopg://user:password@host/db", placeholder="SQLite (default)")
-        return self._page(form)
+        return self._page(form, section_title("Alerts"), self._alerts_form())
+
+    def _alerts_form(self) -> Form:
+        """Which event kinds the window announces (a tray notification), and with a sound."""
+        form = Form(label_width=LABEL_WIDTH)
+        box = QWidget()
+        grid = QGridLayout(box)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.alert_checks: dict[str, QCheckBox] = {}
+        for index, (name, kind) in enumerate(KINDS.items()):
+            check = QCheckBox(name.replace("_", " "))
+            check.setToolTip(kind.about)
+            grid.addWidget(check, index // 3, index % 3)
+            self.alert_checks[name] = check
+        form.add("alert_kinds", LABELS["alert_kinds"], box, "A desktop notification from the "
+                 "tray when an event of a ticked kind happens; every event is in the Events "
+                 "panel anyway", focus=next(iter(self.alert_checks.values())))
+        self.fields["alert_kinds"] = (
+            form, box, lambda: [n for n, c in self.alert_checks.items() if c.isChecked()],
+            lambda value: [c.setChecked(n in (value or ())) for n, c in self.alert_checks.items()])
+        sound = QCheckBox("Beep with each notification")
+        form.add("alert_sound", LABELS["alert_sound"], sound)
+        self.fields["alert_sound"] = (form, sound, sound.isChecked, sound.setChecked)
+        return form
 
     def _recording_tab(self) -> QWidget:
         form = Form(label_width=LABEL_WIDTH)
@@ -379,6 +405,8 @@ class SettingsDialog(QDialog):
             return str(Path(value).expanduser())
         if key in ("media_dirs", "sync_dirs"):
             return [str(Path(v).expanduser()) for v in value or ()]
+        if key == "alert_kinds":  # the kinds the dialog offers, in their order
+            return [name for name in KINDS if name in (value or ())]
         return value
 
     def values(self) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The status bar: where remote tools reach the station (API URL with a copy button, the
 token behind a reveal button), free disk space against the floor (amber near it, red under
 it, and why when the storage guard stopped recordings for a full disk), how many recordings
-run, and the station's own CPU use.
+run, how many alarms wait for an operator (a button that opens the Events panel), and the
+station's own CPU use.
 
 The disk figures come from the storage guard's last look (`StorageService.figures`: no
 catalog, no waiting), the shorter of the recordings' and the catalog's filesystems."""
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel, QStatusBar, QToolButton, QWidget
 
@@ -24,6 +25,7 @@ HIDDEN = "••••••••"
 NEAR_FACTOR = 2  # amber while less than twice the floor is free
 LOW_STYLE = "color: white; background: #c53030; padding: 0 6px;"
 NEAR_STYLE = "color: black; background: #d69e2e; padding: 0 6px;"
+ALARM_STYLE = "color: white; background: #c53030; font-weight: bold; padding: 0 6px;"
 
 
 class CpuMeter:
@@ -40,6 +42,8 @@ class CpuMeter:
 
 
 class StationStatusBar(QStatusBar):
+    alarms_clicked = Signal()  # the operator wants the Events panel
+
     def __init__(self, settings: Settings, api_url: str, parent: QWidget | None = None, *,
                  storage: StorageService | None = None):
         super().__init__(parent)
@@ -59,9 +63,14 @@ class StationStatusBar(QStatusBar):
         self.disk_label = QLabel(self)
         self.rec_label = QLabel("idle", self)
         self.cpu_label = QLabel(self)
+        self.alarm_button = QToolButton(self)
+        self.alarm_button.setAutoRaise(True)
+        self.alarm_button.setToolTip("Unacknowledged alarms and warnings: open the Events panel")
+        self.alarm_button.clicked.connect(self.alarms_clicked)
+        self.set_alarm_count(0)
         for widget in (self.api_label, self.copy_button, self.token_label, self.reveal_button):
             self.addWidget(widget)
-        for widget in (self.disk_label, self.rec_label, self.cpu_label):
+        for widget in (self.alarm_button, self.disk_label, self.rec_label, self.cpu_label):
             self.addPermanentWidget(widget)
         self.reveal_button.setVisible(bool(settings.token))
         self._show_token(False)
@@ -86,6 +95,13 @@ class StationStatusBar(QStatusBar):
         self.rec_label.setText(f"● {count} recording" if count else "idle")
         self.rec_label.setProperty("recording", bool(count))
         self.rec_label.setStyleSheet("color: #e53e3e; font-weight: bold;" if count else "")
+
+    def set_alarm_count(self, count: int) -> None:
+        """Unacknowledged alarms and warnings (app.alarms), red while there are any."""
+        self.alarm_count = count
+        self.alarm_button.setText(f"⚠ {count} alarm{'s' if count != 1 else ''}" if count
+                                  else "no alarms")
+        self.alarm_button.setStyleSheet(ALARM_STYLE if count else "")
 
     def set_storage_alert(self, message: str | None) -> None:
         """The storage guard stopped recordings (`StorageLow`): said here until the operator

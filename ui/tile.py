@@ -6,7 +6,13 @@ The tile takes the newest frame from the source's slot when the wall's frame clo
 The decoder's pictures are BGRX, Qt's RGB32: a tile paints them from the frame's memory,
 scaled as it draws (no copy, no conversion, no separate scaling pass), and its name bar and
 REC badge come from a cached pixmap. Once a second it reads the source's live stats (status,
-last error, next retry, fps) from memory.
+last error, next retry) from memory.
+
+Its rate says what the operator sees, not what the camera sends: the pictures painted in the
+last second (a grid tile on its main stream's keyframes says "keyframes only"). A lost camera
+(an open `camera_lost` event, told by the window through `set_lost`) dims the last picture
+under a red banner "Camera lost · 0:12" counting from the event's begin, and turns the REC
+badge amber ("REC · no signal") while the source records; `set_lost(None)` when it is back.
 
 A source with a preview stream (a camera's sub-stream) has two slots. In the grid the tile
 shows the preview, every frame (small pictures are cheap to decode and scale), and asks the
@@ -34,12 +40,28 @@ STATUS_COLOURS = {SourceStatus.online: "#2ecc71", SourceStatus.connecting: "#f1c
 StatsProvider = Callable[[int], LiveStats]
 BACKGROUND = QColor("#111418")
 PREVIEW_STALE_S = 3.0  # a preview this long without a new picture: show the main stream
+LOST_RED = QColor(197, 48, 48, 235)
+NO_SIGNAL_AMBER = QColor(214, 140, 30, 235)
+REC_RED = QColor(200, 30, 30, 220)
+DIMMED = QColor(0, 0, 0, 150)  # over a lost camera's last picture
 
 
-def status_text(stats: LiveStats, now: float | None = None) -> str:
-    """What the tile says about its source: 'online · 25 fps', 'connecting · retry in 4 s'."""
+def clock_text(seconds: float) -> str:
+    """0:12, 12:04, 1:02:03: how long, as a counting clock shows it."""
+    whole = max(0, int(seconds))
+    hours, minutes, secs = whole // 3600, whole // 60 % 60, whole % 60
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def status_text(stats: LiveStats, now: float | None = None, *, shown_fps: float | None = None,
+                keyframes_only: bool = False) -> str:
+    """What the tile says about its source: 'online · 25 fps' (the pictures it showed in the
+    last second when `shown_fps` is given, else the source's rate), 'online · 1 fps ·
+    keyframes only', 'connecting · retry in 4 s'."""
     if stats.status == SourceStatus.online:
-        return f"online · {stats.fps:.0f} fps" if stats.fps else "online"
+        fps = stats.fps if shown_fps is None else shown_fps
+        text = f"online · {fps:.0f} fps" if fps else "online"
+        return f"{text} · keyframes only" if keyframes_only else text
     if stats.retry_at is not None:
         wait = max(0, round(stats.retry_at - (now or time.time())))
         return f"{stats.status} · retry in {wait} s"
@@ -75,6 +97,13 @@ class CameraTile(QWidget):
         self.frame_seq = 0
         self.stream_size: tuple[int, int] | None = None  # the shown stream's pictures (w, h)
         self.frames_shown = 0  # pictures taken from a slot so far (the GUI benchmark's rate)
+        self.frames_painted = 0  # new pictures painted so far: the rate label counts these
+        self._painted_seq = -1
+        self.shown_fps = 0.0  # pictures painted per second, over the last second
+        self._rate_from = (time.monotonic(), 0)  # (when, frames_painted then)
+        self.lost_since: float | None = None  # wall time an open camera_lost event began
+        self._lost_second = -1
+        self.lost_banner: QRect | None = None  # where the banner was painted last
         self.demand = demand
         self.slot: FrameSlot | None = None     # the main stream's
         self.preview: FrameSlot | None = None  # the preview stream's, if the source has one
@@ -189,18 +218,34 @@ class CameraTile(QWidget):
             flags.discard(flag)
         self.update()
 
+    def set_lost(self, since: float | None) -> None:
+        """The camera is lost since `since` (wall time: its camera_lost event's begin), or
+        back (`None`)."""
+        if since != self.lost_since:
+            self.lost_since = since
+            self.update()
+
+    @property
+    def keyframes_only(self) -> bool:
+        """A grid tile showing its main stream, which it asks for keyframes only."""
+        return (self.demand is Demand.KEYFRAMES and self.shown is not None
+                and self.shown is self.slot)
+
     def badge_text(self, elapsed_s: int) -> str:
-        """'● REC 0:01:05  meeting (muted), lobby': the REC badge's words."""
+        """'● REC 0:01:05  meeting (muted), lobby': the REC badge's words; '● REC · no
+        signal 0:01:05  meeting' while the camera is lost."""
         shown = []
         for tag in sorted(self.recording_tags):
             flags = sorted(self.recording_flags.get(tag, ()))
             shown.append(f"{tag} ({', '.join(flags)})" if flags else tag)
         tags = ", ".join(shown)
-        return (f"● REC {elapsed_s // 3600:d}:{elapsed_s // 60 % 60:02d}:{elapsed_s % 60:02d}  "
+        lost = " · no signal" if self.lost_since is not None else ""
+        return (f"● REC{lost} {elapsed_s // 3600:d}:{elapsed_s // 60 % 60:02d}:{elapsed_s % 60:02d}  "
                 f"{tags}")
 
     def refresh_stats(self) -> None:
         self._check_preview()
+        self._measure_rate()
         if self._stats_provider is not None:
             try:
                 self.stats = self._stats_provider(self.source_id)
@@ -210,6 +255,18 @@ class CameraTile(QWidget):
         else:
             self.stats = LiveStats(self.status, self.error or None, None, 0.0)
         self.update()
+
+    def _measure_rate(self) -> None:
+        """Pictures painted per second since the last measure (about a second ago)."""
+        now = time.monotonic()
+        since, painted = self._rate_from
+        if now - since >= 0.5:
+            self.shown_fps = (self.frames_painted - painted) / (now - since)
+            self._rate_from = (now, self.frames_painted)
+
+    def rate_text(self) -> str:
+        return status_text(self.stats, shown_fps=self.shown_fps,
+                           keyframes_only=self.keyframes_only)
 
     def set_still(self, image: QImage) -> None:
         """The camera's snapshot, shown until the first frame arrives (which replaces it)."""
@@ -239,6 +296,8 @@ class CameraTile(QWidget):
             second = int(time.monotonic() - self.recording_since)
             if second != self._painted_second:  # the REC clock moves once a second
                 self.update()
+        if self.lost_since is not None and int(time.time() - self.lost_since) != self._lost_second:
+            self.update()  # the lost banner's clock too
 
     def _target(self) -> QRect:
         size = self.image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
@@ -271,7 +330,14 @@ class CameraTile(QWidget):
             for band in (QRegion(self.rect()) - QRegion(target)):
                 painter.fillRect(band, BACKGROUND)
             self._paint_picture(painter, target)
-        if self.status != SourceStatus.online or self.image is None:
+            if self.frame_seq != self._painted_seq:
+                self._painted_seq = self.frame_seq
+                self.frames_painted += 1
+            if self.lost_since is not None:
+                painter.fillRect(target, DIMMED)
+        if self.lost_since is not None:
+            self._paint_lost_banner(painter)
+        elif self.status != SourceStatus.online or self.image is None:
             painter.setPen(QColor("#c0c6cc"))
             online = self.status == SourceStatus.online
             message = self.error or ("waiting for picture…" if online else self.status + "…")
@@ -284,6 +350,25 @@ class CameraTile(QWidget):
             painter.drawRect(self.rect().adjusted(1, 1, -2, -2))
         painter.end()
 
+    def _paint_lost_banner(self, painter: QPainter) -> None:
+        """'Camera lost · 0:12' in red across the middle of the tile, counting."""
+        self._lost_second = int(time.time() - self.lost_since)
+        text = f"Camera lost · {clock_text(self._lost_second)}"
+        font = QFont(self.font())
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        painter.setFont(font)
+        width = min(self.width() - 16, painter.fontMetrics().horizontalAdvance(text) + 32)
+        banner = QRect(0, 0, width, painter.fontMetrics().height() + 14)
+        banner.moveCenter(self.rect().center())
+        self.lost_banner = banner
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(LOST_RED)
+        painter.drawRoundedRect(banner, 5, 5)
+        painter.setPen(QColor("white"))
+        painter.drawText(banner, Qt.AlignmentFlag.AlignCenter, text)
+        painter.setFont(self.font())
+
     def _overlay_pixmap(self) -> QPixmap:
         """The name bar and the REC badge, drawn again only when their words change (once a
         second while recording), not for each of the 25 pictures a second a tile shows."""
@@ -293,7 +378,7 @@ class CameraTile(QWidget):
             self._painted_second = elapsed
             badge = self.badge_text(elapsed)
         ratio = self.devicePixelRatioF()
-        key = (self.width(), ratio, self.name, self.status, status_text(self.stats), badge)
+        key = (self.width(), ratio, self.name, self.status, self.rate_text(), badge)
         if key != self._overlay_key:
             height = 56 if badge is not None else 24
             pixmap = QPixmap(round(self.width() * ratio), round(height * ratio))
@@ -328,7 +413,7 @@ class CameraTile(QWidget):
                                                     max(60, self.width() - 24))
             width = painter.fontMetrics().horizontalAdvance(text) + 16
             badge_rect = QRect(self.width() - width - 6, 30, width, 22)
-            painter.setBrush(QColor(200, 30, 30, 220))
+            painter.setBrush(NO_SIGNAL_AMBER if self.lost_since is not None else REC_RED)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.drawRoundedRect(badge_rect, 4, 4)
             painter.setPen(QColor("white"))

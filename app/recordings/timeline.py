@@ -1,6 +1,8 @@
 """The timeline of a source over a time range: what was recorded (records, with their tag,
 status and whether retention keeps them), the outages inside the files (`record.gaps`), the
-bookmarks, and "now". One catalog read per call: `GET /api/v1/source/{id}/timeline` and the
+bookmarks, the source's events (app.alarms: camera lost, motion, recordings that failed ...)
+and "now". One catalog read per call (and one for the events, asked of the event service, the
+one reader of events, so the timeline and `GET /api/v1/event` select them by the same rule): `GET /api/v1/source/{id}/timeline` and the
 Recordings tab's timeline (ui.recordings.timeline) both draw from it.
 
 Every record of the shared catalog is listed, whichever station's disk holds it (`station`
@@ -16,17 +18,19 @@ from pydantic import BaseModel, Field
 from sqlalchemy import or_
 from sqlmodel import func, select
 
+from app.alarms.event_service import EventService
 from app.catalog import Catalog
 from app.catalog_rows import get_source
 from app.dto import has_footage
 from app.models import Bookmark, Record, Tag, utcnow
 from app.recordings.bookmarks import bookmark_out, covered_records
-from app.schemas import BookmarkOut, RecordStatus, check_range, iso_utc, utc
+from app.schemas import BookmarkOut, EventOut, RecordStatus, check_range, iso_utc, utc
 
 MAX_RANGE = timedelta(days=62)  # a month and then some: the widest view the GUI draws
 MAX_RECORDS = 20000             # a range holding more is answered with its first ones
 MAX_BOOKMARKS = 500             # bookmarks in one answer: the first ones in time order
 MAX_BOOKMARK_TEXT = 1 << 20     # and at most this many bytes of their titles and notes
+MAX_EVENTS = 500                # events in one answer: the newest ones of the range
 
 
 class RecordSpan(BaseModel):
@@ -63,11 +67,17 @@ class TimelineOut(BaseModel):
         f"more bookmarks in the range than one answer holds ({MAX_BOOKMARKS}, or "
         f"{MAX_BOOKMARK_TEXT >> 20} MiB of titles and notes): `bookmarks` has the first ones; "
         "ask again from after the last one (or use GET /api/v1/bookmark) for the rest"))
+    events: list[EventOut] = Field(default_factory=list, description=(
+        "the source's events overlapping the range (an open one lasts until now), oldest "
+        f"first: the newest {MAX_EVENTS} of them"))
+    events_truncated: bool = Field(False, description=(
+        f"more than {MAX_EVENTS} events in the range: `events` has the newest; GET "
+        "/api/v1/event pages through the rest"))
 
 
 class TimelineService:
-    def __init__(self, catalog: Catalog):
-        self.catalog = catalog
+    def __init__(self, catalog: Catalog, events: EventService):
+        self.catalog, self.events = catalog, events
 
     def spans(self, source_id: int, begin: datetime, end: datetime) -> TimelineOut:
         begin, end = check_range(begin, end, MAX_RANGE)
@@ -105,10 +115,13 @@ class TimelineService:
                     gaps.append(GapSpan(record_id=record.id, begin_utc=gap["begin_utc"],
                                         end_utc=gap["end_utc"]))
         gaps.sort(key=lambda g: (g.begin_utc, g.record_id))
+        events = self.events.list(source_id=source_id, begin=begin, end=end,
+                                  limit=MAX_EVENTS + 1)  # newest first
         return TimelineOut(source_id=source_id, source_name=name, begin_utc=iso_utc(begin),
                            end_utc=iso_utc(end), now_utc=iso_utc(now), records=records, gaps=gaps,
                            bookmarks=bookmarks, truncated=len(rows) > MAX_RECORDS,
-                           bookmarks_truncated=marks_cut)
+                           bookmarks_truncated=marks_cut, events=events[:MAX_EVENTS][::-1],
+                           events_truncated=len(events) > MAX_EVENTS)
 
 
 def _bounded(marks: list[Bookmark]) -> tuple[list[BookmarkOut], bool]:

@@ -1,7 +1,8 @@
 """The Recordings tab's list of bookmarks: every moment an operator marked, newest first,
 filtered by a search on title and note (the bookmark service's own search, so the GUI and
 `GET /api/v1/bookmark?q=` agree). A double-click plays the moment on the timeline (showing it
-first when it is out of view, and waiting for its spans); the context menu plays it, opens
+first when it is out of view, and waiting for its spans: `TimelinePanel.play_moment`, the
+path the Events panel's double-click takes too); the context menu plays it, opens
 the Export dialog on the minute around it, or deletes it.
 
 Every read and delete runs on the task runner (the GUI never waits on the catalog); the list
@@ -9,8 +10,6 @@ is read again when the catalog says a bookmark (or a source, whose name it shows
 """
 
 from __future__ import annotations
-
-from datetime import datetime, timedelta
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -36,8 +35,6 @@ from ui.tasks import CoalescedLoad, TaskRunner
 
 LIST_LIMIT = 1000        # newest first; more is a job for the search
 SEARCH_DELAY_MS = 200    # typing a word costs one query
-SHOWN_SPAN_S = 120.0     # a bookmark out of view is shown with this much of the timeline
-SHOWN_BEFORE = timedelta(seconds=SHOWN_SPAN_S / 4)  # ... a quarter of it before the moment
 COLUMNS = ("Time", "Source", "Title", "Note")
 
 
@@ -48,7 +45,6 @@ class BookmarkList(QWidget):
         self.station, self.tasks, self.timeline = station, tasks, timeline
         self.loads = 0  # searches answered (tests wait on it)
         self.export_dialog: ExportDialog | None = None
-        self._pending: tuple[int, datetime] | None = None  # to play once the timeline has it
         self._load = CoalescedLoad(tasks, self._fetch, self._on_loaded,
                                    delay_ms=SEARCH_DELAY_MS, parent=self)
 
@@ -81,7 +77,6 @@ class BookmarkList(QWidget):
 
         self.search_edit.textChanged.connect(lambda _text: self._load.schedule())
         bridge.catalog_changed.connect(self._on_catalog_changed)
-        timeline.loaded.connect(self._play_pending)
         self.reload()
 
     # --- reading -----------------------------------------------------------------------
@@ -130,28 +125,10 @@ class BookmarkList(QWidget):
 
     # --- acting on one -----------------------------------------------------------------
     def play(self, mark: BookmarkOut | None) -> None:
-        """Play the moment on the timeline; out of view, show the two minutes around it first
-        and play once the timeline has read their spans."""
+        """Play the moment on the timeline (shown first when it is out of view)."""
         if mark is None or mark.source_id is None:
             return
-        moment = parse_utc(mark.time_utc)
-        if self._in_spans(mark.source_id, moment):
-            self._pending = None
-            self.timeline.play_at(mark.source_id, moment)
-            return
-        self._pending = (mark.source_id, moment)
-        self.timeline.view.show_range(moment - SHOWN_BEFORE, SHOWN_SPAN_S)
-        self.timeline.reload()
-
-    def _in_spans(self, source_id: int, moment: datetime) -> bool:
-        view, lane = self.timeline.view, self.timeline.lane(source_id)
-        return (view.begin <= moment <= view.end and lane is not None and lane.spans is not None
-                and parse_utc(lane.spans.begin_utc) <= moment < parse_utc(lane.spans.end_utc))
-
-    def _play_pending(self) -> None:
-        if self._pending is not None and self._in_spans(*self._pending):
-            (source_id, moment), self._pending = self._pending, None
-            self.timeline.play_at(source_id, moment)
+        self.timeline.play_moment(mark.source_id, parse_utc(mark.time_utc))
 
     def export_around(self, mark: BookmarkOut) -> None:
         """The Export dialog on the range the bookmark service puts around the moment

@@ -615,6 +615,11 @@ class RecordingsBrowser(QWidget):
             self.report(f"Bookmark “{bookmark.title}” added.")
         self.timeline.schedule_reload()
 
+    def play_moment(self, source_id: int, moment: datetime) -> None:
+        """Play `moment` of a source on the timeline (the Events panel's double-click)."""
+        self.top_tabs.setCurrentWidget(self.timeline)
+        self.timeline.play_moment(source_id, moment)
+
     def shutdown(self) -> None:
         """Stop the player's thread and the timers (the window is closing)."""
         self.timeline.shutdown()

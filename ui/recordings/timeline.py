@@ -1,7 +1,7 @@
-"""The Recordings tab's timeline: a lane per source with what it recorded, its outages and
-bookmarks (ui.recordings.timeline_view draws them), read from the station's timeline service for the
-range in view plus a margin either side, on the task runner, again when the view moves, on
-the core's events and every few seconds while "now" is in view.
+"""The Recordings tab's timeline: a lane per source with what it recorded, its outages,
+bookmarks and events (ui.recordings.timeline_view draws them), read from the station's
+timeline service for the range in view plus a margin either side, on the task runner, again
+when the view moves, on the core's events and every few seconds while "now" is in view.
 
 Hovering, or dragging along a lane (scrubbing: the view draws a cursor under the pointer),
 shows a thumbnail of the instant under the pointer (the keyframe at or before it, decoded off
@@ -40,12 +40,14 @@ NOW_TICK_MS = 1000      # the "now" line moves this often
 FOLLOW_RELOAD_S = 5     # ... and the spans are read again this often while it is in view
 CONSECUTIVE_S = 2.0     # a record starting this close after the last one's end plays on from it
 THUMB_BOX = (192, 108)
+SHOWN_SPAN_S = 120.0    # a moment out of view is shown with this much of the timeline
+SHOWN_BEFORE = timedelta(seconds=SHOWN_SPAN_S / 4)  # ... a quarter of it before the moment
 BOOKMARK_NEAR_PX = 8  # a right-click this close to a bookmark's flag offers to export around it
 
 
 class TimelinePanel(QWidget):
     range_selected = Signal(list, object, object)  # source ids, begin, end (aware datetimes)
-    loaded = Signal()  # new spans are shown (.bookmark_list plays a moment once they are)
+    loaded = Signal()  # new spans are shown (a moment asked while out of view plays then)
 
     def __init__(self, station, bridge: EventBridge, tasks: TaskRunner, player: PlayerWidget,
                  files: RecordFiles, parent: QWidget | None = None):
@@ -57,6 +59,7 @@ class TimelinePanel(QWidget):
         self._load = CoalescedLoad(self.tasks, self._fetch, self._on_loaded,
                                    delay_ms=RELOAD_DELAY_MS, parent=self)
         self._thumb_busy = False
+        self._pending: tuple[int, datetime] | None = None  # to play once the spans have it
         self._thumb_wanted: tuple | None = None
         self._ticks = 0
         self.view = TimelineView(self)
@@ -79,9 +82,10 @@ class TimelinePanel(QWidget):
         self._tick.timeout.connect(self._on_tick)
         self._tick.start()
         player.advanced.connect(self._on_advanced)
+        self.loaded.connect(self._play_pending)
         player.position_changed.connect(self._on_position)
         for signal in (bridge.recording_started, bridge.recording_stopped, bridge.catalog_changed,
-                       bridge.record_changed):
+                       bridge.record_changed, bridge.event_changed):
             signal.connect(self.schedule_reload)
         self.reload()
 
@@ -190,6 +194,28 @@ class TimelinePanel(QWidget):
         return None
 
     # --- playing ---------------------------------------------------------------------
+    def play_moment(self, source_id: int, moment: datetime) -> None:
+        """Play `moment` of the source (a bookmark's, an event's); out of view, show the two
+        minutes around it first and play once the spans of that range are read."""
+        if self._in_spans(source_id, moment):
+            self._pending = None
+            self.play_at(source_id, moment)
+            return
+        self._pending = (source_id, moment)
+        self.view.show_range(moment - SHOWN_BEFORE, SHOWN_SPAN_S)
+        self.reload()
+
+    def _in_spans(self, source_id: int, moment: datetime) -> bool:
+        lane = self.lane(source_id)
+        return (self.view.begin <= moment <= self.view.end and lane is not None
+                and lane.spans is not None
+                and parse_utc(lane.spans.begin_utc) <= moment < parse_utc(lane.spans.end_utc))
+
+    def _play_pending(self) -> None:
+        if self._pending is not None and self._in_spans(*self._pending):
+            (source_id, moment), self._pending = self._pending, None
+            self.play_at(source_id, moment)
+
     def play_at(self, source_id: int, moment: datetime) -> bool:
         """Play `moment` of the source (or the next thing it recorded); False: nothing there.
         Another station's file is asked for first (its owner's URL, on the task runner)."""

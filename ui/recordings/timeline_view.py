@@ -1,5 +1,7 @@
 """The timeline's drawing and gestures: a lane per source under a time ruler, records as bars
-coloured by tag, the outages inside them, bookmarks as flags, a red "now" line, the player's
+coloured by tag, the outages inside them, bookmarks as flags, the source's events as a thin
+strip along the lane's foot (coloured by severity: a lost camera is a red stretch from its
+begin to its end, or to now while open; a moment a short tick), a red "now" line, the player's
 position and, while the operator drags on a lane, the scrub cursor.
 
 Gestures: hovering or dragging along a lane asks for a thumbnail of the instant under the
@@ -34,6 +36,9 @@ PAN, SCRUB, SELECT = "pan", "scrub", "select"  # what a drag does
 STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200,
          86400, 172800, 604800)
 TICK_PX = 90
+STRIP_H = 4                         # the events' strip at the foot of a lane
+SEVERITY_COLOURS = {"alarm": QColor("#e53e3e"), "warning": QColor("#dd8a1e"),
+                    "info": QColor("#4a90d9")}
 
 
 def parse_utc(text: str) -> datetime:
@@ -310,6 +315,30 @@ class TimelineView(QWidget):
                 painter.drawLine(QPointF(x, top + 2), QPointF(x, top + LANE_H - 2))
                 painter.drawPolygon(QPolygonF([QPointF(x, top + 1), QPointF(x + 8, top + 5),
                                                QPointF(x, top + 9)]))
+        self._paint_events(painter, index)
+
+    def event_marks(self, index: int) -> list[tuple[QRectF, str]]:
+        """The events' strip of lane `index`: (rectangle, severity) for each event in view,
+        oldest first, the alarms last so that nothing hides them."""
+        spans = self.lanes[index].spans
+        if spans is None:
+            return []
+        left, right = float(LABEL_W), float(self.width())
+        top = RULER_H + (index + 1) * LANE_H - STRIP_H - 1
+        marks = []
+        for event in spans.events:
+            end = parse_utc(event.end) if event.end else (self.now or parse_utc(spans.now_utc))
+            x0 = max(left, self.x_of(parse_utc(event.begin)))
+            x1 = min(right, self.x_of(end))
+            if x1 >= left and x0 <= right:
+                marks.append((QRectF(x0, top, max(2.0, x1 - x0), STRIP_H), str(event.severity)))
+        return sorted(marks, key=lambda mark: mark[1] == "alarm")
+
+    def _paint_events(self, painter: QPainter, index: int) -> None:
+        painter.setPen(Qt.PenStyle.NoPen)
+        for rect, severity in self.event_marks(index):
+            painter.setBrush(SEVERITY_COLOURS.get(severity, SEVERITY_COLOURS["info"]))
+            painter.drawRect(rect)
 
     def _paint_lines(self, painter: QPainter) -> None:
         bottom = RULER_H + LANE_H * len(self.lanes)

@@ -1,0 +1,187 @@
+"""The Events panel, the status bar's alarm count, the tray's alerts and the timeline's events
+strip against a real running core (offscreen Qt): events raised through the event service
+appear; an acknowledgement from the GUI is the service's, one through the service shows in
+the GUI; acknowledge all; the filters; a double-click plays the moment in the player; only
+the kinds ticked in the settings are announced. Checked on the catalog (the service) and on
+what the widgets show."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from app.audited import os_user
+from app.schemas import SourceIn
+from tests.ui.test_timeline import browser, lane_y, online_source, record, show  # noqa: F401
+from ui.application import ensure_application
+from ui.bridge import EventBridge
+from ui.main_window import MainWindow
+from ui.recordings.timeline_view import parse_utc
+from ui.settings_dialog import SettingsDialog
+
+
+@pytest.fixture
+def window(qtbot, station, api_server):
+    ensure_application()
+    bridge = EventBridge(station.bus)
+    win = MainWindow(station, bridge, api_server.url)
+    win.setProperty("quiet_errors", True)
+    win.setProperty("close_choice", "stop")
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    bridge.close()
+
+
+def shown_ids(panel) -> list[int]:
+    return [panel.event_at(row).id for row in range(panel.table.rowCount())]
+
+
+def state_of(panel, event_id: int) -> str:
+    row = panel.row_of(event_id)
+    return panel.table.item(row, 4).text() if row >= 0 else ""
+
+
+def test_events_appear_are_acknowledged_both_ways_filtered_and_counted(qtbot, station, window):
+    events, panel = station.events, window.events
+    src = station.sources.create(SourceIn(name="gate", uri_rtsp="rtsp://127.0.0.1:9/none")).id
+    lost = events.open("camera_lost", source_id=src, text="gate: camera lost")
+    failed = events.instant("recording_failed", source_id=src, text="gate: recording failed")
+    info = events.instant("retention_deleted", text="retention deleted 2 record file(s)")
+    qtbot.waitUntil(lambda: shown_ids(panel) == [info.id, failed.id, lost.id], timeout=5000)
+    row = panel.row_of(lost.id)
+    assert panel.table.item(row, 1).text() == "camera lost"
+    assert panel.table.item(row, 2).text() == "gate"
+    assert panel.table.item(row, 3).text() == "gate: camera lost"
+    assert state_of(panel, lost.id) == "open · unacknowledged"
+    assert panel.table.item(panel.row_of(info.id), 2).text() == "station"
+    # the status bar counts the alarms and warnings nobody acknowledged (not the info)
+    qtbot.waitUntil(lambda: window.status.alarm_count == 2, timeout=5000)
+    assert window.status.alarm_button.text() == "⚠ 2 alarms"
+
+    # acknowledged from the GUI: the service has it, as the operator
+    panel.table.selectRow(panel.row_of(lost.id))
+    assert panel.ack_button.isEnabled()
+    qtbot.mouseClick(panel.ack_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: events.get(lost.id).acknowledged_by == os_user(), timeout=5000)
+    qtbot.waitUntil(lambda: "acknowledged by " + os_user() in state_of(panel, lost.id),
+                    timeout=5000)
+    qtbot.waitUntil(lambda: window.status.alarm_count == 1, timeout=5000)
+
+    # acknowledged through the service (as the API does): the row follows
+    events.acknowledge(failed.id, "api-client")
+    qtbot.waitUntil(lambda: "acknowledged by api-client" in state_of(panel, failed.id),
+                    timeout=5000)
+    qtbot.waitUntil(lambda: window.status.alarm_count == 0, timeout=5000)
+    assert window.status.alarm_button.text() == "no alarms"
+
+    # filters: the kind, the open ones, the unacknowledged ones
+    panel.kind_box.setCurrentIndex(panel.kind_box.findData("camera_lost"))
+    qtbot.waitUntil(lambda: shown_ids(panel) == [lost.id], timeout=5000)
+    panel.kind_box.setCurrentIndex(0)
+    panel.open_check.setChecked(True)
+    qtbot.waitUntil(lambda: shown_ids(panel) == [lost.id], timeout=5000)
+    panel.open_check.setChecked(False)
+    panel.unacknowledged_check.setChecked(True)
+    qtbot.waitUntil(lambda: shown_ids(panel) == [info.id], timeout=5000)
+    panel.source_box.setCurrentIndex(panel.source_box.findData(src))
+    qtbot.waitUntil(lambda: shown_ids(panel) == [], timeout=5000)
+    panel.source_box.setCurrentIndex(0)
+    panel.unacknowledged_check.setChecked(False)
+
+    # acknowledge all, after the confirmation (refused: nothing changes)
+    more = [events.instant("disk_low", text=f"disk low {i}") for i in range(3)]
+    qtbot.waitUntil(lambda: window.status.alarm_count == 3, timeout=5000)
+    panel.ask_acknowledge_all = lambda: False
+    qtbot.mouseClick(panel.ack_all_button, Qt.MouseButton.LeftButton)
+    assert events.list(unacknowledged=True, limit=10) != []
+    panel.ask_acknowledge_all = lambda: True
+    qtbot.mouseClick(panel.ack_all_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: events.list(unacknowledged=True, limit=10) == [], timeout=5000)
+    qtbot.waitUntil(lambda: all("acknowledged by" in state_of(panel, e.id) for e in more),
+                    timeout=5000)
+    qtbot.waitUntil(lambda: window.status.alarm_count == 0, timeout=5000)
+
+    # the status bar's count opens the panel
+    window.events_dock.hide()
+    qtbot.mouseClick(window.status.alarm_button, Qt.MouseButton.LeftButton)
+    assert window.events_dock.isVisible()
+
+
+def test_a_double_click_plays_the_moment_of_the_event(qtbot, station, window):
+    src = online_source(station)
+    station.recordings.start_sources("desk", [src], origin="test")
+    qtbot.wait(1500)
+    event = station.events.open("motion", source_id=src, text="cam: motion")
+    qtbot.wait(1500)
+    (rec,) = station.recordings.stop("desk")
+    station.events.close(event.id)
+    panel = window.events
+    qtbot.waitUntil(lambda: panel.row_of(event.id) >= 0, timeout=5000)
+    positions = []
+    player = window.recordings.player
+    player.position_changed.connect(positions.append)
+    rect = panel.table.visualRect(panel.table.model().index(panel.row_of(event.id), 3))
+    qtbot.mouseClick(panel.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(panel.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: player.playing and len(positions) >= 2, timeout=8000)
+    assert window.tabs.currentWidget() is window.recordings
+    assert str(player.path) == rec.location
+    offset = (parse_utc(event.begin) - parse_utc(rec.begin_utc)).total_seconds()
+    assert abs(positions[0] - offset) <= 1.05, (positions[0], offset)  # gop=1: its keyframe
+
+
+def test_only_the_ticked_kinds_are_announced_with_the_sound_when_asked(qtbot, station, window,
+                                                                       monkeypatch):
+    told, beeps = [], []
+    monkeypatch.setattr(window.tray, "notify", told.append)
+    monkeypatch.setattr(QApplication, "beep", staticmethod(lambda: beeps.append(1)))
+    events = station.events
+    events.instant("retention_deleted", text="retention deleted 1 record file(s)")  # not ticked
+    events.open("camera_lost", source_id=None, text="somewhere: camera lost")
+    qtbot.waitUntil(lambda: told == ["somewhere: camera lost"], timeout=5000)
+    assert beeps == []  # alert_sound is off by default
+    qtbot.waitUntil(lambda: window.status.alarm_count == 1, timeout=5000)
+
+    # the settings dialog's Alerts group: retention ticked, the sound on (the settings service)
+    dialog = SettingsDialog(station.settings, window, station=station)
+    qtbot.addWidget(dialog)
+    dialog.alert_checks["retention_deleted"].setChecked(True)
+    dialog.alert_checks["camera_lost"].setChecked(False)
+    dialog.fields["alert_sound"][1].setChecked(True)
+    dialog.save()
+    assert station.settings.alert_kinds == ["recording_failed", "disk_low", "retention_deleted"]
+    assert station.settings.alert_sound is True
+    events.open("camera_lost", source_id=None, text="elsewhere: camera lost")
+    events.instant("retention_deleted", text="retention deleted 3 record file(s)")
+    qtbot.waitUntil(lambda: told[-1] == "retention deleted 3 record file(s)", timeout=5000)
+    assert "elsewhere: camera lost" not in told and len(beeps) == 1
+
+
+def test_the_timeline_draws_a_strip_of_the_events(qtbot, station, browser):  # noqa: F811
+    src = online_source(station)
+    record(qtbot, station, src, "strip", 2.0)
+    lost = station.events.open("camera_lost", source_id=src, text="cam: camera lost")
+    begin = parse_utc(lost.begin)
+    show(qtbot, browser, begin - timedelta(seconds=5), 10.0)
+    timeline, view = browser.timeline, browser.timeline.view
+    qtbot.waitUntil(lambda: lost.id in [e.id for e in timeline.lane(src).spans.events],
+                    timeout=5000)
+    kinds = {e.kind for e in timeline.lane(src).spans.events}
+    assert kinds == {"camera_lost", "recording_started", "recording_stopped"}, kinds
+    index = view.lanes.index(timeline.lane(src))
+    marks = view.event_marks(index)
+    assert [severity for _rect, severity in marks] == ["info", "info", "alarm"]  # alarms on top
+    rect = marks[-1][0]
+    assert rect.width() > 2  # open: from its begin to now
+    assert abs(rect.left() - view.x_of(begin)) < 1.5
+    image = view.grab().toImage()
+    colour = image.pixelColor(int(rect.center().x()), int(rect.center().y()))
+    assert colour.red() > 180 and colour.green() < 120, colour.name()
+    assert lane_y(index) < rect.top()  # at the lane's foot, under the records' bars
+    # the API's timeline is the same service's answer
+    answer = station.timeline.spans(src, begin - timedelta(seconds=5), begin + timedelta(seconds=5))
+    assert answer.events[-1].id == lost.id and not answer.events_truncated

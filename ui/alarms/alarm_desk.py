@@ -1,0 +1,104 @@
+"""What the window does with events beyond listing them: a lost camera's tile shows it, the
+status bar counts the alarms nobody acknowledged, and the kinds the operator ticked in the
+settings (`alert_kinds`, `alert_sound`) are announced from the tray, with a beep.
+
+It follows the bridge's `event_changed` (any front end's events and acknowledgements, the
+camera watch's camera_lost and its closing by camera_back) and reads the event service on
+the task runner: once at start for the cameras lost already, and, coalesced, for the count
+after each change. The count is of unacknowledged events of severity `alarm` or `warning`
+(an `info` event is for the record, not for an operator's attention)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Callable
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QApplication
+
+from app.schemas import EventOut, EventSeverity
+from ui.bridge import EventBridge
+from ui.tasks import CoalescedLoad, TaskRunner
+from ui.wall import CameraWall
+
+COUNT_DELAY_MS = 150  # a burst of changes (acknowledge all) costs one count
+COUNT_LIMIT = 1000    # counted up to this many; more reads as "1000+"
+LOUD = (EventSeverity.alarm, EventSeverity.warning)
+
+
+def wall_time(iso: str) -> float:
+    """An event's ISO time as seconds since the epoch (the tile's banner counts from it)."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+class AlarmDesk(QObject):
+    count_changed = Signal(int)  # unacknowledged alarms and warnings (COUNT_LIMIT at most)
+
+    def __init__(self, station, bridge: EventBridge, tasks: TaskRunner, wall: CameraWall, *,
+                 announce: Callable[[str], None], parent: QObject | None = None):
+        super().__init__(parent)
+        self.station, self.tasks, self.wall, self.announce = station, tasks, wall, announce
+        self.lost: dict[int, float] = {}  # source id -> its open camera_lost event's begin
+        self.unacknowledged = 0
+        self.announced: list[EventOut] = []  # what was announced (tests read it)
+        self._count = CoalescedLoad(tasks, self._fetch_count, self._on_count,
+                                    delay_ms=COUNT_DELAY_MS, parent=self)
+        bridge.event_changed.connect(self._on_event)
+        events = station.events
+        self.tasks.run(lambda: events.list(kind="camera_lost", open=True, limit=COUNT_LIMIT),
+                       self._on_lost_read)
+        self._count.run()
+
+    # --- lost cameras ------------------------------------------------------------------
+    def _on_lost_read(self, events: list[EventOut] | None, error) -> None:
+        if error is None:
+            for event in events:
+                if event.source_id is not None and event.source_id not in self.lost:
+                    self.lost[event.source_id] = wall_time(event.begin)
+            self.show_on_tiles()
+
+    def show_on_tiles(self) -> None:
+        """Every tile as lost or not (again after the wall gained tiles)."""
+        for source_id, tile in self.wall.tiles.items():
+            tile.set_lost(self.lost.get(source_id))
+
+    def _on_event(self, event: EventOut, change: str) -> None:
+        if event.kind == "camera_lost" and event.source_id is not None \
+                and change in ("opened", "closed"):
+            if event.end is None:
+                self.lost[event.source_id] = wall_time(event.begin)
+            else:
+                self.lost.pop(event.source_id, None)
+            tile = self.wall.tiles.get(event.source_id)
+            if tile is not None:
+                tile.set_lost(self.lost.get(event.source_id))
+        if change == "opened":
+            self._maybe_announce(event)
+        self._count.schedule()
+
+    # --- announcing ----------------------------------------------------------------------
+    def _maybe_announce(self, event: EventOut) -> None:
+        settings = self.station.settings
+        if event.kind not in settings.alert_kinds:
+            return
+        self.announced.append(event)
+        self.announce(event.text)
+        if settings.alert_sound:
+            QApplication.beep()
+
+    # --- the count ---------------------------------------------------------------------
+    def _fetch_count(self):
+        events = self.station.events
+
+        def count() -> int:
+            waiting = events.list(unacknowledged=True, limit=COUNT_LIMIT)
+            return sum(1 for event in waiting if event.severity in LOUD)
+        return count
+
+    def _on_count(self, count: int | None, error) -> None:
+        if error is None:
+            self.unacknowledged = count
+            self.count_changed.emit(count)
+
+    def shutdown(self) -> None:
+        self._count.stop()
