@@ -52,12 +52,13 @@ def parse_utc(text: str) -> datetime:
 
 
 def state_text(event: EventOut) -> str:
-    """'open · unacknowledged', 'closed · acknowledged by ana at 10:02:03'."""
-    state = "open" if event.end is None else "closed"
+    """'open · unacknowledged', 'closed · acknowledged by ana at 10:02:03'; a moment (an
+    instant event) is neither open nor closed: 'unacknowledged'."""
+    state = "open · " if event.end is None else "" if event.end == event.begin else "closed · "
     if event.acknowledged_at is None:
-        return f"{state} · unacknowledged"
+        return f"{state}unacknowledged"
     when = parse_utc(event.acknowledged_at).astimezone()
-    return f"{state} · acknowledged by {event.acknowledged_by} at {when:%H:%M:%S}"
+    return f"{state}acknowledged by {event.acknowledged_by} at {when:%H:%M:%S}"
 
 
 class EventsPanel(QWidget):
