@@ -2,7 +2,9 @@
 `continuous` preselected and the source it saves records by itself; the week grid painted with
 the mouse gives the slots the service stores (one across midnight included) and shows them
 again on edit; a schedule the service refuses shows its message and stores nothing; the
-sources tree and the Recordings table show what a mode records."""
+sources tree and the Recordings table show what a mode records.
+
+`SCHEDULE_SCREENSHOT=1` makes the round-trip test save the dialog as docs/schedule.png (README)."""
 
 from __future__ import annotations
 
@@ -109,7 +111,8 @@ def test_painted_week_gives_its_slots_and_round_trips_on_edit(qtbot, station, ta
     assert form.record_tag.placeholderText().startswith("continuous or motion")
     if os.environ.get("SCHEDULE_SCREENSHOT"):  # make docs/schedule.png (README)
         dialog.resize(1010, 720)
-        dialog.findChild(QScrollArea, "formScroll").ensureWidgetVisible(editor)
+        scroll = dialog.findChild(QScrollArea, "formScroll").verticalScrollBar()
+        scroll.setValue(scroll.maximum())
         qtbot.wait(50)
         dialog.grab().save(str(SCREENSHOT))
     saved = _save(qtbot, dialog)

@@ -407,6 +407,7 @@ def test_the_main_window_menu_opens_them_on_the_real_core(qtbot, station, api_se
     assert dialog is not None and dialog.isVisible() and dialog.isModal()
     dialog.set_kind("testsrc")
     dialog.name.setText("from-the-menu")
+    dialog.record_mode.set_mode("manual")  # not recording by itself: it may be deleted below
     source = _save(qtbot, dialog)
     assert [s.name for s in station.sources.list()] == ["from-the-menu"]
     qtbot.waitUntil(lambda: source.id in window.wall.tiles, timeout=5000)  # the wall follows

@@ -10,7 +10,7 @@ the service's checks); this form only shows them and sends what was chosen.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QComboBox, QLineEdit, QSpinBox, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QSpinBox, QVBoxLayout, QWidget
 
 from app.record_modes import DEFAULT_TAGS, RecordMode, SlotMode
 from app.schemas import SourceOut
@@ -28,8 +28,8 @@ HINTS = {
     RecordMode.manual: "Records only what you, a group or an API client start.",
     RecordMode.continuous: "Records all the time, by itself, and again after a restart.",
     RecordMode.motion: "Records while motion is detected, with a few seconds before and after.",
-    RecordMode.schedule: "Paint the week: continuous, motion or off, by the half-hour "
-                         "(in this station's time zone).",
+    RecordMode.schedule: "Paint the week by the half-hour, in this station's time zone: "
+                         "pick a mode, then click a cell or drag across several.",
 }
 
 
@@ -62,10 +62,28 @@ class RecordModeForm(Form):
         self.retention.setRange(0, 36500)
         self.retention.setSuffix(" days")
         self.retention.setSpecialValueText("the station's setting")
-        self.schedule = self.add("record_schedule", "Schedule", ScheduleEditor())
+        self.schedule = self._add_wide("record_schedule", ScheduleEditor())
         self.mode.currentIndexChanged.connect(self._mode_changed)
         self.set_mode(NEW_SOURCE_MODE)
         self._mode_changed()
+
+    def _add_wide(self, key: str, field: QWidget) -> QWidget:
+        """A row across the whole form, captions' column included: the week grid needs the
+        width (48 half-hours a day) more than a caption."""
+        cell = QWidget(self)
+        column = QVBoxLayout(cell)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(3)
+        column.addWidget(field)
+        error = QLabel(cell)
+        error.setProperty("inlineError", True)
+        error.setWordWrap(True)
+        error.setObjectName(f"error_{key}")
+        error.hide()
+        column.addWidget(error)
+        self.layout_.addRow(cell)
+        self.fields[key], self.errors[key] = field, error
+        return field
 
     @property
     def current_mode(self) -> RecordMode:

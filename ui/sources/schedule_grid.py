@@ -35,7 +35,7 @@ from ui.sources.schedule_cells import (
 COLOURS = {SlotMode.continuous.value: "#d64545", SlotMode.motion.value: "#d69e2e"}
 LABELS = {OFF: "Off", SlotMode.continuous.value: "Continuous", SlotMode.motion.value: "Motion"}
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-LEFT, TOP, ROW_H, MIN_CELL_W = 34, 16, 18, 6
+LEFT, TOP, ROW_H, MIN_CELL_W = 34, 16, 18, 7
 
 
 class ScheduleGrid(QWidget):
@@ -137,9 +137,10 @@ class ScheduleGrid(QWidget):
         for day in range(8):
             y = TOP + day * ROW_H
             painter.drawLine(LEFT, y, right, y)
-        for cell in range(0, PER_DAY + 1, 2):  # a line per hour, stronger every six
+        half = palette.color(QPalette.ColorRole.Midlight)
+        for cell in range(PER_DAY + 1):  # half-hours faint, hours plain, every six strong
             x = LEFT + round(cell * self.cell_w)
-            painter.setPen(text if cell % 12 == 0 else grid)
+            painter.setPen(text if cell % 12 == 0 else grid if cell % 2 == 0 else half)
             painter.drawLine(x, TOP, x, TOP + 7 * ROW_H)
         painter.end()
 
