@@ -165,6 +165,19 @@ def test_a_schedule_the_service_refuses_shows_its_message_and_saves_nothing(qtbo
     assert station.sources.list() == []
 
 
+def test_a_time_off_the_half_hour_is_shown_widened_and_kept_unless_painted(qtbot, station, tasks):
+    odd = [{"days": ["sat"], "from": "08:15", "to": "09:00", "mode": "motion"}]
+    source = station.sources.create(SourceIn(name="odd", uri_rtsp=TESTSRC, record_mode="schedule",
+                                             record_schedule=odd))
+    edit = _dialog(qtbot, station, tasks, source_id=source.id)
+    editor = edit.record_mode.schedule
+    assert editor.note.isVisibleTo(edit) and "half-hour" in editor.note.text()
+    assert editor.grid.cells[5][16:18] == ["motion", "motion"]  # 08:00-09:00 on the grid
+    _save(qtbot, edit)
+    assert [s.model_dump(mode="json", by_alias=True)
+            for s in station.sources.get(source.id).record_schedule] == odd
+
+
 def test_the_tree_and_the_recordings_table_show_what_a_mode_records(qtbot, station, tasks):
     yard = station.sources.create(SourceIn(name="yard", uri_rtsp=TESTSRC,
                                            record_mode="continuous"))
