@@ -111,6 +111,10 @@ GUI_ACTIONS: dict[str, dict[str, Audited]] = {
         "update": Audited("update bookmark", _arg("bookmark_id", "bookmark")),
         "delete": Audited("delete bookmark", _arg("bookmark_id", "bookmark")),
     },
+    "events": {
+        "acknowledge": Audited("acknowledge event", _arg("event_id", "event")),
+        "acknowledge_all": Audited("acknowledge event", lambda a, _s: "every event the filter selects"),
+    },
     "dc_auth": {"decide": Audited(OneOf("approved", {True: "approve access"}, "deny access"),
                                   _access_request)},
 }

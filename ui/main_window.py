@@ -72,7 +72,7 @@ class MainWindow(QMainWindow):
         self.status = StationStatusBar(station.settings, api_url, self, storage=station.storage)
         self.setStatusBar(self.status)
         self.tray = StationTray(self)
-        self.events = EventsPanel(station, bridge, self.tasks, self)
+        self.events = EventsPanel(self.audited, bridge, self.tasks, self)
         self.events_dock = self._dock(self.events, "Events", Qt.DockWidgetArea.BottomDockWidgetArea,
                                       300)
         self.alarms = AlarmDesk(station, bridge, self.tasks, self.wall,
