@@ -14,11 +14,11 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import av
 import pytest
 
 from app.record_modes import DAYS, local_zone
 from tests.conftest import _camera
+from tests.support.double_recording import assert_exact_stretch
 from tests.support.station_process import StationProcess
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.system]
@@ -43,14 +43,6 @@ def _running(station: StationProcess, tag: str) -> list[dict]:
 
 def _online(station: StationProcess, source_id: int) -> bool:
     return station.call("GET", f"/api/v1/source/{source_id}")[1]["status"] == "online"
-
-
-def _video_packets(path: str) -> tuple[list[int], list[bytes]]:
-    """The video packets of a file: their DTS and their bytes."""
-    with av.open(path) as container:
-        stream = container.streams.video[0]
-        packets = [p for p in container.demux(stream) if p.dts is not None and p.size]
-        return [p.dts for p in packets], [bytes(p) for p in packets]
 
 
 @pytest.fixture
@@ -112,15 +104,7 @@ def test_a_tag_on_a_continuous_source_is_its_own_file_and_the_continuous_one_has
         (continuous,) = _running(station, "always")  # never cut by the tag's stop
     finally:
         station.stop()
-    visit_dts, visit = _video_packets(stopped[0]["location"])
-    whole_dts, whole = _video_packets(continuous["location"])
-    assert len(visit) > 25 and len(whole) > len(visit)
-    steps = {b - a for a, b in zip(whole_dts, whole_dts[1:])}
-    assert len(steps) == 1, f"the continuous file has a gap or a jump: {sorted(steps)[:5]}"
-    # the tag's file holds the very packets of a stretch of the continuous file, byte for byte
-    at = whole.index(visit[0])
-    assert whole[at:at + len(visit)] == visit
-    assert {b - a for a, b in zip(visit_dts, visit_dts[1:])} == steps
+    assert_exact_stretch(stopped[0]["location"], continuous["location"])
 
 
 @pytest.mark.timeout(120)
