@@ -205,7 +205,8 @@ def build_station(settings: Settings) -> Station:
                                   station_id=settings.station_id, status_of=site.status)
     sources = SourceService(catalog, recorder, bus, settings=live, outgoing=outgoing, site=site,
                             peers=peers, fetch_snapshot=discovery.snapshot,
-                            mode_state=lambda source_id: modes.state(source_id))
+                            mode_state=lambda source_id: modes.state(source_id),
+                            stop_mode_records=recordings.stop_mode_records)
     groups = GroupService(catalog, recorder, bus, status_of=site.status)
     sync = SyncService(catalog, live=live, token_file=settings.data_dir / "sync-tokens.json",
                        station_id=settings.station_id, bus=bus, outgoing=outgoing)

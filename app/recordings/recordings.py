@@ -29,7 +29,7 @@ from app.recordings.record_forwarding import RecordForwarding
 from app.recordings.record_keeping import RecordKeeping
 from app.recordings.record_queries import RecordQueries, RunningTag
 from app.recordings.record_starts import AlreadyRecording, RecordingStarts
-from app.recordings.record_stops import RecordingStops, mode_owned
+from app.recordings.record_stops import MODE_ORIGIN, RecordingStops, mode_owned
 from app.recordings.record_store import RecordStore
 from app.recordings.recording_controls import RecordingControls
 from app.recordings.rollover import RecordingRollover
@@ -163,6 +163,17 @@ class RecordingService:
         only the mode keeper (or a stop of its tag by name) ends (record_stops)."""
         return [r for r in self.find(source_id=source_id, status=RecordStatus.recording)
                 if not mode_owned(r.source, r.tag_name)]
+
+    def stop_mode_records(self, source_id: int, tags: Iterable[str] | None = None) -> list[RecordOut]:
+        """End the running records `source_id`'s mode owns (or those under `tags`, the mode's
+        tags as they were before the source was switched to manual): the operator deletes the
+        source or gives it another address, and that change wins over the mode (the keeper
+        starts the mode again afterwards when it still says record). Records a client started
+        are not touched: those still refuse the change until they are stopped."""
+        named = set(tags) if tags is not None else None
+        return [self._stops.stop_record(r.id, MODE_ORIGIN)
+                for r in self.find(source_id=source_id, status=RecordStatus.recording)
+                if (r.tag_name in named if named is not None else mode_owned(r.source, r.tag_name))]
 
     def tag_names(self) -> list[str]:
         return self._queries.tag_names()

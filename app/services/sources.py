@@ -40,8 +40,8 @@ from app.dto import source_out, unreadable_fields
 from app.errors import Conflict, InvalidInput
 from app.events import CatalogChanged, EventSink
 from app.ffmpeg_cmd import profile_of
-from app.models import Record, Source
-from app.record_modes import RecordMode
+from app.models import Record, Source, Tag
+from app.record_modes import RecordMode, mode_tags
 from app.schemas import (
     HttpPicture,
     RecordStatus,
@@ -69,6 +69,10 @@ from recorder.worker import SourceSpec
 
 DEFAULT_MAX_SOURCES = 256
 log = logging.getLogger(__name__)
+
+
+class RecordingNow(Conflict):
+    """The change needs the source's reader stopped, and it records (409 like any conflict)."""
 
 
 class SourceProbe(BaseModel):
@@ -113,11 +117,14 @@ class SourceService:
                  outgoing: Callable[[], OutgoingPolicy] | None = None, *,
                  site: StationRegistry | None = None, peers: SiteClient | None = None,
                  fetch_snapshot: Callable[[str, str, str], bytes] | None = None,
-                 mode_state: Callable[[int], str | None] | None = None):
+                 mode_state: Callable[[int], str | None] | None = None,
+                 stop_mode_records: Callable[..., list] | None = None):
         """`settings`: the station's `LiveSettings` (media_dirs, max_sources, read at each
         check); `site`, `peers`: the stations sharing the catalog and how they are asked
         (None: a station alone); `fetch_snapshot`: how a camera's snapshot URL is fetched;
-        `mode_state`: what a source's recording mode does now (the mode keeper's `state`)."""
+        `mode_state`: what a source's recording mode does now (the mode keeper's `state`);
+        `stop_mode_records`: ends the records a source's mode owns, so that deleting or
+        re-addressing a source that records by itself is not refused for its own mode."""
         self.catalog, self.recorder, self.bus = catalog, recorder, bus
         self.settings = settings
         # The outgoing-address policy of now; without it, loopback and private networks.
@@ -132,6 +139,7 @@ class SourceService:
         # station hands in its ONVIF client's (HTTP digest, local network only).
         self.fetch_snapshot = fetch_snapshot
         self._mode_state = mode_state or (lambda _source_id: None)
+        self._stop_mode_records = stop_mode_records or (lambda _source_id: None)
         self.peers = peers  # how other stations are asked (with `site`)
         self._remote: RemoteFeeds | None = None  # other stations' sources someone here watches
         self._remote_lock = threading.Lock()  # never held over a catalog read: tiles ask
@@ -214,6 +222,20 @@ class SourceService:
         return self.get(row.id)
 
     def update(self, source_id: int, data: SourceIn) -> SourceOut:
+        try:
+            return self._update(source_id, data)
+        except RecordingNow:
+            # a source that records by itself: the operator's change wins over its mode (a
+            # client's records still refuse it); the keeper records again afterwards
+            with self.catalog.session() as s:
+                row = get_source(s, source_id)
+                tags = mode_tags(row.record_mode, row.record_tag, row.record_schedule)
+                only_mode = not [t for t in self._running_tags(s, source_id) if t not in tags]
+            if not (tags and only_mode and self._end_mode_records(source_id, tags)):
+                raise
+            return self._update(source_id, data)
+
+    def _update(self, source_id: int, data: SourceIn) -> SourceOut:
         with self.catalog.session() as s:
             row = get_source(s, source_id)
             self._check_owner_online(row)
@@ -222,12 +244,12 @@ class SourceService:
             uri_changed = fields.get("uri_rtsp", row.uri_rtsp) != row.uri_rtsp or (
                 "enabled" in fields and fields["enabled"] != row.enabled)
             if uri_changed and self._is_recording(s, source_id):
-                raise Conflict("the source is recording: stop it before changing its address",
+                raise RecordingNow("the source is recording: stop it before changing its address",
                                field="uri_rtsp")
             if data.station is not None and data.station != row.station_id:
                 fields["station_id"] = self._target_station(data.station)
                 if self._is_recording(s, source_id):
-                    raise Conflict("the source is recording: stop it before moving it to "
+                    raise RecordingNow("the source is recording: stop it before moving it to "
                                    "another station", field="station")
             for key, value in fields.items():
                 setattr(row, key, value)
@@ -245,6 +267,18 @@ class SourceService:
         with self.catalog.session() as s:
             row = get_source(s, source_id)
             self._check_owner_online(row)
+            tags = mode_tags(row.record_mode, row.record_tag, row.record_schedule)
+            clients = [t for t in self._running_tags(s, source_id) if t not in tags]
+            if tags and not clients and self.recorder.has_source(source_id):
+                row.record_mode = "manual"  # the keeper starts nothing more for it
+                s.add(row)
+                self._flush(s)
+            else:
+                tags = set()
+        if tags:
+            self._end_mode_records(source_id, tags)
+        with self.catalog.session() as s:
+            row = get_source(s, source_id)
             if self._is_recording(s, source_id):
                 raise Conflict("the source is recording: stop its recordings first", field="source_id")
             out = source_out(row, (SourceStatus.offline, None))
@@ -254,6 +288,19 @@ class SourceService:
             self.recorder.remove_source(source_id)
         self.bus.publish(CatalogChanged("source", source_id, "deleted"))
         return out
+
+    def _end_mode_records(self, source_id: int, tags: set[str] | None = None) -> bool:
+        """Stop what the source's own mode records here (a client's records stay, and still
+        refuse the change); whether anything was stopped."""
+        if not self.recorder.has_source(source_id):
+            return False
+        return bool(self._stop_mode_records(source_id, tags))
+
+    @staticmethod
+    def _running_tags(session, source_id: int) -> list[str]:
+        rows = session.exec(select(Tag.name).join(Record, Record.tag_id == Tag.id).where(
+            Record.source_id == source_id, Record.status == RecordStatus.recording)).all()
+        return list(rows)
 
     def start_all(self) -> None:
         """Start a reader for every enabled source of this station (station start-up)."""

@@ -79,7 +79,8 @@ def test_a_motion_record_begins_motion_pre_s_before_the_motion(station):
                                               record_mode="motion"))
         wait_until(lambda: station.sources.get(src.id).status.value == "online", 15,
                    message="online")
-        assert keeper.state(src.id) == "waiting for motion"
+        wait_until(lambda: keeper.state(src.id) == "waiting for motion", 5,
+                   message="the keeper's look")
         time.sleep(5 + 2 * GOP_S)  # the reader has buffered the pre-capture by now
         opened_at = time.time()
         event = station.events.open("motion", source_id=src.id, text="someone at the gate")
