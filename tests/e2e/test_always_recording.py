@@ -17,22 +17,12 @@ from pathlib import Path
 import pytest
 
 from app.record_modes import DAYS, local_zone
-from tests.conftest import _camera
+from tests.conftest import _camera, wait_until
 from tests.support.double_recording import assert_exact_stretch
 from tests.support.station_process import StationProcess
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.system]
 ENV = {"RS_DISK_FLOOR_MB": "0", "RS_FSYNC_S": "1"}
-
-
-def _wait(predicate, timeout: float, message: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
 
 def _running(station: StationProcess, tag: str) -> list[dict]:
@@ -59,7 +49,8 @@ def test_continuous_records_by_itself_and_again_within_5s_after_sigkill(tmp_path
         status, source, _ = station.call("POST", "/api/v1/source", {
             "name": "door", "uri_rtsp": camera.urls[0], "record_mode": "continuous"})
         assert status == 200 and source["record_mode"] == "continuous", source
-        (first,) = _wait(lambda: _running(station, "continuous"), 20, "continuous recording")
+        (first,) = wait_until(lambda: _running(station, "continuous"), 20,
+                              message="continuous recording")
         assert first["source"][0]["id"] == source["id"]
         time.sleep(2)
         os.kill(station.proc.pid, signal.SIGKILL)
@@ -69,9 +60,10 @@ def test_continuous_records_by_itself_and_again_within_5s_after_sigkill(tmp_path
 
     station = StationProcess(tmp_path, env=ENV)  # the same data folder, nobody asks
     try:
-        online_at = _wait(lambda: _online(station, source["id"]) and time.monotonic(), 30,
-                          "the camera online")
-        (again,) = _wait(lambda: _running(station, "continuous"), 10, "recording again")
+        online_at = wait_until(lambda: _online(station, source["id"]) and time.monotonic(), 30,
+                               message="the camera online")
+        (again,) = wait_until(lambda: _running(station, "continuous"), 10,
+                              message="recording again")
         assert time.monotonic() - online_at <= 5.0
         assert again["id"] != first["id"]
         status, killed, _ = station.call("GET", f"/api/v1/record/{first['id']}")
@@ -90,7 +82,7 @@ def test_a_tag_on_a_continuous_source_is_its_own_file_and_the_continuous_one_has
             "name": "hall", "uri_rtsp": camera.urls[0], "record_mode": "continuous",
             "record_tag": "always"})
         assert status == 200, source
-        _wait(lambda: _running(station, "always"), 20, "the continuous recording")
+        wait_until(lambda: _running(station, "always"), 20, message="the continuous recording")
         status, group, _ = station.call("POST", "/api/v1/group", {"name": "hall"})
         station.call("POST", f"/api/v1/group/{group[0]['id']}/source/{source['id']}/")
         time.sleep(2)
@@ -122,12 +114,13 @@ def test_a_schedule_slot_starts_recording_at_its_boundary_in_real_time(tmp_path:
             "name": "gate", "uri_rtsp": camera.urls[0], "record_mode": "schedule",
             "record_schedule": [slot]})
         assert status == 200, source
-        _wait(lambda: _online(station, source["id"]), 20, "the camera online")
+        wait_until(lambda: _online(station, source["id"]), 20, message="the camera online")
         assert not _running(station, "continuous")  # before its slot
-        (record,) = _wait(lambda: _running(station, "continuous"), 25, "the slot's recording")
+        (record,) = wait_until(lambda: _running(station, "continuous"), 25,
+                               message="the slot's recording")
         started = datetime.now(zone)
         assert begin - timedelta(seconds=1) <= started <= begin + timedelta(seconds=3)
-        _wait(lambda: not _running(station, "continuous"), 20, "the slot's end")
+        wait_until(lambda: not _running(station, "continuous"), 20, message="the slot's end")
         assert datetime.now(zone) >= end - timedelta(seconds=1)
         status, done, _ = station.call("GET", f"/api/v1/record/{record['id']}")
         assert done["status"] == "finished"

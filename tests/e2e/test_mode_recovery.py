@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TESTSRC
+from tests.conftest import TESTSRC, wait_until
 from tests.support.postgres import PostgresServer
 from tests.support.small_disk import small_tmpfs
 from tests.support.station_process import StationProcess
@@ -28,16 +28,6 @@ def _ok(answer):
     return body
 
 
-def _wait(predicate, timeout: float, message: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-
-
 def _recording(station: StationProcess, tag: str = "continuous") -> list[dict]:
     status, records, _ = station.call("GET", f"/api/v1/record?tag_name={tag}", timeout=10)
     return [r for r in records if r["status"] == "recording"] if status == 200 else []
@@ -46,7 +36,7 @@ def _recording(station: StationProcess, tag: str = "continuous") -> list[dict]:
 def _continuous_source(station: StationProcess) -> dict:
     source = _ok(station.call("POST", "/api/v1/source", {
         "name": "door", "uri_rtsp": TESTSRC, "record_mode": "continuous"}))
-    _wait(lambda: _recording(station), 20, "the continuous recording")
+    wait_until(lambda: _recording(station), 20, message="the continuous recording")
     return source
 
 
@@ -63,17 +53,18 @@ def test_records_again_once_the_disk_is_back_above_the_floor(tmp_path: Path):
             with open(filler, "wb") as fh:
                 fh.truncate(0)
                 fh.write(os.urandom(free - ((FLOOR_MB - 1) << 20)))
-            stopped = _wait(lambda: (r := _ok(station.call("GET", f"/api/v1/record/{first['id']}")))
-                            ["status"] != "recording" and r, 10, "the storage guard's stop")
+            stopped = wait_until(lambda: (r := _ok(station.call("GET", f"/api/v1/record/{first['id']}")))
+                                 ["status"] != "recording" and r, 10,
+                                 message="the storage guard's stop")
             assert stopped["status"] == "failed", stopped
-            _wait(lambda: _ok(station.call("GET", f"/api/v1/source/{source['id']}"))
-                  ["mode_state"] == "waiting: disk below the floor", 5,
-                  "the source to say why it waits")
+            wait_until(lambda: _ok(station.call("GET", f"/api/v1/source/{source['id']}"))
+                       ["mode_state"] == "waiting: disk below the floor", 5,
+                       message="the source to say why it waits")
             assert not _recording(station)
 
             filler.unlink()  # space is back above the floor
             freed = time.monotonic()
-            (again,) = _wait(lambda: _recording(station), 5, "recording again")
+            (again,) = wait_until(lambda: _recording(station), 5, message="recording again")
             assert time.monotonic() - freed <= 5.0 and again["id"] != first["id"]
             assert _ok(station.call("GET", f"/api/v1/source/{source['id']}"))["mode_state"] \
                 == "recording"
@@ -106,12 +97,13 @@ def test_records_again_once_the_catalog_is_back(tmp_path: Path, own_postgres):
             "tag_name": "probe", "source_ids": [source["id"]]}, timeout=30)
         assert status == 503, (status, refused)
         # the keeper's starts meet the same refusal, and it says so once
-        _wait(lambda: "recording waits: the catalog is away" in station.log_text(), 10,
-              "the keeper's refused start")
+        wait_until(lambda: "recording waits: the catalog is away" in station.log_text(), 10,
+                   message="the keeper's refused start")
         own_postgres.resume()
         back = time.monotonic()
-        again = _wait(lambda: [r for r in _recording(station) if r["id"] != first["id"]], 10,
-                      "recording again")
+        again = wait_until(lambda: [r for r in _recording(station) if r["id"] != first["id"]], 10,
+                           message="recording again")
         assert time.monotonic() - back <= 5.0, time.monotonic() - back
         assert len(again) == 1 and _recording(station) == again
-        _wait(lambda: "records again by its mode" in station.log_text(), 5, "the log to say so")
+        wait_until(lambda: "records again by its mode" in station.log_text(), 5,
+                   message="the log to say so")

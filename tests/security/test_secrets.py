@@ -21,6 +21,7 @@ from sqlmodel import select
 from app.catalog import MIGRATIONS_DIR, Catalog
 from app.credentials import KEY_FILE, PREFIX
 from app.models import Source
+from tests.conftest import wait_until
 from tests.support.snapshot_camera import SnapshotCamera
 from tests.support.station_process import StationProcess
 
@@ -50,16 +51,6 @@ def files_leaking(folder: Path, secret_list) -> list[str]:
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         out += leaks(path.read_bytes(), str(path.relative_to(folder)), secret_list)
     return out
-
-
-def wait_for(predicate, timeout=20.0, what=""):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_no_credential_form_comes_back_is_logged_or_lands_in_a_file_in_clear(tmp_path, camera):
@@ -116,8 +107,9 @@ def test_no_credential_form_comes_back_is_logged_or_lands_in_a_file_in_clear(tmp
         gid = call("POST", "/api/v1/group", {"name": "g"})[0]["id"]
         for name in ("pattern", "pic"):
             call("POST", f"/api/v1/group/{gid}/source/{ids[name]}/")
-        wait_for(lambda: all(station.call("GET", f"/api/v1/source/{ids[n]}/")[1]["status"] == "online"
-                             for n in ("pattern", "pic")), what="the recorded sources online")
+        wait_until(lambda: all(station.call("GET", f"/api/v1/source/{ids[n]}/")[1]["status"] == "online"
+                               for n in ("pattern", "pic")), 20,
+                   message="the recorded sources online")
         call("POST", "/api/v1/record", {"model": "Source", "tag_name": "t", "group_name": "g"})
         call("POST", "/api/v1/record", {"model": "PictureSource", "tag_name": "t", "group_name": "g"})
         time.sleep(2.5)
@@ -125,8 +117,9 @@ def test_no_credential_form_comes_back_is_logged_or_lands_in_a_file_in_clear(tmp
         records = call("PUT", "/api/v1/record", {"model": "PictureSource", "tag_name": "t"})
         assert records and all(r["status"] == "finished" for r in records), records
         # the unreachable sources have said why (FFmpeg quotes the URL it failed to open)
-        wait_for(lambda: all(station.call("GET", f"/api/v1/source/{ids[n]}/")[1]["error"]
-                             for n in ("rtsp", "http", "pic-creds")), what="the offline sources' errors")
+        wait_until(lambda: all(station.call("GET", f"/api/v1/source/{ids[n]}/")[1]["error"]
+                               for n in ("rtsp", "http", "pic-creds")), 20,
+                   message="the offline sources' errors")
 
         for path in ("/api/v1/source", *(f"/api/v1/source/{i}/" for i in ids.values()),
                      "/api/v1/record?tag_name=t", "/api/v1/tag?name=t", f"/api/v1/group/{gid}/",
@@ -235,11 +228,11 @@ def test_a_plaintext_catalog_of_the_old_schema_is_encrypted_on_start(tmp_path, c
     try:
         # the camera is still read, with the password now stored encrypted (a picture is
         # served only to a request with the right digest)
-        wait_for(lambda: station.call("GET", "/api/v1/source/1/")[1]["status"] == "online",
-                 what="the old picture source online")
+        wait_until(lambda: station.call("GET", "/api/v1/source/1/")[1]["status"] == "online",
+                   20, message="the old picture source online")
         assert camera.served >= 1
-        wait_for(lambda: station.call("GET", "/api/v1/source/2/")[1]["status"] == "online",
-                 what="the old pattern source online")
+        wait_until(lambda: station.call("GET", "/api/v1/source/2/")[1]["status"] == "online",
+                   20, message="the old pattern source online")
         answers = [station.call("GET", p)[1] for p in ("/api/v1/source", "/api/v1/record?tag_name=old-tag",
                                                         "/api/v1/tag?name=old-tag")]
         record = answers[1][0]
