@@ -38,11 +38,12 @@ SYSTEM_FOLDERS = ("tests/e2e/", "tests/security/")
 SYSTEM_TESTS = ("tests/api/test_openapi.py::test_live_station_conforms_to_its_document",)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Mark the tests of SYSTEM_FOLDERS and SYSTEM_TESTS `system`; put the tests of a module
     that share a module-scoped fixture in one xdist group (`--dist loadgroup`), so that one
-    worker builds the fixture once instead of every worker building its own. Runs before xdist's own hook
-    (which is `trylast`) reads the groups."""
+    worker builds the fixture once instead of every worker building its own. Runs first, so
+    that xdist's own hook (and the suffix hook below) read the groups."""
     for item in items:
         if item.nodeid.startswith(SYSTEM_FOLDERS) or item.nodeid.startswith(SYSTEM_TESTS):
             item.add_marker(pytest.mark.system)
@@ -55,6 +56,24 @@ def pytest_collection_modifyitems(config, items):
             for fixture in defs)
         if shared:
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+@pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+def pytest_collection_modifyitems_node_groups(config, items):
+    """xdist's `loadgroup` schedules by a `@group` suffix its worker hook writes to
+    `item._nodeid`; pytest 9 keeps the node id in `item._id`, so the suffix is lost and every
+    worker rebuilt each module-scoped fixture (tests/api/test_export.py's 6-second recording
+    once per test). Write the suffix where pytest 9 reads it, unless xdist already did."""
+    if not getattr(config.option, "loadgroup", False):  # set on xdist's workers only
+        return
+    for item in items:
+        groups = sorted({str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+                         for mark in item.iter_markers("xdist_group")})
+        suffix = "@" + "_".join(groups)
+        if groups and not item.nodeid.endswith(suffix):
+            from _pytest.nodeid import NodeId  # pytest >= 9 (older ones took xdist's suffix)
+
+            item._id = NodeId.parse(item.nodeid + suffix)
 
 
 def make_settings(tmp_path: Path, **extra) -> Settings:
