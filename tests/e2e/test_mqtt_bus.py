@@ -22,19 +22,13 @@ from app.schemas import GroupIn, SourceIn
 from app.station import build_station, start_station, stop_station
 from tests.conftest import make_settings, wait_until
 from tests.support.media import packet_times
-from tests.support.mosquitto import MosquittoBroker
+from tests.support.mosquitto import MosquittoBroker, station_topic
+from tests.support.mosquitto import broker, listener  # noqa: F401 (fixtures)
 from tests.support.ports import free_loopback_port
 from tests.support.station_process import StationProcess
 
 TESTSRC = "testsrc://testsrc2?size=320x240&rate=25&gop=2"
 FRAME_S = 1 / 25
-
-
-@pytest.fixture
-def broker():
-    server = MosquittoBroker().start()
-    yield server
-    server.remove()
 
 
 def station_with_group(tmp_path, mqtt_url: str | None, sources: int = 2):
@@ -58,17 +52,6 @@ def station(tmp_path, broker):
     stop_station(station)
 
 
-@pytest.fixture
-def listener(broker):
-    client = broker.client("#")
-    yield client
-    client.close()
-
-
-def base(station) -> str:
-    return f"recording-station/{station.station_id}"
-
-
 def payload_json(message) -> dict:
     return json.loads(message.payload)
 
@@ -78,15 +61,15 @@ def retained_state(broker, station, source_ids) -> dict[str, bytes]:
     The bridge publishes its state on (re)connecting, `online` last; a client subscribing
     meanwhile would get part of it live (retain flag cleared), never retained. So `online`
     (live or retained) is awaited first, then a new client asks what is retained."""
-    watcher = broker.client(f"{base(station)}/availability")
+    watcher = broker.client(f"{station_topic(station)}/availability")
     try:
         watcher.wait_for(lambda m: m.payload == b"online", message="online published")
     finally:
         watcher.close()
-    late = broker.client(f"{base(station)}/#")
+    late = broker.client(f"{station_topic(station)}/#")
     try:
-        wanted = [f"{base(station)}/availability", f"{base(station)}/disk",
-                  *(f"{base(station)}/source/{i}/status" for i in source_ids)]
+        wanted = [f"{station_topic(station)}/availability", f"{station_topic(station)}/disk",
+                  *(f"{station_topic(station)}/source/{i}/status" for i in source_ids)]
         for topic in wanted:
             late.wait_for(lambda m, t=topic: m.topic == t and m.retain, message=f"{topic} retained")
         return {m.topic: m.payload for m in late.received() if m.retain}
@@ -97,12 +80,12 @@ def retained_state(broker, station, source_ids) -> dict[str, bytes]:
 def test_every_event_of_a_start_and_stop_arrives_and_the_state_is_retained(station, broker, listener):
     source_ids = [s.id for s in station.sources.list()]
     retained = retained_state(broker, station, source_ids)
-    assert retained[f"{base(station)}/availability"] == b"online"
+    assert retained[f"{station_topic(station)}/availability"] == b"online"
     for source_id in source_ids:
-        status = json.loads(retained[f"{base(station)}/source/{source_id}/status"])
+        status = json.loads(retained[f"{station_topic(station)}/source/{source_id}/status"])
         assert status["source_id"] == source_id and status["online"] is True
         assert status["status"] == "online"
-    disk = json.loads(retained[f"{base(station)}/disk"])
+    disk = json.loads(retained[f"{station_topic(station)}/disk"])
     assert disk["free_bytes"] > 0 and disk["total_bytes"] >= disk["free_bytes"]
 
     started = station.recordings.start("mqtt-events", "lobby", origin="test")
@@ -113,15 +96,16 @@ def test_every_event_of_a_start_and_stop_arrives_and_the_state_is_retained(stati
     for kind, records in (("recording_started", started), ("recording_stopped", stopped)):
         for record in records:
             message = listener.wait_for(
-                lambda m, k=kind, r=record: m.topic == f"{base(station)}/event/{k}"
+                lambda m, k=kind, r=record: m.topic == f"{station_topic(station)}/event/{k}"
                 and payload_json(m)["record_id"] == r.id, message=f"{kind} of {record.id}")
             event = payload_json(message)
             assert not message.retain
             assert event["source_id"] == record.source.id and event["tag_name"] == "mqtt-events"
             assert event["origin"] == "test"
-    assert len(listener.received(f"{base(station)}/event/recording_started")) == len(source_ids)
+    announced = listener.received(f"{station_topic(station)}/event/recording_started")
+    assert len(announced) == len(source_ids)
     # The group's switch state followed: ON while it recorded, OFF after.
-    state_topic = f"{base(station)}/group/1/state"
+    state_topic = f"{station_topic(station)}/group/1/state"
     wait_until(lambda: listener.received(state_topic)[-1].payload == b"OFF", 10,
                message="the group's state OFF again")
     assert b"ON" in [m.payload for m in listener.received(state_topic)]
@@ -134,7 +118,7 @@ def command(listener, station, body: dict, *, response_topic: str | None = None,
         properties = Properties(PacketTypes.PUBLISH)
         properties.ResponseTopic = response_topic
         properties.CorrelationData = correlation
-    listener.client.publish(f"{base(station)}/command", json.dumps(body), qos=1,
+    listener.client.publish(f"{station_topic(station)}/command", json.dumps(body), qos=1,
                             properties=properties)
 
 
@@ -142,8 +126,8 @@ def test_a_command_starts_and_stops_a_group_and_the_reply_carries_the_records(st
     # start: the MQTT v5 way, a response topic and correlation data
     command(listener, station, {"action": "start", "tag_name": "by-mqtt", "group_name": "lobby",
                                 "request_id": "r1"},
-            response_topic=f"{base(station)}/reply/v5", correlation=b"corr-1")
-    reply = listener.wait_for(lambda m: m.topic == f"{base(station)}/reply/v5",
+            response_topic=f"{station_topic(station)}/reply/v5", correlation=b"corr-1")
+    reply = listener.wait_for(lambda m: m.topic == f"{station_topic(station)}/reply/v5",
                               message="the start reply")
     assert reply.properties.CorrelationData == b"corr-1"
     body = payload_json(reply)
@@ -156,8 +140,8 @@ def test_a_command_starts_and_stops_a_group_and_the_reply_carries_the_records(st
 
     # stop: the v3 way, a reply_to field
     command(listener, station, {"action": "stop", "tag_name": "by-mqtt", "request_id": "r2",
-                                "reply_to": f"{base(station)}/reply/plain"})
-    reply = listener.wait_for(lambda m: m.topic == f"{base(station)}/reply/plain",
+                                "reply_to": f"{station_topic(station)}/reply/plain"})
+    reply = listener.wait_for(lambda m: m.topic == f"{station_topic(station)}/reply/plain",
                               message="the stop reply")
     body = payload_json(reply)
     assert body["status"] == 200 and body["request_id"] == "r2"
@@ -177,16 +161,16 @@ def test_a_command_starts_and_stops_a_group_and_the_reply_carries_the_records(st
 def test_a_bad_command_is_answered_in_the_api_error_shape(station, listener):
     command(listener, station, {"action": "start", "tag_name": "x", "group_name": "no-such",
                                 "request_id": "bad-1"})
-    body = payload_json(listener.wait_for(lambda m: m.topic == f"{base(station)}/reply"))
+    body = payload_json(listener.wait_for(lambda m: m.topic == f"{station_topic(station)}/reply"))
     assert body == {"request_id": "bad-1", "action": "start", "status": 404,
                     "detail": "group 'no-such' not found"}
     command(listener, station, {"action": "explode", "tag_name": "x", "request_id": "bad-2",
                                 "reply_to": "test/bad"})
-    body = payload_json(listener.wait_for(lambda m: m.topic == f"{base(station)}/reply"
+    body = payload_json(listener.wait_for(lambda m: m.topic == f"{station_topic(station)}/reply"
                                           and payload_json(m)["request_id"] == "bad-2"))
     assert body["status"] == 422 and body["detail"][0]["loc"] == ["body", "action"]
-    listener.client.publish(f"{base(station)}/command", b"{not json", qos=1)
-    body = payload_json(listener.wait_for(lambda m: m.topic == f"{base(station)}/reply"
+    listener.client.publish(f"{station_topic(station)}/command", b"{not json", qos=1)
+    body = payload_json(listener.wait_for(lambda m: m.topic == f"{station_topic(station)}/reply"
                                           and payload_json(m)["request_id"] is None))
     assert body["status"] == 422 and body["detail"][0]["type"] == "json_invalid"
     assert station.recordings.running_tags() == []
@@ -205,14 +189,14 @@ def test_home_assistant_discovery_and_its_switch(station, broker, listener):
         config = json.loads(message.payload)  # valid JSON
         parsed[topic] = config
         assert config["device"]["identifiers"] == [f"recording-station-{station.station_id}"]
-        assert config["availability_topic"] == f"{base(station)}/availability"
-        assert config["state_topic"].startswith(base(station) + "/")
+        assert config["availability_topic"] == f"{station_topic(station)}/availability"
+        assert config["state_topic"].startswith(station_topic(station) + "/")
     assert len({c["unique_id"] for c in parsed.values()}) == 6
     kinds = sorted(topic.split("/")[1] for topic in parsed)
     assert kinds == ["binary_sensor"] * 4 + ["sensor", "switch"]
     (switch,) = [c for t, c in parsed.items() if t.split("/")[1] == "switch"]
-    assert switch["command_topic"] == f"{base(station)}/group/1/set"
-    assert switch["state_topic"] == f"{base(station)}/group/1/state"
+    assert switch["command_topic"] == f"{station_topic(station)}/group/1/set"
+    assert switch["state_topic"] == f"{station_topic(station)}/group/1/state"
 
     # A late subscriber (Home Assistant restarting) gets the configs retained.
     late = broker.client("homeassistant/#")
@@ -281,7 +265,7 @@ def test_the_broker_restarted_mid_recording(station, broker, listener):
     broker.start()
     wait_until(lambda: station.mqtt.connected, 30, message="the bridge reconnected")
     retained = retained_state(broker, station, source_ids)
-    assert retained[f"{base(station)}/availability"] == b"online"
+    assert retained[f"{station_topic(station)}/availability"] == b"online"
     time.sleep(1.0)
     records = station.recordings.stop("through-outage", origin="test")
     assert {r.status for r in records} == {"finished"} and len(records) == 2
@@ -375,7 +359,7 @@ def test_mqtts_checks_the_broker_certificate(tmp_path, tls_broker, monkeypatch, 
     station = station_with_group(tmp_path / "b", broker.url(tls=True), sources=1)
     try:
         wait_until(lambda: station.mqtt.connected, 15, message="connected over TLS")
-        listener.wait_for(lambda m: m.topic == f"{base(station)}/availability"
+        listener.wait_for(lambda m: m.topic == f"{station_topic(station)}/availability"
                           and m.payload == b"online")
     finally:
         stop_station(station)

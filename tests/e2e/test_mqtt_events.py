@@ -15,17 +15,11 @@ from api.mqtt.bridge import MqttBridge
 from app.schemas import SourceIn
 from app.station import build_station, start_station, stop_station
 from tests.conftest import _camera, make_settings, wait_until
-from tests.support.mosquitto import MosquittoBroker
+from tests.support.mosquitto import station_topic
+from tests.support.mosquitto import broker, listener  # noqa: F401 (fixtures)
 
 TESTSRC = "testsrc://testsrc2?size=320x240&rate=25&gop=2"
 PASSWORD = "s3cret-Pw"  # the camera's: never on the bus
-
-
-@pytest.fixture
-def broker():
-    server = MosquittoBroker().start()
-    yield server
-    server.remove()
 
 
 def started(tmp_path, broker, names=("gate", "yard"), uri=TESTSRC):
@@ -47,17 +41,6 @@ def station(tmp_path, broker):
     stop_station(station)
 
 
-@pytest.fixture
-def listener(broker):
-    client = broker.client("#")
-    yield client
-    client.close()
-
-
-def base(station) -> str:
-    return f"recording-station/{station.station_id}"
-
-
 def source_id(station, name: str) -> int:
     (found,) = [s.id for s in station.sources.list() if s.name == name]
     return found
@@ -65,15 +48,15 @@ def source_id(station, name: str) -> int:
 
 def event_message(listener, station, event_id: int, change: str) -> dict:
     message = listener.wait_for(
-        lambda m: m.topic == f"{base(station)}/event" and json.loads(m.payload)["id"] == event_id
-        and json.loads(m.payload)["change"] == change, message=f"event {event_id} {change}")
+        lambda m: m.topic == f"{station_topic(station)}/event"
+        and json.loads(m.payload)["id"] == event_id and json.loads(m.payload)["change"] == change, message=f"event {event_id} {change}")
     assert not message.retain
     return json.loads(message.payload)
 
 
 def state_is(broker, station, source: int, expected: bytes, timeout: float = 15.0) -> None:
     """A client subscribing now gets `expected` retained on the source's problem state."""
-    topic = f"{base(station)}/source/{source}/camera_lost"
+    topic = f"{station_topic(station)}/source/{source}/camera_lost"
 
     def retained_now() -> bool:
         late = broker.client(topic)
@@ -114,7 +97,8 @@ def test_every_change_of_an_event_is_one_message_with_its_fields(station, listen
     instant = event_message(listener, station, note.id, "opened")
     assert instant["source_id"] is None and instant["source_name"] is None
     assert instant["begin"] == instant["end"] and instant["severity"] == "alarm"
-    changes = [json.loads(m.payload)["change"] for m in listener.received(f"{base(station)}/event")
+    changes = [json.loads(m.payload)["change"]
+               for m in listener.received(f"{station_topic(station)}/event")
                if json.loads(m.payload)["id"] == lost.id]
     assert changes == ["opened", "acknowledged", "closed"]  # one message per change
 
@@ -132,11 +116,11 @@ def test_the_problem_sensor_is_discovered_and_follows_camera_lost(station, liste
         late.close()
     config = json.loads(config_message.payload)
     assert config["device_class"] == "problem" and config["name"] == "gate camera lost"
-    assert config["state_topic"] == f"{base(station)}/source/{gate}/camera_lost"
+    assert config["state_topic"] == f"{station_topic(station)}/source/{gate}/camera_lost"
     assert (config["payload_on"], config["payload_off"]) == ("ON", "OFF")
     assert config["unique_id"] == f"rs_{station.station_id}_source_{gate}_camera_lost"
     assert config["device"]["identifiers"] == [f"recording-station-{station.station_id}"]
-    assert config["availability_topic"] == f"{base(station)}/availability"
+    assert config["availability_topic"] == f"{station_topic(station)}/availability"
     state_is(broker, station, gate, b"OFF")
 
     lost = station.events.open("camera_lost", source_id=gate, text="gate: camera lost")
@@ -154,7 +138,7 @@ def test_the_problem_sensor_is_discovered_and_follows_camera_lost(station, liste
     station.sources.delete(yard)
     listener.wait_for(lambda m: m.topic == f"{prefix}{yard}_camera_lost/config"
                       and m.payload == b"", message="the removed sensor's empty config")
-    listener.wait_for(lambda m: m.topic == f"{base(station)}/source/{yard}/camera_lost"
+    listener.wait_for(lambda m: m.topic == f"{station_topic(station)}/source/{yard}/camera_lost"
                       and m.payload == b"", message="its state emptied")
 
 
@@ -219,7 +203,7 @@ def test_a_camera_stopped_while_recording_turns_the_problem_sensor_on(tmp_path, 
 
         camera.stop()
         lost = listener.wait_for(
-            lambda m: m.topic == f"{base(station)}/event"
+            lambda m: m.topic == f"{station_topic(station)}/event"
             and json.loads(m.payload)["kind"] == "camera_lost", 10, message="camera_lost")
         state_is(broker, station, door, b"ON", timeout=5)
         body = json.loads(lost.payload)
@@ -227,7 +211,7 @@ def test_a_camera_stopped_while_recording_turns_the_problem_sensor_on(tmp_path, 
         assert "while recording" in body["text"]
 
         camera.start()  # back on the same port
-        listener.wait_for(lambda m: m.topic == f"{base(station)}/event"
+        listener.wait_for(lambda m: m.topic == f"{station_topic(station)}/event"
                           and json.loads(m.payload)["kind"] == "camera_back", 30,
                           message="camera_back")
         state_is(broker, station, door, b"OFF", timeout=5)

@@ -20,7 +20,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from tests.conftest import TESTSRC, wait_until
-from tests.support.mosquitto import MosquittoBroker
+from tests.support.mosquitto import broker, listener  # noqa: F401 (fixtures)
 from tests.support.station_process import StationProcess
 
 TOKEN = "station-token-0123456789"
@@ -36,20 +36,6 @@ def signed(body: dict, key: str, *, ts: object = None, nonce: str | None = None)
             "nonce": nonce or secrets.token_urlsafe(12)}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return {**body, "hmac": hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()}
-
-
-@pytest.fixture
-def broker():
-    server = MosquittoBroker().start()
-    yield server
-    server.remove()
-
-
-@pytest.fixture
-def listener(broker):
-    client = broker.client("#")
-    yield client
-    client.close()
 
 
 def mqtt_station(tmp_path, broker, listener, **env) -> StationProcess:

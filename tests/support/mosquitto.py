@@ -6,6 +6,10 @@ every retained message, as after a crash, so whoever publishes state must publis
     broker = MosquittoBroker().start()
     broker.url()            # mqtt://station:<password>@127.0.0.1:<port>
     broker.client()         # a connected paho client (MQTT v5) of the test
+
+The `broker` and `listener` fixtures (a listener is a test client subscribed to everything)
+are imported by the test modules that talk to a broker; `station_topic` is where a station
+publishes.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.support.ports import free_loopback_port
@@ -145,3 +150,22 @@ class Listener:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def station_topic(station) -> str:
+    """The topic under which `station` publishes and takes its commands."""
+    return f"recording-station/{station.station_id}"
+
+
+@pytest.fixture
+def broker():
+    server = MosquittoBroker().start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def listener(broker):
+    client = broker.client("#")
+    yield client
+    client.close()
