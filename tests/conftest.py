@@ -35,7 +35,20 @@ TESTSRC = "testsrc://testsrc2?size=320x240&rate=25&gop=1"
 # End-to-end runs of real station processes (tests/e2e), real attacks on real station processes
 # (tests/security), and single tests elsewhere that run for a minute or more.
 SYSTEM_FOLDERS = ("tests/e2e/", "tests/security/")
-SYSTEM_TESTS = ("tests/api/test_openapi.py::test_live_station_conforms_to_its_document",)
+# The slow criterion: a test that needs more than ~8 s of real time on a quiet machine because
+# time is its point (a camera, a server or a station process stopped and started again, a
+# timeout or an idle limit run out) or because it runs real station processes, and that cannot
+# be shortened without weakening what it asserts. `make test` runs them; `make test-fast` not.
+SLOW_TESTS = (
+    "tests/ui/test_site_gui.py::",  # two real station processes per test, one killed
+    "tests/app/test_self_test.py::test_self_test_records_downloads_and_decodes_",  # a process
+    "tests/api/test_huawei_live.py::test_recording_ends_after_the_interruption_window_",
+    "tests/api/test_huawei_rtc.py::test_max_idle_time_stops_the_job_and_keeps_its_file",
+    "tests/recorder/test_reconnect.py::test_recording_continues_in_the_same_file_within_2_s_",
+    "tests/recorder/test_forward.py::test_a_source_is_forwarded_live_and_survives_a_server_",
+)
+SYSTEM_TESTS = ("tests/api/test_openapi.py::test_live_station_conforms_to_its_document",
+                *SLOW_TESTS)
 
 
 @pytest.hookimpl(tryfirst=True)
