@@ -30,10 +30,11 @@ def record_twice(station) -> tuple[int, list]:
     time.sleep(1.0)
     records = []
     for tag in ("a", "b"):
+        if records:
+            time.sleep(2.5)  # the hole: more than the pre-roll the next start takes from the buffer
         station.recordings.start_sources(tag, [src], origin="test")
         time.sleep(1.0)
         records += station.recordings.stop(tag)
-        time.sleep(2.5)  # more than the pre-roll the next start takes from the buffer
     with station.catalog.session() as s:
         row = s.exec(select(Record).where(Record.id == records[0].id)).one()
         row.gaps = [gap_in(records[0])]
