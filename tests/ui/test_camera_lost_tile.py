@@ -13,23 +13,14 @@ import pytest
 
 from app.schemas import SourceIn
 from tests.support.camera import RtspCamera, skip_reason
-from ui.application import ensure_application
-from ui.bridge import EventBridge
+from tests.support.main_window import open_main_window
 from ui.main_window import MainWindow
 
 
 @pytest.fixture
 def window(qtbot, station, api_server):
-    ensure_application()
-    bridge = EventBridge(station.bus)
-    win = MainWindow(station, bridge, api_server.url)
-    win.setProperty("quiet_errors", True)
-    win.setProperty("close_choice", "stop")
-    win.resize(900, 600)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    bridge.close()
+    with open_main_window(qtbot, station, api_server.url, size=(900, 600)) as win:
+        yield win
 
 
 def banner_colour(tile):

@@ -15,25 +15,16 @@ from PySide6.QtWidgets import QApplication
 
 from app.audited import os_user
 from app.schemas import SourceIn
+from tests.support.main_window import open_main_window
 from tests.ui.test_timeline import browser, lane_y, online_source, record, show  # noqa: F401
-from ui.application import ensure_application
-from ui.bridge import EventBridge
-from ui.main_window import MainWindow
 from ui.recordings.timeline_view import parse_utc
 from ui.settings_dialog import SettingsDialog
 
 
 @pytest.fixture
 def window(qtbot, station, api_server):
-    ensure_application()
-    bridge = EventBridge(station.bus)
-    win = MainWindow(station, bridge, api_server.url)
-    win.setProperty("quiet_errors", True)
-    win.setProperty("close_choice", "stop")
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    bridge.close()
+    with open_main_window(qtbot, station, api_server.url) as win:
+        yield win
 
 
 def shown_ids(panel) -> list[int]:

@@ -12,21 +12,10 @@ import pytest
 from app.models import Source
 from app.schemas import SourceIn
 from tests.support.onvif_camera import OnvifCamera, Profile
-from ui.application import ensure_application
 from ui.sources.source_dialog import SourceDialog
-from ui.tasks import TaskRunner
 
 USER, PASSWORD = "operator", "pa ss@1"
 MAIN, SUB = "rtsp://127.0.0.1:9/main", "rtsp://127.0.0.1:9/sub"  # not opened by these tests
-
-
-@pytest.fixture
-def tasks(qtbot):
-    ensure_application()
-    runner = TaskRunner()
-    yield runner
-    runner.shutdown()
-    runner.deleteLater()
 
 
 @pytest.fixture

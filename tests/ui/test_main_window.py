@@ -16,10 +16,9 @@ from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
 from app.live import Demand
 from app.schemas import GroupIn, SourceIn
-from tests.conftest import TESTSRC, decode_video, md5_of, wait_until
+from tests.conftest import TESTSRC, decode_video, md5_of
+from tests.support.main_window import open_main_window
 from ui.application import ensure_application
-from ui.bridge import EventBridge
-from ui.main_window import MainWindow
 from ui.settings_dialog import SettingsDialog
 from ui.wall import grid_columns
 
@@ -32,15 +31,8 @@ def window(qtbot, station, api_server):
         src = station.sources.create(SourceIn(name=name, uri_rtsp=TESTSRC))
         if name != "third":
             station.groups.add_source(group.id, src.id)
-    bridge = EventBridge(station.bus)
-    win = MainWindow(station, bridge, api_server.url)
-    win.setProperty("quiet_errors", True)
-    win.setProperty("close_choice", "stop")
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: len(win.wall.tiles) == 3, timeout=5000)
-    yield win
-    bridge.close()
+    with open_main_window(qtbot, station, api_server.url, tiles=3) as win:
+        yield win
 
 
 def _non_blank(tile) -> bool:

@@ -18,39 +18,14 @@ from PySide6.QtWidgets import QScrollArea
 from app.record_modes import RecordMode
 from app.schemas import SourceIn
 from tests.conftest import TESTSRC, wait_until
-from ui.application import ensure_application
+from tests.support.source_dialogs import open_source_dialog, save_source
 from ui.groups_panel import ID, KIND, SOURCE, GroupsPanel
 from ui.mode_marks import is_mode_record, mode_mark
 from ui.recordings.recordings_model import COL_TAG, RecordRow, RecordsModel, Thumbnails
 from ui.sources.schedule_cells import PER_DAY, schedule_from_cells
-from ui.sources.source_dialog import SourceDialog
-from ui.tasks import TaskRunner
 
 MON, TUE, WED = 0, 1, 2
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "schedule.png"
-
-
-@pytest.fixture
-def tasks(qtbot):
-    ensure_application()
-    runner = TaskRunner()
-    yield runner
-    runner.shutdown()
-    runner.deleteLater()
-
-
-def _dialog(qtbot, station, tasks, *, kind=None, source_id=None) -> SourceDialog:
-    dialog = SourceDialog(station, tasks, None, kind=kind, source_id=source_id)
-    qtbot.addWidget(dialog)
-    dialog.open()
-    qtbot.waitUntil(lambda: dialog.loaded, timeout=5000)
-    return dialog
-
-
-def _save(qtbot, dialog):
-    with qtbot.waitSignal(dialog.saved, timeout=10000) as blocker:
-        dialog.save_button.click()
-    return blocker.args[0]
 
 
 def _drag(qtbot, grid, start: tuple[int, str], end: tuple[int, str]) -> None:
@@ -66,7 +41,7 @@ def _drag(qtbot, grid, start: tuple[int, str], end: tuple[int, str]) -> None:
 
 def test_add_source_has_continuous_preselected_and_the_source_records_by_itself(qtbot, station,
                                                                               tasks):
-    dialog = _dialog(qtbot, station, tasks, kind="testsrc")
+    dialog = open_source_dialog(qtbot, station, tasks, kind="testsrc")
     form = dialog.record_mode
     assert form.current_mode == RecordMode.continuous
     assert form.record_tag.placeholderText() == "continuous"
@@ -75,7 +50,7 @@ def test_add_source_has_continuous_preselected_and_the_source_records_by_itself(
     assert form.record_tag.placeholderText() == "motion"
     form.set_mode(RecordMode.continuous)
     dialog.name.setText("always")
-    saved = _save(qtbot, dialog)
+    saved = save_source(qtbot, dialog)
 
     source = station.sources.get(saved.id)  # read back through the service
     assert (source.record_mode, source.record_tag, source.retention_days) == (
@@ -87,13 +62,13 @@ def test_add_source_has_continuous_preselected_and_the_source_records_by_itself(
     # The API's default stays manual: a source created without a mode does not record.
     manual = station.sources.create(SourceIn(name="manual", uri_rtsp=TESTSRC))
     assert manual.record_mode == RecordMode.manual and mode_mark(manual) == ""
-    edit = _dialog(qtbot, station, tasks, source_id=manual.id)
+    edit = open_source_dialog(qtbot, station, tasks, source_id=manual.id)
     assert edit.record_mode.current_mode == RecordMode.manual
     assert not edit.record_mode.record_tag.isEnabled()
 
 
 def test_painted_week_gives_its_slots_and_round_trips_on_edit(qtbot, station, tasks):
-    dialog = _dialog(qtbot, station, tasks, kind="testsrc")
+    dialog = open_source_dialog(qtbot, station, tasks, kind="testsrc")
     form = dialog.record_mode
     form.set_mode(RecordMode.schedule)
     editor = form.schedule
@@ -115,7 +90,7 @@ def test_painted_week_gives_its_slots_and_round_trips_on_edit(qtbot, station, ta
         scroll.setValue(scroll.maximum())
         qtbot.wait(50)
         dialog.grab().save(str(SCREENSHOT))
-    saved = _save(qtbot, dialog)
+    saved = save_source(qtbot, dialog)
 
     expected = [{"days": ["mon"], "from": "08:00", "to": "12:00", "mode": "continuous"},
                 {"days": ["tue"], "from": "22:00", "to": "02:00", "mode": "motion"}]
@@ -125,7 +100,7 @@ def test_painted_week_gives_its_slots_and_round_trips_on_edit(qtbot, station, ta
     assert (source.record_tag, source.retention_days) == ("office", 30)
     assert mode_mark(source) == "● schedule"
 
-    edit = _dialog(qtbot, station, tasks, source_id=saved.id)
+    edit = open_source_dialog(qtbot, station, tasks, source_id=saved.id)
     again = edit.record_mode
     assert again.current_mode == RecordMode.schedule and again.schedule.isVisibleTo(edit)
     assert (again.record_tag.text(), again.retention.value()) == ("office", 30)
@@ -134,14 +109,14 @@ def test_painted_week_gives_its_slots_and_round_trips_on_edit(qtbot, station, ta
     assert cells[MON][16:24] == ["continuous"] * 8 and cells[MON][24] == "off"
     assert schedule_from_cells(cells) == expected
     edit.description.setText("touched nothing else")
-    _save(qtbot, edit)
+    save_source(qtbot, edit)
     assert [s.model_dump(mode="json", by_alias=True)
             for s in station.sources.get(saved.id).record_schedule] == expected
 
 
 def test_a_schedule_the_service_refuses_shows_its_message_and_saves_nothing(qtbot, station,
                                                                            tasks):
-    dialog = _dialog(qtbot, station, tasks, kind="testsrc")
+    dialog = open_source_dialog(qtbot, station, tasks, kind="testsrc")
     form = dialog.record_mode
     form.set_mode(RecordMode.schedule)
     dialog.save_button.click()  # nothing painted: the service says a schedule needs a slot
@@ -169,11 +144,11 @@ def test_a_time_off_the_half_hour_is_shown_widened_and_kept_unless_painted(qtbot
     odd = [{"days": ["sat"], "from": "08:15", "to": "09:00", "mode": "motion"}]
     source = station.sources.create(SourceIn(name="odd", uri_rtsp=TESTSRC, record_mode="schedule",
                                              record_schedule=odd))
-    edit = _dialog(qtbot, station, tasks, source_id=source.id)
+    edit = open_source_dialog(qtbot, station, tasks, source_id=source.id)
     editor = edit.record_mode.schedule
     assert editor.note.isVisibleTo(edit) and "half-hour" in editor.note.text()
     assert editor.grid.cells[5][16:18] == ["motion", "motion"]  # 08:00-09:00 on the grid
-    _save(qtbot, edit)
+    save_source(qtbot, edit)
     assert [s.model_dump(mode="json", by_alias=True)
             for s in station.sources.get(source.id).record_schedule] == odd
 

@@ -29,11 +29,9 @@ from app.schemas import GroupIn, RecordStatus, SourceIn, iso_utc
 from app.site.remote_feed import RemoteSlot
 from app.station import build_station, start_station, stop_station
 from tests.conftest import TESTSRC, make_settings, wait_until
+from tests.support.main_window import open_main_window
 from tests.support.station_process import StationProcess
-from ui.application import ensure_application
-from ui.bridge import EventBridge
 from ui.groups_panel import KIND, SOURCE, STATION
-from ui.main_window import MainWindow
 from ui.recordings.export_dialog import from_qt
 from ui.recordings.recordings_model import COL_STATION
 from ui.recordings.timeline_view import LANE_H, RULER_H, parse_utc
@@ -100,17 +98,8 @@ def sources(site):
 
 @pytest.fixture
 def window(qtbot, site, sources):
-    ensure_application()
-    bridge = EventBridge(site.north.bus)
-    win = MainWindow(site.north, bridge, site.api.url)
-    win.setProperty("quiet_errors", True)
-    win.setProperty("close_choice", "stop")
-    qtbot.addWidget(win)
-    win.resize(1300, 800)
-    win.show()
-    qtbot.waitUntil(lambda: len(win.wall.tiles) == 2, timeout=5000)
-    yield win
-    bridge.close()
+    with open_main_window(qtbot, site.north, site.api.url, tiles=2, size=(1300, 800)) as win:
+        yield win
 
 
 def station_rows(win) -> dict[str, object]:

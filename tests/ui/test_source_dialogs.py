@@ -17,20 +17,11 @@ from app.models import Record, Source
 from app.schemas import MASK, SourceIn
 from app.services import devices
 from tests.conftest import TESTSRC, decode_video, wait_until
+from tests.support.main_window import open_main_window
 from tests.support.media import small_clip
-from ui.application import ensure_application
+from tests.support.source_dialogs import open_source_dialog, save_source
 from ui.sources import source_kinds
 from ui.sources.source_dialog import DeleteSourceFlow, SourceDialog, confirm_delete_source
-from ui.tasks import TaskRunner
-
-
-@pytest.fixture
-def tasks(qtbot):
-    ensure_application()
-    runner = TaskRunner()
-    yield runner
-    runner.shutdown()
-    runner.deleteLater()
 
 
 @pytest.fixture
@@ -40,20 +31,6 @@ def no_cameras(tmp_path, monkeypatch):
     dev.mkdir()
     monkeypatch.setattr(devices, "DEV_DIR", dev)
     return dev
-
-
-def _dialog(qtbot, station, tasks, *, kind=None, source_id=None) -> SourceDialog:
-    dialog = SourceDialog(station, tasks, None, kind=kind, source_id=source_id)
-    qtbot.addWidget(dialog)
-    dialog.open()
-    qtbot.waitUntil(lambda: dialog.loaded, timeout=5000)
-    return dialog
-
-
-def _save(qtbot, dialog):
-    with qtbot.waitSignal(dialog.saved, timeout=10000) as blocker:
-        dialog.save_button.click()
-    return blocker.args[0]
 
 
 def _save_refused(qtbot, dialog, tasks) -> None:
@@ -76,7 +53,7 @@ def _record(station, source_id: int, tag: str, seconds: float) -> Path:
 
 # --- adding, kind by kind ----------------------------------------------------------------------
 def test_test_pattern_added_through_the_dialog_records_with_its_size_and_encoding(qtbot, station, tasks):
-    dialog = _dialog(qtbot, station, tasks, kind="testsrc")
+    dialog = open_source_dialog(qtbot, station, tasks, kind="testsrc")
     page = dialog.page
     page.pattern.setCurrentIndex(page.pattern.findData("smptebars"))
     page.size.setEditText("320×240")
@@ -84,7 +61,7 @@ def test_test_pattern_added_through_the_dialog_records_with_its_size_and_encodin
     page.gop.setValue(1.0)
     dialog.name.setText("bars")
     dialog.ffmpeg_cmd.setText("-c:v libx264 -preset ultrafast -vf scale=160:-2")
-    saved = _save(qtbot, dialog)
+    saved = save_source(qtbot, dialog)
 
     (source,) = station.sources.list()
     assert source.id == saved.id and source.name == "bars" and source.model.value == "Source"
@@ -99,30 +76,30 @@ def test_test_pattern_added_through_the_dialog_records_with_its_size_and_encodin
 @pytest.mark.rtsp
 def test_rtsp_camera_with_credentials_then_edit_keeps_the_masked_password(qtbot, station, tasks,
                                                                           rtsp_camera_small):
-    dialog = _dialog(qtbot, station, tasks, kind="stream")
+    dialog = open_source_dialog(qtbot, station, tasks, kind="stream")
     dialog.page.url.setText(rtsp_camera_small.url)
     dialog.page.user.setText("op")
     dialog.page.password.setText("p@ss:w/rd")
     dialog.name.setText("door")
     dialog.record_mode.set_mode("manual")  # not recording: its address may change below
-    source = _save(qtbot, dialog)
+    source = save_source(qtbot, dialog)
     host = rtsp_camera_small.url.split("://", 1)[1]
     assert station.sources.get(source.id).uri_rtsp == f"rtsp://op:{MASK}@{host}"
     assert _stored(station, source.id).uri_rtsp == f"rtsp://op:p%40ss%3Aw%2Frd@{host}"
     wait_until(lambda: station.sources.get(source.id).status.value == "online", 20, message="online")
 
-    edit = _dialog(qtbot, station, tasks, source_id=source.id)
+    edit = open_source_dialog(qtbot, station, tasks, source_id=source.id)
     assert edit.kind == "stream" and edit.name.text() == "door"
     assert (edit.page.url.text(), edit.page.user.text(), edit.page.password.text()) == (
         rtsp_camera_small.url, "op", MASK)
     edit.description.setText("front door")
     edit.page.udp.setChecked(True)
-    _save(qtbot, edit)
+    save_source(qtbot, edit)
     row = _stored(station, source.id)
     assert row.uri_rtsp == f"rtsp://op:p%40ss%3Aw%2Frd@{host}#udp" and row.description == "front door"
 
     # a new address with the masked password would store "******": asked to type it again
-    again = _dialog(qtbot, station, tasks, source_id=source.id)
+    again = open_source_dialog(qtbot, station, tasks, source_id=source.id)
     again.page.url.setText(rtsp_camera_small.url.replace("/cam", "/other"))
     _save_refused(qtbot, again, tasks)
     assert "password again" in again.page.error_text("password")
@@ -131,39 +108,39 @@ def test_rtsp_camera_with_credentials_then_edit_keeps_the_masked_password(qtbot,
 
 def test_a_preview_stream_gets_the_cameras_login_and_keeps_it_on_edit(qtbot, station, tasks,
                                                                       rtsp_camera_small):
-    dialog = _dialog(qtbot, station, tasks, kind="stream")
+    dialog = open_source_dialog(qtbot, station, tasks, kind="stream")
     dialog.page.url.setText(rtsp_camera_small.url)
     sub = rtsp_camera_small.url.replace("/cam", "/sub")
     dialog.page.preview.setText(sub)
     dialog.page.user.setText("op")
     dialog.page.password.setText("s3cret")
     dialog.name.setText("gate")
-    source = _save(qtbot, dialog)
+    source = save_source(qtbot, dialog)
     host = sub.split("://", 1)[1]
     assert _stored(station, source.id).uri_preview == f"rtsp://op:s3cret@{host}"
     assert station.sources.get(source.id).uri_preview == f"rtsp://op:{MASK}@{host}"
 
-    edit = _dialog(qtbot, station, tasks, source_id=source.id)
+    edit = open_source_dialog(qtbot, station, tasks, source_id=source.id)
     assert edit.page.preview.text() == sub  # shown without the login, like the address
     edit.description.setText("kept")
-    _save(qtbot, edit)
+    save_source(qtbot, edit)
     assert _stored(station, source.id).uri_preview == f"rtsp://op:s3cret@{host}"
-    edit = _dialog(qtbot, station, tasks, source_id=source.id)
+    edit = open_source_dialog(qtbot, station, tasks, source_id=source.id)
     edit.page.preview.setText("")  # removed
-    _save(qtbot, edit)
+    save_source(qtbot, edit)
     assert _stored(station, source.id).uri_preview is None
 
 
 def test_snapshot_camera_with_digest_auth_and_edit_keeps_its_password(qtbot, station, tasks,
                                                                       snapshot_camera):
-    dialog = _dialog(qtbot, station, tasks, kind="snapshot")
+    dialog = open_source_dialog(qtbot, station, tasks, kind="snapshot")
     page = dialog.page
     page.url.setText(snapshot_camera.url("digest"))
     page.auth.setCurrentIndex(page.auth.findData("digest"))
     page.user.setText("admin")
     page.password.setText("s3cret")
     page.interval.setValue(0.5)
-    source = _save(qtbot, dialog)
+    source = save_source(qtbot, dialog)
     out = station.sources.get(source.id)
     assert out.model.value == "PictureSource" and out.uri_rtsp is None
     picture = out.uri_http_picture
@@ -172,13 +149,13 @@ def test_snapshot_camera_with_digest_auth_and_edit_keeps_its_password(qtbot, sta
     wait_until(lambda: station.sources.get(source.id).status.value == "online", 15,
                message="online with the digest credentials")
 
-    edit = _dialog(qtbot, station, tasks, source_id=source.id)
+    edit = open_source_dialog(qtbot, station, tasks, source_id=source.id)
     assert edit.kind == "snapshot" and edit.page.password.text() == MASK
     edit.test_button.click()  # the stored password is needed: the running source's picture
     qtbot.waitUntil(lambda: not edit.probing, timeout=10000)
     assert edit.preview_image is not None and edit.preview_image.width() == 320
     edit.page.interval.setValue(1.0)
-    _save(qtbot, edit)
+    save_source(qtbot, edit)
     stored = _stored(station, source.id).uri_http_picture
     assert stored["password"] == "s3cret" and stored["interval"] == 1.0
     served = snapshot_camera.served
@@ -187,7 +164,7 @@ def test_snapshot_camera_with_digest_auth_and_edit_keeps_its_password(qtbot, sta
 
 
 def test_snapshot_test_connection_reports_a_wrong_password(qtbot, station, tasks, snapshot_camera):
-    dialog = _dialog(qtbot, station, tasks, kind="snapshot")
+    dialog = open_source_dialog(qtbot, station, tasks, kind="snapshot")
     page = dialog.page
     page.url.setText(snapshot_camera.url("basic"))
     page.auth.setCurrentIndex(page.auth.findData("basic"))
@@ -204,7 +181,7 @@ def test_snapshot_test_connection_reports_a_wrong_password(qtbot, station, tasks
 
 
 def test_local_camera_none_found_is_said_and_nothing_is_stored(qtbot, station, tasks, no_cameras):
-    dialog = _dialog(qtbot, station, tasks, kind="device")
+    dialog = open_source_dialog(qtbot, station, tasks, kind="device")
     assert dialog.page.none_found
     assert "No cameras found" in dialog.page.hints["device"].text()
     _save_refused(qtbot, dialog, tasks)
@@ -215,40 +192,40 @@ def test_local_camera_none_found_is_said_and_nothing_is_stored(qtbot, station, t
 def test_local_camera_picked_from_the_list(qtbot, station, tasks, no_cameras):
     (no_cameras / "video0").touch()  # a node the driver cannot be asked about still shows
     (no_cameras / "video10").touch()
-    dialog = _dialog(qtbot, station, tasks, kind="device")
+    dialog = open_source_dialog(qtbot, station, tasks, kind="device")
     assert [d.path for d in dialog.page.devices] == [str(no_cameras / "video0"), str(no_cameras / "video10")]
     dialog.page.device.setCurrentIndex(1)
-    source = _save(qtbot, dialog)
+    source = save_source(qtbot, dialog)
     assert station.sources.get(source.id).uri_rtsp == f"device://{no_cameras}/video10"
 
 
 def test_screen_source_uses_the_display(qtbot, station, tasks, monkeypatch, tmp_path):
     monkeypatch.setenv("DISPLAY", ":42")
     monkeypatch.setattr(source_kinds, "X11_SOCKETS", tmp_path)
-    dialog = _dialog(qtbot, station, tasks, kind="screen")
+    dialog = open_source_dialog(qtbot, station, tasks, kind="screen")
     assert dialog.page.display.currentText() == ":42"
     dialog.enabled.setChecked(False)  # nothing to capture on :42: keep it without reading it
-    source = _save(qtbot, dialog)
+    source = save_source(qtbot, dialog)
     out = station.sources.get(source.id)
     assert out.uri_rtsp == "screen://:42" and out.enabled is False and out.status.value == "offline"
 
 
 def test_video_file_source(qtbot, station, tasks, tmp_path):
-    dialog = _dialog(qtbot, station, tasks, kind="file")
+    dialog = open_source_dialog(qtbot, station, tasks, kind="file")
     dialog.page.path.setText(str(tmp_path / "missing.mp4"))
     _save_refused(qtbot, dialog, tasks)
     assert dialog.error_for("uri_rtsp") == "There is no such file."
     assert station.sources.list() == []
     clip = small_clip(tmp_path / "clip.mp4")
     dialog.page.path.setText(str(clip))
-    source = _save(qtbot, dialog)
+    source = save_source(qtbot, dialog)
     assert station.sources.get(source.id).uri_rtsp == f"file://{clip}"
     wait_until(lambda: station.sources.get(source.id).status.value == "online", 10, message="online")
 
 
 # --- refusals: inline, and nothing stored ------------------------------------------------------
 def test_invalid_address_and_ffmpeg_cmd_are_shown_inline_and_store_nothing(qtbot, station, tasks):
-    dialog = _dialog(qtbot, station, tasks, kind="stream")
+    dialog = open_source_dialog(qtbot, station, tasks, kind="stream")
     dialog.page.url.setText("htp://camera/stream")
     _save_refused(qtbot, dialog, tasks)
     assert "Unsupported URI scheme 'htp'" in dialog.error_for("uri_rtsp")
@@ -265,7 +242,7 @@ def test_invalid_address_and_ffmpeg_cmd_are_shown_inline_and_store_nothing(qtbot
     assert "-preset 'turbo'" in dialog.error_for("ffmpeg_cmd")
     assert station.sources.list() == []
 
-    pattern = _dialog(qtbot, station, tasks, kind="testsrc")
+    pattern = open_source_dialog(qtbot, station, tasks, kind="testsrc")
     pattern.page.size.setEditText("641×360")
     _save_refused(qtbot, pattern, tasks)
     assert "even" in pattern.error_for("uri_rtsp")
@@ -277,13 +254,13 @@ def test_invalid_address_and_ffmpeg_cmd_are_shown_inline_and_store_nothing(qtbot
 
 def test_what_the_core_refuses_shows_next_to_the_field_it_names(qtbot, station, tasks):
     taken = station.sources.create(SourceIn(name="taken", uri_rtsp=TESTSRC))
-    dialog = _dialog(qtbot, station, tasks, kind="testsrc")
+    dialog = open_source_dialog(qtbot, station, tasks, kind="testsrc")
     dialog.name.setText("taken")
     _save_refused(qtbot, dialog, tasks)
     assert dialog.error_for("name") == "A source with that name already exists"
     assert [s.id for s in station.sources.list()] == [taken.id]
     dialog.name.setText("free")
-    assert _save(qtbot, dialog).name == "free"
+    assert save_source(qtbot, dialog).name == "free"
     assert len(station.sources.list()) == 2
 
 
@@ -291,7 +268,7 @@ def test_address_cannot_change_while_recording(qtbot, station, tasks):
     source = station.sources.create(SourceIn(name="busy", uri_rtsp=TESTSRC))
     wait_until(lambda: station.sources.get(source.id).status.value == "online", 10, message="online")
     station.recordings.start_sources("busy-take", [source.id], origin="api")
-    dialog = _dialog(qtbot, station, tasks, source_id=source.id)
+    dialog = open_source_dialog(qtbot, station, tasks, source_id=source.id)
     dialog.page.rate.setValue(5)
     _save_refused(qtbot, dialog, tasks)
     assert "recording" in dialog.error_for("uri_rtsp")
@@ -303,7 +280,7 @@ def test_address_cannot_change_while_recording(qtbot, station, tasks):
 @pytest.mark.rtsp
 def test_test_connection_shows_the_rtsp_camera_picture_and_a_dead_address_error(qtbot, station, tasks,
                                                                                 rtsp_camera_small):
-    dialog = _dialog(qtbot, station, tasks, kind="stream")
+    dialog = open_source_dialog(qtbot, station, tasks, kind="stream")
     dialog.page.url.setText(rtsp_camera_small.url)
     dialog.test_button.click()
     assert dialog.test_button.text() == "Connecting…"
@@ -325,7 +302,7 @@ def test_test_connection_shows_the_rtsp_camera_picture_and_a_dead_address_error(
 
 def test_test_connection_of_a_file_obeys_media_dirs_like_saving_it(qtbot, station, tasks, tmp_path):
     clip = small_clip(tmp_path / "clip.mp4")  # tmp_path is the test station's media folder
-    dialog = _dialog(qtbot, station, tasks, kind="file")
+    dialog = open_source_dialog(qtbot, station, tasks, kind="file")
     dialog.page.path.setText(str(clip))
     dialog.test_button.click()
     qtbot.waitUntil(lambda: not dialog.probing, timeout=15000)
@@ -369,7 +346,7 @@ def test_delete_asks_first_and_is_refused_while_the_source_records(qtbot, statio
     _answer(qtbot, flow, delete=False)  # Cancel: nothing happens
     assert flow.error is None and [s.id for s in station.sources.list()] == [source.id]
 
-    edit = _dialog(qtbot, station, tasks, source_id=source.id)
+    edit = open_source_dialog(qtbot, station, tasks, source_id=source.id)
     with qtbot.waitSignal(edit.deleted, timeout=10000):
         edit.delete_button.click()
         _answer(qtbot, edit.delete_flow, delete=True)
@@ -392,23 +369,18 @@ def test_entry_points_open_window_modal_and_clean_up(qtbot, station, tasks):
 
 
 def test_the_main_window_menu_opens_them_on_the_real_core(qtbot, station, api_server):
-    from ui.bridge import EventBridge
-    from ui.main_window import MainWindow
+    with open_main_window(qtbot, station, api_server.url) as window:
+        _add_and_delete_from_the_menu(qtbot, station, window)
 
-    ensure_application()
-    bridge = EventBridge(station.bus)
-    window = MainWindow(station, bridge, api_server.url)
-    window.setProperty("quiet_errors", True)
-    window.setProperty("close_choice", "stop")
-    qtbot.addWidget(window)
-    window.show()
+
+def _add_and_delete_from_the_menu(qtbot, station, window) -> None:
     window.add_source()
     dialog = window.findChild(SourceDialog)
     assert dialog is not None and dialog.isVisible() and dialog.isModal()
     dialog.set_kind("testsrc")
     dialog.name.setText("from-the-menu")
     dialog.record_mode.set_mode("manual")  # not recording by itself: it may be deleted below
-    source = _save(qtbot, dialog)
+    source = save_source(qtbot, dialog)
     assert [s.name for s in station.sources.list()] == ["from-the-menu"]
     qtbot.waitUntil(lambda: source.id in window.wall.tiles, timeout=5000)  # the wall follows
 
@@ -416,4 +388,3 @@ def test_the_main_window_menu_opens_them_on_the_real_core(qtbot, station, api_se
     (flow,) = window.findChildren(DeleteSourceFlow)
     _answer(qtbot, flow, delete=True)
     assert station.sources.list() == []
-    bridge.close()

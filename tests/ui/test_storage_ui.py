@@ -16,10 +16,10 @@ from app.schemas import GroupIn, SourceIn
 from app.settings import Settings
 from app.station import apply_settings
 from tests.conftest import TESTSRC, wait_until
+from tests.support.main_window import open_main_window
 from tests.support.recordings import record_tag
 from ui.application import ensure_application
 from ui.bridge import EventBridge
-from ui.main_window import MainWindow
 from ui.recordings.recordings import RecordingsBrowser
 from ui.recordings.recordings_model import COL_GAPS, COL_LOCK, COL_STATUS
 from ui.settings_dialog import SettingsDialog
@@ -135,16 +135,10 @@ def window(qtbot, station, api_server):
     group = station.groups.create(GroupIn(name="wall"))
     src = station.sources.create(SourceIn(name="cam", uri_rtsp=TESTSRC))
     station.groups.add_source(group.id, src.id)
-    bridge = EventBridge(station.bus)
-    win = MainWindow(station, bridge, api_server.url)
-    win.setProperty("quiet_errors", True)
-    win.setProperty("close_choice", "stop")
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: len(win.wall.tiles) == 1, timeout=5000)
-    wait_until(lambda: station.sources.get(src.id).status.value == "online", 10, message="online")
-    yield win
-    bridge.close()
+    with open_main_window(qtbot, station, api_server.url, tiles=1) as win:
+        wait_until(lambda: station.sources.get(src.id).status.value == "online", 10,
+                   message="online")
+        yield win
 
 
 def test_status_bar_shows_the_floor_and_a_stop_for_a_full_disk(qtbot, station, window):

@@ -11,9 +11,8 @@ from app.live import Demand
 from recorder.imaging import decode_jpeg
 from app.schemas import SourceIn
 from tests.conftest import TESTSRC
+from tests.support.main_window import open_main_window
 from ui.application import ensure_application
-from ui.bridge import EventBridge
-from ui.main_window import MainWindow
 
 MAIN = "testsrc://testsrc2?size=640x360&rate=25&gop=1"
 SMALL = "testsrc://testsrc2?size=320x180&rate=25&gop=1"
@@ -24,15 +23,8 @@ def window(qtbot, station):
     ensure_application()
     station.sources.create(SourceIn(name="cam", uri_rtsp=MAIN, uri_preview=SMALL))
     station.sources.create(SourceIn(name="plain", uri_rtsp=TESTSRC))
-    bridge = EventBridge(station.bus)
-    win = MainWindow(station, bridge, "http://127.0.0.1:9")
-    win.setProperty("quiet_errors", True)
-    win.setProperty("close_choice", "stop")
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: len(win.wall.tiles) == 2, timeout=5000)
-    yield win
-    bridge.close()
+    with open_main_window(qtbot, station, "http://127.0.0.1:9", tiles=2) as win:
+        yield win
 
 
 def _tile(window, station, name):

@@ -19,9 +19,9 @@ from PySide6.QtWidgets import QApplication
 from app.models import Record
 from app.schemas import BookmarkIn, SourceIn
 from tests.conftest import TESTSRC
+from tests.support.main_window import open_main_window
 from ui.application import ensure_application
 from ui.bridge import EventBridge
-from ui.main_window import MainWindow
 from ui.recordings.recordings import RecordingsBrowser
 from ui.recordings.remote_records import RecordFiles
 from ui.recordings.timeline_view import LANE_H, RULER_H, parse_utc, tag_colour
@@ -345,14 +345,7 @@ def test_b_on_a_focused_live_tile_bookmarks_now(qtbot, station, api_server):
     ensure_application()
     for name in ("left", "right"):
         station.sources.create(SourceIn(name=name, uri_rtsp=TESTSRC))
-    bridge = EventBridge(station.bus)
-    window = MainWindow(station, bridge, api_server.url)
-    window.setProperty("quiet_errors", True)
-    window.setProperty("close_choice", "stop")
-    qtbot.addWidget(window)
-    window.show()
-    try:
-        qtbot.waitUntil(lambda: len(window.wall.tiles) == 2, timeout=5000)
+    with open_main_window(qtbot, station, api_server.url, tiles=2) as window:
         right = next(s.id for s in station.sources.list() if s.name == "right")
         tile = window.wall.tiles[right]
         qtbot.mouseDClick(tile, Qt.MouseButton.LeftButton)
@@ -371,5 +364,3 @@ def test_b_on_a_focused_live_tile_bookmarks_now(qtbot, station, api_server):
         qtbot.waitUntil(lambda: any(  # the GUI's change is in the audit trail (written queued)
             e.action == "create bookmark" and e.target == f"bookmark {mark.id}"
             for e in station.audit.list(dialect="gui").items), timeout=5000)
-    finally:
-        bridge.close()
