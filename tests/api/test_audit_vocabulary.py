@@ -19,6 +19,7 @@ from api.security import STATE_CHANGING
 from app.audited import GUI_ACTIONS, AuditedStation
 from app.services.audit import ACTIONS, UNNAMED, OneOf, declared_names
 from tests.conftest import TESTSRC
+from tests.support.api_client import wait_online
 
 
 def undeclared(app: web.Application) -> list[str]:
@@ -89,22 +90,13 @@ def test_the_gui_audits_real_operations_with_names_of_the_vocabulary(station):
             assert declared_names(audited.action) <= set(ACTIONS), (service_name, method_name)
 
 
-async def _online(client, source_id: int) -> None:
-    for _ in range(200):
-        body = await (await client.get(f"/api/v1/source/{source_id}")).json()
-        if body["status"] == "online":
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("source never came online")
-
-
 async def test_an_api_start_and_a_gui_start_write_the_same_action(aiohttp_client, app, station):
     client = await aiohttp_client(app)
     source = await (await client.post("/api/v1/source",
                                       json={"name": "c1", "uri_rtsp": TESTSRC})).json()
     group = (await (await client.post("/api/v1/group", json={"name": "g"})).json())[0]
     assert (await client.post(f"/api/v1/group/{group['id']}/source/{source['id']}")).status == 200
-    await _online(client, source["id"])
+    await wait_online(client, source["id"])
     gui = AuditedStation(station, who="operator")
 
     resp = await client.post("/api/v1/record", json={"tag_name": "api", "group_name": "g"})

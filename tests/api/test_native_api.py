@@ -12,20 +12,12 @@ from sqlalchemy.exc import OperationalError
 from api.app import create_app
 from tests.app.commit_hook import CommitHook
 from tests.conftest import TESTSRC
+from tests.support.api_client import wait_online
 
 
 @pytest.fixture
 async def client(aiohttp_client, station):
     return await aiohttp_client(create_app(station))
-
-
-async def _online(client, source_id: int) -> None:
-    for _ in range(200):
-        body = await (await client.get(f"/api/v1/source/{source_id}")).json()
-        if body["status"] == "online":
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("source never came online")
 
 
 async def test_source_crud_shapes_and_trailing_slash(client):
@@ -88,7 +80,7 @@ async def test_record_lifecycle_download_with_range_and_picture(client, station)
     src = await (await client.post("/api/v1/source", json={"name": "c1", "uri_rtsp": TESTSRC})).json()
     gid = (await (await client.post("/api/v1/group", json={"name": "g"})).json())[0]["id"]
     await client.post(f"/api/v1/group/{gid}/source/{src['id']}")
-    await _online(client, src["id"])
+    await wait_online(client, src["id"])
 
     resp = await client.get(f"/api/v1/source/{src['id']}/picture")
     assert resp.status == 200 and resp.content_type == "image/jpeg"
@@ -131,7 +123,7 @@ async def test_record_lifecycle_download_with_range_and_picture(client, station)
 
 async def test_mjpeg_stream_and_self_tests(client):
     src = await (await client.post("/api/v1/source", json={"name": "c1", "uri_rtsp": TESTSRC})).json()
-    await _online(client, src["id"])
+    await wait_online(client, src["id"])
     resp = await client.get(f"/api/v1/source/{src['id']}/video?delay=0.1")
     assert resp.status == 200
     assert resp.content_type == "multipart/x-mixed-replace"
@@ -176,7 +168,7 @@ async def test_fifty_concurrent_starts_make_one_record_per_source(client, statio
         await client.post(f"/api/v1/group/{gid}/source/{src['id']}")
         ids.append(src["id"])
     for sid in ids:
-        await _online(client, sid)
+        await wait_online(client, sid)
     responses = await asyncio.gather(*[
         client.post("/api/v1/record", json={"tag_name": "rush", "group_name": "g"}) for _ in range(50)])
     assert {r.status for r in responses} == {200}
@@ -194,7 +186,7 @@ async def test_a_start_whose_commit_fails_answers_507_and_records_nothing(client
     gid = (await (await client.post("/api/v1/group", json={"name": "g"})).json())[0]["id"]
     src = await (await client.post("/api/v1/source", json={"name": "c1", "uri_rtsp": TESTSRC})).json()
     await client.post(f"/api/v1/group/{gid}/source/{src['id']}")
-    await _online(client, src["id"])
+    await wait_online(client, src["id"])
     at_commit = []
 
     def fail(records):

@@ -14,6 +14,7 @@ from api.native.sources import MJPEG_STREAMS
 from app.models import Record
 from recorder.frames import Demand
 from tests.conftest import TESTSRC
+from tests.support.api_client import wait_online
 
 SLOW_PATTERN = "testsrc://testsrc2?size=320x240&rate=5&gop=1"
 
@@ -23,21 +24,13 @@ async def client(aiohttp_client, station):
     return await aiohttp_client(create_app(station))
 
 
-async def _online(client, source_id: int) -> None:
-    for _ in range(300):
-        if (await (await client.get(f"/api/v1/source/{source_id}")).json())["status"] == "online":
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("source never came online")
-
-
 async def _source_in_group(client, name: str, group: str, uri: str = TESTSRC) -> int:
     src = await (await client.post("/api/v1/source", json={"name": name, "uri_rtsp": uri})).json()
     created = await client.post("/api/v1/group", json={"name": group})
     gid = ((await created.json())[0]["id"] if created.status == 200 else
            [g for g in await (await client.get("/api/v1/group")).json() if g["name"] == group][0]["id"])
     await client.post(f"/api/v1/group/{gid}/source/{src['id']}")
-    await _online(client, src["id"])
+    await wait_online(client, src["id"], timeout=15)
     return src["id"]
 
 
