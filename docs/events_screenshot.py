@@ -14,17 +14,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PySide6.QtCore import QTimer  # noqa: E402
-from PySide6.QtGui import QImage  # noqa: E402
 
 from api.server import ApiServer  # noqa: E402
 from app.schemas import SourceIn  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.station import build_station, start_station, stop_station  # noqa: E402
+from docs.screenshot import show_and_grab  # noqa: E402
 from tests.support.camera import RtspCamera  # noqa: E402
-from ui.application import ensure_application  # noqa: E402
-from ui.bridge import EventBridge  # noqa: E402
-from ui.main_window import MainWindow  # noqa: E402
 
 CAMERAS = [("Lobby", "testsrc2"), ("Gate North", "smptebars"), ("Parking A", "rgbtestsrc")]
 
@@ -39,25 +35,10 @@ def main(out: str) -> None:
         uri_preview=f"testsrc://{pattern}?size=320x180&rate=25&gop=1")).id
         for name, pattern in CAMERAS]
     ids.insert(1, station.sources.create(SourceIn(name="Loading dock", uri_rtsp=camera.url)).id)
-    app = ensure_application()
-    bridge = EventBridge(station.bus)
-    window = MainWindow(station, bridge, api.url)
-    window.setProperty("close_choice", "stop")
-    window.resize(1366, 768)
-    window.show()
-
-    def grab() -> None:
-        window.grab().toImage().convertToFormat(QImage.Format.Format_RGB888).save(out)
-        print("saved", out)
-        window.close()
-        app.quit()
-
-    QTimer.singleShot(3000, lambda: station.recordings.start_sources("night-shift", ids,
-                                                                    origin="api"))
-    QTimer.singleShot(6000, camera.stop)  # lost while recording
-    QTimer.singleShot(17000, grab)  # the banner has counted a few seconds
-    app.exec()
-    bridge.close()
+    show_and_grab(station, api.url, out, grab_ms=17000, steps=[
+        (3000, lambda: station.recordings.start_sources("night-shift", ids, origin="api")),
+        (6000, camera.stop),  # lost while recording
+    ])  # grabbed once the banner has counted a few seconds
     api.stop()
     stop_station(station)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,6 +30,30 @@ CAMERAS = [("Lobby", "testsrc2"), ("Gate North", "smptebars"), ("Gate South", "t
            ("Loading dock", "smptebars"), ("Server room", "testsrc"), ("Roof", "mandelbrot")]
 
 
+def show_and_grab(station, api_url: str, out: str, *, grab_ms: int,
+                  steps: list[tuple[int, Callable[[], object]]]) -> None:
+    """Show the main window at 1366x768, run each step at its time (ms after showing) and
+    save the window's picture to `out` at `grab_ms`, then close it (docs/*_screenshot.py)."""
+    app = ensure_application()
+    bridge = EventBridge(station.bus)
+    window = MainWindow(station, bridge, api_url)
+    window.setProperty("close_choice", "stop")
+    window.resize(1366, 768)
+    window.show()
+
+    def grab() -> None:
+        window.grab().toImage().convertToFormat(QImage.Format.Format_RGB888).save(out)
+        print("saved", out)
+        window.close()
+        app.quit()
+
+    for at_ms, step in steps:
+        QTimer.singleShot(at_ms, step)
+    QTimer.singleShot(grab_ms, grab)
+    app.exec()
+    bridge.close()
+
+
 def main(out: str, theme: str = "") -> None:
     if theme:
         os.environ["RS_THEME"] = theme
@@ -41,24 +66,10 @@ def main(out: str, theme: str = "") -> None:
         source = station.sources.create(
             SourceIn(name=name, uri_rtsp=f"testsrc://{pattern}?size=640x360&rate=25&gop=1"))
         station.groups.add_source((entrances if index < 3 else outdoor).id, source.id)
-    app = ensure_application()
-    bridge = EventBridge(station.bus)
-    window = MainWindow(station, bridge, api.url)
-    window.setProperty("close_choice", "stop")
-    window.resize(1366, 768)
-    window.show()
-
-    def grab() -> None:
-        window.grab().toImage().convertToFormat(QImage.Format.Format_RGB888).save(out)
-        print("saved", out)
-        window.close()
-        app.quit()
-
-    QTimer.singleShot(2500, lambda: station.recordings.start(
-        "entrances-20261121-0930", "entrances", origin="api"))
-    QTimer.singleShot(10500, grab)  # after the "started by api" notice has gone
-    app.exec()
-    bridge.close()
+    show_and_grab(station, api.url, out, grab_ms=10500, steps=[
+        (2500, lambda: station.recordings.start("entrances-20261121-0930", "entrances",
+                                                origin="api")),
+    ])  # grabbed after the "started by api" notice has gone
     api.stop()
     stop_station(station)
 
