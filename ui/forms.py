@@ -78,6 +78,16 @@ def hint_label(text: str) -> QLabel:
     return label
 
 
+def inline_error(parent: QWidget, key: str) -> QLabel:
+    """The hidden red line under a field that shows what is wrong with it (`error_<key>`)."""
+    error = QLabel(parent)
+    error.setProperty("inlineError", True)
+    error.setWordWrap(True)
+    error.setObjectName(f"error_{key}")
+    error.hide()
+    return error
+
+
 def section_title(text: str) -> QLabel:
     label = QLabel(text)
     label.setObjectName("sectionTitle")
@@ -161,11 +171,7 @@ class Form(QWidget):
         if hint:
             self.hints[key] = hint_label(hint)
             column.addWidget(self.hints[key])
-        error = QLabel(cell)
-        error.setProperty("inlineError", True)
-        error.setWordWrap(True)
-        error.setObjectName(f"error_{key}")
-        error.hide()
+        error = inline_error(cell, key)
         column.addWidget(error)
         caption = QLabel(label)
         caption.setMinimumWidth(self.label_width)

@@ -10,11 +10,11 @@ the service's checks); this form only shows them and sends what was chosen.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QLineEdit, QSpinBox, QVBoxLayout, QWidget
 
 from app.record_modes import DEFAULT_TAGS, RecordMode, SlotMode
 from app.schemas import SourceOut
-from ui.forms import Form
+from ui.forms import Form, inline_error
 from ui.sources.schedule_grid import ScheduleEditor
 
 MODES = (
@@ -75,11 +75,7 @@ class RecordModeForm(Form):
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(3)
         column.addWidget(field)
-        error = QLabel(cell)
-        error.setProperty("inlineError", True)
-        error.setWordWrap(True)
-        error.setObjectName(f"error_{key}")
-        error.hide()
+        error = inline_error(cell, key)
         column.addWidget(error)
         self.layout_.addRow(cell)
         self.fields[key], self.errors[key] = field, error

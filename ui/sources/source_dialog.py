@@ -14,6 +14,8 @@ Both dialogs are opened window-modal without blocking and delete themselves when
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import re
 
 from pydantic import ValidationError
@@ -64,6 +66,8 @@ QScrollArea#formScroll { border: none; background: transparent; }
 QScrollArea#formScroll > QWidget > QWidget { background: transparent; }
 """
 
+
+REFUSED = object()  # what _checked answers when the form has a problem shown
 
 class SourceDialog(QDialog):
     saved = Signal(object)    # SourceOut
@@ -295,13 +299,8 @@ class SourceDialog(QDialog):
         if self.busy or not self.loaded:
             return
         self.clear_errors()
-        try:
-            data = self.collect()
-        except FieldProblem as problem:
-            self.show_field_error(problem.key, problem.message)
-            return
-        except ValidationError as exc:
-            self._show_validation_errors(exc)
+        data = self._checked(self.collect)
+        if data is REFUSED:
             return
         self._set_busy(True, "Saving…")
         if self.source_id is None:
@@ -381,25 +380,34 @@ class SourceDialog(QDialog):
     def preview_image(self) -> QImage | None:
         return self.preview_panel.image
 
+    def _probe_data(self) -> SourceIn | None:
+        """What "Test connection" opens: the form's address, or None for the running source."""
+        target = self.page.probe_target()
+        return (None if target is USE_RUNNING_SOURCE
+                else SourceIn.model_validate({"model": self.model, **target}))
+
+    def _checked(self, build: Callable[[], object]) -> object:
+        """`build()`, or REFUSED once its problems are shown beside their fields."""
+        try:
+            return build()
+        except FieldProblem as problem:
+            self.show_field_error(problem.key, problem.message)
+        except ValidationError as exc:
+            self._show_validation_errors(exc)
+        return REFUSED
+
     def test_connection(self) -> None:
         if self.probing:
             return
         self.page.clear_errors()
-        try:
-            target = self.page.probe_target()
-            data = (None if target is USE_RUNNING_SOURCE
-                    else SourceIn.model_validate({"model": self.model, **target}))
-        except FieldProblem as problem:
-            self.show_field_error(problem.key, problem.message)
-            return
-        except ValidationError as exc:
-            self._show_validation_errors(exc)
+        data = self._checked(self._probe_data)
+        if data is REFUSED:
             return
         self.preview_panel.start()
         if self.source_id is not None:  # a source waiting to reconnect tries again now
             source_id, sources = self.source_id, self.station.sources
             self.tasks.run(lambda: sources.retry_now(source_id), lambda *_: None)
-        if target is USE_RUNNING_SOURCE:
+        if data is None:  # the running source (USE_RUNNING_SOURCE)
             source_id = self.source_id
             self.tasks.run(lambda: self.station.sources.picture_jpeg(source_id), self._show_jpeg)
         else:
