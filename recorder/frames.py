@@ -113,6 +113,9 @@ class FrameSlot:
         self._watchers: dict[int, tuple[Demand, tuple[int, int] | None]] = {}
         self._tokens = itertools.count(1)
         self.updated = threading.Condition(self._lock)
+        # called when a viewer starts watching or asks for more: the source's reader, which
+        # reads in long batches while nobody watches, reads at once (`SourceWorker`)
+        self.on_watch: Callable[[], None] | None = None
 
     # --- producer side -------------------------------------------------------------
     def put(self, pixels: np.ndarray, wall_time: float | None = None,
@@ -164,12 +167,19 @@ class FrameSlot:
         token = next(self._tokens)
         with self._lock:
             self._watchers[token] = (demand, box)
+        self._watched(demand)
         return token
 
     def change(self, token: int, demand: Demand, box: tuple[int, int] | None = None) -> None:
         with self._lock:
             if token in self._watchers:
                 self._watchers[token] = (demand, box)
+        self._watched(demand)
+
+    def _watched(self, demand: Demand) -> None:
+        on_watch = self.on_watch
+        if on_watch is not None and demand is not Demand.NONE:
+            on_watch()
 
     def unwatch(self, token: int) -> None:
         with self._lock:
@@ -264,7 +274,9 @@ class Decoder(threading.Thread):
     def run(self) -> None:
         while not self._stopping.is_set():
             with self._cond:
-                self._cond.wait_for(lambda: self._queue or self._stopping.is_set(), timeout=1.0)
+                # No timeout: `offer` and `stop` notify. A decoder nobody watches sleeps until
+                # then rather than waking every second (one per source, for nothing).
+                self._cond.wait_for(lambda: self._queue or self._stopping.is_set())
                 if not self._queue:
                     continue
                 packets, codec_name, extradata, wall, show_at = self._queue.popleft()

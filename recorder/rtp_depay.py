@@ -2,9 +2,15 @@
 access units in Annex B, AAC (RFC 3640, `mpeg4-generic`) as ADTS frames, G.711 as is.
 
 Each depacketizer gets one RTP packet at a time (`push(data, start, end, out)`, `data` a
-memoryview of the reader's buffer, so nothing is copied before it is needed) and appends
-finished units to `out` as `(rtp_timestamp, data, is_keyframe)`. A video access unit ends at the RTP marker bit or when
+memoryview of the reader's batch) and appends finished units to `out` as
+`(rtp_timestamp, data, is_keyframe)`. A video access unit ends at the RTP marker bit or when
 the timestamp moves on; a fragment whose start was lost is dropped rather than muxed broken.
+
+A video access unit is gathered as a list of views of the reader's batches and joined once
+when it is complete: `data` must not change after `push` (the reader hands over an
+immutable `bytes` batch). Growing a `bytearray` fragment by fragment instead reallocated and
+copied the whole unit for nearly every fragment (a 1080p keyframe is ~70 fragments), which
+was the largest single cost of reading a camera (memmove and malloc in the profile).
 
 AAC leaves as ADTS because the muxers (MP4, FLV) turn ADTS back into raw AAC plus the
 AudioSpecificConfig on their own (`aac_adtstoasc`): the stream template can then be probed
@@ -21,7 +27,9 @@ from abc import ABC, abstractmethod
 from recorder.rtsp_protocol import Media, Unsupported
 
 START = b"\x00\x00\x00\x01"
-Unit = tuple[int, bytes | bytearray, bool]
+Unit = tuple[int, bytes, bool]
+# A start code followed by a NAL header byte, one per value (a fragmented H.264 NAL's header)
+_START_WITH = [START + bytes((value,)) for value in range(256)]
 
 
 _HEAD = struct.Struct(">BBHI")
@@ -64,10 +72,10 @@ class VideoDepay(ABC):
 
     def __init__(self, media: Media):
         self.media = media
-        self.au = bytearray()
+        self.parts: list = []  # the access unit being gathered: start codes and payload views
         self.ts: int | None = None
         self.key = False
-        self.nal_start = -1  # where the fragmented NAL in progress began in `au`, -1: none
+        self.nal_start = -1  # where the fragmented NAL in progress began in `parts`, -1: none
         self.fragment_key = False  # that NAL is a keyframe's
         self.last_seq = -1
 
@@ -89,28 +97,28 @@ class VideoDepay(ABC):
             if pos >= end:
                 return
         if seq != (self.last_seq + 1) & 0xFFFF and self.nal_start >= 0:
-            del self.au[self.nal_start:]  # a lost packet: the NAL in progress is broken
+            del self.parts[self.nal_start:]  # a lost packet: the NAL in progress is broken
             self.nal_start = -1
         self.last_seq = seq
         if ts != self.ts:
-            if self.au:
+            if self.parts:
                 self._emit(out)
             self.ts = ts
         self._payload(data, pos, end)
-        if second & 0x80 and self.au:
+        if second & 0x80 and self.parts:
             self._emit(out)
 
     def _emit(self, out: list[Unit]) -> None:
         if self.nal_start >= 0:  # the end of a fragmented NAL never came
-            del self.au[self.nal_start:]
+            del self.parts[self.nal_start:]
             self.nal_start = -1
-        if self.au:
-            out.append((self.ts, self.au, self.key))
-        self.au, self.key = bytearray(), False
+        if self.parts:
+            out.append((self.ts, b"".join(self.parts), self.key))
+        self.parts, self.key = [], False
 
     @abstractmethod
     def _payload(self, data: memoryview, pos: int, end: int) -> None:
-        """Append one RTP payload's NAL units to `au` (the codec's own packetization)."""
+        """Append one RTP payload's NAL units to `parts` (the codec's own packetization)."""
 
 
 class H264Depay(VideoDepay):
@@ -121,21 +129,20 @@ class H264Depay(VideoDepay):
     def _payload(self, data: memoryview, pos: int, end: int) -> None:
         nal = data[pos]
         kind = nal & 0x1F
-        au = self.au
+        parts = self.parts
         if kind == 28:  # FU-A
             if end - pos < 2:
                 return
             fu = data[pos + 1]
             if fu & 0x80:
                 if self.nal_start >= 0:
-                    del au[self.nal_start:]
-                self.nal_start = len(au)
+                    del parts[self.nal_start:]
+                self.nal_start = len(parts)
                 self.fragment_key = (fu & 0x1F) == 5
-                au += START
-                au.append((nal & 0xE0) | (fu & 0x1F))
+                parts.append(_START_WITH[(nal & 0xE0) | (fu & 0x1F)])
             elif self.nal_start < 0:
                 return
-            au += data[pos + 2:end]
+            parts.append(data[pos + 2:end])
             if fu & 0x40:  # a whole NAL: only now does it count
                 self.nal_start = -1
                 self.key = self.key or self.fragment_key
@@ -147,13 +154,13 @@ class H264Depay(VideoDepay):
                 if size == 0 or pos + size > end:
                     break
                 self.key = self.key or (data[pos] & 0x1F) == 5
-                au += START
-                au += data[pos:pos + size]
+                parts.append(START)
+                parts.append(data[pos:pos + size])
                 pos += size
         elif 1 <= kind <= 23:
             self.key = self.key or kind == 5
-            au += START
-            au += data[pos:end]
+            parts.append(START)
+            parts.append(data[pos:end])
         else:
             raise Unsupported(f"H.264 packetization (NAL type {kind})")
 
@@ -174,21 +181,19 @@ class H265Depay(VideoDepay):
         if end - pos < 3:
             return
         kind = (data[pos] >> 1) & 0x3F
-        au = self.au
+        parts = self.parts
         if kind == 49:  # fragmentation unit
             fu = data[pos + 2]
             if fu & 0x80:
                 if self.nal_start >= 0:
-                    del au[self.nal_start:]
-                self.nal_start = len(au)
+                    del parts[self.nal_start:]
+                self.nal_start = len(parts)
                 nal = fu & 0x3F
                 self.fragment_key = 16 <= nal <= 23
-                au += START
-                au.append((data[pos] & 0x81) | (nal << 1))
-                au.append(data[pos + 1])
+                parts.append(START + bytes(((data[pos] & 0x81) | (nal << 1), data[pos + 1])))
             elif self.nal_start < 0:
                 return
-            au += data[pos + 3:end]
+            parts.append(data[pos + 3:end])
             if fu & 0x40:
                 self.nal_start = -1
                 self.key = self.key or self.fragment_key
@@ -200,13 +205,13 @@ class H265Depay(VideoDepay):
                 if size == 0 or pos + size > end:
                     break
                 self.key = self.key or 16 <= (data[pos] >> 1) & 0x3F <= 23
-                au += START
-                au += data[pos:pos + size]
+                parts.append(START)
+                parts.append(data[pos:pos + size])
                 pos += size
         elif kind < 48:
             self.key = self.key or 16 <= kind <= 23
-            au += START
-            au += data[pos:end]
+            parts.append(START)
+            parts.append(data[pos:end])
         else:
             raise Unsupported(f"H.265 packetization (NAL type {kind})")
 

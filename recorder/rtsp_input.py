@@ -8,6 +8,14 @@ per TCP segment and three reads per RTP packet. Nothing is lost by waiting: TCP 
 bytes, and each packet's arrival time is worked back from its RTP timestamp. A recording
 started meanwhile calls `wake()`, so what the camera sent before Start is read at once.
 
+A batch costs more than its packets: the thread wakes with cold caches, and that cost
+(measured: a few hundred microseconds a batch, as much as the packets of a 0.1 s batch of
+a 4 Mbit/s camera) is paid per batch whatever it holds. So while nobody looks at the
+camera's pictures or forwards it live (`live`, asked before each wait; a recording server's
+usual state) batches are `IDLE_BATCH_S` long; a new viewer wakes the reader at once
+(`SourceWorker`). What a longer batch would hold back from a file when it stops or pauses
+is taken in first: `catch_up` reads what has arrived and says when it has been handed over.
+
 The first keyframe (and the first audio frame) are probed by FFmpeg from memory to get the
 stream templates recordings copy their parameters from. Whatever this reader does not
 handle (codecs, B-frames, UDP, TLS) raises `Unsupported` and FFmpeg reads that camera.
@@ -18,10 +26,10 @@ from __future__ import annotations
 import io
 import logging
 import os
+import struct
 import threading
 import time
-from fractions import Fraction
-from typing import Iterator
+from typing import Callable, Iterator
 
 import av
 
@@ -35,12 +43,14 @@ from recorder.rtsp_protocol import (MAX_HEADER, Media, RtspConnection, RtspError
 
 log = logging.getLogger(__name__)
 
-BATCH_S = 0.1           # how long the reader lets data gather between reads
+BATCH_S = 0.1           # how long the reader lets data gather between reads: someone watches
+IDLE_BATCH_S = 0.3      # ... nobody watches nor forwards live (the reader's CPU: -1/3)
 KEYFRAME_WAIT_S = 20.0  # the longest GOP a camera may have before it counts as broken
 PROBE_FRAMES = 8        # video frames looked at (from the keyframe on) before reading starts
 PROBE_FORMATS = {"H264": "h264", "H265": "hevc", "MPEG4-GENERIC": "aac", "PCMA": "alaw",
                  "PCMU": "mulaw"}
 _use_ffmpeg: set[str] = set()  # cameras found unsupported once: FFmpeg from then on
+_FRAME = struct.Struct(">BBH")  # RFC 2326 10.12: "$", channel, length of the RTP packet
 
 
 def open_rtsp(url: str, transport: str, policy: OutgoingPolicy | None = None) -> PacketInput:
@@ -66,13 +76,14 @@ class _Track:
         self.media = media
         self.channel = channel
         self.depay = depacketizer(media)
-        self.time_base = Fraction(1, media.clock_rate)
+        self.time_base = av.AVRational(1, media.clock_rate)  # set on every packet: no Fraction
         self.rate = media.clock_rate
         self.base: int | None = None      # RTP time of position 0 (RTP-Info, else first packet)
         self.last: int | None = None
         self.unwrapped = 0
         self.stream = None
         self.units: list[Unit] = []
+        self.anchor: float | None = None  # wall time of position 0 by the last batch's dating
 
     def position(self, ts: int) -> int:
         """RTP time since `base`, unwrapped past 2**32."""
@@ -98,10 +109,18 @@ class RtspInput(PacketInput):
             raise RefusedInput(str(exc)) from None
         except OSError as exc:
             raise InputError(f"cannot connect: {exc}") from exc
-        self._wake = threading.Event()
+        # A lock as a binary semaphore rather than an Event: waiting on it is one C call, where
+        # Event.wait runs a Condition's Python code (a new lock, a deque) at every batch.
+        self._wake = threading.Lock()
+        self._wake.acquire()  # held: `wake` releases it
+        self.live: Callable[[], bool] = lambda: True  # short batches? (the worker's answer)
+        self._catch_ups: list[threading.Event] = []  # set once the next read is handed over
+        self._catch_lock = threading.Lock()
         self._probes: list[av.container.InputContainer] = []
         self._pending: list[tuple[_Track, Unit]] = []  # read while probing, not yet yielded
         self._last_data = time.monotonic()
+        self._read_at = time.time()  # wall time of the last read that returned data
+        self._read_began = self._arrived_after = self._read_at  # see `_read`, `_convert`
         self._keepalive_at = 0.0
         self._video_pts = -1
         self._chunk = memoryview(bytearray(1 << 18))  # one recv's worth, reused
@@ -217,34 +236,71 @@ class RtspInput(PacketInput):
     # --- reading ---------------------------------------------------------------------------
     def wake(self) -> None:
         """Read what has arrived now rather than at the end of the current batch."""
-        self._wake.set()
+        try:
+            self._wake.release()
+        except RuntimeError:
+            pass  # woken already
+
+    def catch_up(self, done: threading.Event) -> None:
+        """Read what has arrived by now at once; `done` is set when every packet of that
+        read has been handed over and the consumer has asked for the next one (so it has
+        written them), or when reading ends."""
+        with self._catch_lock:
+            self._catch_ups.append(done)
+        self.wake()
 
     def packets(self, stop: threading.Event) -> Iterator[tuple[av.Packet, float]]:
+        served: list[threading.Event] = []
         try:
             now = time.time()
             pending, self._pending = self._pending, []
-            yield from self._convert(pending, now)
+            yield from self._convert(pending, now, now)
             while not stop.is_set():
-                self._wake.wait(BATCH_S)
-                self._wake.clear()
+                self._wake.acquire(timeout=BATCH_S if self.live() else IDLE_BATCH_S)
+                if self._catch_ups:
+                    with self._catch_lock:
+                        served, self._catch_ups = self._catch_ups, []
                 if stop.is_set():
                     return
                 units = self._read(block=False)
                 if units is None:
                     return  # the camera closed the connection
-                yield from self._convert(units, time.time())
+                yield from self._convert(units, self._read_at, self._arrived_after)
+                for done in served:
+                    done.set()
+                served = []
                 self._keep_alive()
         except Unsupported as exc:  # found out only now: FFmpeg takes over on the reconnect
             _use_ffmpeg.add(self.url)
             raise InputError(f"{exc}; reading the camera through FFmpeg from now on") from exc
+        finally:
+            with self._catch_lock:
+                served, self._catch_ups = served + self._catch_ups, []
+            for done in served:  # nothing more will be read: nobody waits for it
+                done.set()
 
-    def _convert(self, units: list[tuple[_Track, Unit]], now: float) -> Iterator[tuple[av.Packet, float]]:
+    def _convert(self, units: list[tuple[_Track, Unit]], now: float,
+                 arrived_after: float) -> Iterator[tuple[av.Packet, float]]:
+        """The units as packets, each with the wall time it arrived: worked back from the
+        newest unit of its track, taken to have arrived `now` (the read), by the camera's
+        clock. That is right while the camera sends steadily. When it has paused or stopped,
+        the newest unit came earlier, at any time since `arrived_after` (the read before):
+        a batch dated more than `BATCH_S` later than the one before by the camera's clock
+        is dated as that one was instead (a long batch would otherwise date the last
+        packets before a drop up to a batch late)."""
         newest: dict[int, int] = {}
         positions = []
         for track, (ts, data, key) in units:
             position = track.position(ts)
             newest[track.channel] = max(newest.get(track.channel, position), position)
             positions.append(position)
+        late: dict[int, float] = {}  # by how much to date each track's units earlier
+        for channel, top in newest.items():
+            track = self.tracks[channel]
+            anchor = now - top / track.rate
+            previous, track.anchor = track.anchor, anchor
+            if previous is not None and anchor - previous > BATCH_S:
+                late[channel] = min(anchor - previous, now - arrived_after)
         for (track, (ts, data, key)), position in zip(units, positions):
             if track.stream is None:
                 continue
@@ -257,13 +313,17 @@ class RtspInput(PacketInput):
             packet.time_base = track.time_base
             packet.pts = packet.dts = position
             packet.is_keyframe = key
-            yield packet, now - (newest[track.channel] - position) / track.rate
+            yield packet, now - (newest[track.channel] - position) / track.rate \
+                - late.get(track.channel, 0.0)
 
     def _read(self, block: bool) -> list[tuple[_Track, Unit]] | None:
         """Everything the socket holds now, cut into units; None once the camera hung up.
         While probing (`block`) the socket waits up to the read timeout for data; after
         that it never waits: a Python socket with a timeout polls before every recv."""
         conn, view = self.conn, self._chunk
+        # what this read finds arrived after the last one began (that one took all there was)
+        self._arrived_after, self._read_began = self._read_began, time.time()
+        data = bytes(conn.buffer)  # an RTP packet the last read cut in two, or nothing
         try:
             while True:
                 size = conn.sock.recv_into(view)
@@ -271,7 +331,10 @@ class RtspInput(PacketInput):
                     if block:
                         raise InputError("the camera closed the connection")
                     return None
-                conn.buffer += view[:size]
+                data += view[:size]
+                # when the newest packet had arrived, at the latest: taken before the batch
+                # is cut, which takes longer (and may be preempted longer) the longer it is
+                self._read_at = time.time()
                 self._last_data = time.monotonic()
                 if block or size < len(view):
                     break
@@ -280,40 +343,42 @@ class RtspInput(PacketInput):
                 raise InputError(f"no data from the camera for {READ_TIMEOUT_S:.0f} s") from None
         except TimeoutError:
             raise InputError(f"no data from the camera for {READ_TIMEOUT_S:.0f} s") from None
-        return self._cut(conn.buffer)
+        units, used = self._cut(data)
+        conn.buffer[:] = data[used:]
+        return units
 
-    def _cut(self, buf: bytearray) -> list[tuple[_Track, Unit]]:
-        """Cut the buffer into `$`-framed packets for the depacketizers; what is left is an
-        incomplete packet, kept for the next read."""
+    def _cut(self, data: bytes) -> tuple[list[tuple[_Track, Unit]], int]:
+        """Cut a batch into `$`-framed packets for the depacketizers: the units they
+        finished, and how far the batch was used (the rest is an incomplete packet, kept for
+        the next read). `data` is immutable: the depacketizers keep views of it until the
+        access unit they are gathering is complete."""
         units: list[tuple[_Track, Unit]] = []
         by_channel = self._by_channel
-        view = memoryview(buf)
-        pos, size = 0, len(buf)
-        try:
-            while size - pos >= 4:
-                if buf[pos] != 0x24:  # an RTSP answer (a keep-alive) between the media
-                    end = message_end(buf, pos)
-                    if end is None:
-                        if size - pos > MAX_HEADER:
-                            raise InputError("the camera's stream is out of step (not RTSP)")
-                        break
-                    pos = end
-                    continue
-                end = pos + 4 + ((buf[pos + 2] << 8) | buf[pos + 3])
-                if end > size:
+        view = memoryview(data)
+        frame = _FRAME.unpack_from
+        pos, size = 0, len(data)
+        while size - pos >= 4:
+            magic, channel, length = frame(data, pos)
+            if magic != 0x24:  # an RTSP answer (a keep-alive) between the media
+                end = message_end(data, pos)
+                if end is None:
+                    if size - pos > MAX_HEADER:
+                        raise InputError("the camera's stream is out of step (not RTSP)")
                     break
-                track = by_channel[buf[pos + 1]]
-                if track is not None:
-                    out = track.units
-                    track.depay.push(view, pos + 4, end, out)
-                    if out:
-                        units.extend([(track, unit) for unit in out])
-                        out.clear()
                 pos = end
-        finally:
-            view.release()  # the buffer cannot shrink while a view of it exists
-        del buf[:pos]
-        return units
+                continue
+            end = pos + 4 + length
+            if end > size:
+                break
+            track = by_channel[channel]
+            if track is not None:
+                out = track.units
+                track.depay.push(view, pos + 4, end, out)
+                if out:
+                    units.extend([(track, unit) for unit in out])
+                    out.clear()
+            pos = end
+        return units, pos
 
     def _keep_alive(self) -> None:
         now = time.monotonic()

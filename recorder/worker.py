@@ -36,6 +36,7 @@ from recorder.preroll import Preroll
 from recorder.preview import PreviewReader
 from recorder.redact import redact
 from recorder.rollover import RolloverCallback, Rollovers
+from recorder.rtsp_input import RtspInput
 from recorder.timeline import TICKS, Splice
 from recorder.transcode import TranscodeRecording
 
@@ -46,6 +47,7 @@ FailureCallback = Callable[[str, str], None]
 NextFile = Callable[[], "tuple[str, Path]"]  # the core's: (new record id, path) of a segment
 RECORDING_RETRY_S = 0.5  # the longest wait between connection attempts while recording
 FULL_SIZE_WAIT_S = 0.5  # a snapshot waits this long for a full-size picture from a focused tile
+CATCH_UP_S = 1.0  # the longest a stop or pause waits for the reader to take in what arrived
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,7 @@ class SourceWorker(threading.Thread):
         super().__init__(name=f"source-{spec.id}", daemon=True)
         self.spec = spec
         self.slot = FrameSlot()
+        self.slot.on_watch = self._wake_input  # a new viewer: read now, in short batches
         self.decoder = Decoder(str(spec.id), self.slot)
         self.preview = _preview_reader(spec)
         self._on_status = on_status
@@ -247,6 +250,7 @@ class SourceWorker(threading.Thread):
         stashed = self._rollovers.take_stashed(record_id)
         if stashed is not None:
             return stashed
+        self._catch_up()
         with self._lock:
             live = self._rollovers.live_id(record_id)
             handover = self._rollovers.pending(record_id) if live != record_id else None
@@ -266,6 +270,7 @@ class SourceWorker(threading.Thread):
 
     def pause_recording(self, record_id: str) -> None:
         """Stop writing this file until `resume_recording`; the file stays open."""
+        self._catch_up()
         with self._lock:
             record_id = self._rollovers.live_id(record_id)
             self._require(record_id)
@@ -274,6 +279,7 @@ class SourceWorker(threading.Thread):
 
     def resume_recording(self, record_id: str) -> None:
         """Writing goes on from the next keyframe, placed right after what the file holds."""
+        self._catch_up()
         with self._lock:
             record_id = self._rollovers.live_id(record_id)
             self._require(record_id)
@@ -282,6 +288,7 @@ class SourceWorker(threading.Thread):
                 self._resuming.add(record_id)
 
     def set_audio_muted(self, record_id: str, muted: bool) -> None:
+        self._catch_up()
         with self._lock:
             record_id = self._rollovers.live_id(record_id)
             self._require(record_id)
@@ -293,6 +300,30 @@ class SourceWorker(threading.Thread):
             # Resumed and waiting for its keyframe counts as recording: it was asked to go on,
             # and writes from the next keyframe (`_resuming`) without being asked again.
             return {"paused": record_id in self._paused, "muted": record_id in self._muted}
+
+    def _catch_up(self) -> None:
+        """Before a file stops, pauses, resumes or mutes: let the reader take in what the
+        camera sent until now, so that the change applies from now on. The station's RTSP
+        reader holds up to a batch of it (`recorder.rtsp_input`; with nobody watching a
+        batch is long). Waits a few milliseconds, at most `CATCH_UP_S`. Not when the caller
+        holds the worker's lock (several changes meant to apply after the same packet)."""
+        source = self._input
+        if not isinstance(source, RtspInput) or threading.current_thread() is self \
+                or self._lock._is_owned():  # the reader could not run: changes made together
+            return
+        done = threading.Event()
+        source.catch_up(done)
+        done.wait(CATCH_UP_S)
+
+    def _wake_input(self) -> None:
+        source = self._input
+        if source is not None:
+            source.wake()
+
+    def _live(self) -> bool:
+        """Does anyone need this source's packets as they come (a viewer of its pictures, a
+        live forward), or only the files and the pre-roll?"""
+        return bool(self._forwards) or self.slot.demand is not Demand.NONE
 
     def _require(self, record_id: str) -> None:
         if record_id not in self._recordings:
@@ -336,6 +367,7 @@ class SourceWorker(threading.Thread):
             for packet, wall in self.preroll.newest_group():  # start at once
                 if self._input is not None:
                     forward.write(packet, wall, self._session, self._input)
+        self._wake_input()  # live from now on: short batches
         if old is not None:
             old.close()
         return forward
@@ -445,6 +477,8 @@ class SourceWorker(threading.Thread):
 
     def _read_session(self, backoff: Backoff) -> None:
         source = self._open()
+        if isinstance(source, RtspInput):
+            source.live = self._live
         with self._lock:
             self._input, self._session = source, object()
             self.preroll.clear()
