@@ -72,6 +72,7 @@ class Round:
     ffmpeg_cpu_s: float = 0.0
     camera_cpu_s: float = 0.0
     machine_busy: float = 0.0     # fraction of all cores busy during the window
+    load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average at the window's start, end
     window_s: float = 0.0
     station_rss0: float = 0.0
     station_rss1: float = 0.0
@@ -161,6 +162,7 @@ def run_round(n: int, args, camera: RtspCamera, index: ClipIndex, work: Path) ->
         # Phase 1: N sources recorded under one tag; the CPU window is the recording.
         pids = [station.proc.pid, camera.pid] + [p.pid for p in ffmpegs]
         cpu0, busy0, t0 = [cpu_seconds(p) for p in pids], machine_cpu(), time.monotonic()
+        load0 = os.getloadavg()[0]
         sent = time.time()
         records, result.start_group_s = station.timed_call(
             "POST", "/api/v1/record", {"model": "Source", "tag_name": "bench", "group_name": "all"})
@@ -171,6 +173,7 @@ def run_round(n: int, args, camera: RtspCamera, index: ClipIndex, work: Path) ->
         result.camera_cpu_s = cpu1[1] - cpu0[1]
         result.ffmpeg_cpu_s = sum(cpu1[2:]) - sum(cpu0[2:])
         result.machine_busy = (busy1[0] - busy0[0]) / (busy1[1] - busy0[1])
+        result.load = (load0, os.getloadavg()[0])
         result.station_rss1 = memory_mb(station.proc.pid)
         result.ffmpeg_rss = [memory_mb(p.pid) for p in ffmpegs]
         result.ffmpeg_pss = [memory_mb(p.pid, "Pss") for p in ffmpegs]
@@ -277,7 +280,8 @@ def report(rounds: list[Round], args) -> str:
             f"{r.station_cpu_s:.2f}, all ffmpeg {r.ffmpeg_cpu_s:.2f}, camera {r.camera_cpu_s:.2f}; "
             f"station reading only (before recording): "
             f"{100 * r.reading_cpu_s / r.reading_window_s / r.streams:.2f}% of a core per stream; "
-            f"machine busy {100 * r.machine_busy:.0f}% of {os.cpu_count()} cores; station RSS "
+            f"machine busy {100 * r.machine_busy:.0f}% of {os.cpu_count()} cores, load average "
+            f"{r.load[0]:.2f} -> {r.load[1]:.2f}; station RSS "
             f"{r.station_rss0:.0f} -> {r.station_rss1:.0f} MB; largest DTS step in our files "
             f"{max(c.max_step_s for c in r.ours) * 1000:.0f} ms; stop lag (window not in the "
             f"file) <= {r.shortfall_max_s * 1000:.0f} ms; file cuts (rotation) checked "
