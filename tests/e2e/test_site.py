@@ -51,9 +51,7 @@ class Site:
 
 
 def call(station: StationProcess, method: str, path: str, body=None, expect: int = 200):
-    status, data, _ = station.call(method, path, body, token=TOKEN, timeout=30)
-    assert status == expect, (method, path, status, data)
-    return data
+    return station.expect(method, path, body, token=TOKEN, expect=expect)
 
 
 def eventually(check, what: str, timeout: float = WAIT_S):

@@ -22,13 +22,13 @@ import json
 import socket
 import sqlite3
 import threading
-import time
 import urllib.parse
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import wait_until
 from tests.support.station_process import StationProcess
 
 TOKEN = "site-token-never-travels-0123456789"
@@ -152,12 +152,7 @@ class Site:
 
 
 def wait_for(check, what: str, timeout: float = WAIT_S):
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.1)
-    return result
+    return wait_until(check, timeout, interval=0.1, message=what)
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,13 @@ tests/app/test_site_key.py):
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
 from app.credentials import KEY_FILE, PREFIX, UNREADABLE, fingerprint, key_check
+from tests.conftest import wait_until
 from tests.support.station_process import StationProcess
 
 TOKEN = "site-key-token-0123456789"
@@ -33,18 +33,11 @@ def env(catalog: Path, name: str, config: Path | None = None) -> dict[str, str]:
 
 
 def call(station: StationProcess, method: str, path: str, body=None, expect: int = 200):
-    status, data, _ = station.call(method, path, body, token=TOKEN, timeout=30)
-    assert status == expect, (method, path, status, data)
-    return data
+    return station.expect(method, path, body, token=TOKEN, expect=expect)
 
 
 def wait_for(check, what: str, timeout: float = WAIT_S):
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.1)
-    return result
+    return wait_until(check, timeout, interval=0.1, message=what)
 
 
 def test_a_station_with_another_key_is_refused_on_an_empty_site(tmp_path):

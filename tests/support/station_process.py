@@ -82,6 +82,13 @@ class StationProcess:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read(), exc.headers
 
+    def expect(self, method: str, path: str, body: object | None = None, *, token: str,
+               expect: int = 200):
+        """A JSON request that must answer `expect`; its decoded answer."""
+        status, data, _ = self.call(method, path, body, token=token, timeout=30)
+        assert status == expect, (method, path, status, data)
+        return data
+
     def call(self, method: str, path: str, json_body: object | None = None, *,
              token: str | None = None, headers: dict[str, str] | None = None,
              timeout: float = 15.0):
