@@ -77,12 +77,26 @@ def test_rtc_level_scales_and_copy_stays_untouched(tmp_path: Path):
 
 
 def test_g711_audio_becomes_aac_and_an_drops_it(station, rtsp_camera_pcma):
-    kept = _record(station, "alaw", rtsp_camera_pcma.url, None, 4.0)
+    # both at once (the camera gives each client its own pipeline): 4 s kept, 2 s muted
+    sources = {name: station.sources.create(SourceIn(name=name, uri_rtsp=uri, ffmpeg_cmd=cmd)).id
+               for name, uri, cmd in (("alaw", rtsp_camera_pcma.url, None),
+                                      ("mute", rtsp_camera_pcma.url + "#udp", "-an"))}
+    wait_until(lambda: all(station.sources.get(i).status == "online" for i in sources.values()),
+               20, message="online")
+    time.sleep(1.2)  # a GOP of pre-roll
+    for name, source_id in sources.items():
+        station.recordings.start_sources(f"t-{name}", [source_id])
+    time.sleep(2.0)
+    [dropped] = station.recordings.stop("t-mute")
+    time.sleep(2.0)
+    [kept] = station.recordings.stop("t-alaw")
+    for record in (kept, dropped):
+        assert record.status.value == "finished", record.error
+        assert record.hash_md5 == md5_of(Path(record.location))
     video = decode_video(kept.location)
     codec, seconds, rate = decode_audio(kept.location)
     assert video["codec"] == "h264" and codec == "aac" and rate == 8000
     assert abs(seconds - video["duration"]) < 0.6, (seconds, video["duration"])
-    dropped = _record(station, "mute", rtsp_camera_pcma.url + "#udp", "-an", 2.0)
     assert decode_audio(dropped.location) is None
     assert decode_video(dropped.location)["frames"] >= 40
 
