@@ -111,6 +111,7 @@ class FrameSlot:
         self.encodes = 0  # JPEG encodes so far: at most one per frame, however many viewers
         self._seq = itertools.count(1)
         self._watchers: dict[int, tuple[Demand, tuple[int, int] | None]] = {}
+        self._demand = Demand.NONE  # the most any viewer asks for (`_update_demand`)
         self._tokens = itertools.count(1)
         self.updated = threading.Condition(self._lock)
         # called when a viewer starts watching or asks for more: the source's reader, which
@@ -167,6 +168,7 @@ class FrameSlot:
         token = next(self._tokens)
         with self._lock:
             self._watchers[token] = (demand, box)
+            self._update_demand()
         self._watched(demand)
         return token
 
@@ -174,6 +176,7 @@ class FrameSlot:
         with self._lock:
             if token in self._watchers:
                 self._watchers[token] = (demand, box)
+                self._update_demand()
         self._watched(demand)
 
     def _watched(self, demand: Demand) -> None:
@@ -184,10 +187,17 @@ class FrameSlot:
     def unwatch(self, token: int) -> None:
         with self._lock:
             self._watchers.pop(token, None)
+            self._update_demand()
+
+    def _update_demand(self) -> None:
+        """Work out `demand` when the viewers change (lock held), not each time it is read:
+        the reader asks for every packet."""
+        self._demand = max((demand for demand, _ in self._watchers.values()),
+                           default=Demand.NONE)
 
     @property
     def demand(self) -> Demand:
-        return max((demand for demand, _ in list(self._watchers.values())), default=Demand.NONE)
+        return self._demand
 
     @property
     def box(self) -> tuple[int, int] | None:
