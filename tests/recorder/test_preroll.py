@@ -21,6 +21,14 @@ def manager():
     m.shutdown()
 
 
+def _reaches_back(manager: RecorderManager, source_id: int, seconds: float | None = None) -> float:
+    """How far back (s) a recording started now would begin: the recorder's own buffer."""
+    try:
+        return time.time() - manager._workers[source_id].preroll.begin_at(seconds)
+    except (IndexError, TypeError):  # empty, or changed by the reader thread meanwhile
+        return 0.0
+
+
 def _record(manager: RecorderManager, source_id: int, path, seconds: float = 1.0):
     begin = manager.start_recording(source_id, path.stem, path)
     started = time.time()
@@ -32,7 +40,7 @@ def _record(manager: RecorderManager, source_id: int, path, seconds: float = 1.0
 def test_recording_reaches_back_preroll_seconds(manager, tmp_path):
     manager.ensure_source(SourceSpec(1, "p", PATTERN))
     wait_until(lambda: manager.status(1)[0] == "online", 10, message="online")
-    time.sleep(3.2)  # more than the pre-roll has gone by
+    wait_until(lambda: _reaches_back(manager, 1) >= 2.0, 10, message="the pre-roll filled")
     begin, started, result = _record(manager, 1, tmp_path / "a.mp4")
     # at least 2 s; at most 2 s + two GOPs (trimmed when a keyframe arrives, not at Start)
     assert begin is not None and started - 3.1 <= begin <= started - 2.0
@@ -44,7 +52,9 @@ def test_preroll_changes_on_a_running_source_and_respects_the_byte_cap(manager, 
     manager.ensure_source(SourceSpec(1, "p", PATTERN))
     wait_until(lambda: manager.status(1)[0] == "online", 10, message="online")
     manager.set_preroll(0.0, 16 << 20)  # back to "the current keyframe group only"
-    time.sleep(2.5)
+    wait_until(lambda: manager._workers[1].preroll.packets
+               and time.time() - manager._workers[1].preroll.packets[0][1] < 0.6, 5,
+               message="the buffer down to one keyframe group")
     begin, started, result = _record(manager, 1, tmp_path / "b.mp4")
     assert begin is not None and started - 0.6 <= begin <= started
     assert decode_video(result.path)["duration"] <= 1.8
@@ -69,7 +79,8 @@ def test_a_start_may_ask_for_more_preroll_than_the_setting_without_changing_othe
         manager.ensure_source(SourceSpec(1, "p", PATTERN))
         manager.keep_preroll(1, 3.0)
         wait_until(lambda: manager.status(1)[0] == "online", 10, message="online")
-        time.sleep(4.2)
+        wait_until(lambda: _reaches_back(manager, 1, 3.0) >= 3.0, 10,
+                   message="3 s of pre-roll kept")
         started = time.time()
         long_begin = manager.start_recording(1, "long", tmp_path / "long.mp4", preroll_s=3.0)
         plain_begin = manager.start_recording(1, "plain", tmp_path / "plain.mp4")
