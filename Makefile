@@ -46,7 +46,8 @@ test: $(STAMP)
 	$(VENV)/bin/vulture
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
-# The inner loop: everything but the long end-to-end runs (the `system` marker), in parallel.
+# The inner loop: everything but the long end-to-end runs and the slow tests (the `system`
+# marker, tests/conftest.py), in parallel, on the same 4 workers (8 paid less under load).
 test-fast: $(STAMP)
 	@bash .ci/apt-ensure $(TEST_DEB)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_PARALLEL) -m "not system" $(PYTEST_ARGS)
