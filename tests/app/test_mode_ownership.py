@@ -122,9 +122,10 @@ def test_the_source_says_what_its_mode_does(station):
                               "mode": "continuous"}] if time.localtime().tm_wday != 0 else
             [{"days": ["tue"], "from": "00:00", "to": "00:01", "mode": "continuous"}]))
         wait_until(lambda: state(cont.id) == "recording", 10, message="door recording")
+        # the keeper looks at each source in turn: every one has had its look by then
+        wait_until(lambda: state(motion.id) == "waiting for motion", 10, message="yard")
+        wait_until(lambda: state(night.id) == "off by schedule", 10, message="shop")
         assert state(manual.id) is None
-        assert state(motion.id) == "waiting for motion"
-        assert state(night.id) == "off by schedule"
         listed = {s["id"]: s["mode_state"] for s in
                   requests.get(f"{url}/api/v1/source", timeout=10).json()}
         assert listed[cont.id] == "recording" and listed[manual.id] is None

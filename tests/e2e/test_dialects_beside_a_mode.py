@@ -47,6 +47,8 @@ def continuous(tmp_path, camera):
     record = wait_until(lambda: station.recordings.running_record("always", source.id), 20,
                         message="the continuous recording")
     time.sleep(1.5)  # a stretch of continuous file before the tag
+    wait_until(lambda: station.sources.get(source.id).status == "online", 20,
+               message="the camera online (a dialect's start needs it)")
     try:
         yield station, server.url.rstrip("/"), source.id, record.id
     finally:

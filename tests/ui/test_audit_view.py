@@ -49,7 +49,7 @@ def test_lists_the_newest_entries_and_pages_older(qtbot, station):
     view = AuditView(station, tasks)
     qtbot.addWidget(view)
     view.show()
-    qtbot.waitUntil(lambda: view.model.rowCount() == PAGE_SIZE, timeout=10000)
+    qtbot.waitUntil(lambda: view.model.rowCount() == PAGE_SIZE, timeout=30000)
     rows = _rows(view)
     assert rows[0][TARGET] == f"source {PAGE_SIZE + 4}" and rows[0][RESULT] == "422"
     assert rows[0][1:5] == ("native", "127.0.0.1", "station-token", "create source")
@@ -61,7 +61,7 @@ def test_lists_the_newest_entries_and_pages_older(qtbot, station):
     assert "205" in view.count_label.text()
     assert view.older_button.isEnabled()
     view.older_button.click()
-    qtbot.waitUntil(lambda: view.model.rowCount() == PAGE_SIZE + 5, timeout=10000)
+    qtbot.waitUntil(lambda: view.model.rowCount() == PAGE_SIZE + 5, timeout=30000)
     assert _rows(view)[-1][TARGET] == "source 0" and not view.older_button.isEnabled()
 
     view.dialect_box.setCurrentIndex(view.dialect_box.findData("gui"))
