@@ -89,8 +89,7 @@ def test_copy_and_reencoded_recordings_roll_over_without_losing_a_packet(clip, t
         time.sleep(0.5)
         with worker._lock:  # both end after the same packet
             last_c = manager.stop_recording(1, f"c{segments['c'].count}")
-            last_t_id = f"t{segments['t'].count}"
-        last_t = manager.stop_recording(1, last_t_id)
+            last_t = manager.stop_recording(1, f"t{segments['t'].count}")
         assert worker.wait_rollovers(10)
     finally:
         manager.shutdown()
