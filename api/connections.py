@@ -113,9 +113,34 @@ async def close_if_body_unread(request: web.BaseRequest, response: web.StreamRes
     """An `on_response_prepare` hook: a response sent before its request's body arrived (a
     refusal, usually) closes the connection rather than wait for the rest of the body, and
     says so (`Connection: close`), so a client never reuses a connection about to close."""
-    if request.body_exists and not request.content.is_eof():
-        response.force_close()
-        response.headers["Connection"] = "close"  # the headers are made before this hook
+    if not request.body_exists or request.content.is_eof():
+        return
+    if await _drained(request):
+        return  # an authenticated client's refusal (507, 422 ...) it can read, as it expects
+    response.force_close()
+    response.headers["Connection"] = "close"  # the headers are made before this hook
+
+
+DRAIN_BYTES = 16 << 20  # what is still read of an authenticated request's refused body
+DRAIN_S = 5.0
+
+
+async def _drained(request: web.BaseRequest) -> bool:
+    """Read what is left of the body of a request on an authenticated connection (at most
+    DRAIN_BYTES within DRAIN_S), so a client that sends its whole body before reading gets
+    the answer instead of a broken pipe; a connection that never authenticated is not read."""
+    protocol = request.protocol
+    if not (isinstance(protocol, GuardedHandler) and protocol.authenticated):
+        return False
+    if request.content_length is None or request.content_length > DRAIN_BYTES:
+        return False
+    try:
+        async with asyncio.timeout(DRAIN_S):
+            while await request.content.readany():
+                pass
+    except (asyncio.TimeoutError, ConnectionError, OSError):
+        return False
+    return request.content.is_eof()
 
 
 def raise_open_files_limit() -> int | None:

@@ -30,7 +30,7 @@ def small_tmpfs(folder: Path, size: str) -> Iterator[Path]:
 def fill_up(folder: Path, name: str = "another-program.bin") -> Path:
     """Another program takes every last byte of the filesystem; returns its file."""
     filler = folder / name
-    with open(filler, "wb") as fh:
+    with open(filler, "wb", buffering=0) as fh:  # unbuffered: nothing left to flush at close
         try:
             while True:
                 fh.write(b"\xa5" * 65536)
