@@ -9,8 +9,8 @@ The camera's interleaved RTP packets are captured for `--seconds` (the recording
 1080p clip, and live H.265), then given to both depacketizers as they came and, in a few more
 rounds, with packets lost, repeated and swapped at random; the new one gets them as the new
 reader gives them, in batches read into one buffer that is overwritten after each. The units
-(RTP time, bytes, keyframe) must be the same, one for one. Exit status 0 when they all are. Needs the RTSP test
-camera (as `make bench`).
+(RTP time, bytes, keyframe) must be the same, one for one. Exit status 0 when they all are.
+Needs the RTSP test camera (as `make bench`).
 """
 from __future__ import annotations
 
