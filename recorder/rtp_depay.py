@@ -6,11 +6,11 @@ memoryview of the reader's batch) and appends finished units to `out` as
 `(rtp_timestamp, data, is_keyframe)`. A video access unit ends at the RTP marker bit or when
 the timestamp moves on; a fragment whose start was lost is dropped rather than muxed broken.
 
-A video access unit is gathered as a list of views of the reader's batches and joined once
-when it is complete: `data` must not change after `push` (the reader hands over an
-immutable `bytes` batch). Growing a `bytearray` fragment by fragment instead reallocated and
-copied the whole unit for nearly every fragment (a 1080p keyframe is ~70 fragments), which
-was the largest single cost of reading a camera (memmove and malloc in the profile).
+A video access unit is gathered as a list of views of the reader's buffer and joined once
+when it is complete; before the reader reads into its buffer again it calls `detach`, which
+copies what an unfinished unit holds of it. Growing a `bytearray` fragment by fragment
+instead reallocated and copied the whole unit for nearly every fragment (a 1080p keyframe is
+~70 fragments): memmove and malloc were a tenth of what reading a camera cost.
 
 AAC leaves as ADTS because the muxers (MP4, FLV) turn ADTS back into raw AAC plus the
 AudioSpecificConfig on their own (`aac_adtstoasc`): the stream template can then be probed
@@ -111,6 +111,12 @@ class VideoDepay(ABC):
         self._payload(data, pos, end)
         if second & 0x80 and self.parts:
             self._emit(out)
+
+    def detach(self) -> None:
+        """Copy the views of the reader's buffer the unfinished unit holds (its next read
+        overwrites that buffer)."""
+        if self.parts:
+            self.parts = [part if type(part) is bytes else bytes(part) for part in self.parts]
 
     def _emit(self, out: list[Unit]) -> None:
         if self.nal_start >= 0:  # the end of a fragmented NAL never came
@@ -275,6 +281,9 @@ class AacDepay:
         self._fragments: list[bytes] = []
         self._wanted = 0
 
+    def detach(self) -> None:
+        """Nothing to copy: every frame and fragment is copied as it comes."""
+
     def adts(self, payload: bytes) -> bytes:
         size = len(payload) + 7
         header = self._adts.copy()
@@ -324,6 +333,9 @@ class G711Depay:
 
     def __init__(self, media: Media):
         self.media = media
+
+    def detach(self) -> None:
+        """Nothing to copy: every payload is copied as it comes."""
 
     def push(self, data: bytearray, start: int, end: int, out: list[Unit]) -> None:
         header = rtp_header(data, start, end)

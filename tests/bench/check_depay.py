@@ -7,9 +7,10 @@ test camera really sends (issue #22 item 6 changed how a unit is gathered).
 
 The camera's interleaved RTP packets are captured for `--seconds` (the recording benchmark's
 1080p clip, and live H.265), then given to both depacketizers as they came and, in a few more
-rounds, with packets lost, repeated and swapped at random: the units (RTP time, bytes,
-keyframe) must be the same, one for one. Exit status 0 when they all are. Needs the RTSP test
-camera (as `make bench`).
+rounds, with packets lost, repeated and swapped at random; the new one gets them as the new
+reader gives them, in batches read into one buffer that is overwritten after each. The units
+(RTP time, bytes, keyframe) must be the same, one for one. Exit status 0 when they all are.
+Needs the RTSP test camera (as `make bench`).
 """
 from __future__ import annotations
 
@@ -84,20 +85,29 @@ def mangle(packets: list[bytes], rng: random.Random) -> list[bytes]:
     return out
 
 
-def units(depay, packets: list[bytes], one_batch: bool) -> list[tuple[int, bytes, bool]]:
-    """What `depay` makes of `packets`: each in its own buffer (as the old reader's, reused
-    and overwritten) or all as views of one immutable batch (as the new one's)."""
+def units(depay, packets: list[bytes], batches: random.Random | None = None) -> list:
+    """What `depay` makes of `packets`: each in a buffer of its own (as the old reader gave
+    them), or, with `batches`, as the new reader does: batches of a random number of packets
+    read into one buffer that is overwritten after each (`detach` first)."""
     out: list = []
-    if one_batch:
-        batch, pos = memoryview(b"".join(packets)), 0
-        for packet in packets:
-            depay.push(batch, pos, pos + len(packet), out)
-            pos += len(packet)
-    else:
+    if batches is None:
         for packet in packets:
             depay.push(memoryview(bytearray(packet)), 0, len(packet), out)
-    return [(ts, bytes(data), key) for ts, data, key in out]
-
+        return [(ts, bytes(data), key) for ts, data, key in out]
+    buffer = bytearray(1 << 20)
+    view, index = memoryview(buffer), 0
+    while index < len(packets):
+        batch = packets[index:index + batches.randint(1, 60)]
+        index += len(batch)
+        pos = 0
+        for packet in batch:
+            view[pos:pos + len(packet)] = packet
+            depay.push(view, pos, pos + len(packet), out)
+            pos += len(packet)
+        out = [(ts, bytes(data), key) for ts, data, key in out]  # as the reader's packets
+        depay.detach()
+        view[:pos] = b"\xaa" * pos  # the next read overwrites the buffer
+    return out
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -122,8 +132,8 @@ def main(argv=None) -> int:
         kind = {"H264": "H264Depay", "H265": "H265Depay"}[media.encoding]
         for round_ in range(args.rounds + 1):
             given = packets if round_ == 0 else mangle(packets, random.Random(round_))
-            a = units(getattr(old, kind)(media), given, one_batch=False)
-            b = units(getattr(new, kind)(media), given, one_batch=True)
+            a = units(getattr(old, kind)(media), given)
+            b = units(getattr(new, kind)(media), given, batches=random.Random(100 + round_))
             same = a == b
             bad += not same
             print(f"{name}, {'as sent' if round_ == 0 else f'mangled #{round_}'}: "
