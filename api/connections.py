@@ -20,8 +20,12 @@ is not patched) and add:
   connection closes once it is sent (`close_if_body_unread`, lingering time 0).
 - a connection cap: beyond `max_connections`, one connection is closed to make room, in this
   order: the longest-idle connection that never authenticated, then one that never
-  authenticated and is still sending its body, then the longest-idle authenticated one; a
-  request being answered is never cut, and if no connection qualifies the new one is closed.
+  authenticated and is still sending its body, then one opened less than `FRESH_S` ago that
+  has not sent its first request yet, then the longest-idle authenticated one; a request
+  being answered is never cut, and if no connection qualifies the new one is closed. (A
+  client's connection in its first moments, before the station has read its request, is
+  not the first to go for one that trickles a body: CI once saw a client with the right
+  token reset that way while an attack held every other slot.)
   A connection counts as authenticated once a request on it passed a real credential (the
   guard calls `note_authenticated`), so credential-less floods are the first to go.
 - a cap per peer: one address (an IPv6 /64, all of 127.0.0.0/8) holds at most
@@ -53,6 +57,7 @@ loop_log = logging.getLogger("api.loop")  # the API event loop's errors, rate-li
 FD_RESERVE = 200  # descriptors kept for the catalog, recordings, cameras and pipes
 MIN_CONNECTIONS = 16
 SWEEP_S = 1.0
+FRESH_S = 1.0  # a new connection's first moments, for its first request to arrive
 
 
 @dataclass(frozen=True)
@@ -223,13 +228,14 @@ class GuardedHandler(RequestHandler):
         self.body_mark = 0  # `received` at that moment
         self.authenticated = False  # a request on it passed a real credential
         self.peer = "-"  # its address group (`peer_group`)
+        self.opened = 0.0  # when it was accepted (loop time)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
         self.peer = peer_group(str(peer[0]), loopback_as_one=True) \
             if isinstance(peer, tuple) and peer else "-"
         super().connection_made(transport)
-        self.last_data = self._loop.time()
+        self.opened = self.last_data = self._loop.time()
         self.guard.admit(self)
 
     def data_received(self, data: bytes) -> None:
@@ -287,7 +293,10 @@ class GuardedHandler(RequestHandler):
         if self.transport is None:
             return None
         if self.waiting_for_request:
-            return 2 if self.authenticated else 0
+            if self.authenticated:
+                return 3
+            fresh = self.body is None and self._loop.time() - self.opened < FRESH_S
+            return 2 if fresh else 0
         if not self.authenticated and self.sending_body:
             return 1
         return None
@@ -366,7 +375,7 @@ class GuardedServer(web.Server):
         best[1].cut("was cut to make room for another connection")
         http_log.warning("%s reached: closed a connection (%s) to make room", what,
                          ("idle, never authenticated", "never authenticated, sending its body",
-                          "idle")[best[0]])
+                          "just opened, no request yet", "idle")[best[0]])
 
     def _sweep(self) -> None:
         self._sweeper = self._loop.call_later(SWEEP_S, self._sweep)

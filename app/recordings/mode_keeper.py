@@ -154,9 +154,9 @@ class ModeKeeper:
         """Compare what each source's mode says with what records, and make them match."""
         self.ticks += 1
         wanted = self._wanted()
-        running = self._running()
-        if running is None:
-            return  # the catalog is away: what records goes on, nothing new can start
+        if not wanted and not self._owned:
+            return  # nothing to start or stop (a station without modes looks no further)
+        running = self._recordings.running_keys()  # from memory, also while the catalog is away
         for key in sorted(self._owned - set(wanted)):
             self._stop(key, running.get(key))
         for key, mode in sorted(wanted.items()):
@@ -204,14 +204,6 @@ class ModeKeeper:
             if self._kept_preroll.get(source_id, 0.0) != seconds:
                 self._recordings.keep_preroll(source_id, seconds)
                 self._kept_preroll[source_id] = seconds
-
-    def _running(self) -> dict[tuple[int, str], str] | None:
-        """(source, tag) → record id of what this station records now."""
-        try:
-            return {(r.source.id, r.tag_name): r.id for r in self._recordings.own_running()
-                    if r.source is not None and r.tag_name}
-        except CATALOG_ERRORS:
-            return None
 
     def _start(self, key: tuple[int, str], mode: SlotMode) -> None:
         source_id, tag = key

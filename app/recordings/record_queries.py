@@ -126,6 +126,11 @@ class RecordQueries:
         catalog lags, or its server is away)."""
         return {r.id for r in self.own_running()}
 
+    def running_keys(self) -> dict[tuple[int, str], str]:
+        """(source id, tag name) -> record id of what this station's recorder writes now,
+        from memory (the store's live rows): no catalog read."""
+        return self._store.live.keys()
+
     def own_running(self) -> list[RecordOut]:
         """The records this station's recorder writes now (the storage guard's concern),
         from memory while the catalog's server is away."""

@@ -190,6 +190,9 @@ class RecordingService:
     def own_running(self) -> list[RecordOut]:
         return self._queries.own_running()
 
+    def running_keys(self) -> dict[tuple[int, str], str]:
+        return self._queries.running_keys()
+
     def running_tags(self) -> list[str]:
         return self._queries.running_tags()
 
