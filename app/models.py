@@ -186,6 +186,16 @@ class StationEvent(SQLModel, table=True):
     data: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
+class SourceMotion(SQLModel, table=True):
+    """A source's motion detection settings (app.motion), when it has its own: the JSON of
+    `vision.settings.MotionSettings.to_dict()`. No row: the defaults. Goes with its source."""
+
+    __tablename__ = "source_motion"
+    source_id: int = Field(foreign_key="source.id", primary_key=True, ondelete="CASCADE")
+    settings: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    updated_utc: datetime = Field(default_factory=utcnow, nullable=False)
+
+
 class SyncJob(SQLModel, table=True):
     """One `POST /api/v1/sync`: copy a tag's finished records to a folder or another station.
     Kept in the catalog so a job cut short by a stop or a crash resumes on the next start."""
