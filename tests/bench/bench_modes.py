@@ -37,19 +37,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import http.client
-import json
 import math
 import os
-import queue
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -59,60 +54,12 @@ from tests.bench.station_process import (  # noqa: E402
     HeadlessStation, cpu_seconds, machine_cpu, wait_for)
 from tests.support.camera import RtspCamera, skip_reason  # noqa: E402
 from tests.support.clip import CheckResult, ClipIndex, cached_clip  # noqa: E402
+from tests.support.event_stream import EventStreamClient  # noqa: E402
 
 FPS, GOP_S = 25, 2.0
 TAG = "visit"            # the manual tag started through the native API
 MODE_TAG = "continuous"  # the tag a continuous source records under (its default)
 MODES = ("continuous", "manual")
-
-
-# --- the live event stream ---------------------------------------------------------
-class EventStream:
-    """A client of GET /api/v1/event/stream on a thread of its own: every message with the
-    wall time it arrived."""
-
-    def __init__(self, url: str, query: str):
-        parts = urlsplit(url)
-        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
-        self.conn.request("GET", f"/api/v1/event/stream?{query}")
-        self.response = self.conn.getresponse()
-        if self.response.status != 200:
-            raise RuntimeError(f"event stream: {self.response.status}")
-        self.messages: queue.Queue[tuple[float, dict]] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        block: list[str] = []
-        try:
-            for raw in self.response:
-                line = raw.decode().rstrip("\r\n")
-                if line and not line.startswith(":"):
-                    block.append(line)
-                elif not line and block:
-                    fields = dict(part.split(": ", 1) for part in block)
-                    self.messages.put((time.time(), json.loads(fields["data"])))
-                    block = []
-        except (OSError, ValueError, AttributeError):  # closed by close()
-            pass
-
-    def opened(self, kind: str, source_ids: set[int], timeout: float) -> dict[int, tuple]:
-        """The next `opened` event of `kind` for each of `source_ids`: {source: (arrived,
-        event)}; as many as came within `timeout`."""
-        found: dict[int, tuple] = {}
-        deadline = time.monotonic() + timeout
-        while len(found) < len(source_ids):
-            try:
-                arrived, message = self.messages.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            event = message["event"]
-            if (message["change"] == "opened" and event["kind"] == kind
-                    and event["source_id"] in source_ids and event["source_id"] not in found):
-                found[event["source_id"]] = (arrived, event)
-        return found
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 # --- files --------------------------------------------------------------------------
@@ -229,7 +176,7 @@ def running(station: HeadlessStation, tag: str) -> list[dict]:
             if r["status"] == "recording"]
 
 
-def lose_camera_once(station: HeadlessStation, stream: EventStream, camera: RtspCamera,
+def lose_camera_once(station: HeadlessStation, stream: EventStreamClient, camera: RtspCamera,
                      lost_ids: set[int], run: Run) -> None:
     """Stop the second camera, wait for its sources' camera_lost, start it again and wait
     for camera_back to close them."""
@@ -262,7 +209,7 @@ def run_mode(mode: str, args, cameras: tuple[RtspCamera, RtspCamera], index: Cli
     try:
         time.sleep(1.0)
         run.rss0 = memory_mb(station.proc.pid)
-        stream = EventStream(station.url, "kind=camera_lost")
+        stream = EventStreamClient(station.url, "kind=camera_lost")
         ids, lost_ids = [], set()
         for i in range(args.streams):
             on_second = i >= args.streams - args.lost

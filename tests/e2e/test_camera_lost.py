@@ -7,17 +7,13 @@ camera is back `camera_back` closes it; a client of the live stream
 
 from __future__ import annotations
 
-import http.client
-import json
-import queue
-import threading
 from datetime import datetime
-from urllib.parse import urlsplit
 
 import pytest
 
 from app.schemas import SourceIn
 from tests.conftest import wait_until
+from tests.support.event_stream import EventStreamClient
 
 pytestmark = pytest.mark.rtsp
 
@@ -26,49 +22,13 @@ def moment(iso: str) -> datetime:
     return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
-class StreamReader:
-    """Reads `GET /api/v1/event/stream` on a thread of its own into a queue of messages."""
-
-    def __init__(self, url: str, query: str):
-        parts = urlsplit(url)
-        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-        self.conn.request("GET", f"/api/v1/event/stream?{query}")
-        self.response = self.conn.getresponse()
-        assert self.response.status == 200
-        self.messages: queue.Queue[dict] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        block: list[str] = []
-        try:
-            for raw in self.response:
-                line = raw.decode().rstrip("\r\n")
-                if line and not line.startswith(":"):
-                    block.append(line)
-                elif not line and block:
-                    fields = dict(part.split(": ", 1) for part in block)
-                    self.messages.put(json.loads(fields["data"]))
-                    block = []
-        except (OSError, ValueError, AttributeError):  # closed by the test (http.client
-            pass  # drops its file object: AttributeError)
-
-    def next(self, predicate, timeout: float) -> dict:
-        while True:
-            message = self.messages.get(timeout=timeout)
-            if predicate(message):
-                return message
-
-    def close(self) -> None:
-        self.conn.close()
-
-
 def test_camera_lost_while_recording_then_back(station, api_server, rtsp_camera_small):
     camera = rtsp_camera_small
     source = station.sources.create(SourceIn(name="door", uri_rtsp=camera.url))
     wait_until(lambda: station.recorder.status(source.id)[0] == "online", 20,
                message="the camera online")
     station.recordings.start_one("visit", source.id)
-    stream = StreamReader(api_server.url, f"source_id={source.id}")
+    stream = EventStreamClient(api_server.url, f"source_id={source.id}")
     try:
         counters = lambda: station.recorder.counters()[source.id]  # noqa: E731
         wait_until(lambda: counters().recordings == 1 and counters().packets_read > 0, 10,
