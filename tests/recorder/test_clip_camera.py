@@ -83,3 +83,29 @@ def test_preroll_reaches_the_file_whether_the_reader_or_the_stop_writes_it(clip,
     held_check, run_check = index.check([held.path]), index.check([run.path])
     assert held.error is None and held_check.ok and held_check.packets >= 50, held_check
     assert run.error is None and run_check.ok and run_check.packets >= 70, run_check
+
+
+def _first_frame_size(url: str) -> tuple[int, int]:
+    with av.open(url, options={"rtsp_transport": "tcp"}, timeout=10) as container:
+        frame = next(container.decode(video=0))
+        return frame.width, frame.height
+
+
+def test_each_mount_point_serves_its_own_clip(clip, tmp_path):
+    """A scripted scene as a camera's main and preview stream: `clips` gives each mount
+    point a clip of its own; a mount point without one serves `clip` as before."""
+    small = encode_clip(tmp_path / "small.mp4", 2, width=160, height=96, fps=10,
+                        gop_seconds=1, bitrate_kbps=100)
+    camera = _camera(clips={"/main": clip, "/sub": small})
+    assert camera.paths == ["/main", "/sub"]
+    assert camera.command().count("--path") == 2
+    assert f"/sub={small}" in camera.command() and "--clip" not in camera.command()
+    with camera:
+        assert [u.rsplit("/", 1)[1] for u in camera.urls] == ["main", "sub"]
+        assert _first_frame_size(camera.urls[0]) == (320, 240)
+        assert _first_frame_size(camera.urls[1]) == (160, 96)
+    with _camera(clip=small, paths=("/a", "/b"), clips={"/b": clip}) as mixed:
+        assert _first_frame_size(mixed.urls[0]) == (160, 96)  # --clip on the others
+        assert _first_frame_size(mixed.urls[1]) == (320, 240)
+    with pytest.raises(ValueError):
+        _camera(clips={"/elsewhere": clip}, paths=("/main",))

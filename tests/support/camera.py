@@ -15,6 +15,11 @@ Tests should skip when ``skip_reason()`` returns a string.
 gets the clip from its first keyframe at real time, so dozens of 1080p
 cameras cost almost nothing (a live x264 encoder takes a third of a core).
 
+``RtspCamera(clips={"/main": scene, "/sub": scene_360p})`` serves a clip
+of its own on each mount point (a scripted scene as a camera's main and
+preview stream); ``urls`` follow the order of ``clips`` (or of ``paths``
+when given, whose mount points without a clip serve ``clip`` or encode live).
+
 ``RtspCamera(codec="h265")`` encodes live H.265 (x265) instead; check
 ``skip_reason("h265")``.  ``RtspCamera(auth=("user", "pass"),
 auth_method="basic" | "digest")`` makes the camera demand credentials:
@@ -102,10 +107,16 @@ class RtspCamera:
                  bitrate_kbps=4000, port=None, paths=("/cam",), audio="none",
                  pattern="smpte", host="127.0.0.1", startup_timeout=15.0,
                  verbose=False, clip=None, codec="h264", auth=None,
-                 auth_method="basic", bframes=0):
+                 auth_method="basic", bframes=0, clips=None):
         _elements(codec)  # validates codec
-        if clip is not None and codec != "h264":
+        clips = {"/" + str(k).strip("/"): v for k, v in (clips or {}).items()}
+        if (clip is not None or clips) and codec != "h264":
             raise ValueError("a clip camera serves H.264 only")
+        if clips and tuple(paths) == ("/cam",):
+            paths = tuple(clips)
+        unknown = set(clips) - {"/" + p.partition(":")[0].strip("/") for p in paths}
+        if unknown:
+            raise ValueError(f"clips for mount points not in paths: {sorted(unknown)}")
         if auth_method not in AUTH_METHODS:
             raise ValueError(f"auth_method must be one of {AUTH_METHODS}, "
                              f"not {auth_method!r}")
@@ -119,7 +130,7 @@ class RtspCamera:
         self.port, self.paths, self.audio = port, list(paths), audio
         self.pattern, self.host, self.verbose = pattern, host, verbose
         self.startup_timeout = startup_timeout
-        self.clip = clip
+        self.clip, self.clips = clip, clips
         self.codec, self.auth, self.auth_method = codec, auth, auth_method
         self.bframes = bframes
         self.urls = []
@@ -165,7 +176,8 @@ class RtspCamera:
                "--pattern", self.pattern, "--audio", self.audio,
                "--watch-stdin"]
         for path in self.paths:
-            cmd += ["--path", path]
+            own = self.clips.get("/" + path.partition(":")[0].strip("/"))
+            cmd += ["--path", path if own is None else f"{path}={own}"]
         if self.clip is not None:
             cmd += ["--clip", str(self.clip)]
         if self.codec != "h264":

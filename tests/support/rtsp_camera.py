@@ -17,7 +17,15 @@ sub-stream: the same picture, smaller, its bitrate scaled by the area); the
 others use ``--width``/``--height``.
 
 ``--clip`` serves an already encoded H.264 MP4 instead of encoding live (see
-``clip_launch_line``): many cameras at 1080p cost next to nothing.
+``clip_launch_line``): many cameras at 1080p cost next to nothing.  It is
+served on every mount point that has no clip of its own; ``--path
+NAME=CLIP`` gives one mount point its own clip, so a camera can serve a
+scripted scene as a main stream and the same scene, smaller, as its preview
+stream::
+
+    rtsp_camera.py --port 0 --path /main=scene.mp4 --path /sub=scene_360p.mp4
+
+Mount points without a clip (and without ``--clip``) encode live as before.
 
 ``--codec h265`` encodes live H.265 with x265 instead of H.264 (not with
 ``--clip``).  ``--auth USER:PASS`` makes every mount point require those
@@ -81,7 +89,8 @@ def parse_args(argv=None):
     p.add_argument("--bitrate-kbps", type=int, default=4000)
     p.add_argument("--path", action="append", dest="paths",
                    help="mount point, may be repeated (default /cam); "
-                        "NAME:WxH gives it a size of its own (a sub-stream)")
+                        "NAME:WxH gives it a size of its own (a sub-stream), "
+                        "NAME=CLIP an H.264 MP4 of its own to serve")
     p.add_argument("--pattern", default="smpte",
                    help="videotestsrc pattern (e.g. smpte, ball, snow)")
     p.add_argument("--bframes", type=int, default=0,
@@ -102,26 +111,36 @@ def parse_args(argv=None):
                    help="exit when stdin reaches EOF (parent died)")
     p.add_argument("--verbose", action="store_true", help="log to stderr")
     args = p.parse_args(argv)
-    if args.clip and args.codec != "h264":
-        p.error("--clip serves H.264 only (--codec h265 needs live encoding)")
     if args.auth is not None:
         user, sep, password = args.auth.partition(":")
         if not sep or not user:
             p.error("--auth wants USER:PASS")
         args.auth = (user, password)
     args.sizes = {}  # mount point -> (width, height) when not the main size
+    args.clips = {}  # mount point -> the clip it serves (its own, else --clip)
     paths = []
     for spec in args.paths or ["/cam"]:
-        name, sep, size = spec.partition(":")
+        # NAME=CLIP first: a clip's file name may hold a ":" but a mount point may not
+        spec_name, has_clip, clip = spec.partition("=")
+        name, sep, size = spec_name.partition(":")
         path = "/" + name.strip("/")
+        if path in paths:
+            p.error(f"--path {path!r} given twice")
+        if has_clip and not clip:
+            p.error(f"--path {spec!r}: NAME=CLIP wants a file after '='")
+        clip = clip or args.clip
         if sep:
             width, x, height = size.partition("x")
             if not (x and width.isdigit() and height.isdigit()):
                 p.error(f"--path {spec!r}: the size must be WxH, e.g. /sub:640x360")
-            if args.clip:
-                p.error("--clip serves the clip's own size (no NAME:WxH)")
+            if clip:
+                p.error("a clip is served at its own size (no NAME:WxH with a clip)")
             args.sizes[path] = (int(width), int(height))
+        if clip:
+            args.clips[path] = clip
         paths.append(path)
+    if args.clips and args.codec != "h264":
+        p.error("a clip is H.264 only (--codec h265 needs live encoding)")
     args.paths = paths
     return args
 
@@ -141,11 +160,12 @@ def clip_launch_line(clip):
             "h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )")
 
 
-def launch_line(args, size=None):
+def launch_line(args, size=None, clip=None):
     """The gst-launch description of one client's media; `size` (width,
-    height) for a sub-stream, whose bitrate shrinks with its area."""
-    if args.clip:
-        return clip_launch_line(args.clip)
+    height) for a sub-stream, whose bitrate shrinks with its area; `clip` for
+    a mount point serving a pre-encoded clip."""
+    if clip:
+        return clip_launch_line(clip)
     width, height = size or (args.width, args.height)
     bitrate = args.bitrate_kbps
     if size:
@@ -263,7 +283,7 @@ def main(argv=None):
             print("rtsp_camera:", *parts, file=sys.stderr, flush=True)
 
     def on_media_configure(factory, media):
-        if not args.clip:  # a clip starts at a keyframe by itself
+        if media.get_element().get_by_name("enc") is not None:  # a clip starts at a keyframe
             helper = KeyframeOnPlay(media.get_element(), log)
             media.connect("new-state", helper.on_new_state)
         log("new media for a client")
@@ -276,7 +296,7 @@ def main(argv=None):
         log("auth:", args.auth_method, "user", args.auth[0])
     mounts = server.get_mount_points()
     for path in args.paths:
-        launch = launch_line(args, args.sizes.get(path))
+        launch = launch_line(args, args.sizes.get(path), args.clips.get(path))
         log("launch", path + ":", launch)
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(launch)
