@@ -88,3 +88,19 @@ class CoalescedLoad:
         if self._again:
             self.run()
 
+
+class ReloadsInBackground:
+    """What a view that shows one CoalescedLoad (`self._load`) offers its owner: reload now,
+    reload after a burst of changes, and whether a read is under way (tests wait on it)."""
+
+    _load: CoalescedLoad
+
+    def schedule_reload(self, *_args) -> None:
+        self._load.schedule()
+
+    def reload(self) -> None:
+        self._load.run()
+
+    @property
+    def loading(self) -> bool:
+        return self._load.running

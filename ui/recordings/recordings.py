@@ -77,7 +77,7 @@ from ui.recordings.remote_records import RecordFiles
 from ui.recordings.sync_panel import SyncDialog, SyncProgress
 from ui.recordings.timeline import TimelinePanel
 from ui.recordings.timeline_view import parse_utc
-from ui.tasks import CoalescedLoad, TaskRunner
+from ui.tasks import CoalescedLoad, ReloadsInBackground, TaskRunner
 
 LIST_LIMIT = 2000      # newest first; more than this is a job for the filters
 RELOAD_DELAY_MS = 80  # a burst of events (a group of ten starting) costs one query
@@ -93,7 +93,7 @@ class MiddleElided(QStyledItemDelegate):
         option.textElideMode = Qt.TextElideMode.ElideMiddle
 
 
-class RecordingsBrowser(QWidget):
+class RecordingsBrowser(ReloadsInBackground, QWidget):
     def __init__(self, station: Station, bridge: EventBridge, tasks: TaskRunner,
                  parent: QWidget | None = None):
         super().__init__(parent)
@@ -273,16 +273,6 @@ class RecordingsBrowser(QWidget):
 
     def clear_filters(self) -> None:
         self.filter_bar.clear()
-
-    def schedule_reload(self, *_args) -> None:
-        self._load.schedule()
-
-    def reload(self) -> None:
-        self._load.run()
-
-    @property
-    def loading(self) -> bool:
-        return self._load.running
 
     def _fetch(self):
         filters = self.filters()

@@ -33,7 +33,7 @@ from ui.recordings.bookmarks import ask_bookmark
 from ui.recordings.player import PlayerWidget, rgb_image
 from ui.recordings.remote_records import RecordFiles
 from ui.recordings.timeline_view import Lane, TimelineView, parse_utc
-from ui.tasks import CoalescedLoad, TaskRunner
+from ui.tasks import CoalescedLoad, ReloadsInBackground, TaskRunner
 
 RELOAD_DELAY_MS = 150   # a burst of zooming and panning costs one read
 NOW_TICK_MS = 1000      # the "now" line moves this often
@@ -45,7 +45,7 @@ SHOWN_BEFORE = timedelta(seconds=SHOWN_SPAN_S / 4)  # ... a quarter of it before
 BOOKMARK_NEAR_PX = 8  # a right-click this close to a bookmark's flag offers to export around it
 
 
-class TimelinePanel(QWidget):
+class TimelinePanel(ReloadsInBackground, QWidget):
     range_selected = Signal(list, object, object)  # source ids, begin, end (aware datetimes)
     loaded = Signal()  # new spans are shown (a moment asked while out of view plays then)
 
@@ -117,16 +117,6 @@ class TimelinePanel(QWidget):
     # --- reading the spans -----------------------------------------------------------
     def show_now(self) -> None:
         self.view.show_range(datetime.now(timezone.utc) - timedelta(minutes=54), 3600.0)
-
-    def schedule_reload(self, *_args) -> None:
-        self._load.schedule()
-
-    def reload(self) -> None:
-        self._load.run()
-
-    @property
-    def loading(self) -> bool:
-        return self._load.running
 
     def _fetch(self):
         margin = timedelta(seconds=min(self.view.span_s,
