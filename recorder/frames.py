@@ -3,7 +3,10 @@
 The reader never waits for a viewer. It offers packets to the decoder's short queue; when the
 queue is full the decoder skips ahead to the next keyframe (a slow consumer loses frames, the
 recording never loses packets). What gets decoded follows demand: nothing while nobody
-watches, keyframes only for tiles in a grid, every frame for a focused view.
+watches, keyframes only for tiles in a grid, every frame for a focused view; and, while
+motion analysis listens (`Decoder.set_analysis`), what it needs (every picture of a preview
+stream, a main stream's keyframes), of which it makes small grey pictures at the analysis
+rate (recorder.analysis) and BGRX ones only when a viewer asks.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
+from recorder.analysis import AnalysisSlot, GreyMaker
 from recorder.imaging import encode_jpeg
 
 log = logging.getLogger(__name__)
@@ -227,6 +231,19 @@ class Decoder(threading.Thread):
         self._context: av.CodecContext | None = None
         self._reformatter = VideoReformatter()
         self.decoded = 0
+        # Motion analysis listening (set_analysis): its slot, what it needs decoded, and the
+        # swscale context its grey pictures are made with.
+        self._analysis: tuple[AnalysisSlot, Demand] | None = None
+        self._grey = GreyMaker()
+        self.analysed = 0  # grey pictures made
+
+    def set_analysis(self, slot: AnalysisSlot | None, demand: Demand = Demand.ALL) -> None:
+        """Decode for motion analysis into `slot` (None: no more), `demand`: every picture
+        (a preview stream) or keyframes only (a main stream), whether anyone watches or not."""
+        self._analysis = (slot, demand) if slot is not None else None
+        if slot is not None:
+            with self._cond:
+                self._cond.notify()
 
     def offer(self, packet: av.Packet, codec_name: str, extradata: bytes | None,
               wall: float, hold: float = 0.0,
@@ -242,6 +259,12 @@ class Decoder(threading.Thread):
         rather than made to wait up to a GOP for the next keyframe."""
         demand = self.slot.demand
         keyframe = packet.is_keyframe
+        analysis = self._analysis
+        t = None
+        if analysis is not None:
+            demand = max(demand, analysis[1])
+            pts, time_base = packet.pts, packet.time_base
+            t = float(pts * time_base) if pts is not None and time_base is not None else None
         if demand is Demand.NONE:
             self._need_keyframe, self._primed = True, False
             return
@@ -257,7 +280,8 @@ class Decoder(threading.Thread):
                 if not keyframe:
                     return
             self._need_keyframe = self._primed = False
-            self._queue.append(([bytes(packet)], codec_name, extradata, wall, wall + hold))
+            self._queue.append(([bytes(packet)], codec_name, extradata, wall, wall + hold,
+                                keyframe, t))
             self._cond.notify()
 
     def _prime(self, group: list[tuple[bytes, float]], codec_name: str, extradata: bytes | None,
@@ -273,7 +297,7 @@ class Decoder(threading.Thread):
             if follow:
                 self._need_keyframe = False
             self._queue.append(([data for data, _ in group], codec_name, extradata,
-                                group[-1][1], group[-1][1]))
+                                group[-1][1], group[-1][1], True, None))
             self._cond.notify()
 
     def stop(self) -> None:
@@ -289,10 +313,18 @@ class Decoder(threading.Thread):
                 self._cond.wait_for(lambda: self._queue or self._stopping.is_set())
                 if not self._queue:
                     continue
-                packets, codec_name, extradata, wall, show_at = self._queue.popleft()
+                packets, codec_name, extradata, wall, show_at, keyframe, t = \
+                    self._queue.popleft()
             try:
                 for data in packets:  # one packet, or a primed group shown as its last picture
                     frames = self._decode(data, codec_name, extradata)
+                analysis = self._analysis
+                if analysis is not None and frames:
+                    self._analyse(analysis[0], frames[-1], t, wall)
+                demand = self.slot.demand  # a viewer's; analysis may decode more than it asks
+                if not (demand is Demand.ALL or (demand is Demand.KEYFRAMES and keyframe)):
+                    self.decoded += len(frames)
+                    continue
                 delay = show_at - time.time()
                 if frames and 0 < delay < 1.0:
                     self._stopping.wait(delay)
@@ -302,6 +334,16 @@ class Decoder(threading.Thread):
             except (av.FFmpegError, ValueError) as exc:
                 log.debug("%s: decode error %s", self.name, exc)
                 self._context = None
+
+    def _analyse(self, slot: AnalysisSlot, frame: av.VideoFrame, t: float | None,
+                 wall: float) -> None:
+        """A grey picture for the analyser, if one is due at this picture's stream time (the
+        rest of the pictures cost it nothing). Never waits: the slot keeps the newest."""
+        t = slot.clock.of(t, wall)
+        if not slot.due(t):
+            return
+        slot.put(self._grey.grey(frame), self._grey.colour(frame), t, wall)
+        self.analysed += 1
 
     def _show(self, frame: av.VideoFrame, wall: float) -> None:
         """Into the slot as BGRX (painted by a tile as it is: Qt's RGB32), at the size the

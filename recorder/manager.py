@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from recorder.analysis import AnalysisSlot
 from recorder.encoding import COPY, EncodeProfile
 from recorder.forward import LiveForward
 from recorder.frames import FrameSlot
@@ -56,6 +57,7 @@ class RecorderManager:
         self._preroll_bytes = preroll_bytes
         self._preroll_s = preroll_s
         self._keep_s: dict[int, float] = {}  # sources asked to buffer more (keep_preroll)
+        self._analysis: dict[int, AnalysisSlot] = {}  # sources analysed (analysis_slot)
         self._segment_s = max(0.0, float(segment_s))
         self._workers: dict[int, SourceWorker] = {}
         self._lock = threading.RLock()
@@ -100,6 +102,7 @@ class RecorderManager:
                                   segment_s=self._segment_s)
             worker.sync_on_close = self._syncer.period_s > 0
             worker.keep_preroll(self._keep_s.get(spec.id, 0.0))
+            worker.set_analysis(self._analysis.get(spec.id))  # a new reader: analysis goes on
             self._workers[spec.id] = worker
             worker.start()
 
@@ -185,6 +188,34 @@ class RecorderManager:
         if preview and worker.preview is not None:
             return worker.preview.slot
         return worker.slot
+
+    def analysis_slot(self, source_id: int, fps: float) -> AnalysisSlot | None:
+        """Start (or re-rate) motion analysis input for the source: grey pictures at `fps`
+        from its preview stream's decoder when it has one, else from its main stream's
+        keyframes (`AnalysisSlot.input` says which). The same slot stays the source's while
+        its readers change (a new address, a preview added) until `release_analysis`. None
+        while no reader runs for the source (disabled, removed)."""
+        with self._lock:
+            worker = self._workers.get(source_id)
+            if worker is None:
+                return None
+            slot = self._analysis.get(source_id)
+            if slot is None:
+                slot = AnalysisSlot("preview" if worker.preview is not None else "keyframes", fps)
+                self._analysis[source_id] = slot
+            slot.fps = fps
+        worker.set_analysis(slot)
+        return slot
+
+    def release_analysis(self, source_id: int) -> None:
+        """No more analysis of the source: its decoders go back to what viewers ask."""
+        with self._lock:
+            slot = self._analysis.pop(source_id, None)
+            worker = self._workers.get(source_id)
+        if worker is not None:
+            worker.set_analysis(None)
+        if slot is not None:
+            slot.wake()
 
     def snapshot(self, source_id: int) -> np.ndarray | None:
         return self._worker(source_id).snapshot()

@@ -27,6 +27,7 @@ import numpy as np
 
 from recorder.encoding import COPY, EncodeProfile
 from recorder.forward import LiveForward
+from recorder.analysis import AnalysisSlot
 from recorder.frames import Decoder, Demand, Frame, FrameSlot, decode_keyframe
 from recorder.inputs import InputError, PacketInput, RefusedInput, open_input, public_reason
 from recorder.mp4file import Mp4Recording, RecordingResult
@@ -128,6 +129,7 @@ class SourceWorker(threading.Thread):
         self.slot.on_watch = self._wake_input  # a new viewer: read now, in short batches
         self.decoder = Decoder(str(spec.id), self.slot)
         self.preview = _preview_reader(spec)
+        self._analysis: AnalysisSlot | None = None  # motion analysis listening (set_analysis)
         self._on_status = on_status
         self._on_failure = on_failure
         self.preroll = Preroll(preroll_s, preroll_bytes)
@@ -199,10 +201,35 @@ class SourceWorker(threading.Thread):
         preview = _preview_reader(spec)
         with self._lock:
             old, self.preview, self.spec = self.preview, preview, spec
+            self._attach_analysis()
             if preview is not None and self.is_alive() and not self._stopping.is_set():
                 preview.start()
         if old is not None:
+            old.decoder.set_analysis(None)
             old.stop()
+
+    def set_analysis(self, slot: AnalysisSlot | None) -> None:
+        """Feed motion analysis into `slot` (None: stop): from the preview stream's decoder
+        when the source has one (every picture), else from the main stream's keyframes. A
+        preview stream added or removed later moves it (`set_preview`)."""
+        with self._lock:
+            self._analysis = slot
+            self._attach_analysis()
+
+    def _attach_analysis(self) -> None:
+        """(lock held) Point the decoders at the analysis slot, as the preview stream is."""
+        slot, preview = self._analysis, self.preview
+        if slot is None:
+            self.decoder.set_analysis(None)
+            if preview is not None:
+                preview.decoder.set_analysis(None)
+        elif preview is not None:
+            slot.input = "preview"
+            self.decoder.set_analysis(None)
+            preview.decoder.set_analysis(slot, Demand.ALL)
+        else:
+            slot.input = "keyframes"
+            self.decoder.set_analysis(slot, Demand.KEYFRAMES)
 
     def _new_recording(self, record_id: str, path: Path, profile: EncodeProfile) -> Recording:
         if profile.copies_video:

@@ -1,0 +1,118 @@
+"""Motion analysis input (recorder.analysis): grey pictures of about 180 px at the analysis
+rate, from the preview stream's decoder when the source has one, else from the main stream's
+keyframes; no BGRX picture while no viewer asks; the recorder never waits for the analyser.
+Real RTSP test camera (main 640x360 and a 640x360 preview mount point), real files."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from recorder.frames import Demand
+from recorder.manager import RecorderManager
+from recorder.worker import SourceSpec
+from tests.conftest import _camera, decode_video, wait_until
+
+
+@pytest.fixture
+def manager():
+    m = RecorderManager()
+    yield m
+    m.shutdown()
+
+
+@pytest.fixture
+def camera():
+    """One camera, two streams of colour bars: /cam (main) and /sub (the preview)."""
+    camera = _camera(width=640, height=360, fps=10, gop_seconds=2, bitrate_kbps=500,
+                     pattern="smpte", paths=("/cam", "/sub:640x360"))
+    camera.start()
+    yield camera
+    camera.stop()
+
+
+def _frames_over(slot, seconds: float) -> list:
+    """Every picture the analyser would take over `seconds`, pulled as fast as they come."""
+    frames, seq, deadline = [], 0, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        frame = slot.wait_newer(seq, 0.2)
+        if frame is not None:
+            frames.append(frame)
+            seq = frame.seq
+    return frames
+
+
+def test_preview_stream_feeds_analysis_at_its_rate_without_pictures_for_people(manager, camera):
+    main_uri, sub_uri = camera.urls
+    manager.ensure_source(SourceSpec(1, "cam", main_uri, uri_preview=sub_uri))
+    assert manager.analysis_slot(2, 5.0) is None, "no reader runs for source 2"
+    slot = manager.analysis_slot(1, 5.0)
+    assert slot is not None and slot.input == "preview"
+    wait_until(lambda: slot.latest() is not None, 20, message="a first grey picture")
+    frames = _frames_over(slot, 2.0)
+    assert 8 <= len(frames) <= 12, f"5 a second from a 10 fps preview, got {len(frames)}"
+    first = frames[0]
+    assert first.grey.ndim == 2 and first.grey.dtype.name == "uint8"
+    assert first.grey.shape == (100, 180)
+    assert first.colour > 20, "colour bars are colourful"
+    times = [f.t for f in frames]
+    assert all(b > a for a, b in zip(times, times[1:])), "stream time only goes on"
+    assert 0.15 <= (times[-1] - times[0]) / (len(times) - 1) <= 0.25
+    assert abs(frames[-1].wall - time.time()) < 2.0
+    worker = manager._workers[1]
+    assert worker.preview.decoder.analysed >= len(frames)
+    assert worker.preview.slot.latest() is None and manager.frames(1).latest() is None, \
+        "no BGRX picture is made while no viewer asks"
+    assert worker.decoder.decoded == 0, "the main stream is not decoded for analysis"
+
+    # a viewer of the preview gets every picture as before, the analysis its 5 a second
+    token = worker.preview.slot.watch(Demand.ALL)
+    wait_until(lambda: worker.preview.slot.latest() is not None, 5, message="a tile picture")
+    seq = worker.preview.slot.latest().seq
+    frames = _frames_over(slot, 1.5)
+    assert worker.preview.slot.latest().seq - seq >= 10
+    assert 5 <= len(frames) <= 10
+    worker.preview.slot.unwatch(token)
+
+    manager.release_analysis(1)
+    analysed = worker.preview.decoder.analysed
+    decoded = worker.preview.decoder.decoded
+    time.sleep(0.6)
+    assert worker.preview.decoder.analysed == analysed
+    assert worker.preview.decoder.decoded - decoded <= 1, "nobody asks: nothing decoded"
+
+
+def test_without_preview_main_keyframes_feed_analysis_and_follow_the_preview(manager, camera,
+                                                                            tmp_path):
+    main_uri, sub_uri = camera.urls
+    manager.ensure_source(SourceSpec(1, "cam", main_uri))
+    slot = manager.analysis_slot(1, 5.0)
+    assert slot is not None and slot.input == "keyframes"
+    wait_until(lambda: slot.latest() is not None, 20, message="a first keyframe")
+    manager.start_recording(1, "r1", tmp_path / "r1.mp4")
+    frames = _frames_over(slot, 4.5)
+    assert 2 <= len(frames) <= 3, f"a keyframe every 2 s, got {len(frames)}"
+    assert all(1.8 <= b.t - a.t <= 2.2 for a, b in zip(frames, frames[1:]))
+    worker = manager._workers[1]
+    assert manager.frames(1).latest() is None, "no BGRX picture while no viewer asks"
+
+    # a preview stream added: the same slot now gets the preview's pictures
+    manager.ensure_source(SourceSpec(1, "cam", main_uri, uri_preview=sub_uri))
+    assert manager._workers[1] is worker and slot.input == "preview"
+    wait_until(lambda: len(_frames_over(slot, 1.0)) >= 4, 20, message="preview rate")
+    result = manager.stop_recording(1, "r1")
+    assert result.error is None and decode_video(result.path)["monotonic"]
+
+
+def test_an_analyser_that_never_takes_costs_the_recorder_nothing(manager, camera, tmp_path):
+    main_uri, sub_uri = camera.urls
+    manager.ensure_source(SourceSpec(1, "cam", main_uri, uri_preview=sub_uri))
+    slot = manager.analysis_slot(1, 15.0)
+    wait_until(lambda: slot.latest() is not None, 20, message="a first grey picture")
+    manager.start_recording(1, "r1", tmp_path / "r1.mp4")
+    wait_until(lambda: slot.dropped >= 20, 10, message="pictures replaced unseen")
+    assert slot.offered > slot.dropped
+    result = manager.stop_recording(1, "r1")
+    info = decode_video(result.path)
+    assert result.error is None and info["monotonic"] and info["frames"] >= 15
