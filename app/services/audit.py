@@ -107,6 +107,7 @@ ACTIONS: dict[str, str] = {
     "approve access": "a Device Connect client's access request approved",
     "deny access": "a Device Connect client's access request denied",
     "save settings": "settings saved (and applied where they can be)",
+    "change motion settings": "a source's motion detection settings, zones or masks changed",
     "command": "an MQTT command the station refused before it could name it",
     "unnamed request": "a state-changing request for no route, or an entry written before "
                        "actions had names: its method and route are in `detail`",
