@@ -149,9 +149,20 @@ class EventChanged:
     change: str  # "opened" | "closed" | "acknowledged"
 
 
+@dataclass(frozen=True)
+class MotionChanged:
+    """A source's motion began (`active`) or ended (app.motion; #24): the tiles that rest
+    until motion, MQTT's `.../motion` ON/OFF. `zones`: the include zones it touched so far."""
+
+    source_id: int
+    active: bool
+    zones: tuple[str, ...] = ()
+
+
 Event = (SourceStatusChanged | CatalogChanged | RecordingStarted | RecordingStopped
          | RecordingPaused | RecordChanged | RecordingMuted | PhotoTaken | AccessRequested
-         | AccessDecided | AuditWritten | StorageLow | RetentionDeleted | EventChanged)
+         | AccessDecided | AuditWritten | StorageLow | RetentionDeleted | EventChanged
+         | MotionChanged)
 
 
 class EventSink(Protocol):

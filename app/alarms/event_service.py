@@ -154,11 +154,12 @@ class EventService:
     # --- raising ---------------------------------------------------------------------------
     def open(self, kind: str, *, source_id: int | None, severity: EventSeverity | str | None = None,
              text: str, caused_by: str | None = None,
-             data: dict[str, Any] | None = None) -> EventOut:
-        """A lasting event begins now (closed by `close` or `close_open`). `severity`: the
-        kind's own when not given."""
+             data: dict[str, Any] | None = None, begin: datetime | None = None) -> EventOut:
+        """A lasting event begins now, or at `begin` when what it is about began before it
+        was known (a motion counts only once it lasted its make time): closed by `close` or
+        `close_open`. `severity`: the kind's own when not given."""
         return self._add(kind, source_id=source_id, severity=severity, text=text,
-                         caused_by=caused_by, data=data, instant=False)
+                         caused_by=caused_by, data=data, instant=False, begin=begin)
 
     def instant(self, kind: str, *, source_id: int | None = None,
                 severity: EventSeverity | str | None = None, text: str,
@@ -168,7 +169,8 @@ class EventService:
                          caused_by=caused_by, data=data, instant=True)
 
     def _add(self, kind: str, *, source_id: int | None, severity, text: str,
-             caused_by: str | None, data: dict[str, Any] | None, instant: bool) -> EventOut:
+             caused_by: str | None, data: dict[str, Any] | None, instant: bool,
+             begin: datetime | None = None) -> EventOut:
         known = kind_of(kind)
         try:
             level = EventSeverity(severity) if severity is not None else known.severity
@@ -176,7 +178,8 @@ class EventService:
             raise InvalidInput("one of info, warning, alarm", field="severity") from None
         now = utcnow()
         row = StationEvent(
-            kind=known.name, source_id=source_id, station_id=self.station_id, begin=now,
+            kind=known.name, source_id=source_id, station_id=self.station_id,
+            begin=min(begin, now) if begin is not None and not instant else now,
             end=now if instant else None, severity=level,
             text=clean_text(text, "text", MAX_TEXT),
             caused_by=clean_text(caused_by, "caused_by", MAX_ACTOR) if caused_by else None,
@@ -194,13 +197,16 @@ class EventService:
         return out
 
     # --- closing ---------------------------------------------------------------------------
-    def close(self, event_id: int) -> EventOut:
-        """The event ends now (an event closed already stays as it is)."""
+    def close(self, event_id: int, data: dict[str, Any] | None = None) -> EventOut:
+        """The event ends now (an event closed already stays as it is); `data`, when given,
+        replaces its details with what is known at its end (the zones a motion touched)."""
         with self.catalog.session() as s:
             row = self._row(s, event_id)
             changed = row.end is None
             if changed:
                 row.end = utcnow()
+                if data is not None:
+                    row.data = check_data(data)
                 s.add(row)
             out = event_out(row)
         self._closed([out.id])

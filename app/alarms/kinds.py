@@ -61,5 +61,8 @@ register("retention_deleted", EventSeverity.info, lasting=False,
          about="retention deleted record files (age, size, disk floor)")
 register("motion", EventSeverity.warning, lasting=True,
          about="motion seen on a source (open while it lasts)")
+register("constant_motion", EventSeverity.warning, lasting=False,
+         about="a source in motion for more than its constant-motion share of the last hour "
+               "(a spider web, rain or a moving tree?): raised once, not per motion")
 register("bookmark", EventSeverity.info, lasting=False,
          about="an operator marked a moment of a source")
