@@ -96,14 +96,18 @@ def test_each_mount_point_serves_its_own_clip(clip, tmp_path):
     point a clip of its own; a mount point without one serves `clip` as before."""
     small = encode_clip(tmp_path / "small.mp4", 2, width=160, height=96, fps=10,
                         gop_seconds=1, bitrate_kbps=100)
-    camera = _camera(clips={"/main": clip, "/sub": small})
+    camera = _camera(clips={"/main": clip, "/sub": small}, log_play=True)
     assert camera.paths == ["/main", "/sub"]
     assert camera.command().count("--path") == 2
     assert f"/sub={small}" in camera.command() and "--clip" not in camera.command()
     with camera:
         assert [u.rsplit("/", 1)[1] for u in camera.urls] == ["main", "sub"]
         assert _first_frame_size(camera.urls[0]) == (320, 240)
+        before = time.time()
         assert _first_frame_size(camera.urls[1]) == (160, 96)
+        plays = camera.play_times()  # when each client's clip began, in wall time
+        assert len(plays["/main"]) == 1 and len(plays["/sub"]) == 1
+        assert before - 0.1 <= plays["/sub"][0] <= time.time()
     with _camera(clip=small, paths=("/a", "/b"), clips={"/b": clip}) as mixed:
         assert _first_frame_size(mixed.urls[0]) == (160, 96)  # --clip on the others
         assert _first_frame_size(mixed.urls[1]) == (320, 240)

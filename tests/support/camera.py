@@ -20,6 +20,10 @@ of its own on each mount point (a scripted scene as a camera's main and
 preview stream); ``urls`` follow the order of ``clips`` (or of ``paths``
 when given, whose mount points without a clip serve ``clip`` or encode live).
 
+``RtspCamera(log_play=True)`` notes when each client's media starts playing
+(``play_times()``): a clip's time 0 for that client in wall time, which lets a
+benchmark date what the clip shows (the motion benchmark's entry times).
+
 ``RtspCamera(codec="h265")`` encodes live H.265 (x265) instead; check
 ``skip_reason("h265")``.  ``RtspCamera(auth=("user", "pass"),
 auth_method="basic" | "digest")`` makes the camera demand credentials:
@@ -107,7 +111,7 @@ class RtspCamera:
                  bitrate_kbps=4000, port=None, paths=("/cam",), audio="none",
                  pattern="smpte", host="127.0.0.1", startup_timeout=15.0,
                  verbose=False, clip=None, codec="h264", auth=None,
-                 auth_method="basic", bframes=0, clips=None):
+                 auth_method="basic", bframes=0, clips=None, log_play=False):
         _elements(codec)  # validates codec
         clips = {"/" + str(k).strip("/"): v for k, v in (clips or {}).items()}
         if (clip is not None or clips) and codec != "h264":
@@ -133,6 +137,7 @@ class RtspCamera:
         self.clip, self.clips = clip, clips
         self.codec, self.auth, self.auth_method = codec, auth, auth_method
         self.bframes = bframes
+        self.log_play = log_play
         self.urls = []
         self._proc = None
         self._stderr = None
@@ -188,7 +193,19 @@ class RtspCamera:
             # "--auth=..." so a password starting with "-" is no option.
             cmd += ["--auth=" + ":".join(self.auth),
                     "--auth-method", self.auth_method]
+        if self.log_play:
+            cmd.append("--log-play")
         return cmd + (["--verbose"] if self.verbose else [])
+
+    def play_times(self) -> dict[str, list[float]]:
+        """With `log_play`: per mount point, the wall times (time.time()) at which a
+        client's media began to play, in order (a clip's time 0 for that client)."""
+        times: dict[str, list[float]] = {}
+        for line in self.stderr_text().splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == "PLAY":
+                times.setdefault(parts[1], []).append(float(parts[2]))
+        return times
 
     def start(self):
         """Spawn the camera and wait until it listens; returns self."""

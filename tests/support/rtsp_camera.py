@@ -110,6 +110,9 @@ def parse_args(argv=None):
     p.add_argument("--watch-stdin", action="store_true",
                    help="exit when stdin reaches EOF (parent died)")
     p.add_argument("--verbose", action="store_true", help="log to stderr")
+    p.add_argument("--log-play", action="store_true",
+                   help="print 'PLAY <path> <unix time>' to stderr when a client's media "
+                        "starts playing (a clip's time 0 in wall time, for latencies)")
     args = p.parse_args(argv)
     if args.auth is not None:
         user, sep, password = args.auth.partition(":")
@@ -282,10 +285,12 @@ def main(argv=None):
         if args.verbose:
             print("rtsp_camera:", *parts, file=sys.stderr, flush=True)
 
-    def on_media_configure(factory, media):
+    def on_media_configure(factory, media, path):
         if media.get_element().get_by_name("enc") is not None:  # a clip starts at a keyframe
             helper = KeyframeOnPlay(media.get_element(), log)
             media.connect("new-state", helper.on_new_state)
+        if args.log_play:
+            media.connect("new-state", _log_play, path)
         log("new media for a client")
 
     server = GstRtspServer.RTSPServer()
@@ -303,7 +308,7 @@ def main(argv=None):
         factory.set_shared(False)
         if args.auth:
             factory.set_permissions(make_permissions())
-        factory.connect("media-configure", on_media_configure)
+        factory.connect("media-configure", on_media_configure, path)
         mounts.add_factory(path, factory)
     server.connect("client-connected", lambda s, c: log("client connected"))
 
@@ -325,6 +330,11 @@ def main(argv=None):
     loop.run()
     log("stopping")
     return 0
+
+
+def _log_play(media, state, path):
+    if state == Gst.State.PLAYING:
+        print(f"PLAY {path} {time.time():.3f}", file=sys.stderr, flush=True)
 
 
 def _on_stdin(fd, condition, loop):
