@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from enum import Enum, StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -544,3 +544,120 @@ class EventOut(BaseModel):
     acknowledged_at: str | None = None
     data: dict[str, Any] | None = Field(None, description="details of the kind (record ids, "
                                         "motion zones …)")
+
+
+# --- motion detection (issue #24): what GET/PUT /api/v1/source/{id}/motion carry -------------
+# The detector's own rules (vision.settings.MotionSettings.from_dict, through
+# app.motion.MotionService.change) decide what is valid; these models give the API its types,
+# a 422 on a misspelt field, and the OpenAPI document its shapes and documented ranges.
+MotionPoint = tuple[float, float]
+
+
+class MotionZoneIn(BaseModel):
+    """A polygon on the picture, in normalised coordinates (0..1, from the top left), so a
+    camera's resolution change keeps it."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field("", max_length=40, description=(
+        "an include zone's name (1..40 characters), carried by the motion events it touches; "
+        "an exclude mask may leave it empty"))
+    kind: Literal["include", "exclude"] = Field(description=(
+        "`include` (a named zone) or `exclude` (a mask: a clock "
+        "burned into the picture, a tree, a road)"))
+    points: list[MotionPoint] = Field(description="3..64 points `[x, y]`, each 0..1")
+    sensitivity: int | None = Field(None, description=(
+        "include zones only: 1..100, over the source's; null: the source's"))
+
+
+class MotionZoneOut(MotionZoneIn):
+    pass
+
+
+class MotionSettingsIn(BaseModel):
+    """A source's motion settings: only the fields sent change (`zones`, when sent, replaces
+    every zone). A field not known is a 422."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"sensitivity": 60, "make_time_s": 1.0, "zones": [
+            {"name": "door", "kind": "include", "points": [[0.1, 0.2], [0.4, 0.2], [0.4, 0.9]]},
+            {"kind": "exclude", "points": [[0.8, 0], [1, 0], [1, 0.1], [0.8, 0.1]]}]}]})
+    enabled: bool | None = Field(None, description="analyse this source")
+    algorithm: Literal["diff", "mog2"] | None = Field(None, description=(
+        "`diff` (frame differencing against a running average; the default) or `mog2` "
+        "(background subtraction without shadows: scenes with shadows and moving trees)"))
+    fps: float | None = Field(None, description="pictures analysed per second (1..15)")
+    sensitivity: int | None = Field(None, description=(
+        "1..100: higher counts smaller brightness changes"))
+    min_area: float | None = Field(None, description=(
+        "the share of the picture (0..1) a change must cover to count"))
+    make_time_s: float | None = Field(None, description=(
+        "seconds motion must last to open an event (insects, flickers)"))
+    post_capture_s: float | None = Field(None, description=(
+        "seconds a motion record goes on after the last motion"))
+    pre_capture_s: float | None = Field(None, description=(
+        "seconds before the motion a motion record begins (at a keyframe at least this early)"))
+    max_event_s: float | None = Field(None, description=(
+        "an event longer than this closes and a new one opens while motion goes on"))
+    global_change: float | None = Field(None, description=(
+        "a change of more than this share of the picture at once (an infrared switch, lights, "
+        "exposure) re-learns the scene and raises no event"))
+    constant_motion_share: float | None = Field(None, description=(
+        "a source in motion for more than this share of the last hour raises one "
+        "`constant_motion` event"))
+    night_sensitivity: int | None = Field(None, description=(
+        "in force while the picture is monochrome (infrared); null: the day's"))
+    night_min_area: float | None = Field(None, description=(
+        "in force while the picture is monochrome; null: the day's"))
+    zones: list[MotionZoneIn] | None = Field(None, description=(
+        "include zones and exclude masks; with include zones drawn, only motion inside one "
+        "counts; an empty list removes every zone"))
+
+    def changes(self) -> dict[str, Any]:
+        """What the client sent, as the service's partial settings (`MotionService.change`);
+        a null it sent stays (night settings: back to the day's); zones whole."""
+        changes = self.model_dump(mode="json", exclude_unset=True)
+        if self.zones is not None:
+            changes["zones"] = [zone.model_dump(mode="json") for zone in self.zones]
+        return changes
+
+
+class MotionSettingsOut(BaseModel):
+    enabled: bool
+    algorithm: str
+    fps: float
+    sensitivity: int
+    min_area: float
+    make_time_s: float
+    post_capture_s: float
+    pre_capture_s: float
+    max_event_s: float
+    global_change: float
+    constant_motion_share: float
+    night_sensitivity: int | None
+    night_min_area: float | None
+    zones: list[MotionZoneOut]
+
+
+class MotionOut(BaseModel):
+    """What the motion detector of a source does now, and its settings."""
+
+    source_id: int
+    settings: MotionSettingsOut
+    analysing: str = Field(description=(
+        "`preview` (every picture of the preview stream, at `settings.fps`), `keyframes` (the "
+        "source has no preview stream: its main stream's keyframes only), `off` (disabled, or "
+        "the source is not read now)"))
+    rate_fps: float = Field(description="pictures really analysed per second (last 10 s)")
+    level: float = Field(description="the share of the analysed picture that changed in the "
+                         "last picture (0..1)")
+    active: bool = Field(description="a motion event is open now")
+    night: bool = Field(description="the picture is monochrome: the night settings are in force")
+    cost_ms: float = Field(description="mean analysis time per picture, milliseconds")
+
+    @classmethod
+    def of(cls, status: Any) -> "MotionOut":
+        """From `app.motion.MotionStatus` (its settings through their own `to_dict`)."""
+        return cls(source_id=status.source_id, settings=status.settings.to_dict(),
+                   analysing=status.analysing, rate_fps=round(status.rate_fps, 2),
+                   level=round(status.level, 4), active=status.active, night=status.night,
+                   cost_ms=round(status.cost_ms, 3))

@@ -190,6 +190,10 @@ class Settings(BaseSettings):
         "MQTT: with a command secret (or token), still take Home Assistant's group switches "
         "(`group/<id>/set` ON/OFF), which cannot be signed: the broker's ACLs then decide "
         "who may start and stop groups. Off: the switches are read-only state."))
+    motion_off_delay_s: float = Field(0.0, ge=0, le=3600, description=(
+        "MQTT: seconds a source's `motion` topic stays ON after its motion event closed (the "
+        "event's close already waits for 2 s without motion); motion again meanwhile keeps "
+        "it ON. 0 = OFF as the event closes."))
 
     # --- alerts in the window (#23 item 4): which event kinds the GUI announces ---------------
     alert_kinds: list[str] = Field(
