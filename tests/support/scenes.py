@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-SCENE_VERSION = 2   # part of the cache file name: bump it when a scene's drawing changes
+SCENE_VERSION = 3   # part of the cache file name: bump it when a scene's drawing changes
 CLOCK_REGION = (0.80, 0.05, 0.12, 0.08)   # normalised (x, y, w, h) of the clock's digits
 
 
@@ -53,7 +53,7 @@ SCENES: dict[str, Scene] = {
     "static": Scene("static", 16.0),
     "walking_box": Scene("walking_box", 20.0, enters_s=6.0, leaves_s=12.0),
     "light_step": Scene("light_step", 20.0, change_s=8.0),
-    "rain": Scene("rain", 16.0),
+    "rain": Scene("rain", 12.0),
     "clock": Scene("clock", 16.0, region=CLOCK_REGION),
     "goes_monochrome": Scene("goes_monochrome", 16.0, change_s=8.0),
 }
@@ -89,7 +89,9 @@ def _frames(scene: Scene, width: int, height: int, fps: int) -> Iterator[np.ndar
     box = None
     if scene.name == "walking_box":
         bw, bh = round(BOX_W * width), round(BOX_H * height)
-        box = 40 + 30 * (np.indices((bh, bw)).sum(axis=0) // 6 % 2)   # a dark checkered box
+        # A checkered box, dark and light like a person's clothes (a box all dark would be a
+        # shadow to MOG2: darker than the ground by a constant ratio).
+        box = 35 + 180 * (np.indices((bh, bw)).sum(axis=0) // 8 % 2)
         speed = (width + bw) / (scene.leaves_s - scene.enters_s)
     total = round(scene.seconds * fps)
     for i in range(total):

@@ -1,0 +1,114 @@
+"""The detector on synthetic grey pictures: what the settings in force change, picture by
+picture (the scripted clips, test_scenes.py, check the whole behaviour)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vision.detector import ANALYSIS_WIDTH, MotionDetector
+from vision.settings import MotionSettings, Zone
+
+H, W = 101, 180
+
+
+def backdrop(seed: int = 7) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = np.kron(rng.integers(60, 190, (H // 10 + 1, W // 10 + 1)), np.ones((10, 10)))
+    return base[:H, :W].astype(np.uint8)
+
+
+def with_square(picture: np.ndarray, x: int, y: int, size: int, delta: int) -> np.ndarray:
+    out = picture.astype(np.int16)
+    out[y:y + size, x:x + size] += delta
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def settle(detector: MotionDetector, picture: np.ndarray, *, colour=None, seconds=3.0) -> float:
+    """Feed the still picture for a while at 5 pictures a second; the next picture's time."""
+    t = 0.0
+    while t < seconds:
+        detector.feed(picture, t, colour=colour)
+        t = round(t + 0.2, 6)
+    return t
+
+
+def test_a_square_is_motion_with_its_box_and_level():
+    detector = MotionDetector(MotionSettings())
+    t = settle(detector, backdrop())
+    d = detector.feed(with_square(backdrop(), 40, 30, 20, 60), t, keep_mask=True)
+    assert d.motion and not d.relearned and not d.night
+    [(x, y, w, h)] = d.boxes
+    assert x == pytest.approx(40 / W, abs=0.04) and y == pytest.approx(30 / H, abs=0.06)
+    assert w == pytest.approx(20 / W, abs=0.05)
+    assert 0.01 < d.level < 0.06
+    assert d.changed is not None and d.changed.shape == (H, W) and d.changed.max() == 255
+
+
+def test_a_change_smaller_than_min_area_is_not_motion():
+    detector = MotionDetector(MotionSettings(min_area=0.05))
+    t = settle(detector, backdrop())
+    d = detector.feed(with_square(backdrop(), 40, 30, 20, 60), t)
+    assert d.level > 0 and not d.motion and d.boxes == ()
+
+
+def test_the_night_settings_are_in_force_while_the_picture_is_monochrome():
+    """A faint change (25 levels) counts at night sensitivity 100, not at day sensitivity 1."""
+    settings = MotionSettings(sensitivity=1, night_sensitivity=100)
+    faint = with_square(backdrop(), 60, 40, 24, 25)
+    day = MotionDetector(settings)
+    t = settle(day, backdrop(), colour=20.0)
+    assert not day.feed(faint, t, colour=20.0).motion
+    night = MotionDetector(settings)
+    t = settle(night, backdrop(), colour=0.5)
+    d = night.feed(faint, t, colour=0.5)
+    assert d.night and d.motion
+
+
+def test_the_day_night_switch_relearns_and_is_no_motion():
+    detector = MotionDetector(MotionSettings())
+    t = settle(detector, backdrop(), colour=20.0)
+    other = backdrop(seed=8)        # an infrared picture looks nothing like the day's
+    seen = [detector.feed(other, round(t + i * 0.2, 6), colour=0.0) for i in range(15)]
+    assert not any(d.motion for d in seen)
+    assert any(d.relearned for d in seen)
+    assert seen[-1].night
+
+
+def test_an_include_zone_with_its_own_sensitivity():
+    zone = Zone("porch", "include", ((0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0)),
+                sensitivity=100)
+    detector = MotionDetector(MotionSettings(sensitivity=1, zones=(zone,)))
+    t = settle(detector, backdrop())
+    inside = detector.feed(with_square(backdrop(), 20, 40, 24, 25), t)
+    assert inside.motion and inside.zones == ("porch",)
+    t = settle(detector, backdrop(), seconds=t + 3.0)
+    outside = detector.feed(with_square(backdrop(), 130, 40, 24, 120), t)
+    assert not outside.motion and outside.level == 0.0
+
+
+def test_configure_keeps_the_learned_scene():
+    detector = MotionDetector(MotionSettings(sensitivity=1))
+    t = settle(detector, backdrop())
+    detector.configure(MotionSettings(sensitivity=100))
+    d = detector.feed(backdrop(), t)
+    assert not d.motion and not d.relearned
+    assert detector.feed(with_square(backdrop(), 40, 30, 20, 25), t + 0.2).motion
+
+
+def test_a_wider_picture_is_scaled_to_the_analysis_width():
+    detector = MotionDetector(MotionSettings())
+    big = np.kron(backdrop(), np.ones((4, 4), np.uint8))
+    t = settle(detector, big)
+    d = detector.feed(with_square(big, 160, 120, 80, 60), t, keep_mask=True)
+    assert d.motion and d.changed.shape[1] == ANALYSIS_WIDTH
+
+
+def test_disabled_detects_nothing():
+    detector = MotionDetector(MotionSettings(enabled=False))
+    t = settle(detector, backdrop())
+    assert not detector.feed(with_square(backdrop(), 40, 30, 40, 90), t).motion
+
+
+def test_a_picture_that_is_not_grey_is_refused():
+    with pytest.raises(ValueError):
+        MotionDetector(MotionSettings()).feed(np.zeros((H, W, 3), np.uint8), 0.0)

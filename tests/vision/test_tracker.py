@@ -1,0 +1,96 @@
+"""The tracker on synthetic detections: make time, release, zones, maximum event length and
+constant motion over a sliding hour (times are the detections' own)."""
+from __future__ import annotations
+
+import pytest
+
+from vision.detector import Detection
+from vision.settings import MotionSettings
+from vision.tracker import MotionTracker
+
+FPS = 5.0
+
+
+def detection(t: float, motion: bool, zones: tuple[str, ...] = ()) -> Detection:
+    return Detection(t, 0.05 if motion else 0.0, motion, zones,
+                     ((0.1, 0.1, 0.1, 0.1),) if motion else (), False, False)
+
+
+def feed(tracker: MotionTracker, start: float, seconds: float, motion: bool,
+         zones: tuple[str, ...] = ()):
+    """Feed ``seconds`` of pictures at FPS from ``start``; the changes with their picture time."""
+    out = []
+    for i in range(round(seconds * FPS)):
+        t = start + i / FPS
+        out.extend((t, c) for c in tracker.feed(detection(t, motion, zones)))
+    return out
+
+
+def test_motion_shorter_than_the_make_time_opens_nothing():
+    tracker = MotionTracker(MotionSettings(make_time_s=0.5))
+    assert feed(tracker, 0.0, 0.4, True) == []      # pictures at 0.0 and 0.2: an insect
+    assert feed(tracker, 0.4, 5.0, False) == []
+    assert not tracker.active
+
+
+def test_an_event_opens_at_the_motions_start_and_closes_after_the_release():
+    tracker = MotionTracker(MotionSettings(make_time_s=0.5))
+    quiet = feed(tracker, 0.0, 2.0, False)
+    moving = feed(tracker, 2.0, 3.0, True)
+    after = feed(tracker, 5.0, 5.0, False)
+    assert quiet == []
+    [(at, opened)] = moving
+    assert opened.kind == "opened" and opened.t == 2.0 and at == 2.6   # 2.0 + make time
+    [(at, closed)] = after
+    assert closed.kind == "closed" and closed.t == 4.8
+    assert at >= 4.8 + MotionTracker.RELEASE_S
+    assert not tracker.active
+
+
+def test_a_pause_shorter_than_the_release_keeps_one_event():
+    tracker = MotionTracker(MotionSettings())
+    changes = feed(tracker, 0.0, 2.0, True) + feed(tracker, 2.0, 1.4, False) \
+        + feed(tracker, 3.4, 2.0, True) + feed(tracker, 5.4, 3.0, False)
+    assert [c.kind for _, c in changes] == ["opened", "closed"]
+
+
+def test_zones_grow_within_an_event():
+    tracker = MotionTracker(MotionSettings())
+    changes = feed(tracker, 0.0, 1.0, True, ("gate",)) + feed(tracker, 1.0, 1.0, True, ("drive",)) \
+        + feed(tracker, 2.0, 1.0, True, ("gate", "drive")) + feed(tracker, 3.0, 3.0, False)
+    assert [(c.kind, c.zones) for _, c in changes] == [
+        ("opened", ("gate",)), ("zones", ("drive", "gate")), ("closed", ("drive", "gate"))]
+
+
+def test_the_maximum_length_closes_and_opens_again_while_motion_goes_on():
+    tracker = MotionTracker(MotionSettings(max_event_s=60.0, constant_motion_share=1.0))
+    changes = feed(tracker, 0.0, 150.0, True) + feed(tracker, 150.0, 5.0, False)
+    kinds = [c.kind for _, c in changes]
+    assert kinds == ["opened", "closed", "opened", "closed", "opened", "closed"]
+    opens = [c.t for _, c in changes if c.kind == "opened"]
+    assert opens[0] == 0.0
+    assert opens[1] - opens[0] == 60.0 and opens[2] - opens[1] == 60.0
+
+
+def test_constant_motion_is_raised_once_and_re_armed_when_the_share_falls():
+    tracker = MotionTracker(MotionSettings(max_event_s=600.0, constant_motion_share=0.5))
+    # 40 minutes in motion: over half an hour of the last hour -> once.
+    changes = feed(tracker, 0.0, 40 * 60.0, True)
+    constant = [(at, c) for at, c in changes if c.kind == "constant_motion"]
+    assert len(constant) == 1
+    assert constant[0][0] == pytest.approx(30 * 60.0, abs=1.0)
+    assert [c.kind for _, c in changes].count("opened") == 4    # max_event_s still applies
+    # Quiet for 80 minutes: the share falls under a quarter; motion again for 40 minutes.
+    again = feed(tracker, 40 * 60.0, 80 * 60.0, False) + feed(tracker, 120 * 60.0, 40 * 60.0, True)
+    assert [c.kind for _, c in again].count("constant_motion") == 1
+    assert tracker.busy_share(160 * 60.0) > 0.5
+
+
+def test_constant_motion_stays_quiet_below_the_share():
+    tracker = MotionTracker(MotionSettings(constant_motion_share=0.5))
+    changes = []
+    for minute in range(120):       # 20 s of motion a minute: a third of every hour
+        changes += feed(tracker, minute * 60.0, 20.0, True)
+        changes += feed(tracker, minute * 60.0 + 20.0, 40.0, False)
+    assert "constant_motion" not in [c.kind for _, c in changes]
+    assert 0.3 < tracker.busy_share(120 * 60.0) < 0.45
