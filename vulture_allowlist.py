@@ -34,9 +34,11 @@ file_secret_settings
 # urllib: the redirect handler's override (app/dialects/huawei/callbacks.py)
 _.redirect_request
 
-# PyAV: codec options set as attributes (recorder/, ui/media.py)
+# PyAV: codec options set as attributes (recorder/, ui/media.py), and a frame's picture type
+# the encoder reads (tests/support/motion_scene.py)
 _.bit_rate
 _.gop_size
+_.pict_type
 _.skip_frame
 _.thread_count
 _.thread_type

@@ -84,7 +84,6 @@ class WalkingBox:
             stream.width, stream.height, stream.pix_fmt = self.width, self.height, "yuv420p"
             stream.bit_rate = self.bitrate_kbps * 1000
             stream.codec_context.gop_size = gop
-            stream.codec_context.max_b_frames = 0
             stream.codec_context.options = {
                 "preset": "veryfast", "profile": "high", "bf": "0",
                 "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0"}
