@@ -115,6 +115,7 @@ GUI_ACTIONS: dict[str, dict[str, Audited]] = {
         "acknowledge": Audited("acknowledge event", _arg("event_id", "event")),
         "acknowledge_all": Audited("acknowledge event", lambda a, _s: "every event the filter selects"),
     },
+    "motion": {"change": Audited("change motion settings", _arg("source_id", "source"))},
     "dc_auth": {"decide": Audited(OneOf("approved", {True: "approve access"}, "deny access"),
                                   _access_request)},
 }

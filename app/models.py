@@ -193,7 +193,6 @@ class SourceMotion(SQLModel, table=True):
     __tablename__ = "source_motion"
     source_id: int = Field(foreign_key="source.id", primary_key=True, ondelete="CASCADE")
     settings: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    updated_utc: datetime = Field(default_factory=utcnow, nullable=False)
 
 
 class SyncJob(SQLModel, table=True):

@@ -37,6 +37,7 @@ from app.dialects.huawei.live_record import LiveRecordService
 from app.dialects.huawei.rtc_jobs import RtcJobService
 from app.events import EventBus, SourceStatusChanged
 from app.models import Source, SyncJob
+from app.motion.service import MotionService
 from app.recordings.bookmarks import BookmarkService
 from app.recordings.export import ExportService
 from app.recordings.export_space import ExportLimits
@@ -138,6 +139,9 @@ class Station:
     events: EventService
     event_raiser: EventRaiser
     camera_watch: CameraWatch
+    # Motion detection (#24): settings per source, an analyser per analysed source, motion
+    # events; the mode keeper records `motion` sources from them.
+    motion: MotionService
     front_ends: FrontEnds = field(default_factory=FrontEnds)
     # This computer's capture devices (V4L2 cameras), for the GUI's form and GET /api/v1/device.
     devices: DeviceService = field(default_factory=DeviceService)
@@ -195,6 +199,8 @@ def build_station(settings: Settings) -> Station:
     events = EventService(catalog, bus, station_id=settings.station_id)
     event_raiser = EventRaiser(events, bus, source_label=events.source_label)
     camera_watch = CameraWatch(events, recorder.counters)
+    motion = MotionService(catalog, recorder, events, bus, station_id=settings.station_id,
+                           default_pre_s=lambda: live().motion_pre_s)
 
     # --- 4. the domain services -----------------------------------------------------------
     floor_bytes = lambda: live().disk_floor_mb << 20  # noqa: E731 - read at each check
@@ -223,7 +229,8 @@ def build_station(settings: Settings) -> Station:
     bookmarks = BookmarkService(catalog, bus, settings=live, events=events)
     timeline = TimelineService(catalog, events)  # the events of a range: the event service's
     modes = ModeKeeper(catalog, recordings, bus, station_id=settings.station_id,
-                       motion_pre_s=lambda: live().motion_pre_s)
+                       motion_pre_s=lambda: live().motion_pre_s,
+                       motion_capture=lambda source_id: _capture(motion.settings(source_id)))
 
     # --- 5. the dialects' state machines --------------------------------------------------
     dc_auth = DeviceConnectAuth(bus, auto_approve=lambda: live().dc_auto_approve,
@@ -241,7 +248,12 @@ def build_station(settings: Settings) -> Station:
     return Station(live, catalog, bus, outgoing, recorder, site, peers, audit, settings_service,
                    discovery, recordings, sources, groups, sync, uploads, exports, storage,
                    bookmarks, timeline, modes, dc_auth, media_recorders, live_records, rtc_jobs,
-                   events, event_raiser, camera_watch)
+                   events, event_raiser, camera_watch, motion)
+
+
+def _capture(settings) -> tuple[float, float]:
+    """A source's motion settings as the mode keeper takes them: (pre, post) capture."""
+    return settings.pre_capture_s, settings.post_capture_s
 
 
 def with_station_id(settings: Settings) -> Settings:
@@ -319,6 +331,7 @@ def start_station(station: Station, *, mqtt: Callable[[Station], Bus] | None = N
     station.site.on_beat.append(station.sources.reconcile)  # what other stations changed
     station.storage.start()  # retention's first pass, then the guard's looks
     station.camera_watch.start()  # camera_lost / camera_back from the readers' counters
+    station.motion.start()  # an analyser for each source whose motion detection is on
     station.exports.start()  # times out exports whose reader stalls
     station.modes.start()  # sources whose mode says record: recording, from now on, always
     if station.settings.mqtt_url and mqtt is not None:
@@ -345,6 +358,7 @@ def stop_station(station: Station) -> None:
     """Pause syncing (it resumes on the next start), finalize recordings, stop the readers,
     write the audit entries still queued, close the catalog."""
     station.modes.stop()  # first: nothing may start again while the station stops
+    station.motion.stop()  # closes the motion events still open
     station.camera_watch.stop()
     station.storage.stop()
     station.exports.stop()  # cancels the exports in progress, removes their work files

@@ -8,7 +8,9 @@ follow `EventChanged` on the bus for every open, close and acknowledgement.
 
 The rules are decided here once: which kinds exist (`app.alarms.kinds`), what a text and a
 `data` may hold (no control characters, bounded sizes), what a filter matches (`EventFilter`,
-the same in the catalog's query and for a live event of a stream), and the cursor: ids only
+the same in the catalog's query and for a live event of a stream; `count` answers how many
+match, so the status bar's count of waiting alarms is the catalog's, not the newest page's),
+and the cursor: ids only
 grow, lists are newest first, `after_id` answers the events right after the cursor (so a
 client polling with the highest id it saw misses none) and `before_id` pages back.
 
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlmodel import select
 
 from app.alarms.kinds import kind_of
@@ -92,10 +94,16 @@ class EventFilter:
     end: datetime | None = None
     open: bool | None = None
     unacknowledged: bool | None = None
+    severity: EventSeverity | None = None  # exactly this one (an operator's alarms: `alarm`)
 
     def __post_init__(self) -> None:
         if self.kind is not None:
             kind_of(self.kind)
+        if self.severity is not None:
+            try:
+                object.__setattr__(self, "severity", EventSeverity(self.severity))
+            except ValueError:
+                raise InvalidInput("one of info, warning, alarm", field="severity") from None
         if self.begin is not None and self.end is not None and utc(self.end) <= utc(self.begin):
             raise InvalidInput("end must be after begin", field="end")
 
@@ -116,6 +124,8 @@ class EventFilter:
         if self.unacknowledged is not None:
             where.append(StationEvent.acknowledged_at.is_(None) if self.unacknowledged
                          else StationEvent.acknowledged_at.is_not(None))
+        if self.severity is not None:
+            where.append(StationEvent.severity == self.severity)
         return where
 
     def matches(self, event: EventOut) -> bool:
@@ -133,6 +143,8 @@ class EventFilter:
             return False
         if self.unacknowledged is not None \
                 and (event.acknowledged_at is None) != self.unacknowledged:
+            return False
+        if self.severity is not None and event.severity != self.severity:
             return False
         return True
 
@@ -197,14 +209,18 @@ class EventService:
         return out
 
     # --- closing ---------------------------------------------------------------------------
-    def close(self, event_id: int, data: dict[str, Any] | None = None) -> EventOut:
-        """The event ends now (an event closed already stays as it is); `data`, when given,
-        replaces its details with what is known at its end (the zones a motion touched)."""
+    def close(self, event_id: int, data: dict[str, Any] | None = None,
+              end: datetime | None = None) -> EventOut:
+        """The event ends now, or at `end` when its end is known only later (a motion ends at
+        its last moving picture, seen as the end only seconds after); an event closed already
+        stays as it is. `data`, when given, replaces its details with what is known at its
+        end (the zones a motion touched)."""
         with self.catalog.session() as s:
             row = self._row(s, event_id)
             changed = row.end is None
             if changed:
-                row.end = utcnow()
+                now = utcnow()
+                row.end = now if end is None else max(min(end, now), utc(row.begin))
                 if data is not None:
                     row.data = check_data(data)
                 s.add(row)
@@ -280,14 +296,15 @@ class EventService:
              begin: datetime | None = None, end: datetime | None = None,
              open: bool | None = None, unacknowledged: bool | None = None,
              after_id: int | None = None, limit: int = DEFAULT_LIMIT, *,
-             before_id: int | None = None) -> list[EventOut]:
+             before_id: int | None = None,
+             severity: EventSeverity | str | None = None) -> list[EventOut]:
         """The site's events that match every filter given, newest first, at most `limit`.
         `after_id`: the `limit` events right after that id (a poller's cursor: none is
         skipped); `before_id`: the ones before it (paging back)."""
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidInput(f"between 1 and {MAX_LIMIT}", field="limit")
         chosen = EventFilter(source_id=source_id, kind=kind, begin=begin, end=end, open=open,
-                             unacknowledged=unacknowledged)
+                             unacknowledged=unacknowledged, severity=severity)
         stmt = select(StationEvent).where(*chosen.clauses())
         if before_id is not None:
             stmt = stmt.where(StationEvent.id < before_id)
@@ -299,6 +316,15 @@ class EventService:
             rows = s.exec(stmt).all()
         out = [event_out(r) for r in rows]
         return out[::-1] if after_id is not None else out
+
+    def count(self, **filters: Any) -> int:
+        """How many of the site's events the filters (as `list`'s, without the cursor)
+        select: one query, however many there are (the status bar's unacknowledged alarms
+        stay right behind thousands of newer info events)."""
+        chosen = EventFilter(**filters)
+        stmt = select(func.count()).select_from(StationEvent).where(*chosen.clauses())
+        with self.catalog.session() as s:
+            return int(s.exec(stmt).one())
 
     def get(self, event_id: int) -> EventOut:
         with self.catalog.session() as s:

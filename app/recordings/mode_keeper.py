@@ -18,10 +18,14 @@ several files from the same packets, so a tag a dialect starts and stops on a so
 mode records is its own record and file, and the mode's file is never cut by it.
 
 `motion`: a motion event open for the source (app.alarms' `EventChanged`, kind `motion`) makes
-it record; the record begins at a keyframe at least `motion_pre_s` (the station's setting)
-before the motion, from the pre-roll the recorder keeps that long for every source whose
-mode may record motion (`keep_preroll`), and goes on `motion_post_s` after the last motion
-closed, so motions closer together than that are one record.
+it record; the record begins at a keyframe at least the source's pre-capture before the
+motion began (the event's `begin`: app.motion opens it once the motion lasted its make time,
+so the start asks for the pre-capture plus how long ago the motion began), from the pre-roll
+the recorder keeps for every source whose mode may record motion (`keep_preroll`: the
+pre-capture and PRE_MARGIN_S for that delay), and goes on the source's post-capture after the
+motion's last moving picture (the event's `end`), so motions closer together than that are
+one record. Pre- and post-capture are the source's motion settings (`motion_capture`; the
+station's `motion_pre_s` is the pre-capture of a source without its own).
 
 What it does for each source is its `state` (SourceOut.mode_state): "recording", "waiting:
 <why>" (the disk below its floor, the catalog away...), "off by schedule", "waiting for
@@ -59,6 +63,10 @@ log = logging.getLogger(__name__)
 TICK_S = 0.5
 MOTION_POST_S = 10.0
 MOTION_PRE_S = 5.0
+# Pre-roll kept beyond the pre-capture: a motion event opens after its make time and the
+# analysis' delay (a keyframe-only source: up to a GOP), and its record must still begin
+# the pre-capture before the motion's start.
+PRE_MARGIN_S = 5.0
 ORIGIN = MODE_ORIGIN
 RECORDING, MOTION_IDLE, OFF_BY_SCHEDULE = "recording", "waiting for motion", "off by schedule"
 
@@ -68,17 +76,20 @@ class ModeKeeper:
     station's time zone and the UTC clock a schedule is read against (tests inject both);
     `motion_post_s`: how long a motion record goes on after the last motion closed;
     `motion_pre_s`: how far before the motion its record begins (a number, or a function
-    read at each look: the station's live setting)."""
+    read at each look: the station's live setting); `motion_capture(source_id)`, when
+    given, the source's own (pre-capture, post-capture) over both (app.motion's settings)."""
 
     def __init__(self, catalog: Catalog, recordings: RecordingService, bus: EventSink, *,
                  station_id: str | None = None, zone: Callable[[], ZoneInfo] = local_zone,
                  clock: Callable[[], datetime] = utcnow, tick_s: float = TICK_S,
                  motion_post_s: float = MOTION_POST_S,
-                 motion_pre_s: float | Callable[[], float] = MOTION_PRE_S):
+                 motion_pre_s: float | Callable[[], float] = MOTION_PRE_S,
+                 motion_capture: Callable[[int], tuple[float, float]] | None = None):
         self._catalog, self._recordings, self._bus = catalog, recordings, bus
         self._station_id, self._zone, self._clock = station_id, zone, clock
         self._tick_s, self._motion_post_s = tick_s, motion_post_s
         self._motion_pre_s = motion_pre_s if callable(motion_pre_s) else (lambda: motion_pre_s)
+        self._motion_capture = motion_capture
         self._states: dict[int, str] = {}  # what it does for each source it keeps
         self._kept_preroll: dict[int, float] = {}  # pre-capture asked of the recorder
         self._sources: list[Source] = []  # the last read, kept while the catalog is away
@@ -86,6 +97,7 @@ class ModeKeeper:
         self._notes: dict[int, str] = {}  # why a source that should record does not
         self._motion_open: set[int] = set()
         self._motion_until: dict[int, float] = {}  # monotonic end of post-capture
+        self._motion_began: dict[int, float] = {}  # wall time the open motion began
         self._motion_lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -137,12 +149,27 @@ class ModeKeeper:
         source_id = event.event.source_id
         if source_id is None:
             return
+        post_s = self._capture(source_id)[1] if event.change in ("opened", "closed") else 0.0
         with self._motion_lock:
             if event.change == "opened" and event.event.end is None:
                 self._motion_open.add(source_id)
+                self._motion_began[source_id] = _wall(event.event.begin) or time.time()
             elif event.change in ("opened", "closed"):  # closed, or an instant motion
                 self._motion_open.discard(source_id)
-                self._motion_until[source_id] = time.monotonic() + self._motion_post_s
+                # post-capture from the motion's last moving picture (the event's end)
+                ended = _wall(event.event.end) or time.time()
+                until = time.monotonic() + post_s - max(0.0, time.time() - ended)
+                self._motion_until[source_id] = max(until,
+                                                    self._motion_until.get(source_id, 0.0))
+
+    def _capture(self, source_id: int) -> tuple[float, float]:
+        """The source's (pre-capture, post-capture) in seconds."""
+        if self._motion_capture is not None:
+            try:
+                return self._motion_capture(source_id)
+            except Exception:  # noqa: BLE001 - the station's settings rather than no record
+                log.exception("source %s: its motion settings could not be read", source_id)
+        return self._motion_pre_s(), self._motion_post_s
 
     def _motion_wants(self, source_id: int) -> bool:
         with self._motion_lock:
@@ -184,7 +211,7 @@ class ModeKeeper:
             mode = effective_mode(row.record_mode, slots, now, zone)
             if row.record_mode == RecordMode.motion or any(
                     slot.mode is SlotMode.motion for slot in slots):
-                pre_s[row.id] = self._motion_pre_s()
+                pre_s[row.id] = self._capture(row.id)[0] + PRE_MARGIN_S
             if mode is SlotMode.continuous or (mode is SlotMode.motion
                                                and self._motion_wants(row.id)):
                 wanted[(row.id, tag_for(mode, row.record_tag))] = mode
@@ -207,7 +234,7 @@ class ModeKeeper:
 
     def _start(self, key: tuple[int, str], mode: SlotMode) -> None:
         source_id, tag = key
-        pre_s = self._motion_pre_s() if mode is SlotMode.motion else None
+        pre_s = self._motion_preroll(source_id) if mode is SlotMode.motion else None
         try:
             self._recordings.start_one(tag, source_id, origin=ORIGIN, preroll_s=pre_s)
         except (StationError, *CATALOG_ERRORS) as exc:
@@ -220,6 +247,14 @@ class ModeKeeper:
         self._owned.add(key)
         log.info("source %s: %s recording under tag %r", source_id, mode.value, tag)
         self._recording(source_id)
+
+    def _motion_preroll(self, source_id: int) -> float:
+        """How far back a motion record starting now begins: the pre-capture before the
+        motion's start, which was this long ago (within what the recorder keeps)."""
+        with self._motion_lock:
+            began = self._motion_began.get(source_id)
+        since = max(0.0, time.time() - began) if began is not None else 0.0
+        return self._capture(source_id)[0] + min(since, PRE_MARGIN_S)
 
     def _recording(self, source_id: int) -> None:
         if self._notes.pop(source_id, None) is not None:
@@ -235,6 +270,16 @@ class ModeKeeper:
             log.info("source %s: its mode no longer records under tag %r", *key)
         except (StationError, *CATALOG_ERRORS):
             log.exception("source %s: could not stop the mode's record %s", key[0], record_id)
+
+
+def _wall(iso: str | None) -> float | None:
+    """An event's ISO 8601 UTC time (EventOut.begin/end) as wall time."""
+    if not iso:
+        return None
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def _waiting_reason(exc: Exception) -> str:

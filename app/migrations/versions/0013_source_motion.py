@@ -22,7 +22,6 @@ def upgrade() -> None:
         sa.Column("source_id", sa.Integer(),
                   sa.ForeignKey("source.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("settings", sa.JSON(), nullable=False),
-        sa.Column("updated_utc", sa.DateTime(timezone=True), nullable=False),
     )
 
 

@@ -1,0 +1,132 @@
+"""MotionService (app.motion): settings stored in the catalog and applied live, analysers that
+follow the sources, and motion events from a real camera serving the walking-box scene.
+
+Real station (SQLite catalog), real recorder, the RTSP test camera serving the scripted
+scene clip as main and preview stream (tests/support/scenes.py)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import pytest
+
+from app.errors import InvalidInput, NotFound
+from app.events import EventChanged, MotionChanged
+from app.schemas import SourceIn
+from app.station import apply_settings, build_station, start_station, stop_station
+from tests.conftest import _camera, make_settings, wait_until
+from tests.support.scenes import SCENES, scene_clip
+
+SCENE = SCENES["walking_box"]
+
+
+@pytest.fixture
+def station(tmp_path):
+    st = build_station(make_settings(tmp_path))
+    start_station(st)
+    yield st
+    stop_station(st)
+
+
+@pytest.fixture
+def box_camera():
+    """The walking box on /main and /sub (640x360, 10 fps, a keyframe a second)."""
+    clip = scene_clip("walking_box")
+    camera = _camera(width=640, height=360, fps=10, clips={"/main": clip, "/sub": clip})
+    camera.start()
+    yield camera
+    camera.stop()
+
+
+def _wall(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def test_settings_are_validated_stored_and_follow_the_station_pre_capture(station, tmp_path):
+    src = station.sources.create(SourceIn(name="door", uri_rtsp="testsrc://testsrc2?size=320x180"))
+    settings = station.motion.settings(src.id)
+    assert settings.enabled and settings.pre_capture_s == station.settings.motion_pre_s
+    with pytest.raises(InvalidInput) as bad:
+        station.motion.change(src.id, {"sensitivity": 0}, "test")
+    assert bad.value.field == "sensitivity"
+    with pytest.raises(InvalidInput) as bad:
+        station.motion.change(src.id, {"zones": [{"kind": "include", "name": "a",
+                                                  "points": [[0, 0], [1, 2], [0, 1]]}]}, "t")
+    assert bad.value.field.startswith("zones[0].points")
+    with pytest.raises(InvalidInput) as bad:
+        station.motion.change(src.id, {"colour": 3}, "test")
+    assert bad.value.field == "colour"
+    with pytest.raises(NotFound):
+        station.motion.change(src.id + 100, {"sensitivity": 60}, "test")
+    assert station.motion.settings(src.id) == settings, "nothing stored by a refused change"
+
+    mask = {"name": "", "kind": "exclude", "points": [[0.8, 0], [1, 0], [1, 0.1]]}
+    status = station.motion.change(src.id, {"sensitivity": 70, "zones": [mask]}, "test")
+    assert status.settings.sensitivity == 70 and status.settings.zones[0].kind == "exclude"
+    apply_settings(station, station.settings.model_copy(update={"motion_pre_s": 8}))
+    assert station.motion.settings(src.id).pre_capture_s == 8, "the station's default follows"
+
+    # another station process reading the same catalog sees what was stored
+    stop_station(station)
+    again = build_station(make_settings(tmp_path))
+    try:
+        stored = again.motion.settings(src.id)
+        assert stored.sensitivity == 70 and len(stored.zones) == 1
+        assert stored.zones[0].points[2] == (1.0, 0.1)
+    finally:
+        again.catalog.close()
+    start_station(station)  # (the fixture stops it again)
+
+
+def test_the_walking_box_opens_and_closes_a_motion_event(station, box_camera):
+    main, sub = box_camera.urls
+    seen: list = []
+    station.bus.subscribe(lambda e: seen.append(e) if isinstance(e, (MotionChanged,
+                                                                     EventChanged)) else None)
+    src = station.sources.create(SourceIn(name="yard", uri_rtsp=main, uri_preview=sub))
+    wait_until(lambda: station.motion.status(src.id).analysing == "preview", 20,
+               message="the analyser on the preview stream")
+    wait_until(lambda: station.motion.status(src.id).rate_fps > 0, 20, message="pictures")
+    opened = wait_until(lambda: [e.event for e in seen if isinstance(e, EventChanged)
+                                 and e.event.kind == "motion" and e.change == "opened"],
+                        SCENE.seconds + 10, message="a motion event")[0]
+    assert station.motion.active(src.id)
+    assert any(isinstance(e, MotionChanged) and e.active and e.source_id == src.id for e in seen)
+    closed = wait_until(lambda: [e.event for e in seen if isinstance(e, EventChanged)
+                                 and e.event.kind == "motion" and e.change == "closed"],
+                        SCENE.seconds, message="the motion event closed")[0]
+    assert closed.id == opened.id and closed.data == {"zones": []}
+    lasted = _wall(closed.end) - _wall(closed.begin)
+    crossing = SCENE.leaves_s - SCENE.enters_s
+    assert crossing - 1.5 <= lasted <= crossing + 1.0, f"the box crossed for {crossing} s: {lasted}"
+    assert any(isinstance(e, MotionChanged) and not e.active for e in seen)
+    status = station.motion.status(src.id)
+    assert 3.5 <= status.rate_fps <= 6.0 and 0 < status.cost_ms < 20
+    assert not status.active
+
+    # tuning: the mask comes once asked for
+    wait_until(lambda: (d := station.motion.tune(src.id)) is not None and d.changed is not None,
+               5, message="a detection with its mask")
+
+    # disabled detection: the analyser stops; enabled again: it comes back
+    station.motion.change(src.id, {"enabled": False}, "test")
+    wait_until(lambda: station.motion.status(src.id).analysing == "off", 5, message="off")
+    station.motion.change(src.id, {"enabled": True, "fps": 2}, "test")
+    wait_until(lambda: station.motion.status(src.id).analysing == "preview", 5, message="on")
+    station.sources.update(src.id, SourceIn(enabled=False))
+    wait_until(lambda: station.motion.status(src.id).analysing == "off", 5, message="disabled")
+    assert src.id not in station.recorder._analysis
+
+
+def test_a_source_without_preview_is_analysed_on_keyframes(station, box_camera):
+    main, _ = box_camera.urls
+    src = station.sources.create(SourceIn(name="gate", uri_rtsp=main))
+    wait_until(lambda: station.motion.status(src.id).analysing == "keyframes", 20,
+               message="keyframe analysis")
+    wait_until(lambda: station.motion.status(src.id).rate_fps > 0.3, 20, message="keyframes")
+    assert station.motion.status(src.id).rate_fps <= 1.5  # a keyframe a second
+    started = time.monotonic()
+    station.sources.delete(src.id)
+    wait_until(lambda: station.motion.analysed() == [], 5, message="the analyser gone")
+    assert time.monotonic() - started < 5
