@@ -11,8 +11,9 @@ pictures.
   the pre-capture and the measured latency count from when the motion really began. One
   picture without motion in between is forgiven (a walker's contour can dip under the minimum
   area for a picture); a longer gap starts the count again.
-* **Release**: an event closes RELEASE_S after its last counted picture, so a walker who stops
-  for a second stays one event. The post-capture of a recording is the recorder's business.
+* **Release**: an event closes RELEASE_S after its last counted picture (or one and a half
+  picture intervals, if the source is analysed that rarely), so a walker who stops for a
+  second stays one event. The post-capture of a recording is the recorder's business.
 * **Maximum length**: at ``max_event_s`` the event closes and, if motion goes on, a new one opens
   at once: no event is unbounded.
 * **Constant motion**: when events have been open for more than ``constant_motion_share`` of the
@@ -52,6 +53,7 @@ class MotionTracker:
         self._zones: set[str] = set()
         self._pending_zones: set[str] = set()   # zones touched before the event opened
         self._last_t: float | None = None
+        self._interval = 0.0                    # between the last two pictures
         self._busy: deque[list[float]] = deque()  # [start, end] while an event was open
         self._constant_armed = True
 
@@ -74,11 +76,17 @@ class MotionTracker:
     def feed(self, d: Detection) -> list[MotionChange]:
         changes: list[MotionChange] = []
         previous_t, self._last_t = self._last_t, d.t
+        if previous_t is not None and d.t > previous_t:
+            self._interval = d.t - previous_t
+        # One missed picture is forgiven, whatever the rate: on a source analysed on its main
+        # stream's keyframes (one picture every GOP) the gaps are seconds long.
+        gap = max(_MAKE_GAP_S, 2.5 * self._interval)
+        release = max(self.RELEASE_S, 1.5 * self._interval)
         was_active = self.active
         if d.motion:
             if self._run_start is None or (
                     not self.active and self._last_motion is not None
-                    and d.t - self._last_motion > _MAKE_GAP_S):
+                    and d.t - self._last_motion > gap):
                 self._run_start = d.t
                 self._pending_zones = set()
             self._last_motion = d.t
@@ -95,12 +103,12 @@ class MotionTracker:
                 self._zones.update(d.zones)
                 changes.append(MotionChange("zones", d.t, tuple(sorted(self._zones))))
             elif not d.motion and self._last_motion is not None \
-                    and d.t - self._last_motion >= self.RELEASE_S:
+                    and d.t - self._last_motion >= release:
                 changes.append(self._close(self._last_motion))
         elif d.motion and d.t - self._run_start >= self._settings.make_time_s - 1e-9:
             changes.append(self._open(self._run_start, self._pending_zones))
         elif not d.motion and self._last_motion is not None \
-                and d.t - self._last_motion > _MAKE_GAP_S:
+                and d.t - self._last_motion > gap:
             self._run_start = None      # too short: an insect, not a visitor
 
         changes.extend(self._account(previous_t, d.t, was_active))

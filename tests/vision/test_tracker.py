@@ -94,3 +94,14 @@ def test_constant_motion_stays_quiet_below_the_share():
         changes += feed(tracker, minute * 60.0 + 20.0, 40.0, False)
     assert "constant_motion" not in [c.kind for _, c in changes]
     assert 0.3 < tracker.busy_share(120 * 60.0) < 0.45
+
+
+def test_keyframes_only_every_two_seconds_still_make_and_release_events():
+    """A source without a preview stream is analysed on its main stream's keyframes: one
+    picture per GOP. Make time and release must not need pictures closer than that."""
+    tracker = MotionTracker(MotionSettings(make_time_s=0.5))
+    changes = []
+    for i, motion in enumerate([False, True, True, True, False, True, False, False]):
+        changes += [(i * 2.0, c) for c in tracker.feed(detection(i * 2.0, motion))]
+    assert [(at, c.kind, c.t) for at, c in changes] == [
+        (4.0, "opened", 2.0), (14.0, "closed", 10.0)]
