@@ -13,6 +13,7 @@ from app.events import (
     Event,
     EventBus,
     EventChanged,
+    MotionChanged,
     RecordChanged,
     RecordingMuted,
     RecordingPaused,
@@ -36,6 +37,7 @@ class EventBridge(QObject):
     access_decided = Signal(str, str)                    # request id, approved / denied / timeout
     storage_low = Signal(str, object)                    # why, the record ids stopped (tuple)
     event_changed = Signal(object, str)                  # EventOut, opened / closed / acknowledged
+    motion_changed = Signal(int, bool, object)           # source id, motion now, zones (tuple)
 
     def __init__(self, bus: EventBus, parent: QObject | None = None):
         super().__init__(parent)
@@ -68,6 +70,8 @@ class EventBridge(QObject):
             self.storage_low.emit(event.message, event.record_ids)
         elif isinstance(event, EventChanged):
             self.event_changed.emit(event.event, event.change)
+        elif isinstance(event, MotionChanged):
+            self.motion_changed.emit(event.source_id, event.active, event.zones)
 
     def close(self) -> None:
         self._unsubscribe()

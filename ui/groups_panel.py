@@ -79,6 +79,7 @@ class GroupsPanel(QWidget):
     start_group = Signal(str)           # group name
     edit_source = Signal(int)
     delete_source = Signal(int)
+    motion_source = Signal(int)         # "Motion…": its zones and the motion tuner
     site_read = Signal()  # the station rows were read again, on a site of several
 
     def __init__(self, station: Station, tasks: TaskRunner, report: Report,
@@ -285,6 +286,7 @@ class GroupsPanel(QWidget):
                 menu.addAction("Remove from group",
                                lambda: self.remove_from_group(item_id, group_id))
             menu.addAction("Edit source…", lambda: self.edit_source.emit(item_id))
+            menu.addAction("Motion…", lambda: self.motion_source.emit(item_id))
             menu.addAction("Delete source…", lambda: self.delete_source.emit(item_id))
             if self.group_names:
                 add_menu = menu.addMenu("Add to group")

@@ -19,6 +19,7 @@ from PySide6.QtGui import QDesktopServices, QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDockWidget,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QTabWidget,
     QWidget,
@@ -41,6 +42,7 @@ from ui.tags_panel import TagsPanel
 from ui.tasks import TaskRunner
 from ui.tray import StationTray
 from ui.wall import CameraWall
+from ui.wall_prefs import WallPrefs
 
 STOP, KEEP, CANCEL = "stop", "keep", "cancel"
 
@@ -61,6 +63,8 @@ class MainWindow(QMainWindow):
             self.resize(min(1360, screen.width() - 40), min(840, screen.height() - 60))
 
         self.wall = CameraWall(self._slot, station.sources.live_stats, self)
+        self.wall_prefs = WallPrefs(station.settings.data_dir)
+        self.motion_dialogs: dict[int, QWidget] = {}  # source id -> its open Motion… dialog
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.wall, icon("camera"), "Live")
@@ -86,6 +90,8 @@ class MainWindow(QMainWindow):
         self.groups.start_group.connect(self._start_group_from_panel)
         self.groups.edit_source.connect(self.edit_source)
         self.groups.delete_source.connect(self.delete_source)
+        self.groups.motion_source.connect(self.open_motion)
+        self.wall.menu_requested.connect(self._tile_menu)
         # Other stations' starts and stops raise no event here: their REC marks follow the
         # catalog, read with the station rows (every 3 s, on a site only).
         self.groups.site_read.connect(self._read_recording_marks)
@@ -100,7 +106,10 @@ class MainWindow(QMainWindow):
         self.alarms.count_changed.connect(self.status.set_alarm_count)
         self.status.alarms_clicked.connect(self.show_events)
         self.events.play_requested.connect(self.play_moment)
+        bridge.motion_changed.connect(lambda sid, active, _zones: self.wall.set_motion(sid, active))
         self.reload()
+        if self.update_on_motion.isChecked():
+            self.set_update_on_motion(True)
 
     # --- building ------------------------------------------------------------------
     def _dock(self, widget: QWidget, title: str, area: Qt.DockWidgetArea, width: int) -> QDockWidget:
@@ -125,6 +134,12 @@ class MainWindow(QMainWindow):
         sources.addAction(icon("add"), "New &group…", self.groups.ask_new_group)
         view = self.menuBar().addMenu("&View")
         view.addAction("Back to the &grid", self.wall.unfocus)
+        self.update_on_motion = view.addAction("Update tiles on &motion only")
+        self.update_on_motion.setCheckable(True)
+        self.update_on_motion.setToolTip("Quiet cameras show a still marked “no motion” and "
+                                         "cost no picture conversion or painting")
+        self.update_on_motion.setChecked(self.wall_prefs.update_on_motion())
+        self.update_on_motion.toggled.connect(self.set_update_on_motion)
         for dock in self.findChildren(QDockWidget):
             view.addAction(dock.toggleViewAction())
         # Application-wide: they work whichever panel has the focus.
@@ -168,6 +183,7 @@ class MainWindow(QMainWindow):
             return
         sources, groups, running = result
         self.wall.set_sources(sources)
+        self._read_moving()  # new tiles of sources in motion now
         self.alarms.show_on_tiles()  # new tiles of cameras lost already
         self.tags.set_groups(groups)
         self._mark_recording(running)
@@ -238,6 +254,44 @@ class MainWindow(QMainWindow):
         from ui.sources.source_dialog import confirm_delete_source
 
         confirm_delete_source(self.audited, self.tasks, source_id, self)
+
+    def _tile_menu(self, source_id: int, where) -> None:
+        menu = QMenu(self)
+        menu.addAction("Motion…", lambda: self.open_motion(source_id))
+        menu.addAction("Edit source…", lambda: self.edit_source(source_id))
+        menu.popup(where)
+        self.last_tile_menu = menu  # tests look at it
+
+    def open_motion(self, source_id: int) -> None:
+        """The source's zones and motion tuner (one dialog per source, brought to the front
+        when asked again)."""
+        from ui.motion.motion_dialog import MotionDialog
+
+        dialog = self.motion_dialogs.get(source_id)
+        if dialog is None:
+            tile = self.wall.tiles.get(source_id)
+            dialog = MotionDialog(self.audited, source_id, tile.name if tile else f"source {source_id}",
+                                  self.tasks, self)
+            dialog.destroyed.connect(lambda *_: self.motion_dialogs.pop(source_id, None))
+            self.motion_dialogs[source_id] = dialog
+        dialog.show()
+        dialog.raise_()
+
+    def set_update_on_motion(self, on: bool) -> None:
+        """View > Update tiles on motion only: kept for this wall; the tiles of sources in
+        motion now (asked off the GUI thread) stay awake from the start."""
+        self.wall_prefs.set_update_on_motion(on)
+        self.wall.set_update_on_motion(on)
+        self._read_moving()
+
+    def _read_moving(self) -> None:
+        if self.wall.update_on_motion:
+            motion, ids = self.station.motion, list(self.wall.tiles)
+            self.tasks.run(lambda: [i for i in ids if motion.active(i)], self._moving_now)
+
+    def _moving_now(self, moving, error) -> None:
+        for source_id in moving if error is None else ():
+            self.wall.set_motion(source_id, True)
 
     def open_settings(self) -> None:
         from ui.settings_dialog import SettingsDialog
@@ -395,6 +449,8 @@ class MainWindow(QMainWindow):
                 self.tray.keep_running()
                 return
             self._closing_confirmed = True
+        for dialog in list(self.motion_dialogs.values()):
+            dialog.close()
         self.wall.close_wall()
         self.tags.close_panel()
         self.recordings.shutdown()

@@ -21,6 +21,11 @@ for nothing, keeping the last preview picture up until the main's first one arri
 once: the recorder primes a new viewer with the newest keyframe group). A preview that has
 shown nothing for `PREVIEW_STALE_S` (its stream is down) yields to the main stream's
 keyframes, as a tile without a preview shows, until it plays again.
+
+A resting tile (its wall "updates on motion" and its source has none: `set_resting`) asks
+its slots for nothing, so the decoder makes no pictures for it (it still decodes for the
+motion analyser), takes none, and shows its last picture with a "no motion" mark until
+its source moves again.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from PySide6.QtCore import QRect, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPen, QPixmap, QRegion
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -42,6 +47,7 @@ BACKGROUND = QColor("#111418")
 PREVIEW_STALE_S = 3.0  # a preview this long without a new picture: show the main stream
 LOST_RED = QColor(197, 48, 48, 235)
 NO_SIGNAL_AMBER = QColor(214, 140, 30, 235)
+RESTING_GREY = QColor(40, 46, 54, 210)
 REC_RED = QColor(200, 30, 30, 220)
 DIMMED = QColor(0, 0, 0, 150)  # over a lost camera's last picture
 
@@ -71,6 +77,7 @@ def status_text(stats: LiveStats, now: float | None = None, *, shown_fps: float 
 class CameraTile(QWidget):
     clicked = Signal(int, bool)    # source id, ctrl held (add to the selection)
     double_clicked = Signal(int)
+    menu_requested = Signal(int, QPoint)  # source id, where (global): the tile's context menu
 
     def __init__(self, source_id: int, name: str, slot: FrameSlot | None, *,
                  preview: FrameSlot | None = None,
@@ -105,6 +112,7 @@ class CameraTile(QWidget):
         self._lost_second = -1
         self.lost_banner: QRect | None = None  # where the banner was painted last
         self.demand = demand
+        self.resting = False  # "update on motion" and no motion: no pictures asked or taken
         self.slot: FrameSlot | None = None     # the main stream's
         self.preview: FrameSlot | None = None  # the preview stream's, if the source has one
         self.shown: FrameSlot | None = None    # the one pictures are taken from now
@@ -147,6 +155,8 @@ class CameraTile(QWidget):
             preview = Demand.ALL  # watched while stalled too, to see it play again
             if not self._preview_stalled:
                 main, shown = Demand.NONE, self.preview
+        if self.resting:
+            main = preview = Demand.NONE  # the decoder makes no pictures for a resting tile
         self._ask(self.slot, main)
         self._ask(self.preview, preview)
         if shown is not self.shown:
@@ -167,9 +177,20 @@ class CameraTile(QWidget):
         self.set_demand(self.demand)  # the same demand, at the new size
         super().resizeEvent(event)
 
+    def set_resting(self, resting: bool) -> None:
+        """Rest (ask for and paint no pictures, the last one stays up marked "no motion")
+        or wake (ask again; the preview gets its time to play before it counts as down)."""
+        if resting == self.resting:
+            return
+        self.resting = resting
+        if not resting:
+            self._preview_since = time.monotonic()
+        self.set_demand(self.demand)
+        self.update()
+
     def _check_preview(self) -> None:
         """A grid tile whose preview stream shows nothing falls back to the main stream."""
-        if self.preview is None or self.demand is not Demand.KEYFRAMES:
+        if self.preview is None or self.demand is not Demand.KEYFRAMES or self.resting:
             return
         frame = self.preview.latest()
         stalled = (time.monotonic() - self._preview_since > PREVIEW_STALE_S
@@ -279,7 +300,7 @@ class CameraTile(QWidget):
     def pull_frame(self) -> None:
         """Take the slot's newest picture if it is new (the wall's frame clock calls this for
         every shown tile at once, so the tiles with a new picture repaint in one pass)."""
-        frame = self.shown.latest() if self.shown is not None else None
+        frame = self.shown.latest() if self.shown is not None and not self.resting else None
         if frame is not None and frame.seq != self.frame_seq:
             self.frame_seq = frame.seq
             self.frames_shown += 1
@@ -335,6 +356,8 @@ class CameraTile(QWidget):
                 self.frames_painted += 1
             if self.lost_since is not None:
                 painter.fillRect(target, DIMMED)
+        if self.resting and self.lost_since is None:
+            self._paint_resting_mark(painter)
         if self.lost_since is not None:
             self._paint_lost_banner(painter)
         elif self.status != SourceStatus.online or self.image is None:
@@ -368,6 +391,18 @@ class CameraTile(QWidget):
         painter.setPen(QColor("white"))
         painter.drawText(banner, Qt.AlignmentFlag.AlignCenter, text)
         painter.setFont(self.font())
+
+    def _paint_resting_mark(self, painter: QPainter) -> None:
+        """'no motion' in a grey pill at the tile's foot: the picture above is a still."""
+        text = "no motion"
+        width = painter.fontMetrics().horizontalAdvance(text) + 20
+        mark = QRect(8, self.height() - painter.fontMetrics().height() - 18, width,
+                     painter.fontMetrics().height() + 8)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(RESTING_GREY)
+        painter.drawRoundedRect(mark, 4, 4)
+        painter.setPen(QColor("#d5dbe1"))
+        painter.drawText(mark, Qt.AlignmentFlag.AlignCenter, text)
 
     def _overlay_pixmap(self) -> QPixmap:
         """The name bar and the REC badge, drawn again only when their words change (once a
@@ -429,6 +464,9 @@ class CameraTile(QWidget):
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt naming
         if event.button() == Qt.MouseButton.LeftButton:
             self.double_clicked.emit(self.source_id)
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        self.menu_requested.emit(self.source_id, event.globalPos())
 
     def close_tile(self) -> None:
         self._stats_timer.stop()

@@ -10,6 +10,12 @@ flush to the screen per tick, not one per tile per picture.
 Tiles are kept across catalog changes (added, renamed, removed one by one), so a change to
 one source never restarts the pictures of the others; a tile whose source's streams changed
 takes the new slots.
+
+"Update on motion" (`set_update_on_motion`, a per-wall option the window keeps in
+`ui.wall_prefs`): the grid's tiles whose source has no motion rest (`CameraTile.set_resting`:
+no pictures made, taken or painted, the last one marked "no motion"); the window tells the
+wall which sources move (`set_motion`, from the core's `MotionChanged` through the one
+event bridge). A focused tile never rests: the operator is looking at it.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
@@ -37,6 +43,7 @@ def grid_columns(count: int) -> int:
 class CameraWall(QWidget):
     selection_changed = Signal(list)   # selected source ids
     focus_changed = Signal(int)        # focused source id, 0 when back to the grid
+    menu_requested = Signal(int, QPoint)  # a tile's context menu: source id, global position
 
     def __init__(self, slots: SlotProvider, stats: StatsProvider, parent: QWidget | None = None):
         super().__init__(parent)
@@ -48,6 +55,8 @@ class CameraWall(QWidget):
         self.visible_ids: list[int] | None = None  # None: every source
         self.selected: set[int] = set()
         self.focused: int | None = None
+        self.update_on_motion = False
+        self.moving: set[int] = set()  # sources with motion now (update on motion)
         self._streams: dict[int, tuple] = {}  # source id -> what its slots depend on
         self._grid = QGridLayout(self)
         self._grid.setContentsMargins(4, 4, 4, 4)
@@ -89,6 +98,7 @@ class CameraWall(QWidget):
                                   demand=Demand.KEYFRAMES, stats=self._stats, parent=self)
                 tile.clicked.connect(self._on_tile_clicked)
                 tile.double_clicked.connect(self.toggle_focus)
+                tile.menu_requested.connect(self.menu_requested)
                 self.tiles[source.id] = tile
             else:
                 if tile.name != source.name:
@@ -105,6 +115,24 @@ class CameraWall(QWidget):
         self.visible_ids = None if source_ids is None else list(source_ids)
         self.focused = None
         self._reflow()
+
+    # --- update on motion ------------------------------------------------------------
+    def set_update_on_motion(self, on: bool) -> None:
+        self.update_on_motion = on
+        self._rest_tiles()
+
+    def set_motion(self, source_id: int, active: bool) -> None:
+        """The source has motion now (or no longer): its tile wakes (or rests)."""
+        if active:
+            self.moving.add(source_id)
+        else:
+            self.moving.discard(source_id)
+        self._rest_tiles()
+
+    def _rest_tiles(self) -> None:
+        for source_id, tile in self.tiles.items():
+            tile.set_resting(self.update_on_motion and source_id != self.focused
+                             and source_id not in self.moving)
 
     # --- selection and focus -----------------------------------------------------------
     def _on_tile_clicked(self, source_id: int, add: bool) -> None:
@@ -146,6 +174,7 @@ class CameraWall(QWidget):
         columns = grid_columns(len(shown))
         for index, source_id in enumerate(shown):
             self._grid.addWidget(self.tiles[source_id], index // columns, index % columns)
+        self._rest_tiles()
         for source_id, tile in self.tiles.items():
             if source_id not in shown:
                 tile.hide()

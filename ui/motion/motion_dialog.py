@@ -49,10 +49,11 @@ PICTURE_MS = 100       # the live picture at up to 10 a second: enough to draw z
 LIVE_APPLY_MS = 500    # "Apply as I move": saved this long after the last move
 
 
-def gui_actor() -> dict[str, str]:
-    """Who a change from this window is audited as: the GUI's dialect, this machine, the
-    OS user (as the settings dialog saves)."""
-    return {"dialect": "gui", "address": "local", "who": os_user()}
+def gui_actor() -> str:
+    """Who the service's log names for a change from this window: the GUI's dialect and the
+    OS user, as the API names its callers (`dialect:who`). The audit entry itself is the
+    audited station's (`app.audited`: `change motion settings`), as for every GUI change."""
+    return f"gui:{os_user()}"
 
 
 class MotionDialog(QDialog):

@@ -16,6 +16,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
+from ui.forms import if_alive
 from ui.tasks import TaskRunner
 
 TUNE_MS = 200        # ~5 a second: the sliders' effect shows within a fifth of a second
@@ -120,8 +121,11 @@ class TunerPoller(QObject):
             return picture, motion.status(source_id) if with_status else None
         self._tasks.run(ask, self._answered)
 
+    @if_alive  # the dialog may have closed (and deleted us) while the call ran
     def _answered(self, result: tuple | None, error: BaseException | None) -> None:
         self._busy = False
+        if not self._timer.isActive():
+            return  # stopped meanwhile: nothing more to show
         if error is not None:
             self.failed.emit(error)
             return
