@@ -17,6 +17,7 @@ from app.live import Demand
 from app.schemas import SourceIn
 from tests.conftest import TESTSRC
 from tests.support.main_window import open_main_window
+from tests.ui.test_timeline import browser  # noqa: F401 - the Recordings tab's fixture
 from ui.application import ensure_application
 from ui.motion.motion_dialog import MotionDialog
 from ui.motion.tuner import tuned_picture
@@ -190,3 +191,24 @@ def test_motion_opens_from_the_tiles_context_menu(qtbot, station, source_id):
         assert dialog.windowTitle() == "Motion — yard" and dialog.isVisible()
         motion.trigger()  # asked again: the same dialog, not a second one
         assert list(window.motion_dialogs) == [source_id]
+
+
+def test_motion_events_have_their_own_colour_on_the_timeline(qtbot, station, source_id,
+                                                              browser):  # noqa: F811
+    from datetime import timedelta
+
+    from tests.ui.test_timeline import show
+    from ui.recordings.timeline import parse_utc
+
+    motion = station.events.open("motion", source_id=source_id, text="yard: motion in door",
+                                 data={"zones": ["door"]})
+    show(qtbot, browser, parse_utc(motion.begin) - timedelta(seconds=5), 10.0)
+    timeline, view = browser.timeline, browser.timeline.view
+    qtbot.waitUntil(lambda: timeline.lane(source_id) is not None
+                    and motion.id in [e.id for e in timeline.lane(source_id).spans.events],
+                    timeout=5000)
+    index = view.lanes.index(timeline.lane(source_id))
+    ((rect, severity),) = view.event_marks(index)
+    assert severity == "warning"
+    colour = view.grab().toImage().pixelColor(int(rect.center().x()), int(rect.center().y()))
+    assert colour.green() > 130 and colour.red() < 100, colour.name()  # green, not warning orange

@@ -1,8 +1,8 @@
 """The timeline's drawing and gestures: a lane per source under a time ruler, records as bars
 coloured by tag, the outages inside them, bookmarks as flags, the source's events as a thin
-strip along the lane's foot (coloured by severity: a lost camera is a red stretch from its
-begin to its end, or to now while open; a moment a short tick), a red "now" line, the player's
-position and, while the operator drags on a lane, the scrub cursor.
+strip along the lane's foot (coloured by severity, motion in green: a lost camera is a red
+stretch from its begin to its end, or to now while open; a moment a short tick), a red "now"
+line, the player's position and, while the operator drags on a lane, the scrub cursor.
 
 Gestures: hovering or dragging along a lane asks for a thumbnail of the instant under the
 pointer (a drag also draws the scrub cursor there); letting go on a lane (or a plain click)
@@ -39,6 +39,9 @@ TICK_PX = 90
 STRIP_H = 4                         # the events' strip at the foot of a lane
 SEVERITY_COLOURS = {"alarm": QColor("#e53e3e"), "warning": QColor("#dd8a1e"),
                     "info": QColor("#4a90d9")}
+# Kinds told apart from the others of their severity: motion (#24) is a warning, but a
+# stretch of motion is what an operator scans the strip for, so it has a colour of its own.
+KIND_COLOURS = {"motion": QColor("#38a169"), "constant_motion": QColor("#805ad5")}
 
 
 def parse_utc(text: str) -> datetime:
@@ -320,6 +323,10 @@ class TimelineView(QWidget):
     def event_marks(self, index: int) -> list[tuple[QRectF, str]]:
         """The events' strip of lane `index`: (rectangle, severity) for each event in view,
         oldest first, the alarms last so that nothing hides them."""
+        return [(rect, severity) for rect, severity, _colour in self._event_marks(index)]
+
+    def _event_marks(self, index: int) -> list[tuple[QRectF, str, QColor]]:
+        """`event_marks` with the colour each is painted in: its kind's, else its severity's."""
         spans = self.lanes[index].spans
         if spans is None:
             return []
@@ -331,13 +338,16 @@ class TimelineView(QWidget):
             x0 = max(left, self.x_of(parse_utc(event.begin)))
             x1 = min(right, self.x_of(end))
             if x1 >= left and x0 <= right:
-                marks.append((QRectF(x0, top, max(2.0, x1 - x0), STRIP_H), str(event.severity)))
+                severity = str(event.severity)
+                colour = KIND_COLOURS.get(event.kind) or SEVERITY_COLOURS.get(
+                    severity, SEVERITY_COLOURS["info"])
+                marks.append((QRectF(x0, top, max(2.0, x1 - x0), STRIP_H), severity, colour))
         return sorted(marks, key=lambda mark: mark[1] == "alarm")
 
     def _paint_events(self, painter: QPainter, index: int) -> None:
         painter.setPen(Qt.PenStyle.NoPen)
-        for rect, severity in self.event_marks(index):
-            painter.setBrush(SEVERITY_COLOURS.get(severity, SEVERITY_COLOURS["info"]))
+        for rect, _severity, colour in self._event_marks(index):
+            painter.setBrush(colour)
             painter.drawRect(rect)
 
     def _paint_lines(self, painter: QPainter) -> None:
