@@ -198,11 +198,17 @@ class MotionDetector:
         picture = self._prepare(grey, masks)
         dt = t - self._last_t if self._last_t is not None else None
         self._last_t = t
+        if dt is not None and dt < 0:
+            # The stream's time went back (a new stream after a reconnect): the pictures
+            # before are another stream's, and a settling deadline in their time is void.
+            self._settle_until = float("-inf")
+            switched = True
+        settling = t < self._settle_until
 
         if switched or self._learning_first(picture):
             return self._relearn(picture, t, keep_mask, height, width)
 
-        changed, raw = self._changed(picture, masks)
+        changed, raw = self._changed(picture, masks, settling)
         if raw > self._settings.global_change:
             return self._relearn(picture, t, keep_mask, height, width, level=raw)
         # Opening first: rain, snow and sensor noise change scattered single pixels, which an
@@ -211,10 +217,12 @@ class MotionDetector:
         if not masks.whole:
             changed = cv2.bitwise_and(changed, masks.analysed)
         level = cv2.countNonZero(changed) / masks.analysed_pixels if masks.analysed_pixels else 0.0
-        if t < self._settle_until:
-            self._learn(picture, _SETTLE_ALPHA)
+        # (``changed`` is this call's own array: the tuner may keep it, no copy needed)
+        if settling:
+            if self._settings.algorithm == "diff":   # MOG2 learned it fast in _changed
+                cv2.accumulateWeighted(picture, self._avg, _SETTLE_ALPHA)
             return Detection(t, level, False, (), (), False, self._night,
-                             changed.copy() if keep_mask else None)
+                             changed if keep_mask else None)
 
         boxes, counted = self._count(changed, masks, width, height)
         motion = bool(boxes)
@@ -224,7 +232,7 @@ class MotionDetector:
                           if cv2.countNonZero(cv2.bitwise_and(mask, counted)))
         self._follow_scene(picture, dt, motion, t)
         return Detection(t, level, motion, zones, boxes, False, self._night,
-                         changed.copy() if keep_mask else None)
+                         changed if keep_mask else None)
 
     def _day_or_night(self, colour: float | None) -> bool:
         """Track monochrome pictures; True when this picture switches day <-> night."""
@@ -286,15 +294,15 @@ class MotionDetector:
             self._mog2.setVarThreshold(var_threshold_for(
                 self._settings.sensitivity_for(self._night)))
             self._mog2.apply(picture, learningRate=1.0)
-            self._avg = picture.astype(np.float32)
-        else:
-            self._avg = picture.astype(np.float32)
+        # (with MOG2 the average is not compared with, but its size says the scene's size)
+        self._avg = picture.astype(np.float32)
         self._motion_since = None
         self._settle_until = t + _SETTLE_S if not first else float("-inf")
         changed = np.zeros((height, width), np.uint8) if keep_mask else None
         return Detection(t, level, False, (), (), not first, self._night, changed)
 
-    def _changed(self, picture: np.ndarray, masks: _Masks) -> tuple[np.ndarray, float]:
+    def _changed(self, picture: np.ndarray, masks: _Masks,
+                 settling: bool) -> tuple[np.ndarray, float]:
         """0/255 pixels that differ from the learned scene (before the morphology), and the
         share of the analysed picture that differs from it at all: the global-change measure,
         taken before any compensation, so that lights switched on re-learn the scene."""
@@ -302,7 +310,9 @@ class MotionDetector:
         if self._settings.algorithm == "mog2":
             self._mog2.setVarThreshold(var_threshold_for(
                 self._settings.sensitivity_for(self._night)))
-            foreground = self._mog2.apply(picture)
+            # MOG2 learns as it tests: at its own rate (1/history), fast while settling.
+            foreground = self._mog2.apply(picture,
+                                          learningRate=_SETTLE_ALPHA if settling else -1)
             if analysed is not None:
                 foreground = cv2.bitwise_and(foreground, analysed)
             raw = cv2.countNonZero(foreground)      # shadows too: a light dimmed is global
@@ -364,11 +374,5 @@ class MotionDetector:
         else:
             self._motion_since = None
         alpha = min(1.0, max(0.0, dt or 0.0) / _BACKGROUND_TAU_S)
-        self._learn(picture, alpha)
-
-    def _learn(self, picture: np.ndarray, alpha: float) -> None:
-        if self._settings.algorithm == "mog2":
-            self._mog2.apply(picture, learningRate=alpha)
-            return
         if alpha > 0.0:
             cv2.accumulateWeighted(picture, self._avg, alpha)

@@ -76,6 +76,15 @@ class MotionTracker:
     def feed(self, d: Detection) -> list[MotionChange]:
         changes: list[MotionChange] = []
         previous_t, self._last_t = self._last_t, d.t
+        if previous_t is not None and d.t < previous_t:
+            # The stream's time went back (a new stream): what was open ends where its motion
+            # was last seen, and the busy hour, in the old stream's time, is forgotten.
+            if self.active:
+                changes.append(self._close(self._last_motion if self._last_motion is not None
+                                           else previous_t))
+            self._run_start = self._last_motion = None
+            self._busy.clear()
+            self._interval, previous_t = 0.0, None
         if previous_t is not None and d.t > previous_t:
             self._interval = d.t - previous_t
         # One missed picture is forgiven, whatever the rate: on a source analysed on its main

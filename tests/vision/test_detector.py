@@ -112,3 +112,13 @@ def test_disabled_detects_nothing():
 def test_a_picture_that_is_not_grey_is_refused():
     with pytest.raises(ValueError):
         MotionDetector(MotionSettings()).feed(np.zeros((H, W, 3), np.uint8), 0.0)
+
+
+def test_time_going_back_relearns_instead_of_comparing_with_another_streams_scene():
+    detector = MotionDetector(MotionSettings())
+    settle(detector, backdrop(), seconds=30.0)
+    other = backdrop(seed=9)
+    d = detector.feed(other, 0.0)
+    assert d.relearned and not d.motion
+    assert not detector.feed(other, 0.2).motion
+    assert detector.feed(with_square(other, 40, 30, 20, 60), 1.6).motion

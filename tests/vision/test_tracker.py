@@ -105,3 +105,12 @@ def test_keyframes_only_every_two_seconds_still_make_and_release_events():
         changes += [(i * 2.0, c) for c in tracker.feed(detection(i * 2.0, motion))]
     assert [(at, c.kind, c.t) for at, c in changes] == [
         (4.0, "opened", 2.0), (14.0, "closed", 10.0)]
+
+
+def test_time_going_back_closes_the_open_event_and_starts_afresh():
+    tracker = MotionTracker(MotionSettings())
+    opened = feed(tracker, 100.0, 2.0, True)
+    assert [c.kind for _, c in opened] == ["opened"]
+    restarted = feed(tracker, 0.0, 2.0, True) + feed(tracker, 2.0, 3.0, False)
+    assert [(c.kind, c.t) for _, c in restarted] == [
+        ("closed", 101.8), ("opened", 0.0), ("closed", 1.8)]
