@@ -21,7 +21,7 @@ from ui.tasks import TaskRunner
 
 TUNE_MS = 200        # ~5 a second: the sliders' effect shows within a fifth of a second
 STATUS_EVERY = 5     # the analyser's rate and cost, once a second
-MASK_BGRA = (60, 60, 255, 140)  # changed pixels: a translucent red (QImage ARGB32 byte order)
+MASK_BGRA = (40, 40, 255, 150)  # changed pixels: a translucent red (QImage ARGB32 byte order)
 
 Box = tuple[float, float, float, float]
 

@@ -13,7 +13,17 @@ changed pixels in translucent red, the contours it counted as boxes, and the sha
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPen, QPolygonF
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QPolygonF,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ui.motion.tuner import TunedPicture
@@ -156,10 +166,10 @@ class ZoneCanvas(QWidget):
             painter.setPen(QColor("#c0c6cc"))
             painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "waiting for the picture…")
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        if self.show_tuner and self.tuned is not None:
-            self._paint_tuned(painter, rect)
         for index, zone in enumerate(self.zones.zones):
             self._paint_zone(painter, zone, index == self.selected)
+        if self.show_tuner and self.tuned is not None:  # over the zones: what it saw in them
+            self._paint_tuned(painter, rect)
         self._paint_drawing(painter)
         painter.end()
 
@@ -200,6 +210,10 @@ class ZoneCanvas(QWidget):
                                     w * rect.width(), h * rect.height()))
         text = tuned.summary()
         band = QRect(rect.x(), rect.bottom() - 24, rect.width(), 24)
-        painter.fillRect(band, QColor(0, 0, 0, 160))
-        painter.setPen(QColor("#f56565") if tuned.motion else QColor("white"))
+        painter.fillRect(band, QColor(0, 0, 0, 170))
+        font = QFont(self.font())
+        font.setBold(True)
+        painter.setFont(font)
+        painter.setPen(QColor("#fc8181") if tuned.motion else QColor("white"))
         painter.drawText(band.adjusted(8, 0, -8, 0), Qt.AlignmentFlag.AlignVCenter, text)
+        painter.setFont(self.font())
