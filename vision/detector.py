@@ -93,11 +93,27 @@ class Detection:
     changed: np.ndarray | None = None   # uint8 0/255 changed pixels at analysis size (tuner)
 
 
-def _median(picture: np.ndarray, mask: np.ndarray | None = None) -> int:
-    """The median grey level (inside ``mask``), from a histogram (a tenth of np.median's
-    cost)."""
+def _quartiles(picture: np.ndarray, mask: np.ndarray | None) -> tuple[int, int, int]:
+    """25th, 50th and 75th percentile grey levels (inside ``mask``), from a histogram (a
+    tenth of np.percentile's cost)."""
     hist = cv2.calcHist([picture], [0], mask, [256], [0, 256]).ravel().cumsum()
-    return int(np.searchsorted(hist, hist[-1] / 2.0))
+    q25, q50, q75 = np.searchsorted(hist, hist[-1] * np.array([0.25, 0.5, 0.75]))
+    return int(q25), int(q50), int(q75)
+
+
+def _photometric(source: tuple[int, int, int],
+                 target: tuple[int, int, int]) -> np.ndarray | None:
+    """A lookup table mapping grey levels of a picture with quartiles ``source`` linearly onto
+    ``target``'s (gain from the interquartile ranges, offset from the medians), or None when
+    they already match. The gain is bounded to 2/3..3/2: a bigger change is no exposure
+    drift, and the global-change rule deals with it."""
+    spread = source[2] - source[0]
+    gain = (target[2] - target[0]) / spread if spread >= 4 else 1.0
+    gain = min(1.5, max(2.0 / 3.0, gain))
+    offset = target[1] - gain * source[1]
+    if abs(gain - 1.0) < 0.01 and abs(offset) < 0.5:
+        return None
+    return np.clip(np.arange(256, dtype=np.float32) * gain + offset, 0, 255).astype(np.uint8)
 
 
 class _Masks:
@@ -219,8 +235,7 @@ class MotionDetector:
         level = cv2.countNonZero(changed) / masks.analysed_pixels if masks.analysed_pixels else 0.0
         # (``changed`` is this call's own array: the tuner may keep it, no copy needed)
         if settling:
-            if self._settings.algorithm == "diff":   # MOG2 learned it fast in _changed
-                cv2.accumulateWeighted(picture, self._avg, _SETTLE_ALPHA)
+            cv2.accumulateWeighted(picture, self._avg, _SETTLE_ALPHA)
             return Detection(t, level, False, (), (), False, self._night,
                              changed if keep_mask else None)
 
@@ -294,7 +309,6 @@ class MotionDetector:
             self._mog2.setVarThreshold(var_threshold_for(
                 self._settings.sensitivity_for(self._night)))
             self._mog2.apply(picture, learningRate=1.0)
-        # (with MOG2 the average is not compared with, but its size says the scene's size)
         self._avg = picture.astype(np.float32)
         self._motion_since = None
         self._settle_until = t + _SETTLE_S if not first else float("-inf")
@@ -305,37 +319,48 @@ class MotionDetector:
                  settling: bool) -> tuple[np.ndarray, float]:
         """0/255 pixels that differ from the learned scene (before the morphology), and the
         share of the analysed picture that differs from it at all: the global-change measure,
-        taken before any compensation, so that lights switched on re-learn the scene."""
+        taken before any compensation, so that lights switched on re-learn the scene.
+
+        Both algorithms take out a change of the whole picture's brightness and contrast
+        first (exposure adjusting, the contrast stretch catching up, dusk): the background's
+        quartiles are mapped linearly onto the picture's (``_photometric``), which a visitor
+        covering less than a quarter of the picture barely moves."""
         analysed = None if masks.whole else masks.analysed
+        background = cv2.convertScaleAbs(self._avg)
         if self._settings.algorithm == "mog2":
             self._mog2.setVarThreshold(var_threshold_for(
                 self._settings.sensitivity_for(self._night)))
-            # MOG2 learns as it tests: at its own rate (1/history), fast while settling.
-            foreground = self._mog2.apply(picture,
-                                          learningRate=_SETTLE_ALPHA if settling else -1)
+            # MOG2's model cannot be remapped: the picture is mapped onto the background's
+            # brightness instead. MOG2 learns as it tests: at its own rate (1/history), fast
+            # while settling.
+            to_scene = _photometric(_quartiles(picture, analysed),
+                                    _quartiles(background, analysed))
+            seen = cv2.LUT(picture, to_scene) if to_scene is not None else picture
+            foreground = self._mog2.apply(seen, learningRate=_SETTLE_ALPHA if settling else -1)
             if analysed is not None:
                 foreground = cv2.bitwise_and(foreground, analysed)
-            raw = cv2.countNonZero(foreground)      # shadows too: a light dimmed is global
+            # The global measure before the mapping, stretched as diff's is (the same share
+            # for the same change, whichever algorithm).
+            if self._lut is not None:
+                picture, background = cv2.LUT(picture, self._lut), cv2.LUT(background, self._lut)
+            raw = cv2.countNonZero(cv2.compare(cv2.absdiff(picture, background),
+                                               masks.thresholds, cv2.CMP_GT))
             # 255 foreground, 127 shadow, 0 background: shadows are not motion.
             changed = cv2.threshold(foreground, 200, 255, cv2.THRESH_BINARY)[1]
             return changed, raw / max(1, masks.analysed_pixels)
-        background = cv2.convertScaleAbs(self._avg)
         if self._lut is not None:
             picture = cv2.LUT(picture, self._lut)
             background = cv2.LUT(background, self._lut)
         delta = cv2.absdiff(picture, background)
         raw = cv2.countNonZero(cv2.compare(delta, masks.thresholds, cv2.CMP_GT))
-        # The whole picture brighter or darker than the background by the same few levels
-        # (the contrast stretch catching up, auto exposure) is no motion: the median's shift
-        # is taken out.
-        shift = _median(picture, analysed) - _median(background, analysed)
-        if shift:
-            background = (cv2.add if shift > 0 else cv2.subtract)(background, abs(shift))
-            delta = cv2.absdiff(picture, background)
+        to_picture = _photometric(_quartiles(background, analysed),
+                                  _quartiles(picture, analysed))
+        if to_picture is not None:
+            delta = cv2.absdiff(picture, cv2.LUT(background, to_picture))
         # Noise floor: rain, snow and a noisy night picture raise the typical difference of
         # every pixel; a pixel must then stand out NOISE_FACTOR times that typical difference
         # (the median, robust to a visitor covering less than half the picture).
-        floor = _NOISE_FACTOR * _median(delta, analysed)
+        floor = _NOISE_FACTOR * _quartiles(delta, analysed)[1]
         thresholds = masks.thresholds
         if floor > masks.base:
             thresholds = cv2.add(thresholds, int(floor) - masks.base)
@@ -363,9 +388,8 @@ class MotionDetector:
     def _follow_scene(self, picture: np.ndarray, dt: float | None, motion: bool,
                       t: float) -> None:
         """Update the running average: always while nothing moves; while something moves only
-        once it has gone on for _ABSORB_AFTER_S (then it is part of the scene)."""
-        if self._settings.algorithm == "mog2":
-            return      # MOG2 learned this picture in apply()
+        once it has gone on for _ABSORB_AFTER_S (then it is part of the scene). MOG2 learned
+        the picture in apply(); its running average only gives the scene's brightness."""
         if motion:
             if self._motion_since is None:
                 self._motion_since = t

@@ -122,3 +122,41 @@ def test_time_going_back_relearns_instead_of_comparing_with_another_streams_scen
     assert d.relearned and not d.motion
     assert not detector.feed(other, 0.2).motion
     assert detector.feed(with_square(other, 40, 30, 20, 60), 1.6).motion
+
+
+def exposure(picture: np.ndarray, kind: str, i: int) -> np.ndarray:
+    """Picture ``i`` (5 a second) of a camera whose exposure changes from picture 30 on."""
+    p = picture.astype(np.float32)
+    k = max(0, i - 30)
+    if kind == "brighter_slowly":
+        p = p + min(k, 40) * 1.5            # +60 levels over 8 s
+    elif kind == "contrast_slowly":
+        p = p * (1 + min(k, 40) * 0.012)    # x1.5 over 8 s
+    elif kind == "brighter_at_once":
+        p = p + min(k, 5) * 10              # +50 levels in 1 s
+    elif kind == "contrast_at_once":
+        p = p * (1 + min(k, 5) * 0.1)
+    elif kind == "flicker" and k:
+        p = p * (1.0 + 0.15 * ((i // 3) % 2))   # a fluorescent lamp beating with the camera
+    noise = np.random.default_rng(i).normal(0, 2, p.shape)
+    return np.clip(p + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("algorithm", ["diff", "mog2"])
+@pytest.mark.parametrize("kind", ["brighter_slowly", "contrast_slowly", "brighter_at_once",
+                                  "contrast_at_once", "flicker"])
+def test_exposure_changes_of_the_whole_picture_are_no_motion(kind, algorithm):
+    detector = MotionDetector(MotionSettings(algorithm=algorithm))
+    seen = [detector.feed(exposure(backdrop(), kind, i), i * 0.2, colour=10.0)
+            for i in range(150)]
+    assert not any(d.motion for d in seen), [d.t for d in seen if d.motion]
+
+
+@pytest.mark.parametrize("algorithm", ["diff", "mog2"])
+def test_a_visitor_is_seen_while_the_exposure_drifts(algorithm):
+    detector = MotionDetector(MotionSettings(algorithm=algorithm))
+    for i in range(40):
+        detector.feed(exposure(backdrop(), "contrast_slowly", i), i * 0.2, colour=10.0)
+    visitor = with_square(backdrop(), 70, 40, 20, 90)
+    d = detector.feed(exposure(visitor, "contrast_slowly", 40), 8.0, colour=10.0)
+    assert d.motion and len(d.boxes) == 1
