@@ -15,7 +15,8 @@ from app.errors import InvalidInput, NotFound
 from app.events import EventChanged, MotionChanged
 from app.schemas import SourceIn
 from app.station import apply_settings, build_station, start_station, stop_station
-from tests.conftest import _camera, make_settings, wait_until
+from app.recordings.mode_keeper import PRE_MARGIN_S
+from tests.conftest import TESTSRC, _camera, make_settings, wait_until
 from tests.support.scenes import SCENES, scene_clip
 
 SCENE = SCENES["walking_box"]
@@ -130,3 +131,22 @@ def test_a_source_without_preview_is_analysed_on_keyframes(station, box_camera):
     station.sources.delete(src.id)
     wait_until(lambda: station.motion.analysed() == [], 5, message="the analyser gone")
     assert time.monotonic() - started < 5
+
+
+def test_the_mode_keeper_takes_the_sources_own_pre_and_post_capture(station):
+    src = station.sources.create(SourceIn(name="porch", uri_rtsp=TESTSRC, record_mode="motion"))
+    # motion driven by hand: the detector is off, the capture settings are the source's
+    station.motion.change(src.id, {"enabled": False, "pre_capture_s": 3, "post_capture_s": 1},
+                          "test")
+    wait_until(lambda: station.recorder._keep_s.get(src.id) == 3 + PRE_MARGIN_S, 5,
+               message="the recorder keeps the source's pre-capture")
+
+    def running() -> list:
+        return [r for r in station.recordings.own_running() if r.source and r.source.id == src.id]
+
+    event = station.events.open("motion", source_id=src.id, text="porch: motion")
+    wait_until(running, 5, message="the motion record")
+    station.events.close(event.id)
+    closed = time.monotonic()
+    wait_until(lambda: not running(), 5, message="the post-capture's end")
+    assert 0.8 <= time.monotonic() - closed <= 2.5, "1 s of post-capture, not the default 10"
