@@ -53,7 +53,14 @@ from api.mqtt.topics import (
 from app.audited import AuditedStation
 from app.catalog import CATALOG_ERRORS
 from app.errors import NotFound
-from app.events import CatalogChanged, Event, EventChanged, SourceStatusChanged, StorageLow
+from app.events import (
+    CatalogChanged,
+    Event,
+    EventChanged,
+    MotionChanged,
+    SourceStatusChanged,
+    StorageLow,
+)
 from app.services.audit import action_name
 
 if TYPE_CHECKING:
@@ -123,6 +130,8 @@ class MqttBridge:
         self._sources: set[int] = set()  # this station's sources, as last published
         self._names: dict[int, str] = {}  # their names, for the events' `source_name`
         self._camera_states: dict[int, str] = {}  # source id → its camera_lost state published
+        self._motion_states: dict[int, str] = {}  # source id → its motion state published
+        self._motion_off_at: dict[int, float] = {}  # source id → when its OFF is due (monotonic)
         self._groups: dict[int, set[int]] = {}  # group id → its source ids
         self._group_states: dict[int, str] = {}
         self._unsubscribe = None
@@ -217,7 +226,8 @@ class MqttBridge:
     def _work(self) -> None:
         next_disk = time.monotonic() + DISK_EVERY_S
         while not self._stopping.is_set():
-            self._wake.wait(max(0.0, next_disk - time.monotonic()))
+            due = min([next_disk, *self._motion_off_at.values()])
+            self._wake.wait(max(0.0, due - time.monotonic()))
             self._wake.clear()
             items = []
             while self._queue:
@@ -230,6 +240,8 @@ class MqttBridge:
                 self._guarded(self._handle, item)
             if any(isinstance(event, CatalogChanged) for event in events):
                 self._guarded(self._refresh_catalog)  # once for a burst of changes
+            if self._motion_off_at:
+                self._guarded(self._publish_motion_offs)
             if time.monotonic() >= next_disk or any(isinstance(e, StorageLow) for e in events):
                 next_disk = time.monotonic() + DISK_EVERY_S
                 self._guarded(self._publish_disk)
@@ -273,6 +285,7 @@ class MqttBridge:
         self._discovery.clear()
         self._group_states.clear()
         self._camera_states.clear()  # a restarted broker may have forgotten them
+        self._motion_states.clear()
         self._refresh_catalog()
         for source in self._own_sources():
             self._publish(self.topics.source_status(source.id), source_payload(source), retain=True)
@@ -306,7 +319,10 @@ class MqttBridge:
         for source_id in self._sources - now_sources:
             self._publish(self.topics.source_status(source_id), "", retain=True)
             self._publish(self.topics.camera_lost(source_id), "", retain=True)
+            self._publish(self.topics.motion(source_id), "", retain=True)
             self._camera_states.pop(source_id, None)
+            self._motion_states.pop(source_id, None)
+            self._motion_off_at.pop(source_id, None)
         for source in sources:
             if source.id not in self._sources:
                 self._publish(self.topics.source_status(source.id), source_payload(source),
@@ -314,6 +330,7 @@ class MqttBridge:
         self._sources = now_sources
         self._names = {s.id: s.name for s in sources}
         self._publish_camera_states()
+        self._publish_motion_states()
         for group_id in set(self._group_states) - set(self._groups):
             self._publish(self.topics.group_state(group_id), "", retain=True)
             del self._group_states[group_id]
@@ -348,6 +365,47 @@ class MqttBridge:
                 self._camera_states[sid] = state
                 self._publish(self.topics.camera_lost(sid), state, retain=True)
 
+    def _publish_motion_states(self) -> None:
+        """Each source's motion sensor as the motion service says now (at every catalog
+        change and (re)connection; an OFF still delayed stays ON); published when it changes.
+        Between those, `MotionChanged` moves it (`_take_motion`)."""
+        if not self._sources or not self._connected:
+            return
+        motion = self.station.motion
+        for sid in self._sources:
+            active = sid in self._motion_off_at or motion.active(sid)
+            self._set_motion(sid, SWITCH_ON if active else SWITCH_OFF)
+
+    def _set_motion(self, source_id: int, state: str) -> None:
+        if self._motion_states.get(source_id) != state and self._connected:
+            self._motion_states[source_id] = state
+            self._publish(self.topics.motion(source_id), state, retain=True)
+
+    def _take_motion(self, event: MotionChanged) -> None:
+        """ON at once; OFF `motion_off_delay_s` after the event closed (read per change: a
+        settings change applies), unless motion comes back first."""
+        sid = event.source_id
+        if sid not in self._sources:
+            return
+        if event.active:
+            self._motion_off_at.pop(sid, None)
+            self._set_motion(sid, SWITCH_ON)
+            return
+        delay = self.station.settings.motion_off_delay_s
+        if delay > 0 and self._motion_states.get(sid) == SWITCH_ON:
+            self._motion_off_at[sid] = time.monotonic() + delay
+        else:
+            self._motion_off_at.pop(sid, None)
+            self._set_motion(sid, SWITCH_OFF)
+
+    def _publish_motion_offs(self) -> None:
+        """The delayed OFFs that are due."""
+        now = time.monotonic()
+        for sid, at in list(self._motion_off_at.items()):
+            if at <= now:
+                del self._motion_off_at[sid]
+                self._set_motion(sid, SWITCH_OFF)
+
     def _publish_disk(self) -> None:
         storage = self.station.storage
         disk = storage.figures()[0]  # the guard's last look: no catalog, no waiting
@@ -358,6 +416,9 @@ class MqttBridge:
     def _publish_event(self, event: Event) -> None:
         if isinstance(event, EventChanged):
             self._publish_alarm(event)
+            return
+        if isinstance(event, MotionChanged):
+            self._take_motion(event)
             return
         if isinstance(event, SourceStatusChanged):
             if event.source_id in self._sources:

@@ -9,6 +9,9 @@ Everything lives under `recording-station/<station_id>/`:
     source/<source_id>/status     a source's status (retained)
     source/<source_id>/camera_lost  "ON" while a camera_lost event of the source is open
                                   (retained): Home Assistant's problem sensor
+    source/<source_id>/motion     "ON" while the source has motion (a motion event open, and
+                                  motion_off_delay_s after it closed; retained): Home
+                                  Assistant's motion sensor
     group/<group_id>/state        "ON" while any source of the group records (retained)
     group/<group_id>/set          "ON" / "OFF": Home Assistant's switch (command; with a
                                   command secret only if mqtt_unsigned_switches)
@@ -71,6 +74,10 @@ class Topics:
         """ON / OFF: the state of the source's "camera lost" problem sensor."""
         return f"{self.base}/source/{source_id}/camera_lost"
 
+    def motion(self, source_id: int) -> str:
+        """ON / OFF: the state of the source's motion sensor."""
+        return f"{self.base}/source/{source_id}/motion"
+
     def group_state(self, group_id: int) -> str:
         return f"{self.base}/group/{group_id}/state"
 
@@ -99,6 +106,10 @@ class Topics:
     def camera_lost_config(self, source_id: int) -> str:
         return (f"{DISCOVERY_PREFIX}/binary_sensor/{self.object_prefix}_source_{source_id}"
                 "_camera_lost/config")
+
+    def motion_config(self, source_id: int) -> str:
+        return (f"{DISCOVERY_PREFIX}/binary_sensor/{self.object_prefix}_source_{source_id}"
+                "_motion/config")
 
     def disk_sensor_config(self) -> str:
         return f"{DISCOVERY_PREFIX}/sensor/{self.object_prefix}_disk_free/config"
@@ -199,4 +210,9 @@ def discovery_configs(topics: Topics, device: dict, groups: list[GroupOut],
             "unique_id": f"{prefix}_source_{source.id}_camera_lost",
             "state_topic": topics.camera_lost(source.id), "device_class": "problem",
             "payload_on": SWITCH_ON, "payload_off": SWITCH_OFF, "icon": "mdi:cctv-off"}
+        configs[topics.motion_config(source.id)] = {
+            **common, "name": f"{source.name} motion",
+            "unique_id": f"{prefix}_source_{source.id}_motion",
+            "state_topic": topics.motion(source.id), "device_class": "motion",
+            "payload_on": SWITCH_ON, "payload_off": SWITCH_OFF}
     return configs

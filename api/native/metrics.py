@@ -80,6 +80,18 @@ class StationCollector(Collector):
         packets = counter("written_packets", "Packets written into the source's files")
         written = counter("written_bytes", "Bytes of packets written into the source's "
                           "files (a file holds a few per cent more: the MP4 structure)")
+        motion = (
+            gauge("motion_analysed_fps", "Pictures the motion detector really analysed per "
+                  "second over the last 10 s (0 while it is off)"),
+            gauge("motion_level", "Share of the picture (0..1) that changed in the last "
+                  "picture analysed"),
+            gauge("motion_cost_seconds", "Mean motion analysis time per picture"),
+            gauge("motion_active", "1 while a motion event of the source is open"),
+            gauge("motion_night", "1 while the picture is monochrome (the night settings)"))
+        analysing = GaugeMetricFamily(
+            f"{PREFIX}_source_motion_analysing", "1 for what the motion detector analyses: "
+            "`preview` (the preview stream), `keyframes` (the main stream's keyframes only: "
+            "no preview stream) or `off`", labels=(*SOURCE_LABELS, "input"))
         for s in self.station.sources.stats():
             labels = (str(s.id), s.name)
             online.add_metric(labels, int(s.status == "online"))
@@ -91,7 +103,14 @@ class StationCollector(Collector):
             reconnects.add_metric(labels, s.reconnects)
             packets.add_metric(labels, s.packets_written)
             written.add_metric(labels, s.bytes_written)
+            m = self.station.motion.status(s.id)
+            for family, value in zip(motion, (round(m.rate_fps, 2), round(m.level, 4),
+                                              round(m.cost_ms / 1000, 6), int(m.active),
+                                              int(m.night))):
+                family.add_metric(labels, value)
+            analysing.add_metric((*labels, m.analysing), 1)
         yield from (online, fps, bitrate, recording, paused, read, reconnects, packets, written)
+        yield from (*motion, analysing)
 
     def _events(self) -> Iterator[Metric]:
         events = self.station.events
@@ -135,7 +154,9 @@ def setup(app: web.Application) -> None:
               summary="The station in Prometheus' text format",
               binary=Binary("text/plain", "Prometheus' text exposition format"),
               description="Per source (labels `source_id`, `source`): online, fps, bitrate, "
-              "bytes read, reconnects, packets and bytes written, recording and paused; disk "
+              "bytes read, reconnects, packets and bytes written, recording and paused, and "
+              "its motion detector's input, analysed fps, last level, cost per picture, "
+              "motion and night; disk "
               "total and free bytes of the recordings' and the catalog's filesystems, the "
               "disk floor; retention deletions by reason; events raised by kind and open "
               "alarms; API requests by dialect, method "
