@@ -212,3 +212,18 @@ def test_motion_events_have_their_own_colour_on_the_timeline(qtbot, station, sou
     assert severity == "warning"
     colour = view.grab().toImage().pixelColor(int(rect.center().x()), int(rect.center().y()))
     assert colour.green() > 130 and colour.red() < 100, colour.name()  # green, not warning orange
+
+
+def test_the_events_panel_lists_motion_with_its_zones(qtbot, station, source_id):
+    events = station.events
+    with open_main_window(qtbot, station, "http://127.0.0.1:9", tiles=1) as window:
+        panel = window.events
+        motion = events.open("motion", source_id=source_id, text="yard: motion in door",
+                             data={"zones": ["door"]})
+        qtbot.waitUntil(lambda: panel.row_of(motion.id) >= 0, timeout=5000)
+        assert panel.table.item(panel.row_of(motion.id), 3).text() == "yard: motion in door"
+        events.close(motion.id, data={"zones": ["door", "path"]})  # it reached the path too
+        qtbot.waitUntil(lambda: panel.table.item(panel.row_of(motion.id), 3).text()
+                        == "yard: motion in door · zones: door, path", timeout=5000)
+        colour = panel.table.item(panel.row_of(motion.id), 1).foreground().color()
+        assert colour.name() == "#38a169", colour.name()  # motion's green, not a warning's

@@ -45,10 +45,20 @@ RELOAD_DELAY_MS = 150  # a burst of changes (acknowledge all) costs one read
 COLUMNS = ("Time", "Kind", "Source", "Text", "State")
 ALARM_COLOUR = QColor("#e53e3e")
 WARNING_COLOUR = QColor("#dd8a1e")
+MOTION_COLOUR = QColor("#38a169")  # motion (#24): the timeline strip's green, not a warning's
 
 
 def parse_utc(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def event_text(event: EventOut) -> str:
+    """The event's words, and the zones a motion touched when they do not say them all: the
+    zones grow while the motion lasts, and its data holds them all once it has closed."""
+    zones = [str(zone) for zone in (event.data or {}).get("zones") or ()]
+    named = ", ".join(zones)
+    return f"{event.text} · zones: {named}" if zones and not event.text.endswith(named) \
+        else event.text
 
 
 def state_text(event: EventOut) -> str:
@@ -189,8 +199,8 @@ class EventsPanel(QWidget):
         when = parse_utc(event.begin).astimezone()
         source = (self.source_names.get(event.source_id, f"source {event.source_id}")
                   if event.source_id is not None else "station")
-        cells = (f"{when:%Y-%m-%d %H:%M:%S}", event.kind.replace("_", " "), source, event.text,
-                 state_text(event))
+        cells = (f"{when:%Y-%m-%d %H:%M:%S}", event.kind.replace("_", " "), source,
+                 event_text(event), state_text(event))
         loud = event.acknowledged_at is None and event.severity != EventSeverity.info
         for col, text in enumerate(cells):
             item = QTableWidgetItem(text)
@@ -203,6 +213,7 @@ class EventsPanel(QWidget):
                 font.setBold(True)
                 item.setFont(font)
                 item.setForeground(ALARM_COLOUR if event.severity == EventSeverity.alarm
+                                   else MOTION_COLOUR if event.kind == "motion"
                                    else WARNING_COLOUR)
             self.table.setItem(row, col, item)
 
