@@ -32,6 +32,11 @@ def camera():
     camera.stop()
 
 
+def _rate(frames) -> float:
+    """Pictures per second of stream time (the camera may send in bursts under load)."""
+    return (len(frames) - 1) / (frames[-1].t - frames[0].t)
+
+
 def _frames_over(slot, seconds: float) -> list:
     """Every picture the analyser would take over `seconds`, pulled as fast as they come."""
     frames, seq, deadline = [], 0, time.monotonic() + seconds
@@ -51,14 +56,14 @@ def test_preview_stream_feeds_analysis_at_its_rate_without_pictures_for_people(m
     assert slot is not None and slot.input == "preview"
     wait_until(lambda: slot.latest() is not None, 20, message="a first grey picture")
     frames = _frames_over(slot, 2.0)
-    assert 8 <= len(frames) <= 12, f"5 a second from a 10 fps preview, got {len(frames)}"
+    assert len(frames) >= 6 and 3.5 <= _rate(frames) <= 5.5, "5 a second of a 10 fps preview"
     first = frames[0]
     assert first.grey.ndim == 2 and first.grey.dtype.name == "uint8"
     assert first.grey.shape == (100, 180)
     assert first.colour > 20, "colour bars are colourful"
     times = [f.t for f in frames]
     assert all(b > a for a, b in zip(times, times[1:])), "stream time only goes on"
-    assert 0.15 <= (times[-1] - times[0]) / (len(times) - 1) <= 0.25
+    assert all(0.15 <= b - a <= 0.65 for a, b in zip(times, times[1:])), times
     assert abs(frames[-1].wall - time.time()) < 2.0
     worker = manager._workers[1]
     assert worker.preview.decoder.analysed >= len(frames)
@@ -72,7 +77,7 @@ def test_preview_stream_feeds_analysis_at_its_rate_without_pictures_for_people(m
     seq = worker.preview.slot.latest().seq
     frames = _frames_over(slot, 1.5)
     assert worker.preview.slot.latest().seq - seq >= 10
-    assert 5 <= len(frames) <= 10
+    assert len(frames) >= 4 and 3.5 <= _rate(frames) <= 5.5
     worker.preview.slot.unwatch(token)
 
     manager.release_analysis(1)
