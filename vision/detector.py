@@ -45,7 +45,6 @@ _SCALE_ABOVE = ANALYSIS_WIDTH * 5 // 4
 # enough that one bright object entering does not re-stretch the whole picture, short enough
 # to follow a camera's exposure within seconds.
 _CONTRAST_HISTORY = 25
-_LOW_PERCENTILE, _HIGH_PERCENTILE = 4.0, 96.0
 # The running average follows the scene with this time constant (Frigate's frame_alpha 0.01
 # at 5 pictures a second): slow enough that a walker does not become background while he
 # walks, fast enough that the sun's movement does.
@@ -93,24 +92,31 @@ class Detection:
     changed: np.ndarray | None = None   # uint8 0/255 changed pixels at analysis size (tuner)
 
 
-def _quartiles(picture: np.ndarray, mask: np.ndarray | None) -> tuple[int, int, int]:
-    """25th, 50th and 75th percentile grey levels (inside ``mask``), from a histogram (a
-    tenth of np.percentile's cost)."""
+# The grey levels _levels() finds: the contrast stretch's ends and the quartiles.
+_LEVELS = np.array([0.04, 0.25, 0.5, 0.75, 0.96])
+
+
+def _levels(picture: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """The grey levels at the _LEVELS shares of the picture (inside ``mask``), from one
+    histogram (a tenth of np.percentile's cost)."""
     hist = cv2.calcHist([picture], [0], mask, [256], [0, 256]).ravel().cumsum()
-    q25, q50, q75 = np.searchsorted(hist, hist[-1] * np.array([0.25, 0.5, 0.75]))
-    return int(q25), int(q50), int(q75)
+    return np.searchsorted(hist, hist[-1] * _LEVELS)
 
 
-def _photometric(source: tuple[int, int, int],
-                 target: tuple[int, int, int]) -> np.ndarray | None:
+def _median(picture: np.ndarray, mask: np.ndarray | None) -> int:
+    hist = cv2.calcHist([picture], [0], mask, [256], [0, 256]).ravel().cumsum()
+    return int(np.searchsorted(hist, hist[-1] * 0.5))
+
+
+def _photometric(source: np.ndarray, target: np.ndarray) -> np.ndarray | None:
     """A lookup table mapping grey levels of a picture with quartiles ``source`` linearly onto
     ``target``'s (gain from the interquartile ranges, offset from the medians), or None when
     they already match. The gain is bounded to 2/3..3/2: a bigger change is no exposure
     drift, and the global-change rule deals with it."""
-    spread = source[2] - source[0]
-    gain = (target[2] - target[0]) / spread if spread >= 4 else 1.0
+    spread = float(source[2]) - float(source[0])
+    gain = (float(target[2]) - float(target[0])) / spread if spread >= 4 else 1.0
     gain = min(1.5, max(2.0 / 3.0, gain))
-    offset = target[1] - gain * source[1]
+    offset = float(target[1]) - gain * float(source[1])
     if abs(gain - 1.0) < 0.01 and abs(offset) < 0.5:
         return None
     return np.clip(np.arange(256, dtype=np.float32) * gain + offset, 0, 255).astype(np.uint8)
@@ -147,6 +153,8 @@ class _Masks:
         self.thresholds = thresholds
         self.analysed = np.where(thresholds < 255, 255, 0).astype(np.uint8)
         self.analysed_pixels = int(cv2.countNonZero(self.analysed))
+        self.analysed_sub = None if not (includes or excludes) \
+            else np.ascontiguousarray(self.analysed[::2, ::2])
         self.whole = not includes and not excludes
         self.zones: list[tuple[str, np.ndarray]] = []
         for zone in includes:
@@ -185,6 +193,7 @@ class MotionDetector:
         self._mog2 = None
         self._contrast: deque[tuple[int, int]] = deque(maxlen=_CONTRAST_HISTORY)
         self._lut: np.ndarray | None = None
+        self._quartiles = np.zeros(3, np.int64)
         self._last_t: float | None = None
         self._motion_since: float | None = None
         self._settle_until = float("-inf")
@@ -265,16 +274,19 @@ class MotionDetector:
     def _prepare(self, grey: np.ndarray, masks: _Masks) -> np.ndarray:
         """Black out the exclude masks (as Frigate does: a clock's changing digits must not
         leak past its mask through the blur), blur, and make the contrast stretch of this
-        picture (``self._lut``): the 4th-96th percentile averaged over recent pictures.
+        picture (``self._lut``): the 4th-96th percentile of the analysed area, averaged over
+        recent pictures.
 
         The background is learned unstretched and stretched with the same table as the
         picture when they are compared: a stretch that drifts (a bright visitor, exposure)
         then moves both alike and shows as no difference, while a dark scene and a bright one
         still get the same threshold."""
-        hist = cv2.calcHist([grey], [0], masks.keep, [256], [0, 256]).ravel().cumsum()
-        total = hist[-1]
-        low = int(np.searchsorted(hist, total * _LOW_PERCENTILE / 100.0))
-        high = int(np.searchsorted(hist, total * _HIGH_PERCENTILE / 100.0))
+        if masks.keep is not None:
+            grey = cv2.bitwise_and(grey, masks.keep)
+        picture = cv2.GaussianBlur(grey, _BLUR, 0)
+        levels = _levels(picture, None if masks.whole else masks.analysed)
+        low, high = int(levels[0]), int(levels[4])
+        self._quartiles = levels[1:4]     # the exposure compensation's (_changed)
         if low < high:      # a picture of one grey says nothing about contrast
             self._contrast.append((low, high))
         self._lut = None
@@ -284,9 +296,7 @@ class MotionDetector:
             if high_avg - low_avg >= 1.0:
                 self._lut = np.clip((np.arange(256, dtype=np.float32) - low_avg)
                                     * (255.0 / (high_avg - low_avg)), 0, 255).astype(np.uint8)
-        if masks.keep is not None:
-            grey = cv2.bitwise_and(grey, masks.keep)
-        return cv2.GaussianBlur(grey, _BLUR, 0)
+        return picture
 
     def _learning_first(self, picture: np.ndarray) -> bool:
         if self._settings.algorithm == "mog2":
@@ -327,14 +337,15 @@ class MotionDetector:
         covering less than a quarter of the picture barely moves."""
         analysed = None if masks.whole else masks.analysed
         background = cv2.convertScaleAbs(self._avg)
+        # Quartiles of the analysed area: the picture's from _prepare, the background's.
+        scene_q, picture_q = _levels(background, analysed)[1:4], self._quartiles
         if self._settings.algorithm == "mog2":
             self._mog2.setVarThreshold(var_threshold_for(
                 self._settings.sensitivity_for(self._night)))
             # MOG2's model cannot be remapped: the picture is mapped onto the background's
             # brightness instead. MOG2 learns as it tests: at its own rate (1/history), fast
             # while settling.
-            to_scene = _photometric(_quartiles(picture, analysed),
-                                    _quartiles(background, analysed))
+            to_scene = _photometric(picture_q, scene_q)
             seen = cv2.LUT(picture, to_scene) if to_scene is not None else picture
             foreground = self._mog2.apply(seen, learningRate=_SETTLE_ALPHA if settling else -1)
             if analysed is not None:
@@ -353,14 +364,16 @@ class MotionDetector:
             background = cv2.LUT(background, self._lut)
         delta = cv2.absdiff(picture, background)
         raw = cv2.countNonZero(cv2.compare(delta, masks.thresholds, cv2.CMP_GT))
-        to_picture = _photometric(_quartiles(background, analysed),
-                                  _quartiles(picture, analysed))
+        if self._lut is not None:     # a stretch is monotonic: it maps the quartiles too
+            scene_q, picture_q = self._lut[scene_q], self._lut[picture_q]
+        to_picture = _photometric(scene_q, picture_q)
         if to_picture is not None:
             delta = cv2.absdiff(picture, cv2.LUT(background, to_picture))
         # Noise floor: rain, snow and a noisy night picture raise the typical difference of
         # every pixel; a pixel must then stand out NOISE_FACTOR times that typical difference
         # (the median, robust to a visitor covering less than half the picture).
-        floor = _NOISE_FACTOR * _quartiles(delta, analysed)[1]
+        # (every other pixel of every other row is plenty for a median)
+        floor = _NOISE_FACTOR * _median(delta[::2, ::2], masks.analysed_sub)
         thresholds = masks.thresholds
         if floor > masks.base:
             thresholds = cv2.add(thresholds, int(floor) - masks.base)
