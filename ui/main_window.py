@@ -104,7 +104,7 @@ class MainWindow(QMainWindow):
         bridge.storage_low.connect(self._on_storage_low)
         self.tags.running.model().modelReset.connect(self._count_recordings)
         self.alarms.count_changed.connect(self.status.set_alarm_count)
-        self.status.alarms_clicked.connect(self.show_events)
+        self.status.alarms_clicked.connect(self.show_alarms)
         self.events.play_requested.connect(self.play_moment)
         bridge.motion_changed.connect(lambda sid, active, _zones: self.wall.set_motion(sid, active))
         self.reload()
@@ -323,11 +323,12 @@ class MainWindow(QMainWindow):
         else:
             self.report(f"Bookmark “{mark.title}” added.")
 
-    def show_events(self) -> None:
-        """The Events panel, shown and in front (the status bar's alarm count)."""
+    def show_alarms(self) -> None:
+        """The status bar's alarm count clicked: the Events panel on what it counts (the
+        unacknowledged alarms), shown and in front."""
         self.events_dock.show()
         self.events_dock.raise_()
-        self.events.reload()
+        self.events.show_waiting_alarms()
 
     def play_moment(self, source_id: int, moment: datetime) -> None:
         """An event's moment, in the Recordings tab's player."""

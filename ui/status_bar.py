@@ -65,7 +65,7 @@ class StationStatusBar(QStatusBar):
         self.cpu_label = QLabel(self)
         self.alarm_button = QToolButton(self)
         self.alarm_button.setAutoRaise(True)
-        self.alarm_button.setToolTip("Unacknowledged alarms and warnings: open the Events panel")
+        self.alarm_button.setToolTip("Unacknowledged alarms: open the Events panel")
         self.alarm_button.clicked.connect(self.alarms_clicked)
         self.set_alarm_count(0)
         for widget in (self.api_label, self.copy_button, self.token_label, self.reveal_button):
@@ -97,7 +97,7 @@ class StationStatusBar(QStatusBar):
         self.rec_label.setStyleSheet("color: #e53e3e; font-weight: bold;" if count else "")
 
     def set_alarm_count(self, count: int) -> None:
-        """Unacknowledged alarms and warnings (app.alarms), red while there are any."""
+        """Unacknowledged events of severity alarm (app.alarms), red while there are any."""
         self.alarm_count = count
         self.alarm_button.setText(f"⚠ {count} alarm{'s' if count != 1 else ''}" if count
                                   else "no alarms")

@@ -28,7 +28,7 @@ from api.routing import call
 from api.security import PRINCIPAL
 from app.alarms.event_service import DEFAULT_LIMIT, MAX_LIMIT, EventFilter
 from app.events import EventChanged
-from app.schemas import EventOut
+from app.schemas import EventOut, EventSeverity
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +52,12 @@ class EventFilterQuery(BaseModel):
                               "false: only ended ones")
     unacknowledged: bool | None = Field(None, description="true: only those nobody "
                                         "acknowledged; false: only acknowledged ones")
+    severity: EventSeverity | None = Field(None, description="of this severity only "
+                                           "(`alarm`: what the GUI's status bar counts)")
 
     def filters(self) -> dict:
         return self.model_dump(include={"source_id", "kind", "begin", "end", "open",
-                                        "unacknowledged"})
+                                        "unacknowledged", "severity"})
 
 
 class EventQuery(EventFilterQuery):

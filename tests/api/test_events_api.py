@@ -54,11 +54,29 @@ async def test_list_and_acknowledge(client, station):
     assert audited
 
 
+async def test_the_severity_filter(client, station):
+    """`severity`: the list, acknowledge all and the count of the status bar select by it."""
+    gate = source(station, "gate")
+    lost = station.events.open("camera_lost", source_id=gate, text="gate: camera lost")
+    motion = station.events.instant("constant_motion", source_id=gate, text="gate: motion")
+    info = station.events.instant("bookmark", source_id=gate, text="gate: a mark")
+    for level, ids in (("alarm", [lost.id]), ("warning", [motion.id]), ("info", [info.id])):
+        got = await (await client.get(f"/api/v1/event?severity={level}")).json()
+        assert [e["id"] for e in got] == ids, level
+    assert station.events.count(severity="alarm", unacknowledged=True) == 1
+    resp = await client.put("/api/v1/event/ack?severity=alarm")
+    assert AckAllOut.model_validate(await resp.json()).acknowledged == 1
+    assert station.events.count(severity="alarm", unacknowledged=True) == 0
+    got = await (await client.get("/api/v1/event?unacknowledged=true")).json()
+    assert [e["id"] for e in got] == [info.id, motion.id]
+
+
 @pytest.mark.parametrize("query, field, streamed", [
     ("kind=nope", "kind", True), ("kind=DROP%20TABLE", "kind", True), ("limit=0", "limit", False),
     ("limit=5000", "limit", False), ("after_id=-1", "after_id", True),
     ("source_id=abc", "source_id", True), ("open=maybe", "open", True), ("begin=12", "begin", True),
     ("begin=2026-01-02T00:00:00Z&end=2026-01-01T00:00:00Z", "end", True),
+    ("severity=critical", "severity", True),
 ])
 async def test_bad_filters_are_422(client, query, field, streamed):
     """The list and (for the filters it takes) the stream refuse it, naming the field."""

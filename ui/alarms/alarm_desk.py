@@ -5,8 +5,11 @@ settings (`alert_kinds`, `alert_sound`) are announced from the tray, with a beep
 It follows the bridge's `event_changed` (any front end's events and acknowledgements, the
 camera watch's camera_lost and its closing by camera_back) and reads the event service on
 the task runner: once at start for the cameras lost already, and, coalesced, for the count
-after each change. The count is of unacknowledged events of severity `alarm` or `warning`
-(an `info` event is for the record, not for an operator's attention)."""
+after each change. The count is of unacknowledged events of severity `alarm` only: an `info`
+event (recording_started, camera_back) is for the record, and a `warning` (a motion) comes by
+the hundred on a busy camera: counting them would bury the lost camera an operator must not
+miss. The catalog counts them (`EventService.count`), not this desk from the newest page of
+events, which thousands of newer info events would push an old alarm out of."""
 
 from __future__ import annotations
 
@@ -22,8 +25,7 @@ from ui.tasks import CoalescedLoad, TaskRunner
 from ui.wall import CameraWall
 
 COUNT_DELAY_MS = 150  # a burst of changes (acknowledge all) costs one count
-COUNT_LIMIT = 1000    # counted up to this many; more reads as "1000+"
-LOUD = (EventSeverity.alarm, EventSeverity.warning)
+COUNT_LIMIT = 1000    # lost cameras read at start, at most
 
 
 def wall_time(iso: str) -> float:
@@ -32,7 +34,7 @@ def wall_time(iso: str) -> float:
 
 
 class AlarmDesk(QObject):
-    count_changed = Signal(int)  # unacknowledged alarms and warnings (COUNT_LIMIT at most)
+    count_changed = Signal(int)  # unacknowledged events of severity alarm
 
     def __init__(self, station, bridge: EventBridge, tasks: TaskRunner, wall: CameraWall, *,
                  announce: Callable[[str], None], parent: QObject | None = None):
@@ -90,10 +92,7 @@ class AlarmDesk(QObject):
     def _fetch_count(self):
         events = self.station.events
 
-        def count() -> int:
-            waiting = events.list(unacknowledged=True, limit=COUNT_LIMIT)
-            return sum(1 for event in waiting if event.severity in LOUD)
-        return count
+        return lambda: events.count(unacknowledged=True, severity=EventSeverity.alarm)
 
     def _on_count(self, count: int | None, error) -> None:
         if error is None:

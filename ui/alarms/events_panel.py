@@ -1,7 +1,9 @@
 """The Events panel: the station's and the site's events, newest first, with their kind,
 source, time, text and state (open or closed, acknowledged by whom); filtered by kind, by
-source, to the unacknowledged or to the open ones (the event service's own filter, so the
-panel and `GET /api/v1/event` agree); one or the selected events acknowledged from a button
+severity (alarm, warning, info), by source, to the unacknowledged or to the open ones (the
+event service's own filter, so the panel and `GET /api/v1/event` agree); the status bar's
+alarm count opens it on what it counts (`show_waiting_alarms`: the unacknowledged alarms);
+one or the selected events acknowledged from a button
 or the context menu, or all that the filter selects (after a confirmation); a double-click
 plays the moment in the Recordings tab's player (`play_requested`, the timeline's
 `play_moment`, the bookmark list's path).
@@ -94,6 +96,10 @@ class EventsPanel(QWidget):
         self.kind_box.addItem("All kinds", None)
         for name in sorted(KINDS):
             self.kind_box.addItem(name.replace("_", " "), name)
+        self.severity_box = QComboBox(self)
+        self.severity_box.addItem("All severities", None)
+        for severity in (EventSeverity.alarm, EventSeverity.warning, EventSeverity.info):
+            self.severity_box.addItem(severity.value, severity.value)
         self.source_box = QComboBox(self)
         self.source_box.addItem("All sources", None)
         self.unacknowledged_check = QCheckBox("Unacknowledged only", self)
@@ -102,7 +108,7 @@ class EventsPanel(QWidget):
         self.ack_button.setToolTip("Acknowledge the selected events")
         self.ack_all_button = QPushButton("Acknowledge all…", self)
         self.ack_all_button.setToolTip("Acknowledge every unacknowledged event the filter "
-                                       "selects (kind, source)")
+                                       "selects (kind, severity, source)")
         self.count_label = QLabel(self)
         self.table = QTableWidget(0, len(COLUMNS), self)
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -121,8 +127,8 @@ class EventsPanel(QWidget):
 
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.kind_box, self.source_box, self.unacknowledged_check,
-                       self.open_check):
+        for widget in (self.kind_box, self.severity_box, self.source_box,
+                       self.unacknowledged_check, self.open_check):
             bar.addWidget(widget)
         bar.addStretch(1)
         for widget in (self.count_label, self.ack_button, self.ack_all_button):
@@ -131,7 +137,7 @@ class EventsPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)
         layout.addWidget(self.table, 1)
-        for box in (self.kind_box, self.source_box):
+        for box in (self.kind_box, self.severity_box, self.source_box):
             box.currentIndexChanged.connect(lambda _i: self.reload())
         for check in (self.unacknowledged_check, self.open_check):
             check.toggled.connect(lambda _on: self.reload())
@@ -147,9 +153,27 @@ class EventsPanel(QWidget):
     def loading(self) -> bool:
         return self._load.running or self._load.pending
 
+    def show_waiting_alarms(self) -> None:
+        """The filter on what the status bar counts: the unacknowledged alarms, of every
+        kind and source, open or not."""
+        boxes = (self.kind_box, self.severity_box, self.source_box, self.unacknowledged_check,
+                 self.open_check)
+        for widget in boxes:
+            widget.blockSignals(True)
+        self.kind_box.setCurrentIndex(0)
+        self.source_box.setCurrentIndex(0)
+        self.severity_box.setCurrentIndex(self.severity_box.findData(EventSeverity.alarm.value))
+        self.unacknowledged_check.setChecked(True)
+        self.open_check.setChecked(False)
+        for widget in boxes:
+            widget.blockSignals(False)
+        self.reload()
+
     def filters(self) -> dict:
         """The filter as the event service's arguments (only those set)."""
-        chosen = {"kind": self.kind_box.currentData(), "source_id": self.source_box.currentData(),
+        chosen = {"kind": self.kind_box.currentData(),
+                  "severity": self.severity_box.currentData(),
+                  "source_id": self.source_box.currentData(),
                   "unacknowledged": True if self.unacknowledged_check.isChecked() else None,
                   "open": True if self.open_check.isChecked() else None}
         return {key: value for key, value in chosen.items() if value is not None}
@@ -250,13 +274,15 @@ class EventsPanel(QWidget):
 
     def _filter_words(self) -> str:
         words = [self.kind_box.currentText() if self.kind_box.currentData() else "",
+                 self.severity_box.currentText() if self.severity_box.currentData() else "",
                  self.source_box.currentText() if self.source_box.currentData() else ""]
         return ", ".join(word for word in words if word)
 
     def acknowledge_all(self) -> None:
         if not self.ask_acknowledge_all():
             return
-        filters = {k: v for k, v in self.filters().items() if k in ("kind", "source_id", "open")}
+        filters = {k: v for k, v in self.filters().items()
+                   if k in ("kind", "severity", "source_id", "open")}
         service, who = self.station.events, os_user()
         self.tasks.run(lambda: service.acknowledge_all(who, **filters), self._acted)
 
