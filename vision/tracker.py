@@ -55,6 +55,7 @@ class MotionTracker:
         self._last_t: float | None = None
         self._interval = 0.0                    # between the last two pictures
         self._busy: deque[list[float]] = deque()  # [start, end] while an event was open
+        self._busy_total = 0.0                    # their summed length
         self._constant_armed = True
 
     def configure(self, settings: MotionSettings) -> None:
@@ -67,10 +68,15 @@ class MotionTracker:
         return self._event_start is not None
 
     def busy_share(self, now: float) -> float:
-        """Share of the hour before ``now`` during which an event was open."""
+        """Share of the hour before ``now`` (the newest picture's time or later) during which
+        an event was open. A running total: rain can open hundreds of short events an hour,
+        and this is asked at every picture."""
         start = now - HOUR_S
-        total = sum(min(end, now) - max(begin, start) for begin, end in self._busy
-                    if end > start)
+        total = self._busy_total
+        for begin, end in self._busy:   # the few oldest that reach back before the hour
+            if begin >= start:
+                break
+            total -= min(end, start) - begin
         return max(0.0, total) / HOUR_S
 
     def feed(self, d: Detection) -> list[MotionChange]:
@@ -84,6 +90,7 @@ class MotionTracker:
                                            else previous_t))
             self._run_start = self._last_motion = None
             self._busy.clear()
+            self._busy_total = 0.0
             self._interval, previous_t = 0.0, None
         if previous_t is not None and d.t > previous_t:
             self._interval = d.t - previous_t
@@ -142,11 +149,14 @@ class MotionTracker:
         it, and raise constant motion when the share crosses the setting."""
         if previous_t is not None and (was_active or self.active) and now > previous_t:
             if self._busy and self._busy[-1][1] >= previous_t:
+                self._busy_total += now - self._busy[-1][1]
                 self._busy[-1][1] = now
             else:
+                self._busy_total += now - previous_t
                 self._busy.append([previous_t, now])
         while self._busy and self._busy[0][1] <= now - HOUR_S:
-            self._busy.popleft()
+            begin, end = self._busy.popleft()
+            self._busy_total -= end - begin
         share = self.busy_share(now)
         limit = self._settings.constant_motion_share
         if self._constant_armed and share > limit:

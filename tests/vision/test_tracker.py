@@ -114,3 +114,18 @@ def test_time_going_back_closes_the_open_event_and_starts_afresh():
     restarted = feed(tracker, 0.0, 2.0, True) + feed(tracker, 2.0, 3.0, False)
     assert [(c.kind, c.t) for _, c in restarted] == [
         ("closed", 101.8), ("opened", 0.0), ("closed", 1.8)]
+
+
+def test_the_busy_hour_slides():
+    """Events of 10 s of motion every minute for two hours (open from the make time, 0.6 s,
+    to the release, 2 s after the last picture at 9.8 s: 11.4 s): the share is that of one
+    hour, not of the whole run, and it forgets what is older than an hour."""
+    tracker = MotionTracker(MotionSettings(constant_motion_share=1.0))
+    for minute in range(120):
+        feed(tracker, minute * 60.0, 10.0, True)
+        feed(tracker, minute * 60.0 + 10.0, 50.0, False)
+    assert tracker.busy_share(120 * 60.0) == pytest.approx(11.4 / 60.0, abs=0.001)
+    feed(tracker, 120 * 60.0, 30 * 60.0, False)
+    assert tracker.busy_share(150 * 60.0) == pytest.approx(11.4 / 120.0, abs=0.001)
+    feed(tracker, 150 * 60.0, 31 * 60.0, False)
+    assert tracker.busy_share(181 * 60.0) == 0.0
