@@ -216,8 +216,9 @@ class MotionService:
                             and self.settings(sid).enabled}
         except CATALOG_ERRORS:
             pass  # the last read: nothing changed while nobody could write
-        for source_id in [s for s in self._analysers if s not in self._wanted
-                          or not self._recorder.has_source(s)]:
+        # (a source whose reader is being replaced, a new address, keeps its analyser: the
+        # recorder hands the new reader the same slot)
+        for source_id in [s for s in self._analysers if s not in self._wanted]:
             self._stop_analyser(source_id)
         for source_id in sorted(self._wanted - set(self._analysers)):
             if self._stopping.is_set():
@@ -232,11 +233,12 @@ class MotionService:
             log.info("source %s: motion analysis on (%s)", source_id, slot.input)
 
     def _stop_analyser(self, source_id: int) -> None:
-        analyser = self._analysers.pop(source_id, None)
+        analyser = self._analysers.get(source_id)
         if analyser is None:
             return
         analyser.stop()
         self._recorder.release_analysis(source_id)
+        del self._analysers[source_id]  # "off" once the recorder no longer feeds it
         for change in analyser.finish():
             self._on_change(analyser, change, analyser.slot.latest().wall
                             if analyser.slot.latest() is not None else utcnow().timestamp())

@@ -150,3 +150,17 @@ def test_the_mode_keeper_takes_the_sources_own_pre_and_post_capture(station):
     closed = time.monotonic()
     wait_until(lambda: not running(), 5, message="the post-capture's end")
     assert 0.8 <= time.monotonic() - closed <= 2.5, "1 s of post-capture, not the default 10"
+
+
+def test_a_new_address_keeps_the_analyser_and_its_slot(station, box_camera):
+    main, sub = box_camera.urls
+    src = station.sources.create(SourceIn(name="lane", uri_rtsp=main))
+    wait_until(lambda: station.motion.status(src.id).analysing == "keyframes", 20,
+               message="keyframe analysis")
+    analyser = station.motion._analysers[src.id]
+    slot = analyser.slot
+    station.sources.update(src.id, SourceIn(uri_rtsp=main + "?again=1", uri_preview=sub))
+    wait_until(lambda: slot.input == "preview", 10, message="the preview feeds the same slot")
+    seq = slot.latest().seq if slot.latest() is not None else 0
+    assert slot.wait_newer(seq, 10) is not None
+    assert station.motion._analysers[src.id] is analyser
