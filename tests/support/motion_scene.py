@@ -1,6 +1,9 @@
 """A scripted motion scene as an H.264 MP4 the RTSP test camera serves (`RtspCamera(clip=...)`
 or one clip per mount point, `clips={"/main": ..., "/sub": ...}`): a static picture (SMPTE
-bars) that a white box walks across, entering every `period_s` seconds at `enter_s` into
+bars) that a box walks across: a black and white checkerboard of 30-px squares, so it
+differs from every bar (a plain white box vanishes over the light-grey bar once the
+detector stretches the contrast to the 4th-96th percentile, both clipped to white) and keeps
+its texture at the detector's ~180 px (8-px squares average out to the grey of the cyan bar), entering every `period_s` seconds at `enter_s` into
 the period and leaving `walk_s` later. Because the clip is encoded once and served from its
 first frame to every client, the moment the box enters is known in the clip's own time
 (`WalkingBox.entries`), which is what motion-to-event latency is measured against.
@@ -38,7 +41,7 @@ class WalkingBox:
     @property
     def name(self) -> str:
         return (f"walking_box_{self.width}x{self.height}_{self.fps}fps_gop{self.gop_s:g}_"
-                f"p{self.period_s:g}_e{self.enter_s:g}_w{self.walk_s:g}_n{self.noise}_"
+                f"p{self.period_s:g}_e{self.enter_s:g}_w{self.walk_s:g}_n{self.noise}_chk30_"
                 f"{self.bitrate_kbps}k_{self.seconds:g}s.mp4")
 
     def entries(self) -> list[float]:
@@ -57,7 +60,8 @@ class WalkingBox:
         x = (f"if(between({phase},{self.enter_s:g},{self.enter_s + self.walk_s:g}),"
              f"({phase}-{self.enter_s:g})*{speed:g}-{w},-{2 * w})")
         return (f"smptebars=s={self.width}x{self.height}:r={self.fps}:d={self.seconds:g}[bg];"
-                f"color=c=white:s={w}x{h}:r={self.fps}[box];"
+                f"color=c=white:s={w}x{h}:r={self.fps},format=yuv420p,"
+                "geq=lum='if(mod(floor(X/30)+floor(Y/30),2),235,16)':cb=128:cr=128[box];"
                 f"[bg][box]overlay=x='{x}':y={(self.height - h) // 2}:shortest=1"
                 + (f",noise=alls={self.noise}:allf=t" if self.noise else ""))
 
