@@ -113,6 +113,7 @@ class CameraTile(QWidget):
         self.lost_banner: QRect | None = None  # where the banner was painted last
         self.demand = demand
         self.resting = False  # "update on motion" and no motion: no pictures asked or taken
+        self._rest_wanted = False  # resting as soon as there is a picture to rest on
         self.slot: FrameSlot | None = None     # the main stream's
         self.preview: FrameSlot | None = None  # the preview stream's, if the source has one
         self.shown: FrameSlot | None = None    # the one pictures are taken from now
@@ -179,7 +180,10 @@ class CameraTile(QWidget):
 
     def set_resting(self, resting: bool) -> None:
         """Rest (ask for and paint no pictures, the last one stays up marked "no motion")
-        or wake (ask again; the preview gets its time to play before it counts as down)."""
+        or wake (ask again; the preview gets its time to play before it counts as down).
+        A tile with no picture yet takes one first, so a resting wall shows every camera."""
+        self._rest_wanted = resting
+        resting = resting and self.image is not None
         if resting == self.resting:
             return
         self.resting = resting
@@ -313,6 +317,8 @@ class CameraTile(QWidget):
             self.image = QImage(pixels.data, w, h, pixels.strides[0], fmt)
             self._scaled = None
             self.update()
+            if self._rest_wanted and not self.resting:
+                self.set_resting(True)  # the picture it was waiting for to rest on
         elif self.recording_since is not None:
             second = int(time.monotonic() - self.recording_since)
             if second != self._painted_second:  # the REC clock moves once a second

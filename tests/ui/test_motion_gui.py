@@ -227,3 +227,17 @@ def test_the_events_panel_lists_motion_with_its_zones(qtbot, station, source_id)
                         == "yard: motion in door · zones: door, path", timeout=5000)
         colour = panel.table.item(panel.row_of(motion.id), 1).foreground().color()
         assert colour.name() == "#38a169", colour.name()  # motion's green, not a warning's
+
+
+def test_a_wall_kept_resting_shows_each_camera_once_then_rests(qtbot, station, source_id):
+    from ui.wall_prefs import WallPrefs
+
+    station.motion.change(source_id, {"enabled": False}, "test")
+    WallPrefs(station.settings.data_dir).set_update_on_motion(True)  # as a last session left it
+    with open_main_window(qtbot, station, "http://127.0.0.1:9", tiles=1) as window:
+        assert window.update_on_motion.isChecked()
+        tile = window.wall.tiles[source_id]
+        assert not tile.resting and tile.image is None, "nothing to rest on yet"
+        qtbot.waitUntil(lambda: tile.resting, timeout=8000)  # after its first picture
+        assert tile.image is not None and tile.frames_shown == 1
+        assert tile.shown.demand is Demand.NONE
