@@ -7,7 +7,7 @@ keyframe 5 s before the motion). Clips are cached on disk like tests/support/cli
 test run encodes each scene once.
 
     path = scene_clip("walking_box")                    # 640x360, 10 fps
-    SCENES["walking_box"].enters_s                      # 6.0: the box's first visible frame
+    SCENES["walking_box"].enters_s                      # 6.0: the box reaches the picture
     for t, grey, colour in analysis_pictures(path, fps=5):
         detector.feed(grey, t, colour=colour)
 
@@ -43,8 +43,11 @@ CLOCK_REGION = (0.80, 0.05, 0.12, 0.08)   # normalised (x, y, w, h) of the clock
 class Scene:
     name: str
     seconds: float
-    enters_s: float | None = None   # when the motion (the box) first shows; None: no motion
-    leaves_s: float | None = None   # when it has gone
+    # walking_box: the box's leading edge reaches the picture's edge at enters_s (the frame
+    # after shows it) and its trailing edge leaves it at leaves_s (the frame before showed
+    # it); None for the scenes where nothing should happen.
+    enters_s: float | None = None
+    leaves_s: float | None = None
     change_s: float | None = None   # light_step, goes_monochrome: when the picture changes
     region: tuple[float, float, float, float] | None = None   # clock: where it changes
 
