@@ -28,6 +28,7 @@ The zones' masks are rasterised once per picture size and settings, not per pict
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -210,6 +211,10 @@ class MotionDetector:
              keep_mask: bool = False) -> Detection:
         if grey.ndim != 2 or grey.dtype != np.uint8 or min(grey.shape) < 8:
             raise ValueError("a picture must be a 2-D uint8 array at least 8x8")
+        if not math.isfinite(t):
+            raise ValueError("a picture's time must be a finite number of seconds")
+        if not grey.flags.c_contiguous:     # a plane cut out of a padded frame buffer
+            grey = np.ascontiguousarray(grey)
         if grey.shape[1] > _SCALE_ABOVE:
             height = max(8, round(grey.shape[0] * ANALYSIS_WIDTH / grey.shape[1]))
             grey = cv2.resize(grey, (ANALYSIS_WIDTH, height), interpolation=cv2.INTER_AREA)

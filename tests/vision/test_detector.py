@@ -160,3 +160,19 @@ def test_a_visitor_is_seen_while_the_exposure_drifts(algorithm):
     visitor = with_square(backdrop(), 70, 40, 20, 90)
     d = detector.feed(exposure(visitor, "contrast_slowly", 40), 8.0, colour=10.0)
     assert d.motion and len(d.boxes) == 1
+
+
+def test_a_plane_cut_out_of_a_padded_buffer_is_analysed_like_a_copy():
+    padded = np.zeros((H, W + 12), np.uint8)
+    detector, copy = MotionDetector(MotionSettings()), MotionDetector(MotionSettings())
+    for i in range(20):
+        picture = backdrop() if i < 19 else with_square(backdrop(), 40, 30, 20, 60)
+        padded[:, :W] = picture
+        a, b = detector.feed(padded[:, :W], i * 0.2), copy.feed(picture.copy(), i * 0.2)
+        assert (a.motion, a.level, a.boxes) == (b.motion, b.level, b.boxes)
+    assert a.motion
+
+
+def test_a_time_that_is_not_a_number_is_refused():
+    with pytest.raises(ValueError):
+        MotionDetector(MotionSettings()).feed(backdrop(), float("nan"))
