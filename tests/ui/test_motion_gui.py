@@ -241,3 +241,14 @@ def test_a_wall_kept_resting_shows_each_camera_once_then_rests(qtbot, station, s
         qtbot.waitUntil(lambda: tile.resting, timeout=8000)  # after its first picture
         assert tile.image is not None and tile.frames_shown == 1
         assert tile.shown.demand is Demand.NONE
+
+
+def test_the_sliders_apply_as_they_move(qtbot, dialog, station, source_id):
+    saves = dialog.saves
+    dialog.form.sensitivity.setValue(80)
+    dialog.form.algorithm.setCurrentIndex(dialog.form.algorithm.findData("mog2"))
+    qtbot.waitUntil(lambda: dialog.saves > saves, timeout=5000)  # once, after the last move
+    settings = station.motion.settings(source_id)
+    assert settings.sensitivity == 80 and settings.algorithm == "mog2"
+    assert dialog.saves == saves + 1
+    assert station.motion.status(source_id).settings.sensitivity == 80  # the running detector's
