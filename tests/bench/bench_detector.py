@@ -9,7 +9,9 @@ same pictures ``--repeat`` times on one thread (a fresh detector per pass); the 
 median pass's CPU time per picture (the thread's own, so a busy machine does not inflate
 it; the wall time is printed beside it). The floor, measured in the same run on the same
 pictures, is the bare minimum any differencing detector does: cv2.absdiff against the
-previous picture and cv2.threshold. Decoding is not in the detector's figures; it is printed
+previous picture and cv2.threshold; beside it the bare steps of any running-average detector
+(blur, difference, threshold, dilate, contours, average update), to show what this one's
+compensations cost. Decoding is not in the detector's figures; it is printed
 last for context (the recorder decodes the preview stream for the wall anyway;
 bench_motion.py measures the whole chain).
 """
@@ -70,6 +72,19 @@ def floor(pictures) -> None:
         previous = grey
 
 
+def bare_pipeline(pictures) -> None:
+    """The steps every running-average detector takes, without this one's compensations
+    (contrast stretch, exposure mapping, noise floor, opening, masks, zones)."""
+    average = pictures[0][1].astype("float32")
+    for _, grey, _ in pictures:
+        blurred = cv2.GaussianBlur(grey, (5, 5), 0)
+        delta = cv2.absdiff(blurred, cv2.convertScaleAbs(average))
+        changed = cv2.dilate(cv2.threshold(delta, 30, 255, cv2.THRESH_BINARY)[1], None)
+        contours, _ = cv2.findContours(changed, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        [cv2.contourArea(c) for c in contours]
+        cv2.accumulateWeighted(blurred, average, 0.01)
+
+
 def detector(settings: MotionSettings):
     def run(pictures) -> None:
         d = MotionDetector(settings)
@@ -89,6 +104,7 @@ def main() -> None:
              Zone("", "exclude", ((0.8, 0.0), (1, 0.0), (1, 0.2), (0.8, 0.2))))
     rows = [
         ("floor: absdiff + threshold", floor),
+        ("bare blur/avg/threshold/contours", bare_pipeline),
         ("diff", detector(MotionSettings())),
         ("diff, 2 include zones + 1 mask", detector(MotionSettings(zones=zones))),
         ("mog2", detector(MotionSettings(algorithm="mog2"))),
