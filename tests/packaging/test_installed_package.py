@@ -3,7 +3,8 @@ way an operator uses it, then removed and purged: the footage stays.
 
 Runs in file order (each test builds on the state the previous one left): lintian, install,
 files and desktop entry, self-test, size, the window under Xvfb (recording through the API on
-the way), the headless service's command, remove, purge.
+the way), the headless service's command, the unit under a real systemd user manager (a
+killed station restarted, a reboot: a continuous source records again), remove, purge.
 """
 
 from __future__ import annotations
@@ -22,8 +23,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import _camera
+from tests.support.camera import skip_reason as camera_skip
 from tests.support.installed import files_size, operator_env
 from tests.support.screen import Screen, colourful, save_png
+from tests.support.unit_check import check_restart_and_boot
+from tests.support.user_systemd import skip_reason as user_manager_skip
 
 APP = "recording-station"
 OPT = Path("/opt") / APP
@@ -173,6 +178,25 @@ def test_headless_service_command_serves_the_api(installed, operator_home):
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == 0, log.read_text()[-3000:]
+
+
+def test_the_installed_unit_restarts_a_killed_station_and_boots_it_recording(installed,
+                                                                             tmp_path):
+    """The unit dpkg installed, unchanged, under a real `systemd --user` (in a mount namespace
+    of its own: tests/support/user_systemd.py): SIGKILL, systemd starts the station again and
+    a `continuous` source records again within 5 s of its camera answering; the end of a boot
+    and the next one (the enabled unit started by default.target): recording again
+    (tests/support/unit_check.py). Only the settings come from a drop-in (environment)."""
+    reason = user_manager_skip() or camera_skip()
+    if reason:
+        pytest.skip(reason)
+    camera = _camera(paths=["/cam"]).start()
+    try:
+        figures = check_restart_and_boot(tmp_path, camera.urls[0], UNIT.read_text(),
+                                         install_text=False, exec_start=None)
+    finally:
+        camera.stop()
+    print(figures)
 
 
 def test_remove_keeps_the_footage_and_purge_says_where_it_is(installed, operator_home):
