@@ -80,6 +80,7 @@ def test_settings_are_validated_stored_and_follow_the_station_pre_capture(statio
     start_station(station)  # (the fixture stops it again)
 
 
+@pytest.mark.system  # the whole 20 s scene is played (the e2e twin: tests/e2e)
 def test_the_walking_box_opens_and_closes_a_motion_event(station, box_camera):
     main, sub = box_camera.urls
     seen: list = []
