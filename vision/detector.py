@@ -72,7 +72,7 @@ _DILATE = np.ones((3, 3), np.uint8)
 def threshold_for(sensitivity: int) -> int:
     """The grey-level difference (after contrast stretch and blur) a pixel must exceed to have
     changed: sensitivity 50 gives Frigate's default 30, 100 gives 5, 1 gives 55."""
-    return max(1, round(55 - sensitivity * 0.5))
+    return max(1, math.floor(55.5 - sensitivity * 0.5))
 
 
 def var_threshold_for(sensitivity: int) -> float:
