@@ -165,3 +165,19 @@ def test_a_new_address_keeps_the_analyser_and_its_slot(station, box_camera):
     seq = slot.latest().seq if slot.latest() is not None else 0
     assert slot.wait_newer(seq, 10) is not None
     assert station.motion._analysers[src.id] is analyser
+
+
+def test_constant_motion_is_one_instant_warning(station):
+    """The tracker's constant_motion (an hour of scene needed to raise it for real: the
+    tracker's own tests do) becomes one instant `constant_motion` event of the source."""
+    from app.motion.analyser import SourceAnalyser
+    from recorder.analysis import AnalysisSlot
+    from vision.tracker import MotionChange
+
+    src = station.sources.create(SourceIn(name="web", uri_rtsp=TESTSRC))
+    analyser = SourceAnalyser(src.id, AnalysisSlot("keyframes", 5.0),
+                              station.motion.settings(src.id), lambda *a: None)
+    station.motion._on_change(analyser, MotionChange("constant_motion", 100.0), time.time())
+    (event,) = station.events.list(kind="constant_motion", source_id=src.id)
+    assert event.severity == "warning" and event.end == event.begin
+    assert "spider web" in event.text and event.data == {"share": 0.5}
