@@ -181,3 +181,16 @@ def test_constant_motion_is_one_instant_warning(station):
     (event,) = station.events.list(kind="constant_motion", source_id=src.id)
     assert event.severity == "warning" and event.end == event.begin
     assert "spider web" in event.text and event.data == {"share": 0.5}
+
+
+def test_a_camera_that_goes_silent_in_motion_has_its_motion_closed(station, box_camera):
+    main, sub = box_camera.urls
+    src = station.sources.create(SourceIn(name="drive", uri_rtsp=main, uri_preview=sub))
+    wait_until(lambda: station.motion.active(src.id), SCENE.enters_s + 15,
+               message="motion (the box walking in)")
+    stopped = time.monotonic()
+    box_camera.stop()
+    wait_until(lambda: not station.motion.active(src.id), 6, message="the motion closed")
+    assert time.monotonic() - stopped >= 1.5, "after RELEASE_S of silence, not at once"
+    (event,) = station.events.list(kind="motion", source_id=src.id)
+    assert event.end is not None
