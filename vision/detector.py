@@ -130,13 +130,17 @@ class _Masks:
     def __init__(self, settings: MotionSettings, night: bool, height: int, width: int) -> None:
         base = threshold_for(settings.sensitivity_for(night))
         self.base = base
+        includes = [z for z in settings.zones if z.kind == "include"]
+        # MOG2's threshold: the most sensitive in force anywhere (the per-pixel thresholds
+        # then hold each zone to its own)
+        self.most_sensitive = max([z.sensitivity or settings.sensitivity_for(night)
+                                   for z in includes] or [settings.sensitivity_for(night)])
         scale = np.array([width, height], np.float64)
 
         def polygon(zone) -> np.ndarray:
             pts = np.round(np.array(zone.points, np.float64) * scale - 0.5)
             return pts.astype(np.int32).reshape(-1, 1, 2)
 
-        includes = [z for z in settings.zones if z.kind == "include"]
         excludes = [z for z in settings.zones if z.kind == "exclude"]
         thresholds = np.full((height, width), 255 if includes else base, np.uint8)
         # Where include zones overlap the most sensitive wins: fill the least sensitive first.
@@ -336,34 +340,30 @@ class MotionDetector:
         share of the analysed picture that differs from it at all: the global-change measure,
         taken before any compensation, so that lights switched on re-learn the scene.
 
-        Both algorithms take out a change of the whole picture's brightness and contrast
-        first (exposure adjusting, the contrast stretch catching up, dusk): the background's
-        quartiles are mapped linearly onto the picture's (``_photometric``), which a visitor
-        covering less than a quarter of the picture barely moves."""
+        A change of the whole picture's brightness and contrast is taken out first (exposure
+        adjusting, the contrast stretch catching up, dusk): the background's quartiles are
+        mapped linearly onto the picture's (``_photometric``), which a visitor covering less
+        than a quarter of the picture barely moves. A pixel has changed when it differs from
+        the running average by more than its threshold (the sensitivity of the zone it is in,
+        raised by the noise floor) and, with ``mog2``, when MOG2 also finds it unlike every
+        mode it learned there and no shadow: MOG2 runs at the most sensitive threshold in
+        force, and the per-pixel threshold gives each include zone its own sensitivity with
+        both algorithms."""
         analysed = None if masks.whole else masks.analysed
         background = cv2.convertScaleAbs(self._avg)
         # Quartiles of the analysed area: the picture's from _prepare, the background's.
         scene_q, picture_q = _levels(background, analysed)[1:4], self._quartiles
+        foreground = None
         if self._settings.algorithm == "mog2":
-            self._mog2.setVarThreshold(var_threshold_for(
-                self._settings.sensitivity_for(self._night)))
+            self._mog2.setVarThreshold(var_threshold_for(masks.most_sensitive))
             # MOG2's model cannot be remapped: the picture is mapped onto the background's
             # brightness instead. MOG2 learns as it tests: at its own rate (1/history), fast
             # while settling.
             to_scene = _photometric(picture_q, scene_q)
             seen = cv2.LUT(picture, to_scene) if to_scene is not None else picture
-            foreground = self._mog2.apply(seen, learningRate=_SETTLE_ALPHA if settling else -1)
-            if analysed is not None:
-                foreground = cv2.bitwise_and(foreground, analysed)
-            # The global measure before the mapping, stretched as diff's is (the same share
-            # for the same change, whichever algorithm).
-            if self._lut is not None:
-                picture, background = cv2.LUT(picture, self._lut), cv2.LUT(background, self._lut)
-            raw = cv2.countNonZero(cv2.compare(cv2.absdiff(picture, background),
-                                               masks.thresholds, cv2.CMP_GT))
+            found = self._mog2.apply(seen, learningRate=_SETTLE_ALPHA if settling else -1)
             # 255 foreground, 127 shadow, 0 background: shadows are not motion.
-            changed = cv2.threshold(foreground, 200, 255, cv2.THRESH_BINARY)[1]
-            return changed, raw / max(1, masks.analysed_pixels)
+            foreground = cv2.threshold(found, 200, 255, cv2.THRESH_BINARY)[1]
         if self._lut is not None:
             picture = cv2.LUT(picture, self._lut)
             background = cv2.LUT(background, self._lut)
@@ -376,13 +376,16 @@ class MotionDetector:
             delta = cv2.absdiff(picture, cv2.LUT(background, to_picture))
         # Noise floor: rain, snow and a noisy night picture raise the typical difference of
         # every pixel; a pixel must then stand out NOISE_FACTOR times that typical difference
-        # (the median, robust to a visitor covering less than half the picture).
-        # (every other pixel of every other row is plenty for a median)
+        # (the median, robust to a visitor covering less than half the picture; every other
+        # pixel of every other row is plenty for a median).
         floor = _NOISE_FACTOR * _median(delta[::2, ::2], masks.analysed_sub)
         thresholds = masks.thresholds
         if floor > masks.base:
             thresholds = cv2.add(thresholds, int(floor) - masks.base)
-        return cv2.compare(delta, thresholds, cv2.CMP_GT), raw / max(1, masks.analysed_pixels)
+        changed = cv2.compare(delta, thresholds, cv2.CMP_GT)
+        if foreground is not None:
+            changed = cv2.bitwise_and(changed, foreground)
+        return changed, raw / max(1, masks.analysed_pixels)
 
     def _count(self, changed: np.ndarray, masks: _Masks, width: int, height: int):
         """Bounding boxes (normalised) of the contours big enough to count, and a mask of

@@ -51,9 +51,10 @@ def test_a_change_smaller_than_min_area_is_not_motion():
     assert d.level > 0 and not d.motion and d.boxes == ()
 
 
-def test_the_night_settings_are_in_force_while_the_picture_is_monochrome():
+@pytest.mark.parametrize("algorithm", ["diff", "mog2"])
+def test_the_night_settings_are_in_force_while_the_picture_is_monochrome(algorithm):
     """A faint change (25 levels) counts at night sensitivity 100, not at day sensitivity 1."""
-    settings = MotionSettings(sensitivity=1, night_sensitivity=100)
+    settings = MotionSettings(algorithm=algorithm, sensitivity=1, night_sensitivity=100)
     faint = with_square(backdrop(), 60, 40, 24, 25)
     day = MotionDetector(settings)
     t = settle(day, backdrop(), colour=20.0)
@@ -74,10 +75,12 @@ def test_the_day_night_switch_relearns_and_is_no_motion():
     assert seen[-1].night
 
 
-def test_an_include_zone_with_its_own_sensitivity():
+@pytest.mark.parametrize("algorithm", ["diff", "mog2"])
+def test_an_include_zone_with_its_own_sensitivity(algorithm):
     zone = Zone("porch", "include", ((0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0)),
                 sensitivity=100)
-    detector = MotionDetector(MotionSettings(sensitivity=1, zones=(zone,)))
+    detector = MotionDetector(MotionSettings(algorithm=algorithm, sensitivity=1,
+                                             zones=(zone,)))
     t = settle(detector, backdrop())
     inside = detector.feed(with_square(backdrop(), 20, 40, 24, 25), t)
     assert inside.motion and inside.zones == ("porch",)
