@@ -179,3 +179,27 @@ def test_a_plane_cut_out_of_a_padded_buffer_is_analysed_like_a_copy():
 def test_a_time_that_is_not_a_number_is_refused():
     with pytest.raises(ValueError):
         MotionDetector(MotionSettings()).feed(backdrop(), float("nan"))
+
+
+def test_a_swaying_tree_is_background_to_mog2_and_a_visitor_is_still_seen():
+    """What mog2 is for: a region that shows one of three textures at random, picture by
+    picture (leaves in the wind), keeps diff's running average in motion; MOG2 learns the three
+    as modes of its mixture. Both see a visitor walking in beside it."""
+    rng = np.random.default_rng(3)
+    still = backdrop()
+    leaves = [np.clip(still[20:60, 100:150] + rng.normal(0, 40, (40, 50)), 0, 255)
+              .astype(np.uint8) for _ in range(3)]
+    seen = {}
+    for algorithm in ("diff", "mog2"):
+        detector = MotionDetector(MotionSettings(algorithm=algorithm))
+        motion = []
+        for i in range(510):
+            picture = still.copy()
+            picture[20:60, 100:150] = leaves[rng.integers(0, 3)]
+            if i >= 500:
+                picture = with_square(picture, 20, 50, 20, 80)
+            motion.append(detector.feed(picture, i * 0.2, colour=10.0).motion)
+        seen[algorithm] = (sum(motion[400:500]), sum(motion[500:]))
+    assert seen["diff"][0] > 30                 # the tree, most of the time
+    assert seen["mog2"][0] == 0
+    assert seen["diff"][1] == seen["mog2"][1] == 10
