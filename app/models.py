@@ -171,6 +171,9 @@ class StationEvent(SQLModel, table=True):
         # The open events (camera lost, motion ...): what the watchers close and the GUI counts.
         Index("ix_event_open", "end", sqlite_where=text('"end" IS NULL'),
               postgresql_where=text('"end" IS NULL')),
+        # The unacknowledged ones by severity: the status bar's count of alarms (0014).
+        Index("ix_event_unacknowledged", "severity", sqlite_where=text("acknowledged_at IS NULL"),
+              postgresql_where=text("acknowledged_at IS NULL")),
     )
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(index=True, max_length=32)
