@@ -88,7 +88,7 @@ def var_threshold_for(sensitivity: int) -> float:
 
 @dataclass(frozen=True)
 class Detection:
-    t: float                  # the picture's own time in seconds (stream time, monotonic per source)
+    t: float                  # the picture's own time in seconds (stream time, monotonic)
     level: float              # share of the analysed (not masked) picture that changed, 0..1
     motion: bool              # counted change (>= min_area, inside include zones, not masked)
     zones: tuple[str, ...]    # names of the include zones the counted change touched
