@@ -53,7 +53,7 @@ class MotionTracker:
         self._zones: set[str] = set()
         self._pending_zones: set[str] = set()   # zones touched before the event opened
         self._last_t: float | None = None
-        self._interval = 0.0                    # between the last two pictures
+        self._intervals: deque[float] = deque(maxlen=5)   # between the last pictures
         self._busy: deque[list[float]] = deque()  # [start, end] while an event was open
         self._busy_total = 0.0                    # their summed length
         self._constant_armed = True
@@ -91,13 +91,17 @@ class MotionTracker:
             self._run_start = self._last_motion = None
             self._busy.clear()
             self._busy_total = 0.0
-            self._interval, previous_t = 0.0, None
+            self._intervals.clear()
+            previous_t = None
         if previous_t is not None and d.t > previous_t:
-            self._interval = d.t - previous_t
+            self._intervals.append(d.t - previous_t)
         # One missed picture is forgiven, whatever the rate: on a source analysed on its main
-        # stream's keyframes (one picture every GOP) the gaps are seconds long.
-        gap = max(_MAKE_GAP_S, 2.5 * self._interval)
-        release = max(self.RELEASE_S, 1.5 * self._interval)
+        # stream's keyframes (one picture every GOP) the gaps are seconds long. The interval is
+        # the median of the last few, so that one long silence (a camera gone) is not taken
+        # for the source's rate.
+        interval = sorted(self._intervals)[len(self._intervals) // 2] if self._intervals else 0.0
+        gap = max(_MAKE_GAP_S, 2.5 * interval)
+        release = max(self.RELEASE_S, 1.5 * interval)
         was_active = self.active
         if d.motion:
             if self._run_start is None or (

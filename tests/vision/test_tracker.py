@@ -129,3 +129,13 @@ def test_the_busy_hour_slides():
     assert tracker.busy_share(150 * 60.0) == pytest.approx(11.4 / 120.0, abs=0.001)
     feed(tracker, 150 * 60.0, 31 * 60.0, False)
     assert tracker.busy_share(181 * 60.0) == 0.0
+
+
+def test_one_long_silence_is_not_taken_for_the_sources_rate():
+    """A camera that goes away: the analyser feeds a quiet picture at the time the silence
+    has reached (app/motion/analyser.py). The event closes at the first one past the release,
+    not one release later."""
+    tracker = MotionTracker(MotionSettings())
+    assert [c.kind for _, c in feed(tracker, 0.0, 3.0, True)] == ["opened"]
+    [closed] = tracker.feed(detection(2.8 + 2.5, False))      # 2.5 s of silence
+    assert (closed.kind, closed.t) == ("closed", 2.8)
