@@ -185,8 +185,11 @@ def rtsp_floor(urls: list[str], seconds: float, camera_pid: int) -> Phase:
 def match_events(events: list[tuple[float, dict]], entries: dict[int, list[float]],
                  window: tuple[float, float], period_s: float, results: Results) -> None:
     """Each `opened` motion event to the box entry of its source nearest its begin (within
-    half a period); entries inside the window (with time left for an event) without one are
-    missed, events without an entry false."""
+    half a period). Only the window counts: its entries (with 3 s left for an event), the
+    events of those entries, and as false the events that began in it with no entry."""
+    def counted(t: float) -> bool:
+        return window[0] <= t <= window[1] - 3.0
+
     matched: dict[int, set[int]] = {sid: set() for sid in entries}
     for arrived, message in events:
         event = message["event"]
@@ -198,14 +201,15 @@ def match_events(events: list[tuple[float, dict]], entries: dict[int, list[float
                    default=None)
         if best is None or abs(entries[sid][best] - begin) > period_s / 2 \
                 or best in matched[sid]:
-            results.false_events += 1
+            results.false_events += counted(begin)
             continue
         matched[sid].add(best)
-        results.begin_s.append(begin - entries[sid][best])
-        results.arrived_s.append(arrived - entries[sid][best])
+        if counted(entries[sid][best]):
+            results.begin_s.append(begin - entries[sid][best])
+            results.arrived_s.append(arrived - entries[sid][best])
     for sid, times in entries.items():
         for k, entry in enumerate(times):
-            if window[0] <= entry <= window[1] - 3.0:
+            if counted(entry):
                 results.entries += 1
                 results.missed += k not in matched[sid]
 

@@ -161,6 +161,7 @@ def test_a_box_walking_across_the_preview_stream_is_on_then_off(tmp_path, broker
             assert off_at - (entry + scene.walk_s) > 1.5
             (event,) = station.events.list(kind="motion", source_id=door, limit=10)
             assert event.end is not None
+            assert station.events.raised_counts()["motion"] == 1  # /metrics' events_total
         finally:
             stop_station(station)
     finally:
