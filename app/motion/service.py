@@ -272,9 +272,12 @@ class MotionService:
                 analyser.zones = change.zones
                 self._bus.publish(MotionChanged(source_id, True, change.zones))
             elif change.kind == "closed":
-                event_id, analyser.event_id = analyser.event_id, None
-                if event_id is not None:
-                    self._events.close(event_id, data={"zones": zones}, end=_wall(wall))
+                event_id = analyser.event_id
+                try:
+                    if event_id is not None:
+                        self._events.close(event_id, data={"zones": zones}, end=_wall(wall))
+                finally:  # not active once its event is closed (or could not be)
+                    analyser.event_id = None
                 self._bus.publish(MotionChanged(source_id, False, change.zones))
             elif change.kind == "constant_motion":
                 label = self._events.source_label(source_id)

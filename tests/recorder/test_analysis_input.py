@@ -81,10 +81,11 @@ def test_preview_stream_feeds_analysis_at_its_rate_without_pictures_for_people(m
     worker.preview.slot.unwatch(token)
 
     manager.release_analysis(1)
+    wait_until(lambda: not worker.preview.decoder._queue, 2, message="what was queued decoded")
     analysed = worker.preview.decoder.analysed
     decoded = worker.preview.decoder.decoded
     time.sleep(0.6)
-    assert worker.preview.decoder.analysed == analysed
+    assert worker.preview.decoder.analysed - analysed <= 1, "(one may have been in hand)"
     assert worker.preview.decoder.decoded - decoded <= 1, "nobody asks: nothing decoded"
 
 
