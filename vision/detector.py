@@ -69,8 +69,10 @@ _NIGHT_COLOUR = 2.0
 _DAY_COLOUR = 4.0
 _SWITCH_PICTURES = 3
 _BLUR = (5, 5)
-# A pixel must differ this many times the picture's median difference (its noise) to count.
-_NOISE_FACTOR = 7.0
+# A pixel must differ this many times the lower quartile of the picture's differences (its
+# noise) to count: about 5 standard deviations of Gaussian noise, whose lower quartile of
+# absolute values is a third of one.
+_NOISE_FACTOR = 15.0
 _DILATE = np.ones((3, 3), np.uint8)
 
 
@@ -109,9 +111,9 @@ def _levels(picture: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     return np.searchsorted(hist, hist[-1] * _LEVELS)
 
 
-def _median(picture: np.ndarray, mask: np.ndarray | None) -> int:
+def _lower_quartile(picture: np.ndarray, mask: np.ndarray | None) -> int:
     hist = cv2.calcHist([picture], [0], mask, [256], [0, 256]).ravel().cumsum()
-    return int(np.searchsorted(hist, hist[-1] * 0.5))
+    return int(np.searchsorted(hist, hist[-1] * 0.25))
 
 
 def _photometric(source: np.ndarray, target: np.ndarray) -> np.ndarray | None:
@@ -358,38 +360,47 @@ class MotionDetector:
         background = cv2.convertScaleAbs(self._avg)
         # Quartiles of the analysed area: the picture's from _prepare, the background's.
         scene_q, picture_q = _levels(background, analysed)[1:4], self._quartiles
-        foreground = None
-        if self._settings.algorithm == "mog2":
-            self._mog2.setVarThreshold(var_threshold_for(masks.most_sensitive))
-            # MOG2's model cannot be remapped: the picture is mapped onto the background's
-            # brightness instead. MOG2 learns as it tests: at its own rate (1/history), fast
-            # while settling.
-            to_scene = _photometric(picture_q, scene_q)
-            seen = cv2.LUT(picture, to_scene) if to_scene is not None else picture
-            found = self._mog2.apply(seen, learningRate=_SETTLE_ALPHA if settling else -1)
-            # 255 foreground, 127 shadow, 0 background: shadows are not motion.
-            foreground = cv2.threshold(found, 200, 255, cv2.THRESH_BINARY)[1]
+        raw_picture = picture
         if self._lut is not None:
             picture = cv2.LUT(picture, self._lut)
             background = cv2.LUT(background, self._lut)
         delta = cv2.absdiff(picture, background)
         raw = cv2.countNonZero(cv2.compare(delta, masks.thresholds, cv2.CMP_GT))
-        if self._lut is not None:     # a stretch is monotonic: it maps the quartiles too
-            scene_q, picture_q = self._lut[scene_q], self._lut[picture_q]
-        to_picture = _photometric(scene_q, picture_q)
+        # (every other pixel of every other row is plenty for a quartile)
+        noise = _lower_quartile(delta[::2, ::2], masks.analysed_sub)
+        stretched_q = (self._lut[scene_q], self._lut[picture_q]) if self._lut is not None \
+            else (scene_q, picture_q)
+        to_picture = _photometric(*stretched_q)
+        mapped = False
         if to_picture is not None:
-            delta = cv2.absdiff(picture, cv2.LUT(background, to_picture))
-        # Noise floor: rain, snow and a noisy night picture raise the typical difference of
-        # every pixel; a pixel must then stand out NOISE_FACTOR times that typical difference
-        # (the median, robust to a visitor covering less than half the picture; every other
-        # pixel of every other row is plenty for a median).
-        floor = _NOISE_FACTOR * _median(delta[::2, ::2], masks.analysed_sub)
+            # The mapping is kept only if it explains the picture better than none: lights
+            # or exposure, it brings most pixels back to the scene; a lorry filling half the
+            # view moves the quartiles too, but mapping the scene then makes the half it does
+            # not cover differ.
+            remapped = cv2.absdiff(picture, cv2.LUT(background, to_picture))
+            remapped_noise = _lower_quartile(remapped[::2, ::2], masks.analysed_sub)
+            if remapped_noise <= noise:
+                delta, noise, mapped = remapped, remapped_noise, True
+        # Noise floor: rain, snow and a noisy night picture raise the difference of every
+        # pixel; a pixel must then stand out _NOISE_FACTOR times the lower quartile of the
+        # differences (robust to a visitor covering up to three quarters of the picture,
+        # which a median is not).
         thresholds = masks.thresholds
+        floor = _NOISE_FACTOR * noise
         if floor > masks.base:
             thresholds = cv2.add(thresholds, int(floor) - masks.base)
         changed = cv2.compare(delta, thresholds, cv2.CMP_GT)
-        if foreground is not None:
-            changed = cv2.bitwise_and(changed, foreground)
+        if self._settings.algorithm == "mog2":
+            self._mog2.setVarThreshold(var_threshold_for(masks.most_sensitive))
+            # MOG2's model cannot be remapped: the picture is mapped onto the scene's
+            # brightness instead, when the mapping was kept. MOG2 learns as it tests: at its
+            # own rate (1/history), fast while settling.
+            to_scene = _photometric(picture_q, scene_q) if mapped else None
+            seen = cv2.LUT(raw_picture, to_scene) if to_scene is not None else raw_picture
+            found = self._mog2.apply(seen, learningRate=_SETTLE_ALPHA if settling else -1)
+            # 255 foreground, 127 shadow, 0 background: shadows are not motion.
+            changed = cv2.bitwise_and(changed,
+                                      cv2.threshold(found, 200, 255, cv2.THRESH_BINARY)[1])
         return changed, raw / max(1, masks.analysed_pixels)
 
     def _count(self, changed: np.ndarray, masks: _Masks, width: int, height: int):

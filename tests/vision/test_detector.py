@@ -53,9 +53,10 @@ def test_a_change_smaller_than_min_area_is_not_motion():
 
 @pytest.mark.parametrize("algorithm", ["diff", "mog2"])
 def test_the_night_settings_are_in_force_while_the_picture_is_monochrome(algorithm):
-    """A faint change (25 levels) counts at night sensitivity 100, not at day sensitivity 1."""
+    """A faint change (15 levels, about 30 once stretched) counts at night sensitivity 100
+    (threshold 5), not at day sensitivity 1 (threshold 55)."""
     settings = MotionSettings(algorithm=algorithm, sensitivity=1, night_sensitivity=100)
-    faint = with_square(backdrop(), 60, 40, 24, 25)
+    faint = with_square(backdrop(), 60, 40, 24, 15)
     day = MotionDetector(settings)
     t = settle(day, backdrop(), colour=20.0)
     assert not day.feed(faint, t, colour=20.0).motion
@@ -203,3 +204,26 @@ def test_a_swaying_tree_is_background_to_mog2_and_a_visitor_is_still_seen():
     assert seen["diff"][0] > 30                 # the tree, most of the time
     assert seen["mog2"][0] == 0
     assert seen["diff"][1] == seen["mog2"][1] == 10
+
+
+@pytest.mark.parametrize("algorithm", ["diff", "mog2"])
+@pytest.mark.parametrize("share", [0.3, 0.7])
+def test_a_lorry_filling_most_of_the_picture_is_motion(share, algorithm):
+    """A big object (here 70 % of the picture's width, full height) moves the picture's
+    quartiles and its differences as an exposure change would; it must still be motion, not
+    explained away by the exposure mapping or drowned by the noise floor."""
+    rng = np.random.default_rng(5)
+    width = int(W * share)
+    lorry = np.kron(rng.integers(0, 255, (H // 5 + 1, width // 5 + 1)),
+                    np.ones((5, 5)))[:H, :width].astype(np.uint8)
+    detector = MotionDetector(MotionSettings(algorithm=algorithm))
+    seen = []
+    for i in range(60):
+        picture = backdrop()
+        if i >= 40:
+            x = min(W - width, (i - 40) * 3)
+            picture[:, x:x + width] = lorry
+        seen.append(detector.feed(picture, i * 0.2, colour=10.0))
+    assert not any(d.motion for d in seen[:40])
+    assert all(d.motion for d in seen[40:]), [d.t for d in seen[40:] if not d.motion]
+    assert not any(d.relearned for d in seen)
