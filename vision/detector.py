@@ -16,9 +16,9 @@ Two algorithms, chosen per source:
 Both take out a change of the whole picture's brightness and contrast (exposure, dusk, a
 flickering lamp) by mapping the background's quartiles onto the picture's when that explains
 the picture better, raise the threshold over a noisy picture (rain, snow, infrared grain) to a
-multiple of the lower quartile of its differences, open the changed pixels (rain's scattered pixels go, blobs stay), find their contours and count
-those at least ``min_area`` of the picture, inside the include zones if any are drawn and
-never inside an exclude mask. When more than ``global_change`` of the picture changes at once
+multiple of the lower quartile of its differences, open the changed pixels (rain's scattered
+pixels go, blobs stay), find their contours and count those at least ``min_area`` of the
+picture, inside the include zones if any are drawn and never inside an exclude mask. When more than ``global_change`` of the picture changes at once
 (lights, the camera's infrared switch, an exposure jump) the background is re-learned from the
 current picture and nothing counts: a whole picture changing is a camera event, not a visitor.
 
