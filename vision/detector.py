@@ -18,9 +18,10 @@ flickering lamp) by mapping the background's quartiles onto the picture's when t
 the picture better, raise the threshold over a noisy picture (rain, snow, infrared grain) to a
 multiple of the lower quartile of its differences, open the changed pixels (rain's scattered
 pixels go, blobs stay), find their contours and count those at least ``min_area`` of the
-picture, inside the include zones if any are drawn and never inside an exclude mask. When more than ``global_change`` of the picture changes at once
-(lights, the camera's infrared switch, an exposure jump) the background is re-learned from the
-current picture and nothing counts: a whole picture changing is a camera event, not a visitor.
+picture, inside the include zones if any are drawn and never inside an exclude mask. When
+more than ``global_change`` of the picture changes at once (lights, the camera's infrared
+switch, an exposure jump) the background is re-learned from the current picture and nothing
+counts: a whole picture changing is a camera event, not a visitor.
 
 Day and night: the caller says how colourful each picture is (``colour``); a picture that
 stays monochrome for a few pictures is the camera's infrared mode, which switches the source to
