@@ -26,8 +26,10 @@ def group_of_testsrc(station: Station, n: int = 2, group: str = "g") -> tuple[Gr
 def record_tag(station: Station, tag: str, *, sources: int = 2, seconds: float = 1.0,
                group: str = "g") -> list[RecordOut]:
     """Record `sources` test patterns under `tag`; returns the finished records."""
+    # No wait for a pre-roll: group_of_testsrc returns once every source is online, i.e. has
+    # read a packet, and TESTSRC's every frame is a keyframe (gop=1), so a recording begins at
+    # once on the newest one (a second's sleep here was a second per call, 21 calls).
     group_of_testsrc(station, sources, group)
-    time.sleep(1.0)  # pre-roll: the recording starts on a key frame already buffered
     station.recordings.start(tag, group)
     time.sleep(seconds)
     records = station.recordings.stop(tag)
