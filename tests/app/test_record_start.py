@@ -37,6 +37,20 @@ def stored(db: Path) -> dict[str, tuple]:
             "SELECT id, status, running_key, error FROM record")}
 
 
+def _preroll_buffered(st, source_ids) -> None:
+    """Each reader has a keyframe in its pre-roll (TESTSRC's every frame is one) and has read
+    past it, so a recording started now writes at once: the recorder's own counters instead
+    of a second's sleep."""
+    wait_until(lambda: all(st.recorder.counters()[s].packets_read >= 2 for s in source_ids), 10,
+               message="a keyframe in every pre-roll")
+
+
+def _written(st, source_ids, packets: int = 10) -> None:
+    """The running recordings of these sources hold `packets` packets each (0.4 s of TESTSRC)."""
+    wait_until(lambda: all(st.recorder.counters()[s].packets_written >= packets
+                           for s in source_ids), 10, message=f"{packets} packets in every file")
+
+
 @pytest.fixture
 def station(tmp_path: Path):
     made = []
@@ -54,8 +68,8 @@ def station(tmp_path: Path):
 def test_a_commit_that_fails_starts_no_recording(station, tmp_path: Path):
     st = station()
     db = tmp_path / "data" / "catalog.sqlite3"
-    group_of_testsrc(st, 2)
-    time.sleep(1.0)  # pre-roll buffered: a started recording would write at once
+    _, sources = group_of_testsrc(st, 2)
+    _preroll_buffered(st, sources)  # a started recording would write at once
     events = []
     st.bus.subscribe(events.append)
     at_commit: dict[str, object] = {}
@@ -83,7 +97,7 @@ def test_a_commit_that_fails_starts_no_recording(station, tmp_path: Path):
     started = st.recordings.start("t", "g")
     assert {r.status.value for r in started} == {"recording"}
     assert {stored(db)[r.id][0] for r in started} == {"recording"}
-    time.sleep(1.0)
+    _written(st, sources)
     stopped = st.recordings.stop("t")
     assert {r.status.value for r in stopped} == {"finished"}
     assert all(Path(r.location).stat().st_size > 1000 for r in stopped)
@@ -94,7 +108,7 @@ def test_a_file_the_recorder_cannot_start_after_the_commit_leaves_the_record_fai
     st = station()
     db = tmp_path / "data" / "catalog.sqlite3"
     _, (first, second) = group_of_testsrc(st, 2)
-    time.sleep(1.0)
+    _preroll_buffered(st, (first, second))
     events = []
     st.bus.subscribe(events.append)
 
@@ -116,7 +130,7 @@ def test_a_file_the_recorder_cannot_start_after_the_commit_leaves_the_record_fai
     assert "no longer being read" in failed.error
     assert not Path(failed.location).exists()
     assert set(st.recordings.running_ids()) == {ok.id}
-    time.sleep(1.0)
+    _written(st, (first,))
     (done,) = st.recordings.stop("t")
     assert done.id == ok.id and done.status.value == "finished"
 
@@ -142,7 +156,7 @@ def test_recording_events_are_published_after_the_lock_is_released(station):
     thread waiting until the subscriber gave up."""
     st = station()
     _, (sid, _other) = group_of_testsrc(st, 2)
-    time.sleep(1.0)
+    _preroll_buffered(st, (sid, _other))
     answered: list[tuple[str, str, bool]] = []
 
     def on_event(ev) -> None:
