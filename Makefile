@@ -16,8 +16,9 @@ TEST_DEB := gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp python3-gi gir1.2-gst-p
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
 	gstreamer1.0-plugins-ugly gstreamer1.0-x xvfb xauth nginx-light libnginx-mod-rtmp \
 	postgresql mosquitto mosquitto-clients $(RUN_DEB)
-# `make dist`: binutils (strip, readelf, objdump), chrpath, gcc (ICU's stub), dpkg-deb.
-DIST_DEB := binutils chrpath gcc libc6-dev dpkg libpython3.11 $(RUN_DEB)
+# `make dist`: binutils (strip, readelf, objdump), chrpath, patchelf (OpenCV on PyAV's FFmpeg),
+# gcc (ICU's stub), dpkg-deb.
+DIST_DEB := binutils chrpath patchelf gcc libc6-dev dpkg libpython3.11 $(RUN_DEB)
 # `make dist-check`: the installed package under test (lintian, the desktop entry, the systemd
 # unit, the window on a virtual screen).
 CHECK_DEB := lintian desktop-file-utils systemd xvfb xauth x11-apps $(RUN_DEB)
@@ -44,7 +45,7 @@ test: $(STAMP)
 	@bash .ci/apt-ensure $(TEST_DEB)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/vulture
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+	env -u PYTHONDONTWRITEBYTECODE QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 # The inner loop: everything but the long end-to-end runs and the slow tests (the `system`
 # marker, tests/conftest.py), in parallel, on the same 4 workers (8 paid less under load).

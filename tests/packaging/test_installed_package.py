@@ -34,7 +34,11 @@ APP = "recording-station"
 OPT = Path("/opt") / APP
 UNIT = Path("/usr/lib/systemd/user") / f"{APP}.service"
 DESKTOP = Path("/usr/share/applications") / f"{APP}.desktop"
-SIZE_BUDGET = 250_000_000  # bytes installed (issue #13)
+# Bytes installed. Issue #13 set 250 MB, when the bundle could leave OpenCV out (236 MB then);
+# issue #24 makes OpenCV's headless wheel a runtime dependency (cv2's module 70 MB, its
+# OpenBLAS 39 MB, its image libraries; its own FFmpeg is left out for PyAV's, see the spec),
+# so the budget is that bundle plus OpenCV, with the same margin (docs/benchmarks.md).
+SIZE_BUDGET = 380_000_000
 
 pytestmark = pytest.mark.timeout(300)
 
