@@ -19,6 +19,10 @@ see tests/support/clip.py, because 32 live x264 encoders do not fit on a small m
   file starts at the keyframe received last before the request;
 * stop: the round trip of PUT /api/v1/record that finalizes the files (N files, then one).
 
+Motion detection (issue #24, on for every source by default) is switched off on the
+benchmark's sources (PUT /api/v1/source/{id}/motion): this compares recording with ffmpeg's
+copying, which analyses nothing; `--motion` leaves it on (its cost: tests/bench/bench_motion.py).
+
 Not a pytest test (the file name does not match test_*.py): figures, not pass/fail.
 """
 from __future__ import annotations
@@ -137,6 +141,8 @@ def run_round(n: int, args, camera: RtspCamera, index: ClipIndex, work: Path) ->
             src, _ = station.timed_call("POST", "/api/v1/source", {
                 "model": "Source", "name": f"cam-{i:02d}", "uri_rtsp": camera.url})
             ids.append(src["id"])
+            if not args.motion:  # the recorder against ffmpeg's copy: nothing else runs
+                station.timed_call("PUT", f"/api/v1/source/{src['id']}/motion", {"enabled": False})
             ffmpegs.append(start_ffmpeg(args.ffmpeg, camera.url, folder / f"ffmpeg-{i:02d}", ff_log))
         (group,), _ = station.timed_call("POST", "/api/v1/group", {"name": "all"})
         (one,), _ = station.timed_call("POST", "/api/v1/group", {"name": "one"})
@@ -301,6 +307,8 @@ def parse_args(argv=None):
     p.add_argument("--workdir", type=Path, default=None, help="where files go (default: a temp dir)")
     p.add_argument("--clip-dir", type=Path, default=None, help="cache of encoded clips")
     p.add_argument("--keep", action="store_true", help="keep the recorded files")
+    p.add_argument("--motion", action="store_true",
+                   help="leave motion detection on (default: off on the benchmark's sources)")
     p.add_argument("--segment-s", type=int, default=None,
                    help="the station's segment_s (rotation); default: the station's own (3600)")
     p.add_argument("--fsync-s", type=float, default=None,
