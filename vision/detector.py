@@ -117,8 +117,8 @@ def _lower_quartile(picture: np.ndarray, mask: np.ndarray | None) -> int:
     return int(np.searchsorted(hist, hist[-1] * 0.25))
 
 
-def _photometric(source: np.ndarray, target: np.ndarray) -> np.ndarray | None:
-    """A lookup table mapping grey levels of a picture with quartiles ``source`` linearly onto
+def _linear_map(source: np.ndarray, target: np.ndarray) -> tuple[float, float] | None:
+    """(gain, offset) mapping grey levels of a picture with quartiles ``source`` linearly onto
     ``target``'s (gain from the interquartile ranges, offset from the medians), or None when
     they already match. The gain is bounded to 2/3..3/2: a bigger change is no exposure
     drift, and the global-change rule deals with it."""
@@ -128,7 +128,25 @@ def _photometric(source: np.ndarray, target: np.ndarray) -> np.ndarray | None:
     offset = float(target[1]) - gain * float(source[1])
     if abs(gain - 1.0) < 0.01 and abs(offset) < 0.5:
         return None
+    return gain, offset
+
+
+def _photometric(source: np.ndarray, target: np.ndarray) -> np.ndarray | None:
+    """``_linear_map`` as a lookup table of grey levels, or None when the quartiles match."""
+    found = _linear_map(source, target)
+    if found is None:
+        return None
+    gain, offset = found
     return np.clip(np.arange(256, dtype=np.float32) * gain + offset, 0, 255).astype(np.uint8)
+
+
+def _stretch_table(levels: np.ndarray) -> np.ndarray:
+    """Grey levels (the float ``levels`` of 0..255) as int16 stretched levels, floored like
+    the uint8 table they once were, but not saturated to 0..255 (``MotionDetector._prepare``)."""
+    return np.clip(np.floor(levels), -32768, 32767).astype(np.int16)
+
+
+_IDENTITY = _stretch_table(np.arange(256, dtype=np.float32))
 
 
 class _Masks:
@@ -292,12 +310,17 @@ class MotionDetector:
         """Black out the exclude masks (as Frigate does: a clock's changing digits must not
         leak past its mask through the blur), blur, and make the contrast stretch of this
         picture (``self._lut``): the 4th-96th percentile of the analysed area, averaged over
-        recent pictures.
+        recent pictures, onto 0..255.
 
         The background is learned unstretched and stretched with the same table as the
         picture when they are compared: a stretch that drifts (a bright visitor, exposure)
         then moves both alike and shows as no difference, while a dark scene and a bright one
-        still get the same threshold."""
+        still get the same threshold. The stretched levels are int16 and not saturated to
+        0..255 before the difference is taken (only the difference is): a stretch that
+        clipped would turn a white visitor over the scene's brightest part (a light-grey
+        wall, SMPTE bars' grey bar covering more than 4 % of the picture) and that part both
+        into 255, or a black one over the darkest both into 0, no difference at all
+        (tests/vision/test_bright_over_bright.py)."""
         if masks.keep is not None:
             grey = cv2.bitwise_and(grey, masks.keep)
         picture = cv2.GaussianBlur(grey, _BLUR, 0)
@@ -311,8 +334,8 @@ class MotionDetector:
             lows, highs = zip(*self._contrast)
             low_avg, high_avg = sum(lows) / len(lows), sum(highs) / len(highs)
             if high_avg - low_avg >= 1.0:
-                self._lut = np.clip((np.arange(256, dtype=np.float32) - low_avg)
-                                    * (255.0 / (high_avg - low_avg)), 0, 255).astype(np.uint8)
+                self._lut = _stretch_table((np.arange(256, dtype=np.float32) - low_avg)
+                                           * (255.0 / (high_avg - low_avg)))
         return picture
 
     def _learning_first(self, picture: np.ndarray) -> bool:
@@ -361,24 +384,24 @@ class MotionDetector:
         background = cv2.convertScaleAbs(self._avg)
         # Quartiles of the analysed area: the picture's from _prepare, the background's.
         scene_q, picture_q = _levels(background, analysed)[1:4], self._quartiles
-        raw_picture = picture
-        if self._lut is not None:
-            picture = cv2.LUT(picture, self._lut)
-            background = cv2.LUT(background, self._lut)
-        delta = cv2.absdiff(picture, background)
+        # Stretched alike, as int16 (_prepare: nothing saturates before the difference does).
+        stretch = self._lut if self._lut is not None else _IDENTITY
+        stretched = cv2.LUT(picture, stretch)
+        delta = cv2.convertScaleAbs(cv2.absdiff(stretched, cv2.LUT(background, stretch)))
         raw = cv2.countNonZero(cv2.compare(delta, masks.thresholds, cv2.CMP_GT))
         # (every other pixel of every other row is plenty for a quartile)
         noise = _lower_quartile(delta[::2, ::2], masks.analysed_sub)
-        stretched_q = (self._lut[scene_q], self._lut[picture_q]) if self._lut is not None \
-            else (scene_q, picture_q)
-        to_picture = _photometric(*stretched_q)
+        exposure = _linear_map(stretch[scene_q], stretch[picture_q])
         mapped = False
-        if to_picture is not None:
+        if exposure is not None:
             # The mapping is kept only if it explains the picture better than none: lights
             # or exposure, it brings most pixels back to the scene; a lorry filling half the
             # view moves the quartiles too, but mapping the scene then makes the half it does
-            # not cover differ.
-            remapped = cv2.absdiff(picture, cv2.LUT(background, to_picture))
+            # not cover differ. (One table: the scene stretched, then mapped.)
+            gain, offset = exposure
+            to_picture = _stretch_table(stretch.astype(np.float32) * gain + offset)
+            remapped = cv2.convertScaleAbs(cv2.absdiff(stretched,
+                                                       cv2.LUT(background, to_picture)))
             remapped_noise = _lower_quartile(remapped[::2, ::2], masks.analysed_sub)
             if remapped_noise <= noise:
                 delta, noise, mapped = remapped, remapped_noise, True
@@ -397,7 +420,7 @@ class MotionDetector:
             # brightness instead, when the mapping was kept. MOG2 learns as it tests: at its
             # own rate (1/history), fast while settling.
             to_scene = _photometric(picture_q, scene_q) if mapped else None
-            seen = cv2.LUT(raw_picture, to_scene) if to_scene is not None else raw_picture
+            seen = cv2.LUT(picture, to_scene) if to_scene is not None else picture
             found = self._mog2.apply(seen, learningRate=_SETTLE_ALPHA if settling else -1)
             # 255 foreground, 127 shadow, 0 background: shadows are not motion.
             changed = cv2.bitwise_and(changed,
