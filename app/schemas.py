@@ -646,13 +646,18 @@ class MotionOut(BaseModel):
     analysing: str = Field(description=(
         "`preview` (every picture of the preview stream, at `settings.fps`), `keyframes` (the "
         "source has no preview stream: its main stream's keyframes only), `off` (disabled, or "
-        "the source is not read now)"))
+        "the source is not read now), `unknown` (another station of the site owns the source "
+        "and could not be asked: `error` says why; `settings` are the stored ones and the "
+        "figures below are 0 and false)"))
     rate_fps: float = Field(description="pictures really analysed per second (last 10 s)")
     level: float = Field(description="the share of the analysed picture that changed in the "
                          "last picture (0..1)")
     active: bool = Field(description="a motion event is open now")
     night: bool = Field(description="the picture is monochrome: the night settings are in force")
     cost_ms: float = Field(description="mean analysis time per picture, milliseconds")
+    error: str | None = Field(None, description=(
+        "why `analysing` is `unknown`: the station owning the source is offline or did not "
+        "answer; null otherwise"))
 
     @classmethod
     def of(cls, status: Any) -> "MotionOut":
@@ -660,4 +665,4 @@ class MotionOut(BaseModel):
         return cls(source_id=status.source_id, settings=status.settings.to_dict(),
                    analysing=status.analysing, rate_fps=round(status.rate_fps, 2),
                    level=round(status.level, 4), active=status.active, night=status.night,
-                   cost_ms=round(status.cost_ms, 3))
+                   cost_ms=round(status.cost_ms, 3), error=status.error)

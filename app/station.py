@@ -200,7 +200,7 @@ def build_station(settings: Settings) -> Station:
     event_raiser = EventRaiser(events, bus, source_label=events.source_label)
     camera_watch = CameraWatch(events, recorder.counters)
     motion = MotionService(catalog, recorder, events, bus, station_id=settings.station_id,
-                           default_pre_s=lambda: live().motion_pre_s)
+                           default_pre_s=lambda: live().motion_pre_s, site=site, peers=peers)
 
     # --- 4. the domain services -----------------------------------------------------------
     floor_bytes = lambda: live().disk_floor_mb << 20  # noqa: E731 - read at each check

@@ -16,6 +16,13 @@ zone editor and tuner, the API, MQTT, /metrics):
     closed at its last moving picture, data {"zones": [...]}) and `constant_motion` events
     through the EventService, and `MotionChanged` on the bus.
 It never blocks the recorder: the recorder puts pictures into a latest-frame slot and goes on.
+
+On a site (several stations on one catalog, docs/scale-out.md) only a source's owner analyses
+it, so the settings and the state of another station's source are the owner's business, as a
+start of its recording is: `status` and `change` of another station's source ask the owner
+through the site client (`change` checks the values here first, so a bad one is refused with
+its field without a round trip); the owner stores and applies at once. A request another
+station passed on here is answered here, never passed on again (`forwarded`).
 """
 
 from __future__ import annotations
@@ -30,11 +37,13 @@ from sqlmodel import select
 
 from app.alarms.event_service import EventService
 from app.catalog import CATALOG_ERRORS, Catalog
-from app.errors import InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput, NotFound, Unavailable
 from app.events import CatalogChanged, EventBus, MotionChanged
 from app.models import Source, SourceMotion, utcnow
 from app.motion.analyser import SourceAnalyser
-from app.site.stations import is_own
+from app.schemas import MotionOut
+from app.site.client import SiteClient
+from app.site.stations import StationRegistry, is_own
 from recorder.manager import RecorderManager
 from vision.detector import Detection
 from vision.settings import MotionSettings, SettingsError
@@ -43,6 +52,7 @@ from vision.tracker import MotionChange
 log = logging.getLogger(__name__)
 
 LOOK_S = 1.0  # the supervisor's look at which sources to analyse
+UNKNOWN = "unknown"  # `analysing` of another station's source when its owner cannot be asked
 
 
 @dataclass(frozen=True)
@@ -57,21 +67,36 @@ class MotionStatus:
     active: bool     # a motion event is open now
     night: bool
     cost_ms: float   # mean analysis time per picture
+    error: str | None = None  # why `analysing` is "unknown" (the owner could not be asked)
 
 
 def _wall(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, timezone.utc)
 
 
+def _from_owner(out: MotionOut, stored: MotionSettings) -> MotionStatus:
+    """The owner's answer as this station's status (its settings as this version reads them;
+    the stored ones if it cannot)."""
+    try:
+        settings = MotionSettings.from_dict(out.settings.model_dump(mode="json"))
+    except SettingsError:
+        settings = stored
+    return MotionStatus(out.source_id, settings, out.analysing, out.rate_fps, out.level,
+                        out.active, out.night, out.cost_ms, out.error)
+
+
 class MotionService:
     """`default_pre_s`: the station's `motion_pre_s`, read when a source's settings are made:
-    the pre-capture of every source that has none of its own."""
+    the pre-capture of every source that has none of its own. `site`, `peers`: the stations
+    sharing the catalog and how they are asked (None: a station alone, everything here)."""
 
     def __init__(self, catalog: Catalog, recorder: RecorderManager, events: EventService,
                  bus: EventBus, *, station_id: str | None,
-                 default_pre_s: Callable[[], float] = lambda: 5.0, look_s: float = LOOK_S):
+                 default_pre_s: Callable[[], float] = lambda: 5.0, look_s: float = LOOK_S,
+                 site: StationRegistry | None = None, peers: SiteClient | None = None):
         self._catalog, self._recorder, self._events, self._bus = catalog, recorder, events, bus
         self._station_id, self._default_pre_s, self._look_s = station_id, default_pre_s, look_s
+        self._site, self._peers = site, peers
         self._lock = threading.RLock()
         self._overrides: dict[int, dict[str, Any]] = {}  # source id -> its stored settings
         self._loaded = False
@@ -108,14 +133,20 @@ class MotionService:
                         source_id, exc)
             return self._defaults()
 
-    def change(self, source_id: int, changes: dict, actor: str) -> MotionStatus:
+    def change(self, source_id: int, changes: dict, actor: str, *,
+               forwarded: bool = False) -> MotionStatus:
         """Validate, store and apply a partial change (`zones`, when given, replaces every
-        zone). An InvalidInput names the field; nothing is stored then."""
+        zone). An InvalidInput names the field; nothing is stored then. Another station's
+        source: checked here, then stored and applied by its owner (a Conflict while the owner
+        is offline: nobody changes what is its under it), unless that station `forwarded`
+        the request here."""
         if not isinstance(changes, dict):
             raise InvalidInput("must be a JSON object", field="body")
         with self._catalog.session() as s:
-            if s.get(Source, source_id) is None:
+            source = s.get(Source, source_id)
+            if source is None:
                 raise NotFound("source", source_id, field="source_id")
+            owner, name = source.station_id, source.name
         with self._lock:
             current = self.settings(source_id)
             try:
@@ -123,8 +154,13 @@ class MotionService:
             except SettingsError as exc:
                 raise InvalidInput(exc.message, field=exc.field or None) from None
             full = new.to_dict()
+            sent = {key: full[key] for key in changes}
+        elsewhere = self._elsewhere(owner, forwarded)
+        if elsewhere is not None:
+            return self._change_at_owner(elsewhere, source_id, name, sent, new, actor)
+        with self._lock:
             stored = dict(self._stored().get(source_id) or {})
-            stored.update({key: full[key] for key in changes})
+            stored.update(sent)
             with self._catalog.session() as s:
                 row = s.get(SourceMotion, source_id)
                 if row is None:
@@ -133,18 +169,63 @@ class MotionService:
                     row.settings = stored
                 s.add(row)
             self._overrides[source_id] = stored
-            analyser = self._analysers.get(source_id)
+        self._apply(source_id, new)
+        log.info("source %s: motion settings changed by %s (%s)", source_id, actor,
+                 ", ".join(sorted(changes)) or "nothing")
+        self._wake.set()  # enabled or not: the supervisor looks now
+        return self._here(source_id)
+
+    def _change_at_owner(self, owner: str, source_id: int, name: str, sent: dict,
+                         new: MotionSettings, actor: str) -> MotionStatus:
+        assert self._site is not None and self._peers is not None
+        reason = self._site.offline_reason(owner, fresh=True)
+        if reason is not None:
+            raise Conflict(f"source {name!r} belongs to another station: {reason}",
+                           field="station")
+        status = _from_owner(self._peers.change_motion(owner, source_id, sent), new)
+        with self._lock:  # what the owner stored, seen here at once (not a beat later)
+            stored = dict(self._stored().get(source_id) or {})
+            stored.update(sent)
+            self._overrides[source_id] = stored
+        log.info("source %s: motion settings changed by %s (%s) on its station %s", source_id,
+                 actor, ", ".join(sorted(sent)) or "nothing", self._site.name_of(owner))
+        return status
+
+    def _apply(self, source_id: int, new: MotionSettings) -> None:
+        """New settings to the source's running analyser, if any (its background kept)."""
+        analyser = self._analysers.get(source_id)
         if analyser is not None:
             analyser.configure(new)
             if new.fps != analyser.slot.fps:
                 self._recorder.analysis_slot(source_id, new.fps)
-        log.info("source %s: motion settings changed by %s (%s)", source_id, actor,
-                 ", ".join(sorted(changes)) or "nothing")
-        self._wake.set()  # enabled or not: the supervisor looks now
-        return self.status(source_id)
+
+    def _elsewhere(self, owner: str | None, forwarded: bool) -> str | None:
+        """The station to ask instead of answering here: the owner of another station's
+        source, unless a station passed the request here (never forwarded again) or this
+        station is alone."""
+        if forwarded or self._peers is None or is_own(owner, self._station_id):
+            return None
+        return owner
 
     # --- reading -------------------------------------------------------------------------
-    def status(self, source_id: int) -> MotionStatus:
+    def status(self, source_id: int, *, forwarded: bool = False) -> MotionStatus:
+        """What the source's detector does now: this station's analyser, or for another
+        station's source its owner's (asked; `analysing` "unknown" with the reason in `error`
+        when the owner is offline or does not answer, the stored settings then)."""
+        owner = self._site.owner(source_id) if self._site is not None else None
+        elsewhere = self._elsewhere(owner, forwarded)
+        if elsewhere is not None:
+            assert self._peers is not None
+            try:
+                return _from_owner(self._peers.motion(elsewhere, source_id),
+                                   self.settings(source_id))
+            except Unavailable as exc:
+                return MotionStatus(source_id, self.settings(source_id), UNKNOWN, 0.0, 0.0,
+                                    False, False, 0.0, exc.message)
+        return self._here(source_id)
+
+    def _here(self, source_id: int) -> MotionStatus:
+        """This station's analyser of the source ("off" when there is none)."""
         analyser = self._analysers.get(source_id)
         settings = analyser.settings if analyser is not None else self.settings(source_id)
         if analyser is None:

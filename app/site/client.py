@@ -42,7 +42,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from app.errors import Conflict, StationError, StorageFull, Unavailable
-from app.schemas import RecordOut, iso_utc
+from app.schemas import MotionOut, MotionSettingsIn, RecordOut, iso_utc
 from app.site import peer_auth
 from app.site.stations import StationRegistry
 from app.uri_policy import station_url
@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 FORWARDED_HEADER = "X-RS-Forwarded-By"
 ANNOUNCE_WAIT_S = 5.0  # a station registers, then says its URL once its API listens
 TIMEOUT_S = 15.0  # a start on the owner commits, opens files and answers: well under this
+STATUS_TIMEOUT_S = 5.0  # a question the owner answers from memory (a motion detector's state)
 
 
 @dataclass(frozen=True)
@@ -81,13 +82,16 @@ SOURCE_PICTURE = Route("GET", "/api/v1/source/{source_id}/picture")
 SOURCE_VIDEO = Route("GET", "/api/v1/source/{source_id}/video", query=("delay",))
 RECORD_VIDEO = Route("GET", "/api/v1/record/{record_id}/video")
 SOURCE_EXPORT = Route("GET", "/api/v1/source/{source_id}/export", query=("begin", "end"))
+SOURCE_MOTION = Route("GET", "/api/v1/source/{source_id}/motion")
+CHANGE_MOTION = Route("PUT", "/api/v1/source/{source_id}/motion",
+                      body=tuple(MotionSettingsIn.model_fields))
 # A sync to a far station (app.site.sync_targets: its own URL and token, not a site peer)
 UPLOAD_STATE = Route("GET", "/api/v1/upload/{upload_id}")
 UPLOAD_APPEND = Route("PUT", "/api/v1/upload/{upload_id}")
 UPLOAD_FINISH = Route("POST", "/api/v1/upload/{upload_id}/finish",
                       body=("md5", "station", "tag_name", "file_name"))
 ROUTES = (START_SOURCES, STOP_TAG, SOURCE_PICTURE, SOURCE_VIDEO, RECORD_VIDEO, SOURCE_EXPORT,
-          UPLOAD_STATE, UPLOAD_APPEND, UPLOAD_FINISH)
+          SOURCE_MOTION, CHANGE_MOTION, UPLOAD_STATE, UPLOAD_APPEND, UPLOAD_FINISH)
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,20 @@ class SiteClient:
         body = {"tag_name": tag_name, **({"model": model} if model else {})}
         answer = self._call(station_id, STOP_TAG.path_qs(), STOP_TAG.method, body)
         return [RecordOut.model_validate(a) for a in answer]
+
+    def motion(self, station_id: str, source_id: int) -> MotionOut:
+        """The owner's motion detector of a source: what it analyses now, its rate, level and
+        settings (app.motion)."""
+        return MotionOut.model_validate(self._call(
+            station_id, SOURCE_MOTION.path_qs(source_id=source_id), SOURCE_MOTION.method, None,
+            timeout=STATUS_TIMEOUT_S))
+
+    def change_motion(self, station_id: str, source_id: int, changes: dict) -> MotionOut:
+        """The owner stores and applies a partial change of a source's motion settings (the
+        fields of `MotionSettingsIn`, already checked here): its detector's state after it."""
+        return MotionOut.model_validate(self._call(
+            station_id, CHANGE_MOTION.path_qs(source_id=source_id), CHANGE_MOTION.method,
+            changes))
 
     def live_video(self, station_id: str, source_id: int, delay_s: float, timeout: float):
         """The owner's MJPEG of a source (an open answer; `Content-Type` names the boundary)."""
@@ -237,12 +255,15 @@ class SiteClient:
         return Unavailable(f"station {name!r} did not answer as itself (its address in the "
                            "catalog is not that station's, or it has another token)")
 
-    def _call(self, station_id: str, path_qs: str, method: str, body: dict) -> Any:
-        """One JSON request; its refusal comes back as the error this station would raise."""
+    def _call(self, station_id: str, path_qs: str, method: str, body: dict | None,
+              timeout: float | None = None) -> Any:
+        """One JSON request (`body` None: none sent); its refusal comes back as the error this
+        station would raise."""
         name = self.site.name_of(station_id)
+        data = None if body is None else json.dumps(body).encode()
+        headers = None if body is None else {"Content-Type": "application/json"}
         try:
-            with self._open(station_id, method, path_qs, json.dumps(body).encode(),
-                            {"Content-Type": "application/json"}) as response:
+            with self._open(station_id, method, path_qs, data, headers, timeout) as response:
                 return json.load(response)
         except urllib.error.HTTPError as exc:
             raise _refusal(name, exc) from None

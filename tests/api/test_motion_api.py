@@ -39,7 +39,8 @@ async def test_status_and_a_partial_change(client, station, source_id):
     assert (settings["enabled"], settings["algorithm"], settings["fps"]) == (True, "diff", 5.0)
     assert settings["zones"] == [] and settings["night_sensitivity"] is None
     assert set(body) == {"source_id", "settings", "analysing", "rate_fps", "level", "active",
-                         "night", "cost_ms"}
+                         "night", "cost_ms", "error"}
+    assert body["error"] is None  # only another station's source may be "unknown"
     # no preview stream: the main stream's keyframes only, and the API says so
     wait_until(lambda: station.motion.status(source_id).analysing == "keyframes", 15,
                message="analysed on keyframes")

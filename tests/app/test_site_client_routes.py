@@ -73,6 +73,11 @@ def operations(client: SiteClient) -> dict[str, Sent]:
                                                           timeout=1)),
         "export": sent_by(lambda: client.export(OWNER, 7, begin, begin + timedelta(seconds=30),
                                                 timeout=1)),
+        "motion": sent_by(lambda: client.motion(OWNER, 7)),
+        "change_motion": sent_by(lambda: client.change_motion(OWNER, 7, {
+            "sensitivity": 60, "night_min_area": None,
+            "zones": [{"name": "door", "kind": "include", "points": [[0, 0], [1, 0], [1, 1]],
+                       "sensitivity": None}]})),
     }
     for route, query in ((SOURCE_PICTURE, None), (SOURCE_VIDEO, {"delay": "0.5"}),
                          (RECORD_VIDEO, None), (SOURCE_EXPORT, {"begin": "2026-11-26T10:15:04Z",

@@ -2,7 +2,8 @@
 (docs/scale-out.md): each sees the others' sources, a group spread over them records on every
 owner, footage of another station comes through the proxy byte for byte, a station killed shows
 offline on the others and recovers its own records when it comes back, racing starts give one
-record per source."""
+record per source; another station's source's motion detector is its owner's (asked and changed
+there; its stored settings and "unknown" while the owner is away)."""
 
 from __future__ import annotations
 
@@ -140,6 +141,29 @@ def test_three_stations_record_one_group_and_serve_each_others_footage(site: Sit
     assert len(call(north, "PUT", "/api/v1/record", {"tag_name": "race"})) == 3
 
 
+def owners_motion_through(north: StationProcess, south: StationProcess, motion: str) -> dict:
+    """Only a source's owner (south) analyses it: north answers `GET …/motion` with what
+    south's analyser reports (not "off"), and passes a change on to south, which applies it
+    at once (no heartbeat waited for); a bad value is refused on north with its field. The
+    settings north changed."""
+    seen = eventually(lambda: (lambda b: b["analysing"] == "keyframes" and b["rate_fps"] > 0
+                               and b)(call(north, "GET", motion)), "north reports south's analyser")
+    assert seen["error"] is None and seen["settings"]["sensitivity"] == 50
+    asked = time.monotonic()
+    changed = call(north, "PUT", motion, {"sensitivity": 77, "fps": 2.0, "zones": [
+        {"name": "door", "kind": "include", "points": [[0, 0], [0.5, 0], [0.5, 1]]}]})
+    assert time.monotonic() - asked < 3.0  # under a heartbeat: forwarded, not picked up later
+    assert changed["analysing"] == "keyframes"  # south's answer, not north's "off"
+    owned = call(south, "GET", motion)  # south's analyser has them (its status reads them)
+    assert owned["settings"] == changed["settings"]
+    assert (owned["settings"]["sensitivity"], owned["settings"]["fps"]) == (77, 2.0)
+    assert [zone["name"] for zone in owned["settings"]["zones"]] == ["door"]
+    status, refused, _ = north.call("PUT", motion, {"sensitivity": 0}, token=TOKEN)
+    assert status == 422 and refused["detail"][0]["loc"] == ["body", "sensitivity"]
+    assert call(south, "GET", motion)["settings"] == owned["settings"]
+    return owned["settings"]
+
+
 def test_a_station_killed_shows_offline_and_recovers_its_records(site: Site):
     north, south = site.start("north"), site.start("south")
     north_id, south_id = station_id(north), station_id(south)
@@ -150,6 +174,8 @@ def test_a_station_killed_shows_offline_and_recovers_its_records(site: Site):
         call(north, "POST", f"/api/v1/group/{group['id']}/source/{source['id']}/")
     eventually(lambda: all(s["status"] == "online" for s in call(north, "GET", "/api/v1/source")),
                "both sources online")
+    motion = f"/api/v1/source/{cam_s['id']}/motion"
+    changed_by_north = owners_motion_through(north, south, motion)
     started = call(north, "POST", "/api/v1/record", {"tag_name": "night", "group_name": "pair"})
     south_record = next(r for r in started if r["station"] == south_id)
     time.sleep(2)
@@ -167,6 +193,12 @@ def test_a_station_killed_shows_offline_and_recovers_its_records(site: Site):
     # nothing of it is changed by others: not its sources, not its records
     status, refused, _ = north.call("PUT", f"/api/v1/source/{cam_s['id']}",
                                     {"description": "changed behind its back"}, token=TOKEN)
+    assert status == 422 and "south" in str(refused)
+    # its motion detector: the stored settings, "unknown" and why; a change is refused too
+    away = call(north, "GET", motion)
+    assert away["analysing"] == "unknown" and "south" in away["error"] and not away["active"]
+    assert away["settings"] == changed_by_north
+    status, refused, _ = north.call("PUT", motion, {"sensitivity": 60}, token=TOKEN)
     assert status == 422 and "south" in str(refused)
     stopped = call(north, "PUT", "/api/v1/record", {"tag_name": "night"})
     assert [r["station"] for r in stopped] == [north_id]  # south's record is south's to close
