@@ -332,6 +332,7 @@ def start_station(station: Station, *, mqtt: Callable[[Station], Bus] | None = N
     station.storage.start()  # retention's first pass, then the guard's looks
     station.camera_watch.start()  # camera_lost / camera_back from the readers' counters
     station.motion.start()  # an analyser for each source whose motion detection is on
+    station.site.on_beat.append(station.motion.refresh)  # settings other stations stored
     station.exports.start()  # times out exports whose reader stalls
     station.modes.start()  # sources whose mode says record: recording, from now on, always
     if station.settings.mqtt_url and mqtt is not None:

@@ -22,7 +22,11 @@ it, so the settings and the state of another station's source are the owner's bu
 start of its recording is: `status` and `change` of another station's source ask the owner
 through the site client (`change` checks the values here first, so a bad one is refused with
 its field without a round trip); the owner stores and applies at once. A request another
-station passed on here is answered here, never passed on again (`forwarded`).
+station passed on here is answered here, never passed on again (`forwarded`). The stored
+settings are cached, so every station also re-reads them after each heartbeat (`refresh`, the
+site's `on_beat`, as the sources' readers follow the catalog): what a station of an older
+version stored, or a source moved here, is taken within a beat, and this station's cache of
+the others' sources stays true.
 """
 
 from __future__ import annotations
@@ -100,6 +104,7 @@ class MotionService:
         self._lock = threading.RLock()
         self._overrides: dict[int, dict[str, Any]] = {}  # source id -> its stored settings
         self._loaded = False
+        self._generation = 0  # counts the changes made here (a refresh racing one yields)
         self._analysers: dict[int, SourceAnalyser] = {}
         self._wanted: set[int] = set()  # sources that should be analysed (the last read)
         self._stopping = threading.Event()
@@ -169,6 +174,7 @@ class MotionService:
                     row.settings = stored
                 s.add(row)
             self._overrides[source_id] = stored
+            self._generation += 1
         self._apply(source_id, new)
         log.info("source %s: motion settings changed by %s (%s)", source_id, actor,
                  ", ".join(sorted(changes)) or "nothing")
@@ -187,6 +193,7 @@ class MotionService:
             stored = dict(self._stored().get(source_id) or {})
             stored.update(sent)
             self._overrides[source_id] = stored
+            self._generation += 1
         log.info("source %s: motion settings changed by %s (%s) on its station %s", source_id,
                  actor, ", ".join(sorted(sent)) or "nothing", self._site.name_of(owner))
         return status
@@ -198,6 +205,31 @@ class MotionService:
             analyser.configure(new)
             if new.fps != analyser.slot.fps:
                 self._recorder.analysis_slot(source_id, new.fps)
+
+    def refresh(self) -> None:
+        """Take what is stored now (after each heartbeat, the site's `on_beat`): settings
+        another station stored (a forwarded change reaches the owner at once; this is for the
+        others' caches, a source moved here and stations that do not forward), applied at
+        once to a running analyser."""
+        with self._lock:
+            generation, loaded = self._generation, self._loaded
+        with self._catalog.session() as s:
+            rows = s.exec(select(SourceMotion)).all()
+        stored = {row.source_id: dict(row.settings or {}) for row in rows}
+        with self._lock:
+            if generation != self._generation or loaded != self._loaded:
+                return  # changed here meanwhile (what was read may be older): the next beat
+            before, self._overrides, self._loaded = self._overrides, stored, True
+        if not loaded:
+            return
+        changed = sorted(sid for sid in before.keys() | stored.keys()
+                         if before.get(sid) != stored.get(sid))
+        for source_id in changed:
+            self._apply(source_id, self.settings(source_id))
+        if changed:
+            log.info("motion settings stored by another station taken for source(s) %s",
+                     ", ".join(map(str, changed)))
+            self._wake.set()  # enabled or not: the supervisor looks now
 
     def _elsewhere(self, owner: str | None, forwarded: bool) -> str | None:
         """The station to ask instead of answering here: the owner of another station's
