@@ -38,7 +38,7 @@ CATALOG_THREADS = 16  # the API loop's default executor: catalog and file calls
 
 # The lanes: what runs on each (docs/security.md, "Slow requests and MQTT commands").
 DISCOVERY = "discovery"  # WS-Discovery probes, ONVIF profile reads (cameras that may not answer)
-FORWARD = "forward"  # starts and stops a site's other stations take part in
+FORWARD = "forward"  # starts and stops other stations take part in; motion asked of an owner
 PEERS = "peers"  # finding the station that holds what is proxied (waits for it to announce)
 LANE_NAMES = (DISCOVERY, FORWARD, PEERS)
 
