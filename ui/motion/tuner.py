@@ -76,6 +76,8 @@ def tuned_picture(detection: Any) -> TunedPicture | None:
 
 def status_text(status: Any) -> str:
     """'analysing the preview stream · 5.0 pictures/s · 0.4 ms each' from a MotionStatus."""
+    if status.analysing == "unknown":  # another station's source, its owner not answering
+        return f"not known here: {status.error or 'its station did not answer'}"
     if status.analysing == "off" or not status.settings.enabled:
         return "not analysed (motion detection off or the source is not running)"
     what = ("the preview stream" if status.analysing == "preview"
