@@ -111,6 +111,7 @@ class AuditView(QWidget):
         self.total = 0
         self.loads = 0  # pages answered (tests tell a reload from a stale view)
         self._loading = self._load_again = self._stale = False
+        self._older_again = False  # "Older" clicked while a page was being read
         self.model = AuditModel(self)
         self._build()
         self._reload_timer = QTimer(self, singleShot=True, interval=RELOAD_DELAY_MS)
@@ -171,7 +172,12 @@ class AuditView(QWidget):
         self.tasks.run(self._query(), lambda page, error: self._loaded(page, error, False))
 
     def load_older(self) -> None:
-        if self._loading or not self.model.entries:
+        """The page before the oldest shown; clicked while a page is being read (a reload
+        the writer's news started), it follows that read rather than being lost."""
+        if self._loading:
+            self._older_again = True
+            return
+        if not self.model.entries:
             return
         self._loading = True
         before = self.model.entries[-1].id
@@ -192,6 +198,9 @@ class AuditView(QWidget):
         if self._load_again:
             self._load_again = False
             self.reload()
+        elif self._older_again:
+            self._older_again = False
+            self.load_older()
 
     # --- live updates --------------------------------------------------------------------
     def _heard(self, event: Event) -> None:

@@ -179,10 +179,11 @@ def test_a_bad_command_is_answered_in_the_api_error_shape(station, listener):
 def test_home_assistant_discovery_and_its_switch(station, broker, listener):
     prefix = "homeassistant/"
     wait_until(lambda: len({m.topic for m in listener.received() if m.topic.startswith(prefix)})
-               >= 6, 15, message="discovery")
+               >= 8, 15, message="discovery")
     configs = {m.topic: m for m in listener.received() if m.topic.startswith(prefix)}
-    # the disk sensor, one switch, per source a connectivity and a problem binary sensor
-    assert len(configs) == 6
+    # the disk sensor, one switch, per source a connectivity, a problem (camera lost) and a
+    # motion binary sensor
+    assert len(configs) == 8
     parsed = {}
     for topic, message in configs.items():
         assert message.topic.endswith("/config")
@@ -191,9 +192,11 @@ def test_home_assistant_discovery_and_its_switch(station, broker, listener):
         assert config["device"]["identifiers"] == [f"recording-station-{station.station_id}"]
         assert config["availability_topic"] == f"{station_topic(station)}/availability"
         assert config["state_topic"].startswith(station_topic(station) + "/")
-    assert len({c["unique_id"] for c in parsed.values()}) == 6
+    assert len({c["unique_id"] for c in parsed.values()}) == 8
     kinds = sorted(topic.split("/")[1] for topic in parsed)
-    assert kinds == ["binary_sensor"] * 4 + ["sensor", "switch"]
+    assert kinds == ["binary_sensor"] * 6 + ["sensor", "switch"]
+    assert sorted(c.get("device_class", "") for c in parsed.values()
+                  if c.get("device_class") in ("motion", "problem")) == ["motion"] * 2 + ["problem"] * 2
     (switch,) = [c for t, c in parsed.items() if t.split("/")[1] == "switch"]
     assert switch["command_topic"] == f"{station_topic(station)}/group/1/set"
     assert switch["state_topic"] == f"{station_topic(station)}/group/1/state"

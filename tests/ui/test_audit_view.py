@@ -45,6 +45,7 @@ def test_lists_the_newest_entries_and_pages_older(qtbot, station):
                              who="station-token", action="create source",
                              detail="POST /api/v1/source", target=f"source {i}",
                              result="422" if i == PAGE_SIZE + 4 else "200")
+    assert station.audit.flush(timeout=30)  # all 205 in the catalog before the view reads
     tasks = TaskRunner()
     view = AuditView(station, tasks)
     qtbot.addWidget(view)
