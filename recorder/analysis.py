@@ -11,15 +11,19 @@ conversion. Which decoder feeds it depends on the source (`AnalysisSlot.input`):
     main-stream decode for analysis would cost tens of times more), so it is analysed about
     once per GOP.
 
-The slot holds the newest picture only. The decoder puts and never waits; an analyser that
-falls behind finds the newest picture when it comes back (`dropped` counts the ones it
-never saw), so analysis can slow nothing but itself.
+The slot holds the newest `KEEP` pictures. The decoder puts and never waits; an analyser that
+falls behind loses the older ones (`dropped` counts the ones it never saw), so analysis can
+slow nothing but itself. More than one: a preview read only for analysis comes in batches
+(`recorder.preview.ANALYSIS_BATCH_S`), so two pictures may be made before the analyser's
+thread runs, and it takes both in order (holding the newest only lost one in twenty of
+them: 4.8 analysed a second of 5, on the loaded benchmark machine).
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +31,7 @@ from av.video.frame import VideoFrame
 from av.video.reformatter import VideoReformatter
 
 ANALYSIS_WIDTH = 180  # as vision.detector.ANALYSIS_WIDTH (the recorder imports no vision)
+KEEP = 3  # pictures the slot holds for the analyser: a reader's batch may bring two or three
 COLOUR_STEP = 8  # every 8th chroma sample of every 8th row: ~120 samples of a 180-wide picture
 _PLANAR_YUV = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"}
 
@@ -41,7 +46,7 @@ class GreyFrame:
 
 
 class AnalysisSlot:
-    """The newest grey picture of a source. `input` says which pictures feed it ("preview"
+    """The newest grey pictures of a source (`KEEP`). `input` says which pictures feed it ("preview"
     or "keyframes"; the recorder changes it when the preview stream comes or goes); `fps`
     how many a second the decoder makes (it skips the rest before converting them)."""
 
@@ -50,7 +55,7 @@ class AnalysisSlot:
         self.fps = fps
         self._lock = threading.Lock()
         self._updated = threading.Condition(self._lock)
-        self._frame: GreyFrame | None = None
+        self._frames: deque[GreyFrame] = deque()  # oldest first
         self._taken = 0  # the seq of the newest picture handed out
         self._seq = itertools.count(1)
         self.offered = 0  # pictures put
@@ -73,9 +78,9 @@ class AnalysisSlot:
     def put(self, grey: np.ndarray, colour: float, t: float, wall: float) -> GreyFrame:
         frame = GreyFrame(next(self._seq), grey, colour, t, wall)
         with self._lock:
-            if self._frame is not None and self._frame.seq > self._taken:
+            if len(self._frames) >= KEEP and self._frames.popleft().seq > self._taken:
                 self.dropped += 1
-            self._frame = frame
+            self._frames.append(frame)
             self.offered += 1
             self._updated.notify_all()
         return frame
@@ -83,18 +88,19 @@ class AnalysisSlot:
     # --- consumer side -------------------------------------------------------------------
     def latest(self) -> GreyFrame | None:
         with self._lock:
-            frame = self._frame
+            frame = self._frames[-1] if self._frames else None
             if frame is not None:
                 self._taken = max(self._taken, frame.seq)
             return frame
 
     def wait_newer(self, seq: int, timeout: float) -> GreyFrame | None:
-        """The newest picture newer than `seq`, waiting up to `timeout`; None if none came."""
+        """The oldest picture held that is newer than `seq` (the next one, unless it was
+        lost), waiting up to `timeout`; None if none came."""
+        frames = self._frames
         with self._lock:
-            self._updated.wait_for(lambda: self._frame is not None and self._frame.seq > seq,
-                                   timeout)
-            frame = self._frame
-            if frame is None or frame.seq <= seq:
+            self._updated.wait_for(lambda: frames and frames[-1].seq > seq, timeout)
+            frame = next((f for f in frames if f.seq > seq), None)
+            if frame is None:
                 return None
             self._taken = max(self._taken, frame.seq)
             return frame

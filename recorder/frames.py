@@ -7,6 +7,12 @@ watches, keyframes only for tiles in a grid, every frame for a focused view; and
 motion analysis listens (`Decoder.set_analysis`), what it needs (every picture of a preview
 stream, a main stream's keyframes), of which it makes small grey pictures at the analysis
 rate (recorder.analysis) and BGRX ones only when a viewer asks.
+
+Pictures nobody sees are decoded without the deblocking loop filter (`skip_loop_filter`): the
+analyser's 180-pixel grey picture cannot tell, and it is a sixth of an H.264 preview's decode
+(measured on 640x360 10 fps: 0.63 ms a picture against 0.75). A viewer never gets such a
+picture: the decoder reopens with the filter at a keyframe, primed with the newest group so
+the viewer waits for none (`Decoder.offer`), and shows nothing decoded without it.
 """
 
 from __future__ import annotations
@@ -229,6 +235,8 @@ class Decoder(threading.Thread):
         self._primed = False  # the newest keyframe was handed over by prime() already
         self._codec: tuple[str, bytes | None] | None = None
         self._context: av.CodecContext | None = None
+        self._fast = False  # the context skips the loop filter (only the analyser looks)
+        self._deblock_asked = False  # a viewer came: the newest group was queued to reopen with it
         self._reformatter = VideoReformatter()
         self.decoded = 0
         # Motion analysis listening (set_analysis): its slot, what it needs decoded, and the
@@ -236,6 +244,10 @@ class Decoder(threading.Thread):
         self._analysis: tuple[AnalysisSlot, Demand] | None = None
         self._grey = GreyMaker()
         self.analysed = 0  # grey pictures made
+
+    @property
+    def analysing(self) -> bool:
+        return self._analysis is not None
 
     def set_analysis(self, slot: AnalysisSlot | None, demand: Demand = Demand.ALL) -> None:
         """Decode for motion analysis into `slot` (None: no more), `demand`: every picture
@@ -268,8 +280,13 @@ class Decoder(threading.Thread):
         if demand is Demand.NONE:
             self._need_keyframe, self._primed = True, False
             return
-        if not keyframe and self._need_keyframe and not self._primed and newest_group is not None:
+        if not keyframe and newest_group is not None and (
+                (self._need_keyframe and not self._primed)
+                or (self._fast and not self._deblock_asked and self.slot.demand is not Demand.NONE)):
+            # a viewer arrives between keyframes, or while only the analyser looked (the
+            # pictures lack the loop filter): the newest group, from its keyframe, at once
             follow = demand is Demand.ALL
+            self._deblock_asked = self._fast
             self._prime(newest_group(follow), codec_name, extradata, follow)
         if not keyframe and (demand is Demand.KEYFRAMES or self._need_keyframe):
             return
@@ -281,7 +298,7 @@ class Decoder(threading.Thread):
                     return
             self._need_keyframe = self._primed = False
             self._queue.append(([bytes(packet)], codec_name, extradata, wall, wall + hold,
-                                keyframe, t))
+                                keyframe, t, False))
             self._cond.notify()
 
     def _prime(self, group: list[tuple[bytes, float]], codec_name: str, extradata: bytes | None,
@@ -297,7 +314,7 @@ class Decoder(threading.Thread):
             if follow:
                 self._need_keyframe = False
             self._queue.append(([data for data, _ in group], codec_name, extradata,
-                                group[-1][1], group[-1][1], True, None))
+                                group[-1][1], group[-1][1], True, None, True))
             self._cond.notify()
 
     def stop(self) -> None:
@@ -313,16 +330,19 @@ class Decoder(threading.Thread):
                 self._cond.wait_for(lambda: self._queue or self._stopping.is_set())
                 if not self._queue:
                     continue
-                packets, codec_name, extradata, wall, show_at, keyframe, t = \
+                packets, codec_name, extradata, wall, show_at, keyframe, t, primed = \
                     self._queue.popleft()
             try:
+                demand = self.slot.demand  # a viewer's; analysis may decode more than it asks
+                analysis = self._analysis
+                if keyframe:  # the loop filter goes off or on at a keyframe only
+                    self._set_fast(analysis is not None and demand is Demand.NONE)
                 for data in packets:  # one packet, or a primed group shown as its last picture
                     frames = self._decode(data, codec_name, extradata)
-                analysis = self._analysis
-                if analysis is not None and frames:
+                if analysis is not None and frames and not primed:  # a group: analysed already
                     self._analyse(analysis[0], frames[-1], t, wall)
-                demand = self.slot.demand  # a viewer's; analysis may decode more than it asks
-                if not (demand is Demand.ALL or (demand is Demand.KEYFRAMES and keyframe)):
+                if self._fast or not (demand is Demand.ALL
+                                      or (demand is Demand.KEYFRAMES and keyframe)):
                     self.decoded += len(frames)
                     continue
                 delay = show_at - time.time()
@@ -334,6 +354,13 @@ class Decoder(threading.Thread):
             except (av.FFmpegError, ValueError) as exc:
                 log.debug("%s: decode error %s", self.name, exc)
                 self._context = None
+
+    def _set_fast(self, fast: bool) -> None:
+        """Decode without the loop filter (only the analyser looks) or with it, from this
+        keyframe on: a new context, as FFmpeg reads the option when it opens one."""
+        if fast != self._fast:
+            self._fast, self._context = fast, None
+        self._deblock_asked = False  # a viewer who comes after this keyframe asks anew
 
     def _analyse(self, slot: AnalysisSlot, frame: av.VideoFrame, t: float | None,
                  wall: float) -> None:
@@ -356,19 +383,23 @@ class Decoder(threading.Thread):
 
     def _decode(self, data: bytes, codec_name: str, extradata: bytes | None) -> list[av.VideoFrame]:
         if self._context is None or self._codec != (codec_name, extradata):
-            self._context = make_decoder(codec_name, extradata, self._slice_threads)
+            self._context = make_decoder(codec_name, extradata, self._slice_threads,
+                                         loop_filter=not self._fast)
             self._codec = (codec_name, extradata)
         return self._context.decode(av.Packet(data))
 
 
 def make_decoder(codec_name: str, extradata: bytes | None,
-                 slice_threads: bool = True) -> av.CodecContext:
+                 slice_threads: bool = True, loop_filter: bool = True) -> av.CodecContext:
     """A decoder for display. Frame threading would hold pictures back by N packets, so a
     big picture gets slice threads; a small one (a preview stream, decoded for 16 tiles at
-    once) none: waking helper threads 400 times a second costs more than they give."""
+    once) none: waking helper threads 400 times a second costs more than they give. Without
+    `loop_filter` the pictures are not deblocked: for analysis only, never to be shown."""
     context = av.CodecContext.create(codec_name, "r")
     if extradata:
         context.extradata = extradata
+    if not loop_filter:
+        context.options = {"skip_loop_filter": "all"}
     if slice_threads:
         context.thread_type = "SLICE"
     else:

@@ -8,6 +8,12 @@ decoder and latest-frame slot, which decodes as much as the tiles watching the s
 for, like the main stream's. It keeps the packets since the newest keyframe (references,
 not copies) so a tile that starts watching between keyframes shows a picture at once.
 
+Like the main reader, it reads in long batches while nobody watches its pictures (a viewer
+wakes it at once: `FrameSlot.on_watch`), the usual state of a preview stream read only for
+motion analysis: 16 of them woke 160 times a second at the viewers' 0.1-s batches, for an
+analyser that dates its events by the pictures' own time. Analysis takes batches of
+`ANALYSIS_BATCH_S`, a bound on how much later a motion event reaches the live stream.
+
 It reconnects with the worker's capped backoff. Its failures never touch the source's
 status (that is the main stream's, which records); they go to the log, without secrets,
 once per change.
@@ -22,16 +28,18 @@ from typing import TYPE_CHECKING
 
 import av
 
-from recorder.frames import Decoder, FrameSlot
+from recorder.frames import Decoder, Demand, FrameSlot
 from recorder.inputs import InputError, PacketInput, RefusedInput, open_input, public_reason
 from recorder.outgoing import OutgoingPolicy
 from recorder.redact import redact
+from recorder.rtsp_input import BATCH_S, IDLE_BATCH_S, RtspInput
 
 if TYPE_CHECKING:
     from recorder.worker import Backoff
 
 log = logging.getLogger(__name__)
 GROUP_LIMIT = 600  # packets kept for priming at most (a camera with a very long GOP)
+ANALYSIS_BATCH_S = 0.25  # the reader's batches while only motion analysis uses the pictures
 
 
 class PreviewReader(threading.Thread):
@@ -43,6 +51,8 @@ class PreviewReader(threading.Thread):
         self.source_id, self._uri, self._vet, self._backoff = source_id, uri, vet, backoff
         self._policy = policy  # the outgoing-address policy of now, as the main reader's
         self.slot = FrameSlot()
+        self.slot.on_watch = self._wake_input  # a new viewer: read now, in short batches
+        self._input: PacketInput | None = None
         self.decoder = Decoder(f"{source_id}-preview", self.slot, slice_threads=False)
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -85,8 +95,23 @@ class PreviewReader(threading.Thread):
         uri = self._vet(self._uri) if self._vet is not None else self._uri
         return open_input(uri, self._policy() if self._policy is not None else None)
 
+    def _batch_s(self) -> float:
+        """The station's RTSP reader's next batch: short for a viewer, `ANALYSIS_BATCH_S`
+        while only the analyser takes the pictures, long while nobody does."""
+        if self.slot.demand is not Demand.NONE:
+            return BATCH_S
+        return ANALYSIS_BATCH_S if self.decoder.analysing else IDLE_BATCH_S
+
+    def _wake_input(self) -> None:
+        source = self._input
+        if isinstance(source, RtspInput):
+            source.wake()
+
     def _read_session(self) -> None:
         source = self._open()
+        if isinstance(source, RtspInput):
+            source.batch_s = self._batch_s
+        self._input = source
         try:
             ctx = source.video.codec_context
             codec_name, extradata = ctx.codec.canonical_name, ctx.extradata
@@ -105,6 +130,7 @@ class PreviewReader(threading.Thread):
                 self.decoder.offer(packet, codec_name, extradata, wall, source.latency,
                                    self._newest_group)
         finally:
+            self._input = None
             with self._lock:
                 self._group = []
             try:

@@ -117,6 +117,9 @@ class RtspInput(PacketInput):
         self._wake = threading.Lock()
         self._wake.acquire()  # held: `wake` releases it
         self.live: Callable[[], bool] = lambda: True  # short batches? (the worker's answer)
+        # how long the next batch gathers (asked before each wait): a reader with more than
+        # two states (a preview stream read only for motion analysis) replaces it
+        self.batch_s: Callable[[], float] = lambda: BATCH_S if self.live() else IDLE_BATCH_S
         self._catch_ups: list[threading.Event] = []  # set once the next read is handed over
         self._catch_lock = threading.Lock()
         self._probes: list[av.container.InputContainer] = []
@@ -260,7 +263,7 @@ class RtspInput(PacketInput):
             pending, self._pending = self._pending, []
             yield from self._convert(pending, now, now)
             while not stop.is_set():
-                self._wake.acquire(timeout=BATCH_S if self.live() else IDLE_BATCH_S)
+                self._wake.acquire(timeout=self.batch_s())
                 if self._catch_ups:
                     with self._catch_lock:
                         served, self._catch_ups = self._catch_ups, []

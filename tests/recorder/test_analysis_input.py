@@ -11,6 +11,8 @@ import pytest
 
 from recorder.frames import Demand
 from recorder.manager import RecorderManager
+from recorder.preview import ANALYSIS_BATCH_S
+from recorder.rtsp_input import BATCH_S, IDLE_BATCH_S
 from recorder.worker import SourceSpec
 from tests.conftest import _camera, decode_video, wait_until
 
@@ -122,3 +124,33 @@ def test_an_analyser_that_never_takes_costs_the_recorder_nothing(manager, camera
     result = manager.stop_recording(1, "r1")
     info = decode_video(result.path)
     assert result.error is None and info["monotonic"] and info["frames"] >= 15
+
+
+def test_only_the_analyser_gets_pictures_without_the_loop_filter(manager, camera):
+    """While only the analyser looks, the preview is decoded without the deblocking filter
+    and read in ANALYSIS_BATCH_S batches; a viewer gets a deblocked decoder at once (primed
+    from the newest keyframe) and the viewer's batches; analysis times never go back."""
+    main_uri, sub_uri = camera.urls
+    manager.ensure_source(SourceSpec(1, "cam", main_uri, uri_preview=sub_uri))
+    preview = manager._workers[1].preview
+    decoder = preview.decoder
+    assert preview._batch_s() == IDLE_BATCH_S, "nobody looks yet"
+    slot = manager.analysis_slot(1, 5.0)
+    wait_until(lambda: decoder._fast and slot.latest() is not None, 20,
+               message="analysis without the loop filter")
+    assert preview._batch_s() == ANALYSIS_BATCH_S
+
+    token = preview.slot.watch(Demand.ALL)
+    assert preview._batch_s() == BATCH_S
+    wait_until(lambda: preview.slot.latest() is not None, 5, message="a tile picture")
+    assert not decoder._fast, "a viewer's pictures are deblocked"
+    frames = _frames_over(slot, 1.5)
+    assert len(frames) >= 4 and 3.5 <= _rate(frames) <= 5.5
+    times = [f.t for f in frames]
+    assert all(b > a for a, b in zip(times, times[1:])), "the primed group is not analysed again"
+
+    preview.slot.unwatch(token)
+    wait_until(lambda: decoder._fast, 5, message="without the filter again at a keyframe")
+    assert preview._batch_s() == ANALYSIS_BATCH_S
+    manager.release_analysis(1)
+    assert preview._batch_s() == IDLE_BATCH_S
