@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from enum import Enum, StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -297,7 +297,9 @@ class RecordSourcesIn(BaseModel):
     model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [
         {"tag_name": "meeting-1", "source_ids": [1, 2]}]})
     tag_name: str = Field(min_length=1, max_length=255)
-    source_ids: list[int] = Field(min_length=1, max_length=1000)
+    # ids as the catalog stores them (64-bit): a larger number is a 422, never an overflow
+    source_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(min_length=1,
+                                                                        max_length=1000)
 
 
 class RecordStopIn(BaseModel):

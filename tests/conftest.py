@@ -150,6 +150,7 @@ SLOW_TESTS = (
     "tests/vision/test_scenes.py::test_scenes_without_a_visitor_give_no_event",
 )
 SYSTEM_TESTS = ("tests/api/test_openapi.py::test_live_station_conforms_to_its_document",
+                "tests/api/test_openapi.py::test_invalid_requests_are_refused_in_the_",
                 *SLOW_MODULES, *SLOW_TESTS)
 
 
