@@ -10,18 +10,10 @@ import time
 import pytest
 
 from recorder.frames import Demand
-from recorder.manager import RecorderManager
 from recorder.preview import ANALYSIS_BATCH_S
 from recorder.rtsp_input import BATCH_S, IDLE_BATCH_S
 from recorder.worker import SourceSpec
 from tests.conftest import _camera, decode_video, wait_until
-
-
-@pytest.fixture
-def manager():
-    m = RecorderManager()
-    yield m
-    m.shutdown()
 
 
 @pytest.fixture

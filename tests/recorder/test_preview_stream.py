@@ -11,19 +11,11 @@ import time
 import pytest
 
 from recorder.frames import Demand
-from recorder.manager import RecorderManager
 from recorder.worker import SourceSpec
 from tests.conftest import TESTSRC, _camera, decode_video, wait_until
 
 MAIN = "testsrc://testsrc2?size=640x360&rate=25&gop=1"
 SMALL = "testsrc://testsrc2?size=320x180&rate=25&gop=1"
-
-
-@pytest.fixture
-def manager():
-    m = RecorderManager()
-    yield m
-    m.shutdown()
 
 
 @pytest.fixture

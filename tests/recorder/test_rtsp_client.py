@@ -20,13 +20,6 @@ pytestmark = pytest.mark.rtsp
 SMALL = dict(width=320, height=240, fps=25, gop_seconds=1, bitrate_kbps=300, pattern="ball")
 
 
-@pytest.fixture
-def manager():
-    m = RecorderManager()
-    yield m
-    m.shutdown()
-
-
 def _camera(**kwargs) -> RtspCamera:
     reason = skip_reason(kwargs.get("codec", "h264"))
     if reason:
