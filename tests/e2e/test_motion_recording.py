@@ -8,7 +8,6 @@ and checked picture by picture."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import av
@@ -17,16 +16,13 @@ import pytest
 
 from tests.conftest import _camera, wait_until
 from tests.support.scenes import SCENES, scene_clip
+from tests.support.event_stream import wall_seconds
 from tests.support.station_process import StationProcess
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.system]
 SCENE = SCENES["walking_box"]
 POST_S = 3.0
 ENV = {"RS_DISK_FLOOR_MB": "0", "RS_MOTION_PRE_S": "5"}
-
-
-def _wall(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def _motion_events(station: StationProcess, source_id: int) -> list[dict]:
@@ -73,10 +69,10 @@ def test_the_walking_box_opens_an_event_and_records_from_pre_to_post_capture(tmp
                               SCENE.seconds + 10, message="a motion event opened and closed")
         preview_play = camera.play_times()["/sub"][0]  # the preview's clip time 0, wall time
         entered = preview_play + SCENE.enters_s
-        latency = _wall(event["begin"]) - entered
+        latency = wall_seconds(event["begin"]) - entered
         assert -0.3 <= latency <= 0.5, f"the event began {latency:+.2f} s from the box's entry"
         left = preview_play + SCENE.leaves_s
-        assert left - 1.0 <= _wall(event["end"]) <= left + 1.0, "closed as the box left"
+        assert left - 1.0 <= wall_seconds(event["end"]) <= left + 1.0, "closed as the box left"
         assert event["data"] == {"zones": []}
 
         def finished() -> list[dict]:

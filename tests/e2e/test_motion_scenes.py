@@ -17,12 +17,12 @@ that first play."""
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import _camera, wait_until
+from tests.support.event_stream import wall_seconds
 from tests.support.scenes import SCENES, scene_clip
 from tests.support.station_process import StationProcess
 
@@ -34,10 +34,6 @@ _x, _y, _w, _h = SCENES["clock"].region
 CLOCK_MASK = {"name": "", "kind": "exclude",
               "points": [[_x - 0.02, _y - 0.02], [_x + _w + 0.02, _y - 0.02],
                          [_x + _w + 0.02, _y + _h + 0.02], [_x - 0.02, _y + _h + 0.02]]}
-
-
-def _wall(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def _events(station: StationProcess, kind: str) -> list[dict]:
@@ -119,12 +115,12 @@ def test_every_scene_gives_exactly_its_events_through_a_station(tmp_path: Path):
 
     first_play = plays["/walking_box_sub"][0]
     box = [e for e in by_source[ids["walking_box"]]
-           if _wall(e["begin"]) < first_play + BOX.seconds]  # not the replay's
+           if wall_seconds(e["begin"]) < first_play + BOX.seconds]  # not the replay's
     assert len(box) == 1, f"one event for the box's one crossing: {box}"
     (event,) = box
-    latency = _wall(event["begin"]) - (first_play + BOX.enters_s)
+    latency = wall_seconds(event["begin"]) - (first_play + BOX.enters_s)
     print(f"walking box: event {latency:+.2f} s from the entry; rates {rates}")
     assert abs(latency) <= 0.5, f"the event began {latency:+.2f} s from the box's entry"
     assert event["end"] is not None, "closed after the box left"
-    assert _wall(event["end"]) <= first_play + BOX.leaves_s + 1.0
+    assert wall_seconds(event["end"]) <= first_play + BOX.leaves_s + 1.0
     assert event["data"] == {"zones": []}

@@ -9,6 +9,7 @@ import json
 import queue
 import threading
 import time
+from datetime import datetime
 from typing import Callable
 from urllib.parse import urlsplit
 
@@ -63,3 +64,9 @@ class EventStreamClient:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def wall_seconds(iso: str) -> float:
+    """An event's `begin`/`end` (ISO 8601, UTC with `Z`) as wall-clock seconds, to compare
+    with the moments a test took (time.time(), a camera's PLAY)."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
