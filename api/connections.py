@@ -21,11 +21,13 @@ is not patched) and add:
 - a connection cap: beyond `max_connections`, one connection is closed to make room, in this
   order: the longest-idle connection that never authenticated, then one that never
   authenticated and is still sending its body, then one opened less than `FRESH_S` ago that
-  has not sent its first request yet, then the longest-idle authenticated one; a request
+  has not begun its first request yet (or whose first head is read but not yet begun), then the longest-idle authenticated one; a request
   being answered is never cut, and if no connection qualifies the new one is closed. (A
   client's connection in its first moments, before the station has read its request, is
   not the first to go for one that trickles a body: CI once saw a client with the right
-  token reset that way while an attack held every other slot.)
+  token reset that way while an attack held every other slot.) A connection the guard cuts
+  frees its slot at once: counted until the loop reported it lost, a burst of new
+  connections each cut one more than they needed.
   A connection counts as authenticated once a request on it passed a real credential (the
   guard calls `note_authenticated`), so credential-less floods are the first to go.
 - a cap per peer: one address (an IPv6 /64, all of 127.0.0.0/8) holds at most
@@ -247,6 +249,12 @@ class GuardedHandler(RequestHandler):
         self.body = payload
         self.body_since = self.last_data = self._loop.time()
         self.body_mark = self.received
+        if self.transport is None and not payload.is_eof():
+            # cut between its head and its request: the handler reading the body gets the
+            # same 408 as one cut while reading it, not aiohttp's "Connection closed."
+            payload.set_exception(web.HTTPRequestTimeout(
+                text="the request body was cut to make room for another connection",
+                content_type="text/plain"))
 
     @property
     def waiting_for_request(self) -> bool:
@@ -287,6 +295,7 @@ class GuardedHandler(RequestHandler):
             self.body.set_exception(web.HTTPRequestTimeout(text=f"the request body {why}",
                                                            content_type="text/plain"))
         self.force_close()
+        self.guard.forget(self)  # its slot is free now, not when the loop reports it lost
 
     def eviction_rank(self) -> int | None:
         """Which connections make room first at a cap (lower first); None: never cut."""
@@ -299,6 +308,8 @@ class GuardedHandler(RequestHandler):
             return 2 if fresh else 0
         if not self.authenticated and self.sending_body:
             return 1
+        if not self.authenticated and self.body is None and self._messages:
+            return 2  # its first head is read, its request not begun yet
         return None
 
 
@@ -323,12 +334,18 @@ class GuardedServer(web.Server):
     def connection_lost(self, handler: RequestHandler, exc: BaseException | None = None) -> None:
         super().connection_lost(handler, exc)
         if isinstance(handler, GuardedHandler):
-            mine = self._by_peer.get(handler.peer)
-            if mine is not None and handler in mine:
-                del mine[handler]
-                self._open -= 1
-                if not mine:
-                    del self._by_peer[handler.peer]
+            self.forget(handler)
+
+    def forget(self, handler: GuardedHandler) -> None:
+        """`handler` no longer holds a slot. Called as soon as the guard cuts a connection:
+        the loop reports it lost only later, and counting it until then made every
+        connection of a burst cut one more (CI saw a client with the right token reset)."""
+        mine = self._by_peer.get(handler.peer)
+        if mine is not None and handler in mine:
+            del mine[handler]
+            self._open -= 1
+            if not mine:
+                del self._by_peer[handler.peer]
 
     def _noting(self, factory):
         def make_request(message, payload, protocol, writer, task):
@@ -375,7 +392,7 @@ class GuardedServer(web.Server):
         best[1].cut("was cut to make room for another connection")
         http_log.warning("%s reached: closed a connection (%s) to make room", what,
                          ("idle, never authenticated", "never authenticated, sending its body",
-                          "just opened, no request yet", "idle")[best[0]])
+                          "just opened, no request begun yet", "idle")[best[0]])
 
     def _sweep(self) -> None:
         self._sweeper = self._loop.call_later(SWEEP_S, self._sweep)

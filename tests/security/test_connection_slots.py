@@ -230,7 +230,7 @@ def test_authenticated_connections_outlast_unauthenticated_ones_at_the_cap(stati
             sock.close()
     log = st.log_text()
     assert ("closed a connection (idle, never authenticated) to make room" in log
-            or "closed a connection (just opened, no request yet) to make room" in log), log
+            or "closed a connection (just opened, no request begun yet) to make room" in log), log
     assert "closed a connection (idle) to make room" not in log  # the authenticated one
 
 
@@ -281,3 +281,39 @@ def test_a_body_trickled_below_the_minimum_rate_is_cut(tmp_path):
             "Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
         assert status in (200, 422), body  # read and judged, not cut
         assert "came slower than 1024 bytes/s" in st.log_text()
+
+
+def test_a_burst_taken_in_one_go_leaves_the_right_client_its_slot(station):
+    """The station stopped (SIGSTOP) while the kernel completes a round of the cap's worth of
+    body tricklers and then a client with the right token: on SIGCONT the loop accepts them
+    all in one batch (as it does when busy under load). Each cut frees its slot at once, so
+    the burst cuts only what it needs and the client's request is answered (CI once saw it
+    reset: every connection cut was still counted until the loop reported it lost)."""
+    import signal
+
+    st = station
+    token = dc_token(st)
+    slow = head(st, "POST", "/gotapi/mediastreamrecording/record", {
+        "Content-Type": "application/x-www-form-urlencoded", "Content-Length": "2000"}) + b"a"
+    get = head(st, "GET", "/api/v1/source", {"Authorization": f"Bearer {TOKEN}",
+                                             "Connection": "close"})
+    attackers = [begin(st, slow) for _ in range(CAP)]
+    try:
+        for round_ in range(3):
+            os.kill(st.proc.pid, signal.SIGSTOP)
+            try:
+                attackers += [begin(st, slow) for _ in range(CAP)]
+                client = begin(st, get)
+            finally:
+                os.kill(st.proc.pid, signal.SIGCONT)
+            try:
+                answer = answer_then_eof(client, within=10)
+            finally:
+                client.close()
+            assert answer.startswith(b"HTTP/1.1 200"), (round_, answer[:200])
+            legitimate_clients_are_answered(st, token)
+    finally:
+        for sock in attackers:
+            sock.close()
+    log = st.log_text()
+    assert "Traceback" not in log, log[log.find("Traceback") - 1500:][:5000]
