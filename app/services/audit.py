@@ -108,6 +108,11 @@ ACTIONS: dict[str, str] = {
     "deny access": "a Device Connect client's access request denied",
     "save settings": "settings saved (and applied where they can be)",
     "change motion settings": "a source's motion detection settings, zones or masks changed",
+    "export footage": "footage of a time range cut into a file, a zip or an evidence package",
+    "download footage": "an export or an evidence package handed to a client",
+    "copy footage": "a record's file saved as a copy elsewhere (\"Save a copy\")",
+    "play footage": "a playback session of recorded footage opened (one or several cameras)",
+    "take snapshot": "a still picture of a source's live view handed out",
     "command": "an MQTT command the station refused before it could name it",
     "unnamed request": "a state-changing request for no route, or an entry written before "
                        "actions had names: its method and route are in `detail`",
