@@ -70,6 +70,13 @@ def _access_request(a: Args, svc: Any) -> str | None:
     return None
 
 
+def _playback_target(a: Args, _svc: Any) -> str | None:
+    """The sources a playback session shows and the instant it opens at."""
+    ids = ",".join(str(i) for i in a.get("source_ids") or [])
+    at = a.get("at")
+    return f"sources {ids}" + (f", at {at.isoformat(timespec='seconds')}" if at else "")
+
+
 def _created(word: str) -> Callable[[Any], str | None]:
     return lambda result: f"{word} {result.id}" if getattr(result, "id", None) is not None else None
 
@@ -115,6 +122,7 @@ GUI_ACTIONS: dict[str, dict[str, Audited]] = {
         "acknowledge": Audited("acknowledge event", _arg("event_id", "event")),
         "acknowledge_all": Audited("acknowledge event", lambda a, _s: "every event the filter selects"),
     },
+    "playback": {"open_session": Audited("play footage", _playback_target)},
     "motion": {"change": Audited("change motion settings", _arg("source_id", "source"))},
     "dc_auth": {"decide": Audited(OneOf("approved", {True: "approve access"}, "deny access"),
                                   _access_request)},

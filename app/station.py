@@ -42,6 +42,7 @@ from app.recordings.bookmarks import BookmarkService
 from app.recordings.export import ExportService
 from app.recordings.export_space import ExportLimits
 from app.recordings.mode_keeper import ModeKeeper
+from app.recordings.playback_plan import PlaybackPlans
 from app.recordings.recordings import RecordingService
 from app.recordings.storage import StorageService
 from app.recordings.timeline import TimelineService
@@ -142,6 +143,8 @@ class Station:
     # Motion detection (#24): settings per source, an analyser per analysed source, motion
     # events; the mode keeper records `motion` sources from them.
     motion: MotionService
+    # Synchronised playback's plans: which file holds which instant, per source (#25).
+    playback: PlaybackPlans
     front_ends: FrontEnds = field(default_factory=FrontEnds)
     # This computer's capture devices (V4L2 cameras), for the GUI's form and GET /api/v1/device.
     devices: DeviceService = field(default_factory=DeviceService)
@@ -248,7 +251,7 @@ def build_station(settings: Settings) -> Station:
     return Station(live, catalog, bus, outgoing, recorder, site, peers, audit, settings_service,
                    discovery, recordings, sources, groups, sync, uploads, exports, storage,
                    bookmarks, timeline, modes, dc_auth, media_recorders, live_records, rtc_jobs,
-                   events, event_raiser, camera_watch, motion)
+                   events, event_raiser, camera_watch, motion, PlaybackPlans(recordings))
 
 
 def _capture(settings) -> tuple[float, float]:

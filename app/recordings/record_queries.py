@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from sqlalchemy import or_
 from sqlmodel import func, select
 
 from app.catalog import CATALOG_ERRORS
@@ -106,6 +107,37 @@ class RecordQueries:
                               key=lambda r: (-aware(r.begin_utc or r.created_utc).timestamp(), r.id))
                 rows = rows[:limit]
             return [self._store.out(s, r) for r in rows]
+
+    def overlapping(self, source_ids: list[int], begin: datetime, end: datetime,
+                    limit: int = 5000) -> list[RecordOut]:
+        """Records of these sources whose span meets [begin, end) and that have footage,
+        oldest first (synchronised playback's plan, app.recordings.playback_plan). A record
+        still being written reaches until now; `begin`/`end` are timezone-aware."""
+        if not source_ids:
+            return []
+        start = func.coalesce(Record.begin_utc, Record.created_utc)
+        begin, end = begin.astimezone(timezone.utc), end.astimezone(timezone.utc)
+        with self._catalog.session() as s:
+            stmt = (select(Record).where(Record.source_id.in_(source_ids), start < end,
+                                         or_(Record.end_utc.is_(None), Record.end_utc > begin))
+                    .order_by(start, Record.id).limit(limit))
+            rows = s.exec(stmt).all()
+            if self._store.has_pending():
+                def keep(r: Record) -> bool:
+                    first, last = aware(r.begin_utc or r.created_utc), aware(r.end_utc)
+                    return (r.source_id in source_ids and first < end
+                            and (last is None or last > begin))
+                rows = sorted(self._store.lay_over(rows, keep),
+                              key=lambda r: (aware(r.begin_utc or r.created_utc), r.id))[:limit]
+            return [out for out in (self._store.out(s, r) for r in rows) if out.has_footage]
+
+    def source_names(self, source_ids: list[int]) -> dict[int, str]:
+        """Each existing source's name, by id (a source deleted since has none)."""
+        if not source_ids:
+            return {}
+        with self._catalog.session() as s:
+            rows = s.exec(select(Source.id, Source.name).where(Source.id.in_(source_ids))).all()
+            return {source_id: name for source_id, name in rows}
 
     def tag_names(self) -> list[str]:
         """Every tag ever used, by name."""

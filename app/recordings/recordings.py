@@ -158,6 +158,13 @@ class RecordingService:
         return self._queries.find(tag_name=tag_name, source_id=source_id, status=status,
                                   begin_from=begin_from, begin_to=begin_to, limit=limit)
 
+    def overlapping(self, source_ids: list[int], begin: datetime, end: datetime,
+                    limit: int = 5000) -> list[RecordOut]:
+        return self._queries.overlapping(source_ids, begin, end, limit)
+
+    def source_names(self, source_ids: list[int]) -> dict[int, str]:
+        return self._queries.source_names(source_ids)
+
     def client_running(self, source_id: int) -> list[RecordOut]:
         """The source's running records a client controls: all but its mode's own, which
         only the mode keeper (or a stop of its tag by name) ends (record_stops)."""
