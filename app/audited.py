@@ -107,6 +107,8 @@ GUI_ACTIONS: dict[str, dict[str, Audited]] = {
         "set_audio_muted": Audited(OneOf("muted", {True: "mute audio"}, "unmute audio"),
                                    _arg("record_id", "record")),
         "delete_file": Audited("delete file", _arg("record_id", "record")),
+        # "Save a copy": footage leaving the station's hands (the destination is left out)
+        "save_copy": Audited("copy footage", _arg("record_id", "record")),
         "set_protected": Audited(OneOf("protected", {False: "unprotect record"}, "protect record"),
                                  _arg("record_id", "record")),
     },

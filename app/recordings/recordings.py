@@ -10,7 +10,8 @@ records, a facade over parts that each own their state and are given what they u
 - `RecordingRollover` (rollover): a new file, and record, every `segment_s`;
 - `RecordKeeping` (record_keeping): protection and deletion of files;
 - `RecordingControls` (recording_controls): pause, resume, mute;
-- `RecordForwarding` (record_forwarding): what other stations of the site do.
+- `RecordForwarding` (record_forwarding): what other stations of the site do;
+- `RecordCopies` (record_copies): a record's file copied where the operator asks.
 
 The parts never reach into each other: what two of them share lives in the store. This
 class only builds them and answers with them, so its callers and their behaviour are the
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from app.catalog import Catalog
 from app.events import EventSink
+from app.recordings.record_copies import RecordCopies
 from app.recordings.record_forwarding import RecordForwarding
 from app.recordings.record_keeping import RecordKeeping
 from app.recordings.record_queries import RecordQueries, RunningTag
@@ -83,6 +85,7 @@ class RecordingService:
         self._keeping = RecordKeeping(self._store, self._queries, bus, storage_dir=storage_dir,
                                       busy=busy or set)
         self._controls = RecordingControls(self._store, recorder, bus)
+        self._copies = RecordCopies(self._store, self._queries, lambda: self.peers)
 
     # --- what the composition and the settings change while it runs: a part's own ---------
     disk_floor_bytes = _OfPart("_starts", "disk_floor_bytes")  # no start below it
@@ -227,6 +230,9 @@ class RecordingService:
 
     def delete_file(self, record_id: str, location: str) -> RecordOut:
         return self._keeping.delete_file(record_id, location)
+
+    def save_copy(self, record_id: str, destination: Path) -> int:
+        return self._copies.save_copy(record_id, destination)
 
     def pause(self, record_id: str, origin: str = "core") -> RecordOut:
         return self._controls.pause(record_id, origin)
