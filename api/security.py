@@ -13,6 +13,7 @@ middleware (`guard_middleware`) applies it, so a new dialect gets the checks by 
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import math
 import threading
@@ -27,6 +28,7 @@ from yarl import URL
 from api.connections import note_authenticated, peer_group
 from api.keys import STATION
 from api.routing import declared_action
+from app.redaction import is_secret_param, redact
 from app.services.audit import UNNAMED, OneOf, describe_target
 
 log = logging.getLogger("api.security")
@@ -192,6 +194,42 @@ LOOPBACK_NAMES = ("localhost", "localhost.", "ip6-localhost", "ip6-loopback")
 # The fields a request's body gave (a dialect's reader stores them): the audit trail takes the
 # names of what a state change touched from them (`describe_target`), never anything else.
 AUDIT_FIELDS = web.RequestKey("audit_fields", dict)
+# What was asked in the dialect's own terms (`action=START`, `app`, `stream`; a Device Connect
+# `profile`, `attribute`, `serviceId`, `interface`, `target`): the dialect's handler notes them
+# (`note_terms`) and the guard writes them into the entry's `detail` after the route pattern.
+AUDIT_TERMS = web.RequestKey("audit_terms", dict)
+# A read that hands out footage or a picture (a route that declared an action for GET) is
+# written once per caller, action and target within this window: a page polling a picture
+# or a player's range requests are one entry, not thousands.
+READ_COALESCE_S = 60.0
+MAX_TERM = 96  # characters of one term's value in `detail`
+
+
+def note_terms(request: web.Request, **terms: object) -> None:
+    """Note what a request asked in its dialect's own words, for its audit entry. Only
+    names and ids belong here; a term whose name says secret (token, signature, password
+    ...) is dropped, a URI is masked, whatever the caller passes."""
+    noted = request.get(AUDIT_TERMS)
+    if noted is None:
+        request[AUDIT_TERMS] = noted = {}
+    for key, value in terms.items():
+        if value is not None and value != "" and not is_secret_param(key):
+            noted[key] = value
+
+
+def terms_text(terms: dict | None) -> str:
+    """` action=START app=live stream="cam 1"`: each value cleaned, masked, cut, quoted
+    when it has a space, a quote or `=` (so one value cannot imitate another term)."""
+    parts = []
+    for key, value in (terms or {}).items():
+        text = redact(str(value)).replace("\n", " ")
+        text = "".join(ch if ch.isprintable() else "?" for ch in text)
+        if len(text) > MAX_TERM:
+            text = text[:MAX_TERM - 1] + "…"
+        if not text or any(ch in text for ch in ' "=\\'):
+            text = json.dumps(text, ensure_ascii=False)
+        parts.append(f"{key}={text}")
+    return (" " + " ".join(parts)) if parts else ""
 
 
 def policy_of(request: web.Request) -> DialectPolicy | None:
@@ -298,7 +336,7 @@ async def guard_middleware(request: web.Request, handler):
                 _audit(request, 401)  # by the lockout above): the operator sees who tried
             return _refuse(request, policy, 401, why)
         credentialed(request)
-    if not changing:
+    if not changing and not _audited_read(request):
         return await handler(request)
     status = 500
     try:
@@ -331,15 +369,32 @@ async def _vouched(request: web.Request, policy: DialectPolicy) -> bool:
     return policy.vouch is not None and policy.vouch(request)
 
 
+def _audited_read(request: web.Request) -> bool:
+    """Is this GET a read the trail keeps? One whose route declared an action for it (a
+    picture, a record's file handed out; a Device Connect preview picture): footage and
+    pictures leaving the station are audited like changes. Every other read is not."""
+    if request.method not in ("GET", "HEAD"):
+        return False
+    apps = request.match_info.apps
+    if declared_action(apps[-1] if apps else request.app, request.match_info.route) is None:
+        return False
+    return action_of(request) != UNNAMED
+
+
 def _audit(request: web.Request, status: int) -> None:
-    """One audit entry for a state change asked of the station, whatever its result: the
-    action its route declared (a name of the one vocabulary the GUI speaks too), the method
-    and route pattern in `detail` for an investigator."""
+    """One audit entry for a state change asked of the station (or a read handing out
+    footage), whatever its result: the action its route declared (a name of the one
+    vocabulary the GUI speaks too), the method, route pattern and the dialect's own terms
+    in `detail` for an investigator. The ids of the target get their names when the entry is
+    written (`app.services.audit_names`), off this event loop."""
     principal = request[PRINCIPAL]
+    read = request.method not in STATE_CHANGING
     request.app[STATION].audit.record(
         dialect=principal.dialect, address=principal.address, who=principal.who,
-        action=action_of(request), detail=f"{request.method} {_route(request)}",
-        target=describe_target(request.match_info, request.get(AUDIT_FIELDS)), result=str(status))
+        action=action_of(request),
+        detail=f"{request.method} {_route(request)}{terms_text(request.get(AUDIT_TERMS))}",
+        target=describe_target(request.match_info, request.get(AUDIT_FIELDS)), result=str(status),
+        coalesce_s=READ_COALESCE_S if read else None)
 
 
 def action_of(request: web.Request) -> str:

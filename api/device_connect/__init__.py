@@ -52,11 +52,13 @@ from api.media_tokens import MEDIA_SCOPE, uri_token
 from api.security import (
     POLICY,
     PRINCIPAL,
+    AUDIT_FIELDS,
     DialectPolicy,
     Principal,
     bearer_token,
     client_address,
     credentialed,
+    note_terms,
     refused,
 )
 from app.dialects.device_connect.dc_auth import AccessDenied, AccessToken, TokenExpired, scope_key
@@ -191,10 +193,28 @@ async def _route(request: web.Request) -> web.StreamResponse | dict:
     else:
         token = None
         request[PRINCIPAL] = Principal(DIALECT, client_address(request), "open")
+    _note_target(request, segments, params)  # authenticated: its words may enter the trail
     attribute, handler = _handler(profile, segments, request.method)
     if profile.service:
         _check_service(request, params)
     return await handler(Call(request, station, hub, params, segments[0], attribute, token))
+
+
+def _segment(segments: list[str], index: int) -> str | None:
+    return segments[index][:64] if len(segments) > index else None
+
+
+def _note_target(request: web.Request, segments: list[str], params: Params) -> None:
+    """What the audit entry names, in the profile's own terms: the profile, attribute and
+    interface, the serviceId and the target (a recorder: a source id, so the trail shows the
+    source's name beside it); never the access token or the client id."""
+    service, target = params.text("serviceId"), params.given("target")
+    note_terms(request, profile=segments[0][:64], attribute=_segment(segments, 1),
+               interface=_segment(segments, 2), serviceId=service, target=target)
+    fields = {"serviceId": service} if service else {}
+    if target and target.isdigit():
+        fields["source_id"] = target
+    request[AUDIT_FIELDS] = fields
 
 
 async def _file(request: web.Request, segments: list[str]) -> web.StreamResponse:

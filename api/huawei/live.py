@@ -24,6 +24,7 @@ from api.huawei.common import (
 )
 from api.keys import STATION
 from api.routing import add_both_slashes, base_url, call
+from api.security import AUDIT_FIELDS, note_terms
 from app.errors import InvalidInput, NotFound, StationError, StorageFull
 from app.recordings.recordings import AlreadyRecording
 from app.services.audit import UNNAMED, OneOf
@@ -81,8 +82,13 @@ async def record_control(request: web.Request) -> web.Response:
     action = request.query.get("action")
     if action not in ACTIONS:
         raise illegal("action must be START or STOP (a query parameter)")
+    note_terms(request, action=action)
     body = await read_json_object(request, illegal)
     fields = read_control(body)
+    # the trail says what was asked in Live's words: START or STOP, of which app and stream
+    note_terms(request, publish_domain=fields["publish_domain"], app=fields["app"],
+               stream=fields["stream"])
+    request[AUDIT_FIELDS] = {"app": fields["app"], "stream": fields["stream"]}
     live = request.app[STATION].live_records
     project_id = request.match_info["project_id"]
     if action == "START":

@@ -19,6 +19,7 @@ from aiohttp import web
 from api.huawei.common import Dialect, HuaweiError, plain_request_id, read_json_object, sub_app
 from api.keys import STATION
 from api.routing import add_both_slashes, call
+from api.security import AUDIT_FIELDS, note_terms
 from app.dialects.huawei.rtc_jobs import (
     MAX_IDLE_S,
     MIN_IDLE_S,
@@ -173,8 +174,13 @@ def _app_id(request: web.Request) -> str:
 async def create_job(request: web.Request) -> web.Response:
     """Start an individual stream job: 201 with the job."""
     app_id = _app_id(request)
+    note_terms(request, app=app_id)
     spec = read_spec(await read_json_object(request, malformed))
+    note_terms(request, room=spec.room_id, user=spec.user_id)
     job = await call(request.app[STATION].rtc_jobs.create, app_id, spec)
+    # the job the station made: its id and stream in the trail, as later calls name it
+    note_terms(request, job=job.job_id, stream=job.stream_name)
+    request[AUDIT_FIELDS] = {"job_id": job.job_id, "room_id": spec.room_id}
     return web.json_response(job_json(job), status=201)
 
 
@@ -186,6 +192,7 @@ async def show_job(request: web.Request) -> web.Response:
 
 async def update_job(request: web.Request) -> web.Response:
     app_id = _app_id(request)
+    note_terms(request, app=app_id, job=request.match_info["job_id"])
     record_param = _record_param(await read_json_object(request, malformed), required=True)
     job = await call(request.app[STATION].rtc_jobs.update, app_id, request.match_info["job_id"],
                      record_param)
@@ -194,6 +201,7 @@ async def update_job(request: web.Request) -> web.Response:
 
 async def stop_job(request: web.Request) -> web.Response:
     app_id = _app_id(request)
+    note_terms(request, app=app_id, job=request.match_info["job_id"])
     await call(request.app[STATION].rtc_jobs.stop, app_id, request.match_info["job_id"])
     return web.Response(status=204)
 

@@ -240,8 +240,11 @@ def setup(app: web.Application) -> None:
                           "now (nothing changed).",
               path_types=rid, body=RecordProtectIn, response=RecordOut, errors=(404, 507))
     add_route(app, "GET", "/api/v1/record/{record_id}/video", record_video,
+              action="download footage",  # footage leaving the station is in the audit trail
               summary="Download a record's video",
-              description="Single byte ranges (206 with `Content-Range`; 416 when unsatisfiable), "
+              description="Audited as `download footage` (a player's range requests within a "
+                          "minute are one entry). "
+                          "Single byte ranges (206 with `Content-Range`; 416 when unsatisfiable), "
                           "`ETag` and `If-Range`. A file still being recorded is served up to its "
                           "current size. Another station's record is streamed from it.",
               path_types=rid, binary=Binary("video/mp4"),

@@ -128,9 +128,11 @@ def setup(app: web.Application) -> None:
               description="Refused (422) while the source records.", path_types=sid,
               response=SourceOut, response_description="the deleted source")
     add_route(app, "GET", "/api/v1/source/{source_id}/picture", picture,
+              action="take snapshot",  # a picture leaving the station is in the audit trail
               summary="The latest picture of a source", path_types=sid,
               binary=Binary("image/jpeg", "the latest frame"),
-              description="422 while no picture has arrived yet.")
+              description="422 while no picture has arrived yet. Audited as `take snapshot` "
+                          "(one entry per caller and source a minute, however often it polls).")
     add_route(app, "GET", "/api/v1/source/{source_id}/video", video,
               summary="MJPEG live stream of a source", path_types=sid, query=VideoQuery,
               binary=Binary(f"multipart/x-mixed-replace; boundary={BOUNDARY}",

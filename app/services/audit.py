@@ -36,11 +36,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Literal, Mapping
 
 from pydantic import BaseModel, Field as PydField
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, or_
 from sqlmodel import Field, SQLModel, select
 
 from app.catalog import Catalog
 from app.events import AuditWritten, EventSink
+from app.services.audit_names import NameBook
 from app.schemas import iso_utc
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,9 @@ MAX_PAGE_SIZE = 500
 
 # Column widths (PostgreSQL enforces them; SQLite does not, so values are cut here).
 WIDTHS = {"dialect": 32, "address": 64, "who": 128, "action": 255, "target": 512, "result": 64,
-          "detail": 255}
+          "detail": 1024, "source_ids": 255}  # detail 1024 and source_ids since migration 0015
+MAX_CSV_ROWS = 100_000      # entries one CSV export holds at most (newest first)
+MAX_COALESCED = 4096        # (caller, action, target) keys remembered for `coalesce_s`
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_NAME_SHOWN = 64  # characters of a caller's name in a target
 
@@ -179,6 +182,9 @@ class AuditEntry(SQLModel, table=True):
     target: str | None = Field(default=None, max_length=WIDTHS["target"])
     result: str = Field(max_length=WIDTHS["result"])
     detail: str | None = Field(default=None, max_length=WIDTHS["detail"])  # migration 0010
+    # `,6,9,`: the sources it touched (a source, a record of it, a bookmark on it), so the
+    # trail filters by source whatever the target's wording (migration 0015)
+    source_ids: str | None = Field(default=None, max_length=WIDTHS["source_ids"])
 
 
 class AuditEntryOut(BaseModel):
@@ -190,10 +196,17 @@ class AuditEntryOut(BaseModel):
                         "`ak:…`) or the operator's OS user name; never a secret")
     action: str = PydField(description="what was asked, one name of the vocabulary whatever the "
                            "door: `start recording`, `create source`, `save settings` …")
-    target: str | None = PydField(description="what it touched: `source 3`, `tag lobby`, `record …`")
+    target: str | None = PydField(description="what it touched, names beside ids as they were "
+                                  "when the entry was written: `group Entrances (2)`, `source "
+                                  "Front door (6)`, `record of Front door 2026-12-07 "
+                                  "10:17:22–10:18:15 (1712eed8)`, `tag \"lobby\"`")
     result: str = PydField(description="the HTTP status for the API; `ok` or `failed: …` for the GUI")
     detail: str | None = PydField(None, description="for the API, the method and route pattern "
-                                  "asked (`POST /api/v1/record`); none for the GUI")
+                                  "asked (`POST /api/v1/record`) and the dialect's own terms "
+                                  "(`action=START app=live stream=cam1`, `profile=mediastreamrecording"
+                                  " attribute=record serviceId=…`); never a secret")
+    source_ids: list[int] = PydField(default_factory=list, description="the sources the entry "
+                                     "touched (a source, a record of it, a bookmark on it)")
 
 
 class AuditPage(BaseModel):
@@ -286,10 +299,11 @@ def describe_target(params: Mapping[str, Any] | None = None,
         return None
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Pending:
     seq: int
     row: dict
+    named: bool = False  # names resolved (once: a write retried keeps them)
 
 
 class AuditService:
@@ -309,13 +323,23 @@ class AuditService:
         self.failures = 0       # failed write attempts
         self._dropped_logged = 0
         self._drop_logged_at = -DROP_LOG_EVERY_S
+        self.names = NameBook()  # read and written on the writer's thread only
+        self._last_seen: dict[tuple, float] = {}  # coalesced reads: key -> monotonic time
 
     # --- recording ---------------------------------------------------------------------
     def record(self, *, dialect: str, address: str, who: str, action: str,
-               target: str | None, result: str, detail: str | None = None) -> None:
+               target: str | None, result: str, detail: str | None = None,
+               coalesce_s: float | None = None) -> None:
         """Queue one entry; returns at once and never raises. `action` is a name of
-        `ACTIONS` (its callers declare it checked); `detail` what the API was asked."""
+        `ACTIONS` (its callers declare it checked); `detail` what the API was asked. Ids in
+        `target` (`source 6`, `record <hex>`) get their names when the entry is written.
+        `coalesce_s`: the same caller, action and target again within that many seconds is
+        not written again (a page polling a source's picture is one entry a minute, not 86 400
+        a day; a player's range requests one download)."""
         try:
+            if coalesce_s and self._seen_lately((dialect, address, who, action, target, result),
+                                                coalesce_s):
+                return
             row = {"time_utc": self.clock().astimezone(timezone.utc),
                    "dialect": clean(dialect, WIDTHS["dialect"]),
                    "address": clean(address, WIDTHS["address"]),
@@ -337,6 +361,20 @@ class AuditService:
                 log.exception("audit: an entry could not be queued")
             except Exception:  # noqa: BLE001
                 pass
+
+    def _seen_lately(self, key: tuple, window: float) -> bool:
+        now = time.monotonic()
+        with self._cond:
+            last = self._last_seen.get(key)
+            if last is not None and now - last < window:
+                return True
+            if len(self._last_seen) >= MAX_COALESCED:  # forget the stale, else the oldest half
+                fresh = {k: t for k, t in self._last_seen.items() if now - t < window}
+                if len(fresh) >= MAX_COALESCED:
+                    fresh = dict(sorted(fresh.items(), key=lambda kt: kt[1])[MAX_COALESCED // 2:])
+                self._last_seen = fresh
+            self._last_seen[key] = now
+            return False
 
     def _log_drops(self) -> None:
         now = time.monotonic()
@@ -368,28 +406,64 @@ class AuditService:
 
     # --- reading -----------------------------------------------------------------------
     def list(self, *, page: int = 1, page_size: int = 50, before_id: int | None = None,
-             dialect: str | None = None, action: str | None = None,
-             target: str | None = None) -> AuditPage:
+             **filters: Any) -> AuditPage:
         """Newest first. `page`/`page_size` page through the matches; `before_id` starts
-        below an id already seen (a stable cursor while new entries arrive). `dialect`,
-        `action` (a name of `ACTIONS`) and `target` match exactly."""
+        below an id already seen (a stable cursor while new entries arrive). The filters:
+        see `conditions`."""
         page, page_size = max(1, int(page)), min(MAX_PAGE_SIZE, max(1, int(page_size)))
         self.flush(timeout=2.0)  # a reader sees the changes made before it asked
-        conditions = []
+        conditions = self.conditions(**filters)
         if before_id is not None:
             conditions.append(AuditEntry.id < before_id)
-        if dialect:
-            conditions.append(AuditEntry.dialect == dialect)
-        if action:
-            conditions.append(AuditEntry.action == action)
-        if target:
-            conditions.append(AuditEntry.target == target)
         with self.catalog.session() as s:
             total = s.exec(select(func.count()).select_from(AuditEntry).where(*conditions)).one()
             rows = s.exec(select(AuditEntry).where(*conditions).order_by(AuditEntry.id.desc())
                           .offset((page - 1) * page_size).limit(page_size)).all()
         return AuditPage(items=[entry_out(r) for r in rows], total=total, page=page,
                          page_size=page_size)
+
+    @staticmethod
+    def conditions(*, dialect: str | None = None, action: str | None = None,
+                   target: str | None = None, who: str | None = None,
+                   source_id: int | None = None, since: datetime | None = None,
+                   until: datetime | None = None, q: str | None = None) -> list:
+        """`dialect`, `action` (a name of `ACTIONS`), `target` and `who` match exactly;
+        `source_id` an entry that touched that source; `since` <= time < `until`; `q` a
+        substring (any case) of who, action, target or detail."""
+        conditions: list = []
+        for column, value in ((AuditEntry.dialect, dialect), (AuditEntry.action, action),
+                              (AuditEntry.target, target), (AuditEntry.who, who)):
+            if value:
+                conditions.append(column == value)
+        if source_id is not None:
+            conditions.append(AuditEntry.source_ids.contains(f",{int(source_id)},"))
+        if since is not None:
+            conditions.append(AuditEntry.time_utc >= _utc(since))
+        if until is not None:
+            conditions.append(AuditEntry.time_utc < _utc(until))
+        if q:
+            pattern = "%" + re.sub(r"([\\%_])", r"\\\1", q) + "%"
+            conditions.append(or_(*(column.ilike(pattern, escape="\\") for column in (
+                AuditEntry.who, AuditEntry.action, AuditEntry.target, AuditEntry.detail))))
+        return conditions
+
+    def entries(self, limit: int = MAX_CSV_ROWS, **filters: Any) -> list[AuditEntryOut]:
+        """Every entry the filters select, newest first, at most `limit` (for a CSV export)."""
+        out: list[AuditEntryOut] = []
+        before: int | None = None
+        while len(out) < limit:
+            page = self.list(page_size=MAX_PAGE_SIZE, before_id=before, **filters)
+            out.extend(page.items[:limit - len(out)])
+            if len(page.items) < MAX_PAGE_SIZE:
+                break
+            before = page.items[-1].id
+        return out
+
+    def callers(self) -> list[str]:
+        """Every `who` in the trail (the GUI's filter offers them)."""
+        self.flush(timeout=2.0)
+        with self.catalog.session() as s:
+            return sorted(s.exec(select(AuditEntry.who).distinct()).all())
 
     # --- retention ---------------------------------------------------------------------
     def purge(self) -> int:
@@ -463,7 +537,30 @@ class AuditService:
             if stopping and not batch:
                 return
 
+    def _name(self, batch: list[_Pending]) -> None:
+        """Names beside the ids of the entries not named yet (`audit_names`): the names
+        as they are now, when the entry is written. A catalog that cannot be read leaves
+        the ids as they are: the entry is written all the same."""
+        todo = [item for item in batch if not item.named]
+        if not todo:
+            return
+        try:
+            with self.catalog.session() as s:
+                self.names.refresh(s)
+                for item in todo:
+                    named = self.names.name(s, item.row["target"])
+                    item.row["target"] = None if named.target is None else clean(
+                        named.target, WIDTHS["target"])
+                    item.row["source_ids"] = named.source_ids_text
+                    item.named = True
+        except Exception as exc:  # noqa: BLE001 - names are a help, never a condition
+            log.warning("audit: names not resolved (%s: %s)", type(exc).__name__,
+                        str(exc).splitlines()[0][:200] if str(exc) else "")
+            for item in todo:
+                item.named = True
+
     def _write(self, batch: list[_Pending]) -> bool:
+        self._name(batch)
         try:
             with self.catalog.session() as s:
                 s.add_all([AuditEntry(**item.row) for item in batch])
@@ -484,4 +581,9 @@ def entry_out(row: AuditEntry) -> AuditEntryOut:
     when = row.time_utc if row.time_utc.tzinfo else row.time_utc.replace(tzinfo=timezone.utc)
     return AuditEntryOut(id=row.id, time=iso_utc(when), dialect=row.dialect, address=row.address,
                          who=row.who, action=row.action, target=row.target, result=row.result,
-                         detail=row.detail)
+                         detail=row.detail, source_ids=[int(i) for i in (row.source_ids or "")
+                                                        .split(",") if i.isdigit()])
+
+
+def _utc(when: datetime) -> datetime:
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)

@@ -137,9 +137,11 @@ async def test_huawei_and_device_connect_changes_are_named_by_what_they_ask(aioh
     await client.put("/gotapi/mediastreamrecording/nosuch")
     page = await (await client.get("/api/v1/audit?page_size=10")).json()
     assert [(e["action"], e["detail"]) for e in reversed(page["items"])] == [
-        ("stop recording", "POST /v1/{project_id}/record/control"),
-        ("start recording", "POST /v1/{project_id}/record/control"),
-        (UNNAMED, "POST /v1/{project_id}/record/control"),
+        ("stop recording", "POST /v1/{project_id}/record/control action=STOP "
+                           "publish_domain=d.example app=live stream=nobody"),
+        ("start recording", "POST /v1/{project_id}/record/control action=START "
+                            "publish_domain=d.example app=live stream=nobody"),
+        (UNNAMED, "POST /v1/{project_id}/record/control"),  # not an action: not its words
         ("stop recording", "PUT /gotapi/{tail}"),
         (UNNAMED, "PUT /gotapi/{tail}"),
     ]

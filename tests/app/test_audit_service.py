@@ -88,10 +88,10 @@ def test_values_are_bounded_printable_and_junk_never_raises(audit):
     audit.record(dialect="native", address="::1", who="x" * 1000, action="PUT\r\n/forged",
                  target=None, result="200")
     audit.record(dialect=None, address=object(), who=3, action=b"raw", target=[1],  # type: ignore[arg-type]
-                 result=None, detail="d" * 300)  # type: ignore[arg-type]
+                 result=None, detail="d" * 1100)  # type: ignore[arg-type]
     items = audit.list().items
     assert items[0].dialect == "None" and items[0].result == "None"
-    assert len(items[0].detail) == 255 and items[0].detail.endswith("…")
+    assert len(items[0].detail) == 1024 and items[0].detail.endswith("…")  # 0015 widened it
     forged = items[1]
     assert forged.action == "PUT??/forged" and forged.target is None and forged.detail is None
     assert len(forged.who) == 128 and forged.who.endswith("…")
