@@ -3,10 +3,10 @@ source, time, text and state (open or closed, acknowledged by whom); filtered by
 severity (alarm, warning, info), by source, to the unacknowledged or to the open ones (the
 event service's own filter, so the panel and `GET /api/v1/event` agree); the status bar's
 alarm count opens it on what it counts (`show_waiting_alarms`: the unacknowledged alarms);
-one or the selected events acknowledged from a button
-or the context menu, or all that the filter selects (after a confirmation); a double-click
-plays the moment in the Recordings tab's player (`play_requested`, the timeline's
-`play_moment`, the bookmark list's path).
+one or the selected events (a click, shift/ctrl-click or the arrow keys) acknowledged from
+a button or the context menu, or all that the filter selects (after a confirmation); a
+double-click, Return or the Play button plays the moment in the Recordings tab's player
+(`play_requested`, the timeline's `play_moment`, the bookmark list's path).
 
 Reads and acknowledgements run on the task runner. Every change of an event, from this panel,
 the API or the camera watch, reaches the panel through the bridge (`event_changed`) and reads
@@ -40,6 +40,7 @@ from app.audited import os_user
 from app.schemas import EventOut, EventSeverity
 from ui.bridge import EventBridge
 from ui.errors import error_text
+from ui.list_keys import KeyActions
 from ui.tasks import CoalescedLoad, TaskRunner
 
 LIST_LIMIT = 500       # newest first; older ones are a job for the filters
@@ -106,6 +107,8 @@ class EventsPanel(QWidget):
         self.open_check = QCheckBox("Open only", self)
         self.ack_button = QPushButton("Acknowledge", self)
         self.ack_button.setToolTip("Acknowledge the selected events")
+        self.play_button = QPushButton("Play", self)
+        self.play_button.setToolTip("Play the moment of the selected event (Return)")
         self.ack_all_button = QPushButton("Acknowledge all…", self)
         self.ack_all_button.setToolTip("Acknowledge every unacknowledged event the filter "
                                        "selects (kind, severity, source)")
@@ -123,7 +126,11 @@ class EventsPanel(QWidget):
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.cellDoubleClicked.connect(lambda row, _col: self.play(self.event_at(row)))
-        self.table.itemSelectionChanged.connect(self._update_buttons)
+        # The buttons follow the selection model's own signal: the selection as Qt has made
+        # it, whether by the mouse or the keyboard.
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
+        self.keys = KeyActions(self.table, {Qt.Key.Key_Return: self._play_selected,
+                                            Qt.Key.Key_Enter: self._play_selected})
 
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
@@ -131,7 +138,7 @@ class EventsPanel(QWidget):
                        self.unacknowledged_check, self.open_check):
             bar.addWidget(widget)
         bar.addStretch(1)
-        for widget in (self.count_label, self.ack_button, self.ack_all_button):
+        for widget in (self.count_label, self.play_button, self.ack_button, self.ack_all_button):
             bar.addWidget(widget)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -142,6 +149,7 @@ class EventsPanel(QWidget):
         for check in (self.unacknowledged_check, self.open_check):
             check.toggled.connect(lambda _on: self.reload())
         self.ack_button.clicked.connect(lambda: self.acknowledge(self.selected_events()))
+        self.play_button.clicked.connect(self._play_selected)
         self.ack_all_button.clicked.connect(self.acknowledge_all)
         self._update_buttons()
 
@@ -254,7 +262,17 @@ class EventsPanel(QWidget):
         return [event for event in (self.event_at(row) for row in rows) if event is not None]
 
     def _update_buttons(self) -> None:
-        self.ack_button.setEnabled(any(e.acknowledged_at is None for e in self.selected_events()))
+        selected = self.selected_events()
+        self.ack_button.setEnabled(any(e.acknowledged_at is None for e in selected))
+        self.play_button.setEnabled(len(selected) == 1 and selected[0].source_id is not None)
+
+    def _play_selected(self) -> None:
+        """Return or Play: the moment of the one selected event (the current one of several)."""
+        selected = self.selected_events()
+        if len(selected) > 1:
+            selected = [self.event_at(self.table.currentRow())]
+        if selected:
+            self.play(selected[0])
 
     # --- acting ------------------------------------------------------------------------
     def acknowledge(self, events: list[EventOut]) -> None:

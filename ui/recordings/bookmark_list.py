@@ -2,8 +2,10 @@
 filtered by a search on title and note (the bookmark service's own search, so the GUI and
 `GET /api/v1/bookmark?q=` agree). A double-click plays the moment on the timeline (showing it
 first when it is out of view, and waiting for its spans: `TimelinePanel.play_moment`, the
-path the Events panel's double-click takes too); the context menu plays it, opens
-the Export dialog on the minute around it, or deletes it.
+path the Events panel's double-click takes too); the context menu, the buttons above the
+list (enabled while a bookmark is selected, by a click or the arrow keys) and the keys
+(Return plays, Delete deletes) play it, open the Export dialog on the minute around it, or
+delete it.
 
 Every read and delete runs on the task runner (the GUI never waits on the catalog); the list
 is read again when the catalog says a bookmark (or a source, whose name it shows) changed.
@@ -19,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMenu,
+    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -28,6 +31,7 @@ from PySide6.QtWidgets import (
 from app.schemas import BookmarkOut
 from ui.bridge import EventBridge
 from ui.errors import error_text
+from ui.list_keys import KeyActions
 from ui.recordings.export_dialog import ExportDialog, export_around_bookmark
 from ui.recordings.timeline import TimelinePanel
 from ui.recordings.timeline_view import parse_utc
@@ -65,11 +69,28 @@ class BookmarkList(QWidget):
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.cellDoubleClicked.connect(lambda row, _col: self.play(self.bookmark_at(row)))
+        # What a selected bookmark can do: buttons enabled from the selection model's own
+        # signal (after Qt has made the selection, mouse or keyboard), and keys on the list.
+        self.play_button = QPushButton("Play", self)
+        self.play_button.setToolTip("Play the selected bookmark's moment (Return)")
+        self.play_button.clicked.connect(lambda: self.play(self.selected()))
+        self.export_button = QPushButton("Export…", self)
+        self.export_button.setToolTip("Export the minute around the selected bookmark")
+        self.export_button.clicked.connect(lambda: self._with_selected(self.export_around))
+        self.delete_button = QPushButton("Delete", self)
+        self.delete_button.setToolTip("Delete the selected bookmark (Delete)")
+        self.delete_button.clicked.connect(lambda: self._with_selected(self.delete))
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
+        play = lambda: self.play(self.selected())  # noqa: E731
+        self.keys = KeyActions(self.table, {Qt.Key.Key_Return: play, Qt.Key.Key_Enter: play,
+                                            Qt.Key.Key_Delete: lambda: self._with_selected(self.delete)})
 
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
         bar.addWidget(self.search_edit, 1)
         bar.addWidget(self.count_label)
+        for button in (self.play_button, self.export_button, self.delete_button):
+            bar.addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
@@ -77,6 +98,7 @@ class BookmarkList(QWidget):
 
         self.search_edit.textChanged.connect(lambda _text: self._load.schedule())
         bridge.catalog_changed.connect(self._on_catalog_changed)
+        self._update_buttons()
         self.reload()
 
     # --- reading -----------------------------------------------------------------------
@@ -105,6 +127,7 @@ class BookmarkList(QWidget):
             self.count_label.setToolTip(str(error))
             return
         self.loads += 1
+        chosen = self.selected()
         self.table.setRowCount(len(marks))
         for row, mark in enumerate(marks):
             when = parse_utc(mark.time_utc).astimezone()
@@ -116,12 +139,35 @@ class BookmarkList(QWidget):
                 if col == 0:
                     item.setData(Qt.ItemDataRole.UserRole, mark)
                 self.table.setItem(row, col, item)
+        kept = next((row for row, mark in enumerate(marks)
+                     if chosen is not None and mark.id == chosen.id), -1)
+        if kept >= 0:
+            self.table.selectRow(kept)  # a reload keeps the operator's choice
+        else:
+            self.table.clearSelection()
         self.count_label.setText(f"{len(marks)} bookmark{'s' if len(marks) != 1 else ''}")
         self.count_label.setToolTip("")
+        self._update_buttons()
 
     def bookmark_at(self, row: int) -> BookmarkOut | None:
         item = self.table.item(row, 0)
         return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def selected(self) -> BookmarkOut | None:
+        """The selected bookmark, read from the selection model (None: none selected)."""
+        rows = self.table.selectionModel().selectedRows()
+        return self.bookmark_at(rows[0].row()) if rows else None
+
+    def _update_buttons(self) -> None:
+        mark = self.selected()
+        for button in (self.play_button, self.export_button):
+            button.setEnabled(mark is not None and mark.source_id is not None)
+        self.delete_button.setEnabled(mark is not None)
+
+    def _with_selected(self, act) -> None:
+        mark = self.selected()
+        if mark is not None:
+            act(mark)
 
     # --- acting on one -----------------------------------------------------------------
     def play(self, mark: BookmarkOut | None) -> None:

@@ -155,7 +155,11 @@ class RecordingsBrowser(ReloadsInBackground, QWidget):
                            (COL_SIZE, 68), (COL_STATUS, 88), (COL_GAPS, 64), (COL_MD5, 84)):
             self.table.setColumnWidth(col, width)
         self.table.clicked.connect(self._on_cell_clicked)
-        self.table.selectionModel().currentRowChanged.connect(lambda *_: self._on_selection())
+        # The selection is read once Qt has made it: a mouse press moves the current index
+        # first and selects the row after (currentRowChanged alone saw no selection yet).
+        selection = self.table.selectionModel()
+        selection.selectionChanged.connect(lambda *_: self._on_selection())
+        selection.currentRowChanged.connect(lambda *_: self._on_selection())
         self.table.doubleClicked.connect(lambda *_: self.play_selected())
         for keys, slot in (("Space", lambda: self.player.toggle()), (".", lambda: self.player.step()),
                            ("B", lambda: self.bookmark_player(self.player.position))):
@@ -168,6 +172,7 @@ class RecordingsBrowser(ReloadsInBackground, QWidget):
         # Above the table: the timeline of every source (.timeline); it plays in the player.
         self.timeline = TimelinePanel(self.station, self.bridge, self.tasks, self.player,
                                       self.files, self)
+        self.timeline.record_played.connect(self._select_played)
         self.bookmark_dialog = None
         self.details = QFormLayout()
         self.details.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
@@ -327,6 +332,16 @@ class RecordingsBrowser(ReloadsInBackground, QWidget):
         self.table.selectionModel().setCurrentIndex(self.model.index(row, 0), flags)
         self.table.scrollTo(self.model.index(row, 0))
         return True
+
+    def _select_played(self, record_id: str) -> None:
+        """The timeline plays a record: its row is selected too (details, actions), without
+        opening it again in the player, which already plays it from the clicked instant."""
+        row = self.model.row_of(record_id)
+        if row < 0:
+            return  # not listed (the filters): the selection stays as it was
+        record = self.model.rows[row].record
+        self._shown = (record.id, record.location or "", record.status.value)
+        self.select(record_id)
 
     def _on_selection(self) -> None:
         if self._restoring:
@@ -493,9 +508,10 @@ class RecordingsBrowser(ReloadsInBackground, QWidget):
         chosen = self.ask_save_path(Path(record.location).name)
         if not chosen:
             return
-        files, destination = self.files, Path(chosen)
+        recordings, destination = self.station.recordings, Path(chosen)
         self.report(f"Saving a copy to {destination}…")
-        self.tasks.run(lambda: files.save_copy(record, destination),
+        # the service copies it (from this disk or the owner's API) and the audit names it
+        self.tasks.run(lambda: recordings.save_copy(record.id, destination),
                        lambda size, error: self.report(
                            error_text(error) if error is not None else
                            f"Saved {destination.name} ({human_size(size)}).", error=error is not None))

@@ -2,7 +2,8 @@
 another station of the site holds, from that owner through the station's site client
 (`SiteClient.record_file`: the route, each request signed for that owner alone, never a token
 in the URL, a widget or a log line, no redirect followed, refusals as domain errors). The GUI
-names the record; the site client alone knows how the owner is asked.
+names the record; the site client alone knows how the owner is asked. ("Save a copy" is
+the recording service's, `RecordingService.save_copy`, so that the audit trail names it.)
 
 Plain Python, no Qt: `target` asks the catalog whether the owner is online
 (`SiteClient.record_file_url`), so it runs on the task runner, never on the GUI thread.
@@ -10,14 +11,10 @@ Plain Python, no Qt: `target` asks the catalog whether the owner is online
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 from app.recordings.timeline import RecordSpan
 from app.schemas import RecordOut
 from ui.media import MediaTarget, RemoteFile
 
-DOWNLOAD_CHUNK = 1 << 20
 DOWNLOAD_TIMEOUT_S = 30.0
 
 
@@ -51,16 +48,3 @@ class RecordFiles:
 
         return RemoteFile(client.record_file_url(owner, record_id), fetch,
                           record.location or "")
-
-    def save_copy(self, record: RecordOut, destination: Path) -> int:
-        """Copy the record's file to `destination` (streamed: a chunk at a time, never whole
-        in memory), from this disk or from its owner; the number of bytes written."""
-        target = self.target(record)
-        partial = destination.with_name(destination.name + ".part")
-        if isinstance(target, RemoteFile):
-            with target.fetch(None) as response, open(partial, "wb") as out:
-                shutil.copyfileobj(response, out, DOWNLOAD_CHUNK)
-        else:
-            shutil.copyfile(target, partial)
-        partial.replace(destination)
-        return destination.stat().st_size

@@ -48,6 +48,7 @@ BOOKMARK_NEAR_PX = 8  # a right-click this close to a bookmark's flag offers to 
 class TimelinePanel(ReloadsInBackground, QWidget):
     range_selected = Signal(list, object, object)  # source ids, begin, end (aware datetimes)
     loaded = Signal()  # new spans are shown (a moment asked while out of view plays then)
+    record_played = Signal(str)  # the id of the record the player now plays from here
 
     def __init__(self, station, bridge: EventBridge, tasks: TaskRunner, player: PlayerWidget,
                  files: RecordFiles, parent: QWidget | None = None):
@@ -219,6 +220,7 @@ class TimelinePanel(ReloadsInBackground, QWidget):
         self.current = (source_id, record)
         self.view.playhead = begin + timedelta(seconds=offset)
         self.view.update()
+        self.record_played.emit(record.id)
         if not self.files.is_remote(record):
             self._start(record, caption, offset, None)
             return True
@@ -273,6 +275,7 @@ class TimelinePanel(ReloadsInBackground, QWidget):
         if nxt is not None and nxt.location == path:
             self.current = (source_id, nxt)
             self._queue_following()
+            self.record_played.emit(nxt.id)
 
     def _on_position(self, seconds: float) -> None:
         if self.current is not None and self.player.path is not None \
