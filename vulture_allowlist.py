@@ -52,6 +52,7 @@ _.wheelEvent
 _.leaveEvent
 _.contextMenuEvent
 _.paintEvent
+_.eventFilter
 _.textElideMode
 
 # tests: http.server handlers, a keyring backend, the Huawei SDK's HTTP configuration
