@@ -3,6 +3,7 @@ GUI, and shutdown in reverse. Everything the station is made of is built here an
 
     recording-station [--headless] [--host H] [--port N] [--data-dir DIR] [--no-demo] [--version]
                       [--self-test]
+    recording-station verify <evidence-package-folder-or-zip> [--key PUBLIC_KEY]
 """
 
 from __future__ import annotations
@@ -92,6 +93,11 @@ def run_gui(station: Station, api_url: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["verify"]:  # check an evidence package: no station is started
+        from app.evidence.verify import run as verify
+
+        return verify(argv[1:])
     args = parse_args(argv)
     if args.self_test:
         from app.self_test import run_self_test

@@ -38,6 +38,9 @@ from app.dialects.huawei.rtc_jobs import RtcJobService
 from app.events import EventBus, SourceStatusChanged
 from app.models import Source, SyncJob
 from app.motion.service import MotionService
+from app.evidence.jobs import EvidenceJobs
+from app.evidence.keys import load_signing_key
+from app.evidence.package import EvidenceService
 from app.recordings.bookmarks import BookmarkService
 from app.recordings.export import ExportService
 from app.recordings.export_space import ExportLimits
@@ -145,6 +148,10 @@ class Station:
     motion: MotionService
     # Synchronised playback's plans: which file holds which instant, per source (#25).
     playback: PlaybackPlans
+    # Evidence packages (#25): exports sealed with a manifest signed by the station's own key,
+    # made in the GUI or through an API job (app.evidence).
+    evidence: EvidenceService
+    evidence_jobs: EvidenceJobs
     front_ends: FrontEnds = field(default_factory=FrontEnds)
     # This computer's capture devices (V4L2 cameras), for the GUI's form and GET /api/v1/device.
     devices: DeviceService = field(default_factory=DeviceService)
@@ -248,10 +255,15 @@ def build_station(settings: Settings) -> Station:
     follow_live_settings(live, recorder=recorder, outgoing=outgoing, storage=storage,
                          site=site, live_records=live_records)
     settings_service = SettingsService(live, audit)
+    # The station's own signing key, kept beside the credentials key (app.evidence.keys).
+    signing_key = load_signing_key(catalog.key_dir, settings.data_dir)
+    evidence = EvidenceService(catalog, exports, signing_key, station_id=settings.station_id,
+                               station_name=lambda: live().station_name, version=__version__)
     return Station(live, catalog, bus, outgoing, recorder, site, peers, audit, settings_service,
                    discovery, recordings, sources, groups, sync, uploads, exports, storage,
                    bookmarks, timeline, modes, dc_auth, media_recorders, live_records, rtc_jobs,
-                   events, event_raiser, camera_watch, motion, PlaybackPlans(recordings))
+                   events, event_raiser, camera_watch, motion, PlaybackPlans(recordings),
+                   evidence, EvidenceJobs(evidence))
 
 
 def _capture(settings) -> tuple[float, float]:

@@ -39,7 +39,7 @@ from app.recordings.export_space import ExportLimits, Lease, WorkSpace
 from app.recordings.record_queries import aware
 from app.schemas import RecordStatus, check_range
 from app.site.client import SiteClient
-from recorder.export import ExportCancelled, ExportError, Piece, cut
+from recorder.export import CutResult, ExportCancelled, ExportError, Piece, cut
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,29 @@ class ExportFile:
     media_type: str    # video/mp4 or application/zip
     size_bytes: int
     lease: Lease | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Cut:
+    """One source's MP4 as an export wrote it, with the footage it actually holds (what an
+    evidence manifest states beside the range asked for): `begin`/`end` None when another
+    station cut it (only the bytes came back)."""
+
+    source_id: int
+    path: Path
+    begin: datetime | None
+    end: datetime | None
+
+
+@dataclass(frozen=True)
+class Parts:
+    """An export in parts, reserved (`ExportService.reserve_parts`) and not cut yet."""
+
+    source_ids: list[int]
+    plans: list["_Plan"]
+    begin: datetime
+    end: datetime
+    lease: Lease
 
 
 @dataclass(frozen=True)
@@ -200,7 +223,7 @@ class ExportService:
     # --- exporting ---------------------------------------------------------------------
     def _cut(self, source_id: int, plan: _Plan, begin: datetime, end: datetime, out: Path,
              lease: Lease, progress: Fraction | None,
-             cancelled: Callable[[], bool] | None) -> None:
+             cancelled: Callable[[], bool] | None) -> CutResult:
         def stop() -> bool:
             """Every few hundred packets: the caller's cancel, then the lease (cancelled by
             the storage guard, or grown past the room it may take: raises)."""
@@ -210,7 +233,7 @@ class ExportService:
             return False
 
         try:
-            cut(plan.pieces, begin.timestamp(), end.timestamp(), out,
+            return cut(plan.pieces, begin.timestamp(), end.timestamp(), out,
                 progress=(lambda done, total: progress(done / total if total else 1.0))
                 if progress else None, cancelled=stop)
         except ExportError as exc:
@@ -281,11 +304,18 @@ class ExportService:
         """The GUI's export: one MP4 per source written into `folder` (a `.part` until whole,
         an existing file never overwritten). The operator's own: not capped, but room is
         reserved above the floor when `folder` is on the recordings' disk."""
+        return [c.path for c in self.export_cuts(source_ids, begin, end, folder,
+                                                 progress=progress, cancelled=cancelled)]
+
+    def export_cuts(self, source_ids: list[int], begin: datetime, end: datetime, folder: Path,
+                    *, progress: Fraction | None = None,
+                    cancelled: Callable[[], bool] | None = None) -> list[Cut]:
+        """`export_to`, telling what each file holds (an evidence package states it)."""
         begin, end = check_range(begin, end, self.max_range)
         ids = list(dict.fromkeys(source_ids))
         plans = [self._plan(source_id, begin, end, at_owner=True) for source_id in ids]
         self._slot()
-        written: list[Path] = []
+        written: list[Cut] = []
         try:
             lease = self._take(None, plans, on_storage=_same_filesystem(folder, self.storage_dir))
             try:
@@ -296,16 +326,59 @@ class ExportService:
                     if plan.owner is not None:
                         self._fetch(source_id, plan.owner, begin, end, part, lease, share,
                                     cancelled)
+                        made = Cut(source_id, target, None, None)
                     else:
-                        self._cut(source_id, plan, begin, end, part, lease, share, cancelled)
+                        result = self._cut(source_id, plan, begin, end, part, lease, share,
+                                           cancelled)
+                        made = _cut_of(source_id, target, result)
                     part.rename(target)
-                    written.append(target)
+                    written.append(made)
             finally:
                 self.space.release(lease)  # removes a `.part` left by a failure
         finally:
             self._slots.release()
         log.info("exported %d file(s) to %s", len(written), folder)
         return written
+
+    def reserve_parts(self, source_ids: list[int], begin: datetime, end: datetime, *,
+                      client: str, copies: float = 1.0) -> "Parts":
+        """An API client's export kept in parts (an evidence package is made of them), asked
+        now: what to cut and a lease counted against `client`'s caps (ExportsBusy,
+        StorageFull, NotFound, RemoteFootage: this station's footage only). `copies`: room
+        reserved beyond the parts themselves, as a multiple of them (a package writes a zip
+        of them, and maybe burned-in copies). Cut them with `cut_parts`; the caller owns the
+        lease (`space.release` it, or hand its files out)."""
+        if not source_ids:
+            raise InvalidInput("no source to export", field="source_ids")
+        begin, end = check_range(begin, end, self.max_range)
+        ids = list(dict.fromkeys(source_ids))
+        plans = [self._plan(source_id, begin, end) for source_id in ids]
+        estimate = sum(p.estimate for p in plans) * (1.0 + copies)
+        lease = self.space.take(client, int(estimate),
+                                frozenset(r for p in plans for r in p.record_ids))
+        return Parts(ids, plans, begin, end, lease)
+
+    def cut_parts(self, parts: "Parts", *, progress: Fraction | None = None,
+                  cancelled: Callable[[], bool] | None = None) -> list[Cut]:
+        """One MP4 work file per source of `parts`, under its lease; waits its turn for one
+        of the `max_concurrent` cuts (this runs on a job's own thread)."""
+        ids, lease = parts.source_ids, parts.lease
+        while not self._slots.acquire(timeout=0.5):
+            if cancelled is not None and cancelled():
+                raise Conflict("the export was cancelled")
+            self.space.progress(lease)  # waiting is not stalling; a cancelled lease raises
+        made: list[Cut] = []
+        try:
+            for n, (source_id, plan) in enumerate(zip(ids, parts.plans)):
+                path = self.space.work_file(lease, ".mp4")
+                share = (lambda f, n=n: progress((n + f) / len(ids))) if progress else None
+                result = self._cut(source_id, plan, parts.begin, parts.end, path, lease, share,
+                                   cancelled)
+                made.append(_cut_of(source_id, path, result))
+        finally:
+            self._slots.release()
+        self.space.cut_done(lease)
+        return made
 
     def _fetch(self, source_id: int, owner: str, begin: datetime, end: datetime, out: Path,
                lease: Lease, progress: Fraction | None,
@@ -344,6 +417,11 @@ def _end_of(row: Record) -> datetime:
         return datetime.now(timezone.utc)
     begin = aware(row.begin_utc)
     return aware(row.end_utc) or begin + timedelta(seconds=row.duration_s or 0)
+
+
+def _cut_of(source_id: int, path: Path, result: CutResult) -> Cut:
+    return Cut(source_id, path, datetime.fromtimestamp(result.begin_s, timezone.utc),
+               datetime.fromtimestamp(result.end_s, timezone.utc))
 
 
 def _same_filesystem(folder: Path, storage_dir: Path) -> bool:
