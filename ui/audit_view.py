@@ -1,20 +1,24 @@
-"""The audit tab: the newest state changes made through any door (API dialects, the GUI),
-with who made them, from where, on what and with what result.
+"""The audit tab: the newest state changes and footage handed out, through any door (API
+dialects, the GUI), with who, from where, on what (names beside ids) and with what result;
+filtered by dialect, who, action, source and time, searched, and saved as CSV.
 
 Entries are read on the task runner, a page at a time (`AuditService.list`); the tab reloads
 by itself when the audit writer reports new entries (`AuditWritten`, at most every half
 second, and only while the tab is shown — a hidden tab reloads when it is shown again).
+Save CSV writes every entry the filters select (`AuditService.entries`, `audit_csv`: the same
+file `GET /api/v1/audit?format=csv` answers), on the task runner too.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -26,17 +30,17 @@ from PySide6.QtWidgets import (
 
 from app.events import AuditWritten, Event
 from app.services.audit import AuditEntryOut, AuditPage
+from app.services.audit_csv import to_csv
+from ui.audit_filters import DIALECTS, AuditFilterBar
 from ui.icons import icon
 from ui.tasks import TaskRunner
 
 PAGE_SIZE = 200
 RELOAD_DELAY_MS = 500
 ACTION_WIDTH = 240
-COLUMNS = ("Time", "Dialect", "Address", "Who", "Action", "Target", "Result")
+COLUMNS = ("Time", "Dialect", "Address", "Who", "Action", "Target", "Result", "Detail")
 ACTION = COLUMNS.index("Action")  # its tooltip adds the method and route an API entry asked
-DIALECTS = (("All dialects", None), ("GUI", "gui"), ("Native API", "native"),
-            ("Device Connect", "device-connect"), ("Huawei Live", "huawei-live"),
-            ("Huawei RTC", "huawei-rtc"))  # the names the API's dialect policies give
+__all__ = ["COLUMNS", "DIALECTS", "AuditView"]
 FAILED = QColor("#c53030")
 
 
@@ -82,7 +86,7 @@ class AuditModel(QAbstractTableModel):
     def text(self, row: int, column: int) -> str:
         e = self.entries[row]
         values = (local_time(e.time), e.dialect, e.address, e.who, e.action, e.target or "",
-                  e.result)
+                  e.result, e.detail or "")
         return values[column]
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
@@ -100,8 +104,9 @@ class AuditModel(QAbstractTableModel):
 
 
 class AuditView(QWidget):
-    """Newest first; a dialect filter, Refresh, and Older entries (a cursor below the last
-    row shown, so new entries arriving meanwhile do not shift the pages)."""
+    """Newest first; filters and a search (`AuditFilterBar`), Refresh, Save CSV, and Older
+    entries (a cursor below the last row shown, so new entries arriving meanwhile do not
+    shift the pages)."""
 
     written = Signal()  # AuditWritten heard on the writer thread, delivered queued
 
@@ -110,6 +115,7 @@ class AuditView(QWidget):
         self.station, self.tasks = station, tasks
         self.total = 0
         self.loads = 0  # pages answered (tests tell a reload from a stale view)
+        self.saved: Path | None = None  # the last CSV written (tests, the status text)
         self._loading = self._load_again = self._stale = False
         self._older_again = False  # "Older" clicked while a page was being read
         self.model = AuditModel(self)
@@ -121,19 +127,21 @@ class AuditView(QWidget):
         self.reload()
 
     def _build(self) -> None:
-        self.dialect_box = QComboBox(self)
-        for label, value in DIALECTS:
-            self.dialect_box.addItem(label, value)
-        self.dialect_box.currentIndexChanged.connect(lambda *_: self.reload())
+        self.filter_bar = AuditFilterBar(self)
+        self.dialect_box = self.filter_bar.dialect_box
+        self.filter_bar.changed.connect(self.reload)
         self.refresh_button = QPushButton(icon("refresh"), "Refresh", self)
         self.refresh_button.clicked.connect(self.reload)
+        self.csv_button = QPushButton(icon("save"), "Save CSV…", self,
+                                      toolTip="Save every entry the filters select as a CSV file")
+        self.csv_button.clicked.connect(self.ask_csv_path)
         self.older_button = QPushButton("Older entries", self)
         self.older_button.clicked.connect(self.load_older)
         self.older_button.setEnabled(False)
         self.count_label = QLabel(self)
         bar = QHBoxLayout()
-        bar.addWidget(self.dialect_box)
         bar.addWidget(self.refresh_button)
+        bar.addWidget(self.csv_button)
         bar.addStretch(1)
         bar.addWidget(self.count_label)
         bar.addWidget(self.older_button)
@@ -154,22 +162,64 @@ class AuditView(QWidget):
         self.table.setColumnWidth(COLUMNS.index("Action"), ACTION_WIDTH)
 
         layout = QVBoxLayout(self)
+        layout.addWidget(self.filter_bar)
         layout.addLayout(bar)
         layout.addWidget(self.table)
 
     # --- loading -------------------------------------------------------------------------
     def _query(self, before_id: int | None = None):
-        audit, dialect = self.station.audit, self.dialect_box.currentData()
-        return lambda: audit.list(page_size=PAGE_SIZE, before_id=before_id, dialect=dialect)
+        audit, filters = self.station.audit, self.filter_bar.filters()
+        return lambda: audit.list(page_size=PAGE_SIZE, before_id=before_id, **filters)
 
     def reload(self) -> None:
-        """The newest page again (on the task runner); a reload asked while one runs follows it."""
+        """The newest page again (on the task runner); a reload asked while one runs follows it.
+        The choices the filters offer (callers, sources) are read again with it."""
         self._stale = False
         if self._loading:
             self._load_again = True
             return
         self._loading = True
         self.tasks.run(self._query(), lambda page, error: self._loaded(page, error, False))
+        self._offer_choices()
+
+    def _offer_choices(self) -> None:
+        station = self.station
+
+        def read() -> tuple[list[str], list[tuple[int, str]]]:
+            return station.audit.callers(), [(s.id, s.name) for s in station.sources.list()]
+
+        def offer(choices, error) -> None:
+            if error is None and choices is not None:
+                self.filter_bar.offer_callers(choices[0])
+                self.filter_bar.offer_sources(choices[1])
+        self.tasks.run(read, offer)
+
+    # --- CSV -----------------------------------------------------------------------------
+    def ask_csv_path(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save the audit trail as CSV",
+                                              str(Path.home() / "audit.csv"),
+                                              "CSV files (*.csv)")
+        if path:
+            self.save_csv(Path(path))
+
+    def save_csv(self, path: Path) -> None:
+        """Every entry the filters select into `path` (on the task runner)."""
+        audit, filters = self.station.audit, self.filter_bar.filters()
+        self.csv_button.setEnabled(False)
+
+        def write() -> int:
+            entries = audit.entries(**filters)
+            path.write_text(to_csv(entries), encoding="utf-8", newline="")
+            return len(entries)
+
+        def done(count, error) -> None:
+            self.csv_button.setEnabled(True)
+            if error is not None:
+                self.count_label.setText(f"Could not save {path.name}: {error}")
+                return
+            self.saved = path
+            self.count_label.setText(f"{count} entries saved to {path}")
+        self.tasks.run(write, done)
 
     def load_older(self) -> None:
         """The page before the oldest shown; clicked while a page is being read (a reload

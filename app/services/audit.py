@@ -447,10 +447,12 @@ class AuditService:
                 AuditEntry.who, AuditEntry.action, AuditEntry.target, AuditEntry.detail))))
         return conditions
 
-    def entries(self, limit: int = MAX_CSV_ROWS, **filters: Any) -> list[AuditEntryOut]:
-        """Every entry the filters select, newest first, at most `limit` (for a CSV export)."""
+    def entries(self, limit: int = MAX_CSV_ROWS, before_id: int | None = None,
+                **filters: Any) -> list[AuditEntryOut]:
+        """Every entry the filters select (below `before_id`), newest first, at most `limit`
+        (for a CSV export)."""
         out: list[AuditEntryOut] = []
-        before: int | None = None
+        before = before_id
         while len(out) < limit:
             page = self.list(page_size=MAX_PAGE_SIZE, before_id=before, **filters)
             out.extend(page.items[:limit - len(out)])

@@ -87,9 +87,9 @@ def test_what_the_operator_does_is_audited_and_shown_at_once(qtbot, window, stat
     # no Refresh: the tab reloads when the audit writer reports new entries
     qtbot.waitUntil(lambda: view.model.rowCount() == 2, timeout=10000)
     refused, created = _rows(view)
-    assert created[1:] == ("gui", "local", os_user(), "create group",
+    assert created[1:7] == ("gui", "local", os_user(), "create group",
                           f"group lobby ({group_id})", "ok")  # the name beside the id
-    assert refused[1:] == ("gui", "local", os_user(), "create group", "name lobby",
+    assert refused[1:7] == ("gui", "local", os_user(), "create group", "name lobby",
                            "failed: conflict")
 
     # the settings, saved as the settings dialog saves them: which ones changed, never their values
