@@ -91,15 +91,20 @@ PROFILES: dict[str, Profile] = {
 
 
 def _audited_as(fields) -> tuple[str, str] | None:
-    """`(attribute, method)` of a request to the recording profile, as `AUDITED` names it."""
+    """`(attribute, method)` of a request to the recording profile, as `AUDITED` names it;
+    `("photos", "GET")` for a photo file handed out."""
     segments = [s for s in str(fields.get("tail") or "").split("/") if s]
+    if len(segments) == 3 and segments[:2] == ["files", "photos"]:
+        return "photos", str(fields.get("method"))
     if len(segments) != 2 or scope_key(segments[0]) != MEDIA_SCOPE:
         return None
     return segments[1].lower(), str(fields.get("method"))
 
 
-# The one dispatcher's audit action, by the recording profile's attribute and method.
-AUDITED = OneOf(_audited_as, recording.AUDIT_ACTIONS, UNNAMED)
+# The one dispatcher's audit action, by the recording profile's attribute and method; a
+# photo file read is a picture leaving the station (the guard audits that read, coalesced).
+AUDITED = OneOf(_audited_as, {**recording.AUDIT_ACTIONS, ("photos", "GET"): "take snapshot"},
+                UNNAMED)
 
 
 def _handler(profile: Profile, segments: list[str], method: str) -> tuple[str | None, Handler]:
@@ -225,6 +230,7 @@ async def _file(request: web.Request, segments: list[str]) -> web.StreamResponse
     station = request.app[STATION]
     params = await read_params(request)
     token = _authenticate(request, uri_token(params.text("accessToken")), MEDIA_SCOPE)
+    note_terms(request, profile="files", photo=segments[2][:64])  # authenticated: named
     call = Call(request, station, request.app[HUB], params, "files", None, token)
     return await system.photo_file(call, segments[2])
 
