@@ -91,6 +91,11 @@ class RecordingRollover:
             if was_running:
                 new.running_key = old.running_key
                 apply_result(old, old_result, None)
+                if old.end_utc is not None and old.end_utc > new.begin_utc:
+                    # one file ends where the next begins: the old end is its first packet's
+                    # arrival plus its length, so a late first arrival (a loaded machine) put
+                    # it up to 0.1 s past the next file's first packet
+                    old.end_utc = new.begin_utc
             else:
                 # A stop or a failure got there between the cut and this call: the recorder
                 # stopped the next file with the old one and kept its result; it ends as the
