@@ -75,6 +75,7 @@ _.on_connect_fail
 # GET /api/v1/station: fields of the answer (app/site/stations.py StationOut)
 _.this
 _.recordings_running
+_.evidence_public_key
 
 # http.client and urllib: the connection factory an HTTPConnection calls, the handlers'
 # `<scheme>_open` an OpenerDirector calls (recorder/outgoing.py, app/site/sync_targets.py)

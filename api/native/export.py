@@ -37,6 +37,7 @@ from api.native.routedoc import Binary
 from api.proxy import from_owner
 from api.routing import call
 from api.security import PRINCIPAL, client_address
+from app.errors import StationError
 from app.recordings.bookmarks import AROUND_S
 from app.recordings.export import ExportFile
 from app.recordings.export_space import ExportsBusy
@@ -151,16 +152,36 @@ def busy(exc: ExportsBusy) -> web.Response:
                              headers={"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))})
 
 
+def audit_download(request: web.Request, target: str, result: str) -> None:
+    """Footage handed to a client: a read, so the guard does not audit it; recorded here as
+    "download footage" (an export cut for the client, an evidence package)."""
+    principal = request[PRINCIPAL]
+    resource = request.match_info.route.resource  # the pattern, never the client's path
+    request.app[STATION].audit.record(
+        dialect=principal.dialect, address=principal.address, who=principal.who,
+        action="download footage",
+        detail=f"{request.method} {resource.canonical if resource is not None else ''}",
+        target=target, result=result)
+
+
 async def _work_file(request: web.Request, source_ids: list[int], begin: datetime,
                      end: datetime) -> web.StreamResponse:
     """Cut (a client gone meanwhile stops the cut) and send; the caps' refusals answered."""
     transport = request.transport
+    target = (f"source {source_ids[0]}" if len(source_ids) == 1
+              else f"sources {','.join(map(str, source_ids))}") + \
+        f", {iso_utc(begin)} to {iso_utc(end)}"
     try:
         export = await call(request.app[STATION].exports.export, source_ids, begin, end,
                             client=export_client(request),
                             cancelled=lambda: transport is None or transport.is_closing())
     except ExportsBusy as exc:
+        audit_download(request, target, "failed: busy")
         return busy(exc)
+    except StationError as exc:
+        audit_download(request, target, f"failed: {exc.kind}")
+        raise
+    audit_download(request, target, "ok")
     return WorkFile(request, export)
 
 

@@ -14,7 +14,10 @@ from app.site.stations import StationOut
 
 
 async def list_stations(request: web.Request) -> web.Response:
-    return ok(await call(request.app[STATION].site.list))
+    station = request.app[STATION]
+    key = station.evidence.public_key  # each station knows only its own
+    return ok([row.model_copy(update={"evidence_public_key": key}) if row.this else row
+               for row in await call(station.site.list)])
 
 
 def setup(app: web.Application) -> None:
@@ -25,4 +28,5 @@ def setup(app: web.Application) -> None:
               "a PostgreSQL catalog: docs/scale-out.md): where the others reach it, whether "
               "it is online (a heartbeat within the last 15 s; a station stopped cleanly is "
               "offline at once), the sources it owns, how many records it is writing now and "
-              "its disk space. `this` marks the station answering.")
+              "its disk space. `this` marks the station answering; its entry also carries "
+              "`evidence_public_key`, what its evidence packages are signed with.")

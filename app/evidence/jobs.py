@@ -150,6 +150,6 @@ class EvidenceJobs:
         with self._lock:
             if job.state != "done" or job.export is None:
                 raise Conflict(f"the package is not ready to download (state {job.state})"
-                               + (f": {job.error}" if job.error else ""), field="job_id")
+                               + (f": {job.error}" if job.error else ""))
             export, job.export, job.state = job.export, None, "downloaded"
         return export

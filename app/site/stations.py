@@ -78,6 +78,9 @@ class StationOut(BaseModel):
     sources: list[int] = Field(description="ids of the sources it owns")
     recordings_running: int
     disk: DiskOut | None = None
+    evidence_public_key: str | None = Field(
+        None, description="the key this station signs evidence packages with (Ed25519, base64 "
+        "of its 32 raw bytes: docs/evidence.md); on the answering station's own entry only")
 
 
 @dataclass(frozen=True)

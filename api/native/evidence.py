@@ -1,0 +1,137 @@
+"""`POST /api/v1/export`, `GET /api/v1/export/{job_id}` and its `/download`: an evidence
+package (app.evidence) made by an asynchronous job and downloaded as one zip.
+
+Only translates HTTP to `EvidenceJobs`: the request is checked and its room reserved when it
+is posted (the export caps answer 429/503, the disk floor 507, as every export route does);
+the job cuts and seals on a thread while the client polls; the zip is handed out once.
+Nothing the client sends is used as a path: sources are ids, the package is named by the
+station, and a job is found by its id among the jobs in memory (144 random bits). Asking is
+audited as "export footage" (the guard: a state change); a download as "download footage".
+The plain `GET /api/v1/export` (a zip of several sources, no manifest) stays as it was.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from api.keys import STATION
+from api.native.export import WorkFile, audit_download, busy, export_client
+from api.native.params import IsoDatetime, add_route, ok, read_model
+from api.native.routedoc import Binary
+from api.routing import call
+from api.security import PRINCIPAL
+from app.errors import Conflict, StationError
+from app.evidence.jobs import Job
+from app.evidence.package import MAX_NOTE, PackageRequest
+from app.recordings.export_space import ExportsBusy
+
+JOBS = "/api/v1/export"
+
+
+class EvidenceIn(BaseModel):
+    source_ids: list[int] = Field(min_length=1, max_length=64,
+                                  description="the sources (cameras) to put in the package")
+    begin: IsoDatetime = Field(description="first instant (ISO 8601, UTC without a zone)")
+    end: IsoDatetime = Field(description="the package's footage stops before this instant")
+    case_note: str = Field("", max_length=MAX_NOTE,
+                           description="why it is exported: stated in the signed manifest")
+    package: Literal["zip"] = Field("zip", description="`zip`: one zip holding the package's "
+                                    "folder (the API's only form; the GUI also writes folders)")
+    burn_in: bool = Field(False, description="add a copy of each video with the camera name "
+                          "and wall-clock time drawn in (re-encoded, named `*-burned-in.mp4`)")
+
+
+class FileOut(BaseModel):
+    name: str
+    kind: str = Field(description="footage, burned-in copy or manifest page")
+    source_id: int | None
+    sha256: str
+    size_bytes: int
+
+
+class ExportJobOut(BaseModel):
+    id: str = Field(description="the job's id: keep it, it is the only handle on the package")
+    state: Literal["running", "done", "failed", "expired", "downloaded"]
+    progress: float = Field(ge=0, le=1)
+    error: str | None = None
+    created_utc: str
+    source_ids: list[int]
+    files: list[FileOut] = Field(description="once done: what the manifest lists")
+    download: str | None = Field(description="where the zip is, once done")
+
+
+def job_out(job: Job) -> ExportJobOut:
+    return ExportJobOut(
+        id=job.id, state=job.state, progress=round(job.progress, 3), error=job.error,
+        created_utc=job.created.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        source_ids=job.source_ids, files=[FileOut(**f) for f in job.files],
+        download=f"{JOBS}/{job.id}/download" if job.state == "done" else None)
+
+
+async def start_job(request: web.Request) -> web.StreamResponse:
+    body = await read_model(request, EvidenceIn)
+    principal = request[PRINCIPAL]
+    jobs = request.app[STATION].evidence_jobs
+    try:
+        job = await call(jobs.start, PackageRequest(body.source_ids, body.begin, body.end,
+                                                    body.case_note, body.burn_in),
+                         client=export_client(request),
+                         who=f"{principal.who} (API, {principal.address})")
+    except ExportsBusy as exc:
+        return busy(exc)
+    return web.json_response(job_out(job).model_dump(mode="json"), status=202,
+                             headers={"Location": f"{JOBS}/{job.id}"})
+
+
+async def get_job(request: web.Request) -> web.Response:
+    job = await call(request.app[STATION].evidence_jobs.get, request.match_info["job_id"])
+    return ok(job_out(job))
+
+
+async def download_job(request: web.Request) -> web.StreamResponse:
+    job_id = request.match_info["job_id"]
+    target = f"export job {job_id[:8]}…"  # the id is the package's handle: never whole
+    try:
+        export = await call(request.app[STATION].evidence_jobs.take, job_id)
+    except StationError as exc:
+        audit_download(request, target, f"failed: {exc.kind}")
+        if isinstance(exc, Conflict):  # not ready, failed, or handed out already
+            return web.json_response({"detail": exc.message}, status=409)
+        raise
+    audit_download(request, f"{target}, {export.size_bytes} bytes", "ok")
+    return WorkFile(request, export)
+
+
+def setup(app: web.Application) -> None:
+    add_route(app, "POST", JOBS, start_job, action="export footage",
+              summary="Start an evidence package of a time range of several sources",
+              description="Extension. An asynchronous job: answered 202 with the job (its id "
+              "and `Location`) once the request is checked and the room for it reserved; poll "
+              "`GET /api/v1/export/{job_id}` until `state` is `done`, then download the zip. "
+              "The package: one MP4 per source cut by stream copy (byte-exact, as "
+              "`/api/v1/source/{id}/export`), optional burned-in copies, `manifest.html`, "
+              "`manifest.json` (station, cameras without credentials, requested and actual "
+              "ranges in UTC and local time, who, when, the case note, each file's SHA-256 "
+              "and size) and `manifest.json.sig` (base64 Ed25519 signature of manifest.json by "
+              "the station's key: `evidence_public_key` of `GET /api/v1/station`). "
+              "Check it with `recording-station verify <zip>` (docs/evidence.md). This "
+              "station's footage only (409 naming the station that holds another's); the "
+              "export caps and the disk floor apply (429, 503, 507). A finished package is "
+              "kept while the client polls or reads it: untouched for `export_stall_s`, it is "
+              "removed (`expired`).", tag="export", body=EvidenceIn, response=ExportJobOut,
+              response_description="the job, started", errors=(404, 409, 422, 429, 503, 507))
+    add_route(app, "GET", JOBS + "/{job_id}", get_job, tag="export",
+              summary="An evidence package job: state, progress, files",
+              description="Extension. `progress` 0..1; `files` (names, SHA-256, sizes) and "
+              "`download` once `done`; `error` once `failed` or `expired`. 404: no job with "
+              "this id (unknown, or forgotten after 64 newer ones).",
+              path_types={"job_id": str}, response=ExportJobOut, errors=(404,))
+    add_route(app, "GET", JOBS + "/{job_id}/download", download_job, tag="export",
+              summary="Download an evidence package (zip), once",
+              description="Extension. The job's zip (stored, not compressed), sent once: it is "
+              "removed after it was sent (state `downloaded`). 409 while it is not `done`. "
+              "Audited as `download footage`.", path_types={"job_id": str},
+              binary=Binary("application/zip", "the evidence package"), errors=(404, 409))
