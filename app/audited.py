@@ -77,6 +77,18 @@ def _playback_target(a: Args, _svc: Any) -> str | None:
     return f"sources {ids}" + (f", at {at.isoformat(timespec='seconds')}" if at else "")
 
 
+def _export_target(a: Args, _svc: Any) -> str | None:
+    """The sources and range of an export (a plain one, or an evidence package)."""
+    request = a.get("request")
+    ids = getattr(request, "source_ids", None) or a.get("source_ids") or []
+    begin = getattr(request, "begin", None) or a.get("begin")
+    end = getattr(request, "end", None) or a.get("end")
+    text = f"sources {','.join(str(i) for i in ids)}"
+    if begin is not None and end is not None:
+        text += f", {begin.isoformat(timespec='seconds')} to {end.isoformat(timespec='seconds')}"
+    return text + (", evidence package" if request is not None else "")
+
+
 def _created(word: str) -> Callable[[Any], str | None]:
     return lambda result: f"{word} {result.id}" if getattr(result, "id", None) is not None else None
 
@@ -125,6 +137,9 @@ GUI_ACTIONS: dict[str, dict[str, Audited]] = {
         "acknowledge_all": Audited("acknowledge event", lambda a, _s: "every event the filter selects"),
     },
     "playback": {"open_session": Audited("play footage", _playback_target)},
+    # Footage written out by the operator: to a folder, or as an evidence package.
+    "exports": {"export_to": Audited("export footage", _export_target)},
+    "evidence": {"export_package": Audited("export footage", _export_target)},
     "motion": {"change": Audited("change motion settings", _arg("source_id", "source"))},
     "dc_auth": {"decide": Audited(OneOf("approved", {True: "approve access"}, "deny access"),
                                   _access_request)},
