@@ -57,7 +57,7 @@ def test_listed_searched_and_a_double_click_plays_that_instant(qtbot, station, b
     assert bookmarks.table.item(1, 3).text() == "north gate"
 
     # the search keeps those with the text in the title or the note, case aside
-    browser.top_tabs.setCurrentWidget(bookmarks)
+    assert bookmarks.isVisible() and browser.timeline.isVisible()  # side by side, no tabs
     qtbot.keyClicks(bookmarks.search_edit, "door")
     qtbot.waitUntil(lambda: titles(bookmarks) == ["gate", "door opens"], timeout=5000)
     bookmarks.search_edit.setText("plate")
@@ -90,7 +90,6 @@ def test_export_around_from_the_list_and_the_timeline_and_delete(qtbot, station,
     qtbot.waitUntil(lambda: titles(bookmarks) == ["here"], timeout=5000)
 
     # the list's menu
-    browser.top_tabs.setCurrentWidget(bookmarks)
     right_click_row(bookmarks, 0)
     action, texts = menu_action(qtbot, bookmarks, "Export around this bookmark…")
     assert texts[:2] == ["Play", "Export around this bookmark…"] and "Delete bookmark" in texts
@@ -101,7 +100,6 @@ def test_export_around_from_the_list_and_the_timeline_and_delete(qtbot, station,
     bookmarks.export_dialog.reject()
 
     # the timeline's menu, on the flag and well away from it
-    browser.top_tabs.setCurrentWidget(timeline)
     show(qtbot, browser, moment - timedelta(seconds=5), 10.0)
     view = timeline.view
     y = lane_y(view.lanes.index(timeline.lane(src)))
@@ -118,7 +116,6 @@ def test_export_around_from_the_list_and_the_timeline_and_delete(qtbot, station,
             timeline.export_dialog.reject()
 
     # Delete: gone from the catalog and from the list
-    browser.top_tabs.setCurrentWidget(bookmarks)
     right_click_row(bookmarks, 0)
     action, _texts = menu_action(qtbot, bookmarks, "Delete bookmark")
     action.trigger()

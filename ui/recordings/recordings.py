@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStyledItemDelegate,
     QTableView,
-    QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -173,6 +172,8 @@ class RecordingsBrowser(ReloadsInBackground, QWidget):
         self.timeline = TimelinePanel(self.station, self.bridge, self.tasks, self.player,
                                       self.files, self)
         self.timeline.record_played.connect(self._select_played)
+        self.timeline.listed_span = self.listed_span
+        self._fitted_filters: dict | None = None  # the filters the timeline was last fitted to
         self.bookmark_dialog = None
         self.details = QFormLayout()
         self.details.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
@@ -241,13 +242,16 @@ class RecordingsBrowser(ReloadsInBackground, QWidget):
         lower_layout.addWidget(self.player, 5)
         lower_layout.addLayout(side, 4)
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
-        # The timeline and, on a tab beside it, the bookmarks (.bookmark_list) it plays.
+        # The timeline and, beside it (not instead of it), the bookmarks (.bookmark_list) it
+        # plays: both in view at once, the operator sets the share.
         self.bookmarks = BookmarkList(self.station, self.bridge, self.tasks, self.timeline, self)
-        self.top_tabs = QTabWidget(self)
-        self.top_tabs.setDocumentMode(True)
-        self.top_tabs.addTab(self.timeline, "Timeline")
-        self.top_tabs.addTab(self.bookmarks, "Bookmarks")
-        self.splitter.addWidget(self.top_tabs)
+        self.top_split = QSplitter(Qt.Orientation.Horizontal, self)
+        self.top_split.addWidget(self.timeline)
+        self.top_split.addWidget(self.bookmarks)
+        self.top_split.setStretchFactor(0, 3)
+        self.top_split.setStretchFactor(1, 1)
+        self.top_split.setChildrenCollapsible(False)
+        self.splitter.addWidget(self.top_split)
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(lower)
         self.splitter.setStretchFactor(0, 2)
@@ -309,6 +313,30 @@ class RecordingsBrowser(ReloadsInBackground, QWidget):
                 self._restoring = False
             self.filter_bar.set_count(len(rows), LIST_LIMIT)
             self._on_selection()
+            self._fit_timeline()
+
+    def listed_span(self) -> tuple[datetime, datetime] | None:
+        """(first begin, last end) of the records listed (one still recording: now)."""
+        now, spans = datetime.now(timezone.utc), []
+        for row in self.model.rows:
+            begin = parse_utc(row.record.begin_utc) if row.record.begin_utc else None
+            if begin is not None:
+                end = parse_utc(row.record.end_utc) if row.record.end_utc else now
+                spans.append((begin, max(begin, end)))
+        if not spans:
+            return None
+        return min(b for b, _ in spans), max(e for _, e in spans)
+
+    def _fit_timeline(self) -> None:
+        """The timeline opens on what is listed, and follows a change of the filters (what
+        is listed); other reloads (a record started, a file deleted) leave it where it is."""
+        filters = self.filters()
+        if self._fitted_filters is None:
+            self._fitted_filters = filters
+            self.timeline.fit_unless_moved()
+        elif filters != self._fitted_filters:
+            self._fitted_filters = filters
+            self.timeline.zoom_to_fit()
 
     def _on_tick(self) -> None:
         self._ticks += 1
@@ -623,7 +651,6 @@ class RecordingsBrowser(ReloadsInBackground, QWidget):
 
     def play_moment(self, source_id: int, moment: datetime) -> None:
         """Play `moment` of a source on the timeline (the Events panel's double-click)."""
-        self.top_tabs.setCurrentWidget(self.timeline)
         self.timeline.play_moment(source_id, moment)
 
     def shutdown(self) -> None:

@@ -365,9 +365,13 @@ class RecordsModel(QAbstractTableModel):
         if col == COL_BEGIN:
             moment = parse_utc(record.begin_utc or record.created_utc)
             return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z") if moment else None
-        if col in (COL_THUMB, COL_TAG, COL_SOURCE) and record.location:
-            where = str(Path(record.location))
-            if col == COL_TAG and is_mode_record(record):
-                return f"{mode_tip(record.source)}\n{where}"
-            return where
+        if col == COL_TAG:  # the column cuts long (automatic) tags: the whole name first
+            lines = [f"Tag: {record.tag_name or '—'}"]
+            if is_mode_record(record):
+                lines.insert(0, mode_tip(record.source))
+            if record.location:
+                lines.append(str(Path(record.location)))
+            return "\n".join(lines)
+        if col in (COL_THUMB, COL_SOURCE) and record.location:
+            return str(Path(record.location))
         return None

@@ -4,13 +4,18 @@ timeline service for the range in view plus a margin either side, on the task ru
 when the view moves, on the core's events and every few seconds while "now" is in view.
 
 Hovering, or dragging along a lane (scrubbing: the view draws a cursor under the pointer),
-shows a thumbnail of the instant under the pointer (the keyframe at or before it, decoded off
-the GUI thread, one at a time: only the newest request waits). A click, or letting go at the
+shows a thumbnail of the instant under the pointer beside it (.timeline_thumb; none while a
+context menu is open). A click, or letting go at the
 end of a scrub, plays that instant in the player, and the file of the record that follows
 without a hole is queued in the player, so consecutive records of a source (rollover
 segments) play on as one. The view pans on its ruler, with the middle button and with
 shift+wheel. A shift-drag selects a range: `range_selected(source_ids, begin, end)`, for the
-Export dialog.
+Export dialog; once exported it is no longer drawn (Escape or a click lets it go too).
+
+It explains itself (#25 item 3): it opens on the span of the records the Recordings table
+lists ("zoom to fit", also the Fit button and the key F: `listed_span`, given by the table),
+names its colours in a legend (.timeline_legend), and a record it plays becomes the table's
+selected row (`record_played`).
 
 A file on another station's disk is thumbnailed, played and queued like the rest, read from
 its owner's API (.remote_records: its URL is looked up on the task runner, never on the GUI
@@ -20,26 +25,28 @@ thread, as the Recordings table does).
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
-from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayout, QWidget
 
 from app.recordings.timeline import MAX_RANGE, RecordSpan
 from ui.bridge import EventBridge
 from ui.errors import error_text
-from ui.media import MediaTarget, VideoReader
+from ui.list_keys import KeyActions
+from ui.media import MediaTarget
 from ui.recordings.bookmarks import ask_bookmark
-from ui.recordings.player import PlayerWidget, rgb_image
+from ui.recordings.player import PlayerWidget
 from ui.recordings.remote_records import RecordFiles
-from ui.recordings.timeline_view import Lane, TimelineView, parse_utc
+from ui.recordings.timeline_legend import TimelineLegend, tags_present
+from ui.recordings.timeline_thumb import HoverThumbnail
+from ui.recordings.timeline_view import Lane, TimelineView, fit_range, parse_utc
 from ui.tasks import CoalescedLoad, ReloadsInBackground, TaskRunner
 
 RELOAD_DELAY_MS = 150   # a burst of zooming and panning costs one read
 NOW_TICK_MS = 1000      # the "now" line moves this often
 FOLLOW_RELOAD_S = 5     # ... and the spans are read again this often while it is in view
 CONSECUTIVE_S = 2.0     # a record starting this close after the last one's end plays on from it
-THUMB_BOX = (192, 108)
 SHOWN_SPAN_S = 120.0    # a moment out of view is shown with this much of the timeline
 SHOWN_BEFORE = timedelta(seconds=SHOWN_SPAN_S / 4)  # ... a quarter of it before the moment
 BOOKMARK_NEAR_PX = 8  # a right-click this close to a bookmark's flag offers to export around it
@@ -59,9 +66,7 @@ class TimelinePanel(ReloadsInBackground, QWidget):
         self.bookmark_dialog = self.export_dialog = None
         self._load = CoalescedLoad(self.tasks, self._fetch, self._on_loaded,
                                    delay_ms=RELOAD_DELAY_MS, parent=self)
-        self._thumb_busy = False
         self._pending: tuple[int, datetime] | None = None  # to play once the spans have it
-        self._thumb_wanted: tuple | None = None
         self._ticks = 0
         self.view = TimelineView(self)
         self.view.view_changed.connect(self.schedule_reload)
@@ -70,14 +75,22 @@ class TimelinePanel(ReloadsInBackground, QWidget):
         self.view.hover_left.connect(self._hide_thumb)
         self.view.range_selected.connect(self.range_selected)
         self.view.context_requested.connect(self._context_menu)
-        self.thumb = QLabel(self.view)
-        self.thumb.setStyleSheet("background: #111418; color: white; padding: 2px;")
-        self.thumb.hide()
+        self.thumb = HoverThumbnail(self.view, tasks, files)
+        self.menu: QMenu | None = None  # the context menu last opened
+        self.keys = KeyActions(self.view, {Qt.Key.Key_F: self.zoom_to_fit,
+                                           Qt.Key.Key_Escape: self.view.clear_selection})
+        # (begin, end) of the records the Recordings table lists: what "zoom to fit" shows
+        self.listed_span: Callable[[], tuple[datetime, datetime] | None] = lambda: None
+        self._touched = False  # the view was moved (by hand or to play a moment)
+        self._fitting = False
+        self.view.view_changed.connect(self._on_view_changed)
         self._build_bar()
+        self.legend = TimelineLegend(self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addLayout(self.bar)
+        layout.addWidget(self.legend)
         layout.addWidget(self.view, 1)
         self._tick = QTimer(self, interval=NOW_TICK_MS)
         self._tick.timeout.connect(self._on_tick)
@@ -95,6 +108,8 @@ class TimelinePanel(ReloadsInBackground, QWidget):
         self.bar.setContentsMargins(0, 0, 0, 0)
         for text, tip, slot in (("−", "Zoom out (or the wheel)", lambda: self.view.zoom(2.0)),
                                 ("+", "Zoom in (or the wheel)", lambda: self.view.zoom(0.5)),
+                                ("Fit", "Zoom to fit the records listed below (F)",
+                                 self.zoom_to_fit),
                                 ("Now", "The last hour up to now", self.show_now)):
             button = QToolButton(self)
             button.setText(text)
@@ -102,22 +117,48 @@ class TimelinePanel(ReloadsInBackground, QWidget):
             button.setAutoRaise(True)
             button.clicked.connect(slot)
             self.bar.addWidget(button)
+            if text == "Fit":
+                self.fit_button = button
         self.range_label = QLabel(self)
         self.bar.addWidget(self.range_label, 1)
         hint = QLabel("drag: scrub · click or let go: play · drag the ruler, middle-drag or "
-                      "shift+wheel: pan · wheel: zoom · shift-drag: select · B: bookmark", self)
+                      "shift+wheel: pan · wheel: zoom · F: fit · shift-drag: select · B: bookmark", self)
         hint.setToolTip("Drag along a lane: a thumbnail of each instant under the pointer; let "
                         "go (or click) to play from there, off the lanes to cancel.\n"
                         "Pan: drag the time ruler at the top, drag with the middle button "
                         "anywhere, or shift+wheel (a horizontal wheel too).\n"
-                        "Wheel: zoom around the pointer. Shift-drag: select a range to export "
-                        "(right-click ▸ Export…).")
+                        "Wheel: zoom around the pointer; F or Fit: the span of the records "
+                        "listed below. Shift-drag: select a range to export (right-click ▸ "
+                        "Export…; Escape or a click lets it go).")
         hint.setProperty("hint", True)
         self.bar.addWidget(hint)
 
     # --- reading the spans -----------------------------------------------------------
     def show_now(self) -> None:
         self.view.show_range(datetime.now(timezone.utc) - timedelta(minutes=54), 3600.0)
+
+    def zoom_to_fit(self) -> bool:
+        """The view on the span of the records listed (`listed_span`), with a margin
+        (timeline_view.fit_range); False when nothing is listed (the view stays)."""
+        span = self.listed_span()
+        fitted = fit_range([span]) if span is not None else None
+        if fitted is None:
+            return False
+        self._fitting = True
+        try:
+            self.view.show_range(*fitted)
+        finally:
+            self._fitting = False
+        return True
+
+    def fit_unless_moved(self) -> bool:
+        """Zoom to fit, unless the view has already been moved (the first listing arrives
+        after the operator, or a moment asked to be played, chose what to show)."""
+        return not self._touched and self.zoom_to_fit()
+
+    def _on_view_changed(self) -> None:
+        if not self._fitting:
+            self._touched = True
 
     def _fetch(self):
         margin = timedelta(seconds=min(self.view.span_s,
@@ -134,6 +175,7 @@ class TimelinePanel(ReloadsInBackground, QWidget):
         if error is None:
             self.loads += 1
             self.view.set_lanes(lanes)
+            self.legend.set_tags(tags_present(lanes))
             if lanes and lanes[0].spans is not None:
                 self.view.now = parse_utc(lanes[0].spans.now_utc)
             self._show_range_label()
@@ -293,7 +335,7 @@ class TimelinePanel(ReloadsInBackground, QWidget):
         moment = parse_utc(record.begin_utc) + timedelta(seconds=self.player.position)
         return source_id, lane.name if lane else str(source_id), moment
 
-    # --- thumbnails ------------------------------------------------------------------
+    # --- thumbnails (.timeline_thumb) ------------------------------------------------
     def _on_hover(self, source_id: int, moment: datetime, pos: QPointF) -> None:
         """A thumbnail of `moment` (hovered or scrubbed), or none off the records."""
         lane = self.lane(source_id)
@@ -304,53 +346,19 @@ class TimelinePanel(ReloadsInBackground, QWidget):
         if record is None:
             self._hide_thumb()
             return
-        offset = (moment - parse_utc(record.begin_utc)).total_seconds()
-        self._thumb_wanted = (record, offset, pos, moment)
-        if not self._thumb_busy:
-            self._next_thumb()
-
-    def _next_thumb(self) -> None:
-        wanted, self._thumb_wanted = self._thumb_wanted, None
-        if wanted is None:
-            return
-        record, offset, pos, moment = wanted
-        self._thumb_busy = True
-        files = self.files
-
-        def decode():
-            reader = VideoReader(files.target(record), box=THUMB_BOX)
-            try:
-                frame = reader.seek(offset)
-                return rgb_image(frame.rgb) if frame is not None else None
-            finally:
-                reader.close()
-
-        def shown(image, error: BaseException | None) -> None:
-            self._thumb_busy = False
-            if self._thumb_wanted is not None:
-                self._next_thumb()  # the pointer has moved on: show the newest instead
-                return
-            if error is not None or image is None:
-                self._hide_thumb()
-                return
-            self.thumb.setPixmap(QPixmap.fromImage(image))
-            self.thumb.setToolTip(f"{record.tag_name} · {moment.astimezone():%H:%M:%S}")
-            self.thumb.adjustSize()
-            x = min(max(0, int(pos.x()) - self.thumb.width() // 2), self.view.width() - self.thumb.width())
-            y = max(0, int(pos.y()) - self.thumb.height() - 12)
-            self.thumb.move(x, y)
-            self.thumb.show()
-            self.thumb.raise_()
-
-        self.tasks.run(decode, shown)
+        self.thumb.want(record, (moment - parse_utc(record.begin_utc)).total_seconds(), pos, moment)
 
     def _hide_thumb(self) -> None:
-        self._thumb_wanted = None
-        self.thumb.hide()
+        self.thumb.hide_now()
 
     # --- the context menu ------------------------------------------------------------
     def _context_menu(self, source_id: int, moment: datetime, global_pos) -> None:
         menu = QMenu(self)
+        self.menu = menu
+        # the hover thumbnail is a tool-tip window, above menus: none while the menu is open
+        self.thumb.suppress(True)
+        menu.aboutToHide.connect(lambda: self.thumb.suppress(False))
+        menu.aboutToHide.connect(menu.deleteLater)
         menu.addAction("Play from here", lambda: self.play_at(source_id, moment))
         menu.addAction("Add a bookmark here…", lambda: self.add_bookmark(source_id, moment))
         selection = self.view.selection
@@ -358,7 +366,7 @@ class TimelinePanel(ReloadsInBackground, QWidget):
             ids = [lane.source_id for lane in self.view.lanes[min(selection[2], selection[3]):
                                                                max(selection[2], selection[3]) + 1]]
             begin, end = min(selection[:2]), max(selection[:2])
-            menu.addAction("Export…", lambda: self.export(ids, begin, end))
+            menu.addAction("Export…", lambda: self.export_selection(ids, begin, end))
         mark = self.bookmark_near(source_id, moment)
         if mark is not None:
             menu.addAction("Export around this bookmark…", lambda: self.export_around(mark.id))
@@ -371,6 +379,11 @@ class TimelinePanel(ReloadsInBackground, QWidget):
         near = [(abs(self.view.x_of(parse_utc(m.time_utc)) - x), m) for m in marks]
         near = [(dx, m) for dx, m in near if dx <= BOOKMARK_NEAR_PX]
         return min(near, key=lambda pair: pair[0])[1] if near else None
+
+    def export_selection(self, source_ids: list[int], begin: datetime, end: datetime) -> None:
+        """The selected range exported: used, so no longer shown as selected."""
+        self.view.clear_selection()
+        self.export(source_ids, begin, end)
 
     def export(self, source_ids: list[int], begin: datetime, end: datetime) -> None:
         """The selected range in the Export dialog (ui.recordings.export_dialog)."""

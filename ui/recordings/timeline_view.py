@@ -9,7 +9,9 @@ pointer (a drag also draws the scrub cursor there); letting go on a lane (or a p
 asks to play that instant; letting go off the lanes plays nothing. Panning is on the ruler
 (drag it), with the middle button (drag anywhere) and with shift+wheel or a horizontal wheel;
 the plain wheel zooms around the pointer (from a month across down to a few seconds); a
-shift-drag selects a range. Plain painting over the spans it is handed
+shift-drag selects a range, which stays until it is used (Export…), Escape or a click clears
+it. `fit_range` is "zoom to fit": the view on a set of spans with a margin either side.
+Plain painting over the spans it is handed
 (`app.recordings.timeline.TimelineOut` per lane): reading them is .timeline's business."""
 
 from __future__ import annotations
@@ -42,6 +44,28 @@ SEVERITY_COLOURS = {"alarm": QColor("#e53e3e"), "warning": QColor("#dd8a1e"),
 # Kinds told apart from the others of their severity: motion (#24) is a warning, but a
 # stretch of motion is what an operator scans the strip for, so it has a colour of its own.
 KIND_COLOURS = {"motion": QColor("#38a169"), "constant_motion": QColor("#805ad5")}
+
+
+FIT_MARGIN = 0.05                   # zoom to fit: 5 % of the span either side ...
+FIT_MARGIN_MIN_S = 2.0              # ... and at least two seconds
+
+
+def fit_range(spans: list[tuple[datetime, datetime]]) -> tuple[datetime, float] | None:
+    """(begin, seconds across) of a view showing every span whole, with a margin of
+    `FIT_MARGIN` of their extent (at least `FIT_MARGIN_MIN_S`) either side; None for no span.
+    Shorter than the closest zoom: centred on them; longer than the widest: the newest end."""
+    if not spans:
+        return None
+    first, last = min(b for b, _ in spans), max(e for _, e in spans)
+    extent = max(0.0, (last - first).total_seconds())
+    margin = max(FIT_MARGIN_MIN_S, extent * FIT_MARGIN)
+    seconds = extent + 2 * margin
+    if seconds < MIN_SPAN_S:
+        middle = first + timedelta(seconds=extent / 2)
+        return middle - timedelta(seconds=MIN_SPAN_S / 2), MIN_SPAN_S
+    if seconds > MAX_SPAN_S:
+        return last + timedelta(seconds=margin) - timedelta(seconds=MAX_SPAN_S), MAX_SPAN_S
+    return first - timedelta(seconds=margin), seconds
 
 
 def parse_utc(text: str) -> datetime:
@@ -85,6 +109,7 @@ class TimelineView(QWidget):
         self.setMinimumHeight(RULER_H + 2 * LANE_H)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.DefaultContextMenu)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # F (zoom to fit), Escape
 
     # --- geometry --------------------------------------------------------------------
     @property
@@ -121,6 +146,12 @@ class TimelineView(QWidget):
         self.begin = begin
         self.update()
         self.view_changed.emit()
+
+    def clear_selection(self) -> None:
+        """The selected range has been used (or the operator let it go): no longer drawn."""
+        if self.selection is not None:
+            self.selection = None
+            self.update()
 
     def zoom(self, factor: float, at_x: float | None = None) -> None:
         """`factor` < 1 zooms in; the instant under `at_x` (default: the middle) stays put."""
