@@ -11,6 +11,7 @@ file `GET /api/v1/audit?format=csv` answers), on the task runner too.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from ui.tasks import TaskRunner
 
 PAGE_SIZE = 200
 RELOAD_DELAY_MS = 500
+CHOICES_EVERY_S = 60.0  # the callers and sources offered are read again at most this often
 ACTION_WIDTH = 240
 COLUMNS = ("Time", "Dialect", "Address", "Who", "Action", "Target", "Result", "Detail")
 ACTION = COLUMNS.index("Action")  # its tooltip adds the method and route an API entry asked
@@ -116,6 +118,7 @@ class AuditView(QWidget):
         self.total = 0
         self.loads = 0  # pages answered (tests tell a reload from a stale view)
         self.saved: Path | None = None  # the last CSV written (tests, the status text)
+        self._choices_read_at: float | None = None
         self._loading = self._load_again = self._stale = False
         self._older_again = False  # "Older" clicked while a page was being read
         self.model = AuditModel(self)
@@ -183,6 +186,13 @@ class AuditView(QWidget):
         self._offer_choices()
 
     def _offer_choices(self) -> None:
+        """The callers and sources the filters offer: read with the first page, then at most
+        once a minute (the callers are a DISTINCT over the whole trail; new entries arriving
+        every half second must not scan it each time)."""
+        now = time.monotonic()
+        if self._choices_read_at is not None and now - self._choices_read_at < CHOICES_EVERY_S:
+            return
+        self._choices_read_at = now
         station = self.station
 
         def read() -> tuple[list[str], list[tuple[int, str]]]:

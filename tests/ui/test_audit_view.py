@@ -138,3 +138,66 @@ def test_the_dialect_filter_offers_exactly_the_dialects_the_api_mounts(station):
     mounted = {app[POLICY].name} | {r.get_info()["app"][POLICY].name for r in app.router.resources()
                                     if "app" in r.get_info()}
     assert {value for _, value in DIALECTS if value} == mounted | {"gui"}
+
+
+def test_filters_search_and_save_csv(qtbot, station, monkeypatch, tmp_path):
+    """Who, source, a search typed, a time range, and Save CSV of what the filters select
+    (the file dialog answered by the test); a name resolved beside its id."""
+    from PySide6.QtCore import QDateTime
+    from PySide6.QtWidgets import QFileDialog
+    from sqlmodel import select
+
+    from app.models import Source
+
+    ensure_application()
+    with station.catalog.session() as s:
+        s.add(Source(name="Front door", enabled=False))
+    with station.catalog.session() as s:
+        sid = s.exec(select(Source.id).where(Source.name == "Front door")).one()
+    for who, action, target in (("alice", "play footage", f"source {sid}"),
+                                ("bob", "start recording", "tag night"),
+                                ("station-token", "take snapshot", f"source {sid}"),
+                                ("=evil()", "create group", "name g")):
+        station.audit.record(dialect="gui", address="local", who=who, action=action,
+                             target=target, result="ok")
+    assert station.audit.flush(timeout=10)
+    tasks = TaskRunner()
+    view = AuditView(station, tasks)
+    qtbot.addWidget(view)
+    view.show()
+    bar = view.filter_bar
+    qtbot.waitUntil(lambda: view.model.rowCount() == 4 and bar.who_box.findData("alice") > 0
+                    and bar.source_box.findData(sid) > 0, timeout=10000)
+    assert _rows(view)[1][TARGET] == f"source Front door ({sid})"
+    assert bar.source_box.itemText(bar.source_box.findData(sid)) == f"Front door ({sid})"
+
+    bar.who_box.setCurrentIndex(bar.who_box.findData("alice"))
+    qtbot.waitUntil(lambda: [r[ACTION] for r in _rows(view)] == ["play footage"], timeout=10000)
+    bar.who_box.setCurrentIndex(0)
+    bar.source_box.setCurrentIndex(bar.source_box.findData(sid))
+    qtbot.waitUntil(lambda: [r[ACTION] for r in _rows(view)] == ["take snapshot", "play footage"],
+                    timeout=10000)
+    qtbot.keyClicks(bar.search_edit, "SNAPSHOT")
+    qtbot.waitUntil(lambda: [r[ACTION] for r in _rows(view)] == ["take snapshot"], timeout=10000)
+
+    saved = tmp_path / "trail.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(saved), ""))
+    view.csv_button.click()
+    qtbot.waitUntil(lambda: view.saved == saved, timeout=10000)
+    lines = saved.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("time_utc,dialect,address,who,action,target")
+    assert len(lines) == 2 and "take snapshot" in lines[1] and f"Front door ({sid})" in lines[1]
+    assert "1 entries saved" in view.count_label.text()
+
+    bar.search_edit.clear()
+    bar.source_box.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: view.model.rowCount() == 4, timeout=10000)
+    view.csv_button.click()  # every entry: a caller named like a formula starts with '
+    qtbot.waitUntil(lambda: len(saved.read_text(encoding="utf-8").splitlines()) == 5,
+                    timeout=10000)
+    assert "'=evil()" in saved.read_text(encoding="utf-8")
+    bar.since_edit.setDateTime(QDateTime.currentDateTime().addDays(1))
+    bar.since_check.setChecked(True)  # from tomorrow: nothing yet
+    qtbot.waitUntil(lambda: view.model.rowCount() == 0, timeout=10000)
+    view.shutdown()
+    tasks.shutdown()
