@@ -175,6 +175,7 @@ class VideoReader:
         self.last_time: float | None = None  # time of the last frame handed out
         self._size_at_open = 0
         self._container = None
+        self._held = None  # a frame decoded past `frame_at`'s target: the next one out
         self._open()
         stream = self._stream
         rate = stream.average_rate or stream.guessed_rate or 25
@@ -220,7 +221,7 @@ class VideoReader:
 
     def next(self) -> DecodedFrame | None:
         """The next frame, or None at the end (of what is written so far, when live)."""
-        frame = self._decode_next()
+        frame, self._held = self._held or self._decode_next(), None
         if frame is None and self.grown():  # written on since: live, or just finished
             frame = self._reopen_after(self.last_time)
         if frame is None:
@@ -229,6 +230,39 @@ class VideoReader:
 
     def seek(self, seconds: float) -> DecodedFrame | None:
         """Jump to the keyframe at or before `seconds` and return it."""
+        frame = self._seek_raw(seconds)
+        return self._deliver(frame) if frame is not None else None
+
+    def peek_time(self) -> float | None:
+        """The time of the next frame, decoded but not yet converted (None at the end of
+        what is written): a caller that will not show it `drop()`s it for nothing."""
+        if self._held is None:
+            self._held = self._decode_next()
+        return None if self._held is None else self._time_of(self._held)
+
+    def drop(self) -> None:
+        """Pass over the frame `peek_time` decoded."""
+        if self._held is not None:
+            self.last_time, self._held = self._time_of(self._held), None
+
+    def frame_at(self, seconds: float) -> DecodedFrame | None:
+        """The last frame at or before `seconds` (decoded on from the keyframe before it;
+        only that one is converted to RGB); `next()` goes on after it. Synchronised
+        playback lands every tile on one instant with this."""
+        tolerance = 0.001
+        best = self._seek_raw(seconds)
+        while best is not None:
+            raw = self._decode_next()
+            if raw is None:
+                break
+            if self._time_of(raw) > seconds + tolerance:
+                self._held = raw
+                break
+            best = raw
+        return self._deliver(best) if best is not None else None
+
+    def _seek_raw(self, seconds: float):
+        self._held = None
         seconds = max(0.0, seconds)
         if self.live and self.grown():
             self._open()
@@ -238,8 +272,7 @@ class VideoReader:
         except av.FFmpegError:
             self._container.seek(0, stream=self._stream, backward=True, any_frame=False)
         self._frames = self._container.decode(self._stream)
-        frame = self._decode_next()
-        return self._deliver(frame) if frame is not None else None
+        return self._decode_next()
 
     def _decode_next(self):
         try:
@@ -282,3 +315,68 @@ class VideoReader:
         width, height = fit(frame.width, frame.height, self.box)
         rgb = np.ascontiguousarray(frame.to_ndarray(format="rgb24", width=width, height=height))
         return DecodedFrame(rgb, seconds, bool(frame.key_frame), round(seconds * self.fps))
+
+
+# The PCM synchronised playback hands the sound card: 16-bit, interleaved stereo, 48 kHz.
+PCM_RATE, PCM_CHANNELS, PCM_BYTES = 48000, 2, 2
+
+
+@dataclass
+class PcmChunk:
+    """Decoded sound from `time` (seconds into the file) on, as PCM_* bytes."""
+
+    time: float
+    data: bytes
+
+    @property
+    def seconds(self) -> float:
+        return len(self.data) / (PCM_RATE * PCM_CHANNELS * PCM_BYTES)
+
+
+class AudioReader:
+    """The file's sound track (the recorder's AAC) decoded and resampled to PCM, from any
+    instant on. Not thread-safe: one owner (synchronised playback's audio worker)."""
+
+    def __init__(self, path: MediaTarget):
+        self._container = open_media(path)
+        if not self._container.streams.audio:
+            self._container.close()
+            raise ValueError("the file has no sound")
+        self._stream = self._container.streams.audio[0]
+        self._resampler = av.AudioResampler(format="s16", layout="stereo", rate=PCM_RATE)
+        self._frames = self._container.decode(self._stream)
+        self._skip_to = 0.0
+
+    def seek(self, seconds: float) -> None:
+        """Go to `seconds` into the file: chunks start there (the part of the first decoded
+        frame before it is cut off)."""
+        stream = self._stream
+        target = int(max(0.0, seconds) / stream.time_base) + (stream.start_time or 0)
+        self._container.seek(target, stream=stream, backward=True, any_frame=False)
+        self._resampler = av.AudioResampler(format="s16", layout="stereo", rate=PCM_RATE)
+        self._frames = self._container.decode(stream)
+        self._skip_to = max(0.0, seconds)
+
+    def next(self) -> PcmChunk | None:
+        """The next chunk of sound, or None at the end of the track."""
+        while True:
+            try:
+                frame = next(self._frames)
+            except (StopIteration, av.EOFError):
+                return None
+            start = self._stream.start_time or 0
+            time_s = float(((frame.pts or start) - start) * self._stream.time_base)
+            data = b"".join(bytes(out.planes[0])[:out.samples * PCM_CHANNELS * PCM_BYTES]
+                            for out in self._resampler.resample(frame))
+            if not data:
+                continue
+            chunk = PcmChunk(time_s, data)
+            if time_s + chunk.seconds <= self._skip_to:
+                continue  # before the instant asked for
+            if time_s < self._skip_to:
+                cut = int((self._skip_to - time_s) * PCM_RATE) * PCM_CHANNELS * PCM_BYTES
+                chunk = PcmChunk(self._skip_to, data[cut:])
+            return chunk
+
+    def close(self) -> None:
+        self._container.close()
