@@ -13,7 +13,7 @@ is read again when the catalog says a bookmark (or a source, whose name it shows
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -43,6 +43,9 @@ COLUMNS = ("Time", "Source", "Title", "Note")
 
 
 class BookmarkList(QWidget):
+    # "Play from here (all cameras)": the window's synchronised playback (ui.playback)
+    play_together_requested = Signal(int, object)  # source id, the moment (aware datetime)
+
     def __init__(self, station, bridge: EventBridge, tasks: TaskRunner, timeline: TimelinePanel,
                  parent: QWidget | None = None):
         super().__init__(parent)
@@ -64,7 +67,7 @@ class BookmarkList(QWidget):
         self.table.verticalHeader().hide()
         self.table.setWordWrap(False)
         self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((0, 150), (1, 110), (2, 180)):
+        for col, width in ((0, 140), (1, 90), (2, 150)):
             self.table.setColumnWidth(col, width)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
@@ -89,11 +92,15 @@ class BookmarkList(QWidget):
         bar.setContentsMargins(0, 0, 0, 0)
         bar.addWidget(self.search_edit, 1)
         bar.addWidget(self.count_label)
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
         for button in (self.play_button, self.export_button, self.delete_button):
-            bar.addWidget(button)
+            buttons.addWidget(button)
+        buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
+        layout.addLayout(buttons)
         layout.addWidget(self.table, 1)
 
         self.search_edit.textChanged.connect(lambda _text: self._load.schedule())
@@ -212,6 +219,8 @@ class BookmarkList(QWidget):
         for text, slot in (("Play", lambda: self.play(mark)),
                            ("Export around this bookmark…", lambda: self.export_around(mark))):
             menu.addAction(text, slot).setEnabled(mark.source_id is not None)
+        menu.addAction("Play from here (all cameras)", lambda: self.play_together_requested.emit(
+            mark.source_id, parse_utc(mark.time_utc))).setEnabled(mark.source_id is not None)
         menu.addSeparator()
         menu.addAction("Delete bookmark", lambda: self.delete(mark))
         menu.popup(self.table.viewport().mapToGlobal(pos))

@@ -28,7 +28,15 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.recordings.timeline import MAX_RANGE, RecordSpan
 from ui.bridge import EventBridge
@@ -131,7 +139,11 @@ class TimelinePanel(ReloadsInBackground, QWidget):
                         "listed below. Shift-drag: select a range to export (right-click ▸ "
                         "Export…; Escape or a click lets it go).")
         hint.setProperty("hint", True)
-        self.bar.addWidget(hint)
+        # Beside the bookmarks the bar is narrow: the hint gives way (its tip says it all)
+        # rather than widening the tab past a 1366-pixel screen.
+        for label in (self.range_label, hint):
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.bar.addWidget(hint, 2)
 
     # --- reading the spans -----------------------------------------------------------
     def show_now(self) -> None:
