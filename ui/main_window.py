@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         self.alarms.count_changed.connect(self.status.set_alarm_count)
         self.status.alarms_clicked.connect(self.show_alarms)
         self.events.play_requested.connect(self.play_moment)
+        self.recordings.timeline.event_clicked.connect(self.events.select_event)
         bridge.motion_changed.connect(lambda sid, active, _zones: self.wall.set_motion(sid, active))
         self.reload()
         if self.update_on_motion.isChecked():

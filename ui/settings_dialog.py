@@ -370,8 +370,19 @@ class SettingsDialog(QDialog):
         self._text(tls, "tls_cert", "PEM certificate chain; with a key, the API speaks HTTPS",
                    placeholder="plain HTTP")
         self._text(tls, "tls_key", "PEM private key of the certificate", placeholder="plain HTTP")
+        forms: list[QWidget] = [web, files, tls]
+        if self.station is not None:  # what an examiner compares a package's key with
+            evidence = Form(label_width=LABEL_WIDTH)
+            key = self.station.evidence.key
+            self.evidence_key = QLineEdit(key.public_text)
+            self.evidence_key.setReadOnly(True)
+            evidence.add("evidence_public_key", "Evidence key", self.evidence_key,
+                         f"Fingerprint {key.fingerprint}. Evidence packages are signed with "
+                         "this station's key; give this public key (Ed25519, base64) to whoever "
+                         "checks them (docs/evidence.md)")
+            forms.append(evidence)
         return self._page(hint_label("Who may reach the station, and what its sources and syncs "
-                                     "may touch (docs/security.md)."), web, files, tls)
+                                     "may touch (docs/security.md)."), *forms)
 
     def _browse_storage(self) -> None:
         start = self.storage.text() or str(self.settings.recordings_dir)

@@ -20,6 +20,7 @@ from tests.conftest import make_settings
 from tests.support.placed_records import place_record, quiet_source
 from ui.application import ensure_application
 from ui.recordings.export_dialog import ExportDialog
+from ui.settings_dialog import SettingsDialog
 
 BEGIN = datetime(2026, 3, 1, 10, 0, 0, tzinfo=timezone.utc)
 
@@ -109,3 +110,13 @@ def test_after_success_open_folder_and_copy_path_and_the_shape_holds(qtbot, plac
     entry = station.audit.list(page_size=1).items[0]  # the window's station audits it
     assert entry.action == "export footage" and entry.dialect == "gui"
     assert entry.result == "ok"
+
+
+def test_settings_show_the_evidence_public_key_read_only(qtbot, placed):
+    station, _ = placed
+    ensure_application()
+    dialog = SettingsDialog(station.settings, None, station=station)
+    qtbot.addWidget(dialog)
+    assert dialog.evidence_key.text() == station.evidence.public_key
+    assert dialog.evidence_key.isReadOnly()
+    assert "evidence_public_key" not in dialog.changes()  # shown, never saved

@@ -257,6 +257,17 @@ class EventsPanel(QWidget):
         """The row showing the event, -1 when none does."""
         return next((row for row, event in enumerate(self.events) if event.id == event_id), -1)
 
+    def select_event(self, event_id: int) -> bool:
+        """Select the event's row alone (a click on its mark on the timeline); False when the
+        filter does not list it."""
+        row = self.row_of(event_id)
+        if row < 0:
+            return False
+        self.table.clearSelection()
+        self.table.selectRow(row)
+        self.table.scrollToItem(self.table.item(row, 0))
+        return True
+
     def selected_events(self) -> list[EventOut]:
         rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
         return [event for event in (self.event_at(row) for row in rows) if event is not None]
