@@ -16,6 +16,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from app.audited import AuditedStation
+from app.models import StationEvent
 from app.schemas import BookmarkIn
 from tests.support.placed_records import place_record, quiet_source
 from ui.alarms.events_panel import EventsPanel
@@ -120,13 +121,29 @@ def test_a_record_played_from_the_timeline_becomes_the_selected_row(qtbot, stati
     browser, timeline, view = audited_browser, audited_browser.timeline, audited_browser.timeline.view
     record = station.recordings.get(placed["ids"][1])
     begin = parse_utc(record.begin_utc)
+    moment = begin + timedelta(seconds=1.0)
+    # a bookmark and an event at that instant: the click selects them in their lists too
+    mark = station.bookmarks.create(BookmarkIn(source_id=record.source.id, time_utc=moment,
+                                               title="here"))
+    with station.catalog.session() as s:
+        row = StationEvent(kind="motion", source_id=record.source.id, severity="warning",
+                           begin=begin + timedelta(seconds=0.5), end=begin + timedelta(seconds=1.5),
+                           text="motion")
+        s.add(row)
+        s.commit()
+        event_id = row.id
+    events_bridge = EventBridge(station.bus)
+    panel = EventsPanel(station, events_bridge, browser.tasks)
+    qtbot.addWidget(panel)
+    timeline.event_clicked.connect(panel.select_event)  # as the main window wires them
+    qtbot.waitUntil(lambda: panel.row_of(event_id) >= 0
+                    and browser.bookmarks.table.rowCount() == 1, timeout=5000)
     loads = timeline.loads
     view.show_range(begin - timedelta(seconds=2), 8.0)
     qtbot.waitUntil(lambda: timeline.loads > loads and not timeline.loading, timeout=5000)
     lane = view.lanes.index(timeline.lane(record.source.id))
     positions: list[float] = []
     browser.player.position_changed.connect(positions.append)
-    moment = begin + timedelta(seconds=1.0)
     qtbot.mouseClick(view, Qt.MouseButton.LeftButton,
                      pos=QPoint(round(view.x_of(moment)), RULER_H + lane * LANE_H + LANE_H // 2))
     qtbot.waitUntil(lambda: browser.player.playing and len(positions) >= 2, timeout=5000)
@@ -136,6 +153,10 @@ def test_a_record_played_from_the_timeline_becomes_the_selected_row(qtbot, stati
     # selecting the row did not open the file again from its start
     assert str(browser.player.path) == record.location
     assert abs(positions[0] - 1.0) <= 0.15, positions
+    assert browser.bookmarks.selected().id == mark.id
+    assert [e.id for e in panel.selected_events()] == [event_id]
+    panel.shutdown()
+    events_bridge.close()
 
 
 def test_the_bookmarks_list_selects_with_the_mouse_and_the_keyboard(qtbot, station, placed,

@@ -105,6 +105,7 @@ class BookmarkList(QWidget):
 
         self.search_edit.textChanged.connect(lambda _text: self._load.schedule())
         bridge.catalog_changed.connect(self._on_catalog_changed)
+        timeline.bookmark_clicked.connect(self.select)  # a click on its flag selects it here
         self._update_buttons()
         self.reload()
 
@@ -164,6 +165,16 @@ class BookmarkList(QWidget):
         """The selected bookmark, read from the selection model (None: none selected)."""
         rows = self.table.selectionModel().selectedRows()
         return self.bookmark_at(rows[0].row()) if rows else None
+
+    def select(self, bookmark_id: int) -> bool:
+        """Select the bookmark's row (False: not listed, e.g. the search leaves it out)."""
+        row = next((row for row in range(self.table.rowCount())
+                    if (mark := self.bookmark_at(row)) is not None and mark.id == bookmark_id), -1)
+        if row < 0:
+            return False
+        self.table.selectRow(row)
+        self.table.scrollToItem(self.table.item(row, 0))
+        return True
 
     def _update_buttons(self) -> None:
         mark = self.selected()

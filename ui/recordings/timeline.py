@@ -64,6 +64,10 @@ class TimelinePanel(ReloadsInBackground, QWidget):
     range_selected = Signal(list, object, object)  # source ids, begin, end (aware datetimes)
     loaded = Signal()  # new spans are shown (a moment asked while out of view plays then)
     record_played = Signal(str)  # the id of the record the player now plays from here
+    # A click on a lane near a bookmark's flag, or on one of its events: their lists select
+    # them (the bookmark list, the window's Events panel).
+    bookmark_clicked = Signal(int)
+    event_clicked = Signal(int)
 
     def __init__(self, station, bridge: EventBridge, tasks: TaskRunner, player: PlayerWidget,
                  files: RecordFiles, parent: QWidget | None = None):
@@ -78,7 +82,7 @@ class TimelinePanel(ReloadsInBackground, QWidget):
         self._ticks = 0
         self.view = TimelineView(self)
         self.view.view_changed.connect(self.schedule_reload)
-        self.view.clicked.connect(self.play_at)
+        self.view.clicked.connect(self._on_click)
         self.view.hovered.connect(self._on_hover)
         self.view.hover_left.connect(self._hide_thumb)
         self.view.range_selected.connect(self.range_selected)
@@ -260,6 +264,30 @@ class TimelinePanel(ReloadsInBackground, QWidget):
         if self._pending is not None and self._in_spans(*self._pending):
             (source_id, moment), self._pending = self._pending, None
             self.play_at(source_id, moment)
+
+    def _on_click(self, source_id: int, moment: datetime) -> None:
+        """Play there; and what was clicked on, a bookmark's flag or an event, is selected
+        in its list."""
+        mark = self.bookmark_near(source_id, moment)
+        if mark is not None:
+            self.bookmark_clicked.emit(mark.id)
+        event = self.event_near(source_id, moment)
+        if event is not None:
+            self.event_clicked.emit(event.id)
+        self.play_at(source_id, moment)
+
+    def event_near(self, source_id: int, moment: datetime):
+        """The newest event of the lane over `moment` (an instant one: within a few pixels)."""
+        lane, x = self.lane(source_id), self.view.x_of(moment)
+        if lane is None or lane.spans is None:
+            return None
+        near = None
+        for event in lane.spans.events:
+            x0 = self.view.x_of(parse_utc(event.begin))
+            x1 = self.view.x_of(parse_utc(event.end)) if event.end else self.view.width()
+            if x0 - BOOKMARK_NEAR_PX <= x <= max(x1, x0) + BOOKMARK_NEAR_PX:
+                near = event  # the spans list them oldest first: the last is the newest
+        return near
 
     def play_at(self, source_id: int, moment: datetime) -> bool:
         """Play `moment` of the source (or the next thing it recorded); False: nothing there.
