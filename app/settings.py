@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     retention_max_gb: float = Field(0.0, ge=0, description=(
         "Keep the recordings under this many GB, oldest finished records deleted first "
         "(0 = no cap)."))
+    retention_check_s: float = Field(60.0, ge=5, le=3600, description=(
+        "How often retention looks for files to delete, in seconds (a cap in GB is held to "
+        "within what is recorded meanwhile)."))
     segment_s: int = Field(3600, ge=0, le=7 * 24 * 3600, description=(
         "A recording rolls over to a new file (a new record) at the first keyframe after "
         "this many seconds (0 = one file for the whole recording)."))

@@ -235,7 +235,8 @@ def build_station(settings: Settings) -> Station:
     storage = StorageService(
         catalog, recordings, bus, storage_dir=settings.recordings_dir,
         floor_bytes=settings.disk_floor_mb << 20, retention_days=settings.retention_days,
-        retention_max_gb=settings.retention_max_gb, busy=busy, reclaim=exports.space.reclaim)
+        retention_max_gb=settings.retention_max_gb, busy=busy, reclaim=exports.space.reclaim,
+        retention_interval=settings.retention_check_s)
     bookmarks = BookmarkService(catalog, bus, settings=live, events=events)
     timeline = TimelineService(catalog, events)  # the events of a range: the event service's
     modes = ModeKeeper(catalog, recordings, bus, station_id=settings.station_id,

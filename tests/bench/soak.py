@@ -175,6 +175,7 @@ def run(args: argparse.Namespace) -> Soak:
     camera.start()
     station = HeadlessStation(args.station, work / "data", env={
         "RS_SEGMENT_S": str(args.segment_s), "RS_RETENTION_MAX_GB": str(args.retention_max_gb),
+        "RS_RETENTION_CHECK_S": str(args.retention_check_s),
         "RS_DISK_FLOOR_MB": str(args.disk_floor_mb)})
     poller = ApiPoller(station.url, args.api_rate)
     viewer = None
@@ -308,10 +309,11 @@ def verdict(soak: Soak) -> list[tuple[str, str, bool]]:
                  f"{max(soak.records_per_source, default=0)} (segment_s={args.segment_s})",
                  min(soak.records_per_source, default=0) >= expected_files))
     cap_mb = args.retention_max_gb * GB / 1e6
-    # retention deletes finished files only, once a minute: the open files and a minute of
-    # writing may stand above the cap between passes
-    slack_mb = soak.write_rate_bps * (60 + args.segment_s) / 1e6
-    after = [s.recordings_mb for s in soak.samples if s.at_s >= args.segment_s + 60]
+    # retention deletes finished files only, once a `retention_check_s`: the open files and
+    # that much writing may stand above the cap between passes
+    every = args.retention_check_s
+    slack_mb = soak.write_rate_bps * (every + args.segment_s) / 1e6
+    after = [s.recordings_mb for s in soak.samples if s.at_s >= args.segment_s + every]
     peak = max(after, default=0.0)
     rows.append(("retention", f"peak {peak:.0f} MB on disk (cap {cap_mb:.0f} MB + {slack_mb:.0f} MB "
                  f"between passes), {soak.files_deleted} files deleted",
@@ -341,6 +343,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--segment-s", type=int, default=60)
     p.add_argument("--retention-max-gb", type=float, default=0.25)
     p.add_argument("--disk-floor-mb", type=int, default=0)
+    p.add_argument("--retention-check-s", type=float, default=60.0,
+                   help="how often the station's retention looks (its setting's default: 60)")
     p.add_argument("--kbps", type=int, default=800, help="the clip's bitrate")
     p.add_argument("--api-rate", type=float, default=20.0)
     p.add_argument("--sample-s", type=float, default=10.0)
