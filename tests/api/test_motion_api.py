@@ -63,7 +63,7 @@ async def test_status_and_a_partial_change(client, station, source_id):
 
     entries = station.audit.list(action="change motion settings").items
     assert len(entries) == 1 and entries[0].result == "200"
-    assert entries[0].target == f"source {source_id}"
+    assert entries[0].target == f"source gate ({source_id})"  # the name beside the id (#25)
 
     # zones: [] removes them all; a null night setting is back to the day's
     resp = await client.put(path, json={"zones": [], "night_sensitivity": None})

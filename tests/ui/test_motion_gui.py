@@ -96,7 +96,7 @@ def test_a_polygon_drawn_and_saved_masks_motion_in_the_detector(qtbot, dialog, s
     for (x, y), (ex, ey) in zip(zone.points, CORNERS):
         assert abs(x - ex) < 0.01 and abs(y - ey) < 0.01, zone.points  # normalised 0..1
     qtbot.waitUntil(lambda: any(  # in the audit trail, as the GUI's operator
-        e.dialect == "gui" and e.who == "tester" and e.target == f"source {source_id}"
+        e.dialect == "gui" and e.who == "tester" and e.target == f"source yard ({source_id})"
         for e in station.audit.list(action="change motion settings").items), timeout=5000)
 
     # The saved mask applies: a square changing inside it is no motion, the same outside is.
