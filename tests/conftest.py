@@ -329,3 +329,22 @@ def snapshot_camera():
     camera = SnapshotCamera().start()
     yield camera
     camera.stop()
+
+
+# --- where the suite's CPU goes (RS_TEST_CPU_REPORT=<file>: one line per test) ----------------
+if os.environ.get("RS_TEST_CPU_REPORT"):
+    import resource
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(item, nextitem):
+        """CPU seconds of each test, setup and teardown included: the worker's own and its
+        children's (station processes, cameras) once they were reaped, with the wall time."""
+        def cpu() -> float:
+            own = resource.getrusage(resource.RUSAGE_SELF)
+            kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+            return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+        wall, before = time.monotonic(), cpu()
+        yield
+        with open(os.environ["RS_TEST_CPU_REPORT"], "a") as report:
+            report.write(f"{cpu() - before:.2f}\t{time.monotonic() - wall:.2f}\t{item.nodeid}\n")
