@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from PySide6.QtCore import QPoint, QPointF, QRect, Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QLabel, QWidget
 
@@ -53,6 +53,14 @@ class HoverThumbnail(QLabel):
         self._suppressed = False
         self.anchor: QPoint | None = None  # where the pointer was (global) when last placed
         self.hide()
+        view.installEventFilter(self)
+
+    def eventFilter(self, _watched, event: QEvent) -> bool:  # noqa: N802 - Qt naming
+        """A window of its own outlives what hides the view (another tab, the window
+        minimised, another window in front): it goes with it."""
+        if event.type() in (QEvent.Type.Hide, QEvent.Type.WindowDeactivate):
+            self.hide_now()
+        return False
 
     def want(self, record, offset: float, pos: QPointF, moment: datetime) -> None:
         """A thumbnail of `offset` seconds into `record`, for the pointer at `pos` (view)."""
