@@ -36,6 +36,7 @@ from ui.bridge import EventBridge
 from ui.errors import error_text
 from ui.groups_panel import GroupsPanel
 from ui.icons import icon
+from ui.playback.launcher import PlaybackLauncher
 from ui.recordings.bookmarks import ask_bookmark
 from ui.status_bar import StationStatusBar
 from ui.tags_panel import TagsPanel
@@ -107,6 +108,11 @@ class MainWindow(QMainWindow):
         self.status.alarms_clicked.connect(self.show_alarms)
         self.events.play_requested.connect(self.play_moment)
         self.recordings.timeline.event_clicked.connect(self.events.select_event)
+        # Synchronised playback (ui.playback): "Play from here (all cameras)"
+        self.playback = PlaybackLauncher(self.audited, self.tasks, self.report, self)
+        self.events.play_together_requested.connect(self.playback.play_from_here)
+        self.recordings.bookmarks.play_together_requested.connect(self.playback.play_from_here)
+        self.recordings.play_together_requested.connect(self.playback.play_from_here)
         bridge.motion_changed.connect(lambda sid, active, _zones: self.wall.set_motion(sid, active))
         self.reload()
         if self.update_on_motion.isChecked():
@@ -456,6 +462,7 @@ class MainWindow(QMainWindow):
         self.wall.close_wall()
         self.tags.close_panel()
         self.recordings.shutdown()
+        self.playback.shutdown()
         self.audit_view.shutdown()
         self.events.shutdown()
         self.alarms.shutdown()

@@ -184,6 +184,42 @@ def test_backward_steps_keyframes_and_frame_steps(qtbot, station, cameras, playe
     assert 0 <= stopped - tile.frame.wall < FRAME_S
 
 
+def test_play_from_here_opens_the_layout_then_jumps_the_open_session(qtbot, station, cameras):
+    """An event's or a bookmark's "Play from here (all cameras)": with no session open, the
+    cameras of the groups holding its camera; with one open, every tile jumps there."""
+    from app.schemas import GroupIn
+    from ui.playback.launcher import PlaybackLauncher
+
+    a, b, c = cameras
+    group = station.groups.create(GroupIn(name="entrance"))
+    for source_id in (a, b):
+        station.groups.add_source(group.id, source_id)
+    ensure_application()
+    tasks, reports = TaskRunner(), []
+    launcher = PlaybackLauncher(AuditedStation(station, who="tester"), tasks,
+                                lambda text, error=False: reports.append(text), None)
+    try:
+        launcher.play_from_here(b, T0 + timedelta(seconds=2))
+        qtbot.waitUntil(lambda: launcher.window is not None and launcher.window.plan is not None,
+                        timeout=5000)
+        window = launcher.window
+        assert [s.source_id for s in window.plan.sources] == [b, a]
+        window.pause()
+        launcher.play_from_here(c, T0 + timedelta(seconds=6))  # c joins the open session
+        qtbot.waitUntil(lambda: window.plan is not None and len(window.tiles) == 3, timeout=5000)
+        assert [s.source_id for s in window.plan.sources] == [b, a, c]
+        qtbot.waitUntil(lambda: all(t.frame and t.frame.generation == window.feeds[sid].generation
+                                    for sid, t in window.tiles.items()), timeout=5000)
+        for tile in window.tiles.values():
+            assert abs(tile.frame.wall - epoch(T0 + timedelta(seconds=6))) < 0.1
+        assert not reports
+        qtbot.waitUntil(lambda: len([e for e in station.audit.entries()
+                                     if e.action == "play footage"]) == 2, timeout=5000)
+    finally:
+        launcher.shutdown()
+        tasks.shutdown()
+
+
 def test_sound_is_decoded_from_the_instant_and_pumped(tmp_path, qtbot):
     """The AAC track decoded with PyAV from an instant into 48 kHz stereo PCM, and written
     into a device (a QBuffer here: this PySide6 has no QtMultimedia, so QAudioSink itself is

@@ -76,6 +76,8 @@ def state_text(event: EventOut) -> str:
 
 class EventsPanel(QWidget):
     play_requested = Signal(int, object)  # source id, the moment (an aware datetime)
+    # "Play from here (all cameras)": the window's synchronised playback (ui.playback)
+    play_together_requested = Signal(int, object)
 
     def __init__(self, station, bridge: EventBridge, tasks: TaskRunner,
                  parent: QWidget | None = None):
@@ -334,6 +336,8 @@ class EventsPanel(QWidget):
         menu.aboutToHide.connect(menu.deleteLater)
         menu.addAction("Play this moment", lambda: self.play(event)).setEnabled(
             event.source_id is not None)
+        menu.addAction("Play from here (all cameras)", lambda: self.play_together_requested.emit(
+            event.source_id, parse_utc(event.begin))).setEnabled(event.source_id is not None)
         menu.addAction("Acknowledge", lambda: self.acknowledge([event])).setEnabled(
             event.acknowledged_at is None)
         menu.popup(self.table.viewport().mapToGlobal(pos))

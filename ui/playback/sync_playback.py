@@ -143,6 +143,7 @@ class SyncPlayback(QWidget):
         self._close_session()
         if self._sound is not None:
             self._sound.close()
+            self._sound = None
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
         self.shutdown()
@@ -156,9 +157,6 @@ class SyncPlayback(QWidget):
         for feed in self.feeds.values():
             feed.seek(at, direction)
         self._restart_sound()
-
-    def jump_to(self, at_utc: datetime) -> None:
-        self.jump(epoch(at_utc))
 
     def _run(self, direction: int, speed: float) -> None:
         at = self.clock.stop()

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from datetime import timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, QUrl
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -93,6 +93,9 @@ class MiddleElided(QStyledItemDelegate):
 
 
 class RecordingsBrowser(ReloadsInBackground, QWidget):
+    # "Play with its group": the record's camera and its group's in step (ui.playback)
+    play_together_requested = Signal(int, object)  # source id, the record's begin
+
     def __init__(self, station: Station, bridge: EventBridge, tasks: TaskRunner,
                  parent: QWidget | None = None):
         super().__init__(parent)
@@ -203,6 +206,10 @@ class RecordingsBrowser(ReloadsInBackground, QWidget):
         self.act_save = self._action("film", "Save a copy…", self.save_copy_selected,
                                      tip="Copy the record's file to a place of your choice "
                                          "(from the station that holds it)")
+        self.act_together = self._action(
+            "play", "Play with its group", self.play_together_selected,
+            tip="Play the record's camera and the cameras of its groups in step, from the "
+                "record's beginning")
         self.act_export = self._action("film", "Export range…", self.export_range_selected,
                                        tip="Cut any time range of the record's source to a "
                                            "folder (across its files)")
@@ -216,7 +223,8 @@ class RecordingsBrowser(ReloadsInBackground, QWidget):
             actions.addWidget(button)
         actions.addStretch(1)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        for action in (self.act_play, self.act_folder, self.act_save, self.act_export,
+        for action in (self.act_play, self.act_together, self.act_folder, self.act_save,
+                       self.act_export,
                        self.act_protect,
                        self.act_sync, self.act_stop, self.act_copy_md5, self.act_copy_path,
                        self.act_delete):
@@ -345,6 +353,12 @@ class RecordingsBrowser(ReloadsInBackground, QWidget):
         self.model.tick()
 
     # --- selection -----------------------------------------------------------------
+    def play_together_selected(self) -> None:
+        record = self.selected_record()
+        if record is not None and record.source is not None and record.has_footage:
+            self.play_together_requested.emit(
+                record.source.id, parse_utc(record.begin_utc or record.created_utc))
+
     def selected_record(self) -> RecordOut | None:
         index = self.table.selectionModel().currentIndex()
         if not index.isValid() or not self.table.selectionModel().isRowSelected(index.row()):
@@ -443,6 +457,7 @@ class RecordingsBrowser(ReloadsInBackground, QWidget):
         has_file = record is not None and record.has_footage
         here = record is not None and not self.files.is_remote(record)  # its file on this disk
         self.act_play.setEnabled(has_file)
+        self.act_together.setEnabled(has_file and record.source is not None)
         self.act_save.setEnabled(has_file and status != RecordStatus.recording)
         self.act_folder.setEnabled(here and bool(record.location))
         self.act_delete.setEnabled(here and has_file and status != RecordStatus.recording)
