@@ -12,7 +12,7 @@ The plain `GET /api/v1/export` (a zip of several sources, no manifest) stays as 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -29,10 +29,11 @@ from app.evidence.package import MAX_NOTE, PackageRequest
 from app.recordings.export_space import ExportsBusy
 
 JOBS = "/api/v1/export"
+SourceId = Annotated[int, Field(ge=1, lt=2**63)]  # a catalog id: nothing larger reaches SQL
 
 
 class EvidenceIn(BaseModel):
-    source_ids: list[int] = Field(min_length=1, max_length=64,
+    source_ids: list[SourceId] = Field(min_length=1, max_length=64,
                                   description="the sources (cameras) to put in the package")
     begin: IsoDatetime = Field(description="first instant (ISO 8601, UTC without a zone)")
     end: IsoDatetime = Field(description="the package's footage stops before this instant")
@@ -122,7 +123,10 @@ def setup(app: web.Application) -> None:
               "export caps and the disk floor apply (429, 503, 507). A finished package is "
               "kept while the client polls or reads it: untouched for `export_stall_s`, it is "
               "removed (`expired`).", tag="export", body=EvidenceIn, response=ExportJobOut,
-              response_description="the job, started", errors=(404, 409, 422, 429, 503, 507))
+              response_description="the job, started", errors=(404, 409, 422, 429, 503, 507),
+              extra_responses={202: {"description": "the job, started (its URL in `Location`)",
+                                     "content": {"application/json": {"schema": {
+                                         "$ref": "#/components/schemas/ExportJobOut"}}}}})
     add_route(app, "GET", JOBS + "/{job_id}", get_job, tag="export",
               summary="An evidence package job: state, progress, files",
               description="Extension. `progress` 0..1; `files` (names, SHA-256, sizes) and "

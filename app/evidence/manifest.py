@@ -54,6 +54,14 @@ def both_times(value: datetime | None) -> dict[str, str | None]:
             "local": value.astimezone().isoformat(timespec="milliseconds")}
 
 
+def readable(value: datetime) -> str:
+    """An instant as a person reads it: the station's local time to the millisecond, with
+    its zone and offset (`2026-12-07 11:15:04.250 CET +0100`)."""
+    local = value.astimezone()
+    return (f"{local.strftime('%Y-%m-%d %H:%M:%S')}.{local.microsecond // 1000:03d} "
+            f"{local.strftime('%Z %z')}").strip()
+
+
 @dataclass(frozen=True)
 class Camera:
     source_id: int
@@ -108,10 +116,10 @@ def page(*, station: dict, who: str, via: str, case_note: str, exported_at: date
     e = html.escape
 
     def when(value: datetime | None) -> str:
-        t = both_times(value)
-        return "—" if t["utc"] is None else f"{e(t['local'])}<br><small>{e(t['utc'])}</small>"
+        if value is None:
+            return "—"
+        return f"{e(readable(value))}<br><small>{e(both_times(value)['utc'] or '')}</small>"
 
-    at = both_times(exported_at)
     rows = "".join(
         f"<tr><td>{e(c.name)} <small>({c.source_id})</small></td>"
         f"<td><code>{e(c.address or '—')}</code></td><td>{when(c.begin)}</td>"
@@ -137,7 +145,7 @@ small {{ color: #555; }}
 <h1>Evidence package</h1>
 <p>Exported from station <b>{e(station['name'])}</b> <small>({e(station['id'])},
 version {e(station['version'])})</small> by <b>{e(who)}</b> <small>({e(via)})</small>
-on {e(at['local'] or '')} <small>({e(at['utc'] or '')})</small>.</p>
+on {e(readable(exported_at))} <small>({e(both_times(exported_at)['utc'] or '')})</small>.</p>
 <h2>Case note</h2><p>{note}</p>
 <h2>Time range requested</h2>
 <table><tr><th>From</th><td>{when(begin)}</td></tr><tr><th>To</th><td>{when(end)}</td></tr></table>
