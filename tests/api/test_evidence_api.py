@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from api.app import create_app
 from app.evidence.verify import verify_package
 from app.schemas import SourceIn
-from app.station import build_station, start_station, stop_station
+from app.station import apply_settings, build_station, start_station, stop_station
 from tests.conftest import make_settings
 from tests.support.placed_records import place_record
 
@@ -131,3 +131,19 @@ async def test_refusals_and_the_old_zip_route(client, placed):
         "end": _iso(BEGIN + timedelta(seconds=1))})
     assert answer.status == 200 and answer.headers["Content-Type"] == "application/zip"
     await answer.read()
+
+
+async def test_the_export_caps_answer_the_post(client, placed):
+    """A client with its share of exports held is refused at once (429), not given a job."""
+    station, ids = placed
+    before = station.settings
+    apply_settings(station, before.model_copy(update={"export_max_files_per_client": 1}))
+    held = station.exports.export(ids[:1], BEGIN, BEGIN + timedelta(seconds=1),
+                                  client="loopback")
+    try:
+        answer = await client.post("/api/v1/export", json={
+            "source_ids": ids, "begin": _iso(BEGIN), "end": _iso(BEGIN + timedelta(seconds=1))})
+        assert answer.status == 429 and answer.headers["Retry-After"]
+    finally:
+        station.exports.discard(held)
+        apply_settings(station, before)
