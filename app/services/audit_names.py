@@ -94,6 +94,12 @@ class NameBook:
         self.sources.update({i: n for i, n in s.exec(select(Source.id, Source.name)).all()})
         self.groups.update({i: n for i, n in s.exec(select(Group.id, Group.name)).all()})
 
+    @staticmethod
+    def mentions_ids(target: str | None) -> bool:
+        """Does `target` name an id this book resolves (so the catalog need not be read for
+        an entry that names none: `tag lobby`, `settings token`)?"""
+        return bool(target) and any(m["kind"] or m["record"] for m in TOKEN.finditer(target))
+
     def name(self, s: Session, target: str | None) -> Named:
         """`target` with a name beside each id it can resolve; an id it cannot stays as it
         was. Never raises on a text it does not understand (the text is kept)."""
