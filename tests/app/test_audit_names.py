@@ -26,8 +26,10 @@ RID = "1712eed8" + "0" * 24
 
 
 @pytest.fixture
-def catalog(tmp_path: Path):
-    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite3'}").open()
+def catalog(tmp_path: Path, database_url):
+    """SQLite and PostgreSQL (tests/app/conftest.py): the search's escapes, the source filter
+    and migration 0015's wider column on both."""
+    catalog = Catalog(database_url or f"sqlite:///{tmp_path / 'catalog.sqlite3'}").open()
     with catalog.session() as s:
         s.add_all([Source(name="Front door", uri_rtsp="rtsp://u:secret@cam/1"),
                    Source(name="Back, yard (east)"), Group(name="Entrances"),
