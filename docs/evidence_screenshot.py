@@ -4,7 +4,8 @@ needed) at 980 px wide. The package is made by the station's own service from re
 in a throwaway catalog (tests/support/placed_records: real small files, no camera needed),
 signed with a throwaway key (its config folder is a temporary one).
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/evidence_screenshot.py docs/evidence-manifest.png
+    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/evidence_screenshot.py \
+        docs/evidence-manifest.png
 """
 from __future__ import annotations
 

@@ -61,8 +61,9 @@ def _burn_in(source: Path, out_path: Path, begin_s: float, label: Callable[[floa
                 if frame.pts is None or frame.time is None or frame.time < 0:
                     continue
                 pixels = frame.to_ndarray(format="rgb24")[:stream.height, :stream.width].copy()
-                burn_text(pixels, label(begin_s + frame.time), (size // 2, stream.height - size // 2),
-                          size, fill=(255, 255, 255), outline=(0, 0, 0))
+                burn_text(pixels, label(begin_s + frame.time),
+                          (size // 2, stream.height - size // 2), size,
+                          fill=(255, 255, 255), outline=(0, 0, 0))
                 drawn = av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(
                     format="yuv420p")
                 drawn.pts, drawn.time_base = frame.pts, frame.time_base

@@ -155,8 +155,9 @@ on {e(readable(exported_at))} <small>({e(both_times(exported_at)['utc'] or '')})
 <h2>Files</h2>
 <table><tr><th>File</th><th>Bytes</th><th>SHA-256</th></tr>{files}</table>
 <h2>How to check it</h2>
-<p><code>{MANIFEST}</code> lists every file of this package with its SHA-256; <code>{SIGNATURE}</code>
-is the base64 Ed25519 signature of <code>{MANIFEST}</code> as stored, made with the station's key:</p>
+<p><code>{MANIFEST}</code> lists every file of this package with its SHA-256;
+<code>{SIGNATURE}</code> is the base64 Ed25519 signature of <code>{MANIFEST}</code> as stored,
+made with the station's key:</p>
 <p class="key">public key <code>{e(station['public_key'])}</code><br>
 fingerprint <code>{e(station['public_key_fingerprint'])}</code></p>
 <p>Compare that key with the one the station shows (Settings, or <code>GET /api/v1/station</code>),

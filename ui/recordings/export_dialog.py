@@ -214,7 +214,8 @@ class ExportDialog(QDialog):
         self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.buttons = QDialogButtonBox()
-        self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.export_button = self.buttons.addButton("Export",
+                                                    QDialogButtonBox.ButtonRole.AcceptRole)
         self.open_button = self.buttons.addButton("Open folder",
                                                   QDialogButtonBox.ButtonRole.ActionRole)
         self.copy_button = self.buttons.addButton("Copy path",
