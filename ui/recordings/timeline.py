@@ -88,7 +88,7 @@ class TimelinePanel(ReloadsInBackground, QWidget):
         self.view.range_selected.connect(self.range_selected)
         self.view.context_requested.connect(self._context_menu)
         self.thumb = HoverThumbnail(self.view, tasks, files)
-        self.menu: QMenu | None = None  # the context menu last opened
+        self.menu: QMenu | None = None  # the context menu, while it is open
         self.keys = KeyActions(self.view, {Qt.Key.Key_F: self.zoom_to_fit,
                                            Qt.Key.Key_Escape: self.view.clear_selection})
         # (begin, end) of the records the Recordings table lists: what "zoom to fit" shows
@@ -394,10 +394,10 @@ class TimelinePanel(ReloadsInBackground, QWidget):
     # --- the context menu ------------------------------------------------------------
     def _context_menu(self, source_id: int, moment: datetime, global_pos) -> None:
         menu = QMenu(self)
-        self.menu = menu
+        self.menu = menu  # while it is open
         # the hover thumbnail is a tool-tip window, above menus: none while the menu is open
         self.thumb.suppress(True)
-        menu.aboutToHide.connect(lambda: self.thumb.suppress(False))
+        menu.aboutToHide.connect(self._menu_closed)
         menu.aboutToHide.connect(menu.deleteLater)
         menu.addAction("Play from here", lambda: self.play_at(source_id, moment))
         menu.addAction("Add a bookmark here…", lambda: self.add_bookmark(source_id, moment))
@@ -411,6 +411,10 @@ class TimelinePanel(ReloadsInBackground, QWidget):
         if mark is not None:
             menu.addAction("Export around this bookmark…", lambda: self.export_around(mark.id))
         menu.popup(global_pos)
+
+    def _menu_closed(self) -> None:
+        self.menu = None
+        self.thumb.suppress(False)
 
     def bookmark_near(self, source_id: int, moment: datetime):
         """The bookmark of the lane whose flag is within a few pixels of `moment`, if any."""
