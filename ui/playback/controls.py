@@ -6,10 +6,17 @@ the footage of every tile. Widgets only: SyncPlayback does what they ask."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QIcon, QTransform
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
 
 from ui.icons import icon
 from ui.playback.clock import SPEEDS
+
+
+def mirrored(original: QIcon) -> QIcon:
+    """The icon flipped left to right (the step forward icon made a step back)."""
+    pixmap = original.pixmap(32, 32)
+    return QIcon(pixmap.transformed(QTransform().scale(-1, 1))) if not pixmap.isNull() else original
 
 
 def speed_text(speed: float) -> str:
@@ -30,7 +37,8 @@ class PlaybackControls(QWidget):
             layout.addWidget(widget)
             return widget
 
-        self.step_back_button = button("⏮", "One frame back (,)")
+        self.step_back_button = button("", "One frame back (,)")
+        self.step_back_button.setIcon(mirrored(icon("step")))
         self.reverse_button = button("◀", "Play backward, keyframe by keyframe (J; again: faster)")
         self.pause_button = button("", "Pause (K)")
         self.pause_button.setIcon(icon("pause"))
@@ -55,7 +63,7 @@ class PlaybackControls(QWidget):
         self.wall_label.setMinimumWidth(
             self.wall_label.fontMetrics().horizontalAdvance("0000-00-00 00:00:00.000  "))
         layout.addWidget(self.wall_label)
-        self.mute_button = button("🔊", "Mute the selected tile's sound")
+        self.mute_button = button("Sound on", "Mute the selected tile's sound")
         self.mute_button.setCheckable(True)
 
     def show_state(self, rate: float, speed: float) -> None:

@@ -108,7 +108,8 @@ class SyncPlayback(QWidget):
         """Show `plan` (from the station) from `at_utc` on."""
         self._close_session()
         self.plan = plan
-        columns = max(1, math.ceil(math.sqrt(len(plan.sources))))
+        count = len(plan.sources)
+        columns = count if count <= 3 else math.ceil(math.sqrt(count))  # three in a row
         for index, source in enumerate(plan.sources):
             tile = PlaybackTile(source.source_id, source.name, self)
             tile.clicked.connect(self.select)
@@ -120,13 +121,16 @@ class SyncPlayback(QWidget):
             self._syncing_slider = True
             self.controls.slider.setRange(0, int((footage.end - footage.begin).total_seconds() * 1000))
             self._syncing_slider = False
+        self._open_sound()
         self.select(plan.sources[0].source_id if plan.sources else None)
         self.clock.stop()
         self._feed_direction = 1
         self.jump(epoch(at_utc))
+        self._timer.start(IDLE_TICK_MS)
         if play:
             self._run(1, 1.0)
-        self._timer.start(IDLE_TICK_MS)
+        else:
+            self.controls.show_state(0.0, self.clock.speed)
         self.opened.emit()
 
     def _close_session(self) -> None:
@@ -287,8 +291,19 @@ class SyncPlayback(QWidget):
 
     def set_muted(self, muted: bool) -> None:
         self.muted = muted
-        self.controls.mute_button.setText("🔇" if muted else "🔊")
+        self.controls.mute_button.setText("Muted" if muted else "Sound on")
         self._restart_sound()
+
+    def _open_sound(self) -> None:
+        """The sound device, once: without one the mute button says why there is no sound."""
+        if self._sound is not None:
+            return
+        self._sound = SoundOut()
+        button = self.controls.mute_button
+        button.setEnabled(self._sound.available)
+        if not self._sound.available:
+            button.setText("No sound")
+            button.setToolTip(self._sound.why)
 
     def _sound_wanted(self) -> bool:
         return (not self.muted and self.selected is not None and self.plan is not None
@@ -299,10 +314,7 @@ class SyncPlayback(QWidget):
         self._stop_sound_feed()
         if not self._sound_wanted():
             return
-        if self._sound is None:
-            self._sound = SoundOut()
-            self.controls.mute_button.setToolTip(self._sound.why or "Mute the selected tile's sound")
-        if not self._sound.available:
+        if self._sound is None or not self._sound.available:
             return
         self._sound.reset()
         self._pump = AudioPump(self._sound.write, self._sound.room)
