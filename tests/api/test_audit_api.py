@@ -55,6 +55,8 @@ async def test_targets_and_details_speak_names_and_each_dialects_terms(client, s
     # a picture handed out, twice within the minute: one entry
     for _ in range(2):
         await client.get(f"/api/v1/source/{sid}/picture")
+    # a record's file asked for (none with this id: 404, audited all the same)
+    assert (await client.get(f"/api/v1/record/{'ab' * 16}/video")).status == 404
     # a rename afterwards rewrites no entry
     assert (await client.put(f"/api/v1/source/{sid}", json={"name": "Main door"})).status == 200
 
@@ -79,6 +81,8 @@ async def test_targets_and_details_speak_names_and_each_dialects_terms(client, s
     [snapshot] = by_action["take snapshot"]
     assert snapshot["target"] == f"source Front door ({sid})"
     assert snapshot["detail"] == "GET /api/v1/source/{source_id}/picture"
+    [download] = by_action["download footage"]
+    assert (download["target"], download["result"]) == (f"record {'ab' * 16}", "404")
     [renamed] = by_action["update source"]
     assert renamed["target"] == f'source Main door ({sid}), name "Main door"'
     text = str(trail)
