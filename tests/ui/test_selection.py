@@ -86,7 +86,9 @@ def test_a_click_selects_the_row_and_enables_its_actions_everywhere(qtbot, stati
     # the toolbar's buttons and the context menu show these very actions
     assert {browser.act_play, browser.act_delete, browser.act_save} <= set(table.actions())
     # ... and the Delete key asks about this record (Cancel: nothing deleted)
+    browser.activateWindow()  # the toolbar's key shortcuts act in the active window
     table.setFocus()
+    qtbot.waitUntil(table.hasFocus, timeout=3000)
     qtbot.keyClick(table, Qt.Key.Key_Delete)
     qtbot.waitUntil(lambda: browser.confirm_box is not None, timeout=3000)
     assert middle in browser.confirm_box.informativeText() or \
