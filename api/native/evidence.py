@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from api.keys import STATION
 from api.native.export import WorkFile, audit_download, busy, export_client
 from api.native.params import IsoDatetime, add_route, ok, read_model
+from api.native.records import VideoFile
 from api.native.routedoc import Binary
 from api.routing import call
 from api.security import PRINCIPAL
@@ -39,37 +40,45 @@ class EvidenceIn(BaseModel):
     end: IsoDatetime = Field(description="the package's footage stops before this instant")
     case_note: str = Field("", max_length=MAX_NOTE,
                            description="why it is exported: stated in the signed manifest")
-    package: Literal["zip"] = Field("zip", description="`zip`: one zip holding the package's "
-                                    "folder (the API's only form; the GUI also writes folders)")
+    package: Literal["zip", "folder"] = Field(
+        "zip", description="`zip`: one zip holding the package's folder, downloaded once; "
+        "`folder`: its files downloaded one by one (`files[].download`)")
     burn_in: bool = Field(False, description="add a copy of each video with the camera name "
                           "and wall-clock time drawn in (re-encoded, named `*-burned-in.mp4`)")
 
 
 class FileOut(BaseModel):
     name: str
-    kind: str = Field(description="footage, burned-in copy or manifest page")
+    kind: str = Field(description="footage, burned-in copy, manifest page; in a folder "
+                      "package also manifest and signature")
     source_id: int | None
     sha256: str
     size_bytes: int
+    download: str | None = Field(None, description="a folder package's file: where it is")
 
 
 class ExportJobOut(BaseModel):
     id: str = Field(description="the job's id: keep it, it is the only handle on the package")
+    package: Literal["zip", "folder"]
     state: Literal["running", "done", "failed", "expired", "downloaded"]
     progress: float = Field(ge=0, le=1)
     error: str | None = None
     created_utc: str
     source_ids: list[int]
     files: list[FileOut] = Field(description="once done: what the manifest lists")
-    download: str | None = Field(description="where the zip is, once done")
+    download: str | None = Field(description="where the zip is, once done (a zip package)")
 
 
 def job_out(job: Job) -> ExportJobOut:
+    done, folder = job.state == "done", job.package == "folder"
+    files = [FileOut(**f, download=f"{JOBS}/{job.id}/file/{f['name']}" if done and folder
+                     else None) for f in job.files]
     return ExportJobOut(
-        id=job.id, state=job.state, progress=round(job.progress, 3), error=job.error,
+        id=job.id, package=job.package, state=job.state, progress=round(job.progress, 3),
+        error=job.error,
         created_utc=job.created.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        source_ids=job.source_ids, files=[FileOut(**f) for f in job.files],
-        download=f"{JOBS}/{job.id}/download" if job.state == "done" else None)
+        source_ids=job.source_ids, files=files,
+        download=f"{JOBS}/{job.id}/download" if done and not folder else None)
 
 
 async def start_job(request: web.Request) -> web.StreamResponse:
@@ -80,7 +89,8 @@ async def start_job(request: web.Request) -> web.StreamResponse:
         job = await call(jobs.start, PackageRequest(body.source_ids, body.begin, body.end,
                                                     body.case_note, body.burn_in),
                          client=export_client(request),
-                         who=f"{principal.who} (API, {principal.address})")
+                         who=f"{principal.who} (API, {principal.address})",
+                         package=body.package)
     except ExportsBusy as exc:
         return busy(exc)
     return web.json_response(job_out(job).model_dump(mode="json"), status=202,
@@ -104,6 +114,30 @@ async def download_job(request: web.Request) -> web.StreamResponse:
         raise
     audit_download(request, f"{target}, {export.size_bytes} bytes", "ok")
     return WorkFile(request, export)
+
+
+async def download_file(request: web.Request) -> web.StreamResponse:
+    """One file of a folder package, found by its name among the job's (never a path)."""
+    job_id, name = request.match_info["job_id"], request.match_info["name"]
+    target = f"export job {job_id[:8]}…, file {name[:80]}"
+    try:
+        part = await call(request.app[STATION].evidence_jobs.file, job_id, name)
+    except StationError as exc:
+        audit_download(request, target, f"failed: {exc.kind}")
+        if isinstance(exc, Conflict):
+            return web.json_response({"detail": exc.message}, status=409)
+        raise
+    audit_download(request, target, "ok")
+    return PackageFile(request, part)
+
+
+class PackageFile(WorkFile):
+    """A file of a folder package: sent a chunk at a time like an export's work file (each
+    chunk keeps the package from expiring), but kept afterwards: the job holds it until
+    the client stops coming back."""
+
+    async def prepare(self, request: web.BaseRequest):
+        return await VideoFile.prepare(self, request)
 
 
 def setup(app: web.Application) -> None:
@@ -137,5 +171,18 @@ def setup(app: web.Application) -> None:
               summary="Download an evidence package (zip), once",
               description="Extension. The job's zip (stored, not compressed), sent once: it is "
               "removed after it was sent (state `downloaded`). 409 while it is not `done`. "
-              "Audited as `download footage`.", path_types={"job_id": str},
+              "Audited as `download footage`. 409 for a folder package (its files are "
+              "fetched one by one).", path_types={"job_id": str},
               binary=Binary("application/zip", "the evidence package"), errors=(404, 409))
+    add_route(app, "GET", JOBS + "/{job_id}/file/{name}", download_file, tag="export",
+              summary="Download one file of a folder evidence package",
+              description="Extension. `name` as the job's `files` list it (`manifest.json`, "
+              "`manifest.json.sig`, `manifest.html`, the videos); any other name is 404. "
+              "The files stay while the client polls or reads them: untouched for "
+              "`export_stall_s`, the package is removed (`expired`). 409 for a zip package "
+              "or before `done`. Audited as `download footage`.",
+              path_types={"job_id": str, "name": str},
+              binary=(Binary("video/mp4", "a video of the package"),
+                      Binary("application/json", "the manifest"),
+                      Binary("application/octet-stream", "the signature"),
+                      Binary("text/html", "the manifest page")), errors=(404, 409))

@@ -22,17 +22,22 @@ import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Literal
 
 from app.errors import Conflict, NotFound, StationError
 from app.evidence import manifest
 from app.evidence.package import CUT_SHARE, EvidenceService, PackageRequest
 from app.recordings.export import ExportFile
+from app.recordings.export_space import Lease
 
 log = logging.getLogger(__name__)
 
 KEEP_JOBS = 64
 State = Literal["running", "done", "failed", "expired", "downloaded"]
+Package = Literal["zip", "folder"]
+MEDIA_TYPES = {".mp4": "video/mp4", ".html": "text/html; charset=utf-8",
+               ".json": "application/json"}
 
 
 @dataclass
@@ -48,6 +53,9 @@ class Job:
     files: list[dict] = field(default_factory=list)
     export: ExportFile | None = None  # the zip, until handed out
     filename: str = ""
+    package: Package = "zip"
+    paths: dict[str, Path] = field(default_factory=dict)  # a folder's files, by name
+    lease: Lease | None = None  # a folder's: its files' hold on the work space
 
 
 class EvidenceJobs:
@@ -57,15 +65,17 @@ class EvidenceJobs:
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
 
-    def start(self, request: PackageRequest, *, client: str, who: str) -> Job:
+    def start(self, request: PackageRequest, *, client: str, who: str,
+              package: Package = "zip") -> Job:
         """Check the request, reserve its room, and cut and seal it on a thread; the job as
-        it starts. Raises what a refused export raises (caps, floor, nothing recorded)."""
+        it starts. Raises what a refused export raises (caps, floor, nothing recorded).
+        `package`: one zip handed out once, or a folder whose files are fetched by name."""
         request = self.evidence.check(request)
         parts = self.exports.reserve_parts(request.source_ids, request.begin, request.end,
                                            client=client, copies=2.0 if request.burn_in else 1.0)
         job = Job(secrets.token_urlsafe(18), client, who, request.source_ids,
                   datetime.now(timezone.utc),
-                  filename=self.evidence.package_name(request.begin) + ".zip")
+                  filename=self.evidence.package_name(request.begin) + ".zip", package=package)
         with self._lock:
             self._jobs[job.id] = job
             self._forget_old()
@@ -80,6 +90,8 @@ class EvidenceJobs:
             self._jobs.pop(old.id, None)
             if old.export is not None:
                 self.exports.discard(old.export)
+            if old.lease is not None:
+                self.exports.space.release(old.lease)
 
     def _run(self, job: Job, request: PackageRequest, parts) -> None:
         space, lease = self.exports.space, parts.lease
@@ -95,7 +107,8 @@ class EvidenceJobs:
             cut_share = CUT_SHARE if request.burn_in else 0.9
             cuts = self.exports.cut_parts(parts, progress=lambda f: at(f * cut_share),
                                           cancelled=cancelled)
-            footage = [(c, self.exports.filename(c.source_id, request.begin)) for c in cuts]
+            footage = list(zip(cuts, _distinct([self.exports.filename(c.source_id, request.begin)
+                                                for c in cuts])))
             copies = []
             if request.burn_in:
                 copies = self.evidence.burn(
@@ -103,6 +116,9 @@ class EvidenceJobs:
                     lambda f: at(CUT_SHARE + f * (0.9 - CUT_SHARE)), cancelled)
             sealed = self.evidence.seal(request, who=job.who, via="api", footage=footage,
                                         copies=copies)
+            if job.package == "folder":
+                self._keep_folder(job, lease, footage, copies, sealed)
+                return
             path = space.work_file(lease, ".zip")
             folder = job.filename[:-len(".zip")]
             with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED,
@@ -129,27 +145,78 @@ class EvidenceJobs:
             if not isinstance(exc, StationError):
                 log.exception("evidence job failed")
 
+    def _keep_folder(self, job: Job, lease: Lease, footage, copies, sealed) -> None:
+        """A folder package: its files stay the lease's work files, fetched by name."""
+        space = self.exports.space
+        paths = {name: cut.path for cut, name in footage}
+        paths.update({name: path for _, name, path in copies})
+        files = list(sealed.files)
+        for name, data in ((manifest.PAGE, sealed.page), (manifest.MANIFEST, sealed.manifest),
+                           (manifest.SIGNATURE, sealed.signature)):
+            path = space.work_file(lease, ".part")
+            path.write_bytes(data)
+            paths[name] = path
+            if name != manifest.PAGE:  # the page is listed in the manifest already
+                files.append(manifest.entry_of_bytes(name, "manifest" if name == manifest.MANIFEST
+                                                     else "signature", data))
+        space.touch(lease)
+        job.paths, job.lease, job.files = paths, lease, files
+        job.progress, job.state = 1.0, "done"
+
+    def file(self, job_id: str, name: str) -> ExportFile:
+        """A file of a folder package, by its name in the manifest (nothing else: the name
+        is looked up, never joined to a path); it stays the job's (sent, not discarded)."""
+        job = self.get(job_id)
+        if job.package != "folder":
+            raise Conflict("this package is one zip: download it whole")
+        if job.state != "done":
+            raise Conflict(f"the package is not ready (state {job.state})"
+                           + (f": {job.error}" if job.error else ""))
+        path = job.paths.get(name)
+        if path is None:
+            raise NotFound("file of the package", repr(name[:80]), field="name")
+        kind = MEDIA_TYPES.get(Path(name).suffix, "application/octet-stream")
+        return ExportFile(path, name, kind, path.stat().st_size, job.lease)
+
     def get(self, job_id: str) -> Job:
         """The job (a client reading it keeps its package from expiring)."""
         with self._lock:
             job = self._jobs.get(job_id)
         if job is None:
             raise NotFound("export job", "with this id", field="job_id")
-        export = job.export
-        if job.state == "done" and export is not None and export.lease is not None:
-            if export.lease.gone_since is not None:
-                job.state, job.export = "expired", None
-                job.error = f"the package was removed: {export.lease.why}"
+        lease = job.lease if job.export is None else job.export.lease
+        if job.state == "done" and lease is not None:
+            if lease.gone_since is not None:
+                job.state, job.export, job.paths = "expired", None, {}
+                job.error = f"the package was removed: {lease.why}"
             else:
-                self.exports.space.touch(export.lease)
+                self.exports.space.touch(lease)
         return job
 
     def take(self, job_id: str) -> ExportFile:
         """The job's zip, handed out once (the caller sends it, then `exports.discard`s it)."""
         job = self.get(job_id)
+        if job.package == "folder":
+            raise Conflict("this package is a folder: download its files one by one")
         with self._lock:
             if job.state != "done" or job.export is None:
                 raise Conflict(f"the package is not ready to download (state {job.state})"
                                + (f": {job.error}" if job.error else ""))
             export, job.export, job.state = job.export, None, "downloaded"
         return export
+
+
+def _distinct(names: list[str]) -> list[str]:
+    """File names made distinct (two sources whose names read alike once made safe):
+    `-2`, `-3` … before the extension of a repeat."""
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        stem, dot, ext = name.rpartition(".")
+        candidate, n = name, 1
+        while candidate in seen:
+            n += 1
+            candidate = f"{stem}-{n}{dot}{ext}"
+        seen.add(candidate)
+        out.append(candidate)
+    return out
