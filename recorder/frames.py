@@ -235,6 +235,7 @@ class Decoder(threading.Thread):
         self._primed = False  # the newest keyframe was handed over by prime() already
         self._codec: tuple[str, bytes | None] | None = None
         self._context: av.CodecContext | None = None
+        self._release_asked = False  # a release of the context is queued (`offer`)
         self._fast = False  # the context skips the loop filter (only the analyser looks)
         self._deblock_asked = False  # a viewer came: the newest group was queued to reopen with it
         self._reformatter = VideoReformatter()
@@ -279,6 +280,14 @@ class Decoder(threading.Thread):
             t = float(pts * time_base) if pts is not None and time_base is not None else None
         if demand is Demand.NONE:
             self._need_keyframe, self._primed = True, False
+            if self._context is not None and not self._release_asked:
+                # nobody needs pictures: the decoder (its picture pool, a slice thread per
+                # core for a big picture) is released, not kept for a viewer who may never
+                # come (1.2-1.7 MB a source once motion analysis had been on and went off)
+                self._release_asked = True
+                with self._cond:
+                    self._queue.append(None)
+                    self._cond.notify()
             return
         if not keyframe and newest_group is not None and (
                 (self._need_keyframe and not self._primed)
@@ -293,6 +302,7 @@ class Decoder(threading.Thread):
         with self._cond:
             if len(self._queue) >= self.QUEUE_LIMIT:
                 self._queue.clear()  # too slow: lose frames, restart at a keyframe
+                self._release_asked = False
                 self._need_keyframe = True
                 if not keyframe:
                     return
@@ -330,8 +340,11 @@ class Decoder(threading.Thread):
                 self._cond.wait_for(lambda: self._queue or self._stopping.is_set())
                 if not self._queue:
                     continue
-                packets, codec_name, extradata, wall, show_at, keyframe, t, primed = \
-                    self._queue.popleft()
+                item = self._queue.popleft()
+            if item is None:  # nobody needs pictures any more (`offer`)
+                self._context, self._release_asked = None, False
+                continue
+            packets, codec_name, extradata, wall, show_at, keyframe, t, primed = item
             try:
                 demand = self.slot.demand  # a viewer's; analysis may decode more than it asks
                 analysis = self._analysis

@@ -146,3 +146,10 @@ def test_only_the_analyser_gets_pictures_without_the_loop_filter(manager, camera
     assert preview._batch_s() == ANALYSIS_BATCH_S
     manager.release_analysis(1)
     assert preview._batch_s() == IDLE_BATCH_S
+    # nobody needs pictures: the decoder is let go (its picture pool and threads), and a
+    # viewer who comes later gets a new one
+    wait_until(lambda: decoder._context is None, 5, message="the unused decoder released")
+    shown = preview.slot.latest()
+    token = preview.slot.watch(Demand.ALL)
+    wait_until(lambda: preview.slot.latest() is not shown, 5, message="a picture again")
+    preview.slot.unwatch(token)
