@@ -336,7 +336,7 @@ if os.environ.get("RS_TEST_CPU_REPORT"):
     import resource
 
     @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_protocol(item, nextitem):
+    def pytest_runtest_protocol(item):
         """CPU seconds of each test, setup and teardown included: the worker's own and its
         children's (station processes, cameras) once they were reaped, with the wall time."""
         def cpu() -> float:
