@@ -172,7 +172,7 @@ class ExportDialog(QDialog):
         sources.setWidgetResizable(True)
         sources.setFrameShape(QFrame.Shape.NoFrame)
         sources.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        sources.setFixedHeight(self.fontMetrics().lineSpacing() * SOURCE_LINES + 6)
+        sources.setFixedHeight(self.fontMetrics().lineSpacing() * SOURCE_LINES + 12)
         self.begin_edit = TimeEdit(begin)
         self.end_edit = TimeEdit(end)
         self.folder_edit = QLineEdit(self._remembered_folder())
