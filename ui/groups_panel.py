@@ -77,6 +77,7 @@ class GroupTree(QTreeWidget):
 class GroupsPanel(QWidget):
     filter_changed = Signal(object)     # list of source ids, or None for every source
     start_group = Signal(str)           # group name
+    play_group = Signal(list)           # its source ids: synchronised playback (ui.playback)
     edit_source = Signal(int)
     delete_source = Signal(int)
     motion_source = Signal(int)         # "Motion…": its zones and the motion tuner
@@ -277,6 +278,8 @@ class GroupsPanel(QWidget):
         if kind == GROUP:
             name = self.group_names.get(item_id, "")
             menu.addAction(icon("record"), "Start recording…", lambda: self.start_group.emit(name))
+            menu.addAction(icon("play"), "Play recordings together…",
+                           lambda: self.play_group.emit(list(self.members.get(item_id, []))))
             menu.addAction("Rename…", lambda: self.ask_rename(item_id))
             menu.addAction("Delete group…", lambda: self.ask_delete(item_id))
         elif kind == SOURCE:

@@ -113,6 +113,7 @@ class MainWindow(QMainWindow):
         self.events.play_together_requested.connect(self.playback.play_from_here)
         self.recordings.bookmarks.play_together_requested.connect(self.playback.play_from_here)
         self.recordings.play_together_requested.connect(self.playback.play_from_here)
+        self.groups.play_group.connect(self.playback.ask_and_play)
         bridge.motion_changed.connect(lambda sid, active, _zones: self.wall.set_motion(sid, active))
         self.reload()
         if self.update_on_motion.isChecked():
@@ -266,6 +267,9 @@ class MainWindow(QMainWindow):
         menu = QMenu(self)
         menu.addAction("Motion…", lambda: self.open_motion(source_id))
         menu.addAction("Edit source…", lambda: self.edit_source(source_id))
+        chosen = sorted(self.wall.selected) if source_id in self.wall.selected else [source_id]
+        menu.addAction(icon("play"), "Play recordings together…" if len(chosen) > 1
+                       else "Play recordings…", lambda: self.playback.ask_and_play(chosen))
         menu.popup(where)
         self.last_tile_menu = menu  # tests look at it
 

@@ -222,7 +222,7 @@ def test_groups_panel_drop_rename_remove(qtbot, window, station, monkeypatch):
     panel._context_menu(panel.tree.visualItemRect(item).center())
     labels = [a.text() for a in panel.last_menu.actions()]
     panel.last_menu.close()
-    assert labels == ["Start recording…", "Rename…", "Delete group…"]
+    assert labels == ["Start recording…", "Play recordings together…", "Rename…", "Delete group…"]
 
 
 def test_status_bar_url_token_and_disk(qtbot, window, station):

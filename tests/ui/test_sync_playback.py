@@ -215,6 +215,15 @@ def test_play_from_here_opens_the_layout_then_jumps_the_open_session(qtbot, stat
         assert not reports
         qtbot.waitUntil(lambda: len([e for e in station.audit.entries()
                                      if e.action == "play footage"]) == 2, timeout=5000)
+        # a group's (or the wall's) cameras: the instant asked first
+        from PySide6.QtCore import QDateTime
+        launcher.ask_and_play([c, a])
+        launcher.dialog.edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(epoch(T0)) + 7))
+        launcher.dialog.accept()
+        qtbot.waitUntil(lambda: window.plan is not None and len(window.tiles) == 2, timeout=5000)
+        assert [s.source_id for s in window.plan.sources] == [c, a]
+        qtbot.waitUntil(lambda: all(t.frame for t in window.tiles.values()), timeout=5000)
+        assert all(abs(t.frame.wall - (epoch(T0) + 7)) < 0.5 for t in window.tiles.values())
     finally:
         launcher.shutdown()
         tasks.shutdown()

@@ -2,14 +2,15 @@
 on first use and kept. "Play from here" on an event or a bookmark jumps every tile of the open
 session to that instant (adding the event's camera when it is not shown yet); with no session
 open, it plays the cameras of the groups that hold that camera (its layout), or that camera
-alone."""
+alone. A group's or the wall's cameras ask the instant first (`ask_and_play`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timezone
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QDateTime, Qt
+from PySide6.QtWidgets import QDateTimeEdit, QDialog, QDialogButtonBox, QFormLayout, QLabel, QWidget
 
 from ui.playback.sync_playback import SyncPlayback
 
@@ -18,6 +19,7 @@ class PlaybackLauncher:
     def __init__(self, station, tasks, report, parent: QWidget):
         self.station, self.tasks, self.report, self.parent = station, tasks, report, parent
         self.window: SyncPlayback | None = None
+        self.dialog: QDialog | None = None  # the open "from which instant" question
 
     def play_sources(self, source_ids: list[int], at_utc: datetime) -> None:
         """These cameras in step from `at_utc` on, in the playback window (shown in front)."""
@@ -49,6 +51,13 @@ class PlaybackLauncher:
 
         self.tasks.run(layout_of, found)
 
+    def ask_and_play(self, source_ids: list[int]) -> None:
+        """A group's or the wall's selected cameras: from which instant (asked; five minutes
+        ago by default), then in step."""
+        if source_ids:
+            self.dialog = ask_instant(self.parent, len(source_ids),
+                                      lambda moment: self.play_sources(list(source_ids), moment))
+
     def _window(self) -> SyncPlayback:
         if self.window is None:
             self.window = SyncPlayback(self.station, self.tasks, None)
@@ -64,3 +73,27 @@ class PlaybackLauncher:
             self.window.close()
             self.window.deleteLater()
             self.window = None
+
+
+def ask_instant(parent: QWidget, cameras: int, then: Callable[[datetime], None]) -> QDialog:
+    """A small non-blocking question: the instant to play from (this computer's time zone, to
+    the second), `then(aware UTC instant)` on OK."""
+    dialog = QDialog(parent)
+    dialog.setWindowTitle("Play recordings together")
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    edit = QDateTimeEdit(QDateTime.currentDateTime().addSecs(-300), dialog)
+    edit.setDisplayFormat("yyyy-MM-dd HH:mm:ss")
+    edit.setCalendarPopup(True)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                               | QDialogButtonBox.StandardButton.Cancel, dialog)
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    form = QFormLayout(dialog)
+    form.addRow(QLabel(f"Play {cameras} camera{'s' if cameras != 1 else ''} in step from:"))
+    form.addRow("Date and time", edit)
+    form.addRow(buttons)
+    dialog.edit = edit
+    dialog.accepted.connect(lambda: then(datetime.fromtimestamp(
+        edit.dateTime().toSecsSinceEpoch(), timezone.utc)))
+    dialog.open()
+    return dialog
