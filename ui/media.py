@@ -221,7 +221,7 @@ class VideoReader:
 
     def next(self) -> DecodedFrame | None:
         """The next frame, or None at the end (of what is written so far, when live)."""
-        frame, self._held = self._held or self._decode_next(), None
+        frame, self._held = (self._held if self._held is not None else self._decode_next()), None
         if frame is None and self.grown():  # written on since: live, or just finished
             frame = self._reopen_after(self.last_time)
         if frame is None:
