@@ -18,43 +18,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import av  # noqa: E402
-
 from app.audited import AuditedStation  # noqa: E402
 from app.models import Record, Tag  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.station import build_station, start_station, stop_station  # noqa: E402
 from tests.support.placed_records import quiet_source  # noqa: E402
+from tests.support.sound_clip import clip_with_sound  # noqa: E402
 from ui.application import ensure_application  # noqa: E402
 from ui.playback.sync_playback import SyncPlayback  # noqa: E402
 from ui.tasks import TaskRunner  # noqa: E402
 
 # (camera, lavfi source, [(start s, length s)] from t0)
-CAMERAS = (("Front door", "testsrc2=size=640x360:rate=25", [(0, 20)]),
-           ("Yard", "smptehdbars=size=640x360:rate=25", [(0, 8), (8, 12)]),
-           ("Loading bay", "rgbtestsrc=size=640x360:rate=25", [(0, 6), (12, 8)]))
+CAMERAS = (("Front door", "testsrc2", [(0, 20)]),
+           ("Yard", "smptehdbars", [(0, 8), (8, 12)]),
+           ("Loading bay", "rgbtestsrc", [(0, 6), (12, 8)]))
 AT_S = 9.0  # the instant of the picture: Yard in its second file, Loading bay in its hole
-
-
-def make_clip(path: Path, source: str, seconds: float) -> None:
-    """`seconds` of the lavfi source as H.264 (a keyframe a second) with a 440 Hz AAC track."""
-    with av.open(str(path), "w") as out, av.open(source, format="lavfi") as video, \
-            av.open("sine=frequency=440:sample_rate=48000", format="lavfi") as sound:
-        v = out.add_stream("libx264", rate=25, options={"g": "25", "bf": "0"})
-        v.width, v.height, v.pix_fmt = 640, 360, "yuv420p"
-        a = out.add_stream("aac", rate=48000)
-        for index, frame in enumerate(video.decode(video=0)):
-            if index >= seconds * 25:
-                break
-            frame.pts = None
-            out.mux(v.encode(frame))
-        out.mux(v.encode(None))
-        for frame in sound.decode(audio=0):
-            if frame.pts * frame.time_base >= seconds:
-                break
-            frame.pts = None
-            out.mux(a.encode(frame))
-        out.mux(a.encode(None))
 
 
 def main(out: str) -> None:
@@ -74,7 +52,7 @@ def main(out: str) -> None:
             ids.append(source_id)
             for start, length in spans:
                 path = data / f"{source_id}_{start}.mp4"
-                make_clip(path, source, length)
+                clip_with_sound(path, length, source=source, size=(640, 360))
                 begin = t0 + timedelta(seconds=start)
                 s.add(Record(status="finished", source_id=source_id, tag_id=tag.id,
                              begin_utc=begin, end_utc=begin + timedelta(seconds=length),

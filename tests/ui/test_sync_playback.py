@@ -229,6 +229,70 @@ def test_play_from_here_opens_the_layout_then_jumps_the_open_session(qtbot, stat
         tasks.shutdown()
 
 
+class BufferSound:
+    """The sound device where there is none (headless, no QtMultimedia): a QBuffer that takes
+    everything, in SoundOut's shape."""
+
+    def __init__(self):
+        self.available, self.why = True, ""
+        self.device = QBuffer()
+        self.device.open(QIODevice.OpenModeFlag.ReadWrite)
+
+    def write(self, data: bytes) -> int:
+        return int(self.device.write(data))
+
+    def room(self) -> int:
+        return 1 << 20
+
+    def reset(self) -> None:
+        self.device.buffer().clear()
+        self.device.seek(0)
+
+    def close(self) -> None:
+        self.device.close()
+
+
+def test_the_selected_tiles_sound_plays_at_1x_and_mutes(qtbot, station, tmp_path):
+    from tests.support.sound_clip import clip_with_sound
+
+    source_id = station.sources.create(SourceIn(name="hall", uri_rtsp=TESTSRC, enabled=False)).id
+    path = clip_with_sound(tmp_path / "hall.mp4", 3, size=(160, 90))
+    with station.catalog.session() as s:
+        tag = Tag(name="sound")
+        s.add(tag)
+        s.commit()
+        s.refresh(tag)
+        s.add(Record(id="hall", status="finished", tag_id=tag.id, source_id=source_id,
+                     begin_utc=T0, end_utc=T0 + timedelta(seconds=3), location=str(path),
+                     station_id=station.station_id))
+        s.commit()
+    ensure_application()
+    tasks = TaskRunner()
+    player = SyncPlayback(AuditedStation(station), tasks, sound_out=BufferSound)
+    qtbot.addWidget(player)
+    try:
+        open_at(qtbot, player, [source_id], T0 + timedelta(seconds=0.5), play=True)
+        sound = player._sound
+        second = PCM_RATE * PCM_CHANNELS * PCM_BYTES
+        qtbot.waitUntil(lambda: sound.device.size() >= 0.25 * second, timeout=5000)
+        assert abs(player.sound_from - (epoch(T0) + 0.5)) < 0.1  # from the cursor
+        assert sound.device.size() <= 2.5 * second + 4096  # what is left of the track from 0.5 s
+        player.controls.mute_button.click()
+        assert player._audio is None and player.controls.mute_button.text() == "Muted"
+        size = sound.device.size()
+        for _ in range(3):
+            qtbot.waitSignal(player.ticked, timeout=1000).wait()
+        assert sound.device.size() == size
+        player.controls.mute_button.click()
+        qtbot.waitUntil(lambda: player._audio is not None and sound.device.size() > size,
+                        timeout=5000)
+        player.set_speed(2.0)  # sound plays at 1x only
+        assert player._audio is None
+    finally:
+        player.shutdown()
+        tasks.shutdown()
+
+
 def test_sound_is_decoded_from_the_instant_and_pumped(tmp_path, qtbot):
     """The AAC track decoded with PyAV from an instant into 48 kHz stereo PCM, and written
     into a device (a QBuffer here: this PySide6 has no QtMultimedia, so QAudioSink itself is

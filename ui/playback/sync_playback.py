@@ -43,9 +43,10 @@ class SyncPlayback(QWidget):
     opened = Signal()           # a session's plan arrived and its tiles are set up
     failed = Signal(str)
 
-    def __init__(self, station, tasks, parent: QWidget | None = None):
+    def __init__(self, station, tasks, parent: QWidget | None = None, *, sound_out=SoundOut):
+        """`sound_out`: what makes the sound device (QtMultimedia's, by default)."""
         super().__init__(parent)
-        self.station, self.tasks = station, tasks
+        self.station, self.tasks, self._sound_out = station, tasks, sound_out
         self.files = RecordFiles(station)
         self.clock = SharedClock()
         self.plan: PlaybackPlan | None = None
@@ -56,6 +57,7 @@ class SyncPlayback(QWidget):
         self._sound: SoundOut | None = None
         self._audio: AudioFeed | None = None
         self._pump: AudioPump | None = None
+        self.sound_from: float | None = None  # the instant the sound heard now started at
         self._syncing_slider = False
         self._feed_direction = 1  # the way the workers decode: forward unless playing backward
         self.held_ticks = 0  # ticks the cursor waited for a tile (load): measured, reported
@@ -298,7 +300,7 @@ class SyncPlayback(QWidget):
         """The sound device, once: without one the mute button says why there is no sound."""
         if self._sound is not None:
             return
-        self._sound = SoundOut()
+        self._sound = self._sound_out()
         button = self.controls.mute_button
         button.setEnabled(self._sound.available)
         if not self._sound.available:
@@ -318,8 +320,9 @@ class SyncPlayback(QWidget):
             return
         self._sound.reset()
         self._pump = AudioPump(self._sound.write, self._sound.room)
+        self.sound_from = self.clock.instant()
         self._audio = AudioFeed(self.plan.source(self.selected), self.files.target,
-                                self.clock.instant())
+                                self.sound_from)
 
     def _stop_sound_feed(self) -> None:
         if self._audio is not None:
