@@ -72,7 +72,7 @@ def test_context_menu_prefills_and_export_writes_the_file(qtbot, rolled, tmp_pat
         assert len(written) == 1 and written[0].parent == out and written[0].suffix == ".mp4"
         assert list(out.iterdir()) == written  # no .part left behind
         assert _frames(written[0]) >= 40  # 1.8 s at 25 fps, from two files
-        assert dialog.message.text() == f"1 file written: {written[0]}"
+        assert dialog.message.text() == f"Written: {written[0]}"
         assert not list(station.exports.work_dir.glob("*"))
         dialog.close()
     finally:

@@ -98,6 +98,7 @@ def test_after_success_open_folder_and_copy_path_and_the_shape_holds(qtbot, plac
     twelve.folder_edit.setText(str(tmp_path))
     written = _export(qtbot, twelve)
     assert len(written) == 12
+    assert twelve.message.text() == f"Written: 12 files in {tmp_path}"  # one line for twelve
     assert twelve.size() == before  # the same shape with twelve files written
     assert not twelve.cancel_button.isVisible() and not twelve.export_button.isVisible()
     assert twelve.open_button.isVisible() and twelve.copy_button.isVisible()

@@ -342,9 +342,13 @@ class ExportDialog(QDialog):
         self._prefs.sync()
         self.result_path = written[0] if len(written) == 1 else self._folder
         self.progress.setValue(STEPS)
-        what = ("Evidence package" if self.evidence_box.isChecked()
-                else f"{len(written)} file{'s' if len(written) != 1 else ''}")
-        self.message.setText(f"{what} written: {self.result_path}")
+        if self.evidence_box.isChecked():
+            what = f"evidence package {self.result_path}"
+        elif len(written) == 1:
+            what = str(self.result_path)
+        else:
+            what = f"{len(written)} files in {self.result_path}"
+        self.message.setText(f"Written: {what}")
         self.message.setToolTip("\n".join(str(p) for p in written))
         self.export_button.setVisible(False)
         self.cancel_button.setVisible(False)
