@@ -153,7 +153,7 @@ async def test_a_folder_package_is_fetched_file_by_file(client, placed, tmp_path
     station, ids = placed
     answer = await client.post("/api/v1/export", json={
         "source_ids": ids[:1], "begin": _iso(BEGIN), "end": _iso(BEGIN + timedelta(seconds=1)),
-        "package": "folder"})
+        "package": "folder", "burn_in": True})
     assert answer.status == 202
     job = await _until_finished(client, (await answer.json())["id"])
     assert job["state"] == "done" and job["package"] == "folder" and job["download"] is None
@@ -163,8 +163,9 @@ async def test_a_folder_package_is_fetched_file_by_file(client, placed, tmp_path
         answer = await client.get(entry["download"])
         assert answer.status == 200, entry["name"]
         (folder / entry["name"]).write_bytes(await answer.read())
-    assert {"manifest.json", "manifest.json.sig", "manifest.html"} <= {
-        p.name for p in folder.iterdir()}
+    names = {p.name for p in folder.iterdir()}
+    assert {"manifest.json", "manifest.json.sig", "manifest.html",
+            "Gate_20260301T100000Z.mp4", "Gate_20260301T100000Z-burned-in.mp4"} == names
     assert verify_package(folder, station.evidence.public_key).ok
     base = f"/api/v1/export/{job['id']}"
     assert (await client.get(f"{base}/file/..%2Fcatalog.sqlite3")).status == 404

@@ -12,6 +12,8 @@ import base64
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import zipfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -120,6 +122,10 @@ def test_a_flipped_byte_fails_naming_the_file_and_a_changed_manifest_fails_the_s
     assert [f for f in report.failures() if f.startswith(video.name)]
     assert main(["verify", str(package)]) == 1
     assert f"FAIL {video.name}: SHA-256 or size differs" in capsys.readouterr().out
+    # The installed command, as an examiner runs it: its own process, its exit code.
+    run = subprocess.run([str(Path(sys.executable).with_name("recording-station")), "verify",
+                          str(package)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1 and f"FAIL {video.name}" in run.stdout
     with pytest.raises(AssertionError, match=video.name):
         examiner_check(package, station.evidence.public_key)
 
