@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QGridLayout, QVBoxLayout, QWidget
 
 from app.recordings.playback_plan import PlaybackPlan
 from ui.errors import error_text
+from ui.media import MAX_FRAME
 from ui.playback.audio import AudioFeed, AudioPump, SoundOut
 from ui.playback.clock import SPEEDS, SharedClock, faster
 from ui.playback.controls import PlaybackControls
@@ -31,6 +32,7 @@ from ui.playback.tile_view import PlaybackTile, wall_text
 from ui.recordings.remote_records import RecordFiles
 
 PLAN_AROUND = timedelta(hours=3)  # the plan read around the instant asked for
+TILE_FRAME = (640, 360)           # pictures of several tiles are decoded no larger than this
 TICK_MS = 20                      # the tick while the cursor runs (a screen's rate)
 IDLE_TICK_MS = 40                 # ... and while it stands (pictures of a jump arrive)
 
@@ -93,8 +95,8 @@ class SyncPlayback(QWidget):
 
     # --- opening ---------------------------------------------------------------------
     def play_sources(self, source_ids: list[int], at_utc: datetime, *, play: bool = True) -> None:
-        """Every tile of these sources at `at_utc` (aware), playing forward at 1x (or paused).
-        Sources already shown keep their workers' files; the session is audited anew."""
+        """Every tile of these sources at `at_utc` (aware), playing forward at 1x (or paused):
+        a new session (audited), its plan read off the GUI thread."""
         ids, station = list(source_ids), self.station
         begin, end = at_utc - PLAN_AROUND, at_utc + PLAN_AROUND
 
@@ -117,7 +119,8 @@ class SyncPlayback(QWidget):
             tile.clicked.connect(self.select)
             self.grid.addWidget(tile, index // columns, index % columns)
             self.tiles[source.source_id] = tile
-            self.feeds[source.source_id] = TileFeed(source, self.clock, self.files.target)
+            self.feeds[source.source_id] = TileFeed(source, self.clock, self.files.target,
+                                                     box=MAX_FRAME if count == 1 else TILE_FRAME)
         footage = plan.footage
         if footage is not None:
             self._syncing_slider = True
