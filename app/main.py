@@ -15,12 +15,13 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app import __version__
-from app.credentials import CredentialKeyError
-from app.redaction import OneLineFormatter
-from app.settings import Settings, ensure_station_id, load_settings
-from app.station import Station, build_station, start_station, stop_station
+
+if TYPE_CHECKING:  # the station is imported when one is started (main): `verify` needs none
+    from app.settings import Settings
+    from app.station import Station
 
 log = logging.getLogger("app")
 
@@ -51,6 +52,8 @@ def display_available() -> bool:
 
 
 def configure_logging(level: str) -> None:
+    from app.redaction import OneLineFormatter
+
     handler = logging.StreamHandler(sys.stderr)  # one line per record, untrusted text escaped
     handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
@@ -99,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return verify(argv[1:])
     args = parse_args(argv)
+    from app.credentials import CredentialKeyError
+    from app.settings import ensure_station_id, load_settings
+    from app.station import build_station, start_station, stop_station
+
     if args.self_test:
         from app.self_test import run_self_test
 
