@@ -362,5 +362,5 @@ def test_b_on_a_focused_live_tile_bookmarks_now(qtbot, station, api_server):
             right, "right", "Bookmark", "someone at the door")
         assert before <= parse_utc(mark.time_utc) + timedelta(milliseconds=1) <= datetime.now(timezone.utc)
         qtbot.waitUntil(lambda: any(  # the GUI's change is in the audit trail (written queued)
-            e.action == "create bookmark" and e.target == f"bookmark {mark.id}"
+            e.action == "create bookmark" and e.target.startswith(f"bookmark Bookmark ({mark.id})")
             for e in station.audit.list(dialect="gui").items), timeout=5000)
