@@ -474,7 +474,8 @@ def test_player_survives_a_broken_file_and_plays_a_cut_one(qtbot, station, tmp_p
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"not a video at all" * 100)
     rec = station.recordings.start("cut", "cams")[0]
-    qtbot.wait(2000)
+    from recorder.mp4file import probe_duration  # a second of it written, however loaded
+    qtbot.waitUntil(lambda: (probe_duration(Path(rec.location)) or 0) >= 1.0, timeout=10000)
     cut = tmp_path / "cut.mp4"  # what a crash leaves: the file as it stood while recording
     cut.write_bytes(Path(rec.location).read_bytes())
     rec = station.recordings.stop("cut")[0]
