@@ -196,7 +196,7 @@ def test_invalid_requests_are_refused_in_the_documented_shape_and_change_nothing
     _seed(station)
     before = _stored(station)
     _schemathesis(api_server, tmp_path, "--mode", "negative", "--phases", "fuzzing",
-                  "--max-examples", "8")
+                  "--max-examples", "5")
     assert _stored(station) == before, "invalid requests changed stored state"
 
 
@@ -204,5 +204,5 @@ def test_invalid_requests_are_refused_in_the_documented_shape_and_change_nothing
 def test_live_station_conforms_to_its_document(station, api_server, tmp_path):
     _seed(station)
     # everything, valid input and stateful sequences (links) included
-    out = _schemathesis(api_server, tmp_path, "--max-examples", "8")
+    out = _schemathesis(api_server, tmp_path, "--max-examples", "5")
     assert re.search(r"\d+ generated", out)
