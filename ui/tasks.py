@@ -103,4 +103,6 @@ class ReloadsInBackground:
 
     @property
     def loading(self) -> bool:
-        return self._load.running
+        """A read is under way or scheduled (a wait for "the view shows what was asked"
+        must not end on an older read that lands while the asked one waits for its delay)."""
+        return self._load.running or self._load.pending
