@@ -213,3 +213,41 @@ def test_bookmarks_beside_the_timeline_and_whole_tag_names(qtbot, station, sprea
     assert tip.splitlines()[0] == f"Tag: {LONG_TAG}"
     shown = browser.table.fontMetrics().horizontalAdvance(LONG_TAG)
     assert shown > browser.table.columnWidth(COL_TAG)  # the column does cut it: the tip is needed
+
+
+def test_a_station_with_nothing_listed_yet_fits_to_its_first_records(qtbot, station, tmp_path):
+    """Found by hand on a new station: the tab opened on an empty list, so nothing was fitted,
+    and the first recordings stayed slivers at the end of the last hour. The first records to
+    be listed are fitted to; after that a new record leaves the view where it is."""
+    ensure_application()
+    bridge, tasks = EventBridge(station.bus), TaskRunner()
+    widget = RecordingsBrowser(AuditedStation(station, who="tester"), bridge, tasks)
+    qtbot.addWidget(widget)
+    widget.resize(1300, 860)
+    widget.show()
+    try:
+        qtbot.waitUntil(lambda: widget.loads > 0 and not widget.loading, timeout=5000)
+        view = widget.timeline.view
+        assert view.span_s == 3600.0  # nothing listed: the last hour
+        folder = tmp_path / "first"
+        folder.mkdir()
+        source = quiet_source(station, "new")
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        first = place_record(station, folder, source, "first", now - timedelta(minutes=20))
+        loads = widget.loads
+        widget.reload()
+        qtbot.waitUntil(lambda: widget.loads > loads and not widget.loading, timeout=5000)
+        record = station.recordings.get(first)
+        assert view.span_s < 60  # a record of seconds, not the hour around it
+        assert view.begin <= parse_utc(record.begin_utc) and parse_utc(record.end_utc) <= view.end
+        fitted = (view.begin, view.end)
+        later = place_record(station, folder, source, "later", now - timedelta(minutes=5))
+        loads = widget.loads
+        widget.reload()
+        qtbot.waitUntil(lambda: widget.loads > loads and not widget.loading, timeout=5000)
+        assert station.recordings.get(later).id == later
+        assert_view(view, *fitted)  # fitted once: a new record does not move the view
+    finally:
+        widget.shutdown()
+        tasks.shutdown()
+        bridge.close()

@@ -177,6 +177,7 @@ class RecordingsBrowser(ReloadsInBackground, QWidget):
         self.timeline.record_played.connect(self._select_played)
         self.timeline.listed_span = self.listed_span
         self._fitted_filters: dict | None = None  # the filters the timeline was last fitted to
+        self._fitted = False  # a fit happened for those filters (something was listed)
         self.bookmark_dialog = None
         self.details = QFormLayout()
         self.details.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
@@ -341,10 +342,14 @@ class RecordingsBrowser(ReloadsInBackground, QWidget):
         filters = self.filters()
         if self._fitted_filters is None:
             self._fitted_filters = filters
-            self.timeline.fit_unless_moved()
+            self._fitted = self.timeline.fit_unless_moved()
         elif filters != self._fitted_filters:
             self._fitted_filters = filters
-            self.timeline.zoom_to_fit()
+            self._fitted = self.timeline.zoom_to_fit()
+        elif not self._fitted:
+            # nothing was listed when it opened (a new station): the first records to be
+            # listed are fitted to, unless the operator has moved the view meanwhile
+            self._fitted = self.timeline.fit_unless_moved()
 
     def _on_tick(self) -> None:
         self._ticks += 1
