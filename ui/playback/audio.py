@@ -8,9 +8,10 @@ Sound plays at 1x forward only, as in video editors; any jump, speed change or a
 selected starts a new feed at the cursor, so the sound never drifts from the pictures by
 more than the device's own buffer.
 
-The sound device is QtMultimedia's `QAudioSink` when this PySide6 has QtMultimedia (the
-PySide6-Addons wheel); without it `SoundOut.available` is False, says why, and the mute
-button tells the operator instead of pretending.
+The sound device (`open_sound_out`) is QtMultimedia's `QAudioSink` when this PySide6 has
+QtMultimedia (the PySide6-Addons wheel), else the desktop's own raw-PCM player fed through a
+pipe (`ui.playback.sound_pipe`: pw-cat, paplay or aplay); with neither, `available` is False,
+says why, and the mute button tells the operator instead of pretending.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 
 from app.recordings.playback_plan import Segment, SourcePlan
 from ui.media import PCM_BYTES, PCM_CHANNELS, PCM_RATE, AudioReader, MediaTarget
+from ui.playback.sound_pipe import PipeSoundOut, player_command
 from ui.playback.tile_feed import epoch, instant
 
 log = logging.getLogger(__name__)
@@ -162,3 +164,16 @@ class SoundOut:
         if self._sink is not None:
             self._sink.stop()
             self._sink = self._device = None
+
+
+def open_sound_out():
+    """The sound device: QtMultimedia's if this PySide6 has it, else the desktop's player
+    through a pipe, else a SoundOut that says why there is no sound."""
+    native = SoundOut()
+    if native.available:
+        return native
+    command = player_command()
+    if command is None:
+        native.why += "; and no pw-cat, paplay or aplay to play through"
+        return native
+    return PipeSoundOut(command)

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QGridLayout, QVBoxLayout, QWidget
 from app.recordings.playback_plan import PlaybackPlan
 from ui.errors import error_text
 from ui.media import MAX_FRAME
-from ui.playback.audio import AudioFeed, AudioPump, SoundOut
+from ui.playback.audio import AudioFeed, AudioPump, SoundOut, open_sound_out
 from ui.playback.clock import SPEEDS, SharedClock, faster
 from ui.playback.controls import PlaybackControls
 from ui.playback.tile_feed import EVERY_FRAME_UP_TO, TileFeed, epoch, instant
@@ -45,8 +45,9 @@ class SyncPlayback(QWidget):
     opened = Signal()           # a session's plan arrived and its tiles are set up
     failed = Signal(str)
 
-    def __init__(self, station, tasks, parent: QWidget | None = None, *, sound_out=SoundOut):
-        """`sound_out`: what makes the sound device (QtMultimedia's, by default)."""
+    def __init__(self, station, tasks, parent: QWidget | None = None, *,
+                 sound_out=open_sound_out):
+        """`sound_out`: what makes the sound device (`open_sound_out`, by default)."""
         super().__init__(parent)
         self.station, self.tasks, self._sound_out = station, tasks, sound_out
         self.files = RecordFiles(station)
