@@ -113,6 +113,7 @@ class MainWindow(QMainWindow):
         self.events.play_together_requested.connect(self.playback.play_from_here)
         self.recordings.bookmarks.play_together_requested.connect(self.playback.play_from_here)
         self.recordings.play_together_requested.connect(self.playback.play_from_here)
+        self.recordings.timeline.cameras_play_requested.connect(self.playback.play_sources)
         self.groups.play_group.connect(self.playback.ask_and_play)
         bridge.motion_changed.connect(lambda sid, active, _zones: self.wall.set_motion(sid, active))
         self.reload()

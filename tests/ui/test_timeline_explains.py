@@ -251,3 +251,42 @@ def test_a_station_with_nothing_listed_yet_fits_to_its_first_records(qtbot, stat
         widget.shutdown()
         tasks.shutdown()
         bridge.close()
+
+
+def test_a_selection_across_lanes_plays_those_cameras_together(qtbot, station, spread, browser):
+    """#25 item 2's multi-selection on the timeline: a shift-drag down two lanes, then "Play
+    these 2 cameras together" asks the playback for both cameras from the selection's begin
+    (the main window connects it to ui.playback's launcher); without a selection every lane
+    is offered from the clicked moment."""
+    timeline, view = browser.timeline, browser.timeline.view
+    beta = station.recordings.get(spread["ids"]["beta"])
+    loads = timeline.loads
+    view.show_range(parse_utc(beta.begin_utc) - timedelta(seconds=2), 10.0)
+    qtbot.waitUntil(lambda: timeline.loads > loads and not timeline.loading, timeout=5000)
+    assert len(view.lanes) == 2
+    ys = [RULER_H + i * LANE_H + LANE_H // 2 for i in range(2)]
+    x0, x1 = round(view.x_of(parse_utc(beta.begin_utc))), round(view.x_of(parse_utc(beta.end_utc)))
+    shift = Qt.KeyboardModifier.ShiftModifier
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, shift, QPoint(x0, ys[0]))
+    qtbot.mouseMove(view, QPoint(x1, ys[1]))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, shift, QPoint(x1, ys[1]))
+    first = view.selection[0]
+
+    def menu_at(point: QPoint):
+        QApplication.sendEvent(view, QContextMenuEvent(QContextMenuEvent.Reason.Mouse, point,
+                                                       view.mapToGlobal(point)))
+        qtbot.waitUntil(lambda: timeline.menu is not None and timeline.menu.isVisible(),
+                        timeout=3000)
+        menu = timeline.menu
+        menu.hide()
+        return {a.text(): a for a in menu.actions()}
+
+    actions = menu_at(QPoint((x0 + x1) // 2, ys[1]))
+    with qtbot.waitSignal(timeline.cameras_play_requested, timeout=2000) as asked:
+        actions["Play these 2 cameras together"].trigger()
+    assert sorted(asked.args[0]) == sorted(lane.source_id for lane in view.lanes)
+    assert asked.args[1] == first and view.selection is None
+    actions = menu_at(QPoint(x0, ys[0]))
+    with qtbot.waitSignal(timeline.cameras_play_requested, timeout=2000) as asked:
+        actions["Play every camera together from here"].trigger()
+    assert len(asked.args[0]) == 2 and abs((asked.args[1] - view.time_at(x0)).total_seconds()) < 1

@@ -68,6 +68,8 @@ class TimelinePanel(ReloadsInBackground, QWidget):
     # them (the bookmark list, the window's Events panel).
     bookmark_clicked = Signal(int)
     event_clicked = Signal(int)
+    # the selected lanes (or every lane) played in step from a moment (ui.playback)
+    cameras_play_requested = Signal(list, object)  # source ids, the instant (aware datetime)
 
     def __init__(self, station, bridge: EventBridge, tasks: TaskRunner, player: PlayerWidget,
                  files: RecordFiles, parent: QWidget | None = None):
@@ -407,10 +409,22 @@ class TimelinePanel(ReloadsInBackground, QWidget):
                                                                max(selection[2], selection[3]) + 1]]
             begin, end = min(selection[:2]), max(selection[:2])
             menu.addAction("Export…", lambda: self.export_selection(ids, begin, end))
+            menu.addAction(f"Play these {len(ids)} cameras together",
+                           lambda: self.play_cameras(ids, begin))
+        elif len(self.view.lanes) > 1:
+            every = [lane.source_id for lane in self.view.lanes]
+            menu.addAction("Play every camera together from here",
+                           lambda: self.play_cameras(every, moment))
         mark = self.bookmark_near(source_id, moment)
         if mark is not None:
             menu.addAction("Export around this bookmark…", lambda: self.export_around(mark.id))
         menu.popup(global_pos)
+
+    def play_cameras(self, source_ids: list[int], at: datetime) -> None:
+        """Cameras of the timeline in step from `at` (a shift-drag across lanes picks them);
+        the selection is let go once used."""
+        self.view.clear_selection()
+        self.cameras_play_requested.emit(list(source_ids), at)
 
     def _menu_closed(self) -> None:
         self.menu = None
