@@ -4,6 +4,7 @@ GUI, and shutdown in reverse. Everything the station is made of is built here an
     recording-station [--headless] [--host H] [--port N] [--data-dir DIR] [--no-demo] [--version]
                       [--self-test]
     recording-station verify <evidence-package-folder-or-zip> [--key PUBLIC_KEY]
+    recording-station user add|passwd|disable|enable|list ... [--data-dir DIR]  (app.accounts.cli)
 """
 
 from __future__ import annotations
@@ -95,12 +96,25 @@ def run_gui(station: Station, api_url: str) -> int:
     return run_qt(station, api_url)
 
 
+def show_first_admin(password: str | None) -> None:
+    """The first start's `admin` password, printed once on the console (stdout, never the
+    log): it is kept nowhere in clear, so this is the only time it can be read."""
+    if password is not None:
+        print(f"First start: created the account 'admin' with the password: {password}\n"
+              "  (shown only now; change it with `recording-station user passwd admin`)",
+              flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["verify"]:  # check an evidence package: no station is started
         from app.evidence.verify import run as verify
 
         return verify(argv[1:])
+    if argv[:1] == ["user"]:  # accounts on the command line: only the catalog is opened
+        from app.accounts.cli import run as user_command
+
+        return user_command(argv[1:])
     args = parse_args(argv)
     from app.credentials import CredentialKeyError
     from app.settings import ensure_station_id, load_settings
@@ -128,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     api = None
     try:
         start_station(station, mqtt=mqtt_bus)
+        show_first_admin(station.accounts.ensure_first_admin())
         try:
             api = start_api(station)
         except RuntimeError as exc:

@@ -27,6 +27,7 @@ from typing import Callable, Protocol
 from sqlmodel import select
 
 from app import __version__
+from app.accounts.service import AccountService
 from app.alarms.camera_watch import CameraWatch
 from app.alarms.event_service import EventService
 from app.alarms.raiser import EventRaiser
@@ -152,6 +153,8 @@ class Station:
     # made in the GUI or through an API job (app.evidence).
     evidence: EvidenceService
     evidence_jobs: EvidenceJobs
+    # User accounts shared by the stations of the catalog (#26 item 1; roles not yet enforced).
+    accounts: AccountService
     front_ends: FrontEnds = field(default_factory=FrontEnds)
     # This computer's capture devices (V4L2 cameras), for the GUI's form and GET /api/v1/device.
     devices: DeviceService = field(default_factory=DeviceService)
@@ -264,7 +267,7 @@ def build_station(settings: Settings) -> Station:
                    discovery, recordings, sources, groups, sync, uploads, exports, storage,
                    bookmarks, timeline, modes, dc_auth, media_recorders, live_records, rtc_jobs,
                    events, event_raiser, camera_watch, motion, PlaybackPlans(recordings),
-                   evidence, EvidenceJobs(evidence))
+                   evidence, EvidenceJobs(evidence), AccountService(catalog, audit))
 
 
 def _capture(settings) -> tuple[float, float]:

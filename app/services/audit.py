@@ -117,6 +117,10 @@ ACTIONS: dict[str, str] = {
     "copy footage": "a record's file saved as a copy elsewhere (\"Save a copy\")",
     "play footage": "a playback session of recorded footage opened (one or several cameras)",
     "take snapshot": "a still picture of a source's live view handed out",
+    "create user": "an account added (app.accounts)",
+    "change password": "an account's password set anew",
+    "disable user": "an account disabled: it can no longer sign in",
+    "enable user": "a disabled account enabled again",
     "command": "an MQTT command the station refused before it could name it",
     "unnamed request": "a state-changing request for no route, or an entry written before "
                        "actions had names: its method and route are in `detail`",

@@ -1,0 +1,42 @@
+"""The `user_account` table (migration 0016). Named so rather than `user`, a reserved word in
+PostgreSQL. A name is stored lower-case and may only hold [a-z0-9._-], so its unique index
+makes names unique whatever their case (`Admin` is `admin`)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+ROLES = ("admin", "operator", "viewer")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class User(SQLModel, table=True):
+    """A person (or a script) who signs in. `scope` None: every source; else the ids of the
+    groups whose sources the user may see (stored, not yet enforced: #26 item 2)."""
+
+    __tablename__ = "user_account"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=64)
+    display_name: str | None = Field(default=None, max_length=255)
+    role: str = Field(default="viewer", max_length=16, nullable=False)
+    scope: list[int] | None = Field(default=None, sa_column=Column(JSON))
+    password_hash: str = Field(max_length=255, nullable=False)
+    enabled: bool = Field(default=True, nullable=False)
+    expires_utc: datetime | None = None
+    created_utc: datetime = Field(default_factory=utcnow, nullable=False)
+    updated_utc: datetime = Field(default_factory=utcnow, nullable=False)
+
+    @property
+    def expired(self) -> bool:
+        if self.expires_utc is None:
+            return False
+        expires = self.expires_utc
+        if expires.tzinfo is None:  # SQLite hands naive datetimes back: they are UTC
+            expires = expires.replace(tzinfo=timezone.utc)
+        return expires <= utcnow()
