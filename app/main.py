@@ -100,8 +100,8 @@ def show_first_admin(password: str | None) -> None:
     """The first start's `admin` password, printed once on the console (stdout, never the
     log): it is kept nowhere in clear, so this is the only time it can be read."""
     if password is not None:
-        print(f"First start: created the account 'admin' with the password: {password}\n"
-              "  (shown only now; change it with `recording-station user passwd admin`)",
+        print("First start: created the account 'admin' (shown only now; change it with "
+              f"`recording-station user passwd admin`) with the password: {password}",
               flush=True)
 
 

@@ -6,6 +6,7 @@ the next start, never in its log (stderr), never in the catalog in clear."""
 from __future__ import annotations
 
 import os
+import pty
 import subprocess
 import sys
 import time
@@ -42,7 +43,6 @@ def test_user_add_list_passwd_disable_on_the_command_line(tmp_path: Path):
     refused = user(tmp_path, "passwd", "carol", "--password-stdin", stdin="short\n")
     assert refused.returncode == 1 and "at least 8" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
-    assert user(tmp_path, "disable", "nobody").returncode == 1
     assert user(tmp_path, "add", "x", "--role", "root").returncode == 2  # usage
     assert user(tmp_path, "disable", "CAROL").returncode == 0
     listed = user(tmp_path, "list")
@@ -89,5 +89,47 @@ def test_the_first_start_prints_admins_password_once_on_stdout_only(tmp_path: Pa
     try:
         assert accounts.verify("admin", password).role == "admin"
         assert [u.name for u in accounts.list()] == ["admin"]
+    finally:
+        catalog.close()
+
+
+def _typed(tmp_path: Path, args: list[str], answers: list[str]) -> tuple[int, str]:
+    """`recording-station user ...` on a real terminal (a pty): each answer typed at the
+    next prompt, as an operator would; its exit code and what the terminal showed."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the pty is its controlling terminal, as getpass wants
+        os.chdir(ROOT)
+        os.execve(CLI, [CLI, "user", *args, "--data-dir", str(tmp_path / "data")],
+                  _env(tmp_path))
+    shown = b""
+    try:
+        for answer in answers:
+            while b":" not in shown.rsplit(b"\n", 1)[-1]:
+                shown += os.read(fd, 1024)
+            shown = shown.replace(b":", b";")  # this prompt answered
+            os.write(fd, answer.encode() + b"\n")
+        while True:
+            try:
+                chunk = os.read(fd, 1024)
+            except OSError:  # the child exited: the pty is closed
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
+
+
+def test_a_password_typed_twice_at_the_prompt_not_echoed(tmp_path: Path):
+    code, shown = _typed(tmp_path, ["add", "dave", "--role", "viewer"],
+                         ["typed-password", "typed-password"])
+    assert code == 0 and "user dave added" in shown and "typed-password" not in shown
+    code, shown = _typed(tmp_path, ["passwd", "dave"], ["other-password", "not-the-same"])
+    assert code == 1 and "differ" in shown
+    catalog = Catalog(f"sqlite:///{tmp_path / 'data' / 'catalog.sqlite3'}", key_dir=tmp_path).open()
+    try:
+        assert AccountService(catalog).verify("dave", "typed-password") is not None
     finally:
         catalog.close()

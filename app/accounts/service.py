@@ -129,8 +129,9 @@ class AccountService:
             check_new_password(password)
         except ValueError as exc:
             raise AccountError(str(exc)) from None
-        if display_name is not None and len(display_name) > 255:
-            raise AccountError("a display name has at most 255 characters")
+        if display_name is not None and (len(display_name) > 255
+                                         or not display_name.isprintable()):
+            raise AccountError("a display name has at most 255 printable characters")
         row = User(name=name, display_name=display_name, role=role, scope=scope,
                    password_hash=hash_password(password), expires_utc=expires_utc)
         try:

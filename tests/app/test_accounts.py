@@ -128,3 +128,8 @@ def test_the_first_admin_is_created_once_and_its_password_kept_only_hashed(catal
         data = b"".join(p.read_bytes() for p in catalog.path.parent.glob("catalog.sqlite3*"))
         assert b"scrypt$" in data and password.encode() not in data
 
+
+
+def test_a_display_name_with_control_characters_is_refused(catalog):
+    with pytest.raises(AccountError, match="printable"):
+        AccountService(catalog).create("eve", "long-enough", display_name="Eve\x1b[2J\tx")
