@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -133,3 +134,22 @@ def test_the_first_admin_is_created_once_and_its_password_kept_only_hashed(catal
 def test_a_display_name_with_control_characters_is_refused(catalog):
     with pytest.raises(AccountError, match="printable"):
         AccountService(catalog).create("eve", "long-enough", display_name="Eve\x1b[2J\tx")
+
+
+def test_stations_starting_together_create_one_admin(catalog):
+    """Two stations of one catalog at their first start at the same moment: the unique name
+    lets one create `admin`; the other finds it made and prints nothing."""
+    barrier = threading.Barrier(2)
+    results: list[str | None] = []
+
+    def first_start() -> None:
+        barrier.wait()
+        results.append(AccountService(catalog).ensure_first_admin())
+
+    threads = [threading.Thread(target=first_start) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 2 and [r is None for r in results].count(False) == 1, results
+    assert [u.name for u in AccountService(catalog).list()] == ["admin"]
