@@ -74,7 +74,7 @@ def mqtt_bus(station: Station):
     return MqttBridge(station)
 
 
-def run_headless(station: Station, api_url: str) -> int:
+def run_headless(station: Station, api_url: str, first_admin: str | None = None) -> int:
     stop = threading.Event()
 
     def on_signal(signum, _frame) -> None:
@@ -83,16 +83,18 @@ def run_headless(station: Station, api_url: str) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    print(f"API: {api_url}", flush=True)
+    print(f"API: {api_url}", flush=True)  # the first line: scripts and tests read it
+    show_first_admin(first_admin)
     while not stop.wait(0.5):
         pass
     return 0
 
 
-def run_gui(station: Station, api_url: str) -> int:
+def run_gui(station: Station, api_url: str, first_admin: str | None = None) -> int:
     from ui.application import run_gui as run_qt  # Qt is loaded only when a window is wanted
 
     print(f"API: {api_url}", flush=True)
+    show_first_admin(first_admin)
     return run_qt(station, api_url)
 
 
@@ -142,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     api = None
     try:
         start_station(station, mqtt=mqtt_bus)
-        show_first_admin(station.accounts.ensure_first_admin())
+        first_admin = station.accounts.ensure_first_admin()  # shown after the API line
         try:
             api = start_api(station)
         except RuntimeError as exc:
@@ -151,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         # How the other stations of a shared catalog reach this one.
         station.site.announce(settings.public_url or api.url.rstrip("/"))
         if headless:
-            return run_headless(station, api.url)
-        return run_gui(station, api.url)
+            return run_headless(station, api.url, first_admin)
+        return run_gui(station, api.url, first_admin)
     finally:
         if api is not None:
             api.stop()

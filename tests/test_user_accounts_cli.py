@@ -76,7 +76,9 @@ def _start(tmp_path: Path, name: str) -> tuple[subprocess.Popen, Path, Path]:
 
 def test_the_first_start_prints_admins_password_once_on_stdout_only(tmp_path: Path):
     _, out, log = _start(tmp_path, "first")
-    lines = [line for line in out.read_text().splitlines() if "'admin'" in line]
+    shown = out.read_text().splitlines()
+    assert shown[0].startswith("API: ")  # still the first line: scripts and tests read it
+    lines = [line for line in shown if "'admin'" in line]
     assert len(lines) == 1, out.read_text()
     password = lines[0].rsplit(" ", 1)[1]
     assert len(password) >= 16
