@@ -58,8 +58,10 @@ def test_events_appear_are_acknowledged_both_ways_filtered_and_counted(qtbot, st
     assert window.status.alarm_button.text() == "⚠ 2 alarms"
 
     # acknowledged from the GUI: the service has it, as the operator
-    panel.table.selectRow(panel.row_of(lost.id))
-    assert panel.ack_button.isEnabled()
+    def lost_selected() -> bool:  # (selected again if a reload landed in between)
+        panel.table.selectRow(panel.row_of(lost.id))
+        return panel.ack_button.isEnabled()
+    qtbot.waitUntil(lost_selected, timeout=5000)
     qtbot.mouseClick(panel.ack_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: events.get(lost.id).acknowledged_by == os_user(), timeout=5000)
     qtbot.waitUntil(lambda: "acknowledged by " + os_user() in state_of(panel, lost.id),
