@@ -56,6 +56,13 @@ def motion_states(listener, station, source: int) -> list[tuple[float, bytes]]:
     return [(m.timestamp, m.payload) for m in listener.received(topic)]
 
 
+def state_changes(listener, station, source: int) -> list[tuple[float, bytes]]:
+    """`motion_states` with a repeat of the same state taken as one: the first state may be
+    said twice at start (clean-clone runs saw OFF, OFF, ON)."""
+    states = motion_states(listener, station, source)
+    return [m for i, m in enumerate(states) if i == 0 or m[1] != states[i - 1][1]]
+
+
 def retained(broker, topic: str) -> bytes:
     """The retained payload a client subscribing now gets on `topic`."""
     late = broker.client(topic)
@@ -97,11 +104,8 @@ def test_the_motion_sensor_is_discovered_and_follows_motion_changed(station, lis
     wait_state(listener, station, gate, b"ON")
     station.bus.publish(MotionChanged(gate, True, ("door", "path")))  # zones grew: still ON
     station.bus.publish(MotionChanged(gate, False, ("door", "path")))
-    # what the sensor said, a repeat of the same state taken as one (the first state may be
-    # said twice at start: a clean-clone run saw OFF, OFF, ON before the last OFF came)
     def said(source: int) -> list[bytes]:
-        states = [p for _, p in motion_states(listener, station, source)]
-        return [p for i, p in enumerate(states) if i == 0 or p != states[i - 1]]
+        return [p for _, p in state_changes(listener, station, source)]
     wait_until(lambda: said(gate)[-2:] == [b"ON", b"OFF"], 15, message="OFF after ON")
     assert said(gate) == [b"OFF", b"ON", b"OFF"]
     assert [p for _, p in motion_states(listener, station, gate)].count(b"ON") == 1  # the
@@ -165,11 +169,8 @@ def test_a_box_walking_across_the_preview_stream_is_on_then_off(tmp_path, broker
             wait_state(listener, station, door, b"OFF")
             wait_state(listener, station, door, b"ON", timeout=20)
             wait_state(listener, station, door, b"OFF", count=2, timeout=20)
-            def changes():  # the states, a repeat taken as one (the first OFF may be said twice)
-                states = motion_states(listener, station, door)
-                return [m for i, m in enumerate(states) if i == 0 or m[1] != states[i - 1][1]]
-            wait_until(lambda: len(changes()) >= 3, 20, message="ON then OFF")
-            (on_at, on), (off_at, off) = changes()[1:3]
+            wait_until(lambda: len(state_changes(listener, station, door)) >= 3, 20, message="ON then OFF")
+            (on_at, on), (off_at, off) = state_changes(listener, station, door)[1:3]
             assert (on, off) == (b"ON", b"OFF")
             # the camera dates the clip's start in wall time, paho the messages monotonic
             played = camera.play_times()["/sub"][-1] - time.time() + time.monotonic()
