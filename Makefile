@@ -79,10 +79,10 @@ lint: $(STAMP)
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[test,dist]'
+	$(PIP) install -q -c constraints.txt -e '.[test,dist]'
 	touch $(STAMP)
 
 clean:
