@@ -17,12 +17,16 @@ Action = str | OneOf  # a name of app.services.audit.ACTIONS, or one chosen by a
 # route -> the audit action it declared, per (sub-)application: the guard's audit names a
 # state change by it (`api.security.action_of`).
 ROUTE_ACTIONS = web.AppKey("route_actions", dict)
+# route -> the role (app.accounts.roles) a user needs for it, per (sub-)application: the guard
+# refuses a user with less (`api.permissions`).
+ROUTE_ROLES = web.AppKey("route_roles", dict)
 
 
 def add_both_slashes(app: web.Application, method: str, path: str, handler: Handler, *,
-                     action: Action | None = None) -> str:
+                     action: Action | None = None, role: str | None = None) -> str:
     """Register `path` with and without its trailing slash, with the audit `action` a
-    state-changing route declares (checked against the vocabulary now); return the bare path."""
+    state-changing route declares (checked against the vocabulary now) and the `role` a user
+    needs for it; return the bare path."""
     if isinstance(action, str):
         action_name(action)  # before any route is added: a bad name adds nothing
     bare = path.rstrip("/")
@@ -30,7 +34,14 @@ def add_both_slashes(app: web.Application, method: str, path: str, handler: Hand
                   app.router.add_route(method, bare + "/", handler)):
         if action is not None:
             declare_action(app, route, action)
+        if role is not None:
+            app.setdefault(ROUTE_ROLES, {})[route] = role
     return bare
+
+
+def declared_role(app: web.Application, route: web.AbstractRoute) -> str | None:
+    """The role `route` of `app` needs, or None (a route that declared none)."""
+    return (app.get(ROUTE_ROLES) or {}).get(route)
 
 
 def declare_action(app: web.Application, route: web.AbstractRoute, action: Action) -> None:

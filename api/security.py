@@ -27,6 +27,7 @@ from yarl import URL
 
 from api.connections import note_authenticated, peer_group
 from api.keys import STATION
+from api.permissions import authorize
 from api.routing import declared_action
 from app.redaction import is_secret_param, redact
 from app.services.audit import UNNAMED, OneOf, describe_target
@@ -336,6 +337,11 @@ async def guard_middleware(request: web.Request, handler):
                 _audit(request, 401)  # by the lockout above): the operator sees who tried
             return _refuse(request, policy, 401, why)
         credentialed(request)
+    refusal = await authorize(request)  # a user's role and scope (api.permissions)
+    if refusal is not None:
+        if changing:
+            _audit(request, refusal.status)
+        return refusal
     if not changing and not _audited_read(request):
         return await handler(request)
     status = 500

@@ -27,7 +27,9 @@ from typing import Callable, Protocol
 from sqlmodel import select
 
 from app import __version__
+from app.accounts.scope import ScopeService
 from app.accounts.service import AccountService
+from app.accounts.tokens import TokenService
 from app.alarms.camera_watch import CameraWatch
 from app.alarms.event_service import EventService
 from app.alarms.raiser import EventRaiser
@@ -153,8 +155,11 @@ class Station:
     # made in the GUI or through an API job (app.evidence).
     evidence: EvidenceService
     evidence_jobs: EvidenceJobs
-    # User accounts shared by the stations of the catalog (#26 item 1; roles not yet enforced).
+    # User accounts shared by the stations of the catalog (#26): the accounts, their sessions
+    # and personal tokens, and what each one may see (roles: app.accounts.roles).
     accounts: AccountService
+    tokens: TokenService
+    scope: ScopeService
     front_ends: FrontEnds = field(default_factory=FrontEnds)
     # This computer's capture devices (V4L2 cameras), for the GUI's form and GET /api/v1/device.
     devices: DeviceService = field(default_factory=DeviceService)
@@ -267,7 +272,8 @@ def build_station(settings: Settings) -> Station:
                    discovery, recordings, sources, groups, sync, uploads, exports, storage,
                    bookmarks, timeline, modes, dc_auth, media_recorders, live_records, rtc_jobs,
                    events, event_raiser, camera_watch, motion, PlaybackPlans(recordings),
-                   evidence, EvidenceJobs(evidence), AccountService(catalog, audit))
+                   evidence, EvidenceJobs(evidence), AccountService(catalog, audit),
+                   TokenService(catalog), ScopeService(catalog))
 
 
 def _capture(settings) -> tuple[float, float]:

@@ -80,7 +80,7 @@ async def list_audit(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    add_route(app, "GET", "/api/v1/audit", list_audit, tag="audit", query=AuditQuery,
+    add_route(app, "GET", "/api/v1/audit", list_audit, role="admin", tag="audit", query=AuditQuery,
               response=AuditPage, binary=Binary(CSV, "every matching entry as CSV (UTF-8, "
                                                 "a header line, CRLF line ends)"),
               headers={"Accept": "`text/csv` for the CSV file (as `format=csv`)"},

@@ -19,14 +19,18 @@ from dataclasses import replace
 from aiohttp import web
 
 from api.keys import STATION
+from api.permissions import IDENTITY
+from api.routing import call
 from api.media_tokens import media_token_accepted, native_medium
 from api.native.docs import is_public
 from api.security import PRINCIPAL, DialectPolicy, bearer_token
+from app.accounts.tokens import PREFIX as USER_TOKEN_PREFIX
 from app.site.peer_auth import PROOF, body_matches, is_signed
 
 JSON = ("application/json",)
 OCTETS = ("application/octet-stream",)
 UPLOAD_CHUNK = "/api/v1/upload/{upload_id}"
+SESSION_PATH = "/api/v1/session"
 STATION_NONCE = web.RequestKey("station_nonce", str)  # a signed station request's, for the proof
 
 
@@ -35,24 +39,45 @@ def _as(request: web.Request, who: str) -> None:
 
 
 async def authenticate(request: web.Request) -> str | None:
-    token = request.app[STATION].settings.token
-    if is_public(request.path):
+    """Who is calling: the public docs or sign-in; another station (signed); the station's
+    token (the site's service credential, admin-equivalent); a Device Connect client's media
+    token; a user's session or personal token (`rs_...`, app.accounts.tokens). A station
+    without a token is open to local programs without a credential; one that is sent there
+    must still be valid (a user's token then holds its user to their role)."""
+    station = request.app[STATION]
+    token = station.settings.token
+    if is_public(request.path) or is_sign_in(request):
         _as(request, "public")
         return None
-    if not token:
+    given = bearer_token(request)
+    if not token and not given:
         _as(request, "open")
         return None
-    if is_signed(request.headers):  # another station of the site (app.site.peer_auth)
+    if token and is_signed(request.headers):  # another station of the site (app.site.peer_auth)
         return await _station(request)
-    given = bearer_token(request)
     if not given:
         return "Not authenticated: a valid token is required"
-    if hmac.compare_digest(given.encode(), token.encode()):
+    if token and hmac.compare_digest(given.encode(), token.encode()):
         _as(request, "station-token")
         return None
-    if media_token_accepted(request, given):  # it names the Device Connect client (PRINCIPAL)
+    if given.startswith(USER_TOKEN_PREFIX):
+        identity = await call(station.tokens.identify, given)
+        if identity is not None:
+            request[IDENTITY] = identity
+            _as(request, identity.who)
+            return None
+        return "Not authenticated: the token is not valid (or it expired, or was revoked)"
+    if token and media_token_accepted(request, given):  # it names the Device Connect client
+        return None
+    if not token:
+        _as(request, "open")  # an open station ignores a credential it does not use
         return None
     return "Not authenticated: the token is not valid"
+
+
+def is_sign_in(request: web.Request) -> bool:
+    """`POST /api/v1/session`: a name and a password are the credential (api.native.users)."""
+    return request.method == "POST" and request.path.rstrip("/") == SESSION_PATH
 
 
 async def _station(request: web.Request) -> str | None:

@@ -8,6 +8,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.keys import STATION
+from api.permissions import keep_visible
 from api.native.params import (
     IsoDatetime, add_route, ok, path_int, read_model, read_query, unprocessable)
 from api.routing import call
@@ -43,8 +44,9 @@ async def create_bookmark(request: web.Request) -> web.Response:
 
 async def list_bookmarks(request: web.Request) -> web.Response:
     query = read_query(request, BookmarkQuery)
-    return ok(await call(request.app[STATION].bookmarks.search, source_id=query.source_id,
-                         begin=query.begin, end=query.end, text=query.q, limit=query.limit))
+    found = await call(request.app[STATION].bookmarks.search, source_id=query.source_id,
+                       begin=query.begin, end=query.end, text=query.q, limit=query.limit)
+    return ok(keep_visible(request, found, lambda bookmark: bookmark.source_id))
 
 
 async def get_bookmark(request: web.Request) -> web.Response:
@@ -80,12 +82,12 @@ def setup(app: web.Application) -> None:
               "1-255 characters, `note` up to 4096, no control characters (a note may hold line "
               "breaks and tabs); at most `max_bookmarks_per_source` per source and "
               "`max_bookmarks` in all (settings, 1000 and 10000 by default).")
-    add_route(app, "GET", "/api/v1/bookmark", list_bookmarks, tag="bookmark", query=BookmarkQuery,
+    add_route(app, "GET", "/api/v1/bookmark", list_bookmarks, role="viewer", tag="bookmark", query=BookmarkQuery,
               response=list[BookmarkOut], summary="List and search bookmarks",
               description="In time order; every filter given must match: the source, "
               "`begin` <= time < `end`, `q` in the title or the note. At most `limit` "
               f"({MAX_LISTED} at most) are answered.")
-    add_route(app, "GET", one, get_bookmark, tag="bookmark", summary="A bookmark",
+    add_route(app, "GET", one, get_bookmark, role="viewer", tag="bookmark", summary="A bookmark",
               path_types=bid, response=BookmarkOut)
     add_route(app, "PUT", one, update_bookmark,
               action="update bookmark",

@@ -17,7 +17,7 @@ async def list_devices(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    add_route(app, "GET", "/api/v1/device", list_devices, tag="device",
+    add_route(app, "GET", "/api/v1/device", list_devices, role="admin", tag="device",
               response=list[DeviceOut], summary="The capture devices of this computer",
               description="The V4L2 cameras (`/dev/video*` nodes that capture video, with the "
               "driver's name) a source with `uri_rtsp` `device://<path>` can record on the "

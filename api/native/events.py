@@ -22,6 +22,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.keys import STATION
+from api.permissions import visible_sources
 from api.native.params import IsoDatetime, add_route, ok, path_int, read_query
 from api.native.routedoc import Binary
 from api.routing import call
@@ -80,7 +81,8 @@ class AckAllOut(BaseModel):
 async def list_events(request: web.Request) -> web.Response:
     query = read_query(request, EventQuery)
     return ok(await call(request.app[STATION].events.list, **query.filters(),
-                         after_id=query.after_id, limit=query.limit, before_id=query.before_id))
+                         after_id=query.after_id, limit=query.limit, before_id=query.before_id,
+                         sources=visible_sources(request)))
 
 
 def _actor(request: web.Request) -> str:
@@ -97,7 +99,7 @@ async def acknowledge_event(request: web.Request) -> web.Response:
 async def acknowledge_all(request: web.Request) -> web.Response:
     query = read_query(request, EventFilterQuery)
     count = await call(request.app[STATION].events.acknowledge_all, _actor(request),
-                       **query.filters())
+                       **query.filters(), sources=visible_sources(request))
     return ok(AckAllOut(acknowledged=count))
 
 
@@ -179,7 +181,8 @@ def _last_event_id(request: web.Request, query: StreamQuery) -> int | None:
 async def event_stream(request: web.Request) -> web.StreamResponse:
     query = read_query(request, StreamQuery)
     cursor = _last_event_id(request, query)
-    chosen = await call(EventFilter, **query.filters())  # a bad filter: 422 before streaming
+    chosen = await call(EventFilter, **query.filters(),  # a bad filter: 422 before streaming
+                        sources=visible_sources(request))
     streams = request.app[STREAMS]
     if len(streams.clients) >= MAX_STREAMS:
         raise web.HTTPServiceUnavailable(
@@ -220,7 +223,8 @@ async def _replay(request: web.Request, response: web.StreamResponse, cursor: in
         return -1
     events = request.app[STATION].events
     for _ in range(REPLAY_PAGES):
-        page = await call(events.list, **query.filters(), after_id=cursor, limit=MAX_LIMIT)
+        page = await call(events.list, **query.filters(), after_id=cursor, limit=MAX_LIMIT,
+                          sources=visible_sources(request))
         for event in reversed(page):
             await response.write(_message("opened" if event.end is None else "replayed", event))
             cursor = max(cursor, event.id)
@@ -237,13 +241,13 @@ def setup(app: web.Application) -> None:
     app.on_startup.append(streams.on_startup)
     app.on_shutdown.append(streams.on_shutdown)
     eid = {"event_id": int}
-    add_route(app, "GET", "/api/v1/event", list_events, tag="event", query=EventQuery,
+    add_route(app, "GET", "/api/v1/event", list_events, role="viewer", tag="event", query=EventQuery,
               response=list[EventOut], summary="List the site's events and alarms",
               description="Newest first; every filter given must match. The cursor: ids only "
               "grow; `after_id` answers the `limit` events right after it (poll with the "
               "highest id seen and none is skipped), `before_id` pages back. 422 on a bad "
               "filter (an unknown `kind`, `end` not after `begin`, a bad id or limit).")
-    add_route(app, "GET", "/api/v1/event/stream", event_stream, tag="event", query=StreamQuery,
+    add_route(app, "GET", "/api/v1/event/stream", event_stream, role="viewer", tag="event", query=StreamQuery,
               summary="The events live (Server-Sent Events)",
               binary=Binary("text/event-stream", "one message per change of an event: `id:` "
                             "the event's id, `data:` {\"change\": opened | closed | "

@@ -161,20 +161,20 @@ def setup(app: web.Application) -> None:
               extra_responses={202: {"description": "the job, started (its URL in `Location`)",
                                      "content": {"application/json": {"schema": {
                                          "$ref": "#/components/schemas/ExportJobOut"}}}}})
-    add_route(app, "GET", JOBS + "/{job_id}", get_job, tag="export",
+    add_route(app, "GET", JOBS + "/{job_id}", get_job, role="operator", tag="export",
               summary="An evidence package job: state, progress, files",
               description="Extension. `progress` 0..1; `files` (names, SHA-256, sizes) and "
               "`download` once `done`; `error` once `failed` or `expired`. 404: no job with "
               "this id (unknown, or forgotten after 64 newer ones).",
               path_types={"job_id": str}, response=ExportJobOut, errors=(404,))
-    add_route(app, "GET", JOBS + "/{job_id}/download", download_job, tag="export",
+    add_route(app, "GET", JOBS + "/{job_id}/download", download_job, role="operator", tag="export",
               summary="Download an evidence package (zip), once",
               description="Extension. The job's zip (stored, not compressed), sent once: it is "
               "removed after it was sent (state `downloaded`). 409 while it is not `done`. "
               "Audited as `download footage`. 409 for a folder package (its files are "
               "fetched one by one).", path_types={"job_id": str},
               binary=Binary("application/zip", "the evidence package"), errors=(404, 409))
-    add_route(app, "GET", JOBS + "/{job_id}/file/{name}", download_file, tag="export",
+    add_route(app, "GET", JOBS + "/{job_id}/file/{name}", download_file, role="operator", tag="export",
               summary="Download one file of a folder evidence package",
               description="Extension. `name` as the job's `files` list it (`manifest.json`, "
               "`manifest.json.sig`, `manifest.html`, the videos); any other name is 404. "

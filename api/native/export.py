@@ -239,7 +239,7 @@ RANGE_HEADER = {"Range": "`bytes=a-b`, `bytes=a-` or `bytes=-n` (the same range 
 
 def setup(app: web.Application) -> None:
     app.on_shutdown.append(cancel_exports)
-    add_route(app, "GET", "/api/v1/source/{source_id}/export", export_source,
+    add_route(app, "GET", "/api/v1/source/{source_id}/export", export_source, role="operator",
               summary="Export a time range of a source as one MP4",
               description=RANGE_NOTE + "Extension. Cut by stream copy from the records that "
               "cover the range, across file boundaries, starting at the keyframe at or before "
@@ -249,7 +249,7 @@ def setup(app: web.Application) -> None:
               path_types={"source_id": int}, query=ExportQuery,
               binary=Binary("video/mp4", "the range as MP4"), errors=(404, 409, 429, 503, 507),
               headers=RANGE_HEADER, extra_responses=PARTIAL)
-    add_route(app, "GET", "/api/v1/bookmark/{bookmark_id}/export", export_bookmark,
+    add_route(app, "GET", "/api/v1/bookmark/{bookmark_id}/export", export_bookmark, role="operator",
               summary="Export the footage around a bookmark as one MP4",
               description="Extension. The bookmark's source from `before_s` seconds before "
               "its moment to `after_s` after (30 s each by default, 12 h at most), cut as "
@@ -258,7 +258,7 @@ def setup(app: web.Application) -> None:
               path_types={"bookmark_id": int},
               query=AroundQuery, binary=Binary("video/mp4", "the range as MP4"),
               errors=(404, 422, 429, 503, 507), headers=RANGE_HEADER, extra_responses=PARTIAL)
-    add_route(app, "GET", "/api/v1/export", export_sources,
+    add_route(app, "GET", "/api/v1/export", export_sources, role="operator",
               summary="Export a time range of several sources as a zip",
               description=RANGE_NOTE + "Extension. A zip (stored, not compressed) holding one "
               "MP4 per source, each cut as `/api/v1/source/{id}/export` does; this station's "

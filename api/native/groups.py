@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from api.keys import STATION
+from api.permissions import identity_of
 from api.native.params import add_route, ok, path_int, read_model
 from api.routing import call
 from api.native.routedoc import Link
@@ -12,7 +13,11 @@ from app.schemas import GroupDetail, GroupIn, GroupOut
 
 
 async def list_groups(request: web.Request) -> web.Response:
-    return ok(await call(request.app[STATION].groups.list))
+    groups = await call(request.app[STATION].groups.list)
+    identity = identity_of(request)
+    if identity is not None and identity.groups is not None:  # a user's scope: its groups
+        groups = [group for group in groups if group.id in identity.groups]
+    return ok(groups)
 
 
 async def create_group(request: web.Request) -> web.Response:
@@ -44,7 +49,7 @@ def setup(app: web.Application) -> None:
     gid = {"group_id": int}
     both = {"group_id": int, "source_id": int}
     one = "/api/v1/group/{group_id}"
-    add_route(app, "GET", "/api/v1/group", list_groups, summary="List the groups",
+    add_route(app, "GET", "/api/v1/group", list_groups, role="viewer", summary="List the groups",
               response=list[GroupOut])
     add_route(app, "POST", "/api/v1/group", create_group,
               action="create group",
@@ -55,7 +60,7 @@ def setup(app: web.Application) -> None:
                      "DeleteGroup": Link("DELETE", one, {"group_id": "$response.body#/0/id"}),
                      "AddSource": Link("POST", one + "/source/{source_id}",
                                        {"group_id": "$response.body#/0/id"})})
-    add_route(app, "GET", "/api/v1/group/{group_id}", get_group, summary="A group with its sources",
+    add_route(app, "GET", "/api/v1/group/{group_id}", get_group, role="viewer", summary="A group with its sources",
               path_types=gid, response=GroupDetail)
     add_route(app, "DELETE", "/api/v1/group/{group_id}", delete_group,
               action="delete group",

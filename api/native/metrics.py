@@ -150,7 +150,7 @@ def setup(app: web.Application) -> None:
     registry = app[REGISTRY] = CollectorRegistry()
     install(app, registry)
     registry.register(StationCollector(app[STATION]))
-    add_route(app, "GET", METRICS_PATH, get_metrics, tag="metrics",
+    add_route(app, "GET", METRICS_PATH, get_metrics, role="admin", tag="metrics",
               summary="The station in Prometheus' text format",
               binary=Binary("text/plain", "Prometheus' text exposition format"),
               description="Per source (labels `source_id`, `source`): online, fps, bitrate, "

@@ -55,7 +55,7 @@ async def change_motion(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     sid = {"source_id": int}
     path = "/api/v1/source/{source_id}/motion"
-    add_route(app, "GET", path, get_motion, tag="source", path_types=sid, response=MotionOut,
+    add_route(app, "GET", path, get_motion, role="viewer", tag="source", path_types=sid, response=MotionOut,
               summary="A source's motion detector: what it analyses, its rate, level and "
                       "settings",
               description="`analysing` is `preview` (the preview stream's pictures at "

@@ -27,6 +27,8 @@ REQUEST_ID = {"$ref": "#/components/headers/X-Request-Id"}
 ERROR_TEXT = {
     400: "The body cannot be parsed (a malformed form or Content-Type)",
     401: "Not authenticated: a token is configured and the request has none or a wrong one",
+    403: "Forbidden: the user's role may not do this (its role's need is in `detail`), or a web "
+         "page of another site asked",
     404: "Unknown id or name",
     413: "Request body larger than 1 MiB",
     416: "Range not satisfiable",
@@ -178,6 +180,7 @@ def _operation(i: int, doc: RouteDoc, resolved: dict, components: dict) -> dict:
         responses["400"] = _error(400, "ErrorMessage")
         responses["413"] = _error(413, "ErrorMessage")
     responses["401"] = _error(401, "ErrorMessage")
+    responses["403"] = _error(403, "ErrorMessage")
     for status in doc.errors:
         responses.setdefault(str(status), _error(status, "ErrorMessage"))
     for status, extra in doc.extra_responses.items():

@@ -11,7 +11,10 @@ from aiohttp import web
 from pydantic import BaseModel, BeforeValidator, ValidationError
 
 from api.native.routedoc import Binary, Link, RouteDoc, first_line, route_docs
+from api.permissions import check_fields, check_group_name
 from api.routing import Action, add_both_slashes
+from app.accounts.roles import RANK, role_for
+from app.services.audit import action_name
 from api.security import AUDIT_FIELDS, STATE_CHANGING
 from app.errors import InvalidInput
 
@@ -62,12 +65,15 @@ async def read_model(request: web.Request, model: type[M]) -> M:
                                       "type": "model_attributes_type"}])
             data.update(body)
     request[AUDIT_FIELDS] = data
+    check_fields(request, data)  # a source out of the caller's scope: 404 (api.permissions)
+    await check_group_name(request, data)
     return model.model_validate(data)
 
 
 def read_query(request: web.Request, model: type[M]) -> M:
     """Query parameters only (GET/DELETE); a bad one is a 422 located in `query`."""
     data = {k: v for k, v in request.query.items() if k != "accessToken"}
+    check_fields(request, data)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -96,20 +102,30 @@ def add_route(app: web.Application, method: str, path: str, handler: Handler, *,
               binary: Binary | tuple[Binary, ...] = (), errors: tuple[int, ...] = (),
               headers: dict[str, str] | None = None,
               extra_responses: dict[int, dict] | None = None,
-              links: dict[str, Link] | None = None, action: Action | None = None) -> None:
+              links: dict[str, Link] | None = None, action: Action | None = None,
+              role: str | None = None) -> None:
     """Register `path` with and without its trailing slash, and file what it takes and returns
     for the OpenAPI document (see `RouteDoc`; the summary defaults to the handler's docstring).
     A state-changing route declares its audit `action`, a name of the one vocabulary
     (`app.services.audit.ACTIONS`) the GUI's operations use too; without one it is refused.
+    Every route needs a role (app.accounts.roles): an action's own, or `role` for a read.
 
-        add_route(app, "GET", "/api/v1/source/{source_id}", get_source,
+        add_route(app, "GET", "/api/v1/source/{source_id}", get_source, role="viewer",
                   summary="A source", path_types={"source_id": int}, response=SourceOut)
         add_route(app, "POST", "/api/v1/source", create_source, action="create source", ...)
     """
     if action is None and method.upper() in STATE_CHANGING:
         raise ValueError(f"{method} {path} changes state: declare its audit action "
                          "(add_route(..., action=...), a name of app.services.audit.ACTIONS)")
-    bare = add_both_slashes(app, method, path, handler, action=action)
+    if action is None and role is None:
+        raise ValueError(f"{method} {path}: declare the role a user needs for it "
+                         "(add_route(..., role=...), app.accounts.roles)")
+    if isinstance(action, str):
+        action_name(action)  # a name outside the vocabulary fails here, before its role is asked
+    needed = role_for(action) if action is not None else role
+    if role is not None and action is not None and RANK[role] > RANK[needed]:
+        needed = role  # a route may ask more than its action does, never less
+    bare = add_both_slashes(app, method, path, handler, action=action, role=needed)
     parts = [p for p in bare.split("/") if p and p not in ("api", "v1")]
     route_docs(app).append(RouteDoc(
         method=method.upper(), path=bare,

@@ -11,6 +11,7 @@ from multidict import CIMultiDict
 
 from api.executors import FORWARD, slow
 from api.keys import STATION
+from api.permissions import keep_visible
 from api.native.models import DeleteFileIn, TagNameQuery, TagQuery
 from api.native.params import add_route, ok, read_model, read_query
 from api.native.routedoc import Binary, Link
@@ -34,7 +35,8 @@ from app.site.client import FORWARDED_HEADER, RECORD_VIDEO
 
 async def list_records(request: web.Request) -> web.Response:
     tag_name = read_query(request, TagNameQuery).tag_name
-    records = await call(request.app[STATION].recordings.list, tag_name)
+    records = keep_visible(request, await call(request.app[STATION].recordings.list, tag_name),
+                           lambda record: record.source.id if record.source else None)
     # The seed shows `source` as a one-element list in this listing only.
     items = [RecordListItem.model_construct(**{**dict(r), "source": [r.source] if r.source else []})
              for r in records]  # fields already validated: no second validation
@@ -198,7 +200,7 @@ PARTIAL = {
 def setup(app: web.Application) -> None:
     rid = {"record_id": str}
     one = "/api/v1/record/{record_id}"
-    add_route(app, "GET", "/api/v1/record", list_records, summary="The records of a tag",
+    add_route(app, "GET", "/api/v1/record", list_records, role="viewer", summary="The records of a tag",
               description="Here (only) each record's `source` is a list holding one source, as "
                           "the seed shows. An unknown tag gives `[]`.",
               query=TagNameQuery, response=list[RecordListItem])
@@ -228,9 +230,9 @@ def setup(app: web.Application) -> None:
                           "of every station recording the tag (each stops its own).",
               body=RecordStopIn, response=list[RecordOut], errors=(404,))
     for path in ("/api/v1/record/runing", "/api/v1/record/running"):
-        add_route(app, "GET", path, running, summary="Is a tag recording?", query=TagNameQuery,
+        add_route(app, "GET", path, running, role="viewer", summary="Is a tag recording?", query=TagNameQuery,
                   response=bool, description="`/runing` is the seed's spelling, `/running` an alias.")
-    add_route(app, "GET", "/api/v1/record/{record_id}", get_record, summary="A record",
+    add_route(app, "GET", "/api/v1/record/{record_id}", get_record, role="viewer", summary="A record",
               path_types=rid, response=RecordOut)
     add_route(app, "PUT", "/api/v1/record/{record_id}", protect_record,
               action=OneOf("protected", {False: "unprotect record"}, "protect record"),
@@ -258,7 +260,7 @@ def setup(app: web.Application) -> None:
               description="`location` must equal the record's own location inside the storage "
                           "folder; refused (422) while it records. The record stays, `deleted`.",
               path_types=rid, body=DeleteFileIn, response=RecordOut)
-    add_route(app, "GET", "/api/v1/tag", get_tag, summary="A tag with its records",
+    add_route(app, "GET", "/api/v1/tag", get_tag, role="viewer", summary="A tag with its records",
               query=TagQuery, response=TagOut, errors=(404,))
     add_route(app, "PUT", "/api/v1/tag/protect", protect_tag,
               action=OneOf("protected", {False: "unprotect tag"}, "protect tag"),
@@ -274,5 +276,5 @@ def setup(app: web.Application) -> None:
                           "`retention_days` comes first): operators keep motion footage "
                           "longer than continuous. 0 or null: the station's again.",
               body=TagRetentionIn, response=TagRetentionOut, errors=(404,))
-    add_route(app, "GET", "/api/v1/tag/begin", tags_begun, summary="Tags that are recording",
+    add_route(app, "GET", "/api/v1/tag/begin", tags_begun, role="viewer", summary="Tags that are recording",
               response=list[str], response_description="names of tags with a running record")

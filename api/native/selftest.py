@@ -19,7 +19,7 @@ async def video(_request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    add_route(app, "GET", "/test/img", image, summary="A generated JPEG",
+    add_route(app, "GET", "/test/img", image, role="viewer", summary="A generated JPEG",
               binary=Binary("image/jpeg"), description="Self-check of the image encode path.")
-    add_route(app, "GET", "/test/video", video, summary="A short generated MP4",
+    add_route(app, "GET", "/test/video", video, role="viewer", summary="A short generated MP4",
               binary=Binary("video/mp4"), description="Self-check of the encode and mux path.")

@@ -7,6 +7,7 @@ import asyncio
 from aiohttp import web
 
 from api.keys import STATION
+from api.permissions import keep_visible
 from api.proxy import from_owner, remote_owner
 from api.native.models import VideoQuery
 from api.native.params import add_route, ok, path_int, read_model, read_query
@@ -22,7 +23,8 @@ MJPEG_STREAMS = web.AppKey("native_mjpeg_streams", set)  # the handler tasks str
 
 
 async def list_sources(request: web.Request) -> web.Response:
-    return ok(await call(request.app[STATION].sources.list))
+    sources = await call(request.app[STATION].sources.list)
+    return ok(keep_visible(request, sources, lambda source: source.id))
 
 
 async def create_source(request: web.Request) -> web.Response:
@@ -107,7 +109,7 @@ def _links(source_id: str) -> dict[str, Link]:
 def setup(app: web.Application) -> None:
     app[MJPEG_STREAMS] = set()
     sid = {"source_id": int}
-    add_route(app, "GET", "/api/v1/source", list_sources, summary="List the sources",
+    add_route(app, "GET", "/api/v1/source", list_sources, role="viewer", summary="List the sources",
               response=list[SourceOut])
     add_route(app, "POST", "/api/v1/source", create_source,
               action="create source",
@@ -115,7 +117,7 @@ def setup(app: web.Application) -> None:
               description="`Source` needs `uri_rtsp`, `PictureSource` needs `uri_http_picture`; "
                           "a duplicate name is a 422. The station starts reading it at once.",
               body=SourceIn, response=SourceOut, links=_links("$response.body#/id"))
-    add_route(app, "GET", "/api/v1/source/{source_id}", get_source, summary="A source",
+    add_route(app, "GET", "/api/v1/source/{source_id}", get_source, role="viewer", summary="A source",
               path_types=sid, response=SourceOut)
     add_route(app, "PUT", "/api/v1/source/{source_id}", update_source,
               action="update source",
@@ -133,7 +135,7 @@ def setup(app: web.Application) -> None:
               binary=Binary("image/jpeg", "the latest frame"),
               description="422 while no picture has arrived yet. Audited as `take snapshot` "
                           "(one entry per caller and source a minute, however often it polls).")
-    add_route(app, "GET", "/api/v1/source/{source_id}/video", video,
+    add_route(app, "GET", "/api/v1/source/{source_id}/video", video, role="viewer",
               summary="MJPEG live stream of a source", path_types=sid, query=VideoQuery,
               binary=Binary(f"multipart/x-mixed-replace; boundary={BOUNDARY}",
                             "one JPEG part per `delay` seconds until the client disconnects"),

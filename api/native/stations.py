@@ -22,7 +22,7 @@ async def list_stations(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app.on_response_prepare.append(prove_station_answer)  # answers to other stations' requests
-    add_route(app, "GET", "/api/v1/station", list_stations, tag="station",
+    add_route(app, "GET", "/api/v1/station", list_stations, role="viewer", tag="station",
               response=list[StationOut], summary="The stations sharing this catalog",
               description="Every station registered in the catalog (one, unless several share "
               "a PostgreSQL catalog: docs/scale-out.md): where the others reach it, whether "

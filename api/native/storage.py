@@ -17,7 +17,7 @@ async def get_storage(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    add_route(app, "GET", "/api/v1/storage", get_storage, tag="storage", response=StorageOut,
+    add_route(app, "GET", "/api/v1/storage", get_storage, role="operator", tag="storage", response=StorageOut,
               summary="Free space, the disk floor, retention and the oldest record",
               description="Total and free bytes of the filesystem holding the recordings and "
               "of the one holding the SQLite catalog (null for a database server), each "

@@ -97,13 +97,13 @@ def setup(app: web.Application) -> None:
               "URL as `http://:TOKEN@host:port/` or `?accessToken=TOKEN`). The far end verifies "
               "each file's MD5 before the record's `sync_location` is set. A failed job's error "
               "gives the far end's status code, never its answer. Unknown tag: 404.")
-    add_route(app, "GET", "/api/v1/sync", list_jobs, tag="sync", response=list[SyncJobOut],
+    add_route(app, "GET", "/api/v1/sync", list_jobs, role="operator", tag="sync", response=list[SyncJobOut],
               summary="Every sync job")
-    add_route(app, "GET", "/api/v1/sync/{job_id}", get_job, tag="sync", response=SyncJobOut,
+    add_route(app, "GET", "/api/v1/sync/{job_id}", get_job, role="operator", tag="sync", response=SyncJobOut,
               path_types={"job_id": str}, summary="A sync job's progress",
               description="Files and bytes total/done, the file in flight, status "
               "(queued, running, done, failed) and errors per file.")
-    add_route(app, "GET", "/api/v1/upload/{upload_id}", upload_status, tag="sync",
+    add_route(app, "GET", "/api/v1/upload/{upload_id}", upload_status, role="admin", tag="sync",
               response=UploadOut, path_types={"upload_id": str},
               summary="How much of an upload this station holds",
               description="`received` is the offset to continue from; `complete` with "

@@ -38,7 +38,7 @@ async def timeline(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    add_route(app, "GET", "/api/v1/source/{source_id}/timeline", timeline, tag="source",
+    add_route(app, "GET", "/api/v1/source/{source_id}/timeline", timeline, role="viewer", tag="source",
               summary="The timeline of a source over a time range", query=TimelineQuery,
               path_types={"source_id": int}, response=TimelineOut,
               description="Records overlapping [begin, end) (tag, status, begin and end — now "

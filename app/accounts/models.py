@@ -40,3 +40,22 @@ class User(SQLModel, table=True):
         if expires.tzinfo is None:  # SQLite hands naive datetimes back: they are UTC
             expires = expires.replace(tzinfo=timezone.utc)
         return expires <= utcnow()
+
+
+class UserToken(SQLModel, table=True):
+    """A bearer credential of a user (migration 0017): a `session` from signing in with a
+    password, or a `personal` token an admin or the user made for a script (named, optionally
+    capped at a lower `role`, shown once). Only its SHA-256 is kept: a token is 256 random bits,
+    so a fast hash cannot be searched, and a stolen catalog gives nobody a way in. Revoking
+    deletes the row; deleting the user deletes its tokens."""
+
+    __tablename__ = "user_token"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    kind: str = Field(max_length=16, nullable=False)
+    name: str = Field(max_length=64, nullable=False)
+    role: str | None = Field(default=None, max_length=16)
+    token_hash: str = Field(index=True, unique=True, max_length=64)
+    created_utc: datetime = Field(default_factory=utcnow, nullable=False)
+    expires_utc: datetime | None = None
+    last_used_utc: datetime | None = None

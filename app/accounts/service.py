@@ -10,7 +10,11 @@ hash: `list` and the others return `UserOut`.
 hash), so timing does not tell which names exist; a disabled or expired account is refused
 after the same work.
 
-Roles and scopes are stored here but not yet enforced anywhere (#26 item 2, in progress).
+Roles are applied by every door through `app.accounts.roles`, scopes through
+`app.accounts.scope`; sessions and personal tokens are `app.accounts.tokens`.
+
+`who` names the caller for the audit trail; None when the door that called writes the entry
+itself (the API's guard audits every state change it serves).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import func, select
 
-from app.accounts.models import ROLES, User, utcnow
+from app.accounts.models import ROLES, User, UserToken, utcnow
 from app.accounts.passwords import (DUMMY_HASH, check_new_password, hash_password, new_password,
                                     verify_password)
 from app.catalog import Catalog
@@ -57,11 +61,11 @@ class UserOut(BaseModel):
 def user_out(row: User) -> UserOut:
     assert row.id is not None
     return UserOut(id=row.id, name=row.name, display_name=row.display_name, role=row.role,
-                   scope=row.scope, enabled=row.enabled, expires_utc=_utc(row.expires_utc),
-                   created_utc=_utc(row.created_utc), updated_utc=_utc(row.updated_utc))
+                   scope=row.scope, enabled=row.enabled, expires_utc=as_utc(row.expires_utc),
+                   created_utc=as_utc(row.created_utc), updated_utc=as_utc(row.updated_utc))
 
 
-def _utc(when: datetime | None) -> datetime | None:
+def as_utc(when: datetime | None) -> datetime | None:
     if when is not None and when.tzinfo is None:  # SQLite gives naive datetimes: they are UTC
         return when.replace(tzinfo=timezone.utc)
     return when
@@ -90,6 +94,12 @@ def check_scope(scope: Sequence[int] | None) -> list[int] | None:
     return sorted(set(scope))
 
 
+def check_display_name(display_name: str) -> str:
+    if len(display_name) > 255 or not display_name.isprintable():
+        raise AccountError("a display name has at most 255 printable characters")
+    return display_name
+
+
 class AccountService:
     def __init__(self, catalog: Catalog, audit: AuditService | None = None):
         self.catalog, self.audit = catalog, audit
@@ -98,6 +108,11 @@ class AccountService:
     def list(self) -> list[UserOut]:
         with self.catalog.session() as s:
             return [user_out(row) for row in s.exec(select(User).order_by(User.name)).all()]
+
+    def by_id(self, user_id: int) -> UserOut | None:
+        with self.catalog.session() as s:
+            row = s.get(User, user_id)
+            return None if row is None else user_out(row)
 
     def get(self, name: str) -> UserOut | None:
         row = self._row(name)
@@ -122,16 +137,15 @@ class AccountService:
     # --- changing -----------------------------------------------------------------------
     def create(self, name: str, password: str, *, role: str = "viewer",
                display_name: str | None = None, scope: Sequence[int] | None = None,
-               expires_utc: datetime | None = None, who: str = "system") -> UserOut:
+               expires_utc: datetime | None = None, who: str | None = "system") -> UserOut:
         name, role = check_name(name), check_role(role)
         scope = check_scope(scope)
         try:
             check_new_password(password)
         except ValueError as exc:
             raise AccountError(str(exc)) from None
-        if display_name is not None and (len(display_name) > 255
-                                         or not display_name.isprintable()):
-            raise AccountError("a display name has at most 255 printable characters")
+        if display_name is not None:
+            check_display_name(display_name)
         row = User(name=name, display_name=display_name, role=role, scope=scope,
                    password_hash=hash_password(password), expires_utc=expires_utc)
         try:
@@ -142,20 +156,56 @@ class AccountService:
         self._audit(who, "create user", name)
         return user_out(row)
 
-    def set_password(self, name: str, password: str, *, who: str = "system") -> UserOut:
+    def set_password(self, name: str, password: str, *, who: str | None = "system") -> UserOut:
         try:
             check_new_password(password)
         except ValueError as exc:
             raise AccountError(str(exc)) from None
         hashed = hash_password(password)
         out = self._change(name, who, "change password", password_hash=hashed)
+        self._end_sessions(out.id)  # whoever knew the old password is signed out everywhere
         return out
 
-    def disable(self, name: str, *, who: str = "system") -> UserOut:
-        return self._change(name, who, "disable user", enabled=False)
+    def disable(self, name: str, *, who: str | None = "system") -> UserOut:
+        self._keep_an_admin(name)
+        out = self._change(name, who, "disable user", enabled=False)
+        self._end_sessions(out.id)
+        return out
 
-    def enable(self, name: str, *, who: str = "system") -> UserOut:
+    def enable(self, name: str, *, who: str | None = "system") -> UserOut:
         return self._change(name, who, "enable user", enabled=True)
+
+    def update(self, name: str, *, who: str | None = "system", **changes) -> UserOut:
+        """Change `display_name`, `role`, `scope` or `expires_utc` (only those given). The
+        last enabled admin cannot be made less than admin (nobody could manage accounts)."""
+        allowed = {"display_name", "role", "scope", "expires_utc"}
+        if set(changes) - allowed:
+            raise AccountError(f"only {', '.join(sorted(allowed))} can change here")
+        if "role" in changes:
+            changes["role"] = check_role(changes["role"])
+            if changes["role"] != "admin":
+                self._keep_an_admin(name)
+        if "scope" in changes:
+            changes["scope"] = check_scope(changes["scope"])
+        if changes.get("display_name") is not None:
+            check_display_name(changes["display_name"])
+        return self._change(name, who, "update user", **changes)
+
+    def delete(self, name: str, *, who: str | None = "system") -> UserOut:
+        """Remove an account with its sessions and tokens (its audit entries keep its name).
+        The last enabled admin cannot be removed."""
+        name = check_name(name)
+        self._keep_an_admin(name)
+        with self.catalog.session() as s:
+            row = s.exec(select(User).where(User.name == name)).first()
+            if row is None:
+                raise AccountError(f"no user named {name!r}")
+            out = user_out(row)
+            for token in s.exec(select(UserToken).where(UserToken.user_id == row.id)).all():
+                s.delete(token)
+            s.delete(row)
+        self._audit(who, "delete user", name)
+        return out
 
     def ensure_first_admin(self) -> str | None:
         """On a catalog without any account, create `admin` with a random password and
@@ -175,11 +225,25 @@ class AccountService:
         return password
 
     # --- internals ----------------------------------------------------------------------
+    def _keep_an_admin(self, name: str) -> None:
+        """Refuse to take away the last enabled admin (by role change, disable or delete)."""
+        with self.catalog.session() as s:
+            admins = s.exec(select(User.name).where(User.role == "admin",
+                                                    User.enabled == True)).all()  # noqa: E712
+        if list(admins) == [check_name(name)]:
+            raise AccountError("the last enabled admin cannot be removed, disabled or demoted")
+
+    def _end_sessions(self, user_id: int) -> None:
+        with self.catalog.session() as s:
+            for token in s.exec(select(UserToken).where(UserToken.user_id == user_id,
+                                                        UserToken.kind == "session")).all():
+                s.delete(token)
+
     def _row(self, name: str) -> User | None:
         with self.catalog.session() as s:
             return s.exec(select(User).where(User.name == name.lower())).first()
 
-    def _change(self, name: str, who: str, action: str, **values) -> UserOut:
+    def _change(self, name: str, who: str | None, action: str, **values) -> UserOut:
         name = check_name(name)
         with self.catalog.session() as s:
             row = s.exec(select(User).where(User.name == name)).first()
@@ -192,7 +256,7 @@ class AccountService:
         self._audit(who, action, name)
         return user_out(row)
 
-    def _audit(self, who: str, action: str, name: str) -> None:
-        if self.audit is not None:
+    def _audit(self, who: str | None, action: str, name: str) -> None:
+        if self.audit is not None and who is not None:
             self.audit.record(dialect="local", address="local", who=who, action=action,
                               target=f"user {name}", result="ok")

@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import func, or_, update
 from sqlmodel import select
 
+from app.accounts.scope import event_visible
 from app.alarms.kinds import kind_of
 from app.catalog import CATALOG_ERRORS, Catalog
 from app.errors import InvalidInput, NotFound
@@ -95,6 +96,9 @@ class EventFilter:
     open: bool | None = None
     unacknowledged: bool | None = None
     severity: EventSeverity | None = None  # exactly this one (an operator's alarms: `alarm`)
+    # A user's scope (app.accounts.scope): events of these sources and station-wide ones
+    # (no source); None: every event.
+    sources: frozenset[int] | None = None
 
     def __post_init__(self) -> None:
         if self.kind is not None:
@@ -126,6 +130,9 @@ class EventFilter:
                          else StationEvent.acknowledged_at.is_not(None))
         if self.severity is not None:
             where.append(StationEvent.severity == self.severity)
+        if self.sources is not None:
+            where.append(or_(StationEvent.source_id.is_(None),  # type: ignore[union-attr]
+                             StationEvent.source_id.in_(sorted(self.sources))))  # type: ignore[union-attr]
         return where
 
     def matches(self, event: EventOut) -> bool:
@@ -146,7 +153,7 @@ class EventFilter:
             return False
         if self.severity is not None and event.severity != self.severity:
             return False
-        return True
+        return event_visible(event.source_id, self.sources)
 
 
 def _parse(value: str | None) -> datetime | None:
@@ -297,14 +304,15 @@ class EventService:
              open: bool | None = None, unacknowledged: bool | None = None,
              after_id: int | None = None, limit: int = DEFAULT_LIMIT, *,
              before_id: int | None = None,
-             severity: EventSeverity | str | None = None) -> list[EventOut]:
+             severity: EventSeverity | str | None = None,
+             sources: frozenset[int] | None = None) -> list[EventOut]:
         """The site's events that match every filter given, newest first, at most `limit`.
         `after_id`: the `limit` events right after that id (a poller's cursor: none is
         skipped); `before_id`: the ones before it (paging back)."""
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidInput(f"between 1 and {MAX_LIMIT}", field="limit")
         chosen = EventFilter(source_id=source_id, kind=kind, begin=begin, end=end, open=open,
-                             unacknowledged=unacknowledged, severity=severity)
+                             unacknowledged=unacknowledged, severity=severity, sources=sources)
         stmt = select(StationEvent).where(*chosen.clauses())
         if before_id is not None:
             stmt = stmt.where(StationEvent.id < before_id)

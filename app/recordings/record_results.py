@@ -38,7 +38,11 @@ def apply_result(row: Record, result: RecordingResult, error: str | None,
                      + f"{result.dropped} packets dropped: the encoder fell behind")
     if result.begin_wall is not None:
         row.begin_utc = wall_utc(result.begin_wall)
-    row.end_utc = wall_utc(result.end_wall) if result.end_wall else utcnow()
+    # The end is the first packet's arrival plus the file's length; a camera that sent its
+    # first packets in a burst makes that later than now, and a record never ends in the
+    # future (a deletion right after would come "before" its end).
+    now = utcnow()
+    row.end_utc = min(wall_utc(result.end_wall), now) if result.end_wall else now
     row.hash_md5, row.size_bytes, row.duration_s = result.md5, result.size_bytes, result.duration_s
     row.running_key = None
 

@@ -121,6 +121,12 @@ ACTIONS: dict[str, str] = {
     "change password": "an account's password set anew",
     "disable user": "an account disabled: it can no longer sign in",
     "enable user": "a disabled account enabled again",
+    "update user": "an account's display name, role, scope or expiry changed",
+    "delete user": "an account removed (with its sessions and tokens)",
+    "sign in": "a sign-in with a name and password (a failed one too: its result is 401)",
+    "sign out": "a session ended by its user",
+    "create token": "a personal API token made for a user (shown once)",
+    "revoke token": "a session or personal API token revoked",
     "command": "an MQTT command the station refused before it could name it",
     "unnamed request": "a state-changing request for no route, or an entry written before "
                        "actions had names: its method and route are in `detail`",
