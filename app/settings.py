@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     dc_auto_approve: bool = Field(False, description=(
         "Device Connect: issue access tokens without asking the operator, to clients on this "
         "computer (loopback) only, and not to pages from origins outside allowed_origins."))
+    dc_user: str = Field("viewer", max_length=64, description=(
+        "Device Connect: the user account (#26) a client approved without asking (auto-approve "
+        "on loopback) acts as; requests beyond that user's role are refused (errorCode 14)."))
     dc_token_ttl_s: int = Field(3600, ge=60, le=31 * 24 * 3600, description=(
         "Device Connect: lifetime of an access token, in seconds."))
     # --- unattended operation (docs/reliability.md) -------------------------------------------
@@ -189,10 +192,20 @@ class Settings(BaseSettings):
         "MQTT: the key commands are signed with (HMAC-SHA256, docs/scale-out.md); empty = the "
         "station `token`. With neither, commands are taken unsigned (restrict the broker's "
         "ACLs). A secret: never shown or logged."))
+    mqtt_user: str | None = Field(None, max_length=64, description=(
+        "MQTT: the user account (#26) MQTT commands act as (its role and scope apply, the "
+        "audit trail names it); empty = every command is refused (state is still published)."))
     mqtt_unsigned_switches: bool = Field(False, description=(
         "MQTT: with a command secret (or token), still take Home Assistant's group switches "
         "(`group/<id>/set` ON/OFF), which cannot be signed: the broker's ACLs then decide "
         "who may start and stop groups. Off: the switches are read-only state."))
+    gui_login: bool = Field(False, description=(
+        "GUI: ask for a user name and password at start (#26); the window then acts as that "
+        "user. New installs write it on (the config file); an upgraded one keeps it off and "
+        "says so once."))
+    gui_lock_minutes: int = Field(0, ge=0, le=24 * 60, description=(
+        "GUI: lock the window after this many minutes without input (0 = never; Ctrl+L "
+        "locks at once). Unlocking asks for the signed-in user's password."))
     motion_off_delay_s: float = Field(0.0, ge=0, le=3600, description=(
         "MQTT: seconds a source's `motion` topic stays ON after its motion event closed (the "
         "event's close already waits for 2 s without motion); motion again meanwhile keeps "
