@@ -21,7 +21,6 @@ from typing import Any, Callable, Iterable, TypeVar
 
 from aiohttp import web
 
-from api.errors import native_error
 from api.keys import STATION
 from api.routing import call, declared_role
 from app.accounts.identity import Identity
@@ -51,8 +50,9 @@ def keep_visible(request: web.Request, items: Iterable[T], source_of: Callable[[
     return [item for item in items if in_scope(source_of(item), visible)]
 
 
-async def authorize(request: web.Request) -> web.StreamResponse | None:
-    """None when the caller may make this request; else the refusal to answer with."""
+async def authorize(request: web.Request) -> tuple[int, str] | None:
+    """None when the caller may make this request; else the refusal's status and message
+    (the guard renders it in the dialect's own error shape)."""
     identity = identity_of(request)
     if identity is None:
         return None
@@ -61,10 +61,9 @@ async def authorize(request: web.Request) -> web.StreamResponse | None:
     if need is None:
         if request.match_info.http_exception is not None:  # no such route: its own 404/405
             return None
-        return _forbidden(request, "this request is not open to user accounts")
+        return 403, "this request is not open to user accounts"
     if not allows(identity.role, need):
-        return _forbidden(request, f"the role {identity.role!r} may not do this (it needs "
-                                   f"{need!r})")
+        return 403, f"the role {identity.role!r} may not do this (it needs {need!r})"
     scope = request.app[STATION].scope
     visible = await call(scope.sources, identity)
     request[VISIBLE] = visible
@@ -87,7 +86,7 @@ async def authorize(request: web.Request) -> web.StreamResponse | None:
             if not event_visible(owner, visible):
                 raise NotFound("event", match["event_id"], field="event_id")
     except NotFound as exc:
-        return native_error(exc)
+        return 404, exc.message
     return None
 
 
@@ -134,6 +133,3 @@ def _int(value: Any) -> int | None:
     except ValueError:
         return None
 
-
-def _forbidden(request: web.Request, message: str) -> web.Response:
-    return web.json_response({"detail": message}, status=403)

@@ -340,8 +340,8 @@ async def guard_middleware(request: web.Request, handler):
     refusal = await authorize(request)  # a user's role and scope (api.permissions)
     if refusal is not None:
         if changing:
-            _audit(request, refusal.status)
-        return refusal
+            _audit(request, refusal[0])
+        return _refuse(request, policy, *refusal)
     if not changing and not _audited_read(request):
         return await handler(request)
     status = 500
