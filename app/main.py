@@ -145,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         start_station(station, mqtt=mqtt_bus)
         first_admin = station.accounts.ensure_first_admin()  # shown after the API line
+        # the settings' Huawei pair, filed under admin (app.accounts.aksk; it keeps working)
+        station.aksk.adopt_configured(settings.huawei_ak, settings.huawei_sk)
         try:
             api = start_api(station)
         except RuntimeError as exc:

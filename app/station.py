@@ -27,6 +27,7 @@ from typing import Callable, Protocol
 from sqlmodel import select
 
 from app import __version__
+from app.accounts.aksk import AkSkService
 from app.accounts.scope import ScopeService
 from app.accounts.service import AccountService
 from app.accounts.tokens import TokenService
@@ -160,6 +161,8 @@ class Station:
     accounts: AccountService
     tokens: TokenService
     scope: ScopeService
+    # Huawei AK/SK pairs of the users, for the Huawei dialects' signatures (SK encrypted).
+    aksk: AkSkService
     front_ends: FrontEnds = field(default_factory=FrontEnds)
     # This computer's capture devices (V4L2 cameras), for the GUI's form and GET /api/v1/device.
     devices: DeviceService = field(default_factory=DeviceService)
@@ -273,7 +276,7 @@ def build_station(settings: Settings) -> Station:
                    bookmarks, timeline, modes, dc_auth, media_recorders, live_records, rtc_jobs,
                    events, event_raiser, camera_watch, motion, PlaybackPlans(recordings),
                    evidence, EvidenceJobs(evidence), AccountService(catalog, audit),
-                   TokenService(catalog), ScopeService(catalog))
+                   TokenService(catalog), ScopeService(catalog), AkSkService(catalog))
 
 
 def _capture(settings) -> tuple[float, float]:

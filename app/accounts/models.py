@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
+from app.credentials import EncryptedText
+
 ROLES = ("admin", "operator", "viewer")
 
 
@@ -58,4 +60,21 @@ class UserToken(SQLModel, table=True):
     token_hash: str = Field(index=True, unique=True, max_length=64)
     created_utc: datetime = Field(default_factory=utcnow, nullable=False)
     expires_utc: datetime | None = None
+    last_used_utc: datetime | None = None
+
+
+class UserAkSk(SQLModel, table=True):
+    """A Huawei AK/SK pair of a user (migration 0018), for the Huawei Live and RTC dialects'
+    `SDK-HMAC-SHA256` signatures. Unlike a token, the secret key cannot be kept as a hash:
+    checking a signature means computing the HMAC with the SK itself. So it is stored
+    encrypted with the station's credentials key (`EncryptedText`, like a source's password):
+    a copied catalog without the key gives nobody a pair. The user's pairs go with the user."""
+
+    __tablename__ = "user_aksk"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    access_key: str = Field(index=True, unique=True, max_length=64)
+    secret_key: str = Field(sa_column=Column(EncryptedText, nullable=False))
+    name: str = Field(max_length=64, nullable=False)
+    created_utc: datetime = Field(default_factory=utcnow, nullable=False)
     last_used_utc: datetime | None = None

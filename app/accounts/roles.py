@@ -25,6 +25,7 @@ _VIEWER_ACTIONS = {
     "create bookmark", "update bookmark", "delete bookmark", "play footage",
     "watch events", "stop watching events", "start preview", "stop preview",
     "sign in", "sign out", "change password", "create token", "revoke token",
+    "create access key", "revoke access key",
 }
 _OPERATOR_ACTIONS = {
     "start recording", "stop recording", "pause recording", "resume recording", "switch group",

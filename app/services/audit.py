@@ -127,6 +127,8 @@ ACTIONS: dict[str, str] = {
     "sign out": "a session ended by its user",
     "create token": "a personal API token made for a user (shown once)",
     "revoke token": "a session or personal API token revoked",
+    "create access key": "a Huawei AK/SK pair made for a user (its secret key shown once)",
+    "revoke access key": "a Huawei AK/SK pair of a user revoked",
     "command": "an MQTT command the station refused before it could name it",
     "unnamed request": "a state-changing request for no route, or an entry written before "
                        "actions had names: its method and route are in `detail`",
