@@ -5,10 +5,12 @@ native error shape and no 500 traceback ever leaks into a Huawei client.
 
 Credentials accepted (see `authenticate`): the station token as `X-Auth-Token` (Huawei's
 token header) or `Authorization: Bearer`, or an `SDK-HMAC-SHA256` signature by the
-configured AK/SK (body covered, accepted once: `api.huawei.signing`; its head, AK included,
-is checked before the body is read, and a token is checked without reading it). Credentials are
-required once a token or an AK/SK is configured; a loopback station with neither stays open,
-like the other dialects. Every failed authentication goes to `api.security.refused` (logged
+configured AK/SK (the site's service credential) or by a user's pair (#26, app.accounts.aksk:
+the request then acts as that user, held to the role each route declares: record control
+needs an operator). The signature covers the body and is accepted once (`api.huawei.signing`);
+its head, AK included, is checked before the body is read, and a token is checked without
+reading it. Credentials are required once a token or an AK/SK is configured; a loopback
+station with neither stays open, like the other dialects. Every failed authentication goes to `api.security.refused` (logged
 without the secret, counted toward the per-address 429).
 
 Each sub-application declares its `DialectPolicy`, so the root's guard (Host, Origin, body
@@ -30,6 +32,8 @@ from aiohttp import web
 
 from api.huawei import signing
 from api.keys import REQUEST_ID, STATION
+from api.permissions import IDENTITY
+from api.routing import call
 from api.security import (
     POLICY,
     PRINCIPAL,
@@ -39,6 +43,7 @@ from api.security import (
     bearer_token,
     client_address,
 )
+from app.accounts.identity import Identity
 from app.station import Station
 
 log = logging.getLogger(__name__)
@@ -106,29 +111,14 @@ async def authenticate(request: web.Request, station: Station, dialect: Dialect,
                        replays: signing.ReplayCache) -> str | None:
     """None when the request may pass (PRINCIPAL then says who it is), else why not.
 
-    A signature is checked whenever AK/SK are configured; with a token but no AK/SK every
-    signature fails like a wrong one. Refusals never say which part of a credential was
-    wrong (an unknown AK and a wrong signature read the same)."""
+    A signature is checked whenever a pair is configured or its AK is a user's; with a token
+    but neither every signature fails like a wrong one. Refusals never say which part of a
+    credential was wrong (an unknown AK and a wrong signature read the same)."""
     settings = station.settings
     token, ak, sk = settings.token, settings.huawei_ak, settings.huawei_sk
     auth = request.headers.get("Authorization", "")
     if signing.is_signed(auth):
-        if not (ak and sk) and not token:
-            return _passes(request, dialect, "open")
-        try:  # what the head can tell, before a byte of the body is read
-            signing.check_head(request.headers, ak if sk else None)
-        except signing.SignatureError as exc:
-            return str(exc)
-        body = await request.read()
-        try:
-            checked = signing.verify(method=request.method, raw_path=request.raw_path,
-                                     query=list(request.query.items()), headers=request.headers,
-                                     body=body, access_key=ak if sk else None, secret_key=sk)
-            if request.method in STATE_CHANGING:
-                replays.first_use(checked, request.headers[signing.DATE_HEADER])
-        except signing.SignatureError as exc:
-            return str(exc)
-        return _passes(request, dialect, f"ak:{checked.access}")
+        return await _signed(request, station, dialect, replays)
     given = bearer_token(request, query=False)
     if token and given and hmac.compare_digest(given.encode(), token.encode()):
         return _passes(request, dialect, "station-token")
@@ -136,6 +126,55 @@ async def authenticate(request: web.Request, station: Station, dialect: Dialect,
         return "a valid X-Auth-Token or AK/SK signature is required" if not given else \
             "the token is not valid"
     return _passes(request, dialect, "open")
+
+
+async def _signed(request: web.Request, station: Station, dialect: Dialect,
+                  replays: signing.ReplayCache) -> str | None:
+    """An `SDK-*` signed request: the head's form and date, then the SK its AK names (the
+    configured pair's, or a user's from the catalog, looked up off the event loop: one query
+    for a known and an unknown AK alike), then the signature over the body.
+
+    A user's pair makes the request act as that user (`IDENTITY`: the guard then holds it to
+    the route's role). The configured pair stays the site's service credential, checked with
+    the settings' SK and held to no role, as before accounts; while it is filed under an
+    enabled user (app.accounts.aksk.adopt_configured) the trail names it `admin (ak <AK>)`,
+    else `ak:<AK>`. A station open without credentials passes what it cannot check, as before,
+    but a user's AK must still sign right (like a user's token on the native API)."""
+    settings = station.settings
+    ak, sk = settings.huawei_ak, settings.huawei_sk
+    configured = bool(ak and sk)
+    is_open = not configured and not settings.token
+    try:  # what the head can tell, before the catalog is asked or a byte of the body read
+        head = signing.check_form(request.headers)
+    except signing.SignatureError as exc:
+        return _passes(request, dialect, "open") if is_open else str(exc)
+    user_key = await call(station.aksk.secret_for, head.access)
+    identity: Identity | None = None
+    if configured and hmac.compare_digest(head.access.encode(), (ak or "").encode()):
+        key, secret = ak, sk
+        who = user_key[1].who if user_key else f"ak:{head.access}"
+    elif user_key is not None:
+        key, (secret, identity) = head.access, user_key
+        who = identity.who
+    elif is_open:
+        return _passes(request, dialect, "open")
+    else:
+        key = secret = who = None
+    try:
+        signing.check_head(request.headers, key)  # an unknown AK: refused before the body
+        body = await request.read()
+        checked = signing.verify(method=request.method, raw_path=request.raw_path,
+                                 query=list(request.query.items()), headers=request.headers,
+                                 body=body, access_key=key, secret_key=secret)
+        if request.method in STATE_CHANGING:
+            replays.first_use(checked, request.headers[signing.DATE_HEADER])
+    except signing.SignatureError as exc:
+        return str(exc)
+    if user_key is not None:
+        await call(station.aksk.mark_used, head.access)
+    if identity is not None:
+        request[IDENTITY] = identity
+    return _passes(request, dialect, who or f"ak:{checked.access}")
 
 
 def _passes(request: web.Request, dialect: Dialect, who: str) -> None:

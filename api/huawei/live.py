@@ -25,6 +25,7 @@ from api.huawei.common import (
 from api.keys import STATION
 from api.routing import add_both_slashes, base_url, call
 from api.security import AUDIT_FIELDS, note_terms
+from app.accounts.roles import RANK, role_for
 from app.errors import InvalidInput, NotFound, StationError, StorageFull
 from app.recordings.recordings import AlreadyRecording
 from app.services.audit import UNNAMED, OneOf
@@ -102,7 +103,10 @@ async def record_control(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     station: Station = app[STATION]
     live = sub_app(station, DIALECT)
+    control = OneOf("action", {"START": "start recording", "STOP": "stop recording"}, UNNAMED)
+    # a user's AK/SK is held to START's and STOP's role (an operator's); another `action` is
+    # refused by the handler (400), so the default name's role (admin's) is not asked
+    role = max(map(role_for, control.names.values()), key=RANK.__getitem__)
     add_both_slashes(live, "POST", "/{project_id}/record/control", record_control,
-                     action=OneOf("action", {"START": "start recording",
-                                             "STOP": "stop recording"}, UNNAMED))
+                     action=control, role=role)
     app.add_subapp(PREFIX, live)

@@ -20,6 +20,7 @@ from api.huawei.common import Dialect, HuaweiError, plain_request_id, read_json_
 from api.keys import STATION
 from api.routing import add_both_slashes, call
 from api.security import AUDIT_FIELDS, note_terms
+from app.accounts.roles import VIEWER, role_for
 from app.dialects.huawei.rtc_jobs import (
     MAX_IDLE_S,
     MIN_IDLE_S,
@@ -210,8 +211,12 @@ def setup(app: web.Application) -> None:
     station: Station = app[STATION]
     rtc = sub_app(station, DIALECT)
     jobs = "/{app_id}/individual-stream-jobs"
-    add_both_slashes(rtc, "POST", jobs, create_job, action="start recording")
-    add_both_slashes(rtc, "GET", jobs + "/{job_id}", show_job)
-    add_both_slashes(rtc, "PUT", jobs + "/{job_id}", update_job, action="update recording job")
-    add_both_slashes(rtc, "DELETE", jobs + "/{job_id}", stop_job, action="stop recording")
+    # a user's AK/SK is held to each route's role (app.accounts.roles): control needs an
+    # operator, reading a job a viewer
+    for method, path, handler, action in (
+            ("POST", jobs, create_job, "start recording"),
+            ("PUT", jobs + "/{job_id}", update_job, "update recording job"),
+            ("DELETE", jobs + "/{job_id}", stop_job, "stop recording")):
+        add_both_slashes(rtc, method, path, handler, action=action, role=role_for(action))
+    add_both_slashes(rtc, "GET", jobs + "/{job_id}", show_job, role=VIEWER)
     app.add_subapp(PREFIX, rtc)

@@ -135,18 +135,27 @@ def signature(secret_key: str, text: str) -> str:
     return hmac.new(secret_key.encode("utf-8"), text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def check_head(headers: Mapping[str, str], access_key: str | None,
-               now: datetime | None = None, max_skew: timedelta = MAX_SKEW) -> None:
-    """Raise SignatureError unless the head could carry a valid signature: a well-formed
-    `SDK-HMAC-SHA256` header of the configured AK, signing `Host` and `X-Sdk-Date`, a date
-    within `max_skew`. The signature itself covers the body, so `verify` checks it later.
-    An unknown AK gets the same answer as a wrong signature, only sooner (the AK names a key
-    and travels in clear in every request; the SK is what is secret)."""
+def check_form(headers: Mapping[str, str], now: datetime | None = None,
+               max_skew: timedelta = MAX_SKEW) -> Authorization:
+    """The parsed `SDK-HMAC-SHA256` header, if the head could carry a valid signature of
+    anyone's: well-formed, signing `Host` and `X-Sdk-Date`, a date within `max_skew`. Checked
+    before the AK is looked up (a user's pair is in the catalog) and before the body is read."""
     auth = parse_authorization(headers.get("Authorization", ""))
     for name in REQUIRED_SIGNED:
         if name not in auth.signed_headers:
             raise SignatureError(f"{name} must be one of the signed headers")
     _date(headers, now or datetime.now(timezone.utc), max_skew)
+    return auth
+
+
+def check_head(headers: Mapping[str, str], access_key: str | None,
+               now: datetime | None = None, max_skew: timedelta = MAX_SKEW) -> None:
+    """Raise SignatureError unless the head could carry a valid signature: `check_form`, and
+    the AK is `access_key` (the configured one, or the user's pair the AK named). The
+    signature itself covers the body, so `verify` checks it later. An unknown AK gets the same
+    answer as a wrong signature, only sooner (the AK names a key and travels in clear in every
+    request; the SK is what is secret)."""
+    auth = check_form(headers, now, max_skew)
     if not (access_key and hmac.compare_digest(auth.access.encode(), access_key.encode())):
         raise SignatureError(BAD_SIGNATURE)
 
