@@ -19,6 +19,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from app.accounts.roles import may, role_for
 from app.errors import StationError
 from app.services.audit import OneOf, action_name, quoted
 
@@ -165,10 +166,12 @@ def outcome(result: Any = None, error: BaseException | None = None) -> str:
 class AuditedService:
     """One service seen through the audit: listed methods record, everything else forwards."""
 
-    def __init__(self, service: Any, actions: dict[str, Audited], record: Callable[..., None]):
+    def __init__(self, service: Any, actions: dict[str, Audited], record: Callable[..., None],
+                 role: str | None = None):
         object.__setattr__(self, "_service", service)
         object.__setattr__(self, "_actions", actions)
         object.__setattr__(self, "_record", record)
+        object.__setattr__(self, "_role", role)
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._service, name)
@@ -181,7 +184,7 @@ class AuditedService:
         setattr(self._service, name, value)
 
     def _wrap(self, method: Callable, audited: Audited) -> Callable:
-        service, record = self._service, self._record
+        service, record, role = self._service, self._record, self._role
 
         def call(*args: Any, **kwargs: Any) -> Any:
             try:
@@ -193,6 +196,12 @@ class AuditedService:
                 target = audited.target(named, service)
             except Exception:  # noqa: BLE001 - the call itself reports bad arguments
                 action, target = getattr(method, "__name__", "call"), None
+            # The signed-in user's role, checked here too: a shortcut key or a dialog left
+            # open reaches the service without the disabled button in between.
+            if role is not None and not may(role, role_for(audited.action)):
+                record(action=action, target=target, result="failed: forbidden")
+                raise StationError(f"{action} needs the {role_for(audited.action)} role",
+                                   kind="forbidden")
             try:
                 result = method(*args, **kwargs)
             except BaseException as exc:
@@ -217,10 +226,17 @@ class AuditedStation:
     written through."""
 
     def __init__(self, station: Any, *, who: str | None = None, dialect: str = "gui",
-                 address: str = "local"):
+                 address: str = "local", role: str | None = None):
         object.__setattr__(self, "station", station)
         object.__setattr__(self, "actor", {"dialect": dialect, "address": address,
                                            "who": who or os_user()})
+        object.__setattr__(self, "role", role)  # None: no signed-in user, every action
+
+    def act_as(self, who: str | None, role: str | None) -> None:
+        """From now on, entries name `who` (None: the OS user) and calls need `role`'s
+        rights: the GUI's user signed in, or another one unlocked the window."""
+        self.actor["who"] = who or os_user()
+        object.__setattr__(self, "role", role)
 
     def record(self, *, action: str, target: str | None, result: str) -> None:
         """An entry for a change the GUI made outside the services (saving the settings)."""
@@ -231,7 +247,8 @@ class AuditedStation:
     def __getattr__(self, name: str) -> Any:
         value = getattr(self.station, name)
         actions = GUI_ACTIONS.get(name)
-        return value if actions is None else AuditedService(value, actions, self.record)
+        return value if actions is None else AuditedService(value, actions, self.record,
+                                                            self.role)
 
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(self.station, name, value)

@@ -95,7 +95,7 @@ def run_gui(station: Station, api_url: str, first_admin: str | None = None) -> i
 
     print(f"API: {api_url}", flush=True)
     show_first_admin(first_admin)
-    return run_qt(station, api_url)
+    return run_qt(station, api_url, first_admin)  # shown again in the first-run dialog
 
 
 def show_first_admin(password: str | None) -> None:

@@ -206,6 +206,9 @@ class Settings(BaseSettings):
     gui_lock_minutes: int = Field(0, ge=0, le=24 * 60, description=(
         "GUI: lock the window after this many minutes without input (0 = never; Ctrl+L "
         "locks at once). Unlocking asks for the signed-in user's password."))
+    gui_login_notice_shown: bool = Field(False, description=(
+        "GUI: the one-time notice of an upgraded install (accounts exist, sign-in is off and "
+        "can be switched on in Settings) was shown; written by the window, not for editing."))
     motion_off_delay_s: float = Field(0.0, ge=0, le=3600, description=(
         "MQTT: seconds a source's `motion` topic stays ON after its motion event closed (the "
         "event's close already waits for 2 s without motion); motion again meanwhile keeps "
@@ -394,12 +397,19 @@ class LiveSettings:
 def ensure_station_id(settings: Settings, path: Path | None = None) -> Settings:
     """`settings` with a `station_id`: a station that has none makes a UUID and keeps it in
     its config file, so it is the same station after every restart (a shared catalog knows
-    its sources and records by it)."""
+    its sources and records by it). No id yet means a new install: `gui_login` is written on
+    with it."""
     if settings.station_id:
         return settings
     station_id = str(uuid.uuid4())
-    write_config({"station_id": station_id}, path)
-    return settings.model_copy(update={"station_id": station_id})
+    # A new install (#26): sign-in at start is on, kept in the file with the id; an upgraded
+    # one (an id already) keeps it off. RS_GUI_LOGIN, when set, decides instead.
+    changes: dict[str, Any] = {"station_id": station_id}
+    update: dict[str, Any] = {"station_id": station_id}
+    if env_override("gui_login") is None:
+        changes["gui_login"] = update["gui_login"] = True
+    write_config(changes, path)
+    return settings.model_copy(update=update)
 
 
 def read_config(path: Path | None = None) -> dict[str, Any]:
