@@ -22,6 +22,7 @@ never holds more than `limit` threads, whatever the clients do.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import threading
@@ -76,7 +77,8 @@ class Lane:
                             self.name, self.limit, refused)
             raise Busy(self.name, self.limit)
         try:
-            future = self._pool.submit(functools.partial(fn, *args, **kwargs))
+            future = self._pool.submit(contextvars.copy_context().run,  # the acting user
+                                       functools.partial(fn, *args, **kwargs))
         except RuntimeError:  # shut down: the station is stopping
             self._release(None)
             raise Unavailable("the station is stopping") from None

@@ -28,6 +28,7 @@ from yarl import URL
 from api.connections import note_authenticated, peer_group
 from api.keys import STATION
 from api.permissions import authorize
+from app.accounts.acting import ACTING
 from api.routing import declared_action
 from app.redaction import is_secret_param, redact
 from app.services.audit import UNNAMED, OneOf, describe_target
@@ -297,6 +298,7 @@ async def guard_middleware(request: web.Request, handler):
     settings = station.settings
     address = client_address(request)
     request[PRINCIPAL] = Principal(policy.name, address, "anonymous")
+    ACTING.set(None)  # a keep-alive connection's requests share a task: nobody acts yet
     wait = request.app[FAILURES].retry_after(failure_key(request))
     if wait is not None and not await _vouched(request, policy):
         log.warning("refused: dialect=%s address=%s %s %s: locked out for %.0f s after failed "

@@ -61,6 +61,8 @@ from app.events import (
     SourceStatusChanged,
     StorageLow,
 )
+from api.mqtt.acting import command_user, user_refusal
+from app.accounts.acting import acting_as
 from app.services.audit import action_name
 
 if TYPE_CHECKING:
@@ -113,11 +115,6 @@ class MqttBridge:
         host, port, tls, user, password = broker_address(station.settings.mqtt_url or "")
         self._where = f"{'mqtts' if tls else 'mqtt'}://{host}:{port}"  # no credentials: for logs
         self._host, self._port = host, port
-        # What commands change goes through the audit trail, as an API request's does.
-        self._commands = AuditedStation(station, who="mqtt command", dialect="mqtt",
-                                         address=f"{host}:{port}")
-        self._switches = AuditedStation(station, who="home assistant switch", dialect="mqtt",
-                                        address=f"{host}:{port}")
         self._nonces = Nonces()  # of signed commands taken (the worker's alone)
         self._limiter = LogLimiter()  # refusals and failures: a log line per kind and interval
         self._queue: collections.deque = collections.deque(maxlen=QUEUE_MAX)
@@ -502,9 +499,19 @@ class MqttBridge:
             self._send(self.topics.reply, {"group_id": group_id, "status": 403, "detail":
                        "group switches are off: this station takes signed commands only"})
             return
+        user = command_user(self.station)
+        refused = user_refusal(self.station, user, SWITCH_GROUP, group_id=group_id)
+        if refused is not None:
+            self._refuse("no user" if user is None else "forbidden", f"a group switch refused: "
+                         f"{refused[1]}", SWITCH_GROUP, f"group {group_id}")
+            self._send(self.topics.reply, {"group_id": group_id, "status": refused[0],
+                                           "detail": refused[1]})
+            return
         log.info("MQTT: switch of group %d set %s", group_id, value)
         try:
-            switch_group(self._switches, group_id, value == SWITCH_ON)
+            with acting_as(user):
+                switch_group(self._as(user, "home assistant switch"), group_id,
+                             value == SWITCH_ON)
         except NotFound as exc:  # an id that is no group of this station: no traceback
             self._refuse("unknown group", f"a switch for an unknown group: {exc.message}",
                          SWITCH_GROUP, f"group {group_id}")
@@ -538,11 +545,28 @@ class MqttBridge:
                 {"loc": ["body", "reply_to"], "type": "value_error",
                  "msg": f"replies go to {self.topics.reply} or a topic under it only"}]})
             return
-        log.info("MQTT: command %s tag %r group %r", command.action, command.tag_name,
-                 command.group_name)
-        reply = run_command(self._commands, command)
+        user = command_user(self.station)
+        action = RECORDING_ACTIONS[command.action]
+        refused = user_refusal(self.station, user, action, group_name=command.group_name)
+        if refused is not None:
+            self._refuse("no user" if user is None else "forbidden",
+                         f"a command refused: {refused[1]}", action, None)
+            self._send(topic, {"request_id": request_id, "action": command.action,
+                               "status": refused[0], "detail": refused[1]},
+                       getattr(request, "CorrelationData", None))
+            return
+        log.info("MQTT: command %s tag %r group %r as %s", command.action, command.tag_name,
+                 command.group_name, user.name if user else "-")
+        with acting_as(user):
+            reply = run_command(self._as(user, "mqtt command"), command,
+                                self.station.scope.sources(user))
         self._send(topic, {"request_id": request_id, **reply},
                    getattr(request, "CorrelationData", None))
+
+    def _as(self, user, door: str) -> AuditedStation:
+        """The station as the MQTT user acts on it: the audit trail names the account."""
+        return AuditedStation(self.station, who=f"{user.name} ({door})" if user else door,
+                              dialect="mqtt", address=f"{self._host}:{self._port}")
 
     def _send(self, topic: str, reply: dict, correlation: bytes | None = None) -> None:
         """A reply (never retained), with the command's MQTT v5 correlation data if any."""

@@ -187,8 +187,10 @@ def parse_command(data: dict) -> MqttCommand | dict:
         return reply
 
 
-def run_command(station: "Station", command: MqttCommand) -> dict:
-    """Start or stop the tag; the reply (without its request id)."""
+def run_command(station: "Station", command: MqttCommand,
+                sources: frozenset[int] | None = None) -> dict:
+    """Start or stop the tag; the reply (without its request id). `sources`: the MQTT user's
+    scope (a stop stops only those sources' records)."""
     recordings = station.recordings
     try:
         if command.action == "start":
@@ -197,7 +199,8 @@ def run_command(station: "Station", command: MqttCommand) -> dict:
             records = recordings.start(command.tag_name, command.group_name, command.model,
                                        origin=ORIGIN)
         else:
-            records = recordings.stop(command.tag_name, command.model, origin=ORIGIN)
+            records = recordings.stop(command.tag_name, command.model, origin=ORIGIN,
+                                      sources=sources)
     except Exception as exc:  # noqa: BLE001 - every failure is answered, as the API does
         return {"action": command.action, **error_reply(exc)}
     return {"action": command.action, "status": 200,

@@ -24,6 +24,8 @@ from api.routing import call
 from api.media_tokens import media_token_accepted, native_medium
 from api.native.docs import is_public
 from api.security import PRINCIPAL, DialectPolicy, bearer_token
+from app.accounts.acting import ACTING
+from app.accounts.acting import QUERY as ACTING_QUERY
 from app.accounts.tokens import PREFIX as USER_TOKEN_PREFIX
 from app.site.peer_auth import PROOF, body_matches, is_signed
 
@@ -63,8 +65,7 @@ async def authenticate(request: web.Request) -> str | None:
     if given.startswith(USER_TOKEN_PREFIX):
         identity = await call(station.tokens.identify, given)
         if identity is not None:
-            request[IDENTITY] = identity
-            _as(request, identity.who)
+            _as_user(request, identity)
             return None
         return "Not authenticated: the token is not valid (or it expired, or was revoked)"
     if token and media_token_accepted(request, given):  # it names the Device Connect client
@@ -94,7 +95,23 @@ async def _station(request: web.Request) -> str | None:
         return "Not authenticated: the body is not the one the station signed"
     _as(request, f"station:{sender[:36]}")
     request[STATION_NONCE] = nonce
+    acting = request.query.get(ACTING_QUERY)
+    if acting is not None:  # for whom the other station asks (app.accounts.acting), signed
+        user_id = int(acting) if acting.isdigit() and len(acting) < 19 else 0
+        identity = await call(request.app[STATION].tokens.identity_of_user, user_id,
+                              f"via station {sender[:8]}")
+        if identity is None:
+            return "Not authenticated: the user the station acts for is not an account here"
+        _as_user(request, identity)
     return None
+
+
+def _as_user(request: web.Request, identity) -> None:
+    """The request acts for a user: their role and scope apply (api.permissions), the audit
+    trail names them, and what the services forward to other stations carries them."""
+    request[IDENTITY] = identity
+    _as(request, identity.who)
+    ACTING.set(identity)  # the handler's task: its calls to the services copy it
 
 
 async def prove_station_answer(request: web.BaseRequest, response: web.StreamResponse) -> None:

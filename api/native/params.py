@@ -13,6 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ValidationError
 from api.native.routedoc import Binary, Link, RouteDoc, first_line, route_docs
 from api.permissions import check_fields, check_group_name
 from api.routing import Action, add_both_slashes
+from app.accounts.acting import QUERY as ACTING_QUERY
 from app.accounts.roles import RANK, role_for
 from app.services.audit import action_name
 from api.security import AUDIT_FIELDS, STATE_CHANGING
@@ -45,6 +46,7 @@ async def read_model(request: web.Request, model: type[M]) -> M:
     through); unknown fields ignored. The names it carries are noted for the audit trail."""
     data: dict = dict(request.query)
     data.pop("accessToken", None)
+    data.pop(ACTING_QUERY, None)  # a station's signed word for whom it asks (api.native.auth)
     if request.body_exists:
         raw = await request.read()
         if raw.strip():
@@ -72,7 +74,7 @@ async def read_model(request: web.Request, model: type[M]) -> M:
 
 def read_query(request: web.Request, model: type[M]) -> M:
     """Query parameters only (GET/DELETE); a bad one is a 422 located in `query`."""
-    data = {k: v for k, v in request.query.items() if k != "accessToken"}
+    data = {k: v for k, v in request.query.items() if k not in ("accessToken", ACTING_QUERY)}
     check_fields(request, data)
     try:
         return model.model_validate(data)

@@ -11,7 +11,7 @@ from multidict import CIMultiDict
 
 from api.executors import FORWARD, slow
 from api.keys import STATION
-from api.permissions import keep_visible
+from api.permissions import keep_visible, visible_sources
 from api.native.models import DeleteFileIn, TagNameQuery, TagQuery
 from api.native.params import add_route, ok, read_model, read_query
 from api.native.routedoc import Binary, Link
@@ -73,7 +73,7 @@ async def start_sources(request: web.Request) -> web.Response:
 async def stop_records(request: web.Request) -> web.Response:
     data = await read_model(request, RecordStopIn)
     return ok(await start_or_stop(request, request.app[STATION].recordings.stop, data.tag_name,
-                                  data.model, origin="api"))
+                                  data.model, origin="api", sources=visible_sources(request)))
 
 
 async def running(request: web.Request) -> web.Response:

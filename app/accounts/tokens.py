@@ -124,6 +124,25 @@ class TokenService:
                         groups=None if user.scope is None else tuple(user.scope), via=via,
                         token_id=row.id)
 
+    def identity_of_user(self, user_id: int, via: str) -> Identity | None:
+        """The identity another station acts for (app.accounts.acting): the user as the
+        shared catalog has them now, or None (unknown, disabled, expired)."""
+        with self.catalog.session() as s:
+            user = s.get(User, user_id)
+        if user is None or not user.enabled or user.expired:
+            return None
+        return Identity(user_id=user_id, name=user.name, role=user.role,
+                        groups=None if user.scope is None else tuple(user.scope), via=via)
+
+    def identity_named(self, name: str, via: str) -> Identity | None:
+        """The identity of the account `name` (MQTT's `mqtt_user`, Device Connect's
+        `dc_user`), or None (unknown, disabled, expired)."""
+        try:
+            user_id = self.user_id(name)
+        except AccountError:
+            return None
+        return None if user_id is None else self.identity_of_user(user_id, via)
+
     def list(self, user_id: int) -> list[TokenOut]:
         with self.catalog.session() as s:
             rows = s.exec(select(UserToken).where(UserToken.user_id == user_id)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
+from app.accounts.scope import in_scope
 from app.catalog import CATALOG_ERRORS
 from app.catalog_rows import tag_by_name
 from app.errors import NotFound
@@ -105,10 +106,13 @@ class RecordingStops:
         return out
 
     def stop(self, tag_name: str, model: SourceModel | str | None = None,
-             origin: str = "core", forwarded: bool = False) -> list[RecordOut]:
+             origin: str = "core", forwarded: bool = False,
+             sources: frozenset[int] | None = None) -> list[RecordOut]:
         """Stop the tag's running records (of `model`, if given), this station's here and the
         others' on their stations (unless another station `forwarded` the request);
-        returns them finalized. Named, the tag stops the mode's own records too."""
+        returns them finalized. Named, the tag stops the mode's own records too. `sources`:
+        a user's scope (app.accounts.scope): only the records of those sources stop (the
+        other stations apply the same user's scope: the request carries them)."""
         model = SourceModel(model) if model else None
         events: list[Event] = []
         ask_others = not forwarded
@@ -119,14 +123,16 @@ class RecordingStops:
                     if tag is None:
                         raise NotFound("tag", repr(tag_name), field="tag_name")
                     rows = [r for r in self._store.running_rows(s, tag.id, mine=True)
-                            if model is None or r.model == model.value]
+                            if (model is None or r.model == model.value)
+                            and in_scope(r.source_id, sources)]
             except CATALOG_ERRORS:
                 if not self._store.catalog.is_server:
                     raise
                 # The server is away: stop what this station records under the tag as it
                 # knows it; the ends are kept and written once the server is back.
                 rows = [r for r in self._store.live.of_tag(tag_name)
-                        if model is None or r.model == model.value]
+                        if (model is None or r.model == model.value)
+                        and in_scope(r.source_id, sources)]
                 ask_others = False  # the others cannot be found without the catalog either
             closed = self._close_files(rows)
             out = [self._finalize(r.id, events, origin=origin, result=closed.get(r.id))

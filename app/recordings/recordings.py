@@ -118,8 +118,9 @@ class RecordingService:
         return self._stops.stop_record(record_id, origin)
 
     def stop(self, tag_name: str, model: SourceModel | str | None = None,
-             origin: str = "core", forwarded: bool = False) -> list[RecordOut]:
-        return self._stops.stop(tag_name, model, origin, forwarded)
+             origin: str = "core", forwarded: bool = False,
+             sources: frozenset[int] | None = None) -> list[RecordOut]:
+        return self._stops.stop(tag_name, model, origin, forwarded, sources)
 
     def stop_all_tags(self, origin: str = "core") -> list[RecordOut]:
         """The operator's Stop all: every running tag, sparing what the modes record."""

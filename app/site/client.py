@@ -29,6 +29,7 @@ asks `relay` for the checked address and the signed headers, and `proved` about 
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import time
@@ -41,6 +42,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from app.accounts.acting import acting_path
 from app.errors import Conflict, StationError, StorageFull, Unavailable
 from app.schemas import MotionOut, MotionSettingsIn, RecordOut, iso_utc
 from app.site import peer_auth
@@ -167,7 +169,7 @@ class SiteClient:
               **params: Any) -> Relay:
         """The address and signed headers of a GET the API's proxy streams itself (blocking:
         finding the owner may wait for it to announce its URL)."""
-        path_qs = route.path_qs(query, **params)
+        path_qs = acting_path(route.path_qs(query, **params))
         return Relay(self.base_url(station_id) + path_qs,
                      self.signed(station_id, route.method, path_qs))
 
@@ -221,6 +223,7 @@ class SiteClient:
         """One request: its open answer (an `http.client.HTTPResponse`) once that station
         proved it answered; `urllib.error.HTTPError` for its refusals (proved too),
         `Unavailable` when it is away, unreachable or not who it should be."""
+        path_qs = acting_path(path_qs)  # for whom (app.accounts.acting), under the signature
         url = self.base_url(station_id) + path_qs
         sent = self.signed(station_id, method, path_qs, body or b"")
         request = urllib.request.Request(url, method=method, data=body,
@@ -280,7 +283,8 @@ class SiteClient:
         errors: list[StationError] = []
         with ThreadPoolExecutor(max_workers=min(8, len(work)),
                                 thread_name_prefix="forward") as pool:
-            futures = {sid: pool.submit(fn, sid) for sid, fn in work.items()}
+            futures = {sid: pool.submit(contextvars.copy_context().run, fn, sid)  # acting user
+                       for sid, fn in work.items()}
             for sid, future in futures.items():
                 try:
                     answer = future.result()

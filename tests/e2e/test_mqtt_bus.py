@@ -32,8 +32,10 @@ FRAME_S = 1 / 25
 
 
 def station_with_group(tmp_path, mqtt_url: str | None, sources: int = 2):
-    """A started station whose group `lobby` holds `sources` test patterns, all online."""
-    station = build_station(make_settings(tmp_path, mqtt_url=mqtt_url))
+    """A started station whose group `lobby` holds `sources` test patterns, all online; MQTT
+    commands act as the operator account `ha` (`mqtt_user`)."""
+    station = build_station(make_settings(tmp_path, mqtt_url=mqtt_url, mqtt_user="ha"))
+    station.accounts.create("ha", "home assistant's password", role="operator")
     start_station(station, mqtt=MqttBridge)  # as app.main starts it
     group = station.groups.create(GroupIn(name="lobby"))
     for i in range(1, sources + 1):
@@ -155,7 +157,32 @@ def test_a_command_starts_and_stops_a_group_and_the_reply_carries_the_records(st
     assert station.audit.flush()
     entries = station.audit.list(dialect="mqtt").items
     assert [(e.action, e.who, e.result) for e in reversed(entries)] == [
-        ("start recording", "mqtt command", "ok"), ("stop recording", "mqtt command", "ok")]
+        ("start recording", "ha (mqtt command)", "ok"),
+        ("stop recording", "ha (mqtt command)", "ok")]
+
+
+def test_commands_act_as_mqtt_user_with_its_role_and_scope(station, listener):
+    """No `mqtt_user`: every command and switch refused (403); a viewer's: refused; an
+    operator scoped to another group: the group does not exist for it (404). Nothing starts."""
+    reply_topic = f"{station_topic(station)}/reply"
+    lobby = station.groups.list()[0].id
+    hall = station.groups.create(GroupIn(name="hall"))
+    station.accounts.create("watcher", "a viewer's password", role="viewer")
+    station.accounts.create("hall-op", "an operator's password", role="operator", scope=[hall.id])
+    expected = {None: 403, "watcher": 403, "hall-op": 404}
+    for n, (user, status) in enumerate(expected.items()):
+        station.live.replace(station.settings.model_copy(update={"mqtt_user": user}))
+        command(listener, station, {"action": "start", "tag_name": "nope", "group_name": "lobby",
+                                    "request_id": f"u{n}"})
+        reply = listener.wait_for(lambda m, n=n: m.topic == reply_topic
+                                  and payload_json(m).get("request_id") == f"u{n}")
+        assert payload_json(reply)["status"] == status, (user, payload_json(reply))
+        listener.client.publish(f"{station_topic(station)}/group/{lobby}/set", "ON", qos=1)
+        switched = wait_until(lambda n=n: [payload_json(m) for m in listener.received(reply_topic)
+                                           if b"group_id" in m.payload][n:], 15)
+        assert switched[0]["status"] == status, (user, switched)
+    assert not station.recordings.own_running()
+    assert "mqtt_user" in payload_json(listener.received(reply_topic)[0])["detail"]
 
 
 def test_a_bad_command_is_answered_in_the_api_error_shape(station, listener):
@@ -220,7 +247,7 @@ def test_home_assistant_discovery_and_its_switch(station, broker, listener):
     assert {r.status for r in station.recordings.list(tag)} == {"finished"}
     assert station.audit.flush()
     assert [e.who for e in station.audit.list(dialect="mqtt").items] == [
-        "home assistant switch"] * 3  # one start, two stop_record
+        "ha (home assistant switch)"] * 3  # one start, two stop_record
 
     # Catalog changes update the discovery: a new group appears, a deleted one goes.
     group = station.groups.create(GroupIn(name="hall"))

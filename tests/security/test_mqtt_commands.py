@@ -41,7 +41,8 @@ def signed(body: dict, key: str, *, ts: object = None, nonce: str | None = None)
 def mqtt_station(tmp_path, broker, listener, **env) -> StationProcess:
     """A station on the broker with a group `lobby` of one test pattern, online on the bus."""
     station = StationProcess(tmp_path, name="mqtt", env={
-        "RS_MQTT_URL": broker.url(), "RS_STATION_ID": STATION_ID, **env})
+        "RS_MQTT_URL": broker.url(), "RS_STATION_ID": STATION_ID,
+        "RS_MQTT_USER": "admin", **env})  # the first start's account
     token = env.get("RS_TOKEN")
     status, source, _ = station.call("POST", "/api/v1/source",
                                      {"name": "cam", "uri_rtsp": TESTSRC}, token=token)

@@ -1,0 +1,42 @@
+"""The user an operation acts for, as it travels from a front end into the services and on to
+another station of the site.
+
+The API's guard, the MQTT bridge and the GUI set it (`acting_as`) around the calls they make for
+a user; it follows the call into worker threads (asyncio's `to_thread` and the API's lanes copy
+it; the site client's fan-out does too). When the site client forwards a request to another
+station, it adds `acting_user=<id>` to the path it signs (`acting_path`), so the owner station
+knows for whom it acts, cannot be told otherwise (the path is under the station signature, with
+its time window and nonce), and applies that user's role and scope from the shared catalog.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator
+
+from app.accounts.identity import Identity
+
+QUERY = "acting_user"
+ACTING: ContextVar[Identity | None] = ContextVar("acting_user", default=None)
+
+
+def current() -> Identity | None:
+    return ACTING.get()
+
+
+@contextmanager
+def acting_as(identity: Identity | None) -> Iterator[None]:
+    token = ACTING.set(identity)
+    try:
+        yield
+    finally:
+        ACTING.reset(token)
+
+
+def acting_path(path_qs: str) -> str:
+    """`path_qs` with the acting user's id, when there is one (to sign and send)."""
+    identity = ACTING.get()
+    if identity is None:
+        return path_qs
+    return f"{path_qs}{'&' if '?' in path_qs else '?'}{QUERY}={identity.user_id}"
