@@ -14,6 +14,8 @@ when the core says the catalog changed, so an API client's change shows up here 
 
 from __future__ import annotations
 
+from typing import Callable
+
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import (
@@ -29,6 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.accounts.identity import Identity
+from app.accounts.scope import in_scope
 from app.schemas import GroupIn, SourceOut
 from app.site.stations import StationOut
 from app.station import Station
@@ -36,10 +40,16 @@ from ui.errors import error_text
 from ui.icons import icon
 from ui.site_rows import station_icon, station_label, station_tip
 from ui.mode_marks import mode_mark, mode_tip
+from ui.session import gate_menu
 from ui.tasks import Report, TaskRunner
 
 KIND, ID = Qt.ItemDataRole.UserRole, Qt.ItemDataRole.UserRole + 1
 ALL, GROUP, SOURCE, STATION = "all", "group", "source", "station"
+# The context menus' entries that change the catalog, by the audit action they do.
+MENU_ACTIONS = {"Start recording…": "start recording", "Rename…": "rename group",
+                "Delete group…": "delete group", "Remove from group": "remove source from group",
+                "Edit source…": "update source", "Motion…": "change motion settings",
+                "Delete source…": "delete source", "New group…": "create group"}
 SITE_REFRESH_MS = 3000  # a station's heartbeat period: online state and disk space
 
 
@@ -91,10 +101,13 @@ class GroupsPanel(QWidget):
         self.tree.source_dropped.connect(self.add_to_group)
         self.tree.customContextMenuRequested.connect(self._context_menu)
         self.tree.currentItemChanged.connect(self._on_current)
-        new_group = QPushButton(icon("add"), "New group", self)
-        new_group.clicked.connect(self.ask_new_group)
+        self.new_group_button = QPushButton(icon("add"), "New group", self)
+        self.new_group_button.clicked.connect(self.ask_new_group)
+        # The signed-in user (#26): their scope filters the tree, their role the menus.
+        self.identity: Identity | None = None
+        self.allowed: Callable[[str], bool] = lambda _action: True
         buttons = QHBoxLayout()
-        buttons.addWidget(new_group)
+        buttons.addWidget(self.new_group_button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -113,8 +126,15 @@ class GroupsPanel(QWidget):
         self.tasks.run(self._read_catalog, self._fill)
 
     def _read_catalog(self):
-        sources = self.station.sources.list()
-        groups = [self.station.groups.get(g.id) for g in self.station.groups.list()]
+        """The sources and groups the user sees: a scoped user only their groups and the
+        sources in them (a source outside scope does not exist for them)."""
+        visible = self.station.scope.sources(self.identity)
+        shown_groups = self.station.scope.groups(self.identity)
+        sources = [s for s in self.station.sources.list() if in_scope(s.id, visible)]
+        groups = [self.station.groups.get(g.id) for g in self.station.groups.list()
+                  if shown_groups is None or g.id in shown_groups]
+        for group in groups:
+            group.sources = [s for s in group.sources if in_scope(s.id, visible)]
         return sources, groups, self.station.site.list()
 
     def _fill(self, result, error) -> None:
@@ -298,5 +318,6 @@ class GroupsPanel(QWidget):
                     action.setEnabled(item_id not in self.members.get(gid, []))
         else:
             menu.addAction("New group…", self.ask_new_group)
+        gate_menu(menu, MENU_ACTIONS, self.allowed)
         menu.popup(self.tree.viewport().mapToGlobal(pos))
         self.last_menu = menu  # tests look at it

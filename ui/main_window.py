@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.accounts.identity import Identity
 from app.audited import AuditedStation
 from app.errors import StationError
 from app.schemas import RecordStatus
@@ -38,18 +39,21 @@ from ui.groups_panel import GroupsPanel
 from ui.icons import icon
 from ui.playback.launcher import PlaybackLauncher
 from ui.recordings.bookmarks import ask_bookmark
+from ui.session import gate_menu
 from ui.status_bar import StationStatusBar
 from ui.tags_panel import TagsPanel
 from ui.tasks import TaskRunner
 from ui.tray import StationTray
 from ui.wall import CameraWall
 from ui.wall_prefs import WallPrefs
+from ui.window_access import TILE_MENU_ACTIONS, WindowAccess
 
 STOP, KEEP, CANCEL = "stop", "keep", "cancel"
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, station: Station, bridge: EventBridge, api_url: str):
+    def __init__(self, station: Station, bridge: EventBridge, api_url: str,
+                 identity: Identity | None = None):
         super().__init__()
         self.station, self.bridge, self.api_url = station, bridge, api_url
         self.audited = AuditedStation(station)  # what panels and dialogs change is audited
@@ -84,6 +88,8 @@ class MainWindow(QMainWindow):
                                 announce=lambda text: self.tray.notify(text), parent=self)
         self._build_menus()
         self._mount_optional_tabs()
+        # Who the window acts as (#26): role, scope, the lock, the name in the status bar.
+        self.access = WindowAccess(self, identity)
 
         self.wall.selection_changed.connect(self.tags.set_selection)
         self.wall.focus_changed.connect(self._retry_focused)
@@ -133,14 +139,18 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         station = self.menuBar().addMenu("&Station")
-        station.addAction(icon("settings"), "&Settings…", self.open_settings)
+        self.settings_action = station.addAction(icon("settings"), "&Settings…",
+                                                 self.open_settings)
+        station.addAction("&Lock the window (Ctrl+L)", lambda: self.access.lock.lock())
         station.addAction("Open API &docs", lambda: QDesktopServices.openUrl(
             QUrl(self.api_url.rstrip("/") + "/api/docs")))
         station.addSeparator()
         station.addAction("&Quit", self.quit_station, QKeySequence.StandardKey.Quit)
         sources = self.menuBar().addMenu("S&ources")
-        sources.addAction(icon("add"), "&Add source…", self.add_source, QKeySequence("Ctrl+N"))
-        sources.addAction(icon("add"), "New &group…", self.groups.ask_new_group)
+        self.add_source_action = sources.addAction(icon("add"), "&Add source…", self.add_source,
+                                                   QKeySequence("Ctrl+N"))
+        self.new_group_action = sources.addAction(icon("add"), "New &group…",
+                                                  self.groups.ask_new_group)
         view = self.menuBar().addMenu("&View")
         view.addAction("Back to the &grid", self.wall.unfocus)
         self.update_on_motion = view.addAction("Update tiles on &motion only")
@@ -183,7 +193,10 @@ class MainWindow(QMainWindow):
         self.groups.reload()
 
     def _read(self):
-        return (self.station.sources.list(), [g.name for g in self.station.groups.list()],
+        """The wall's sources and the groups to record: only the signed-in user's."""
+        access = self.access
+        return (access.visible_sources(self.station.sources.list()),
+                [g.name for g in access.visible_groups(self.station.groups.list())],
                 self.station.recordings.list(status=RecordStatus.recording))
 
     def _apply(self, result, error) -> None:
@@ -271,6 +284,7 @@ class MainWindow(QMainWindow):
         chosen = sorted(self.wall.selected) if source_id in self.wall.selected else [source_id]
         menu.addAction(icon("play"), "Play recordings together…" if len(chosen) > 1
                        else "Play recordings…", lambda: self.playback.ask_and_play(chosen))
+        gate_menu(menu, TILE_MENU_ACTIONS, self.access.gate.allowed)
         menu.popup(where)
         self.last_tile_menu = menu  # tests look at it
 
@@ -309,7 +323,9 @@ class MainWindow(QMainWindow):
         from ui.settings_dialog import SettingsDialog
 
         # The dialog saves through the station's SettingsService, which applies and audits.
-        dialog = SettingsDialog(self.station.settings, self, station=self.station)
+        dialog = SettingsDialog(self.station.settings, self, station=self.station,
+                                who=self.audited.actor["who"], role=self.access.role,
+                                tasks=self.tasks)
         dialog.saved.connect(self._on_settings_saved)
         dialog.exec()
 
@@ -317,6 +333,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{settings.station_name} — Recording Station {self.station.version}")
         self.status.settings = settings
         self.status.refresh()
+        self.access.lock.set_minutes(settings.gui_lock_minutes)
 
     def bookmark_live(self) -> None:
         """Mark now on the focused tile's source (or the only selected one): asks the title."""
@@ -452,6 +469,9 @@ class MainWindow(QMainWindow):
         return self.close()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if self.access.lock.locked and not self._closing_confirmed:
+            event.ignore()  # a locked window is closed by unlocking it first (or a signal)
+            return
         if self.running_count() and not self._closing_confirmed:
             choice = self.ask_close_choice()
             if choice == CANCEL:

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from pydantic import ValidationError
 
+from app.accounts.roles import may
 from app.alarms.kinds import KINDS
 from app.audited import os_user
 from app.services.settings import SettingsRefused, problems_of
@@ -74,6 +75,7 @@ LABELS = {
     "tls_key": "TLS private key", "retention_days": "Delete after",
     "retention_max_gb": "Recordings at most", "segment_s": "New file every",
     "fsync_s": "Flush to disk every", "alert_kinds": "Announce", "alert_sound": "Sound",
+    "gui_login": "Sign-in", "gui_lock_minutes": "Lock after",
 }
 LABEL_WIDTH = 136
 HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
@@ -89,9 +91,12 @@ class SettingsDialog(QDialog):
     saved = Signal(object)  # the Settings the saved file gives
 
     def __init__(self, settings: Settings, parent: QWidget | None = None, *,
-                 station: Station | None = None, config_file: Path | None = None):
+                 station: Station | None = None, config_file: Path | None = None,
+                 who: str | None = None, role: str | None = None,
+                 tasks: TaskRunner | None = None):
         super().__init__(parent)
         self.station = station
+        self.who, self.role, self.tasks = who or os_user(), role, tasks
         self.settings = settings  # what the station runs with
         self.base = settings      # what the next save builds on (the last saved settings)
         self.config_file = config_file or default_config_file()
@@ -118,6 +123,11 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self._huawei_tab(), icon("plug"), "Huawei")
         self.tabs.addTab(self._device_connect_tab(), icon("plug"), "Device Connect")
         self.tabs.addTab(self._security_tab(), icon("key"), "Security")
+        if self.station is not None and self.tasks is not None and may(self.role, "create user"):
+            from ui.users_page import UsersPage
+
+            self.users_page = UsersPage(self.station, self.tasks, self.who)
+            self.tabs.addTab(self.users_page, icon("key"), "Users")
         where = hint_label(f"Saved to {self.config_file}")
         self.buttons = QDialogButtonBox(self)
         self.save_button = self.buttons.addButton("Save", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -370,7 +380,14 @@ class SettingsDialog(QDialog):
         self._text(tls, "tls_cert", "PEM certificate chain; with a key, the API speaks HTTPS",
                    placeholder="plain HTTP")
         self._text(tls, "tls_key", "PEM private key of the certificate", placeholder="plain HTTP")
-        forms: list[QWidget] = [web, files, tls]
+        sign_in = Form(label_width=LABEL_WIDTH)
+        login = QCheckBox("Ask for a user name and password when the window opens")
+        sign_in.add("gui_login", LABELS["gui_login"], login, "Applies at the next start; the "
+                    "window then acts as the user who signed in (their role and groups)")
+        self.fields["gui_login"] = (sign_in, login, login.isChecked, login.setChecked)
+        self._number(sign_in, "gui_lock_minutes", QSpinBox(), "Lock the window after this long "
+                     "without input (0: never; Ctrl+L locks at once)", 0, 24 * 60, " min")
+        forms: list[QWidget] = [web, files, tls, sign_in]
         if self.station is not None:  # what an examiner compares a package's key with
             evidence = Form(label_width=LABEL_WIDTH)
             key = self.station.evidence.key
@@ -517,7 +534,7 @@ class SettingsDialog(QDialog):
         try:
             if self.station is not None:
                 done = self.station.settings_service.change(
-                    stored, {"dialect": "gui", "address": "local", "who": os_user()})
+                    stored, {"dialect": "gui", "address": "local", "who": self.who})
                 new, later = done.saved, set(done.restart)
             else:
                 new, later = save_settings(self.base, stored, self.config_file), set(changes)

@@ -1,7 +1,7 @@
 """The status bar: where remote tools reach the station (API URL with a copy button, the
 token behind a reveal button), free disk space against the floor (amber near it, red under
 it, and why when the storage guard stopped recordings for a full disk), how many recordings
-run, how many alarms wait for an operator (a button that opens the Events panel), and the
+run, who is signed in (#26), how many alarms wait for an operator (a button that opens the Events panel), and the
 station's own CPU use.
 
 The disk figures come from the storage guard's last look (`StorageService.figures`: no
@@ -63,6 +63,9 @@ class StationStatusBar(QStatusBar):
         self.disk_label = QLabel(self)
         self.rec_label = QLabel("idle", self)
         self.cpu_label = QLabel(self)
+        self.user_label = QLabel(self)  # the signed-in user (#26); hidden without sign-in
+        self.user_label.setObjectName("user_label")
+        self.user_label.hide()
         self.alarm_button = QToolButton(self)
         self.alarm_button.setAutoRaise(True)
         self.alarm_button.setToolTip("Unacknowledged alarms: open the Events panel")
@@ -70,7 +73,8 @@ class StationStatusBar(QStatusBar):
         self.set_alarm_count(0)
         for widget in (self.api_label, self.copy_button, self.token_label, self.reveal_button):
             self.addWidget(widget)
-        for widget in (self.alarm_button, self.disk_label, self.rec_label, self.cpu_label):
+        for widget in (self.user_label, self.alarm_button, self.disk_label, self.rec_label,
+                       self.cpu_label):
             self.addPermanentWidget(widget)
         self.reveal_button.setVisible(bool(settings.token))
         self._show_token(False)
@@ -90,6 +94,14 @@ class StationStatusBar(QStatusBar):
             self.token_label.setText("open on loopback (no token)")
         else:
             self.token_label.setText(f"token {token if shown else HIDDEN}")
+
+    def set_user(self, name: str | None, role: str | None = None) -> None:
+        """Who the window acts as: their name and role, or nothing (sign-in is off)."""
+        self.user_label.setText(f"👤 {name} ({role})" if name else "")
+        self.user_label.setToolTip("Signed in as this user: the window acts with their role "
+                                   "and sees their groups. Ctrl+L locks the window." if name
+                                   else "")
+        self.user_label.setVisible(bool(name))
 
     def set_recording_count(self, count: int) -> None:
         self.rec_label.setText(f"● {count} recording" if count else "idle")

@@ -36,11 +36,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.alarms.kinds import KINDS
-from app.audited import os_user
 from app.schemas import EventOut, EventSeverity
 from ui.bridge import EventBridge
 from ui.errors import error_text
 from ui.list_keys import KeyActions
+from ui.session import who_of
 from ui.tasks import CoalescedLoad, TaskRunner
 
 LIST_LIMIT = 500       # newest first; older ones are a job for the filters
@@ -292,7 +292,7 @@ class EventsPanel(QWidget):
         """Acknowledge these events as the operator (the list follows the bridge's events)."""
         service, ids = self.station.events, [e.id for e in events if e.acknowledged_at is None]
         if ids:
-            who = os_user()
+            who = who_of(self.station)
             self.tasks.run(lambda: [service.acknowledge(i, who) for i in ids], self._acted)
 
     def ask_acknowledge_all(self) -> bool:
@@ -314,7 +314,7 @@ class EventsPanel(QWidget):
             return
         filters = {k: v for k, v in self.filters().items()
                    if k in ("kind", "severity", "source_id", "open")}
-        service, who = self.station.events, os_user()
+        service, who = self.station.events, who_of(self.station)
         self.tasks.run(lambda: service.acknowledge_all(who, **filters), self._acted)
 
     def _acted(self, _result, error: BaseException | None) -> None:

@@ -1,0 +1,104 @@
+"""The main window's side of accounts (#26): who it acts as, what their role lets them do
+there, what their scope lets them see, and the lock.
+
+- Acting as: the `AuditedStation` the panels hold names the user in every audit entry and
+  refuses calls outside their role; without sign-in (no user) it is as before accounts.
+- The role: each control that does an audited action is registered with the `RoleGate`
+  under that action's name (`guard_controls`), so a viewer sees Start disabled, its tooltip
+  saying "Needs the operator role". Menus built on demand (a tile's, a group's) ask the
+  gate as they open.
+- The scope: the wall and the source tree show only the sources of the user's groups
+  (`visible_sources`, read on a worker thread with the catalog).
+- The lock: `ui.lock.WindowLock`; someone else unlocking switches the window to them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject
+
+from app.accounts.identity import Identity
+from app.accounts.scope import in_scope
+from app.accounts.service import UserOut
+from ui.lock import WindowLock
+from ui.session import RoleGate, identity_of
+
+if TYPE_CHECKING:
+    from ui.main_window import MainWindow
+
+# The tile menu's entries, by the action they do.
+TILE_MENU_ACTIONS = {"Motion…": "change motion settings", "Edit source…": "update source"}
+
+
+class WindowAccess(QObject):
+    def __init__(self, window: "MainWindow", identity: Identity | None):
+        super().__init__(window)
+        self.window = window
+        self.identity: Identity | None = None
+        self.gate = RoleGate(self)
+        self.lock = WindowLock(window, window.station, window.tasks,
+                               window.station.settings.gui_lock_minutes,
+                               user=lambda: self.identity, on_unlock=self._unlocked)
+        self.guard_controls()
+        self.act_as(identity)
+
+    @property
+    def role(self) -> str | None:
+        return None if self.identity is None else self.identity.role
+
+    def guard_controls(self) -> None:
+        """Every control of the window that changes something, by its audit action."""
+        w, guard = self.window, self.gate.guard
+        for control, action in (
+                (w.tags.start_group_button, "start recording"),
+                (w.tags.start_selected_button, "start recording"),
+                (w.tags.stop_button, "stop recording"),
+                (w.tags.stop_all_button, "stop recording"),
+                (w.groups.new_group_button, "create group"),
+                (w.settings_action, "save settings"),
+                (w.add_source_action, "create source"),
+                (w.new_group_action, "create group"),
+                (w.events.ack_button, "acknowledge event"),
+                (w.events.ack_all_button, "acknowledge event"),
+                (w.recordings.act_delete, "delete file"),
+                (w.recordings.act_protect, "protect record"),
+                (w.recordings.act_export, "export footage"),
+                (w.recordings.act_save, "copy footage"),
+                (w.recordings.act_sync, "start sync"),
+                (w.recordings.act_stop, "stop recording"),
+                (w.recordings.bookmarks.export_button, "export footage")):
+            guard(control, action)
+        w.groups.allowed = self.gate.allowed
+
+    def act_as(self, identity: Identity | None) -> None:
+        """The window acts as `identity` from now on (None: nobody signed in)."""
+        self.identity = identity
+        w = self.window
+        w.audited.act_as(identity.who if identity else None, self.role)
+        self.gate.apply(self.role)
+        w.groups.identity = identity
+        w.status.set_user(identity.name if identity else None, self.role)
+        self.lock.restart_idle()
+
+    def sign_in_as(self, user: UserOut) -> None:
+        """`user` signed in (at start, or unlocking as someone else): their role and scope
+        apply, and the wall and the tree are read again for their sources."""
+        changed = self.identity is None or self.identity.user_id != user.id
+        self.act_as(identity_of(user))
+        if changed:
+            self.window.reload()
+
+    def _unlocked(self, user: UserOut) -> None:
+        if self.identity is None or self.identity.user_id != user.id:
+            self.sign_in_as(user)
+
+    def visible_sources(self, sources: list) -> list:
+        """The sources the user may see, of `sources` (runs on a worker thread: the scope
+        is read from the catalog, which may be a network database)."""
+        visible = self.window.station.scope.sources(self.identity)
+        return [s for s in sources if in_scope(s.id, visible)]
+
+    def visible_groups(self, groups: list) -> list:
+        shown = self.window.station.scope.groups(self.identity)
+        return [g for g in groups if shown is None or g.id in shown]
