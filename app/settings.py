@@ -93,9 +93,11 @@ class Settings(BaseSettings):
     dc_auto_approve: bool = Field(False, description=(
         "Device Connect: issue access tokens without asking the operator, to clients on this "
         "computer (loopback) only, and not to pages from origins outside allowed_origins."))
-    dc_user: str = Field("viewer", max_length=64, description=(
-        "Device Connect: the user account (#26) a client approved without asking (auto-approve "
-        "on loopback) acts as; requests beyond that user's role are refused (errorCode 14)."))
+    dc_user: str | None = Field(None, max_length=64, description=(
+        "Device Connect: the user account (#26) an application acts as when approved without "
+        "the operator choosing one (auto-approve on loopback); its role bounds what the "
+        "token's scopes allow (errorCode 14 beyond it), its scope the sources. Empty (or an "
+        "account disabled or gone): the viewer role over every source."))
     dc_token_ttl_s: int = Field(3600, ge=60, le=31 * 24 * 3600, description=(
         "Device Connect: lifetime of an access token, in seconds."))
     # --- unattended operation (docs/reliability.md) -------------------------------------------

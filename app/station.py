@@ -28,6 +28,7 @@ from sqlmodel import select
 
 from app import __version__
 from app.accounts.aksk import AkSkService
+from app.accounts.identity import Identity
 from app.accounts.scope import ScopeService
 from app.accounts.service import AccountService
 from app.accounts.tokens import TokenService
@@ -35,7 +36,7 @@ from app.alarms.camera_watch import CameraWatch
 from app.alarms.event_service import EventService
 from app.alarms.raiser import EventRaiser
 from app.catalog import Catalog
-from app.dialects.device_connect.dc_auth import DeviceConnectAuth
+from app.dialects.device_connect.dc_auth import VIEWER_ONLY, DeviceConnectAuth
 from app.dialects.device_connect.dc_recorder import MediaRecorderService
 from app.dialects.huawei.live_record import LiveRecordService
 from app.dialects.huawei.rtc_jobs import RtcJobService
@@ -255,8 +256,17 @@ def build_station(settings: Settings) -> Station:
                        motion_capture=lambda source_id: _capture(motion.settings(source_id)))
 
     # --- 5. the dialects' state machines --------------------------------------------------
+    tokens = TokenService(catalog)
+
+    def dc_user() -> Identity:
+        """Whom an approved Device Connect application acts as (`dc_user`), least privilege
+        when it names no usable account."""
+        name = live().dc_user
+        found = tokens.identity_named(name, via="device connect") if name else None
+        return found or VIEWER_ONLY
+
     dc_auth = DeviceConnectAuth(bus, auto_approve=lambda: live().dc_auto_approve,
-                                token_ttl_s=lambda: live().dc_token_ttl_s)
+                                token_ttl_s=lambda: live().dc_token_ttl_s, default_user=dc_user)
     media_recorders = MediaRecorderService(recordings, sources, bus,
                                            photos_dir=settings.recordings_dir / "photos")
     live_records = LiveRecordService(catalog, recordings, recorder, bus, outgoing=outgoing)
@@ -276,7 +286,7 @@ def build_station(settings: Settings) -> Station:
                    bookmarks, timeline, modes, dc_auth, media_recorders, live_records, rtc_jobs,
                    events, event_raiser, camera_watch, motion, PlaybackPlans(recordings),
                    evidence, EvidenceJobs(evidence), AccountService(catalog, audit),
-                   TokenService(catalog), ScopeService(catalog), AkSkService(catalog))
+                   tokens, ScopeService(catalog), AkSkService(catalog))
 
 
 def _capture(settings) -> tuple[float, float]:

@@ -47,7 +47,7 @@ from api.device_connect.envelope import (
 from api.device_connect.events import EventHub, hub_setup
 from api.device_connect.params import Params, read_params
 from api.keys import STATION
-from api.routing import declare_action
+from api.routing import call, declare_action
 from api.media_tokens import MEDIA_SCOPE, uri_token
 from api.security import (
     POLICY,
@@ -55,14 +55,17 @@ from api.security import (
     AUDIT_FIELDS,
     DialectPolicy,
     Principal,
+    action_of,
     bearer_token,
     client_address,
     credentialed,
     note_terms,
     refused,
 )
-from app.dialects.device_connect.dc_auth import AccessDenied, AccessToken, TokenExpired, scope_key
-from app.errors import StationError
+from app.accounts.scope import in_scope
+from app.dialects.device_connect.dc_auth import (
+    AccessDenied, AccessToken, ScopeMissing, TokenExpired, scope_key)
+from app.errors import NotFound, StationError
 from app.services.audit import UNNAMED, OneOf
 
 log = logging.getLogger(__name__)
@@ -199,10 +202,29 @@ async def _route(request: web.Request) -> web.StreamResponse | dict:
         token = None
         request[PRINCIPAL] = Principal(DIALECT, client_address(request), "open")
     _note_target(request, segments, params)  # authenticated: its words may enter the trail
+    if token is not None:
+        await _check_user(request, token, params)
     attribute, handler = _handler(profile, segments, request.method)
     if profile.service:
         _check_service(request, params)
     return await handler(Call(request, station, hub, params, segments[0], attribute, token))
+
+
+async def _check_user(request: web.Request, token: AccessToken, params: Params) -> None:
+    """The user the application acts as (#26, `dc_user` or the operator's choice): a call
+    beyond that user's role is refused as a scope the token lacks (errorCode 14); a recorder
+    outside the user's scope does not exist for it."""
+    action = action_of(request)
+    if action != UNNAMED and not token.allows(action):
+        role = token.acts_as.role if token.acts_as else "admin"
+        raise ScopeMissing(action, f"the user this application acts as ({role}) may not "
+                                   f"{action}")
+    target = params.given("target")
+    if token.acts_as is None or token.acts_as.groups is None or not target:
+        return
+    visible = await call(request.app[STATION].scope.sources, token.acts_as)
+    if not str(target).isdigit() or not in_scope(int(target), visible):
+        raise NotFound("recorder", repr(str(target)[:64]), field="target")
 
 
 def _segment(segments: list[str], index: int) -> str | None:

@@ -12,13 +12,14 @@ import io
 import pytest
 
 from api.app import create_app
+from tests.support.accounts import dc_as_operator
 from tests.api.dc_client import SdkClient
 from tests.conftest import TESTSRC
 
 
 @pytest.fixture
 async def client(aiohttp_client, station):
-    station.live.replace(station.settings.model_copy(update={"dc_auto_approve": True}))
+    station.live.replace(station.settings.model_copy(update=dc_as_operator(station)))
     return await aiohttp_client(create_app(station))
 
 
@@ -74,7 +75,7 @@ async def test_targets_and_details_speak_names_and_each_dialects_terms(client, s
                                    "publish_domain=d.example app=live stream=cam1")
         assert entry["target"] == 'project proj-sec, app "live", stream "cam1"'
     [muted] = by_action["mute audio"]
-    assert muted["dialect"] == "device-connect" and muted["who"].startswith("dc-client:")
+    assert muted["dialect"] == "device-connect" and muted["who"].startswith("dc-operator (dc-client:")
     assert muted["detail"] == (f"PUT /gotapi/{{tail}} profile=mediastreamrecording "
                                f"attribute=mutetrack serviceId={sdk.service_id} target={sid}")
     assert muted["target"] == f'source Front door ({sid}), service "{sdk.service_id}"'

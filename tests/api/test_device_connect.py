@@ -14,13 +14,14 @@ import pytest
 
 from api.app import create_app
 from app.events import AccessDecided, AccessRequested
+from tests.support.accounts import dc_as_operator
 from tests.api.dc_client import ORIGIN, SdkClient, form_data, next_event, online_source
 from tests.conftest import decode_video
 
 
 @pytest.fixture
 async def http(aiohttp_client, station):
-    station.live.replace(station.settings.model_copy(update={"dc_auto_approve": True}))
+    station.live.replace(station.settings.model_copy(update=dc_as_operator(station)))
     return await aiohttp_client(create_app(station))
 
 
@@ -428,7 +429,7 @@ async def test_uris_work_when_the_station_has_a_token(http, station):
 async def test_on_the_server_thread_events_flow_and_shutdown_leaves_no_socket_hanging(
         station, api_server):
     """The station as it runs: the API on its own thread and loop, the SDK client elsewhere."""
-    station.live.replace(station.settings.model_copy(update={"dc_auto_approve": True}))
+    station.live.replace(station.settings.model_copy(update=dc_as_operator(station)))
     async with aiohttp.ClientSession(base_url=api_server.url.rstrip("/")) as http:
         source_id = await online_source(http)
         sdk = await _sdk(http)

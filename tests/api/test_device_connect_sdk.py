@@ -18,6 +18,7 @@ import pytest
 from api.app import create_app
 from api.device_connect.recording import ATTRIBUTES
 from app.events import RecordingMuted
+from tests.support.accounts import dc_as_operator
 from tests.api.dc_client import assert_error, authorized, next_event, online_source
 from tests.support.media import packet_times
 
@@ -45,7 +46,7 @@ TARGETED = [("POST", "record"), ("POST", "takephoto"), ("PUT", "pause"), ("PUT",
 
 @pytest.fixture
 async def http(aiohttp_client, station):
-    station.live.replace(station.settings.model_copy(update={"dc_auto_approve": True}))
+    station.live.replace(station.settings.model_copy(update=dc_as_operator(station)))
     return await aiohttp_client(create_app(station))
 
 

@@ -10,13 +10,14 @@ import aiohttp
 import pytest
 
 from api.app import create_app
+from tests.support.accounts import dc_as_operator
 from tests.api.dc_client import SdkClient, next_event
 from tests.conftest import TESTSRC
 
 
 @pytest.fixture
 async def http(aiohttp_client, station):
-    station.live.replace(station.settings.model_copy(update={"dc_auto_approve": True}))
+    station.live.replace(station.settings.model_copy(update=dc_as_operator(station)))
     return await aiohttp_client(create_app(station))
 
 

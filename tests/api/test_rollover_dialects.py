@@ -15,6 +15,7 @@ from api.app import create_app
 from app.dialects.huawei.rtc_jobs import RtcJobSpec
 from app.schemas import GroupIn, SourceIn
 from app.station import build_station, start_station, stop_station
+from tests.support.accounts import dc_as_operator
 from tests.api.dc_client import SdkClient
 from tests.conftest import TESTSRC, decode_video, make_settings, md5_of, wait_until
 from tests.support.huawei import AK, PROJECT, SK, CallbackReceiver
@@ -35,6 +36,7 @@ def rolling(tmp_path, receiver):
     station = build_station(make_settings(
         tmp_path, segment_s=1, huawei_ak=AK, huawei_sk=SK, huawei_project_id=PROJECT,
         huawei_callback_url=receiver.url, huawei_interrupt_s=5, dc_auto_approve=True))
+    station.live.replace(station.settings.model_copy(update=dc_as_operator(station)))
     start_station(station)
     group = station.groups.create(GroupIn(name="live"))
     source = station.sources.create(SourceIn(name="cam", uri_rtsp=TESTSRC))

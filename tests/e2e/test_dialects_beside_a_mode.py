@@ -15,6 +15,7 @@ import pytest
 from api.server import ApiServer
 from app.schemas import GroupIn, SourceIn
 from app.station import build_station, start_station, stop_station
+from tests.support.accounts import dc_as_operator
 from tests.api.dc_client import SdkClient
 from tests.conftest import _camera, make_settings, wait_until
 from tests.support.double_recording import assert_exact_stretch
@@ -38,6 +39,7 @@ def continuous(tmp_path, camera):
     station = build_station(make_settings(
         tmp_path, huawei_ak=AK, huawei_sk=SK, huawei_project_id=PROJECT,
         dc_auto_approve=True, fsync_s=1))
+    station.live.replace(station.settings.model_copy(update=dc_as_operator(station)))
     start_station(station)
     server = ApiServer(station, "127.0.0.1", 0).start()
     group = station.groups.create(GroupIn(name="live"))

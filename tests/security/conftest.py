@@ -20,6 +20,6 @@ def open_station(tmp_path):
 def token_station(tmp_path):
     """With a station token, Device Connect auto-approve and a Huawei AK/SK."""
     with StationProcess(tmp_path, name="locked", env={
-            "RS_TOKEN": TOKEN, "RS_DC_AUTO_APPROVE": "true",
+            "RS_TOKEN": TOKEN, "RS_DC_AUTO_APPROVE": "true", "RS_DC_USER": "admin",
             "RS_HUAWEI_AK": "AKTEST0123456789", "RS_HUAWEI_SK": "sk-secret-0123456789"}) as station:
         yield station

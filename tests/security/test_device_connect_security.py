@@ -300,7 +300,7 @@ def test_auto_approve_refused_to_a_client_not_on_loopback(tmp_path):
         pytest.skip(why)
     with netns.NetPair() as net:
         station = StationProcess(tmp_path, host="0.0.0.0", prefix=net.prefix("station"), env={
-            "RS_TOKEN": TOKEN, "RS_DC_AUTO_APPROVE": "true"})
+            "RS_TOKEN": TOKEN, "RS_DC_AUTO_APPROVE": "true", "RS_DC_USER": "admin"})
         try:
             remote = f"http://{netns.STATION_ADDRESS}:{station.port}"
             local = f"http://127.0.0.1:{station.port}"

@@ -34,6 +34,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Callable
 
+from app.accounts.identity import Identity
+from app.accounts.roles import VIEWER, may
 from app.errors import InvalidInput, NotFound, StationError
 from app.events import AccessDecided, AccessRequested, EventSink
 
@@ -57,6 +59,11 @@ def scope_key(name: str) -> str:
 
 
 # --- errors (the Device Connect adapter maps each onto its errorCode) ------------------------
+# Whom an application acts as when `dc_user` names no account: the viewer role over every
+# source (watch and play, never record or delete), without a user to name.
+VIEWER_ONLY = Identity(user_id=0, name="device-connect", role=VIEWER, groups=None, via="device connect")
+
+
 class AccessDenied(StationError):
     """The operator refused the token request (or the token is not valid)."""
 
@@ -82,8 +89,8 @@ class TokenExpired(StationError):
 
 
 class ScopeMissing(StationError):
-    def __init__(self, scope: str):
-        super().__init__(f"the access token does not cover the scope {scope!r}",
+    def __init__(self, scope: str, message: str | None = None):
+        super().__init__(message or f"the access token does not cover the scope {scope!r}",
                          field="accessToken", kind="scope")
 
 
@@ -107,6 +114,10 @@ class AccessToken:
     scopes: tuple[str, ...]
     issued_at: float
     expires_at: float
+    # The user account (#26) the application acts as: its role bounds what the token's scopes
+    # allow (errorCode 14 beyond it), its scope the sources. None: the station token was
+    # presented (the site's service credential, admin-equivalent).
+    acts_as: Identity | None = None
 
     @property
     def ttl_s(self) -> int:
@@ -115,7 +126,12 @@ class AccessToken:
     @property
     def who(self) -> str:
         """The client as logs and the audit trail name it: never the secret id in full."""
-        return f"dc-client:{self.client_id[:8]}"
+        client = f"dc-client:{self.client_id[:8]}"
+        return client if self.acts_as is None else f"{self.acts_as.name} ({client})"
+
+    def allows(self, action: str) -> bool:
+        """May the application do `action` (a name of the audit vocabulary)?"""
+        return self.acts_as is None or may(self.acts_as.role, action)
 
     def covers(self, scope: str) -> bool:
         wanted = scope_key(scope)
@@ -134,6 +150,7 @@ class PendingAccess:
     origin: str
     address: str = ""  # the client's address (for the per-address cap)
     future: Future = field(default_factory=Future)
+    acts_as: Identity | None = None  # whom an auto-approval acts as (the operator may choose)
 
 
 def is_loopback(address: str | None) -> bool:
@@ -149,10 +166,13 @@ def is_loopback(address: str | None) -> bool:
 class DeviceConnectAuth:
     def __init__(self, bus: EventSink, *, auto_approve: Callable[[], bool],
                  token_ttl_s: Callable[[], int], approval_timeout_s: float = APPROVAL_TIMEOUT_S,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time,
+                 default_user: Callable[[], Identity] = lambda: VIEWER_ONLY):
         """`auto_approve` and `token_ttl_s` are read per request, so a settings change applies
-        to the next request without a restart."""
+        to the next request without a restart. `default_user`: whom an application acts as
+        when approved without the operator choosing (`dc_user`)."""
         self.bus = bus
+        self._default_user = default_user
         self._auto_approve, self._token_ttl_s = auto_approve, token_ttl_s
         self.approval_timeout_s = approval_timeout_s
         self.clock = clock  # tests move time on
@@ -203,7 +223,8 @@ class DeviceConnectAuth:
         local = is_loopback(address)
         if not local and address:  # the operator sees where a remote request comes from
             origin = f"{origin} (from {address})" if origin else f"from {address}"
-        pending = PendingAccess(uuid.uuid4().hex, client_id, name, wanted, origin, address)
+        pending = PendingAccess(uuid.uuid4().hex, client_id, name, wanted, origin, address,
+                                acts_as=None if station_token_ok else self._default_user())
         if station_token_ok or (local and not foreign_page and self._auto_approve()):
             pending.future.set_result(self._issue(pending))
             return pending
@@ -226,13 +247,15 @@ class DeviceConnectAuth:
         with self._lock:
             return list(self._pending.values())
 
-    def decide(self, request_id: str, approved: bool) -> bool:
-        """The operator's answer; False when the request is no longer waiting (it timed out
-        or was decided already)."""
+    def decide(self, request_id: str, approved: bool, acts_as: Identity | None = None) -> bool:
+        """The operator's answer, and whom the application acts as (None: `dc_user`); False
+        when the request is no longer waiting (it timed out or was decided already)."""
         with self._lock:
             pending = self._pending.pop(request_id, None)
         if pending is None:
             return False
+        if acts_as is not None:
+            pending.acts_as = acts_as
         if approved:
             pending.future.set_result(self._issue(pending))
         else:
@@ -253,7 +276,7 @@ class DeviceConnectAuth:
     def _issue(self, pending: PendingAccess) -> AccessToken:
         now = self.clock()
         token = AccessToken(secrets.token_urlsafe(32), pending.client_id, pending.application_name,
-                            pending.scopes, now, now + self._token_ttl_s())
+                            pending.scopes, now, now + self._token_ttl_s(), pending.acts_as)
         with self._lock:
             self._tokens[token.token] = token
             self._forget_old(now)
