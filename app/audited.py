@@ -19,7 +19,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from app.accounts.roles import may, role_for
+from app.accounts.roles import allows, role_for
 from app.errors import StationError
 from app.services.audit import OneOf, action_name, quoted
 
@@ -198,7 +198,7 @@ class AuditedService:
                 action, target = getattr(method, "__name__", "call"), None
             # The signed-in user's role, checked here too: a shortcut key or a dialog left
             # open reaches the service without the disabled button in between.
-            if role is not None and not may(role, role_for(audited.action)):
+            if role is not None and not allows(role, role_for(audited.action)):
                 record(action=action, target=target, result="failed: forbidden")
                 raise StationError(f"{action} needs the {role_for(audited.action)} role",
                                    kind="forbidden")

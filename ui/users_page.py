@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
 )
 
 from app.accounts.service import AccountError, UserOut
-from ui.recordings.recordings_model import local_time
 from ui.tasks import TaskRunner
 from ui.user_dialog import UserDialog
 
@@ -51,7 +50,8 @@ def _table(columns: list[str]) -> QTableWidget:
 
 
 def _when(value) -> str:
-    return local_time(value) if value is not None else "—"
+    """A token's time (UTC from the catalog) in the operator's local time."""
+    return value.astimezone().strftime("%Y-%m-%d %H:%M") if value is not None else "—"
 
 
 class UsersPage(QWidget):

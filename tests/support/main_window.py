@@ -18,11 +18,12 @@ from ui.main_window import MainWindow
 
 @contextmanager
 def open_main_window(qtbot, station, api_url: str, *, tiles: int | None = None,
-                     size: tuple[int, int] | None = None) -> Iterator[MainWindow]:
-    """The shown MainWindow of `station`; with `tiles`, once the wall shows that many."""
+                     size: tuple[int, int] | None = None, identity=None) -> Iterator[MainWindow]:
+    """The shown MainWindow of `station`; with `tiles`, once the wall shows that many; with
+    `identity`, acting as that signed-in user (#26)."""
     ensure_application()
     bridge = EventBridge(station.bus)
-    window = MainWindow(station, bridge, api_url)
+    window = MainWindow(station, bridge, api_url, identity)
     window.setProperty("quiet_errors", True)
     window.setProperty("close_choice", "stop")
     if size is not None:
