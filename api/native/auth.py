@@ -54,7 +54,8 @@ async def authenticate(request: web.Request) -> str | None:
     given = bearer_token(request)
     if not token and not given:
         _as(request, "open")
-        return None
+        return await _acting_for(request, "via a station") if ACTING_QUERY in request.query \
+            else None
     if token and is_signed(request.headers):  # another station of the site (app.site.peer_auth)
         return await _station(request)
     if not given:
@@ -95,14 +96,21 @@ async def _station(request: web.Request) -> str | None:
         return "Not authenticated: the body is not the one the station signed"
     _as(request, f"station:{sender[:36]}")
     request[STATION_NONCE] = nonce
-    acting = request.query.get(ACTING_QUERY)
-    if acting is not None:  # for whom the other station asks (app.accounts.acting), signed
-        user_id = int(acting) if acting.isdigit() and len(acting) < 19 else 0
-        identity = await call(request.app[STATION].tokens.identity_of_user, user_id,
-                              f"via station {sender[:8]}")
-        if identity is None:
-            return "Not authenticated: the user the station acts for is not an account here"
-        _as_user(request, identity)
+    if ACTING_QUERY in request.query:  # for whom the other station asks, under its signature
+        return await _acting_for(request, f"via station {sender[:8]}")
+    return None
+
+
+async def _acting_for(request: web.Request, via: str) -> str | None:
+    """The user another station acts for (app.accounts.acting): that user's role and scope
+    apply here. On an open station (no token: nothing is signed) the word is taken too: it
+    can only take rights away from what the open door gives."""
+    acting = request.query.get(ACTING_QUERY, "")
+    user_id = int(acting) if acting.isdigit() and len(acting) < 19 else 0
+    identity = await call(request.app[STATION].tokens.identity_of_user, user_id, via)
+    if identity is None:
+        return "Not authenticated: the user the station acts for is not an account here"
+    _as_user(request, identity)
     return None
 
 
