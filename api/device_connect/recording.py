@@ -14,6 +14,7 @@ from api.device_connect import media
 from api.device_connect.context import Call
 from api.device_connect.envelope import Code, DcError
 from api.device_connect.events import Registration
+from app.accounts.scope import in_scope
 from app.dialects.device_connect.dc_recorder import PHOTO_MIME, VIDEO_MIME, Photo, RecorderInfo
 from app.errors import Conflict, InvalidInput
 from app.schemas import RecordOut
@@ -43,7 +44,12 @@ def _record_json(call: Call, record: RecordOut) -> dict:
 
 
 async def mediarecorder(call: Call) -> dict:
-    return {"recorders": [_recorder_json(i) for i in await routing.call(_svc(call).recorders)]}
+    """The recorders (sources) the application's user may see (#26: its scope)."""
+    recorders = await routing.call(_svc(call).recorders)
+    user = call.token.acts_as if call.token is not None else None
+    visible = await routing.call(call.station.scope.sources, user)
+    return {"recorders": [_recorder_json(i) for i in recorders
+                          if in_scope(i.source.id, visible)]}
 
 
 async def record(call: Call) -> dict:

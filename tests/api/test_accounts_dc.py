@@ -54,6 +54,8 @@ async def test_an_application_acting_as_a_scoped_operator(http, station):
     station.accounts.create("door-app", "door app password", role="operator", scope=[group])
     station.live.replace(station.settings.model_copy(update={"dc_user": "door-app"}))
     sdk = await _app(http)
+    listed = await sdk.msr("GET", "mediarecorder")
+    assert [r["name"] for r in listed["recorders"]] == ["lobby"]
     refused = await sdk.msr("POST", "record", target=str(vault))
     assert refused["result"] == 1 and refused.get("errorCode") != 14
     assert "vault" not in str(refused)

@@ -50,6 +50,19 @@ def test_allow_issues_the_token_and_deny_refuses(qtbot, station, bridge):
     assert station.dc_auth.check(token.token, "mediastreamrecording").application_name == "Viewer"
     assert approvals.dialogs == {}
 
+    assert token.acts_as.role == "viewer"  # the default: watch and play only
+
+    # the operator chooses whom the application acts as
+    station.accounts.create("door-app", "door app password", role="operator")
+    chosen = _request_from_another_thread(station, "Door")
+    qtbot.waitUntil(lambda: chosen.request_id in approvals.dialogs, timeout=5000)
+    combo = approvals.dialogs[chosen.request_id].acts_as
+    combo.setCurrentIndex(combo.findData("door-app"))
+    approvals.dialogs[chosen.request_id].allow_button.click()
+    door = chosen.future.result(timeout=5)
+    assert door.acts_as.name == "door-app" and door.allows("start recording")
+    assert not token.allows("start recording")
+
     refused = _request_from_another_thread(station, "Intruder")
     qtbot.waitUntil(lambda: refused.request_id in approvals.dialogs, timeout=5000)
     approvals.dialogs[refused.request_id].deny_button.click()
