@@ -37,9 +37,11 @@ BENCH_ARGS ?= --streams 8,32 --seconds 60
 
 .PHONY: run test test-fast lint clean venv bench dist dist-check
 
+# The demo is a try-out: no sign-in at start (RS_GUI_LOGIN=true make run asks for one).
 run: $(STAMP)
 	@bash .ci/apt-ensure $(RUN_DEB)
-	$(VENV)/bin/recording-station $(ARGS)
+	@echo "make run: sign-in at start is off for this try-out; RS_GUI_LOGIN=true make run turns it on."
+	RS_GUI_LOGIN=$${RS_GUI_LOGIN:-false} $(VENV)/bin/recording-station $(ARGS)
 
 test: $(STAMP)
 	@bash .ci/apt-ensure $(TEST_DEB)

@@ -3,8 +3,9 @@ bridge, the main window, and SIGINT/SIGTERM handling (Python signal handlers onl
 Python code runs, so a short timer gives the interpreter a slice of the Qt event loop).
 
 Who the window acts as is decided here, before it opens:
-- the first start made `admin` (its password came from app.main): the first-run dialog shows
-  that password once, and the window acts as admin;
+- the first start made `admin` (its password came from app.main): the window acts as admin
+  and the first-run dialog, over the window, shows that password once (it does not hold the
+  window back: the tiles and SIGTERM work behind it);
 - `gui_login` on: the sign-in dialog; cancelled, the station stops as if the window closed;
 - `gui_login` off: nobody (every action, as before accounts). An upgraded install, whose
   config file never said either way, is told once that sign-in can be switched on."""
@@ -15,7 +16,7 @@ import signal
 import sys
 from typing import Callable
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialog
 
 from app.accounts.identity import Identity
@@ -59,7 +60,6 @@ def identity_at_start(station: Station, first_admin: str | None, *,
     """Who the window acts as (None: nobody, sign-in is off). `show` runs a dialog and
     returns its result (tests drive the dialogs through it). Raises NoSignIn."""
     if first_admin is not None:
-        show(FirstRunDialog(first_admin))
         admin = station.accounts.get(FIRST_ADMIN)
         if admin is not None:
             audit_sign_in(station, admin.name, True)
@@ -89,6 +89,14 @@ def upgrade_notice_due(station: Station) -> bool:
         return False
 
 
+def show_first_run(window: MainWindow, password: str) -> FirstRunDialog:
+    """The first-run dialog, modal over the window but without a loop of its own."""
+    dialog = FirstRunDialog(password, window)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.open()
+    return dialog
+
+
 def show_upgrade_notice(window: MainWindow) -> None:
     window.status.showMessage(UPGRADE_NOTICE, NOTICE_MS)
     window.notifications.append(UPGRADE_NOTICE)
@@ -100,19 +108,15 @@ def show_upgrade_notice(window: MainWindow) -> None:
 
 def run_gui(station: Station, api_url: str, first_admin: str | None = None) -> int:
     app = ensure_application()
-    try:
-        identity = identity_at_start(station, first_admin)
-    except NoSignIn:
-        return 0
-    bridge = EventBridge(station.bus)
-    window = MainWindow(station, bridge, api_url, identity)
-    install_access_approvals(window.audited, bridge, window)  # Device Connect token requests
-    window.show()
-    if upgrade_notice_due(station):
-        show_upgrade_notice(window)
+    opened: list[MainWindow] = []
 
     def on_signal(_signum, _frame) -> None:
-        window.close_for_signal()
+        if opened:
+            opened[0].close_for_signal()
+        else:  # still asking who signs in: the dialog's answer is "nobody"
+            dialog = QApplication.activeModalWidget()
+            if isinstance(dialog, QDialog):
+                dialog.reject()
         app.quit()
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -120,8 +124,23 @@ def run_gui(station: Station, api_url: str, first_admin: str | None = None) -> i
     heartbeat = QTimer()
     heartbeat.timeout.connect(lambda: None)
     heartbeat.start(200)
+    bridge = None
     try:
+        try:
+            identity = identity_at_start(station, first_admin)
+        except NoSignIn:
+            return 0
+        bridge = EventBridge(station.bus)
+        window = MainWindow(station, bridge, api_url, identity)
+        opened.append(window)
+        install_access_approvals(window.audited, bridge, window)  # Device Connect token requests
+        window.show()
+        if first_admin is not None:
+            show_first_run(window, first_admin)
+        elif upgrade_notice_due(station):
+            show_upgrade_notice(window)
         return app.exec()
     finally:
         heartbeat.stop()
-        bridge.close()
+        if bridge is not None:
+            bridge.close()

@@ -171,6 +171,7 @@ class FirstRunDialog(QDialog):
         note = QLabel("This password is shown only now: write it down or keep it in a password "
                       "manager. Change it in Settings › Users, or with "
                       "`recording-station user passwd admin`. You are signed in as admin.")
+        note.setObjectName("first_run_note")
         note.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok, self)
         buttons.accepted.connect(self.accept)

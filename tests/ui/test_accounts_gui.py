@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QDialog, QLabel
 
-from app.errors import StationError
-from app.schemas import GroupIn, RecordStatus, SourceIn
-from tests.conftest import TESTSRC
 from tests.support.main_window import open_main_window
-from ui.application import NoSignIn, ensure_application, identity_at_start
-from ui.session import identity_of
-from ui.sign_in import MAX_TRIES, REFUSED, FirstRunDialog, SignInDialog
+from ui.application import NoSignIn, ensure_application, identity_at_start, show_first_run
+from ui.sign_in import MAX_TRIES, REFUSED, SignInDialog
 
 PASSWORD = "correct horse battery"
 
@@ -60,25 +57,24 @@ def test_wrong_answers_say_nothing_of_which_part_and_five_pause_the_dialog(qtbot
     assert not any(PASSWORD in (e.target or "") + (e.detail or "") for e in entries)
 
 
-def test_first_start_shows_admin_password_once_and_signs_in_as_admin(qtbot, station):
+def test_first_start_shows_admin_password_once_and_signs_in_as_admin(qtbot, station,
+                                                                     api_server):
     ensure_application()
     password = station.accounts.ensure_first_admin()
     assert password
-    shown: list[QDialog] = []
-
-    def show(dialog: QDialog) -> int:
-        shown.append(dialog)
-        assert isinstance(dialog, FirstRunDialog)
+    identity = identity_at_start(station, password, show=lambda dialog: 1 / 0)  # no question
+    assert identity.name == "admin" and identity.role == "admin"
+    with open_main_window(qtbot, station, api_server.url, identity=identity) as window:
+        dialog = show_first_run(window, password)
+        assert dialog.isVisible() and dialog.isModal() and window.isVisible()
         label = dialog.password_label
         assert label.text() == password and dialog.name_label.text() == "admin"
         assert label.textInteractionFlags() & Qt.TextInteractionFlag.TextSelectableByMouse
+        assert "shown only now" in dialog.findChild(QLabel, "first_run_note").text()
         dialog.copy_button.click()
-        from PySide6.QtGui import QGuiApplication
         assert QGuiApplication.clipboard().text() == password
-        return QDialog.DialogCode.Accepted
-
-    identity = identity_at_start(station, password, show=show)
-    assert len(shown) == 1 and identity.name == "admin" and identity.role == "admin"
+        assert window.status.user_label.text() == "👤 admin (admin)"
+        dialog.accept()
 
 
 def test_gui_login_asks_and_cancel_opens_no_window(qtbot, station):
@@ -96,3 +92,34 @@ def test_gui_login_asks_and_cancel_opens_no_window(qtbot, station):
     assert (identity.name, identity.role, identity.groups) == ("vera", "viewer", None)
     with pytest.raises(NoSignIn):
         identity_at_start(station, None, show=lambda dialog: QDialog.DialogCode.Rejected)
+
+
+def test_new_install_signs_in_and_an_upgraded_one_is_told_once(qtbot, station, api_server,
+                                                               tmp_path, monkeypatch):
+    from app.settings import ensure_station_id, read_config
+    from tests.conftest import make_settings
+    from ui.application import UPGRADE_NOTICE, show_upgrade_notice, upgrade_notice_due
+
+    monkeypatch.delenv("RS_GUI_LOGIN", raising=False)
+    fresh = make_settings(tmp_path / "new")
+    new_file = tmp_path / "new.toml"
+    assert ensure_station_id(fresh, new_file).gui_login is True
+    assert read_config(new_file)["gui_login"] is True and read_config(new_file)["station_id"]
+    monkeypatch.setenv("RS_GUI_LOGIN", "false")  # a test or `make run`: the environment decides
+    ensure_station_id(fresh, tmp_path / "env.toml")
+    assert "gui_login" not in read_config(tmp_path / "env.toml")
+    assert not upgrade_notice_due(station)
+
+    monkeypatch.delenv("RS_GUI_LOGIN")
+    upgraded = tmp_path / "upgraded.toml"
+    upgraded.write_text('station_id = "older"\n')  # from before #26: no gui_login key
+    monkeypatch.setenv("RS_CONFIG_FILE", str(upgraded))
+    assert ensure_station_id(station.settings.model_copy(update={"station_id": "older"}),
+                             upgraded).gui_login is False
+    assert upgrade_notice_due(station)
+    with open_main_window(qtbot, station, api_server.url) as window:
+        show_upgrade_notice(window)
+        assert window.status.currentMessage() == UPGRADE_NOTICE
+    assert read_config(upgraded) == {"station_id": "older", "gui_login_notice_shown": True}
+    station.live.replace(station.settings.model_copy(update={"gui_login_notice_shown": True}))
+    assert not upgrade_notice_due(station)  # once

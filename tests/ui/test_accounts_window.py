@@ -190,7 +190,8 @@ def test_users_page_adds_edits_resets_disables_and_revokes(qtbot, station, tasks
     page.select("nina")
     qtbot.waitUntil(lambda: page.busy == 0, timeout=5000)
     page.toggle_enabled()
-    qtbot.waitUntil(lambda: not station.accounts.get("nina").enabled, timeout=5000)
+    qtbot.waitUntil(lambda: page.busy == 0 and not station.accounts.get("nina").enabled,
+                    timeout=5000)
     page.select("adam")
     qtbot.waitUntil(lambda: page.busy == 0 and page.current().name == "adam", timeout=5000)
     page.toggle_enabled()  # the last enabled admin: the service says no, the page shows it
