@@ -10,8 +10,8 @@ the request then acts as that user, held to the role each route declares: record
 needs an operator). The signature covers the body and is accepted once (`api.huawei.signing`);
 its head, AK included, is checked before the body is read, and a token is checked without
 reading it. Credentials are required once a token or an AK/SK is configured; a loopback
-station with neither stays open, like the other dialects. Every failed authentication goes to `api.security.refused` (logged
-without the secret, counted toward the per-address 429).
+station with neither stays open, like the other dialects. Every failed authentication goes to
+`api.security.refused` (logged without the secret, counted toward the per-address 429).
 
 Each sub-application declares its `DialectPolicy`, so the root's guard (Host, Origin, body
 type, 429) answers in this dialect's shape too.

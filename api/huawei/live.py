@@ -23,6 +23,7 @@ from api.huawei.common import (
     sub_app,
 )
 from api.keys import STATION
+from api.permissions import check_group_name
 from api.routing import add_both_slashes, base_url, call
 from api.security import AUDIT_FIELDS, note_terms
 from app.accounts.roles import RANK, role_for
@@ -86,6 +87,8 @@ async def record_control(request: web.Request) -> web.Response:
     note_terms(request, action=action)
     body = await read_json_object(request, illegal)
     fields = read_control(body)
+    # a group out of a user's scope (their AK/SK) does not exist for them: the unknown app's 404
+    await check_group_name(request, {"group_name": fields["app"]})
     # the trail says what was asked in Live's words: START or STOP, of which app and stream
     note_terms(request, publish_domain=fields["publish_domain"], app=fields["app"],
                stream=fields["stream"])

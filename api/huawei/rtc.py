@@ -18,6 +18,7 @@ from aiohttp import web
 
 from api.huawei.common import Dialect, HuaweiError, plain_request_id, read_json_object, sub_app
 from api.keys import STATION
+from api.permissions import check_group_name, identity_of
 from api.routing import add_both_slashes, call
 from api.security import AUDIT_FIELDS, note_terms
 from app.accounts.roles import VIEWER, role_for
@@ -178,6 +179,7 @@ async def create_job(request: web.Request) -> web.Response:
     note_terms(request, app=app_id)
     spec = read_spec(await read_json_object(request, malformed))
     note_terms(request, room=spec.room_id, user=spec.user_id)
+    await check_group_name(request, {"group_name": spec.room_id})  # out of scope: unknown room
     job = await call(request.app[STATION].rtc_jobs.create, app_id, spec)
     # the job the station made: its id and stream in the trail, as later calls name it
     note_terms(request, job=job.job_id, stream=job.stream_name)
@@ -185,8 +187,23 @@ async def create_job(request: web.Request) -> web.Response:
     return web.json_response(job_json(job), status=201)
 
 
+async def _in_scope(request: web.Request, app_id: str) -> None:
+    """A job whose room is out of the caller's scope (a user's AK/SK) does not exist for
+    them: the unknown job's 404. Callers without a scope are not asked."""
+    identity = identity_of(request)
+    if identity is None or identity.groups is None:
+        return
+    job_id = request.match_info["job_id"]
+    job = await call(request.app[STATION].rtc_jobs.get, app_id, job_id)
+    try:
+        await check_group_name(request, {"group_name": job.room_id})
+    except NotFound:
+        raise NotFound("job", job_id, field="job_id") from None
+
+
 async def show_job(request: web.Request) -> web.Response:
     app_id = _app_id(request)
+    await _in_scope(request, app_id)
     job = await call(request.app[STATION].rtc_jobs.get, app_id, request.match_info["job_id"])
     return web.json_response(job_json(job))
 
@@ -195,6 +212,7 @@ async def update_job(request: web.Request) -> web.Response:
     app_id = _app_id(request)
     note_terms(request, app=app_id, job=request.match_info["job_id"])
     record_param = _record_param(await read_json_object(request, malformed), required=True)
+    await _in_scope(request, app_id)
     job = await call(request.app[STATION].rtc_jobs.update, app_id, request.match_info["job_id"],
                      record_param)
     return web.json_response(job_json(job))
@@ -203,6 +221,7 @@ async def update_job(request: web.Request) -> web.Response:
 async def stop_job(request: web.Request) -> web.Response:
     app_id = _app_id(request)
     note_terms(request, app=app_id, job=request.match_info["job_id"])
+    await _in_scope(request, app_id)
     await call(request.app[STATION].rtc_jobs.stop, app_id, request.match_info["job_id"])
     return web.Response(status=204)
 

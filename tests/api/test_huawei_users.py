@@ -3,7 +3,8 @@ made over the native API by their users, then used by the official Huawei SDKs (
 record control, SparkRTC's stream jobs). A viewer's pair may read but not control (403 in
 Huawei's shape), an operator's records, a revoked pair or a disabled user's is a 401; the
 secret key is answered once and is nowhere else in clear (lists, logs, the catalog file);
-the settings' pair is filed under `admin` on start and keeps working, audited as admin."""
+the settings' pair is filed under `admin` on start and keeps working, audited as admin; a
+scoped user's pair finds no group outside its scope."""
 
 from __future__ import annotations
 
@@ -209,3 +210,33 @@ def test_the_configured_pair_is_filed_under_admin_and_keeps_working(tmp_path):
         stored = b"".join(p.read_bytes() for p in catalog.parent.glob("catalog.sqlite3*"))
         assert AK.encode() in stored and SK.encode() not in stored
     assert SK not in st.log_text()
+
+
+def test_a_scoped_users_pair_finds_no_group_outside_its_scope(site):
+    """A source outside a user's scope does not exist for that user: Live's app, RTC's room
+    and a job in that room answer exactly what an unknown one does."""
+    station, url = site
+    other = station.groups.create(GroupIn(name="yard"))
+    _, _, op_ak, op_sk = user_with_pair(station, url, "otto", "operator")
+    user = station.accounts.create("sam", PASSWORD, role="operator", scope=[other.id], who=None)
+    pair = station.aksk.create(user.id, "sdk")
+    live, rtc = live_client(url, pair.access_key, pair.secret_key), \
+        rtc_client(url, pair.access_key, pair.secret_key)
+
+    out_of_scope = refused(lambda: run_record(live, "START"))
+    unknown = refused(lambda: live.run_record(RunRecordRequest(
+        action="START", body=RecordControlInfo(publish_domain=DOMAIN, app="nope", stream="cam"))))
+    assert (out_of_scope.status_code, out_of_scope.error_code) == (404, "LIVE.100011001")
+    assert out_of_scope.error_msg == unknown.error_msg
+    assert station.recordings.list() == []
+    exc = refused(lambda: create_job(rtc))
+    assert (exc.status_code, exc.error_code) == (400, "RTC.00001003"), exc
+
+    job = create_job(rtc_client(url, op_ak, op_sk))  # otto sees every group
+    show = ShowIndividualStreamJobRequest(app_id=APP_ID, job_id=job.job_id)
+    stop = StopIndividualStreamJobRequest(app_id=APP_ID, job_id=job.job_id)
+    for call in (lambda: rtc.show_individual_stream_job(show),
+                 lambda: rtc.stop_individual_stream_job(stop)):
+        exc = refused(call)
+        assert (exc.status_code, exc.error_code) == (404, "RTC.00001003"), exc
+    assert rtc_client(url, op_ak, op_sk).show_individual_stream_job(show).state == "RUNNING"
