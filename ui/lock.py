@@ -30,6 +30,7 @@ from app.accounts.service import UserOut
 from ui.sign_in import SignInDialog
 from ui.tasks import TaskRunner
 
+BACKGROUND = "#1a202c"
 INPUT = {QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove,
          QEvent.Type.Wheel, QEvent.Type.TouchBegin}
 
@@ -40,10 +41,11 @@ class LockScreen(QWidget):
     def __init__(self, parent: QWidget):
         super().__init__(parent)
         self.setObjectName("lock_screen")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)  # opaque: nothing shows
         self.setAutoFillBackground(True)
-        self.setStyleSheet("#lock_screen { background: #1a202c; } "
+        self.setStyleSheet(f"#lock_screen {{ background: {BACKGROUND}; }} "
                            "#lock_screen QLabel { color: #e2e8f0; }")
-        self.title = QLabel("🔒 Recording Station is locked")
+        self.title = QLabel("Recording Station is locked")
         self.title.setStyleSheet("font-size: 20px; font-weight: bold;")
         self.who = QLabel("")
         self.note = QLabel("Recordings continue while the window is locked.")

@@ -97,7 +97,7 @@ class StationStatusBar(QStatusBar):
 
     def set_user(self, name: str | None, role: str | None = None) -> None:
         """Who the window acts as: their name and role, or nothing (sign-in is off)."""
-        self.user_label.setText(f"👤 {name} ({role})" if name else "")
+        self.user_label.setText(f"Signed in: {name} ({role})" if name else "")
         self.user_label.setToolTip("Signed in as this user: the window acts with their role "
                                    "and sees their groups. Ctrl+L locks the window." if name
                                    else "")

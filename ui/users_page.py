@@ -99,7 +99,7 @@ class UsersPage(QWidget):
         self.tokens_title = QLabel("Sessions and tokens")
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Who may use this station, with which role, and which groups' "
-                                "sources they see (docs/accounts.md)."))
+                                "sources they see."))
         layout.addWidget(self.table, 3)
         layout.addLayout(user_buttons)
         layout.addWidget(self.tokens_title)

@@ -73,7 +73,7 @@ def test_first_start_shows_admin_password_once_and_signs_in_as_admin(qtbot, stat
         assert "shown only now" in dialog.findChild(QLabel, "first_run_note").text()
         dialog.copy_button.click()
         assert QGuiApplication.clipboard().text() == password
-        assert window.status.user_label.text() == "👤 admin (admin)"
+        assert window.status.user_label.text() == "Signed in: admin (admin)"
         dialog.accept()
 
 

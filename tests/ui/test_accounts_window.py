@@ -12,6 +12,7 @@ from app.errors import StationError
 from app.schemas import GroupIn, RecordStatus, SourceIn
 from tests.conftest import TESTSRC
 from tests.support.main_window import open_main_window
+from ui.lock import BACKGROUND
 from ui.session import identity_of
 from ui.settings_dialog import SettingsDialog
 from ui.users_page import UsersPage
@@ -48,7 +49,7 @@ def test_viewer_sees_controls_disabled_with_why_and_services_refuse(qtbot, stati
         assert not window.recordings.act_export.isEnabled()
         tags.start_group_button.setEnabled(True)  # a panel's own rule enabling it again
         assert not tags.start_group_button.isEnabled()
-        assert window.status.user_label.text() == "👤 vera (viewer)"
+        assert window.status.user_label.text() == "Signed in: vera (viewer)"
         # Ctrl+R reaches the service without the button: refused there, audited as vera.
         with pytest.raises(StationError) as refused:
             window.audited.recordings.start("sneaky", "north")
@@ -111,6 +112,12 @@ def test_lock_by_key_and_idle_unlocks_for_password_or_someone_else(qtbot, statio
         QTest.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
         qtbot.waitUntil(lambda: lock.locked, timeout=2000)
         assert lock.screen.isVisible() and lock.screen.geometry() == window.rect()
+        # Nothing of the window shows through: a tile's middle and the docks are the cover.
+        picture = window.grab().toImage()
+        tile = next(iter(window.wall.tiles.values()))
+        for widget in (tile, window.tags, window.groups):
+            middle = widget.mapTo(window, widget.rect().center())
+            assert picture.pixelColor(middle).name() == BACKGROUND
         assert "olga (operator)" in lock.screen.who.text()
         assert not window.menuBar().isEnabled() and not window.centralWidget().isEnabled()
         form = lock.form
@@ -137,7 +144,7 @@ def test_lock_by_key_and_idle_unlocks_for_password_or_someone_else(qtbot, statio
         qtbot.waitUntil(lambda: not lock.locked, timeout=5000)
         assert window.access.identity.name == "adam" and window.settings_action.isEnabled()
         assert window.audited.actor["who"] == "adam"
-        assert window.status.user_label.text() == "👤 adam (admin)"
+        assert window.status.user_label.text() == "Signed in: adam (admin)"
 
 
 def test_users_page_adds_edits_resets_disables_and_revokes(qtbot, station, tasks, two_groups):
