@@ -23,9 +23,9 @@ from aiohttp import web
 
 from api.keys import STATION
 from api.routing import call, declared_role
-from app.accounts.identity import Identity
+from app.identity import Identity
 from app.accounts.roles import allows
-from app.accounts.scope import event_visible, in_scope
+from app.visibility import event_visible, in_scope
 from app.errors import NotFound
 
 T = TypeVar("T")

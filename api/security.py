@@ -28,7 +28,7 @@ from yarl import URL
 from api.connections import note_authenticated, peer_group
 from api.keys import STATION
 from api.permissions import authorize
-from app.accounts.acting import ACTING
+from app.identity import ACTING
 from api.routing import declared_action
 from app.redaction import is_secret_param, redact
 from app.services.audit import UNNAMED, OneOf, describe_target

@@ -28,7 +28,7 @@ from sqlmodel import select
 
 from app import __version__
 from app.accounts.aksk import AkSkService
-from app.accounts.identity import Identity
+from app.identity import Identity
 from app.accounts.scope import ScopeService
 from app.accounts.service import AccountService
 from app.accounts.tokens import TokenService

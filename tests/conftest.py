@@ -22,6 +22,7 @@ import pytest
 
 from app.settings import Settings
 from app.station import Station, build_station, start_station, stop_station
+from tests.support.catalog_template import seed_catalog
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # No test reads or writes the operator's config folder or keyring: the config file (absent)
@@ -198,7 +199,10 @@ def pytest_collection_modifyitems_node_groups(config, items):
 
 def make_settings(tmp_path: Path, **extra) -> Settings:
     extra.setdefault("media_dirs", [tmp_path])  # file:// sources of a test: its own tmp folder
-    return Settings(data_dir=tmp_path / "data", port=0, demo=False, disk_floor_mb=0, **extra)
+    settings = Settings(data_dir=tmp_path / "data", port=0, demo=False, disk_floor_mb=0, **extra)
+    if not extra.get("database_url"):  # its own SQLite file: a copy of a migrated one
+        seed_catalog(settings.data_dir)
+    return settings
 
 
 @pytest.fixture(scope="session")

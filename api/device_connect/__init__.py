@@ -62,7 +62,7 @@ from api.security import (
     note_terms,
     refused,
 )
-from app.accounts.scope import in_scope
+from app.visibility import in_scope
 from app.dialects.device_connect.dc_auth import (
     AccessDenied, AccessToken, ScopeMissing, TokenExpired, scope_key)
 from app.errors import NotFound, StationError

@@ -14,7 +14,7 @@ from api.device_connect import media
 from api.device_connect.context import Call
 from api.device_connect.envelope import Code, DcError
 from api.device_connect.events import Registration
-from app.accounts.scope import in_scope
+from app.visibility import in_scope
 from app.dialects.device_connect.dc_recorder import PHOTO_MIME, VIDEO_MIME, Photo, RecorderInfo
 from app.errors import Conflict, InvalidInput
 from app.schemas import RecordOut

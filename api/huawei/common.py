@@ -43,7 +43,7 @@ from api.security import (
     bearer_token,
     client_address,
 )
-from app.accounts.identity import Identity
+from app.identity import Identity
 from app.station import Station
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from app.accounts.identity import Identity
+from app.identity import Identity
 from app.accounts.roles import may
 
 if TYPE_CHECKING:

@@ -62,7 +62,7 @@ from app.events import (
     StorageLow,
 )
 from api.mqtt.acting import command_user, user_refusal
-from app.accounts.acting import acting_as
+from app.identity import acting_as
 from app.services.audit import action_name
 
 if TYPE_CHECKING:

@@ -24,8 +24,8 @@ from api.routing import call
 from api.media_tokens import media_token_accepted, native_medium
 from api.native.docs import is_public
 from api.security import PRINCIPAL, DialectPolicy, bearer_token
-from app.accounts.acting import ACTING
-from app.accounts.acting import QUERY as ACTING_QUERY
+from app.identity import ACTING
+from app.identity import QUERY as ACTING_QUERY
 from app.accounts.tokens import PREFIX as USER_TOKEN_PREFIX
 from app.site.peer_auth import PROOF, body_matches, is_signed
 
@@ -102,7 +102,7 @@ async def _station(request: web.Request) -> str | None:
 
 
 async def _acting_for(request: web.Request, via: str) -> str | None:
-    """The user another station acts for (app.accounts.acting): that user's role and scope
+    """The user another station acts for (app.identity): that user's role and scope
     apply here. On an open station (no token: nothing is signed) the word is taken too: it
     can only take rights away from what the open door gives."""
     acting = request.query.get(ACTING_QUERY, "")

@@ -13,7 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ValidationError
 from api.native.routedoc import Binary, Link, RouteDoc, first_line, route_docs
 from api.permissions import check_fields, check_group_name
 from api.routing import Action, add_both_slashes
-from app.accounts.acting import QUERY as ACTING_QUERY
+from app.identity import QUERY as ACTING_QUERY
 from app.accounts.roles import RANK, role_for
 from app.services.audit import action_name
 from api.security import AUDIT_FIELDS, STATE_CHANGING

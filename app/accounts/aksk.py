@@ -30,7 +30,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import func, select
 
-from app.accounts.identity import Identity
+from app.identity import Identity
 from app.accounts.models import User, UserAkSk, utcnow
 from app.accounts.roles import ADMIN
 from app.accounts.service import FIRST_ADMIN, AccountError, as_utc

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from app.accounts.identity import Identity
+from app.identity import Identity
 from app.catalog import Catalog
+from app.visibility import event_visible, in_scope  # noqa: F401 - the rule, asked here too
 from app.models import Bookmark, Group, GroupSource, Record, StationEvent
 
 
@@ -59,12 +60,3 @@ class ScopeService:
             return None if row is None else row.source_id
 
 
-def event_visible(source_id: int | None, visible: frozenset[int] | None) -> bool:
-    """An event without a source (the disk, the catalog) is everyone's; a source's event is
-    seen by those who see the source."""
-    return source_id is None or in_scope(source_id, visible)
-
-
-def in_scope(source_id: int | None, visible: frozenset[int] | None) -> bool:
-    """Is a source (or footage of `source_id`) visible to a user who sees `visible`?"""
-    return visible is None or (source_id is not None and source_id in visible)

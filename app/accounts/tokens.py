@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 from sqlmodel import select
 
-from app.accounts.identity import Identity
+from app.identity import Identity
 from app.accounts.models import User, UserToken, utcnow
 from app.accounts.roles import RANK
 from app.accounts.service import AccountError, as_utc, check_name
@@ -125,7 +125,7 @@ class TokenService:
                         token_id=row.id)
 
     def identity_of_user(self, user_id: int, via: str) -> Identity | None:
-        """The identity another station acts for (app.accounts.acting): the user as the
+        """The identity another station acts for (app.identity): the user as the
         shared catalog has them now, or None (unknown, disabled, expired)."""
         with self.catalog.session() as s:
             user = s.get(User, user_id)

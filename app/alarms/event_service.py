@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import func, or_, update
 from sqlmodel import select
 
-from app.accounts.scope import event_visible
+from app.visibility import event_visible
 from app.alarms.kinds import kind_of
 from app.catalog import CATALOG_ERRORS, Catalog
 from app.errors import InvalidInput, NotFound

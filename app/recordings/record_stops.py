@@ -24,7 +24,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from app.accounts.scope import in_scope
+from app.visibility import in_scope
 from app.catalog import CATALOG_ERRORS
 from app.catalog_rows import tag_by_name
 from app.errors import NotFound

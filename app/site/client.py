@@ -42,7 +42,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from app.accounts.acting import acting_path
+from app.identity import acting_path
 from app.errors import Conflict, StationError, StorageFull, Unavailable
 from app.schemas import MotionOut, MotionSettingsIn, RecordOut, iso_utc
 from app.site import peer_auth
@@ -223,7 +223,7 @@ class SiteClient:
         """One request: its open answer (an `http.client.HTTPResponse`) once that station
         proved it answered; `urllib.error.HTTPError` for its refusals (proved too),
         `Unavailable` when it is away, unreachable or not who it should be."""
-        path_qs = acting_path(path_qs)  # for whom (app.accounts.acting), under the signature
+        path_qs = acting_path(path_qs)  # for whom (app.identity), under the signature
         url = self.base_url(station_id) + path_qs
         sent = self.signed(station_id, method, path_qs, body or b"")
         request = urllib.request.Request(url, method=method, data=body,

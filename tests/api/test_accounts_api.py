@@ -21,7 +21,6 @@ ROLES = ("viewer", "operator", "admin")
 # test below), and the media streams never end (their roles are asked with a HEAD-less GET
 # that is closed at the headers: see `_ask`).
 NOT_IN_MATRIX = {("DELETE", "/api/v1/session")}
-PUBLIC = {"/", "/api/docs", "/api/docs/", "/api/openapi.json"}
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tests.support.catalog_template import seed_catalog
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -43,6 +45,8 @@ class StationProcess:
                  prefix: list[str] | None = None):
         """`prefix` runs the station under a command (`ip netns exec <ns>`: tests.support.netns)."""
         self.data_dir = tmp_path / name
+        if "RS_DATABASE_URL" not in (env or {}) and not (args and "--data-dir" in args):
+            seed_catalog(self.data_dir)  # a migrated copy (tests.support.catalog_template)
         self.log_path = tmp_path / f"{name}.log"
         self.ssl_context = ssl_context
         self._log = open(self.log_path, "wb")

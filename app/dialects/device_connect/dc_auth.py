@@ -34,7 +34,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Callable
 
-from app.accounts.identity import Identity
+from app.identity import Identity
 from app.accounts.roles import VIEWER, may
 from app.errors import InvalidInput, NotFound, StationError
 from app.events import AccessDecided, AccessRequested, EventSink
