@@ -7,8 +7,9 @@ there, what their scope lets them see, and the lock.
   under that action's name (`guard_controls`), so a viewer sees Start disabled, its tooltip
   saying "Needs the operator role". Menus built on demand (a tile's, a group's) ask the
   gate as they open.
-- The scope: the wall and the source tree show only the sources of the user's groups
-  (`visible_sources`, read on a worker thread with the catalog).
+- The scope: the wall, the source tree and the Events panel show only the sources of the
+  user's groups (read on a worker thread with the catalog). Not yet scoped: the Recordings
+  tab (records, timeline, bookmarks), the Audit tab, the alarm count in the status bar.
 - The lock: `ui.lock.WindowLock`; someone else unlocking switches the window to them.
 """
 
@@ -42,6 +43,8 @@ class WindowAccess(QObject):
                                user=lambda: self.identity, on_unlock=self._unlocked)
         self.guard_controls()
         self.act_as(identity)
+        if identity is not None:
+            window.events.reload()  # its first read (building the panel) knew no user yet
 
     @property
     def role(self) -> str | None:
@@ -77,7 +80,7 @@ class WindowAccess(QObject):
         w = self.window
         w.audited.act_as(identity.who if identity else None, self.role)
         self.gate.apply(self.role)
-        w.groups.identity = identity
+        w.groups.identity = w.events.identity = identity
         w.status.set_user(identity.name if identity else None, self.role)
         self.lock.restart_idle()
 
@@ -88,6 +91,7 @@ class WindowAccess(QObject):
         self.act_as(identity_of(user))
         if changed:
             self.window.reload()
+            self.window.events.reload()
 
     def _unlocked(self, user: UserOut) -> None:
         if self.identity is None or self.identity.user_id != user.id:

@@ -90,7 +90,17 @@ def test_operator_records_under_their_name_and_without_sign_in_all_is_enabled(
 
 def test_scoped_user_sees_only_their_groups_sources(qtbot, station, api_server, two_groups):
     scoped = _identity(station, "nina", "operator", scope=[two_groups["north"]])
+    north = station.events.open("camera_lost", source_id=two_groups["n1"], text="n1: lost")
+    south = station.events.open("camera_lost", source_id=two_groups["s1"], text="s1: lost")
     with open_main_window(qtbot, station, api_server.url, tiles=1, identity=scoped) as window:
+        events = window.events
+        qtbot.waitUntil(lambda: not events.loading and [e.id for e in events.events] == [north.id],
+                        timeout=5000)
+        events.ask_acknowledge_all = lambda: True
+        events.acknowledge_all()  # a scoped "all": only what nina can see
+        qtbot.waitUntil(lambda: station.events.get(north.id).acknowledged_at is not None,
+                        timeout=5000)
+        assert station.events.get(south.id).acknowledged_at is None
         assert set(window.wall.tiles) == {two_groups["n1"]}
         qtbot.waitUntil(lambda: window.groups.group_names == {two_groups["north"]: "north"},
                         timeout=5000)
@@ -109,6 +119,7 @@ def test_lock_by_key_and_idle_unlocks_for_password_or_someone_else(qtbot, statio
     _identity(station, "adam", "admin")
     with open_main_window(qtbot, station, api_server.url, tiles=2, identity=olga) as window:
         lock = window.access.lock
+        window.audited.recordings.start_sources("while-locked", [two_groups["n1"]])
         QTest.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
         qtbot.waitUntil(lambda: lock.locked, timeout=2000)
         assert lock.screen.isVisible() and lock.screen.geometry() == window.rect()
@@ -132,6 +143,8 @@ def test_lock_by_key_and_idle_unlocks_for_password_or_someone_else(qtbot, statio
         form.sign_in_button.click()
         qtbot.waitUntil(lambda: not lock.locked, timeout=5000)
         assert window.menuBar().isEnabled() and not lock.screen.isVisible()
+        running = station.recordings.list("while-locked", status=RecordStatus.recording)
+        assert len(running) == 1  # the lock is only the window's
         # Idle: the lock comes by itself; someone else unlocks and the window is theirs.
         lock.idle.setInterval(200)
         lock.restart_idle()

@@ -83,6 +83,7 @@ class EventsPanel(QWidget):
                  parent: QWidget | None = None):
         super().__init__(parent)
         self.station, self.tasks = station, tasks
+        self.identity = None  # the signed-in user (#26): only their sources' events are shown
         self.loads = 0  # reads answered (tests wait on it)
         self.events: list[EventOut] = []
         self.source_names: dict[int, str] = {}
@@ -189,11 +190,13 @@ class EventsPanel(QWidget):
         return {key: value for key, value in chosen.items() if value is not None}
 
     def _fetch(self):
-        filters, station = self.filters(), self.station
+        filters, station, identity = self.filters(), self.station, self.identity
 
         def fetch():
-            names = {s.id: s.name for s in station.sources.list()}
-            return names, station.events.list(limit=LIST_LIMIT, **filters)
+            visible = station.scope.sources(identity)  # None: every source
+            names = {s.id: s.name for s in station.sources.list()
+                     if visible is None or s.id in visible}
+            return names, station.events.list(limit=LIST_LIMIT, sources=visible, **filters)
         return fetch
 
     def _on_loaded(self, result, error: BaseException | None) -> None:
@@ -315,7 +318,11 @@ class EventsPanel(QWidget):
         filters = {k: v for k, v in self.filters().items()
                    if k in ("kind", "severity", "source_id", "open")}
         service, who = self.station.events, who_of(self.station)
-        self.tasks.run(lambda: service.acknowledge_all(who, **filters), self._acted)
+        scope, identity = self.station.scope, self.identity
+
+        def acknowledge_all() -> int:  # a scoped user's "all": the events they can see
+            return service.acknowledge_all(who, sources=scope.sources(identity), **filters)
+        self.tasks.run(acknowledge_all, self._acted)
 
     def _acted(self, _result, error: BaseException | None) -> None:
         if error is not None:
