@@ -19,7 +19,7 @@ from app.services.audit import MAX_CSV_ROWS, MAX_PAGE_SIZE, ActionName, AuditPag
 from app.services.audit_csv import to_csv
 
 CSV = "text/csv"
-FILTERS = ("dialect", "action", "target", "who", "source_id", "since", "until", "q")
+FILTERS = ("dialect", "action", "target", "who", "user", "source_id", "since", "until", "q")
 
 
 class AuditQuery(BaseModel):
@@ -39,6 +39,10 @@ class AuditQuery(BaseModel):
     who: str | None = Field(None, min_length=1, max_length=128,
                             description="exactly who, as listed: `station-token`, `open`, "
                             "`dc-client:…`, `ak:…`, an operator's user name")
+    user: str | None = Field(None, min_length=1, max_length=64,
+                             description="an account's entries however it came in: a session, "
+                             "a personal token, an AK/SK, MQTT, a Device Connect application "
+                             "acting as it, another station acting for it")
     source_id: int | None = Field(None, ge=1, le=2**63 - 1,
                                   description="entries that touched this source: the source, a "
                                   "record of it, a bookmark on it (entries written since "

@@ -439,15 +439,21 @@ class AuditService:
     def conditions(*, dialect: str | None = None, action: str | None = None,
                    target: str | None = None, who: str | None = None,
                    source_id: int | None = None, since: datetime | None = None,
-                   until: datetime | None = None, q: str | None = None) -> list:
+                   until: datetime | None = None, q: str | None = None,
+                   user: str | None = None) -> list:
         """`dialect`, `action` (a name of `ACTIONS`), `target` and `who` match exactly;
-        `source_id` an entry that touched that source; `since` <= time < `until`; `q` a
-        substring (any case) of who, action, target or detail."""
+        `user` an account's entries however it came in (`olga`, `olga (token x)`, `olga (ak
+        ...)`, `olga (mqtt command)`); `source_id` an entry that touched that source; `since`
+        <= time < `until`; `q` a substring (any case) of who, action, target or detail."""
         conditions: list = []
         for column, value in ((AuditEntry.dialect, dialect), (AuditEntry.action, action),
                               (AuditEntry.target, target), (AuditEntry.who, who)):
             if value:
                 conditions.append(column == value)
+        if user:
+            name = user.strip().lower()
+            conditions.append(or_(AuditEntry.who == name, AuditEntry.who.like(
+                re.sub(r"([\\%_])", r"\\\1", name) + " (%", escape="\\")))
         if source_id is not None:
             conditions.append(AuditEntry.source_ids.contains(f",{int(source_id)},"))
         if since is not None:

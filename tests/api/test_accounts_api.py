@@ -17,6 +17,7 @@ from tests.conftest import TESTSRC
 
 PASSWORD = "correct horse battery"
 ROLES = ("viewer", "operator", "admin")
+BOTH = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 # Routes not asked in the matrix: signing out ends the very session the matrix uses (its own
 # test below), and the media streams never end (their roles are asked with a HEAD-less GET
 # that is closed at the headers: see `_ask`).
@@ -59,6 +60,7 @@ def test_every_native_route_declares_the_role_it_needs(station):
             if declared_role(app, route)} == set(ROLES)
 
 
+@BOTH
 async def test_the_role_matrix_over_every_native_route(client, station):
     """Each role is refused (403) exactly the routes that need more, before the handler runs;
     every other answer (200, 404 for the made-up ids, 422 for the empty bodies) is not a 403."""
@@ -94,7 +96,8 @@ async def _ask(client, method: str, path: str, token: str) -> int:
         return resp.status  # a stream (MJPEG, events) is closed at its headers
 
 
-async def test_sign_in_who_am_i_and_sign_out(client, station):
+async def test_sign_in_who_am_i_and_sign_out(client, station, caplog):
+    caplog.set_level("DEBUG")
     station.accounts.create("olga", PASSWORD, role="operator", display_name="Olga")
     wrong = await client.post("/api/v1/session", json={"name": "olga", "password": "nope-nope"})
     assert wrong.status == 401
@@ -111,6 +114,14 @@ async def test_sign_in_who_am_i_and_sign_out(client, station):
     assert {e["who"] for e in entries if e["result"] == "201"} == {"olga"}
     text = str(entries)
     assert PASSWORD not in text and "nope-nope" not in text and token not in text
+    assert PASSWORD not in caplog.text and token not in caplog.text
+    by_user = (await (await client.get("/api/v1/audit", params={"user": "olga"})).json())["items"]
+    assert {e["action"] for e in by_user} >= {"sign in", "sign out"}
+    assert all(e["who"] == "olga" or e["who"].startswith("olga (") for e in by_user)
+    # never in clear: not in the catalog's file, its WAL, nor the log
+    files = [p for p in station.settings.data_dir.glob("catalog.sqlite3*") if p.is_file()]
+    assert files and not any(PASSWORD.encode() in p.read_bytes() or token.encode() in p.read_bytes()
+                             for p in files)
 
 
 async def test_a_sign_in_brute_force_is_locked_out(client, station):
@@ -124,6 +135,7 @@ async def test_a_sign_in_brute_force_is_locked_out(client, station):
     assert right.status == 429  # the right password does not get through a lockout either
 
 
+@BOTH
 async def test_a_group_scoped_user_never_sees_another_groups_sources(client, station):
     made = {}
     for name in ("lobby cam", "vault cam"):
@@ -162,6 +174,21 @@ async def test_a_group_scoped_user_never_sees_another_groups_sources(client, sta
     assert group_start.status == 404
     marks = await (await client.get("/api/v1/bookmark", headers=headers)).json()
     assert marks == []
+    # events: the list and the live stream's replay carry the vault's bookmark to the admin only
+    await client.post("/api/v1/bookmark", json={
+        "source_id": made["lobby cam"], "time_utc": "2026-12-01T10:01:00Z", "title": "lobby"})
+    seen = await (await client.get("/api/v1/event")).json()
+    assert {e["source_id"] for e in seen} >= {vault_id, made["lobby cam"]}
+    mine = await (await client.get("/api/v1/event", headers=headers)).json()
+    assert mine and {e["source_id"] for e in mine} <= {made["lobby cam"], None}
+    assert (await client.get(f"/api/v1/event?source_id={vault_id}", headers=headers)).status == 404
+    async with client.get("/api/v1/event/stream", params={"after_id": 0},
+                          headers=headers) as stream:
+        replay = b""
+        while replay.count(b"\n\ndata") + replay.count(b"\ndata:") < len(mine):
+            replay += await stream.content.readany()
+    assert b'"source_id":%d' % made["lobby cam"] in replay
+    assert b'"source_id":%d' % vault_id not in replay
     # the admin (the station's door without a user) still sees both
     assert len(await (await client.get("/api/v1/source")).json()) == 2
 
