@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.audited import os_user
 from app.live import Demand, FrameSlot
 from ui.errors import error_text
 from ui.forms import DIALOG_STYLE, Banner, hint_label, if_alive
@@ -43,17 +42,19 @@ from ui.motion.tuner import TunerPoller, status_text
 from ui.motion.zone_canvas import ZoneCanvas
 from ui.motion.zone_list import ZoneList
 from ui.motion.zones import ZoneSet
+from ui.session import who_of
 from ui.tasks import TaskRunner
 
 PICTURE_MS = 100       # the live picture at up to 10 a second: enough to draw zones on
 LIVE_APPLY_MS = 500    # "Apply as I move": saved this long after the last move
 
 
-def gui_actor() -> str:
+def gui_actor(station=None) -> str:
     """Who the service's log names for a change from this window: the GUI's dialect and the
-    OS user, as the API names its callers (`dialect:who`). The audit entry itself is the
-    audited station's (`app.audited`: `change motion settings`), as for every GUI change."""
-    return f"gui:{os_user()}"
+    signed-in user (#26; else the OS user), as the API names its callers (`dialect:who`). The
+    audit entry itself is the audited station's (`app.audited`: `change motion settings`), as
+    for every GUI change."""
+    return f"gui:{who_of(station)}"
 
 
 class MotionDialog(QDialog):
@@ -217,7 +218,7 @@ class MotionDialog(QDialog):
     def _send(self, changes: dict[str, Any], *, quiet: bool) -> None:
         if not self.loaded:
             return
-        motion, source_id, actor = self.station.motion, self.source_id, gui_actor()
+        motion, source_id, actor = self.station.motion, self.source_id, gui_actor(self.station)
         self.banner.clear()
         started = time.monotonic()
         self.tasks.run(lambda: motion.change(source_id, changes, actor),
