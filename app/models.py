@@ -43,6 +43,10 @@ class Source(SQLModel, table=True):
     # The camera's JPEG snapshot URL (ONVIF GetSnapshotUri), login inline: a tile's picture
     # before the first frame.
     uri_snapshot: str | None = Field(default=None, sa_column=Column(EncryptedText))
+    # Its ONVIF control endpoint, when Find cameras added it (#27, PTZ): `device`, `ptz` and
+    # `media` service addresses, `profile` token, `pan_tilt`/`zoom`/`relative`/`presets` as
+    # the camera declares them, `username`/`password`; encrypted: it holds a password.
+    onvif: dict[str, Any] | None = Field(default=None, sa_column=Column(EncryptedJSON))
     description: str | None = Field(default=None)
     ffmpeg_cmd: str | None = Field(default=None)
     enabled: bool = Field(default=True, nullable=False)
@@ -263,3 +267,17 @@ class RtcJob(SQLModel, table=True):
     update_time: datetime = Field(default_factory=utcnow, nullable=False)
     start_time: datetime | None = None
     stop_time: datetime | None = None
+
+
+class Layout(SQLModel, table=True):
+    """A named arrangement of the wall (#27): a `shape` (`3x3`, `1+5`, `2+8` ...) and what each
+    of its cells shows (`cells[i]`: a source id, or None for a cell left empty on purpose).
+    Shared by the stations of a site (the catalog), chosen per screen by the GUI."""
+
+    __tablename__ = "layout"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=64)
+    shape: str = Field(max_length=16, nullable=False)
+    cells: list[int | None] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_utc: datetime = Field(default_factory=utcnow, nullable=False)
+    updated_utc: datetime = Field(default_factory=utcnow, nullable=False)
