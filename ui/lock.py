@@ -138,6 +138,7 @@ class WindowLock(QObject):
                             title="Unlock")
         form.setWindowFlags(Qt.WindowType.Widget)  # a form on the cover, not a window
         form.quit_button.hide()
+        form.heading.hide()  # the cover says what this is
         form.sign_in_button.setText("Unlock")
         form.setMaximumWidth(420)
         form.accepted.connect(lambda: self._unlocked(form))

@@ -36,6 +36,7 @@ def test_wrong_answers_say_nothing_of_which_part_and_five_pause_the_dialog(qtbot
     dialog = SignInDialog(station, tasks)
     qtbot.addWidget(dialog)
     dialog.show()
+    assert not dialog.other_button.isVisible()  # only when unlocking someone's window
     _sign_in(qtbot, dialog, "olga", "wrong password")
     wrong_password = dialog.message.text()
     _sign_in(qtbot, dialog, "nobody", PASSWORD)
