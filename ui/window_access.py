@@ -80,6 +80,13 @@ class WindowAccess(QObject):
         w = self.window
         w.audited.act_as(identity.who if identity else None, self.role)
         self.gate.apply(self.role)
+        # Controls the role allows again follow their panel's own rule (a selection, a
+        # running record) once more: each panel sets them as it would after a change.
+        w.tags.set_selection(w.tags.selected_sources)
+        w.tags.refresh()
+        w.events._update_buttons()
+        w.recordings._update_actions()
+        w.recordings.bookmarks._update_buttons()
         w.groups.identity = w.events.identity = identity
         w.status.set_user(identity.name if identity else None, self.role)
         self.lock.restart_idle()
