@@ -29,6 +29,7 @@ from sqlmodel import select
 from app import __version__
 from app.accounts.aksk import AkSkService
 from app.identity import Identity
+from app.layouts.service import LayoutService
 from app.accounts.scope import ScopeService
 from app.accounts.service import AccountService
 from app.accounts.tokens import TokenService
@@ -164,6 +165,8 @@ class Station:
     scope: ScopeService
     # Huawei AK/SK pairs of the users, for the Huawei dialects' signatures (SK encrypted).
     aksk: AkSkService
+    # Named wall layouts shared by the stations of the site (#27): app.layouts.
+    layouts: LayoutService
     front_ends: FrontEnds = field(default_factory=FrontEnds)
     # This computer's capture devices (V4L2 cameras), for the GUI's form and GET /api/v1/device.
     devices: DeviceService = field(default_factory=DeviceService)
@@ -286,7 +289,8 @@ def build_station(settings: Settings) -> Station:
                    bookmarks, timeline, modes, dc_auth, media_recorders, live_records, rtc_jobs,
                    events, event_raiser, camera_watch, motion, PlaybackPlans(recordings),
                    evidence, EvidenceJobs(evidence), AccountService(catalog, audit),
-                   tokens, ScopeService(catalog), AkSkService(catalog))
+                   tokens, ScopeService(catalog), AkSkService(catalog),
+                   LayoutService(catalog, bus))
 
 
 def _capture(settings) -> tuple[float, float]:

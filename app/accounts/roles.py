@@ -32,7 +32,7 @@ _OPERATOR_ACTIONS = {
     "mute audio", "unmute audio", "update recording job", "take photo", "take snapshot",
     "set recorder options", "protect record", "unprotect record", "protect tag", "unprotect tag",
     "acknowledge event", "export footage", "download footage", "copy footage", "start sync",
-    "command",
+    "command", "create layout", "update layout", "delete layout",
 }
 ACTION_ROLES: dict[str, str] = {
     name: VIEWER if name in _VIEWER_ACTIONS else OPERATOR if name in _OPERATOR_ACTIONS else ADMIN
