@@ -19,6 +19,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from app.identity import Identity
 from app.accounts.roles import allows, role_for
 from app.errors import StationError
 from app.services.audit import OneOf, action_name, quoted
@@ -231,12 +232,19 @@ class AuditedStation:
         object.__setattr__(self, "actor", {"dialect": dialect, "address": address,
                                            "who": who or os_user()})
         object.__setattr__(self, "role", role)  # None: no signed-in user, every action
+        object.__setattr__(self, "identity", None)  # the signed-in user (their scope)
 
-    def act_as(self, who: str | None, role: str | None) -> None:
+    def act_as(self, who: str | None, role: str | None, identity: Identity | None = None) -> None:
         """From now on, entries name `who` (None: the OS user) and calls need `role`'s
         rights: the GUI's user signed in, or another one unlocked the window."""
         self.actor["who"] = who or os_user()
         object.__setattr__(self, "role", role)
+        object.__setattr__(self, "identity", identity)
+
+    def visible_sources(self) -> frozenset[int] | None:
+        """The ids of the sources the signed-in user may see (None: every source). Reads the
+        catalog: call it off the GUI thread."""
+        return self.station.scope.sources(self.identity)
 
     def record(self, *, action: str, target: str | None, result: str) -> None:
         """An entry for a change the GUI made outside the services (saving the settings)."""

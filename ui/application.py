@@ -19,7 +19,7 @@ from typing import Callable
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialog
 
-from app.accounts.identity import Identity
+from app.identity import Identity
 from app.accounts.service import FIRST_ADMIN
 from app.settings import env_override, read_config, write_config
 from app.station import Station

@@ -1,4 +1,5 @@
-"""The audit tab's filters: dialect, who, action, source, a time range and a search box.
+"""The audit tab's filters: dialect, who, user (an account however it came in), action,
+source, a time range and a search box.
 
 WHY one widget that only gathers choices: the filters are the service's
 (`AuditService.conditions`: the same ones `GET /api/v1/audit` takes), so the tab, its CSV and
@@ -44,6 +45,10 @@ class AuditFilterBar(QWidget):
         self.who_box = QComboBox(self, toolTip="Who made the change (a credential's id or an "
                                  "operator's user name)")
         self.who_box.addItem("Anyone", None)
+        self.user_box = QComboBox(self, toolTip="An account's entries however it came in: "
+                                  "the window, a session, a token, an AK/SK, MQTT, a Device "
+                                  "Connect application acting as it")
+        self.user_box.addItem("Any user", None)
         self.action_box = QComboBox(self, toolTip="What was done")
         self.action_box.addItem("All actions", None)
         for name, meaning in ACTIONS.items():
@@ -64,7 +69,8 @@ class AuditFilterBar(QWidget):
         self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
         self._search_timer.timeout.connect(self.changed)
 
-        for box in (self.dialect_box, self.who_box, self.action_box, self.source_box):
+        for box in (self.dialect_box, self.who_box, self.user_box, self.action_box,
+                    self.source_box):
             box.currentIndexChanged.connect(lambda *_: self.changed.emit())
         for check, edit in ((self.since_check, self.since_edit),
                             (self.until_check, self.until_edit)):
@@ -74,7 +80,8 @@ class AuditFilterBar(QWidget):
         self.search_edit.textChanged.connect(lambda *_: self._search_timer.start())
 
         first = QHBoxLayout()
-        for widget in (self.dialect_box, self.who_box, self.action_box, self.source_box):
+        for widget in (self.dialect_box, self.who_box, self.user_box, self.action_box,
+                       self.source_box):
             first.addWidget(widget)
         first.addStretch(1)
         second = QHBoxLayout()
@@ -94,6 +101,10 @@ class AuditFilterBar(QWidget):
     def offer_callers(self, callers: list[str]) -> None:
         """The callers the trail names (the current choice kept, even if not among them)."""
         self._offer(self.who_box, [(who, who) for who in callers])
+
+    def offer_users(self, names: list[str]) -> None:
+        """The accounts of the catalog (#26)."""
+        self._offer(self.user_box, [(name, name) for name in names])
 
     def offer_sources(self, sources: list[tuple[int, str]]) -> None:
         """`(id, name)` of the station's sources, shown as `Front door (6)`."""
@@ -121,6 +132,7 @@ class AuditFilterBar(QWidget):
     def filters(self) -> dict:
         """The service's filters (`AuditService.conditions`) the operator chose."""
         return {"dialect": self.dialect_box.currentData(), "who": self.who_box.currentData(),
+                "user": self.user_box.currentData(),
                 "action": self.action_box.currentData(),
                 "source_id": self.source_box.currentData(),
                 "since": _utc(self.since_edit) if self.since_check.isChecked() else None,

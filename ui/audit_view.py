@@ -195,13 +195,15 @@ class AuditView(QWidget):
         self._choices_read_at = now
         station = self.station
 
-        def read() -> tuple[list[str], list[tuple[int, str]]]:
-            return station.audit.callers(), [(s.id, s.name) for s in station.sources.list()]
+        def read() -> tuple[list[str], list[tuple[int, str]], list[str]]:
+            return (station.audit.callers(), [(s.id, s.name) for s in station.sources.list()],
+                    [u.name for u in station.accounts.list()])
 
         def offer(choices, error) -> None:
             if error is None and choices is not None:
                 self.filter_bar.offer_callers(choices[0])
                 self.filter_bar.offer_sources(choices[1])
+                self.filter_bar.offer_users(choices[2])
         self.tasks.run(read, offer)
 
     # --- CSV -----------------------------------------------------------------------------

@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.accounts.identity import Identity
-from app.accounts.scope import in_scope
+from app.identity import Identity
+from app.visibility import in_scope
 from app.schemas import GroupIn, SourceOut
 from app.site.stations import StationOut
 from app.station import Station

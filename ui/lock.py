@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.accounts.identity import Identity
+from app.identity import Identity
 from app.accounts.service import UserOut
 from ui.sign_in import SignInDialog
 from ui.tasks import TaskRunner

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.accounts.identity import Identity
+from app.identity import Identity
 from app.audited import AuditedStation
 from app.errors import StationError
 from app.schemas import RecordStatus

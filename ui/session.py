@@ -13,7 +13,7 @@ from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QWidget
 
-from app.accounts.identity import Identity
+from app.identity import Identity
 from app.accounts.roles import ACTION_ROLES, may
 from app.accounts.service import UserOut
 from app.audited import os_user
@@ -30,6 +30,14 @@ def who_of(station: Any) -> str:
     (an `AuditedStation` carries it as its actor)."""
     actor = getattr(station, "actor", None)
     return actor["who"] if isinstance(actor, dict) else os_user()
+
+
+def visible_sources(station: Any) -> frozenset[int] | None:
+    """The ids of the sources the window's user may see (None: every source): the scope the
+    `AuditedStation` acts with; a plain station (tests, no sign-in) sees all. Reads the
+    catalog: call it on a worker thread, as the panels' fetches do."""
+    ask = getattr(station, "visible_sources", None)
+    return ask() if callable(ask) else None
 
 
 def refusal(action: str) -> str:

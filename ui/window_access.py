@@ -8,8 +8,9 @@ there, what their scope lets them see, and the lock.
   saying "Needs the operator role". Menus built on demand (a tile's, a group's) ask the
   gate as they open.
 - The scope: the wall, the source tree and the Events panel show only the sources of the
-  user's groups (read on a worker thread with the catalog). Not yet scoped: the Recordings
-  tab (records, timeline, bookmarks), the Audit tab, the alarm count in the status bar.
+  user's groups (read on a worker thread with the catalog), and so do the Recordings tab's
+  records, timeline lanes and bookmarks (`visible` below); the Audit tab is an admin's.
+  Not yet scoped: the alarm count in the status bar and the tray's alerts.
 - The lock: `ui.lock.WindowLock`; someone else unlocking switches the window to them.
 """
 
@@ -19,8 +20,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 
-from app.accounts.identity import Identity
-from app.accounts.scope import in_scope
+from app.identity import Identity
+from app.visibility import in_scope
 from app.accounts.service import UserOut
 from ui.lock import WindowLock
 from ui.session import RoleGate, identity_of
@@ -44,7 +45,7 @@ class WindowAccess(QObject):
         self.guard_controls()
         self.act_as(identity)
         if identity is not None:
-            window.events.reload()  # its first read (building the panel) knew no user yet
+            self._read_again()  # their first reads (building the panels) knew no user yet
 
     @property
     def role(self) -> str | None:
@@ -78,7 +79,7 @@ class WindowAccess(QObject):
         """The window acts as `identity` from now on (None: nobody signed in)."""
         self.identity = identity
         w = self.window
-        w.audited.act_as(identity.who if identity else None, self.role)
+        w.audited.act_as(identity.who if identity else None, self.role, identity)
         self.gate.apply(self.role)
         # Controls the role allows again follow their panel's own rule (a selection, a
         # running record) once more: each panel sets them as it would after a change.
@@ -89,6 +90,8 @@ class WindowAccess(QObject):
         w.recordings.bookmarks._update_buttons()
         w.groups.identity = w.events.identity = identity
         w.status.set_user(identity.name if identity else None, self.role)
+        # the audit trail is an admin's to read (GET /api/v1/audit needs admin too)
+        w.tabs.setTabVisible(w.tabs.indexOf(w.audit_view), self.role in (None, "admin"))
         self.lock.restart_idle()
 
     def sign_in_as(self, user: UserOut) -> None:
@@ -98,7 +101,15 @@ class WindowAccess(QObject):
         self.act_as(identity_of(user))
         if changed:
             self.window.reload()
-            self.window.events.reload()
+            self._read_again()
+
+    def _read_again(self) -> None:
+        """The panels that show sources read them again for the user now acting."""
+        w = self.window
+        w.events.reload()
+        w.recordings.schedule_reload()
+        w.recordings.timeline.schedule_reload()
+        w.recordings.bookmarks.reload()
 
     def _unlocked(self, user: UserOut) -> None:
         if self.identity is None or self.identity.user_id != user.id:

@@ -33,6 +33,7 @@ _OPERATOR_ACTIONS = {
     "set recorder options", "protect record", "unprotect record", "protect tag", "unprotect tag",
     "acknowledge event", "export footage", "download footage", "copy footage", "start sync",
     "command", "create layout", "update layout", "delete layout",
+    "move camera", "change camera presets",
 }
 ACTION_ROLES: dict[str, str] = {
     name: VIEWER if name in _VIEWER_ACTIONS else OPERATOR if name in _OPERATOR_ACTIONS else ADMIN

@@ -111,6 +111,14 @@ def test_scoped_user_sees_only_their_groups_sources(qtbot, station, api_server, 
         assert "s1" not in shown and "n1" in shown
         assert [window.tags.group_box.itemText(i)
                 for i in range(window.tags.group_box.count())] == ["north"]
+        # the Recordings tab: its source choices and the timeline's lanes are nina's too
+        browser = window.recordings
+        sources = browser.filter_bar.source_box
+        qtbot.waitUntil(lambda: [sources.itemData(i) for i in range(1, sources.count())]
+                        == [two_groups["n1"]], timeout=10000)
+        qtbot.waitUntil(lambda: [lane.source_id for lane in browser.timeline.view.lanes]
+                        == [two_groups["n1"]], timeout=10000)
+        assert window.tabs.isTabVisible(window.tabs.indexOf(window.audit_view)) is False
 
 
 def test_lock_by_key_and_idle_unlocks_for_password_or_someone_else(qtbot, station, api_server,

@@ -19,6 +19,7 @@ from ui.main_window import MainWindow
 from ui.tasks import TaskRunner
 
 TARGET, ACTION, RESULT = COLUMNS.index("Target"), COLUMNS.index("Action"), COLUMNS.index("Result")
+WHO = COLUMNS.index("Who")
 
 
 @pytest.fixture
@@ -201,3 +202,22 @@ def test_filters_search_and_save_csv(qtbot, station, monkeypatch, tmp_path):
     qtbot.waitUntil(lambda: view.model.rowCount() == 0, timeout=10000)
     view.shutdown()
     tasks.shutdown()
+
+
+def test_the_user_filter_takes_an_account_however_it_came_in(qtbot, station):
+    """#26: `alice` in the window, by a personal token, through MQTT: one user; `alicea` and
+    `bob` are others."""
+    ensure_application()
+    station.accounts.create("alice", "alice's long password", role="operator")
+    for who in ("alice", "alice (token wall)", "alice (mqtt command)", "alicea", "bob"):
+        station.audit.record(dialect="native", address="local", who=who, action="take snapshot",
+                             target="source 1", result="200")
+    assert station.audit.flush(timeout=10)
+    view = AuditView(station, TaskRunner())
+    qtbot.addWidget(view)
+    view.show()
+    bar = view.filter_bar
+    qtbot.waitUntil(lambda: bar.user_box.findData("alice") > 0, timeout=10000)
+    bar.user_box.setCurrentIndex(bar.user_box.findData("alice"))
+    qtbot.waitUntil(lambda: sorted(r[WHO] for r in _rows(view)) == [
+        "alice", "alice (mqtt command)", "alice (token wall)"], timeout=10000)

@@ -28,7 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.visibility import in_scope
 from app.schemas import BookmarkOut
+from ui.session import visible_sources
 from ui.bridge import EventBridge
 from ui.errors import error_text
 from ui.list_keys import KeyActions
@@ -124,9 +126,12 @@ class BookmarkList(QWidget):
     def _fetch(self):
         text, bookmarks = self.search_edit.text().strip() or None, self.station.bookmarks
 
+        station = self.station
+
         def fetch() -> list[BookmarkOut]:
             found = bookmarks.search(text=text)  # in time order, at most the service's cap
-            return found[::-1][:LIST_LIMIT]
+            visible = visible_sources(station)  # the signed-in user's scope (#26)
+            return [b for b in found[::-1] if in_scope(b.source_id, visible)][:LIST_LIMIT]
         return fetch
 
     def _on_loaded(self, marks: list[BookmarkOut] | None, error: BaseException | None) -> None:

@@ -38,8 +38,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.visibility import in_scope
 from app.schemas import RecordOut, RecordStatus
 from app.station import Station
+from ui.session import visible_sources
 from ui.bridge import EventBridge
 from ui.errors import error_text
 from ui.icons import icon
@@ -297,10 +299,13 @@ class RecordingsBrowser(ReloadsInBackground, QWidget):
         station, files = self.station, self.files
 
         def fetch():
-            records = station.recordings.find(**filters, limit=LIST_LIMIT)
+            visible = visible_sources(station)  # the signed-in user's scope (#26)
+            records = [r for r in station.recordings.find(**filters, limit=LIST_LIMIT)
+                       if in_scope(r.source.id if r.source else None, visible)]
             rows = [RecordRow.of(r, files.station_name(r), files.is_remote(r)) for r in records]
             return (rows, station.recordings.tag_names(),
-                    [(s.id, s.name) for s in station.sources.list()], len(station.site.list()))
+                    [(s.id, s.name) for s in station.sources.list() if in_scope(s.id, visible)],
+                    len(station.site.list()))
         return fetch
 
     def _on_loaded(self, result, error: BaseException | None) -> None:

@@ -38,7 +38,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.visibility import in_scope
 from app.recordings.timeline import MAX_RANGE, RecordSpan
+from ui.session import visible_sources
 from ui.bridge import EventBridge
 from ui.errors import error_text
 from ui.list_keys import KeyActions
@@ -185,7 +187,8 @@ class TimelinePanel(ReloadsInBackground, QWidget):
         station = self.station
 
         def fetch():
-            sources = station.sources.list()
+            visible = visible_sources(station)  # the signed-in user's scope (#26)
+            sources = [s for s in station.sources.list() if in_scope(s.id, visible)]
             return [Lane(s.id, s.name, station.timeline.spans(s.id, begin, end)) for s in sources]
         return fetch
 
