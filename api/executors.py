@@ -41,7 +41,8 @@ CATALOG_THREADS = 16  # the API loop's default executor: catalog and file calls
 DISCOVERY = "discovery"  # WS-Discovery probes, ONVIF profile reads (cameras that may not answer)
 FORWARD = "forward"  # starts and stops other stations take part in; motion asked of an owner
 PEERS = "peers"  # finding the station that holds what is proxied (waits for it to announce)
-LANE_NAMES = (DISCOVERY, FORWARD, PEERS)
+PTZ = "ptz"  # pan/tilt/zoom commands to a source's camera (app.ptz): a held arrow's moves
+LANE_NAMES = (DISCOVERY, FORWARD, PEERS, PTZ)
 
 
 class Busy(Unavailable):

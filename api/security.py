@@ -204,6 +204,9 @@ AUDIT_TERMS = web.RequestKey("audit_terms", dict)
 # written once per caller, action and target within this window: a page polling a picture
 # or a player's range requests are one entry, not thousands.
 READ_COALESCE_S = 60.0
+# A state change a route wants written once per caller, action and target within a window
+# (a held PTZ arrow re-sends its move every ~0.3 s: api.native.ptz): its handler sets it.
+AUDIT_COALESCE_S = web.RequestKey("audit_coalesce_s", float)
 MAX_TERM = 96  # characters of one term's value in `detail`
 
 
@@ -402,7 +405,7 @@ def _audit(request: web.Request, status: int) -> None:
         action=action_of(request),
         detail=f"{request.method} {_route(request)}{terms_text(request.get(AUDIT_TERMS))}",
         target=describe_target(request.match_info, request.get(AUDIT_FIELDS)), result=str(status),
-        coalesce_s=READ_COALESCE_S if read else None)
+        coalesce_s=READ_COALESCE_S if read else request.get(AUDIT_COALESCE_S))
 
 
 def action_of(request: web.Request) -> str:

@@ -44,6 +44,7 @@ from app.dialects.huawei.rtc_jobs import RtcJobService
 from app.events import EventBus, SourceStatusChanged
 from app.models import Source, SyncJob
 from app.motion.service import MotionService
+from app.ptz.service import SOAP_TIMEOUT_S, PtzService
 from app.evidence.jobs import EvidenceJobs
 from app.evidence.keys import load_signing_key
 from app.evidence.package import EvidenceService
@@ -60,6 +61,7 @@ from app.services.audit import AuditService
 from app.services.devices import DeviceService
 from app.services.discovery import Discovery
 from app.services.groups import GroupService
+from app.services.onvif_client import OnvifClient
 from app.services.settings import SettingsService
 from app.services.sources import SourceService
 from app.settings import LiveSettings, Settings
@@ -167,6 +169,8 @@ class Station:
     aksk: AkSkService
     # Named wall layouts shared by the stations of the site (#27): app.layouts.
     layouts: LayoutService
+    # Pan, tilt, zoom and presets of ONVIF cameras (#27 item 5): app.ptz, docs/ptz.md.
+    ptz: PtzService
     front_ends: FrontEnds = field(default_factory=FrontEnds)
     # This computer's capture devices (V4L2 cameras), for the GUI's form and GET /api/v1/device.
     devices: DeviceService = field(default_factory=DeviceService)
@@ -290,7 +294,24 @@ def build_station(settings: Settings) -> Station:
                    events, event_raiser, camera_watch, motion, PlaybackPlans(recordings),
                    evidence, EvidenceJobs(evidence), AccountService(catalog, audit),
                    tokens, ScopeService(catalog), AkSkService(catalog),
-                   LayoutService(catalog, bus))
+                   LayoutService(catalog, bus), _ptz(sources, discovery, site, outgoing))
+
+
+def _ptz(sources: SourceService, discovery: Discovery, site: StationRegistry,
+         outgoing: Outgoing) -> PtzService:
+    """PTZ speaks to the camera a source keeps (`source.onvif`) with the ONVIF client of
+    discovery (app.ptz may not import app.services: they are rooms of one layer), 2 s timeouts,
+    the camera's refusals told."""
+    def client_for(control: dict) -> OnvifClient:
+        client = OnvifClient(control["device"], control.get("username") or "",
+                             control.get("password") or "", policy=outgoing(),
+                             timeout_s=SOAP_TIMEOUT_S)
+        client.tell_faults = True
+        return client
+
+    return PtzService(sources.onvif_control, client_for,
+                      is_local=lambda source_id: site.is_local(site.owner(source_id)),
+                      read_control=discovery.onvif_control, store=sources.set_onvif)
 
 
 def _capture(settings) -> tuple[float, float]:

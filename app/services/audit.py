@@ -120,6 +120,10 @@ ACTIONS: dict[str, str] = {
     "create layout": "a named wall layout added",
     "update layout": "a wall layout's name, shape or cells changed",
     "delete layout": "a wall layout removed",
+    "move camera": "a camera panned, tilted or zoomed, stopped, sent home or to a preset, or "
+                   "centred on a point (PTZ; a held move is one entry, docs/ptz.md)",
+    "change camera presets": "a camera's PTZ preset saved or removed",
+    "connect camera control": "a source's ONVIF PTZ control read from its camera and kept",
     "create user": "an account added (app.accounts)",
     "change password": "an account's password set anew",
     "disable user": "an account disabled: it can no longer sign in",

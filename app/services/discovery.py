@@ -92,6 +92,18 @@ class CameraProfile(BaseModel):
     snapshot_uri: str | None = Field(None, description="JPEG snapshot URL (http/https), without the login; null when none")
 
 
+class CameraPtz(BaseModel):
+    """What a camera's PTZ service offers for the profile a source would use (#27): what
+    `source.onvif` keeps, without the login (docs/ptz.md)."""
+    service: str = Field(description="The path of its PTZ service, on the camera's own address")
+    profile: str = Field(description="The media profile token PTZ commands name")
+    pan_tilt: bool = Field(description="It pans and tilts (ContinuousMove with a PanTilt velocity)")
+    zoom: bool = Field(description="It zooms (ContinuousMove with a Zoom velocity)")
+    relative: bool = Field(description="It offers RelativeMove (click-to-centre)")
+    presets: bool = Field(description="It keeps presets")
+    home: bool = Field(description="It has a home position")
+
+
 class CameraProfiles(BaseModel):
     """What a camera streams, and the source it suggests."""
     address: str
@@ -102,6 +114,7 @@ class CameraProfiles(BaseModel):
     uri_rtsp: str | None = Field(description="Suggested main stream: the highest-resolution profile (login in it, masked in API answers)")
     uri_preview: str | None = Field(description="Suggested preview stream: the lowest-resolution profile; null when there is only one")
     snapshot_uri: str | None = Field(description="The main profile's snapshot URL, for a picture before the first frame")
+    ptz: CameraPtz | None = Field(None, description="Its pan/tilt/zoom control (ONVIF PTZ), null when it has none")
 
 
 class Discovery:
@@ -171,22 +184,48 @@ class Discovery:
         info = device.call(device.device_path, "<tds:GetDeviceInformation/>")
         manufacturer = text_of(info, ".//tds:Manufacturer")
         model = text_of(info, ".//tds:Model")
-        capabilities = device.call(device.device_path, "<tds:GetCapabilities><tds:Category>Media"
+        capabilities = device.call(device.device_path, "<tds:GetCapabilities><tds:Category>All"
                                                        "</tds:Category></tds:GetCapabilities>")
         media_xaddr = text_of(capabilities, ".//tt:Media/tt:XAddr")
+        ptz_xaddr = text_of(capabilities, ".//tt:PTZ/tt:XAddr")
         if not media_xaddr:
             raise CameraError(f"the camera at {device.shown} offers no ONVIF media service")
         media_path = urlsplit(media_xaddr).path or "/"
         answer = device.call(media_path, "<trt:GetProfiles/>")
         profiles = []
+        with_ptz: dict[str, ET.Element] = {}  # profile token -> its PTZConfiguration
         for element in answer.iterfind(".//trt:Profiles", NS):
             token = element.get("token") or ""
             if not token or len(token) > 64 or len(profiles) >= 32:  # ONVIF tokens: 64 chars
                 continue
             profiles.append(self._profile(device, media_path, element, token))
+            configuration = element.find("tt:PTZConfiguration", NS)
+            if configuration is not None:
+                with_ptz[token] = configuration
         if not profiles:
             raise CameraError(f"the camera at {device.shown} has no media profile")
-        return suggest(device.shown, manufacturer, model, profiles)
+        found = suggest(device.shown, manufacturer, model, profiles)
+        if ptz_xaddr and with_ptz:
+            main = next((p.token for p in profiles if p.stream_uri and p.stream_uri == found.uri_rtsp
+                         and p.token in with_ptz), next(iter(with_ptz)))
+            found.ptz = read_ptz(device, urlsplit(ptz_xaddr).path or "/", main, with_ptz[main])
+        return found
+
+    def onvif_control(self, address: str, user: str, password: str) -> dict | None:
+        """What `source.onvif` keeps of the camera at `address` (docs/ptz.md): its device
+        service, its PTZ service path, profile and abilities, and the login; None when it
+        has no PTZ. Errors as `read_profiles`."""
+        started = time.monotonic()
+        device = OnvifClient(address, user, password, policy=self.outgoing())
+        try:
+            ptz = self._read_profiles(device).ptz
+        except CameraError:
+            self._uniform(started)
+            raise
+        if ptz is None:
+            return None
+        return {"device": f"{device.scheme}://{device.shown}{device.device_path}",
+                **ptz.model_dump(), "username": user, "password": password}
 
     @staticmethod
     def _profile(device: "OnvifClient", media_path: str, element: ET.Element, token: str) -> CameraProfile:
@@ -235,6 +274,36 @@ class Discovery:
         if status == 401:
             raise CameraLoginRefused(client.shown)
         return body
+
+
+def read_ptz(device: OnvifClient, path: str, profile: str, configuration: ET.Element) -> CameraPtz:
+    """The abilities of the PTZ node `configuration` names (GetNodes); a camera that does not
+    answer GetNodes is taken at its configuration's word: continuous moves only."""
+    node_token = text_of(configuration, "tt:NodeToken")
+    pan_tilt = configuration.find("tt:DefaultContinuousPanTiltVelocitySpace", NS) is not None
+    zoom = configuration.find("tt:DefaultContinuousZoomVelocitySpace", NS) is not None
+    try:
+        nodes = device.call(path, "<tptz:GetNodes/>")
+    except CameraError:
+        return CameraPtz(service=path, profile=profile, pan_tilt=pan_tilt, zoom=zoom,
+                         relative=False, presets=True, home=True)
+    all_nodes = nodes.findall(".//tptz:PTZNode", NS)
+    node = next((n for n in all_nodes if n.get("token") == node_token), all_nodes[0] if all_nodes else None)
+    if node is None:
+        return CameraPtz(service=path, profile=profile, pan_tilt=pan_tilt, zoom=zoom,
+                         relative=False, presets=True, home=True)
+    spaces = node.find("tt:SupportedPTZSpaces", NS)
+
+    def has(space: str) -> bool:
+        return spaces is not None and spaces.find(f"tt:{space}", NS) is not None
+
+    return CameraPtz(
+        service=path, profile=profile,
+        pan_tilt=has("ContinuousPanTiltVelocitySpace") or pan_tilt,
+        zoom=has("ContinuousZoomVelocitySpace") or zoom,
+        relative=has("RelativePanTiltTranslationSpace"),
+        presets=(int_of(node, "tt:MaximumNumberOfPresets") or 0) > 0,
+        home=text_of(node, "tt:HomeSupported").lower() in ("true", "1"))
 
 
 def suggest(address: str, manufacturer: str, model: str, profiles: list[CameraProfile]) -> CameraProfiles:

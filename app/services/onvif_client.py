@@ -1,7 +1,8 @@
 """ONVIF's SOAP over HTTP to one camera, on the standard library: the address checked first
 (the station's one outgoing policy, `recorder.outgoing`: `check_address`), HTTP digest or a WS-Security UsernameToken for the
 login, answers size-capped and parsed by expat, one error text for whatever is not a camera.
-The ONVIF operations themselves are in `app.services.discovery`, the only user.
+The ONVIF operations themselves are in `app.services.discovery` and, for pan/tilt/zoom, in
+`app.ptz` (handed a client by the station, since the rooms do not import each other).
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ NS = {
     "tds": "http://www.onvif.org/ver10/device/wsdl",
     "trt": "http://www.onvif.org/ver10/media/wsdl",
     "tt": "http://www.onvif.org/ver10/schema",
+    "tptz": "http://www.onvif.org/ver20/ptz/wsdl",
 }
 ENVELOPE = """<?xml version="1.0" encoding="UTF-8"?>
-<s:Envelope xmlns:s="{s}" xmlns:tds="{tds}" xmlns:trt="{trt}" xmlns:tt="{tt}">{header}<s:Body>{body}</s:Body></s:Envelope>"""
+<s:Envelope xmlns:s="{s}" xmlns:tds="{tds}" xmlns:trt="{trt}" xmlns:tt="{tt}" xmlns:tptz="{tptz}">{header}<s:Body>{body}</s:Body></s:Envelope>"""
 USERNAME_TOKEN = """<s:Header><wsse:Security s:mustUnderstand="1" xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd" xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"><wsse:UsernameToken><wsse:Username>{user}</wsse:Username><wsse:Password Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest">{digest}</wsse:Password><wsse:Nonce EncodingType="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary">{nonce}</wsse:Nonce><wsu:Created>{created}</wsu:Created></wsse:UsernameToken></wsse:Security></s:Header>"""
 
 
@@ -73,8 +75,13 @@ class OnvifClient:
     a WS-Security UsernameToken when it answers NotAuthorized without asking."""
 
     def __init__(self, address: str, user: str, password: str, *, scheme: str = "http",
-                 policy: OutgoingPolicy | None = None):
+                 policy: OutgoingPolicy | None = None, timeout_s: float = HTTP_TIMEOUT_S):
         policy = policy or OutgoingPolicy()
+        # PTZ asks 2 s (app.ptz): a Stop that cannot arrive soon is better known to fail.
+        self.timeout_s = timeout_s
+        # A camera a source names may say why it refused (app.ptz); discovery says one text
+        # for every failure, so that it tells nothing about hosts it was pointed at.
+        self.tell_faults = False
         target = address.strip()
         if "://" in target:
             check_uri(target, field="address", schemes=("http", "https"), policy=policy)
@@ -105,8 +112,11 @@ class OnvifClient:
                     continue
                 raise CameraLoginRefused(self.shown)
             if fault is not None:
-                reason = " ".join(fault.itertext()).split()
-                raise no_onvif_at(self.shown, f"SOAP fault: {' '.join(reason)[:200]}")
+                reason = " ".join(" ".join(fault.itertext()).split())
+                if self.tell_faults:  # a configured camera refused: say what it said
+                    text = re.sub(r"[\x00-\x1f\x7f<>]", "", reason)[:200]
+                    raise CameraError(f"the camera at {self.shown} refused: {text}")
+                raise no_onvif_at(self.shown, f"SOAP fault: {reason[:200]}")
             if status != 200 or root is None:
                 raise no_onvif_at(self.shown, f"HTTP {status}, {len(answer)} bytes")
             found = root.find("s:Body", NS)
@@ -128,10 +138,10 @@ class OnvifClient:
 
     def _send(self, method: str, path: str, body: bytes, headers: dict, limit: int) -> tuple[int, dict, bytes]:
         if self.scheme == "https":  # cameras' certificates are self-signed: encryption only
-            connection = http.client.HTTPSConnection(str(self.ip), self.port, timeout=HTTP_TIMEOUT_S,
+            connection = http.client.HTTPSConnection(str(self.ip), self.port, timeout=self.timeout_s,
                                                      context=ssl._create_unverified_context())
         else:
-            connection = http.client.HTTPConnection(str(self.ip), self.port, timeout=HTTP_TIMEOUT_S)
+            connection = http.client.HTTPConnection(str(self.ip), self.port, timeout=self.timeout_s)
         try:
             connection.request(method, path, body=body or None,
                                headers={"Host": join_host_port(self.host, self.port), **headers})

@@ -199,6 +199,24 @@ class SourceService:
             self._note_unreadable([row])
             return source_out(row, self.status(source_id), self._mode_state(source_id))
 
+    def onvif_control(self, source_id: int) -> dict | None:
+        """The source's ONVIF control endpoint (`source.onvif`, docs/ptz.md), login included:
+        for `app.ptz` only, never for an answer; None when it has none or this station's key
+        cannot open it."""
+        with self.catalog.session() as s:
+            control = get_source(s, source_id).onvif
+        return control if isinstance(control, dict) and not is_unreadable(control) else None
+
+    def set_onvif(self, source_id: int, control: dict | None) -> None:
+        """Keep (None: forget) the source's ONVIF control endpoint: what Find cameras read of
+        its camera's PTZ service (`Discovery.onvif_control`)."""
+        with self.catalog.session() as s:
+            row = get_source(s, source_id)
+            row.onvif = dict(control) if control else None
+            s.add(row)
+            self._flush(s)
+        self.bus.publish(CatalogChanged("source", source_id, "updated"))
+
     # --- changes -------------------------------------------------------------------
     def create(self, data: SourceIn) -> SourceOut:
         model = data.model or SourceModel.source

@@ -14,6 +14,12 @@ test sends its probe there (`Discovery(probe_to=...)`): the same datagrams, unic
 `auth="wsse"` wants a WS-Security UsernameToken in each SOAP call instead of HTTP digest.
 It runs in the test process, on two threads; `calls` lists the SOAP operations it served
 and `auth_failures` counts refused logins, so tests see what the station asked.
+
+`ptz=True` adds a PTZ service (`tests/support/onvif_ptz.py`, #27): its address in
+GetCapabilities and GetServices, a PTZConfiguration in every profile, and a simulated head
+(`cam.ptz`) that records every PTZ call with its monotonic arrival time and moves after
+ContinuousMove until Stop or the move's Timeout; `relative=False` makes a ContinuousMove-only
+camera, `cam.ptz.drop_stop = True` one that loses every Stop.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from PIL import Image
 
+from tests.support.onvif_ptz import PTZ_PATH, SimulatedHead
+
 REALM = "onvif-simulator"
 SOAP = "http://www.w3.org/2003/05/soap-envelope"
 WSA = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
@@ -40,6 +48,7 @@ ENVELOPE = ('<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="' + SOAP
             'xmlns:a="' + WSA + '" xmlns:d="' + WSD + '" '
             'xmlns:tds="http://www.onvif.org/ver10/device/wsdl" '
             'xmlns:trt="http://www.onvif.org/ver10/media/wsdl" '
+            'xmlns:tptz="http://www.onvif.org/ver20/ptz/wsdl" '
             'xmlns:tt="http://www.onvif.org/ver10/schema">{header}<s:Body>{body}</s:Body></s:Envelope>')
 NOT_AUTHORIZED = ('<s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>ter:NotAuthorized'
                   '</s:Value></s:Subcode></s:Code><s:Reason><s:Text xml:lang="en">Sender not '
@@ -58,8 +67,10 @@ class Profile:
 class OnvifCamera:
     def __init__(self, profiles: list[Profile], *, user: str = "admin", password: str = "admin",
                  name: str = "Simulated Camera", model: str = "SIM-2000",
-                 snapshot: bool = True, media_xaddr_host: str = "10.99.99.99", auth: str = "digest"):
+                 snapshot: bool = True, media_xaddr_host: str = "10.99.99.99", auth: str = "digest",
+                 ptz: bool = False, relative: bool = True):
         self.profiles, self.user, self.password = profiles, user, password
+        self.ptz = SimulatedHead(relative=relative) if ptz else None
         # "digest": HTTP digest on every request; "wsse": no HTTP login, but every SOAP call
         # needs a WS-Security UsernameToken (a NotAuthorized fault without), as many cameras do
         self.auth = auth
@@ -222,15 +233,28 @@ class OnvifCamera:
                          "<tds:SerialNumber>0001</tds:SerialNumber><tds:HardwareId>1</tds:HardwareId>"
                          "</tds:GetDeviceInformationResponse>")
         if path == "/onvif/device_service" and operation == "GetCapabilities":
+            ptz = (f"<tt:PTZ><tt:XAddr>http://{self.media_xaddr_host}{PTZ_PATH}</tt:XAddr></tt:PTZ>"
+                   if self.ptz else "")
             return 200, ("<tds:GetCapabilitiesResponse><tds:Capabilities><tt:Media><tt:XAddr>"
                          f"http://{self.media_xaddr_host}/onvif/media_service</tt:XAddr></tt:Media>"
-                         "</tds:Capabilities></tds:GetCapabilitiesResponse>")
+                         f"{ptz}</tds:Capabilities></tds:GetCapabilitiesResponse>")
+        if path == "/onvif/device_service" and operation == "GetServices":
+            services = [("http://www.onvif.org/ver10/media/wsdl", "/onvif/media_service")]
+            if self.ptz:
+                services.append(("http://www.onvif.org/ver20/ptz/wsdl", PTZ_PATH))
+            return 200, "<tds:GetServicesResponse>" + "".join(
+                f"<tds:Service><tds:Namespace>{ns}</tds:Namespace><tds:XAddr>"
+                f"http://{self.media_xaddr_host}{where}</tds:XAddr></tds:Service>"
+                for ns, where in services) + "</tds:GetServicesResponse>"
+        if path == PTZ_PATH and self.ptz is not None:
+            return self.ptz.answer(operation, body)
         if path == "/onvif/media_service" and operation == "GetProfiles":
             return 200, "<trt:GetProfilesResponse>" + "".join(
                 f'<trt:Profiles token="{p.token}" fixed="true"><tt:Name>{p.token}</tt:Name>'
                 f"<tt:VideoEncoderConfiguration token=\"enc-{p.token}\"><tt:Name>enc</tt:Name>"
                 f"<tt:Encoding>{p.encoding}</tt:Encoding><tt:Resolution><tt:Width>{p.width}</tt:Width>"
                 f"<tt:Height>{p.height}</tt:Height></tt:Resolution></tt:VideoEncoderConfiguration>"
+                f"{self.ptz.configuration() if self.ptz else ''}"
                 "</trt:Profiles>" for p in self.profiles) + "</trt:GetProfilesResponse>"
         if path == "/onvif/media_service" and operation == "GetStreamUri" and profile:
             return 200, (f"<trt:GetStreamUriResponse><trt:MediaUri><tt:Uri>{_xml(profile.stream_uri)}</tt:Uri>"
