@@ -43,9 +43,10 @@ class Source(SQLModel, table=True):
     # The camera's JPEG snapshot URL (ONVIF GetSnapshotUri), login inline: a tile's picture
     # before the first frame.
     uri_snapshot: str | None = Field(default=None, sa_column=Column(EncryptedText))
-    # Its ONVIF control endpoint, when Find cameras added it (#27, PTZ): `device`, `ptz` and
-    # `media` service addresses, `profile` token, `pan_tilt`/`zoom`/`relative`/`presets` as
-    # the camera declares them, `username`/`password`; encrypted: it holds a password.
+    # Its ONVIF control endpoint, when Find cameras added it (#27, PTZ; docs/ptz.md): the
+    # `device` service URL, the PTZ `service` path, the `profile` token, `pan_tilt`/`zoom`/
+    # `relative`/`presets`/`home` as the camera declares them, `username`/`password`;
+    # encrypted: it holds a password.
     onvif: dict[str, Any] | None = Field(default=None, sa_column=Column(EncryptedJSON))
     description: str | None = Field(default=None)
     ffmpeg_cmd: str | None = Field(default=None)

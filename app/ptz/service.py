@@ -184,7 +184,7 @@ class PtzService:
     # --- internals -------------------------------------------------------------------------
     def _control(self, source_id: int) -> dict:
         control = self._control_of(source_id)  # NotFound for no such source
-        if not control or not control.get("profile"):
+        if not control or not control.get("profile") or not control.get("service"):
             raise InvalidInput("this source has no PTZ control: add its camera with Find cameras "
                                "(ONVIF) or connect it (PUT /api/v1/source/{id}/ptz/camera)",
                                field="source_id", kind="no_ptz")
@@ -208,4 +208,4 @@ class PtzService:
             return self._send(control, body)
 
     def _send(self, control: dict, body: str) -> ET.Element:
-        return self._client_for(control).call(control.get("ptz") or "/onvif/ptz_service", body)
+        return self._client_for(control).call(control["service"], body)

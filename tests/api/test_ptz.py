@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 
@@ -119,7 +120,8 @@ async def test_presets_round_trip_home_and_centre(client, station, camera):
     assert actions.count("change camera presets") == 2
 
 
-async def test_hostile_names_speeds_and_sources_without_ptz_are_422(client, station, camera):
+async def test_hostile_names_speeds_and_sources_without_ptz_are_422(client, station, camera, caplog):
+    caplog.set_level("DEBUG")
     source_id = await _ptz_source(client, station, camera)
     url = f"/api/v1/source/{source_id}/ptz"
     bad = [({"action": "move", "pan": 1.5}, "pan"), ({"action": "move", "zoom": -2}, "zoom"),
@@ -146,6 +148,10 @@ async def test_hostile_names_speeds_and_sources_without_ptz_are_422(client, stat
     # the password is in no answer about the source
     for path in (f"/api/v1/source/{source_id}", "/api/v1/source", f"{url}"):
         assert PASSWORD not in await (await client.get(path)).text()
+    # ... nor in the log, nor in clear in the catalog's files
+    assert PASSWORD not in caplog.text
+    files = list(Path(station.settings.data_dir).glob("catalog*"))
+    assert files and not any(PASSWORD.encode() in f.read_bytes() for f in files)
 
 
 async def test_a_viewer_is_refused_and_an_operator_moves(client, station, camera):

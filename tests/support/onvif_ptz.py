@@ -22,7 +22,7 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
-PTZ_PATH = "/onvif/ptz_service"
+PTZ_PATH = "/onvif/PTZ"  # as some cameras name it: the station must use what the camera says
 NODE = "node0"
 MAX_PRESETS = 16
 
