@@ -66,6 +66,7 @@ class _Head:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.stops = 0
+        self.moves = 0  # moves asked and not yet done (on the wire or waiting their turn)
 
 
 class PtzService:
@@ -120,11 +121,17 @@ class PtzService:
             tilt if control.get("pan_tilt") else None, zoom if control.get("zoom") else None,
             timeout_s)
         head = self._head(source_id)
-        asked_after = head.stops
-        with head.lock:
-            if head.stops != asked_after:
-                return  # released while this move waited: the Stop wins
-            self._send(control, body)
+        with self._lock:
+            asked_after = head.stops
+            head.moves += 1
+        try:
+            with head.lock:
+                if head.stops != asked_after:
+                    return  # released while this move waited: the Stop wins
+                self._send(control, body)
+        finally:
+            with self._lock:
+                head.moves -= 1
 
     def stop(self, source_id: int) -> None:
         """Stop pan, tilt and zoom now, ahead of any move still waiting (module docstring)."""

@@ -196,3 +196,28 @@ def test_a_continuous_move_only_camera(station):
         assert "RelativeMove" not in cam.ptz.operations()
     with OnvifCamera(PROFILES, user=USER, password=PASSWORD) as plain:  # no PTZ at all
         assert Discovery().read_profiles(plain.address, USER, PASSWORD).ptz is None
+
+
+def test_a_stop_overtakes_moves_and_is_sent_again_after_a_late_one(station):
+    """A move on a slow path to the camera (it arrives 0.4 s late) and another waiting behind
+    it: the Stop goes out at once (not behind them), the waiting move is dropped, and the Stop
+    is sent again after the late move, so the camera ends still."""
+    import threading
+
+    with OnvifCamera(PROFILES, user=USER, password=PASSWORD, ptz=True) as cam:
+        source = station.sources.create(SourceIn(name="slow", uri_rtsp=TESTSRC))
+        station.ptz.connect(source.id, cam.address, USER, PASSWORD)
+        cam.ptz.move_delay_s = 0.4
+        moves = [threading.Thread(target=station.ptz.move, args=(source.id, 0.5)) for _ in range(2)]
+        moves[0].start()
+        wait_until(lambda: station.ptz._head(source.id).lock.locked(), 2.0)
+        moves[1].start()  # waits for its turn behind the first
+        wait_until(lambda: station.ptz._head(source.id).moves == 2, 2.0)
+        released = time.monotonic()
+        station.ptz.stop(source.id)
+        for thread in moves:
+            thread.join(5)
+        stops = [c for c in cam.ptz.calls if c.operation == "Stop"]
+        assert stops[0].at - released < 0.150, stops[0].at - released  # not behind the moves
+        assert cam.ptz.operations() == ["GetNodes", "Stop", "ContinuousMove", "Stop"]
+        assert not cam.ptz.moving

@@ -76,6 +76,7 @@ class SimulatedHead:
     def __init__(self, *, relative: bool = True):
         self.relative = relative
         self.drop_stop = False
+        self.move_delay_s = 0.0  # a ContinuousMove "arrives" this late (a slow path to the camera)
         self.calls: list[PtzCall] = []
         self.position = [0.0, 0.0, 0.0]
         self.home = (0.0, 0.0, 0.0)
@@ -129,6 +130,8 @@ class SimulatedHead:
 
     # --- the service ------------------------------------------------------------------------
     def answer(self, operation: str, body: ET.Element) -> tuple[int, str]:
+        if operation == "ContinuousMove" and self.move_delay_s:
+            time.sleep(self.move_delay_s)  # the simulated network's delay, not a test's wait
         now = time.monotonic()
         args: dict = {}
         with self._lock:
