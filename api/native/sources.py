@@ -56,6 +56,18 @@ async def picture(request: web.Request) -> web.StreamResponse:
                         headers={"Cache-Control": "no-store"})
 
 
+async def snapshot(request: web.Request) -> web.StreamResponse:
+    """The main stream's picture at full size (#27 item 4), whatever the wall shows."""
+    source_id = path_int(request, "source_id")
+    owner = remote_owner(request, request.app[STATION].site.owner(source_id))
+    if owner is not None:  # another station's source: its /picture is its main stream's
+        return await from_owner(request, owner, SOURCE_PICTURE, source_id=source_id)
+    jpeg = await call(request.app[STATION].sources.full_picture_jpeg, source_id)
+    return web.Response(body=jpeg, content_type="image/jpeg",
+                        headers={"Cache-Control": "no-store",
+                                 "Content-Disposition": f'inline; filename="source-{source_id}.jpg"'})
+
+
 async def video(request: web.Request) -> web.StreamResponse:
     """MJPEG: one JPEG per `delay` seconds (default 1) until the client goes away. The JPEG of
     a frame is encoded once however many clients watch, and waiting for a frame holds no
@@ -135,6 +147,14 @@ def setup(app: web.Application) -> None:
               binary=Binary("image/jpeg", "the latest frame"),
               description="422 while no picture has arrived yet. Audited as `take snapshot` "
                           "(one entry per caller and source a minute, however often it polls).")
+    add_route(app, "GET", "/api/v1/source/{source_id}/snapshot", snapshot,
+              action="take snapshot",
+              summary="A full-resolution snapshot of a source", path_types=sid,
+              binary=Binary("image/jpeg", "the main stream's newest picture at its full size"),
+              description="The main stream's picture at its own size, never the preview "
+                          "stream's nor a tile-sized one (a stream not decoded now has its "
+                          "newest keyframe decoded). 422 while there is none yet. Audited as "
+                          "`take snapshot`.")
     add_route(app, "GET", "/api/v1/source/{source_id}/video", video, role="viewer",
               summary="MJPEG live stream of a source", path_types=sid, query=VideoQuery,
               binary=Binary(f"multipart/x-mixed-replace; boundary={BOUNDARY}",

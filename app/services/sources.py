@@ -69,6 +69,7 @@ from recorder.worker import SourceSpec
 
 DEFAULT_MAX_SOURCES = 256
 log = logging.getLogger(__name__)
+SNAPSHOT_QUALITY = 90  # a kept snapshot is evidence: finer than the live JPEGs (80)
 
 
 class RecordingNow(Conflict):
@@ -386,6 +387,26 @@ class SourceService:
             if cached is not None and cached[0] == latest.seq:
                 return cached[1]
         return encode_jpeg(rgb)
+
+    def full_picture_jpeg(self, source_id: int) -> bytes:
+        """The main stream's newest picture at its full size as JPEG (#27 item 4: the
+        snapshot a user keeps), never the preview stream's nor one made small for the wall's
+        tiles: the recorder's snapshot (a fresh decoded frame, the next one when tiles shrink
+        them, else the GOP's keyframe decoded now). Conflict while there is none at full
+        size. Blocking (a decode): off the event loop and the GUI thread."""
+        self.get(source_id)
+        try:
+            slot = self.recorder.frames(source_id)  # the main stream's, not the preview's
+            rgb = self.recorder.snapshot(source_id)
+        except UnknownSource:
+            raise Conflict(f"source {source_id} is not being read", field="source_id") from None
+        latest = slot.latest()
+        full = latest.full_size if latest is not None else None
+        if rgb is None or (full is not None and (rgb.shape[1], rgb.shape[0]) != full):
+            status, error = self.status(source_id)
+            raise Conflict(f"no full-size picture from source {source_id} yet ({status}"
+                           + (f": {error})" if error else ")"), field="source_id")
+        return encode_jpeg(rgb, quality=SNAPSHOT_QUALITY)
 
     def snapshot_jpeg(self, source_id: int) -> bytes | None:
         """The camera's own snapshot (`uri_snapshot`): what a tile shows before its first
