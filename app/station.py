@@ -294,10 +294,10 @@ def build_station(settings: Settings) -> Station:
                    events, event_raiser, camera_watch, motion, PlaybackPlans(recordings),
                    evidence, EvidenceJobs(evidence), AccountService(catalog, audit),
                    tokens, ScopeService(catalog), AkSkService(catalog),
-                   LayoutService(catalog, bus), _ptz(sources, discovery, site, outgoing))
+                   LayoutService(catalog, bus), _ptz(sources, discovery, site, peers, outgoing))
 
 
-def _ptz(sources: SourceService, discovery: Discovery, site: StationRegistry,
+def _ptz(sources: SourceService, discovery: Discovery, site: StationRegistry, peers: SiteClient,
          outgoing: Outgoing) -> PtzService:
     """PTZ speaks to the camera a source keeps (`source.onvif`) with the ONVIF client of
     discovery (app.ptz may not import app.services: they are rooms of one layer), 2 s timeouts,
@@ -309,9 +309,8 @@ def _ptz(sources: SourceService, discovery: Discovery, site: StationRegistry,
         client.tell_faults = True
         return client
 
-    return PtzService(sources.onvif_control, client_for,
-                      is_local=lambda source_id: site.is_local(site.owner(source_id)),
-                      read_control=discovery.onvif_control, store=sources.set_onvif)
+    return PtzService(sources.onvif_control, client_for, read_control=discovery.onvif_control,
+                      store=sources.set_onvif, site=site, peers=peers)
 
 
 def _capture(settings) -> tuple[float, float]:

@@ -2,8 +2,9 @@
 camera (#27 item 5, docs/ptz.md). Only translates HTTP to `app.ptz.PtzService`, which checks
 every value (its `InvalidInput` names the field: a 422) and talks to the camera.
 
-Every command is SOAP to the camera with 2 s timeouts, so it runs on the PTZ lane
-(`api.executors`), never on the catalog's threads; a flood is a 503 at once.
+Every command is SOAP to the camera with 2 s timeouts (or a request to the station that reads
+the source, which talks to its camera), so it runs on the PTZ lane (`api.executors`), never on
+the catalog's threads; a flood is a 503 at once.
 
 The audit trail: a held arrow re-sends `move` every ~0.3-0.5 s. Each request is audited by
 the guard like any change, but `move` and `stop` are written once per caller and camera within
@@ -13,56 +14,22 @@ one an entry per 10 s, never hundreds. Presets, home, goto and centre are writte
 
 from __future__ import annotations
 
-from typing import Literal
-
 from aiohttp import web
 from pydantic import BaseModel, Field
 
 from api.executors import PTZ, slow
 from api.keys import STATION
 from api.native.params import add_route, ok, path_int, read_model
+from api.native.records import forwarded
 from api.routing import call
 from api.security import AUDIT_COALESCE_S
-from app.ptz.commands import DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S, MIN_TIMEOUT_S
-from app.ptz.service import PtzOut, PtzPreset
+from app.ptz.schemas import PtzCommand, PtzDone, PtzOut, PtzPreset
 from app.services.audit import OneOf
 
 HOLD_AUDIT_S = 10.0
 MOVES = ("move", "stop")
 COMMAND = OneOf("action", {"set_preset": "change camera presets",
                            "remove_preset": "change camera presets"}, "move camera")
-
-
-class PtzIn(BaseModel):
-    """One PTZ command."""
-    action: Literal["move", "stop", "goto_preset", "set_preset", "remove_preset", "home",
-                    "center"] = Field(description=(
-        "`move`: ContinuousMove at `pan`/`tilt`/`zoom` for at most `timeout_s` (re-send it "
-        "while an arrow is held; all speeds 0 is a stop); `stop`; `goto_preset` and "
-        "`remove_preset` (`preset`); `set_preset` (`name`, and `preset` to overwrite one); "
-        "`home`; `center` (`x`, `y`: click-to-centre, only where the camera offers "
-        "RelativeMove)"))
-    pan: float = Field(0.0, ge=-1.0, le=1.0, description="Pan speed, -1 (left) to 1 (right)")
-    tilt: float = Field(0.0, ge=-1.0, le=1.0, description="Tilt speed, -1 (down) to 1 (up)")
-    zoom: float = Field(0.0, ge=-1.0, le=1.0, description="Zoom speed, -1 (out) to 1 (in)")
-    timeout_s: float = Field(DEFAULT_TIMEOUT_S, ge=MIN_TIMEOUT_S, le=MAX_TIMEOUT_S, description=(
-        "How long the camera keeps moving by itself without a new `move` or a `stop`: a lost "
-        "stop costs at most this"))
-    preset: str | None = Field(None, min_length=1, max_length=64,
-                               description="A preset's token, as `ptz/presets` lists it")
-    name: str | None = Field(None, min_length=1, max_length=64, description=(
-        "A preset's name for `set_preset`: 1 to 64 printable characters, without "
-        "< > & \" ' ` \\"))
-    x: float = Field(0.0, ge=-1.0, le=1.0, description=(
-        "`center`: the clicked point's offset from the picture's centre, -1 (left edge) to 1 "
-        "(right edge)"))
-    y: float = Field(0.0, ge=-1.0, le=1.0, description=(
-        "`center`: -1 (top edge) to 1 (bottom edge)"))
-
-
-class PtzDone(BaseModel):
-    action: str = Field(description="The command carried out")
-    preset: PtzPreset | None = Field(None, description="`set_preset`: the preset saved, with the token the camera gave it")
 
 
 class CameraIn(BaseModel):
@@ -72,40 +39,21 @@ class CameraIn(BaseModel):
     password: str = Field("", max_length=200, description="Kept encrypted with the source; never echoed")
 
 
-def _command(station, source_id: int, data: PtzIn) -> PtzDone:
-    ptz = station.ptz
-    if data.action == "move":
-        ptz.move(source_id, data.pan, data.tilt, data.zoom, data.timeout_s)
-    elif data.action == "stop":
-        ptz.stop(source_id)
-    elif data.action == "home":
-        ptz.home(source_id)
-    elif data.action == "center":
-        ptz.center(source_id, data.x, data.y)
-    elif data.action == "set_preset":
-        return PtzDone(action=data.action,
-                       preset=ptz.set_preset(source_id, data.name or "", data.preset))
-    else:  # goto_preset, remove_preset
-        if data.action == "goto_preset":
-            ptz.goto_preset(source_id, data.preset or "")
-        else:
-            ptz.remove_preset(source_id, data.preset or "")
-    return PtzDone(action=data.action)
-
-
 async def command(request: web.Request) -> web.Response:
     """Move a source's camera, or change its presets"""
     source_id = path_int(request, "source_id")
-    data = await read_model(request, PtzIn)
+    data = await read_model(request, PtzCommand)
     if data.action in MOVES:
         request[AUDIT_COALESCE_S] = HOLD_AUDIT_S
-    return ok(await slow(request, PTZ, _command, request.app[STATION], source_id, data))
+    return ok(await slow(request, PTZ, request.app[STATION].ptz.command, source_id, data,
+                         forwarded=forwarded(request)))
 
 
 async def presets(request: web.Request) -> web.Response:
     """A source's camera presets"""
     source_id = path_int(request, "source_id")
-    return ok(await slow(request, PTZ, request.app[STATION].ptz.presets, source_id))
+    return ok(await slow(request, PTZ, request.app[STATION].ptz.presets, source_id,
+                         forwarded=forwarded(request)))
 
 
 async def capabilities(request: web.Request) -> web.Response:
@@ -126,7 +74,7 @@ def setup(app: web.Application) -> None:
     sid = {"source_id": int}
     path = "/api/v1/source/{source_id}/ptz"
     add_route(app, "POST", path, command, tag="source", path_types=sid, action=COMMAND,
-              body=PtzIn, response=PtzDone, errors=(503,),
+              body=PtzCommand, response=PtzDone, errors=(503,),
               summary="Move a source's camera, or change its presets",
               description="Pan, tilt and zoom with ONVIF ContinuousMove: send `move` when an "
               "arrow is pressed and again every 0.3 to 0.5 s while it is held, `stop` at the "
@@ -136,7 +84,9 @@ def setup(app: web.Application) -> None:
               "name, or a command the camera does not offer is a 422 naming the field; a "
               "camera that refuses or does not answer a 422 of type `camera_error`. `move` and "
               "`stop` are audited once per caller and camera within 10 s (a hold is one "
-              "entry). 503 when `api_network_calls` PTZ commands are in progress already.")
+              "entry). On a site, another station's source is moved by that station (503 while it "
+              "does not answer). 503 when `api_network_calls` PTZ commands are in progress "
+              "already.")
     add_route(app, "GET", f"{path}/presets", presets, role="viewer", tag="source",
               path_types=sid, response=list[PtzPreset], errors=(503,),
               summary="A source's camera presets",

@@ -17,8 +17,9 @@ overtaken by the hold before it.
 
 Network calls block (SOAP over HTTP, 2 s timeout): callers run them off the catalog threads
 (the API on its PTZ lane, `api.executors`; the GUI on its task runner). A source another
-station of the site reads is refused with a clear message (PTZ is asked of the station that
-owns the source; forwarding is not built yet).
+station of the site reads is moved by that station: the command is passed to it (the site
+client's PTZ routes, like motion settings), which talks to the camera on its own network and
+never passes it on again (`forwarded`).
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from collections.abc import Callable
 from typing import Protocol
 import xml.etree.ElementTree as ET
 
-from pydantic import BaseModel, Field
-
 from app.errors import InvalidInput
 from app.ptz import commands
+from app.ptz.schemas import PtzCommand, PtzDone, PtzOut, PtzPreset
+from app.site.client import SiteClient
+from app.site.stations import StationRegistry
 
 log = logging.getLogger(__name__)
 
@@ -43,20 +45,6 @@ class Soap(Protocol):
     """What the service needs of an ONVIF client (`app.services.onvif_client.OnvifClient`)."""
 
     def call(self, path: str, body: str) -> ET.Element: ...
-
-
-class PtzOut(BaseModel):
-    """What a source's camera can do (never its address or login)."""
-    pan_tilt: bool = Field(description="pans and tilts")
-    zoom: bool = Field(description="zooms")
-    relative: bool = Field(description="offers RelativeMove: `center` (click-to-centre) works")
-    presets: bool = Field(description="keeps presets")
-    home: bool = Field(description="has a home position")
-
-
-class PtzPreset(BaseModel):
-    token: str = Field(description="The camera's token for it: what goto_preset and remove_preset take")
-    name: str
 
 
 class _Head:
@@ -72,15 +60,17 @@ class _Head:
 class PtzService:
     def __init__(self, control_of: Callable[[int], dict | None],
                  client_for: Callable[[dict], Soap], *,
-                 is_local: Callable[[int], bool] = lambda _source_id: True,
                  read_control: Callable[[str, str, str], dict | None] | None = None,
-                 store: Callable[[int, dict | None], None] | None = None):
+                 store: Callable[[int, dict | None], None] | None = None,
+                 site: StationRegistry | None = None, peers: SiteClient | None = None):
         """`control_of`: a source's `onvif` dict (NotFound for no such source);
         `client_for`: an ONVIF client for it (the station's outgoing policy, 2 s timeout);
-        `is_local`: does this station read the source; `read_control`: what a camera at an
-        address offers (Find cameras' reading); `store`: keeps a source's `onvif`."""
+        `read_control`: what a camera at an address offers (Find cameras' reading); `store`:
+        keeps a source's `onvif`; `site`, `peers`: who owns a source and how that station is
+        asked (None: a station alone, every camera its own)."""
         self._control_of, self._client_for = control_of, client_for
-        self._is_local, self._read_control, self._store = is_local, read_control, store
+        self._read_control, self._store = read_control, store
+        self._site, self._peers = site, peers
         self._heads: dict[int, _Head] = {}
         self._lock = threading.Lock()
 
@@ -101,8 +91,49 @@ class PtzService:
         self._store(source_id, control)
         return self.capabilities(source_id)
 
-    # --- moving ----------------------------------------------------------------------------
+    # --- the one entry point of every front end ------------------------------------------
+    def command(self, source_id: int, command: PtzCommand, *, forwarded: bool = False) -> PtzDone:
+        """Carry out `command` on the source's camera, here or by the station that reads the
+        source (unless another station `forwarded` it here: never passed on again)."""
+        for field in ("name", "preset"):  # hostile names refused here, before anyone is asked
+            if getattr(command, field) is not None:
+                commands.name(getattr(command, field), field)
+        owner = self._elsewhere(source_id, forwarded)
+        if owner is not None:
+            assert self._peers is not None
+            self._control(source_id)  # a 422 here for a source without PTZ, not a refusal there
+            sent = command.model_dump(mode="json", exclude_none=True)
+            return PtzDone.model_validate(self._peers.ptz(owner, source_id, sent))
+        if command.action == "move":
+            self._move(source_id, command.pan, command.tilt, command.zoom, command.timeout_s)
+        elif command.action == "stop":
+            self._stop(source_id)
+        elif command.action == "home":
+            self._home(source_id)
+        elif command.action == "center":
+            self._center(source_id, command.x, command.y)
+        elif command.action == "goto_preset":
+            self._goto_preset(source_id, command.preset or "")
+        elif command.action == "remove_preset":
+            self._remove_preset(source_id, command.preset or "")
+        else:
+            return PtzDone(action=command.action,
+                           preset=self._set_preset(source_id, command.name or "", command.preset))
+        return PtzDone(action=command.action)
+
     def move(self, source_id: int, pan: float = 0.0, tilt: float = 0.0, zoom: float = 0.0,
+             timeout_s: float = commands.DEFAULT_TIMEOUT_S) -> None:
+        self.command(source_id, PtzCommand(action="move", pan=pan, tilt=tilt, zoom=zoom,
+                                           timeout_s=timeout_s))
+
+    def stop(self, source_id: int) -> None:
+        self.command(source_id, PtzCommand(action="stop"))
+
+    def center(self, source_id: int, x: float, y: float) -> None:
+        self.command(source_id, PtzCommand(action="center", x=x, y=y))
+
+    # --- moving ----------------------------------------------------------------------------
+    def _move(self, source_id: int, pan: float = 0.0, tilt: float = 0.0, zoom: float = 0.0,
              timeout_s: float = commands.DEFAULT_TIMEOUT_S) -> None:
         """ContinuousMove at these speeds (-1..1) for at most `timeout_s` (0.1..10 s); all
         zero is a Stop. Dropped if a Stop was asked while it waited for its turn."""
@@ -114,7 +145,7 @@ class PtzService:
         if zoom and not control.get("zoom"):
             raise InvalidInput("this camera does not zoom", field="zoom", kind="not_supported")
         if not (pan or tilt or zoom):
-            self.stop(source_id)
+            self._stop(source_id)
             return
         body = commands.continuous_move(
             control["profile"], pan if control.get("pan_tilt") else None,
@@ -133,7 +164,7 @@ class PtzService:
             with self._lock:
                 head.moves -= 1
 
-    def stop(self, source_id: int) -> None:
+    def _stop(self, source_id: int) -> None:
         """Stop pan, tilt and zoom now, ahead of any move still waiting (module docstring)."""
         control = self._control(source_id)
         head = self._head(source_id)
@@ -144,7 +175,7 @@ class PtzService:
             with head.lock:
                 self._send(control, commands.stop(control["profile"]))
 
-    def center(self, source_id: int, x: float, y: float) -> None:
+    def _center(self, source_id: int, x: float, y: float) -> None:
         """Click-to-centre: turn by (x, y), the clicked point's offset from the picture's
         centre as a fraction of its half width and height (-1..1), as a RelativeMove in the
         generic translation space; how far that turns depends on the camera's zoom."""
@@ -155,24 +186,30 @@ class PtzService:
                                "possible: use the arrows", field="action", kind="not_supported")
         self._ordered(source_id, control, commands.relative_move(control["profile"], x, -y))
 
-    def home(self, source_id: int) -> None:
+    def _home(self, source_id: int) -> None:
         control = self._control(source_id)
         if not control.get("home"):
             raise InvalidInput("this camera has no home position", field="action", kind="not_supported")
         self._ordered(source_id, control, commands.goto_home(control["profile"]))
 
     # --- presets -----------------------------------------------------------------------------
-    def presets(self, source_id: int) -> list[PtzPreset]:
+    def presets(self, source_id: int, *, forwarded: bool = False) -> list[PtzPreset]:
+        """The camera's presets, as it lists them (by the source's station, like `command`)."""
+        owner = self._elsewhere(source_id, forwarded)
+        if owner is not None:
+            assert self._peers is not None
+            self._with_presets(source_id)
+            return [PtzPreset.model_validate(p) for p in self._peers.ptz_presets(owner, source_id)]
         control = self._with_presets(source_id)
         answer = self._send(control, commands.get_presets(control["profile"]))
         return [PtzPreset(token=t, name=n) for t, n in commands.presets_of(answer)]
 
-    def goto_preset(self, source_id: int, preset: str) -> None:
+    def _goto_preset(self, source_id: int, preset: str) -> None:
         preset = commands.name(preset, "preset")
         control = self._with_presets(source_id)
         self._ordered(source_id, control, commands.goto_preset(control["profile"], preset))
 
-    def set_preset(self, source_id: int, name: str, preset: str | None = None) -> PtzPreset:
+    def _set_preset(self, source_id: int, name: str, preset: str | None = None) -> PtzPreset:
         """Save where the camera looks now as preset `name` (replacing preset `preset` when
         given); answers the preset with the token the camera gave it."""
         name = commands.name(name, "name")
@@ -183,7 +220,7 @@ class PtzService:
         return PtzPreset(token=commands.preset_token_of(answer) if answer is not None else preset or "",
                          name=name)
 
-    def remove_preset(self, source_id: int, preset: str) -> None:
+    def _remove_preset(self, source_id: int, preset: str) -> None:
         preset = commands.name(preset, "preset")
         control = self._with_presets(source_id)
         self._ordered(source_id, control, commands.remove_preset(control["profile"], preset))
@@ -195,10 +232,15 @@ class PtzService:
             raise InvalidInput("this source has no PTZ control: add its camera with Find cameras "
                                "(ONVIF) or connect it (PUT /api/v1/source/{id}/ptz/camera)",
                                field="source_id", kind="no_ptz")
-        if not self._is_local(source_id):
-            raise InvalidInput("another station of the site reads this source: move its camera "
-                               "from that station", field="source_id", kind="other_station")
         return control
+
+    def _elsewhere(self, source_id: int, forwarded: bool) -> str | None:
+        """The station that reads the source when it is not this one (and the request was
+        not passed here by another station); None: this station talks to the camera."""
+        if forwarded or self._site is None or self._peers is None:
+            return None
+        owner = self._site.owner(source_id)
+        return None if self._site.is_local(owner) else owner
 
     def _with_presets(self, source_id: int) -> dict:
         control = self._control(source_id)

@@ -87,13 +87,18 @@ SOURCE_EXPORT = Route("GET", "/api/v1/source/{source_id}/export", query=("begin"
 SOURCE_MOTION = Route("GET", "/api/v1/source/{source_id}/motion")
 CHANGE_MOTION = Route("PUT", "/api/v1/source/{source_id}/motion",
                       body=tuple(MotionSettingsIn.model_fields))
+# PTZ of a source's camera (app.ptz): the owner talks to the camera on its own network
+PTZ_COMMAND = Route("POST", "/api/v1/source/{source_id}/ptz",
+                    body=("action", "pan", "tilt", "zoom", "timeout_s", "preset", "name", "x", "y"))
+PTZ_PRESETS = Route("GET", "/api/v1/source/{source_id}/ptz/presets")
 # A sync to a far station (app.site.sync_targets: its own URL and token, not a site peer)
 UPLOAD_STATE = Route("GET", "/api/v1/upload/{upload_id}")
 UPLOAD_APPEND = Route("PUT", "/api/v1/upload/{upload_id}")
 UPLOAD_FINISH = Route("POST", "/api/v1/upload/{upload_id}/finish",
                       body=("md5", "station", "tag_name", "file_name"))
 ROUTES = (START_SOURCES, STOP_TAG, SOURCE_PICTURE, SOURCE_VIDEO, RECORD_VIDEO, SOURCE_EXPORT,
-          SOURCE_MOTION, CHANGE_MOTION, UPLOAD_STATE, UPLOAD_APPEND, UPLOAD_FINISH)
+          SOURCE_MOTION, CHANGE_MOTION, PTZ_COMMAND, PTZ_PRESETS, UPLOAD_STATE, UPLOAD_APPEND,
+          UPLOAD_FINISH)
 
 
 @dataclass(frozen=True)
@@ -141,6 +146,17 @@ class SiteClient:
         return MotionOut.model_validate(self._call(
             station_id, CHANGE_MOTION.path_qs(source_id=source_id), CHANGE_MOTION.method,
             changes))
+
+    def ptz(self, station_id: str, source_id: int, command: dict) -> dict:
+        """The owner carries out a PTZ command on its source's camera (the fields of
+        `app.ptz.schemas.PtzCommand`, checked here already): what it answered."""
+        return self._call(station_id, PTZ_COMMAND.path_qs(source_id=source_id),
+                          PTZ_COMMAND.method, command, timeout=STATUS_TIMEOUT_S)
+
+    def ptz_presets(self, station_id: str, source_id: int) -> list[dict]:
+        """The presets of the owner's source's camera, as the camera lists them."""
+        return self._call(station_id, PTZ_PRESETS.path_qs(source_id=source_id),
+                          PTZ_PRESETS.method, None, timeout=STATUS_TIMEOUT_S)
 
     def live_video(self, station_id: str, source_id: int, delay_s: float, timeout: float):
         """The owner's MJPEG of a source (an open answer; `Content-Type` names the boundary)."""

@@ -78,6 +78,12 @@ def operations(client: SiteClient) -> dict[str, Sent]:
             "sensitivity": 60, "night_min_area": None,
             "zones": [{"name": "door", "kind": "include", "points": [[0, 0], [1, 0], [1, 1]],
                        "sensitivity": None}]})),
+        "ptz": sent_by(lambda: client.ptz(OWNER, 7, {"action": "move", "pan": 0.5, "tilt": 0.0,
+                                                       "zoom": 0.0, "timeout_s": 1.0,
+                                                       "x": 0.0, "y": 0.0})),
+        "ptz set_preset": sent_by(lambda: client.ptz(OWNER, 7, {"action": "set_preset",
+                                                                "name": "gate", "preset": "3"})),
+        "ptz_presets": sent_by(lambda: client.ptz_presets(OWNER, 7)),
     }
     for route, query in ((SOURCE_PICTURE, None), (SOURCE_VIDEO, {"delay": "0.5"}),
                          (RECORD_VIDEO, None), (SOURCE_EXPORT, {"begin": "2026-11-26T10:15:04Z",
