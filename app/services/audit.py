@@ -270,7 +270,8 @@ OPAQUE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")   # uploads, RTC jobs, Huawei p
 IDS = (("group_id", "group", INT_ID), ("source_id", "source", INT_ID),
        ("bookmark_id", "bookmark", INT_ID), ("record_id", "record", HEX_ID),
        ("job_id", "job", OPAQUE_ID), ("upload_id", "upload", OPAQUE_ID),
-       ("app_id", "app", OPAQUE_ID), ("project_id", "project", OPAQUE_ID))
+       ("app_id", "app", OPAQUE_ID), ("project_id", "project", OPAQUE_ID),
+       ("layout_id", "layout", INT_ID))
 NAMES = (("tag_name", "tag"), ("group_name", "group"), ("name", "name"), ("app", "app"),
          ("stream", "stream"), ("serviceId", "service"), ("user_id", "user"),
          ("room_id", "room"))

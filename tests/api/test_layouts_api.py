@@ -52,6 +52,8 @@ async def test_layout_round_trip_and_shapes(client, station):
     layout_entries = [e for e in trail if e["action"].endswith(" layout")]
     assert sorted(e["action"] for e in layout_entries) == ["create layout", "delete layout",
                                                            "update layout"]
+    changed = next(e for e in layout_entries if e["action"] == "update layout")
+    assert changed["target"] == f"layout {made['id']}" and changed["result"] == "200"
 
 
 @pytest.mark.parametrize("body", [
