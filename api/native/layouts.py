@@ -86,4 +86,6 @@ def setup(app: web.Application) -> None:
                           "keeps the source outside their scope it shows.")
     add_route(app, "DELETE", one, delete_layout, action="delete layout",
               summary="Delete a layout", path_types=lid, response=LayoutOut,
+              description="Refused (422) to a user with a scope when the layout also shows "
+                          "sources outside it.",
               response_description="the deleted layout")

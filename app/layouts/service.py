@@ -10,8 +10,8 @@ The rules live here, not in the front ends:
   it, or the id may come back as a new source's: SQLite reuses the highest id);
 - a user with a scope (`visible`: the source ids they see, None for all) sees the cells of
   sources outside it as empty, may not put such a source in a cell (the very refusal an
-  unknown id gets), and keeps the hidden cells of a layout they change: a cell they see
-  empty and send empty keeps what it holds.
+  unknown id gets), keeps the hidden cells of a layout they change (a cell they see empty
+  and send empty keeps what it holds), and may not delete a layout holding hidden cells.
 """
 
 from __future__ import annotations
@@ -110,9 +110,16 @@ class LayoutService:
         return out
 
     def delete(self, layout_id: int, visible: Visible = None) -> LayoutOut:
+        """A user with a scope may not delete a layout that shows sources they cannot see:
+        deleting it would take away cameras they do not know of (it says no more than the
+        empty cells they read already)."""
         with self.catalog.session() as s:
             row = self._row(s, layout_id)
-            out = self._out(row, self._existing(s), visible)
+            existing = self._existing(s)
+            if any(cell in existing and not in_scope(cell, visible) for cell in row.cells or []):
+                raise Conflict("this layout also shows sources outside your scope: a user who "
+                               "sees them all may delete it", field="layout_id")
+            out = self._out(row, existing, visible)
             s.delete(row)
         self.bus.publish(CatalogChanged("layout", layout_id, "deleted"))
         return out

@@ -119,3 +119,6 @@ async def test_a_scoped_user_sees_out_of_scope_cells_empty(client, station):
     resp = await client.put(one, headers=guard, json={"cells": [None, lobby_cam], "name": "Site 2"})
     assert (await resp.json())["cells"] == [None, lobby_cam]
     assert (await (await client.get(one)).json())["cells"] == [vault_cam, lobby_cam]
+    refused = await client.delete(one, headers=guard)
+    assert refused.status == 422 and str(vault_cam) not in await refused.text()
+    assert (await client.get(one)).status == 200

@@ -172,3 +172,8 @@ def test_a_scoped_user_sees_and_keeps_hidden_cells(station):
     out = layouts.update(made.id, LayoutChange(cells=[None, None, mine]), visible)
     assert out.cells == [None, None, mine]
     assert layouts.get(made.id).cells == [hidden, None, mine]
+    with pytest.raises(Conflict):  # it would take away a camera they do not know of
+        layouts.delete(made.id, visible)
+    own = layouts.create(LayoutIn(name="Own", shape="1x1", cells=[mine]), visible)
+    assert layouts.delete(own.id, visible).cells == [mine]
+    assert layouts.delete(made.id).cells == [hidden, None, mine]  # the unscoped may
