@@ -37,6 +37,9 @@ class Audited:
     action: str | OneOf
     target: Callable[[Args, Any], str | None]
     from_result: Callable[[Any], str | None] | None = None
+    # The same action on the same target again within this many seconds is not written again
+    # (a held PTZ arrow re-sends its move every ~0.3 s: one entry per hold, docs/ptz.md).
+    coalesce_s: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.action, str):
@@ -143,6 +146,17 @@ GUI_ACTIONS: dict[str, dict[str, Audited]] = {
     "exports": {"export_to": Audited("export footage", _export_target)},
     "evidence": {"export_package": Audited("export footage", _export_target)},
     "motion": {"change": Audited("change motion settings", _arg("source_id", "source"))},
+    # PTZ (docs/ptz.md): a hold's moves and its stop are one entry per 10 s, like the API's
+    "ptz": {
+        "move": Audited("move camera", _arg("source_id", "source"), coalesce_s=10.0),
+        "stop": Audited("move camera", _arg("source_id", "source"), coalesce_s=10.0),
+        "center": Audited("move camera", _arg("source_id", "source")),
+        "home": Audited("move camera", _arg("source_id", "source")),
+        "goto_preset": Audited("move camera", _arg("source_id", "source")),
+        "set_preset": Audited("change camera presets", _arg("source_id", "source")),
+        "remove_preset": Audited("change camera presets", _arg("source_id", "source")),
+        "connect": Audited("connect camera control", _arg("source_id", "source")),
+    },
     "dc_auth": {"decide": Audited(OneOf("approved", {True: "approve access"}, "deny access"),
                                   _access_request)},
 }
@@ -206,14 +220,16 @@ class AuditedService:
             try:
                 result = method(*args, **kwargs)
             except BaseException as exc:
-                record(action=action, target=target, result=outcome(error=exc))
+                record(action=action, target=target, result=outcome(error=exc),
+                       coalesce_s=audited.coalesce_s)
                 raise
             if audited.from_result is not None:
                 try:
                     target = audited.from_result(result) or target
                 except Exception:  # noqa: BLE001
                     pass
-            record(action=action, target=target, result=outcome(result))
+            record(action=action, target=target, result=outcome(result),
+                   coalesce_s=audited.coalesce_s)
             return result
 
         call.__name__ = getattr(method, "__name__", "call")
@@ -246,11 +262,13 @@ class AuditedStation:
         catalog: call it off the GUI thread."""
         return self.station.scope.sources(self.identity)
 
-    def record(self, *, action: str, target: str | None, result: str) -> None:
+    def record(self, *, action: str, target: str | None, result: str,
+               coalesce_s: float | None = None) -> None:
         """An entry for a change the GUI made outside the services (saving the settings)."""
         audit = getattr(self.station, "audit", None)
         if audit is not None:
-            audit.record(**self.actor, action=action, target=target, result=result)
+            audit.record(**self.actor, action=action, target=target, result=result,
+                         coalesce_s=coalesce_s)
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self.station, name)

@@ -132,6 +132,20 @@ class PtzService:
     def center(self, source_id: int, x: float, y: float) -> None:
         self.command(source_id, PtzCommand(action="center", x=x, y=y))
 
+    def home(self, source_id: int) -> None:
+        self.command(source_id, PtzCommand(action="home"))
+
+    def goto_preset(self, source_id: int, preset: str) -> None:
+        self.command(source_id, PtzCommand(action="goto_preset", preset=preset))
+
+    def set_preset(self, source_id: int, name: str, preset: str | None = None) -> PtzPreset:
+        done = self.command(source_id, PtzCommand(action="set_preset", name=name, preset=preset))
+        assert done.preset is not None
+        return done.preset
+
+    def remove_preset(self, source_id: int, preset: str) -> None:
+        self.command(source_id, PtzCommand(action="remove_preset", preset=preset))
+
     # --- moving ----------------------------------------------------------------------------
     def _move(self, source_id: int, pan: float = 0.0, tilt: float = 0.0, zoom: float = 0.0,
              timeout_s: float = commands.DEFAULT_TIMEOUT_S) -> None:

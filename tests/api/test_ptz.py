@@ -221,3 +221,33 @@ def test_a_stop_overtakes_moves_and_is_sent_again_after_a_late_one(station):
         assert stops[0].at - released < 0.150, stops[0].at - released  # not behind the moves
         assert cam.ptz.operations() == ["GetNodes", "Stop", "ContinuousMove", "Stop"]
         assert not cam.ptz.moving
+
+
+def test_the_gui_s_hold_is_one_audit_entry_and_a_viewer_cannot_move(station):
+    """The GUI calls the same service through its audited view (app.audited): a hold's moves
+    and stop are one `move camera` entry, presets one each; a viewer signed in is refused."""
+    from app.audited import AuditedStation
+    from app.errors import StationError
+
+    with OnvifCamera(PROFILES, user=USER, password=PASSWORD, ptz=True) as cam:
+        source = station.sources.create(SourceIn(name="gui-dome", uri_rtsp=TESTSRC))
+        gui = AuditedStation(station, who="olga", role="operator")
+        with pytest.raises(StationError, match="admin"):  # an admin's action
+            gui.ptz.connect(source.id, cam.address, USER, PASSWORD)
+    assert station.audit.list(action="connect camera control").items[0].result == "failed: forbidden"
+    with OnvifCamera(PROFILES, user=USER, password=PASSWORD, ptz=True) as cam:
+        station.ptz.connect(source.id, cam.address, USER, PASSWORD)
+        for _ in range(5):
+            gui.ptz.move(source.id, tilt=0.3)
+        gui.ptz.stop(source.id)
+        preset = gui.ptz.set_preset(source.id, "dock")
+        gui.ptz.goto_preset(source.id, preset.token)
+        assert cam.ptz.operations().count("ContinuousMove") == 5
+        assert cam.ptz.last("GotoPreset").args["token"] == preset.token
+        gui.act_as("vic", "viewer")
+        with pytest.raises(StationError, match="operator"):
+            gui.ptz.move(source.id, pan=1)
+    moves = station.audit.list(action="move camera", page_size=50).items
+    assert sorted((e.dialect, e.who, e.result) for e in moves) == [
+        ("gui", "olga", "ok"), ("gui", "olga", "ok"), ("gui", "vic", "failed: forbidden")]
+    assert len(station.audit.list(action="change camera presets").items) == 1
