@@ -53,7 +53,8 @@ class LayoutService:
     def __init__(self, catalog: Catalog, bus: EventBus):
         self.catalog, self.bus = catalog, bus
         # A source deleted here empties its cells at once (other stations' deletions: on read).
-        self._unsubscribe = bus.subscribe(self._on_event)
+        # For the station's life: the bus is the station's own and goes with it.
+        bus.subscribe(self._on_event)
 
     # --- reads ------------------------------------------------------------------------
     def list(self, visible: Visible = None) -> list[LayoutOut]:
@@ -137,9 +138,6 @@ class LayoutService:
         for layout_id in changed:
             self.bus.publish(CatalogChanged("layout", layout_id, "updated"))
         return len(changed)
-
-    def close(self) -> None:
-        self._unsubscribe()
 
     # --- helpers ----------------------------------------------------------------------
     def _on_event(self, event: object) -> None:
