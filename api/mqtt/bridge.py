@@ -80,6 +80,8 @@ RECORDING_ACTIONS = {"start": action_name("start recording"),
                      "stop": action_name("stop recording")}
 SWITCH_GROUP = action_name("switch group")
 REFUSED_COMMAND = action_name("command")  # one refused before it could be named
+# Catalog changes the bus shows nothing of (a wall layout): no discovery or state to refresh.
+NOT_PUBLISHED = frozenset({"layout"})
 
 
 def broker_address(url: str) -> tuple[str, int, bool, str | None, str | None]:
@@ -235,7 +237,8 @@ class MqttBridge:
             events = [item[1] for item in items if item[0] == "event"]
             for item in coalesced(items):
                 self._guarded(self._handle, item)
-            if any(isinstance(event, CatalogChanged) for event in events):
+            if any(isinstance(event, CatalogChanged) and event.entity not in NOT_PUBLISHED
+                   for event in events):
                 self._guarded(self._refresh_catalog)  # once for a burst of changes
             if self._motion_off_at:
                 self._guarded(self._publish_motion_offs)
