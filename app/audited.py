@@ -104,6 +104,8 @@ GUI_ACTIONS: dict[str, dict[str, Audited]] = {
         "create": Audited("create source", _name_of, _created("source")),
         "update": Audited("update source", _arg("source_id", "source")),
         "delete": Audited("delete source", _arg("source_id", "source")),
+        # a full-size picture kept by the operator (the tile menu's Snapshot, #27 item 4)
+        "full_picture_jpeg": Audited("take snapshot", _arg("source_id", "source")),
     },
     "groups": {
         "create": Audited("create group", _name_of, _created("group")),
@@ -145,6 +147,12 @@ GUI_ACTIONS: dict[str, dict[str, Audited]] = {
     # Footage written out by the operator: to a folder, or as an evidence package.
     "exports": {"export_to": Audited("export footage", _export_target)},
     "evidence": {"export_package": Audited("export footage", _export_target)},
+    # named wall layouts (#27 item 1): the View menu's and the cells' drops
+    "layouts": {
+        "create": Audited("create layout", _name_of, _created("layout")),
+        "update": Audited("update layout", _arg("layout_id", "layout")),
+        "delete": Audited("delete layout", _arg("layout_id", "layout")),
+    },
     "motion": {"change": Audited("change motion settings", _arg("source_id", "source"))},
     # PTZ (docs/ptz.md): a hold's moves and its stop are one entry per 10 s, like the API's
     "ptz": {
