@@ -52,6 +52,7 @@ _.wheelEvent
 _.leaveEvent
 _.contextMenuEvent
 _.paintEvent
+_.dragEnterEvent
 _.eventFilter
 _.textElideMode
 
