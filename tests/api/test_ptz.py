@@ -251,3 +251,25 @@ def test_the_gui_s_hold_is_one_audit_entry_and_a_viewer_cannot_move(station):
     assert sorted((e.dialect, e.who, e.result) for e in moves) == [
         ("gui", "olga", "ok"), ("gui", "olga", "ok"), ("gui", "vic", "failed: forbidden")]
     assert len(station.audit.list(action="change camera presets").items) == 1
+
+
+def test_a_ws_security_camera_and_hostile_preset_lists(station):
+    """A camera that wants a WS-Security UsernameToken (no HTTP digest) is moved all the
+    same; presets whose names or tokens break the rules (markup, control characters) are left
+    out of the list, not shown; a camera gone is a clear camera_error."""
+    from app.errors import StationError
+
+    with OnvifCamera(PROFILES, user=USER, password=PASSWORD, ptz=True, auth="wsse") as cam:
+        source = station.sources.create(SourceIn(name="wsse-dome", uri_rtsp=TESTSRC))
+        station.ptz.connect(source.id, cam.address, USER, PASSWORD)
+        station.ptz.move(source.id, pan=0.1, timeout_s=0.5)
+        assert cam.ptz.moving
+        station.ptz.stop(source.id)
+        assert not cam.ptz.moving
+        cam.ptz.presets.update({"1": ("Gate", (0, 0, 0)), "2": ("<img src=x>", (0, 0, 0)),
+                                "3": ("tab\tname", (0, 0, 0)), "4": ("\u202eevil", (0, 0, 0)),
+                                "5'": ("quote token", (0, 0, 0))})
+        assert [(p.token, p.name) for p in station.ptz.presets(source.id)] == [("1", "Gate")]
+    with pytest.raises(StationError, match="no ONVIF camera answered") as gone:
+        station.ptz.stop(source.id)
+    assert gone.value.kind == "camera_error"
