@@ -86,6 +86,7 @@ class GroupTree(QTreeWidget):
 
 class GroupsPanel(QWidget):
     filter_changed = Signal(object)     # list of source ids, or None for every source
+    group_picked = Signal(str)          # the group picked, "" for anything else (ui.tags_panel)
     start_group = Signal(str)           # group name
     play_group = Signal(list)           # its source ids: synchronised playback (ui.playback)
     edit_source = Signal(int)
@@ -247,6 +248,8 @@ class GroupsPanel(QWidget):
             stack.extend(item.child(i) for i in range(item.childCount()))
 
     def _on_current(self, item: QTreeWidgetItem | None, _previous) -> None:
+        picked = item is not None and item.data(0, KIND) == GROUP
+        self.group_picked.emit(self.group_names.get(item.data(0, ID), "") if picked else "")
         if item is None or item.data(0, KIND) == ALL:
             self.filter_changed.emit(None)
         elif item.data(0, KIND) == GROUP:

@@ -91,10 +91,9 @@ class MainWindow(QMainWindow):
         # Who the window acts as (#26): role, scope, the lock, the name in the status bar.
         self.access = WindowAccess(self, identity)
 
-        self.wall.selection_changed.connect(self.tags.set_selection)
+        self.tags.follow(self.groups, self.wall)  # the tree's group, filter; the selection
         self.wall.focus_changed.connect(self._retry_focused)
         self.groups.filter_changed.connect(self.wall.show_only)
-        self.groups.start_group.connect(self._start_group_from_panel)
         self.groups.edit_source.connect(self.edit_source)
         self.groups.delete_source.connect(self.delete_source)
         self.groups.motion_source.connect(self.open_motion)
@@ -257,10 +256,6 @@ class MainWindow(QMainWindow):
         self.status.showMessage(message, 8000)
         if error and not self.property("quiet_errors"):
             QMessageBox.warning(self, "Recording Station", message)
-
-    def _start_group_from_panel(self, group: str) -> None:
-        self.tags.group_box.setCurrentText(group)
-        self.tags.start_group()
 
     def add_source(self) -> None:
         from ui.sources.source_dialog import SourceDialog

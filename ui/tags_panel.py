@@ -1,6 +1,12 @@
 """Recording controls: start a group (or the selected tiles) under a tag, and the list of
 tags recording now with their elapsed time and size, each stoppable.
 
+No traps (#27 item 6): the group is the one picked in the sources tree, never a second
+choice of its own (`follow`); "Start selected" counts and names only the selected tiles the
+tree's filter shows, since a hidden tile recording would surprise; "Start recording…" opens a
+dialog (ui.start_dialog), and Stop tag / Stop all ask first, naming what stops and which
+recording modes go on (ui.recording_confirm).
+
 The tag name is suggested as `<group>-<date-time>` until the operator types one. The list
 is re-read once a second off the GUI thread (sizes come from the files on disk), and at once
 when any recording starts or stops, whoever started it.
@@ -12,7 +18,6 @@ from datetime import datetime, timezone
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
-    QComboBox,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -25,11 +30,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.schemas import RecordStatus
 from app.station import Station
 from ui.errors import error_text
 from ui.icons import icon
+from ui.recording_confirm import ask, names, stop_all_question, stop_tag_question
 from ui.recordings.recordings_model import human_size
+from ui.start_dialog import StartRecordingDialog
 from ui.tasks import Report, TaskRunner
+
+NO_GROUP = "pick a group in the sources tree"
 
 
 def elapsed_text(since: datetime, now: datetime | None = None) -> str:
@@ -42,9 +52,14 @@ class TagsPanel(QWidget):
                  parent: QWidget | None = None):
         super().__init__(parent)
         self.station, self.tasks, self._report = station, tasks, report
-        self.selected_sources: list[int] = []
-        self.group_box = QComboBox(self)
-        self.group_box.currentTextChanged.connect(self._suggest)
+        self.selected_sources: list[int] = []  # every selected tile, shown or not
+        self.visible_ids: list[int] | None = None  # the tree's filter (None: every source)
+        self.group = ""  # the group picked in the tree ("" when none is)
+        self.groups_panel = None  # the tree's panel and the wall, once `follow` is called
+        self.wall = None
+        self.group_label = QLabel(NO_GROUP, self)
+        self.group_label.setObjectName("recordingGroup")
+        self.group_label.setToolTip("The group picked in the “Sources and groups” tree")
         self.tag_edit = QLineEdit(self)
         self.tag_edit.setPlaceholderText("tag name")
         self.tag_edit.setClearButtonEnabled(True)
@@ -56,6 +71,10 @@ class TagsPanel(QWidget):
         self.start_selected_button.setToolTip("Record the selected tiles under the tag")
         self.start_selected_button.clicked.connect(self.start_selected)
         self.start_selected_button.setEnabled(False)
+        self.selection_label = QLabel(self)  # the tiles "Start selected" would record
+        self.selection_label.setWordWrap(True)
+        self.start_dialog: StartRecordingDialog | None = None
+        self.confirm_box = None  # the stop question open now (tests answer it)
         self.running = QTreeWidget(self)
         self.running.setHeaderLabels(["Tag", "Elapsed", "Sources", "Size"])
         self.running.setRootIsDecorated(False)
@@ -73,7 +92,7 @@ class TagsPanel(QWidget):
         self.stop_all_button.clicked.connect(self.stop_all)
 
         form = QFormLayout()
-        form.addRow("Group", self.group_box)
+        form.addRow("Group", self.group_label)
         form.addRow("Tag", self.tag_edit)
         starts = QHBoxLayout()
         starts.addWidget(self.start_group_button)
@@ -85,6 +104,7 @@ class TagsPanel(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(form)
         layout.addLayout(starts)
+        layout.addWidget(self.selection_label)
         title = QLabel("Recording now", self)
         title.setObjectName("panelTitle")
         layout.addWidget(title)
@@ -97,21 +117,59 @@ class TagsPanel(QWidget):
         self._timer.start(1000)
 
     # --- inputs ----------------------------------------------------------------------
+    def follow(self, groups_panel, wall) -> None:
+        """Work on what the tree and the wall show: the tree's group, its filter, the wall's
+        selection, and the tree's "Start recording…" (which asks first)."""
+        self.groups_panel, self.wall = groups_panel, wall
+        wall.selection_changed.connect(self.set_selection)
+        groups_panel.filter_changed.connect(self.set_visible)
+        groups_panel.group_picked.connect(self.follow_group)
+        groups_panel.start_group.connect(self.ask_start_group)
+
+    def follow_group(self, name: str) -> None:
+        """The tree's group ("" when the tree shows all sources, a station or one source)."""
+        changed = name != self.group
+        self.group = name
+        self.group_label.setText(name or NO_GROUP)
+        self.group_label.setEnabled(bool(name))
+        self._update_buttons()
+        if changed:
+            self._suggest(name)
+
     def set_groups(self, names: list[str]) -> None:
-        current = self.group_box.currentText()
-        self.group_box.blockSignals(True)
-        self.group_box.clear()
-        self.group_box.addItems(names)
-        if current in names:
-            self.group_box.setCurrentText(current)
-        self.group_box.blockSignals(False)
-        self._suggest(self.group_box.currentText())
+        """The groups the user sees now: a followed group that is gone is followed no more."""
+        if self.group and self.group not in names:
+            self.follow_group("")
+
+    def set_visible(self, source_ids: list[int] | None) -> None:
+        self.visible_ids = None if source_ids is None else list(source_ids)
+        self.set_selection(self.selected_sources)
 
     def set_selection(self, source_ids: list[int]) -> None:
         self.selected_sources = list(source_ids)
-        self.start_selected_button.setEnabled(bool(source_ids))
+        shown = self.shown_selection()
         self.start_selected_button.setText(
-            f"Start selected ({len(source_ids)})" if source_ids else "Start selected")
+            f"Start selected ({len(shown)})" if shown else "Start selected")
+        hidden = len(self.selected_sources) - len(shown)
+        text = f"Selected: {names([self.source_name(i) for i in shown])}" if shown else ""
+        if hidden:
+            text += f"{'; ' if text else ''}{hidden} selected tile(s) hidden by the filter not counted"
+        self.selection_label.setText(text)
+        self.selection_label.setVisible(bool(text))
+        self._update_buttons()
+
+    def shown_selection(self) -> list[int]:
+        """The selected tiles the tree's filter shows: the only ones "Start selected" records."""
+        return [i for i in self.selected_sources
+                if self.visible_ids is None or i in self.visible_ids]
+
+    def source_name(self, source_id: int) -> str:
+        tile = self.wall.tiles.get(source_id) if self.wall is not None else None
+        return tile.name if tile is not None else f"source {source_id}"
+
+    def _update_buttons(self) -> None:
+        self.start_group_button.setEnabled(bool(self.group))
+        self.start_selected_button.setEnabled(bool(self.shown_selection()))
 
     def _suggest(self, group: str = "") -> None:
         if not self.tag_edit.isModified():
@@ -122,14 +180,35 @@ class TagsPanel(QWidget):
 
     # --- start / stop ------------------------------------------------------------------
     def start_group(self) -> None:
-        group, tag = self.group_box.currentText(), self.tag()
+        group, tag = self.group, self.tag()
         if not group or not tag:
-            self._report("Choose a group and a tag name first.", error=True)
+            self._report("Pick a group in the sources tree and enter a tag name first.", error=True)
             return
         self._start(lambda: self.station.recordings.start(tag, group, origin="gui"))
 
+    def ask_start_group(self, group: str) -> None:
+        """"Start recording…" on a group of the tree: its sources and the tag in a dialog;
+        only its Start button starts them."""
+        panel = self.groups_panel
+        ids = next((panel.members.get(gid, []) for gid, name in panel.group_names.items()
+                    if name == group), []) if panel is not None else []
+        tag = self.tag() if self.tag_edit.isModified() and self.tag() else \
+            f"{group}-{datetime.now():%Y%m%d-%H%M%S}"
+        dialog = StartRecordingDialog(group, [self.source_name(i) for i in ids], tag, self)
+        dialog.finished.connect(lambda result: self._start_answered(dialog, result))
+        self.start_dialog = dialog
+        dialog.open()
+
+    def _start_answered(self, dialog: StartRecordingDialog, result: int) -> None:
+        self.start_dialog = None
+        dialog.deleteLater()
+        if result != StartRecordingDialog.DialogCode.Accepted:
+            return
+        group, tag = dialog.group, dialog.tag()
+        self._start(lambda: self.station.recordings.start(tag, group, origin="gui"))
+
     def start_selected(self) -> None:
-        ids, tag = list(self.selected_sources), self.tag()
+        ids, tag = self.shown_selection(), self.tag()
         if not ids or not tag:
             self._report("Select tiles and enter a tag name first.", error=True)
             return
@@ -140,8 +219,7 @@ class TagsPanel(QWidget):
         self.start_selected_button.setEnabled(False)
 
         def after(_records, error) -> None:
-            self.start_group_button.setEnabled(True)
-            self.start_selected_button.setEnabled(bool(self.selected_sources))
+            self._update_buttons()
             if error is not None:
                 self._report(error_text(error), error=True)
                 return
@@ -156,7 +234,7 @@ class TagsPanel(QWidget):
             self._report(f"Stopped {len(records)} recording(s) of “{tag}”.")
             if tag == self.tag():
                 self.tag_edit.setModified(False)
-                self._suggest(self.group_box.currentText())
+                self._suggest(self.group)
             self.refresh()
         self.tasks.run(lambda: self.station.recordings.stop(tag, origin="gui"), after)
 
@@ -166,11 +244,19 @@ class TagsPanel(QWidget):
         if not tag:
             self._report("Pick a running tag to stop.", error=True)
             return
-        self.stop_tag(tag)
+        self.ask_stop_tag(tag)
+
+    def ask_stop_tag(self, tag: str) -> None:
+        """Stop `tag` once the operator has seen what stops and what keeps recording."""
+        self._ask(lambda running: stop_tag_question(tag, running), f"Stop “{tag}”",
+                  lambda: self.stop_tag(tag))
 
     def stop_all(self) -> None:
         """Every running tag stops, but what the sources' recording modes record goes on
-        (the service's rule: RecordingService.stop_all_tags)."""
+        (the service's rule: RecordingService.stop_all_tags); asked first."""
+        self._ask(stop_all_question, "Stop all", self._stop_all_now)
+
+    def _stop_all_now(self) -> None:
         def after(records, error) -> None:
             if error is not None:
                 self._report(error_text(error), error=True)
@@ -179,11 +265,33 @@ class TagsPanel(QWidget):
             self.refresh()
         self.tasks.run(lambda: self.station.recordings.stop_all_tags(origin="gui"), after)
 
+    def _ask(self, question_of, yes_text: str, go) -> None:
+        """Read what records now (off the GUI thread), then ask; only Yes goes ahead."""
+        recordings = self.station.recordings
+
+        def answered(box, result: int) -> None:
+            if self.confirm_box is box:
+                self.confirm_box = None
+            if result == box.StandardButton.Yes:
+                go()
+            else:
+                self._report("Nothing stopped.")
+
+        def show(running, error) -> None:
+            if error is not None:
+                self._report(error_text(error), error=True)
+                return
+            box = ask(self, question_of(running), yes_text)
+            box.finished.connect(lambda result: answered(box, result))
+            self.confirm_box = box
+        self.tasks.run(lambda: recordings.list(status=RecordStatus.recording), show)
+
     def toggle(self) -> None:
-        """The global shortcut: stop the typed tag when it records, else start the group."""
+        """The global shortcut: stop the typed tag when it records (asked first), else start
+        the group."""
         tag = self.tag()
         if tag and any(r.name == tag for r in self.summary):
-            self.stop_tag(tag)
+            self.ask_stop_tag(tag)
         else:
             self.start_group()
 

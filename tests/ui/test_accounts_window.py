@@ -12,6 +12,7 @@ from app.errors import StationError
 from app.schemas import GroupIn, RecordStatus, SourceIn
 from tests.conftest import TESTSRC
 from tests.support.main_window import open_main_window
+from tests.support.recording_panel import pick_group
 from ui.lock import BACKGROUND
 from ui.session import identity_of
 from ui.settings_dialog import SettingsDialog
@@ -72,13 +73,14 @@ def _bookmark(source_id: int):
 def test_operator_records_under_their_name_and_without_sign_in_all_is_enabled(
         qtbot, station, api_server, two_groups):
     with open_main_window(qtbot, station, api_server.url, tiles=2) as window:
+        pick_group(qtbot, window, "north")
         assert window.tags.start_group_button.isEnabled() and window.settings_action.isEnabled()
         assert not window.status.user_label.isVisible()
     operator = _identity(station, "olga", "operator")
     with open_main_window(qtbot, station, api_server.url, tiles=2, identity=operator) as window:
+        pick_group(qtbot, window, "north")
         assert window.tags.start_group_button.isEnabled()
         assert not window.settings_action.isEnabled()  # admin only
-        window.tags.group_box.setCurrentText("north")
         window.tags.tag_edit.setText("shift")
         qtbot.mouseClick(window.tags.start_group_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: bool(station.recordings.list(status=RecordStatus.recording)),
@@ -109,8 +111,8 @@ def test_scoped_user_sees_only_their_groups_sources(qtbot, station, api_server, 
                  for i in range(tree.topLevelItemCount())
                  for j in range(tree.topLevelItem(i).childCount())}
         assert "s1" not in shown and "n1" in shown
-        assert [window.tags.group_box.itemText(i)
-                for i in range(window.tags.group_box.count())] == ["north"]
+        pick_group(qtbot, window, "north")  # the Recording panel works on the tree's group
+        assert window.tags.group_label.text() == "north"
         # the Recordings tab: its source choices and the timeline's lanes are nina's too
         browser = window.recordings
         sources = browser.filter_bar.source_box

@@ -18,6 +18,7 @@ from app.live import Demand
 from app.schemas import GroupIn, SourceIn
 from tests.conftest import TESTSRC, decode_video, md5_of
 from tests.support.main_window import open_main_window
+from tests.support.recording_panel import answer_stop, pick_group
 from ui.application import ensure_application
 from ui.settings_dialog import SettingsDialog
 from ui.wall import grid_columns
@@ -78,7 +79,7 @@ def test_grid_reflows_and_focus_decodes_every_frame(qtbot, window, station):
 
 def test_start_and_stop_a_group_from_the_panel(qtbot, window, station):
     tags = window.tags
-    tags.group_box.setCurrentText("wall")
+    pick_group(qtbot, window, "wall")
     tags.tag_edit.setText("shift-a")
     tags.tag_edit.setModified(True)
     qtbot.mouseClick(tags.start_group_button, Qt.MouseButton.LeftButton)
@@ -94,6 +95,7 @@ def test_start_and_stop_a_group_from_the_panel(qtbot, window, station):
     qtbot.wait(1500)
     tags.running.setCurrentItem(tags.running.topLevelItem(0))
     qtbot.mouseClick(tags.stop_button, Qt.MouseButton.LeftButton)
+    answer_stop(qtbot, tags)
     qtbot.waitUntil(lambda: not station.recordings.is_running("shift-a"), timeout=5000)
     for record in station.recordings.list("shift-a"):
         assert record.status.value == "finished"
@@ -118,6 +120,7 @@ def test_selected_tiles_record_under_a_tag_and_f9_stops(qtbot, window, station):
     assert recorded == {ids["right"], ids["third"]}
     qtbot.waitUntil(lambda: any(r.name == "picked" for r in tags.summary), timeout=5000)
     qtbot.keyClick(window, Qt.Key.Key_F9)  # the shortcut toggles: the typed tag records, so stop
+    answer_stop(qtbot, tags)
     qtbot.waitUntil(lambda: not station.recordings.is_running("picked"), timeout=5000)
 
 

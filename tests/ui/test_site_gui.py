@@ -30,6 +30,7 @@ from app.site.remote_feed import RemoteSlot
 from app.station import build_station, start_station, stop_station
 from tests.conftest import TESTSRC, make_settings, wait_until
 from tests.support.main_window import open_main_window
+from tests.support.recording_panel import answer_stop, pick_group
 from tests.support.station_process import StationProcess
 from ui.groups_panel import KIND, SOURCE, STATION
 from ui.recordings.export_dialog import from_qt
@@ -171,7 +172,7 @@ def test_station_rows_a_remote_tile_and_its_owner_going_away(qtbot, site, source
 def test_mixed_group_start_stop_and_the_other_stations_records(qtbot, site, sources, window,
                                                                tmp_path):
     north, tags = site.north, window.tags
-    tags.group_box.setCurrentText("mixed")
+    pick_group(qtbot, window, "mixed")
     tags.tag_edit.setText("site-shift")
     tags.tag_edit.setModified(True)
     qtbot.mouseClick(tags.start_group_button, Qt.MouseButton.LeftButton)
@@ -186,6 +187,7 @@ def test_mixed_group_start_stop_and_the_other_stations_records(qtbot, site, sour
     qtbot.waitUntil(lambda: tags.running.topLevelItemCount() == 1, timeout=5000)
     tags.running.setCurrentItem(tags.running.topLevelItem(0))
     qtbot.mouseClick(tags.stop_button, Qt.MouseButton.LeftButton)
+    answer_stop(qtbot, tags)
     qtbot.waitUntil(lambda: all(r.status == RecordStatus.finished and r.hash_md5
                                 for r in records()), timeout=15000)
     remote = next(r for r in records() if r.station == site.south_id)
