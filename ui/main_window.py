@@ -19,7 +19,6 @@ from PySide6.QtGui import QDesktopServices, QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDockWidget,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QTabWidget,
     QWidget,
@@ -39,14 +38,15 @@ from ui.groups_panel import GroupsPanel
 from ui.icons import icon
 from ui.playback.launcher import PlaybackLauncher
 from ui.recordings.bookmarks import ask_bookmark
-from ui.session import gate_menu
 from ui.status_bar import StationStatusBar
 from ui.tags_panel import TagsPanel
 from ui.tasks import TaskRunner
 from ui.tray import StationTray
 from ui.wall import CameraWall
+from ui.tile_menu import TileMenu
+from ui.wall_layouts import WallLayouts
 from ui.wall_prefs import WallPrefs
-from ui.window_access import TILE_MENU_ACTIONS, WindowAccess
+from ui.window_access import WindowAccess
 
 STOP, KEEP, CANCEL = "stop", "keep", "cancel"
 
@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
         self.wall = CameraWall(self._slot, station.sources.live_stats, self)
         self.wall_prefs = WallPrefs(station.settings.data_dir)
         self.motion_dialogs: dict[int, QWidget] = {}  # source id -> its open Motion… dialog
+        self.wall_sources: list = []  # the sources the walls show (this user's), last read
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.wall, icon("camera"), "Live")
@@ -86,6 +87,9 @@ class MainWindow(QMainWindow):
                                       300)
         self.alarms = AlarmDesk(station, bridge, self.tasks, self.wall,
                                 announce=lambda text: self.tray.notify(text), parent=self)
+        # Named layouts, full screen, other screens (#27): ui.wall_layouts; the tile menu.
+        self.layouts = WallLayouts(self)
+        self.tile_menu = TileMenu(self)
         self._build_menus()
         self._mount_optional_tabs()
         # Who the window acts as (#26): role, scope, the lock, the name in the status bar.
@@ -122,6 +126,7 @@ class MainWindow(QMainWindow):
         self.groups.play_group.connect(self.playback.ask_and_play)
         bridge.motion_changed.connect(lambda sid, active, _zones: self.wall.set_motion(sid, active))
         self.reload()
+        self.layouts.reload()
         if self.update_on_motion.isChecked():
             self.set_update_on_motion(True)
 
@@ -152,6 +157,7 @@ class MainWindow(QMainWindow):
                                                   self.groups.ask_new_group)
         view = self.menuBar().addMenu("&View")
         view.addAction("Back to the &grid", self.wall.unfocus)
+        self.layouts.build_menu(view)
         self.update_on_motion = view.addAction("Update tiles on &motion only")
         self.update_on_motion.setCheckable(True)
         self.update_on_motion.setToolTip("Quiet cameras show a still marked “no motion” and "
@@ -203,7 +209,9 @@ class MainWindow(QMainWindow):
             self.report(f"Could not read the catalog: {error}", error=True)
             return
         sources, groups, running = result
+        self.wall_sources = sources
         self.wall.set_sources(sources)
+        self.layouts.set_sources(sources)
         self._read_moving()  # new tiles of sources in motion now
         self.alarms.show_on_tiles()  # new tiles of cameras lost already
         self.tags.set_groups(groups)
@@ -273,15 +281,8 @@ class MainWindow(QMainWindow):
         confirm_delete_source(self.audited, self.tasks, source_id, self)
 
     def _tile_menu(self, source_id: int, where) -> None:
-        menu = QMenu(self)
-        menu.addAction("Motion…", lambda: self.open_motion(source_id))
-        menu.addAction("Edit source…", lambda: self.edit_source(source_id))
-        chosen = sorted(self.wall.selected) if source_id in self.wall.selected else [source_id]
-        menu.addAction(icon("play"), "Play recordings together…" if len(chosen) > 1
-                       else "Play recordings…", lambda: self.playback.ask_and_play(chosen))
-        gate_menu(menu, TILE_MENU_ACTIONS, self.access.gate.allowed)
-        menu.popup(where)
-        self.last_tile_menu = menu  # tests look at it
+        """A tile's right-click menu (ui.tile_menu), on any wall of the window's."""
+        self.last_tile_menu = self.tile_menu.popup(source_id, where)  # tests look at it
 
     def open_motion(self, source_id: int) -> None:
         """The source's zones and motion tuner (one dialog per source, brought to the front
@@ -479,6 +480,7 @@ class MainWindow(QMainWindow):
             self._closing_confirmed = True
         for dialog in list(self.motion_dialogs.values()):
             dialog.close()
+        self.layouts.shutdown()
         self.wall.close_wall()
         self.tags.close_panel()
         self.recordings.shutdown()

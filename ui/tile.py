@@ -39,6 +39,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.live import Demand, FrameSlot, LiveStats
 from app.schemas import SourceStatus
+from ui.wall_cells import DragStart, dropped
 
 STATUS_COLOURS = {SourceStatus.online: "#2ecc71", SourceStatus.connecting: "#f1c40f",
                   SourceStatus.offline: "#95a5a6", SourceStatus.error: "#e74c3c"}
@@ -78,6 +79,8 @@ class CameraTile(QWidget):
     clicked = Signal(int, bool)    # source id, ctrl held (add to the selection)
     double_clicked = Signal(int)
     menu_requested = Signal(int, QPoint)  # source id, where (global): the tile's context menu
+    # a source dropped on this tile's cell of a layout: cell, source id, the cell it left
+    source_dropped = Signal(int, int, object)
 
     def __init__(self, source_id: int, name: str, slot: FrameSlot | None, *,
                  preview: FrameSlot | None = None,
@@ -125,6 +128,9 @@ class CameraTile(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setToolTip(name)
+        self.cell: int | None = None  # its cell in the wall's layout (None: automatic grid)
+        self._drag = DragStart()
+        self.setAcceptDrops(True)
         self._stats_timer = QTimer(self)
         self._stats_timer.timeout.connect(self.refresh_stats)
         self._stats_timer.start(1000)
@@ -465,7 +471,23 @@ class CameraTile(QWidget):
         if event.button() == Qt.MouseButton.LeftButton:
             ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
             self.clicked.emit(self.source_id, ctrl)
+            self._drag.press(event.position().toPoint())
         super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt naming
+        if event.buttons() & Qt.MouseButton.LeftButton:
+            self._drag.moved(self, event.position().toPoint(), self.source_id, self.cell)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        found = dropped(event.mimeData())
+        if self.cell is not None and found is not None and found[0] != self.source_id:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        found = dropped(event.mimeData())
+        if self.cell is not None and found is not None:
+            event.acceptProposedAction()
+            self.source_dropped.emit(self.cell, found[0], found[1])
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt naming
         if event.button() == Qt.MouseButton.LeftButton:

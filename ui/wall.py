@@ -16,34 +16,42 @@ takes the new slots.
 no pictures made, taken or painted, the last one marked "no motion"); the window tells the
 wall which sources move (`set_motion`, from the core's `MotionChanged` through the one
 event bridge). A focused tile never rests: the operator is looking at it.
+
+Layouts (#27 item 1): with none chosen the wall picks the grid that shows the most picture
+for its sources in its size (`app.layouts.auto_grid.best_grid`: two 16:9 cameras side by side
+on a wide window, five on 3x2, not a square with black bands and empty cells), again when
+its size changes. `set_layout(shape, cells)` places the sources in a named layout's cells
+(`app.layouts.shapes`), big cells spanning several grid squares, cells left empty on
+purpose shown as drop targets (`ui.wall_cells`); a source dropped on a cell (from the tree
+or another cell) is announced (`cells_changed`), the window stores the change. Each tile
+draws its picture whole and undistorted in its cell (its own ratio, 16:9 before the first).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
+from app.layouts.auto_grid import best_grid
+from app.layouts.shapes import shape as layout_shape
 from app.live import Demand, FrameSlot
 from app.schemas import SourceOut
 from ui.tile import CameraTile, StatsProvider
+from ui.wall_cells import EmptyCell
 
 SlotProvider = Callable[[int, bool], "FrameSlot | None"]  # (source id, preview) -> slot
 FRAME_TICK_MS = 20  # twice a 25 fps camera's rate: no picture waits more than a tick
-
-
-def grid_columns(count: int) -> int:
-    """1 → 1, 2–4 → 2, 5–9 → 3, 10–16 → 4, 17–25 → 5: the smallest square that fits."""
-    return max(1, math.ceil(math.sqrt(count)))
 
 
 class CameraWall(QWidget):
     selection_changed = Signal(list)   # selected source ids
     focus_changed = Signal(int)        # focused source id, 0 when back to the grid
     menu_requested = Signal(int, QPoint)  # a tile's context menu: source id, global position
+    cells_changed = Signal(list)       # a layout's cells after a drop (source id or None each)
+    escaped = Signal()                 # Esc with no tile maximised: leave full screen
 
     def __init__(self, slots: SlotProvider, stats: StatsProvider, parent: QWidget | None = None):
         super().__init__(parent)
@@ -58,13 +66,17 @@ class CameraWall(QWidget):
         self.update_on_motion = False
         self.moving: set[int] = set()  # sources with motion now (update on motion)
         self._streams: dict[int, tuple] = {}  # source id -> what its slots depend on
+        self.layout_shape: str | None = None  # a named layout's shape; None: automatic grid
+        self.cells: list[int | None] = []      # the layout's cells: a source id or None each
+        self.grid_size: tuple[int, int] = (1, 1)  # the automatic grid's (columns, rows)
+        self._empty_cells: list[EmptyCell] = []
         self._grid = QGridLayout(self)
         self._grid.setContentsMargins(4, 4, 4, 4)
         self._grid.setSpacing(4)
         self._empty = QLabel("No sources yet — add one from the Sources menu.", self)
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._empty.setObjectName("wallEmpty")
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.unfocus,
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self._escape,
                   context=Qt.ShortcutContext.WindowShortcut)
         self._shown_tiles: list[CameraTile] = []
         self._clock = QTimer(self, interval=FRAME_TICK_MS)
@@ -99,6 +111,7 @@ class CameraWall(QWidget):
                 tile.clicked.connect(self._on_tile_clicked)
                 tile.double_clicked.connect(self.toggle_focus)
                 tile.menu_requested.connect(self.menu_requested)
+                tile.source_dropped.connect(self.drop_source)
                 self.tiles[source.id] = tile
             else:
                 if tile.name != source.name:
@@ -115,6 +128,36 @@ class CameraWall(QWidget):
         self.visible_ids = None if source_ids is None else list(source_ids)
         self.focused = None
         self._reflow()
+
+    # --- layouts ---------------------------------------------------------------------
+    def set_layout(self, shape_name: str | None, cells: list[int | None] | None = None) -> None:
+        """Show a named layout's cells (`shape_name` one of `app.layouts.shapes`), or the
+        automatic grid again (None). Cells beyond the shape's are dropped, missing ones empty."""
+        if shape_name is None:
+            self.layout_shape, self.cells = None, []
+        else:
+            count = len(layout_shape(shape_name).cells)
+            given = list(cells or [])[:count]
+            self.layout_shape, self.cells = shape_name, given + [None] * (count - len(given))
+        self.focused = None
+        self._reflow()
+
+    def drop_source(self, cell: int, source_id: int, from_cell: int | None) -> None:
+        """A source dropped on a layout's cell: it shows there; from another cell, the two
+        cells swap; from the tree, a cell already showing it elsewhere is emptied (a source
+        has one tile)."""
+        if self.layout_shape is None or not 0 <= cell < len(self.cells):
+            return
+        cells = list(self.cells)
+        if from_cell is not None and 0 <= from_cell < len(cells) and cells[from_cell] == source_id:
+            cells[from_cell], cells[cell] = cells[cell], source_id
+        else:
+            cells = [None if c == source_id else c for c in cells]
+            cells[cell] = source_id
+        if cells != self.cells:
+            self.cells = cells
+            self._reflow()
+            self.cells_changed.emit(list(cells))
 
     # --- update on motion ------------------------------------------------------------
     def set_update_on_motion(self, on: bool) -> None:
@@ -152,6 +195,13 @@ class CameraWall(QWidget):
             self._reflow()
             self.focus_changed.emit(source_id)
 
+    def _escape(self) -> None:
+        """Esc: a maximised tile back into its cell first, then out of full screen."""
+        if self.focused is not None:
+            self.unfocus()
+        else:
+            self.escaped.emit()
+
     def unfocus(self) -> None:
         if self.focused is not None:
             self.focused = None
@@ -159,10 +209,52 @@ class CameraWall(QWidget):
             self.focus_changed.emit(0)
 
     def shown_ids(self) -> list[int]:
-        ids = [i for i in self.order if self.visible_ids is None or i in self.visible_ids]
+        if self.layout_shape is not None:
+            seen: set[int] = set()
+            ids = [i for i in self.cells if i in self.tiles and not (i in seen or seen.add(i))]
+        else:
+            ids = [i for i in self.order if self.visible_ids is None or i in self.visible_ids]
         return [self.focused] if self.focused in ids else ids
 
-    # --- layout ----------------------------------------------------------------------
+    # --- placing the tiles ------------------------------------------------------------
+    def _area(self) -> tuple[int, int]:
+        margins = self._grid.contentsMargins()
+        return (max(1, self.width() - margins.left() - margins.right()),
+                max(1, self.height() - margins.top() - margins.bottom()))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        super().resizeEvent(event)
+        if self.layout_shape is None and self.focused is None:
+            if best_grid(len(self.shown_ids()), *self._area()) != self.grid_size:
+                self._reflow()
+
+    def _placements(self, shown: list[int]) -> tuple[list[tuple[QWidget, tuple]], int, int]:
+        """(widget, (row, col, row span, col span)) for each cell, and the grid's rows and
+        columns: a layout's cells (empty ones as drop targets), or the automatic grid."""
+        for cell in self._empty_cells:
+            cell.deleteLater()
+        self._empty_cells = []
+        for tile in self.tiles.values():
+            tile.cell = None
+        if self.layout_shape is None or self.focused is not None:
+            cols, rows = (1, 1) if self.focused is not None else best_grid(len(shown), *self._area())
+            if self.focused is None:
+                self.grid_size = (cols, rows)
+            return ([(self.tiles[i], (n // cols, n % cols, 1, 1)) for n, i in enumerate(shown)],
+                    rows, cols)
+        found, placed = layout_shape(self.layout_shape), []
+        for index, (source_id, cell) in enumerate(zip(self.cells, found.cells)):
+            tile = self.tiles.get(source_id) if source_id is not None else None
+            if tile is not None and tile.cell is None:
+                tile.cell = index
+                widget: QWidget = tile
+            else:
+                widget = EmptyCell(index, self)
+                widget.source_dropped.connect(self.drop_source)
+                self._empty_cells.append(widget)
+            placed.append((widget, (cell.row, cell.col, cell.row_span, cell.col_span)))
+        return placed, found.rows, found.cols
+
     def _reflow(self) -> None:
         while self._grid.count():
             self._grid.takeAt(0)
@@ -171,9 +263,10 @@ class CameraWall(QWidget):
             self.focused = None
             shown = self.shown_ids()
         self._shown_tiles = [self.tiles[source_id] for source_id in shown]
-        columns = grid_columns(len(shown))
-        for index, source_id in enumerate(shown):
-            self._grid.addWidget(self.tiles[source_id], index // columns, index % columns)
+        placed, rows, columns = self._placements(shown)
+        for widget, where in placed:
+            self._grid.addWidget(widget, *where)
+            widget.show()
         self._rest_tiles()
         for source_id, tile in self.tiles.items():
             if source_id not in shown:
@@ -183,11 +276,12 @@ class CameraWall(QWidget):
                 tile.show()
                 tile.set_demand(Demand.ALL if source_id == self.focused else Demand.KEYFRAMES)
         for row in range(self._grid.rowCount()):
-            self._grid.setRowStretch(row, 1 if row < math.ceil(len(shown) / columns) else 0)
+            self._grid.setRowStretch(row, 1 if row < rows else 0)
         for column in range(self._grid.columnCount()):
             self._grid.setColumnStretch(column, 1 if column < columns else 0)
-        self._empty.setVisible(not shown)
-        if not shown:
+        nothing = not placed
+        self._empty.setVisible(nothing)
+        if nothing:
             self._grid.addWidget(self._empty, 0, 0)
 
     def close_wall(self) -> None:

@@ -25,3 +25,42 @@ class WallPrefs:
     def set_update_on_motion(self, on: bool, wall: str = "live") -> None:
         self._store.setValue(f"walls/{wall}/update_on_motion", on)
         self._store.sync()
+
+    # --- layouts per screen (#27 items 1 and 2) ---------------------------------------
+    def layout_for(self, screen: str) -> int | None:
+        """The layout last shown on the main window's wall on `screen` (None: automatic)."""
+        value = self._store.value(f"screens/{_key(screen)}/layout", 0, type=int)
+        return value or None
+
+    def set_layout_for(self, screen: str, layout_id: int | None) -> None:
+        self._store.setValue(f"screens/{_key(screen)}/layout", layout_id or 0)
+        self._store.sync()
+
+    def layout_windows(self) -> list[tuple[int, str]]:
+        """The layouts open in windows of their own: (layout id, screen name) each."""
+        found = []
+        for entry in self._store.value("windows/open", [], type=list) or []:
+            layout, _, screen = str(entry).partition("@")
+            if layout.isdigit() and int(layout) > 0:
+                found.append((int(layout), screen))
+        return found
+
+    def set_layout_windows(self, windows: list[tuple[int, str]]) -> None:
+        self._store.setValue("windows/open", [f"{layout}@{screen}" for layout, screen in windows])
+        self._store.sync()
+
+    def tour(self) -> tuple[list[int], int]:
+        """The layouts the tour cycles and its seconds per layout."""
+        ids = self._store.value("tour/layouts", [], type=list) or []
+        seconds = self._store.value("tour/seconds", 20, type=int)
+        return [int(i) for i in ids if str(i).isdigit()], max(2, min(3600, seconds))
+
+    def set_tour(self, layout_ids: list[int], seconds: int) -> None:
+        self._store.setValue("tour/layouts", [str(i) for i in layout_ids])
+        self._store.setValue("tour/seconds", int(seconds))
+        self._store.sync()
+
+
+def _key(screen: str) -> str:
+    """A screen's name as a settings key: QSettings treats / and \\ as groups."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in screen)[:64] or "screen"

@@ -29,8 +29,6 @@ from ui.session import RoleGate, identity_of
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
 
-# The tile menu's entries, by the action they do.
-TILE_MENU_ACTIONS = {"Motion…": "change motion settings", "Edit source…": "update source"}
 
 
 class WindowAccess(QObject):

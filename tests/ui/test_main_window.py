@@ -21,7 +21,7 @@ from tests.support.main_window import open_main_window
 from tests.support.recording_panel import answer_stop, pick_group
 from ui.application import ensure_application
 from ui.settings_dialog import SettingsDialog
-from ui.wall import grid_columns
+from app.layouts.auto_grid import best_grid
 
 
 @pytest.fixture
@@ -56,7 +56,8 @@ def test_tiles_show_live_frames_with_status_and_fps(qtbot, window):
 
 
 def test_grid_reflows_and_focus_decodes_every_frame(qtbot, window, station):
-    assert [grid_columns(n) for n in (1, 4, 9, 16, 25, 3, 10)] == [1, 2, 3, 4, 5, 2, 4]
+    # the automatic grid on a 16:9 area: the most picture, then the fewest empty cells
+    assert [best_grid(n, 1280, 720) for n in (1, 2, 4, 5, 9)] == [(1, 1), (2, 1), (2, 2), (3, 2), (3, 3)]
     ids = _ids(station)
     wall = window.wall
     left = wall.tiles[ids["left"]]

@@ -1,0 +1,143 @@
+"""#27 items 1 and 2 in the GUI, on a real station (offscreen Qt): the automatic grid's
+choice, a named layout on the wall (big cell, cells left empty, a source dropped into a cell
+stored in the catalog and audited), hotkeys, the layout remembered per screen across a
+restart, the tour, full screen with F11 and Esc, and a layout's window on another screen
+brought back on the main screen when its screen is gone."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QDropEvent
+from PySide6.QtTest import QTest
+
+from app.layouts.auto_grid import best_grid, covered
+from app.layouts.schemas import LayoutChange, LayoutIn
+from app.schemas import SourceIn
+from tests.conftest import TESTSRC
+from tests.support.main_window import open_main_window
+from ui.layout_window import LayoutWindow, place
+from ui.wall_cells import EmptyCell, source_mime
+from ui.wall_prefs import WallPrefs
+
+API = "http://127.0.0.1:9/"  # the window only shows it
+
+
+@pytest.fixture
+def three(station) -> list[int]:
+    return [station.sources.create(SourceIn(name=n, uri_rtsp=TESTSRC)).id
+            for n in ("gate", "yard", "dock")]
+
+
+def test_automatic_grid_wastes_least_for_16_9_tiles():
+    # two cameras on the wall of a 1200x800 window (the docks take the rest): the old grid
+    # put them side by side, 58 % black; one above the other shows 59 % picture
+    assert covered(2, 1, 2, 1200, 800) == pytest.approx(0.42, abs=0.01)
+    assert best_grid(2, 1200, 800) == (1, 2)
+    assert covered(1, 2, 2, 1200, 800) == pytest.approx(0.59, abs=0.01)
+    assert best_grid(2, 1600, 900) == (2, 1)
+    # five and seven: no grid with more empty cells than it must have, and more picture
+    for count in (5, 7):
+        cols, rows = best_grid(count, 1600, 900)
+        assert cols * rows - count < cols and covered(cols, rows, count, 1600, 900) \
+            >= covered(3, 3, count, 1600, 900)
+    assert best_grid(5, 1600, 900) == (3, 2)
+    assert best_grid(2, 900, 1600) == (1, 2)  # a portrait screen stacks them
+
+
+def test_windows_go_back_to_their_screens_or_the_main_one():
+    wanted = [(3, "HDMI-2"), (4, "DP-1"), (5, "HDMI-1")]
+    assert place(wanted, ["HDMI-1", "HDMI-2"], "HDMI-1") == [(3, "HDMI-2"), (4, "HDMI-1"),
+                                                             (5, "HDMI-1")]
+
+
+def test_layout_cells_drop_hotkeys_and_restart(qtbot, station, three):
+    gate, yard, dock = three
+    layouts = station.layouts
+    entrances = layouts.create(LayoutIn(name="Entrances", shape="1+5",
+                                        cells=[gate, None, yard, None, None, None]))
+    layouts.create(LayoutIn(name="Pair", shape="2x1", cells=[dock, gate]))
+    with open_main_window(qtbot, station, API, tiles=3, size=(1200, 760)) as window:
+        wall = window.wall
+        assert wall.layout_shape is None and wall.grid_size == best_grid(3, *wall._area())
+        qtbot.waitUntil(lambda: len(window.layouts.layouts) == 2, timeout=5000)
+        QTest.keyClick(window, Qt.Key.Key_1)  # "Entrances": first by name
+        assert wall.layout_shape == "1+5" and wall.shown_ids() == [gate, yard]
+        qtbot.waitUntil(lambda: wall.tiles[gate].width() > 0 and all(
+            c.width() > 0 for c in wall._empty_cells), timeout=3000)
+        big, small = wall.tiles[gate], wall.tiles[yard]
+        assert big.width() > 1.8 * small.width() and big.height() > 1.8 * small.height()
+        assert len(wall._empty_cells) == 4 and wall.tiles[dock].isHidden()
+        # dock dragged from the tree into cell 3 (empty): a real drop event on the cell
+        target = next(c for c in wall._empty_cells if c.cell == 3)
+        mime = source_mime(dock)  # held: the event does not own it
+        drop = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime,
+                          Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+        target.dropEvent(drop)
+        assert wall.cells == [gate, None, yard, dock, None, None]
+        qtbot.waitUntil(lambda: layouts.get(entrances.id).cells == wall.cells, timeout=5000)
+        # gate dragged from its big cell onto yard's: the two swap
+        wall.drop_source(2, gate, 0)
+        assert wall.cells[:3] == [yard, None, gate]
+        qtbot.waitUntil(lambda: layouts.get(entrances.id).cells[:3] == [yard, None, gate],
+                        timeout=5000)
+        station.audit.flush()
+        entry = station.audit.list(action="update layout").items[0]
+        assert entry.target == f"layout {entrances.id}" and entry.dialect == "gui"
+        QTest.keyClick(window, Qt.Key.Key_2)
+        assert wall.layout_shape == "2x1" and wall.shown_ids() == [dock, gate]
+        screen = window.layouts.screen_name()
+    assert WallPrefs(station.settings.data_dir).layout_for(screen) is not None
+    with open_main_window(qtbot, station, API, tiles=3) as again:  # the next start
+        qtbot.waitUntil(lambda: again.wall.layout_shape == "2x1", timeout=5000)
+        again.groups.filter_changed.emit(None)  # a group picked: the automatic grid
+        assert again.wall.layout_shape is None and again.layouts.current is None
+        # an API client's change to a layout shows on the wall that shows it
+        again.layouts.choose(entrances.id)
+        layouts.update(entrances.id, LayoutChange(shape="2x2", cells=[dock, None, None, None]))
+        qtbot.waitUntil(lambda: again.wall.layout_shape == "2x2"
+                        and again.wall.shown_ids() == [dock], timeout=5000)
+
+
+def test_tour_full_screen_and_other_screens(qtbot, station, three):
+    gate, yard, _dock = three
+    first = station.layouts.create(LayoutIn(name="A", shape="1x1", cells=[gate]))
+    second = station.layouts.create(LayoutIn(name="B", shape="2x2", cells=[yard, None, None, None]))
+    WallPrefs(station.settings.data_dir).set_layout_windows([(second.id, "no-such-screen")])
+    with open_main_window(qtbot, station, API, tiles=3) as window:
+        control = window.layouts
+        # the window saved on a screen that is gone opens on the main screen
+        qtbot.waitUntil(lambda: len(control.windows) == 1, timeout=5000)
+        other = control.windows[0]
+        assert isinstance(other, LayoutWindow) and other.wall.layout_shape == "2x2"
+        assert other.screen() is window.screen() and other.isVisible()
+        qtbot.waitUntil(lambda: yard in other.wall.tiles and other.wall.shown_ids() == [yard],
+                        timeout=5000)
+        # the tour: A, B, A ... each step on the frame of the tour's own timer
+        control.start_tour([first.id, second.id], 2)
+        assert control.current == first.id and control.tour_timer.interval() == 2000
+        control._tour_step()
+        assert control.current == second.id and window.wall.layout_shape == "2x2"
+        control._tour_step()
+        assert control.current == first.id
+        window.activateWindow()  # the keys go to the window in front: the main one again
+        qtbot.waitUntil(window.isActiveWindow, timeout=3000)
+        QTest.keyClick(window, Qt.Key.Key_2)  # choosing by hand ends the tour
+        assert not control.tour_timer.isActive() and control.current == second.id
+        # F11: the wall alone on the screen; Esc leaves (a maximised tile first goes back)
+        QTest.keyClick(window, Qt.Key.Key_F11)
+        qtbot.waitUntil(window.isFullScreen, timeout=3000)
+        assert window.menuBar().isHidden() and window.statusBar().isHidden()
+        QTest.mouseDClick(window.wall.tiles[yard], Qt.MouseButton.LeftButton)
+        assert window.wall.focused == yard
+        QTest.keyClick(window, Qt.Key.Key_Escape)
+        assert window.wall.focused is None and window.isFullScreen()
+        QTest.keyClick(window, Qt.Key.Key_Escape)
+        qtbot.waitUntil(lambda: not window.isFullScreen(), timeout=3000)
+        assert not window.menuBar().isHidden()
+        # a second window opened by hand; closing the station remembers both
+        control.open_on_screen(first.id, window.screen().name())
+        assert len(control.windows) == 2
+    saved = WallPrefs(station.settings.data_dir).layout_windows()
+    assert sorted(i for i, _ in saved) == sorted([first.id, second.id])
+    assert isinstance(EmptyCell(0), EmptyCell)
