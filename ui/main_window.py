@@ -126,7 +126,6 @@ class MainWindow(QMainWindow):
         self.groups.play_group.connect(self.playback.ask_and_play)
         bridge.motion_changed.connect(lambda sid, active, _zones: self.wall.set_motion(sid, active))
         self.reload()
-        self.layouts.reload()
         if self.update_on_motion.isChecked():
             self.set_update_on_motion(True)
 
@@ -196,6 +195,7 @@ class MainWindow(QMainWindow):
     def reload(self) -> None:
         self.tasks.run(self._read, self._apply)
         self.groups.reload()
+        self.layouts.reload()  # a layout changed, a source deleted, another user signed in
 
     def _read(self):
         """The wall's sources and the groups to record: only the signed-in user's."""

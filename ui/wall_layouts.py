@@ -3,7 +3,8 @@ menu's Layouts, hotkeys 1-9, the tour, full screen and layouts on other screens.
 
 - The layouts are the catalog's (`station.layouts`, shared by the site), read on a worker
   thread within the user's scope (cells of sources they may not see come back empty) and
-  read again when any front end changes one (`CatalogChanged("layout")`).
+  read again with the window's sources: when any front end changes the catalog (a layout, a
+  source deleted) and when another user signs in.
 - Which layout the main wall shows is remembered per screen (the screen the window is on)
   and the windows on other screens with theirs, in the wall preferences (`ui.wall_prefs`),
   not in the catalog: that is this PC's view, not the site's data.
@@ -63,7 +64,6 @@ class WallLayouts(QObject):
                       context=Qt.ShortcutContext.WindowShortcut)
         QShortcut(QKeySequence("F11"), window, activated=self.toggle_full_screen,
                   context=Qt.ShortcutContext.WindowShortcut)
-        window.bridge.catalog_changed.connect(self._on_catalog_changed)
 
     # --- the View menu ---------------------------------------------------------------
     def build_menu(self, view: QMenu) -> None:
@@ -118,10 +118,6 @@ class WallLayouts(QObject):
         self._show_current()
         for window in self.windows:
             self._show_in(window)
-
-    def _on_catalog_changed(self, entity: str, *_args) -> None:
-        if entity == "layout":
-            self.reload()
 
     def by_id(self, layout_id: int | None) -> LayoutOut | None:
         return next((l for l in self.layouts if l.id == layout_id), None)
