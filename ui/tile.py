@@ -448,10 +448,16 @@ class CameraTile(QWidget):
         font.setBold(True)
         painter.setFont(font)
         painter.setPen(QColor("white"))
-        state_width = painter.fontMetrics().horizontalAdvance(state) + 10
+        # A small tile (a layout's small cells) keeps the camera's name readable: the state
+        # gives way first, elided, down to what the name leaves of the bar.
+        metrics = painter.fontMetrics()
+        room = max(0, self.width() - 24 - 8 - 10)
+        name_wants = min(metrics.horizontalAdvance(self.name), int(room * 0.55))
+        state = metrics.elidedText(state, Qt.TextElideMode.ElideRight, max(0, room - name_wants))
+        state_width = metrics.horizontalAdvance(state) + 10
         painter.drawText(bar.adjusted(24, 0, -state_width - 8, 0),
-                         Qt.AlignmentFlag.AlignVCenter, painter.fontMetrics().elidedText(
-                             self.name, Qt.TextElideMode.ElideRight, max(20, self.width() - state_width - 40)))
+                         Qt.AlignmentFlag.AlignVCenter, metrics.elidedText(
+                             self.name, Qt.TextElideMode.ElideRight, max(20, room + 10 - state_width)))
         painter.setPen(QColor("#d5dbe1"))
         painter.drawText(bar.adjusted(0, 0, -8, 0),
                          Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, state)
