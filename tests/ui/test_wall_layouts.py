@@ -6,6 +6,12 @@ brought back on the main screen when its screen is gone."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QDropEvent
@@ -21,6 +27,7 @@ from ui.wall_cells import EmptyCell, source_mime
 from ui.wall_prefs import WallPrefs
 
 API = "http://127.0.0.1:9/"  # the window only shows it
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -141,3 +148,19 @@ def test_tour_full_screen_and_other_screens(qtbot, station, three):
     saved = WallPrefs(station.settings.data_dir).layout_windows()
     assert sorted(i for i, _ in saved) == sorted([first.id, second.id])
     assert isinstance(EmptyCell(0), EmptyCell)
+
+
+def test_windows_come_back_on_their_screens_of_two(tmp_path):
+    """Two screens (a process of its own: Qt knows its screens from its start): a layout's
+    window saved on RIGHT opens frameless over all of RIGHT; one saved on a screen that is
+    gone opens on the main screen, LEFT."""
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    done = subprocess.run([sys.executable, "-m", "tests.support.two_screens", str(tmp_path)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["screens"] == ["LEFT", "RIGHT"]
+    windows = {w["layout"]: w for w in found["windows"]}
+    assert windows["A"]["screen"] == "RIGHT" and windows["A"]["frameless"]
+    assert windows["A"]["geometry"] == [1280, 0, 1920, 1080]
+    assert windows["B"]["screen"] == "LEFT" and windows["B"]["geometry"] == [0, 0, 1280, 720]
