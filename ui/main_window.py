@@ -268,7 +268,7 @@ class MainWindow(QMainWindow):
     def add_source(self) -> None:
         from ui.sources.source_dialog import SourceDialog
 
-        SourceDialog.add(self.audited, self.tasks, self)
+        SourceDialog.add(self.audited, self.tasks, self, group=self.tags.group, report=self.report)
 
     def edit_source(self, source_id: int) -> None:
         from ui.sources.source_dialog import SourceDialog

@@ -30,7 +30,6 @@ class StopQuestion:
     title: str
     text: str          # what stops
     details: str       # what keeps recording, and why
-    stops: int         # records that will stop
 
 
 def names(items: list[str]) -> str:
@@ -58,8 +57,9 @@ def _modes(records: list[RecordOut]) -> str:
 def stop_tag_question(tag: str, running: list[RecordOut]) -> StopQuestion:
     """Stopping `tag` by name: its records stop, the mode's own too when it is a mode's tag."""
     mine = [r for r in running if r.tag_name == tag]
-    text = (f"Stop the tag “{tag}”? {len(mine)} recording(s) stop: {names([_source_name(r) for r in mine])}."
-            if mine else f"Stop the tag “{tag}”? Nothing records under it here now.")
+    stopping = names([_source_name(r) for r in mine])
+    text = (f"Stop the tag “{tag}”? {len(mine)} recording(s) stop: {stopping}." if mine
+            else f"Stop the tag “{tag}”? Nothing records under it here now.")
     owned = [r for r in mine if is_mode_record(r)]
     others = [r for r in mine if not is_mode_record(r)]
     lines = []
@@ -72,7 +72,7 @@ def stop_tag_question(tag: str, running: list[RecordOut]) -> StopQuestion:
         lines.append(f"Recording modes keep recording: {keeping}, under their own tags.")
     elif not owned:
         lines.append("No source of it records by itself: these sources stop recording.")
-    return StopQuestion("Stop recording", text, "\n\n".join(lines), len(mine))
+    return StopQuestion("Stop recording", text, "\n\n".join(lines))
 
 
 def stop_all_question(running: list[RecordOut]) -> StopQuestion:
@@ -91,7 +91,7 @@ def stop_all_question(running: list[RecordOut]) -> StopQuestion:
                    f"(under {', '.join(sorted({f'“{r.tag_name}”' for r in kept}))}).")
     else:
         details = "No recording mode records now: nothing keeps recording."
-    return StopQuestion("Stop all recording", text, details, len(stopping))
+    return StopQuestion("Stop all recording", text, details)
 
 
 def ask(parent: QWidget, question: StopQuestion, yes_text: str) -> QMessageBox:

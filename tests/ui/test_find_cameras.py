@@ -1,7 +1,8 @@
 """Sources ▸ Add source ▸ Find cameras against a real core and the ONVIF camera simulator
 (offscreen Qt): the probe lists the camera, picking it and typing the login fills the
-source (name, main stream, preview stream) and shows the camera's snapshot, saving stores
-both URIs with the login; a wrong password is an inline error and nothing is filled."""
+source (named from the camera's ONVIF name, main stream, preview stream) and shows the
+camera's snapshot, saving stores both URIs with the login; a wrong password is an inline
+error and nothing is filled."""
 
 from __future__ import annotations
 
@@ -48,14 +49,14 @@ def test_find_cameras_fills_the_source_and_saves_it(qtbot, station, tasks, onvif
     qtbot.waitUntil(lambda: page.main.currentData() is not None, timeout=5000)
     assert page.main.currentText() == "Profile_1 · 1280×720 · H264"
     assert page.preview.currentText() == "Profile_2 · 640×360 · H264"
-    assert dialog.name.text() == f"SIM-2000 {onvif.address}"
+    assert dialog.name.text() == "Gate West"  # the camera's own ONVIF name
     qtbot.waitUntil(lambda: dialog.preview_image is not None, timeout=5000)  # the snapshot
     assert dialog.preview_image.width() == 64
 
     with qtbot.waitSignal(dialog.saved, timeout=10000) as saved:
         dialog.save_button.click()
     source = saved.args[0]
-    assert source.name == f"SIM-2000 {onvif.address}"
+    assert source.name == "Gate West"
     assert source.uri_rtsp == "rtsp://operator:******@127.0.0.1:9/main"
     with station.catalog.session() as session:
         stored = session.get(Source, source.id)

@@ -87,7 +87,8 @@ def test_start_recording_ellipsis_opens_a_dialog_and_cancel_starts_nothing(qtbot
     qtbot.waitUntil(lambda: _recorded(station, "from-menu") == {"left", "right"}, timeout=5000)
     # the one start is the dialog's: the cancelled one queued nothing before it
     assert station.recordings.running_tags() == ["from-menu"]
-    assert len(station.audit.list(action="start recording").items) == 1
+    qtbot.waitUntil(lambda: len(station.audit.list(action="start recording").items) == 1,
+                    timeout=3000)  # the trail is written off the caller's thread
 
 
 def test_stops_ask_naming_what_stops_and_the_modes_that_keep_recording(qtbot, window, station):

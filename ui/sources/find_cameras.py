@@ -7,6 +7,12 @@ profiles" asks it for its media profiles: the main stream (the largest) and the 
 stream (the smallest) are chosen for the operator and can be changed, the dialog's name is
 filled when empty, and the camera's snapshot, when it offers one, shows in the preview panel.
 Saving stores `uri_rtsp` and `uri_preview` with the login in them, as the service suggests.
+The source is named from the camera: its ONVIF device name, else its model plus address
+(app.services.camera_import decides).
+
+Several at once (#27 item 7): the found cameras can be checked, and "Add checked cameras"
+asks the dialog (`batch_requested`) to add them all with the login typed here, into the
+dialog's group (app.services.camera_import.add_found_cameras), with a summary after.
 
 Every call runs on the dialog's TaskRunner (the probe waits up to 2 s, a camera answers at
 its own pace); what the core refuses comes back as the inline error of the field it names.
@@ -20,6 +26,7 @@ from PySide6.QtWidgets import QComboBox, QLineEdit, QListWidget, QListWidgetItem
 
 from app.errors import StationError
 from app.schemas import SourceOut
+from app.services.camera_import import camera_name
 from app.services.discovery import CameraProfile, CameraProfiles, FoundCamera
 from app.station import Station
 from ui.errors import error_text
@@ -31,12 +38,14 @@ from ui.tasks import TaskRunner
 
 PROBE_WAIT_S = 2.0
 NO_PREVIEW = "None (the wall decodes the main stream)"
+FOUND = Qt.ItemDataRole.UserRole + 1  # a list item's FoundCamera
 
 
 class FindCamerasPage(KindPage):
     kind, main_key = "onvif", "camera"
     picture = Signal(QImage, str)  # the camera's snapshot, for the preview panel
-    camera_named = Signal(str)     # a name for the source, from the camera's profiles
+    camera_named = Signal(str)     # a name for the source, from the camera
+    batch_requested = Signal()     # "Add checked cameras": the dialog adds them
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -47,6 +56,7 @@ class FindCamerasPage(KindPage):
         self.cameras = QListWidget()
         self.cameras.setMaximumHeight(120)
         self.cameras.currentItemChanged.connect(self._picked)
+        self.cameras.itemChanged.connect(lambda _item: self._update_batch())
         self.probe_button = QPushButton(icon("refresh"), "Find cameras")
         self.probe_button.setAutoDefault(False)
         self.probe_button.clicked.connect(self.probe)
@@ -63,6 +73,13 @@ class FindCamerasPage(KindPage):
         self.read_button.setAutoDefault(False)
         self.read_button.clicked.connect(self.read_profiles)
         self.add("read", "", self.read_button, "Asks the camera for its streams")
+        self.add_checked_button = QPushButton(icon("add"), "Add checked cameras")
+        self.add_checked_button.setAutoDefault(False)
+        self.add_checked_button.setEnabled(False)
+        self.add_checked_button.clicked.connect(self.batch_requested)
+        self.add("batch", "", self.add_checked_button,
+                 "Check cameras in the list: each is added with this login, its main and preview "
+                 "streams, named from the camera, into the group above")
         self.main = self.add("main", "Main stream", QComboBox(), "Recorded, and shown when a tile is focused")
         self.preview = self.add("preview", "Preview stream", QComboBox(), "Shown by the wall's tiles")
         self._show_profiles(None)
@@ -96,12 +113,42 @@ class FindCamerasPage(KindPage):
                                                    camera.address) if part)
             item = QListWidgetItem(icon("camera-network"), label)
             item.setData(Qt.ItemDataRole.UserRole, camera.address)
+            item.setData(FOUND, camera)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
             self.cameras.addItem(item)
+        self._update_batch()
         self._hint("camera", f"{len(cameras)} camera(s) found: pick one, then type its login."
                    if cameras else "No ONVIF camera answered. Is it on this network, with ONVIF "
                    "enabled? You can type its address instead.", notice=not cameras)
         if len(cameras) == 1:
             self.cameras.setCurrentRow(0)
+
+    # --- several at once --------------------------------------------------------------------
+    def _items(self) -> list[QListWidgetItem]:
+        return [self.cameras.item(i) for i in range(self.cameras.count())]
+
+    def checked_cameras(self) -> list[FoundCamera]:
+        return [item.data(FOUND) for item in self._items()
+                if item.checkState() == Qt.CheckState.Checked]
+
+    def _update_batch(self) -> None:
+        count = len(self.checked_cameras())
+        self.add_checked_button.setEnabled(count > 0)
+        self.add_checked_button.setText(f"Add {count} checked camera(s)" if count
+                                        else "Add checked cameras")
+
+    def remove_cameras(self, addresses: set[str]) -> None:
+        """Added ones leave the list; those that failed stay, checked, to try again."""
+        for item in self._items():
+            if item.data(Qt.ItemDataRole.UserRole) in addresses:
+                self.cameras.takeItem(self.cameras.row(item))
+        self._update_batch()
+
+    def _camera_at(self, address: str) -> FoundCamera | None:
+        """The found camera whose profiles were read (None: an address typed by hand)."""
+        return next((item.data(FOUND) for item in self._items()
+                     if item.data(Qt.ItemDataRole.UserRole) == address), None)
 
     def _picked(self, item: QListWidgetItem | None, _previous=None) -> None:
         if item is not None:
@@ -140,7 +187,7 @@ class FindCamerasPage(KindPage):
         if not found.uri_rtsp:
             self.show_error("read", "The camera offers no RTSP stream the station can open.")
             return
-        self.camera_named.emit(found.name)
+        self.camera_named.emit(camera_name(self._camera_at(found.address), found))
         if found.snapshot_uri:
             uri, user, password = found.snapshot_uri, self.user.text().strip(), self.password.text()
             discovery = self.station.discovery

@@ -4,8 +4,12 @@ connection" picture on the right. Every call into the core runs on a worker thre
 error names, and nothing is stored. "Test connection" is the service's `probe` (the address
 opened under the station's URI policy, `media_dirs` included), the same the API can offer.
 
+A new source can go into a group at once (the Group field, #27 item 7), and saving says what
+was done through `report` (the main window's status bar). On the Find cameras page several
+found cameras are added in one go (ui.sources.camera_batch).
+
 Entry points for the main window:
-    SourceDialog.add(station, tasks, parent=None, kind=None) -> SourceDialog
+    SourceDialog.add(station, tasks, parent=None, kind=None, group=None, report=None)
     SourceDialog.edit(station, tasks, source_id, parent=None) -> SourceDialog
     confirm_delete_source(station, tasks, source_id, parent=None) -> DeleteSourceFlow
 Both dialogs are opened window-modal without blocking and delete themselves when closed;
@@ -45,7 +49,9 @@ from app.station import Station
 from ui.errors import error_text
 from ui.forms import DIALOG_STYLE, Banner, Form, if_alive, section_title
 from ui.icons import icon
+from ui.sources.camera_batch import CameraBatch
 from ui.sources.find_cameras import FindCamerasPage
+from ui.sources.group_field import GroupField
 from ui.sources.record_mode_form import RecordModeForm
 from ui.sources.source_delete import DeleteSourceFlow, confirm_delete_source
 from ui.sources.source_kinds import KINDS, kind_of
@@ -75,8 +81,9 @@ class SourceDialog(QDialog):
 
     @classmethod
     def add(cls, station: Station, tasks: TaskRunner, parent: QWidget | None = None,
-            kind: str | None = None) -> "SourceDialog":
-        dialog = cls(station, tasks, parent, kind=kind)
+            kind: str | None = None, group: str | None = None,
+            report: Callable[[str], None] | None = None) -> "SourceDialog":
+        dialog = cls(station, tasks, parent, kind=kind, group=group, report=report)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
@@ -90,9 +97,12 @@ class SourceDialog(QDialog):
         return dialog
 
     def __init__(self, station: Station, tasks: TaskRunner, parent: QWidget | None = None, *,
-                 source_id: int | None = None, kind: str | None = None):
+                 source_id: int | None = None, kind: str | None = None, group: str | None = None,
+                 report: Callable[[str], None] | None = None):
         super().__init__(parent)
         self.station, self.tasks, self.source_id = station, tasks, source_id
+        self.preselect_group = group
+        self.report: Callable[[str], None] = report or (lambda _message: None)
         self.source: SourceOut | None = None
         self.loaded = source_id is None
         self.busy = False
@@ -128,6 +138,12 @@ class SourceDialog(QDialog):
                                      else "e.g. Lobby entrance (empty: source-N)")
         self.description = self.common.add("description", "Description", QLineEdit())
         self.description.setPlaceholderText("optional: where it is, what it sees")
+        self.group: GroupField | None = None
+        if self.source_id is None:  # a new source only: an existing one is filed in the tree
+            self.group = self.common.add("group", "Group", GroupField(
+                self.station, self.tasks, self.preselect_group),
+                "The group the new source (or the checked cameras) go into")
+            self.group.load()
         # All pages in one column, only the current one shown: the column is as tall as the
         # page on screen (a QStackedWidget would be as tall as the tallest page).
         self.stack = QWidget()
@@ -143,6 +159,8 @@ class SourceDialog(QDialog):
         self.pages["device"].attach(self.station.devices)
         self.find_cameras.camera_named.connect(
             lambda name: self.name.text().strip() or self.name.setText(name))
+        self.batch = CameraBatch(self)
+        self.find_cameras.batch_requested.connect(self.batch.add_checked)
         self.current_page: KindPage = self.pages["stream"]
         self.recording = Form()
         self.ffmpeg_cmd = self.recording.add(
@@ -304,7 +322,20 @@ class SourceDialog(QDialog):
             return
         self._set_busy(True, "Saving…")
         if self.source_id is None:
-            self.tasks.run(lambda: self.station.sources.create(data), self._after_save)
+            sources, groups = self.station.sources, self.station.groups
+            group_id = self.group.group_id() if self.group is not None else None
+
+            def create():
+                """The source, then its group: a refused group change leaves it added."""
+                source = sources.create(data)
+                if group_id is not None:
+                    try:
+                        groups.add_source(group_id, source.id)
+                    except StationError as exc:
+                        self.group_problem = error_text(exc)
+                return source
+            self.group_problem = ""
+            self.tasks.run(create, self._after_save)
         else:
             source_id = self.source_id
             self.tasks.run(lambda: self.station.sources.update(source_id, data), self._after_save)
@@ -316,8 +347,18 @@ class SourceDialog(QDialog):
             self.show_error(error)
             return
         self.source = source
+        self.report(self._saved_text(source))
         self.saved.emit(source)
         self.accept()
+
+    def _saved_text(self, source: SourceOut) -> str:
+        """The confirmation: what was saved, and where it went."""
+        if self.source_id is not None:
+            return f"Saved the source “{source.name}”."
+        group = self.group.group_name() if self.group is not None else None
+        if group and self.group_problem:
+            return f"Added the source “{source.name}”, but not to “{group}”: {self.group_problem}"
+        return f"Added the source “{source.name}”" + (f" to the group “{group}”." if group else ".")
 
     def _set_busy(self, busy: bool, text: str = "") -> None:
         self.busy = busy
@@ -333,7 +374,7 @@ class SourceDialog(QDialog):
     def _target(self, field: str | None) -> tuple[Form, str] | None:
         """Where an error about the service field `field` is shown."""
         head = (field or "").split(".")[0]
-        if head in ("name", "description"):
+        if head in ("name", "description", "group"):
             return self.common, head
         if head in ("ffmpeg_cmd", "enabled"):
             return self.recording, head
