@@ -6,7 +6,8 @@ its own sources below it; groups stay as they are (they may mix stations). A sin
 looks as it always did. The station rows are read again every `SITE_REFRESH_MS`, so a station
 that goes away or comes back shows it without any catalog change.
 
-Drag a source (from "All sources" or from another group) onto a group to add it; context
+Drag a source (from "All sources" or from another group) onto a group to add it, or onto a
+cell of the wall's layout to show it there (`ui.wall_cells`); context
 menus rename, delete, remove from a group, start a group. Picking an entry limits the wall
 to it. Every change goes through the group service on a worker thread; the panel redraws
 when the core says the catalog changed, so an API client's change shows up here too.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -42,6 +43,7 @@ from ui.site_rows import station_icon, station_label, station_tip
 from ui.mode_marks import mode_mark, mode_tip
 from ui.session import gate_menu
 from ui.tasks import Report, TaskRunner
+from ui.wall_cells import MIME as CELL_MIME, source_mime
 
 KIND, ID = Qt.ItemDataRole.UserRole, Qt.ItemDataRole.UserRole + 1
 ALL, GROUP, SOURCE, STATION = "all", "group", "source", "station"
@@ -73,6 +75,15 @@ class GroupTree(QTreeWidget):
         while item is not None and item.data(0, KIND) != GROUP:
             item = item.parent()
         return item.data(0, ID) if item is not None else None
+
+    def mimeData(self, items) -> QMimeData:  # noqa: N802 - Qt naming
+        """A source dragged out of the tree also says which source, for the wall's cells
+        (`ui.wall_cells`): a layout's cell takes it (#27)."""
+        data = super().mimeData(items)
+        sources = [i for i in items if i.data(0, KIND) == SOURCE]
+        if len(sources) == 1 and data is not None:
+            data.setData(CELL_MIME, source_mime(sources[0].data(0, ID)).data(CELL_MIME))
+        return data
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt naming
         # The tree never rearranges itself: a drop only asks the core to add a member.

@@ -22,8 +22,9 @@ from app.layouts.schemas import LayoutChange, LayoutIn
 from app.schemas import SourceIn
 from tests.conftest import TESTSRC
 from tests.support.main_window import open_main_window
+from ui.groups_panel import ID, KIND, SOURCE
 from ui.layout_window import LayoutWindow, place
-from ui.wall_cells import EmptyCell, source_mime
+from ui.wall_cells import EmptyCell
 from ui.wall_prefs import WallPrefs
 
 API = "http://127.0.0.1:9/"  # the window only shows it
@@ -34,6 +35,18 @@ ROOT = Path(__file__).resolve().parents[2]
 def three(station) -> list[int]:
     return [station.sources.create(SourceIn(name=n, uri_rtsp=TESTSRC)).id
             for n in ("gate", "yard", "dock")]
+
+
+def _tree_item(tree, source_id: int):
+    """The source's row under "All sources" in the side panel's tree."""
+    for top in range(tree.topLevelItemCount()):
+        stack = [tree.topLevelItem(top)]
+        while stack:
+            item = stack.pop()
+            if item.data(0, KIND) == SOURCE and item.data(0, ID) == source_id:
+                return item
+            stack.extend(item.child(i) for i in range(item.childCount()))
+    return None
 
 
 def test_automatic_grid_wastes_least_for_16_9_tiles():
@@ -75,9 +88,11 @@ def test_layout_cells_drop_hotkeys_and_restart(qtbot, station, three):
         big, small = wall.tiles[gate], wall.tiles[yard]
         assert big.width() > 1.8 * small.width() and big.height() > 1.8 * small.height()
         assert len(wall._empty_cells) == 4 and wall.tiles[dock].isHidden()
-        # dock dragged from the tree into cell 3 (empty): a real drop event on the cell
+        # dock dragged from the tree into cell 3 (empty): the tree's own drag data, dropped
         target = next(c for c in wall._empty_cells if c.cell == 3)
-        mime = source_mime(dock)  # held: the event does not own it
+        tree = window.groups.tree
+        qtbot.waitUntil(lambda: _tree_item(tree, dock) is not None, timeout=5000)
+        mime = tree.mimeData([_tree_item(tree, dock)])  # held: the event does not own it
         drop = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime,
                           Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
         target.dropEvent(drop)
