@@ -105,3 +105,18 @@ def test_find_cameras_adds_checked_cameras_into_a_group_with_a_summary(qtbot, st
     assert dialog.batch.summary_box.text() == "Added 1 camera(s) to the group “Yard”: Back Door."
     dialog.batch.summary_box.accept()
     assert not dialog.isVisible()  # all added: closing the summary closes the dialog
+
+
+def test_an_operator_may_not_add_the_checked_cameras(qtbot, station, tasks, cameras):
+    """Adding sources is an admin's (#26): the button says so, disabled, with cameras checked."""
+    from app.audited import AuditedStation
+
+    dialog = _dialog(qtbot, AuditedStation(station, role="operator"), tasks, [], kind="onvif")
+    page = dialog.find_cameras
+    page.probe_button.click()
+    qtbot.waitUntil(lambda: page.cameras.count() == 3 and not page.probing, timeout=5000)
+    page.cameras.item(0).setCheckState(Qt.CheckState.Checked)
+    assert page.add_checked_button.text() == "Add 1 checked camera(s)"
+    assert not page.add_checked_button.isEnabled()
+    assert page.add_checked_button.toolTip() == "Needs the admin role"
+    assert not dialog.group.isEnabled() and dialog.group.toolTip() == "Needs the admin role"

@@ -24,6 +24,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QComboBox, QLineEdit, QListWidget, QListWidgetItem, QPushButton, QWidget
 
+from app.accounts.roles import may
 from app.errors import StationError
 from app.schemas import SourceOut
 from app.services.camera_import import camera_name
@@ -32,6 +33,7 @@ from app.station import Station
 from ui.errors import error_text
 from ui.forms import SecretEdit, if_alive, repolish
 from ui.icons import icon
+from ui.session import refusal
 from ui.sources.source_kinds import join_credentials
 from ui.sources.source_pages import FieldProblem, KindPage
 from ui.tasks import TaskRunner
@@ -134,7 +136,10 @@ class FindCamerasPage(KindPage):
 
     def _update_batch(self) -> None:
         count = len(self.checked_cameras())
-        self.add_checked_button.setEnabled(count > 0)
+        allowed = may(getattr(self.station, "role", None), "create source")  # #26's roles
+        self.add_checked_button.setEnabled(count > 0 and allowed)
+        if not allowed:
+            self.add_checked_button.setToolTip(refusal("create source"))
         self.add_checked_button.setText(f"Add {count} checked camera(s)" if count
                                         else "Add checked cameras")
 
