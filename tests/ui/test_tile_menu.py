@@ -10,6 +10,7 @@ import numpy as np
 from PySide6.QtCore import QPoint
 from PySide6.QtGui import QGuiApplication
 
+from app.layouts.schemas import LayoutIn
 from app.schemas import RecordStatus, SourceIn
 from tests.conftest import TESTSRC
 from tests.support.main_window import open_main_window
@@ -60,8 +61,9 @@ def test_snapshot_is_full_size_saved_copied_and_audited(qtbot, station):
         assert window.tabs.currentWidget() is window.recordings
 
 
-def test_viewer_sees_the_changes_disabled(qtbot, station):
+def test_viewer_sees_the_changes_disabled_and_cannot_change_a_layout(qtbot, station):
     source = station.sources.create(SourceIn(name="yard", uri_rtsp=TESTSRC))
+    layout = station.layouts.create(LayoutIn(name="Yard", shape="2x1", cells=[source.id, None]))
     viewer = identity_of(station.accounts.create("vic", "correct horse battery", role="viewer",
                                                  who=None))
     with open_main_window(qtbot, station, API, tiles=1, identity=viewer) as window:
@@ -73,3 +75,36 @@ def test_viewer_sees_the_changes_disabled(qtbot, station):
         assert entries["Bookmark…"].isEnabled()  # a viewer's: bookmarks
         assert entries["Open in player at 30 s ago"].isEnabled()
         window.last_tile_menu.close()
+        # a viewer's drop on a layout's cell: refused by the service, the wall put back
+        window.layouts.choose(layout.id)
+        qtbot.waitUntil(lambda: window.wall.layout_shape == "2x1", timeout=5000)
+        window.wall.drop_source(1, source.id, 0)
+        assert window.wall.cells == [None, source.id]
+        qtbot.waitUntil(lambda: window.wall.cells == [source.id, None], timeout=5000)
+        assert station.layouts.get(layout.id).cells == [source.id, None]
+
+
+def test_ptz_entry_only_for_a_ptz_camera_and_opens_the_pad(qtbot, station):
+    """The entry appears once the camera's ONVIF PTZ control is known; it opens the pad
+    (ui.ptz_overlay) on the camera, and a press of its arrow reaches the simulator."""
+    from PySide6.QtCore import Qt
+
+    from tests.support.onvif_camera import OnvifCamera, Profile
+
+    with OnvifCamera([Profile("main", 640, 360, "rtsp://127.0.0.1:9/main")], user="admin",
+                     password="menu-s3cret", ptz=True) as camera:
+        dome = station.sources.create(SourceIn(name="dome", uri_rtsp=TESTSRC))
+        station.ptz.connect(dome.id, camera.address, "admin", "menu-s3cret")
+        with open_main_window(qtbot, station, API, tiles=1) as window:
+            window._tile_menu(dome.id, QPoint(10, 10))
+            entry = next(a for a in window.last_tile_menu.actions()
+                         if a.text() == "PTZ and presets…")
+            qtbot.waitUntil(entry.isVisible, timeout=5000)
+            window.last_tile_menu.close()
+            dialog = window.tile_menu.open_ptz(dome.id)
+            pad = dialog.findChild(type(dialog.layout().itemAt(0).widget()))
+            qtbot.mousePress(pad.arrows["left"], Qt.MouseButton.LeftButton)
+            qtbot.waitUntil(lambda: camera.ptz.last("ContinuousMove") is not None, timeout=3000)
+            qtbot.mouseRelease(pad.arrows["left"], Qt.MouseButton.LeftButton)
+            qtbot.waitUntil(lambda: camera.ptz.last("Stop") is not None, timeout=3000)
+            dialog.close()
