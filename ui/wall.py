@@ -19,8 +19,8 @@ event bridge). A focused tile never rests: the operator is looking at it.
 
 Layouts (#27 item 1): with none chosen the wall picks the grid that shows the most picture
 for its sources in its size (`app.layouts.auto_grid.best_grid`: two 16:9 cameras side by side
-on a wide window, five on 3x2, not a square with black bands and empty cells), again when
-its size changes. `set_layout(shape, cells)` places the sources in a named layout's cells
+on a wide window, five on 3x2, not a square with black bands and empty cells), planning for
+the cameras' own ratio once their pictures tell it (16:9 before), again when either changes. `set_layout(shape, cells)` places the sources in a named layout's cells
 (`app.layouts.shapes`), big cells spanning several grid squares, cells left empty on
 purpose shown as drop targets (`ui.wall_cells`); a source dropped on a cell (from the tree
 or another cell) is announced (`cells_changed`), the window stores the change. Each tile
@@ -36,6 +36,7 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
 from app.layouts.auto_grid import best_grid
+from app.layouts.fitting import DEFAULT_RATIO
 from app.layouts.shapes import shape as layout_shape
 from app.live import Demand, FrameSlot
 from app.schemas import SourceOut
@@ -82,6 +83,9 @@ class CameraWall(QWidget):
         self._clock = QTimer(self, interval=FRAME_TICK_MS)
         self._clock.timeout.connect(self._pull_frames)
         self._clock.start()
+        self._grid_clock = QTimer(self, interval=1000)
+        self._grid_clock.timeout.connect(self.check_grid)
+        self._grid_clock.start()
         self._reflow()
 
     def _pull_frames(self) -> None:
@@ -222,11 +226,26 @@ class CameraWall(QWidget):
         return (max(1, self.width() - margins.left() - margins.right()),
                 max(1, self.height() - margins.top() - margins.bottom()))
 
+    def picture_ratio(self) -> float:
+        """The ratio the automatic grid plans for: the shown cameras' own (the median of
+        those whose pictures arrived), 16:9 before any."""
+        ratios = sorted(w / h for w, h in (t.stream_size for t in self._shown_tiles
+                                           if t.stream_size) if w > 0 and h > 0)
+        return ratios[len(ratios) // 2] if ratios else DEFAULT_RATIO
+
+    def _auto_grid(self, count: int) -> tuple[int, int]:
+        return best_grid(count, *self._area(), self.picture_ratio())
+
+    def check_grid(self) -> None:
+        """The automatic grid again if the wall's size or its cameras' ratio now call for
+        another (resized; the first pictures told a 4:3 camera): checked once a second."""
+        if self.layout_shape is None and self.focused is None:
+            if self._auto_grid(len(self.shown_ids())) != self.grid_size:
+                self._reflow()
+
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt naming
         super().resizeEvent(event)
-        if self.layout_shape is None and self.focused is None:
-            if best_grid(len(self.shown_ids()), *self._area()) != self.grid_size:
-                self._reflow()
+        self.check_grid()
 
     def _placements(self, shown: list[int]) -> tuple[list[tuple[QWidget, tuple]], int, int]:
         """(widget, (row, col, row span, col span)) for each cell, and the grid's rows and
@@ -237,7 +256,7 @@ class CameraWall(QWidget):
         for tile in self.tiles.values():
             tile.cell = None
         if self.layout_shape is None or self.focused is not None:
-            cols, rows = (1, 1) if self.focused is not None else best_grid(len(shown), *self._area())
+            cols, rows = (1, 1) if self.focused is not None else self._auto_grid(len(shown))
             if self.focused is None:
                 self.grid_size = (cols, rows)
             return ([(self.tiles[i], (n // cols, n % cols, 1, 1)) for n, i in enumerate(shown)],
@@ -286,5 +305,6 @@ class CameraWall(QWidget):
 
     def close_wall(self) -> None:
         self._clock.stop()
+        self._grid_clock.stop()
         for tile in self.tiles.values():
             tile.close_tile()

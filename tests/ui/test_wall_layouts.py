@@ -79,7 +79,12 @@ def test_layout_cells_drop_hotkeys_and_restart(qtbot, station, three):
     layouts.create(LayoutIn(name="Pair", shape="2x1", cells=[dock, gate]))
     with open_main_window(qtbot, station, API, tiles=3, size=(1200, 760)) as window:
         wall = window.wall
-        assert wall.layout_shape is None and wall.grid_size == best_grid(3, *wall._area())
+        # the automatic grid plans for the cameras' own ratio once their pictures tell it
+        # (these are 4:3), checked once a second
+        qtbot.waitUntil(lambda: wall.picture_ratio() == pytest.approx(4 / 3), timeout=10000)
+        qtbot.waitUntil(lambda: wall.grid_size == best_grid(3, *wall._area(), 4 / 3),
+                        timeout=3000)
+        assert wall.layout_shape is None
         qtbot.waitUntil(lambda: len(window.layouts.layouts) == 2, timeout=5000)
         QTest.keyClick(window, Qt.Key.Key_1)  # "Entrances": first by name
         assert wall.layout_shape == "1+5" and wall.shown_ids() == [gate, yard]
