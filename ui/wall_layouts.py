@@ -5,6 +5,7 @@ menu's Layouts, hotkeys 1-9, the tour, full screen and layouts on other screens.
   thread within the user's scope (cells of sources they may not see come back empty) and
   read again with the window's sources: when any front end changes the catalog (a layout, a
   source deleted) and when another user signs in.
+- A group or source clicked in the tree goes back to the automatic grid, showing it.
 - Which layout the main wall shows is remembered per screen (the screen the window is on)
   and the windows on other screens with theirs, in the wall preferences (`ui.wall_prefs`),
   not in the catalog: that is this PC's view, not the site's data.
@@ -20,22 +21,12 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
-    QMenu,
-    QMessageBox,
-    QSpinBox,
-)
+from PySide6.QtWidgets import QDialog, QMenu, QMessageBox
 
 from app.layouts.schemas import LayoutChange, LayoutIn, LayoutOut
-from app.layouts.shapes import SHAPE_NAMES, cell_count
+from app.layouts.shapes import cell_count
 from ui.errors import error_text
+from ui.layout_dialogs import NewLayoutDialog, ScreenDialog, TourDialog
 from ui.layout_window import LayoutWindow, place
 from ui.session import gate_menu, visible_sources
 
@@ -58,7 +49,9 @@ class WallLayouts(QObject):
         self.tour_timer.timeout.connect(self._tour_step)
         window.wall.cells_changed.connect(lambda cells: self.store_cells(self.current, cells))
         window.wall.escaped.connect(lambda: self.set_full_screen(False))
-        window.groups.filter_changed.connect(lambda *_: self._leave_layout())
+        # A click in the tree (not a drag out of it, nor the tree rebuilt after a catalog
+        # change, which also moves its current item) shows that pick on the automatic grid.
+        window.groups.tree.itemClicked.connect(lambda *_: self._leave_layout())
         for n in range(1, HOTKEYS + 1):
             QShortcut(QKeySequence(str(n)), window, activated=lambda n=n: self.choose_nth(n),
                       context=Qt.ShortcutContext.WindowShortcut)
@@ -152,7 +145,7 @@ class WallLayouts(QObject):
         self.window.status.showMessage(f"Layout: {layout.name if layout else 'automatic grid'}", 4000)
 
     def _leave_layout(self) -> None:
-        """A group picked in the tree shows that group on the automatic grid."""
+        """A group (or source) clicked in the tree shows it on the automatic grid."""
         if self.current is not None:
             self.choose(None)
 
@@ -315,69 +308,3 @@ class WallLayouts(QObject):
         self.stop_tour()
         for window in list(self.windows):
             window.close()
-
-
-class NewLayoutDialog(QDialog):
-    def __init__(self, parent):
-        super().__init__(parent)
-        self.setWindowTitle("New layout")
-        form = QFormLayout(self)
-        self.name = QLineEdit(self)
-        self.name.setMaxLength(64)
-        self.shape = QComboBox(self)
-        self.shape.addItems(SHAPE_NAMES)
-        self.shape.setCurrentText("1+5")
-        form.addRow("Name", self.name)
-        form.addRow("Shape", self.shape)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel, self)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
-
-
-class TourDialog(QDialog):
-    def __init__(self, parent, layouts: list[LayoutOut], chosen: list[int], seconds: int):
-        super().__init__(parent)
-        self.setWindowTitle("Tour the layouts")
-        form = QFormLayout(self)
-        self.list = QListWidget(self)
-        for layout in layouts:
-            item = QListWidgetItem(layout.name, self.list)
-            item.setData(Qt.ItemDataRole.UserRole, layout.id)
-            item.setCheckState(Qt.CheckState.Checked if not chosen or layout.id in chosen
-                               else Qt.CheckState.Unchecked)
-        self.seconds = QSpinBox(self)
-        self.seconds.setRange(2, 3600)
-        self.seconds.setValue(seconds)
-        self.seconds.setSuffix(" s")
-        form.addRow("Layouts", self.list)
-        form.addRow("Each for", self.seconds)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel, self)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
-
-    def chosen(self) -> list[int]:
-        return [self.list.item(r).data(Qt.ItemDataRole.UserRole) for r in range(self.list.count())
-                if self.list.item(r).checkState() == Qt.CheckState.Checked]
-
-
-class ScreenDialog(QDialog):
-    def __init__(self, parent, layouts: list[LayoutOut]):
-        super().__init__(parent)
-        self.setWindowTitle("Open layout on screen")
-        form = QFormLayout(self)
-        self.layout = QComboBox(self)
-        for layout in layouts:
-            self.layout.addItem(layout.name, layout.id)
-        self.screen = QComboBox(self)
-        self.screen.addItems([s.name() for s in QGuiApplication.screens()])
-        form.addRow("Layout", self.layout)
-        form.addRow("Screen", self.screen)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel, self)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)

@@ -97,6 +97,8 @@ def test_layout_cells_drop_hotkeys_and_restart(qtbot, station, three):
         target = next(c for c in wall._empty_cells if c.cell == 3)
         tree = window.groups.tree
         qtbot.waitUntil(lambda: _tree_item(tree, dock) is not None, timeout=5000)
+        tree.setCurrentItem(_tree_item(tree, dock))  # the press that starts the drag
+        assert wall.layout_shape == "1+5"  # a drag is no pick: the layout stays
         mime = tree.mimeData([_tree_item(tree, dock)])  # held: the event does not own it
         drop = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime,
                           Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
@@ -116,8 +118,14 @@ def test_layout_cells_drop_hotkeys_and_restart(qtbot, station, three):
         screen = window.layouts.screen_name()
     assert WallPrefs(station.settings.data_dir).layout_for(screen) is not None
     with open_main_window(qtbot, station, API, tiles=3) as again:  # the next start
+        qtbot.waitUntil(lambda: _tree_item(again.groups.tree, gate) is not None, timeout=5000)
         qtbot.waitUntil(lambda: again.wall.layout_shape == "2x1", timeout=5000)
-        again.groups.filter_changed.emit(None)  # a group picked: the automatic grid
+        # a catalog change rebuilds the tree (its current item moves): the layout stays
+        station.sources.create(SourceIn(name="roof", uri_rtsp=TESTSRC))
+        qtbot.waitUntil(lambda: len(again.wall.tiles) == 4, timeout=5000)
+        assert again.wall.layout_shape == "2x1"
+        tree = again.groups.tree
+        tree.itemClicked.emit(_tree_item(tree, gate), 0)  # picked in the tree: automatic grid
         assert again.wall.layout_shape is None and again.layouts.current is None
         # an API client's change to a layout shows on the wall that shows it
         again.layouts.choose(entrances.id)
@@ -184,3 +192,30 @@ def test_windows_come_back_on_their_screens_of_two(tmp_path):
     assert windows["A"]["screen"] == "RIGHT" and windows["A"]["frameless"]
     assert windows["A"]["geometry"] == [1280, 0, 1920, 1080]
     assert windows["B"]["screen"] == "LEFT" and windows["B"]["geometry"] == [0, 0, 1280, 720]
+
+
+def test_new_layout_from_the_wall_and_delete(qtbot, station, three, monkeypatch):
+    """New layout: filled with the tiles shown now, shown at once, audited; the tour dialog
+    lists the layouts; Delete asks, then the wall goes back to the automatic grid."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from ui.layout_dialogs import NewLayoutDialog, TourDialog
+
+    with open_main_window(qtbot, station, API, tiles=3) as window:
+        control = window.layouts
+        control.create("Three up", "2x2")
+        qtbot.waitUntil(lambda: window.wall.layout_shape == "2x2", timeout=5000)
+        (made,) = station.layouts.list()
+        assert made.name == "Three up" and made.cells == three + [None]
+        assert control.current == made.id and window.wall.cells == made.cells
+        station.audit.flush()
+        assert station.audit.list(action="create layout").items[0].target == f"layout {made.id}"
+        dialog = NewLayoutDialog(window)
+        assert dialog.shape.currentText() == "1+5" and dialog.shape.count() == 40
+        tour = TourDialog(window, control.layouts, [], 20)
+        assert tour.chosen() == [made.id] and tour.seconds.value() == 20
+        monkeypatch.setattr(QMessageBox, "question",
+                            lambda *_a, **_k: QMessageBox.StandardButton.Yes)
+        control.ask_delete()
+        qtbot.waitUntil(lambda: window.wall.layout_shape is None, timeout=5000)
+        assert station.layouts.list() == [] and control.current is None
