@@ -303,11 +303,9 @@ def _ptz(sources: SourceService, discovery: Discovery, site: StationRegistry, pe
     discovery (app.ptz may not import app.services: they are rooms of one layer), 2 s timeouts,
     the camera's refusals told."""
     def client_for(control: dict) -> OnvifClient:
-        client = OnvifClient(control["device"], control.get("username") or "",
-                             control.get("password") or "", policy=outgoing(),
-                             timeout_s=SOAP_TIMEOUT_S)
-        client.tell_faults = True
-        return client
+        return OnvifClient(control["device"], control.get("username") or "",
+                           control.get("password") or "", policy=outgoing(),
+                           timeout_s=SOAP_TIMEOUT_S, tell_faults=True)
 
     return PtzService(sources.onvif_control, client_for, read_control=discovery.onvif_control,
                       store=sources.set_onvif, site=site, peers=peers)

@@ -75,13 +75,14 @@ class OnvifClient:
     a WS-Security UsernameToken when it answers NotAuthorized without asking."""
 
     def __init__(self, address: str, user: str, password: str, *, scheme: str = "http",
-                 policy: OutgoingPolicy | None = None, timeout_s: float = HTTP_TIMEOUT_S):
+                 policy: OutgoingPolicy | None = None, timeout_s: float = HTTP_TIMEOUT_S,
+                 tell_faults: bool = False):
         policy = policy or OutgoingPolicy()
         # PTZ asks 2 s (app.ptz): a Stop that cannot arrive soon is better known to fail.
         self.timeout_s = timeout_s
         # A camera a source names may say why it refused (app.ptz); discovery says one text
         # for every failure, so that it tells nothing about hosts it was pointed at.
-        self.tell_faults = False
+        self.tell_faults = tell_faults
         target = address.strip()
         if "://" in target:
             check_uri(target, field="address", schemes=("http", "https"), policy=policy)

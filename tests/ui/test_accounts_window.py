@@ -97,7 +97,7 @@ def test_scoped_user_sees_only_their_groups_sources(qtbot, station, api_server, 
     with open_main_window(qtbot, station, api_server.url, tiles=1, identity=scoped) as window:
         events = window.events
         qtbot.waitUntil(lambda: not events.loading and [e.id for e in events.events] == [north.id],
-                        timeout=5000)
+                        timeout=15000)  # its reads queue behind the window's first ones
         events.ask_acknowledge_all = lambda: True
         events.acknowledge_all()  # a scoped "all": only what nina can see
         qtbot.waitUntil(lambda: station.events.get(north.id).acknowledged_at is not None,
