@@ -1,6 +1,6 @@
 """A layout in a frameless window of its own on any connected screen (#27 item 2: "Open
 layout on screen…"): a second (third …) wall filling that screen, its tiles' menus those
-of the main window, closed with Esc or Ctrl+W.
+of the main window, closed with Esc or Ctrl+W; keys 1-9 switch it to another layout, as on the main window.
 
 The windows open are kept in the wall preferences (`ui.wall_prefs`) and come back at the
 next start on the same screens by name; a screen that is gone puts its window on the main
@@ -37,6 +37,7 @@ class LayoutWindow(QWidget):
     closed = Signal(object)  # this window, after it closed
     menu_requested = Signal(int, QPoint)
     cells_changed = Signal(int, list)  # layout id, its cells after a drop
+    hotkey = Signal(object, int)  # this window, the digit 1-9 pressed: show that layout here
 
     def __init__(self, layout_id: int, screen_name: str, slots: SlotProvider,
                  stats: StatsProvider):
@@ -51,6 +52,8 @@ class LayoutWindow(QWidget):
         self.wall.cells_changed.connect(lambda cells: self.cells_changed.emit(self.layout_id, cells))
         self.wall.escaped.connect(self.close)
         QShortcut(QKeySequence("Ctrl+W"), self, activated=self.close)
+        for n in range(1, 10):
+            QShortcut(QKeySequence(str(n)), self, activated=lambda n=n: self.hotkey.emit(self, n))
         screen = screen_named(screen_name)
         if screen is not None:
             self.setScreen(screen)

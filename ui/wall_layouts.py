@@ -266,12 +266,20 @@ class WallLayouts(QObject):
         window.menu_requested.connect(self.window.wall.menu_requested)
         window.cells_changed.connect(self.store_cells)
         window.closed.connect(self._window_closed)
+        window.hotkey.connect(self._window_hotkey)
         window.wall.set_sources(self.window.wall_sources)
         self.windows.append(window)
         self._show_in(window)
         window.show()
         self._remember_windows()
         return window
+
+    def _window_hotkey(self, window: LayoutWindow, n: int) -> None:
+        """1-9 on a screen's window: that layout there, remembered for the next start."""
+        if 0 < n <= len(self.layouts):
+            window.layout_id = self.layouts[n - 1].id
+            self._show_in(window)
+            self._remember_windows()
 
     def _show_in(self, window: LayoutWindow) -> None:
         layout = self.by_id(window.layout_id)
