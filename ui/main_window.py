@@ -94,6 +94,7 @@ class MainWindow(QMainWindow):
         self._mount_optional_tabs()
         # Who the window acts as (#26): role, scope, the lock, the name in the status bar.
         self.access = WindowAccess(self, identity)
+        self.access.lock.locked_changed.connect(self.layouts.set_locked)  # other screens too
 
         self.tags.follow(self.groups, self.wall)  # the tree's group, filter; the selection
         self.wall.focus_changed.connect(self._retry_focused)

@@ -11,6 +11,7 @@ menu's Layouts, hotkeys 1-9, the tour, full screen and layouts on other screens.
   not in the catalog: that is this PC's view, not the site's data.
 - A source dropped on a cell changes the layout for everyone: `layouts.update` through the
   audited station (operator role: "update layout"); refused, the wall is put back.
+- The window's lock (`ui.lock`) hides the windows on other screens until it is unlocked.
 - The tour cycles the chosen layouts every N seconds on the main wall; choosing a layout by
   hand (menu, hotkey) ends it.
 """
@@ -45,6 +46,7 @@ class WallLayouts(QObject):
         self.current: int | None = None  # the main wall's layout; None: automatic grid
         self.windows: list[LayoutWindow] = []
         self._restored = False
+        self.locked = False  # the window's lock covers the other screens' windows too
         self.tour_timer = QTimer(self)
         self.tour_timer.timeout.connect(self._tour_step)
         window.wall.cells_changed.connect(lambda cells: self.store_cells(self.current, cells))
@@ -270,9 +272,17 @@ class WallLayouts(QObject):
         window.wall.set_sources(self.window.wall_sources)
         self.windows.append(window)
         self._show_in(window)
-        window.show()
+        if not self.locked:
+            window.show()
         self._remember_windows()
         return window
+
+    def set_locked(self, locked: bool) -> None:
+        """The window locked (or unlocked): its layouts on other screens are hidden with it,
+        so neither their pictures nor their tiles' menus are there for whoever walks by."""
+        self.locked = locked
+        for window in self.windows:
+            window.setVisible(not locked)
 
     def _window_hotkey(self, window: LayoutWindow, n: int) -> None:
         """1-9 on a screen's window: that layout there, remembered for the next start."""

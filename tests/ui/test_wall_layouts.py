@@ -175,6 +175,11 @@ def test_tour_full_screen_and_other_screens(qtbot, station, three):
         QTest.keyClick(window, Qt.Key.Key_Escape)
         qtbot.waitUntil(lambda: not window.isFullScreen(), timeout=3000)
         assert not window.menuBar().isHidden()
+        # the window's lock hides the other screens' windows with it, and shows them again
+        window.access.lock.locked_changed.emit(True)
+        assert not other.isVisible()
+        window.access.lock.locked_changed.emit(False)
+        assert other.isVisible()
         # a second window opened by hand; closing the station remembers both
         control.open_on_screen(first.id, window.screen().name())
         assert len(control.windows) == 2
