@@ -46,7 +46,7 @@ class StationProcess:
         """`prefix` runs the station under a command (`ip netns exec <ns>`: tests.support.netns)."""
         self.data_dir = tmp_path / name
         if "RS_DATABASE_URL" not in (env or {}) and not (args and "--data-dir" in args):
-            seed_catalog(self.data_dir)  # a migrated copy (tests.support.catalog_template)
+            seed_catalog(self.data_dir, with_admin=True)  # tests.support.catalog_template
         self.log_path = tmp_path / f"{name}.log"
         self.ssl_context = ssl_context
         self._log = open(self.log_path, "wb")
