@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
@@ -44,6 +44,8 @@ from ui.tile import CameraTile, StatsProvider
 from ui.wall_cells import EmptyCell
 
 SlotProvider = Callable[[int, bool], "FrameSlot | None"]  # (source id, preview) -> slot
+MARGIN, GAP = 4, 4  # around the wall, between its cells (pixels)
+CELL_MIN = (64, 36)  # the smallest a cell may be: 6 columns fit a 420-pixel-wide wall
 FRAME_TICK_MS = 20  # twice a 25 fps camera's rate: no picture waits more than a tick
 
 
@@ -71,9 +73,12 @@ class CameraWall(QWidget):
         self.cells: list[int | None] = []      # the layout's cells: a source id or None each
         self.grid_size: tuple[int, int] = (1, 1)  # the automatic grid's (columns, rows)
         self._empty_cells: list[EmptyCell] = []
+        # Only the "no sources" text is laid out by Qt; the cells are placed by their grid
+        # (`_place`): equal cells whatever their contents' size hints, spans exact.
         self._grid = QGridLayout(self)
-        self._grid.setContentsMargins(4, 4, 4, 4)
-        self._grid.setSpacing(4)
+        self._grid.setContentsMargins(MARGIN, MARGIN, MARGIN, MARGIN)
+        self._placed: list[tuple[QWidget, tuple[int, int, int, int]]] = []
+        self._rows_cols = (1, 1)
         self._empty = QLabel("No sources yet — add one from the Sources menu.", self)
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._empty.setObjectName("wallEmpty")
@@ -112,6 +117,7 @@ class CameraWall(QWidget):
                 tile = CameraTile(source.id, source.name, self._slots(source.id, False),
                                   preview=self._slots(source.id, True),
                                   demand=Demand.KEYFRAMES, stats=self._stats, parent=self)
+                tile.setMinimumSize(*CELL_MIN)  # a 6x6 layout's cells on a laptop's wall
                 tile.clicked.connect(self._on_tile_clicked)
                 tile.double_clicked.connect(self.toggle_focus)
                 tile.menu_requested.connect(self.menu_requested)
@@ -222,9 +228,20 @@ class CameraWall(QWidget):
 
     # --- placing the tiles ------------------------------------------------------------
     def _area(self) -> tuple[int, int]:
-        margins = self._grid.contentsMargins()
-        return (max(1, self.width() - margins.left() - margins.right()),
-                max(1, self.height() - margins.top() - margins.bottom()))
+        return max(1, self.width() - 2 * MARGIN), max(1, self.height() - 2 * MARGIN)
+
+    def _place(self) -> None:
+        """Each cell's widget on its grid squares: the area cut into equal slices (the
+        remainder spread a pixel at a time, as `app.layouts.shapes.cell_rects` does), a
+        `GAP` between neighbours."""
+        (rows, cols), half = self._rows_cols, GAP // 2
+        edge = MARGIN - half  # each cell gives up half a gap on every side
+        width, height = max(1, self.width() - 2 * edge), max(1, self.height() - 2 * edge)
+        xs = [edge + width * i // cols for i in range(cols + 1)]
+        ys = [edge + height * i // rows for i in range(rows + 1)]
+        for widget, (row, col, row_span, col_span) in self._placed:
+            widget.setGeometry(QRect(xs[col], ys[row], xs[col + col_span] - xs[col],
+                                     ys[row + row_span] - ys[row]).adjusted(half, half, -half, -half))
 
     def picture_ratio(self) -> float:
         """The ratio the automatic grid plans for: the shown cameras' own (the median of
@@ -245,6 +262,7 @@ class CameraWall(QWidget):
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt naming
         super().resizeEvent(event)
+        self._place()
         self.check_grid()
 
     def _placements(self, shown: list[int]) -> tuple[list[tuple[QWidget, tuple]], int, int]:
@@ -275,16 +293,15 @@ class CameraWall(QWidget):
         return placed, found.rows, found.cols
 
     def _reflow(self) -> None:
-        while self._grid.count():
-            self._grid.takeAt(0)
         shown = self.shown_ids()
         if self.focused is not None and self.focused not in shown:
             self.focused = None
             shown = self.shown_ids()
         self._shown_tiles = [self.tiles[source_id] for source_id in shown]
         placed, rows, columns = self._placements(shown)
-        for widget, where in placed:
-            self._grid.addWidget(widget, *where)
+        self._placed, self._rows_cols = placed, (rows, columns)
+        self._place()
+        for widget, _where in placed:
             widget.show()
         self._rest_tiles()
         for source_id, tile in self.tiles.items():
@@ -294,13 +311,9 @@ class CameraWall(QWidget):
             else:
                 tile.show()
                 tile.set_demand(Demand.ALL if source_id == self.focused else Demand.KEYFRAMES)
-        for row in range(self._grid.rowCount()):
-            self._grid.setRowStretch(row, 1 if row < rows else 0)
-        for column in range(self._grid.columnCount()):
-            self._grid.setColumnStretch(column, 1 if column < columns else 0)
         nothing = not placed
         self._empty.setVisible(nothing)
-        if nothing:
+        if nothing and self._grid.indexOf(self._empty) < 0:
             self._grid.addWidget(self._empty, 0, 0)
 
     def close_wall(self) -> None:

@@ -71,7 +71,7 @@ class EmptyCell(QWidget):
         super().__init__(parent)
         self.cell = cell
         self.setAcceptDrops(True)
-        self.setMinimumSize(80, 45)
+        self.setMinimumSize(64, 36)  # as a tile's on the wall (ui.wall.CELL_MIN)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setToolTip("An empty cell: drag a source here from the tree or another cell")
 

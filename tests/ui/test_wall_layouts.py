@@ -229,3 +229,27 @@ def test_new_layout_from_the_wall_and_delete(qtbot, station, three, monkeypatch)
         control.ask_delete()
         qtbot.waitUntil(lambda: window.wall.layout_shape is None, timeout=5000)
         assert station.layouts.list() == [] and control.current is None
+
+
+def test_six_by_six_and_one_plus_twelve_fill_a_small_wall(qtbot, station, three):
+    """36 cells on an 800x500 window: every cell the same size give or take the pixel the
+    division leaves, none overflowing the wall; 1+12's big cell in the middle."""
+    gate, yard, dock = three
+    grid = station.layouts.create(LayoutIn(name="All", shape="6x6", cells=[gate, yard] + [None] * 34))
+    ring = station.layouts.create(LayoutIn(name="Ring", shape="1+12", cells=[dock] + [None] * 12))
+    with open_main_window(qtbot, station, API, tiles=3, size=(800, 500)) as window:
+        wall = window.wall
+        qtbot.waitUntil(lambda: len(window.layouts.layouts) == 2, timeout=5000)
+        window.layouts.choose(grid.id)
+        qtbot.waitUntil(lambda: len(wall._empty_cells) == 34
+                        and all(c.width() > 0 for c in wall._empty_cells), timeout=3000)
+        cells = [wall.tiles[gate], wall.tiles[yard], *wall._empty_cells]
+        widths, heights = {c.width() for c in cells}, {c.height() for c in cells}
+        assert max(widths) - min(widths) <= 1 and max(heights) - min(heights) <= 1
+        assert all(wall.rect().contains(c.geometry()) for c in cells)
+        window.layouts.choose(ring.id)
+        qtbot.waitUntil(lambda: len(wall._empty_cells) == 12
+                        and all(c.width() > 0 for c in wall._empty_cells), timeout=3000)
+        big = wall.tiles[dock].geometry()
+        assert abs(big.center().x() - wall.rect().center().x()) <= 4
+        assert abs(big.center().y() - wall.rect().center().y()) <= 4
