@@ -6,6 +6,7 @@ tokens shown once and revocable, a disabled account's sessions ending at once.""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -247,3 +248,21 @@ async def test_admin_manages_users_and_a_disabled_users_session_ends(client, sta
     await _sign_in(client, "dana", "a new long password")
     assert (await client.delete(f"/api/v1/user/{dana['id']}", headers=admin)).status == 200
     assert (await client.get("/api/v1/user", headers=admin)).status == 200
+
+
+def test_the_documented_matrix_is_the_routes_own(station):
+    """docs/security.md's role matrix is what the routes declare, row for row."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
+    block = text.split("<!-- role-matrix:begin -->", 1)[1].split("<!-- role-matrix:end -->", 1)[0]
+    documented = set()
+    for line in block.splitlines():
+        found = re.fullmatch(r"\| `([^`]+)` \| (.+) \|", line.strip())
+        if found:
+            for pair in found.group(2).split(", "):
+                method, role = pair.split(" ")
+                documented.add((method, found.group(1), role))
+    app = create_app(station)
+    declared = {(method, pattern, declared_role(app, route))
+                for method, pattern, route in native_routes(app)
+                if method != "HEAD" and not pattern.endswith("/")}
+    assert documented == declared, (sorted(documented - declared), sorted(declared - documented))
