@@ -36,6 +36,9 @@ def test_snapshot_is_full_size_saved_copied_and_audited(qtbot, station):
         assert {"Motion…", "Edit source…"} <= set(_texts(menu))
         ptz = next(a for a in menu.actions() if a.text() == "PTZ and presets…")
         assert not ptz.isVisible()  # no ONVIF PTZ control for this camera
+        next(a for a in menu.actions() if a.text() == "Open in player at 30 s ago").trigger()
+        assert window.tabs.currentWidget() is window.recordings  # the player is there
+        window.tabs.setCurrentWidget(window.wall)
         menu.close()
         qtbot.waitUntil(lambda: tile.image is not None, timeout=10000)  # the preview plays
         menu_owner = window.tile_menu
@@ -57,8 +60,11 @@ def test_snapshot_is_full_size_saved_copied_and_audited(qtbot, station):
                                     station.recordings.list(status=RecordStatus.recording)),
                         timeout=10000)
         # show in Recordings: the tab, filtered to the source
+        box = window.recordings.source_box
+        qtbot.waitUntil(lambda: box.findData(source.id) >= 0, timeout=5000)
         menu_owner.show_in_recordings(source.id)
         assert window.tabs.currentWidget() is window.recordings
+        assert box.currentData() == source.id
 
 
 def test_viewer_sees_the_changes_disabled_and_cannot_change_a_layout(qtbot, station):
