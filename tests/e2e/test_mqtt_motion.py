@@ -82,7 +82,11 @@ def test_the_motion_sensor_is_discovered_and_follows_motion_changed(station, lis
                                                                      broker):
     gate, yard = source_id(station, "gate"), source_id(station, "yard")
     prefix = f"homeassistant/binary_sensor/rs_{station.station_id}_source_"
-    late = broker.client("homeassistant/#")  # Home Assistant (re)starting: retained configs
+    # Home Assistant (re)starting once the station has published: it gets the retained
+    # configs (subscribed any earlier, it may see one published live, not retained)
+    listener.wait_for(lambda m: m.topic == f"{prefix}{gate}_motion/config",
+                      message="the motion sensor's config published")
+    late = broker.client("homeassistant/#")
     try:
         message = late.wait_for(lambda m: m.topic == f"{prefix}{gate}_motion/config"
                                 and m.retain, message="the motion sensor's config")
