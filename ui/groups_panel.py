@@ -116,7 +116,7 @@ class GroupsPanel(QWidget):
         self.new_group_button = QPushButton(icon("add"), "New group", self)
         self.new_group_button.clicked.connect(self.ask_new_group)
         # The signed-in user (#26): their scope filters the tree, their role the menus.
-        self.identity: Identity | None = None
+        self.identity: Identity | None = getattr(station, "identity", None)  # from the first read
         self.allowed: Callable[[str], bool] = lambda _action: True
         buttons = QHBoxLayout()
         buttons.addWidget(self.new_group_button)

@@ -57,6 +57,8 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.station, self.bridge, self.api_url = station, bridge, api_url
         self.audited = AuditedStation(station)  # what panels and dialogs change is audited
+        if identity is not None:  # before any panel reads: its first read is the user's
+            self.audited.act_as(identity.who, identity.role, identity)
         self.tasks = TaskRunner(self)
         self.notifications: list[str] = []
         self._closing_confirmed = False

@@ -168,7 +168,7 @@ class Soak:
 def run(args: argparse.Namespace) -> Soak:
     soak = Soak(args)
     work = Path(tempfile.mkdtemp(prefix="rs-soak-", dir=args.work_dir))
-    clip = cached_clip(args.minutes * 60 + 180, width=640, height=360, fps=25, gop_seconds=1.0,
+    clip = cached_clip(args.minutes * 60 + 60, width=640, height=360, fps=25, gop_seconds=1.0,
                        bitrate_kbps=args.kbps)
     index = ClipIndex(clip)
     camera = RtspCamera(clip=clip)

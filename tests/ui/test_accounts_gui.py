@@ -27,7 +27,7 @@ def _sign_in(qtbot, dialog: SignInDialog, name: str, password: str) -> None:
         dialog.name_edit.setText(name)
     dialog.password_edit.setText(password)
     qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not dialog.checking, timeout=5000)
+    qtbot.waitUntil(lambda: not dialog.checking, timeout=15000)
 
 
 def test_wrong_answers_say_nothing_of_which_part_and_five_pause_the_dialog(qtbot, station, tasks):

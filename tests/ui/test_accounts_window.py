@@ -96,16 +96,18 @@ def test_scoped_user_sees_only_their_groups_sources(qtbot, station, api_server, 
     south = station.events.open("camera_lost", source_id=two_groups["s1"], text="s1: lost")
     with open_main_window(qtbot, station, api_server.url, tiles=1, identity=scoped) as window:
         events = window.events
-        qtbot.waitUntil(lambda: not events.loading and [e.id for e in events.events] == [north.id],
-                        timeout=15000)  # its reads queue behind the window's first ones
+        # the test patterns move: motion events of n1 come and go, so the panel may reload
+        # at any moment; what it shows is judged, not whether it is idle
+        qtbot.waitUntil(lambda: north.id in [e.id for e in events.events], timeout=15000)
+        assert {e.source_id for e in events.events} <= {two_groups["n1"], None}
         events.ask_acknowledge_all = lambda: True
         events.acknowledge_all()  # a scoped "all": only what nina can see
         qtbot.waitUntil(lambda: station.events.get(north.id).acknowledged_at is not None,
-                        timeout=5000)
+                        timeout=15000)
         assert station.events.get(south.id).acknowledged_at is None
         assert set(window.wall.tiles) == {two_groups["n1"]}
         qtbot.waitUntil(lambda: window.groups.group_names == {two_groups["north"]: "north"},
-                        timeout=5000)
+                        timeout=15000)
         tree = window.groups.tree
         shown = {tree.topLevelItem(i).child(j).text(0)
                  for i in range(tree.topLevelItemCount())
@@ -145,13 +147,13 @@ def test_lock_by_key_and_idle_unlocks_for_password_or_someone_else(qtbot, statio
         assert form.name_edit.isReadOnly() and form.name_edit.text() == "olga"
         form.password_edit.setText("not it")
         form.sign_in_button.click()
-        qtbot.waitUntil(lambda: not form.checking, timeout=5000)
+        qtbot.waitUntil(lambda: not form.checking, timeout=15000)
         assert lock.locked and form.message.text().startswith("The user name or the password")
         window.close()
         assert window.isVisible()  # a locked window does not close
         form.password_edit.setText(PASSWORD)
         form.sign_in_button.click()
-        qtbot.waitUntil(lambda: not lock.locked, timeout=5000)
+        qtbot.waitUntil(lambda: not lock.locked, timeout=15000)
         assert window.menuBar().isEnabled() and not lock.screen.isVisible()
         running = station.recordings.list("while-locked", status=RecordStatus.recording)
         assert len(running) == 1  # the lock is only the window's
@@ -164,7 +166,7 @@ def test_lock_by_key_and_idle_unlocks_for_password_or_someone_else(qtbot, statio
         form.name_edit.setText("adam")
         form.password_edit.setText(PASSWORD)
         form.sign_in_button.click()
-        qtbot.waitUntil(lambda: not lock.locked, timeout=5000)
+        qtbot.waitUntil(lambda: not lock.locked, timeout=15000)
         assert window.access.identity.name == "adam" and window.settings_action.isEnabled()
         assert window.audited.actor["who"] == "adam"
         assert window.status.user_label.text() == "Signed in: adam (admin)"
@@ -176,7 +178,7 @@ def test_users_page_adds_edits_resets_disables_and_revokes(qtbot, station, tasks
                             tasks=tasks)
     qtbot.addWidget(dialog)
     page = dialog.users_page
-    qtbot.waitUntil(lambda: page.busy == 0 and bool(page.users), timeout=5000)
+    qtbot.waitUntil(lambda: page.busy == 0 and bool(page.users), timeout=15000)
     answers = []
 
     def answer(form) -> bool:
@@ -192,40 +194,40 @@ def test_users_page_adds_edits_resets_disables_and_revokes(qtbot, station, tasks
         form.password_edit.setText("short")
     answers.append(new_user)
     page.add_user()
-    qtbot.waitUntil(lambda: page.busy == 0, timeout=5000)
+    qtbot.waitUntil(lambda: page.busy == 0, timeout=15000)
     assert "8 characters" in page.message.text()  # the service's word, shown
     answers.append(lambda form: (new_user(form), form.password_edit.setText(PASSWORD)))
     page.add_user()
     qtbot.waitUntil(lambda: page.busy == 0 and station.accounts.get("nina") is not None,
-                    timeout=5000)
+                    timeout=15000)
     nina = station.accounts.get("nina")
     assert (nina.role, nina.scope) == ("viewer", [two_groups["south"]])
     qtbot.waitUntil(lambda: page.current() is not None and page.current().name == "nina",
-                    timeout=5000)
+                    timeout=15000)
     answers.append(lambda form: form.role_box.setCurrentText("operator"))
     page.edit_user()
-    qtbot.waitUntil(lambda: station.accounts.get("nina").role == "operator", timeout=5000)
+    qtbot.waitUntil(lambda: station.accounts.get("nina").role == "operator", timeout=15000)
     page.ask_password = lambda _name: "a brand new password"
     page.select("nina")
     session = station.tokens.issue(nina.id)
     page.load_tokens()
-    qtbot.waitUntil(lambda: page.busy == 0 and len(page.tokens) == 1, timeout=5000)
+    qtbot.waitUntil(lambda: page.busy == 0 and len(page.tokens) == 1, timeout=15000)
     page.token_table.selectRow(0)
     page.revoke_token()
-    qtbot.waitUntil(lambda: page.busy == 0 and not page.tokens, timeout=5000)
+    qtbot.waitUntil(lambda: page.busy == 0 and not page.tokens, timeout=15000)
     assert station.tokens.identify(session.token) is None
     page.reset_password()
     qtbot.waitUntil(lambda: station.accounts.verify("nina", "a brand new password"),
-                    timeout=5000)
+                    timeout=15000)
     page.select("nina")
-    qtbot.waitUntil(lambda: page.busy == 0, timeout=5000)
+    qtbot.waitUntil(lambda: page.busy == 0, timeout=15000)
     page.toggle_enabled()
     qtbot.waitUntil(lambda: page.busy == 0 and not station.accounts.get("nina").enabled,
-                    timeout=5000)
+                    timeout=15000)
     page.select("adam")
-    qtbot.waitUntil(lambda: page.busy == 0 and page.current().name == "adam", timeout=5000)
+    qtbot.waitUntil(lambda: page.busy == 0 and page.current().name == "adam", timeout=15000)
     page.toggle_enabled()  # the last enabled admin: the service says no, the page shows it
-    qtbot.waitUntil(lambda: page.busy == 0, timeout=5000)
+    qtbot.waitUntil(lambda: page.busy == 0, timeout=15000)
     assert "last enabled admin" in page.message.text(), page.message.text()
     trail = station.audit.list(who="adam", page_size=50).items
     assert {"create user", "update user", "change password", "disable user",

@@ -25,7 +25,7 @@ def _dialog(qtbot, station, tasks, reports: list[str], **kwargs) -> SourceDialog
     dialog = SourceDialog(station, tasks, None, report=reports.append, **kwargs)
     qtbot.addWidget(dialog)
     dialog.open()
-    qtbot.waitUntil(lambda: dialog.group.loaded, timeout=5000)
+    qtbot.waitUntil(lambda: dialog.group.loaded, timeout=15000)
     return dialog
 
 
@@ -68,7 +68,7 @@ def test_find_cameras_adds_checked_cameras_into_a_group_with_a_summary(qtbot, st
     dialog = _dialog(qtbot, station, tasks, reports, kind="onvif")
     page = dialog.find_cameras
     page.probe_button.click()
-    qtbot.waitUntil(lambda: page.cameras.count() == 3 and not page.probing, timeout=5000)
+    qtbot.waitUntil(lambda: page.cameras.count() == 3 and not page.probing, timeout=15000)
     assert not page.add_checked_button.isEnabled()
     for i in range(3):
         page.cameras.item(i).setCheckState(Qt.CheckState.Checked)
@@ -114,7 +114,7 @@ def test_an_operator_may_not_add_the_checked_cameras(qtbot, station, tasks, came
     dialog = _dialog(qtbot, AuditedStation(station, role="operator"), tasks, [], kind="onvif")
     page = dialog.find_cameras
     page.probe_button.click()
-    qtbot.waitUntil(lambda: page.cameras.count() == 3 and not page.probing, timeout=5000)
+    qtbot.waitUntil(lambda: page.cameras.count() == 3 and not page.probing, timeout=15000)
     page.cameras.item(0).setCheckState(Qt.CheckState.Checked)
     assert page.add_checked_button.text() == "Add 1 checked camera(s)"
     assert not page.add_checked_button.isEnabled()

@@ -178,7 +178,7 @@ def test_a_tile_shows_a_recording_paused_or_muted_by_another_front_end(qtbot, wi
     tile = window.wall.tiles[ids["left"]]
     [record] = station.recordings.start_sources("desk", [ids["left"]], origin="dc",
                                                 audio_muted=True)
-    qtbot.waitUntil(lambda: tile.recording_flags.get("desk") == {"muted"}, timeout=5000)
+    qtbot.waitUntil(lambda: tile.recording_flags.get("desk") == {"muted"}, timeout=15000)
     assert "desk (muted)" in tile.badge_text(0)
     station.recordings.pause(record.id, origin="dc")
     qtbot.waitUntil(lambda: tile.recording_flags.get("desk") == {"muted", "paused"}, timeout=5000)

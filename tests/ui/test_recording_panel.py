@@ -59,13 +59,13 @@ def test_panel_follows_the_tree_and_start_selected_counts_only_shown_tiles(qtbot
     tags.tag_edit.setText("picked")
     tags.tag_edit.setModified(True)
     qtbot.mouseClick(tags.start_selected_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: _recorded(station, "picked") == {"right"}, timeout=5000)
+    qtbot.waitUntil(lambda: _recorded(station, "picked") == {"right"}, timeout=15000)
 
 
 def test_start_recording_ellipsis_opens_a_dialog_and_cancel_starts_nothing(qtbot, window,
                                                                           station):
     tags, groups = window.tags, window.groups
-    qtbot.waitUntil(lambda: "wall" in groups.group_names.values(), timeout=5000)
+    qtbot.waitUntil(lambda: "wall" in groups.group_names.values(), timeout=15000)
     tree = groups.tree
     item = next(tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
                 if tree.topLevelItem(i).text(0).startswith("wall"))
@@ -84,7 +84,7 @@ def test_start_recording_ellipsis_opens_a_dialog_and_cancel_starts_nothing(qtbot
     dialog = tags.start_dialog
     dialog.tag_edit.setText("from-menu")
     dialog.start_button.click()
-    qtbot.waitUntil(lambda: _recorded(station, "from-menu") == {"left", "right"}, timeout=5000)
+    qtbot.waitUntil(lambda: _recorded(station, "from-menu") == {"left", "right"}, timeout=15000)
     # the one start is the dialog's: the cancelled one queued nothing before it
     assert station.recordings.running_tags() == ["from-menu"]
     qtbot.waitUntil(lambda: len(station.audit.list(action="start recording").items) == 1,
@@ -99,7 +99,7 @@ def test_stops_ask_naming_what_stops_and_the_modes_that_keep_recording(qtbot, wi
     station.groups.add_source(wall.id, door.id)
     qtbot.waitUntil(lambda: station.recordings.is_running("continuous"), timeout=8000)
     station.recordings.start("shift", "wall")
-    qtbot.waitUntil(lambda: any(r.name == "shift" for r in tags.summary), timeout=5000)
+    qtbot.waitUntil(lambda: any(r.name == "shift" for r in tags.summary), timeout=15000)
 
     tags.tag_edit.setText("shift")
     qtbot.mouseClick(tags.stop_button, Qt.MouseButton.LeftButton)
@@ -116,5 +116,5 @@ def test_stops_ask_naming_what_stops_and_the_modes_that_keep_recording(qtbot, wi
 
     qtbot.mouseClick(tags.stop_all_button, Qt.MouseButton.LeftButton)
     answer_stop(qtbot, tags, yes=True)
-    qtbot.waitUntil(lambda: not station.recordings.is_running("shift"), timeout=5000)
+    qtbot.waitUntil(lambda: not station.recordings.is_running("shift"), timeout=15000)
     assert _recorded(station, "continuous") == {"door"}  # the mode goes on

@@ -61,7 +61,7 @@ def test_snapshot_is_full_size_saved_copied_and_audited(qtbot, station):
                         timeout=10000)
         # show in Recordings: the tab, filtered to the source
         box = window.recordings.source_box
-        qtbot.waitUntil(lambda: box.findData(source.id) >= 0, timeout=5000)
+        qtbot.waitUntil(lambda: box.findData(source.id) >= 0, timeout=15000)
         menu_owner.show_in_recordings(source.id)
         assert window.tabs.currentWidget() is window.recordings
         assert box.currentData() == source.id
@@ -83,10 +83,10 @@ def test_viewer_sees_the_changes_disabled_and_cannot_change_a_layout(qtbot, stat
         window.last_tile_menu.close()
         # a viewer's drop on a layout's cell: refused by the service, the wall put back
         window.layouts.choose(layout.id)
-        qtbot.waitUntil(lambda: window.wall.layout_shape == "2x1", timeout=5000)
+        qtbot.waitUntil(lambda: window.wall.layout_shape == "2x1", timeout=15000)
         window.wall.drop_source(1, source.id, 0)
         assert window.wall.cells == [None, source.id]
-        qtbot.waitUntil(lambda: window.wall.cells == [source.id, None], timeout=5000)
+        qtbot.waitUntil(lambda: window.wall.cells == [source.id, None], timeout=15000)
         assert station.layouts.get(layout.id).cells == [source.id, None]
 
 
@@ -105,7 +105,7 @@ def test_ptz_entry_only_for_a_ptz_camera_and_opens_the_pad(qtbot, station):
             window._tile_menu(dome.id, QPoint(10, 10))
             entry = next(a for a in window.last_tile_menu.actions()
                          if a.text() == "PTZ and presets…")
-            qtbot.waitUntil(entry.isVisible, timeout=5000)
+            qtbot.waitUntil(entry.isVisible, timeout=15000)
             window.last_tile_menu.close()
             dialog = window.tile_menu.open_ptz(dome.id)
             pad = dialog.findChild(type(dialog.layout().itemAt(0).widget()))

@@ -85,7 +85,7 @@ def test_layout_cells_drop_hotkeys_and_restart(qtbot, station, three):
         qtbot.waitUntil(lambda: wall.grid_size == best_grid(3, *wall._area(), 4 / 3),
                         timeout=3000)
         assert wall.layout_shape is None
-        qtbot.waitUntil(lambda: len(window.layouts.layouts) == 2, timeout=5000)
+        qtbot.waitUntil(lambda: len(window.layouts.layouts) == 2, timeout=15000)
         QTest.keyClick(window, Qt.Key.Key_1)  # "Entrances": first by name
         assert wall.layout_shape == "1+5" and wall.shown_ids() == [gate, yard]
         qtbot.waitUntil(lambda: wall.tiles[gate].width() > 0 and all(
@@ -96,7 +96,7 @@ def test_layout_cells_drop_hotkeys_and_restart(qtbot, station, three):
         # dock dragged from the tree into cell 3 (empty): the tree's own drag data, dropped
         target = next(c for c in wall._empty_cells if c.cell == 3)
         tree = window.groups.tree
-        qtbot.waitUntil(lambda: _tree_item(tree, dock) is not None, timeout=5000)
+        qtbot.waitUntil(lambda: _tree_item(tree, dock) is not None, timeout=15000)
         tree.setCurrentItem(_tree_item(tree, dock))  # the press that starts the drag
         assert wall.layout_shape == "1+5"  # a drag is no pick: the layout stays
         mime = tree.mimeData([_tree_item(tree, dock)])  # held: the event does not own it
@@ -104,12 +104,12 @@ def test_layout_cells_drop_hotkeys_and_restart(qtbot, station, three):
                           Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
         target.dropEvent(drop)
         assert wall.cells == [gate, None, yard, dock, None, None]
-        qtbot.waitUntil(lambda: layouts.get(entrances.id).cells == wall.cells, timeout=5000)
+        qtbot.waitUntil(lambda: layouts.get(entrances.id).cells == wall.cells, timeout=15000)
         # gate dragged from its big cell onto yard's: the two swap
         wall.drop_source(2, gate, 0)
         assert wall.cells[:3] == [yard, None, gate]
         qtbot.waitUntil(lambda: layouts.get(entrances.id).cells[:3] == [yard, None, gate],
-                        timeout=5000)
+                        timeout=15000)
         station.audit.flush()
         entry = station.audit.list(action="update layout").items[0]
         assert entry.target == f"layout {entrances.id}" and entry.dialect == "gui"
@@ -118,11 +118,11 @@ def test_layout_cells_drop_hotkeys_and_restart(qtbot, station, three):
         screen = window.layouts.screen_name()
     assert WallPrefs(station.settings.data_dir).layout_for(screen) is not None
     with open_main_window(qtbot, station, API, tiles=3) as again:  # the next start
-        qtbot.waitUntil(lambda: _tree_item(again.groups.tree, gate) is not None, timeout=5000)
-        qtbot.waitUntil(lambda: again.wall.layout_shape == "2x1", timeout=5000)
+        qtbot.waitUntil(lambda: _tree_item(again.groups.tree, gate) is not None, timeout=15000)
+        qtbot.waitUntil(lambda: again.wall.layout_shape == "2x1", timeout=15000)
         # a catalog change rebuilds the tree (its current item moves): the layout stays
         station.sources.create(SourceIn(name="roof", uri_rtsp=TESTSRC))
-        qtbot.waitUntil(lambda: len(again.wall.tiles) == 4, timeout=5000)
+        qtbot.waitUntil(lambda: len(again.wall.tiles) == 4, timeout=15000)
         assert again.wall.layout_shape == "2x1"
         tree = again.groups.tree
         tree.itemClicked.emit(_tree_item(tree, gate), 0)  # picked in the tree: automatic grid
@@ -131,7 +131,7 @@ def test_layout_cells_drop_hotkeys_and_restart(qtbot, station, three):
         again.layouts.choose(entrances.id)
         layouts.update(entrances.id, LayoutChange(shape="2x2", cells=[dock, None, None, None]))
         qtbot.waitUntil(lambda: again.wall.layout_shape == "2x2"
-                        and again.wall.shown_ids() == [dock], timeout=5000)
+                        and again.wall.shown_ids() == [dock], timeout=15000)
 
 
 def test_tour_full_screen_and_other_screens(qtbot, station, three):
@@ -142,12 +142,12 @@ def test_tour_full_screen_and_other_screens(qtbot, station, three):
     with open_main_window(qtbot, station, API, tiles=3) as window:
         control = window.layouts
         # the window saved on a screen that is gone opens on the main screen
-        qtbot.waitUntil(lambda: len(control.windows) == 1, timeout=5000)
+        qtbot.waitUntil(lambda: len(control.windows) == 1, timeout=15000)
         other = control.windows[0]
         assert isinstance(other, LayoutWindow) and other.wall.layout_shape == "2x2"
         assert other.screen() is window.screen() and other.isVisible()
         qtbot.waitUntil(lambda: yard in other.wall.tiles and other.wall.shown_ids() == [yard],
-                        timeout=5000)
+                        timeout=15000)
         other.activateWindow()
         qtbot.waitUntil(other.isActiveWindow, timeout=3000)
         QTest.keyClick(other, Qt.Key.Key_1)  # 1 on that screen: layout A there
@@ -214,7 +214,7 @@ def test_new_layout_from_the_wall_and_delete(qtbot, station, three, monkeypatch)
     with open_main_window(qtbot, station, API, tiles=3) as window:
         control = window.layouts
         control.create("Three up", "2x2")
-        qtbot.waitUntil(lambda: window.wall.layout_shape == "2x2", timeout=5000)
+        qtbot.waitUntil(lambda: window.wall.layout_shape == "2x2", timeout=15000)
         (made,) = station.layouts.list()
         assert made.name == "Three up" and made.cells == three + [None]
         assert control.current == made.id and window.wall.cells == made.cells
@@ -227,7 +227,7 @@ def test_new_layout_from_the_wall_and_delete(qtbot, station, three, monkeypatch)
         monkeypatch.setattr(QMessageBox, "question",
                             lambda *_a, **_k: QMessageBox.StandardButton.Yes)
         control.ask_delete()
-        qtbot.waitUntil(lambda: window.wall.layout_shape is None, timeout=5000)
+        qtbot.waitUntil(lambda: window.wall.layout_shape is None, timeout=15000)
         assert station.layouts.list() == [] and control.current is None
 
 
@@ -239,7 +239,7 @@ def test_six_by_six_and_one_plus_twelve_fill_a_small_wall(qtbot, station, three)
     ring = station.layouts.create(LayoutIn(name="Ring", shape="1+12", cells=[dock] + [None] * 12))
     with open_main_window(qtbot, station, API, tiles=3, size=(800, 500)) as window:
         wall = window.wall
-        qtbot.waitUntil(lambda: len(window.layouts.layouts) == 2, timeout=5000)
+        qtbot.waitUntil(lambda: len(window.layouts.layouts) == 2, timeout=15000)
         window.layouts.choose(grid.id)
         qtbot.waitUntil(lambda: len(wall._empty_cells) == 34
                         and all(c.width() > 0 for c in wall._empty_cells), timeout=3000)

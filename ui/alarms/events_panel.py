@@ -83,7 +83,8 @@ class EventsPanel(QWidget):
                  parent: QWidget | None = None):
         super().__init__(parent)
         self.station, self.tasks = station, tasks
-        self.identity = None  # the signed-in user (#26): only their sources' events are shown
+        # the signed-in user (#26): only their sources' events are shown, from the first read
+        self.identity = getattr(station, "identity", None)
         self.loads = 0  # reads answered (tests wait on it)
         self.events: list[EventOut] = []
         self.source_names: dict[int, str] = {}
