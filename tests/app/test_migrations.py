@@ -34,8 +34,13 @@ def _differences(engine) -> list:
         return compare_metadata(context, SQLModel.metadata)
 
 
-@pytest.mark.parametrize("start", [None, *REVISIONS[:-1]],
-                         ids=["empty", *[f"from-{r}" for r in REVISIONS[:-1]]])
+# From an empty catalog (a new station: every revision in turn) and from the last few (the
+# upgrades stations in the field make). Starting from each older revision ran the very same
+# migrations on the very same schema: 38 cases grown quadratically with the revisions.
+STARTS = [None, *REVISIONS[-4:-1]]
+
+
+@pytest.mark.parametrize("start", STARTS, ids=["empty", *[f"from-{r}" for r in STARTS[1:]]])
 def test_upgrade_to_head_gives_the_models_schema(request, database_url, tmp_path: Path, start):
     url = database_url or f"sqlite:///{tmp_path / 'catalog.sqlite3'}"
     engine = make_engine(url)

@@ -45,7 +45,7 @@ def test_events_appear_are_acknowledged_both_ways_filtered_and_counted(qtbot, st
     info = events.instant("retention_deleted", text="retention deleted 2 record file(s)")
     motion = events.instant("constant_motion", source_id=src, text="gate: constant motion")
     qtbot.waitUntil(lambda: shown_ids(panel) == [motion.id, info.id, failed.id, lost.id],
-                    timeout=5000)
+                    timeout=15000)
     row = panel.row_of(lost.id)
     assert panel.table.item(row, 1).text() == "camera lost"
     assert panel.table.item(row, 2).text() == "gate"
@@ -53,7 +53,7 @@ def test_events_appear_are_acknowledged_both_ways_filtered_and_counted(qtbot, st
     assert state_of(panel, lost.id) == "open · unacknowledged"
     assert panel.table.item(panel.row_of(info.id), 2).text() == "station"
     # the status bar counts the alarms nobody acknowledged (not the info, not the warning)
-    qtbot.waitUntil(lambda: window.status.alarm_count == 2, timeout=5000)
+    qtbot.waitUntil(lambda: window.status.alarm_count == 2, timeout=15000)
     assert panel.loads and window.alarms.unacknowledged == 2
     assert window.status.alarm_button.text() == "⚠ 2 alarms"
 
@@ -61,52 +61,52 @@ def test_events_appear_are_acknowledged_both_ways_filtered_and_counted(qtbot, st
     def lost_selected() -> bool:  # (selected again if a reload landed in between)
         panel.table.selectRow(panel.row_of(lost.id))
         return panel.ack_button.isEnabled()
-    qtbot.waitUntil(lost_selected, timeout=5000)
+    qtbot.waitUntil(lost_selected, timeout=15000)
     qtbot.mouseClick(panel.ack_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: events.get(lost.id).acknowledged_by == os_user(), timeout=5000)
+    qtbot.waitUntil(lambda: events.get(lost.id).acknowledged_by == os_user(), timeout=15000)
     qtbot.waitUntil(lambda: "acknowledged by " + os_user() in state_of(panel, lost.id),
-                    timeout=5000)
-    qtbot.waitUntil(lambda: window.status.alarm_count == 1, timeout=5000)
+                    timeout=15000)
+    qtbot.waitUntil(lambda: window.status.alarm_count == 1, timeout=15000)
     # and it is in the audit trail, under the one vocabulary's name, as the GUI's
     qtbot.waitUntil(lambda: any(
         e.action == "acknowledge event" and e.dialect == "gui" and e.target == f"event {lost.id}"
-        for e in station.audit.list(page_size=50).items), timeout=5000)
+        for e in station.audit.list(page_size=50).items), timeout=15000)
 
     # acknowledged through the service (as the API does): the row follows
     events.acknowledge(failed.id, "api-client")
     qtbot.waitUntil(lambda: "acknowledged by api-client" in state_of(panel, failed.id),
-                    timeout=5000)
-    qtbot.waitUntil(lambda: window.status.alarm_count == 0, timeout=5000)
+                    timeout=15000)
+    qtbot.waitUntil(lambda: window.status.alarm_count == 0, timeout=15000)
     assert window.status.alarm_button.text() == "no alarms"
 
     # filters: the kind, the open ones, the unacknowledged ones
     panel.kind_box.setCurrentIndex(panel.kind_box.findData("camera_lost"))
-    qtbot.waitUntil(lambda: shown_ids(panel) == [lost.id], timeout=5000)
+    qtbot.waitUntil(lambda: shown_ids(panel) == [lost.id], timeout=15000)
     panel.kind_box.setCurrentIndex(0)
     panel.open_check.setChecked(True)
-    qtbot.waitUntil(lambda: shown_ids(panel) == [lost.id], timeout=5000)
+    qtbot.waitUntil(lambda: shown_ids(panel) == [lost.id], timeout=15000)
     panel.open_check.setChecked(False)
     panel.unacknowledged_check.setChecked(True)
-    qtbot.waitUntil(lambda: shown_ids(panel) == [motion.id, info.id], timeout=5000)
+    qtbot.waitUntil(lambda: shown_ids(panel) == [motion.id, info.id], timeout=15000)
     events.acknowledge(motion.id, "api-client")
-    qtbot.waitUntil(lambda: shown_ids(panel) == [info.id], timeout=5000)
+    qtbot.waitUntil(lambda: shown_ids(panel) == [info.id], timeout=15000)
     panel.source_box.setCurrentIndex(panel.source_box.findData(src))
-    qtbot.waitUntil(lambda: shown_ids(panel) == [], timeout=5000)
+    qtbot.waitUntil(lambda: shown_ids(panel) == [], timeout=15000)
     panel.source_box.setCurrentIndex(0)
     panel.unacknowledged_check.setChecked(False)
 
     # acknowledge all, after the confirmation (refused: nothing changes)
     more = [events.instant("disk_low", text=f"disk low {i}") for i in range(3)]
-    qtbot.waitUntil(lambda: window.status.alarm_count == 3, timeout=5000)
+    qtbot.waitUntil(lambda: window.status.alarm_count == 3, timeout=15000)
     panel.ask_acknowledge_all = lambda: False
     qtbot.mouseClick(panel.ack_all_button, Qt.MouseButton.LeftButton)
     assert events.list(unacknowledged=True, limit=10) != []
     panel.ask_acknowledge_all = lambda: True
     qtbot.mouseClick(panel.ack_all_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: events.list(unacknowledged=True, limit=10) == [], timeout=5000)
+    qtbot.waitUntil(lambda: events.list(unacknowledged=True, limit=10) == [], timeout=15000)
     qtbot.waitUntil(lambda: all("acknowledged by" in state_of(panel, e.id) for e in more),
-                    timeout=5000)
-    qtbot.waitUntil(lambda: window.status.alarm_count == 0, timeout=5000)
+                    timeout=15000)
+    qtbot.waitUntil(lambda: window.status.alarm_count == 0, timeout=15000)
 
     # the status bar's count opens the panel
     window.events_dock.hide()
@@ -123,7 +123,7 @@ def test_a_double_click_plays_the_moment_of_the_event(qtbot, station, window):
     (rec,) = station.recordings.stop("desk")
     station.events.close(event.id)
     panel = window.events
-    qtbot.waitUntil(lambda: panel.row_of(event.id) >= 0, timeout=5000)
+    qtbot.waitUntil(lambda: panel.row_of(event.id) >= 0, timeout=15000)
     positions = []
     player = window.recordings.player
     player.position_changed.connect(positions.append)
@@ -145,9 +145,9 @@ def test_only_the_ticked_kinds_are_announced_with_the_sound_when_asked(qtbot, st
     events = station.events
     events.instant("retention_deleted", text="retention deleted 1 record file(s)")  # not ticked
     events.open("camera_lost", source_id=None, text="somewhere: camera lost")
-    qtbot.waitUntil(lambda: told == ["somewhere: camera lost"], timeout=5000)
+    qtbot.waitUntil(lambda: told == ["somewhere: camera lost"], timeout=15000)
     assert beeps == []  # alert_sound is off by default
-    qtbot.waitUntil(lambda: window.status.alarm_count == 1, timeout=5000)
+    qtbot.waitUntil(lambda: window.status.alarm_count == 1, timeout=15000)
 
     # the settings dialog's Alerts group: retention ticked, the sound on (the settings service)
     dialog = SettingsDialog(station.settings, window, station=station)
@@ -160,7 +160,7 @@ def test_only_the_ticked_kinds_are_announced_with_the_sound_when_asked(qtbot, st
     assert station.settings.alert_sound is True
     events.open("camera_lost", source_id=None, text="elsewhere: camera lost")
     events.instant("retention_deleted", text="retention deleted 3 record file(s)")
-    qtbot.waitUntil(lambda: told[-1] == "retention deleted 3 record file(s)", timeout=5000)
+    qtbot.waitUntil(lambda: told[-1] == "retention deleted 3 record file(s)", timeout=15000)
     assert "elsewhere: camera lost" not in told and len(beeps) == 1
 
 
@@ -169,13 +169,13 @@ def test_the_timeline_draws_a_strip_of_the_events(qtbot, station, browser):  # n
     record(qtbot, station, src, "strip", 2.0)
     # the recording's own events are written by the raiser's thread: wait for them first
     qtbot.waitUntil(lambda: {e.kind for e in station.events.list(source_id=src)}
-                    >= {"recording_started", "recording_stopped"}, timeout=5000)
+                    >= {"recording_started", "recording_stopped"}, timeout=15000)
     lost = station.events.open("camera_lost", source_id=src, text="cam: camera lost")
     begin = parse_utc(lost.begin)
     show(qtbot, browser, begin - timedelta(seconds=5), 10.0)
     timeline, view = browser.timeline, browser.timeline.view
     qtbot.waitUntil(lambda: lost.id in [e.id for e in timeline.lane(src).spans.events],
-                    timeout=5000)
+                    timeout=15000)
     # the test pattern moves: motion analysis (on by default since #24) may add motion events
     kinds = {e.kind for e in timeline.lane(src).spans.events} - {"motion"}
     assert kinds == {"camera_lost", "recording_started", "recording_stopped"}, kinds
@@ -213,41 +213,41 @@ def test_the_severity_filter_and_the_count_of_alarms_behind_many_newer_infos(qtb
                                 severity="info", text=f"yard: recording {i} started")
                    for i in range(1200)])
     last = events.instant("recording_stopped", source_id=src, text="yard: recording stopped")
-    qtbot.waitUntil(lambda: panel.row_of(last.id) == 0, timeout=5000)
+    qtbot.waitUntil(lambda: panel.row_of(last.id) == 0, timeout=15000)
     assert events.count(unacknowledged=True) == 1204
     assert events.count(unacknowledged=True, severity="alarm") == 2
-    qtbot.waitUntil(lambda: window.status.alarm_count == 2, timeout=5000)
+    qtbot.waitUntil(lambda: window.status.alarm_count == 2, timeout=15000)
     assert window.status.alarm_button.text() == "⚠ 2 alarms"
 
     # the severity filter: the service's, as the API's ?severity=
     box = panel.severity_box
     assert [box.itemData(i) for i in range(box.count())] == [None, "alarm", "warning", "info"]
     box.setCurrentIndex(box.findData("warning"))
-    qtbot.waitUntil(lambda: shown_ids(panel) == [warning.id], timeout=5000)
+    qtbot.waitUntil(lambda: shown_ids(panel) == [warning.id], timeout=15000)
     box.setCurrentIndex(box.findData("alarm"))
-    qtbot.waitUntil(lambda: shown_ids(panel) == [failed.id, lost.id], timeout=5000)
+    qtbot.waitUntil(lambda: shown_ids(panel) == [failed.id, lost.id], timeout=15000)
     box.setCurrentIndex(box.findData("info"))
     qtbot.waitUntil(lambda: len(shown_ids(panel)) == 500 and last.id in shown_ids(panel)
                     and not {lost.id, failed.id, warning.id} & set(shown_ids(panel)),
-                    timeout=5000)
+                    timeout=15000)
 
     # acknowledge all with the severity filter: the alarms only, the warning stays waiting
     box.setCurrentIndex(box.findData("alarm"))
-    qtbot.waitUntil(lambda: shown_ids(panel) == [failed.id, lost.id], timeout=5000)
+    qtbot.waitUntil(lambda: shown_ids(panel) == [failed.id, lost.id], timeout=15000)
     panel.ask_acknowledge_all = lambda: True
     qtbot.mouseClick(panel.ack_all_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.status.alarm_count == 0, timeout=5000)
+    qtbot.waitUntil(lambda: window.status.alarm_count == 0, timeout=15000)
     assert events.get(warning.id).acknowledged_at is None
     assert events.count(unacknowledged=True, severity="alarm") == 0
     assert events.count(unacknowledged=True) == 1202
 
     # a new alarm: the count's button shows the panel on exactly what it counts
     again = events.open("camera_lost", source_id=src, text="yard: camera lost again")
-    qtbot.waitUntil(lambda: window.status.alarm_count == 1, timeout=5000)
+    qtbot.waitUntil(lambda: window.status.alarm_count == 1, timeout=15000)
     box.setCurrentIndex(box.findData("info"))
     panel.kind_box.setCurrentIndex(panel.kind_box.findData("recording_started"))
     window.events_dock.hide()
     qtbot.mouseClick(window.status.alarm_button, Qt.MouseButton.LeftButton)
     assert window.events_dock.isVisible()
     assert panel.filters() == {"severity": "alarm", "unacknowledged": True}
-    qtbot.waitUntil(lambda: shown_ids(panel) == [again.id], timeout=5000)
+    qtbot.waitUntil(lambda: shown_ids(panel) == [again.id], timeout=15000)
