@@ -110,7 +110,7 @@ class WallLayouts(QObject):
             self._restored = True
             self.current = self.window.wall_prefs.layout_for(self.screen_name())
             self.restore_windows()
-        self._show_current()
+        self._show_current(announce=False)  # a read: the operator's last message stays
         for window in self.windows:
             self._show_in(window)
 
@@ -136,7 +136,9 @@ class WallLayouts(QObject):
         self.window.wall_prefs.set_layout_for(self.screen_name(), self.current)
         self._show_current()
 
-    def _show_current(self) -> None:
+    def _show_current(self, announce: bool = True) -> None:
+        """Show the current layout; `announce` it in the status bar when the operator chose
+        it (a read after each catalog change must not replace what a stop just reported)."""
         layout = self.by_id(self.current)
         if layout is None:
             self.current = None
@@ -144,7 +146,9 @@ class WallLayouts(QObject):
                 self.window.wall.set_layout(None)
         elif (self.window.wall.layout_shape, self.window.wall.cells) != (layout.shape, layout.cells):
             self.window.wall.set_layout(layout.shape, layout.cells)
-        self.window.status.showMessage(f"Layout: {layout.name if layout else 'automatic grid'}", 4000)
+        if announce:
+            self.window.status.showMessage(
+                f"Layout: {layout.name if layout else 'automatic grid'}", 4000)
 
     def _leave_layout(self) -> None:
         """A group (or source) clicked in the tree shows it on the automatic grid."""

@@ -141,7 +141,7 @@ def test_report_says_what_kind_of_message_it_is_never_guessed_from_its_words(qtb
     station.recordings.start("brief", "wall")
     window.tags.stop_tag("brief")
     qtbot.waitUntil(lambda: window.status.currentMessage() == "Stopped 2 recording(s) of “brief”.",
-                    timeout=5000)
+                    timeout=15000)
     assert len(warned) == 2
 
 

@@ -82,6 +82,8 @@ def test_viewer_sees_the_changes_disabled_and_cannot_change_a_layout(qtbot, stat
         assert entries["Open in player at 30 s ago"].isEnabled()
         window.last_tile_menu.close()
         # a viewer's drop on a layout's cell: refused by the service, the wall put back
+        qtbot.waitUntil(lambda: window.layouts.by_id(layout.id) is not None,
+                        timeout=15000)  # the window has read the layouts
         window.layouts.choose(layout.id)
         qtbot.waitUntil(lambda: window.wall.layout_shape == "2x1", timeout=15000)
         window.wall.drop_source(1, source.id, 0)

@@ -242,14 +242,14 @@ def test_six_by_six_and_one_plus_twelve_fill_a_small_wall(qtbot, station, three)
         qtbot.waitUntil(lambda: len(window.layouts.layouts) == 2, timeout=15000)
         window.layouts.choose(grid.id)
         qtbot.waitUntil(lambda: len(wall._empty_cells) == 34
-                        and all(c.width() > 0 for c in wall._empty_cells), timeout=3000)
+                        and all(c.width() > 0 for c in wall._empty_cells), timeout=15000)
         cells = [wall.tiles[gate], wall.tiles[yard], *wall._empty_cells]
         widths, heights = {c.width() for c in cells}, {c.height() for c in cells}
         assert max(widths) - min(widths) <= 1 and max(heights) - min(heights) <= 1
         assert all(wall.rect().contains(c.geometry()) for c in cells)
         window.layouts.choose(ring.id)
         qtbot.waitUntil(lambda: len(wall._empty_cells) == 12
-                        and all(c.width() > 0 for c in wall._empty_cells), timeout=3000)
+                        and all(c.width() > 0 for c in wall._empty_cells), timeout=15000)
         big = wall.tiles[dock].geometry()
         assert abs(big.center().x() - wall.rect().center().x()) <= 4
         assert abs(big.center().y() - wall.rect().center().y()) <= 4
