@@ -34,9 +34,10 @@ def user_refusal(station: "Station", identity: Identity | None, action: str,
         return 403, f"the MQTT user's role {identity.role!r} may not {action}"
     if identity.groups is None:
         return None
-    if group_name is not None:
+    if group_name is not None:  # a command names its group; a switch gives its id
         group_id = station.scope.group_named(group_name)
-    if group_id is not None and group_id not in identity.groups or \
-            (group_name is not None and group_id is None):
-        return 404, f"group {group_name!r} not found" if group_name else f"group {group_id} not found"
+        if group_id is None or group_id not in identity.groups:
+            return 404, f"group {group_name!r} not found"
+    if group_id is not None and group_id not in identity.groups:
+        return 404, f"group {group_id} not found"
     return None

@@ -12,7 +12,6 @@ from sqlmodel import select
 
 from app.identity import Identity
 from app.catalog import Catalog
-from app.visibility import event_visible, in_scope  # noqa: F401 - the rule, asked here too
 from app.models import Bookmark, Group, GroupSource, Record, StationEvent
 
 
@@ -54,7 +53,7 @@ class ScopeService:
 
     def event_source(self, event_id: int) -> int | None:
         """An event's source; None for an unknown event, and for a station-wide one (a disk
-        running low concerns every user): see `event_visible`."""
+        running low concerns every user): see `app.visibility.event_visible`."""
         with self.catalog.session() as s:
             row = s.get(StationEvent, event_id)
             return None if row is None else row.source_id

@@ -6,16 +6,13 @@ the owner names the user who asked on north."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from api.server import ApiServer
 from app.schemas import SourceIn
-from app.station import build_station, start_station, stop_station
-from tests.conftest import make_settings, wait_until
+from tests.conftest import wait_until
+from tests.support.site_pair import call, two_stations
 from tests.support.onvif_camera import OnvifCamera, Profile
 
 CHEAP = "testsrc://?size=160x120&rate=5&gop=1"
@@ -25,33 +22,12 @@ USER, PASSWORD = "admin", "ptz-site-s3cret"
 
 @pytest.fixture
 def site(tmp_path: Path):
-    shared = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
-    stations, servers = [], []
-    for name in ("north", "south"):
-        st = build_station(make_settings(tmp_path / name, database_url=shared, station_name=name,
-                                         token=SITE_TOKEN))
-        start_station(st)
-        server = ApiServer(st, "127.0.0.1", 0).start()
-        st.site.announce(server.url.rstrip("/"))
-        stations.append(st)
-        servers.append(server)
-    yield stations, servers[0].url
-    for server in servers:
-        server.stop()
-    for st in stations:
-        stop_station(st)
+    with two_stations(tmp_path, SITE_TOKEN) as pair:
+        yield pair
 
 
 def _call(url: str, method: str, path: str, body=None):
-    request = urllib.request.Request(url.rstrip("/") + path, method=method,
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json",
-                                              "Authorization": f"Bearer {SITE_TOKEN}"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, json.load(answer)
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.load(exc)
+    return call(url, method, path, body, SITE_TOKEN)
 
 
 def test_another_stations_source_is_moved_by_its_owner(site):
