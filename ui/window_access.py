@@ -86,7 +86,7 @@ class WindowAccess(QObject):
         w.events._update_buttons()
         w.recordings._update_actions()
         w.recordings.bookmarks._update_buttons()
-        w.groups.identity = w.events.identity = identity
+        w.groups.identity = w.events.identity = w.alarms.identity = identity
         w.status.set_user(identity.name if identity else None, self.role)
         # the audit trail is an admin's to read (GET /api/v1/audit needs admin too)
         w.tabs.setTabVisible(w.tabs.indexOf(w.audit_view), self.role in (None, "admin"))
@@ -105,6 +105,7 @@ class WindowAccess(QObject):
         """The panels that show sources read them again for the user now acting."""
         w = self.window
         w.events.reload()
+        w.alarms.reread()
         w.recordings.schedule_reload()
         w.recordings.timeline.schedule_reload()
         w.recordings.bookmarks.reload()

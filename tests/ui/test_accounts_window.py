@@ -100,6 +100,15 @@ def test_scoped_user_sees_only_their_groups_sources(qtbot, station, api_server, 
         # at any moment; what it shows is judged, not whether it is idle
         qtbot.waitUntil(lambda: north.id in [e.id for e in events.events], timeout=15000)
         assert {e.source_id for e in events.events} <= {two_groups["n1"], None}
+        # the status bar's alarms and the lost tiles are nina's too: one lost camera, not two
+        desk = window.alarms
+        qtbot.waitUntil(lambda: desk.unacknowledged == 1, timeout=10000)
+        assert set(desk.lost) == {two_groups["n1"]}
+        station.events.open("camera_lost", source_id=two_groups["s1"], text="s1: lost again")
+        station.events.open("camera_lost", source_id=two_groups["n1"], text="n1: lost again")
+        qtbot.waitUntil(lambda: desk.unacknowledged == 2, timeout=10000)
+        assert two_groups["s1"] not in desk.lost
+        assert "s1: lost again" not in [e.text for e in desk.announced]
         events.ask_acknowledge_all = lambda: True
         events.acknowledge_all()  # a scoped "all": only what nina can see
         qtbot.waitUntil(lambda: station.events.get(north.id).acknowledged_at is not None,

@@ -9,7 +9,10 @@ after each change. The count is of unacknowledged events of severity `alarm` onl
 event (recording_started, camera_back) is for the record, and a `warning` (a motion) comes by
 the hundred on a busy camera: counting them would bury the lost camera an operator must not
 miss. The catalog counts them (`EventService.count`), not this desk from the newest page of
-events, which thousands of newer info events would push an old alarm out of."""
+events, which thousands of newer info events would push an old alarm out of.
+
+A user with a scope (#26) is counted, shown and told only the events of their sources and the
+station's own: `identity` follows the window's user (ui.window_access sets it, then `reread`)."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication
 
 from app.schemas import EventOut, EventSeverity
+from app.visibility import event_visible
 from ui.bridge import EventBridge
 from ui.tasks import CoalescedLoad, TaskRunner
 from ui.wall import CameraWall
@@ -43,21 +47,44 @@ class AlarmDesk(QObject):
         self.lost: dict[int, float] = {}  # source id -> its open camera_lost event's begin
         self.unacknowledged = 0
         self.announced: list[EventOut] = []  # what was announced (tests read it)
+        self.identity = getattr(station, "identity", None)  # the window's user (their scope)
+        # their sources, as last read (None: all); a scoped user sees none until read
+        self._visible: frozenset[int] | None = None
+        self._scoped_unread()
         self._count = CoalescedLoad(tasks, self._fetch_count, self._on_count,
                                     delay_ms=COUNT_DELAY_MS, parent=self)
         bridge.event_changed.connect(self._on_event)
-        events = station.events
-        self.tasks.run(lambda: events.list(kind="camera_lost", open=True, limit=COUNT_LIMIT),
-                       self._on_lost_read)
-        self._count.run()
+        self.reread()
+
+    def reread(self) -> None:
+        """Read the lost cameras and the count again (at start, and for another user)."""
+        station, identity = self.station, self.identity
+        self._scoped_unread()
+
+        def read():
+            visible = station.scope.sources(identity)  # None: every source
+            return visible, station.events.list(kind="camera_lost", open=True,
+                                                limit=COUNT_LIMIT, sources=visible)
+        self.tasks.run(read, self._on_lost_read)
+
+    def _scoped_unread(self) -> None:
+        """A user with a scope is told nothing of sources until their scope is read."""
+        if self.identity is not None and self.identity.groups is not None:
+            self._visible = frozenset()
+
+    def _sees(self, event: EventOut) -> bool:
+        return event_visible(event.source_id, self._visible)
 
     # --- lost cameras ------------------------------------------------------------------
-    def _on_lost_read(self, events: list[EventOut] | None, error) -> None:
+    def _on_lost_read(self, result, error) -> None:
         if error is None:
+            self._visible, events = result
+            self.lost.clear()
             for event in events:
                 if event.source_id is not None and event.source_id not in self.lost:
                     self.lost[event.source_id] = wall_time(event.begin)
             self.show_on_tiles()
+        self._count.run()
 
     def show_on_tiles(self) -> None:
         """Every tile as lost or not (again after the wall gained tiles)."""
@@ -65,6 +92,8 @@ class AlarmDesk(QObject):
             tile.set_lost(self.lost.get(source_id))
 
     def _on_event(self, event: EventOut, change: str) -> None:
+        if not self._sees(event):
+            return
         if event.kind == "camera_lost" and event.source_id is not None \
                 and change in ("opened", "closed"):
             if event.end is None:
@@ -90,9 +119,10 @@ class AlarmDesk(QObject):
 
     # --- the count ---------------------------------------------------------------------
     def _fetch_count(self):
-        events = self.station.events
+        events, scope, identity = self.station.events, self.station.scope, self.identity
 
-        return lambda: events.count(unacknowledged=True, severity=EventSeverity.alarm)
+        return lambda: events.count(unacknowledged=True, severity=EventSeverity.alarm,
+                                    sources=scope.sources(identity))
 
     def _on_count(self, count: int | None, error) -> None:
         if error is None:
