@@ -10,7 +10,10 @@ there, what their scope lets them see, and the lock.
 - The scope: the wall, the source tree and the Events panel show only the sources of the
   user's groups (read on a worker thread with the catalog), and so do the Recordings tab's
   records, timeline lanes and bookmarks (`visible` below); the Audit tab is an admin's.
-  Not yet scoped: the alarm count in the status bar and the tray's alerts.
+  The alarm count in the status bar and the tray's alerts are the user's too (ui.alarms).
+- Changes an admin makes to the signed-in account (from this window, the API or another
+  station of the site: the catalog is shared) apply within USER_CHECK_MS: a new role or scope
+  is acted on at once, a disabled, expired or removed account locks the window.
 - The lock: `ui.lock.WindowLock`; someone else unlocking switches the window to them.
 """
 
@@ -18,7 +21,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
+from datetime import datetime, timezone
+
+from PySide6.QtCore import QObject, QTimer
 
 from app.identity import Identity
 from app.visibility import in_scope
@@ -29,6 +34,7 @@ from ui.session import RoleGate, identity_of
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
 
+USER_CHECK_MS = 10_000  # how often the signed-in account is read again
 
 
 class WindowAccess(QObject):
@@ -41,6 +47,10 @@ class WindowAccess(QObject):
                                window.station.settings.gui_lock_minutes,
                                user=lambda: self.identity, on_unlock=self._unlocked)
         self.guard_controls()
+        self.user_check = QTimer(self)
+        self.user_check.setInterval(USER_CHECK_MS)
+        self.user_check.timeout.connect(self.check_user)
+        self.user_check.start()
         self.act_as(identity)
         if identity is not None:
             self._read_again()  # their first reads (building the panels) knew no user yet
@@ -114,6 +124,31 @@ class WindowAccess(QObject):
         if self.identity is None or self.identity.user_id != user.id:
             self.sign_in_as(user)
 
+    # --- the account changed elsewhere -------------------------------------------------
+    def check_user(self) -> None:
+        """Read the signed-in account again (on the task runner: the catalog may be remote)."""
+        if self.identity is None:
+            return
+        accounts, user_id = self.window.station.accounts, self.identity.user_id
+        self.window.tasks.run(lambda: accounts.by_id(user_id), self._on_user_read)
+
+    def _on_user_read(self, user: UserOut | None, error) -> None:
+        current = self.identity
+        if error is not None or current is None:
+            return
+        if user is not None and user.id != current.user_id:
+            return  # someone else signed in meanwhile
+        expired = user is not None and user.expires_utc is not None \
+            and _aware(user.expires_utc) <= datetime.now(timezone.utc)
+        if user is None or not user.enabled or expired:
+            self.lock.lock()  # only another account can unlock it now
+            return
+        fresh = identity_of(user)
+        if (fresh.role, fresh.groups, fresh.name) != (current.role, current.groups, current.name):
+            self.act_as(fresh)
+            self.window.reload()
+            self._read_again()
+
     def visible_sources(self, sources: list) -> list:
         """The sources the user may see, of `sources` (runs on a worker thread: the scope
         is read from the catalog, which may be a network database)."""
@@ -123,3 +158,7 @@ class WindowAccess(QObject):
     def visible_groups(self, groups: list) -> list:
         shown = self.window.station.scope.groups(self.identity)
         return [g for g in groups if shown is None or g.id in shown]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

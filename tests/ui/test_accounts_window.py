@@ -249,3 +249,20 @@ def test_users_tab_only_for_admins(qtbot, station, tasks):
         qtbot.addWidget(dialog)
         titles = [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())]
         assert ("Users" in titles) is shown
+
+
+def test_an_admins_change_to_the_signed_in_account_applies_and_disabling_locks(
+        qtbot, station, api_server, two_groups):
+    nina = _identity(station, "nina", "operator", scope=[two_groups["north"]])
+    with open_main_window(qtbot, station, api_server.url, tiles=1, identity=nina) as window:
+        access = window.access
+        assert access.user_check.isActive()
+        qtbot.waitUntil(lambda: set(window.wall.tiles) == {two_groups["n1"]}, timeout=10000)
+        station.accounts.update("nina", scope=[two_groups["south"]], role="viewer", who="admin")
+        access.check_user()  # what its timer does every USER_CHECK_MS
+        qtbot.waitUntil(lambda: access.identity.groups == (two_groups["south"],), timeout=10000)
+        assert access.role == "viewer" and not window.tags.start_group_button.isEnabled()
+        qtbot.waitUntil(lambda: set(window.wall.tiles) == {two_groups["s1"]}, timeout=10000)
+        station.accounts.disable("nina", who="admin")
+        access.check_user()
+        qtbot.waitUntil(lambda: access.lock.locked, timeout=10000)
