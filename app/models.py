@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.credentials import EncryptedJSON, EncryptedText
@@ -201,6 +201,21 @@ class SourceMotion(SQLModel, table=True):
     __tablename__ = "source_motion"
     source_id: int = Field(foreign_key="source.id", primary_key=True, ondelete="CASCADE")
     settings: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class MotionMinute(SQLModel, table=True):
+    """One minute of a source's motion grids (#28, app.motion_search): `seconds` has bit i set
+    when second i of the minute had motion, `cells` is the zlib of those seconds' grids
+    (GRID_ROWS x GRID_COLS bits each, in second order), so a search reads one row per busy
+    minute and nothing for a quiet one. `minute_s` is UTC seconds since 1970, a multiple of 60;
+    `station_id` the station that analysed it. Goes with its source."""
+
+    __tablename__ = "motion_minute"
+    source_id: int = Field(foreign_key="source.id", primary_key=True, ondelete="CASCADE")
+    minute_s: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    station_id: str | None = Field(default=None, max_length=64)
+    seconds: int = Field(sa_column=Column(BigInteger, nullable=False))
+    cells: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class SyncJob(SQLModel, table=True):

@@ -44,6 +44,7 @@ from app.dialects.huawei.rtc_jobs import RtcJobService
 from app.events import EventBus, SourceStatusChanged
 from app.models import Source, SyncJob
 from app.motion.service import MotionService
+from app.motion_search import GridStore, MotionSearchService
 from app.ptz.service import SOAP_TIMEOUT_S, PtzService
 from app.evidence.jobs import EvidenceJobs
 from app.evidence.keys import load_signing_key
@@ -171,6 +172,10 @@ class Station:
     layouts: LayoutService
     # Pan, tilt, zoom and presets of ONVIF cameras (#27 item 5): app.ptz, docs/ptz.md.
     ptz: PtzService
+    # Motion search (#28): each analysed second's motion grid, stored per source and minute,
+    # searched by region and summed into heat maps without decoding (app.motion_search).
+    motion_grids: GridStore
+    motion_search: MotionSearchService
     front_ends: FrontEnds = field(default_factory=FrontEnds)
     # This computer's capture devices (V4L2 cameras), for the GUI's form and GET /api/v1/device.
     devices: DeviceService = field(default_factory=DeviceService)
@@ -228,8 +233,11 @@ def build_station(settings: Settings) -> Station:
     events = EventService(catalog, bus, station_id=settings.station_id)
     event_raiser = EventRaiser(events, bus, source_label=events.source_label)
     camera_watch = CameraWatch(events, recorder.counters)
+    # The analysers hand each moving picture's changed pixels to the grids' store (#28).
+    motion_grids = GridStore(catalog, station_id=settings.station_id)
     motion = MotionService(catalog, recorder, events, bus, station_id=settings.station_id,
-                           default_pre_s=lambda: live().motion_pre_s, site=site, peers=peers)
+                           default_pre_s=lambda: live().motion_pre_s, site=site, peers=peers,
+                           on_grid=motion_grids.add)
 
     # --- 4. the domain services -----------------------------------------------------------
     floor_bytes = lambda: live().disk_floor_mb << 20  # noqa: E731 - read at each check
@@ -255,7 +263,7 @@ def build_station(settings: Settings) -> Station:
         catalog, recordings, bus, storage_dir=settings.recordings_dir,
         floor_bytes=settings.disk_floor_mb << 20, retention_days=settings.retention_days,
         retention_max_gb=settings.retention_max_gb, busy=busy, reclaim=exports.space.reclaim,
-        retention_interval=settings.retention_check_s)
+        retention_interval=settings.retention_check_s, prune_grids=motion_grids.prune)
     bookmarks = BookmarkService(catalog, bus, settings=live, events=events)
     timeline = TimelineService(catalog, events)  # the events of a range: the event service's
     modes = ModeKeeper(catalog, recordings, bus, station_id=settings.station_id,
@@ -294,7 +302,8 @@ def build_station(settings: Settings) -> Station:
                    events, event_raiser, camera_watch, motion, PlaybackPlans(recordings),
                    evidence, EvidenceJobs(evidence), AccountService(catalog, audit),
                    tokens, ScopeService(catalog), AkSkService(catalog),
-                   LayoutService(catalog, bus), _ptz(sources, discovery, site, peers, outgoing))
+                   LayoutService(catalog, bus), _ptz(sources, discovery, site, peers, outgoing),
+                   motion_grids, MotionSearchService(catalog, motion_grids, recordings.overlapping))
 
 
 def _ptz(sources: SourceService, discovery: Discovery, site: StationRegistry, peers: SiteClient,
@@ -391,6 +400,7 @@ def start_station(station: Station, *, mqtt: Callable[[Station], Bus] | None = N
     station.site.on_beat.append(station.sources.reconcile)  # what other stations changed
     station.storage.start()  # retention's first pass, then the guard's looks
     station.camera_watch.start()  # camera_lost / camera_back from the readers' counters
+    station.motion_grids.start()  # stores the analysers' motion grids, minute by minute
     station.motion.start()  # an analyser for each source whose motion detection is on
     station.site.on_beat.append(station.motion.refresh)  # settings other stations stored
     station.exports.start()  # times out exports whose reader stalls
@@ -420,6 +430,7 @@ def stop_station(station: Station) -> None:
     write the audit entries still queued, close the catalog."""
     station.modes.stop()  # first: nothing may start again while the station stops
     station.motion.stop()  # closes the motion events still open
+    station.motion_grids.stop()  # stores the grids still in memory (the analysers stopped)
     station.camera_watch.stop()
     station.storage.stop()
     station.exports.stop()  # cancels the exports in progress, removes their work files

@@ -19,6 +19,8 @@ import time
 from collections import deque
 from typing import Callable
 
+import numpy as np
+
 from recorder.analysis import AnalysisSlot, GreyFrame
 from vision.detector import Detection, MotionDetector
 from vision.settings import MotionSettings
@@ -31,6 +33,9 @@ TUNE_S = 5.0          # a tune() keeps the changed mask on for this long
 WAIT_S = 0.5          # the longest wait for a picture before looking at the silence
 
 ChangeCallback = Callable[["SourceAnalyser", MotionChange, float], None]
+# (source id, the picture's wall time, its changed pixels 0/255 with the masks applied): the
+# motion grids' store (app.motion_search), which only ORs them into memory on this thread.
+GridCallback = Callable[[int, float, np.ndarray], None]
 
 
 class SourceAnalyser(threading.Thread):
@@ -38,12 +43,13 @@ class SourceAnalyser(threading.Thread):
     (its stream time converted with the newest picture's arrival)."""
 
     def __init__(self, source_id: int, slot: AnalysisSlot, settings: MotionSettings,
-                 on_change: ChangeCallback) -> None:
+                 on_change: ChangeCallback, on_grid: GridCallback | None = None) -> None:
         super().__init__(name=f"motion-{source_id}", daemon=True)
         self.source_id, self.slot = source_id, slot
         self._settings = settings
         self._pending: MotionSettings | None = None  # a live change, taken before a picture
         self._on_change = on_change
+        self._on_grid = on_grid
         self._detector = MotionDetector(settings)
         self._tracker = MotionTracker(settings)
         self._stopping = threading.Event()
@@ -116,8 +122,9 @@ class SourceAnalyser(threading.Thread):
             self._tracker.configure(pending)
         keep_mask = time.monotonic() < self._tune_until
         started = time.perf_counter()
+        # the grids need every moving picture's mask (the detector's own array, no copy)
         detection = self._detector.feed(frame.grey, frame.t, colour=frame.colour,
-                                        keep_mask=keep_mask)
+                                        keep_mask=keep_mask or self._on_grid is not None)
         changes = self._tracker.feed(detection)
         cost = time.perf_counter() - started
         now = time.monotonic()
@@ -129,6 +136,8 @@ class SourceAnalyser(threading.Thread):
         self.last = detection
         if keep_mask:
             self.last_mask = detection
+        if self._on_grid is not None and detection.motion and detection.changed is not None:
+            self._on_grid(self.source_id, frame.wall, detection.changed)
         for change in changes:
             self._on_change(self, change, frame.wall - (frame.t - change.t))
 

@@ -44,7 +44,7 @@ from app.catalog import CATALOG_ERRORS, Catalog
 from app.errors import Conflict, InvalidInput, NotFound, Unavailable
 from app.events import CatalogChanged, EventBus, MotionChanged
 from app.models import Source, SourceMotion, utcnow
-from app.motion.analyser import SourceAnalyser
+from app.motion.analyser import GridCallback, SourceAnalyser
 from app.schemas import MotionOut
 from app.site.client import SiteClient
 from app.site.stations import StationRegistry, is_own
@@ -97,10 +97,12 @@ class MotionService:
     def __init__(self, catalog: Catalog, recorder: RecorderManager, events: EventService,
                  bus: EventBus, *, station_id: str | None,
                  default_pre_s: Callable[[], float] = lambda: 5.0, look_s: float = LOOK_S,
-                 site: StationRegistry | None = None, peers: SiteClient | None = None):
+                 site: StationRegistry | None = None, peers: SiteClient | None = None,
+                 on_grid: GridCallback | None = None):
         self._catalog, self._recorder, self._events, self._bus = catalog, recorder, events, bus
         self._station_id, self._default_pre_s, self._look_s = station_id, default_pre_s, look_s
         self._site, self._peers = site, peers
+        self._on_grid = on_grid  # each moving picture's changed pixels: the motion grids
         self._lock = threading.RLock()
         self._overrides: dict[int, dict[str, Any]] = {}  # source id -> its stored settings
         self._loaded = False
@@ -340,7 +342,8 @@ class MotionService:
             slot = self._recorder.analysis_slot(source_id, settings.fps)
             if slot is None:
                 continue  # no reader runs for it (yet): the next look
-            analyser = SourceAnalyser(source_id, slot, settings, self._on_change)
+            analyser = SourceAnalyser(source_id, slot, settings, self._on_change,
+                                      self._on_grid)
             self._analysers[source_id] = analyser
             analyser.start()
             log.info("source %s: motion analysis on (%s)", source_id, slot.input)

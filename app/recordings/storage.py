@@ -152,13 +152,16 @@ class StorageService:
                  busy: Callable[[], Iterable[str]] = set, now: Callable[[], datetime] = utcnow,
                  reclaim: Callable[[str], int] = lambda why: 0,
                  guard_interval: float = 1.0, idle_interval: float = 10.0,
-                 retention_interval: float = 60.0):
+                 retention_interval: float = 60.0,
+                 prune_grids: Callable[[int, datetime], int] = lambda days, now: 0):
         """`recordings`: the RecordingService (`fail`, `expire`); `busy`: the ids a sync is
         copying now (`SyncService.busy_record_ids`); `now`: the clock record ages are taken
         against (tests make records old by handing in a later one); `reclaim(why)`: cancels
         the exports in progress and removes their work files, returning the bytes they held
         (ExportService's work space): called before any footage is deleted or any recording
-        stopped for room."""
+        stopped for room. `prune_grids(retention_days, now)`: removes the motion grids
+        retention no longer keeps (app.motion_search.grids.GridStore.prune), after each pass's
+        files, so grids follow the footage in the one pass."""
         self.catalog, self.recordings, self.bus = catalog, recordings, bus
         self.storage_dir = storage_dir
         self.catalog_path = catalog.path
@@ -184,6 +187,7 @@ class StorageService:
         self.stopped_reason: str | None = None
         self._next_retention = 0.0
         self.reclaim = reclaim
+        self.prune_grids = prune_grids
 
     # --- settings (live) ---------------------------------------------------------------
     def configure(self, *, floor_bytes: int, retention_days: int, retention_max_gb: float) -> None:
@@ -353,6 +357,10 @@ class StorageService:
             finally:
                 self.last_pass_utc, self.deleted_last_pass = utcnow(), len(deleted)
                 self.deleted_total += len(deleted)
+            try:
+                self.prune_grids(self.retention_days, self.now())
+            except Exception:  # noqa: BLE001 - grids that cannot go now go on the next pass
+                log.exception("retention: motion grids not pruned")
             if deleted:
                 log.info("retention (%s): %d record file(s) deleted", why, len(deleted))
                 # app.alarms raises a `retention_deleted` event from it, on its own thread

@@ -1,0 +1,226 @@
+"""Motion search (#28): "what moved in this part of the picture?" over days of footage,
+answered from the stored grids (app.motion_search.grids) without decoding a frame.
+
+`search` reads the busy minutes of each source in the range (one indexed query a source),
+decompresses their packed grids into one (seconds, 72 bytes) array, ANDs it with the regions'
+cells packed alike and counts the bits per second with a table: seconds with at least
+`min_cells` changed cells in the regions are motion, seconds at most `merge_s` apart one hit.
+Each hit carries the records whose footage overlaps it (the records service's own query), so a
+client plays or exports it. `heatmap` sums the grids cell by cell.
+
+Validation is here, for every front end (the GUI's drag, the API, a script): an InvalidInput
+names the field, the native API answers 422. On a site every station reads the same catalog,
+so another station's source is searched here from its stored grids (what its owner has not
+written yet, its last minute or two, is not seen); `forwarded` is accepted for the contract.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Sequence
+
+import numpy as np
+from sqlmodel import select
+
+from app.catalog import Catalog
+from app.errors import InvalidInput, NotFound
+from app.models import Source
+from app.motion_search.grids import (
+    CELL_BYTES, CELLS, GRID_COLS, GRID_ROWS, GridStore, StoredMinute, second_offsets)
+from app.schemas import RecordOut
+
+Region = tuple[float, float, float, float]  # x0, y0, x1, y1, normalised 0..1, x0<x1, y0<y1
+MAX_RANGE = timedelta(days=366)
+MAX_REGIONS = 16
+MAX_SOURCES = 64
+MAX_MERGE_S = 3600.0
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint8)
+RecordsOf = Callable[[list[int], datetime, datetime], list[RecordOut]]
+
+
+@dataclass(frozen=True)
+class MotionHit:
+    source_id: int
+    begin: datetime          # UTC, aware
+    end: datetime            # UTC, aware (end > begin; a one-second hit lasts 1 s)
+    peak: float              # 0..1: the largest share of the region's cells changed in one second
+    record_ids: tuple        # ids of the records holding that footage
+
+
+@dataclass(frozen=True)
+class Heatmap:
+    source_id: int
+    cols: int
+    rows: int
+    counts: tuple[tuple[int, ...], ...]   # rows x cols: seconds each cell changed in the range
+
+
+def region_cells(regions: Sequence[Region]) -> np.ndarray:
+    """(GRID_ROWS, GRID_COLS) bool: the cells any of the regions covers a part of."""
+    mask = np.zeros((GRID_ROWS, GRID_COLS), bool)
+    for x0, y0, x1, y1 in regions:
+        c0, c1 = int(math.floor(x0 * GRID_COLS)), int(math.ceil(x1 * GRID_COLS))
+        r0, r1 = int(math.floor(y0 * GRID_ROWS)), int(math.ceil(y1 * GRID_ROWS))
+        mask[min(r0, GRID_ROWS - 1):max(r1, r0 + 1), min(c0, GRID_COLS - 1):max(c1, c0 + 1)] = True
+    return mask
+
+
+def _utc(moment: datetime, field: str) -> datetime:
+    if not isinstance(moment, datetime):
+        raise InvalidInput("must be a date and time", field=field)
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None \
+        else moment.astimezone(timezone.utc)
+
+
+def check_range(begin: datetime, end: datetime) -> tuple[datetime, datetime]:
+    begin, end = _utc(begin, "begin"), _utc(end, "end")
+    if end <= begin:
+        raise InvalidInput("end must be after begin", field="end")
+    if end - begin > MAX_RANGE:
+        raise InvalidInput(f"the range may span {MAX_RANGE.days} days at most", field="end")
+    return begin, end
+
+
+def check_regions(regions: Sequence) -> list[Region]:
+    """1..MAX_REGIONS rectangles of four finite numbers in [0, 1], x0 < x1 and y0 < y1."""
+    if not isinstance(regions, (list, tuple)) or not 1 <= len(regions) <= MAX_REGIONS:
+        raise InvalidInput(f"give 1 to {MAX_REGIONS} regions", field="region")
+    checked = []
+    for region in regions:
+        try:
+            values = tuple(float(v) for v in region)
+        except (TypeError, ValueError):
+            raise InvalidInput("a region is four numbers x0,y0,x1,y1", field="region") from None
+        if len(values) != 4:
+            raise InvalidInput("a region is four numbers x0,y0,x1,y1", field="region")
+        if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in values):
+            raise InvalidInput("a region's values are finite numbers from 0 to 1 (a share of "
+                               "the picture)", field="region")
+        x0, y0, x1, y1 = values
+        if not (x0 < x1 and y0 < y1):
+            raise InvalidInput("a region needs x0 < x1 and y0 < y1", field="region")
+        checked.append((x0, y0, x1, y1))
+    return checked
+
+
+class MotionSearchService:
+    """Search and heat maps over the stored grids (module docstring). `records(source_ids,
+    begin, end)`: the records with footage overlapping a range (RecordingService.overlapping)."""
+
+    def __init__(self, catalog: Catalog, grids: GridStore, records: RecordsOf):
+        self._catalog, self._grids, self._records = catalog, grids, records
+
+    def _check_sources(self, source_ids: Sequence[int]) -> list[int]:
+        if not isinstance(source_ids, (list, tuple)) or not 1 <= len(source_ids) <= MAX_SOURCES:
+            raise InvalidInput(f"give 1 to {MAX_SOURCES} sources", field="source_id")
+        if not all(isinstance(s, int) and not isinstance(s, bool) for s in source_ids):
+            raise InvalidInput("a source id is an integer", field="source_id")
+        wanted = sorted(set(source_ids))
+        with self._catalog.session() as s:
+            known = set(s.exec(select(Source.id).where(Source.id.in_(wanted))).all())
+        for source_id in wanted:
+            if source_id not in known:
+                raise NotFound("source", source_id, field="source_id")
+        return wanted
+
+    def _minutes(self, source_id: int, begin: datetime, end: datetime) -> list[StoredMinute]:
+        first = int(begin.timestamp()) // 60 * 60
+        return self._grids.read(source_id, first, math.ceil(end.timestamp()))
+
+    @staticmethod
+    def _seconds(minutes: list[StoredMinute], begin: datetime,
+                 end: datetime) -> tuple[np.ndarray, np.ndarray]:
+        """(UTC second of each busy second, (n, CELL_BYTES) packed grids) within [begin, end)."""
+        if not minutes:
+            return np.zeros(0, np.int64), np.zeros((0, CELL_BYTES), np.uint8)
+        times = np.concatenate([m.minute_s + second_offsets(m.seconds) for m in minutes])
+        packed = np.frombuffer(b"".join(zlib.decompress(m.cells) for m in minutes),
+                               np.uint8).reshape(-1, CELL_BYTES)
+        if len(times) != len(packed):
+            raise ValueError("a stored motion minute's cells do not match its seconds")
+        keep = (times >= math.floor(begin.timestamp())) & (times < end.timestamp())
+        return times[keep], packed[keep]
+
+    def search(self, source_ids: list[int], begin: datetime, end: datetime,
+               regions: list[Region], *, min_cells: int = 1, merge_s: float = 5.0,
+               forwarded: bool = False) -> list[MotionHit]:
+        """The intervals with motion in the regions, sorted by (begin, source_id)."""
+        begin, end = check_range(begin, end)
+        checked = check_regions(regions)
+        if isinstance(min_cells, bool) or not isinstance(min_cells, int) or min_cells < 1:
+            raise InvalidInput("min_cells is a whole number from 1", field="min_cells")
+        try:
+            merge = float(merge_s)
+        except (TypeError, ValueError):
+            raise InvalidInput("merge_s is a number of seconds", field="merge_s") from None
+        if not (math.isfinite(merge) and 0.0 <= merge <= MAX_MERGE_S):
+            raise InvalidInput(f"merge_s is 0 to {MAX_MERGE_S:g} seconds", field="merge_s")
+        sources = self._check_sources(source_ids)
+        mask = region_cells(checked)
+        wanted = np.packbits(mask.reshape(CELLS))
+        size = int(mask.sum())
+        found: list[tuple[int, int, int, float]] = []  # (begin s, end s, source, peak)
+        for source_id in sources:
+            times, packed = self._seconds(self._minutes(source_id, begin, end), begin, end)
+            if not len(times):
+                continue
+            counts = _POPCOUNT[packed & wanted].sum(axis=1, dtype=np.int64)
+            busy = counts >= min_cells
+            times, counts = times[busy], counts[busy]
+            if not len(times):
+                continue
+            # a new hit where the quiet gap since the last busy second is over merge_s
+            starts = np.flatnonzero(np.diff(times) - 1 > merge) + 1
+            bounds = np.concatenate([[0], starts, [len(times)]])
+            for a, b in zip(bounds[:-1], bounds[1:]):
+                found.append((int(times[a]), int(times[b - 1]) + 1, source_id,
+                              float(counts[a:b].max()) / size))
+        found.sort(key=lambda hit: (hit[0], hit[2]))
+        return self._with_records(found, sources, begin, end)
+
+    def _with_records(self, found: list[tuple[int, int, int, float]], sources: list[int],
+                      begin: datetime, end: datetime) -> list[MotionHit]:
+        if not found:
+            return []
+        first = datetime.fromtimestamp(found[0][0], timezone.utc)
+        last = datetime.fromtimestamp(max(hit[1] for hit in found), timezone.utc)
+        spans: dict[int, list[tuple[float, float, str]]] = {}
+        now = datetime.now(timezone.utc).timestamp()
+        for record in self._records(sources, max(begin, first), min(end, last)):
+            if record.source is None:
+                continue
+            start = _seconds_of(record.begin_utc or record.created_utc)
+            stop = _seconds_of(record.end_utc) if record.end_utc else now
+            spans.setdefault(record.source.id, []).append((start, stop, record.id))
+        hits = []
+        for start, stop, source_id, peak in found:
+            ids = tuple(rid for a, b, rid in spans.get(source_id, ()) if a < stop and b > start)
+            hits.append(MotionHit(source_id, datetime.fromtimestamp(start, timezone.utc),
+                                  datetime.fromtimestamp(stop, timezone.utc),
+                                  round(min(1.0, peak), 4), ids))
+        return hits
+
+    def heatmap(self, source_id: int, begin: datetime, end: datetime, *,
+                forwarded: bool = False) -> Heatmap:
+        """Seconds each cell changed in [begin, end)."""
+        begin, end = check_range(begin, end)
+        (source_id,) = self._check_sources([source_id])
+        totals = np.zeros(CELLS, np.int64)
+        minutes = self._minutes(source_id, begin, end)
+        for chunk in range(0, len(minutes), 2000):  # ~120 000 seconds unpacked at a time
+            _, packed = self._seconds(minutes[chunk:chunk + 2000], begin, end)
+            if len(packed):
+                totals += np.unpackbits(packed, axis=1).sum(axis=0, dtype=np.int64)
+        grid = totals.reshape(GRID_ROWS, GRID_COLS)
+        return Heatmap(source_id, GRID_COLS, GRID_ROWS,
+                       tuple(tuple(int(v) for v in row) for row in grid))
+
+
+def _seconds_of(iso: str) -> float:
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
