@@ -26,6 +26,14 @@ A resting tile (its wall "updates on motion" and its source has none: `set_resti
 its slots for nothing, so the decoder makes no pictures for it (it still decodes for the
 motion analyser), takes none, and shows its last picture with a "no motion" mark until
 its source moves again.
+
+Digital zoom (#27 item 3, `ui.zoom`): the wheel over the picture zooms around the pointer up
+to 8x, a left drag pans, a double-click on a zoomed tile goes back to 1x (on a tile at 1x it
+maximises the tile, as before); an overview inset in the bottom right corner shows where the
+zoomed part is. A zoomed tile asks for what a maximised one does, every picture of its main
+stream, at its size times the zoom (real detail, not the preview's pixels magnified), and
+goes back to the preview at 1x; it never rests while zoomed. While zoomed a click selects on
+release, so the press that starts a pan is not a click.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from app.live import Demand, FrameSlot, LiveStats
 from app.schemas import SourceStatus
 from ui.wall_cells import DragStart, dropped
+from ui.zoom import PictureZoom
 
 STATUS_COLOURS = {SourceStatus.online: "#2ecc71", SourceStatus.connecting: "#f1c40f",
                   SourceStatus.offline: "#95a5a6", SourceStatus.error: "#e74c3c"}
@@ -123,6 +132,8 @@ class CameraTile(QWidget):
         self._tokens: dict[int, int] = {}      # id(slot) -> its watch token
         self._preview_since = time.monotonic()
         self._preview_stalled = False
+        self.zoom = PictureZoom(self._zoom_changed)
+        self._was_zoomed = False
         self.set_slots(slot, preview)
         self.setMinimumSize(160, 90)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -157,6 +168,7 @@ class CameraTile(QWidget):
         if self.preview is not None and demand is Demand.KEYFRAMES and self.demand is not demand:
             self._preview_since, self._preview_stalled = time.monotonic(), False  # back to the grid
         self.demand = demand
+        demand = self.wanted_demand
         main, preview, shown = demand, Demand.NONE, self.slot
         if self.preview is not None and demand is Demand.KEYFRAMES:
             preview = Demand.ALL  # watched while stalled too, to see it play again
@@ -172,11 +184,20 @@ class CameraTile(QWidget):
             frame = shown.latest() if shown is not None else None
             self.frame_seq = frame.seq if frame is not None and self.image is not None else 0
 
+    @property
+    def wanted_demand(self) -> Demand:
+        """What the tile asks its streams for: the wall's wish, or every picture of the main
+        stream while zoomed (as a maximised tile) unless hidden."""
+        if self.zoom.zoomed and self.demand is not Demand.NONE:
+            return Demand.ALL
+        return self.demand
+
     def _ask(self, slot: FrameSlot | None, demand: Demand) -> None:
-        """Ask `slot` for `demand`, at the tile's size in device pixels: the decoder then
-        makes pictures that size (scaled with the colour conversion, off the GUI thread)."""
+        """Ask `slot` for `demand`, at the tile's size in device pixels (times the zoom: the
+        zoomed part fills the tile): the decoder then makes pictures that size (scaled with
+        the colour conversion, off the GUI thread)."""
         if slot is not None and id(slot) in self._tokens:
-            ratio = self.devicePixelRatioF()
+            ratio = self.devicePixelRatioF() * self.zoom.state.factor
             box = (max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio)))
             slot.change(self._tokens[id(slot)], demand, box)
 
@@ -189,7 +210,7 @@ class CameraTile(QWidget):
         or wake (ask again; the preview gets its time to play before it counts as down).
         A tile with no picture yet takes one first, so a resting wall shows every camera."""
         self._rest_wanted = resting
-        resting = resting and self.image is not None
+        resting = resting and self.image is not None and not self.zoom.zoomed
         if resting == self.resting:
             return
         self.resting = resting
@@ -200,7 +221,7 @@ class CameraTile(QWidget):
 
     def _check_preview(self) -> None:
         """A grid tile whose preview stream shows nothing falls back to the main stream."""
-        if self.preview is None or self.demand is not Demand.KEYFRAMES or self.resting:
+        if self.preview is None or self.wanted_demand is not Demand.KEYFRAMES or self.resting:
             return
         frame = self.preview.latest()
         stalled = (time.monotonic() - self._preview_since > PREVIEW_STALE_S
@@ -259,7 +280,7 @@ class CameraTile(QWidget):
     @property
     def keyframes_only(self) -> bool:
         """A grid tile showing its main stream, which it asks for keyframes only."""
-        return (self.demand is Demand.KEYFRAMES and self.shown is not None
+        return (self.wanted_demand is Demand.KEYFRAMES and self.shown is not None
                 and self.shown is self.slot)
 
     def badge_text(self, elapsed_s: int) -> str:
@@ -341,7 +362,11 @@ class CameraTile(QWidget):
     def _paint_picture(self, painter: QPainter, target: QRect) -> None:
         """Down to half its size a picture is drawn scaled as it is painted (bilinear, about
         a blit's cost: the wall's preview tiles); smaller than that, bilinear would alias,
-        so it is smooth-scaled once per picture (a main stream's keyframe in a small tile)."""
+        so it is smooth-scaled once per picture (a main stream's keyframe in a small tile).
+        Zoomed: the zoomed part, magnified."""
+        if self.zoom.zoomed:
+            self.zoom.paint(painter, self.image, target)
+            return
         if target.width() * 2 >= self.image.width():
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawImage(target, self.image)
@@ -366,6 +391,7 @@ class CameraTile(QWidget):
             if self.frame_seq != self._painted_seq:
                 self._painted_seq = self.frame_seq
                 self.frames_painted += 1
+            self.zoom.paint_inset(painter, self.image, self.rect())
             if self.lost_since is not None:
                 painter.fillRect(target, DIMMED)
         if self.resting and self.lost_since is None:
@@ -472,8 +498,27 @@ class CameraTile(QWidget):
             painter.setPen(QColor("white"))
             painter.drawText(badge_rect, Qt.AlignmentFlag.AlignCenter, text)
 
+    # --- zoom ------------------------------------------------------------------------
+    def _zoom_changed(self) -> None:
+        """Zoomed in or out: the main stream while zoomed (at the zoom's size), the preview
+        again at 1x (given its time to play before it counts as down)."""
+        zoomed = self.zoom.zoomed
+        if zoomed != self._was_zoomed:
+            self._was_zoomed = zoomed
+            if not zoomed:
+                self._preview_since, self._preview_stalled = time.monotonic(), False
+            self.set_resting(self._rest_wanted)
+        self.set_demand(self.demand)
+        self.update()
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if not self.zoom.wheel(event, self._target() if self.image is not None else None):
+            super().wheelEvent(event)
+
     # --- mouse -----------------------------------------------------------------------
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt naming
+        if self.zoom.press(event):  # a pan, or a click told on release
+            return
         if event.button() == Qt.MouseButton.LeftButton:
             ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
             self.clicked.emit(self.source_id, ctrl)
@@ -481,6 +526,8 @@ class CameraTile(QWidget):
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt naming
+        if self.zoom.move(event, self._target() if self.image is not None else None):
+            return
         if event.buttons() & Qt.MouseButton.LeftButton:
             self._drag.moved(self, event.position().toPoint(), self.source_id, self.cell)
 
@@ -495,7 +542,15 @@ class CameraTile(QWidget):
             event.acceptProposedAction()
             self.source_dropped.emit(self.cell, found[0], found[1])
 
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt naming
+        if self.zoom.release(event) and not self.zoom.dragged:
+            ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+            self.clicked.emit(self.source_id, ctrl)
+        super().mouseReleaseEvent(event)
+
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt naming
+        if self.zoom.double_click(event):  # zoomed: back to 1x; at 1x: maximise
+            return
         if event.button() == Qt.MouseButton.LeftButton:
             self.double_clicked.emit(self.source_id)
 

@@ -1,6 +1,7 @@
 """A tile's right-click menu (#27 item 4): record now (under a tag the operator confirms),
 snapshot, bookmark, open in the player at "30 s ago", show in Recordings, motion, edit the
-source, play recordings, and PTZ for cameras that have it.
+source, play recordings, and PTZ for cameras that have it (its pad over the tile:
+`ui.tile_ptz`).
 
 The snapshot is the main stream's newest picture at full size (`SourceService.
 full_picture_jpeg`, never the tile's small preview), saved as JPEG under
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QGuiApplication, QImage
-from PySide6.QtWidgets import QDialog, QInputDialog, QLineEdit, QMenu, QVBoxLayout
+from PySide6.QtWidgets import QDialog, QInputDialog, QLineEdit, QMenu, QVBoxLayout, QWidget
 
 from ui.errors import error_text
 from ui.icons import icon
@@ -79,6 +80,7 @@ class TileMenu:
                        else "Play recordings…", lambda: w.playback.ask_and_play(chosen))
         menu.addSeparator()
         menu.addAction("Motion…", lambda: w.open_motion(source_id))
+        w.motion_search.add_tile_entries(menu, source_id)  # search here, heat map (#28)
         menu.addAction("Edit source…", lambda: w.edit_source(source_id))
         ptz = menu.addAction("PTZ and presets…", lambda: self.open_ptz(source_id))
         ptz.setVisible(self._has_ptz(self.ptz_abilities.get(source_id)))
@@ -159,18 +161,27 @@ class TileMenu:
                     pass
         self.window.tasks.run(lambda: ptz.capabilities(source_id), show)
 
-    def open_ptz(self, source_id: int) -> QDialog | None:
-        """The hook the PTZ work fills: its pad (`ui.ptz_overlay.PtzPad`) in a small dialog,
-        driving the camera through the audited station."""
+    def open_ptz(self, source_id: int) -> QWidget | None:
+        """The PTZ pad (`ui.ptz_overlay.PtzPad`) driving the camera through the audited
+        station: over the source's tile when the wall shows it (`ui.tile_ptz`, one per tile:
+        opening it again brings it back), else in a small dialog."""
         from ui.ptz_overlay import PtzPad
+        from ui.tile_ptz import TilePtzOverlay
 
         abilities = self.ptz_abilities.get(source_id)
         if abilities is None:
             return None
         w = self.window
+        tile = w.wall.tiles.get(source_id)
+        if tile is not None and tile.isVisible():
+            overlay = tile.findChild(TilePtzOverlay, "tilePtz")
+            if overlay is None:
+                overlay = TilePtzOverlay(tile, tile.name)
+                overlay.attach(w.audited.ptz, source_id, abilities, w.access.role)
+            overlay.open()
+            return overlay
         dialog = QDialog(w)
-        dialog.setWindowTitle(f"PTZ — {w.wall.tiles[source_id].name}"
-                              if source_id in w.wall.tiles else "PTZ")
+        dialog.setWindowTitle(f"PTZ — {tile.name}" if tile is not None else "PTZ")
         pad = PtzPad(dialog)
         QVBoxLayout(dialog).addWidget(pad)
         pad.attach(w.audited.ptz, source_id, abilities, w.access.role)

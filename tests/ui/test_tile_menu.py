@@ -94,7 +94,7 @@ def test_viewer_sees_the_changes_disabled_and_cannot_change_a_layout(qtbot, stat
 
 def test_ptz_entry_only_for_a_ptz_camera_and_opens_the_pad(qtbot, station):
     """The entry appears once the camera's ONVIF PTZ control is known; it opens the pad
-    (ui.ptz_overlay) on the camera, and a press of its arrow reaches the simulator."""
+    (ui.ptz_overlay) over the camera's tile, and a press of its arrow reaches the simulator."""
     from PySide6.QtCore import Qt
 
     from tests.support.onvif_camera import OnvifCamera, Profile
@@ -109,10 +109,11 @@ def test_ptz_entry_only_for_a_ptz_camera_and_opens_the_pad(qtbot, station):
                          if a.text() == "PTZ and presets…")
             qtbot.waitUntil(entry.isVisible, timeout=15000)
             window.last_tile_menu.close()
-            dialog = window.tile_menu.open_ptz(dome.id)
-            pad = dialog.findChild(type(dialog.layout().itemAt(0).widget()))
+            overlay = window.tile_menu.open_ptz(dome.id)  # over the tile (ui.tile_ptz)
+            assert overlay.parent() is window.wall.tiles[dome.id] and overlay.isVisible()
+            pad = overlay.pad
             qtbot.mousePress(pad.arrows["left"], Qt.MouseButton.LeftButton)
             qtbot.waitUntil(lambda: camera.ptz.last("ContinuousMove") is not None, timeout=3000)
             qtbot.mouseRelease(pad.arrows["left"], Qt.MouseButton.LeftButton)
             qtbot.waitUntil(lambda: camera.ptz.last("Stop") is not None, timeout=3000)
-            dialog.close()
+            overlay.close_overlay()

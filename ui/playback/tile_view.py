@@ -1,7 +1,11 @@
 """One tile of a synchronised playback: the picture drawn as a camera tile draws it, the
 camera's name on top, the wall-clock date and time of the frame shown at the bottom, and
 "no recording" over it while the cursor is in one of the source's gaps (from the plan: the
-tile decides nothing about what was recorded). A click selects it (its sound is heard)."""
+tile decides nothing about what was recorded). A click selects it (its sound is heard).
+
+Digital zoom as on a live tile (`ui.zoom`): the wheel zooms around the pointer up to 8x, a
+left drag pans, a double-click goes back to 1x, an inset shows where the zoomed part is. The
+zoom stays while the footage plays or jumps (it is where the operator looks, not a frame's)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ui.playback.tile_feed import TileFrame
+from ui.zoom import PictureZoom, fitted
 
 NO_RECORDING = "no recording"
 
@@ -35,6 +40,7 @@ class PlaybackTile(QWidget):
         self.in_gap = False
         self.selected = False
         self.message = "Opening…"
+        self.zoom = PictureZoom(self.update)
         self.setMinimumSize(240, 135)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
@@ -65,20 +71,41 @@ class PlaybackTile(QWidget):
             self.selected = selected
             self.update()
 
+    def _target(self) -> QRect | None:
+        """Where the picture is drawn (None: none shown, nothing to zoom)."""
+        if self.image is None or self.in_gap:
+            return None
+        return fitted(self.image.width(), self.image.height(), self.rect())
+
     def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt naming
         if event.button() == Qt.MouseButton.LeftButton:
             self.clicked.emit(self.source_id)
+        self.zoom.press(event)
         super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if not self.zoom.move(event, self._target()):
+            super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        self.zoom.release(event)
+        super().mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if not self.zoom.double_click(event):
+            super().mouseDoubleClickEvent(event)
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if not self.zoom.wheel(event, self._target()):
+            super().wheelEvent(event)
 
     def paintEvent(self, _event) -> None:  # noqa: N802 - Qt naming
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("#111418"))
-        if self.image is not None and not self.in_gap:
-            scaled = self.image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
-            target = QRect(0, 0, scaled.width(), scaled.height())
-            target.moveCenter(self.rect().center())
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-            painter.drawImage(target, self.image)
+        target = self._target()
+        if target is not None:
+            self.zoom.paint(painter, self.image, target)
+            self.zoom.paint_inset(painter, self.image, self.rect().adjusted(0, 0, 0, -24))
         elif self.in_gap or self.frame is None:
             painter.setPen(QColor("#8a96a3"))
             font = QFont(self.font())

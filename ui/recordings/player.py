@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from ui.icons import icon
 from ui.media import DecodedFrame, MediaTarget, RemoteFile, VideoReader
+from ui.zoom import PictureZoom, fitted
 
 log = logging.getLogger(__name__)
 OPEN_RETRY_S = 5.0    # a recording's file may not hold its first fragment yet
@@ -254,13 +255,15 @@ class _Decoder:
 
 
 class FrameView(QWidget):
-    """The picture, drawn as a camera tile draws it: dark surface, aspect kept, a caption."""
+    """The picture, drawn as a camera tile draws it: dark surface, aspect kept, a caption;
+    digital zoom as on a tile (`ui.zoom`: wheel, drag, double-click back to 1x, an inset)."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.image: QImage | None = None
         self.caption = ""
         self.message = "Select a recording to play it"
+        self.zoom = PictureZoom(self.update)
         self.setMinimumSize(320, 180)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
@@ -269,11 +272,8 @@ class FrameView(QWidget):
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("#111418"))
         if self.image is not None:
-            scaled = self.image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
-            target = QRect(0, 0, scaled.width(), scaled.height())
-            target.moveCenter(self.rect().center())
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-            painter.drawImage(target, self.image)
+            self.zoom.paint(painter, self.image, self._target())
+            self.zoom.paint_inset(painter, self.image, self.rect())
         else:
             painter.setPen(QColor("#8a96a3"))
             painter.drawText(self.rect().adjusted(12, 12, -12, -12),
@@ -289,6 +289,31 @@ class FrameView(QWidget):
                                                     self.width() - 16)
             painter.drawText(bar.adjusted(8, 0, -8, 0), Qt.AlignmentFlag.AlignVCenter, text)
         painter.end()
+
+    def _target(self) -> QRect | None:
+        if self.image is None:
+            return None
+        return fitted(self.image.width(), self.image.height(), self.rect())
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if not self.zoom.wheel(event, self._target()):
+            super().wheelEvent(event)
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if not self.zoom.press(event):
+            super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if not self.zoom.move(event, self._target()):
+            super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if not self.zoom.release(event):
+            super().mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if not self.zoom.double_click(event):
+            super().mouseDoubleClickEvent(event)
 
 
 class PlayerWidget(QWidget):
@@ -366,6 +391,7 @@ class PlayerWidget(QWidget):
         self.playing, self.duration, self.position = False, 0.0, 0.0
         self.frame_index, self.key_frame, self.frames_shown, self.error = -1, False, 0, ""
         self.view.image, self.view.caption = None, caption
+        self.view.zoom.reset()  # another file: the whole picture again
         self.view.message = "Opening…"
         self.view.update()
         self._set_playing(False)
