@@ -1,6 +1,7 @@
 """PTZ controls for a camera (#27 item 5, docs/ptz.md): press-and-hold arrows, zoom in and
 out, home, presets (listed, gone to, saved, removed), the keyboard's arrow keys and +/-, and
-click-to-centre for a tile to call. A widget of its own, not yet placed on the wall's tiles.
+click-to-centre for a tile to call. A widget of its own, shown over a live tile by
+`ui.tile_ptz` (the tile menu's "PTZ and presets…").
 
 The hold: pressing an arrow (or a key) sends `move` at once and again every `REPEAT_MS` while
 it is held, each with a `HOLD_TIMEOUT_S` timeout the camera obeys by itself; releasing sends
