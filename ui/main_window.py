@@ -36,6 +36,7 @@ from ui.bridge import EventBridge
 from ui.errors import error_text
 from ui.groups_panel import GroupsPanel
 from ui.icons import icon
+from ui.motion_search.controller import MotionSearchGui
 from ui.playback.launcher import PlaybackLauncher
 from ui.recordings.bookmarks import ask_bookmark
 from ui.status_bar import StationStatusBar
@@ -94,6 +95,10 @@ class MainWindow(QMainWindow):
         self.tile_menu = TileMenu(self)
         self._build_menus()
         self._mount_optional_tabs()
+        # Motion search (#28): on the player and the tiles, its hits on the Recordings timeline.
+        self.motion_search = MotionSearchGui(
+            self.audited, self.tasks, self.recordings, self.wall, self.report,
+            show_recordings=lambda: self.tabs.setCurrentWidget(self.recordings))
         # Who the window acts as (#26): role, scope, the lock, the name in the status bar.
         self.access = WindowAccess(self, identity)
         self.access.lock.locked_changed.connect(self.layouts.set_locked)  # other screens too
@@ -487,6 +492,7 @@ class MainWindow(QMainWindow):
         self.wall.close_wall()
         self.tags.close_panel()
         self.recordings.shutdown()
+        self.motion_search.shutdown()
         self.playback.shutdown()
         self.audit_view.shutdown()
         self.events.shutdown()

@@ -1,0 +1,182 @@
+"""The result list of a motion search, beside the Recordings timeline: a row per hit (camera,
+begin in local time, duration, peak share of the rectangle that changed), a double-click
+plays the hit from its begin in the tab's player (`play_requested`), and "Export hits" cuts
+every hit with the station's exporter (the Export dialog's: one MP4 per hit, stream copy) into
+the exports folder, telling what it wrote.
+
+Why a thread of its own for the export, not the task runner: a cut is disk-bound and may
+take a minute for many hits, and the runner's two workers serve every panel's reads."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSettings, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ui.errors import error_text
+from ui.recordings.export_dialog import FOLDER_KEY
+from ui.wall_prefs import FILE as PREFS_FILE
+
+COLUMNS = ("Camera", "Begin", "Duration", "Peak")
+HIT_ROLE = Qt.ItemDataRole.UserRole
+EXPORT_PAD = timedelta(seconds=1)  # each cut a second wider either side: the lead-in, the tail
+
+
+def exports_folder(settings) -> Path:
+    """Where hits are exported: the folder the Export dialog wrote to last (kept in the
+    station's gui.ini), else `<data_dir>/exports`."""
+    prefs = QSettings(str(Path(settings.data_dir) / PREFS_FILE), QSettings.Format.IniFormat)
+    kept = prefs.value(FOLDER_KEY, "", type=str)
+    return Path(kept) if kept else Path(settings.data_dir) / "exports"
+
+
+def duration_text(seconds: float) -> str:
+    seconds = round(seconds)
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"
+
+
+class _Signals(QObject):
+    progress = Signal(int, int)       # hits cut, of
+    done = Signal(object, object)     # written paths, error
+
+
+class MotionHitsPanel(QWidget):
+    play_requested = Signal(int, object)  # source id, the hit's begin (aware UTC)
+    cleared = Signal()
+    exported = Signal(list)               # the files written by "Export hits"
+
+    def __init__(self, station, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.station = station
+        self.hits: list = []
+        self.folder: Path | None = None  # where the last export went
+        self._worker: threading.Thread | None = None
+        self._cancel = threading.Event()
+        self._signals = _Signals(self)
+        self._signals.progress.connect(self._on_progress)
+        self._signals.done.connect(self._on_done)
+        self.header = QLabel("Motion search", self)
+        self.header.setWordWrap(True)
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.setToolTip("Double-click a hit to play it from its begin")
+        self.table.cellDoubleClicked.connect(self._double_clicked)
+        self.export_button = QPushButton("Export hits", self)
+        self.export_button.setToolTip("Cut each hit (a second wider either side) with the "
+                                      "exporter, one MP4 per hit, into the exports folder")
+        self.export_button.clicked.connect(self.export_hits)
+        self.clear_button = QPushButton("Clear", self)
+        self.clear_button.setToolTip("Remove the hits from the timeline and close this list")
+        self.clear_button.clicked.connect(self.clear)
+        self.message = QLabel(self)
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.export_button)
+        buttons.addWidget(self.clear_button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.header)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.message)
+
+    def set_results(self, hits: list, names: dict[int, str], header: str) -> None:
+        self.hits = list(hits)
+        self.header.setText(header)
+        self.message.setText("")
+        self.table.setRowCount(len(self.hits))
+        for row, hit in enumerate(self.hits):
+            cells = (names.get(hit.source_id, f"source {hit.source_id}"),
+                     hit.begin.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+                     duration_text((hit.end - hit.begin).total_seconds()),
+                     f"{hit.peak * 100:.0f} %")
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(HIT_ROLE, row)
+                self.table.setItem(row, column, item)
+        self.export_button.setEnabled(bool(self.hits))
+
+    def _double_clicked(self, row: int, _column: int) -> None:
+        if 0 <= row < len(self.hits):
+            hit = self.hits[row]
+            self.play_requested.emit(hit.source_id, hit.begin)
+
+    def clear(self) -> None:
+        self.set_results([], {}, "Motion search")
+        self.cleared.emit()
+
+    # --- exporting the hits ---------------------------------------------------------------
+    def running(self) -> bool:
+        return self._worker is not None and self._worker.is_alive()
+
+    def export_hits(self, folder: Path | None = None) -> None:
+        """Every hit cut into `folder` (default: the exports folder), on a thread."""
+        if self.running() or not self.hits:
+            return
+        folder = Path(folder) if folder is not None else exports_folder(self.station.settings)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.message.setText(f"Cannot use {folder}: {exc.strerror or exc}")
+            return
+        self.folder = folder
+        exports, signals, cancel = self.station.exports, self._signals, self._cancel
+        spans = [(hit.source_id, hit.begin - EXPORT_PAD, hit.end + EXPORT_PAD) for hit in self.hits]
+        cancel.clear()
+
+        def work() -> None:
+            written: list[Path] = []
+            try:
+                for n, (source_id, begin, end) in enumerate(spans):
+                    signals.progress.emit(n, len(spans))
+                    written += exports.export_to([source_id], begin, end, folder,
+                                                 cancelled=cancel.is_set)
+            except BaseException as exc:  # told to the operator, with what was written so far
+                signals.done.emit(written, exc)
+            else:
+                signals.done.emit(written, None)
+
+        self.export_button.setEnabled(False)
+        self.message.setText(f"Exporting {len(spans)} hit(s) to {folder}…")
+        self._worker = threading.Thread(target=work, name="export-hits", daemon=True)
+        self._worker.start()
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self.message.setText(f"Exporting hit {done + 1} of {total} to {self.folder}…")
+
+    def _on_done(self, written: list[Path], error: BaseException | None) -> None:
+        self.export_button.setEnabled(bool(self.hits))
+        what = f"{len(written)} file(s) written to {self.folder}"
+        if error is not None:
+            self.message.setText(f"Export stopped: {error_text(error)} ({what}).")
+        else:
+            self.message.setText(f"Exported: {what}.")
+        self.message.setToolTip("\n".join(str(p) for p in written))
+        self.exported.emit(written)
+
+    def shutdown(self) -> None:
+        """The window is closing: a running export stops between packets."""
+        self._cancel.set()
+        if self._worker is not None:
+            self._worker.join(10)
