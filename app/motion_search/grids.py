@@ -203,16 +203,6 @@ class GridStore:
             return stored
         return sorted(stored + fresh, key=lambda m: m.minute_s)
 
-    def stored_bytes(self, source_id: int | None = None) -> tuple[int, int]:
-        """(rows, bytes of their cells) stored, of one source or all (the benchmark's
-        figure)."""
-        stmt = select(func.count(), func.coalesce(func.sum(func.length(MotionMinute.cells)), 0))
-        if source_id is not None:
-            stmt = stmt.where(MotionMinute.source_id == source_id)
-        with self._catalog.session() as s:
-            count, size = s.exec(stmt).one()
-        return int(count), int(size)
-
     # --- retention -----------------------------------------------------------------------
     def prune(self, retention_days: int, now: datetime | None = None) -> int:
         """Retention's one rule for grids (called by its pass, app.recordings.storage): a

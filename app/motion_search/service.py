@@ -31,6 +31,7 @@ from app.models import Source
 from app.motion_search.grids import (
     CELL_BYTES, CELLS, GRID_COLS, GRID_ROWS, GridStore, StoredMinute, second_offsets)
 from app.schemas import RecordOut
+from vision.grid import heatmap_png
 
 Region = tuple[float, float, float, float]  # x0, y0, x1, y1, normalised 0..1, x0<x1, y0<y1
 MAX_RANGE = timedelta(days=366)
@@ -217,6 +218,13 @@ class MotionSearchService:
         grid = totals.reshape(GRID_ROWS, GRID_COLS)
         return Heatmap(source_id, GRID_COLS, GRID_ROWS,
                        tuple(tuple(int(v) for v in row) for row in grid))
+
+
+    def heatmap_png(self, source_id: int, begin: datetime, end: datetime, *,
+                    forwarded: bool = False) -> bytes:
+        """`heatmap` as a PNG to lay over the picture (vision.grid.heatmap_png)."""
+        found = self.heatmap(source_id, begin, end, forwarded=forwarded)
+        return heatmap_png(np.array(found.counts, np.int64))
 
 
 def _seconds_of(iso: str) -> float:
