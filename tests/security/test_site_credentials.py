@@ -19,9 +19,11 @@ from __future__ import annotations
 import http.client
 import http.server
 import json
+import signal
 import socket
 import sqlite3
 import threading
+import time
 import urllib.parse
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -125,10 +127,14 @@ class Site:
     def own_id(self, station: StationProcess) -> str:
         return next(s["id"] for s in self.call(station, "GET", "/api/v1/station") if s["this"])
 
-    def sql(self, statement: str, *args):
+    def sql(self, statement: str, *args, timeout: float = 30):
         """What whoever holds the catalog's password does."""
-        with sqlite3.connect(self.catalog, timeout=30) as db:
+        with sqlite3.connect(self.catalog, timeout=timeout) as db:
             return db.execute(statement, args).fetchall()
+
+    def last_seen(self, station_id: str) -> str:
+        """When the station's last heartbeat was written."""
+        return self.sql("SELECT last_seen_utc FROM station WHERE id = ?", station_id)[0][0]
 
     def add_station(self, station_id: str, url: str) -> None:
         """A station row that stays online (seen an hour from now) at `url`."""
@@ -231,22 +237,48 @@ def test_a_catalog_row_pointing_at_a_rogue_server_gets_no_credential(site: Site)
         rogue.close()
 
 
+def hold_with_row_at(site: Site, url: str) -> None:
+    """South stopped (SIGSTOP) with its row pointing at `url`: its heartbeat, which writes
+    its own URL back, cannot run until `SIGCONT`. Stopped while it held the catalog's write
+    lock (a beat's transaction: milliseconds every 3 s), it is continued and stopped again
+    once the lock is free."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        site.south.proc.send_signal(signal.SIGSTOP)
+        try:
+            site.sql("UPDATE station SET url = ? WHERE id = ?", url, site.ids["south"],
+                     timeout=1)
+            return
+        except sqlite3.OperationalError:
+            site.south.proc.send_signal(signal.SIGCONT)
+            assert time.monotonic() < deadline, "south's row could not be written"
+            site.sql("SELECT 1")  # waits out south's transaction
+
+
 def test_a_real_stations_row_pointed_elsewhere_leaks_one_spent_request(site: Site):
     """The row of south itself is given the rogue's URL (until south's next beat puts it
-    back): what north then sends is signed for south only, for that request only."""
+    back): what north then sends is signed for south only, for that request only.
+
+    South is held (SIGSTOP) from the row's change until north has asked: north reads rows
+    at its own beat, south restores its row at its own, and with the two beats close in
+    phase north kept reading the row just after south had restored it (20 s on CI). Held,
+    south restores nothing, and north's first beat after the change reads the rogue's URL
+    (a beat writes its heartbeat and then reads the rows in one transaction)."""
     rogue = Rogue("page")
     try:
         cam = site.source(site.south, "south-cam")
         wait_for(lambda: site.call(site.north, "GET", f"/api/v1/source/{cam['id']}")["status"]
                  == "online", "north sees south's camera")
-
-        def redirected():
-            site.sql("UPDATE station SET url = ? WHERE id = ?", rogue.url, site.ids["south"])
+        hold_with_row_at(site, rogue.url)
+        try:
+            beat = site.last_seen(site.ids["north"])
+            wait_for(lambda: site.last_seen(site.ids["north"]) != beat,
+                     "north's next beat, which reads the rogue's URL")
             site.north.request("GET", f"/api/v1/source/{cam['id']}/picture",
                                headers={"Authorization": f"Bearer {TOKEN}"})
-            return rogue.requests
-
-        (captured, *_) = wait_for(redirected, "north asks the rogue in south's place")
+        finally:
+            site.south.proc.send_signal(signal.SIGCONT)
+        (captured,) = rogue.requests  # north asked the rogue in south's place, once
         assert captured["headers"]["x-rs-target"] == site.ids["south"]
         assert TOKEN not in json.dumps(captured["headers"])
         # not valid at north, nor at south for another path, nor twice
