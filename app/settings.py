@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME)))
     storage_dir: Path | None = None
     database_url: str | None = Field(None, repr=False)  # may carry a password
+    export_dir: Path | None = Field(None, description=(
+        "The folder the GUI's Export writes footage into unless the operator picks another "
+        "for one export (empty = the folder used last, at first the Videos folder)."))
     token: str | None = Field(None, repr=False)  # never in logs or reprs
     headless: bool = False
     demo: bool = True
@@ -301,6 +304,8 @@ class Settings(BaseSettings):
             object.__setattr__(self, "storage_dir", self.storage_dir.expanduser().resolve())
         if not self.sync_dirs:
             object.__setattr__(self, "sync_dirs", [data_dir / "exports"])
+        if self.export_dir is not None:
+            object.__setattr__(self, "export_dir", self.export_dir.expanduser().resolve())
         object.__setattr__(self, "media_dirs",
                            [Path(p).expanduser().resolve() for p in self.media_dirs])
         object.__setattr__(self, "sync_dirs",

@@ -1,10 +1,15 @@
-"""The station's settings: storage (the disk floor, retention, file segments, fsync, with the
-live disk figures), recording, the alerts (which event kinds the window announces from the
-tray, with a sound or not), the API socket and token, the identifiers the
-Huawei and Device Connect dialects answer to. Saved to the TOML config file (only what the
-operator changed; other keys in the file are kept). What a running station can take over
-(disk floor, retention, segments, fsync, pre-roll, names and identifiers) applies at once; what it cannot (the API socket
-and token, the storage folder, the database) is saved and the dialog says a restart is due.
+"""The station's settings, in pages an operator finds things in (#27 item 8): General
+(name, recordings and exports folders), Recording, Storage (with the live disk figures),
+Cameras, Alerts, Users (for admins), then under "Integrations" the API, Device Connect,
+Huawei Cloud, MQTT, Site and Security. A list on the left picks the page (no tab bar to
+scroll on a small screen); each page scrolls vertically, never sideways, and the dialog fits
+a 1366x768 screen. The pages are laid out in ui.settings_pages; this module reads, checks,
+saves and audits the values, whichever page shows them.
+
+Saved to the TOML config file (only what the operator changed; other keys in the file are
+kept). What a running station can take over (disk floor, retention, segments, fsync,
+pre-roll, names and identifiers) applies at once; what it cannot (the API socket and token,
+the storage folder, the database, MQTT's broker) is saved and the dialog says a restart is due.
 
 Entry point for the main window:
     SettingsDialog(settings, parent=None, *, station=None, config_file=None)
@@ -19,7 +24,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-import secrets
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,21 +33,16 @@ from app.accounts.roles import may
 from app.alarms.kinds import KINDS
 from app.audited import os_user
 from app.services.settings import SettingsRefused, problems_of
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import (
-    QCheckBox,
     QDialog,
     QDialogButtonBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFrame,
-    QGridLayout,
+    QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QPushButton,
-    QScrollArea,
-    QSpinBox,
-    QTabWidget,
+    QListWidget,
+    QListWidgetItem,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -57,28 +56,16 @@ from app.settings import (
     save_settings,
 )
 from app.station import Station
-from ui.forms import DIALOG_STYLE, Banner, Form, SecretEdit, hint_label, if_alive, section_title
+from ui.forms import DIALOG_STYLE, Banner, Form, hint_label, if_alive
 from ui.icons import icon
 from ui.recordings.recordings_model import human_size, local_time
+from ui.settings_pages import LABELS, SettingsPages
 from ui.tasks import TaskRunner
 
-LABELS = {
-    "station_name": "Station name", "storage_dir": "Storage folder", "database_url": "Catalog database",
-    "preroll_s": "Pre-roll", "preroll_mb": "Pre-roll memory", "disk_floor_mb": "Keep free on disk",
-    "host": "Bind address", "port": "Port", "token": "Access token",
-    "huawei_project_id": "Project ID", "huawei_app_id": "RTC app ID", "huawei_ak": "Access key (AK)",
-    "huawei_sk": "Secret key (SK)", "huawei_publish_domains": "Ingest domains",
-    "huawei_interrupt_s": "Interruption window", "huawei_callback_url": "Callback URL",
-    "dc_service_id": "Service ID", "dc_auto_approve": "Approval", "dc_token_ttl_s": "Token lifetime",
-    "allowed_hosts": "Host names", "allowed_origins": "Web origins", "media_dirs": "Media folders",
-    "sync_dirs": "Export folders", "max_sources": "Most sources", "tls_cert": "TLS certificate",
-    "tls_key": "TLS private key", "retention_days": "Delete after",
-    "retention_max_gb": "Recordings at most", "segment_s": "New file every",
-    "fsync_s": "Flush to disk every", "alert_kinds": "Announce", "alert_sound": "Sound",
-    "gui_login": "Sign-in", "gui_lock_minutes": "Lock after",
-}
-LABEL_WIDTH = 136
 HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+# What the dialog asks for at most: a 1366x768 screen less a taskbar and the window frame.
+PREFERRED = QSize(860, 620)
+PATH_FIELDS = ("storage_dir", "export_dir", "tls_cert", "tls_key")
 
 
 def restart_label(fields) -> str:
@@ -87,7 +74,7 @@ def restart_label(fields) -> str:
     return ", ".join(LABELS.get(name, name) for name in ranked)
 
 
-class SettingsDialog(QDialog):
+class SettingsDialog(SettingsPages, QDialog):
     saved = Signal(object)  # the Settings the saved file gives
 
     def __init__(self, settings: Settings, parent: QWidget | None = None, *,
@@ -110,24 +97,39 @@ class SettingsDialog(QDialog):
             self.fields[key][3](value)
         self._show_env_overrides()
         self._show_waiting_restart()
-        self.resize(640, 600)
+        self.resize(self._fitting(PREFERRED))
 
     # --- building --------------------------------------------------------------------------
     def _build(self) -> None:
         self.banner = Banner()
-        self.tabs = QTabWidget()
-        self.tabs.addTab(self._general_tab(), icon("settings"), "General")
-        self.tabs.addTab(self._recording_tab(), icon("record"), "Recording")
-        self.tabs.addTab(self._storage_tab(), icon("folder"), "Storage")
-        self.tabs.addTab(self._api_tab(), icon("key"), "API")
-        self.tabs.addTab(self._huawei_tab(), icon("plug"), "Huawei")
-        self.tabs.addTab(self._device_connect_tab(), icon("plug"), "Device Connect")
-        self.tabs.addTab(self._security_tab(), icon("key"), "Security")
-        if self.station is not None and self.tasks is not None and may(self.role, "create user"):
-            from ui.users_page import UsersPage
-
-            self.users_page = UsersPage(self.station, self.tasks, self.who)
-            self.tabs.addTab(self.users_page, icon("key"), "Users")
+        self.nav = QListWidget()
+        self.nav.setObjectName("settingsPages")
+        self.nav.setFixedWidth(170)
+        self.nav.setIconSize(QSize(18, 18))
+        self.stack = QStackedWidget()
+        self.pages: dict[str, QWidget] = {}
+        entries = self.page_list()
+        users = self.station is not None and self.tasks is not None and may(self.role, "create user")
+        if users:
+            entries.insert(entries.index(None), ("Users", "key", self._users_page))
+        for entry in entries:
+            if entry is None:  # the heading of what an integrator sets up once
+                heading = QListWidgetItem("Integrations")
+                heading.setFlags(Qt.ItemFlag.NoItemFlags)
+                font = QFont(self.nav.font())
+                font.setBold(True)
+                heading.setFont(font)
+                self.nav.addItem(heading)
+                continue
+            title, icon_name, builder = entry
+            page = builder()
+            self.pages[title] = page
+            item = QListWidgetItem(icon(icon_name), title)
+            item.setData(Qt.ItemDataRole.UserRole, title)
+            self.nav.addItem(item)
+            self.stack.addWidget(page)
+        self.nav.currentItemChanged.connect(self._picked)
+        self.nav.setCurrentRow(0)
         where = hint_label(f"Saved to {self.config_file}")
         self.buttons = QDialogButtonBox(self)
         self.save_button = self.buttons.addButton("Save", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -136,126 +138,57 @@ class SettingsDialog(QDialog):
         self.close_button.setAutoDefault(False)
         self.save_button.clicked.connect(self.save)
         self.buttons.rejected.connect(self.reject)
+        body = QHBoxLayout()
+        body.setSpacing(12)
+        body.addWidget(self.nav)
+        body.addWidget(self.stack, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(14, 14, 14, 12)
         layout.setSpacing(10)
         layout.addWidget(self.banner)
-        layout.addWidget(self.tabs, 1)
+        layout.addLayout(body, 1)
         layout.addWidget(where)
         layout.addWidget(self.buttons)
 
-    @staticmethod
-    def _page(*widgets: QWidget) -> QWidget:
-        """A tab: its forms in a column that scrolls rather than squeezes on a small screen."""
-        page = QWidget()
-        column = QVBoxLayout(page)
-        column.setContentsMargins(16, 16, 16, 8)
-        column.setSpacing(10)
-        for widget in widgets:
-            column.addWidget(widget)
-        column.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(page)
-        return scroll
+    def _users_page(self) -> QWidget:
+        from ui.users_page import UsersPage
 
-    def _text(self, form: Form, key: str, hint: str | None = None, *, secret: bool = False,
-              placeholder: str = "", extra: QWidget | None = None) -> QLineEdit:
-        edit = SecretEdit() if secret else QLineEdit()
-        edit.setPlaceholderText(placeholder)
-        form.add(key, LABELS[key], edit, hint, extra=extra, focus=edit)
-        self.fields[key] = (form, edit, lambda: edit.text().strip() or None,
-                            lambda value: edit.setText("" if value is None else str(value)))
-        return edit
+        self.users_page = UsersPage(self.station, self.tasks, self.who)
+        return self.users_page
 
-    def _list(self, form: Form, key: str, hint: str, *, placeholder: str = "") -> QLineEdit:
-        """A list setting edited as comma-separated text."""
-        edit = self._text(form, key, hint, placeholder=placeholder)
-        self.fields[key] = (form, edit, lambda: [v.strip() for v in edit.text().split(",") if v.strip()],
-                            lambda value: edit.setText(", ".join(str(v) for v in value or ())))
-        return edit
+    def _picked(self, item: QListWidgetItem | None, _previous=None) -> None:
+        title = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        if title in self.pages:
+            self.stack.setCurrentWidget(self.pages[title])
 
-    def _number(self, form: Form, key: str, spin: QSpinBox | QDoubleSpinBox, hint: str,
-                low: float, high: float, suffix: str) -> None:
-        spin.setRange(low, high)
-        spin.setSuffix(suffix)
-        spin.setAlignment(Qt.AlignmentFlag.AlignLeft)
-        spin.setMaximumWidth(180)
-        form.add(key, LABELS[key], spin, hint)
-        self.fields[key] = (form, spin, spin.value, spin.setValue)
+    def page_titles(self) -> list[str]:
+        """The pages in the list's order (the Integrations heading is no page)."""
+        return list(self.pages)
 
-    def _general_tab(self) -> QWidget:
-        form = Form(label_width=LABEL_WIDTH)
-        self._text(form, "station_name", "Shown in the window title, the APIs and synced copies")
-        browse = QPushButton(icon("folder"), "Browse…")
-        browse.clicked.connect(self._browse_storage)
-        self.storage = self._text(form, "storage_dir", "Where recordings are written; "
-                                  "empty: the recordings folder in the data folder",
-                                  placeholder=str(self.settings.data_dir / "recordings"), extra=browse)
-        self._text(form, "database_url", "Empty: SQLite in the data folder. Or "
-                   "postgresql+psycopg://user:password@host/db", placeholder="SQLite (default)")
-        return self._page(form, section_title("Alerts"), self._alerts_form())
+    def show_page(self, title: str) -> None:
+        for row in range(self.nav.count()):
+            if self.nav.item(row).data(Qt.ItemDataRole.UserRole) == title:
+                self.nav.setCurrentRow(row)
 
-    def _alerts_form(self) -> Form:
-        """Which event kinds the window announces (a tray notification), and with a sound."""
-        form = Form(label_width=LABEL_WIDTH)
-        box = QWidget()
-        grid = QGridLayout(box)
-        grid.setContentsMargins(0, 0, 0, 0)
-        self.alert_checks: dict[str, QCheckBox] = {}
-        for index, (name, kind) in enumerate(KINDS.items()):
-            check = QCheckBox(name.replace("_", " "))
-            check.setToolTip(kind.about)
-            grid.addWidget(check, index // 3, index % 3)
-            self.alert_checks[name] = check
-        form.add("alert_kinds", LABELS["alert_kinds"], box, "A desktop notification from the "
-                 "tray when an event of a ticked kind happens; every event is in the Events "
-                 "panel anyway", focus=next(iter(self.alert_checks.values())))
-        self.fields["alert_kinds"] = (
-            form, box, lambda: [n for n, c in self.alert_checks.items() if c.isChecked()],
-            lambda value: [c.setChecked(n in (value or ())) for n, c in self.alert_checks.items()])
-        sound = QCheckBox("Beep with each notification")
-        form.add("alert_sound", LABELS["alert_sound"], sound)
-        self.fields["alert_sound"] = (form, sound, sound.isChecked, sound.setChecked)
-        return form
+    def current_page(self) -> str:
+        return next(t for t, page in self.pages.items() if page is self.stack.currentWidget())
 
-    def _recording_tab(self) -> QWidget:
-        form = Form(label_width=LABEL_WIDTH)
-        preroll = QDoubleSpinBox()
-        preroll.setDecimals(1)
-        preroll.setSingleStep(0.5)
-        self._number(form, "preroll_s", preroll, "A recording begins at the last keyframe at "
-                     "least this long before Start. 0: the last keyframe.", 0, 120, " s")
-        self._number(form, "preroll_mb", QSpinBox(), "Most memory the pre-roll may take per "
-                     "source; older seconds are dropped first", 1, 4096, " MiB")
-        return self._page(form)
+    def _fitting(self, wanted: QSize) -> QSize:
+        """`wanted`, shrunk to the screen's available area (less a frame) when smaller."""
+        screen = (self.parentWidget().screen() if self.parentWidget() is not None
+                  else QGuiApplication.primaryScreen())
+        if screen is None:
+            return wanted
+        room = screen.availableGeometry().size() - QSize(16, 40)
+        return wanted.boundedTo(room)
 
-    def _storage_tab(self) -> QWidget:
-        """The disk floor, retention, file segments and fsync, with where the disk stands now
-        (the storage guard's figures, refreshed while the dialog is open)."""
-        guard = Form(label_width=LABEL_WIDTH)
-        self._number(guard, "disk_floor_mb", QSpinBox(), "Under this much free space (on the "
-                     "recordings' or the catalog's disk) retention makes room; if it cannot, "
-                     "recordings stop, and none starts", 0, 10_000_000, " MB")
-        self._number(guard, "retention_days", QSpinBox(), "Files of finished records older "
-                     "than this are deleted, oldest first; 0: kept", 0, 36500, " days")
-        cap = QDoubleSpinBox()
-        cap.setDecimals(1)
-        cap.setSingleStep(10)
-        self._number(guard, "retention_max_gb", cap, "The oldest finished records go until "
-                     "the recordings fit; 0: no cap. Protected records and records being "
-                     "synced are never deleted", 0, 1_000_000, " GB")
-        files = Form(label_width=LABEL_WIDTH)
-        self._number(files, "segment_s", QSpinBox(), "A long recording continues in a new "
-                     "file (a new record) at the first keyframe after this; 0: one file",
-                     0, 7 * 24 * 3600, " s")
-        flush = QDoubleSpinBox()
-        flush.setDecimals(1)
-        flush.setSingleStep(0.5)
-        self._number(files, "fsync_s", flush, "At most this much recording is lost in a power "
-                     "cut; 0: left to the operating system", 0, 3600, " s")
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        """The preferred size, not the sum of every page's fields: pages scroll."""
+        return PREFERRED
+
+    def _figures_label(self) -> QLabel:
+        """Where the disk stands now (the storage guard's figures, refreshed while the
+        dialog is open)."""
         self.disk_figures = QLabel("—")
         self.disk_figures.setObjectName("diskFigures")
         self.disk_figures.setWordWrap(True)
@@ -268,9 +201,7 @@ class SettingsDialog(QDialog):
             QTimer.singleShot(0, self.refresh_figures)
         else:
             self.disk_figures.setText("The figures show when the station runs.")
-        return self._page(section_title("Now"), self.disk_figures,
-                          section_title("Keeping the disk from filling up"), guard,
-                          section_title("Files"), files)
+        return self.disk_figures
 
     @if_alive
     def refresh_figures(self) -> None:
@@ -288,14 +219,14 @@ class SettingsDialog(QDialog):
             self.disk_figures.setText(f"Could not measure the disk: {error}")
             return
         lines = []
-        for name, fs in (("Recordings", status.storage), ("Catalog", status.catalog)):
-            if fs is None or (name == "Catalog" and status.same_filesystem):
+        for name, fs in (("Recordings", status.storage), ("Database", status.catalog)):
+            if fs is None or (name == "Database" and status.same_filesystem):
                 continue
             mark = " — under the floor" if fs.below_floor else ""
             lines.append(f"{name}: {human_size(fs.free_bytes)} free of "
                          f"{human_size(fs.total_bytes)}{mark}")
         if status.same_filesystem and status.catalog is not None:
-            lines[0] += " (the catalog on the same disk)"
+            lines[0] += " (the database on the same disk)"
         lines.append(f"Used by recordings: {human_size(status.used_by_recordings_bytes)} in "
                      f"{status.records_with_files} file(s), {status.protected_records} protected")
         oldest = status.oldest_record
@@ -316,96 +247,6 @@ class SettingsDialog(QDialog):
         if self._figure_tasks is not None:
             self._figure_tasks.shutdown()
         super().done(result)
-
-    def _api_tab(self) -> QWidget:
-        form = Form(label_width=LABEL_WIDTH)
-        self._text(form, "host", "127.0.0.1: this computer only. 0.0.0.0: every network "
-                   "interface (a token is then required)", placeholder="127.0.0.1")
-        self._number(form, "port", QSpinBox(), "0 picks a free port at start", 0, 65535, "")
-        self.generate_button = QPushButton(icon("refresh"), "Generate")
-        self.generate_button.setToolTip("A new random token")
-        self.generate_button.clicked.connect(lambda: self.token.setText(secrets.token_urlsafe(24)))
-        self.token = self._text(form, "token", "Clients send it as Authorization: Bearer …, "
-                                "X-Auth-Token or accessToken=…; empty: no token (loopback only)",
-                                secret=True, extra=self.generate_button)
-        notice = hint_label("Changes on this page take effect when the station restarts.")
-        return self._page(form, notice)
-
-    def _huawei_tab(self) -> QWidget:
-        huawei = Form(label_width=LABEL_WIDTH)
-        self._text(huawei, "huawei_project_id", "The {project_id} in /v1/{project_id}/record/"
-                   "control; empty: any", placeholder="any")
-        self._text(huawei, "huawei_app_id", "The {app_id} in /v2/apps/{app_id}/individual-stream-"
-                   "jobs; empty: any", placeholder="any")
-        self._text(huawei, "huawei_ak", "Clients sign requests with AK/SK (SDK-HMAC-SHA256)")
-        self._text(huawei, "huawei_sk", secret=True)
-        self._list(huawei, "huawei_publish_domains", "The publish_domain values accepted, "
-                   "comma-separated; empty: any", placeholder="any")
-        self._number(huawei, "huawei_interrupt_s", QSpinBox(), "A Live recording ends once its "
-                     "source stays offline this long", 1, 3600, " s")
-        self._text(huawei, "huawei_callback_url", "Recording events are POSTed here; empty: none",
-                   placeholder="https://example.com/live/callback")
-        return self._page(hint_label("For clients of the Huawei Live record-control and SparkRTC "
-                                     "individual-stream-job APIs, served on this station's port."),
-                          huawei)
-
-    def _device_connect_tab(self) -> QWidget:
-        dc = Form(label_width=LABEL_WIDTH)
-        self._text(dc, "dc_service_id", "The serviceId clients address; empty: derived from the "
-                   "station", placeholder="automatic")
-        approve = QCheckBox("Issue access tokens without asking")
-        dc.add("dc_auto_approve", LABELS["dc_auto_approve"], approve,
-               "Unchecked: the operator approves each new client application")
-        self.fields["dc_auto_approve"] = (dc, approve, approve.isChecked, approve.setChecked)
-        self._number(dc, "dc_token_ttl_s", QSpinBox(), "How long an access token stays valid",
-                     60, 31 * 24 * 3600, " s")
-        return self._page(hint_label("For Device Connect (GotAPI) MediaStreamRecording apps, "
-                                     "served under /gotapi on this station's port."), dc)
-
-    def _security_tab(self) -> QWidget:
-        web = Form(label_width=LABEL_WIDTH)
-        self._list(web, "allowed_hosts", "Names clients reach this station by, besides its "
-                   "address and localhost (*.example.org for subdomains); others are refused",
-                   placeholder="station.lan")
-        self._list(web, "allowed_origins", "Web pages that may change recordings or sources "
-                   "through the API; any other page is refused", placeholder="https://wall.example")
-        files = Form(label_width=LABEL_WIDTH)
-        self._list(files, "media_dirs", "Folders file:// sources may play from; empty: none",
-                   placeholder="none")
-        self._list(files, "sync_dirs", "Folders a sync may copy recordings into",
-                   placeholder=str(self.settings.data_dir / "exports"))
-        self._number(files, "max_sources", QSpinBox(), "Creating more sources than this is "
-                     "refused", 1, 100_000, "")
-        tls = Form(label_width=LABEL_WIDTH)
-        self._text(tls, "tls_cert", "PEM certificate chain; with a key, the API speaks HTTPS",
-                   placeholder="plain HTTP")
-        self._text(tls, "tls_key", "PEM private key of the certificate", placeholder="plain HTTP")
-        sign_in = Form(label_width=LABEL_WIDTH)
-        login = QCheckBox("Ask for a user name and password when the window opens")
-        sign_in.add("gui_login", LABELS["gui_login"], login, "Applies at the next start; the "
-                    "window then acts as the user who signed in (their role and groups)")
-        self.fields["gui_login"] = (sign_in, login, login.isChecked, login.setChecked)
-        self._number(sign_in, "gui_lock_minutes", QSpinBox(), "Lock the window after this long "
-                     "without input (0: never; Ctrl+L locks at once)", 0, 24 * 60, " min")
-        forms: list[QWidget] = [web, files, tls, sign_in]
-        if self.station is not None:  # what an examiner compares a package's key with
-            evidence = Form(label_width=LABEL_WIDTH)
-            key = self.station.evidence.key
-            self.evidence_key = QLineEdit(key.public_text)
-            self.evidence_key.setReadOnly(True)
-            evidence.add("evidence_public_key", "Evidence key", self.evidence_key,
-                         f"Fingerprint {key.fingerprint}. Evidence packages are signed with "
-                         "this station's key; give this public key (Ed25519, base64) to whoever "
-                         "checks them (docs/evidence.md)")
-            forms.append(evidence)
-        return self._page(hint_label("Who may reach the station, and what its sources and syncs "
-                                     "may touch (docs/security.md)."), *forms)
-
-    def _browse_storage(self) -> None:
-        start = self.storage.text() or str(self.settings.recordings_dir)
-        chosen = QFileDialog.getExistingDirectory(self, "Storage folder for recordings", start)
-        if chosen:
-            self.storage.setText(chosen)
 
     # --- values ----------------------------------------------------------------------------
     def _default_database(self) -> str:
@@ -429,7 +270,7 @@ class SettingsDialog(QDialog):
 
     @staticmethod
     def _normal(key: str, value: Any) -> Any:
-        if key in ("storage_dir", "tls_cert", "tls_key") and value is not None:
+        if key in PATH_FIELDS and value is not None:
             return str(Path(value).expanduser())
         if key in ("media_dirs", "sync_dirs"):
             return [str(Path(v).expanduser()) for v in value or ()]
@@ -508,9 +349,9 @@ class SettingsDialog(QDialog):
         if key in self.fields:
             form = self.fields[key][0]
             form.show_error(key, message)
-            for index in range(self.tabs.count()):
-                if self.tabs.widget(index).isAncestorOf(form):
-                    self.tabs.setCurrentIndex(index)
+            for title, page in self.pages.items():
+                if page.isAncestorOf(form):
+                    self.show_page(title)
         else:
             self.banner.show_message("error", message)
 
@@ -530,7 +371,7 @@ class SettingsDialog(QDialog):
         if not changes:
             self.accept()
             return
-        stored = {k: (Path(v) if k == "storage_dir" and v else v) for k, v in changes.items()}
+        stored = {k: (Path(v) if k in PATH_FIELDS and v else v) for k, v in changes.items()}
         try:
             if self.station is not None:
                 done = self.station.settings_service.change(

@@ -247,7 +247,7 @@ def test_users_tab_only_for_admins(qtbot, station, tasks):
     for role, shown in (("operator", False), ("admin", True), (None, True)):
         dialog = SettingsDialog(station.settings, station=station, role=role, tasks=tasks)
         qtbot.addWidget(dialog)
-        titles = [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())]
+        titles = dialog.page_titles()
         assert ("Users" in titles) is shown
 
 

@@ -6,10 +6,12 @@ a restart is due; bad values are refused inline and nothing is written."""
 from __future__ import annotations
 
 import tomllib
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QLineEdit, QWidget
+from PySide6.QtCore import QSize
+from PySide6.QtWidgets import QApplication, QCheckBox, QLabel, QLineEdit, QPushButton, QTabBar, QWidget
 
 from app.schemas import SourceIn
 from app.settings import Settings
@@ -89,7 +91,7 @@ def test_bind_address_needs_a_token_and_a_restart(qtbot, station, config, dialog
     _set(dialog, "port", 5123)
     dialog.save_button.click()
     assert "set a token" in dialog.error_for("token")
-    assert dialog.tabs.currentWidget().isAncestorOf(dialog.token)  # the API tab was brought up
+    assert dialog.current_page() == "API"  # the API page was brought up
     assert not config.exists()  # refused: nothing written
 
     dialog.generate_button.click()
@@ -117,7 +119,7 @@ def test_storage_folder_change_waits_for_a_restart(qtbot, station, config, dialo
     _set(dialog, "storage_dir", str(tmp_path / "elsewhere"))
     _set(dialog, "disk_floor_mb", 50)
     dialog.save_button.click()
-    assert "Storage folder" in dialog.banner.text() and "Applied now: Keep free on disk" in dialog.banner.text()
+    assert "Recordings folder" in dialog.banner.text() and "Applied now: Keep free on disk" in dialog.banner.text()
     assert _file(config) == {"storage_dir": str(tmp_path / "elsewhere"), "disk_floor_mb": 50}
     assert station.recordings.storage_dir == before and station.recordings.disk_floor_bytes == 50 << 20
     assert Settings(data_dir=station.settings.data_dir).storage_dir == tmp_path / "elsewhere"
@@ -216,3 +218,76 @@ def test_a_callback_url_the_station_would_not_open_is_refused_on_save(qtbot, sta
         dialog.save_button.click()
         assert "protocol prefix" in dialog.error_for("huawei_callback_url"), url
         assert not config.exists()
+
+
+FORBIDDEN = ("catalog", "dialect", "ffmpeg")  # integrators' words, kept for tooltips
+
+
+def test_pages_fit_a_small_screen_in_an_operator_s_words(qtbot, station, config, dialog_for):
+    """#27 item 8: a list of pages instead of tabs (no scroll arrows), the dialog within
+    1366x768 less a taskbar, no page wider than its view, labels without technical words."""
+    dialog = dialog_for()
+    assert dialog.page_titles() == ["General", "Recording", "Storage", "Cameras", "Alerts", "API",
+                                    "Device Connect", "Huawei Cloud", "MQTT", "Site", "Security"]
+    assert [dialog.nav.item(r).text() for r in range(dialog.nav.count())][5] == "Integrations"
+    assert not dialog.findChildren(QTabBar)
+    screen = QSize(1366, 768 - 48)
+    for size in (dialog.sizeHint(), dialog.minimumSizeHint(), dialog.minimumSize(), dialog.size()):
+        assert size.width() <= screen.width() and size.height() <= screen.height(), size
+    for size in (dialog.size(), QSize(dialog.width(), 420)):  # as opened; a short screen
+        dialog.resize(size)
+        tall = []
+        for title, page in dialog.pages.items():
+            dialog.show_page(title)
+            QApplication.processEvents()
+            assert dialog.stack.currentWidget() is page
+            inner, view = page.widget(), page.viewport()
+            assert inner.minimumSizeHint().width() <= view.width(), title  # never sideways
+            needed = (inner.heightForWidth(inner.width()) if inner.hasHeightForWidth()
+                      else inner.minimumSizeHint().height())
+            assert inner.height() >= needed, title  # nothing squeezed out of sight...
+            if needed > view.height():
+                tall.append(title)
+                assert page.verticalScrollBar().maximum() > 0, title  # ...it scrolls instead
+    assert "API" in tall  # the short screen made pages scroll
+    words = [w.text() for kind in (QLabel, QCheckBox, QPushButton) for w in dialog.findChildren(kind)]
+    words += [dialog.nav.item(r).text() for r in range(dialog.nav.count())]
+    offending = [w for w in words if any(bad in w.lower() for bad in FORBIDDEN)]
+    assert words and not offending, offending
+    assert "database_url" in dialog.fields["database_url"][1].toolTip()  # technical name: a tip
+    for key, where in (("station_name", "General"), ("storage_dir", "General"),
+                       ("export_dir", "General"), ("preroll_s", "Recording"),
+                       ("motion_pre_s", "Recording"), ("segment_s", "Recording"),
+                       ("retention_days", "Storage"), ("allowed_source_networks", "Cameras"),
+                       ("alert_kinds", "Alerts"), ("token", "API"), ("mqtt_url", "MQTT"),
+                       ("public_url", "Site"), ("gui_login", "Security"),
+                       ("dc_service_id", "Device Connect"), ("huawei_sk", "Huawei Cloud")):
+        assert dialog.pages[where].isAncestorOf(dialog.fields[key][1]), key
+
+
+def test_new_settings_are_saved_audited_and_export_uses_the_exports_folder(
+        qtbot, station, config, dialog_for, tmp_path):
+    exports = tmp_path / "to the exports"
+    dialog = dialog_for()
+    values = {"export_dir": str(exports), "motion_pre_s": 2.5, "mqtt_user": "ha-bridge",
+              "motion_off_delay_s": 4.0, "dc_user": "kiosk"}
+    for key, value in values.items():
+        _set(dialog, key, value)
+    _set(dialog, "mqtt_command_secret", "s3cret-key")
+    with qtbot.waitSignal(dialog.finished, timeout=3000):
+        dialog.save_button.click()
+    assert _file(config) == {**values, "mqtt_command_secret": "s3cret-key"}
+    current = station.settings
+    assert (current.export_dir, current.motion_pre_s, current.mqtt_user) == (exports, 2.5, "ha-bridge")
+    entry = station.audit.list(page_size=5).items[0]
+    assert entry.action == "save settings" and "export_dir" in entry.target
+    assert "s3cret-key" not in repr(entry)  # names, never values
+
+    from ui.recordings.export_dialog import FOLDER_KEY, ExportDialog
+    now = datetime.now(timezone.utc)
+    first = ExportDialog(station, [], now - timedelta(minutes=1), now)
+    qtbot.addWidget(first)
+    first._prefs.setValue(FOLDER_KEY, str(tmp_path / "used last"))  # a habit...
+    export = ExportDialog(station, [], now - timedelta(minutes=1), now)
+    qtbot.addWidget(export)
+    assert export.folder_edit.text() == str(exports)  # ...the station's folder wins

@@ -106,10 +106,11 @@ def test_storage_tab_saves_retention_and_the_guard_takes_it_at_once(qtbot, stati
     dialog = SettingsDialog(station.settings, None, station=station)
     qtbot.addWidget(dialog)
     dialog.show()
-    storage_tab = next(i for i in range(dialog.tabs.count()) if dialog.tabs.tabText(i) == "Storage")
-    page = dialog.tabs.widget(storage_tab)
-    for key in ("disk_floor_mb", "retention_days", "retention_max_gb", "segment_s", "fsync_s"):
+    page, recording = dialog.pages["Storage"], dialog.pages["Recording"]
+    for key in ("disk_floor_mb", "retention_days", "retention_max_gb"):
         assert page.isAncestorOf(dialog.fields[key][1]), key
+    for key in ("segment_s", "fsync_s"):  # how files are cut: the Recording page's
+        assert recording.isAncestorOf(dialog.fields[key][1]), key
     # the live figures, from the storage service
     qtbot.waitUntil(lambda: "free of" in dialog.disk_figures.text(), timeout=5000)
     assert "Used by recordings" in dialog.disk_figures.text()

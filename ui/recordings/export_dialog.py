@@ -8,8 +8,10 @@ What an operator must be able to trust (#25 item 4):
 - times are typed as text and stay exactly as typed (`TimeEdit`: a line edit read when Export
   is pressed; a date-time spin box re-interprets each keystroke per section and scrambled
   typed times); they are the operator's local time, handed to the services as UTC;
-- the folder is created when missing, and the one used last is offered next time (kept in
-  the station's `gui.ini`, as the walls' options are: ui.wall_prefs);
+- the folder is the Settings' exports folder (`export_dir`, General page) when one is set,
+  so every export of the station lands where the operator was told they are; without one,
+  the one used last is offered (kept in the station's `gui.ini`, as the walls' options are:
+  ui.wall_prefs); a folder typed or chosen for one export is created when missing;
 - once done, "Open folder" and "Copy path" replace Cancel, and the dialog says what it wrote
   in one line (the full list in its tooltip), so it keeps its shape for one camera or twenty:
   the sources' names sit in a scroll area of fixed height.
@@ -243,6 +245,9 @@ class ExportDialog(QDialog):
 
     # --- the folder --------------------------------------------------------------------
     def _remembered_folder(self) -> str:
+        chosen = self.station.settings.export_dir
+        if chosen:  # the station's exports folder (Settings ▸ General) wins over habit
+            return str(chosen)
         kept = self._prefs.value(FOLDER_KEY, "", type=str)
         if kept:
             return kept
