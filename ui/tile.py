@@ -29,8 +29,8 @@ its source moves again.
 
 Digital zoom (#27 item 3, `ui.zoom`): the wheel over the picture zooms around the pointer up
 to 8x, a left drag pans, a double-click on a zoomed tile goes back to 1x (on a tile at 1x it
-maximises the tile, as before); an overview inset in the bottom right corner shows where the
-zoomed part is. A zoomed tile asks for what a maximised one does, every picture of its main
+maximises the tile, as before); an overview inset in the picture's bottom right corner shows
+where the zoomed part is. A zoomed tile asks for what a maximised one does, every picture of its main
 stream, at its size times the zoom (real detail, not the preview's pixels magnified), and
 goes back to the preview at 1x; it never rests while zoomed. While zoomed a click selects on
 release, so the press that starts a pan is not a click.
@@ -391,7 +391,7 @@ class CameraTile(QWidget):
             if self.frame_seq != self._painted_seq:
                 self._painted_seq = self.frame_seq
                 self.frames_painted += 1
-            self.zoom.paint_inset(painter, self.image, self.rect())
+            self.zoom.paint_inset(painter, self.image, target)
             if self.lost_since is not None:
                 painter.fillRect(target, DIMMED)
         if self.resting and self.lost_since is None:

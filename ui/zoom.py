@@ -9,8 +9,8 @@ leaves the picture. 1x to `MAX_FACTOR`.
 
 `PictureZoom` is what a picture widget delegates to: it turns the wheel, a drag and a
 double-click into the state, and paints the zoomed part of the picture plus an overview
-inset (a corner, `INSET_FRACTION` of the widget's width: the whole picture, a rectangle
-where the zoomed part is) while zoomed. Why a helper and not a base class: the widgets
+inset (the picture's bottom right corner, `INSET_FRACTION` of its width: the whole picture,
+shaded but for the zoomed part, which is outlined) while zoomed. Why a helper and not a base class: the widgets
 already differ in what a click, a drag and a double-click mean at 1x (a tile selects, drags
 its source to another cell, maximises); a zoomed picture takes the left drag for panning and
 the double-click for "back to 1x", and hands everything else back to its widget.
@@ -21,11 +21,12 @@ from __future__ import annotations
 from typing import Callable
 
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QRegion
 
 MAX_FACTOR = 8.0
 NOTCH_FACTOR = 2 ** 0.5  # one wheel notch (120 eighths of a degree): 4 notches = 4x
-INSET_FRACTION = 0.2     # the overview inset's width, of the widget's
+INSET_FRACTION = 0.2     # the overview inset's width, of the picture's
+INSET_SHADE = QColor(0, 0, 0, 120)  # over the inset's parts not in view
 INSET_MARGIN = 8
 INSET_FRAME = QColor(255, 255, 255, 200)
 INSET_VIEW = QColor("#f1c40f")
@@ -178,26 +179,32 @@ class PictureZoom:
         painter.drawImage(QRectF(target), image, self.state.source_rect(image.width(),
                                                                          image.height()))
 
-    def inset_rect(self, widget_rect: QRect, image: QImage) -> QRect:
-        """The overview's place: the bottom right corner, INSET_FRACTION of the width."""
-        width = max(32, round(widget_rect.width() * INSET_FRACTION))
+    def inset_rect(self, area: QRect, image: QImage) -> QRect:
+        """The overview's place: the bottom right corner of `area` (where the picture is
+        drawn, less any bar over it), INSET_FRACTION of its width."""
+        width = max(32, round(area.width() * INSET_FRACTION))
         height = max(18, round(width * image.height() / max(1, image.width())))
-        return QRect(widget_rect.right() - INSET_MARGIN - width + 1,
-                     widget_rect.bottom() - INSET_MARGIN - height + 1, width, height)
+        return QRect(area.right() - INSET_MARGIN - width + 1,
+                     area.bottom() - INSET_MARGIN - height + 1, width, height)
 
-    def paint_inset(self, painter: QPainter, image: QImage, widget_rect: QRect) -> QRect | None:
-        """While zoomed: the whole picture small in a corner, the zoomed part outlined."""
+    def paint_inset(self, painter: QPainter, image: QImage, area: QRect) -> QRect | None:
+        """While zoomed: the whole picture small in a corner of `area`, shaded but for the
+        zoomed part, which is outlined."""
         if not self.state.zoomed:
             return None
-        inset = self.inset_rect(widget_rect, image)
+        inset = self.inset_rect(area, image)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         painter.drawImage(inset, image)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.setPen(QPen(INSET_FRAME, 1))
-        painter.drawRect(inset.adjusted(0, 0, -1, -1))
         s = self.state
         view = QRectF(inset.x() + s.left * inset.width(), inset.y() + s.top * inset.height(),
                       s.span * inset.width(), s.span * inset.height())
+        painter.save()
+        painter.setClipRegion(QRegion(inset) - QRegion(view.toAlignedRect()))
+        painter.fillRect(inset, INSET_SHADE)
+        painter.restore()
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(QPen(INSET_FRAME, 1))
+        painter.drawRect(inset.adjusted(0, 0, -1, -1))
         painter.setPen(QPen(INSET_VIEW, 2))
         painter.drawRect(view.adjusted(1, 1, -1, -1))
         return inset

@@ -108,8 +108,8 @@ def test_a_live_tile_zooms_at_the_pointer_on_the_main_stream_pans_and_resets(qtb
     assert (source.x(), source.y(), source.width()) == pytest.approx((0.225 * 640, 0.45 * 360, 160))
 
     zoomed = tile.grab().toImage()
-    inset = tile.zoom.inset_rect(tile.rect(), tile.image)
-    assert tile.rect().contains(inset) and inset.width() == round(tile.width() * 0.2)
+    inset = tile.zoom.inset_rect(target, tile.image)  # the picture's bottom right corner
+    assert target.contains(inset) and inset.width() == round(target.width() * 0.2)
     changed = sum(zoomed.pixelColor(x, y) != before.pixelColor(x, y)
                   for x in range(inset.left(), inset.right(), 4)
                   for y in range(inset.top(), inset.bottom(), 4))
@@ -183,7 +183,7 @@ def test_the_player_s_picture_zooms_at_the_pointer_up_to_8x(qtbot, make):
     # elsewhere the picture is magnified: 40 px right of the pointer is 5 px of the picture
     right = zoomed.pixelColor(pointer.toPoint() + QPoint(40, 0))
     assert 0 < right.red() - colour.red() <= 6
-    inset = widget.zoom.inset_rect(widget.rect(), image)
+    inset = widget.zoom.inset_rect(target, image)
     assert zoomed.pixelColor(inset.center()) != before.pixelColor(inset.center())
 
     drag(widget, pointer, pointer + QPointF(9000, 0))  # panned to the left edge

@@ -105,7 +105,8 @@ class PlaybackTile(QWidget):
         target = self._target()
         if target is not None:
             self.zoom.paint(painter, self.image, target)
-            self.zoom.paint_inset(painter, self.image, self.rect().adjusted(0, 0, 0, -24))
+            self.zoom.paint_inset(painter, self.image,  # above the time bar
+                                  target.intersected(self.rect().adjusted(0, 0, 0, -24)))
         elif self.in_gap or self.frame is None:
             painter.setPen(QColor("#8a96a3"))
             font = QFont(self.font())

@@ -272,8 +272,9 @@ class FrameView(QWidget):
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("#111418"))
         if self.image is not None:
-            self.zoom.paint(painter, self.image, self._target())
-            self.zoom.paint_inset(painter, self.image, self.rect())
+            target = self._target()
+            self.zoom.paint(painter, self.image, target)
+            self.zoom.paint_inset(painter, self.image, target)
         else:
             painter.setPen(QColor("#8a96a3"))
             painter.drawText(self.rect().adjusted(12, 12, -12, -12),
