@@ -12,8 +12,8 @@ from api.huawei import rtc as huawei_rtc
 from api.keys import STATION
 from api.native import (
     audit, bookmarks, devices, discovery, docs, events, evidence, export, groups, layouts,
-    metrics, motion, openapi, ptz, records, selftest, sources, stations, storage, sync,
-    timeline, user_keys, users)
+    metrics, motion, motion_search, openapi, ptz, records, selftest, sources, stations, storage,
+    sync, timeline, user_keys, users)
 from api.native.auth import NATIVE_POLICY
 from api.request_metrics import request_metrics_middleware
 from api.security import FAILURES, POLICY, FailureLimiter, guard_middleware
@@ -52,7 +52,7 @@ def create_app(station: Station) -> web.Application:
     executors.setup(app, station.settings.api_network_calls)  # slow network work's lanes
     for dialect in (sources, groups, records, selftest, sync, audit, storage, stations, metrics,
                     discovery, bookmarks, timeline, export, evidence, devices, events, motion, users,
-                    user_keys, layouts, ptz):
+                    user_keys, layouts, ptz, motion_search):
         dialect.setup(app)
     huawei_live.setup(app)  # /v1/{project_id}/record/control
     huawei_rtc.setup(app)  # /v2/apps/{app_id}/individual-stream-jobs
