@@ -164,6 +164,7 @@ GUI_ACTIONS: dict[str, dict[str, Audited]] = {
         "set_preset": Audited("change camera presets", _arg("source_id", "source")),
         "remove_preset": Audited("change camera presets", _arg("source_id", "source")),
         "connect": Audited("connect camera control", _arg("source_id", "source")),
+        "keep": Audited("connect camera control", _arg("source_id", "source")),
     },
     "dc_auth": {"decide": Audited(OneOf("approved", {True: "approve access"}, "deny access"),
                                   _access_request)},

@@ -152,10 +152,9 @@ class SettingsPages:
         form = Form(label_width=LABEL_WIDTH)
         self._text(form, "station_name", "Shown in the window title, to other programs and on "
                    "synced copies")
-        self._folder(form, "storage_dir", "Where recordings are written; empty: "
-                                    "the recordings folder in the data folder",
-                                    str(self.settings.data_dir / "recordings"),
-                                    "Folder for recordings")
+        self._folder(form, "storage_dir", "Where recordings are written; empty: the recordings "
+                     "folder in the data folder", str(self.settings.data_dir / "recordings"),
+                     "Folder for recordings")
         self._folder(form, "export_dir", "Where Export saves footage unless you pick another "
                      "folder for one export; empty: the folder used last",
                      "the folder used last", "Folder for exports")

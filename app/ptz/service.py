@@ -91,6 +91,14 @@ class PtzService:
         self._store(source_id, control)
         return self.capabilities(source_id)
 
+    def keep(self, source_id: int, control: dict | None) -> None:
+        """Keep `control` (`Discovery.control_from`: what Find cameras read of the camera
+        when it added it as this source), so the tile's PTZ works at once without asking
+        the camera a second time."""
+        assert self._store is not None
+        self._control_of(source_id)  # NotFound for no such source
+        self._store(source_id, control)
+
     # --- the one entry point of every front end ------------------------------------------
     def command(self, source_id: int, command: PtzCommand, *, forwarded: bool = False) -> PtzDone:
         """Carry out `command` on the source's camera, here or by the station that reads the

@@ -1,6 +1,7 @@
 """Adding several found cameras at once (#27 item 7): each camera's profiles read with one
 login, a source made of its main and preview streams (and its snapshot), named from the
-camera, put into a chosen group; what was added and what failed, camera by camera.
+camera, put into a chosen group, its PTZ control kept when it has one (#27 item 5: the
+tile's arrows work at once); what was added and what failed, camera by camera.
 
 Why the name comes from the camera: an operator knows a camera by the name it was given on
 its own web page (the ONVIF device name, in its discovery scopes: "Gate West"), not by
@@ -94,6 +95,18 @@ def source_of(name: str, profiles: CameraProfiles, user: str, password: str,
         "uri_preview": profiles.uri_preview, "uri_snapshot": snapshot})
 
 
+def keep_ptz(station: Any, source_id: int, address: str, profiles: CameraProfiles, user: str,
+             password: str) -> None:
+    """Keep the camera's PTZ control with its new source (`source.onvif`, app.ptz: its PTZ
+    service, profile and the login, encrypted in the catalog), so the tile's PTZ controls
+    work at once; nothing for a camera without PTZ. `profiles`: what
+    `read_profiles(address, user, password)` answered, so the camera is not asked again."""
+    if profiles.ptz is None:
+        return
+    control = station.discovery.control_from(address, profiles.ptz, user, password)
+    station.ptz.keep(source_id, control)
+
+
 def add_found_cameras(station: Any, cameras: list[FoundCamera], user: str, password: str,
                       group_id: int | None = None, defaults: dict | None = None) -> ImportSummary:
     """Read each camera with the login, add it as a source named from the camera, into the
@@ -126,6 +139,11 @@ def add_found_cameras(station: Any, cameras: list[FoundCamera], user: str, passw
             continue
         summary.added.append(source)
         summary.added_from.append(camera.address)
+        try:
+            keep_ptz(station, source.id, camera.address, answer, user, password)
+        except StationError as exc:
+            summary.failed.append(CameraFailure(
+                label, f"added as “{source.name}” but without PTZ control: {exc.message}"))
         if group_id is not None:
             try:
                 station.groups.add_source(group_id, source.id)

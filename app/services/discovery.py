@@ -222,8 +222,16 @@ class Discovery:
         except CameraError:
             self._uniform(started)
             raise
+        return self.control_from(address, ptz, user, password)
+
+    def control_from(self, address: str, ptz: CameraPtz | None, user: str,
+                     password: str) -> dict | None:
+        """What `source.onvif` keeps (docs/ptz.md) from a reading already made: `ptz` as
+        `read_profiles(address, user, password)` gave it. No camera is asked again (Find
+        cameras keeps it when it adds the camera); the address is checked as for a reading."""
         if ptz is None:
             return None
+        device = OnvifClient(address, user, password, policy=self.outgoing())
         return {"device": f"{device.scheme}://{device.shown}{device.device_path}",
                 **ptz.model_dump(), "username": user, "password": password}
 

@@ -1,8 +1,8 @@
 """Adding cameras (#27 item 7) against a real core and ONVIF camera simulators (offscreen Qt):
 Add source files the new source into the group picked and says so; Find cameras adds several
 found cameras at once, with their preview streams, named from the camera (its ONVIF name, else
-its model plus address), into a group, and sums up what was added and what failed (a camera
-whose login fails)."""
+its model plus address), into a group, with a PTZ camera's control kept (its arrows work at
+once), and sums up what was added and what failed (a camera whose login fails)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def cameras(station):
     """Three simulators behind one discovery address: two that take the login (one named,
     one without a name) and one whose login differs."""
     profiles = [Profile("Profile_1", 1280, 720, MAIN), Profile("Profile_2", 640, 360, SUB)]
-    with OnvifCamera(profiles, user=USER, password=PASSWORD, name="Gate West") as named, \
+    with OnvifCamera(profiles, user=USER, password=PASSWORD, name="Gate West", ptz=True) as named, \
             OnvifCamera(profiles, user=USER, password=PASSWORD, name="", model="SIM-2000") as bare, \
             OnvifCamera(profiles, user=USER, password="other", name="Back Door") as locked, \
             ProbeFanout([c.probe_address for c in (named, bare, locked)]) as group:
@@ -87,8 +87,13 @@ def test_find_cameras_adds_checked_cameras_into_a_group_with_a_summary(qtbot, st
         f"• Back Door: the camera at {locked.address} refused this user and password"]
     assert reports == [f"Added 2 camera(s) to the group “Yard”: SIM-2000 {bare.address}, "
                        "Gate West. 1 failed."]
-    members = {s.name for s in station.groups.get(yard.id).sources}
-    assert members == {"Gate West", f"SIM-2000 {bare.address}"}
+    members = {s.name: s.id for s in station.groups.get(yard.id).sources}
+    assert set(members) == {"Gate West", f"SIM-2000 {bare.address}"}
+    # the PTZ camera's control was kept with it: its tile's arrows move it at once
+    station.ptz.move(members["Gate West"], tilt=-0.25)
+    station.ptz.stop(members["Gate West"])
+    assert named.ptz.operations()[-2:] == ["ContinuousMove", "Stop"]
+    assert station.sources.onvif_control(members[f"SIM-2000 {bare.address}"]) is None  # no PTZ
     with station.catalog.session() as session:
         for source in session.exec(select(Source)).all():
             assert source.uri_rtsp == "rtsp://operator:pa%20ss%401@127.0.0.1:9/main"

@@ -1,14 +1,15 @@
 """Sources ▸ Add source ▸ Find cameras against a real core and the ONVIF camera simulator
 (offscreen Qt): the probe lists the camera, picking it and typing the login fills the
 source (named from the camera's ONVIF name, main stream, preview stream) and shows the
-camera's snapshot, saving stores both URIs with the login; a wrong password is an inline
-error and nothing is filled."""
+camera's snapshot, saving stores both URIs with the login and the camera's PTZ control (its
+arrows work at once); a wrong password is an inline error and nothing is filled."""
 
 from __future__ import annotations
 
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import text
 
 from app.models import Source
 from app.schemas import SourceIn
@@ -22,7 +23,8 @@ MAIN, SUB = "rtsp://127.0.0.1:9/main", "rtsp://127.0.0.1:9/sub"  # not opened by
 @pytest.fixture
 def onvif(station):
     with OnvifCamera([Profile("Profile_1", 1280, 720, MAIN), Profile("Profile_2", 640, 360, SUB)],
-                     user=USER, password=PASSWORD, name="Gate West", model="SIM-2000") as camera:
+                     user=USER, password=PASSWORD, name="Gate West", model="SIM-2000",
+                     ptz=True) as camera:
         station.discovery.probe_to = camera.probe_address
         yield camera
 
@@ -66,6 +68,15 @@ def test_find_cameras_fills_the_source_and_saves_it(qtbot, station, tasks, onvif
         assert stored.uri_snapshot.endswith("/snapshot.jpg")
     assert "pa ss" not in str(source.uri_snapshot)  # masked in what the dialog got back
     assert station.sources.snapshot_jpeg(source.id) == onvif.jpeg  # with the camera's login
+    # its PTZ control was kept with it (#27 item 5): the tile's arrows move it at once
+    station.ptz.move(source.id, pan=0.5)
+    station.ptz.stop(source.id)
+    assert onvif.ptz.operations()[-2:] == ["ContinuousMove", "Stop"]
+    assert onvif.ptz.last("ContinuousMove").args["velocity"][0] == 0.5
+    with station.catalog.session() as session:  # the login kept encrypted, as the streams'
+        raw = session.execute(text("SELECT onvif FROM source WHERE id = :id"),
+                              {"id": source.id}).scalar_one()
+    assert raw and "pa ss" not in str(raw) and "profile" not in str(raw).lower()
 
 
 def test_a_tile_shows_the_cameras_snapshot_before_its_first_frame(qtbot, station, onvif):

@@ -6,7 +6,8 @@ probe does not reach, as on another subnet). With the camera's user and password
 profiles" asks it for its media profiles: the main stream (the largest) and the preview
 stream (the smallest) are chosen for the operator and can be changed, the dialog's name is
 filled when empty, and the camera's snapshot, when it offers one, shows in the preview panel.
-Saving stores `uri_rtsp` and `uri_preview` with the login in them, as the service suggests.
+Saving stores `uri_rtsp` and `uri_preview` with the login in them, as the service suggests,
+and, for a camera with PTZ, its PTZ control (`source.onvif`, camera_import.keep_ptz).
 The source is named from the camera: its ONVIF device name, else its model plus address
 (app.services.camera_import decides).
 
@@ -54,6 +55,7 @@ class FindCamerasPage(KindPage):
         self.station: Station | None = None
         self.tasks: TaskRunner | None = None
         self.found: CameraProfiles | None = None
+        self.reading_login: tuple[str, str, str] = ("", "", "")
         self.probing = self.reading = False
         self.cameras = QListWidget()
         self.cameras.setMaximumHeight(120)
@@ -175,6 +177,7 @@ class FindCamerasPage(KindPage):
         self.read_button.setEnabled(False)
         self.read_button.setText("Reading…")
         user, password, discovery = self.user.text().strip(), self.password.text(), self.station.discovery
+        self.reading_login = (address, user, password)  # what `found` was read with
         self.tasks.run(lambda: discovery.read_profiles(address, user, password), self._read)
 
     @if_alive
@@ -226,6 +229,15 @@ class FindCamerasPage(KindPage):
         self.hints[key].setText(text)
         self.hints[key].setProperty("notice", notice)
         repolish(self.hints[key])
+
+    def ptz_reading(self) -> tuple | None:
+        """What keeps the camera's PTZ control with the source being added (camera_import.
+        keep_ptz's arguments after the source): the reading and the login it was made with,
+        not what the fields say now; None for a camera without PTZ."""
+        if self.found is None or self.found.ptz is None:
+            return None
+        address, user, password = self.reading_login
+        return address, self.found, user, password
 
     # --- the dialog's side -----------------------------------------------------------------
     def load(self, source: SourceOut) -> None:

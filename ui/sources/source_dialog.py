@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 from app.errors import InvalidInput, StationError
 from app.ffmpeg_cmd import profile_of
 from app.schemas import SourceIn, SourceOut
+from app.services.camera_import import keep_ptz
 from app.services.sources import SourceProbe
 from app.station import Station
 from ui.errors import error_text
@@ -324,17 +325,25 @@ class SourceDialog(QDialog):
         if self.source_id is None:
             sources, groups = self.station.sources, self.station.groups
             group_id = self.group.group_id() if self.group is not None else None
+            station = self.station
+            ptz = self.find_cameras.ptz_reading() if self.page is self.find_cameras else None
 
             def create():
-                """The source, then its group: a refused group change leaves it added."""
+                """The source, then its group and its camera's PTZ control: a refused group
+                change or PTZ leaves it added."""
                 source = sources.create(data)
                 if group_id is not None:
                     try:
                         groups.add_source(group_id, source.id)
                     except StationError as exc:
                         self.group_problem = error_text(exc)
+                if ptz is not None:
+                    try:
+                        keep_ptz(station, source.id, *ptz)
+                    except StationError as exc:
+                        self.ptz_problem = error_text(exc)
                 return source
-            self.group_problem = ""
+            self.group_problem = self.ptz_problem = ""
             self.tasks.run(create, self._after_save)
         else:
             source_id = self.source_id
@@ -358,6 +367,8 @@ class SourceDialog(QDialog):
         group = self.group.group_name() if self.group is not None else None
         if group and self.group_problem:
             return f"Added the source “{source.name}”, but not to “{group}”: {self.group_problem}"
+        if self.ptz_problem:
+            return f"Added the source “{source.name}”, but without PTZ control: {self.ptz_problem}"
         return f"Added the source “{source.name}”" + (f" to the group “{group}”." if group else ".")
 
     def _set_busy(self, busy: bool, text: str = "") -> None:
