@@ -24,6 +24,7 @@ from app.ptz.schemas import PtzOut
 from ui.ptz_overlay import PtzPad
 
 MARGIN = 8
+NAME_BAR = 24  # the tile's name bar (ui.tile) stays readable above the pad
 STYLE = """
 #tilePtz { background: rgba(17, 20, 24, 170); border: 1px solid rgba(255, 255, 255, 60);
            border-radius: 6px; }
@@ -51,6 +52,8 @@ class TilePtzOverlay(QFrame):
         top.addWidget(heading, 1)
         top.addWidget(self.close_button)
         self.pad = PtzPad(self)
+        self.pad.layout().setContentsMargins(0, 0, 0, 0)  # compact: a tile is small
+        self.pad.layout().setSpacing(3)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addLayout(top)
@@ -68,11 +71,12 @@ class TilePtzOverlay(QFrame):
         self.pad.setFocus()
 
     def place(self) -> None:
-        """The bottom left corner of the tile, no larger than the tile leaves."""
-        hint = self.sizeHint()
+        """The bottom left corner of the tile, below its name bar, no larger than the tile
+        leaves."""
+        hint, top = self.sizeHint(), NAME_BAR + MARGIN // 2
         width = min(hint.width(), self.tile.width() - 2 * MARGIN)
-        height = min(hint.height(), self.tile.height() - 2 * MARGIN)
-        self.setGeometry(MARGIN, max(0, self.tile.height() - height - MARGIN), max(0, width),
+        height = min(hint.height(), self.tile.height() - top - MARGIN)
+        self.setGeometry(MARGIN, max(top, self.tile.height() - height - MARGIN), max(0, width),
                          max(0, height))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt naming
