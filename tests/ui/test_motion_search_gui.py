@@ -174,7 +174,8 @@ def test_search_here_on_the_player_marks_the_timeline_lists_plays_and_exports(
         (yard, t0 + timedelta(seconds=30), t0 + timedelta(seconds=31))]
     assert hits[0].record_ids == (scene["records"]["door"],)
     table = search.panel.table
-    rows = [[table.item(r, c).text() for c in range(4)] for r in range(table.rowCount())]
+    model = search.panel.model
+    rows = [[model.text(r, c) for c in range(4)] for r in range(model.rowCount())]
     assert [row[0] for row in rows] == ["door", "yard"]
     assert rows[0][1] == (t0 + timedelta(seconds=1)).astimezone().strftime("%Y-%m-%d %H:%M:%S")
     assert rows[0][2] == "1 s" and rows[0][3] == f"{hits[0].peak * 100:.0f} %"
@@ -198,12 +199,12 @@ def test_search_here_on_the_player_marks_the_timeline_lists_plays_and_exports(
     # a double-click on yard's row plays yard's record from the hit's begin
     positions = []
     player.position_changed.connect(positions.append)
-    item = table.item(1, 0)
+    where = table.visualRect(model.index(1, 0)).center()
     # (an item view takes a double-click where the press before it was)
     qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton,
-                     pos=table.visualItemRect(item).center())
+                     pos=where)
     qtbot.mouseDClick(table.viewport(), Qt.MouseButton.LeftButton,
-                      pos=table.visualItemRect(item).center())
+                      pos=where)
     yard_record = station.recordings.get(scene["records"]["yard"])
     qtbot.waitUntil(lambda: str(player.path) == yard_record.location and bool(positions),
                     timeout=5000)

@@ -30,6 +30,7 @@ from ui.session import visible_sources
 from ui.tasks import Report
 
 HEATMAP_DEFAULT = timedelta(days=1)  # the heat map's range before any search chose one
+SPLIT_SHARES = (0.55, 0.15, 0.30)    # timeline, bookmarks, hits: once the hits are shown
 
 
 def _ignore(message: str, error: bool = False) -> None:
@@ -182,7 +183,11 @@ class MotionSearchGui(QObject):
         cameras = ", ".join(names.get(i, f"source {i}") for i in source_ids)
         header = f"{len(hits)} hit(s) · {cameras} · {describe_range(begin, end)}"
         self.panel.set_results(hits, names, header)
-        self.panel.show()
+        if not self.panel.isVisible():
+            self.panel.show()
+            split = self.browser.top_split  # timeline, bookmarks, hits: room for the hits
+            width = sum(split.sizes())
+            split.setSizes([round(width * share) for share in SPLIT_SHARES])
         self.marks.set_hits(hits)
         self.show_recordings()
         timeline = self.browser.timeline

@@ -13,15 +13,14 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -31,7 +30,6 @@ from ui.recordings.export_dialog import FOLDER_KEY
 from ui.wall_prefs import FILE as PREFS_FILE
 
 COLUMNS = ("Camera", "Begin", "Duration", "Peak")
-HIT_ROLE = Qt.ItemDataRole.UserRole
 EXPORT_PAD = timedelta(seconds=1)  # each cut a second wider either side: the lead-in, the tail
 
 
@@ -46,6 +44,48 @@ def exports_folder(settings) -> Path:
 def duration_text(seconds: float) -> str:
     seconds = round(seconds)
     return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"
+
+
+class HitsModel(QAbstractTableModel):
+    """The hits as rows, their cells made as the view asks for them: a week of a busy
+    camera is thousands of hits, and a row of items made for each up front cost seconds."""
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.hits: list = []
+        self.names: dict[int, str] = {}
+
+    def set_hits(self, hits: list, names: dict[int, str]) -> None:
+        self.beginResetModel()
+        self.hits, self.names = list(hits), dict(names)
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802 - Qt naming
+        return 0 if parent.isValid() else len(self.hits)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802 - Qt naming
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        if role != Qt.ItemDataRole.DisplayRole or not index.isValid():
+            return None
+        hit = self.hits[index.row()]
+        column = index.column()
+        if column == 0:
+            return self.names.get(hit.source_id, f"source {hit.source_id}")
+        if column == 1:
+            return hit.begin.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        if column == 2:
+            return duration_text((hit.end - hit.begin).total_seconds())
+        return f"{hit.peak * 100:.0f} %"
+
+    def text(self, row: int, column: int) -> str:
+        return self.data(self.index(row, column))
 
 
 class _Signals(QObject):
@@ -70,16 +110,21 @@ class MotionHitsPanel(QWidget):
         self._signals.done.connect(self._on_done)
         self.header = QLabel("Motion search", self)
         self.header.setWordWrap(True)
-        self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.model = HitsModel(self)
+        self.table = QTableView(self)
+        self.table.setModel(self.model)
+        self.table.setWordWrap(False)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        width = self.fontMetrics().horizontalAdvance
+        for column, sample in ((1, "2026-12-07 22:44:00"), (2, "10:00"), (3, "100 %")):
+            self.table.setColumnWidth(column, width(sample) + 16)
         self.table.setToolTip("Double-click a hit to play it from its begin")
-        self.table.cellDoubleClicked.connect(self._double_clicked)
+        self.table.doubleClicked.connect(lambda index: self._double_clicked(index.row()))
         self.export_button = QPushButton("Export hits", self)
         self.export_button.setToolTip("Cut each hit (a second wider either side) with the "
                                       "exporter, one MP4 per hit, into the exports folder")
@@ -105,19 +150,10 @@ class MotionHitsPanel(QWidget):
         self.hits = list(hits)
         self.header.setText(header)
         self.message.setText("")
-        self.table.setRowCount(len(self.hits))
-        for row, hit in enumerate(self.hits):
-            cells = (names.get(hit.source_id, f"source {hit.source_id}"),
-                     hit.begin.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
-                     duration_text((hit.end - hit.begin).total_seconds()),
-                     f"{hit.peak * 100:.0f} %")
-            for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setData(HIT_ROLE, row)
-                self.table.setItem(row, column, item)
+        self.model.set_hits(self.hits, names)
         self.export_button.setEnabled(bool(self.hits))
 
-    def _double_clicked(self, row: int, _column: int) -> None:
+    def _double_clicked(self, row: int) -> None:
         if 0 <= row < len(self.hits):
             hit = self.hits[row]
             self.play_requested.emit(hit.source_id, hit.begin)
