@@ -13,7 +13,8 @@ menu's Layouts, hotkeys 1-9, the tour, full screen and layouts on other screens.
   audited station (operator role: "update layout"); refused, the wall is put back.
 - The window's lock (`ui.lock`) hides the windows on other screens until it is unlocked.
 - The tour cycles the chosen layouts every N seconds on the main wall; choosing a layout by
-  hand (menu, hotkey) ends it.
+  hand (menu, hotkey) ends it. A tour still running when the window closes starts again in
+  the next window (its layouts, seconds and running state are in the wall preferences).
 """
 
 from __future__ import annotations
@@ -110,6 +111,8 @@ class WallLayouts(QObject):
             self._restored = True
             self.current = self.window.wall_prefs.layout_for(self.screen_name())
             self.restore_windows()
+            if self.window.wall_prefs.tour_running():
+                self.start_tour(*self.window.wall_prefs.tour(), resume=True)
         self._show_current(announce=False)  # a read: the operator's last message stays
         for window in self.windows:
             self._show_in(window)
@@ -212,13 +215,20 @@ class WallLayouts(QObject):
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.start_tour(dialog.chosen(), dialog.seconds.value())
 
-    def start_tour(self, layout_ids: list[int], seconds: int) -> None:
-        self.window.wall_prefs.set_tour(layout_ids, seconds)
+    def start_tour(self, layout_ids: list[int], seconds: int, *, resume: bool = False) -> None:
+        """Cycle `layout_ids` every `seconds`; `resume` (a restart): from the layout the
+        wall was left on when it is one of the tour's, rather than from the first."""
+        prefs = self.window.wall_prefs
+        prefs.set_tour(layout_ids, seconds)
         self.tour_ids = [i for i in layout_ids if self.by_id(i) is not None]
+        prefs.set_tour_running(bool(self.tour_ids))
         if not self.tour_ids:
             return
         self.tour_timer.start(seconds * 1000)
-        self._switch(self.tour_ids[0])
+        if resume and self.current in self.tour_ids:
+            self._show_current(announce=False)
+        else:
+            self._switch(self.tour_ids[0])
 
     def _tour_step(self) -> None:
         ids = [i for i in self.tour_ids if self.by_id(i) is not None]
@@ -229,6 +239,9 @@ class WallLayouts(QObject):
         self._switch(ids[at % len(ids)])
 
     def stop_tour(self) -> None:
+        """The operator ends the tour (or chose a layout): the next window does not tour."""
+        if self.tour_timer.isActive():
+            self.window.wall_prefs.set_tour_running(False)
         self.tour_timer.stop()
 
     # --- full screen -------------------------------------------------------------------
@@ -327,6 +340,6 @@ class WallLayouts(QObject):
         """The station's window closes: the other screens' windows close with it and are
         remembered, to come back at the next start."""
         self._closing = True
-        self.stop_tour()
+        self.tour_timer.stop()  # not stop_tour: a running tour is remembered as running
         for window in list(self.windows):
             window.close()

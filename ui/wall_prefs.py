@@ -60,6 +60,15 @@ class WallPrefs:
         self._store.setValue("tour/seconds", int(seconds))
         self._store.sync()
 
+    def tour_running(self) -> bool:
+        """Whether the tour was running when the window closed: a wall left touring (a
+        control room's monitor) tours again after a restart, without anyone at the PC."""
+        return self._store.value("tour/running", False, type=bool)
+
+    def set_tour_running(self, on: bool) -> None:
+        self._store.setValue("tour/running", bool(on))
+        self._store.sync()
+
 
 def _key(screen: str) -> str:
     """A screen's name as a settings key: QSettings treats / and \\ as groups."""

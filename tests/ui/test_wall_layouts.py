@@ -1,8 +1,8 @@
 """#27 items 1 and 2 in the GUI, on a real station (offscreen Qt): the automatic grid's
 choice, a named layout on the wall (big cell, cells left empty, a source dropped into a cell
 stored in the catalog and audited), hotkeys, the layout remembered per screen across a
-restart, the tour, full screen with F11 and Esc, and a layout's window on another screen
-brought back on the main screen when its screen is gone."""
+restart, the tour (running again after a restart), full screen with F11 and Esc, and a
+layout's window on another screen brought back on the main screen when its screen is gone."""
 
 from __future__ import annotations
 
@@ -162,8 +162,10 @@ def test_tour_full_screen_and_other_screens(qtbot, station, three):
         assert control.current == first.id
         window.activateWindow()  # the keys go to the window in front: the main one again
         qtbot.waitUntil(window.isActiveWindow, timeout=3000)
+        assert WallPrefs(station.settings.data_dir).tour_running()
         QTest.keyClick(window, Qt.Key.Key_2)  # choosing by hand ends the tour
         assert not control.tour_timer.isActive() and control.current == second.id
+        assert not WallPrefs(station.settings.data_dir).tour_running()
         # F11: the wall alone on the screen; Esc leaves (a maximised tile first goes back)
         QTest.keyClick(window, Qt.Key.Key_F11)
         qtbot.waitUntil(window.isFullScreen, timeout=3000)
@@ -180,12 +182,26 @@ def test_tour_full_screen_and_other_screens(qtbot, station, three):
         assert not other.isVisible()
         window.access.lock.locked_changed.emit(False)
         assert other.isVisible()
-        # a second window opened by hand; closing the station remembers both
+        # a second window opened by hand; closing the station remembers both, and the tour
+        # left running
         control.open_on_screen(first.id, window.screen().name())
         assert len(control.windows) == 2
-    saved = WallPrefs(station.settings.data_dir).layout_windows()
+        control.start_tour([second.id, first.id], 3)
+        control._tour_step()
+        assert control.current == first.id
+    prefs = WallPrefs(station.settings.data_dir)
+    saved = prefs.layout_windows()
     assert sorted(i for i, _ in saved) == [first.id, first.id]
+    assert prefs.tour_running() and prefs.tour() == ([second.id, first.id], 3)
     assert isinstance(EmptyCell(0), EmptyCell)
+    with open_main_window(qtbot, station, API, tiles=3) as again:  # the next start
+        control = again.layouts
+        qtbot.waitUntil(lambda: control.tour_timer.isActive(), timeout=15000)
+        assert control.tour_timer.interval() == 3000 and control.tour_ids == [second.id, first.id]
+        assert control.current == first.id  # it goes on from where the wall was left
+        assert again.wall.layout_shape == "1x1" and len(control.windows) == 2
+        control._tour_step()
+        assert again.wall.layout_shape == "2x2"
 
 
 def test_windows_come_back_on_their_screens_of_two(tmp_path):
