@@ -30,10 +30,10 @@ its source moves again.
 Digital zoom (#27 item 3, `ui.zoom`): the wheel over the picture zooms around the pointer up
 to 8x, a left drag pans, a double-click on a zoomed tile goes back to 1x (on a tile at 1x it
 maximises the tile, as before); an overview inset in the picture's bottom right corner shows
-where the zoomed part is. A zoomed tile asks for what a maximised one does, every picture of its main
-stream, at its size times the zoom (real detail, not the preview's pixels magnified), and
-goes back to the preview at 1x; it never rests while zoomed. While zoomed a click selects on
-release, so the press that starts a pan is not a click.
+where the zoomed part is. A zoomed tile asks for what a maximised one does, every picture of
+its main stream, at its size times the zoom (real detail, not the preview's pixels
+magnified), and goes back to the preview at 1x; it never rests while zoomed. While zoomed a
+click selects on release, so the press that starts a pan is not a click.
 """
 
 from __future__ import annotations

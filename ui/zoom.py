@@ -10,10 +10,15 @@ leaves the picture. 1x to `MAX_FACTOR`.
 `PictureZoom` is what a picture widget delegates to: it turns the wheel, a drag and a
 double-click into the state, and paints the zoomed part of the picture plus an overview
 inset (the picture's bottom right corner, `INSET_FRACTION` of its width: the whole picture,
-shaded but for the zoomed part, which is outlined) while zoomed. Why a helper and not a base class: the widgets
-already differ in what a click, a drag and a double-click mean at 1x (a tile selects, drags
-its source to another cell, maximises); a zoomed picture takes the left drag for panning and
-the double-click for "back to 1x", and hands everything else back to its widget.
+shaded but for the zoomed part, which is outlined) while zoomed. Why a helper and not a base
+class: the widgets already differ in what a click, a drag and a double-click mean at 1x (a
+tile selects, drags its source to another cell, maximises); a zoomed picture takes the left
+drag for panning and the double-click for "back to 1x", and hands everything else back to
+its widget.
+
+Another overlay that maps the mouse to the picture (motion search's rectangle) reads the
+zoom through `ZoomState.scene_point`: a point of the view is that point of the picture only
+at 1x.
 """
 
 from __future__ import annotations
