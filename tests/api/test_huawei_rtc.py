@@ -27,7 +27,7 @@ from app.schemas import GroupIn, SourceIn
 from app.station import build_station, start_station, stop_station
 from tests.conftest import TESTSRC, decode_video, make_settings, md5_of, wait_until
 from tests.support.huawei import AK, APP_ID, SK, rtc_client, signed
-from tests.support.rtmp_server import RtmpServer, skip_reason
+from tests.support.rtmp_server import RTMP_PLAY, RtmpServer, skip_reason
 
 JOBS = f"/v2/apps/{APP_ID}/individual-stream-jobs"
 
@@ -287,7 +287,7 @@ def test_publish_param_forwards_live_to_rtmp(rtc, rtmp_server):
     # the stream key is a secret: masked in the answer like every credential (#11 item 8)
     assert resp.json()["publish_param"] == {"rtmp_urls": [rtmp_url.rpartition("/")[0] + "/******"]}
     frames = []
-    with av.open(rtmp_url, timeout=(15.0, 5.0)) as container:
+    with av.open(rtmp_url, timeout=(15.0, 5.0), options=RTMP_PLAY) as container:
         for frame in container.decode(container.streams.video[0]):
             frames.append((frame.width, frame.height, float(frame.time or 0)))
             if len(frames) >= 50:

@@ -11,7 +11,7 @@ import pytest
 from recorder.manager import RecorderManager
 from recorder.worker import SourceSpec
 from tests.conftest import wait_until
-from tests.support.rtmp_server import RtmpServer, skip_reason
+from tests.support.rtmp_server import RTMP_PLAY, RtmpServer, skip_reason
 
 SOURCE = "testsrc://testsrc2?size=320x240&rate=25&gop=1"
 
@@ -29,7 +29,7 @@ def rtmp_server():
 def _play(url: str, frames: int, timeout: float = 15.0) -> list[tuple[int, int, float]]:
     """Read `frames` decoded frames of a live RTMP stream: (width, height, seconds)."""
     got: list[tuple[int, int, float]] = []
-    with av.open(url, timeout=(timeout, 5.0)) as container:
+    with av.open(url, timeout=(timeout, 5.0), options=RTMP_PLAY) as container:
         stream = container.streams.video[0]
         for frame in container.decode(stream):
             got.append((frame.width, frame.height, float(frame.time or 0)))

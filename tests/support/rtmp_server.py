@@ -12,6 +12,11 @@ from pathlib import Path
 from tests.support.ports import free_loopback_port
 
 MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
+# What a test reading a stream back passes to `av.open`: FFmpeg probes a live RTMP stream
+# for its default analyzeduration (5 s) before the first frame comes out (measured: 4 s of
+# each read of a forward); the stream's parameters are in its first packets, so half a
+# second of probing reads the same frames.
+RTMP_PLAY = {"analyzeduration": "500000"}
 CONFIG = """
 load_module {module};
 worker_processes 1;
