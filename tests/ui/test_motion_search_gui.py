@@ -103,7 +103,10 @@ def gui(qtbot, station, scene):
     bridge, tasks = EventBridge(station.bus), TaskRunner()
     audited = AuditedStation(station, who="tester")
     browser = RecordingsBrowser(audited, bridge, tasks)
-    search = MotionSearchGui(audited, tasks, browser)
+    reports: list[tuple[str, bool]] = []
+    search = MotionSearchGui(audited, tasks, browser,
+                             report=lambda text, error=False: reports.append((text, error)))
+    search.reports = reports  # what it told the operator (tests read it)
     qtbot.addWidget(browser)
     browser.resize(1300, 860)
     browser.show()
@@ -222,6 +225,16 @@ def test_search_here_on_the_player_marks_the_timeline_lists_plays_and_exports(
             assert sum(1 for _ in container.decode(video=0)) >= 10
     assert search.panel.message.text() == f"Exported: 2 file(s) written to {out}."
 
+    # a custom range the service refuses (over a year): told, the hits shown stay
+    dialog = search.ask(door, "door", (0.1, 0.1, 0.2, 0.2))
+    dialog.range_box.setCurrentText("Custom…")
+    dialog.begin_edit.setText("2024-01-01 00:00:00")
+    dialog.end_edit.setText("2025-06-01 00:00:00")
+    dialog.search_button.click()
+    qtbot.waitUntil(lambda: search.reports[-1][1], timeout=5000)
+    assert search.reports[-1] == ("Motion search: the range may span 366 days at most", True)
+    assert len(search.panel.hits) == 2 and len(search.marks.hits) == 2
+
 
 def test_heat_map_over_the_player_picture(qtbot, station, scene, gui):
     browser, search = gui
@@ -268,6 +281,13 @@ def test_tile_menu_searches_on_the_focused_tile_and_shows_its_heat_map(qtbot, st
         drag(qtbot, picker, picker.picture(), ((0.6, 0.3), (0.9, 0.7)))
         assert search.dialog.source_id == door and search.dialog.region[0] > 0.55
         search.dialog.reject()
+        # zoomed in 2x on the picture's right half: the rectangle is taken in the part shown
+        tile.zoom.state.zoom_at(1.0, 0.5, 2.0)
+        picker = search.pick_on_tile(door)
+        drag(qtbot, picker, picker.picture(), ((0.0, 0.0), (1.0, 1.0)))
+        assert tuple(round(v, 2) for v in search.dialog.region) == (0.5, 0.25, 1.0, 0.75)
+        search.dialog.reject()
+        tile.zoom.reset()
 
         window._tile_menu(door, QPoint(10, 10))
         heat = next(a for a in window.last_tile_menu.actions()
