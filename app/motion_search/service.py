@@ -29,7 +29,7 @@ from app.catalog import Catalog
 from app.errors import InvalidInput, NotFound
 from app.models import Source
 from app.motion_search.grids import (
-    CELL_BYTES, CELLS, GRID_COLS, GRID_ROWS, GridStore, StoredMinute, second_offsets)
+    CELL_BYTES, CELLS, GRID_COLS, GRID_ROWS, GridStore, StoredMinute)
 from app.schemas import RecordOut
 from vision.grid import heatmap_png
 
@@ -38,6 +38,7 @@ MAX_RANGE = timedelta(days=366)
 MAX_REGIONS = 16
 MAX_SOURCES = 64
 MAX_MERGE_S = 3600.0
+_SECOND = np.arange(60, dtype=np.int64)
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint8)
 RecordsOf = Callable[[list[int], datetime, datetime], list[RecordOut]]
 
@@ -137,7 +138,12 @@ class MotionSearchService:
         """(UTC second of each busy second, (n, CELL_BYTES) packed grids) within [begin, end)."""
         if not minutes:
             return np.zeros(0, np.int64), np.zeros((0, CELL_BYTES), np.uint8)
-        times = np.concatenate([m.minute_s + second_offsets(m.seconds) for m in minutes])
+        # every row's busy seconds at once: row-major order is each row's seconds ascending,
+        # rows in time order, the order their grids are packed and joined in
+        bitmaps = np.fromiter((m.seconds for m in minutes), np.int64, len(minutes))
+        starts = np.fromiter((m.minute_s for m in minutes), np.int64, len(minutes))
+        busy = ((bitmaps[:, None] >> _SECOND) & 1).astype(bool)
+        times = (starts[:, None] + _SECOND)[busy]
         packed = np.frombuffer(b"".join(zlib.decompress(m.cells) for m in minutes),
                                np.uint8).reshape(-1, CELL_BYTES)
         if len(times) != len(packed):
