@@ -62,9 +62,11 @@ class TileMenu:
         self.window = window
         self.ptz_abilities: dict[int, object] = {}  # source id -> PtzOut, read as menus open
         self.last_snapshot: Path | None = None
+        self._where = None  # the global point the last menu opened at (which wall's tile)
 
     def popup(self, source_id: int, where) -> QMenu:
         w = self.window
+        self._where = where
         tile = w.wall.tiles.get(source_id)
         name = tile.name if tile is not None else f"source {source_id}"
         menu = QMenu(w)
@@ -161,10 +163,23 @@ class TileMenu:
                     pass
         self.window.tasks.run(lambda: ptz.capabilities(source_id), show)
 
+    def _shown_tile(self, source_id: int):
+        """The source's shown tile the menu was opened on: on the main wall or a layout's
+        window on another screen (the one under the menu's point), else any shown one."""
+        w = self.window
+        walls = [w.wall, *(window.wall for window in w.layouts.windows)]
+        tiles = [t for t in (wall.tiles.get(source_id) for wall in walls)
+                 if t is not None and t.isVisible()]
+        for tile in tiles:
+            if self._where is not None and tile.rect().contains(tile.mapFromGlobal(self._where)):
+                return tile
+        return tiles[0] if tiles else None
+
     def open_ptz(self, source_id: int) -> QWidget | None:
         """The PTZ pad (`ui.ptz_overlay.PtzPad`) driving the camera through the audited
-        station: over the source's tile when the wall shows it (`ui.tile_ptz`, one per tile:
-        opening it again brings it back), else in a small dialog."""
+        station: over the source's tile the menu was opened on, on any wall of the window's
+        (`ui.tile_ptz`, one per tile: opening it again brings it back), else (no wall shows
+        the source) in a small dialog."""
         from ui.ptz_overlay import PtzPad
         from ui.tile_ptz import TilePtzOverlay
 
@@ -172,8 +187,8 @@ class TileMenu:
         if abilities is None:
             return None
         w = self.window
-        tile = w.wall.tiles.get(source_id)
-        if tile is not None and tile.isVisible():
+        tile = self._shown_tile(source_id)
+        if tile is not None:
             overlay = tile.findChild(TilePtzOverlay, "tilePtz")
             if overlay is None:
                 overlay = TilePtzOverlay(tile, tile.name)
@@ -181,7 +196,8 @@ class TileMenu:
             overlay.open()
             return overlay
         dialog = QDialog(w)
-        dialog.setWindowTitle(f"PTZ — {tile.name}" if tile is not None else "PTZ")
+        dialog.setWindowTitle(f"PTZ — {w.wall.tiles[source_id].name}"
+                              if source_id in w.wall.tiles else "PTZ")
         pad = PtzPad(dialog)
         QVBoxLayout(dialog).addWidget(pad)
         pad.attach(w.audited.ptz, source_id, abilities, w.access.role)
