@@ -7,7 +7,7 @@ scene clip as main and preview stream (tests/support/scenes.py)."""
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -38,6 +38,10 @@ def box_camera():
     camera.start()
     yield camera
     camera.stop()
+
+
+def _utc(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
 def _wall(iso: str) -> float:
@@ -103,6 +107,14 @@ def test_the_walking_box_opens_and_closes_a_motion_event(station, box_camera):
     crossing = SCENE.leaves_s - SCENE.enters_s
     assert crossing - 1.5 <= lasted <= crossing + 1.0, f"the box crossed for {crossing} s: {lasted}"
     assert any(isinstance(e, MotionChanged) and not e.active for e in seen)
+    # the analyser's grids (#28): the whole picture moved while the event was open, seen by a
+    # search at once (the minute still in memory) and still after the store wrote it
+    began, ended = _utc(closed.begin), _utc(closed.end)
+    for _ in range(2):
+        (hit,) = station.motion_search.search([src.id], began - timedelta(seconds=5),
+                                              ended + timedelta(seconds=5), [(0, 0, 1, 1)])
+        assert hit.begin <= began + timedelta(seconds=1) and hit.end >= ended, (hit, began, ended)
+        station.motion_grids.flush()
     status = station.motion.status(src.id)
     assert 3.5 <= status.rate_fps <= 6.0 and 0 < status.cost_ms < 20
     assert not status.active
