@@ -16,6 +16,7 @@ written yet, its last minute or two, is not seen); `forwarded` is accepted for t
 
 from __future__ import annotations
 
+import bisect
 import math
 import zlib
 from dataclasses import dataclass
@@ -40,7 +41,9 @@ MAX_SOURCES = 64
 MAX_MERGE_S = 3600.0
 _SECOND = np.arange(60, dtype=np.int64)
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint8)
-RecordsOf = Callable[[list[int], datetime, datetime], list[RecordOut]]
+RECORDS_PER_SOURCE = 20_000  # a year of hourly files, and some
+# the records with footage overlapping a range, at most so many (RecordingService.overlapping)
+RecordsOf = Callable[[list[int], datetime, datetime, int], list[RecordOut]]
 
 
 @dataclass(frozen=True)
@@ -190,24 +193,37 @@ class MotionSearchService:
 
     def _with_records(self, found: list[tuple[int, int, int, float]], sources: list[int],
                       begin: datetime, end: datetime) -> list[MotionHit]:
-        if not found:
-            return []
-        first = datetime.fromtimestamp(found[0][0], timezone.utc)
-        last = datetime.fromtimestamp(max(hit[1] for hit in found), timezone.utc)
-        spans: dict[int, list[tuple[float, float, str]]] = {}
+        """The hits with the ids of the records overlapping each: the records service asked
+        once per source with hits, over the span of its hits; each hit then finds its own by
+        bisection (a month of hourly files and thousands of hits stays milliseconds)."""
+        spans: dict[int, tuple[list[float], list[tuple[float, float, str]], float]] = {}
         now = datetime.now(timezone.utc).timestamp()
-        for record in self._records(sources, max(begin, first), min(end, last)):
-            if record.source is None:
+        for source_id in sources:
+            mine = [hit for hit in found if hit[2] == source_id]
+            if not mine:
                 continue
-            start = _seconds_of(record.begin_utc or record.created_utc)
-            stop = _seconds_of(record.end_utc) if record.end_utc else now
-            spans.setdefault(record.source.id, []).append((start, stop, record.id))
+            first = datetime.fromtimestamp(mine[0][0], timezone.utc)
+            last = datetime.fromtimestamp(max(hit[1] for hit in mine), timezone.utc)
+            rows = []
+            for record in self._records([source_id], max(begin, first), min(end, last),
+                                        RECORDS_PER_SOURCE):
+                start = _seconds_of(record.begin_utc or record.created_utc)
+                stop = _seconds_of(record.end_utc) if record.end_utc else now
+                rows.append((start, stop, record.id))
+            rows.sort()
+            spans[source_id] = ([row[0] for row in rows], rows,
+                                max((b - a for a, b, _ in rows), default=0.0))
         hits = []
         for start, stop, source_id, peak in found:
-            ids = tuple(rid for a, b, rid in spans.get(source_id, ()) if a < stop and b > start)
+            starts, rows, longest = spans.get(source_id, ([], [], 0.0))
+            ids, j = [], bisect.bisect_left(starts, stop) - 1
+            while j >= 0 and starts[j] >= start - longest:  # no record began earlier and reaches
+                if rows[j][1] > start:
+                    ids.append(rows[j][2])
+                j -= 1
             hits.append(MotionHit(source_id, datetime.fromtimestamp(start, timezone.utc),
                                   datetime.fromtimestamp(stop, timezone.utc),
-                                  round(min(1.0, peak), 4), ids))
+                                  round(min(1.0, peak), 4), tuple(reversed(ids))))
         return hits
 
     def heatmap(self, source_id: int, begin: datetime, end: datetime, *,

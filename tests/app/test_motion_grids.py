@@ -136,12 +136,13 @@ def test_grids_survive_a_restart_and_follow_retention(scene):
     now = BASE + timedelta(days=8)
     stored = station.motion_grids.read(plain, int(BASE.timestamp()), int(at(60).timestamp()))
     gone, kept, bare = (quiet_source(station, name) for name in ("gone", "kept", "bare"))
-    busy = np.zeros((60, GRID_ROWS, GRID_COLS), bool)
-    busy[7, 9, 9] = True
+    early, late = (np.zeros((60, GRID_ROWS, GRID_COLS), bool) for _ in range(2))
+    early[7, 9, 9] = late[30, 0, 0] = True
+    recent, old = (int((now - timedelta(days=d)).timestamp()) // 60 * 60 for d in (3, 9))
     station.motion_grids.insert(
         [StoredMinute(sid, m.minute_s, m.seconds, m.cells) for sid in (gone, kept) for m in stored]
-        + [StoredMinute(bare, int((now - timedelta(days=d)).timestamp()) // 60 * 60, *pack(busy))
-           for d in (3, 9)])
+        + [StoredMinute(bare, old, *pack(early)), StoredMinute(bare, recent, *pack(early))])
+    station.motion_grids.merge([StoredMinute(bare, recent, *pack(late))])  # ORed into its row
     gone_record = place_record(station, station.settings.recordings_dir, gone, "scene", BASE, seconds=SCENE.seconds)
     kept_record = place_record(station, station.settings.recordings_dir, kept, "scene", BASE, seconds=SCENE.seconds)
     with station.catalog.session() as s:
@@ -155,8 +156,8 @@ def test_grids_survive_a_restart_and_follow_retention(scene):
     assert search([gone], at(0), at(60), [RIGHT]) == [], "its grids went with its footage"
     assert search([kept], at(0), at(60), [RIGHT]) != [], "kept as long as its footage"
     assert search([plain], at(0), at(60), [RIGHT]) == before[:1]
-    assert [h.begin.date() for h in search([bare], now - timedelta(days=10), now,
-                                           [(0, 0, 1, 1)])] == [(now - timedelta(days=3)).date()]
+    assert [h.begin.timestamp() for h in search([bare], now - timedelta(days=10), now,
+                                                [(0, 0, 1, 1)], merge_s=0)] == [recent + 7, recent + 30]
 
 
 def test_hostile_input_is_refused_with_its_field(scene):
