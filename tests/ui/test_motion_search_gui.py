@@ -72,6 +72,17 @@ def test_pure_geometry_of_regions_hits_and_heat():
     assert 0 < rgba[0, 1, 3] < rgba[1, 0, 3]                  # rarer motion: fainter
 
 
+def test_hits_go_to_the_stations_exports_folder(tmp_path):
+    from types import SimpleNamespace
+
+    from ui.motion_search.hits_panel import exports_folder
+
+    assert exports_folder(SimpleNamespace(export_dir=None, data_dir=tmp_path)) \
+        == tmp_path / "exports"
+    chosen = tmp_path / "evidence"
+    assert exports_folder(SimpleNamespace(export_dir=chosen, data_dir=tmp_path)) == chosen
+
+
 @pytest.fixture
 def scene(station, tmp_path):
     """Two cameras of one group. `door`: a record at t0 with motion in the left half in its

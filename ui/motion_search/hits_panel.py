@@ -34,8 +34,12 @@ EXPORT_PAD = timedelta(seconds=1)  # each cut a second wider either side: the le
 
 
 def exports_folder(settings) -> Path:
-    """Where hits are exported: the folder the Export dialog wrote to last (kept in the
-    station's gui.ini), else `<data_dir>/exports`."""
+    """Where hits are exported, as the Export dialog chooses: the station's exports folder
+    (`export_dir`, Settings ▸ General) when one is set, else the folder the Export dialog
+    wrote to last (kept in the station's gui.ini), else `<data_dir>/exports`."""
+    chosen = getattr(settings, "export_dir", None)
+    if chosen:
+        return Path(chosen)
     prefs = QSettings(str(Path(settings.data_dir) / PREFS_FILE), QSettings.Format.IniFormat)
     kept = prefs.value(FOLDER_KEY, "", type=str)
     return Path(kept) if kept else Path(settings.data_dir) / "exports"
