@@ -183,7 +183,7 @@ class MotionSearchGui(QObject):
         cameras = ", ".join(names.get(i, f"source {i}") for i in source_ids)
         header = f"{len(hits)} hit(s) · {cameras} · {describe_range(begin, end)}"
         self.panel.set_results(hits, names, header)
-        if not self.panel.isVisible():
+        if self.panel.isHidden():  # (the tab itself may not be shown yet)
             self.panel.show()
             split = self.browser.top_split  # timeline, bookmarks, hits: room for the hits
             width = sum(split.sizes())
