@@ -200,7 +200,8 @@ class SettingsPages:
                      "synced are never deleted", 0, 1_000_000, " GB")
         database = Form(label_width=LABEL_WIDTH)
         self._text(database, "database_url", "Where the list of recordings, cameras and events "
-                   "is kept. Empty: a file in the data folder; or a PostgreSQL server's address",
+                   "is kept. Empty: a file in the data folder; or a PostgreSQL server's address "
+                   "(hidden: it may hold a password)", secret=True,
                    placeholder="in the data folder (default)")
         return self._page(section_title("Now"), self._figures_label(),
                           section_title("Keeping the disk from filling up"), guard,

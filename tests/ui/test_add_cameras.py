@@ -63,9 +63,11 @@ def cameras(station):
 def test_find_cameras_adds_checked_cameras_into_a_group_with_a_summary(qtbot, station, tasks,
                                                                       cameras):
     named, bare, locked = cameras
+    from app.audited import AuditedStation
+
     yard = station.groups.create(GroupIn(name="Yard"))
     reports: list[str] = []
-    dialog = _dialog(qtbot, station, tasks, reports, kind="onvif")
+    dialog = _dialog(qtbot, AuditedStation(station, who="ada"), tasks, reports, kind="onvif")
     page = dialog.find_cameras
     page.probe_button.click()
     qtbot.waitUntil(lambda: page.cameras.count() == 3 and not page.probing, timeout=15000)
@@ -94,6 +96,10 @@ def test_find_cameras_adds_checked_cameras_into_a_group_with_a_summary(qtbot, st
     station.ptz.stop(members["Gate West"])
     assert named.ptz.operations()[-2:] == ["ContinuousMove", "Stop"]
     assert station.sources.onvif_control(members[f"SIM-2000 {bare.address}"]) is None  # no PTZ
+    station.audit.flush()
+    kept = station.audit.list(action="connect camera control").items
+    assert [(e.who, e.target, e.result) for e in kept] == [
+        ("ada", f"source Gate West ({members['Gate West']})", "ok")]
     with station.catalog.session() as session:
         for source in session.exec(select(Source)).all():
             assert source.uri_rtsp == "rtsp://operator:pa%20ss%401@127.0.0.1:9/main"
