@@ -211,7 +211,9 @@ class SettingsPages:
         form = Form(label_width=LABEL_WIDTH)
         self._list(form, "allowed_source_networks", "Networks, addresses and host names the "
                    "station may connect to for cameras, pictures, syncs and discovery "
-                   "(10.1.0.0/16; any: every public address too)", placeholder="private networks")
+                   "(10.1.0.0/16; any: every public address too). Until this is first saved, "
+                   "cameras added earlier stay reachable wherever they are",
+                   placeholder="private networks")
         self._list(form, "media_dirs", "Folders video-file sources may play from; empty: none",
                    placeholder="none")
         self._number(form, "max_sources", QSpinBox(), "Adding more cameras than this is "

@@ -221,6 +221,14 @@ def test_a_callback_url_the_station_would_not_open_is_refused_on_save(qtbot, sta
 
 
 FORBIDDEN = ("catalog", "dialect", "ffmpeg")  # integrators' words, kept for tooltips
+# What the seven tabs let an operator edit before the pages (#27 item 8): all still editable.
+EDITABLE_BEFORE = (
+    "station_name storage_dir database_url preroll_s preroll_mb disk_floor_mb host port token "
+    "huawei_project_id huawei_app_id huawei_ak huawei_sk huawei_publish_domains "
+    "huawei_interrupt_s huawei_callback_url dc_service_id dc_auto_approve dc_token_ttl_s "
+    "allowed_hosts allowed_origins media_dirs sync_dirs max_sources tls_cert tls_key "
+    "retention_days retention_max_gb segment_s fsync_s alert_kinds alert_sound gui_login "
+    "gui_lock_minutes").split()
 
 
 def test_pages_fit_a_small_screen_in_an_operator_s_words(qtbot, station, config, dialog_for):
@@ -231,6 +239,7 @@ def test_pages_fit_a_small_screen_in_an_operator_s_words(qtbot, station, config,
                                     "Device Connect", "Huawei Cloud", "MQTT", "Site", "Security"]
     assert [dialog.nav.item(r).text() for r in range(dialog.nav.count())][5] == "Integrations"
     assert not dialog.findChildren(QTabBar)
+    assert set(EDITABLE_BEFORE) <= set(dialog.fields)
     screen = QSize(1366, 768 - 48)
     for size in (dialog.sizeHint(), dialog.minimumSizeHint(), dialog.minimumSize(), dialog.size()):
         assert size.width() <= screen.width() and size.height() <= screen.height(), size
