@@ -8,6 +8,11 @@ so a click on the picture never leaves the arrows with another widget. The pad s
 move when it loses the focus or is hidden (its own rule), so a tile hidden by the wall stops
 the camera too.
 
+Click-to-centre (cameras that offer RelativeMove): Shift+click on the picture turns the camera
+so that point comes to the middle. Shift, because a plain click selects the tile and a
+double-click maximises it: neither may move a camera. The point is the scene's, through the
+tile's digital zoom (`ui.zoom.ZoomState.scene_point`), so centring works on a zoomed tile.
+
 Why a child widget with an event filter on the tile and not code in `ui.tile`: the tile
 paints and zooms pictures; it knows nothing of cameras that move, and the pad is only there
 for the few sources with PTZ.
@@ -22,6 +27,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLay
 
 from app.ptz.schemas import PtzOut
 from ui.ptz_overlay import PtzPad
+from ui.zoom import fitted
 
 MARGIN = 8
 NAME_BAR = 24  # the tile's name bar (ui.tile) stays readable above the pad
@@ -85,7 +91,24 @@ class TilePtzOverlay(QFrame):
                 self.place()
             elif event.type() == QEvent.Type.MouseButtonPress and self.isVisible():
                 self.pad.setFocus()  # the arrows work while the tile has the focus
+                if (event.button() == Qt.MouseButton.LeftButton
+                        and event.modifiers() & Qt.KeyboardModifier.ShiftModifier):
+                    return self.centre_at(event.position())
         return False
+
+    def centre_at(self, pos) -> bool:
+        """Turn the camera to the scene point under the tile's point `pos`; whether the
+        press was taken (a picture shown and a camera that can)."""
+        image = getattr(self.tile, "image", None)
+        zoom = getattr(self.tile, "zoom", None)
+        if image is None or zoom is None:
+            return False
+        target = fitted(image.width(), image.height(), self.tile.rect())
+        if not target.contains(pos.toPoint()):
+            return False
+        fx = (pos.x() - target.x()) / max(1, target.width())
+        fy = (pos.y() - target.y()) / max(1, target.height())
+        return self.pad.center_at(*zoom.state.scene_point(fx, fy))
 
     def close_overlay(self) -> None:
         """Stop whatever is held, let the commands on the way finish, and go."""

@@ -10,7 +10,8 @@ ui/tile_ptz.py), offscreen Qt on real components:
   picture whose colour says where it is: the pixel under the pointer is the same before and
   after zooming, the zoom stops at 8x, back at 1x the picture is exactly as before;
 - the PTZ pad over a tile against the ONVIF simulator: a press on the tile gives the pad the
-  keys, a held arrow key sends ContinuousMove and its release Stop; × closes it.
+  keys, a held arrow key sends ContinuousMove and its release Stop; Shift+click centres the
+  scene point under it (through the zoom); × closes it.
 """
 
 from __future__ import annotations
@@ -230,6 +231,22 @@ def test_the_ptz_pad_over_a_tile_takes_the_arrow_keys(qtbot, station, ptz_camera
     qtbot.waitUntil(lambda: ptz_camera.ptz.last("Stop") is not None, timeout=10000)
     assert not ptz_camera.ptz.moving
     assert ptz_camera.ptz.last("Stop").at > ptz_camera.ptz.last("ContinuousMove").at
+
+    # Shift+click centres the scene point under it, through the tile's zoom: 2x around the
+    # middle, then (0.75, 0.25) of the view is (0.625, 0.375) of the picture
+    picture = QImage(640, 360, QImage.Format.Format_RGB32)
+    picture.fill(QColor("#335577"))
+    tile.set_still(picture)
+    target = tile._target()
+    wheel(tile, at(target, 0.5, 0.5), 2)
+    assert tile.zoom.state.factor == 2.0
+    shift, clicks = Qt.KeyboardModifier.ShiftModifier, []
+    tile.clicked.connect(lambda *args: clicks.append(args))
+    qtbot.mouseClick(tile, LEFT, shift, at(target, 0.75, 0.25).toPoint())
+    qtbot.waitUntil(lambda: ptz_camera.ptz.last("RelativeMove") is not None, timeout=10000)
+    turned = ptz_camera.ptz.last("RelativeMove").args["translation"]
+    assert turned == pytest.approx((0.25, 0.25, 0.0))
+    assert clicks == [], "the press was the centring's, not a click selecting the tile"
 
     moves = ptz_camera.ptz.operations().count("ContinuousMove")
     qtbot.mouseClick(overlay.close_button, LEFT)  # closed: the keys no longer move the camera
