@@ -55,7 +55,7 @@ LABELS = {
     "retention_max_gb": "Recordings at most", "segment_s": "New file every",
     "fsync_s": "Flush to disk every", "alert_kinds": "Announce", "alert_sound": "Sound",
     "gui_login": "Sign-in", "gui_lock_minutes": "Lock after",
-    "mqtt_url": "Broker", "mqtt_user": "Commands act as", "mqtt_command_secret": "Command key",
+    "mqtt_url": "MQTT broker", "mqtt_user": "Commands act as", "mqtt_command_secret": "Command key",
     "mqtt_unsigned_switches": "Switches", "motion_off_delay_s": "Motion stays on",
     "public_url": "Address for other stations",
 }
