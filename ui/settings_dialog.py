@@ -328,15 +328,17 @@ class SettingsDialog(SettingsPages, QDialog):
             if not loopback and not values["token"] and "host" not in problems:
                 problems["token"] = (f"The API would listen on {host}, beyond this computer: "
                                      "set a token (or bind to 127.0.0.1).")
-        storage = values["storage_dir"]
-        if storage:
-            path = Path(storage).expanduser()
+        for key in ("storage_dir", "export_dir"):  # folders the station writes into
+            folder = values[key]
+            if not folder:
+                continue
+            path = Path(folder).expanduser()
             if not path.is_absolute():
-                problems["storage_dir"] = "Give the full path of the folder."
+                problems[key] = "Give the full path of the folder."
             elif path.exists() and not path.is_dir():
-                problems["storage_dir"] = "That is a file, not a folder."
+                problems[key] = "That is a file, not a folder."
             elif path.exists() and not os.access(path, os.W_OK | os.X_OK):
-                problems["storage_dir"] = "The station cannot write in that folder."
+                problems[key] = "The station cannot write in that folder."
         url = values["huawei_callback_url"]
         if url and not url.lower().startswith(("http://", "https://")):
             problems["huawei_callback_url"] = "A callback URL starts with http:// or https://."

@@ -132,6 +132,8 @@ def test_bad_values_are_refused_inline_and_nothing_is_written(qtbot, station, co
     for key, value, expected in (
             ("storage_dir", "recordings", "full path"),
             ("storage_dir", str(a_file), "not a folder"),
+            ("export_dir", "exports", "full path"),
+            ("export_dir", str(a_file), "not a folder"),
             ("huawei_callback_url", "ftp://hooks.example", "http://"),
             ("host", "bad host!", "Not an IP address"),
             ("database_url", "catalog.db", "database URL")):
