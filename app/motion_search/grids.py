@@ -188,6 +188,27 @@ class GridStore:
                 s.execute(insert(MotionMinute), rows)
 
     # --- reading -----------------------------------------------------------------------------
+    def columns(self, source_id: int, first_s: int,
+                last_s: int) -> tuple[np.ndarray, np.ndarray, list[bytes]]:
+        """`read` as columns for a search of many minutes: (minute starts, seconds bitmaps,
+        cells), in time order; no object per row (a month of 16 cameras is 100 000 rows)."""
+        stmt = (select(MotionMinute.minute_s, MotionMinute.seconds, MotionMinute.cells)
+                .where(MotionMinute.source_id == source_id, MotionMinute.minute_s >= first_s,
+                       MotionMinute.minute_s < last_s)
+                .order_by(MotionMinute.minute_s))
+        with self._catalog.session() as s:
+            rows = s.connection().execute(stmt).all()
+        rows += [(m.minute_s, m.seconds, m.cells)
+                 for m in self.pending(source_id, first_s, last_s)]
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), []
+        starts, bitmaps, cells = zip(*rows)
+        order = np.argsort(np.array(starts, np.int64), kind="stable")
+        if np.any(np.diff(order) != 1):  # minutes still in memory fall among stored ones
+            rows = [rows[i] for i in order]
+            starts, bitmaps, cells = zip(*rows)
+        return np.array(starts, np.int64), np.array(bitmaps, np.int64), list(cells)
+
     def read(self, source_id: int, first_s: int, last_s: int) -> list[StoredMinute]:
         """The source's minutes beginning in [first_s, last_s): stored (one indexed query)
         and still in memory, in time order."""

@@ -30,7 +30,7 @@ from app.catalog import Catalog
 from app.errors import InvalidInput, NotFound
 from app.models import Source
 from app.motion_search.grids import (
-    CELL_BYTES, CELLS, GRID_COLS, GRID_ROWS, GridStore, StoredMinute)
+    CELL_BYTES, CELLS, GRID_COLS, GRID_ROWS, GridStore)
 from app.schemas import RecordOut
 from vision.grid import heatmap_png
 
@@ -131,28 +131,12 @@ class MotionSearchService:
                 raise NotFound("source", source_id, field="source_id")
         return wanted
 
-    def _minutes(self, source_id: int, begin: datetime, end: datetime) -> list[StoredMinute]:
-        first = int(begin.timestamp()) // 60 * 60
-        return self._grids.read(source_id, first, math.ceil(end.timestamp()))
-
-    @staticmethod
-    def _seconds(minutes: list[StoredMinute], begin: datetime,
+    def _seconds(self, source_id: int, begin: datetime,
                  end: datetime) -> tuple[np.ndarray, np.ndarray]:
         """(UTC second of each busy second, (n, CELL_BYTES) packed grids) within [begin, end)."""
-        if not minutes:
-            return np.zeros(0, np.int64), np.zeros((0, CELL_BYTES), np.uint8)
-        # every row's busy seconds at once: row-major order is each row's seconds ascending,
-        # rows in time order, the order their grids are packed and joined in
-        bitmaps = np.fromiter((m.seconds for m in minutes), np.int64, len(minutes))
-        starts = np.fromiter((m.minute_s for m in minutes), np.int64, len(minutes))
-        busy = ((bitmaps[:, None] >> _SECOND) & 1).astype(bool)
-        times = (starts[:, None] + _SECOND)[busy]
-        packed = np.frombuffer(b"".join(zlib.decompress(m.cells) for m in minutes),
-                               np.uint8).reshape(-1, CELL_BYTES)
-        if len(times) != len(packed):
-            raise ValueError("a stored motion minute's cells do not match its seconds")
-        keep = (times >= math.floor(begin.timestamp())) & (times < end.timestamp())
-        return times[keep], packed[keep]
+        first = int(begin.timestamp()) // 60 * 60
+        starts, bitmaps, cells = self._grids.columns(source_id, first, math.ceil(end.timestamp()))
+        return _busy_seconds(starts, bitmaps, cells, begin, end)
 
     def search(self, source_ids: list[int], begin: datetime, end: datetime,
                regions: list[Region], *, min_cells: int = 1, merge_s: float = 5.0,
@@ -171,23 +155,25 @@ class MotionSearchService:
         sources = self._check_sources(source_ids)
         mask = region_cells(checked)
         wanted = np.packbits(mask.reshape(CELLS))
+        used = np.flatnonzero(wanted)
         size = int(mask.sum())
         found: list[tuple[int, int, int, float]] = []  # (begin s, end s, source, peak)
         for source_id in sources:
-            times, packed = self._seconds(self._minutes(source_id, begin, end), begin, end)
+            times, packed = self._seconds(source_id, begin, end)
             if not len(times):
                 continue
-            counts = _POPCOUNT[packed & wanted].sum(axis=1, dtype=np.int64)
+            # only the bytes holding the regions' cells (a door is a few of the 72)
+            counts = _POPCOUNT[packed[:, used] & wanted[used]].sum(axis=1, dtype=np.int64)
             busy = counts >= min_cells
             times, counts = times[busy], counts[busy]
             if not len(times):
                 continue
             # a new hit where the quiet gap since the last busy second is over merge_s
-            starts = np.flatnonzero(np.diff(times) - 1 > merge) + 1
-            bounds = np.concatenate([[0], starts, [len(times)]])
-            for a, b in zip(bounds[:-1], bounds[1:]):
-                found.append((int(times[a]), int(times[b - 1]) + 1, source_id,
-                              float(counts[a:b].max()) / size))
+            firsts = np.concatenate([[0], np.flatnonzero(np.diff(times) - 1 > merge) + 1])
+            lasts = np.concatenate([firsts[1:] - 1, [len(times) - 1]])
+            peaks = np.maximum.reduceat(counts, firsts) / size
+            found += zip(times[firsts].tolist(), (times[lasts] + 1).tolist(),
+                         [source_id] * len(firsts), peaks.tolist())
         found.sort(key=lambda hit: (hit[0], hit[2]))
         return self._with_records(found, sources, begin, end)
 
@@ -232,9 +218,11 @@ class MotionSearchService:
         begin, end = check_range(begin, end)
         (source_id,) = self._check_sources([source_id])
         totals = np.zeros(CELLS, np.int64)
-        minutes = self._minutes(source_id, begin, end)
-        for chunk in range(0, len(minutes), 2000):  # ~120 000 seconds unpacked at a time
-            _, packed = self._seconds(minutes[chunk:chunk + 2000], begin, end)
+        first = int(begin.timestamp()) // 60 * 60
+        starts, bitmaps, cells = self._grids.columns(source_id, first, math.ceil(end.timestamp()))
+        for chunk in range(0, len(starts), 2000):  # ~70 000 seconds unpacked at a time
+            part = slice(chunk, chunk + 2000)
+            _, packed = _busy_seconds(starts[part], bitmaps[part], cells[part], begin, end)
             if len(packed):
                 totals += np.unpackbits(packed, axis=1).sum(axis=0, dtype=np.int64)
         grid = totals.reshape(GRID_ROWS, GRID_COLS)
@@ -247,6 +235,23 @@ class MotionSearchService:
         """`heatmap` as a PNG to lay over the picture (vision.grid.heatmap_png)."""
         found = self.heatmap(source_id, begin, end, forwarded=forwarded)
         return heatmap_png(np.array(found.counts, np.int64))
+
+
+def _busy_seconds(starts: np.ndarray, bitmaps: np.ndarray, cells: list[bytes], begin: datetime,
+                  end: datetime) -> tuple[np.ndarray, np.ndarray]:
+    """Stored minutes as (UTC second of each busy second, (n, CELL_BYTES) packed grids) within
+    [begin, end). Every row's busy seconds at once: row-major order is each row's seconds
+    ascending, rows in time order, the order their grids were packed and are joined in."""
+    if not len(starts):
+        return np.zeros(0, np.int64), np.zeros((0, CELL_BYTES), np.uint8)
+    busy = ((bitmaps[:, None] >> _SECOND) & 1).astype(bool)
+    times = (starts[:, None] + _SECOND)[busy]
+    packed = np.frombuffer(b"".join([zlib.decompress(c) for c in cells]),
+                           np.uint8).reshape(-1, CELL_BYTES)
+    if len(times) != len(packed):
+        raise ValueError("a stored motion minute's cells do not match its seconds")
+    keep = (times >= math.floor(begin.timestamp())) & (times < end.timestamp())
+    return times[keep], packed[keep]
 
 
 def _seconds_of(iso: str) -> float:
