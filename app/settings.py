@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     segment_s: int = Field(3600, ge=0, le=7 * 24 * 3600, description=(
         "A recording rolls over to a new file (a new record) at the first keyframe after "
         "this many seconds (0 = one file for the whole recording)."))
+    reconnect_max_s: float = Field(30.0, ge=2, le=600, description=(
+        "The longest wait between two attempts to reach a lost camera (main and preview "
+        "streams): attempts come after about 1, 2, 4... seconds, then at most this far apart."))
     fsync_s: float = Field(2.0, ge=0, le=3600, description=(
         "Each open recording is flushed to the disk at most this often, so a power loss "
         "costs at most these seconds (0 = leave it to the operating system)."))

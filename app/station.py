@@ -219,7 +219,8 @@ def build_station(settings: Settings) -> Station:
         on_status=lambda sid, status, error: bus.publish(SourceStatusChanged(sid, status, error)),
         on_failure=lambda record_id, reason: recordings.fail(record_id, reason),
         on_rollover=lambda *rolled: recordings.on_rollover(*rolled),  # on a thread of its own
-        segment_s=settings.segment_s, fsync_s=settings.fsync_s)
+        segment_s=settings.segment_s, fsync_s=settings.fsync_s,
+        reconnect_max_s=settings.reconnect_max_s)
 
     # --- 3. the site: the stations sharing the catalog, and how they are asked -----------
     site = StationRegistry(
@@ -338,12 +339,14 @@ def follow_live_settings(live: LiveSettings, *, recorder: RecorderManager, outgo
                          storage: StorageService, site: StationRegistry,
                          live_records: LiveRecordService) -> None:
     """The parts that keep state built from the settings take each change at once: the
-    recorder's workers (pre-roll, file segments, fsync), the compiled outgoing-address policy,
-    the storage guard's thresholds (it wakes to look again), the site's name, Huawei Live."""
+    recorder's workers (pre-roll, file segments, fsync, reconnection waits), the compiled
+    outgoing-address policy, the storage guard's thresholds (it wakes to look again), the
+    site's name, Huawei Live."""
     def apply(current: Settings) -> None:
         recorder.set_preroll(current.preroll_s, current.preroll_mb << 20)
         recorder.set_segment_s(current.segment_s)
         recorder.set_fsync_s(current.fsync_s)
+        recorder.set_reconnect_max_s(current.reconnect_max_s)
         outgoing.update(current.allowed_source_networks,
                         explicit="allowed_source_networks" in current.model_fields_set)
         storage.configure(floor_bytes=current.disk_floor_mb << 20,

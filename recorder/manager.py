@@ -44,10 +44,11 @@ class RecorderManager:
                  on_failure: FailureCallback | None = None, preroll_bytes: int = 16 << 20,
                  preroll_s: float = 0.0, policy: Callable[[], OutgoingPolicy] | None = None,
                  on_rollover: RolloverCallback | None = None, segment_s: float = 0.0,
-                 fsync_s: float = 0.0):
+                 fsync_s: float = 0.0, reconnect_max_s: float = 30.0):
         """`on_rollover(source_id, old_record_id, old_result, new_record_id, new_path,
         new_begin_wall)` comes on a thread of its own once a rolled-over file is final;
-        `segment_s`, `fsync_s`: as `set_segment_s`, `set_fsync_s` (both may change later)."""
+        `segment_s`, `fsync_s`, `reconnect_max_s`: as `set_segment_s`, `set_fsync_s`,
+        `set_reconnect_max_s` (each may change later)."""
         # The outgoing-address policy of now (the core's, rebuilt on a settings change): every
         # source's and preview's connection asks it; None: loopback and private networks.
         self.policy = policy
@@ -59,6 +60,7 @@ class RecorderManager:
         self._keep_s: dict[int, float] = {}  # sources asked to buffer more (keep_preroll)
         self._analysis: dict[int, AnalysisSlot] = {}  # sources analysed (analysis_slot)
         self._segment_s = max(0.0, float(segment_s))
+        self._reconnect_max_s = float(reconnect_max_s)
         self._workers: dict[int, SourceWorker] = {}
         self._lock = threading.RLock()
         self._syncer = FileSyncer(self._open_paths)
@@ -99,7 +101,8 @@ class RecorderManager:
                                   on_failure=lambda *a: self._on_failure(*a),
                                   on_rollover=lambda *a: self._on_rollover(*a),
                                   preroll_bytes=self._preroll_bytes, preroll_s=self._preroll_s,
-                                  segment_s=self._segment_s)
+                                  segment_s=self._segment_s,
+                                  reconnect_max_s=self._reconnect_max_s)
             worker.sync_on_close = self._syncer.period_s > 0
             worker.keep_preroll(self._keep_s.get(spec.id, 0.0))
             worker.set_analysis(self._analysis.get(spec.id))  # a new reader: analysis goes on
@@ -123,6 +126,15 @@ class RecorderManager:
             workers = list(self._workers.values())
         for worker in workers:
             worker.segment_s = self._segment_s
+
+    def set_reconnect_max_s(self, seconds: float) -> None:
+        """The longest wait between two attempts to reach a lost camera (main and preview
+        streams), for every source, running or started later. Live."""
+        with self._lock:
+            self._reconnect_max_s = float(seconds)
+            workers = list(self._workers.values())
+        for worker in workers:
+            worker.set_reconnect_max_s(self._reconnect_max_s)
 
     def set_fsync_s(self, seconds: float) -> None:
         """fsync every open recording at most every `seconds` (0: never; the OS writes back

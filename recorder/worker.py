@@ -76,8 +76,8 @@ class SourceSpec:
         return open_input(uri, policy)
 
 
-def _preview_reader(spec: SourceSpec) -> PreviewReader | None:
-    return PreviewReader(spec.id, spec.uri_preview, spec.vet, Backoff(),
+def _preview_reader(spec: SourceSpec, backoff: Backoff) -> PreviewReader | None:
+    return PreviewReader(spec.id, spec.uri_preview, spec.vet, backoff,
                          policy=spec.policy) if spec.uri_preview else None
 
 
@@ -122,20 +122,24 @@ class SourceCounters:
 class SourceWorker(threading.Thread):
     def __init__(self, spec: SourceSpec, *, on_status: StatusCallback, on_failure: FailureCallback,
                  preroll_bytes: int = 16 << 20, preroll_s: float = 0.0,
-                 on_rollover: RolloverCallback | None = None, segment_s: float = 0.0):
+                 on_rollover: RolloverCallback | None = None, segment_s: float = 0.0,
+                 reconnect_max_s: float = Backoff.cap):
         super().__init__(name=f"source-{spec.id}", daemon=True)
         self.spec = spec
         self.slot = FrameSlot()
         self.slot.on_watch = self._wake_input  # a new viewer: read now, in short batches
         self.decoder = Decoder(str(spec.id), self.slot)
-        self.preview = _preview_reader(spec)
+        # The longest wait between two attempts to reach the camera, main and preview stream
+        # alike (`set_reconnect_max_s`: the station's setting, live).
+        self._backoff = Backoff(cap=reconnect_max_s)
+        self._preview_backoff = Backoff(cap=reconnect_max_s)
+        self.preview = _preview_reader(spec, self._preview_backoff)
         self._analysis: AnalysisSlot | None = None  # motion analysis listening (set_analysis)
         self._on_status = on_status
         self._on_failure = on_failure
         self.preroll = Preroll(preroll_s, preroll_bytes)
         self._stopping = threading.Event()
         self._wakeup = threading.Event()  # ends a wait between connection attempts
-        self._backoff = Backoff()
         self._lock = threading.RLock()  # `_fail` re-enters it from `_write`
         self._recordings: dict[str, Recording] = {}
         self._failed: dict[str, Recording] = {}  # stopped by a write error, not yet closed
@@ -198,7 +202,8 @@ class SourceWorker(threading.Thread):
     def set_preview(self, spec: SourceSpec) -> None:
         """Take `spec`'s preview stream (added, changed or removed) without touching the main
         reader: its recordings and pre-roll go on. Its slot is a new one (viewers ask again)."""
-        preview = _preview_reader(spec)
+        self._preview_backoff = Backoff(cap=self._backoff.cap)
+        preview = _preview_reader(spec, self._preview_backoff)
         with self._lock:
             old, self.preview, self.spec = self.preview, preview, spec
             self._attach_analysis()
@@ -413,6 +418,11 @@ class SourceWorker(threading.Thread):
     def set_preroll(self, seconds: float, max_bytes: int) -> None:
         """Change the pre-roll; it grows or shrinks from the next keyframe on."""
         self.preroll.set_limits(seconds, max_bytes)
+
+    def set_reconnect_max_s(self, seconds: float) -> None:
+        """The longest wait between attempts to reach the camera, from the next wait on (a
+        wait under way ends as planned); a float written whole, read by the reader threads."""
+        self._backoff.cap = self._preview_backoff.cap = float(seconds)
 
     def snapshot(self) -> np.ndarray | None:
         """The newest picture: the decoded slot if fresh, else the GOP's keyframe decoded now."""

@@ -49,7 +49,7 @@ LABELS = {
     "dc_service_id": "Service ID", "dc_auto_approve": "Approval", "dc_user": "Acts as user",
     "dc_token_ttl_s": "Token lifetime",
     "allowed_hosts": "Host names", "allowed_origins": "Web origins", "media_dirs": "Video file folders",
-    "allowed_source_networks": "Camera networks",
+    "allowed_source_networks": "Camera networks", "reconnect_max_s": "Retry a lost camera",
     "sync_dirs": "Sync folders", "max_sources": "Most cameras", "tls_cert": "TLS certificate",
     "tls_key": "TLS private key", "retention_days": "Delete after",
     "retention_max_gb": "Recordings at most", "segment_s": "New file every",
@@ -218,9 +218,13 @@ class SettingsPages:
                    placeholder="none")
         self._number(form, "max_sources", QSpinBox(), "Adding more cameras than this is "
                      "refused", 1, 100_000, "")
-        return self._page(hint_label("How a lost camera is retried and which stream the wall "
-                                     "shows are each camera's own settings (Edit source)."),
-                          form)
+        retry = QDoubleSpinBox()
+        retry.setDecimals(0)
+        self._number(form, "reconnect_max_s", retry, "At least this often: a lost camera is "
+                     "tried again after about 1, 2, 4… seconds, then at most this far apart "
+                     "(its tile's Test connection tries at once)", 2, 600, " s")
+        return self._page(form, hint_label("Which stream the wall shows is each camera's own "
+                                           "(Edit source: its preview stream)."))
 
     def _alerts_page(self) -> QWidget:
         """Which event kinds the window announces (a tray notification), and with a sound."""

@@ -64,7 +64,8 @@ def test_live_settings_are_saved_reloaded_and_applied_at_once(qtbot, station, co
               "huawei_sk": "sk/with\"quote", "huawei_callback_url": "https://hooks.example/live",
               "huawei_publish_domains": ["live.example.com", "push.example.com"],
               "huawei_interrupt_s": 45,
-              "dc_service_id": "station-b", "dc_auto_approve": True, "dc_token_ttl_s": 600}
+              "dc_service_id": "station-b", "dc_auto_approve": True, "dc_token_ttl_s": 600,
+              "reconnect_max_s": 12.0}
     for key, value in values.items():
         _set(dialog, key, ", ".join(value) if isinstance(value, list) else value)
     with qtbot.waitSignal(dialog.finished, timeout=3000):
@@ -83,6 +84,9 @@ def test_live_settings_are_saved_reloaded_and_applied_at_once(qtbot, station, co
     assert station.sync.station_name == "Studio B"
     worker = station.recorder._workers[source.id]
     assert (worker.preroll.seconds, worker.preroll.max_bytes) == (2.5, 64 << 20)
+    assert worker._backoff.cap == worker._preview_backoff.cap == 12.0  # retried at least so often
+    later = station.sources.create(SourceIn(name="added later", uri_rtsp=TESTSRC))
+    assert station.recorder._workers[later.id]._backoff.cap == 12.0
 
 
 def test_bind_address_needs_a_token_and_a_restart(qtbot, station, config, dialog_for):
