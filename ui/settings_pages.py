@@ -220,9 +220,9 @@ class SettingsPages:
                      "refused", 1, 100_000, "")
         retry = QDoubleSpinBox()
         retry.setDecimals(0)
-        self._number(form, "reconnect_max_s", retry, "At least this often: a lost camera is "
-                     "tried again after about 1, 2, 4… seconds, then at most this far apart "
-                     "(its tile's Test connection tries at once)", 2, 600, " s")
+        self._number(form, "reconnect_max_s", retry, "A lost camera is tried again after "
+                     "about 1, 2, 4… seconds, then at least this often (Test connection on "
+                     "its tile tries at once)", 2, 600, " s")
         return self._page(form, hint_label("Which stream the wall shows is each camera's own "
                                            "(Edit source: its preview stream)."))
 
