@@ -9,7 +9,6 @@ import ctypes
 import mmap
 import os
 import threading
-import time
 
 import pytest
 
@@ -68,17 +67,22 @@ def test_open_recordings_are_fsynced_periodically_off_the_reader_thread(tmp_path
         os.fsync = spy
         synced.start_recording(1, "s", tmp_path / "s.mp4")
         plain.start_recording(1, "p", tmp_path / "p.mp4")
-        time.sleep(3.0)
+        # recording for eight passes of the fsync thread (2 s at 0.25 s)
+        wait_until(lambda: synced._syncer.passes >= 8, 10, message="8 fsync passes")
         for manager, record_id in ((synced, "s"), (plain, "p")):
             manager.pause_recording(1, record_id)  # the file stays open, nothing is written
-        time.sleep(0.8)  # the synced file's last writes went through a pass since
-        assert synced._syncer.passes >= 8
+        paused_at = synced._syncer.passes  # the next pass may have begun before the pause
+        wait_until(lambda: synced._syncer.passes >= paused_at + 2, 5,
+                   message="a whole fsync pass since the synced file's last writes")
         assert dirty_pages(tmp_path / "s.mp4") == 0
         assert dirty_pages(tmp_path / "p.mp4") > 0  # the control: written, not yet on disk
         assert fsync_threads == {"fsync"}  # never a reader thread ("source-1")
+        recording = synced._workers[1]._recordings["s"]
+        written = recording.packets
         for manager, record_id in ((synced, "s"), (plain, "p")):
             manager.resume_recording(1, record_id)
-        time.sleep(2.5)
+        # written again from the next keyframe on (the clip's GOP: 2 s), a second of it
+        wait_until(lambda: recording.packets >= written + 25, 10, message="written again")
         result = synced.stop_recording(1, "s")  # closing syncs the finished file too
         assert result.error is None and dirty_pages(result.path) == 0
         synced.set_fsync_s(0)
