@@ -81,7 +81,10 @@ def _utc(moment: datetime, field: str) -> datetime:
 
 
 def check_range(begin: datetime, end: datetime) -> tuple[datetime, datetime]:
-    begin, end = _utc(begin, "begin"), _utc(end, "end")
+    try:
+        begin, end = _utc(begin, "begin"), _utc(end, "end")
+    except (OverflowError, ValueError):  # year 1 at +01:00 has no UTC
+        raise InvalidInput("the range lies outside the calendar", field="begin") from None
     if end <= begin:
         raise InvalidInput("end must be after begin", field="end")
     if end - begin > MAX_RANGE:
@@ -124,6 +127,9 @@ class MotionSearchService:
         if not all(isinstance(s, int) and not isinstance(s, bool) for s in source_ids):
             raise InvalidInput("a source id is an integer", field="source_id")
         wanted = sorted(set(source_ids))
+        for source_id in wanted:
+            if not 0 < source_id < 2**63:  # (no database takes a bigger one as a parameter)
+                raise NotFound("source", source_id, field="source_id")
         with self._catalog.session() as s:
             known = set(s.exec(select(Source.id).where(Source.id.in_(wanted))).all())
         for source_id in wanted:

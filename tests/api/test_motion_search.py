@@ -99,7 +99,10 @@ async def test_hostile_input_is_a_422(client, station):
     assert (await client.get(heat, params={"begin": good["begin"], "end": year})).status == 422
     assert (await client.get(heat, params={"begin": good["begin"], "end": good["end"],
                                            "format": "gif"})).status == 422
-    assert (await client.get(SEARCH, params={**good, "source_id": str(door + 99)})).status == 404
+    for unknown in (door + 99, 2**70, -1):
+        assert (await client.get(SEARCH, params={**good, "source_id": str(unknown)})).status == 404
+    early = {**good, "begin": "0001-01-01T00:00:00+01:00"}
+    assert (await client.get(SEARCH, params=early)).status == 422
 
 
 async def test_a_scoped_user_sees_only_their_sources(client, station):
