@@ -304,7 +304,8 @@ def build_station(settings: Settings) -> Station:
                    evidence, EvidenceJobs(evidence), AccountService(catalog, audit),
                    tokens, ScopeService(catalog), AkSkService(catalog),
                    LayoutService(catalog, bus), _ptz(sources, discovery, site, peers, outgoing),
-                   motion_grids, MotionSearchService(catalog, motion_grids, recordings.overlapping))
+                   motion_grids, MotionSearchService(catalog, motion_grids, recordings.overlapping,
+                                                     site=site, peers=peers))
 
 
 def _ptz(sources: SourceService, discovery: Discovery, site: StationRegistry, peers: SiteClient,

@@ -12,6 +12,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from api.executors import FORWARD, slow
 from api.keys import STATION
 from api.native.params import IsoDatetime, add_route, ok, path_int, unprocessable
 from api.native.records import forwarded
@@ -105,6 +106,16 @@ def _regions(raw: list[str]) -> list[tuple]:
     return regions
 
 
+async def _run(request: web.Request, fn, source_ids: list[int], *args, **kwargs):
+    """The service asks the owners of other stations' sources over the network: such a
+    request runs on the forwarding lane (api.executors, 503 once full), never on the
+    catalog's threads; one for this station's sources alone (or passed here) does not."""
+    station, passed_on = request.app[STATION], forwarded(request)
+    if passed_on or all(station.site.is_local(station.site.owner(sid)) for sid in source_ids):
+        return await call(fn, *args, forwarded=passed_on, **kwargs)
+    return await slow(request, FORWARD, fn, *args, forwarded=False, **kwargs)
+
+
 async def search(request: web.Request) -> web.Response:
     """Intervals with motion in parts of the picture of one or more sources"""
     query = _query(request, SearchQuery)
@@ -112,9 +123,9 @@ async def search(request: web.Request) -> web.Response:
     for source_id in query.source_id:
         if visible is not None and source_id not in visible:
             raise NotFound("source", source_id, field="source_id")
-    hits = await call(request.app[STATION].motion_search.search, query.source_id, query.begin,
-                      query.end, _regions(query.region), min_cells=query.min_cells,
-                      merge_s=query.merge_s, forwarded=forwarded(request))
+    hits = await _run(request, request.app[STATION].motion_search.search, query.source_id,
+                      query.source_id, query.begin, query.end, _regions(query.region),
+                      min_cells=query.min_cells, merge_s=query.merge_s)
     return ok(MotionSearchOut(hits=[MotionHitOut(
         source_id=hit.source_id, begin=iso_utc(hit.begin), end=iso_utc(hit.end), peak=hit.peak,
         record_ids=list(hit.record_ids)) for hit in hits]))
@@ -126,19 +137,19 @@ async def heatmap(request: web.Request) -> web.Response:
     query = _query(request, HeatmapQuery)
     service = request.app[STATION].motion_search
     if query.format == "png":
-        picture = await call(service.heatmap_png, source_id, query.begin, query.end,
-                             forwarded=forwarded(request))
+        picture = await _run(request, service.heatmap_png, [source_id], source_id,
+                             query.begin, query.end)
         return web.Response(body=picture, content_type=PNG,
                             headers={"Cache-Control": "no-store"})
-    found = await call(service.heatmap, source_id, query.begin, query.end,
-                       forwarded=forwarded(request))
+    found = await _run(request, service.heatmap, [source_id], source_id, query.begin,
+                       query.end)
     return ok(HeatmapOut(source_id=found.source_id, cols=found.cols, rows=found.rows,
                          counts=[list(row) for row in found.counts]))
 
 
 def setup(app: web.Application) -> None:
     add_route(app, "GET", "/api/v1/motion/search", search, role="viewer", tag="motion",
-              query=SearchQuery, response=MotionSearchOut, errors=(404,),
+              query=SearchQuery, response=MotionSearchOut, errors=(404, 503),
               summary="Intervals with motion in parts of the picture of one or more sources",
               description="Answered from the motion grids stored while the sources were "
               f"analysed (each second's changed cells, {GRID_COLS}x{GRID_ROWS} over the "
@@ -149,9 +160,12 @@ def setup(app: web.Application) -> None:
               "export them). A range over "
               f"{MAX_RANGE.days} days, `end` not after `begin`, a region outside 0..1 or not "
               "a rectangle, NaN: 422. A source outside the caller's scope or unknown: 404. "
-              "Only sources whose motion detection is on have grids.")
+              "Only sources whose motion detection is on have grids. On a site, another "
+              "station's sources are searched by their owner (which alone has its last minute "
+              "or two); an owner that does not answer has them searched here from what it "
+              "stored.")
     add_route(app, "GET", "/api/v1/source/{source_id}/motion/heatmap", heatmap, role="viewer",
-              tag="source", path_types={"source_id": int}, query=HeatmapQuery,
+              tag="source", path_types={"source_id": int}, query=HeatmapQuery, errors=(503,),
               response=HeatmapOut, binary=Binary(PNG, "the counts as a colour picture "
                                                   "(`format=png`)"),
               summary="Where motion happened in a source's picture over a time range",

@@ -9,14 +9,18 @@ Each hit carries the records whose footage overlaps it (the records service's ow
 client plays or exports it. `heatmap` sums the grids cell by cell.
 
 Validation is here, for every front end (the GUI's drag, the API, a script): an InvalidInput
-names the field, the native API answers 422. On a site every station reads the same catalog,
-so another station's source is searched here from its stored grids (what its owner has not
-written yet, its last minute or two, is not seen); `forwarded` is accepted for the contract.
+names the field, the native API answers 422. On a site another station's sources are searched
+by their owner, as other reads are (one request per owner, side by side), since only the owner
+holds the minutes it has not stored yet; a request another station passed here (`forwarded`)
+is answered here. An owner that is offline or does not answer is no reason to fail: the
+stations share the catalog, so its sources are then searched here from what it stored (all
+but its last minute or two).
 """
 
 from __future__ import annotations
 
 import bisect
+import logging
 import math
 import zlib
 from dataclasses import dataclass
@@ -27,13 +31,16 @@ import numpy as np
 from sqlmodel import select
 
 from app.catalog import Catalog
-from app.errors import InvalidInput, NotFound
+from app.errors import InvalidInput, NotFound, StationError
 from app.models import Source
 from app.motion_search.grids import (
     CELL_BYTES, CELLS, GRID_COLS, GRID_ROWS, GridStore)
-from app.schemas import RecordOut
+from app.schemas import RecordOut, iso_utc
+from app.site.client import SiteClient
+from app.site.stations import StationRegistry
 from vision.grid import heatmap_png
 
+log = logging.getLogger(__name__)
 Region = tuple[float, float, float, float]  # x0, y0, x1, y1, normalised 0..1, x0<x1, y0<y1
 MAX_RANGE = timedelta(days=366)
 MAX_REGIONS = 16
@@ -118,8 +125,27 @@ class MotionSearchService:
     """Search and heat maps over the stored grids (module docstring). `records(source_ids,
     begin, end)`: the records with footage overlapping a range (RecordingService.overlapping)."""
 
-    def __init__(self, catalog: Catalog, grids: GridStore, records: RecordsOf):
+    def __init__(self, catalog: Catalog, grids: GridStore, records: RecordsOf, *,
+                 site: StationRegistry | None = None, peers: SiteClient | None = None):
         self._catalog, self._grids, self._records = catalog, grids, records
+        self._site, self._peers = site, peers
+
+    def _owners(self, sources: list[int], forwarded: bool) -> dict[str, list[int]]:
+        """The sources another station owns, by owner (none when this station answers a
+        forwarded request, or is alone)."""
+        if forwarded or self._site is None or self._peers is None:
+            return {}
+        owners: dict[str, list[int]] = {}
+        for source_id in sources:
+            owner = self._site.owner(source_id)
+            if owner is not None and not self._site.is_local(owner):
+                owners.setdefault(owner, []).append(source_id)
+        return owners
+
+    def _online(self, owners: dict[str, list[int]]) -> dict[str, list[int]]:
+        assert self._site is not None
+        return {owner: ids for owner, ids in owners.items()
+                if self._site.offline_reason(owner) is None}
 
     def _check_sources(self, source_ids: Sequence[int]) -> list[int]:
         if not isinstance(source_ids, (list, tuple)) or not 1 <= len(source_ids) <= MAX_SOURCES:
@@ -159,6 +185,21 @@ class MotionSearchService:
         if not (math.isfinite(merge) and 0.0 <= merge <= MAX_MERGE_S):
             raise InvalidInput(f"merge_s is 0 to {MAX_MERGE_S:g} seconds", field="merge_s")
         sources = self._check_sources(source_ids)
+        remote: list[MotionHit] = []
+        asked = self._online(self._owners(sources, forwarded))
+        if asked:
+            query = {"begin": iso_utc(begin), "end": iso_utc(end), "min_cells": min_cells,
+                     "region": [",".join(repr(v) for v in r) for r in checked],
+                     "merge_s": f"{merge:g}"}
+            answers, _ = self._peers.each({  # type: ignore[union-attr]
+                owner: lambda owner, ids=ids: self._ask_owner(owner, {**query, "source_id": ids})
+                for owner, ids in asked.items()})
+            for owner, hits in answers:
+                if hits is None:
+                    continue  # searched here, from what the owner stored
+                remote += hits
+                sources = [sid for sid in sources if sid not in asked[owner]]
+        mask = region_cells(checked)
         mask = region_cells(checked)
         wanted = np.packbits(mask.reshape(CELLS))
         used = np.flatnonzero(wanted)
@@ -180,8 +221,19 @@ class MotionSearchService:
             peaks = np.maximum.reduceat(counts, firsts) / size
             found += zip(times[firsts].tolist(), (times[lasts] + 1).tolist(),
                          [source_id] * len(firsts), peaks.tolist())
-        found.sort(key=lambda hit: (hit[0], hit[2]))
-        return self._with_records(found, sources, begin, end)
+        hits = self._with_records(found, sources, begin, end) + remote
+        hits.sort(key=lambda hit: (hit.begin, hit.source_id))
+        return hits
+
+    def _ask_owner(self, owner: str, query: dict) -> tuple[str, list[MotionHit] | None]:
+        """(owner, its hits), or (owner, None) when it refused or did not answer."""
+        try:
+            answer = self._peers.motion_search(owner, query)  # type: ignore[union-attr]
+            return owner, [MotionHit(int(h["source_id"]), _parsed(h["begin"]), _parsed(h["end"]),
+                                     float(h["peak"]), tuple(h["record_ids"])) for h in answer]
+        except StationError as exc:
+            log.warning("motion search: %s; its sources searched here", exc.message)
+            return owner, None
 
     def _with_records(self, found: list[tuple[int, int, int, float]], sources: list[int],
                       begin: datetime, end: datetime) -> list[MotionHit]:
@@ -223,6 +275,13 @@ class MotionSearchService:
         """Seconds each cell changed in [begin, end)."""
         begin, end = check_range(begin, end)
         (source_id,) = self._check_sources([source_id])
+        for owner in self._online(self._owners([source_id], forwarded)):
+            try:
+                answer = self._peers.motion_heatmap(owner, source_id, begin, end)  # type: ignore
+                return Heatmap(source_id, int(answer["cols"]), int(answer["rows"]),
+                               tuple(tuple(int(v) for v in row) for row in answer["counts"]))
+            except StationError as exc:
+                log.warning("motion heat map: %s; searched here", exc.message)
         totals = np.zeros(CELLS, np.int64)
         first = int(begin.timestamp()) // 60 * 60
         starts, bitmaps, cells = self._grids.columns(source_id, first, math.ceil(end.timestamp()))
@@ -258,6 +317,10 @@ def _busy_seconds(starts: np.ndarray, bitmaps: np.ndarray, cells: list[bytes], b
         raise ValueError("a stored motion minute's cells do not match its seconds")
     keep = (times >= math.floor(begin.timestamp())) & (times < end.timestamp())
     return times[keep], packed[keep]
+
+
+def _parsed(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(timezone.utc)
 
 
 def _seconds_of(iso: str) -> float:

@@ -75,7 +75,7 @@ class Route:
         if unknown:
             raise ValueError(f"{self.method} {self.path} takes no query {sorted(unknown)}")
         path = self.path.format(**{k: quote(str(v), safe="") for k, v in params.items()})
-        return path + (f"?{urlencode(query)}" if query else "")
+        return path + (f"?{urlencode(query, doseq=True)}" if query else "")  # lists: repeated
 
 
 START_SOURCES = Route("POST", "/api/v1/record/sources", body=("tag_name", "source_ids"))
@@ -91,14 +91,18 @@ CHANGE_MOTION = Route("PUT", "/api/v1/source/{source_id}/motion",
 PTZ_COMMAND = Route("POST", "/api/v1/source/{source_id}/ptz",
                     body=("action", "pan", "tilt", "zoom", "timeout_s", "preset", "name", "x", "y"))
 PTZ_PRESETS = Route("GET", "/api/v1/source/{source_id}/ptz/presets")
+# Motion search (app.motion_search): the owner answers with the minutes it has not stored yet
+MOTION_SEARCH = Route("GET", "/api/v1/motion/search",
+                      query=("source_id", "begin", "end", "region", "min_cells", "merge_s"))
+MOTION_HEATMAP = Route("GET", "/api/v1/source/{source_id}/motion/heatmap", query=("begin", "end"))
 # A sync to a far station (app.site.sync_targets: its own URL and token, not a site peer)
 UPLOAD_STATE = Route("GET", "/api/v1/upload/{upload_id}")
 UPLOAD_APPEND = Route("PUT", "/api/v1/upload/{upload_id}")
 UPLOAD_FINISH = Route("POST", "/api/v1/upload/{upload_id}/finish",
                       body=("md5", "station", "tag_name", "file_name"))
 ROUTES = (START_SOURCES, STOP_TAG, SOURCE_PICTURE, SOURCE_VIDEO, RECORD_VIDEO, SOURCE_EXPORT,
-          SOURCE_MOTION, CHANGE_MOTION, PTZ_COMMAND, PTZ_PRESETS, UPLOAD_STATE, UPLOAD_APPEND,
-          UPLOAD_FINISH)
+          SOURCE_MOTION, CHANGE_MOTION, PTZ_COMMAND, PTZ_PRESETS, MOTION_SEARCH, MOTION_HEATMAP,
+          UPLOAD_STATE, UPLOAD_APPEND, UPLOAD_FINISH)
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,19 @@ class SiteClient:
         """The presets of the owner's source's camera, as the camera lists them."""
         return self._call(station_id, PTZ_PRESETS.path_qs(source_id=source_id),
                           PTZ_PRESETS.method, None, timeout=STATUS_TIMEOUT_S)
+
+    def motion_search(self, station_id: str, query: Mapping[str, Any]) -> list[dict]:
+        """The owner's motion search of its sources (`query`: MOTION_SEARCH's parameters,
+        checked here already; lists repeated): its hits as JSON."""
+        return self._call(station_id, MOTION_SEARCH.path_qs(query), MOTION_SEARCH.method,
+                          None, timeout=TIMEOUT_S)["hits"]
+
+    def motion_heatmap(self, station_id: str, source_id: int, begin: datetime,
+                       end: datetime) -> dict:
+        """The owner's heat map of its source over [begin, end), as JSON."""
+        return self._call(station_id, MOTION_HEATMAP.path_qs(
+            {"begin": iso_utc(begin), "end": iso_utc(end)}, source_id=source_id),
+            MOTION_HEATMAP.method, None, timeout=TIMEOUT_S)
 
     def live_video(self, station_id: str, source_id: int, delay_s: float, timeout: float):
         """The owner's MJPEG of a source (an open answer; `Content-Type` names the boundary)."""

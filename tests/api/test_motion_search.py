@@ -6,6 +6,7 @@ and a record placed over them."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -14,9 +15,13 @@ import pytest
 from api.app import create_app
 from app.motion_search import GRID_COLS, GRID_ROWS
 from app.motion_search.grids import StoredMinute, pack
+from app.schemas import SourceIn
+from tests.conftest import wait_until
 from tests.support.placed_records import place_record
+from tests.support.site_pair import call, two_stations
 
 PASSWORD = "correct horse battery"
+SITE_TOKEN = "the site's service token"
 BASE = datetime(2026, 12, 1, 10, 0, 0, tzinfo=timezone.utc)
 SEARCH = "/api/v1/motion/search"
 
@@ -121,3 +126,33 @@ async def test_a_scoped_user_sees_only_their_sources(client, station):
     heat = await client.get(f"/api/v1/source/{vault_cam}/motion/heatmap", headers=guard,
                             params={"begin": query["begin"], "end": query["end"]})
     assert heat.status == 404
+
+
+def test_another_stations_source_is_searched_by_its_owner(tmp_path):
+    """North asks south for south's source: south answers with the minute it has not stored
+    yet (only it can); once south has stored it, north finds it in the shared catalog too."""
+    with two_stations(tmp_path, SITE_TOKEN) as ((north, south), north_url):
+        sid = south.sources.create(SourceIn(name="south door", uri_rtsp="rtsp://127.0.0.1:9/x",
+                                            enabled=False)).id
+        wait_until(lambda: north.site.owner(sid) == south.station_id, 10,
+                   message="north knows south owns the source")
+        changed = np.zeros((101, 180), np.uint8)
+        changed[10:20, 10:20] = 255  # the top-left cells
+        now = time.time()
+        south.motion_grids.add(sid, now, changed)  # as south's analyser does: in memory only
+        begin, end = _iso(datetime.fromtimestamp(now - 60, timezone.utc)), \
+            _iso(datetime.fromtimestamp(now + 60, timezone.utc))
+        path = f"{SEARCH}?source_id={sid}&begin={begin}&end={end}&region=0,0,0.2,0.2"
+        status, found = call(north_url, "GET", path, token=SITE_TOKEN)
+        assert status == 200 and [h["source_id"] for h in found["hits"]] == [sid], found
+        status, heat = call(north_url, "GET", f"/api/v1/source/{sid}/motion/heatmap?begin={begin}"
+                            f"&end={end}", token=SITE_TOKEN)
+        assert status == 200 and heat["counts"][1][1] == 1, heat
+        north_own = north.motion_search.search([sid], datetime.fromtimestamp(now - 60, timezone.utc),
+                                               datetime.fromtimestamp(now + 60, timezone.utc),
+                                               [(0, 0, 0.2, 0.2)], forwarded=True)
+        assert north_own == [], "north's own catalog has nothing yet: the hit was south's"
+        south.motion_grids.flush()
+        assert north.motion_search.search([sid], datetime.fromtimestamp(now - 60, timezone.utc),
+                                          datetime.fromtimestamp(now + 60, timezone.utc),
+                                          [(0, 0, 0.2, 0.2)], forwarded=True) != []

@@ -84,6 +84,12 @@ def operations(client: SiteClient) -> dict[str, Sent]:
         "ptz set_preset": sent_by(lambda: client.ptz(OWNER, 7, {"action": "set_preset",
                                                                 "name": "gate", "preset": "3"})),
         "ptz_presets": sent_by(lambda: client.ptz_presets(OWNER, 7)),
+        "motion_search": sent_by(lambda: client.motion_search(OWNER, {
+            "source_id": [7, 8], "begin": "2026-11-26T10:15:04.075Z",
+            "end": "2026-11-26T11:15:04.075Z", "region": ["0.0,0.0,0.5,1.0", "0.5,0.5,1,1"],
+            "min_cells": 2, "merge_s": "5"})),
+        "motion_heatmap": sent_by(lambda: client.motion_heatmap(
+            OWNER, 7, begin, begin + timedelta(hours=1))),
     }
     for route, query in ((SOURCE_PICTURE, None), (SOURCE_VIDEO, {"delay": "0.5"}),
                          (RECORD_VIDEO, None), (SOURCE_EXPORT, {"begin": "2026-11-26T10:15:04Z",
