@@ -32,6 +32,10 @@ os.environ.setdefault("RS_CONFIG_FILE", str(Path(tempfile.mkdtemp(prefix="rs-tes
 os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
 
 TESTSRC = "testsrc://testsrc2?size=320x240&rate=25&gop=1"
+# The same pattern at 5 fps, a third of the CPU (an encoder, a tile's decoder and motion
+# analysis per source): for tests that need a live source but count no frames (the GUI's
+# dialogs and panels); those that check rates or frame counts keep TESTSRC.
+TESTSRC_5FPS = "testsrc://testsrc2?size=320x240&rate=5&gop=1"
 
 # End-to-end runs of real station processes (tests/e2e), real attacks on real station processes
 # (tests/security), and single tests elsewhere that run for a minute or more.

@@ -10,7 +10,7 @@ from PySide6.QtTest import QTest
 
 from app.errors import StationError
 from app.schemas import GroupIn, RecordStatus, SourceIn
-from tests.conftest import TESTSRC
+from tests.conftest import TESTSRC_5FPS
 from tests.support.main_window import open_main_window
 from tests.support.recording_panel import pick_group
 from ui.lock import BACKGROUND
@@ -27,7 +27,7 @@ def two_groups(station):
     ids = {}
     for group_name, source_name in (("north", "n1"), ("south", "s1")):
         group = station.groups.create(GroupIn(name=group_name))
-        source = station.sources.create(SourceIn(name=source_name, uri_rtsp=TESTSRC))
+        source = station.sources.create(SourceIn(name=source_name, uri_rtsp=TESTSRC_5FPS))
         station.groups.add_source(group.id, source.id)
         ids[group_name], ids[source_name] = group.id, source.id
     return ids

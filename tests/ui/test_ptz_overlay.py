@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 
 from app.audited import AuditedStation
 from app.schemas import SourceIn
-from tests.conftest import TESTSRC
+from tests.conftest import TESTSRC_5FPS
 from tests.support.onvif_camera import OnvifCamera, Profile
 from ui.ptz_overlay import PtzPad
 
@@ -29,7 +29,7 @@ def camera():
 
 @pytest.fixture
 def pad(qtbot, station, camera):
-    source = station.sources.create(SourceIn(name="pad-dome", uri_rtsp=TESTSRC))
+    source = station.sources.create(SourceIn(name="pad-dome", uri_rtsp=TESTSRC_5FPS))
     station.ptz.connect(source.id, camera.address, USER, PASSWORD)
     widget = PtzPad()
     qtbot.addWidget(widget)
@@ -110,7 +110,7 @@ def test_a_viewer_s_pad_is_disabled_and_says_why(qtbot, pad, station, camera):
 
 def test_a_continuous_move_only_camera_has_no_click_to_centre(qtbot, station):
     with OnvifCamera(PROFILES, user=USER, password=PASSWORD, ptz=True, relative=False) as cam:
-        source = station.sources.create(SourceIn(name="box-cam", uri_rtsp=TESTSRC))
+        source = station.sources.create(SourceIn(name="box-cam", uri_rtsp=TESTSRC_5FPS))
         station.ptz.connect(source.id, cam.address, USER, PASSWORD)
         pad = PtzPad()
         qtbot.addWidget(pad)

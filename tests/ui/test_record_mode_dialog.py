@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QScrollArea
 
 from app.record_modes import RecordMode
 from app.schemas import SourceIn
-from tests.conftest import TESTSRC, wait_until
+from tests.conftest import TESTSRC_5FPS, wait_until
 from tests.support.source_dialogs import open_source_dialog, save_source
 from ui.groups_panel import ID, KIND, SOURCE, GroupsPanel
 from ui.mode_marks import is_mode_record, mode_mark
@@ -60,7 +60,7 @@ def test_add_source_has_continuous_preselected_and_the_source_records_by_itself(
     assert mode_mark(source) == "● continuous"
 
     # The API's default stays manual: a source created without a mode does not record.
-    manual = station.sources.create(SourceIn(name="manual", uri_rtsp=TESTSRC))
+    manual = station.sources.create(SourceIn(name="manual", uri_rtsp=TESTSRC_5FPS))
     assert manual.record_mode == RecordMode.manual and mode_mark(manual) == ""
     edit = open_source_dialog(qtbot, station, tasks, source_id=manual.id)
     assert edit.record_mode.current_mode == RecordMode.manual
@@ -142,7 +142,7 @@ def test_a_schedule_the_service_refuses_shows_its_message_and_saves_nothing(qtbo
 
 def test_a_time_off_the_half_hour_is_shown_widened_and_kept_unless_painted(qtbot, station, tasks):
     odd = [{"days": ["sat"], "from": "08:15", "to": "09:00", "mode": "motion"}]
-    source = station.sources.create(SourceIn(name="odd", uri_rtsp=TESTSRC, record_mode="schedule",
+    source = station.sources.create(SourceIn(name="odd", uri_rtsp=TESTSRC_5FPS, record_mode="schedule",
                                              record_schedule=odd))
     edit = open_source_dialog(qtbot, station, tasks, source_id=source.id)
     editor = edit.record_mode.schedule
@@ -154,9 +154,9 @@ def test_a_time_off_the_half_hour_is_shown_widened_and_kept_unless_painted(qtbot
 
 
 def test_the_tree_and_the_recordings_table_show_what_a_mode_records(qtbot, station, tasks):
-    yard = station.sources.create(SourceIn(name="yard", uri_rtsp=TESTSRC,
+    yard = station.sources.create(SourceIn(name="yard", uri_rtsp=TESTSRC_5FPS,
                                            record_mode="continuous"))
-    desk = station.sources.create(SourceIn(name="desk", uri_rtsp=TESTSRC))
+    desk = station.sources.create(SourceIn(name="desk", uri_rtsp=TESTSRC_5FPS))
     panel = GroupsPanel(station, tasks, lambda message, error=False: None)
     qtbot.addWidget(panel)
     panel.reload()

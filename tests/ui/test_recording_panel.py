@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 
 from app.schemas import GroupIn, SourceIn
-from tests.conftest import TESTSRC
+from tests.conftest import TESTSRC_5FPS
 from tests.support.main_window import open_main_window
 from tests.support.recording_panel import answer_stop, pick_group
 from ui.groups_panel import ALL, KIND
@@ -20,7 +20,7 @@ from ui.groups_panel import ALL, KIND
 def window(qtbot, station, api_server):
     group = station.groups.create(GroupIn(name="wall"))
     for name in ("left", "right", "third"):
-        source = station.sources.create(SourceIn(name=name, uri_rtsp=TESTSRC))
+        source = station.sources.create(SourceIn(name=name, uri_rtsp=TESTSRC_5FPS))
         if name != "third":
             station.groups.add_source(group.id, source.id)
     with open_main_window(qtbot, station, api_server.url, tiles=3) as win:
@@ -93,7 +93,7 @@ def test_start_recording_ellipsis_opens_a_dialog_and_cancel_starts_nothing(qtbot
 
 def test_stops_ask_naming_what_stops_and_the_modes_that_keep_recording(qtbot, window, station):
     tags = window.tags
-    door = station.sources.create(SourceIn(name="door", uri_rtsp=TESTSRC,
+    door = station.sources.create(SourceIn(name="door", uri_rtsp=TESTSRC_5FPS,
                                            record_mode="continuous"))
     wall = next(g for g in station.groups.list() if g.name == "wall")
     station.groups.add_source(wall.id, door.id)

@@ -9,7 +9,7 @@ import time
 from PySide6.QtCore import Qt
 
 from app.schemas import SourceIn
-from tests.conftest import TESTSRC
+from tests.conftest import TESTSRC_5FPS
 from tests.support.ports import free_loopback_port
 from ui.application import ensure_application
 from ui.bridge import EventBridge
@@ -30,7 +30,7 @@ def _waiting_long(station, source_id: int, seconds: float) -> bool:
 
 def test_focusing_a_tile_and_test_connection_retry_at_once(qtbot, station, api_server):
     ensure_application()
-    station.sources.create(SourceIn(name="alive", uri_rtsp=TESTSRC))
+    station.sources.create(SourceIn(name="alive", uri_rtsp=TESTSRC_5FPS))
     dead = station.sources.create(SourceIn(name="dead", uri_rtsp=_dead_address()))
     bridge = EventBridge(station.bus)
     win = MainWindow(station, bridge, api_server.url)

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication, QCheckBox, QLabel, QLineEdit, QPushB
 
 from app.schemas import SourceIn
 from app.settings import Settings
-from tests.conftest import TESTSRC
+from tests.conftest import TESTSRC_5FPS
 from ui.application import ensure_application
 from ui.settings_dialog import SettingsDialog
 
@@ -57,7 +57,7 @@ def _file(config: Path) -> dict:
 def test_live_settings_are_saved_reloaded_and_applied_at_once(qtbot, station, config, dialog_for):
     config.parent.mkdir(parents=True)
     config.write_text('log_level = "DEBUG"\n')  # a key the dialog does not show: kept
-    source = station.sources.create(SourceIn(name="running", uri_rtsp=TESTSRC))
+    source = station.sources.create(SourceIn(name="running", uri_rtsp=TESTSRC_5FPS))
     dialog = dialog_for()
     values = {"station_name": "Studio B", "preroll_s": 2.5, "preroll_mb": 64, "disk_floor_mb": 123,
               "huawei_project_id": "p-0815", "huawei_app_id": "app-42", "huawei_ak": "AKID",
@@ -85,7 +85,7 @@ def test_live_settings_are_saved_reloaded_and_applied_at_once(qtbot, station, co
     worker = station.recorder._workers[source.id]
     assert (worker.preroll.seconds, worker.preroll.max_bytes) == (2.5, 64 << 20)
     assert worker._backoff.cap == worker._preview_backoff.cap == 12.0  # retried at least so often
-    later = station.sources.create(SourceIn(name="added later", uri_rtsp=TESTSRC))
+    later = station.sources.create(SourceIn(name="added later", uri_rtsp=TESTSRC_5FPS))
     assert station.recorder._workers[later.id]._backoff.cap == 12.0
 
 

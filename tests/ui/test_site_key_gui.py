@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from app.credentials import PREFIX, UNREADABLE
 from app.schemas import GroupIn, SourceIn
-from tests.conftest import TESTSRC
+from tests.conftest import TESTSRC_5FPS
 from ui.application import ensure_application
 from ui.groups_panel import ID, KIND, SOURCE, GroupsPanel
 from ui.tasks import TaskRunner
@@ -17,8 +17,8 @@ from ui.tasks import TaskRunner
 
 def test_the_sources_tree_and_tile_say_the_credentials_are_unreadable(qtbot, station):
     ensure_application()
-    good = station.sources.create(SourceIn(name="good", uri_rtsp=TESTSRC))
-    bad = station.sources.create(SourceIn(name="bad", uri_rtsp=TESTSRC))
+    good = station.sources.create(SourceIn(name="good", uri_rtsp=TESTSRC_5FPS))
+    bad = station.sources.create(SourceIn(name="bad", uri_rtsp=TESTSRC_5FPS))
     group = station.groups.create(GroupIn(name="both"))
     for source in (good, bad):
         station.groups.add_source(group.id, source.id)

@@ -15,7 +15,7 @@ from app.models import Record
 from app.schemas import GroupIn, SourceIn
 from app.settings import Settings
 from app.station import apply_settings
-from tests.conftest import TESTSRC, wait_until
+from tests.conftest import TESTSRC_5FPS, wait_until
 from tests.support.main_window import open_main_window
 from tests.support.recordings import record_tag
 from ui.application import ensure_application
@@ -134,7 +134,7 @@ def test_storage_tab_saves_retention_and_the_guard_takes_it_at_once(qtbot, stati
 def window(qtbot, station, api_server):
     ensure_application()
     group = station.groups.create(GroupIn(name="wall"))
-    src = station.sources.create(SourceIn(name="cam", uri_rtsp=TESTSRC))
+    src = station.sources.create(SourceIn(name="cam", uri_rtsp=TESTSRC_5FPS))
     station.groups.add_source(group.id, src.id)
     with open_main_window(qtbot, station, api_server.url, tiles=1) as win:
         wait_until(lambda: station.sources.get(src.id).status.value == "online", 10,

@@ -20,7 +20,7 @@ from PySide6.QtTest import QTest
 from app.layouts.auto_grid import best_grid, covered
 from app.layouts.schemas import LayoutChange, LayoutIn
 from app.schemas import SourceIn
-from tests.conftest import TESTSRC
+from tests.conftest import TESTSRC_5FPS
 from tests.support.main_window import open_main_window
 from ui.groups_panel import ID, KIND, SOURCE
 from ui.layout_window import LayoutWindow, place
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def three(station) -> list[int]:
-    return [station.sources.create(SourceIn(name=n, uri_rtsp=TESTSRC)).id
+    return [station.sources.create(SourceIn(name=n, uri_rtsp=TESTSRC_5FPS)).id
             for n in ("gate", "yard", "dock")]
 
 
@@ -121,7 +121,7 @@ def test_layout_cells_drop_hotkeys_and_restart(qtbot, station, three):
         qtbot.waitUntil(lambda: _tree_item(again.groups.tree, gate) is not None, timeout=15000)
         qtbot.waitUntil(lambda: again.wall.layout_shape == "2x1", timeout=15000)
         # a catalog change rebuilds the tree (its current item moves): the layout stays
-        station.sources.create(SourceIn(name="roof", uri_rtsp=TESTSRC))
+        station.sources.create(SourceIn(name="roof", uri_rtsp=TESTSRC_5FPS))
         qtbot.waitUntil(lambda: len(again.wall.tiles) == 4, timeout=15000)
         assert again.wall.layout_shape == "2x1"
         tree = again.groups.tree
