@@ -148,6 +148,12 @@ def bench(label: str, url: str | None, folder: Path, args) -> None:
             print(f"[{label}] search {name} x {args.days} days = {days} camera-days, region "
                   f"{REGION}: first {first:.3f} s, median {median:.3f} s wall, {cpu:.3f} s CPU "
                   f"(target < {target} s) {'OK' if median < target else 'SLOW'}; {hits} hits")
+        started, started_cpu = time.perf_counter(), time.process_time()
+        heat = station.motion_search.heatmap(one[0], START, START + timedelta(days=args.days))
+        print(f"[{label}] heat map of 1 camera x {args.days} days: "
+              f"{time.perf_counter() - started:.3f} s wall, "
+              f"{time.process_time() - started_cpu:.3f} s CPU; "
+              f"{sum(map(sum, heat.counts))} cell-seconds")
     finally:
         station.catalog.close()
 
