@@ -14,6 +14,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import av
+import pytest
 
 from recorder.inputs import UNREACHABLE
 from tests.security.conftest import TOKEN
@@ -26,6 +27,19 @@ SOURCES = "/api/v1/source"
 
 
 # --- helpers -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def refusing_station(tmp_path_factory):
+    """The defaults' station (as `open_station`), shared by the tests whose requests are
+    refused: each checks that its refusals stored nothing against the sources it found, so
+    one station start serves them all."""
+    with StationProcess(tmp_path_factory.mktemp("refusing"), name="open") as station:
+        yield station
+
+
+def source_ids(station: StationProcess) -> set[int]:
+    return {s["id"] for s in station.call("GET", SOURCES)[1]}
+
+
 def create(station: StationProcess, body: dict, token: str | None = None):
     return station.call("POST", SOURCES, body, token=token)
 
@@ -79,14 +93,16 @@ def media_env(*folders: Path) -> dict[str, str]:
 
 
 # --- file:// and FFmpeg protocols ---------------------------------------------------------------
-def test_file_sources_are_refused_without_media_dirs(open_station):
-    message = refused_naming(open_station, {"name": "passwd", "uri_rtsp": "file:///etc/passwd"},
+def test_file_sources_are_refused_without_media_dirs(refusing_station):
+    station = refusing_station
+    before = source_ids(station)
+    message = refused_naming(station, {"name": "passwd", "uri_rtsp": "file:///etc/passwd"},
                              "uri_rtsp")
     assert "media_dirs" in message
     # the answer is the same for a file that does not exist
-    assert refused_naming(open_station, {"name": "nothing", "uri_rtsp": "file:///etc/no-such-file"},
+    assert refused_naming(station, {"name": "nothing", "uri_rtsp": "file:///etc/no-such-file"},
                           "uri_rtsp") == message
-    assert not {"sub", "snap"} & {s["name"] for s in open_station.call("GET", SOURCES)[1]}
+    assert source_ids(station) == before
 
 
 NESTED = [
@@ -119,7 +135,9 @@ NESTED = [
 ]
 
 
-def test_ffmpeg_protocols_are_refused_anywhere_in_a_uri(open_station):
+def test_ffmpeg_protocols_are_refused_anywhere_in_a_uri(refusing_station):
+    open_station = refusing_station
+    before = source_ids(open_station)
     for uri in NESTED:
         refused_naming(open_station, {"name": "nested", "uri_rtsp": uri}, "uri_rtsp")
         picture = {"model": "PictureSource", "name": "nested-pic",
@@ -133,19 +151,21 @@ def test_ffmpeg_protocols_are_refused_anywhere_in_a_uri(open_station):
     status, body, _ = open_station.call("PUT", f"{SOURCES}/{good['id']}/",
                                         {"uri_rtsp": "http://127.0.0.1/?u=file:/etc/passwd"})
     assert status == 422 and body["detail"][0]["loc"][-1] == "uri_rtsp", body
-    [stored] = open_station.call("GET", SOURCES)[1]
-    assert stored["uri_rtsp"] == "rtsp://127.0.0.1:1/x"
+    [stored] = [s for s in open_station.call("GET", SOURCES)[1] if s["id"] not in before]
+    assert stored["id"] == good["id"] and stored["uri_rtsp"] == "rtsp://127.0.0.1:1/x"
 
 
-def test_a_preview_stream_and_a_snapshot_url_obey_the_same_policy(open_station):
+def test_a_preview_stream_and_a_snapshot_url_obey_the_same_policy(refusing_station):
     """The second stream a tile reads and the camera's snapshot URL are opened by the station
     too: every nested protocol is refused there as in `uri_rtsp`, and nothing is stored."""
+    open_station = refusing_station
+    before = source_ids(open_station)
     for uri in NESTED:
         refused_naming(open_station, {"name": "sub", "uri_rtsp": "rtsp://127.0.0.1:1/x",
                                       "uri_preview": uri}, "uri_preview")
         refused_naming(open_station, {"name": "snap", "uri_rtsp": "rtsp://127.0.0.1:1/x",
                                       "uri_snapshot": uri}, "uri_snapshot")
-    assert not {"sub", "snap"} & {s["name"] for s in open_station.call("GET", SOURCES)[1]}
+    assert source_ids(open_station) == before
 
 
 def test_a_file_under_media_dirs_is_recorded_and_a_symlink_out_is_refused(tmp_path):
@@ -304,11 +324,13 @@ FFMPEG_CMDS = [
 ]
 
 
-def test_ffmpeg_cmd_cannot_name_a_file_or_protocol(open_station):
+def test_ffmpeg_cmd_cannot_name_a_file_or_protocol(refusing_station):
+    open_station = refusing_station
+    before = source_ids(open_station)
     for template in FFMPEG_CMDS:
         refused_naming(open_station, {"name": "cmd", "uri_rtsp": "rtsp://127.0.0.1:1/x",
                                       "ffmpeg_cmd": template}, "ffmpeg_cmd")
-    assert open_station.call("GET", SOURCES)[1] == []
+    assert source_ids(open_station) == before
     status, body, _ = create(open_station, {"name": "cmd", "uri_rtsp": "rtsp://127.0.0.1:1/x",
                                             "ffmpeg_cmd": "-c:v libx264 -vf scale=320:-2 -an"})
     assert status == 200, body
