@@ -8,9 +8,11 @@ minute with motion, app.models.MotionMinute), so an analyser never waits on the 
 catalog that cannot be written keeps the minutes in memory (up to MAX_PENDING) and the writer
 tries again. A minute written twice (a flush mid-minute, a restart) is ORed with its row.
 
-A row's `cells` are the grids of the seconds set in its `seconds` bitmap only, packed 8 cells
-a byte in second order (72 bytes a second), then zlib'd: a small moving blob compresses to a
-few hundred bytes a minute, well under the 1 MB a camera-day budget (docs/benchmarks.md).
+A row's `cells` are a format byte (1), the minute's cells that moved at all (the OR of its
+seconds, 72 bytes as they are: a search skips a minute that never touched its region without
+decompressing it), then the zlib of the grids of the seconds set in its `seconds` bitmap only,
+packed 8 cells a byte in second order (72 bytes a second): a small moving blob makes about
+200 bytes a minute, well under the 1 MB a camera-day budget (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -55,13 +57,29 @@ class StoredMinute:
     cells: bytes
 
 
+FORMAT = b"\x01"               # cells: this byte, the minute's moved cells, the zlib
+HEADER = len(FORMAT) + CELL_BYTES
+
+
 def pack(grids: np.ndarray) -> tuple[int, bytes]:
     """(60, GRID_ROWS, GRID_COLS) bool → (the bitmap of the seconds with any cell set, the
-    zlib of those seconds' grids packed in second order)."""
+    cells: FORMAT, the cells any second set, the zlib of those seconds' grids packed in
+    second order)."""
     flat = grids.reshape(60, CELLS)
     busy = flat.any(axis=1)
     seconds = int((busy.astype(np.int64) << _SECOND_BITS).sum())
-    return seconds, zlib.compress(np.packbits(flat[busy], axis=1).tobytes(), 6)
+    union = np.packbits(flat.any(axis=0)).tobytes()
+    return seconds, FORMAT + union + zlib.compress(np.packbits(flat[busy], axis=1).tobytes(), 6)
+
+
+def moved(cells: bytes) -> bytes:
+    """The minute's cells that moved at all, packed (72 bytes)."""
+    return cells[1:HEADER]
+
+
+def seconds_grids(cells: bytes) -> bytes:
+    """The packed grids of the minute's busy seconds (72 bytes each, in second order)."""
+    return zlib.decompress(cells[HEADER:])
 
 
 def second_offsets(seconds: int) -> np.ndarray:
@@ -72,7 +90,7 @@ def second_offsets(seconds: int) -> np.ndarray:
 def unpack(seconds: int, cells: bytes) -> np.ndarray:
     """A stored minute back to (60, GRID_ROWS, GRID_COLS) bool."""
     grids = np.zeros((60, CELLS), bool)
-    packed = np.frombuffer(zlib.decompress(cells), np.uint8).reshape(-1, CELL_BYTES)
+    packed = np.frombuffer(seconds_grids(cells), np.uint8).reshape(-1, CELL_BYTES)
     grids[second_offsets(seconds)] = np.unpackbits(packed, axis=1).astype(bool)
     return grids.reshape(60, GRID_ROWS, GRID_COLS)
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import bisect
 import logging
 import math
-import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Sequence
@@ -34,7 +33,7 @@ from app.catalog import Catalog
 from app.errors import InvalidInput, NotFound, StationError
 from app.models import Source
 from app.motion_search.grids import (
-    CELL_BYTES, CELLS, GRID_COLS, GRID_ROWS, GridStore)
+    CELL_BYTES, CELLS, GRID_COLS, GRID_ROWS, GridStore, moved, seconds_grids)
 from app.schemas import RecordOut, iso_utc
 from app.site.client import SiteClient
 from app.site.stations import StationRegistry
@@ -163,12 +162,14 @@ class MotionSearchService:
                 raise NotFound("source", source_id, field="source_id")
         return wanted
 
-    def _seconds(self, source_id: int, begin: datetime,
-                 end: datetime) -> tuple[np.ndarray, np.ndarray]:
-        """(UTC second of each busy second, (n, CELL_BYTES) packed grids) within [begin, end)."""
+    def _seconds(self, source_id: int, begin: datetime, end: datetime, wanted: np.ndarray,
+                 used: np.ndarray, min_cells: int) -> tuple[np.ndarray, np.ndarray]:
+        """(UTC second of each busy second, (n, CELL_BYTES) packed grids) within [begin, end),
+        of the minutes that moved in the regions."""
         first = int(begin.timestamp()) // 60 * 60
         starts, bitmaps, cells = self._grids.columns(source_id, first, math.ceil(end.timestamp()))
-        return _busy_seconds(starts, bitmaps, cells, begin, end)
+        return _busy_seconds(*_touching(starts, bitmaps, cells, wanted, used, min_cells),
+                             begin, end)
 
     def search(self, source_ids: list[int], begin: datetime, end: datetime,
                regions: list[Region], *, min_cells: int = 1, merge_s: float = 5.0,
@@ -206,7 +207,7 @@ class MotionSearchService:
         size = int(mask.sum())
         found: list[tuple[int, int, int, float]] = []  # (begin s, end s, source, peak)
         for source_id in sources:
-            times, packed = self._seconds(source_id, begin, end)
+            times, packed = self._seconds(source_id, begin, end, wanted, used, min_cells)
             if not len(times):
                 continue
             # only the bytes holding the regions' cells (a door is a few of the 72)
@@ -233,6 +234,10 @@ class MotionSearchService:
                                      float(h["peak"]), tuple(h["record_ids"])) for h in answer]
         except StationError as exc:
             log.warning("motion search: %s; its sources searched here", exc.message)
+            return owner, None
+        except (KeyError, TypeError, ValueError) as exc:  # an answer of another version
+            log.warning("motion search: station %s answered what this version cannot read "
+                        "(%s); its sources searched here", self._site.name_of(owner), exc)  # type: ignore
             return owner, None
 
     def _with_records(self, found: list[tuple[int, int, int, float]], sources: list[int],
@@ -302,6 +307,19 @@ class MotionSearchService:
         return heatmap_png(np.array(found.counts, np.int64))
 
 
+def _touching(starts: np.ndarray, bitmaps: np.ndarray, cells: list[bytes], wanted: np.ndarray,
+              used: np.ndarray, min_cells: int) -> tuple[np.ndarray, np.ndarray, list[bytes]]:
+    """Only the minutes whose moved cells (each row's header) hold `min_cells` of the regions'
+    cells: no second of another can, so it is never decompressed."""
+    if not len(starts):
+        return starts, bitmaps, cells
+    heads = np.frombuffer(b"".join([moved(c) for c in cells]), np.uint8).reshape(-1, CELL_BYTES)
+    touch = _POPCOUNT[heads[:, used] & wanted[used]].sum(axis=1, dtype=np.int64) >= min_cells
+    if touch.all():
+        return starts, bitmaps, cells
+    return starts[touch], bitmaps[touch], [c for c, t in zip(cells, touch.tolist()) if t]
+
+
 def _busy_seconds(starts: np.ndarray, bitmaps: np.ndarray, cells: list[bytes], begin: datetime,
                   end: datetime) -> tuple[np.ndarray, np.ndarray]:
     """Stored minutes as (UTC second of each busy second, (n, CELL_BYTES) packed grids) within
@@ -311,11 +329,13 @@ def _busy_seconds(starts: np.ndarray, bitmaps: np.ndarray, cells: list[bytes], b
         return np.zeros(0, np.int64), np.zeros((0, CELL_BYTES), np.uint8)
     busy = ((bitmaps[:, None] >> _SECOND) & 1).astype(bool)
     times = (starts[:, None] + _SECOND)[busy]
-    packed = np.frombuffer(b"".join([zlib.decompress(c) for c in cells]),
+    packed = np.frombuffer(b"".join([seconds_grids(c) for c in cells]),
                            np.uint8).reshape(-1, CELL_BYTES)
     if len(times) != len(packed):
         raise ValueError("a stored motion minute's cells do not match its seconds")
     keep = (times >= math.floor(begin.timestamp())) & (times < end.timestamp())
+    if keep.all():  # whole minutes: no copy of what may be hundreds of megabytes
+        return times, packed
     return times[keep], packed[keep]
 
 
