@@ -156,3 +156,9 @@ def test_another_stations_source_is_searched_by_its_owner(tmp_path):
         assert north.motion_search.search([sid], datetime.fromtimestamp(now - 60, timezone.utc),
                                           datetime.fromtimestamp(now + 60, timezone.utc),
                                           [(0, 0, 0.2, 0.2)], forwarded=True) != []
+        # south stopped: north no longer asks it and answers from what south stored
+        south.site.stop()
+        wait_until(lambda: north.site.offline_reason(south.station_id) is not None, 15,
+                   message="north sees south offline")
+        status, found = call(north_url, "GET", path, token=SITE_TOKEN)
+        assert status == 200 and [h["source_id"] for h in found["hits"]] == [sid], found
