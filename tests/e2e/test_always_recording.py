@@ -102,19 +102,23 @@ def test_a_tag_on_a_continuous_source_is_its_own_file_and_the_continuous_one_has
 @pytest.mark.timeout(120)
 def test_a_schedule_slot_starts_recording_at_its_boundary_in_real_time(tmp_path: Path, camera):
     zone = local_zone()
-    begin = datetime.now(zone).replace(microsecond=0) + timedelta(seconds=15)
-    end = begin + timedelta(seconds=10)
-    slot = {"days": [DAYS[begin.weekday()]], "from": begin.strftime("%H:%M:%S"),
-            "to": end.strftime("%H:%M:%S"), "mode": "continuous"}
-    if end.date() != begin.date():
-        pytest.skip("the slot would cross midnight")
     station = StationProcess(tmp_path, env=ENV)
     try:
         status, source, _ = station.call("POST", "/api/v1/source", {
-            "name": "gate", "uri_rtsp": camera.urls[0], "record_mode": "schedule",
-            "record_schedule": [slot]})
+            "name": "gate", "uri_rtsp": camera.urls[0]})
         assert status == 200, source
         wait_until(lambda: _online(station, source["id"]), 20, message="the camera online")
+        # the slot is set once the camera is online, so it can begin 4 s from now (set at
+        # the source's creation, it had to leave room for the station's start)
+        begin = datetime.now(zone).replace(microsecond=0) + timedelta(seconds=4)
+        end = begin + timedelta(seconds=4)
+        slot = {"days": [DAYS[begin.weekday()]], "from": begin.strftime("%H:%M:%S"),
+                "to": end.strftime("%H:%M:%S"), "mode": "continuous"}
+        if end.date() != begin.date():
+            pytest.skip("the slot would cross midnight")
+        status, changed, _ = station.call("PUT", f"/api/v1/source/{source['id']}", {
+            "record_mode": "schedule", "record_schedule": [slot]})
+        assert status == 200, changed
         assert not _running(station, "continuous")  # before its slot
         (record,) = wait_until(lambda: _running(station, "continuous"), 25,
                                message="the slot's recording")
