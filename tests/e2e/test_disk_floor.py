@@ -16,9 +16,9 @@ from tests.conftest import decode_video
 from tests.support.small_disk import small_tmpfs
 from tests.support.station_process import StationProcess
 
-SIZE_MB, FLOOR_MB = 16, 10
-# 640x360 with a keyframe a second: about 235 KB/s each, two fill the 6 MB above the floor
-# in about 13 s.
+SIZE_MB, FLOOR_MB = 13, 10
+# 640x360 with a keyframe a second: about 235 KB/s each, two fill the 3 MB above the floor
+# (less the catalog) in about 6 s: over 50 frames each, as checked below.
 PATTERN = "testsrc://testsrc2?size=640x360&rate=25&gop=1"
 
 
