@@ -29,7 +29,7 @@ DEB_FILE   = dist/recording-station_$(shell $(PY) -c 'import app; print(app.__ve
 # machine's 2 cores pay. `--dist loadgroup`: tests in one xdist_group (a module sharing a
 # module-scoped fixture, tests/conftest.py) run on one worker. pytest prints the suite's time
 # and its slowest tests.
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 5
 PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 # The recorder benchmark (issue #3) also runs the ffmpeg CLI, its baseline.
