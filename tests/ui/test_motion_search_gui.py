@@ -209,6 +209,9 @@ def test_search_here_on_the_player_marks_the_timeline_lists_plays_and_exports(
         assert mark.top() > 22 + lane_index * 30 and mark.bottom() < 22 + (lane_index + 1) * 30
         centre = mark.center().toPoint()
         assert image.pixelColor(centre).name() == HIT_COLOUR.name()
+    # the legend names the mark while hits are drawn, and no longer once they are cleared
+    assert "motion search hit" in timeline.legend.entries()
+    assert HIT_COLOUR.name() in timeline.legend.text()
 
     # a double-click on yard's row plays yard's record from the hit's begin
     positions = []
@@ -245,6 +248,8 @@ def test_search_here_on_the_player_marks_the_timeline_lists_plays_and_exports(
     qtbot.waitUntil(lambda: search.reports[-1][1], timeout=5000)
     assert search.reports[-1] == ("Motion search: the range may span 366 days at most", True)
     assert len(search.panel.hits) == 2 and len(search.marks.hits) == 2
+    search.panel.clear_button.click()  # Clear: the marks, the list and the legend's entry go
+    assert not search.marks.hits and "motion search hit" not in timeline.legend.entries()
 
 
 def test_heat_map_over_the_player_picture(qtbot, station, scene, gui):

@@ -24,10 +24,12 @@ from ui.motion_search.hits_panel import MotionHitsPanel
 from ui.motion_search.overlays import HeatmapOverlay, RegionPicker
 from ui.motion_search.picking import Region
 from ui.motion_search.search_dialog import MotionSearchDialog, describe_range
-from ui.motion_search.timeline_marks import HitMarks
+from ui.motion_search.timeline_marks import HIT_COLOUR, HitMarks
 from ui.recordings.timeline_view import fit_range
 from ui.session import visible_sources
 from ui.tasks import Report
+
+HIT_LEGEND = (("motion search hit", HIT_COLOUR.name(), "▮"),)  # named while drawn
 
 HEATMAP_DEFAULT = timedelta(days=1)  # the heat map's range before any search chose one
 SPLIT_SHARES = (0.55, 0.15, 0.30)    # timeline, bookmarks, hits: once the hits are shown
@@ -189,6 +191,7 @@ class MotionSearchGui(QObject):
             width = sum(split.sizes())
             split.setSizes([round(width * share) for share in SPLIT_SHARES])
         self.marks.set_hits(hits)
+        self.browser.timeline.legend.set_extra(HIT_LEGEND if hits else ())
         self.show_recordings()
         timeline = self.browser.timeline
         fitted = fit_range([(h.begin, h.end) for h in hits] or [(begin, end)])
@@ -204,6 +207,7 @@ class MotionSearchGui(QObject):
 
     def _cleared(self) -> None:
         self.marks.set_hits([])
+        self.browser.timeline.legend.set_extra(())
         self.panel.hide()
 
     # --- heat maps ------------------------------------------------------------------------

@@ -5,7 +5,9 @@ one can guess, and the thin strip at a lane's foot has a colour per kind of even
 look at the timeline should read without a manual (#25 item 3). The legend names every tag
 present in the lanes read (in their colours, the first `SHOWN_TAGS` of them, the rest counted
 and listed in its tool tip) and then the fixed marks: an outage inside a file, a deleted
-file, a protected one, a bookmark, and the events strip by severity and for motion.
+file, a protected one, a bookmark, and the events strip by severity and for motion. Marks other
+panels draw over the timeline while they have something to show (motion search's hits) are
+named while they are drawn (`set_extra`).
 """
 
 from __future__ import annotations
@@ -42,14 +44,21 @@ class TimelineLegend(QLabel):
         self.setWordWrap(True)
         self.setProperty("hint", True)
         self.tags: list[str] = []
+        self.extra: tuple[tuple[str, str, str], ...] = ()  # (words, colour, glyph) drawn now
         self.set_tags([])
 
     def entries(self) -> list[str]:
         """What the legend names, in order: the tags, then the marks (tests read it)."""
-        return list(self.tags) + [words for words, _colour, _glyph in MARKS]
+        return list(self.tags) + [words for words, _colour, _glyph in MARKS + self.extra]
 
-    def set_tags(self, tags: list[str]) -> None:
-        if tags == self.tags and self.text():
+    def set_extra(self, marks: tuple[tuple[str, str, str], ...]) -> None:
+        """Name these marks too, after the fixed ones (() when their panel draws none)."""
+        if tuple(marks) != self.extra:
+            self.extra = tuple(marks)
+            self.set_tags(self.tags, force=True)
+
+    def set_tags(self, tags: list[str], *, force: bool = False) -> None:
+        if tags == self.tags and self.text() and not force:
             return
         self.tags = list(tags)
         shown = [self._item(tag or "(no tag)", tag_colour(tag).name(), "■")
@@ -57,7 +66,7 @@ class TimelineLegend(QLabel):
         more = len(tags) - SHOWN_TAGS
         if more > 0:
             shown.append(f"+{more} more")
-        marks = [self._item(words, colour, glyph) for words, colour, glyph in MARKS]
+        marks = [self._item(words, colour, glyph) for words, colour, glyph in MARKS + self.extra]
         lead = "Tags: " + " ".join(shown) + " &nbsp;·&nbsp; " if shown else ""
         self.setText(lead + "Marks: " + " ".join(marks))
         self.setToolTip("Tags (bar colours): " + (", ".join(tags) if tags else "none in view")
