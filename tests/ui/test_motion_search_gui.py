@@ -239,6 +239,18 @@ def test_search_here_on_the_player_marks_the_timeline_lists_plays_and_exports(
             assert sum(1 for _ in container.decode(video=0)) >= 10
     assert search.panel.message.text() == f"Exported: 2 file(s) written to {out}."
 
+    # Cancel export, asked as the second hit is about to be cut: the first file stays, no second
+    panel, elsewhere = search.panel, tmp_path / "cancelled"
+    panel.signals.progress.connect(lambda n, _total: n == 1 and panel.cancel_export(),
+                                   Qt.ConnectionType.DirectConnection)  # on the export thread
+    with qtbot.waitSignal(panel.exported, timeout=20000) as done:
+        panel.export_hits(elsewhere)
+        assert panel.cancel_button.isVisible() and not panel.export_button.isEnabled()
+    (kept,) = done.args[0]
+    assert [p.name for p in elsewhere.iterdir()] == [kept.name]
+    assert panel.message.text() == f"Export cancelled (1 file(s) written to {elsewhere})."
+    assert not panel.cancel_button.isVisible() and panel.export_button.isEnabled()
+
     # a custom range the service refuses (over a year): told, the hits shown stay
     dialog = search.ask(door, "door", (0.1, 0.1, 0.2, 0.2))
     dialog.range_box.setCurrentText("Custom…")

@@ -109,9 +109,10 @@ class MotionHitsPanel(QWidget):
         self.folder: Path | None = None  # where the last export went
         self._worker: threading.Thread | None = None
         self._cancel = threading.Event()
-        self._signals = _Signals(self)
-        self._signals.progress.connect(self._on_progress)
-        self._signals.done.connect(self._on_done)
+        # the export thread's signals (public: a caller may also follow them from that thread)
+        self.signals = _Signals(self)
+        self.signals.progress.connect(self._on_progress)
+        self.signals.done.connect(self._on_done)
         self.header = QLabel("Motion search", self)
         self.header.setWordWrap(True)
         self.model = HitsModel(self)
@@ -133,6 +134,10 @@ class MotionHitsPanel(QWidget):
         self.export_button.setToolTip("Cut each hit (a second wider either side) with the "
                                       "exporter, one MP4 per hit, into the exports folder")
         self.export_button.clicked.connect(self.export_hits)
+        self.cancel_button = QPushButton("Cancel export", self)
+        self.cancel_button.setToolTip("Stop after the packets being cut; the files written stay")
+        self.cancel_button.clicked.connect(self.cancel_export)
+        self.cancel_button.hide()
         self.clear_button = QPushButton("Clear", self)
         self.clear_button.setToolTip("Remove the hits from the timeline and close this list")
         self.clear_button.clicked.connect(self.clear)
@@ -141,6 +146,7 @@ class MotionHitsPanel(QWidget):
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         buttons = QHBoxLayout()
         buttons.addWidget(self.export_button)
+        buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.clear_button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
@@ -181,7 +187,7 @@ class MotionHitsPanel(QWidget):
             self.message.setText(f"Cannot use {folder}: {exc.strerror or exc}")
             return
         self.folder = folder
-        exports, signals, cancel = self.station.exports, self._signals, self._cancel
+        exports, signals, cancel = self.station.exports, self.signals, self._cancel
         spans = [(hit.source_id, hit.begin - EXPORT_PAD, hit.end + EXPORT_PAD) for hit in self.hits]
         cancel.clear()
 
@@ -190,6 +196,8 @@ class MotionHitsPanel(QWidget):
             try:
                 for n, (source_id, begin, end) in enumerate(spans):
                     signals.progress.emit(n, len(spans))
+                    if cancel.is_set():
+                        break
                     written += exports.export_to([source_id], begin, end, folder,
                                                  cancelled=cancel.is_set)
             except BaseException as exc:  # told to the operator, with what was written so far
@@ -198,6 +206,7 @@ class MotionHitsPanel(QWidget):
                 signals.done.emit(written, None)
 
         self.export_button.setEnabled(False)
+        self.cancel_button.show()
         self.message.setText(f"Exporting {len(spans)} hit(s) to {folder}…")
         self._worker = threading.Thread(target=work, name="export-hits", daemon=True)
         self._worker.start()
@@ -205,10 +214,17 @@ class MotionHitsPanel(QWidget):
     def _on_progress(self, done: int, total: int) -> None:
         self.message.setText(f"Exporting hit {done + 1} of {total} to {self.folder}…")
 
+    def cancel_export(self) -> None:
+        """Stop a running export between packets (thread-safe: it only sets an event)."""
+        self._cancel.set()
+
     def _on_done(self, written: list[Path], error: BaseException | None) -> None:
         self.export_button.setEnabled(bool(self.hits))
+        self.cancel_button.hide()
         what = f"{len(written)} file(s) written to {self.folder}"
-        if error is not None:
+        if self._cancel.is_set():
+            self.message.setText(f"Export cancelled ({what}).")
+        elif error is not None:
             self.message.setText(f"Export stopped: {error_text(error)} ({what}).")
         else:
             self.message.setText(f"Exported: {what}.")
