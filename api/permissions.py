@@ -97,8 +97,9 @@ def check_fields(request: web.Request, fields: dict) -> None:
     if visible is None:
         return
     named = []
-    if "source_id" in fields:
-        named.append(fields["source_id"])
+    if "source_id" in fields:  # one, or several (a repeated query parameter)
+        value = fields["source_id"]
+        named.extend(value if isinstance(value, list) else [value])
     ids = fields.get("source_ids")
     if isinstance(ids, str):
         ids = [part for part in ids.split(",") if part.strip()]

@@ -10,17 +10,15 @@ from __future__ import annotations
 from typing import Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.executors import FORWARD, slow
 from api.keys import STATION
-from api.native.params import IsoDatetime, add_route, ok, path_int, unprocessable
+from api.native.params import IsoDatetime, add_route, ok, path_int, read_query
 from api.native.records import forwarded
 from api.native.routedoc import Binary
-from api.permissions import visible_sources
 from api.routing import call
-from app.errors import InvalidInput, NotFound
-from app.identity import QUERY as ACTING_QUERY
+from app.errors import InvalidInput
 from app.motion_search import GRID_COLS, GRID_ROWS
 from app.motion_search.service import MAX_MERGE_S, MAX_RANGE, MAX_REGIONS, MAX_SOURCES
 from app.schemas import iso_utc
@@ -78,21 +76,6 @@ class HeatmapOut(BaseModel):
                                     "first")
 
 
-def _query(request: web.Request, model: type[BaseModel]) -> BaseModel:
-    """The query, repeated parameters as lists; a bad one is a 422 located in `query`."""
-    data: dict = {}
-    for key in request.query:
-        if key in ("accessToken", ACTING_QUERY) or key in data:
-            continue
-        data[key] = request.query.getall(key) if key in REPEATED else request.query[key]
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise unprocessable([{"loc": ["query", *e["loc"]], "msg": e["msg"], "type": e["type"]}
-                             for e in exc.errors(include_url=False, include_context=False,
-                                                 include_input=False)]) from None
-
-
 def _regions(raw: list[str]) -> list[tuple]:
     regions = []
     for text in raw:
@@ -118,11 +101,8 @@ async def _run(request: web.Request, fn, source_ids: list[int], *args, **kwargs)
 
 async def search(request: web.Request) -> web.Response:
     """Intervals with motion in parts of the picture of one or more sources"""
-    query = _query(request, SearchQuery)
-    visible = visible_sources(request)
-    for source_id in query.source_id:
-        if visible is not None and source_id not in visible:
-            raise NotFound("source", source_id, field="source_id")
+    # a source out of the caller's scope: the 404 of an unknown one (read_query's check)
+    query = read_query(request, SearchQuery, repeated=REPEATED)
     hits = await _run(request, request.app[STATION].motion_search.search, query.source_id,
                       query.source_id, query.begin, query.end, _regions(query.region),
                       min_cells=query.min_cells, merge_s=query.merge_s)
@@ -134,7 +114,7 @@ async def search(request: web.Request) -> web.Response:
 async def heatmap(request: web.Request) -> web.Response:
     """Where motion happened in a source's picture over a time range"""
     source_id = path_int(request, "source_id")
-    query = _query(request, HeatmapQuery)
+    query = read_query(request, HeatmapQuery)
     service = request.app[STATION].motion_search
     if query.format == "png":
         picture = await _run(request, service.heatmap_png, [source_id], source_id,

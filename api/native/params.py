@@ -72,9 +72,11 @@ async def read_model(request: web.Request, model: type[M]) -> M:
     return model.model_validate(data)
 
 
-def read_query(request: web.Request, model: type[M]) -> M:
-    """Query parameters only (GET/DELETE); a bad one is a 422 located in `query`."""
-    data = {k: v for k, v in request.query.items() if k not in ("accessToken", ACTING_QUERY)}
+def read_query(request: web.Request, model: type[M], *, repeated: tuple[str, ...] = ()) -> M:
+    """Query parameters only (GET/DELETE); a bad one is a 422 located in `query`. Those named
+    in `repeated` may be given more than once and are read as lists (every value)."""
+    data = {k: request.query.getall(k) if k in repeated else v
+            for k, v in request.query.items() if k not in ("accessToken", ACTING_QUERY)}
     check_fields(request, data)
     try:
         return model.model_validate(data)
