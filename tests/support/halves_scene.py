@@ -10,10 +10,10 @@ has no drawtext) and encoded once per parameters like tests/support/motion_scene
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
+
+from tests.support.motion_scene import cached_lavfi_clip
 
 
 @dataclass(frozen=True)
@@ -47,32 +47,5 @@ class HalvesScene:
                 f"[v1][b2]overlay=x='{walk(*self.right, 380, 560)}':y={y}:shortest=1")
 
     def clip(self, cache_dir: Path | None = None) -> Path:
-        folder = Path(cache_dir or Path(tempfile.gettempdir()) / "recording-station-clips")
-        path = folder / self.name
-        if not path.is_file():
-            folder.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(path.name + f".{id(self)}.part")
-            self._encode(partial)
-            partial.replace(path)
-        return path
-
-    def _encode(self, path: Path) -> None:
-        import av
-        from av.video.frame import PictureType
-
-        with av.open(self.filtergraph(), format="lavfi") as source, \
-                av.open(str(path), "w", format="mp4") as out:
-            stream = out.add_stream("libx264", rate=self.fps)
-            stream.width, stream.height, stream.pix_fmt = self.width, self.height, "yuv420p"
-            stream.bit_rate = 400_000
-            stream.codec_context.gop_size = self.fps
-            stream.codec_context.options = {
-                "preset": "veryfast", "bf": "0",
-                "x264-params": f"keyint={self.fps}:min-keyint={self.fps}:scenecut=0:bframes=0"}
-            stream.time_base = Fraction(1, self.fps)
-            for index, frame in enumerate(source.decode(video=0)):
-                picture = frame.reformat(format="yuv420p")
-                picture.pts, picture.time_base = index, Fraction(1, self.fps)
-                picture.pict_type = PictureType.NONE  # lavfi marks each one I: x264 obeys
-                out.mux(stream.encode(picture))
-            out.mux(stream.encode(None))
+        return cached_lavfi_clip(self.name, self.filtergraph(), self.width, self.height,
+                                 self.fps, gop=self.fps, bitrate=400_000, cache_dir=cache_dir)

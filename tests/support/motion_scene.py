@@ -18,7 +18,9 @@ libx264: no B-frames, a keyframe exactly every `gop_s`, as a camera's preview st
 
 from __future__ import annotations
 
+import os
 import tempfile
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -68,33 +70,49 @@ class WalkingBox:
     def clip(self, cache_dir: Path | None = None) -> Path:
         """The scene's MP4, encoded on first use into `cache_dir` (default: a folder in the
         temporary directory shared with tests.support.clip's clips)."""
-        folder = Path(cache_dir or Path(tempfile.gettempdir()) / "recording-station-clips")
-        path = folder / self.name
-        if not path.is_file():
-            folder.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(path.name + f".{id(self)}.part")
-            self._encode(partial)
-            partial.replace(path)
-        return path
-
-    def _encode(self, path: Path) -> None:
-        import av
-        from av.video.frame import PictureType
-
         gop = max(1, round(self.fps * self.gop_s))
-        with av.open(self.filtergraph(), format="lavfi") as source, \
-                av.open(str(path), "w", format="mp4") as out:
-            stream = out.add_stream("libx264", rate=self.fps)
-            stream.width, stream.height, stream.pix_fmt = self.width, self.height, "yuv420p"
-            stream.bit_rate = self.bitrate_kbps * 1000
-            stream.codec_context.gop_size = gop
-            stream.codec_context.options = {
-                "preset": "veryfast", "profile": "high", "bf": "0",
-                "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0"}
-            stream.time_base = Fraction(1, self.fps)
-            for index, frame in enumerate(source.decode(video=0)):
-                picture = frame.reformat(format="yuv420p")
-                picture.pts, picture.time_base = index, Fraction(1, self.fps)
-                picture.pict_type = PictureType.NONE  # lavfi marks each one I: x264 obeys
-                out.mux(stream.encode(picture))
-            out.mux(stream.encode(None))
+        return cached_lavfi_clip(self.name, self.filtergraph(), self.width, self.height,
+                                 self.fps, gop=gop, bitrate=self.bitrate_kbps * 1000,
+                                 profile="high", cache_dir=cache_dir)
+
+
+def cached_lavfi_clip(name: str, filtergraph: str, width: int, height: int, fps: int, *,
+                      gop: int, bitrate: int, profile: str | None = None,
+                      cache_dir: Path | None = None) -> Path:
+    """A lavfi filtergraph encoded once as `name` in `cache_dir` (default: the temporary
+    directory's folder shared with tests.support.clip's clips): H.264 without B-frames, a
+    keyframe exactly every `gop` pictures, as a camera's stream. The scenes of
+    tests.support (a walking box, a box crossing each half) are made with it."""
+    folder = Path(cache_dir or Path(tempfile.gettempdir()) / "recording-station-clips")
+    path = folder / name
+    if not path.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.part")
+        _encode_lavfi(partial, filtergraph, width, height, fps, gop, bitrate, profile)
+        partial.replace(path)
+    return path
+
+
+def _encode_lavfi(path: Path, filtergraph: str, width: int, height: int, fps: int, gop: int,
+                  bitrate: int, profile: str | None) -> None:
+    import av
+    from av.video.frame import PictureType
+
+    with av.open(filtergraph, format="lavfi") as source, \
+            av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.bit_rate = bitrate
+        stream.codec_context.gop_size = gop
+        options = {"preset": "veryfast", "bf": "0",
+                   "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0"}
+        if profile is not None:
+            options["profile"] = profile
+        stream.codec_context.options = options
+        stream.time_base = Fraction(1, fps)
+        for index, frame in enumerate(source.decode(video=0)):
+            picture = frame.reformat(format="yuv420p")
+            picture.pts, picture.time_base = index, Fraction(1, fps)
+            picture.pict_type = PictureType.NONE  # lavfi marks each one I: x264 obeys
+            out.mux(stream.encode(picture))
+        out.mux(stream.encode(None))
