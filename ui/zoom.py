@@ -213,3 +213,36 @@ class PictureZoom:
         painter.setPen(QPen(INSET_VIEW, 2))
         painter.drawRect(view.adjusted(1, 1, -1, -1))
         return inset
+
+
+class ZoomMouse:
+    """The mouse handlers of a picture widget that zooms (mixed in before QWidget): the wheel,
+    a press, a drag, its release and a double-click go to its `zoom` (a PictureZoom) first,
+    and to the widget's own handling when the zoom does not take them. The widget says where
+    its picture is drawn (`_target()`, None: no picture, nothing to zoom). A widget that does
+    more with a press or a release (a tile that selects) overrides those two."""
+
+    zoom: PictureZoom
+
+    def _target(self) -> QRect | None:
+        raise NotImplementedError
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if not self.zoom.wheel(event, self._target()):
+            super().wheelEvent(event)  # type: ignore[misc]
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if not self.zoom.press(event):
+            super().mousePressEvent(event)  # type: ignore[misc]
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if not self.zoom.move(event, self._target()):
+            super().mouseMoveEvent(event)  # type: ignore[misc]
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if not self.zoom.release(event):
+            super().mouseReleaseEvent(event)  # type: ignore[misc]
+
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if not self.zoom.double_click(event):
+            super().mouseDoubleClickEvent(event)  # type: ignore[misc]

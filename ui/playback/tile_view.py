@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ui.playback.tile_feed import TileFrame
-from ui.zoom import PictureZoom, fitted
+from ui.zoom import PictureZoom, ZoomMouse, fitted
 
 NO_RECORDING = "no recording"
 
@@ -30,7 +30,7 @@ def wall_text(seconds: float | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
 
 
-class PlaybackTile(QWidget):
+class PlaybackTile(ZoomMouse, QWidget):
     clicked = Signal(int)  # the source id
 
     def __init__(self, source_id: int, name: str, parent: QWidget | None = None):
@@ -80,24 +80,12 @@ class PlaybackTile(QWidget):
     def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt naming
         if event.button() == Qt.MouseButton.LeftButton:
             self.clicked.emit(self.source_id)
-        self.zoom.press(event)
-        super().mousePressEvent(event)
-
-    def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt naming
-        if not self.zoom.move(event, self._target()):
-            super().mouseMoveEvent(event)
+        self.zoom.press(event)  # a press selects the tile whether or not it starts a pan,
+        QWidget.mousePressEvent(self, event)  # so QWidget has the press and the release too
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt naming
         self.zoom.release(event)
-        super().mouseReleaseEvent(event)
-
-    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt naming
-        if not self.zoom.double_click(event):
-            super().mouseDoubleClickEvent(event)
-
-    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt naming
-        if not self.zoom.wheel(event, self._target()):
-            super().wheelEvent(event)
+        QWidget.mouseReleaseEvent(self, event)
 
     def paintEvent(self, _event) -> None:  # noqa: N802 - Qt naming
         painter = QPainter(self)

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from ui.icons import icon
 from ui.media import DecodedFrame, MediaTarget, RemoteFile, VideoReader
-from ui.zoom import PictureZoom, fitted
+from ui.zoom import PictureZoom, ZoomMouse, fitted
 
 log = logging.getLogger(__name__)
 OPEN_RETRY_S = 5.0    # a recording's file may not hold its first fragment yet
@@ -254,7 +254,7 @@ class _Decoder:
             self._emit("frame", frame, rgb_image(frame.rgb), self._reader.duration)
 
 
-class FrameView(QWidget):
+class FrameView(ZoomMouse, QWidget):
     """The picture, drawn as a camera tile draws it: dark surface, aspect kept, a caption;
     digital zoom as on a tile (`ui.zoom`: wheel, drag, double-click back to 1x, an inset)."""
 
@@ -296,25 +296,6 @@ class FrameView(QWidget):
             return None
         return fitted(self.image.width(), self.image.height(), self.rect())
 
-    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt naming
-        if not self.zoom.wheel(event, self._target()):
-            super().wheelEvent(event)
-
-    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt naming
-        if not self.zoom.press(event):
-            super().mousePressEvent(event)
-
-    def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt naming
-        if not self.zoom.move(event, self._target()):
-            super().mouseMoveEvent(event)
-
-    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt naming
-        if not self.zoom.release(event):
-            super().mouseReleaseEvent(event)
-
-    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt naming
-        if not self.zoom.double_click(event):
-            super().mouseDoubleClickEvent(event)
 
 
 class PlayerWidget(QWidget):
