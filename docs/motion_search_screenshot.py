@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -25,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from app.audited import AuditedStation  # noqa: E402
-from app.settings import Settings  # noqa: E402
-from app.station import build_station, start_station, stop_station  # noqa: E402
-from tests.support.placed_records import place_record, quiet_source  # noqa: E402
+from app.station import stop_station  # noqa: E402
+from docs.screenshot import placed_station, pump_until  # noqa: E402
+from tests.support.placed_records import place_record  # noqa: E402
 from ui.application import ensure_application  # noqa: E402
 from ui.bridge import EventBridge  # noqa: E402
 from ui.motion_search.controller import MotionSearchGui  # noqa: E402
@@ -51,12 +49,7 @@ def box(x: int, y: int, w: int = 40, h: int = 60) -> np.ndarray:
 
 def main(out: str) -> None:
     app = ensure_application()
-    data = Path(tempfile.mkdtemp())
-    station = build_station(Settings(data_dir=data / "data", port=0, demo=False))
-    start_station(station)
-    folder = data / "placed"
-    folder.mkdir()
-    cams = [quiet_source(station, name) for name in ("Front door", "Yard", "Loading bay")]
+    station, folder, cams = placed_station()
     t0 = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(hours=2)
     for cam, tag, start, minutes in RECORDS:
         place_record(station, folder, cams[cam], tag, t0 + timedelta(minutes=start),
@@ -80,27 +73,19 @@ def main(out: str) -> None:
     browser.resize(1360, 820)
     browser.show()
 
-    def wait(condition, seconds: float = 10.0) -> None:
-        deadline = time.monotonic() + seconds
-        while not condition():
-            if time.monotonic() > deadline:
-                raise TimeoutError("the browser did not get there")
-            app.processEvents()
-            time.sleep(0.01)
-
-    wait(lambda: browser.loads > 0 and not browser.timeline.loading)
+    pump_until(lambda: browser.loads > 0 and not browser.timeline.loading)
     done = []
     search.searched.connect(lambda: done.append(True))
     search.search(cams[:2], t0, t0 + timedelta(hours=2), (0.0, 0.2, 0.5, 0.9))
-    wait(lambda: bool(done))
+    pump_until(lambda: bool(done))
     first = search.panel.hits[0]
     search.play_hit(first.source_id, first.begin)
-    wait(lambda: browser.player.frames_shown >= 1 and not browser.timeline.loading)
+    pump_until(lambda: browser.player.frames_shown >= 1 and not browser.timeline.loading)
     browser.player.pause()
     shown = []
     search.heatmap_shown.connect(shown.append)
     search.heat_button.setChecked(True)
-    wait(lambda: bool(shown))
+    pump_until(lambda: bool(shown))
     search.panel.table.selectRow(0)
     app.processEvents()
     browser.grab().save(out)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,6 +53,34 @@ def show_and_grab(station, api_url: str, out: str, *, grab_ms: int,
     QTimer.singleShot(grab_ms, grab)
     app.exec()
     bridge.close()
+
+
+PLACED_CAMERAS = ("Front door", "Yard", "Loading bay")
+
+
+def placed_station():
+    """A started station on a fresh data folder with three cameras that send nothing
+    (PLACED_CAMERAS), for records placed from real small files (tests/support/placed_records):
+    (station, the folder for the placed files, the cameras' ids)."""
+    from tests.support.placed_records import quiet_source
+
+    data = Path(tempfile.mkdtemp())
+    station = build_station(Settings(data_dir=data / "data", port=0, demo=False))
+    start_station(station)
+    folder = data / "placed"
+    folder.mkdir()
+    return station, folder, [quiet_source(station, name) for name in PLACED_CAMERAS]
+
+
+def pump_until(condition: Callable[[], object], seconds: float = 10.0) -> None:
+    """Run Qt's events until `condition()` holds (TimeoutError after `seconds`)."""
+    app = ensure_application()
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the window did not get there")
+        app.processEvents()
+        time.sleep(0.01)
 
 
 def main(out: str, theme: str = "") -> None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -21,9 +19,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from app.audited import AuditedStation  # noqa: E402
 from app.models import Record, StationEvent  # noqa: E402
 from app.schemas import BookmarkIn  # noqa: E402
-from app.settings import Settings  # noqa: E402
-from app.station import build_station, start_station, stop_station  # noqa: E402
-from tests.support.placed_records import place_record, quiet_source  # noqa: E402
+from app.station import stop_station  # noqa: E402
+from docs.screenshot import placed_station, pump_until  # noqa: E402
+from tests.support.placed_records import place_record  # noqa: E402
 from ui.application import ensure_application  # noqa: E402
 from ui.bridge import EventBridge  # noqa: E402
 from ui.recordings.recordings import RecordingsBrowser  # noqa: E402
@@ -43,13 +41,8 @@ def iso(moment: datetime) -> str:
 
 
 def main(out: str) -> None:
-    app = ensure_application()
-    data = Path(tempfile.mkdtemp())
-    station = build_station(Settings(data_dir=data / "data", port=0, demo=False))
-    start_station(station)
-    folder = data / "placed"
-    folder.mkdir()
-    cams = [quiet_source(station, name) for name in ("Front door", "Yard", "Loading bay")]
+    ensure_application()
+    station, folder, cams = placed_station()
     t0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2)
     ids = [place_record(station, folder, cams[cam], tag, t0 + timedelta(minutes=start),
                         seconds=minutes * 60) for cam, tag, start, minutes in RECORDS]
@@ -71,21 +64,13 @@ def main(out: str) -> None:
     browser.resize(1360, 820)
     browser.show()
 
-    def wait(condition, seconds: float = 10.0) -> None:
-        deadline = time.monotonic() + seconds
-        while not condition():
-            if time.monotonic() > deadline:
-                raise TimeoutError("the browser did not get there")
-            app.processEvents()
-            time.sleep(0.01)
-
     timeline = browser.timeline
-    wait(lambda: browser.loads > 0 and not timeline.loading and timeline.view.lanes
+    pump_until(lambda: browser.loads > 0 and not timeline.loading and timeline.view.lanes
          and all(lane.spans is not None for lane in timeline.view.lanes)
          and len(timeline.legend.tags) == 3)
-    wait(lambda: browser.bookmarks.table.rowCount() == 2 and browser.thumbnails.decoded >= 6)
+    pump_until(lambda: browser.bookmarks.table.rowCount() == 2 and browser.thumbnails.decoded >= 6)
     browser.select(ids[4])
-    wait(lambda: browser.player.frames_shown >= 1)
+    pump_until(lambda: browser.player.frames_shown >= 1)
     browser.grab().save(out)
     browser.shutdown()
     tasks.shutdown()
