@@ -48,9 +48,8 @@ class AlarmDesk(QObject):
         self.unacknowledged = 0
         self.announced: list[EventOut] = []  # what was announced (tests read it)
         self.identity = getattr(station, "identity", None)  # the window's user (their scope)
-        # their sources, as last read (None: all); a scoped user sees none until read
+        # their sources, as last read (None: all); a scoped user sees none until read (reread)
         self._visible: frozenset[int] | None = None
-        self._scoped_unread()
         self._count = CoalescedLoad(tasks, self._fetch_count, self._on_count,
                                     delay_ms=COUNT_DELAY_MS, parent=self)
         bridge.event_changed.connect(self._on_event)
